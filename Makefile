@@ -1,0 +1,113 @@
+# vz: plain GNU make. `make` builds ./vz; `make check` runs every test suite; see README.md.
+# Objects go to $(BUILD); the sanitizer build uses BUILD=build-asan SAN=1 (make check-asan).
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+SAN ?=
+CC ?= cc
+
+PKGS := yaml-0.1 libzstd libxxhash jansson libarchive
+CFLAGS_BASE := -std=gnu11 -g -Wall -Wextra -Wshadow -Wno-missing-field-initializers -Wno-format-truncation -D_GNU_SOURCE -pthread -fno-strict-aliasing
+OPT ?= -O2
+ifeq ($(SAN),1)
+  CFLAGS_BASE += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  LDFLAGS += -fsanitize=address,undefined
+  OPT := -O1
+endif
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lyaml -lzstd -lxxhash -ljansson -larchive)
+ALL_CFLAGS = $(CFLAGS_BASE) $(OPT) $(PKG_CFLAGS) $(CFLAGS)
+LIBS = $(PKG_LIBS) -lm -pthread
+
+LIB_SRCS := $(sort $(wildcard lib/*.c))
+CMD_SRCS := $(sort $(wildcard cmd/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+CMD_OBJS := $(CMD_SRCS:%.c=$(BUILD)/%.o)
+UNIT_SRCS := $(sort $(wildcard tests/unit/*.c))
+UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/%.o)
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+
+ifeq ($(BUILD),build)
+  VZ_BIN := vz
+else
+  VZ_BIN := $(BUILD)/vz
+endif
+
+.PHONY: all deps check check-asan check-unit check-cli valgrind bench fuzz install uninstall clean lint-man
+all: deps $(VZ_BIN)
+
+# Installs missing Debian packages once (stamp), so a fresh machine needs nothing by hand.
+deps: $(BUILD)/.deps-ok
+$(BUILD)/.deps-ok: scripts/install-deps.sh
+	@mkdir -p $(BUILD)
+	@sh scripts/install-deps.sh
+	@touch $@
+
+# The command table: every cmd/*.c that defines `const struct vz_command vz_cmd_NAME`.
+$(BUILD)/commands.h: $(CMD_SRCS) | $(BUILD)/.deps-ok
+	@mkdir -p $(BUILD)
+	@sed -n 's/^const struct vz_command vz_cmd_\([a-z_]*\) = .*/VZ_CMD(\1)/p' $(CMD_SRCS) | sort > $@.tmp
+	@cmp -s $@.tmp $@ 2>/dev/null && rm -f $@.tmp || mv $@.tmp $@
+
+$(BUILD)/%.o: %.c | $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/cmd/vz.o: $(BUILD)/commands.h
+$(BUILD)/cmd/vz.o: ALL_CFLAGS += -I$(BUILD)
+
+$(BUILD)/libvz.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(VZ_BIN): $(CMD_OBJS) $(BUILD)/libvz.a
+	$(CC) $(LDFLAGS) -o $@ $(CMD_OBJS) $(BUILD)/libvz.a $(LIBS)
+
+$(BUILD)/unit-tests: $(UNIT_OBJS) $(BUILD)/libvz.a
+	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJS) $(BUILD)/libvz.a $(LIBS)
+
+# Corpus replay of every fuzz target, built with the normal compiler (no libFuzzer needed).
+$(BUILD)/fuzz-replay/%: tests/fuzz/%.c tests/fuzz/replay_main.c $(BUILD)/libvz.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< tests/fuzz/replay_main.c $(BUILD)/libvz.a $(LIBS)
+FUZZ_REPLAY := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz-replay/%)
+
+check: all $(BUILD)/unit-tests $(FUZZ_REPLAY)
+	@VZ_BIN=$(abspath $(VZ_BIN)) BUILD=$(BUILD) bash tests/run-suites.sh
+
+check-asan:
+	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 check
+
+valgrind: $(BUILD)/unit-tests
+	valgrind --error-exitcode=1 --leak-check=full -q $(BUILD)/unit-tests
+
+bench: all
+	@sh scripts/install-deps.sh --bench
+	@bash bench/run.sh
+
+FUZZ_TIME ?= 60
+fuzz:
+	@bash tests/fuzz/run-fuzz.sh $(FUZZ_TIME)
+
+lint-man:
+	mandoc -Tlint -W warning man/*.[0-9]
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5
+	install -m 755 vz $(DESTDIR)$(PREFIX)/bin/vz
+	for c in $$(./vz __complete ''); do ln -sf vz $(DESTDIR)$(PREFIX)/bin/vz-$$c; done
+	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	-install -m 644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/ 2>/dev/null
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	install -m 644 completions/vz.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/vz
+	install -m 644 completions/_vz $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_vz
+	install -m 644 completions/vz.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/vz.fish
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/vz $(DESTDIR)$(PREFIX)/bin/vz-*
+
+clean:
+	rm -rf build build-asan vz
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

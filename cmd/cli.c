@@ -1,0 +1,368 @@
+/* cli.c: the shared option parser, generated help, "did you mean" and message helpers. */
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+const struct vz_option vz_common_options[] = {
+	{ "data-dir", 0, OPT_STRING, "DIR", "use DIR as the data directory (also VZ_DATA_DIR)", 0, 0, COMPLETE_DIR, NULL },
+	{ "lock-timeout", 0, OPT_INT, "MS", "wait at most MS milliseconds for a lock (also VZ_LOCK_TIMEOUT)", 0, 86400000, COMPLETE_NONE, NULL },
+	{ "quiet", 'q', OPT_FLAG, NULL, "print only data and errors", 0, 0, COMPLETE_NONE, NULL },
+	{ "verbose", 'v', OPT_FLAG, NULL, "print more about what is done (repeatable)", 0, 0, COMPLETE_NONE, NULL },
+	{ "help", 'h', OPT_FLAG, NULL, "show this help and exit", 0, 0, COMPLETE_NONE, NULL },
+};
+const int vz_ncommon_options = VZ_NOPTS(vz_common_options);
+enum { COMMON_DATA_DIR, COMMON_LOCK_TIMEOUT, COMMON_QUIET, COMMON_VERBOSE, COMMON_HELP };
+
+static const char *cmd_label(const struct vz_cli *cli)
+{
+	return cli && cli->cmd ? cli->cmd->name : NULL;
+}
+
+static void vmessage(const struct vz_cli *cli, const char *kind, const char *fmt, va_list ap)
+{
+	const char *label = cmd_label(cli);
+	fflush(stdout);
+	if (label) fprintf(stderr, "%s %s: %s", cli->prog, label, kind);
+	else fprintf(stderr, "%s: %s", cli ? cli->prog : "vz", kind);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void vz_errorf(const struct vz_cli *cli, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmessage(cli, "", fmt, ap);
+	va_end(ap);
+}
+
+void vz_warnf(const struct vz_cli *cli, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmessage(cli, "warning: ", fmt, ap);
+	va_end(ap);
+}
+
+void vz_infof(const struct vz_cli *cli, const char *fmt, ...)
+{
+	if (cli && cli->verbosity < 0) return;
+	va_list ap;
+	va_start(ap, fmt);
+	vmessage(cli, "", fmt, ap);
+	va_end(ap);
+}
+
+int vz_report(const struct vz_cli *cli, int err)
+{
+	const char *d = vz_last_error();
+	if (d && *d) vz_errorf(cli, "%s", d);
+	else vz_errorf(cli, "%s", vz_strerror(err));
+	return vz_exit_code(err);
+}
+
+int vz_usage_error(const struct vz_cli *cli, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmessage(cli, "", fmt, ap);
+	va_end(ap);
+	if (cli && cli->cmd) {
+		fprintf(stderr, "usage: ");
+		vz_print_usage_line(stderr, cli->cmd);
+		fprintf(stderr, "try '%s %s --help' for more information\n", cli->prog, cli->cmd->name);
+	} else {
+		fprintf(stderr, "try '%s --help' for more information\n", cli ? cli->prog : "vz");
+	}
+	return VZ_EXIT_USAGE;
+}
+
+/* ---- did you mean ---- */
+
+static int edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la > 64 || lb > 64) return 99;
+	int prev[65], cur[65];
+	for (size_t j = 0; j <= lb; j++) prev[j] = (int)j;
+	for (size_t i = 1; i <= la; i++) {
+		cur[0] = (int)i;
+		for (size_t j = 1; j <= lb; j++) {
+			int sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+			int del = prev[j] + 1, ins = cur[j - 1] + 1;
+			cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+		}
+		memcpy(prev, cur, sizeof(int) * (lb + 1));
+	}
+	return prev[lb];
+}
+
+const char *vz_did_you_mean(const char *word, const char *const *names, int n)
+{
+	const char *best = NULL;
+	int best_d = 3;
+	for (int i = 0; i < n; i++) {
+		int d = edit_distance(word, names[i]);
+		if (d < best_d) { best_d = d; best = names[i]; }
+	}
+	if (best) return best;
+	size_t lw = strlen(word);
+	for (int i = 0; i < n && lw >= 2; i++)
+		if (!strncmp(names[i], word, lw)) return names[i];
+	return NULL;
+}
+
+/* ---- help ---- */
+
+void vz_print_usage_line(FILE *out, const struct vz_command *cmd)
+{
+	fprintf(out, "vz %s %s\n", cmd->name, cmd->usage ? cmd->usage : "");
+}
+
+static void print_option(FILE *out, const struct vz_option *o)
+{
+	char left[64];
+	int n;
+	if (o->short_name) n = snprintf(left, sizeof left, "-%c, --%s", o->short_name, o->name);
+	else n = snprintf(left, sizeof left, "    --%s", o->name);
+	if (o->value_name && n > 0 && (size_t)n < sizeof left)
+		snprintf(left + n, sizeof left - (size_t)n, " %s", o->value_name);
+	fprintf(out, "  %-28s %s\n", left, o->help);
+}
+
+void vz_print_command_help(FILE *out, const struct vz_command *cmd)
+{
+	fprintf(out, "usage: ");
+	vz_print_usage_line(out, cmd);
+	fprintf(out, "\n%s\n", cmd->summary);
+	if (cmd->description) fprintf(out, "\n%s\n", cmd->description);
+	if (cmd->nopts) {
+		fprintf(out, "\noptions:\n");
+		for (int i = 0; i < cmd->nopts; i++) print_option(out, &cmd->options[i]);
+	}
+	fprintf(out, "\ncommon options:\n");
+	for (int i = 0; i < vz_ncommon_options; i++) print_option(out, &vz_common_options[i]);
+	fprintf(out, "\nsee vz-%s(1) for details and examples\n", cmd->name);
+}
+
+void vz_print_main_help(FILE *out)
+{
+	fprintf(out, "usage: vz [--data-dir DIR] [-q|-v] COMMAND [ARGS...]\n"
+		     "       vz help COMMAND | vz COMMAND --help | vz --version\n\n"
+		     "vz is a durable vector store on the local filesystem.\n\ncommands:\n");
+	for (int i = 0; i < vz_ncommands; i++)
+		fprintf(out, "  %-12s %s\n", vz_commands[i]->name, vz_commands[i]->summary);
+	fprintf(out, "\nglobal options:\n");
+	for (int i = 0; i < vz_ncommon_options; i++) print_option(out, &vz_common_options[i]);
+	fprintf(out, "      --version                print the version and exit\n"
+		     "\nexit status: 0 ok, 1 check failed, 64 usage, 65 bad data, 66 not found, 70 internal,\n"
+		     "71 OS error, 73 exists, 74 I/O error, 75 busy (retry), 77 not permitted, 78 bad config\n"
+		     "see vz(1)\n");
+}
+
+/* ---- parsing ---- */
+
+static int parse_value(struct vz_cli *cli, const struct vz_option *o, const char *text, struct vz_opt_value *v)
+{
+	v->str = text;
+	if (o->type == OPT_INT) {
+		char *end;
+		errno = 0;
+		long long n = strtoll(text, &end, 10);
+		if (errno || end == text || *end)
+			return vz_usage_error(cli, "--%s: '%s' is not a whole number", o->name, text);
+		if ((o->min != 0 || o->max != 0) && (n < o->min || n > o->max))
+			return vz_usage_error(cli, "--%s: %lld is out of range [%.0f, %.0f]", o->name, n, o->min, o->max);
+		v->num = n;
+	} else if (o->type == OPT_DOUBLE) {
+		char *end;
+		errno = 0;
+		double d = strtod(text, &end);
+		if (errno || end == text || *end || !isfinite(d))
+			return vz_usage_error(cli, "--%s: '%s' is not a number", o->name, text);
+		if ((o->min != 0 || o->max != 0) && (d < o->min || d > o->max))
+			return vz_usage_error(cli, "--%s: %g is out of range [%g, %g]", o->name, d, o->min, o->max);
+		v->dbl = d;
+	} else if (o->type == OPT_STRING && o->complete == COMPLETE_WORDS && o->words) {
+		size_t tl = strlen(text);
+		const char *w = o->words;
+		bool ok = false;
+		while (*w) {
+			size_t wl = strcspn(w, " ");
+			if (wl == tl && !strncmp(w, text, tl)) { ok = true; break; }
+			w += wl;
+			while (*w == ' ') w++;
+		}
+		if (!ok) return vz_usage_error(cli, "--%s: '%s' is not one of: %s", o->name, text, o->words);
+	}
+	v->set = true;
+	v->count++;
+	return 0;
+}
+
+/* Finds an option by long name in the command's table, then the common one. *common is set
+ * when it is a common option. */
+static const struct vz_option *find_long(const struct vz_command *cmd, const char *name, size_t len, int *index, bool *common)
+{
+	for (int i = 0; i < cmd->nopts; i++)
+		if (strlen(cmd->options[i].name) == len && !strncmp(cmd->options[i].name, name, len)) {
+			*index = i; *common = false;
+			return &cmd->options[i];
+		}
+	for (int i = 0; i < vz_ncommon_options; i++)
+		if (strlen(vz_common_options[i].name) == len && !strncmp(vz_common_options[i].name, name, len)) {
+			*index = i; *common = true;
+			return &vz_common_options[i];
+		}
+	return NULL;
+}
+
+static const struct vz_option *find_short(const struct vz_command *cmd, char c, int *index, bool *common)
+{
+	for (int i = 0; i < cmd->nopts; i++)
+		if (cmd->options[i].short_name == c) { *index = i; *common = false; return &cmd->options[i]; }
+	for (int i = 0; i < vz_ncommon_options; i++)
+		if (vz_common_options[i].short_name == c) { *index = i; *common = true; return &vz_common_options[i]; }
+	return NULL;
+}
+
+static int unknown_option(struct vz_cli *cli, const struct vz_command *cmd, const char *name, size_t len)
+{
+	const char *names[VZ_MAX_OPTS + 8];
+	int n = 0;
+	for (int i = 0; i < cmd->nopts && n < VZ_MAX_OPTS; i++) names[n++] = cmd->options[i].name;
+	for (int i = 0; i < vz_ncommon_options; i++) names[n++] = vz_common_options[i].name;
+	char word[128];
+	snprintf(word, sizeof word, "%.*s", (int)(len < 100 ? len : 100), name);
+	const char *hint = vz_did_you_mean(word, names, n);
+	if (hint) return vz_usage_error(cli, "unknown option '--%s'; did you mean '--%s'?", word, hint);
+	return vz_usage_error(cli, "unknown option '--%s'", word);
+}
+
+static struct vz_opt_value common_values[8];
+
+static int apply_common(struct vz_cli *cli, int index)
+{
+	struct vz_opt_value *v = &common_values[index];
+	switch (index) {
+	case COMMON_DATA_DIR: cli->data_dir_opt = v->str; break;
+	case COMMON_LOCK_TIMEOUT: cli->lock_timeout_ms = (int)v->num; break;
+	case COMMON_QUIET: cli->verbosity = -1; break;
+	case COMMON_VERBOSE: cli->verbosity = cli->verbosity < 0 ? 1 : cli->verbosity + 1; break;
+	}
+	return 0;
+}
+
+int vz_parse_args(struct vz_cli *cli, const struct vz_command *cmd, int argc, char **argv, struct vz_args *args)
+{
+	memset(args, 0, sizeof *args);
+	memset(common_values, 0, sizeof common_values);
+	args->pos = calloc((size_t)argc + 1, sizeof(char *));
+	if (!args->pos) { vz_errorf(cli, "out of memory"); return VZ_EXIT_OSERR; }
+	bool want_help = false, options_done = false;
+	for (int i = 1; i < argc; i++) {
+		char *a = argv[i];
+		if (options_done || a[0] != '-' || a[1] == '\0') { args->pos[args->npos++] = a; continue; }
+		if (!strcmp(a, "--")) { options_done = true; continue; }
+		int index;
+		bool common;
+		const struct vz_option *o;
+		if (a[1] == '-') {
+			const char *name = a + 2, *eq = strchr(name, '=');
+			size_t len = eq ? (size_t)(eq - name) : strlen(name);
+			if (!(o = find_long(cmd, name, len, &index, &common))) return unknown_option(cli, cmd, name, len);
+			struct vz_opt_value *v = common ? &common_values[index] : &args->opt[index];
+			if (o->type == OPT_FLAG) {
+				if (eq) return vz_usage_error(cli, "option '--%s' takes no value", o->name);
+				v->set = true;
+				v->count++;
+			} else {
+				const char *val = eq ? eq + 1 : NULL;
+				if (!val) {
+					if (i + 1 >= argc) return vz_usage_error(cli, "option '--%s' needs a value (%s)", o->name, o->value_name);
+					val = argv[++i];
+				}
+				int rc = parse_value(cli, o, val, v);
+				if (rc) return rc;
+			}
+			if (common) {
+				if (index == COMMON_HELP) want_help = true;
+				else apply_common(cli, index);
+			}
+			continue;
+		}
+		/* a cluster of short options: -qv, -k10, -k 10 */
+		for (char *p = a + 1; *p; p++) {
+			if (!(o = find_short(cmd, *p, &index, &common))) {
+				return vz_usage_error(cli, "unknown option '-%c'", *p);
+			}
+			struct vz_opt_value *v = common ? &common_values[index] : &args->opt[index];
+			if (o->type == OPT_FLAG) {
+				v->set = true;
+				v->count++;
+				if (common) {
+					if (index == COMMON_HELP) want_help = true;
+					else apply_common(cli, index);
+				}
+				continue;
+			}
+			const char *val = p[1] ? p + 1 : NULL;
+			if (!val) {
+				if (i + 1 >= argc) return vz_usage_error(cli, "option '-%c' needs a value (%s)", *p, o->value_name);
+				val = argv[++i];
+			}
+			int rc = parse_value(cli, o, val, v);
+			if (rc) return rc;
+			if (common) apply_common(cli, index);
+			break;
+		}
+	}
+	if (want_help) {
+		vz_print_command_help(stdout, cmd);
+		return -1;
+	}
+	if (args->npos < cmd->min_args)
+		return vz_usage_error(cli, "missing argument%s", cmd->min_args - args->npos > 1 ? "s" : "");
+	if (cmd->max_args >= 0 && args->npos > cmd->max_args)
+		return vz_usage_error(cli, "unexpected argument '%s'", args->pos[cmd->max_args]);
+	return 0;
+}
+
+/* ---- output ---- */
+
+void vz_json_string(FILE *out, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	putc('"', out);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		switch (c) {
+		case '"': fputs("\\\"", out); break;
+		case '\\': fputs("\\\\", out); break;
+		case '\n': fputs("\\n", out); break;
+		case '\r': fputs("\\r", out); break;
+		case '\t': fputs("\\t", out); break;
+		case '\b': fputs("\\b", out); break;
+		case '\f': fputs("\\f", out); break;
+		default:
+			if (c < 0x20) fprintf(out, "\\u00%c%c", hex[c >> 4], hex[c & 15]);
+			else putc(c, out);
+		}
+	}
+	putc('"', out);
+}
+
+void vz_print_float(FILE *out, float f)
+{
+	char buf[32];
+	/* the shortest of %.6g..%.9g that reads back to the same float */
+	for (int prec = 6; prec <= 9; prec++) {
+		snprintf(buf, sizeof buf, "%.*g", prec, (double)f);
+		if (strtof(buf, NULL) == f) break;
+	}
+	fputs(buf, out);
+}

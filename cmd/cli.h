@@ -1,0 +1,133 @@
+/* cli.h: the command table, the shared option parser and output helpers of the vz program.
+ *
+ * Each command lives in cmd/<name>.c and defines exactly one
+ *     const struct vz_command vz_cmd_<name> = { ... };
+ * The Makefile collects those definitions into the dispatch table (build/commands.h), so adding
+ * a command means adding one file. Options are declared in a per-command table that also drives
+ * the help text and the shell completions. */
+#ifndef VZ_CLI_H
+#define VZ_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "../lib/vz.h"
+
+enum vz_opt_type {
+	OPT_FLAG,   /* no value; counts occurrences (-vv) */
+	OPT_STRING, /* any string */
+	OPT_INT,    /* integer within [min, max] */
+	OPT_DOUBLE, /* floating point within [min, max] */
+};
+
+/* What a value is, for completion: a file name, a directory, or one of a fixed list. */
+enum vz_complete_kind { COMPLETE_NONE, COMPLETE_FILE, COMPLETE_DIR, COMPLETE_WORDS, COMPLETE_COLLECTION };
+
+struct vz_option {
+	const char *name;       /* long name without "--", e.g. "dim" */
+	char short_name;        /* e.g. 'k', or 0 */
+	enum vz_opt_type type;
+	const char *value_name; /* "N", "FILE"; NULL for flags */
+	const char *help;       /* one line, lowercase, no final full stop */
+	double min, max;        /* bounds for OPT_INT / OPT_DOUBLE (both 0: no bounds) */
+	enum vz_complete_kind complete;
+	const char *words;      /* COMPLETE_WORDS: space-separated choices, also validated */
+};
+
+#define VZ_MAX_OPTS 48
+
+struct vz_opt_value {
+	bool set;
+	int count;
+	const char *str;
+	long long num;
+	double dbl;
+};
+
+struct vz_args {
+	struct vz_opt_value opt[VZ_MAX_OPTS]; /* indexed like the command's option table */
+	char **pos;                           /* positional arguments (borrowed from argv) */
+	int npos;
+};
+
+/* Global settings, from options before the command or the common options after it. */
+struct vz_cli {
+	const char *prog;            /* "vz" */
+	const struct vz_command *cmd;
+	const char *data_dir_opt;    /* --data-dir, or NULL */
+	int verbosity;               /* -1 with -q, 0 normally, 1+ with -v */
+	int lock_timeout_ms;         /* --lock-timeout or VZ_LOCK_TIMEOUT, else the default */
+};
+
+struct vz_command {
+	const char *name;
+	const char *summary;          /* one line for `vz help` */
+	const char *usage;            /* arguments after the command name, e.g. "NAME --dim N [options]" */
+	const char *description;      /* a paragraph for `vz CMD --help` (may be NULL) */
+	const struct vz_option *options;
+	int nopts;
+	int min_args, max_args;       /* positional count bounds; max -1 for unlimited */
+	enum vz_complete_kind arg_complete; /* what positional arguments are */
+	int (*run)(struct vz_cli *cli, struct vz_args *args); /* returns an exit code */
+};
+
+#define VZ_NOPTS(arr) ((int)(sizeof(arr) / sizeof((arr)[0])))
+
+/* The command table (sorted by name) and lookup. */
+extern const struct vz_command *const vz_commands[];
+extern const int vz_ncommands;
+const struct vz_command *vz_find_command(const char *name);
+
+/* Options every command accepts (after the command too): --data-dir, -q, -v, --lock-timeout, -h. */
+extern const struct vz_option vz_common_options[];
+extern const int vz_ncommon_options;
+
+/* Parses argv (argv[0] is the command name) into args. Returns 0, or VZ_EXIT_USAGE after
+ * printing the error and a hint, or -1 when --help was given and the help was printed
+ * (the caller then exits with the status of flushing stdout). */
+int vz_parse_args(struct vz_cli *cli, const struct vz_command *cmd, int argc, char **argv, struct vz_args *args);
+
+/* Help text generated from the table. */
+void vz_print_command_help(FILE *out, const struct vz_command *cmd);
+void vz_print_usage_line(FILE *out, const struct vz_command *cmd);
+void vz_print_main_help(FILE *out);
+
+/* The closest name to word among names (edit distance <= 2, or a prefix), or NULL. */
+const char *vz_did_you_mean(const char *word, const char *const *names, int n);
+
+/* Messages on stderr: "vz CMD: message" (lowercase, no final full stop). */
+void vz_errorf(const struct vz_cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void vz_warnf(const struct vz_cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Informational message on stderr, suppressed by -q. */
+void vz_infof(const struct vz_cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Reports a library failure (its code and vz_last_error detail) and returns the exit code. */
+int vz_report(const struct vz_cli *cli, int err);
+/* A usage error: prints the message and the usage line, returns VZ_EXIT_USAGE. */
+int vz_usage_error(const struct vz_cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Writes s (len bytes) as a JSON string literal with quotes, escaping as RFC 8259 requires. */
+void vz_json_string(FILE *out, const char *s, size_t len);
+/* Prints a float so that it reads back bit-identical (shortest round-trip, %.9g fallback). */
+void vz_print_float(FILE *out, float f);
+
+/* Option accessors. */
+static inline bool opt_set(const struct vz_args *a, int i) { return a->opt[i].set; }
+static inline const char *opt_str(const struct vz_args *a, int i, const char *dflt)
+{
+	return a->opt[i].set ? a->opt[i].str : dflt;
+}
+static inline long long opt_int(const struct vz_args *a, int i, long long dflt)
+{
+	return a->opt[i].set ? a->opt[i].num : dflt;
+}
+static inline double opt_double(const struct vz_args *a, int i, double dflt)
+{
+	return a->opt[i].set ? a->opt[i].dbl : dflt;
+}
+
+/* The data directory for this invocation (--data-dir, VZ_DATA_DIR, workspace, XDG). */
+int vz_cli_data_dir(const struct vz_cli *cli, char *out, size_t cap, enum vz_datadir_source *source);
+/* Prints the names of all collections (dynamic NAME and workspace PROJECT/COLLECTION). */
+int vz_list_collection_names(const struct vz_cli *cli, FILE *out);
+
+#endif

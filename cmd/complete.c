@@ -1,0 +1,108 @@
+/* complete.c: `vz __complete WORD...`, the one source of truth for the bash, zsh and fish
+ * completion scripts. The words are the command line after "vz" up to and including the word
+ * being completed (possibly empty). Prints one candidate a line; the special line "__files__"
+ * or "__dirs__" asks the shell to complete file or directory names instead. */
+#include "cli.h"
+
+#include <dirent.h>
+#include <string.h>
+
+int vz_list_collection_names(const struct vz_cli *cli, FILE *out);
+
+static void emit_if_prefix(const char *cand, const char *prefix)
+{
+	if (!strncmp(cand, prefix, strlen(prefix))) printf("%s\n", cand);
+}
+
+static void emit_option_names(const struct vz_option *opts, int n, const char *prefix)
+{
+	char buf[96];
+	for (int i = 0; i < n; i++) {
+		snprintf(buf, sizeof buf, "--%s", opts[i].name);
+		emit_if_prefix(buf, prefix);
+	}
+}
+
+static void emit_words(const char *words, const char *prefix)
+{
+	char buf[128];
+	while (*words) {
+		size_t wl = strcspn(words, " ");
+		snprintf(buf, sizeof buf, "%.*s", (int)wl, words);
+		emit_if_prefix(buf, prefix);
+		words += wl;
+		while (*words == ' ') words++;
+	}
+}
+
+static const struct vz_option *option_named(const struct vz_command *cmd, const char *word)
+{
+	if (strncmp(word, "--", 2) != 0) {
+		if (word[0] == '-' && word[1] && !word[2]) {
+			for (int i = 0; i < cmd->nopts; i++)
+				if (cmd->options[i].short_name == word[1]) return &cmd->options[i];
+			for (int i = 0; i < vz_ncommon_options; i++)
+				if (vz_common_options[i].short_name == word[1]) return &vz_common_options[i];
+		}
+		return NULL;
+	}
+	for (int i = 0; i < cmd->nopts; i++)
+		if (!strcmp(cmd->options[i].name, word + 2)) return &cmd->options[i];
+	for (int i = 0; i < vz_ncommon_options; i++)
+		if (!strcmp(vz_common_options[i].name, word + 2)) return &vz_common_options[i];
+	return NULL;
+}
+
+static void complete_kind(enum vz_complete_kind kind, const char *words, const char *cur, struct vz_cli *cli)
+{
+	switch (kind) {
+	case COMPLETE_FILE: puts("__files__"); break;
+	case COMPLETE_DIR: puts("__dirs__"); break;
+	case COMPLETE_WORDS: emit_words(words ? words : "", cur); break;
+	case COMPLETE_COLLECTION: vz_list_collection_names(cli, stdout); break;
+	case COMPLETE_NONE: break;
+	}
+}
+
+int vz_complete_main(int argc, char **argv)
+{
+	struct vz_cli cli = { .prog = "vz", .verbosity = -1, .lock_timeout_ms = 0 };
+	const char *cur = argc > 0 ? argv[argc - 1] : "";
+	int i = 0;
+	/* skip global options */
+	while (i < argc - 1 && argv[i][0] == '-') {
+		if (!strcmp(argv[i], "--data-dir") && i + 1 < argc - 1) cli.data_dir_opt = argv[i + 1], i++;
+		else if (!strcmp(argv[i], "--lock-timeout")) i++;
+		i++;
+	}
+	if (i >= argc - 1) {
+		if (i == argc - 1 && i > 0 && !strcmp(argv[i - 1], "--data-dir")) { puts("__dirs__"); return 0; }
+		if (cur[0] == '-') {
+			emit_option_names(vz_common_options, vz_ncommon_options, cur);
+			emit_if_prefix("--version", cur);
+			return 0;
+		}
+		for (int c = 0; c < vz_ncommands; c++) emit_if_prefix(vz_commands[c]->name, cur);
+		return 0;
+	}
+	const struct vz_command *cmd = vz_find_command(argv[i]);
+	if (!cmd) return 0;
+	if (!strcmp(cmd->name, "help")) {
+		for (int c = 0; c < vz_ncommands; c++) emit_if_prefix(vz_commands[c]->name, cur);
+		return 0;
+	}
+	const char *prev = argc >= 2 ? argv[argc - 2] : "";
+	const struct vz_option *po = (argc - 2 > i) ? option_named(cmd, prev) : NULL;
+	if (po && po->type != OPT_FLAG) {
+		if (!strcmp(po->name, "data-dir")) puts("__dirs__");
+		else complete_kind(po->complete, po->words, cur, &cli);
+		return 0;
+	}
+	if (cur[0] == '-') {
+		emit_option_names(cmd->options, cmd->nopts, cur);
+		emit_option_names(vz_common_options, vz_ncommon_options, cur);
+		return 0;
+	}
+	complete_kind(cmd->arg_complete, NULL, cur, &cli);
+	return 0;
+}

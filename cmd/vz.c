@@ -1,0 +1,133 @@
+/* vz.c: the entry point. Global options, dispatch by command name (or by the vz-<command>
+ * name of a link to the binary), and the final check that stdout was really written. */
+#include "cli.h"
+
+#include <libgen.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define VZ_CMD(name) extern const struct vz_command vz_cmd_##name;
+#include "commands.h"
+#undef VZ_CMD
+
+#define VZ_CMD(name) &vz_cmd_##name,
+const struct vz_command *const vz_commands[] = {
+#include "commands.h"
+};
+#undef VZ_CMD
+const int vz_ncommands = VZ_NOPTS(vz_commands);
+
+const struct vz_command *vz_find_command(const char *name)
+{
+	for (int i = 0; i < vz_ncommands; i++)
+		if (!strcmp(vz_commands[i]->name, name)) return vz_commands[i];
+	return NULL;
+}
+
+int vz_complete_main(int argc, char **argv);
+
+/* Flushes stdout and turns a failed write (ENOSPC on /dev/full, EIO) into the I/O exit code.
+ * Scripts must be able to tell that output was lost. */
+static int finish_stdout(struct vz_cli *cli, int code)
+{
+	if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0) {
+		vz_errorf(cli, "write error on standard output");
+		return code == 0 ? VZ_EXIT_IOERR : code;
+	}
+	return code;
+}
+
+static int unknown_command(struct vz_cli *cli, const char *name)
+{
+	const char *names[64];
+	int n = 0;
+	for (int i = 0; i < vz_ncommands && n < 64; i++) names[n++] = vz_commands[i]->name;
+	const char *hint = vz_did_you_mean(name, names, n);
+	if (hint) return vz_usage_error(cli, "unknown command '%s'; did you mean '%s'?", name, hint);
+	return vz_usage_error(cli, "unknown command '%s'", name);
+}
+
+int main(int argc, char **argv)
+{
+	/* SIGPIPE keeps its default action, so `vz dump x | head` ends quietly; make sure a parent
+	 * that ignored it does not hand us an ignored disposition. */
+	signal(SIGPIPE, SIG_DFL);
+
+	struct vz_cli cli = { .prog = "vz", .verbosity = 0, .lock_timeout_ms = VZ_LOCK_TIMEOUT_DEFAULT_MS };
+	const char *env_timeout = getenv("VZ_LOCK_TIMEOUT");
+	if (env_timeout && *env_timeout) {
+		char *end;
+		long v = strtol(env_timeout, &end, 10);
+		if (*end || v < 0 || v > 86400000) {
+			vz_errorf(&cli, "VZ_LOCK_TIMEOUT: '%s' is not a number of milliseconds", env_timeout);
+			return VZ_EXIT_USAGE;
+		}
+		cli.lock_timeout_ms = (int)v;
+	}
+
+	/* busybox style: a link named vz-<command> runs that command */
+	char *self = strdup(argv[0] ? argv[0] : "vz");
+	const char *base = self ? basename(self) : "vz";
+	if (!strncmp(base, "vz-", 3) && base[3]) {
+		const struct vz_command *cmd = vz_find_command(base + 3);
+		if (!cmd) return unknown_command(&cli, base + 3);
+		argv[0] = (char *)cmd->name;
+		cli.cmd = cmd;
+		struct vz_args args;
+		int rc = vz_parse_args(&cli, cmd, argc, argv, &args);
+		if (rc == -1) return finish_stdout(&cli, 0);
+		if (rc) return rc;
+		return finish_stdout(&cli, cmd->run(&cli, &args));
+	}
+
+	/* global options before the command */
+	int i = 1;
+	for (; i < argc; i++) {
+		const char *a = argv[i];
+		if (a[0] != '-' || !strcmp(a, "-")) break;
+		if (!strcmp(a, "--")) { i++; break; }
+		if (!strcmp(a, "--version")) {
+			printf("vz %s\n", VZ_VERSION);
+			return finish_stdout(&cli, 0);
+		}
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			vz_print_main_help(stdout);
+			return finish_stdout(&cli, 0);
+		}
+		if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) { cli.verbosity = -1; continue; }
+		if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) { cli.verbosity++; continue; }
+		if (!strcmp(a, "--data-dir") || !strncmp(a, "--data-dir=", 11)) {
+			if (a[10] == '=') cli.data_dir_opt = a + 11;
+			else if (i + 1 < argc) cli.data_dir_opt = argv[++i];
+			else return vz_usage_error(&cli, "option '--data-dir' needs a value (DIR)");
+			continue;
+		}
+		if (!strcmp(a, "--lock-timeout") || !strncmp(a, "--lock-timeout=", 15)) {
+			const char *v = a[14] == '=' ? a + 15 : (i + 1 < argc ? argv[++i] : NULL);
+			char *end;
+			long t = v ? strtol(v, &end, 10) : -1;
+			if (!v || *end || t < 0 || t > 86400000)
+				return vz_usage_error(&cli, "--lock-timeout: needs a number of milliseconds");
+			cli.lock_timeout_ms = (int)t;
+			continue;
+		}
+		return vz_usage_error(&cli, "unknown global option '%s' (command options go after the command)", a);
+	}
+	if (i >= argc) {
+		vz_print_main_help(stderr);
+		return VZ_EXIT_USAGE;
+	}
+	if (!strcmp(argv[i], "__complete")) return finish_stdout(&cli, vz_complete_main(argc - i - 1, argv + i + 1));
+	const struct vz_command *cmd = vz_find_command(argv[i]);
+	if (!cmd) return unknown_command(&cli, argv[i]);
+	cli.cmd = cmd;
+	struct vz_args args;
+	int rc = vz_parse_args(&cli, cmd, argc - i, argv + i, &args);
+	if (rc == -1) return finish_stdout(&cli, 0);
+	if (rc) return rc;
+	rc = cmd->run(&cli, &args);
+	free(args.pos);
+	free(self);
+	return finish_stdout(&cli, rc);
+}

@@ -1,0 +1,70 @@
+/* datadir.c: which data directory is in use, and why (DESIGN section 2). */
+#include "vz.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *vz_datadir_source_name(enum vz_datadir_source s)
+{
+	switch (s) {
+	case VZ_DATADIR_OPTION: return "--data-dir option";
+	case VZ_DATADIR_ENV: return "VZ_DATA_DIR environment variable";
+	case VZ_DATADIR_WORKSPACE: return "beside the nearest vectorize-workspace.yml";
+	case VZ_DATADIR_XDG: return "XDG default ($XDG_DATA_HOME/vz or ~/.local/share/vz)";
+	}
+	return "unknown";
+}
+
+int vz_find_workspace_file(char *out, size_t cap)
+{
+	char dir[PATH_MAX];
+	if (!getcwd(dir, sizeof dir)) return vz_fail(VZ_ENOENT, "cannot read the current directory");
+	for (;;) {
+		char candidate[PATH_MAX + 32];
+		snprintf(candidate, sizeof candidate, "%s/vectorize-workspace.yml", strcmp(dir, "/") ? dir : "");
+		struct stat st;
+		if (stat(candidate, &st) == 0 && S_ISREG(st.st_mode))
+			return vz_path_fmt(out, cap, "%s", candidate);
+		char *slash = strrchr(dir, '/');
+		if (!slash || slash == dir) {
+			if (strcmp(dir, "/") == 0) break;
+			strcpy(dir, "/");
+			continue;
+		}
+		*slash = '\0';
+	}
+	return vz_fail(VZ_ENOENT, "no vectorize-workspace.yml in this directory or any parent");
+}
+
+int vz_datadir_resolve(const char *option, char *out, size_t cap, enum vz_datadir_source *source,
+		       char *workspace_file, size_t wcap)
+{
+	if (workspace_file && wcap) workspace_file[0] = '\0';
+	const char *env = getenv("VZ_DATA_DIR");
+	if (option && *option) {
+		*source = VZ_DATADIR_OPTION;
+		return vz_path_fmt(out, cap, "%s", option);
+	}
+	if (env && *env) {
+		*source = VZ_DATADIR_ENV;
+		return vz_path_fmt(out, cap, "%s", env);
+	}
+	char ws[PATH_MAX + 32];
+	if (vz_find_workspace_file(ws, sizeof ws) == VZ_OK) {
+		*source = VZ_DATADIR_WORKSPACE;
+		if (workspace_file && wcap) snprintf(workspace_file, wcap, "%s", ws);
+		char *slash = strrchr(ws, '/');
+		*slash = '\0';
+		return vz_path_fmt(out, cap, "%s/data", ws[0] ? ws : "");
+	}
+	*source = VZ_DATADIR_XDG;
+	const char *xdg = getenv("XDG_DATA_HOME");
+	if (xdg && *xdg) return vz_path_fmt(out, cap, "%s/vz", xdg);
+	const char *home = getenv("HOME");
+	if (!home || !*home) return vz_fail(VZ_ENOENT, "no data directory: set VZ_DATA_DIR or HOME");
+	return vz_path_fmt(out, cap, "%s/.local/share/vz", home);
+}

@@ -1,0 +1,129 @@
+/* util.c: file mapping, whole-file reads, names and small helpers. */
+
+#include "vz.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int vz_map_file(const char *path, vz_map *m)
+{
+	m->data = NULL;
+	m->size = 0;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT) return vz_fail(VZ_ENOENT, "%s: no such file", path);
+		if (errno == ELOOP) return vz_fail(VZ_EPERM, "%s: is a symlink; refusing to follow it", path);
+		return vz_fail(vz_err_from_errno(errno), "%s: open: %s", path, strerror(errno));
+	}
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		int e = errno;
+		close(fd);
+		return vz_fail(vz_err_from_errno(e), "%s: stat: %s", path, strerror(e));
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return vz_fail(VZ_EDATA, "%s: not a regular file", path);
+	}
+	if (st.st_size > 0) {
+		void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED) {
+			int e = errno;
+			close(fd);
+			return vz_fail(vz_err_from_errno(e), "%s: mmap: %s", path, strerror(e));
+		}
+		m->data = p;
+		m->size = (size_t)st.st_size;
+	}
+	close(fd);
+	return VZ_OK;
+}
+
+void vz_unmap(vz_map *m)
+{
+	if (m->data) munmap((void *)m->data, m->size);
+	m->data = NULL;
+	m->size = 0;
+}
+
+int vz_read_file(const char *path, size_t max_len, char **out, size_t *len)
+{
+	*out = NULL;
+	if (len) *len = 0;
+	int fd = (path[0] == '-' && path[1] == '\0') ? dup(0) : open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT) return vz_fail(VZ_ENOENT, "%s: no such file", path);
+		return vz_fail(vz_err_from_errno(errno), "%s: open: %s", path, strerror(errno));
+	}
+	/* Read up to max_len + 1 bytes: one byte past the limit proves the file is too large. */
+	size_t limit = max_len + 1, cap = limit < 4096 ? limit : 4096, n = 0;
+	char *buf = malloc(cap + 1);
+	if (!buf) { close(fd); return vz_fail(VZ_ENOMEM, "out of memory"); }
+	for (;;) {
+		if (n == cap) {
+			if (cap >= limit) break;
+			size_t ncap = cap * 2 > limit ? limit : cap * 2;
+			char *nb = realloc(buf, ncap + 1);
+			if (!nb) { free(buf); close(fd); return vz_fail(VZ_ENOMEM, "out of memory"); }
+			buf = nb;
+			cap = ncap;
+		}
+		ssize_t r = read(fd, buf + n, cap - n);
+		if (r < 0) {
+			if (errno == EINTR) continue;
+			int e = errno;
+			free(buf);
+			close(fd);
+			return vz_fail(vz_err_from_errno(e), "%s: read: %s", path, strerror(e));
+		}
+		if (r == 0) break;
+		n += (size_t)r;
+	}
+	if (n > max_len) {
+		free(buf);
+		close(fd);
+		return vz_fail(VZ_ERANGE, "%s: larger than the limit of %zu bytes", path, max_len);
+	}
+	close(fd);
+	buf[n] = '\0';
+	*out = buf;
+	if (len) *len = n;
+	return VZ_OK;
+}
+
+bool vz_name_valid(const char *name)
+{
+	if (!name) return false;
+	size_t n = strlen(name);
+	if (n == 0 || n > 64) return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		if (i == 0 ? !alnum : !(alnum || c == '.' || c == '_' || c == '-')) return false;
+	}
+	return true;
+}
+
+int vz_path_fmt(char *out, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(out, cap, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= cap) return vz_fail(VZ_ERANGE, "path too long: %.80s...", out);
+	return VZ_OK;
+}
+
+double vz_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}

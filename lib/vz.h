@@ -1,0 +1,369 @@
+/*
+ * vz.h: the one public header of libvz, the on-disk format library of vz.
+ *
+ * Conventions, for every function declared here unless its comment says otherwise:
+ *   - Functions return 0 (VZ_OK) on success or a negative enum vz_err code. They never print and
+ *     never exit. On failure they also record a one-line detail message for the calling thread,
+ *     read with vz_last_error() (like dlerror): "wal.log: offset 4096: record checksum mismatch".
+ *   - Pointers returned through out-parameters are owned by the caller and released with the
+ *     matching *_free / *_close function named in the comment. Borrowed pointers say so.
+ *   - Every write, fsync, rename, unlink, truncate, mkdir and directory fsync goes through the
+ *     vz_io_* layer below, so tests can inject failures and crashes at any I/O point.
+ *   - Sizes from files are untrusted: every length is checked against the real file size with
+ *     checked arithmetic (vz_add_overflow / vz_mul_overflow) before anything is allocated.
+ */
+#ifndef VZ_H
+#define VZ_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#define VZ_VERSION "0.1.0"
+
+/* ---------------------------------------------------------------------------------------------
+ * Errors
+ * ------------------------------------------------------------------------------------------- */
+
+/* Library error codes. Never renumbered: the CLI maps each to one exit code (vz_exit_code). */
+enum vz_err {
+	VZ_OK = 0,
+	VZ_EINVAL = -1,    /* invalid argument or usage (exit 64) */
+	VZ_EDATA = -2,     /* bad input data: malformed line, wrong dimension, NaN (exit 65) */
+	VZ_ENOENT = -3,    /* no such collection, id or file (exit 66) */
+	VZ_EINTERNAL = -4, /* a bug: an invariant of the library itself failed (exit 70) */
+	VZ_ENOMEM = -5,    /* out of memory (exit 71) */
+	VZ_EOS = -6,       /* another operating-system error (exit 71) */
+	VZ_EEXIST = -7,    /* already exists (exit 73) */
+	VZ_EIO = -8,       /* I/O error: EIO, ENOSPC, EDQUOT, failed fsync (exit 74) */
+	VZ_EBUSY = -9,     /* lock not obtained within the timeout: retry later (exit 75) */
+	VZ_EPERM = -10,    /* not permitted: read-only workspace collection, permissions (exit 77) */
+	VZ_ECONFIG = -11,  /* bad configuration file (exit 78) */
+	VZ_ECORRUPT = -12, /* a stored file is damaged: checksum, structure or size (exit 65) */
+	VZ_ERANGE = -13,   /* a size or count is beyond what the format or the input allows (exit 65) */
+};
+
+/* Short static description of an error code ("I/O error"). Never NULL. */
+const char *vz_strerror(int err);
+
+/* The detail message of the last failure in this thread (borrowed; valid until the next libvz
+ * call in this thread). Empty string when none was recorded. */
+const char *vz_last_error(void);
+
+/* Records a detail message for the calling thread and returns err, so that library code can
+ * write `return vz_fail(VZ_EDATA, "line %zu: bad vector", n);`. */
+int vz_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Like vz_fail, with the message prefixed to the detail already recorded ("wal.log: " + old).
+ * Used to add context while an error travels up. Returns err. */
+int vz_fail_prefix(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Maps an errno value to a vz_err code: EIO/ENOSPC/EDQUOT/EROFS -> VZ_EIO, ENOENT -> VZ_ENOENT,
+ * EEXIST -> VZ_EEXIST, EACCES/EPERM -> VZ_EPERM, ENOMEM -> VZ_ENOMEM, else VZ_EOS. */
+int vz_err_from_errno(int errnum);
+
+/* The process exit code for an error code, per the table in vz(1). 0 for VZ_OK. */
+int vz_exit_code(int err);
+
+/* Process exit codes (sysexits-style). Never renumbered. */
+enum vz_exit {
+	VZ_EXIT_OK = 0,
+	VZ_EXIT_CHECK = 1,     /* a check said no (verify found damage) */
+	VZ_EXIT_USAGE = 64,
+	VZ_EXIT_DATAERR = 65,
+	VZ_EXIT_NOINPUT = 66,
+	VZ_EXIT_SOFTWARE = 70,
+	VZ_EXIT_OSERR = 71,
+	VZ_EXIT_CANTCREAT = 73,
+	VZ_EXIT_IOERR = 74,
+	VZ_EXIT_TEMPFAIL = 75,
+	VZ_EXIT_NOPERM = 77,
+	VZ_EXIT_CONFIG = 78,
+};
+
+/* ---------------------------------------------------------------------------------------------
+ * Checked arithmetic: true when the result overflowed (the out value is then unspecified).
+ * ------------------------------------------------------------------------------------------- */
+static inline bool vz_add_overflow(size_t a, size_t b, size_t *out) { return __builtin_add_overflow(a, b, out); }
+static inline bool vz_mul_overflow(size_t a, size_t b, size_t *out) { return __builtin_mul_overflow(a, b, out); }
+static inline bool vz_add_overflow_u64(uint64_t a, uint64_t b, uint64_t *out) { return __builtin_add_overflow(a, b, out); }
+static inline bool vz_mul_overflow_u64(uint64_t a, uint64_t b, uint64_t *out) { return __builtin_mul_overflow(a, b, out); }
+
+/* ---------------------------------------------------------------------------------------------
+ * Checksums (XXH3 from libxxhash)
+ * ------------------------------------------------------------------------------------------- */
+
+/* XXH3-64 of len bytes at data (data may be NULL when len is 0). */
+uint64_t vz_hash64(const void *data, size_t len);
+/* XXH3-64 with a seed: used to chain WAL records (seed = previous record's checksum). */
+uint64_t vz_hash64_seeded(const void *data, size_t len, uint64_t seed);
+
+/* Streaming XXH3-64 over many buffers. Create with vz_hasher_new (NULL on out of memory),
+ * feed with vz_hasher_update, read with vz_hasher_digest (may be called more than once),
+ * release with vz_hasher_free (NULL is fine). */
+typedef struct vz_hasher vz_hasher;
+vz_hasher *vz_hasher_new(void);
+void vz_hasher_update(vz_hasher *h, const void *data, size_t len);
+uint64_t vz_hasher_digest(const vz_hasher *h);
+void vz_hasher_free(vz_hasher *h);
+
+/* ---------------------------------------------------------------------------------------------
+ * The I/O layer. Every on-disk change in libvz passes through these functions.
+ *
+ * Fault injection (tests only, read once from the environment on first use):
+ *   VZ_FAULT="N:ERRNO"  the Nth counted call fails with that errno (EIO, ENOSPC, EDQUOT, EROFS,
+ *                       or a number) without doing anything.
+ *   VZ_FAULT="N:crash"  the process kills itself with SIGKILL at the Nth counted call, before
+ *                       doing it (a simulated crash).
+ *   VZ_FAULT="N:torn"   at the Nth counted call, if it is a write, half the bytes are written,
+ *                       then the process kills itself; other calls behave as crash.
+ *   VZ_IO_TRACE=PATH    every counted call appends "N op path" to PATH (never itself counted).
+ * Counted calls: vz_io_open_write, vz_io_write, vz_io_pwrite, vz_io_fsync, vz_io_fdatasync,
+ * vz_io_rename, vz_io_rename_noreplace, vz_io_unlink, vz_io_rmdir, vz_io_mkdir,
+ * vz_io_ftruncate, vz_io_fsync_dir.
+ * All return 0 or a vz_err (from errno via vz_err_from_errno) with the path in the detail.
+ * A failed fsync is final: callers report it and never retry.
+ * ------------------------------------------------------------------------------------------- */
+
+/* Number of counted I/O calls made so far by this process (for tests). */
+uint64_t vz_io_calls(void);
+/* Re-reads VZ_FAULT / VZ_IO_TRACE and resets the call counter (for tests that set the
+ * environment after the first I/O call of the process). */
+void vz_io_fault_reload(void);
+
+/* Opens path for writing with flags (O_WRONLY or O_RDWR, plus O_CREAT/O_EXCL/O_TRUNC/O_APPEND
+ * as wanted); O_NOFOLLOW and O_CLOEXEC are always added, so no file is opened through a
+ * symlink. mode is filtered by the process umask as usual. On success *fd is open. */
+int vz_io_open_write(const char *path, int flags, mode_t mode, int *fd);
+/* Writes all len bytes (retrying short writes and EINTR). path is only for messages. */
+int vz_io_write(int fd, const void *buf, size_t len, const char *path);
+/* Writes all len bytes at offset. */
+int vz_io_pwrite(int fd, const void *buf, size_t len, off_t offset, const char *path);
+int vz_io_fsync(int fd, const char *path);
+int vz_io_fdatasync(int fd, const char *path);
+int vz_io_ftruncate(int fd, off_t len, const char *path);
+int vz_io_rename(const char *from, const char *to);
+/* Renames, failing with VZ_EEXIST when `to` exists (renameat2 RENAME_NOREPLACE). */
+int vz_io_rename_noreplace(const char *from, const char *to);
+/* Unlinks path; a missing path is success when missing_ok. */
+int vz_io_unlink(const char *path, bool missing_ok);
+int vz_io_rmdir(const char *path);
+/* Creates a directory; an existing directory is success when exist_ok (a non-directory, or a
+ * symlink, at path is VZ_EEXIST). */
+int vz_io_mkdir(const char *path, mode_t mode, bool exist_ok);
+/* Opens the directory (O_DIRECTORY|O_NOFOLLOW) and fsyncs it, so renames and creations in it
+ * are durable. */
+int vz_io_fsync_dir(const char *dir);
+/* Closes fd (not counted: close cannot lose data that fsync has made durable). */
+void vz_io_close(int fd);
+
+/* Creates every missing directory of path (like mkdir -p), each through vz_io_mkdir, fsyncing
+ * the parent of each directory it creates. Refuses to pass through a symlink (VZ_EPERM). */
+int vz_io_mkdir_p(const char *path, mode_t mode);
+
+/* Removes a directory tree (files, then the directory), never following symlinks. A missing
+ * path is success. */
+int vz_io_remove_tree(const char *path);
+
+/* ---------------------------------------------------------------------------------------------
+ * Atomic replace: a new file appears whole under its final name or not at all.
+ * Write a temp file (random name, O_EXCL|O_NOFOLLOW) in the same directory, fsync it, rename it
+ * over the target, fsync the directory. Temp names start with ".vztmp." so that
+ * vz_cleanup_temps can remove leftovers of a crash.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct vz_tmpfile {
+	int fd;              /* open for writing; write through vz_io_write / vz_tmpfile_write */
+	char path[4096];     /* the temp file's path */
+	char target[4096];   /* the final path */
+	uint64_t written;    /* bytes written through vz_tmpfile_write */
+	vz_hasher *hasher;   /* XXH3 of everything written through vz_tmpfile_write */
+} vz_tmpfile;
+
+/* Creates a temp file beside target with mode 0644 (& ~umask). On success the caller must end
+ * with exactly one of vz_tmpfile_commit or vz_tmpfile_abort. */
+int vz_tmpfile_open(vz_tmpfile *t, const char *target);
+/* Appends len bytes and feeds them to the running checksum. */
+int vz_tmpfile_write(vz_tmpfile *t, const void *buf, size_t len);
+/* fsync, rename over the target, fsync the directory. On failure the temp file is removed (best
+ * effort) and the target is untouched or already whole-new (if only the directory fsync failed,
+ * which is reported: the rename may not be durable). Always releases t. */
+int vz_tmpfile_commit(vz_tmpfile *t);
+/* Like commit, but renames to `to` instead of t->target (for files staged under another name). */
+int vz_tmpfile_commit_as(vz_tmpfile *t, const char *to);
+/* Removes the temp file and releases t. Never fails (errors are ignored: cleanup is retried by
+ * vz_cleanup_temps). */
+void vz_tmpfile_abort(vz_tmpfile *t);
+
+/* Writes len bytes at buf to path atomically (vz_tmpfile_open + write + commit). */
+int vz_atomic_write(const char *path, const void *buf, size_t len);
+
+/* Removes leftover temp files (".vztmp.*") in dir. Sets *removed to how many (may be NULL). */
+int vz_cleanup_temps(const char *dir, int *removed);
+
+/* ---------------------------------------------------------------------------------------------
+ * Locks: flock on a lock file, shared for readers and exclusive for writers, with a bounded
+ * wait. Never a stale lock: the kernel drops flock locks when the holder dies.
+ * ------------------------------------------------------------------------------------------- */
+enum vz_lock_mode { VZ_LOCK_SHARED = 1, VZ_LOCK_EXCLUSIVE = 2 };
+
+typedef struct vz_lock {
+	int fd;
+	enum vz_lock_mode mode;
+} vz_lock;
+
+#define VZ_LOCK_INIT { .fd = -1, .mode = 0 }
+
+/* Default bounded wait in milliseconds (overridden by VZ_LOCK_TIMEOUT or --lock-timeout). */
+#define VZ_LOCK_TIMEOUT_DEFAULT_MS 10000
+
+/* Locks the file at path (created 0644 when create is true; otherwise a missing file is
+ * VZ_ENOENT), waiting at most timeout_ms (0: try once). On VZ_EBUSY the detail names the
+ * holder's pid when the kernel reports it (/proc/locks). The lock file is never removed. */
+int vz_lock_acquire(const char *path, enum vz_lock_mode mode, int timeout_ms, bool create, vz_lock *lock);
+/* Releases the lock (closing the descriptor). Safe on a released lock or one set to VZ_LOCK_INIT. */
+void vz_lock_release(vz_lock *lock);
+/* The pid holding a lock on the file open as fd, or 0 if none or unknown (reads /proc/locks). */
+pid_t vz_lock_holder(int fd, pid_t exclude_pid);
+
+/* ---------------------------------------------------------------------------------------------
+ * Versioned file header: the first 64 bytes of every binary file of the format.
+ * All integers little-endian. header_checksum = XXH3-64 of the first 56 bytes.
+ * body_checksum = XXH3-64 of every byte after the header (checked by verify, not on open, so
+ * that opening a large mapped file costs nothing).
+ * ------------------------------------------------------------------------------------------- */
+#define VZ_HEADER_SIZE 64
+#define VZ_MAGIC_VECTORS "VZVECS01"
+#define VZ_MAGIC_INDEX   "VZHNSW01"
+#define VZ_MAGIC_WAL     "VZWAL001"
+#define VZ_MAGIC_CACHE   "VZCACHE1"
+
+typedef struct vz_file_header {
+	char magic[8];           /* one of VZ_MAGIC_* (not NUL-terminated) */
+	uint32_t version;        /* format version of this file kind */
+	uint32_t flags;          /* kind-specific */
+	uint64_t generation;     /* checkpoint generation this file belongs to */
+	uint64_t body_length;    /* bytes after the header */
+	uint64_t body_checksum;  /* XXH3-64 of the body */
+	uint64_t aux;            /* kind-specific (e.g. WAL: salt) */
+	uint64_t aux2;           /* kind-specific (e.g. WAL: first sequence number) */
+	uint64_t header_checksum;
+} vz_file_header;
+
+/* Serialises h into out[VZ_HEADER_SIZE], computing header_checksum. */
+void vz_header_encode(const vz_file_header *h, unsigned char out[VZ_HEADER_SIZE]);
+/* Parses and checks a header: length >= VZ_HEADER_SIZE, magic equal to want_magic, header
+ * checksum, version <= max_version. VZ_ECORRUPT with a detail naming the field otherwise. */
+int vz_header_decode(const unsigned char *buf, size_t len, const char *want_magic,
+		     uint32_t max_version, vz_file_header *h);
+
+/* Little-endian load/store helpers for format code. */
+static inline uint32_t vz_load_u32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t vz_load_u64(const unsigned char *p)
+{
+	return (uint64_t)vz_load_u32(p) | (uint64_t)vz_load_u32(p + 4) << 32;
+}
+static inline void vz_store_u32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8);
+	p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24);
+}
+static inline void vz_store_u64(unsigned char *p, uint64_t v)
+{
+	vz_store_u32(p, (uint32_t)v);
+	vz_store_u32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Read-only file mapping (mmap) with the size checked.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct vz_map {
+	const unsigned char *data; /* NULL when size is 0 */
+	size_t size;
+} vz_map;
+
+/* Maps the whole file read-only (O_NOFOLLOW). VZ_ENOENT if missing. Release with vz_unmap. */
+int vz_map_file(const char *path, vz_map *m);
+void vz_unmap(vz_map *m);
+/* Reads the whole file into a malloc'd buffer (NUL-terminated for convenience; *len excludes
+ * the NUL), refusing files larger than max_len (VZ_ERANGE). Caller frees *out. */
+int vz_read_file(const char *path, size_t max_len, char **out, size_t *len);
+
+/* ---------------------------------------------------------------------------------------------
+ * Names and paths
+ * ------------------------------------------------------------------------------------------- */
+
+/* True when name matches [A-Za-z0-9][A-Za-z0-9._-]{0,63}: a collection or project name that is
+ * never a path. */
+bool vz_name_valid(const char *name);
+
+/* snprintf into a fixed buffer; VZ_ERANGE (with detail) when the result would be truncated. */
+int vz_path_fmt(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Monotonic clock in seconds. */
+double vz_now(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * The data directory (DESIGN section 2): first match wins.
+ * ------------------------------------------------------------------------------------------- */
+enum vz_datadir_source {
+	VZ_DATADIR_OPTION = 1,  /* --data-dir */
+	VZ_DATADIR_ENV,         /* VZ_DATA_DIR */
+	VZ_DATADIR_WORKSPACE,   /* data/ beside the nearest vectorize-workspace.yml (cwd upward) */
+	VZ_DATADIR_XDG,         /* $XDG_DATA_HOME/vz, else ~/.local/share/vz */
+};
+/* Resolves the data directory into out; sets *source, and the workspace file's path in
+ * workspace_file when the source is VZ_DATADIR_WORKSPACE (may be NULL). Does not create it. */
+int vz_datadir_resolve(const char *option, char *out, size_t cap, enum vz_datadir_source *source,
+		       char *workspace_file, size_t wcap);
+/* Human-readable name of a source ("VZ_DATA_DIR environment variable"). */
+const char *vz_datadir_source_name(enum vz_datadir_source s);
+/* Finds vectorize-workspace.yml in the current directory or the nearest parent. VZ_ENOENT if none. */
+int vz_find_workspace_file(char *out, size_t cap);
+
+/* ===== sections below are added by the modules built on the foundation ===== */
+
+/* ---------------------------------------------------------------------------------------------
+ * Metrics and distance kernels (lib/distance.c). SIMD chosen at run time.
+ * Internal distance: smaller is closer. euclidean: squared L2; cosine: 1 - dot (vectors are
+ * L2-normalised on insert); dot_product: -dot.
+ * ------------------------------------------------------------------------------------------- */
+enum vz_metric { VZ_METRIC_COSINE = 1, VZ_METRIC_EUCLIDEAN = 2, VZ_METRIC_DOT = 3 };
+
+/* "cosine", "euclidean", "dot_product". */
+const char *vz_metric_name(enum vz_metric m);
+/* Parses a metric name (also accepts "l2" and "dot"); VZ_EINVAL otherwise. */
+int vz_metric_parse(const char *name, enum vz_metric *out);
+
+float vz_l2sq(const float *a, const float *b, size_t dim);
+float vz_dot(const float *a, const float *b, size_t dim);
+/* The internal distance of the metric (see above). */
+float vz_distance(enum vz_metric m, const float *a, const float *b, size_t dim);
+/* The score shown to users for an internal distance: cosine similarity for cosine, the dot
+ * product for dot_product (higher is better), the L2 distance for euclidean (lower is better). */
+float vz_score(enum vz_metric m, float distance);
+/* L2-normalises v in place; VZ_EDATA when its norm is 0. */
+int vz_normalize(float *v, size_t dim);
+
+/* The kernel level in use: "avx512", "avx2", "sse", "scalar". */
+const char *vz_simd_level(void);
+/* Forces a kernel level (tests and benchmarks; also env VZ_SIMD). VZ_EINVAL when the CPU lacks it. */
+int vz_simd_force(const char *level);
+
+/* ===== section: hnsw (lib/hnsw.c) ===== */
+
+/* ===== section: input formats (lib/input.c) ===== */
+
+/* ===== section: collections and WAL (lib/wal.c, lib/collection.c) ===== */
+
+/* ===== section: workspace (lib/workspace.c, lib/embed.c) ===== */
+
+/* ===== section: backup (lib/backup.c) ===== */
+
+/* ===== end of sections ===== */
+
+#endif /* VZ_H */

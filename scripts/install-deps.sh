@@ -1,0 +1,19 @@
+#!/bin/sh
+# Installs the Debian packages vz needs to build, test and benchmark, skipping what is present.
+# Called by the Makefile (target deps); safe to run again. Needs root or sudo for apt-get.
+set -eu
+BUILD="gcc make pkg-config libyaml-dev libzstd-dev libxxhash-dev xxhash libjansson-dev libarchive-dev zstd"
+TEST="bats bats-assert bats-support bats-file mandoc python3 clang llvm libclang-rt-14-dev valgrind bash-completion zsh fish"
+BENCH="sqlite3 libhnswlib-dev python3-hnswlib python3-numpy dataset-fashion-mnist"
+want="$BUILD $TEST"
+[ "${1:-}" = "--bench" ] && want="$want $BENCH"
+missing=""
+for p in $want; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "install-deps: installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >&2
+$SUDO apt-get install -y -qq --no-install-recommends $missing >&2

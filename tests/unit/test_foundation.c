@@ -1,0 +1,304 @@
+/* test_foundation.c: errors, header, I/O layer fault injection, atomic replace, locks, names. */
+
+#include "t.h"
+
+#include <errno.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+TEST(error_codes_map_to_exit_codes)
+{
+	CHECK_INT(vz_exit_code(VZ_OK), 0);
+	CHECK_INT(vz_exit_code(VZ_EINVAL), 64);
+	CHECK_INT(vz_exit_code(VZ_EDATA), 65);
+	CHECK_INT(vz_exit_code(VZ_ECORRUPT), 65);
+	CHECK_INT(vz_exit_code(VZ_ENOENT), 66);
+	CHECK_INT(vz_exit_code(VZ_EINTERNAL), 70);
+	CHECK_INT(vz_exit_code(VZ_ENOMEM), 71);
+	CHECK_INT(vz_exit_code(VZ_EEXIST), 73);
+	CHECK_INT(vz_exit_code(VZ_EIO), 74);
+	CHECK_INT(vz_exit_code(VZ_EBUSY), 75);
+	CHECK_INT(vz_exit_code(VZ_EPERM), 77);
+	CHECK_INT(vz_exit_code(VZ_ECONFIG), 78);
+	CHECK_INT(vz_err_from_errno(ENOSPC), VZ_EIO);
+	CHECK_INT(vz_err_from_errno(ENOENT), VZ_ENOENT);
+	CHECK_STR(vz_strerror(VZ_EBUSY), "busy");
+	CHECK(strcmp(vz_strerror(12345), "unknown error") == 0);
+}
+
+TEST(fail_records_detail_and_prefix)
+{
+	CHECK_INT(vz_fail(VZ_EDATA, "line %d: bad", 7), VZ_EDATA);
+	CHECK_STR(vz_last_error(), "line 7: bad");
+	CHECK_INT(vz_fail_prefix(VZ_EDATA, "in.jsonl: "), VZ_EDATA);
+	CHECK_STR(vz_last_error(), "in.jsonl: line 7: bad");
+}
+
+TEST(checked_arithmetic_detects_overflow)
+{
+	size_t out;
+	CHECK(!vz_add_overflow(1, 2, &out) && out == 3);
+	CHECK(vz_add_overflow(SIZE_MAX, 1, &out));
+	CHECK(vz_mul_overflow(SIZE_MAX / 2 + 1, 2, &out));
+	uint64_t o64;
+	CHECK(vz_mul_overflow_u64(UINT64_MAX, 3, &o64));
+	CHECK(!vz_mul_overflow_u64(1u << 20, 1u << 20, &o64) && o64 == (uint64_t)1 << 40);
+}
+
+TEST(header_round_trip_and_every_corruption_detected)
+{
+	vz_file_header h = { .version = 1, .flags = 3, .generation = 9, .body_length = 100,
+			     .body_checksum = 0xabcdef, .aux = 5, .aux2 = 6 };
+	memcpy(h.magic, VZ_MAGIC_VECTORS, 8);
+	unsigned char buf[VZ_HEADER_SIZE];
+	vz_header_encode(&h, buf);
+	vz_file_header got;
+	CHECK_OK(vz_header_decode(buf, sizeof buf, VZ_MAGIC_VECTORS, 1, &got));
+	CHECK_INT(got.generation, 9);
+	CHECK_INT(got.body_length, 100);
+	CHECK_INT(got.aux2, 6);
+	CHECK_INT(vz_header_decode(buf, sizeof buf, VZ_MAGIC_INDEX, 1, &got), VZ_ECORRUPT);
+	CHECK_INT(vz_header_decode(buf, 63, VZ_MAGIC_VECTORS, 1, &got), VZ_ECORRUPT);
+	for (int bit = 0; bit < VZ_HEADER_SIZE * 8; bit++) {
+		unsigned char c[VZ_HEADER_SIZE];
+		memcpy(c, buf, sizeof c);
+		c[bit / 8] ^= (unsigned char)(1 << (bit % 8));
+		CHECK_INT(vz_header_decode(c, sizeof c, VZ_MAGIC_VECTORS, 1, &got), VZ_ECORRUPT);
+	}
+	h.version = 2;
+	vz_header_encode(&h, buf);
+	CHECK_INT(vz_header_decode(buf, sizeof buf, VZ_MAGIC_VECTORS, 1, &got), VZ_ECORRUPT);
+	CHECK(strstr(vz_last_error(), "version 2") != NULL);
+}
+
+TEST(hash_streaming_equals_one_shot)
+{
+	const char *s = "the quick brown fox jumps over the lazy dog";
+	vz_hasher *h = vz_hasher_new();
+	vz_hasher_update(h, s, 10);
+	vz_hasher_update(h, s + 10, strlen(s) - 10);
+	CHECK(vz_hasher_digest(h) == vz_hash64(s, strlen(s)));
+	vz_hasher_free(h);
+	CHECK(vz_hash64_seeded(s, 5, 1) != vz_hash64_seeded(s, 5, 2));
+}
+
+TEST(names_are_never_paths)
+{
+	CHECK(vz_name_valid("docs"));
+	CHECK(vz_name_valid("a.b_c-1"));
+	CHECK(vz_name_valid("0"));
+	const char *bad[] = { "", "../x", "/etc", "a/b", ".hidden", "-x", "_x", "a\nb", "a b", "é" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) CHECK(!vz_name_valid(bad[i]));
+	char longname[66];
+	memset(longname, 'a', 65);
+	longname[65] = '\0';
+	CHECK(!vz_name_valid(longname));
+	longname[64] = '\0';
+	CHECK(vz_name_valid(longname));
+}
+
+static int count_temps(const char *dir)
+{
+	DIR *d = opendir(dir);
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, ".vztmp.", 7)) n++;
+	closedir(d);
+	return n;
+}
+
+/* Runs an atomic replace of target with content in a child process under VZ_FAULT=spec.
+ * Returns the child's exit status (or 128+signal). */
+static int atomic_write_in_child(const char *spec, const char *target, const char *content)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		setenv("VZ_FAULT", spec, 1);
+		vz_io_fault_reload();
+		int rc = vz_atomic_write(target, content, strlen(content));
+		_exit(rc == 0 ? 0 : 10 + (-rc));
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+}
+
+TEST(atomic_replace_is_old_or_new_under_every_fault)
+{
+	const char *old = "old content\n";
+	char newc[5000];
+	memset(newc, 'n', sizeof newc - 1);
+	newc[sizeof newc - 1] = '\0';
+	const char *kinds[] = { "EIO", "ENOSPC", "crash", "torn" };
+	for (size_t k = 0; k < 4; k++) {
+		int calls_seen = 0;
+		for (int n = 1; n < 50; n++) {
+			t_write("target", old, strlen(old));
+			char spec[32];
+			snprintf(spec, sizeof spec, "%d:%s", n, kinds[k]);
+			int st = atomic_write_in_child(spec, "target", newc);
+			size_t len;
+			char *got = t_slurp("target", &len);
+			CHECK(got != NULL);
+			bool is_old = !strcmp(got, old), is_new = !strcmp(got, newc);
+			if (!is_old && !is_new) t_fail(__FILE__, __LINE__, "%s: target is neither old nor new", spec);
+			free(got);
+			if (st == 0) {
+				/* the fault was beyond the last call: the write completed */
+				CHECK(is_new);
+				calls_seen = n - 1;
+				break;
+			}
+			if (k < 2) {
+				/* an I/O error is reported as the I/O exit and leaves no temp file */
+				CHECK_INT(st, 10 + (-VZ_EIO));
+				CHECK_INT(count_temps("."), 0);
+			} else {
+				CHECK_INT(st, 128 + SIGKILL);
+			}
+			/* the next call cleans up what a crash left behind */
+			int removed;
+			CHECK_OK(vz_cleanup_temps(".", &removed));
+			CHECK_INT(count_temps("."), 0);
+		}
+		/* open, write, fsync, rename, fsync_dir */
+		CHECK_INT(calls_seen, 5);
+	}
+}
+
+TEST(io_layer_counts_and_fails_the_chosen_call)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		setenv("VZ_FAULT", "2:ENOSPC", 1);
+		vz_io_fault_reload();
+		int fd;
+		if (vz_io_open_write("f", O_WRONLY | O_CREAT, 0644, &fd)) _exit(2);
+		int rc = vz_io_write(fd, "abc", 3, "f");
+		_exit(rc == VZ_EIO && strstr(vz_last_error(), "No space left") && vz_io_calls() == 2 ? 0 : 3);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	size_t len = 99;
+	char *c = t_slurp("f", &len);
+	CHECK(c && len == 0);
+	free(c);
+}
+
+TEST(io_refuses_symlinks)
+{
+	CHECK(symlink("/tmp/vz-should-not-exist", "link") == 0);
+	int fd;
+	CHECK_INT(vz_io_open_write("link", O_WRONLY | O_CREAT, 0644, &fd), VZ_EPERM);
+	CHECK(access("/tmp/vz-should-not-exist", F_OK) != 0);
+	CHECK(mkdir("real", 0755) == 0 && symlink("real", "dirlink") == 0);
+	CHECK_INT(vz_io_mkdir_p("dirlink", 0755), VZ_EPERM);
+	CHECK_OK(vz_io_mkdir_p("a/b/c", 0755));
+	struct stat st;
+	CHECK(stat("a/b/c", &st) == 0 && S_ISDIR(st.st_mode));
+	CHECK_OK(vz_io_remove_tree("a"));
+	CHECK(stat("a", &st) != 0);
+}
+
+TEST(io_respects_umask)
+{
+	umask(077);
+	CHECK_OK(vz_atomic_write("f", "x", 1));
+	struct stat st;
+	CHECK(stat("f", &st) == 0);
+	CHECK_INT(st.st_mode & 0777, 0600);
+}
+
+TEST(map_and_read_file)
+{
+	t_write("m", "hello", 5);
+	vz_map m;
+	CHECK_OK(vz_map_file("m", &m));
+	CHECK(m.size == 5 && !memcmp(m.data, "hello", 5));
+	vz_unmap(&m);
+	CHECK_INT(vz_map_file("missing", &m), VZ_ENOENT);
+	char *buf;
+	size_t len;
+	CHECK_OK(vz_read_file("m", 100, &buf, &len));
+	CHECK(len == 5 && !strcmp(buf, "hello"));
+	free(buf);
+	CHECK_INT(vz_read_file("m", 4, &buf, &len), VZ_ERANGE);
+}
+
+TEST(lock_exclusive_blocks_then_busy_names_holder)
+{
+	int pfd[2];
+	CHECK(pipe(pfd) == 0);
+	pid_t holder = fork();
+	if (holder == 0) {
+		vz_lock l;
+		if (vz_lock_acquire("LOCK", VZ_LOCK_EXCLUSIVE, 0, true, &l)) _exit(2);
+		if (write(pfd[1], "x", 1) != 1) _exit(3);
+		sleep(30);
+		_exit(0);
+	}
+	char c;
+	CHECK(read(pfd[0], &c, 1) == 1);
+	vz_lock l = VZ_LOCK_INIT;
+	double t0 = vz_now();
+	CHECK_INT(vz_lock_acquire("LOCK", VZ_LOCK_EXCLUSIVE, 200, true, &l), VZ_EBUSY);
+	double waited = vz_now() - t0;
+	CHECK(waited >= 0.19 && waited < 5);
+	char want[64];
+	snprintf(want, sizeof want, "process %d", (int)holder);
+	if (!strstr(vz_last_error(), want)) t_fail(__FILE__, __LINE__, "detail '%s' does not name %s", vz_last_error(), want);
+	CHECK_INT(vz_lock_acquire("LOCK", VZ_LOCK_SHARED, 0, true, &l), VZ_EBUSY);
+	kill(holder, SIGKILL);
+	waitpid(holder, NULL, 0);
+	/* the kernel dropped the dead holder's lock: no stale lock to clean by hand */
+	CHECK_OK(vz_lock_acquire("LOCK", VZ_LOCK_EXCLUSIVE, 1000, true, &l));
+	vz_lock_release(&l);
+	vz_lock_release(&l);
+}
+
+TEST(lock_readers_share)
+{
+	vz_lock a = VZ_LOCK_INIT, b = VZ_LOCK_INIT, w = VZ_LOCK_INIT;
+	CHECK_OK(vz_lock_acquire("LOCK", VZ_LOCK_SHARED, 0, true, &a));
+	CHECK_OK(vz_lock_acquire("LOCK", VZ_LOCK_SHARED, 0, true, &b));
+	CHECK_INT(vz_lock_acquire("LOCK", VZ_LOCK_EXCLUSIVE, 50, true, &w), VZ_EBUSY);
+	vz_lock_release(&a);
+	vz_lock_release(&b);
+	CHECK_OK(vz_lock_acquire("LOCK", VZ_LOCK_EXCLUSIVE, 0, true, &w));
+	vz_lock_release(&w);
+	CHECK_INT(vz_lock_acquire("nolock", VZ_LOCK_SHARED, 0, false, &w), VZ_ENOENT);
+}
+
+TEST(datadir_first_match_wins)
+{
+	char out[4096];
+	enum vz_datadir_source s;
+	setenv("VZ_DATA_DIR", "/env/dir", 1);
+	CHECK_OK(vz_datadir_resolve("/opt/dir", out, sizeof out, &s, NULL, 0));
+	CHECK_STR(out, "/opt/dir");
+	CHECK_INT(s, VZ_DATADIR_OPTION);
+	CHECK_OK(vz_datadir_resolve(NULL, out, sizeof out, &s, NULL, 0));
+	CHECK_STR(out, "/env/dir");
+	CHECK_INT(s, VZ_DATADIR_ENV);
+	unsetenv("VZ_DATA_DIR");
+	CHECK(mkdir("ws", 0755) == 0 && mkdir("ws/sub", 0755) == 0);
+	t_write("ws/vectorize-workspace.yml", "x: 1\n", 5);
+	CHECK(chdir("ws/sub") == 0);
+	char ws[4096];
+	CHECK_OK(vz_datadir_resolve(NULL, out, sizeof out, &s, ws, sizeof ws));
+	CHECK_INT(s, VZ_DATADIR_WORKSPACE);
+	char want[4200];
+	snprintf(want, sizeof want, "%s/ws/data", t_dir());
+	CHECK_STR(out, want);
+	CHECK(chdir("/") == 0);
+	setenv("XDG_DATA_HOME", "/xdg", 1);
+	CHECK_OK(vz_datadir_resolve(NULL, out, sizeof out, &s, NULL, 0));
+	CHECK_STR(out, "/xdg/vz");
+	CHECK_INT(s, VZ_DATADIR_XDG);
+}
