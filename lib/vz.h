@@ -360,6 +360,97 @@ int vz_simd_force(const char *level);
 
 /* ===== section: collections and WAL (lib/wal.c, lib/collection.c) ===== */
 
+/* A collection directory holds: metadata.json (configuration, checkpoint generation, WAL
+ * position, counts and the checksum of each file: the commit point of a checkpoint),
+ * vectors.bin (rows, ids, payloads), index.hnsw (the graph), wal.log (dynamic only), cache.bin
+ * (workspace only), LOCK (the flock file; never deleted while the collection exists). */
+
+enum vz_quant { VZ_QUANT_NONE = 0, VZ_QUANT_SQ8 = 1 };
+
+#define VZ_MAX_DIM 65536
+#define VZ_MAX_ID_LEN 255
+#define VZ_MAX_PAYLOAD_LEN (16u << 20)
+
+typedef struct vz_config {
+	uint32_t dim;
+	enum vz_metric metric;
+	uint32_t m, ef_construction, ef_search;
+	enum vz_quant quantization;
+	char embedding[16];          /* "" (vectors only) or "bm25" (texts can be inserted/queried) */
+	uint32_t checkpoint_ops;     /* automatic checkpoint after this many WAL operations */
+	uint32_t checkpoint_seconds; /* ... or when the oldest un-checkpointed one is this old */
+} vz_config;
+
+/* Fills the defaults: cosine, m 16, ef_construction 200, ef_search 64, no quantization,
+ * checkpoint after 1000 operations or 300 seconds; dim 0 (must be set). */
+void vz_config_defaults(vz_config *c);
+/* Checks ranges (dim 1..VZ_MAX_DIM, m 2..100, ef 1..10000...). VZ_EINVAL with detail. */
+int vz_config_validate(const vz_config *c);
+
+/* Where a collection lives: NAME is data/dynamic/NAME, PROJECT/COLLECTION is
+ * data/workspace/PROJECT/COLLECTION. VZ_EINVAL when a name does not match vz_name_valid. */
+int vz_collection_path(const char *data_dir, const char *name, char *out, size_t cap, bool *is_workspace);
+
+/* Takes the collection's lock (dir/LOCK) shared or exclusive, waiting at most timeout_ms;
+ * VZ_ENOENT when the collection does not exist (or vanished while waiting, e.g. dropped). */
+int vz_collection_lock(const char *dir, enum vz_lock_mode mode, int timeout_ms, vz_lock *lock);
+
+/* One row to write. vector has cfg->dim floats (normalised by the writer for cosine). */
+typedef struct vz_row {
+	const char *id;
+	size_t id_len;
+	const float *vector;
+	const char *payload; /* raw JSON text, or NULL */
+	size_t payload_len;
+} vz_row;
+
+/* Writes a complete checkpoint of rows into dir (which must exist and be locked by the
+ * caller, or be private to it): vectors.bin and index.hnsw (built with `threads` threads; 1
+ * gives a byte-identical result for the same input), then metadata.json as the commit point.
+ * extra_json is text inserted as extra members of metadata.json's top-level object (e.g.
+ * "\"workspace\":{...}"), or NULL. Used by workspace builds, bulk loads and restores. */
+int vz_collection_write_snapshot(const char *dir, const vz_config *cfg, const vz_row *rows, size_t n,
+				 int threads, uint64_t generation, const char *extra_json);
+
+typedef struct vz_collection vz_collection;
+
+enum vz_open_flags {
+	VZ_OPEN_READ = 1,      /* shared lock; no file is changed */
+	VZ_OPEN_WRITE = 2,     /* exclusive lock; finishes interrupted checkpoints/drops */
+};
+
+/* Opens the collection in dir: takes the lock, reads metadata.json, maps vectors.bin and
+ * index.hnsw (headers checked, nothing parsed or rebuilt), reads the WAL tail into an
+ * in-memory delta. Release with vz_collection_close (which releases the lock). */
+int vz_collection_open(const char *dir, unsigned flags, int lock_timeout_ms, vz_collection **out);
+void vz_collection_close(vz_collection *c);
+/* The configuration (borrowed). */
+const vz_config *vz_collection_config(const vz_collection *c);
+/* Extra metadata members as raw JSON text (borrowed; "" when none). */
+const char *vz_collection_extra_json(const vz_collection *c);
+
+typedef struct vz_result {
+	const char *id;      /* borrowed from the collection: valid until close */
+	size_t id_len;
+	float score;         /* vz_score of the distance */
+	float distance;
+	const char *payload; /* borrowed; NULL when the row has none */
+	size_t payload_len;
+} vz_result;
+
+/* The k nearest live rows to query (dim floats; normalised here for cosine), merging the index
+ * with the WAL delta (searched exactly). out has room for k results; *n gets how many. */
+int vz_collection_query(vz_collection *c, const float *query, size_t k, size_t ef, vz_result *out, size_t *n);
+
+/* Verification report callback: one call per problem found. file is "vectors.bin" etc.,
+ * offset is a byte offset in it (or -1), what names the broken invariant. */
+typedef void (*vz_verify_cb)(void *ctx, const char *file, int64_t offset, const char *what);
+
+/* Checks every checksum and structural invariant of the collection in dir (quick: headers and
+ * metadata only). Takes a shared lock. Returns VZ_OK when it could run (problems are counted in
+ * *problems and reported through cb), or an error when it could not check at all. */
+int vz_collection_verify(const char *dir, bool quick, int lock_timeout_ms, vz_verify_cb cb, void *ctx, int *problems);
+
 /* ===== section: workspace (lib/workspace.c, lib/embed.c) ===== */
 
 /* ===== section: backup (lib/backup.c) ===== */
