@@ -1,0 +1,129 @@
+#!/usr/bin/env bats
+# The vz binary: dispatch, option parsing, help, exit codes, stdout errors, links, completion.
+load helper
+
+@test "vz --version prints the version" {
+	run "$VZ" --version
+	assert_success
+	assert_output --regexp '^vz [0-9]+\.[0-9]+\.[0-9]+$'
+}
+
+@test "an unknown command is a usage error with a hint" {
+	run "$VZ" verson
+	assert_equal "$status" 64
+	assert_output --partial "unknown command 'verson'; did you mean 'version'?"
+}
+
+@test "an unknown command without a near name still says so" {
+	run "$VZ" zzzzzzzzz
+	assert_equal "$status" 64
+	assert_output --partial "unknown command 'zzzzzzzzz'"
+}
+
+@test "an unknown option is a usage error with a hint" {
+	run "$VZ" version --jsn
+	assert_equal "$status" 64
+	assert_output --partial "unknown option '--jsn'; did you mean '--json'?"
+}
+
+@test "options must be spelled out: no prefix guessing" {
+	run "$VZ" version --js
+	assert_equal "$status" 64
+}
+
+@test "no command prints help on stderr and exits 64" {
+	run --separate-stderr "$VZ"
+	assert_equal "$status" 64
+	assert_equal "$output" ""
+	[[ "$stderr" == *"usage: vz"* ]]
+}
+
+@test "vz --help and vz CMD --help and vz help CMD print help on stdout" {
+	run "$VZ" --help
+	assert_success
+	assert_output --partial "commands:"
+	run "$VZ" version --help
+	assert_success
+	assert_output --partial "usage: vz version"
+	run "$VZ" version -h
+	assert_success
+	assert_output --partial "--json"
+	run "$VZ" help version
+	assert_success
+	assert_output --partial "usage: vz version"
+	run "$VZ" help nosuch
+	assert_equal "$status" 64
+}
+
+@test "--opt=value, --opt value and -- are accepted" {
+	run "$VZ" --lock-timeout=5 version --json
+	assert_success
+	assert_output --partial '"version"'
+	run "$VZ" --lock-timeout 5 version
+	assert_success
+	run "$VZ" version -- extra
+	assert_equal "$status" 64
+	assert_output --partial "unexpected argument 'extra'"
+	run "$VZ" version --json=1
+	assert_equal "$status" 64
+	assert_output --partial "takes no value"
+}
+
+@test "clustered short flags" {
+	run "$VZ" version -qv
+	assert_success
+	run "$VZ" version -qx
+	assert_equal "$status" 64
+	assert_output --partial "unknown option '-x'"
+}
+
+@test "bad numbers and missing values are usage errors" {
+	run "$VZ" version --lock-timeout abc
+	assert_equal "$status" 64
+	assert_output --partial "not a whole number"
+	run "$VZ" version --lock-timeout
+	assert_equal "$status" 64
+	assert_output --partial "needs a value"
+	VZ_LOCK_TIMEOUT=soon run "$VZ" version
+	assert_equal "$status" 64
+}
+
+@test "a failed write to stdout is the I/O exit code" {
+	run bash -c '"$VZ" --help > /dev/full'
+	assert_equal "$status" 74
+	assert_output --partial "write error"
+	run bash -c '"$VZ" version > /dev/full'
+	assert_equal "$status" 74
+}
+
+@test "SIGPIPE keeps its default: a closed pipe is quiet" {
+	run bash -c 'trap "" PIPE; "$VZ" --help | head -c 1 >/dev/null; echo "${PIPESTATUS[0]}"'
+	# the shell ignored SIGPIPE, but vz restores the default: it dies of SIGPIPE (141) quietly
+	# or finishes before the pipe closes (0); never an error message
+	[[ "$output" == "141" || "$output" == "0" ]]
+}
+
+@test "a vz-<command> link behaves like vz <command>" {
+	ln -s "$VZ" "$BATS_TEST_TMPDIR/vz-version"
+	run "$BATS_TEST_TMPDIR/vz-version" --json
+	assert_success
+	assert_output --partial '"version"'
+	ln -s "$VZ" "$BATS_TEST_TMPDIR/vz-nosuch"
+	run "$BATS_TEST_TMPDIR/vz-nosuch"
+	assert_equal "$status" 64
+}
+
+@test "__complete lists commands and each command's options" {
+	run "$VZ" __complete ''
+	assert_success
+	assert_line version
+	assert_line help
+	run "$VZ" __complete ver
+	assert_output version
+	run "$VZ" __complete version --
+	assert_line --json
+	assert_line --help
+	assert_line --data-dir
+	run "$VZ" __complete --data-dir ''
+	assert_output __dirs__
+}

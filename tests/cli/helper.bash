@@ -1,0 +1,30 @@
+# helper.bash: loaded by every bats file (`load helper`). Gives each test the vz binary as $VZ,
+bats_require_minimum_version 1.5.0
+# a fresh data directory in $VZ_DATA_DIR, and bats-support/assert/file.
+bats_load_library bats-support 2>/dev/null || load /usr/lib/bats/bats-support/load
+bats_load_library bats-assert 2>/dev/null || load /usr/lib/bats/bats-assert/load
+bats_load_library bats-file 2>/dev/null || load /usr/lib/bats/bats-file/load
+
+VZ=${VZ_BIN:-$BATS_TEST_DIRNAME/../../vz}
+ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+export VZ ROOT
+export VZ_DATA_DIR="$BATS_TEST_TMPDIR/data"
+export VZ_LOCK_TIMEOUT=2000
+unset VZ_FAULT VZ_IO_TRACE
+
+# random float vectors as JSON lines: jsonl N DIM [SEED] [PREFIX]
+jsonl() {
+	python3 - "$@" <<'PY'
+import json, random, sys
+n, d = int(sys.argv[1]), int(sys.argv[2]); seed = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+pre = sys.argv[4] if len(sys.argv) > 4 else "v"
+r = random.Random(seed)
+for i in range(n):
+    print(json.dumps({"id": f"{pre}{i}", "vector": [round(r.gauss(0, 1), 6) for _ in range(d)], "payload": {"i": i}}))
+PY
+}
+
+# sha256 of every file in the data directory except lock files: compare before/after.
+snapshot() {
+	(cd "$VZ_DATA_DIR" 2>/dev/null && find . -type f ! -name LOCK -print0 | sort -z | xargs -0 -r sha256sum)
+}
