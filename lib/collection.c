@@ -75,6 +75,16 @@ static double wall_now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Scales v to unit length for cosine. A vector already of unit length (within float rounding)
+ * is left bit for bit as it is, so that a dump loaded back stores exactly the same floats. */
+static int unit_length(float *v, uint32_t dim)
+{
+	double norm = 0;
+	for (uint32_t i = 0; i < dim; i++) norm += (double)v[i] * v[i];
+	if (fabs(norm - 1.0) < 1e-6) return VZ_OK;
+	return vz_normalize(v, dim);
+}
+
 /* ---- id map ---- */
 
 typedef bool (*idmap_eq)(void *ctx, uint32_t index, const char *id, size_t len);
@@ -460,6 +470,17 @@ static int load(struct vz_collection *c, enum vz_wal_scan_mode scan, bool index_
 		return rc;
 	}
 	c->has_wal = true;
+	if (write && c->wal.damaged && c->wal.torn_tail) {
+		/* a crash during an append left a torn tail: it was never acknowledged, so cut it off
+		 * now, and the log verifies clean again */
+		int fd;
+		if (!(rc = vz_io_open_write(path, O_WRONLY, 0644, &fd))) {
+			rc = vz_io_ftruncate(fd, (off_t)c->wal.valid_end, path);
+			if (!rc) rc = vz_io_fdatasync(fd, path);
+			vz_io_close(fd);
+		}
+		if (rc) return rc;
+	}
 	if (c->wal.damaged && !c->wal.torn_tail) {
 		c->wal_corrupt = true;
 		snprintf(c->warning, sizeof c->warning,
@@ -830,7 +851,7 @@ int vz_collection_write_snapshot(const char *dir, const vz_config *cfg, const vz
 	for (size_t i = 0; i < n && !rc; i++) {
 		if (in[i].id_len == 0 || in[i].id_len > VZ_MAX_ID_LEN) rc = vz_fail(VZ_EDATA, "row %zu: bad id length", i);
 		memcpy(vecs + i * dim, in[i].vector, sizeof(float) * dim);
-		if (!rc && cfg->metric == VZ_METRIC_COSINE && vz_normalize(vecs + i * dim, dim))
+		if (!rc && cfg->metric == VZ_METRIC_COSINE && unit_length(vecs + i * dim, dim))
 			memset(vecs + i * dim, 0, sizeof(float) * dim); /* an empty text: kept, never close to anything */
 		rows[i] = (vz_out_row){ in[i].id, in[i].id_len, in[i].payload, in[i].payload_len, in[i].payload != NULL, false };
 	}
@@ -980,7 +1001,7 @@ int vz_collection_write(vz_collection *c, const vz_write *w, size_t n, unsigned 
 			const float *v = NULL;
 			if (ops[i] != VZ_WRITE_DELETE) {
 				memcpy(norm, w[i].vector, sizeof(float) * dim);
-				if (c->meta.cfg.metric == VZ_METRIC_COSINE) vz_normalize(norm, dim);
+				if (c->meta.cfg.metric == VZ_METRIC_COSINE) unit_length(norm, dim);
 				v = norm;
 			}
 			rc = vz_wal_encode_op(&rec, w[i].id, w[i].id_len, v, dim, w[i].payload, w[i].payload_len, w[i].payload != NULL);
@@ -1016,7 +1037,7 @@ int vz_collection_write(vz_collection *c, const vz_write *w, size_t n, unsigned 
 			st->deleted++;
 		} else {
 			memcpy(norm, w[i].vector, sizeof(float) * dim);
-			if (c->meta.cfg.metric == VZ_METRIC_COSINE) vz_normalize(norm, dim);
+			if (c->meta.cfg.metric == VZ_METRIC_COSINE) unit_length(norm, dim);
 			rc = delta_put(c, w[i].id, w[i].id_len, norm, w[i].payload, w[i].payload_len, w[i].payload != NULL);
 			if (ops[i] == VZ_WRITE_INSERT) st->inserted++;
 			else st->updated++;

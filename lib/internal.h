@@ -60,7 +60,6 @@ typedef struct vz_meta {
 } vz_meta;
 
 int vz_config_to_json(const vz_config *c, vz_buf *b);
-int vz_config_from_json_text(const char *text, size_t len, vz_config *c);
 /* Reads and checks metadata.json in dir (its own checksum, every field). */
 int vz_meta_read(const char *dir, vz_meta *m);
 /* Writes metadata.json atomically (the commit point of a checkpoint). */

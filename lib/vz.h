@@ -426,6 +426,9 @@ typedef struct vz_config {
 void vz_config_defaults(vz_config *c);
 /* Checks ranges (dim 1..VZ_MAX_DIM, m 2..100, ef 1..10000...). VZ_EINVAL with detail. */
 int vz_config_validate(const vz_config *c);
+/* Parses a configuration object as written in metadata.json and dump headers (every field
+ * required; validated). VZ_ECORRUPT with detail otherwise. */
+int vz_config_from_json_text(const char *text, size_t len, vz_config *c);
 
 /* Where a collection lives: NAME is data/dynamic/NAME, PROJECT/COLLECTION is
  * data/workspace/PROJECT/COLLECTION. VZ_EINVAL when a name does not match vz_name_valid. */

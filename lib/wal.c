@@ -98,6 +98,15 @@ int vz_wal_append(const char *path, uint64_t at, vz_wal_writer *w)
 	}
 	rc = vz_io_pwrite(fd, w->buf.data, w->buf.len, (off_t)at, path);
 	if (!rc) rc = vz_io_fdatasync(fd, path);
+	if (rc) {
+		/* not acknowledged, so it must not appear later either: cut the records off again
+		 * (best effort; if this fails too, the checksum chain still ends the log at `at` only
+		 * when the bytes are torn, so keep the original error) */
+		char saved[1024];
+		snprintf(saved, sizeof saved, "%s", vz_last_error());
+		if (vz_io_ftruncate(fd, (off_t)at, path) == VZ_OK) vz_io_fdatasync(fd, path);
+		vz_fail(rc, "%s", saved);
+	}
 	vz_io_close(fd);
 	w->buf.len = 0;
 	return rc;
