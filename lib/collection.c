@@ -204,27 +204,33 @@ static int file_generation(const char *path, const char *magic, uint64_t *gen)
 	return VZ_OK;
 }
 
-/* Picks the file holding generation gen: name.new after an interrupted step 3, else name.
- * With write access, finishes the rename (or removes a stale .new left by an aborted step 1). */
-static int settle_file(const char *dir, const char *name, const char *magic, uint64_t gen, bool write, char *out, size_t cap)
+/* Picks, among NAME, NAME.new (a checkpoint interrupted after its commit) and NAME.prev (one
+ * interrupted or undone before its end), the file whose header carries the committed generation.
+ * With write access, moves it to NAME and removes the other candidates. */
+int vz_settle_data_file(const char *dir, const char *name, const char *magic, uint64_t gen, bool write, char *out, size_t cap)
 {
-	char staged[4200];
-	int rc = vz_path_fmt(out, cap, "%s/%s", dir, name);
-	if (!rc) rc = vz_path_fmt(staged, sizeof staged, "%s/%s.new", dir, name);
-	if (rc) return rc;
-	uint64_t g;
-	if (access(staged, F_OK) != 0) return VZ_OK;
-	bool committed = file_generation(staged, magic, &g) == VZ_OK && g == gen;
-	if (!write) {
-		if (committed) snprintf(out, cap, "%s", staged);
-		return VZ_OK;
+	static const char *const suffix[3] = { "", ".new", ".prev" };
+	char cand[3][4200];
+	int found = -1, rc;
+	for (int i = 0; i < 3; i++) {
+		if ((rc = vz_path_fmt(cand[i], sizeof cand[i], "%s/%s%s", dir, name, suffix[i]))) return rc;
+		uint64_t g;
+		if (found < 0 && access(cand[i], F_OK) == 0 && file_generation(cand[i], magic, &g) == VZ_OK && g == gen) found = i;
 	}
-	if (committed) {
-		if ((rc = vz_io_rename(staged, out))) return rc;
-	} else if ((rc = vz_io_unlink(staged, true))) {
-		return rc;
+	snprintf(out, cap, "%s", cand[found > 0 ? found : 0]);
+	if (!write || found < 0) return VZ_OK;
+	bool changed = false;
+	if (found > 0) {
+		if ((rc = vz_io_rename(cand[found], cand[0]))) return rc;
+		snprintf(out, cap, "%s", cand[0]);
+		changed = true;
 	}
-	return vz_io_fsync_dir(dir);
+	for (int i = 1; i < 3; i++) {
+		if (i == found || access(cand[i], F_OK) != 0) continue;
+		if ((rc = vz_io_unlink(cand[i], true))) return rc;
+		changed = true;
+	}
+	return changed ? vz_io_fsync_dir(dir) : VZ_OK;
 }
 
 /* ---- loading ---- */
@@ -430,13 +436,13 @@ static int load(struct vz_collection *c, enum vz_wal_scan_mode scan, bool index_
 	}
 	if ((rc = vz_meta_read(c->dir, &c->meta))) return rc;
 	if (c->meta.rows > 0) {
-		if ((rc = settle_file(c->dir, "vectors.bin", VZ_MAGIC_VECTORS, c->meta.generation, write, path, sizeof path))) return rc;
+		if ((rc = vz_settle_data_file(c->dir, "vectors.bin", VZ_MAGIC_VECTORS, c->meta.generation, write, path, sizeof path))) return rc;
 		if ((rc = vz_vectors_open(path, c->meta.rows, c->meta.cfg.dim, c->meta.cfg.metric, &c->vec))) return rc;
 		c->has_vec = true;
 		if (c->vec.header.generation != c->meta.generation)
 			return vz_fail(VZ_ECORRUPT, "%s: generation %llu, metadata.json says %llu", path,
 				       (unsigned long long)c->vec.header.generation, (unsigned long long)c->meta.generation);
-		if ((rc = settle_file(c->dir, "index.hnsw", VZ_MAGIC_INDEX, c->meta.generation, write, path, sizeof path))) return rc;
+		if ((rc = vz_settle_data_file(c->dir, "index.hnsw", VZ_MAGIC_INDEX, c->meta.generation, write, path, sizeof path))) return rc;
 		rc = vz_map_file(path, &c->index_map);
 		if (!rc) rc = vz_hnsw_open(c->index_map.data, c->index_map.size, c->meta.cfg.dim, c->meta.cfg.metric, c->meta.rows, &c->index);
 		if (!rc) {
@@ -461,6 +467,7 @@ static int load(struct vz_collection *c, enum vz_wal_scan_mode scan, bool index_
 			    (rc = vz_path_fmt(p2, sizeof p2, "%s/%s.new", c->dir, n)))
 				return rc;
 			if ((rc = vz_io_unlink(path, true)) || (rc = vz_io_unlink(p2, true))) return rc;
+			if ((rc = vz_path_fmt(p2, sizeof p2, "%s/%s.prev", c->dir, n)) || (rc = vz_io_unlink(p2, true))) return rc;
 		}
 	}
 	if (c->meta.workspace) return VZ_OK;
@@ -744,19 +751,43 @@ static int write_data_files(const char *dir, const vz_config *cfg, uint64_t gen,
 	return rc;
 }
 
-/* Steps 2-3 of the protocol: metadata.json (commit point), then the .new files into place. */
+/* Steps 2-3 of the protocol: metadata.json (the commit point), then each NAME.new into place,
+ * the old file kept as NAME.prev until the end. When any step fails, the previous
+ * metadata.json is put back: a command that reports an error has changed nothing, and open
+ * finds the files of the restored generation among NAME, NAME.new and NAME.prev. */
 static int commit_checkpoint(const char *dir, const vz_meta *m)
 {
-	int rc = vz_meta_write(dir, m);
+	char meta_path[4200], p[3][4200];
+	static const char *const names[2] = { "vectors.bin", "index.hnsw" };
+	int rc = vz_path_fmt(meta_path, sizeof meta_path, "%s/metadata.json", dir);
 	if (rc) return rc;
-	for (int i = 0; i < 2 && m->rows > 0; i++) {
-		const char *n = i ? "index.hnsw" : "vectors.bin";
-		char from[4200], to[4200];
-		if ((rc = vz_path_fmt(from, sizeof from, "%s/%s.new", dir, n)) || (rc = vz_path_fmt(to, sizeof to, "%s/%s", dir, n)) ||
-		    (rc = vz_io_rename(from, to)))
-			return rc;
+	char *old = NULL;
+	size_t old_len = 0;
+	if (vz_read_file(meta_path, 1u << 20, &old, &old_len) != VZ_OK) old = NULL;
+	rc = vz_meta_write(dir, m);
+	for (int i = 0; !rc && i < 2 && m->rows > 0; i++) {
+		if ((rc = vz_path_fmt(p[0], sizeof p[0], "%s/%s", dir, names[i])) || (rc = vz_path_fmt(p[1], sizeof p[1], "%s/%s.new", dir, names[i])) ||
+		    (rc = vz_path_fmt(p[2], sizeof p[2], "%s/%s.prev", dir, names[i])))
+			break;
+		if (access(p[0], F_OK) == 0 && (rc = vz_io_rename(p[0], p[2]))) break;
+		rc = vz_io_rename(p[1], p[0]);
 	}
-	return vz_io_fsync_dir(dir);
+	if (!rc) rc = vz_io_fsync_dir(dir);
+	if (rc) {
+		char saved[1024];
+		snprintf(saved, sizeof saved, "%s", vz_last_error());
+		if (old) vz_atomic_write(meta_path, old, old_len);
+		else vz_io_unlink(meta_path, true);
+		vz_fail(rc, "%s", saved);
+		free(old);
+		return rc;
+	}
+	free(old);
+	/* committed and durable: the previous files are garbage now (a failure to remove them is
+	 * harmless: the next writer removes them) */
+	for (int i = 0; i < 2; i++)
+		if (!vz_path_fmt(p[2], sizeof p[2], "%s/%s.prev", dir, names[i]) && access(p[2], F_OK) == 0) vz_io_unlink(p[2], true);
+	return VZ_OK;
 }
 
 static int64_t unix_now(void) { return (int64_t)time(NULL); }
@@ -824,9 +855,10 @@ int vz_collection_checkpoint(vz_collection *c, int threads, bool force)
 	if (c->has_wal) {
 		char wal[4200];
 		uint64_t next = c->writer.next_seq;
-		if (!(rc = vz_path_fmt(wal, sizeof wal, "%s/wal.log", c->dir))) rc = vz_wal_reset(wal, m.generation, next, NULL);
-		/* a failed reset is harmless for correctness (records <= wal_seq are skipped) but is
-		 * still an I/O error worth reporting */
+		/* The checkpoint is committed. Restarting the log only saves space: records at or below
+		 * wal_seq are skipped on replay, so a failure here loses nothing and is not reported
+		 * as a failure of the checkpoint (the next checkpoint restarts the log again). */
+		if (!vz_path_fmt(wal, sizeof wal, "%s/wal.log", c->dir)) vz_wal_reset(wal, m.generation, next, NULL);
 	}
 out:
 	free(vecs);
@@ -1111,7 +1143,13 @@ int vz_collection_create(const char *data_dir, const char *name, const vz_config
 		if (rc == VZ_EEXIST) vz_fail(VZ_EEXIST, "collection %s already exists", name);
 		goto fail;
 	}
-	rc = vz_io_fsync_dir(parent);
+	if ((rc = vz_io_fsync_dir(parent))) {
+		/* not known to be durable: undo, so a reported failure leaves nothing behind */
+		char saved[1024];
+		snprintf(saved, sizeof saved, "%s", vz_last_error());
+		if (vz_io_rename(final, tmp) == VZ_OK) vz_io_remove_tree(tmp);
+		vz_fail(rc, "%s", saved);
+	}
 	goto out;
 fail:
 	vz_io_remove_tree(tmp);
@@ -1160,7 +1198,9 @@ int vz_collection_drop(vz_collection *c)
 		if (!rc) rc = vz_path_fmt(wal, sizeof wal, "%s/wal.log", c->dir);
 		if (!rc) rc = vz_wal_append(wal, c->wal_end, &c->writer);
 	}
-	if (!rc) rc = finish_drop(c);
+	/* Once DeleteCollection is durable the collection is gone for every reader; if removing
+	 * the files fails now, the next open or create finishes it, so the drop has succeeded. */
+	if (!rc) finish_drop(c);
 	vz_collection_close(c);
 	return rc;
 }

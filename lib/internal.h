@@ -66,6 +66,11 @@ int vz_meta_read(const char *dir, vz_meta *m);
 int vz_meta_write(const char *dir, const vz_meta *m);
 void vz_meta_free(vz_meta *m);
 
+/* Finds, among NAME, NAME.new and NAME.prev in dir, the data file of generation gen (see the
+ * checkpoint protocol in collection.c) and puts its path in out (NAME when none matches). With
+ * write access, moves it to NAME and removes the other candidates. */
+int vz_settle_data_file(const char *dir, const char *name, const char *magic, uint64_t gen, bool write, char *out, size_t cap);
+
 /* ---- vectors.bin (lib/vectors.c) ---- */
 #define VZ_ROW_TOMBSTONE 1u
 #define VZ_ROW_HAS_PAYLOAD 2u

@@ -62,20 +62,11 @@ static const char *short_detail(const char *detail, const char *dir)
 
 static void check_data_file(struct checker *k, const char *dir, const vz_meta *m, const char *name, bool quick)
 {
-	char path[4200], staged[4300];
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	snprintf(staged, sizeof staged, "%s.new", path);
+	char path[4200];
 	const vz_file_sum *want = !strcmp(name, "vectors.bin") ? &m->vectors : &m->index;
 	if (m->rows == 0) return;
-	/* an interrupted checkpoint may have the committed file under its staged name */
-	vz_map probe;
-	if (vz_map_file(staged, &probe) == VZ_OK) {
-		vz_file_header h;
-		if (!vz_header_decode(probe.data, probe.size, !strcmp(name, "vectors.bin") ? VZ_MAGIC_VECTORS : VZ_MAGIC_INDEX, 1, &h) &&
-		    h.generation == m->generation)
-			snprintf(path, sizeof path, "%s", staged);
-		vz_unmap(&probe);
-	}
+	/* an interrupted checkpoint may have left the committed file under another name */
+	vz_settle_data_file(dir, name, !strcmp(name, "vectors.bin") ? VZ_MAGIC_VECTORS : VZ_MAGIC_INDEX, m->generation, false, path, sizeof path);
 	if (!strcmp(name, "vectors.bin")) {
 		vz_vectors v;
 		int rc = vz_vectors_open(path, m->rows, m->cfg.dim, m->cfg.metric, &v);
