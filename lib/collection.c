@@ -384,6 +384,13 @@ static int replay(struct vz_collection *c)
 		}
 		if (e->type != VZ_WAL_COMMIT) continue;
 		if (begin == SIZE_MAX || e->txn != txn) continue; /* a commit without its begin: ignore */
+		/* a transaction counts only when every one of its records is here: a salvage scan can
+		 * skip a damaged record in the middle, and half a transaction must never be applied */
+		const vz_wal_entry *b = &w->entries[begin];
+		if (i - begin != e->seq - b->seq || e->length < 4 || vz_load_u32(e->payload) + 1 != i - begin) {
+			begin = SIZE_MAX;
+			continue;
+		}
 		double when = w->entries[begin].length >= 8 ? (double)vz_load_u64(w->entries[begin].payload) / 1000.0 : wall_now();
 		for (size_t j = begin + 1; j < i && !rc; j++) {
 			const vz_wal_entry *op = &w->entries[j];
@@ -1130,6 +1137,8 @@ int vz_collection_create(const char *data_dir, const char *name, const vz_config
 	vz_buf conf = { 0 };
 	unsigned char begin[12] = { 0 }, commit[4] = { 0 };
 	vz_store_u64(begin, (uint64_t)(wall_now() * 1000));
+	vz_store_u32(begin + 8, 1);
+	vz_store_u32(commit, 1);
 	rc = vz_config_to_json(cfg, &conf);
 	if (!rc) rc = vz_wal_encode(&w, VZ_WAL_BEGIN, 1, begin, sizeof begin);
 	if (!rc) rc = vz_wal_encode(&w, VZ_WAL_CREATE, 1, conf.data, conf.len);

@@ -150,7 +150,9 @@ int vz_meta_read(const char *dir, vz_meta *m)
 		free(text);
 		return vz_fail(VZ_ECORRUPT, "metadata.json: offset %td: malformed meta_xxh3 member", sum - text);
 	}
-	if (vz_hash64(text, (size_t)(sum - text)) != want) {
+	char canonical[17];
+	snprintf(canonical, sizeof canonical, "%016" PRIx64, want);
+	if (memcmp(canonical, hex, 16) != 0 || vz_hash64(text, (size_t)(sum - text)) != want) {
 		free(text);
 		return vz_fail(VZ_ECORRUPT, "metadata.json: checksum mismatch (the file was changed or damaged)");
 	}
