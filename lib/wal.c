@@ -123,7 +123,8 @@ static bool record_at(const vz_wal_log *w, uint64_t off, vz_wal_entry *e, char *
 	}
 	const unsigned char *h = d + off;
 	uint32_t len = vz_load_u32(h);
-	if (len > WAL_MAX_RECORD || len > size - off - VZ_WAL_RECORD_HEADER) {
+	/* the record with its padding must be whole: a log cut inside the padding is torn too */
+	if (len > WAL_MAX_RECORD || ((VZ_WAL_RECORD_HEADER + (uint64_t)len + 7) & ~(uint64_t)7) > size - off) {
 		snprintf(why, why_cap, "record length %u runs past the end of the log", len);
 		return false;
 	}
@@ -145,7 +146,7 @@ static bool record_at(const vz_wal_log *w, uint64_t off, vz_wal_entry *e, char *
 	}
 	/* padding is not covered by the checksum, so it must be zero to be trusted */
 	uint64_t end = off + VZ_WAL_RECORD_HEADER + len, padded = (end + 7) & ~(uint64_t)7;
-	for (uint64_t i = end; i < padded && i < size; i++)
+	for (uint64_t i = end; i < padded; i++)
 		if (d[i] != 0) {
 			snprintf(why, why_cap, "non-zero padding after record");
 			return false;
@@ -203,7 +204,6 @@ int vz_wal_scan(const char *path, enum vz_wal_scan_mode mode, vz_wal_log *out)
 		expect_seq = e.seq + 1;
 		prev = e.checksum;
 		off += record_span(&e);
-		if (off > size) off = size;
 	}
 	out->valid_end = out->damaged ? out->damage_offset : size;
 	if (!out->damaged) return VZ_OK;

@@ -111,8 +111,8 @@ static void check_mode(enum vz_recover_mode mode, int want_rc, int want_live, co
 {
 	vz_recover_report rep;
 	int rc = vz_collection_recover(COLL, mode, false, 1, 1000, &rep);
-	if (rc != want_rc) t_fail(__FILE__, __LINE__, "%s, mode %s: recover returned %s (%s), want %s", what, vz_recover_mode_name(mode),
-				  vz_strerror(rc), vz_last_error(), vz_strerror(want_rc));
+	if (rc != want_rc) t_fail(__FILE__, __LINE__, "%s, mode %s: recover returned %d %s (%s), want %d %s", what, vz_recover_mode_name(mode), rc,
+				  vz_strerror(rc), vz_last_error(), want_rc, vz_strerror(want_rc));
 	if (rc == VZ_OK) {
 		int live = count_live();
 		if (live != want_live) t_fail(__FILE__, __LINE__, "%s, mode %s: %d live vectors, want %d", what, vz_recover_mode_name(mode), live, want_live);
