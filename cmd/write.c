@@ -33,7 +33,9 @@ int vz_cli_write_batch(struct vz_cli *cli, const char *coll, vz_batch *b, enum v
 	}
 	(void)cfg;
 	/* big loads skip the WAL: the batch goes straight into a new checkpoint (still atomic) */
-	if (insert_only && b->n >= VZ_CLI_BULK_MIN) flags |= VZ_WRITE_BULK;
+	if (insert_only && b->n >= VZ_CLI_BULK_MIN && !(flags & VZ_CLI_NO_BULK)) flags |= VZ_WRITE_BULK;
+	if (!insert_only && (flags & VZ_WRITE_BULK)) flags &= ~(unsigned)VZ_WRITE_BULK;
+	flags &= ~VZ_CLI_NO_BULK;
 	vz_write_stats st;
 	rc = vz_collection_write(c, w, b->n, flags, threads, &st);
 	free(w);
