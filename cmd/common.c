@@ -11,7 +11,12 @@ int vz_cli_data_dir(const struct vz_cli *cli, char *out, size_t cap, enum vz_dat
 {
 	enum vz_datadir_source s;
 	int rc = vz_datadir_resolve(cli->data_dir_opt, out, cap, source ? source : &s, NULL, 0);
-	return rc;
+	if (rc) return rc;
+	/* like ssh's StrictModes: anyone could plant files or links in a directory others may write */
+	struct stat st;
+	if (stat(out, &st) == 0 && (st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
+		return vz_fail(VZ_EPERM, "data directory %s is writable by others; refusing to use it (chmod o-w %s)", out, out);
+	return VZ_OK;
 }
 
 static void list_dir_names(const char *dir, const char *prefix, FILE *out)

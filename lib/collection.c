@@ -170,11 +170,23 @@ static const char *base_name(const char *dir)
 	return s ? s + 1 : dir;
 }
 
+/* A collection directory must be a real directory inside the data directory: a symlink planted
+ * there would send every write somewhere else. */
+static int check_collection_dir(const char *dir)
+{
+	struct stat st;
+	if (lstat(dir, &st) != 0) return vz_fail(VZ_ENOENT, "no such collection: %s", base_name(dir));
+	if (S_ISLNK(st.st_mode)) return vz_fail(VZ_EPERM, "%s: is a symlink; refusing to use it as a collection", dir);
+	if (!S_ISDIR(st.st_mode)) return vz_fail(VZ_ECORRUPT, "%s: not a directory", dir);
+	return VZ_OK;
+}
+
 int vz_collection_lock(const char *dir, enum vz_lock_mode mode, int timeout_ms, vz_lock *lock)
 {
 	char path[4200];
 	int rc = vz_path_fmt(path, sizeof path, "%s/LOCK", dir);
 	if (rc) return rc;
+	if ((rc = check_collection_dir(dir))) return rc;
 	for (int attempt = 0; attempt < 100; attempt++) {
 		rc = vz_lock_acquire(path, mode, timeout_ms, false, lock);
 		if (rc == VZ_ENOENT) return vz_fail(VZ_ENOENT, "no such collection: %s", base_name(dir));

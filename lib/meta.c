@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #define META_VERSION 1
@@ -135,6 +136,9 @@ int vz_meta_read(const char *dir, vz_meta *m)
 	if (rc) return rc;
 	char *text;
 	size_t len;
+	struct stat st;
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		return vz_fail(VZ_EPERM, "%s: not a regular file (a symlink?); refusing to read it", path);
 	if ((rc = vz_read_file(path, META_MAX_SIZE, &text, &len))) {
 		if (rc == VZ_ENOENT) return vz_fail(VZ_ENOENT, "%s: no such file", path);
 		return rc;
