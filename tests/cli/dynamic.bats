@@ -14,7 +14,7 @@ setup() {
 	assert_equal "$status" 73
 	assert_output --partial "already exists"
 	for name in '../x' '/etc/x' 'a/b/c' '.hidden' '-x' "$(printf 'a\nb')" "$(head -c 65 /dev/zero | tr '\0' a)"; do
-		run "$VZ" create -- "$name" --dim 4
+		run "$VZ" create --dim 4 -- "$name"
 		assert_equal "$status" 64
 	done
 	[ ! -e "$VZ_DATA_DIR/x" ] && [ ! -e /etc/x ]

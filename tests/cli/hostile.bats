@@ -6,7 +6,7 @@ load helper
 
 @test "collection names that try paths are usage errors and create nothing" {
 	for name in '../x' '/etc/x' 'a/b/c' '.hidden' '..' '.' "$(printf 'a\nb')" 'a b' 'x/../y'; do
-		run "$VZ" create -- "$name" --dim 4
+		run "$VZ" create --dim 4 -- "$name"
 		assert_equal "$status" 64
 		run "$VZ" get -- "$name" id
 		[ "$status" -eq 64 ] || [ "$status" -eq 66 ]
