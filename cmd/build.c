@@ -45,6 +45,27 @@ int vz_cli_load_workspace(const struct vz_cli *cli, const char *file, vz_workspa
 	return 0;
 }
 
+/* Builds one collection and prints its summary line (or JSON object). Returns an exit code. */
+int vz_cli_build_one(const struct vz_cli *cli, const vz_workspace *w, const vz_ws_collection *c, const char *data_dir,
+		     bool force, int threads, bool json, bool bar)
+{
+	struct progress p = { .name = c->full_name };
+	vz_ws_stats st;
+	int rc = vz_workspace_build(w, c, data_dir, force, threads, cli->lock_timeout_ms, bar ? show_progress : NULL, &p, &st);
+	if (rc) return vz_report(cli, rc);
+	if (json) {
+		printf("{\"collection\":");
+		vz_json_string(stdout, c->full_name, strlen(c->full_name));
+		printf(",\"files\":%zu,\"changed\":%zu,\"added\":%zu,\"removed\":%zu,\"chunks\":%zu,\"rebuilt\":%s,\"seconds\":%.3f}\n",
+		       st.files, st.changed, st.added, st.removed, st.chunks, st.rebuilt ? "true" : "false", st.seconds);
+	} else {
+		printf("%s: %zu files, %zu changed, %zu added, %zu removed, %zu chunks, %.2f s%s\n", c->full_name, st.files,
+		       st.changed, st.added, st.removed, st.chunks, st.seconds, st.rebuilt ? " (rebuilt)" : "");
+	}
+	fflush(stdout);
+	return 0;
+}
+
 static int run(struct vz_cli *cli, struct vz_args *args)
 {
 	vz_workspace *w;
@@ -68,24 +89,9 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 		bool chosen = args->npos == 0;
 		for (int j = 0; j < args->npos && !chosen; j++) chosen = !strcmp(args->pos[j], c->full_name);
 		if (!chosen) continue;
-		struct progress p = { .name = c->full_name };
-		vz_ws_stats st;
-		int rc = vz_workspace_build(w, c, data_dir, opt_set(args, O_FORCE), (int)opt_int(args, O_THREADS, 1),
-					    cli->lock_timeout_ms, bar ? show_progress : NULL, &p, &st);
-		if (rc) {
-			ec = vz_report(cli, rc);
+		if ((ec = vz_cli_build_one(cli, w, c, data_dir, opt_set(args, O_FORCE), (int)opt_int(args, O_THREADS, 1),
+					    opt_set(args, O_JSON), bar)))
 			goto out;
-		}
-		if (opt_set(args, O_JSON)) {
-			printf("{\"collection\":");
-			vz_json_string(stdout, c->full_name, strlen(c->full_name));
-			printf(",\"files\":%zu,\"changed\":%zu,\"added\":%zu,\"removed\":%zu,\"chunks\":%zu,\"rebuilt\":%s,\"seconds\":%.3f}\n",
-			       st.files, st.changed, st.added, st.removed, st.chunks, st.rebuilt ? "true" : "false", st.seconds);
-		} else {
-			printf("%s: %zu files, %zu changed, %zu added, %zu removed, %zu chunks, %.2f s%s\n", c->full_name, st.files,
-			       st.changed, st.added, st.removed, st.chunks, st.seconds, st.rebuilt ? " (rebuilt)" : "");
-		}
-		fflush(stdout);
 	}
 out:
 	vz_workspace_free(w);

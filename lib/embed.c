@@ -246,8 +246,16 @@ int vz_bm25_embed_query(const vz_bm25 *m, const char *text, size_t len, float *o
 	size_t total;
 	int rc = term_counts(text, len, &tf, &total);
 	if (rc) return rc;
+	/* a term no document has can only match through a hash collision: it gets no weight,
+	 * unless no term of the query is known at all (then every term counts the same) */
+	bool known = false;
 	for (size_t i = 0; i < tf.cap; i++)
-		if (tf.keys[i]) add_hashed(out, m->dim, tf.keys[i], vz_bm25_idf(m, tf.keys[i]));
+		if (tf.keys[i] && map_get(&m->df, tf.keys[i])) {
+			add_hashed(out, m->dim, tf.keys[i], vz_bm25_idf(m, tf.keys[i]));
+			known = true;
+		}
+	for (size_t i = 0; i < tf.cap && !known; i++)
+		if (tf.keys[i]) add_hashed(out, m->dim, tf.keys[i], 1.0);
 	map_free(&tf);
 	return normalise(out, m->dim, "query");
 }

@@ -300,7 +300,7 @@ static int row_id(vz_buf *ids, const char *path, uint32_t chunk)
 }
 
 /* Writes the snapshot of cache c: rows in file order, chunk order. */
-static int write_snapshot(const char *dir, const vz_workspace *w, const vz_ws_collection *wc, const ws_cache *c)
+static int write_snapshot(const char *dir, const vz_workspace *w, const vz_ws_collection *wc, const ws_cache *c, int threads)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < c->n; i++) n += c->files[i].n_chunks;
@@ -337,7 +337,7 @@ static int write_snapshot(const char *dir, const vz_workspace *w, const vz_ws_co
 	if (!rc) rc = json_str(&extra, wc->full_name, strlen(wc->full_name));
 	if (!rc) rc = vz_buf_printf(&extra, ",\"config_hash\":\"%016" PRIx64 "\"}", wc->config_hash);
 	if (!rc) rc = vz_buf_put(&extra, "", 1);
-	if (!rc) rc = vz_collection_write_snapshot(dir, &wc->cfg, rows, n, 1, c->generation, (const char *)extra.data);
+	if (!rc) rc = vz_collection_write_snapshot(dir, &wc->cfg, rows, n, threads, c->generation, (const char *)extra.data);
 	free(rows);
 	free(id_off);
 	free(pl_off);
@@ -362,7 +362,6 @@ static int open_collection_dir(const char *data_dir, const vz_ws_collection *wc,
 int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const char *data_dir, bool force,
 		       int threads, int lock_timeout_ms, vz_ws_progress_fn progress, void *ctx, vz_ws_stats *st)
 {
-	(void)threads; /* one thread: the same input gives a byte-identical index */
 	double t0 = vz_now();
 	memset(st, 0, sizeof *st);
 	char dir[4096], cpath[4200];
@@ -443,7 +442,7 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 	bool dirty = st->rebuilt || st->changed || st->added || st->removed || !have_meta || old.config_hash != wc->config_hash;
 	if (dirty) {
 		cur.generation = generation + 1;
-		if ((rc = write_snapshot(dir, w, wc, &cur))) goto out;
+		if ((rc = write_snapshot(dir, w, wc, &cur, threads))) goto out;
 		rc = cache_save(cpath, &cur, model);
 	}
 out:

@@ -1,0 +1,148 @@
+#!/usr/bin/env bats
+# Workspace collections: vz build on both schemas, errors with file:line:column (exit 78), unknown
+# keys as warnings, the alias bomb, binary files, incremental builds, read-only refusals, text
+# queries and vz watch.
+load helper
+
+FIX="$BATS_TEST_DIRNAME/../fixtures/workspace"
+
+setup() {
+	W="$BATS_TEST_TMPDIR/ws"
+	mkdir -p "$W"
+	cp -r "$FIX/proj" "$W/proj"
+}
+
+@test "build on the simplified schema writes every file and one summary line per collection" {
+	cp "$FIX/simplified.yml" "$W/vectorize-workspace.yml"
+	cd "$W"
+	run "$VZ" build
+	assert_success
+	assert_line --regexp '^proj/docs: 2 files, 0 changed, 2 added, 0 removed, 2 chunks, [0-9.]+ s$'
+	assert_line --regexp '^proj/code: 1 files, 0 changed, 1 added, 0 removed, 1 chunks, [0-9.]+ s$'
+	for f in vectors.bin index.hnsw metadata.json cache.bin; do
+		assert_file_exists "$VZ_DATA_DIR/workspace/proj/docs/$f"
+	done
+	run "$VZ" build
+	assert_line --regexp '^proj/docs: 2 files, 0 changed, 0 added, 0 removed, 2 chunks'
+}
+
+@test "build on the full schema honours the disabled project and the per-collection settings" {
+	cp "$FIX/full.yml" "$W/vectorize-workspace.yml"
+	cd "$W"
+	run "$VZ" build --json
+	assert_success
+	assert_output --partial '"collection":"proj/docs","files":3,"changed":0,"added":3'
+	refute_output --partial 'off/x'
+	run "$VZ" build off/x
+	assert_equal "$status" 64
+}
+
+@test "bad workspace files fail with 78 and file:line:column" {
+	cd "$W"
+	for spec in "bad-metric.yml:6:17: unknown metric" "bad-dimension.yml:2:27: dimension must be an integer" \
+		"bad-name.yml:5:15: invalid collection name" "bad-syntax.yml:5:1:" "bad-nopath.yml:2:5: project 'proj' needs a path" \
+		"bad-duplicate.yml:6:15: collection 'proj/docs' is defined twice"; do
+		file=${spec%%:*}
+		cp "$FIX/$file" vectorize-workspace.yml
+		run "$VZ" build
+		assert_equal "$status" 78
+		assert_output --partial "vectorize-workspace.yml:${spec#*:}"
+	done
+	rm vectorize-workspace.yml
+	run "$VZ" build
+	assert_equal "$status" 78
+}
+
+@test "unknown keys are warnings, not failures" {
+	cp "$FIX/unknown-keys.yml" "$W/vectorize-workspace.yml"
+	cd "$W"
+	run "$VZ" build
+	assert_success
+	assert_output --partial "vectorize-workspace.yml:4:5: unknown key 'colour' in project (ignored)"
+	assert_output --partial "vectorize-workspace.yml:7:9: unknown key 'flavour' in collection (ignored)"
+}
+
+@test "an alias bomb is refused" {
+	cd "$W"
+	{ echo 'a: &a ["x","x","x","x","x","x","x","x","x"]'
+	  for i in b c d e f g h i j k l m; do p=$(printf "\\x$(printf %x $(( $(printf %d "'$i") - 1 )))"); echo "$i: &$i [*$p,*$p,*$p,*$p,*$p,*$p,*$p,*$p,*$p]"; done
+	  echo 'projects: *m'; } > vectorize-workspace.yml
+	run timeout 20 "$VZ" build
+	assert_equal "$status" 78
+	assert_output --partial "more than 64 aliases"
+}
+
+@test "binary and lock files are skipped; a text query finds the right file" {
+	cp "$FIX/simplified.yml" "$W/vectorize-workspace.yml"
+	cd "$W"
+	printf 'binary\0data about recovery' > proj/docs/blob.md
+	printf 'recovery' > proj/docs/Cargo.lock
+	"$VZ" build -q
+	run "$VZ" query proj/docs --text 'what to do after losing power' -k 1 --json
+	assert_success
+	assert_output --partial '"path":"docs/sub/recovery.md"'
+	run "$VZ" query proj/docs --text 'recovery data' -k 10 --json
+	refute_output --partial 'blob.md'
+	refute_output --partial 'Cargo.lock'
+}
+
+@test "an incremental build re-reads only the changed file and answers like a full build" {
+	cp "$FIX/simplified.yml" "$W/vectorize-workspace.yml"
+	cd "$W"
+	for i in $(seq 1 40); do printf '# Note %d\nTopic %d talks about item%d and shared words.\n' $i $((i % 7)) $i > proj/docs/n$i.md; done
+	"$VZ" build -q
+	echo "More about checkpoints and journals." >> proj/docs/backup.md
+	run "$VZ" build proj/docs
+	assert_output --regexp '^proj/docs: 42 files, 1 changed, 0 added, 0 removed'
+	for q in 'journal checkpoint' 'item7 shared' 'copy archive disk' 'topic words'; do
+		"$VZ" query proj/docs --text "$q" -k 5 --json > "$BATS_TEST_TMPDIR/inc.$q"
+	done
+	run "$VZ" build --force proj/docs
+	assert_output --regexp '^proj/docs: 42 files, 0 changed, 42 added, 0 removed, [0-9]+ chunks, [0-9.]+ s \(rebuilt\)$'
+	for q in 'journal checkpoint' 'item7 shared' 'copy archive disk' 'topic words'; do
+		"$VZ" query proj/docs --text "$q" -k 5 --json > "$BATS_TEST_TMPDIR/full.$q"
+		cmp "$BATS_TEST_TMPDIR/inc.$q" "$BATS_TEST_TMPDIR/full.$q"
+	done
+	rm proj/docs/n1.md
+	run "$VZ" build proj/docs
+	assert_output --regexp '^proj/docs: 41 files, 0 changed, 0 added, 1 removed'
+}
+
+@test "workspace collections are read-only (77, naming the workspace file)" {
+	cp "$FIX/simplified.yml" "$W/vectorize-workspace.yml"
+	cd "$W"
+	"$VZ" build -q
+	run "$VZ" insert proj/docs - <<< '{"id":"x","vector":[1]}'
+	assert_equal "$status" 77
+}
+
+@test "a configuration change rebuilds the collection" {
+	cp "$FIX/simplified.yml" "$W/vectorize-workspace.yml"
+	cd "$W"
+	"$VZ" build -q
+	sed -i 's/chunk_size: 512/chunk_size: 600/' vectorize-workspace.yml
+	run "$VZ" query proj/docs --text 'archive' -k 1
+	assert_output --partial "changed"
+	run "$VZ" build proj/docs
+	assert_output --regexp '^proj/docs: 2 files, 0 changed, 2 added, 0 removed, 2 chunks, [0-9.]+ s \(rebuilt\)$'
+}
+
+@test "watch rebuilds after a change and exits 0 on SIGTERM" {
+	cp "$FIX/simplified.yml" "$W/vectorize-workspace.yml"
+	cd "$W"
+	"$VZ" watch --debounce 100 > "$BATS_TEST_TMPDIR/watch.out" 2>&1 &
+	pid=$!
+	for i in $(seq 1 100); do grep -q '^proj/code:' "$BATS_TEST_TMPDIR/watch.out" && break; sleep 0.1; done
+	mkdir -p proj/docs/new/deeper
+	sleep 0.3
+	echo "Lighthouse keepers trim the lamp wick." > proj/docs/new/deeper/light.md
+	for i in $(seq 1 100); do grep -q '^proj/docs: 3 files' "$BATS_TEST_TMPDIR/watch.out" && break; sleep 0.1; done
+	kill -TERM $pid
+	wait $pid
+	status=$?
+	assert_equal "$status" 0
+	run grep -c '^proj/docs: 3 files, 0 changed, 1 added' "$BATS_TEST_TMPDIR/watch.out"
+	assert_output 1
+	run "$VZ" query proj/docs --text 'lamp wick' -k 1 --json
+	assert_output --partial 'light.md'
+}
