@@ -38,6 +38,20 @@ static size_t stem(const char *t, size_t n)
 	return n;
 }
 
+/* The most frequent English function words. They occur in nearly every chunk, so their idf is
+ * near zero, but on the document side (which has no idf) they would take most of each vector's
+ * weight and, hashed into the same buckets as meaningful terms, blur them. */
+static bool stopword(const char *t, size_t n)
+{
+	static const char *const words[] = { "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have",
+		"if", "in", "into", "is", "it", "its", "of", "on", "or", "that", "the", "their", "then", "there", "these",
+		"this", "to", "was", "were", "which", "will", "with", "not", "but", "can", "may", "when", "we", "you", "your" };
+	if (n > 5) return false;
+	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+		if (strlen(words[i]) == n && !memcmp(words[i], t, n)) return true;
+	return false;
+}
+
 void vz_terms_each(const char *text, size_t len, void (*fn)(void *ctx, uint64_t h), void *ctx)
 {
 	size_t i = 0;
@@ -52,6 +66,7 @@ void vz_terms_each(const char *text, size_t len, void (*fn)(void *ctx, uint64_t 
 			char c = text[start + k];
 			term[k] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 		}
+		if (stopword(term, n)) continue;
 		fn(ctx, vz_hash64(term, stem(term, n)));
 	}
 }
