@@ -679,8 +679,8 @@ int vz_collection_verify(const char *dir, bool quick, int lock_timeout_ms, vz_ve
 /* ===== section: workspace (lib/workspace.c, lib/embed.c) ===== */
 
 /* The built-in text embedding (lib/embed.c), DESIGN section 6. Terms are runs of ASCII letters
- * and digits or non-ASCII bytes, lowercased, lightly stemmed, 2..64 bytes; each is hashed with
- * XXH3 into a bucket (hash % dim) with a sign (the top bit). A document vector holds the BM25
+ * and digits or non-ASCII bytes, lowercased, lightly stemmed, 2..64 bytes, common English
+ * function words left out; each is hashed with XXH3 into a bucket (hash % dim) with a sign (the top bit). A document vector holds the BM25
  * term-frequency saturation of its terms (k1 1.2, b 0.75 against a fixed reference length of
  * 256 terms), so it never depends on the rest of the corpus; a query vector holds the idf of
  * its terms from the document frequencies (df) of the collection. Both are L2-normalised. */
