@@ -692,6 +692,118 @@ int vz_collection_verify(const char *dir, bool quick, int lock_timeout_ms, vz_ve
 
 /* ===== section: workspace (lib/workspace.c, lib/embed.c) ===== */
 
+/* The built-in text embedding (lib/embed.c), DESIGN section 6. Terms are runs of ASCII letters
+ * and digits or non-ASCII bytes, lowercased, lightly stemmed, 2..64 bytes; each is hashed with
+ * XXH3 into a bucket (hash % dim) with a sign (the top bit). A document vector holds the BM25
+ * term-frequency saturation of its terms (k1 1.2, b 0.75 against a fixed reference length of
+ * 256 terms), so it never depends on the rest of the corpus; a query vector holds the idf of
+ * its terms from the document frequencies (df) of the collection. Both are L2-normalised. */
+#define VZ_MAGIC_TERMS "VZTERMS1"
+typedef struct vz_bm25 vz_bm25;
+
+/* An empty model (no documents) of dimension dim. Free with vz_bm25_free (NULL is fine). */
+int vz_bm25_new(uint32_t dim, vz_bm25 **out);
+void vz_bm25_free(vz_bm25 *m);
+uint32_t vz_bm25_dim(const vz_bm25 *m);
+/* Number of documents counted in the df table. */
+uint64_t vz_bm25_documents(const vz_bm25 *m);
+/* Counts text as one more document (each distinct term's df + 1) / one fewer (df - 1, never
+ * below 0). Dynamic collections call add on insert --text and remove on delete of a text row. */
+int vz_bm25_add_document(vz_bm25 *m, const char *text, size_t len);
+int vz_bm25_remove_document(vz_bm25 *m, const char *text, size_t len);
+/* The document vector of text into out[dim]. VZ_EDATA when the text has no terms. Does not
+ * change the df table (call vz_bm25_add_document for that). */
+int vz_embed_text(const vz_bm25 *m, const char *text, size_t len, float *out);
+/* The query vector of text (idf weights from m) into out[dim]. VZ_EDATA when no terms. */
+int vz_bm25_embed_query(const vz_bm25 *m, const char *text, size_t len, float *out);
+/* terms.bin: the df table of a dynamic collection (vz_file_header VZ_MAGIC_TERMS, checksummed
+ * body; parsed as untrusted input). load: VZ_ENOENT when missing, VZ_ECORRUPT when damaged.
+ * save: atomic replace. */
+int vz_bm25_load(const char *path, vz_bm25 **out);
+int vz_bm25_save(const vz_bm25 *m, const char *path);
+/* The model of the collection in collection_dir: the df table of its cache.bin (workspace) or
+ * of its terms.bin (dynamic), or an empty model of dimension dim when it has neither.
+ * VZ_ECORRUPT when the stored dimension is not dim. Free with vz_bm25_free. */
+int vz_bm25_open_dir(const char *collection_dir, uint32_t dim, vz_bm25 **out);
+/* Embeds a query for the collection in collection_dir (vz_bm25_open_dir + vz_bm25_embed_query). */
+int vz_embed_query(const char *collection_dir, const char *text, size_t len, float *out, uint32_t dim);
+
+/* The workspace file (lib/workspace.c), DESIGN section 6: both schemas, read with libyaml. */
+#define VZ_WORKSPACE_FILE "vectorize-workspace.yml"
+#define VZ_WS_MAX_FILE (1u << 20)   /* bigger YAML files are refused */
+#define VZ_WS_MAX_ALIASES 64        /* more aliases are refused (alias bombs) */
+#define VZ_WS_MAX_DEPTH 32          /* deeper nesting is refused */
+
+typedef struct vz_ws_collection {
+	char project[65];          /* project name */
+	char name[65];             /* collection name */
+	char full_name[131];       /* "project/collection" */
+	char project_dir[4096];    /* the project's directory (relative paths resolved against the YAML's dir) */
+	char **include, **exclude; /* glob patterns (**, *, ?, [..]) relative to project_dir */
+	size_t n_include, n_exclude;
+	vz_config cfg;             /* dim, metric, hnsw parameters, quantization, embedding "bm25";
+	                              checkpoint_ops/seconds from a `checkpoint` section (else defaults) */
+	uint32_t chunk_size, chunk_overlap; /* bytes */
+	uint64_t max_file_size;    /* bytes; bigger files are skipped */
+	uint64_t config_hash;      /* XXH3 of the effective configuration: a change rebuilds */
+	int line;                  /* where it is declared in the YAML (1-based) */
+} vz_ws_collection;
+
+typedef struct vz_workspace {
+	char path[4096];           /* the YAML file */
+	char dir[4096];            /* its directory */
+	char name[128];            /* workspace.name, or "" */
+	vz_ws_collection *collections;
+	size_t n;
+	bool watcher_enabled;      /* file_watcher.enabled (default true) */
+	uint32_t debounce_ms;      /* file_watcher.debounce_ms (default 500) */
+	uint32_t checkpoint_ops, checkpoint_seconds; /* workspace-level `checkpoint`; 0 when absent */
+	bool backup_set;           /* a `backup` section was given */
+	char backup_directory[4096]; /* backup.directory, resolved against dir ("" when absent) */
+	uint32_t backup_keep;      /* backup.keep (default 7) */
+	bool backup_after_checkpoint; /* backup.after_checkpoint (default false) */
+	char **warnings;           /* "file:line:col: unknown key 'x'" ... (n_warnings of them) */
+	size_t n_warnings;
+} vz_workspace;
+
+/* Reads and validates the workspace file at path. Errors are VZ_ECONFIG with a detail starting
+ * "path:line:column: "; a missing file is VZ_ENOENT. Unknown keys become warnings (not errors).
+ * Free with vz_workspace_free (NULL is fine). */
+int vz_workspace_load(const char *path, vz_workspace **out);
+void vz_workspace_free(vz_workspace *w);
+/* The collection named "project/collection", or NULL. */
+const vz_ws_collection *vz_workspace_find(const vz_workspace *w, const char *full_name);
+
+/* Returns VZ_EPERM with the detail "p/docs is a workspace collection: edit
+ * /path/vectorize-workspace.yml and run vz build" (the file found from the current directory
+ * upward; "vectorize-workspace.yml" when none is found). */
+int vz_workspace_readonly_error(const char *collection_name);
+
+/* Sets *changed when the effective configuration of the collection in collection_dir (a
+ * data/workspace/P/C directory) in the workspace file yaml_path differs from the one it was
+ * built with (cache.bin), or the collection is no longer in the file. */
+int vz_workspace_config_changed(const char *collection_dir, const char *yaml_path, bool *changed);
+
+/* Glob match of a relative path: `**` any number of whole segments, `*` and `?` within one
+ * segment, `[...]` a class (`[!...]` negated). A pattern without '/' matches the base name. */
+bool vz_glob_match(const char *pattern, const char *path);
+
+/* Building (lib/wsbuild.c). */
+typedef struct vz_ws_stats {
+	size_t files, changed, added, removed, chunks;
+	bool rebuilt;       /* the configuration changed (or --force): everything was re-embedded */
+	double seconds;
+} vz_ws_stats;
+/* Progress: done of total files examined so far. */
+typedef void (*vz_ws_progress_fn)(void *ctx, size_t done, size_t total);
+
+/* Builds (incrementally) collection c of w into data_dir/workspace/P/C: walks the project,
+ * re-reads and re-embeds only added and changed files (all of them with force or when the
+ * configuration hash changed), writes the snapshot (vz_collection_write_snapshot) and cache.bin
+ * under the collection's exclusive lock. Files that vanish while being read are skipped. */
+int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *c, const char *data_dir, bool force,
+		       int threads, int lock_timeout_ms, vz_ws_progress_fn progress, void *ctx, vz_ws_stats *st);
+
 /* ===== section: backup (lib/backup.c) ===== */
 
 /* ===== end of sections ===== */
