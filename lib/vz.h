@@ -358,7 +358,21 @@ int vz_simd_force(const char *level);
 typedef struct vz_hnsw_params { uint32_t m; uint32_t ef_construction; uint64_t seed; bool sq8; } vz_hnsw_params;
 typedef struct vz_hit { uint32_t row; float distance; } vz_hit;
 typedef struct vz_hnsw_builder vz_hnsw_builder;
-typedef struct vz_hnsw_index { const unsigned char *data; size_t size; size_t count; uint32_t dim; enum vz_metric metric; } vz_hnsw_index;
+/* An opened index.hnsw: pointers into the caller's mapping (borrowed), checked by vz_hnsw_open
+ * to lie inside it. The layout is described at the top of lib/hnsw.c and in vz-format(5). */
+typedef struct vz_hnsw_index {
+	const unsigned char *data;
+	size_t size;
+	size_t count;
+	uint32_t dim;
+	enum vz_metric metric;
+	uint32_t m, m0, max_level, entry_point;
+	const uint8_t *levels;
+	const uint32_t *links0, *upper_index, *upper;
+	uint64_t upper_len;
+	const float *sq_min, *sq_step;
+	const uint8_t *sq_codes;
+} vz_hnsw_index;
 int vz_hnsw_builder_new(uint32_t dim, enum vz_metric metric, const vz_hnsw_params *p,
                         const float *vectors, size_t capacity, vz_hnsw_builder **out);
 int vz_hnsw_builder_from_index(const vz_hnsw_index *idx, const float *vectors, size_t capacity, vz_hnsw_builder **out);
