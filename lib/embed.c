@@ -446,6 +446,13 @@ check:
 	return rc;
 }
 
+int vz_bm25_save_dir(const vz_bm25 *m, const char *collection_dir)
+{
+	char path[4096];
+	int rc = vz_path_fmt(path, sizeof path, "%s/terms.bin", collection_dir);
+	return rc ? rc : vz_bm25_save(m, path);
+}
+
 int vz_embed_query(const char *collection_dir, const char *text, size_t len, float *out, uint32_t dim)
 {
 	vz_bm25 *m;

@@ -725,6 +725,11 @@ int vz_bm25_save(const vz_bm25 *m, const char *path);
  * of its terms.bin (dynamic), or an empty model of dimension dim when it has neither.
  * VZ_ECORRUPT when the stored dimension is not dim. Free with vz_bm25_free. */
 int vz_bm25_open_dir(const char *collection_dir, uint32_t dim, vz_bm25 **out);
+/* Saves m as collection_dir/terms.bin (dynamic collections; atomic replace). The intended use
+ * by `insert --text` under the collection's exclusive lock: vz_bm25_open_dir, then per text
+ * vz_bm25_add_document + vz_embed_text (the row's vector), write the rows, then
+ * vz_bm25_save_dir. A crash in between only leaves the df counts (query weights) slightly off. */
+int vz_bm25_save_dir(const vz_bm25 *m, const char *collection_dir);
 /* Embeds a query for the collection in collection_dir (vz_bm25_open_dir + vz_bm25_embed_query). */
 int vz_embed_query(const char *collection_dir, const char *text, size_t len, float *out, uint32_t dim);
 

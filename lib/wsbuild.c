@@ -107,7 +107,7 @@ static int cache_load(const char *path, ws_cache *c, vz_bm25 **model)
 	vz_map map;
 	int rc = vz_map_file(path, &map);
 	if (rc) return rc;
-	vz_file_header h;
+	vz_file_header h = { 0 };
 	vz_reader r;
 	vz_bm25 *m = NULL;
 	uint64_t n = 0;

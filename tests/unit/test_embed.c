@@ -100,6 +100,15 @@ TEST(embed_terms_file_roundtrip_and_damage)
 	CHECK_OK(vz_bm25_open_dir("/nonexistent-dir", 32, &back));
 	CHECK_INT(vz_bm25_documents(back), 0);
 	vz_bm25_free(back);
+	/* a dynamic collection's table: add, save, reopen */
+	CHECK_INT(t_sh("mkdir coll"), 0);
+	CHECK_OK(vz_bm25_open_dir("coll", 16, &back));
+	CHECK_OK(vz_bm25_add_document(back, "one text", 8));
+	CHECK_OK(vz_bm25_save_dir(back, "coll"));
+	vz_bm25_free(back);
+	CHECK_OK(vz_bm25_open_dir("coll", 16, &back));
+	CHECK_INT(vz_bm25_documents(back), 1);
+	vz_bm25_free(back);
 }
 
 static void check_chunks(const char *t, uint32_t size, uint32_t overlap)
