@@ -172,3 +172,30 @@ setup() {
 	# measured 14/20 against 321 pages; this small corpus must do at least half as well
 	[ "$hits" -ge $((total / 2)) ]
 }
+
+@test "watch survives files and directories appearing, vanishing and being renamed" {
+	cp "$FIX/simplified.yml" "$W/vectorize-workspace.yml"
+	cd "$W"
+	"$VZ" watch --debounce 50 > "$BATS_TEST_TMPDIR/watch.out" 2>&1 &
+	pid=$!
+	for i in $(seq 1 100); do grep -q '^proj/code:' "$BATS_TEST_TMPDIR/watch.out" && break; sleep 0.1; done
+	for round in 1 2 3 4 5; do
+		mkdir -p proj/docs/tmp$round
+		for i in $(seq 1 20); do echo "churn $round $i" > proj/docs/tmp$round/f$i.md; done
+		mv proj/docs/tmp$round proj/docs/moved$round
+		rm -rf proj/docs/moved$round
+		sleep 0.07
+	done
+	echo "Quokkas are small marsupials." > proj/docs/final.md
+	mv proj/docs/final.md proj/docs/quokka.md
+	for i in $(seq 1 150); do
+		"$VZ" query proj/docs --text quokka -k 1 --json 2>/dev/null | grep -q 'quokka.md' && break
+		sleep 0.1
+	done
+	kill -0 $pid
+	kill -INT $pid
+	wait $pid
+	assert_equal "$?" 0
+	run "$VZ" build proj/docs
+	assert_output --regexp '^proj/docs: 3 files, 0 changed, 0 added, 0 removed'
+}
