@@ -558,7 +558,10 @@ static int parse_npy(const char *name, const unsigned char *d, size_t len, uint3
 			while (*e == ' ') e++;
 			if (*e != ',') rc = vz_fail(VZ_EDATA, "%s: shape must be 2-D (rows, dim)", name);
 			else {
-				cols = strtoull(e + 1, &e, 10);
+				const char *c0 = e + 1;
+				while (*c0 == ' ') c0++;
+				cols = strtoull(c0, &e, 10);
+				if (e == c0) e = (char *)"x"; /* (N,) is 1-D */
 				while (*e == ' ' || *e == ',') e++;
 				if (*e != ')') rc = vz_fail(VZ_EDATA, "%s: shape must be 2-D (rows, dim)", name);
 			}
