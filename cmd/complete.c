@@ -5,6 +5,7 @@
 #include "cli.h"
 
 #include <dirent.h>
+#include <stdlib.h>
 #include <string.h>
 
 int vz_list_collection_names(const struct vz_cli *cli, FILE *out);
@@ -35,6 +36,39 @@ static void emit_words(const char *words, const char *prefix)
 	}
 }
 
+static int compare_strings(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The collection names starting with prefix, sorted (directory order is arbitrary, and the
+ * shells show candidates in the order given). */
+static void emit_collections(const struct vz_cli *cli, const char *prefix)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&text, &len);
+	if (!mem) return;
+	vz_list_collection_names(cli, mem);
+	if (fclose(mem) != 0) { free(text); return; }
+	size_t n = 0, cap = 0;
+	char **names = NULL;
+	for (char *save = NULL, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, prefix, strlen(prefix)) != 0) continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			char **grown = realloc(names, cap * sizeof *names);
+			if (!grown) break;
+			names = grown;
+		}
+		names[n++] = line;
+	}
+	if (n) qsort(names, n, sizeof *names, compare_strings);
+	for (size_t i = 0; i < n; i++) puts(names[i]);
+	free(names);
+	free(text);
+}
+
 static const struct vz_option *option_named(const struct vz_command *cmd, const char *word)
 {
 	if (strncmp(word, "--", 2) != 0) {
@@ -59,7 +93,7 @@ static void complete_kind(enum vz_complete_kind kind, const char *words, const c
 	case COMPLETE_FILE: puts("__files__"); break;
 	case COMPLETE_DIR: puts("__dirs__"); break;
 	case COMPLETE_WORDS: emit_words(words ? words : "", cur); break;
-	case COMPLETE_COLLECTION: vz_list_collection_names(cli, stdout); break;
+	case COMPLETE_COLLECTION: emit_collections(cli, cur); break;
 	case COMPLETE_NONE: break;
 	}
 }
