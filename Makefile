@@ -34,7 +34,7 @@ else
   VZ_BIN := $(BUILD)/vz
 endif
 
-.PHONY: all deps check check-asan check-unit check-cli valgrind bench fuzz install uninstall clean lint-man
+.PHONY: demo all deps check check-asan check-unit check-cli valgrind bench fuzz install uninstall clean lint-man
 all: deps $(VZ_BIN)
 
 # Installs missing Debian packages once (stamp), so a fresh machine needs nothing by hand.
@@ -111,3 +111,9 @@ clean:
 	rm -rf build build-asan vz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# The README's first command: set up, build, and run the main job on this repository's own
+# workspace (index it, then ask it a question in words).
+demo: all
+	@./vz build
+	@./vz query vz/docs --text 'how do I restore a backup' -k 5

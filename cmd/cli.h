@@ -130,4 +130,18 @@ int vz_cli_data_dir(const struct vz_cli *cli, char *out, size_t cap, enum vz_dat
 /* Prints the names of all collections (dynamic NAME and workspace PROJECT/COLLECTION). */
 int vz_list_collection_names(const struct vz_cli *cli, FILE *out);
 
+/* Resolves NAME or PROJECT/COLLECTION to its directory in this invocation's data directory.
+ * Prints the error and returns its exit code on failure, 0 on success. */
+int vz_cli_collection_dir(const struct vz_cli *cli, const char *name, char *dir, size_t cap, bool *is_workspace);
+/* Opens a collection for reading or writing; writing a workspace collection is refused with 77
+ * naming the YAML file. Prints the error and returns its exit code on failure. Prints the
+ * collection's warning (WAL damage) on stderr. */
+int vz_cli_open(const struct vz_cli *cli, const char *name, unsigned flags, vz_collection **c);
+/* Prints a query/get result: JSON object (id, score, payload) or text "score<TAB>id<TAB>payload". */
+void vz_print_result(FILE *out, const vz_result *r, bool json, bool with_score);
+/* Prints a float vector as a JSON array. */
+void vz_print_vector(FILE *out, const float *v, uint32_t dim);
+/* The number of threads for index builds: --threads if given (>0), else every core. */
+int vz_cli_threads(long long opt);
+
 #endif

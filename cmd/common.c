@@ -2,14 +2,21 @@
 #include "cli.h"
 
 #include <dirent.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int vz_cli_data_dir(const struct vz_cli *cli, char *out, size_t cap, enum vz_datadir_source *source)
 {
 	enum vz_datadir_source s;
 	int rc = vz_datadir_resolve(cli->data_dir_opt, out, cap, source ? source : &s, NULL, 0);
-	return rc;
+	if (rc) return rc;
+	/* like ssh's StrictModes: anyone could plant files or links in a directory others may write */
+	struct stat st;
+	if (stat(out, &st) == 0 && (st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
+		return vz_fail(VZ_EPERM, "data directory %s is writable by others; refusing to use it (chmod o-w %s)", out, out);
+	return VZ_OK;
 }
 
 static void list_dir_names(const char *dir, const char *prefix, FILE *out)
@@ -41,4 +48,119 @@ int vz_list_collection_names(const struct vz_cli *cli, FILE *out)
 	}
 	closedir(d);
 	return 0;
+}
+
+int vz_cli_collection_dir(const struct vz_cli *cli, const char *name, char *dir, size_t cap, bool *is_workspace)
+{
+	char dd[4096];
+	int rc = vz_cli_data_dir(cli, dd, sizeof dd, NULL);
+	if (!rc) rc = vz_collection_path(dd, name, dir, cap, is_workspace);
+	if (rc == VZ_EINVAL) return vz_usage_error(cli, "%s", vz_last_error());
+	if (rc) return vz_report(cli, rc);
+	return 0;
+}
+
+int vz_cli_open(const struct vz_cli *cli, const char *name, unsigned flags, vz_collection **c)
+{
+	char dir[4200];
+	bool ws;
+	int rc = vz_cli_collection_dir(cli, name, dir, sizeof dir, &ws);
+	if (rc) return rc;
+	if (ws && (flags & VZ_OPEN_WRITE)) {
+		char yml[4096] = "vectorize-workspace.yml";
+		vz_find_workspace_file(yml, sizeof yml);
+		vz_errorf(cli, "%s is a workspace collection and is read-only: edit %s and run 'vz build'", name, yml);
+		return VZ_EXIT_NOPERM;
+	}
+	if ((rc = vz_collection_open(dir, flags, cli->lock_timeout_ms, c))) {
+		if (rc == VZ_ENOENT && !strstr(vz_last_error(), "no such collection")) {
+			struct stat st;
+			if (stat(dir, &st) != 0) vz_fail(VZ_ENOENT, "no such collection: %s", name);
+		}
+		return vz_report(cli, rc);
+	}
+	const char *w = vz_collection_warning(*c);
+	if (w) vz_warnf(cli, "%s: %s", name, w);
+	return 0;
+}
+
+void vz_print_vector(FILE *out, const float *v, uint32_t dim)
+{
+	putc('[', out);
+	for (uint32_t i = 0; i < dim; i++) {
+		if (i) putc(',', out);
+		vz_print_float(out, v[i]);
+	}
+	putc(']', out);
+}
+
+void vz_print_result(FILE *out, const vz_result *r, bool json, bool with_score)
+{
+	if (json) {
+		fputs("{\"id\":", out);
+		vz_json_string(out, r->id, r->id_len);
+		if (with_score) {
+			fputs(",\"score\":", out);
+			vz_print_float(out, r->score);
+		}
+		fputs(",\"payload\":", out);
+		if (r->payload) fwrite(r->payload, 1, r->payload_len, out);
+		else fputs("null", out);
+		fputs("}\n", out);
+		return;
+	}
+	if (with_score) {
+		vz_print_float(out, r->score);
+		putc('\t', out);
+	}
+	fwrite(r->id, 1, r->id_len, out);
+	if (r->payload) {
+		putc('\t', out);
+		fwrite(r->payload, 1, r->payload_len, out);
+	}
+	putc('\n', out);
+}
+
+int vz_cli_threads(long long opt)
+{
+	if (opt > 0) return (int)opt;
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (int)n : 1;
+}
+
+#include "targets.h"
+
+int vz_cli_targets(struct vz_cli *cli, struct vz_args *args, bool all, char ***names, int *n)
+{
+	*names = NULL;
+	*n = 0;
+	if (all && args->npos) return vz_usage_error(cli, "give collection names or --all, not both");
+	if (!all && !args->npos) return vz_usage_error(cli, "give collection names or --all");
+	if (!all) {
+		*names = calloc((size_t)args->npos, sizeof(char *));
+		for (int i = 0; i < args->npos; i++) (*names)[(*n)++] = strdup(args->pos[i]);
+		return 0;
+	}
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&buf, &len);
+	if (!mem) return vz_report(cli, vz_fail(VZ_ENOMEM, "out of memory"));
+	vz_list_collection_names(cli, mem);
+	fclose(mem);
+	int cap = 0;
+	for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			*names = realloc(*names, (size_t)cap * sizeof(char *));
+		}
+		(*names)[(*n)++] = strdup(line);
+	}
+	free(buf);
+	return 0;
+}
+
+void vz_cli_targets_free(char **names, int n)
+{
+	for (int i = 0; i < n; i++) free(names[i]);
+	free(names);
 }

@@ -2,7 +2,6 @@
  * name of a link to the binary), and the final check that stdout was really written. */
 #include "cli.h"
 
-#include <libgen.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +47,17 @@ static int unknown_command(struct vz_cli *cli, const char *name)
 	return vz_usage_error(cli, "unknown command '%s'", name);
 }
 
+static int run_command(struct vz_cli *cli, const struct vz_command *cmd, int argc, char **argv)
+{
+	cli->cmd = cmd;
+	struct vz_args args;
+	int rc = vz_parse_args(cli, cmd, argc, argv, &args);
+	if (rc == 0) rc = cmd->run(cli, &args);
+	else if (rc == -1) rc = 0; /* --help was printed */
+	free(args.pos);
+	return finish_stdout(cli, rc);
+}
+
 int main(int argc, char **argv)
 {
 	/* SIGPIPE keeps its default action, so `vz dump x | head` ends quietly; make sure a parent
@@ -67,18 +77,13 @@ int main(int argc, char **argv)
 	}
 
 	/* busybox style: a link named vz-<command> runs that command */
-	char *self = strdup(argv[0] ? argv[0] : "vz");
-	const char *base = self ? basename(self) : "vz";
+	const char *slash = argv[0] ? strrchr(argv[0], '/') : NULL;
+	const char *base = slash ? slash + 1 : argv[0] ? argv[0] : "vz";
 	if (!strncmp(base, "vz-", 3) && base[3]) {
 		const struct vz_command *cmd = vz_find_command(base + 3);
 		if (!cmd) return unknown_command(&cli, base + 3);
 		argv[0] = (char *)cmd->name;
-		cli.cmd = cmd;
-		struct vz_args args;
-		int rc = vz_parse_args(&cli, cmd, argc, argv, &args);
-		if (rc == -1) return finish_stdout(&cli, 0);
-		if (rc) return rc;
-		return finish_stdout(&cli, cmd->run(&cli, &args));
+		return run_command(&cli, cmd, argc, argv);
 	}
 
 	/* global options before the command */
@@ -121,13 +126,5 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[i], "__complete")) return finish_stdout(&cli, vz_complete_main(argc - i - 1, argv + i + 1));
 	const struct vz_command *cmd = vz_find_command(argv[i]);
 	if (!cmd) return unknown_command(&cli, argv[i]);
-	cli.cmd = cmd;
-	struct vz_args args;
-	int rc = vz_parse_args(&cli, cmd, argc - i, argv + i, &args);
-	if (rc == -1) return finish_stdout(&cli, 0);
-	if (rc) return rc;
-	rc = cmd->run(&cli, &args);
-	free(args.pos);
-	free(self);
-	return finish_stdout(&cli, rc);
+	return run_command(&cli, cmd, argc - i, argv + i);
 }

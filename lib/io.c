@@ -330,7 +330,7 @@ int vz_tmpfile_open(vz_tmpfile *t, const char *target)
 		random_suffix(rnd, sizeof rnd);
 		int rc = vz_path_fmt(t->path, sizeof t->path, "%s/.vztmp.%s.%s", dir, base, rnd);
 		if (rc) { vz_hasher_free(t->hasher); t->hasher = NULL; return rc; }
-		rc = vz_io_open_write(t->path, O_WRONLY | O_CREAT | O_EXCL, 0644, &t->fd);
+		rc = vz_io_open_write(t->path, O_RDWR | O_CREAT | O_EXCL, 0644, &t->fd);
 		if (rc == VZ_EEXIST) continue;
 		if (rc) { vz_hasher_free(t->hasher); t->hasher = NULL; return rc; }
 		return VZ_OK;

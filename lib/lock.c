@@ -54,6 +54,7 @@ int vz_lock_acquire(const char *path, enum vz_lock_mode mode, int timeout_ms, bo
 		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0) {
 			if (errno == ENOENT) return vz_fail(VZ_ENOENT, "%s: no such lock file", path);
+			if (errno == ELOOP) return vz_fail(VZ_EPERM, "%s: is a symlink; refusing to follow it", path);
 			return vz_fail(vz_err_from_errno(errno), "%s: open: %s", path, strerror(errno));
 		}
 	}

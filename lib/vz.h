@@ -355,8 +355,62 @@ const char *vz_simd_level(void);
 int vz_simd_force(const char *level);
 
 /* ===== section: hnsw (lib/hnsw.c) ===== */
+typedef struct vz_hnsw_params { uint32_t m; uint32_t ef_construction; uint64_t seed; bool sq8; } vz_hnsw_params;
+typedef struct vz_hit { uint32_t row; float distance; } vz_hit;
+typedef struct vz_hnsw_builder vz_hnsw_builder;
+/* An opened index.hnsw: pointers into the caller's mapping (borrowed), checked by vz_hnsw_open
+ * to lie inside it. The layout is described at the top of lib/hnsw.c and in vz-format(5). */
+typedef struct vz_hnsw_index {
+	const unsigned char *data;
+	size_t size;
+	size_t count;
+	uint32_t dim;
+	enum vz_metric metric;
+	uint32_t m, m0, max_level, entry_point;
+	const uint8_t *levels;
+	const uint32_t *links0, *upper_index, *upper;
+	uint64_t upper_len;
+	const float *sq_min, *sq_step;
+	const uint8_t *sq_codes;
+} vz_hnsw_index;
+int vz_hnsw_builder_new(uint32_t dim, enum vz_metric metric, const vz_hnsw_params *p,
+                        const float *vectors, size_t capacity, vz_hnsw_builder **out);
+int vz_hnsw_builder_from_index(const vz_hnsw_index *idx, const float *vectors, size_t capacity, vz_hnsw_builder **out);
+int vz_hnsw_builder_add(vz_hnsw_builder *b, size_t first, size_t count, int threads);
+int vz_hnsw_builder_write(vz_hnsw_builder *b, vz_tmpfile *out, uint64_t generation);
+void vz_hnsw_builder_free(vz_hnsw_builder *b);
+int vz_hnsw_open(const unsigned char *data, size_t size, uint32_t dim, enum vz_metric metric,
+                 size_t expect_rows, vz_hnsw_index *idx);
+size_t vz_hnsw_count(const vz_hnsw_index *idx);
+int vz_hnsw_search(const vz_hnsw_index *idx, const float *vectors, const float *query, size_t k, size_t ef,
+                   bool (*skip)(void *ctx, uint32_t row), void *ctx, vz_hit *out, size_t *nout);
+int vz_hnsw_verify(const vz_hnsw_index *idx);
+int vz_exact_search(const float *vectors, size_t n, uint32_t dim, enum vz_metric metric, const float *query,
+                    size_t k, bool (*skip)(void *ctx, uint32_t row), void *ctx, vz_hit *out, size_t *nout);
 
 /* ===== section: input formats (lib/input.c) ===== */
+enum vz_input_format { VZ_FMT_AUTO = 0, VZ_FMT_JSONL, VZ_FMT_FVECS, VZ_FMT_NPY, VZ_FMT_CSV };
+enum vz_op { VZ_OP_INSERT = 1, VZ_OP_UPDATE = 2, VZ_OP_DELETE = 3, VZ_OP_UPSERT = 4 };
+int vz_input_format_parse(const char *name, enum vz_input_format *out);
+enum vz_input_format vz_input_format_from_path(const char *path);
+typedef struct vz_batch {
+	size_t n;
+	uint32_t dim;
+	float *vectors;
+	char **ids;
+	char **payloads;
+	size_t *payload_lens;
+	char **texts;
+	enum vz_op *ops;
+	size_t *lines;
+} vz_batch;
+enum vz_read_flags { VZ_READ_OPS = 1, VZ_READ_TEXT_OK = 2, VZ_READ_IDS_ONLY = 4 };
+int vz_batch_read(const char *path, enum vz_input_format fmt, uint32_t expect_dim, unsigned flags,
+                  uint64_t id_base, vz_batch *out);
+int vz_batch_parse(const char *name, const unsigned char *data, size_t len, enum vz_input_format fmt,
+                   uint32_t expect_dim, unsigned flags, uint64_t id_base, vz_batch *out);
+void vz_batch_free(vz_batch *b);
+int vz_parse_vector(const char *text, float **out, uint32_t *dim);
 
 /* ===== section: collections and WAL (lib/wal.c, lib/collection.c) ===== */
 
@@ -386,6 +440,9 @@ typedef struct vz_config {
 void vz_config_defaults(vz_config *c);
 /* Checks ranges (dim 1..VZ_MAX_DIM, m 2..100, ef 1..10000...). VZ_EINVAL with detail. */
 int vz_config_validate(const vz_config *c);
+/* Parses a configuration object as written in metadata.json and dump headers (every field
+ * required; validated). VZ_ECORRUPT with detail otherwise. */
+int vz_config_from_json_text(const char *text, size_t len, vz_config *c);
 
 /* Where a collection lives: NAME is data/dynamic/NAME, PROJECT/COLLECTION is
  * data/workspace/PROJECT/COLLECTION. VZ_EINVAL when a name does not match vz_name_valid. */
@@ -442,6 +499,188 @@ typedef struct vz_result {
  * with the WAL delta (searched exactly). out has room for k results; *n gets how many. */
 int vz_collection_query(vz_collection *c, const float *query, size_t k, size_t ef, vz_result *out, size_t *n);
 
+/* ---- the write-ahead log (lib/wal.c) ----
+ * wal.log: a vz_file_header (magic VZ_MAGIC_WAL; aux = salt, a random 64-bit value chosen when
+ * the log is (re)started; aux2 = the sequence number of the first record), then records, each
+ * 8-byte aligned:
+ *   u32 length of the payload, u16 type, u16 flags, u64 sequence, u64 transaction,
+ *   u64 previous record's checksum (the salt for the first), u64 checksum, payload, zero padding.
+ * checksum = XXH3-64 seeded with the salt over the first 32 header bytes and the payload. Each
+ * record is checkable alone (salvage can find the next good one); the previous-checksum chain and
+ * the sequence numbers detect stale, reordered or foreign records. */
+enum vz_wal_type {
+	VZ_WAL_CREATE = 1, /* payload: the configuration as JSON */
+	VZ_WAL_DROP = 2,   /* DeleteCollection */
+	VZ_WAL_INSERT = 3, /* u16 id length, id, u32 dim, dim floats, u32 payload length, payload */
+	VZ_WAL_UPDATE = 4, /* as insert */
+	VZ_WAL_DELETE = 5, /* u16 id length, id */
+	VZ_WAL_BEGIN = 6,  /* u64 wall-clock milliseconds, u32 operations in the transaction */
+	VZ_WAL_COMMIT = 7, /* u32 operations in the transaction */
+};
+#define VZ_WAL_RECORD_HEADER 40
+
+/* Name of a record type ("insert"). */
+const char *vz_wal_type_name(uint32_t type);
+
+typedef struct vz_wal_entry {
+	uint64_t offset;     /* of the record in wal.log */
+	uint32_t type;
+	uint64_t seq, txn;
+	uint32_t length;     /* payload bytes */
+	uint64_t checksum;
+	const unsigned char *payload; /* into the log's mapping */
+	bool checksum_ok;    /* false only in salvage listings of damaged records */
+} vz_wal_entry;
+
+enum vz_wal_scan_mode {
+	VZ_WAL_SCAN_STOP = 1,    /* stop at the first bad record (point in time) */
+	VZ_WAL_SCAN_SALVAGE = 2, /* skip bad bytes and keep every record that checks out */
+};
+
+typedef struct vz_wal_log {
+	vz_map map;
+	vz_file_header header;
+	vz_wal_entry *entries; /* good records in log order */
+	size_t n;
+	uint64_t valid_end;    /* offset just past the last good record before any damage */
+	bool damaged;          /* something after valid_end is not a good record */
+	uint64_t damage_offset;
+	char damage_what[160];
+	bool torn_tail;        /* the damage is only a tail: no good record follows it */
+	size_t good_after_damage; /* good records found after the damage (salvage scan) */
+	uint64_t bytes_lost;   /* bytes of the log not covered by good records */
+} vz_wal_log;
+
+/* Maps and scans wal.log. A missing file is VZ_ENOENT; a bad header is VZ_ECORRUPT. Damage
+ * after the header is not an error: it is described in the result. Free with vz_wal_free. */
+int vz_wal_scan(const char *path, enum vz_wal_scan_mode mode, vz_wal_log *out);
+void vz_wal_free(vz_wal_log *w);
+
+/* ---- writing, reading and maintaining collections (lib/collection.c) ---- */
+
+/* Creates the dynamic collection NAME in data_dir/dynamic/ (made if missing): the directory is
+ * prepared under a temp name (metadata.json, wal.log with the CreateCollection record, LOCK),
+ * made durable, then renamed into place. VZ_EEXIST when it exists; VZ_EINVAL for a bad name or
+ * configuration. */
+int vz_collection_create(const char *data_dir, const char *name, const vz_config *cfg);
+
+/* Writes a DeleteCollection record, makes it durable, then removes the directory (renamed away
+ * first, so a crash leaves either the collection or nothing visible; an interrupted removal is
+ * finished by the next open or create). The collection must be open with VZ_OPEN_WRITE; it is
+ * closed by this call whatever the result. */
+int vz_collection_drop(vz_collection *c);
+
+/* One change in a transaction. */
+enum vz_write_op { VZ_WRITE_INSERT = 1, VZ_WRITE_UPDATE = 2, VZ_WRITE_DELETE = 3, VZ_WRITE_UPSERT = 4 };
+typedef struct vz_write {
+	enum vz_write_op op;
+	const char *id;
+	size_t id_len;
+	const float *vector;   /* dim floats (not for delete) */
+	uint32_t dim;
+	const char *payload;   /* raw JSON, or NULL (update: keep the old payload) */
+	size_t payload_len;
+	size_t line;           /* source line or row, for messages (0: unknown) */
+} vz_write;
+
+enum vz_write_flags {
+	VZ_WRITE_MISSING_OK = 1, /* deleting an absent id is not an error */
+	VZ_WRITE_BULK = 2,       /* fold the batch straight into a new checkpoint (no WAL copy) */
+	VZ_WRITE_NO_AUTO_CHECKPOINT = 4,
+};
+
+typedef struct vz_write_stats {
+	size_t inserted, updated, deleted, skipped;
+	uint64_t first_seq, last_seq;  /* WAL records written (0 for a bulk write) */
+	bool checkpointed;             /* an automatic (or bulk) checkpoint followed */
+} vz_write_stats;
+
+/* Applies the writes as ONE transaction: all are checked first (dimension, NaN, existing id for
+ * insert (VZ_EEXIST), missing id for update/delete (VZ_ENOENT), each naming the line), then
+ * written to the WAL and made durable (fdatasync) before returning 0. Nothing is written when
+ * any check fails. Afterwards an automatic checkpoint runs when one is due (unless
+ * VZ_WRITE_NO_AUTO_CHECKPOINT); its failure is reported but the transaction stays committed
+ * (stats->checkpointed false, return 0, vz_last_error says why). threads: for index builds. */
+int vz_collection_write(vz_collection *c, const vz_write *w, size_t n, unsigned flags, int threads,
+			vz_write_stats *stats);
+
+/* Looks up one live id. On success fills r (borrowed pointers valid until the next write or
+ * close) and *vector (dim floats, borrowed, may be unaligned-free copy). VZ_ENOENT if absent. */
+int vz_collection_get(vz_collection *c, const char *id, size_t id_len, vz_result *r, const float **vector);
+
+/* Calls fn for every live row, base rows first then the WAL delta in write order. Stops and
+ * returns fn's value when it is non-zero. */
+int vz_collection_foreach(vz_collection *c, int (*fn)(void *ctx, const vz_result *r, const float *vector), void *ctx);
+
+/* Counts and state for `info` and `list`. */
+typedef struct vz_collection_stats {
+	uint64_t generation;
+	uint64_t rows;            /* rows in vectors.bin, tombstones included */
+	uint64_t live;            /* live vectors, WAL included */
+	uint64_t tombstones;      /* dead rows in vectors.bin */
+	uint64_t wal_ops;         /* committed operations in the WAL after the checkpoint */
+	uint64_t wal_bytes;
+	double wal_oldest_age;    /* seconds since the oldest un-checkpointed operation (0 if none) */
+	int64_t checkpoint_time;  /* unix seconds of the last checkpoint (0: never) */
+	uint64_t bytes;           /* total size of the collection's files */
+	bool workspace;
+	bool wal_damaged;         /* the WAL has damage after its good records (see vz_collection_warning) */
+} vz_collection_stats;
+int vz_collection_stats_get(vz_collection *c, vz_collection_stats *st);
+
+/* A warning from open (e.g. "wal.log: offset 4096: record checksum mismatch; 2 later records
+ * ignored: run vz recover"), or NULL. Borrowed. */
+const char *vz_collection_warning(const vz_collection *c);
+
+/* True when the WAL has reached the automatic checkpoint thresholds. */
+bool vz_collection_checkpoint_due(vz_collection *c);
+
+/* Folds the WAL into new vectors.bin/index.hnsw (new rows inserted into the existing graph;
+ * rebuilt from live rows when tombstones pass 20%), switches atomically via metadata.json, then
+ * restarts the WAL. A crash at any point leaves the state before or after. Needs VZ_OPEN_WRITE.
+ * Does nothing (returns 0) when the WAL is empty unless force. */
+int vz_collection_checkpoint(vz_collection *c, int threads, bool force);
+
+enum vz_recover_mode {
+	VZ_RECOVER_POINT_IN_TIME = 1, /* replay up to the first bad record, drop the rest */
+	VZ_RECOVER_TOLERATE_TAIL = 2, /* like point in time, but fail if the damage is not a torn tail */
+	VZ_RECOVER_ABSOLUTE = 3,      /* fail on any damage; change nothing */
+	VZ_RECOVER_SALVAGE = 4,       /* keep every committed transaction that can be read */
+};
+int vz_recover_mode_parse(const char *name, enum vz_recover_mode *out);
+const char *vz_recover_mode_name(enum vz_recover_mode m);
+
+typedef struct vz_recover_report {
+	uint64_t records_replayed;     /* good WAL records */
+	uint64_t transactions_replayed;
+	uint64_t transactions_dropped; /* incomplete or unreadable transactions */
+	uint64_t bytes_dropped;        /* WAL bytes after the damage that were not kept */
+	uint64_t records_salvaged;     /* good records after damage kept (salvage) */
+	int temps_removed;
+	bool wal_damaged, torn_tail, index_rebuilt, checkpoint_written;
+	char damage[256];              /* where and what, or "" */
+} vz_recover_report;
+
+/* Recovers the collection in dir (exclusive lock): cleans temp files, finishes an interrupted
+ * checkpoint or drop, scans the WAL in the given mode, rebuilds index.hnsw when it is missing or
+ * fails verification, writes a fresh checkpoint with everything recovered (not with dry_run),
+ * and verifies it. VZ_ECORRUPT when the mode forbids what was found (nothing is changed). */
+int vz_collection_recover(const char *dir, enum vz_recover_mode mode, bool dry_run, int threads,
+			  int lock_timeout_ms, vz_recover_report *rep);
+
+/* The fields of an insert, update or delete record (pointers into the record: borrowed). */
+typedef struct vz_wal_op {
+	const char *id;
+	size_t id_len;
+	uint32_t dim;
+	const unsigned char *vector; /* dim floats, possibly unaligned */
+	const char *payload;
+	size_t payload_len;
+	bool has_payload;
+} vz_wal_op;
+/* Decodes an insert/update/delete record; VZ_ECORRUPT (naming the offset) when malformed. */
+int vz_wal_decode_op(const vz_wal_entry *e, vz_wal_op *op);
+
 /* Verification report callback: one call per problem found. file is "vectors.bin" etc.,
  * offset is a byte offset in it (or -1), what names the broken invariant. */
 typedef void (*vz_verify_cb)(void *ctx, const char *file, int64_t offset, const char *what);
@@ -452,6 +691,118 @@ typedef void (*vz_verify_cb)(void *ctx, const char *file, int64_t offset, const 
 int vz_collection_verify(const char *dir, bool quick, int lock_timeout_ms, vz_verify_cb cb, void *ctx, int *problems);
 
 /* ===== section: workspace (lib/workspace.c, lib/embed.c) ===== */
+
+/* The built-in text embedding (lib/embed.c), DESIGN section 6. Terms are runs of ASCII letters
+ * and digits or non-ASCII bytes, lowercased, lightly stemmed, 2..64 bytes; each is hashed with
+ * XXH3 into a bucket (hash % dim) with a sign (the top bit). A document vector holds the BM25
+ * term-frequency saturation of its terms (k1 1.2, b 0.75 against a fixed reference length of
+ * 256 terms), so it never depends on the rest of the corpus; a query vector holds the idf of
+ * its terms from the document frequencies (df) of the collection. Both are L2-normalised. */
+#define VZ_MAGIC_TERMS "VZTERMS1"
+typedef struct vz_bm25 vz_bm25;
+
+/* An empty model (no documents) of dimension dim. Free with vz_bm25_free (NULL is fine). */
+int vz_bm25_new(uint32_t dim, vz_bm25 **out);
+void vz_bm25_free(vz_bm25 *m);
+uint32_t vz_bm25_dim(const vz_bm25 *m);
+/* Number of documents counted in the df table. */
+uint64_t vz_bm25_documents(const vz_bm25 *m);
+/* Counts text as one more document (each distinct term's df + 1) / one fewer (df - 1, never
+ * below 0). Dynamic collections call add on insert --text and remove on delete of a text row. */
+int vz_bm25_add_document(vz_bm25 *m, const char *text, size_t len);
+int vz_bm25_remove_document(vz_bm25 *m, const char *text, size_t len);
+/* The document vector of text into out[dim]. VZ_EDATA when the text has no terms. Does not
+ * change the df table (call vz_bm25_add_document for that). */
+int vz_embed_text(const vz_bm25 *m, const char *text, size_t len, float *out);
+/* The query vector of text (idf weights from m) into out[dim]. VZ_EDATA when no terms. */
+int vz_bm25_embed_query(const vz_bm25 *m, const char *text, size_t len, float *out);
+/* terms.bin: the df table of a dynamic collection (vz_file_header VZ_MAGIC_TERMS, checksummed
+ * body; parsed as untrusted input). load: VZ_ENOENT when missing, VZ_ECORRUPT when damaged.
+ * save: atomic replace. */
+int vz_bm25_load(const char *path, vz_bm25 **out);
+int vz_bm25_save(const vz_bm25 *m, const char *path);
+/* The model of the collection in collection_dir: the df table of its cache.bin (workspace) or
+ * of its terms.bin (dynamic), or an empty model of dimension dim when it has neither.
+ * VZ_ECORRUPT when the stored dimension is not dim. Free with vz_bm25_free. */
+int vz_bm25_open_dir(const char *collection_dir, uint32_t dim, vz_bm25 **out);
+/* Embeds a query for the collection in collection_dir (vz_bm25_open_dir + vz_bm25_embed_query). */
+int vz_embed_query(const char *collection_dir, const char *text, size_t len, float *out, uint32_t dim);
+
+/* The workspace file (lib/workspace.c), DESIGN section 6: both schemas, read with libyaml. */
+#define VZ_WORKSPACE_FILE "vectorize-workspace.yml"
+#define VZ_WS_MAX_FILE (1u << 20)   /* bigger YAML files are refused */
+#define VZ_WS_MAX_ALIASES 64        /* more aliases are refused (alias bombs) */
+#define VZ_WS_MAX_DEPTH 32          /* deeper nesting is refused */
+
+typedef struct vz_ws_collection {
+	char project[65];          /* project name */
+	char name[65];             /* collection name */
+	char full_name[131];       /* "project/collection" */
+	char project_dir[4096];    /* the project's directory (relative paths resolved against the YAML's dir) */
+	char **include, **exclude; /* glob patterns (**, *, ?, [..]) relative to project_dir */
+	size_t n_include, n_exclude;
+	vz_config cfg;             /* dim, metric, hnsw parameters, quantization, embedding "bm25";
+	                              checkpoint_ops/seconds from a `checkpoint` section (else defaults) */
+	uint32_t chunk_size, chunk_overlap; /* bytes */
+	uint64_t max_file_size;    /* bytes; bigger files are skipped */
+	uint64_t config_hash;      /* XXH3 of the effective configuration: a change rebuilds */
+	int line;                  /* where it is declared in the YAML (1-based) */
+} vz_ws_collection;
+
+typedef struct vz_workspace {
+	char path[4096];           /* the YAML file */
+	char dir[4096];            /* its directory */
+	char name[128];            /* workspace.name, or "" */
+	vz_ws_collection *collections;
+	size_t n;
+	bool watcher_enabled;      /* file_watcher.enabled (default true) */
+	uint32_t debounce_ms;      /* file_watcher.debounce_ms (default 500) */
+	uint32_t checkpoint_ops, checkpoint_seconds; /* workspace-level `checkpoint`; 0 when absent */
+	bool backup_set;           /* a `backup` section was given */
+	char backup_directory[4096]; /* backup.directory, resolved against dir ("" when absent) */
+	uint32_t backup_keep;      /* backup.keep (default 7) */
+	bool backup_after_checkpoint; /* backup.after_checkpoint (default false) */
+	char **warnings;           /* "file:line:col: unknown key 'x'" ... (n_warnings of them) */
+	size_t n_warnings;
+} vz_workspace;
+
+/* Reads and validates the workspace file at path. Errors are VZ_ECONFIG with a detail starting
+ * "path:line:column: "; a missing file is VZ_ENOENT. Unknown keys become warnings (not errors).
+ * Free with vz_workspace_free (NULL is fine). */
+int vz_workspace_load(const char *path, vz_workspace **out);
+void vz_workspace_free(vz_workspace *w);
+/* The collection named "project/collection", or NULL. */
+const vz_ws_collection *vz_workspace_find(const vz_workspace *w, const char *full_name);
+
+/* Returns VZ_EPERM with the detail "p/docs is a workspace collection: edit
+ * /path/vectorize-workspace.yml and run vz build" (the file found from the current directory
+ * upward; "vectorize-workspace.yml" when none is found). */
+int vz_workspace_readonly_error(const char *collection_name);
+
+/* Sets *changed when the effective configuration of the collection in collection_dir (a
+ * data/workspace/P/C directory) in the workspace file yaml_path differs from the one it was
+ * built with (cache.bin), or the collection is no longer in the file. */
+int vz_workspace_config_changed(const char *collection_dir, const char *yaml_path, bool *changed);
+
+/* Glob match of a relative path: `**` any number of whole segments, `*` and `?` within one
+ * segment, `[...]` a class (`[!...]` negated). A pattern without '/' matches the base name. */
+bool vz_glob_match(const char *pattern, const char *path);
+
+/* Building (lib/wsbuild.c). */
+typedef struct vz_ws_stats {
+	size_t files, changed, added, removed, chunks;
+	bool rebuilt;       /* the configuration changed (or --force): everything was re-embedded */
+	double seconds;
+} vz_ws_stats;
+/* Progress: done of total files examined so far. */
+typedef void (*vz_ws_progress_fn)(void *ctx, size_t done, size_t total);
+
+/* Builds (incrementally) collection c of w into data_dir/workspace/P/C: walks the project,
+ * re-reads and re-embeds only added and changed files (all of them with force or when the
+ * configuration hash changed), writes the snapshot (vz_collection_write_snapshot) and cache.bin
+ * under the collection's exclusive lock. Files that vanish while being read are skipped. */
+int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *c, const char *data_dir, bool force,
+		       int threads, int lock_timeout_ms, vz_ws_progress_fn progress, void *ctx, vz_ws_stats *st);
 
 /* ===== section: backup (lib/backup.c) ===== */
 

@@ -118,7 +118,7 @@ load helper
 	assert_success
 	assert_line version
 	assert_line help
-	run "$VZ" __complete ver
+	run "$VZ" __complete vers
 	assert_output version
 	run "$VZ" __complete version --
 	assert_line --json

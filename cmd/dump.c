@@ -1,0 +1,108 @@
+/* dump.c: `vz dump COLL`: a lossless JSON-lines image (or .npy for other engines). */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { O_OUTPUT, O_FORMAT, O_IDS };
+static const struct vz_option options[] = {
+	[O_OUTPUT] = { "output", 'o', OPT_STRING, "FILE", "write to FILE instead of stdout", 0, 0, COMPLETE_FILE, NULL },
+	[O_FORMAT] = { "format", 0, OPT_STRING, "FMT", "jsonl (default: lossless, for vz load) or npy (vectors only)", 0, 0, COMPLETE_WORDS, "jsonl npy" },
+	[O_IDS] = { "ids", 0, OPT_STRING, "FILE", "with --format npy: write the ids, one a line, to FILE", 0, 0, COMPLETE_FILE, NULL },
+};
+
+struct dump_ctx { FILE *out; uint32_t dim; uint64_t rows; FILE *ids; bool npy; };
+
+static int dump_row(void *ctx, const vz_result *r, const float *v)
+{
+	struct dump_ctx *d = ctx;
+	d->rows++;
+	if (d->npy) {
+		if (fwrite(v, sizeof(float), d->dim, d->out) != d->dim) return VZ_EIO;
+		if (d->ids) {
+			fwrite(r->id, 1, r->id_len, d->ids);
+			fputc('\n', d->ids);
+		}
+		return 0;
+	}
+	fputs("{\"id\":", d->out);
+	vz_json_string(d->out, r->id, r->id_len);
+	fputs(",\"vector\":", d->out);
+	vz_print_vector(d->out, v, d->dim);
+	if (r->payload) {
+		fputs(",\"payload\":", d->out);
+		fwrite(r->payload, 1, r->payload_len, d->out);
+	}
+	fputs("}\n", d->out);
+	return ferror(d->out) ? VZ_EIO : 0;
+}
+
+static int count_row(void *ctx, const vz_result *r, const float *v)
+{
+	(void)r;
+	(void)v;
+	(*(uint64_t *)ctx)++;
+	return 0;
+}
+
+static int run(struct vz_cli *cli, struct vz_args *args)
+{
+	const char *fmt = opt_str(args, O_FORMAT, "jsonl");
+	bool npy = !strcmp(fmt, "npy");
+	if (!npy && opt_set(args, O_IDS)) return vz_usage_error(cli, "--ids goes with --format npy");
+	const char *outp = opt_str(args, O_OUTPUT, "-");
+	bool to_stdout = !strcmp(outp, "-");
+	if (npy && to_stdout && isatty(STDOUT_FILENO))
+		return vz_usage_error(cli, "refusing to write binary .npy data to a terminal (use -o FILE or a pipe)");
+	vz_collection *c;
+	int rc = vz_cli_open(cli, args->pos[0], VZ_OPEN_READ, &c);
+	if (rc) return rc;
+	const vz_config *cfg = vz_collection_config(c);
+	FILE *out = to_stdout ? stdout : fopen(outp, "wbx");
+	if (!out) {
+		vz_collection_close(c);
+		return vz_report(cli, vz_fail(vz_err_from_errno(errno), "%s: cannot create: %s", outp, strerror(errno)));
+	}
+	struct dump_ctx d = { out, cfg->dim, 0, NULL, npy };
+	if (npy) {
+		uint64_t n = 0;
+		vz_collection_foreach(c, count_row, &n);
+		char header[128];
+		int hl = snprintf(header, sizeof header, "{'descr': '<f4', 'fortran_order': False, 'shape': (%llu, %u), }", (unsigned long long)n, cfg->dim);
+		int total = 10 + hl + 1, pad = (64 - total % 64) % 64;
+		fwrite("\x93NUMPY\x01\x00", 1, 8, out);
+		uint16_t hlen = (uint16_t)(hl + pad + 1);
+		fputc(hlen & 0xff, out);
+		fputc(hlen >> 8, out);
+		fwrite(header, 1, (size_t)hl, out);
+		for (int i = 0; i < pad; i++) fputc(' ', out);
+		fputc('\n', out);
+		if (opt_set(args, O_IDS) && !(d.ids = fopen(opt_str(args, O_IDS, ""), "wx"))) {
+			rc = vz_report(cli, vz_fail(vz_err_from_errno(errno), "%s: cannot create: %s", opt_str(args, O_IDS, ""), strerror(errno)));
+			goto out;
+		}
+	} else {
+		/* the header line carries the configuration, so load recreates the collection exactly */
+		fprintf(out, "{\"vz_dump\":1,\"config\":{\"dim\":%u,\"metric\":\"%s\",\"m\":%u,\"ef_construction\":%u,\"ef_search\":%u,"
+			     "\"quantization\":\"%s\",\"embedding\":\"%s\",\"checkpoint_ops\":%u,\"checkpoint_seconds\":%u}}\n",
+			cfg->dim, vz_metric_name(cfg->metric), cfg->m, cfg->ef_construction, cfg->ef_search,
+			cfg->quantization == VZ_QUANT_SQ8 ? "sq8" : "none", cfg->embedding, cfg->checkpoint_ops, cfg->checkpoint_seconds);
+	}
+	rc = vz_collection_foreach(c, dump_row, &d);
+	if (rc) rc = vz_report(cli, vz_fail(VZ_EIO, "write error"));
+	if (d.ids && fclose(d.ids) != 0 && !rc) rc = vz_report(cli, vz_fail(VZ_EIO, "%s: write error", opt_str(args, O_IDS, "")));
+out:
+	if (!to_stdout && fclose(out) != 0 && !rc) rc = vz_report(cli, vz_fail(VZ_EIO, "%s: write error", outp));
+	vz_collection_close(c);
+	if (!rc) vz_infof(cli, "%s: %llu vectors dumped", args->pos[0], (unsigned long long)d.rows);
+	return rc;
+}
+
+const struct vz_command vz_cmd_dump = {
+	.name = "dump", .summary = "write a collection as JSON lines (or .npy)", .usage = "COLL [-o FILE] [--format jsonl|npy]",
+	.description = "The first line holds the configuration; each other line is {\"id\",\"vector\",\"payload\"}, with floats\n"
+		       "printed so that they read back bit-identical. vz load reads it back.",
+	.options = options, .nopts = VZ_NOPTS(options), .min_args = 1, .max_args = 1, .arg_complete = COMPLETE_COLLECTION, .run = run,
+};

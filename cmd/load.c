@@ -1,0 +1,68 @@
+/* load.c: `vz load COLL FILE`: create a collection from a `vz dump` image. */
+#include "write.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { O_FORCE, O_THREADS };
+static const struct vz_option options[] = {
+	[O_FORCE] = { "force", 0, OPT_FLAG, NULL, "drop an existing collection of that name first (no safety backup)", 0, 0, COMPLETE_NONE, NULL },
+	[O_THREADS] = { "threads", 0, OPT_INT, "N", "threads for index builds (default: every core)", 1, 1024, COMPLETE_NONE, NULL },
+};
+
+static int run(struct vz_cli *cli, struct vz_args *args)
+{
+	const char *name = args->pos[0], *path = args->pos[1];
+	char *text;
+	size_t len;
+	int rc = vz_read_file(path, (size_t)1 << 36, &text, &len);
+	if (rc) return vz_report(cli, rc);
+	char *nl = memchr(text, '\n', len);
+	size_t hl = nl ? (size_t)(nl - text) : len;
+	const char *key = "{\"vz_dump\":1,\"config\":";
+	vz_config cfg;
+	if (hl < strlen(key) + 1 || strncmp(text, key, strlen(key)) != 0 || text[hl - 1] != '}') {
+		free(text);
+		return vz_report(cli, vz_fail(VZ_EDATA, "%s: line 1: not a vz dump header ({\"vz_dump\":1,\"config\":{...}})", path));
+	}
+	if ((rc = vz_config_from_json_text(text + strlen(key), hl - strlen(key) - 1, &cfg))) {
+		free(text);
+		return vz_report(cli, vz_fail(VZ_EDATA, "%s: line 1: %s", path, vz_last_error()));
+	}
+	vz_batch b;
+	size_t body = nl ? (size_t)(nl + 1 - text) : len;
+	rc = vz_batch_parse(path, (const unsigned char *)text + body, len - body, VZ_FMT_JSONL, cfg.dim, 0, 0, &b);
+	free(text);
+	if (rc) return vz_report(cli, rc);
+	for (size_t i = 0; i < b.n; i++) b.lines[i]++; /* the header was line 1 */
+	char dd[4096];
+	if ((rc = vz_cli_data_dir(cli, dd, sizeof dd, NULL))) { vz_batch_free(&b); return vz_report(cli, rc); }
+	if (opt_set(args, O_FORCE)) {
+		vz_collection *old;
+		char dir[4200];
+		if (!vz_cli_collection_dir(cli, name, dir, sizeof dir, NULL) && !vz_collection_open(dir, VZ_OPEN_WRITE, cli->lock_timeout_ms, &old) &&
+		    (rc = vz_collection_drop(old))) {
+			vz_batch_free(&b);
+			return vz_report(cli, rc);
+		}
+	}
+	if ((rc = vz_collection_create(dd, name, &cfg))) {
+		vz_batch_free(&b);
+		return rc == VZ_EINVAL ? vz_usage_error(cli, "%s", vz_last_error()) : vz_report(cli, rc);
+	}
+	rc = vz_cli_write_batch(cli, name, &b, VZ_OP_INSERT, VZ_WRITE_BULK, vz_cli_threads(opt_int(args, O_THREADS, 0)), false);
+	vz_batch_free(&b);
+	if (rc) {
+		/* all or nothing: do not leave an empty collection behind a refused load */
+		char dir[4200];
+		vz_collection *made;
+		if (!vz_cli_collection_dir(cli, name, dir, sizeof dir, NULL) && !vz_collection_open(dir, VZ_OPEN_WRITE, cli->lock_timeout_ms, &made))
+			vz_collection_drop(made);
+	}
+	return rc;
+}
+
+const struct vz_command vz_cmd_load = {
+	.name = "load", .summary = "create a collection from a vz dump file", .usage = "COLL FILE [--force]",
+	.options = options, .nopts = VZ_NOPTS(options), .min_args = 2, .max_args = 2, .arg_complete = COMPLETE_COLLECTION, .run = run,
+};

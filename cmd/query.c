@@ -1,0 +1,104 @@
+/* query.c: `vz query COLL`: k nearest neighbours of a vector, of each vector of a batch, or of a text. */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { O_VECTOR, O_BATCH, O_TEXT, O_K, O_EF, O_FORMAT, O_JSON };
+static const struct vz_option options[] = {
+	[O_VECTOR] = { "vector", 0, OPT_STRING, "JSON", "the query vector as a JSON array", 0, 0, COMPLETE_NONE, NULL },
+	[O_BATCH] = { "batch", 0, OPT_STRING, "FILE", "one query per vector of FILE (.fvecs, .npy or JSON lines; - for stdin)", 0, 0, COMPLETE_FILE, NULL },
+	[O_TEXT] = { "text", 0, OPT_STRING, "TEXT", "embed TEXT with the collection's built-in embedding", 0, 0, COMPLETE_NONE, NULL },
+	[O_K] = { "k", 'k', OPT_INT, "N", "number of neighbours (default 10)", 1, 100000, COMPLETE_NONE, NULL },
+	[O_EF] = { "ef", 0, OPT_INT, "N", "search candidate list (default: the collection's ef_search)", 1, 100000, COMPLETE_NONE, NULL },
+	[O_FORMAT] = { "format", 0, OPT_STRING, "FMT", "format of --batch: jsonl, fvecs, npy or csv", 0, 0, COMPLETE_WORDS, "jsonl fvecs npy csv" },
+	[O_JSON] = { "json", 0, OPT_FLAG, NULL, "one JSON object a line", 0, 0, COMPLETE_NONE, NULL },
+};
+
+int vz_cli_embed_text(const struct vz_cli *cli, vz_collection *c, const char *coll_dir, const char *text, float *out);
+
+static int run(struct vz_cli *cli, struct vz_args *args)
+{
+	int given = opt_set(args, O_VECTOR) + opt_set(args, O_BATCH) + opt_set(args, O_TEXT);
+	if (given != 1) return vz_usage_error(cli, "give exactly one of --vector, --batch or --text");
+	size_t k = (size_t)opt_int(args, O_K, 10), ef = (size_t)opt_int(args, O_EF, 0);
+	bool json = opt_set(args, O_JSON);
+	vz_batch b = { 0 };
+	float *single = NULL;
+	uint32_t qdim = 0;
+	size_t nq = 1;
+	int rc;
+	if (opt_set(args, O_VECTOR)) {
+		if ((rc = vz_parse_vector(opt_str(args, O_VECTOR, ""), &single, &qdim))) {
+			vz_fail_prefix(rc, "--vector: ");
+			return vz_report(cli, rc);
+		}
+	} else if (opt_set(args, O_BATCH)) {
+		enum vz_input_format fmt = VZ_FMT_AUTO;
+		if (opt_set(args, O_FORMAT) && vz_input_format_parse(opt_str(args, O_FORMAT, ""), &fmt))
+			return vz_usage_error(cli, "%s", vz_last_error());
+		if ((rc = vz_batch_read(opt_str(args, O_BATCH, "-"), fmt, 0, 0, 0, &b))) return vz_report(cli, rc);
+		qdim = b.dim;
+		nq = b.n;
+	}
+	vz_collection *c;
+	if ((rc = vz_cli_open(cli, args->pos[0], VZ_OPEN_READ, &c))) goto out_free;
+	const vz_config *cfg = vz_collection_config(c);
+	if (opt_set(args, O_TEXT)) {
+		char dir[4200];
+		vz_cli_collection_dir(cli, args->pos[0], dir, sizeof dir, NULL);
+		qdim = cfg->dim;
+		if (!(single = malloc(sizeof(float) * qdim))) { rc = vz_report(cli, vz_fail(VZ_ENOMEM, "out of memory")); goto out; }
+		if ((rc = vz_cli_embed_text(cli, c, dir, opt_str(args, O_TEXT, ""), single))) goto out;
+	}
+	if (nq > 0 && qdim != cfg->dim) {
+		rc = vz_report(cli, vz_fail(VZ_EDATA, "query vectors have dimension %u, the collection has %u", qdim, cfg->dim));
+		goto out;
+	}
+	vz_result *res = malloc(sizeof(vz_result) * k);
+	if (!res) { rc = vz_report(cli, vz_fail(VZ_ENOMEM, "out of memory")); goto out; }
+	for (size_t i = 0; i < nq && rc == 0; i++) {
+		const float *q = single ? single : b.vectors + i * b.dim;
+		size_t n;
+		int qrc = vz_collection_query(c, q, k, ef, res, &n);
+		if (qrc) { rc = vz_report(cli, qrc); break; }
+		if (opt_set(args, O_BATCH)) {
+			/* batches stream: one line per query, flushed as it is ready */
+			if (json) {
+				printf("{\"query\":%zu,\"results\":[", i);
+				for (size_t j = 0; j < n; j++) {
+					fputs(j ? ",{\"id\":" : "{\"id\":", stdout);
+					vz_json_string(stdout, res[j].id, res[j].id_len);
+					fputs(",\"score\":", stdout);
+					vz_print_float(stdout, res[j].score);
+					putchar('}');
+				}
+				fputs("]}\n", stdout);
+			} else {
+				printf("%zu", i);
+				for (size_t j = 0; j < n; j++) {
+					putchar('\t');
+					fwrite(res[j].id, 1, res[j].id_len, stdout);
+				}
+				putchar('\n');
+			}
+		} else {
+			for (size_t j = 0; j < n; j++) vz_print_result(stdout, &res[j], json, true);
+		}
+		if (ferror(stdout)) break;
+	}
+	free(res);
+out:
+	vz_collection_close(c);
+out_free:
+	free(single);
+	if (opt_set(args, O_BATCH)) vz_batch_free(&b);
+	return rc;
+}
+
+const struct vz_command vz_cmd_query = {
+	.name = "query", .summary = "find the nearest neighbours of a vector or a text", .usage = "COLL (--vector JSON | --batch FILE | --text TEXT) [-k N] [options]",
+	.description = "Scores: cosine similarity for cosine and the dot product for dot_product (higher is better),\n"
+		       "the L2 distance for euclidean (lower is better). Results are best first.",
+	.options = options, .nopts = VZ_NOPTS(options), .min_args = 1, .max_args = 1, .arg_complete = COMPLETE_COLLECTION, .run = run,
+};

@@ -1,0 +1,58 @@
+/* recover.c: `vz recover [COLL... | --all] [--mode M] [--dry-run]`. */
+#include "targets.h"
+
+#include <string.h>
+
+enum { O_ALL, O_MODE, O_DRY_RUN, O_THREADS, O_JSON };
+static const struct vz_option options[] = {
+	[O_ALL] = { "all", 0, OPT_FLAG, NULL, "every dynamic collection in the data directory", 0, 0, COMPLETE_NONE, NULL },
+	[O_MODE] = { "mode", 0, OPT_STRING, "MODE", "point-in-time (default), tolerate-tail, absolute or salvage", 0, 0, COMPLETE_WORDS, "point-in-time tolerate-tail absolute salvage" },
+	[O_DRY_RUN] = { "dry-run", 0, OPT_FLAG, NULL, "report what would be done; change nothing", 0, 0, COMPLETE_NONE, NULL },
+	[O_THREADS] = { "threads", 0, OPT_INT, "N", "threads for index builds (default: every core)", 1, 1024, COMPLETE_NONE, NULL },
+	[O_JSON] = { "json", 0, OPT_FLAG, NULL, "one JSON report per collection", 0, 0, COMPLETE_NONE, NULL },
+};
+
+static int run(struct vz_cli *cli, struct vz_args *args)
+{
+	enum vz_recover_mode mode = VZ_RECOVER_POINT_IN_TIME;
+	if (opt_set(args, O_MODE) && vz_recover_mode_parse(opt_str(args, O_MODE, ""), &mode)) return vz_usage_error(cli, "%s", vz_last_error());
+	char **names;
+	int n, status = 0;
+	int rc = vz_cli_targets(cli, args, opt_set(args, O_ALL), &names, &n);
+	if (rc) return rc;
+	bool dry = opt_set(args, O_DRY_RUN);
+	for (int i = 0; i < n; i++) {
+		if (opt_set(args, O_ALL) && strchr(names[i], '/')) continue;
+		char dir[4200];
+		if ((rc = vz_cli_collection_dir(cli, names[i], dir, sizeof dir, NULL))) { status = rc; continue; }
+		vz_recover_report r;
+		rc = vz_collection_recover(dir, mode, dry, vz_cli_threads(opt_int(args, O_THREADS, 0)), cli->lock_timeout_ms, &r);
+		if (opt_set(args, O_JSON)) {
+			printf("{\"collection\":\"%s\",\"mode\":\"%s\",\"dry_run\":%s,\"ok\":%s,\"records_replayed\":%llu,\"transactions_replayed\":%llu,"
+			       "\"transactions_dropped\":%llu,\"bytes_dropped\":%llu,\"records_salvaged\":%llu,\"temps_removed\":%d,"
+			       "\"wal_damaged\":%s,\"torn_tail\":%s,\"index_rebuilt\":%s,\"damage\":",
+			       names[i], vz_recover_mode_name(mode), dry ? "true" : "false", rc ? "false" : "true",
+			       (unsigned long long)r.records_replayed, (unsigned long long)r.transactions_replayed,
+			       (unsigned long long)r.transactions_dropped, (unsigned long long)r.bytes_dropped,
+			       (unsigned long long)r.records_salvaged, r.temps_removed, r.wal_damaged ? "true" : "false",
+			       r.torn_tail ? "true" : "false", r.index_rebuilt ? "true" : "false");
+			vz_json_string(stdout, r.damage, strlen(r.damage));
+			puts("}");
+		} else if (!rc) {
+			vz_infof(cli, "%s: %s%llu transactions replayed, %llu dropped, %llu WAL bytes dropped%s%s%s", names[i], dry ? "(dry run) " : "",
+				 (unsigned long long)r.transactions_replayed, (unsigned long long)r.transactions_dropped,
+				 (unsigned long long)r.bytes_dropped, r.records_salvaged ? ", records salvaged after damage" : "",
+				 r.index_rebuilt ? (dry ? ", index would be rebuilt" : ", index rebuilt") : "",
+				 r.damage[0] ? "" : "");
+			if (r.damage[0]) vz_infof(cli, "%s: %s", names[i], r.damage);
+		}
+		if (rc) status = vz_report(cli, rc);
+	}
+	vz_cli_targets_free(names, n);
+	return status;
+}
+
+const struct vz_command vz_cmd_recover = {
+	.name = "recover", .summary = "replay the WAL, repair the index, clean up after a crash", .usage = "[COLL... | --all] [--mode MODE] [--dry-run]",
+	.options = options, .nopts = VZ_NOPTS(options), .min_args = 0, .max_args = -1, .arg_complete = COMPLETE_COLLECTION, .run = run,
+};

@@ -1,0 +1,1310 @@
+/* collection.c: a collection's life: create, open (checkpoint files mapped, WAL tail replayed into
+ * an in-memory delta), query (index merged with the delta), transactional writes through the WAL,
+ * checkpoints, drop.
+ *
+ * Checkpoint protocol (generation G to G+1), each step durable before the next:
+ *   1. vectors.bin.new and index.hnsw.new written (temp file, fsync, rename, directory fsync);
+ *   2. metadata.json replaced atomically: generation G+1, the WAL position folded, checksums.
+ *      This is the commit point;
+ *   3. the .new files renamed over vectors.bin and index.hnsw, directory fsync;
+ *   4. wal.log replaced by an empty log starting after the folded sequence number.
+ * Open reads metadata.json first and takes each data file from the name whose header carries the
+ * committed generation (finishing step 3 when it holds the exclusive lock). WAL records at or
+ * below metadata's wal_seq are already folded and skipped (a crash before step 4). */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct delta_entry {
+	char *id;
+	size_t id_len;
+	float *vec;          /* dim floats, owned; NULL when deleted */
+	char *payload;
+	size_t payload_len;
+	bool has_payload;
+	bool deleted;
+	int64_t base_row;    /* the row of vectors.bin this id had at open, or -1 */
+};
+
+/* An open-addressing map from id to an index (+1) into an array, used for the delta and for
+ * checking a batch against itself. */
+struct idmap {
+	uint32_t *slots;
+	size_t nslots, used;
+};
+
+struct vz_collection {
+	char dir[4096];
+	unsigned flags;
+	vz_lock lock;
+	vz_meta meta;
+	vz_vectors vec;
+	bool has_vec;
+	vz_map index_map;
+	vz_hnsw_index index;
+	bool has_index;
+	vz_wal_log wal;
+	bool has_wal;
+	uint64_t wal_end;     /* append position */
+	bool wal_corrupt;     /* damage that is not a torn tail: writes refused until recover */
+	vz_wal_writer writer;
+	struct delta_entry *d;
+	size_t nd, capd;
+	struct idmap dmap;
+	uint32_t *superseded; /* sorted base rows replaced or deleted by the delta */
+	size_t nsup;
+	bool sup_dirty;
+	uint64_t wal_ops;
+	double oldest_op;     /* unix seconds of the oldest un-checkpointed operation, 0 if none */
+	bool dropped;
+	char warning[512];
+};
+
+static double wall_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Scales v to unit length for cosine. A vector already of unit length (within float rounding)
+ * is left bit for bit as it is, so that a dump loaded back stores exactly the same floats. */
+static int unit_length(float *v, uint32_t dim)
+{
+	double norm = 0;
+	for (uint32_t i = 0; i < dim; i++) norm += (double)v[i] * v[i];
+	if (fabs(norm - 1.0) < 1e-6) return VZ_OK;
+	return vz_normalize(v, dim);
+}
+
+/* ---- id map ---- */
+
+typedef bool (*idmap_eq)(void *ctx, uint32_t index, const char *id, size_t len);
+
+static int idmap_grow(struct idmap *m, size_t want, uint64_t (*hash_of)(void *ctx, uint32_t index), void *ctx)
+{
+	size_t n = 64;
+	while (n < want * 2) n *= 2;
+	uint32_t *s = calloc(n, sizeof *s);
+	if (!s) return vz_fail(VZ_ENOMEM, "out of memory");
+	for (size_t i = 0; i < m->nslots; i++) {
+		if (!m->slots[i]) continue;
+		size_t at = hash_of(ctx, m->slots[i] - 1) & (n - 1);
+		while (s[at]) at = (at + 1) & (n - 1);
+		s[at] = m->slots[i];
+	}
+	free(m->slots);
+	m->slots = s;
+	m->nslots = n;
+	return VZ_OK;
+}
+
+/* Returns the index stored for id, or -1; *slot_out gets the slot where it is or would go. */
+static int64_t idmap_find(const struct idmap *m, const char *id, size_t len, idmap_eq eq, void *ctx, size_t *slot_out)
+{
+	if (!m->nslots) return -1;
+	size_t at = vz_hash64(id, len) & (m->nslots - 1);
+	while (m->slots[at]) {
+		if (eq(ctx, m->slots[at] - 1, id, len)) {
+			if (slot_out) *slot_out = at;
+			return m->slots[at] - 1;
+		}
+		at = (at + 1) & (m->nslots - 1);
+	}
+	if (slot_out) *slot_out = at;
+	return -1;
+}
+
+static void idmap_free(struct idmap *m)
+{
+	free(m->slots);
+	memset(m, 0, sizeof *m);
+}
+
+static bool delta_eq(void *ctx, uint32_t i, const char *id, size_t len)
+{
+	const struct vz_collection *c = ctx;
+	return c->d[i].id_len == len && !memcmp(c->d[i].id, id, len);
+}
+
+static uint64_t delta_hash(void *ctx, uint32_t i)
+{
+	const struct vz_collection *c = ctx;
+	return vz_hash64(c->d[i].id, c->d[i].id_len);
+}
+
+/* ---- paths and locks ---- */
+
+int vz_collection_path(const char *data_dir, const char *name, char *out, size_t cap, bool *is_workspace)
+{
+	const char *slash = strchr(name, '/');
+	bool ws = slash != NULL;
+	if (is_workspace) *is_workspace = ws;
+	if (!ws) {
+		if (!vz_name_valid(name))
+			return vz_fail(VZ_EINVAL, "'%s' is not a valid collection name (letters, digits, '.', '_', '-'; at most 64; starting with a letter or digit)", name);
+		return vz_path_fmt(out, cap, "%s/dynamic/%s", data_dir, name);
+	}
+	char project[128];
+	size_t pl = (size_t)(slash - name);
+	if (pl >= sizeof project || !vz_name_valid(slash + 1)) goto bad;
+	memcpy(project, name, pl);
+	project[pl] = '\0';
+	if (!vz_name_valid(project)) goto bad;
+	return vz_path_fmt(out, cap, "%s/workspace/%s/%s", data_dir, project, slash + 1);
+bad:
+	return vz_fail(VZ_EINVAL, "'%s' is not a valid collection name (NAME or PROJECT/COLLECTION)", name);
+}
+
+static const char *base_name(const char *dir)
+{
+	const char *s = strrchr(dir, '/');
+	return s ? s + 1 : dir;
+}
+
+/* A collection directory must be a real directory inside the data directory: a symlink planted
+ * there would send every write somewhere else. */
+static int check_collection_dir(const char *dir)
+{
+	struct stat st;
+	if (lstat(dir, &st) != 0) return vz_fail(VZ_ENOENT, "no such collection: %s", base_name(dir));
+	if (S_ISLNK(st.st_mode)) return vz_fail(VZ_EPERM, "%s: is a symlink; refusing to use it as a collection", dir);
+	if (!S_ISDIR(st.st_mode)) return vz_fail(VZ_ECORRUPT, "%s: not a directory", dir);
+	return VZ_OK;
+}
+
+int vz_collection_lock(const char *dir, enum vz_lock_mode mode, int timeout_ms, vz_lock *lock)
+{
+	char path[4200];
+	int rc = vz_path_fmt(path, sizeof path, "%s/LOCK", dir);
+	if (rc) return rc;
+	if ((rc = check_collection_dir(dir))) return rc;
+	for (int attempt = 0; attempt < 100; attempt++) {
+		rc = vz_lock_acquire(path, mode, timeout_ms, false, lock);
+		if (rc == VZ_ENOENT) return vz_fail(VZ_ENOENT, "no such collection: %s", base_name(dir));
+		if (rc) return rc;
+		/* the collection may have been dropped or replaced (restore) while we waited: the lock
+		 * is only ours if the path still names the file we locked */
+		struct stat a, b;
+		if (fstat(lock->fd, &a) == 0 && stat(path, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev) return VZ_OK;
+		vz_lock_release(lock);
+		if (stat(path, &b) != 0) return vz_fail(VZ_ENOENT, "no such collection: %s (it was dropped)", base_name(dir));
+	}
+	return vz_fail(VZ_EBUSY, "%s: the collection keeps being replaced; retry later", dir);
+}
+
+/* ---- staged checkpoint files ---- */
+
+static int file_generation(const char *path, const char *magic, uint64_t *gen)
+{
+	vz_map m;
+	int rc = vz_map_file(path, &m);
+	if (rc) return rc;
+	vz_file_header h;
+	rc = vz_header_decode(m.data, m.size, magic, 1, &h);
+	vz_unmap(&m);
+	if (rc) return rc;
+	*gen = h.generation;
+	return VZ_OK;
+}
+
+/* Picks, among NAME, NAME.new (a checkpoint interrupted after its commit) and NAME.prev (one
+ * interrupted or undone before its end), the file whose header carries the committed generation.
+ * With write access, moves it to NAME and removes the other candidates. */
+int vz_settle_data_file(const char *dir, const char *name, const char *magic, uint64_t gen, bool write, char *out, size_t cap)
+{
+	static const char *const suffix[3] = { "", ".new", ".prev" };
+	char cand[3][4200];
+	int found = -1, rc;
+	for (int i = 0; i < 3; i++) {
+		if ((rc = vz_path_fmt(cand[i], sizeof cand[i], "%s/%s%s", dir, name, suffix[i]))) return rc;
+		uint64_t g;
+		if (found < 0 && access(cand[i], F_OK) == 0 && file_generation(cand[i], magic, &g) == VZ_OK && g == gen) found = i;
+	}
+	snprintf(out, cap, "%s", cand[found > 0 ? found : 0]);
+	if (!write || found < 0) return VZ_OK;
+	bool changed = false;
+	if (found > 0) {
+		if ((rc = vz_io_rename(cand[found], cand[0]))) return rc;
+		snprintf(out, cap, "%s", cand[0]);
+		changed = true;
+	}
+	for (int i = 1; i < 3; i++) {
+		if (i == found || access(cand[i], F_OK) != 0) continue;
+		if ((rc = vz_io_unlink(cand[i], true))) return rc;
+		changed = true;
+	}
+	return changed ? vz_io_fsync_dir(dir) : VZ_OK;
+}
+
+/* ---- loading ---- */
+
+static void delta_clear(struct vz_collection *c)
+{
+	for (size_t i = 0; i < c->nd; i++) {
+		free(c->d[i].id);
+		free(c->d[i].vec);
+		free(c->d[i].payload);
+	}
+	free(c->d);
+	c->d = NULL;
+	c->nd = c->capd = 0;
+	idmap_free(&c->dmap);
+	free(c->superseded);
+	c->superseded = NULL;
+	c->nsup = 0;
+	c->wal_ops = 0;
+	c->oldest_op = 0;
+}
+
+static void unload(struct vz_collection *c)
+{
+	delta_clear(c);
+	if (c->has_vec) vz_vectors_close(&c->vec);
+	vz_unmap(&c->index_map);
+	if (c->has_wal) vz_wal_free(&c->wal);
+	vz_meta_free(&c->meta);
+	vz_buf_free(&c->writer.buf);
+	c->has_vec = c->has_index = c->has_wal = false;
+}
+
+/* Base row of id (live rows only), or -1. */
+static int64_t base_find(const struct vz_collection *c, const char *id, size_t len)
+{
+	return c->has_vec ? vz_vectors_find(&c->vec, id, len) : -1;
+}
+
+/* Records a new state for id in the delta (insert/update: vec set; delete: vec NULL).
+ * keep_payload: an update without a payload keeps the previous one. Takes ownership of nothing:
+ * copies what it keeps. */
+static int delta_put(struct vz_collection *c, const char *id, size_t len, const float *vec, const char *payload,
+		     size_t payload_len, bool has_payload)
+{
+	uint32_t dim = c->meta.cfg.dim;
+	size_t slot = 0;
+	int64_t at = idmap_find(&c->dmap, id, len, delta_eq, c, &slot);
+	struct delta_entry *e;
+	const char *old_payload = NULL;
+	size_t old_len = 0;
+	bool old_has = false;
+	if (at < 0) {
+		if (c->nd == c->capd) {
+			size_t nc = c->capd ? c->capd * 2 : 64;
+			struct delta_entry *nd = realloc(c->d, nc * sizeof *nd);
+			if (!nd) return vz_fail(VZ_ENOMEM, "out of memory");
+			c->d = nd;
+			c->capd = nc;
+		}
+		if ((c->nd + 1) * 2 > c->dmap.nslots) {
+			int rc = idmap_grow(&c->dmap, c->nd + 1, delta_hash, c);
+			if (rc) return rc;
+			idmap_find(&c->dmap, id, len, delta_eq, c, &slot);
+		}
+		e = &c->d[c->nd];
+		memset(e, 0, sizeof *e);
+		if (!(e->id = malloc(len + 1))) return vz_fail(VZ_ENOMEM, "out of memory");
+		memcpy(e->id, id, len);
+		e->id[len] = '\0';
+		e->id_len = len;
+		e->base_row = base_find(c, id, len);
+		e->deleted = true; /* until filled below */
+		if (e->base_row >= 0)
+			vz_vectors_row(&c->vec, (uint64_t)e->base_row, NULL, NULL, &old_payload, &old_len, NULL);
+		old_has = old_payload != NULL;
+		c->dmap.slots[slot] = (uint32_t)(c->nd + 1);
+		c->nd++;
+		c->sup_dirty = true;
+	} else {
+		e = &c->d[at];
+		old_payload = e->payload;
+		old_len = e->payload_len;
+		old_has = e->has_payload && !e->deleted;
+	}
+	if (!vec) {
+		free(e->vec);
+		free(e->payload);
+		e->vec = NULL;
+		e->payload = NULL;
+		e->has_payload = false;
+		e->payload_len = 0;
+		e->deleted = true;
+		return VZ_OK;
+	}
+	if (!has_payload && old_has) { payload = old_payload; payload_len = old_len; has_payload = true; }
+	char *p = NULL;
+	if (has_payload) {
+		if (!(p = malloc(payload_len + 1))) return vz_fail(VZ_ENOMEM, "out of memory");
+		memcpy(p, payload, payload_len);
+		p[payload_len] = '\0';
+	}
+	if (!e->vec && !(e->vec = malloc(sizeof(float) * dim))) { free(p); return vz_fail(VZ_ENOMEM, "out of memory"); }
+	memcpy(e->vec, vec, sizeof(float) * dim);
+	free(e->payload);
+	e->payload = p;
+	e->payload_len = has_payload ? payload_len : 0;
+	e->has_payload = has_payload;
+	e->deleted = false;
+	return VZ_OK;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int build_superseded(struct vz_collection *c)
+{
+	if (!c->sup_dirty) return VZ_OK;
+	free(c->superseded);
+	c->superseded = NULL;
+	c->nsup = 0;
+	if (c->nd) {
+		if (!(c->superseded = malloc(c->nd * sizeof(uint32_t)))) return vz_fail(VZ_ENOMEM, "out of memory");
+		for (size_t i = 0; i < c->nd; i++)
+			if (c->d[i].base_row >= 0) c->superseded[c->nsup++] = (uint32_t)c->d[i].base_row;
+		qsort(c->superseded, c->nsup, sizeof(uint32_t), cmp_u32);
+	}
+	c->sup_dirty = false;
+	return VZ_OK;
+}
+
+/* Applies the committed transactions of the scanned WAL (records after the checkpoint). */
+static int replay(struct vz_collection *c)
+{
+	const vz_wal_log *w = &c->wal;
+	size_t begin = SIZE_MAX;
+	uint64_t txn = 0;
+	float *tmp = malloc(sizeof(float) * c->meta.cfg.dim);
+	if (!tmp) return vz_fail(VZ_ENOMEM, "out of memory");
+	int rc = VZ_OK;
+	for (size_t i = 0; i < w->n && !rc; i++) {
+		const vz_wal_entry *e = &w->entries[i];
+		if (e->seq <= c->meta.wal_seq) continue;
+		if (e->type == VZ_WAL_BEGIN) {
+			begin = i;
+			txn = e->txn;
+			continue;
+		}
+		if (e->type != VZ_WAL_COMMIT) continue;
+		if (begin == SIZE_MAX || e->txn != txn) continue; /* a commit without its begin: ignore */
+		/* a transaction counts only when every one of its records is here: a salvage scan can
+		 * skip a damaged record in the middle, and half a transaction must never be applied */
+		const vz_wal_entry *b = &w->entries[begin];
+		if (i - begin != e->seq - b->seq || e->length < 4 || vz_load_u32(e->payload) + 1 != i - begin) {
+			begin = SIZE_MAX;
+			continue;
+		}
+		double when = w->entries[begin].length >= 8 ? (double)vz_load_u64(w->entries[begin].payload) / 1000.0 : wall_now();
+		for (size_t j = begin + 1; j < i && !rc; j++) {
+			const vz_wal_entry *op = &w->entries[j];
+			if (op->txn != txn) continue;
+			if (op->type == VZ_WAL_DROP) { c->dropped = true; continue; }
+			if (op->type != VZ_WAL_INSERT && op->type != VZ_WAL_UPDATE && op->type != VZ_WAL_DELETE) continue;
+			vz_wal_op o;
+			if ((rc = vz_wal_decode_op(op, &o))) break;
+			if (op->type == VZ_WAL_DELETE) {
+				rc = delta_put(c, o.id, o.id_len, NULL, NULL, 0, false);
+			} else {
+				if (o.dim != c->meta.cfg.dim) { rc = vz_fail(VZ_ECORRUPT, "wal.log: offset %llu: vector of dimension %u in a collection of %u", (unsigned long long)op->offset, o.dim, c->meta.cfg.dim); break; }
+				memcpy(tmp, o.vector, sizeof(float) * o.dim);
+				rc = delta_put(c, o.id, o.id_len, tmp, o.payload, o.payload_len, o.has_payload);
+			}
+			c->wal_ops++;
+			if (!c->oldest_op || when < c->oldest_op) c->oldest_op = when;
+		}
+		begin = SIZE_MAX;
+	}
+	free(tmp);
+	return rc;
+}
+
+static void wal_writer_init(struct vz_collection *c)
+{
+	const vz_wal_log *w = &c->wal;
+	c->writer.salt = w->header.aux;
+	if (w->n) {
+		const vz_wal_entry *last = &w->entries[w->n - 1];
+		c->writer.next_seq = last->seq + 1;
+		c->writer.prev_checksum = last->checksum;
+	} else {
+		c->writer.next_seq = w->header.aux2;
+		c->writer.prev_checksum = w->header.aux;
+	}
+	/* never reuse a sequence number that a checkpoint already folded */
+	if (c->writer.next_seq <= c->meta.wal_seq) c->writer.next_seq = c->meta.wal_seq + 1;
+	c->wal_end = w->valid_end;
+}
+
+/* Loads everything for an open or after a checkpoint. The lock is already held. */
+static int load(struct vz_collection *c, enum vz_wal_scan_mode scan, bool index_optional)
+{
+	bool write = c->flags & VZ_OPEN_WRITE;
+	char path[4200];
+	int rc;
+	if (write) {
+		if ((rc = vz_cleanup_temps(c->dir, NULL))) return rc;
+	}
+	if ((rc = vz_meta_read(c->dir, &c->meta))) return rc;
+	if (c->meta.rows > 0) {
+		if ((rc = vz_settle_data_file(c->dir, "vectors.bin", VZ_MAGIC_VECTORS, c->meta.generation, write, path, sizeof path))) return rc;
+		if ((rc = vz_vectors_open(path, c->meta.rows, c->meta.cfg.dim, c->meta.cfg.metric, &c->vec))) return rc;
+		c->has_vec = true;
+		if (c->vec.header.generation != c->meta.generation)
+			return vz_fail(VZ_ECORRUPT, "%s: generation %llu, metadata.json says %llu", path,
+				       (unsigned long long)c->vec.header.generation, (unsigned long long)c->meta.generation);
+		if ((rc = vz_settle_data_file(c->dir, "index.hnsw", VZ_MAGIC_INDEX, c->meta.generation, write, path, sizeof path))) return rc;
+		rc = vz_map_file(path, &c->index_map);
+		if (!rc) rc = vz_hnsw_open(c->index_map.data, c->index_map.size, c->meta.cfg.dim, c->meta.cfg.metric, c->meta.rows, &c->index);
+		if (!rc) {
+			vz_file_header h;
+			rc = vz_header_decode(c->index_map.data, c->index_map.size, VZ_MAGIC_INDEX, 1, &h);
+			if (!rc && h.generation != c->meta.generation)
+				rc = vz_fail(VZ_ECORRUPT, "generation %llu, metadata.json says %llu", (unsigned long long)h.generation, (unsigned long long)c->meta.generation);
+			if (rc) vz_fail_prefix(rc, "%s: ", path);
+		}
+		if (rc && !index_optional) {
+			if (rc == VZ_ENOENT || rc == VZ_ECORRUPT) vz_fail_prefix(rc, "index unusable (run vz recover to rebuild it): ");
+			return rc;
+		}
+		c->has_index = rc == VZ_OK;
+		if (!c->has_index) vz_unmap(&c->index_map);
+	} else if (write) {
+		/* a checkpoint that emptied the collection may have left old data files behind */
+		for (int i = 0; i < 2; i++) {
+			const char *n = i ? "index.hnsw" : "vectors.bin";
+			char p2[4200];
+			if ((rc = vz_path_fmt(path, sizeof path, "%s/%s", c->dir, n)) ||
+			    (rc = vz_path_fmt(p2, sizeof p2, "%s/%s.new", c->dir, n)))
+				return rc;
+			if ((rc = vz_io_unlink(path, true)) || (rc = vz_io_unlink(p2, true))) return rc;
+			if ((rc = vz_path_fmt(p2, sizeof p2, "%s/%s.prev", c->dir, n)) || (rc = vz_io_unlink(p2, true))) return rc;
+		}
+	}
+	if (c->meta.workspace) return VZ_OK;
+	if ((rc = vz_path_fmt(path, sizeof path, "%s/wal.log", c->dir))) return rc;
+	if ((rc = vz_wal_scan(path, scan, &c->wal))) {
+		if (rc == VZ_ENOENT) return vz_fail(VZ_ECORRUPT, "%s: missing (a dynamic collection needs its WAL; run vz recover)", path);
+		return rc;
+	}
+	c->has_wal = true;
+	if (write && c->wal.damaged && c->wal.torn_tail) {
+		/* a crash during an append left a torn tail: it was never acknowledged, so cut it off
+		 * now, and the log verifies clean again */
+		int fd;
+		if (!(rc = vz_io_open_write(path, O_WRONLY, 0644, &fd))) {
+			rc = vz_io_ftruncate(fd, (off_t)c->wal.valid_end, path);
+			if (!rc) rc = vz_io_fdatasync(fd, path);
+			vz_io_close(fd);
+		}
+		if (rc) return rc;
+	}
+	if (c->wal.damaged && !c->wal.torn_tail) {
+		c->wal_corrupt = true;
+		snprintf(c->warning, sizeof c->warning,
+			 "wal.log: offset %llu: %s; %zu later records are ignored: run vz recover (see vz-recover(1))",
+			 (unsigned long long)c->wal.damage_offset, c->wal.damage_what, c->wal.good_after_damage);
+	}
+	wal_writer_init(c);
+	if ((rc = replay(c))) return rc;
+	return build_superseded(c);
+}
+
+static int finish_drop(struct vz_collection *c);
+
+static int open_in(const char *dir, unsigned flags, int timeout, enum vz_wal_scan_mode scan, bool index_optional,
+		   vz_collection **out)
+{
+	*out = NULL;
+	struct vz_collection *c = calloc(1, sizeof *c);
+	if (!c) return vz_fail(VZ_ENOMEM, "out of memory");
+	c->lock.fd = -1;
+	c->flags = flags;
+	int rc = vz_path_fmt(c->dir, sizeof c->dir, "%s", dir);
+	if (!rc) rc = vz_collection_lock(dir, (flags & VZ_OPEN_WRITE) ? VZ_LOCK_EXCLUSIVE : VZ_LOCK_SHARED, timeout, &c->lock);
+	if (!rc) rc = load(c, scan, index_optional);
+	if (!rc && c->dropped) {
+		/* a drop was committed but its removal was interrupted: finish it when we may write */
+		if (flags & VZ_OPEN_WRITE) {
+			finish_drop(c);
+			return vz_fail(VZ_ENOENT, "no such collection: %s (it was dropped)", base_name(dir));
+		}
+		rc = vz_fail(VZ_ENOENT, "no such collection: %s (it was dropped)", base_name(dir));
+	}
+	if (rc) {
+		vz_collection_close(c);
+		return rc;
+	}
+	*out = c;
+	return VZ_OK;
+}
+
+int vz_collection_open(const char *dir, unsigned flags, int lock_timeout_ms, vz_collection **out)
+{
+	return open_in(dir, flags, lock_timeout_ms, VZ_WAL_SCAN_STOP, false, out);
+}
+
+void vz_collection_close(vz_collection *c)
+{
+	if (!c) return;
+	unload(c);
+	vz_lock_release(&c->lock);
+	free(c);
+}
+
+const vz_config *vz_collection_config(const vz_collection *c) { return &c->meta.cfg; }
+const char *vz_collection_extra_json(const vz_collection *c) { return c->meta.extra_json ? c->meta.extra_json : ""; }
+const char *vz_collection_warning(const vz_collection *c) { return c->warning[0] ? c->warning : NULL; }
+
+/* ---- reading ---- */
+
+static bool skip_base(void *ctx, uint32_t row)
+{
+	const struct vz_collection *c = ctx;
+	const unsigned char *ri = c->vec.rowinfo + (uint64_t)row * VZ_ROWINFO_SIZE;
+	if (ri[18] & VZ_ROW_TOMBSTONE) return true;
+	return c->nsup && bsearch(&row, c->superseded, c->nsup, sizeof(uint32_t), cmp_u32) != NULL;
+}
+
+static void fill_base_result(const struct vz_collection *c, uint32_t row, float dist, vz_result *r)
+{
+	memset(r, 0, sizeof *r);
+	vz_vectors_row(&c->vec, row, &r->id, &r->id_len, &r->payload, &r->payload_len, NULL);
+	r->distance = dist;
+	r->score = vz_score(c->meta.cfg.metric, dist);
+}
+
+static void fill_delta_result(const struct vz_collection *c, const struct delta_entry *e, float dist, vz_result *r)
+{
+	r->id = e->id;
+	r->id_len = e->id_len;
+	r->payload = e->has_payload ? e->payload : NULL;
+	r->payload_len = e->payload_len;
+	r->distance = dist;
+	r->score = vz_score(c->meta.cfg.metric, dist);
+}
+
+int vz_collection_query(vz_collection *c, const float *query, size_t k, size_t ef, vz_result *out, size_t *n)
+{
+	*n = 0;
+	if (k == 0) return VZ_OK;
+	uint32_t dim = c->meta.cfg.dim;
+	float *q = malloc(sizeof(float) * dim);
+	vz_hit *hits = malloc(sizeof(vz_hit) * k * 2);
+	if (!q || !hits) { free(q); free(hits); return vz_fail(VZ_ENOMEM, "out of memory"); }
+	memcpy(q, query, sizeof(float) * dim);
+	int rc = VZ_OK;
+	if (c->meta.cfg.metric == VZ_METRIC_COSINE && (rc = vz_normalize(q, dim))) {
+		rc = vz_fail(VZ_EDATA, "the query vector is all zeros (cosine needs a direction)");
+		goto out;
+	}
+	if ((rc = build_superseded(c))) goto out;
+	size_t nb = 0;
+	if (c->has_vec && c->has_index) {
+		rc = vz_hnsw_search(&c->index, c->vec.vectors, q, k, ef ? ef : c->meta.cfg.ef_search, skip_base, c, hits, &nb);
+	} else if (c->has_vec) {
+		rc = vz_exact_search(c->vec.vectors, c->vec.rows, dim, c->meta.cfg.metric, q, k, skip_base, c, hits, &nb);
+	}
+	if (rc) goto out;
+	/* the delta is small: search it exactly and merge (k best of both, by distance then id) */
+	vz_hit *dh = hits + k;
+	size_t nd = 0;
+	for (size_t i = 0; i < c->nd; i++) {
+		if (c->d[i].deleted) continue;
+		float d = vz_distance(c->meta.cfg.metric, c->d[i].vec, q, dim);
+		size_t pos = nd < k ? nd++ : k;
+		if (pos == k) {
+			if (d >= dh[k - 1].distance) continue;
+			pos = k - 1;
+		}
+		while (pos > 0 && dh[pos - 1].distance > d) { dh[pos] = dh[pos - 1]; pos--; }
+		dh[pos] = (vz_hit){ (uint32_t)i, d };
+	}
+	size_t i = 0, j = 0;
+	while (*n < k && (i < nb || j < nd)) {
+		if (j >= nd || (i < nb && hits[i].distance <= dh[j].distance)) {
+			fill_base_result(c, hits[i].row, hits[i].distance, &out[(*n)++]);
+			i++;
+		} else {
+			fill_delta_result(c, &c->d[dh[j].row], dh[j].distance, &out[(*n)++]);
+			j++;
+		}
+	}
+out:
+	free(q);
+	free(hits);
+	return rc;
+}
+
+int vz_collection_get(vz_collection *c, const char *id, size_t id_len, vz_result *r, const float **vector)
+{
+	int64_t at = idmap_find(&c->dmap, id, id_len, delta_eq, c, NULL);
+	if (at >= 0) {
+		if (c->d[at].deleted) return vz_fail(VZ_ENOENT, "no such id: %.*s", (int)id_len, id);
+		fill_delta_result(c, &c->d[at], 0, r);
+		if (vector) *vector = c->d[at].vec;
+		return VZ_OK;
+	}
+	int64_t row = base_find(c, id, id_len);
+	if (row < 0) return vz_fail(VZ_ENOENT, "no such id: %.*s", (int)id_len, id);
+	fill_base_result(c, (uint32_t)row, 0, r);
+	if (vector) *vector = c->vec.vectors + (uint64_t)row * c->meta.cfg.dim;
+	return VZ_OK;
+}
+
+int vz_collection_foreach(vz_collection *c, int (*fn)(void *ctx, const vz_result *r, const float *vector), void *ctx)
+{
+	int rc = build_superseded(c);
+	if (rc) return rc;
+	uint32_t dim = c->meta.cfg.dim;
+	for (uint64_t row = 0; c->has_vec && row < c->vec.rows; row++) {
+		if (skip_base(c, (uint32_t)row)) continue;
+		vz_result r;
+		fill_base_result(c, (uint32_t)row, 0, &r);
+		if ((rc = fn(ctx, &r, c->vec.vectors + row * dim))) return rc;
+	}
+	for (size_t i = 0; i < c->nd; i++) {
+		if (c->d[i].deleted) continue;
+		vz_result r;
+		fill_delta_result(c, &c->d[i], 0, &r);
+		if ((rc = fn(ctx, &r, c->d[i].vec))) return rc;
+	}
+	return VZ_OK;
+}
+
+static uint64_t file_size(const char *dir, const char *name)
+{
+	char p[4200];
+	struct stat st;
+	if (vz_path_fmt(p, sizeof p, "%s/%s", dir, name) || stat(p, &st) != 0) return 0;
+	return (uint64_t)st.st_size;
+}
+
+int vz_collection_stats_get(vz_collection *c, vz_collection_stats *st)
+{
+	memset(st, 0, sizeof *st);
+	st->generation = c->meta.generation;
+	st->rows = c->meta.rows;
+	st->tombstones = c->meta.tombstones;
+	int64_t live = (int64_t)c->meta.live;
+	for (size_t i = 0; i < c->nd; i++) {
+		bool was = c->d[i].base_row >= 0;
+		bool is = !c->d[i].deleted;
+		live += (int64_t)is - (int64_t)was;
+	}
+	st->live = live > 0 ? (uint64_t)live : 0;
+	st->wal_ops = c->wal_ops;
+	st->wal_bytes = c->has_wal ? c->wal.map.size : 0;
+	st->wal_oldest_age = c->oldest_op ? wall_now() - c->oldest_op : 0;
+	st->checkpoint_time = c->meta.checkpoint_time;
+	const char *files[] = { "metadata.json", "vectors.bin", "index.hnsw", "wal.log", "cache.bin" };
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) st->bytes += file_size(c->dir, files[i]);
+	st->workspace = c->meta.workspace;
+	st->wal_damaged = c->wal_corrupt;
+	return VZ_OK;
+}
+
+bool vz_collection_checkpoint_due(vz_collection *c)
+{
+	if (c->wal_ops == 0) return false;
+	return c->wal_ops >= c->meta.cfg.checkpoint_ops || wall_now() - c->oldest_op >= c->meta.cfg.checkpoint_seconds;
+}
+
+/* ---- checkpoints ---- */
+
+static int default_threads(int threads)
+{
+	if (threads > 0) return threads;
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (int)n : 1;
+}
+
+/* Writes vectors.bin.new and index.hnsw.new for rows [0,n) of vectors. When base_index is given
+ * (and not compacting), its graph holds rows [0, n_base) and only the rest are inserted. */
+static int write_data_files(const char *dir, const vz_config *cfg, uint64_t gen, const float *vectors,
+			    const vz_out_row *rows, size_t n, const vz_hnsw_index *base_index, size_t n_base,
+			    int threads, vz_file_sum *vsum, vz_file_sum *isum)
+{
+	char vpath[4200], ipath[4200];
+	int rc = vz_path_fmt(vpath, sizeof vpath, "%s/vectors.bin.new", dir);
+	if (!rc) rc = vz_path_fmt(ipath, sizeof ipath, "%s/index.hnsw.new", dir);
+	if (!rc) rc = vz_vectors_write(vpath, gen, cfg->dim, cfg->metric, vectors, rows, n, vsum);
+	if (rc) return rc;
+	vz_hnsw_builder *b = NULL;
+	vz_hnsw_params p = { .m = cfg->m, .ef_construction = cfg->ef_construction, .seed = 42,
+			     .sq8 = cfg->quantization == VZ_QUANT_SQ8 };
+	if (base_index) {
+		rc = vz_hnsw_builder_from_index(base_index, vectors, n, &b);
+		if (!rc && n > n_base) rc = vz_hnsw_builder_add(b, n_base, n - n_base, threads);
+	} else {
+		rc = vz_hnsw_builder_new(cfg->dim, cfg->metric, &p, vectors, n, &b);
+		if (!rc && n) rc = vz_hnsw_builder_add(b, 0, n, threads);
+	}
+	vz_tmpfile t;
+	if (!rc) rc = vz_tmpfile_open(&t, ipath);
+	if (!rc) {
+		rc = vz_hnsw_builder_write(b, &t, gen);
+		if (!rc) {
+			/* the index's own header carries its body checksum: keep it for metadata.json */
+			unsigned char head[VZ_HEADER_SIZE];
+			vz_file_header h;
+			if (pread(t.fd, head, sizeof head, 0) != (ssize_t)sizeof head ||
+			    vz_header_decode(head, sizeof head, VZ_MAGIC_INDEX, 1, &h))
+				rc = vz_fail(VZ_EINTERNAL, "index.hnsw: could not read back the header just written");
+			isum->present = true;
+			isum->size = t.written;
+			isum->body_checksum = h.body_checksum;
+		}
+		if (rc) vz_tmpfile_abort(&t);
+		else rc = vz_tmpfile_commit_as(&t, ipath);
+	}
+	vz_hnsw_builder_free(b);
+	return rc;
+}
+
+/* Steps 2-3 of the protocol: metadata.json (the commit point), then each NAME.new into place,
+ * the old file kept as NAME.prev until the end. When any step fails, the previous
+ * metadata.json is put back: a command that reports an error has changed nothing, and open
+ * finds the files of the restored generation among NAME, NAME.new and NAME.prev. */
+static int commit_checkpoint(const char *dir, const vz_meta *m)
+{
+	char meta_path[4200], p[3][4200];
+	static const char *const names[2] = { "vectors.bin", "index.hnsw" };
+	int rc = vz_path_fmt(meta_path, sizeof meta_path, "%s/metadata.json", dir);
+	if (rc) return rc;
+	char *old = NULL;
+	size_t old_len = 0;
+	if (vz_read_file(meta_path, 1u << 20, &old, &old_len) != VZ_OK) old = NULL;
+	rc = vz_meta_write(dir, m);
+	for (int i = 0; !rc && i < 2 && m->rows > 0; i++) {
+		if ((rc = vz_path_fmt(p[0], sizeof p[0], "%s/%s", dir, names[i])) || (rc = vz_path_fmt(p[1], sizeof p[1], "%s/%s.new", dir, names[i])) ||
+		    (rc = vz_path_fmt(p[2], sizeof p[2], "%s/%s.prev", dir, names[i])))
+			break;
+		if (access(p[0], F_OK) == 0 && (rc = vz_io_rename(p[0], p[2]))) break;
+		rc = vz_io_rename(p[1], p[0]);
+	}
+	if (!rc) rc = vz_io_fsync_dir(dir);
+	if (rc) {
+		char saved[1024];
+		snprintf(saved, sizeof saved, "%s", vz_last_error());
+		if (old) vz_atomic_write(meta_path, old, old_len);
+		else vz_io_unlink(meta_path, true);
+		vz_fail(rc, "%s", saved);
+		free(old);
+		return rc;
+	}
+	free(old);
+	/* committed and durable: the previous files are garbage now (a failure to remove them is
+	 * harmless: the next writer removes them) */
+	for (int i = 0; i < 2; i++)
+		if (!vz_path_fmt(p[2], sizeof p[2], "%s/%s.prev", dir, names[i]) && access(p[2], F_OK) == 0) vz_io_unlink(p[2], true);
+	return VZ_OK;
+}
+
+static int64_t unix_now(void) { return (int64_t)time(NULL); }
+
+int vz_collection_checkpoint(vz_collection *c, int threads, bool force)
+{
+	if (!(c->flags & VZ_OPEN_WRITE)) return vz_fail(VZ_EINTERNAL, "checkpoint needs the collection open for writing");
+	if (c->wal_corrupt) return vz_fail(VZ_ECORRUPT, "%s", c->warning);
+	if (c->nd == 0 && !force && c->has_index == (c->meta.rows > 0)) return VZ_OK;
+	threads = default_threads(threads);
+	int rc = build_superseded(c);
+	if (rc) return rc;
+	uint32_t dim = c->meta.cfg.dim;
+	uint64_t n_base = c->has_vec ? c->vec.rows : 0, tomb = 0, n_new = 0;
+	for (uint64_t r = 0; r < n_base; r++) tomb += skip_base(c, (uint32_t)r);
+	for (size_t i = 0; i < c->nd; i++) n_new += !c->d[i].deleted;
+	uint64_t total = n_base + n_new;
+	/* compact when tombstones pass 20%, or when there is no usable graph to extend */
+	bool compact = (tomb > 0 && tomb * 5 > total) || (n_base > 0 && !c->has_index) || force;
+	if (force && tomb == 0 && c->has_index) compact = false;
+	uint64_t n_out = compact ? total - tomb : total;
+	float *vecs = malloc(sizeof(float) * dim * (n_out ? n_out : 1));
+	vz_out_row *rows = calloc(n_out ? n_out : 1, sizeof *rows);
+	if (!vecs || !rows) { free(vecs); free(rows); return vz_fail(VZ_ENOMEM, "out of memory for a checkpoint of %llu rows", (unsigned long long)n_out); }
+	uint64_t at = 0, live = 0;
+	for (uint64_t r = 0; r < n_base; r++) {
+		bool dead = skip_base(c, (uint32_t)r);
+		if (dead && compact) continue;
+		vz_out_row *o = &rows[at];
+		const char *pl;
+		size_t pll;
+		if ((rc = vz_vectors_row(&c->vec, r, &o->id, &o->id_len, &pl, &pll, NULL))) goto out;
+		o->payload = pl;
+		o->payload_len = pll;
+		o->has_payload = pl != NULL;
+		o->tombstone = dead;
+		live += !dead;
+		memcpy(vecs + at * dim, c->vec.vectors + r * dim, sizeof(float) * dim);
+		at++;
+	}
+	uint64_t kept_base = at;
+	for (size_t i = 0; i < c->nd; i++) {
+		const struct delta_entry *e = &c->d[i];
+		if (e->deleted) continue;
+		rows[at] = (vz_out_row){ e->id, e->id_len, e->payload, e->payload_len, e->has_payload, false };
+		memcpy(vecs + at * dim, e->vec, sizeof(float) * dim);
+		at++;
+		live++;
+	}
+	vz_meta m = c->meta;
+	m.generation = c->meta.generation + 1;
+	m.wal_seq = c->has_wal && c->writer.next_seq > 0 ? c->writer.next_seq - 1 : c->meta.wal_seq;
+	m.rows = n_out;
+	m.live = live;
+	m.tombstones = n_out - live;
+	m.checkpoint_time = unix_now();
+	memset(&m.vectors, 0, sizeof m.vectors);
+	memset(&m.index, 0, sizeof m.index);
+	if (n_out > 0) {
+		rc = write_data_files(c->dir, &c->meta.cfg, m.generation, vecs, rows, n_out,
+				      compact || !c->has_index ? NULL : &c->index, kept_base, threads, &m.vectors, &m.index);
+		if (rc) goto out;
+	}
+	if ((rc = commit_checkpoint(c->dir, &m))) goto out;
+	if (c->has_wal) {
+		char wal[4200];
+		uint64_t next = c->writer.next_seq;
+		/* The checkpoint is committed. Restarting the log only saves space: records at or below
+		 * wal_seq are skipped on replay, so a failure here loses nothing and is not reported
+		 * as a failure of the checkpoint (the next checkpoint restarts the log again). */
+		if (!vz_path_fmt(wal, sizeof wal, "%s/wal.log", c->dir)) vz_wal_reset(wal, m.generation, next, NULL);
+	}
+out:
+	free(vecs);
+	free(rows);
+	if (rc) return rc;
+	/* reload from the new files: the delta is now folded */
+	unload(c);
+	c->wal_corrupt = false;
+	c->warning[0] = '\0';
+	return load(c, VZ_WAL_SCAN_STOP, false);
+}
+
+int vz_collection_write_snapshot(const char *dir, const vz_config *cfg, const vz_row *in, size_t n, int threads,
+				 uint64_t generation, const char *extra_json)
+{
+	int rc = vz_config_validate(cfg);
+	if (rc) return rc;
+	uint32_t dim = cfg->dim;
+	float *vecs = malloc(sizeof(float) * dim * (n ? n : 1));
+	vz_out_row *rows = calloc(n ? n : 1, sizeof *rows);
+	if (!vecs || !rows) { free(vecs); free(rows); return vz_fail(VZ_ENOMEM, "out of memory"); }
+	for (size_t i = 0; i < n && !rc; i++) {
+		if (in[i].id_len == 0 || in[i].id_len > VZ_MAX_ID_LEN) rc = vz_fail(VZ_EDATA, "row %zu: bad id length", i);
+		memcpy(vecs + i * dim, in[i].vector, sizeof(float) * dim);
+		if (!rc && cfg->metric == VZ_METRIC_COSINE && unit_length(vecs + i * dim, dim))
+			memset(vecs + i * dim, 0, sizeof(float) * dim); /* an empty text: kept, never close to anything */
+		rows[i] = (vz_out_row){ in[i].id, in[i].id_len, in[i].payload, in[i].payload_len, in[i].payload != NULL, false };
+	}
+	vz_meta m = { .cfg = *cfg, .workspace = true, .generation = generation, .rows = n, .live = n,
+		      .created = unix_now(), .checkpoint_time = unix_now() };
+	char *extra = NULL;
+	if (extra_json && extra_json[0]) {
+		/* accept an object or bare members */
+		size_t l = strlen(extra_json);
+		extra = malloc(l + 3);
+		if (!extra) rc = vz_fail(VZ_ENOMEM, "out of memory");
+		else if (extra_json[0] == '{') memcpy(extra, extra_json, l + 1);
+		else snprintf(extra, l + 3, "{%s}", extra_json);
+	}
+	m.extra_json = extra;
+	if (!rc && n) rc = write_data_files(dir, cfg, generation, vecs, rows, n, NULL, 0, default_threads(threads), &m.vectors, &m.index);
+	if (!rc) rc = commit_checkpoint(dir, &m);
+	if (!rc) {
+		char lock[4200];
+		int fd;
+		/* the LOCK file makes the directory a collection others can lock */
+		if (!(rc = vz_path_fmt(lock, sizeof lock, "%s/LOCK", dir)) && access(lock, F_OK) != 0 &&
+		    !(rc = vz_io_open_write(lock, O_WRONLY | O_CREAT, 0644, &fd)))
+			vz_io_close(fd);
+	}
+	free(extra);
+	free(vecs);
+	free(rows);
+	return rc;
+}
+
+/* ---- writes ---- */
+
+struct batch_seen {
+	const vz_write *w;
+	size_t n;
+	bool *exists;     /* per entry: state after it */
+	struct idmap map; /* id -> last entry index */
+};
+
+static bool seen_eq(void *ctx, uint32_t i, const char *id, size_t len)
+{
+	const struct batch_seen *s = ctx;
+	return s->w[i].id_len == len && !memcmp(s->w[i].id, id, len);
+}
+
+static uint64_t seen_hash(void *ctx, uint32_t i)
+{
+	const struct batch_seen *s = ctx;
+	return vz_hash64(s->w[i].id, s->w[i].id_len);
+}
+
+static bool exists_now(struct vz_collection *c, const char *id, size_t len)
+{
+	int64_t at = idmap_find(&c->dmap, id, len, delta_eq, c, NULL);
+	if (at >= 0) return !c->d[at].deleted;
+	return base_find(c, id, len) >= 0;
+}
+
+static const char *op_verb(enum vz_write_op op)
+{
+	return op == VZ_WRITE_INSERT ? "insert" : op == VZ_WRITE_UPDATE ? "update" : op == VZ_WRITE_DELETE ? "delete" : "upsert";
+}
+
+/* Checks every write against the collection and the batch itself; resolves upserts into
+ * insert or update (resolved[i]); deletes of missing ids become VZ_WRITE_MISSING_OK skips (0). */
+static int check_batch(struct vz_collection *c, const vz_write *w, size_t n, unsigned flags, enum vz_write_op *resolved)
+{
+	struct batch_seen s = { .w = w, .n = n };
+	s.exists = calloc(n ? n : 1, sizeof(bool));
+	if (!s.exists) return vz_fail(VZ_ENOMEM, "out of memory");
+	int rc = idmap_grow(&s.map, n + 1, seen_hash, &s);
+	uint32_t dim = c->meta.cfg.dim;
+	for (size_t i = 0; i < n && !rc; i++) {
+		const vz_write *x = &w[i];
+		char where[64] = "";
+		if (x->line) snprintf(where, sizeof where, "line %zu: ", x->line);
+		if (x->id_len == 0 || x->id_len > VZ_MAX_ID_LEN || memchr(x->id, 0, x->id_len)) {
+			rc = vz_fail(VZ_EDATA, "%sid must be 1 to %d bytes without NUL", where, VZ_MAX_ID_LEN);
+			break;
+		}
+		if (x->op != VZ_WRITE_DELETE) {
+			if (x->dim != dim) { rc = vz_fail(VZ_EDATA, "%svector has dimension %u, the collection has %u", where, x->dim, dim); break; }
+			for (uint32_t j = 0; j < dim; j++)
+				if (!isfinite(x->vector[j])) { rc = vz_fail(VZ_EDATA, "%svector value %u is not a finite number", where, j); break; }
+			if (rc) break;
+			if (c->meta.cfg.metric == VZ_METRIC_COSINE) {
+				double norm = 0;
+				for (uint32_t j = 0; j < dim; j++) norm += (double)x->vector[j] * x->vector[j];
+				if (norm == 0) { rc = vz_fail(VZ_EDATA, "%sa zero vector has no direction (metric cosine)", where); break; }
+			}
+			if (x->payload && x->payload_len > VZ_MAX_PAYLOAD_LEN) { rc = vz_fail(VZ_EDATA, "%spayload larger than %u bytes", where, VZ_MAX_PAYLOAD_LEN); break; }
+		}
+		size_t slot = 0;
+		int64_t prev = idmap_find(&s.map, x->id, x->id_len, seen_eq, &s, &slot);
+		bool exists = prev >= 0 ? s.exists[prev] : exists_now(c, x->id, x->id_len);
+		enum vz_write_op op = x->op;
+		if (op == VZ_WRITE_UPSERT) op = exists ? VZ_WRITE_UPDATE : VZ_WRITE_INSERT;
+		if (op == VZ_WRITE_INSERT && exists) {
+			rc = vz_fail(VZ_EEXIST, "%sid '%.*s' already exists (use --upsert to replace it)", where, (int)x->id_len, x->id);
+			break;
+		}
+		if ((op == VZ_WRITE_UPDATE || op == VZ_WRITE_DELETE) && !exists) {
+			if (op == VZ_WRITE_DELETE && (flags & VZ_WRITE_MISSING_OK)) {
+				resolved[i] = 0;
+				continue;
+			}
+			rc = vz_fail(VZ_ENOENT, "%scannot %s id '%.*s': no such id", where, op_verb(op), (int)x->id_len, x->id);
+			break;
+		}
+		resolved[i] = op;
+		s.exists[i] = op != VZ_WRITE_DELETE;
+		s.map.slots[slot] = (uint32_t)(i + 1);
+	}
+	idmap_free(&s.map);
+	free(s.exists);
+	return rc;
+}
+
+int vz_collection_write(vz_collection *c, const vz_write *w, size_t n, unsigned flags, int threads, vz_write_stats *st)
+{
+	vz_write_stats local;
+	if (!st) st = &local;
+	memset(st, 0, sizeof *st);
+	if (!(c->flags & VZ_OPEN_WRITE)) return vz_fail(VZ_EINTERNAL, "collection not open for writing");
+	if (c->meta.workspace) return vz_fail(VZ_EPERM, "workspace collections are read-only");
+	if (c->wal_corrupt) return vz_fail(VZ_ECORRUPT, "%s", c->warning);
+	if (n == 0) return VZ_OK;
+	uint32_t dim = c->meta.cfg.dim;
+	enum vz_write_op *ops = malloc(n * sizeof *ops);
+	float *norm = malloc(sizeof(float) * dim);
+	if (!ops || !norm) { free(ops); free(norm); return vz_fail(VZ_ENOMEM, "out of memory"); }
+	int rc = check_batch(c, w, n, flags, ops);
+	if (rc) goto out;
+	bool bulk = flags & VZ_WRITE_BULK;
+	if (!bulk) {
+		uint64_t txn = c->writer.next_seq, count = 0;
+		for (size_t i = 0; i < n; i++) count += ops[i] != 0;
+		unsigned char begin[12];
+		vz_store_u64(begin, (uint64_t)(wall_now() * 1000));
+		vz_store_u32(begin + 8, (uint32_t)count);
+		rc = vz_wal_encode(&c->writer, VZ_WAL_BEGIN, txn, begin, sizeof begin);
+		vz_buf rec = { 0 };
+		for (size_t i = 0; i < n && !rc; i++) {
+			if (!ops[i]) continue;
+			rec.len = 0;
+			const float *v = NULL;
+			if (ops[i] != VZ_WRITE_DELETE) {
+				memcpy(norm, w[i].vector, sizeof(float) * dim);
+				if (c->meta.cfg.metric == VZ_METRIC_COSINE) unit_length(norm, dim);
+				v = norm;
+			}
+			rc = vz_wal_encode_op(&rec, w[i].id, w[i].id_len, v, dim, w[i].payload, w[i].payload_len, w[i].payload != NULL);
+			if (!rc) rc = vz_wal_encode(&c->writer, ops[i] == VZ_WRITE_INSERT ? VZ_WAL_INSERT : ops[i] == VZ_WRITE_UPDATE ? VZ_WAL_UPDATE : VZ_WAL_DELETE,
+						  txn, rec.data, rec.len);
+		}
+		vz_buf_free(&rec);
+		unsigned char commit[4];
+		vz_store_u32(commit, (uint32_t)count);
+		if (!rc) rc = vz_wal_encode(&c->writer, VZ_WAL_COMMIT, txn, commit, sizeof commit);
+		char wal[4200];
+		uint64_t len = c->writer.buf.len;
+		st->first_seq = txn;
+		st->last_seq = c->writer.next_seq - 1;
+		if (!rc) rc = vz_path_fmt(wal, sizeof wal, "%s/wal.log", c->dir);
+		if (!rc) rc = vz_wal_append(wal, c->wal_end, &c->writer);
+		if (rc) {
+			/* nothing was acknowledged: forget the encoded records and the sequence numbers */
+			c->writer.buf.len = 0;
+			unload(c);
+			int rc2 = load(c, VZ_WAL_SCAN_STOP, false);
+			(void)rc2;
+			goto out;
+		}
+		c->wal_end += len;
+	}
+	/* the transaction is durable (or, for bulk, about to be made so by the checkpoint) */
+	double now = wall_now();
+	for (size_t i = 0; i < n && !rc; i++) {
+		if (!ops[i]) { st->skipped++; continue; }
+		if (ops[i] == VZ_WRITE_DELETE) {
+			rc = delta_put(c, w[i].id, w[i].id_len, NULL, NULL, 0, false);
+			st->deleted++;
+		} else {
+			memcpy(norm, w[i].vector, sizeof(float) * dim);
+			if (c->meta.cfg.metric == VZ_METRIC_COSINE) unit_length(norm, dim);
+			rc = delta_put(c, w[i].id, w[i].id_len, norm, w[i].payload, w[i].payload_len, w[i].payload != NULL);
+			if (ops[i] == VZ_WRITE_INSERT) st->inserted++;
+			else st->updated++;
+		}
+		c->wal_ops++;
+		if (!c->oldest_op) c->oldest_op = now;
+	}
+	if (rc) goto out;
+	if (bulk) {
+		rc = vz_collection_checkpoint(c, threads, false);
+		if (rc) {
+			/* the batch was never durable: drop it from memory */
+			unload(c);
+			int rc2 = load(c, VZ_WAL_SCAN_STOP, false);
+			(void)rc2;
+			goto out;
+		}
+		st->checkpointed = true;
+	} else if (!(flags & VZ_WRITE_NO_AUTO_CHECKPOINT) && vz_collection_checkpoint_due(c)) {
+		int crc = vz_collection_checkpoint(c, threads, false);
+		st->checkpointed = crc == VZ_OK;
+		if (crc) vz_fail_prefix(crc, "the transaction is committed, but the automatic checkpoint failed: ");
+	}
+out:
+	free(ops);
+	free(norm);
+	return rc;
+}
+
+/* ---- create and drop ---- */
+
+int vz_collection_create(const char *data_dir, const char *name, const vz_config *cfg)
+{
+	if (!vz_name_valid(name)) return vz_fail(VZ_EINVAL, "'%s' is not a valid collection name (letters, digits, '.', '_', '-'; at most 64; starting with a letter or digit)", name);
+	int rc = vz_config_validate(cfg);
+	if (rc) return rc;
+	char parent[4200], final[4400], tmp[4400], p[4600], dirlock[4300];
+	if ((rc = vz_path_fmt(parent, sizeof parent, "%s/dynamic", data_dir))) return rc;
+	if ((rc = vz_io_mkdir_p(parent, 0755))) return rc;
+	if ((rc = vz_path_fmt(final, sizeof final, "%s/%s", parent, name))) return rc;
+	if ((rc = vz_path_fmt(dirlock, sizeof dirlock, "%s/.lock", parent))) return rc;
+	/* creators and droppers serialise on dynamic/.lock, so cleaning temp dirs is safe */
+	vz_lock dl = VZ_LOCK_INIT;
+	if ((rc = vz_lock_acquire(dirlock, VZ_LOCK_EXCLUSIVE, 10000, true, &dl))) return rc;
+	if ((rc = vz_cleanup_temps(parent, NULL))) goto out;
+	struct stat st;
+	if (lstat(final, &st) == 0) { rc = vz_fail(VZ_EEXIST, "collection %s already exists", name); goto out; }
+	uint64_t rnd = vz_random_u64();
+	if ((rc = vz_path_fmt(tmp, sizeof tmp, "%s/.vztmp.create.%s.%016llx", parent, name, (unsigned long long)rnd))) goto out;
+	if ((rc = vz_io_mkdir(tmp, 0755, false))) goto out;
+	int fd;
+	if ((rc = vz_path_fmt(p, sizeof p, "%s/LOCK", tmp)) || (rc = vz_io_open_write(p, O_WRONLY | O_CREAT | O_EXCL, 0644, &fd))) goto fail;
+	vz_io_close(fd);
+	vz_meta m = { .cfg = *cfg, .created = unix_now() };
+	if ((rc = vz_meta_write(tmp, &m))) goto fail;
+	vz_wal_writer w = { 0 };
+	if ((rc = vz_path_fmt(p, sizeof p, "%s/wal.log", tmp)) || (rc = vz_wal_reset(p, 0, 1, &w))) goto fail;
+	vz_buf conf = { 0 };
+	unsigned char begin[12] = { 0 }, commit[4] = { 0 };
+	vz_store_u64(begin, (uint64_t)(wall_now() * 1000));
+	vz_store_u32(begin + 8, 1);
+	vz_store_u32(commit, 1);
+	rc = vz_config_to_json(cfg, &conf);
+	if (!rc) rc = vz_wal_encode(&w, VZ_WAL_BEGIN, 1, begin, sizeof begin);
+	if (!rc) rc = vz_wal_encode(&w, VZ_WAL_CREATE, 1, conf.data, conf.len);
+	if (!rc) rc = vz_wal_encode(&w, VZ_WAL_COMMIT, 1, commit, sizeof commit);
+	vz_buf_free(&conf);
+	if (!rc) rc = vz_wal_append(p, VZ_HEADER_SIZE, &w);
+	vz_buf_free(&w.buf);
+	if (rc) goto fail;
+	if ((rc = vz_io_fsync_dir(tmp))) goto fail;
+	if ((rc = vz_io_rename_noreplace(tmp, final))) {
+		if (rc == VZ_EEXIST) vz_fail(VZ_EEXIST, "collection %s already exists", name);
+		goto fail;
+	}
+	if ((rc = vz_io_fsync_dir(parent))) {
+		/* not known to be durable: undo, so a reported failure leaves nothing behind */
+		char saved[1024];
+		snprintf(saved, sizeof saved, "%s", vz_last_error());
+		if (vz_io_rename(final, tmp) == VZ_OK) vz_io_remove_tree(tmp);
+		vz_fail(rc, "%s", saved);
+	}
+	goto out;
+fail:
+	vz_io_remove_tree(tmp);
+out:
+	vz_lock_release(&dl);
+	return rc;
+}
+
+/* Renames the directory away (atomic: the collection is gone), then removes it. */
+static int finish_drop(struct vz_collection *c)
+{
+	char parent[4096], away[4400], dirlock[4200];
+	snprintf(parent, sizeof parent, "%s", c->dir);
+	char *slash = strrchr(parent, '/');
+	if (slash) *slash = '\0';
+	else strcpy(parent, ".");
+	int rc = vz_path_fmt(away, sizeof away, "%s/.vztmp.drop.%s.%016llx", parent, base_name(c->dir), (unsigned long long)vz_random_u64());
+	if (!rc) rc = vz_path_fmt(dirlock, sizeof dirlock, "%s/.lock", parent);
+	if (rc) return rc;
+	vz_lock dl = VZ_LOCK_INIT;
+	if ((rc = vz_lock_acquire(dirlock, VZ_LOCK_EXCLUSIVE, 10000, true, &dl))) return rc;
+	rc = vz_io_rename_noreplace(c->dir, away);
+	if (!rc) rc = vz_io_fsync_dir(parent);
+	if (!rc) rc = vz_io_remove_tree(away);
+	vz_lock_release(&dl);
+	return rc;
+}
+
+int vz_collection_drop(vz_collection *c)
+{
+	int rc = VZ_OK;
+	if (!(c->flags & VZ_OPEN_WRITE)) rc = vz_fail(VZ_EINTERNAL, "drop needs the collection open for writing");
+	else if (c->meta.workspace) rc = vz_fail(VZ_EPERM, "workspace collections are removed by vz build, not dropped");
+	if (!rc && c->has_wal && !c->wal_corrupt) {
+		/* DeleteCollection is durable before anything disappears: a crash after this point
+		 * finishes the drop on the next open, a crash before leaves the collection whole */
+		uint64_t txn = c->writer.next_seq;
+		unsigned char begin[12] = { 0 }, commit[4] = { 0 };
+		vz_store_u64(begin, (uint64_t)(wall_now() * 1000));
+		vz_store_u32(begin + 8, 1);
+		vz_store_u32(commit, 1);
+		char wal[4200];
+		rc = vz_wal_encode(&c->writer, VZ_WAL_BEGIN, txn, begin, sizeof begin);
+		if (!rc) rc = vz_wal_encode(&c->writer, VZ_WAL_DROP, txn, NULL, 0);
+		if (!rc) rc = vz_wal_encode(&c->writer, VZ_WAL_COMMIT, txn, commit, sizeof commit);
+		if (!rc) rc = vz_path_fmt(wal, sizeof wal, "%s/wal.log", c->dir);
+		if (!rc) rc = vz_wal_append(wal, c->wal_end, &c->writer);
+	}
+	/* Once DeleteCollection is durable the collection is gone for every reader; if removing
+	 * the files fails now, the next open or create finishes it, so the drop has succeeded. */
+	if (!rc) finish_drop(c);
+	vz_collection_close(c);
+	return rc;
+}
+
+/* ---- recovery ---- */
+
+static void ignore_problem(void *ctx, const char *file, int64_t offset, const char *what)
+{
+	(void)ctx; (void)file; (void)offset; (void)what;
+}
+
+static void count_transactions(const vz_wal_log *w, uint64_t after_seq, vz_recover_report *rep)
+{
+	bool open_txn = false;
+	for (size_t i = 0; i < w->n; i++) {
+		const vz_wal_entry *e = &w->entries[i];
+		if (e->seq <= after_seq) continue;
+		rep->records_replayed++;
+		if (e->type == VZ_WAL_BEGIN) {
+			if (open_txn) rep->transactions_dropped++;
+			open_txn = true;
+		} else if (e->type == VZ_WAL_COMMIT) {
+			if (open_txn) rep->transactions_replayed++;
+			open_txn = false;
+		}
+	}
+	if (open_txn) rep->transactions_dropped++;
+}
+
+int vz_collection_recover(const char *dir, enum vz_recover_mode mode, bool dry_run, int threads, int lock_timeout_ms,
+			  vz_recover_report *rep)
+{
+	memset(rep, 0, sizeof *rep);
+	struct vz_collection *c = calloc(1, sizeof *c);
+	if (!c) return vz_fail(VZ_ENOMEM, "out of memory");
+	c->lock.fd = -1;
+	c->flags = dry_run ? VZ_OPEN_READ : VZ_OPEN_WRITE;
+	int rc = vz_path_fmt(c->dir, sizeof c->dir, "%s", dir);
+	if (!rc) rc = vz_collection_lock(dir, VZ_LOCK_EXCLUSIVE, lock_timeout_ms, &c->lock);
+	if (rc) { vz_collection_close(c); return rc; }
+
+	/* look at the WAL first: the mode decides whether we may go on at all */
+	char wal[4200];
+	vz_wal_log w;
+	bool dynamic = access((snprintf(wal, sizeof wal, "%s/wal.log", dir), wal), F_OK) == 0;
+	if (dynamic) {
+		if ((rc = vz_wal_scan(wal, VZ_WAL_SCAN_SALVAGE, &w))) { vz_collection_close(c); return rc; }
+		rep->wal_damaged = w.damaged;
+		rep->torn_tail = w.torn_tail;
+		if (w.damaged)
+			snprintf(rep->damage, sizeof rep->damage, "wal.log: offset %llu: %s (%s)", (unsigned long long)w.damage_offset,
+				 w.damage_what, w.torn_tail ? "torn tail" : "good records follow it");
+		rep->records_salvaged = mode == VZ_RECOVER_SALVAGE ? w.good_after_damage : 0;
+		rep->bytes_dropped = !w.damaged ? 0 : mode == VZ_RECOVER_SALVAGE ? w.bytes_lost : w.map.size - w.damage_offset;
+		vz_wal_free(&w);
+		if (w.damaged && mode == VZ_RECOVER_ABSOLUTE) rc = vz_fail(VZ_ECORRUPT, "%s; mode absolute allows no damage: nothing was changed", rep->damage);
+		else if (w.damaged && mode == VZ_RECOVER_TOLERATE_TAIL && !w.torn_tail)
+			rc = vz_fail(VZ_ECORRUPT, "%s; mode tolerate-tail allows only a torn tail: nothing was changed (point-in-time or salvage would go on)", rep->damage);
+		if (rc) { vz_collection_close(c); return rc; }
+	}
+	if (!dry_run && (rc = vz_cleanup_temps(dir, &rep->temps_removed))) { vz_collection_close(c); return rc; }
+	rc = load(c, mode == VZ_RECOVER_SALVAGE ? VZ_WAL_SCAN_SALVAGE : VZ_WAL_SCAN_STOP, true);
+	if (rc) { vz_collection_close(c); return vz_fail_prefix(rc, "cannot recover (restore from a backup): "); }
+	if (c->dropped) {
+		rc = dry_run ? VZ_OK : finish_drop(c);
+		vz_collection_close(c);
+		return rc ? rc : vz_fail(VZ_ENOENT, "the collection was dropped; its removal is now finished");
+	}
+	if (c->has_wal) count_transactions(&c->wal, c->meta.wal_seq, rep);
+	if (c->has_index && vz_hnsw_verify(&c->index) != VZ_OK) {
+		vz_unmap(&c->index_map);
+		c->has_index = false;
+	}
+	rep->index_rebuilt = c->meta.rows > 0 && !c->has_index;
+	if (dry_run) { vz_collection_close(c); return VZ_OK; }
+	c->wal_corrupt = false;
+	rc = vz_collection_checkpoint(c, threads, true);
+	rep->checkpoint_written = rc == VZ_OK;
+	vz_collection_close(c);
+	if (rc) return rc;
+	int problems;
+	rc = vz_collection_verify(dir, false, lock_timeout_ms, ignore_problem, NULL, &problems);
+	if (rc) return rc;
+	if (problems) return vz_fail(VZ_ECORRUPT, "recovered, but verify still finds %d problems: run vz verify for details", problems);
+	return VZ_OK;
+}

@@ -1,0 +1,261 @@
+/* distance.c: distance kernels (scalar, SSE, AVX2+FMA, AVX-512) chosen once at run time.
+ * The binary is built for baseline x86-64; wider kernels are compiled with target attributes
+ * and used only when the CPU has them (VZ_SIMD or vz_simd_force can pin a level for tests). */
+#include "vz.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define VZ_X86 1
+#endif
+
+const char *vz_metric_name(enum vz_metric m)
+{
+	switch (m) {
+	case VZ_METRIC_COSINE: return "cosine";
+	case VZ_METRIC_EUCLIDEAN: return "euclidean";
+	case VZ_METRIC_DOT: return "dot_product";
+	}
+	return "unknown";
+}
+
+int vz_metric_parse(const char *name, enum vz_metric *out)
+{
+	if (!strcmp(name, "cosine")) *out = VZ_METRIC_COSINE;
+	else if (!strcmp(name, "euclidean") || !strcmp(name, "l2")) *out = VZ_METRIC_EUCLIDEAN;
+	else if (!strcmp(name, "dot_product") || !strcmp(name, "dot")) *out = VZ_METRIC_DOT;
+	else return vz_fail(VZ_EINVAL, "unknown metric '%s' (cosine, euclidean, dot_product)", name);
+	return VZ_OK;
+}
+
+static float l2sq_scalar(const float *a, const float *b, size_t n)
+{
+	float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+	size_t i = 0;
+	for (; i + 4 <= n; i += 4) {
+		float d0 = a[i] - b[i], d1 = a[i + 1] - b[i + 1], d2 = a[i + 2] - b[i + 2], d3 = a[i + 3] - b[i + 3];
+		s0 += d0 * d0; s1 += d1 * d1; s2 += d2 * d2; s3 += d3 * d3;
+	}
+	for (; i < n; i++) { float d = a[i] - b[i]; s0 += d * d; }
+	return (s0 + s1) + (s2 + s3);
+}
+
+static float dot_scalar(const float *a, const float *b, size_t n)
+{
+	float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+	size_t i = 0;
+	for (; i + 4 <= n; i += 4) {
+		s0 += a[i] * b[i]; s1 += a[i + 1] * b[i + 1]; s2 += a[i + 2] * b[i + 2]; s3 += a[i + 3] * b[i + 3];
+	}
+	for (; i < n; i++) s0 += a[i] * b[i];
+	return (s0 + s1) + (s2 + s3);
+}
+
+#ifdef VZ_X86
+__attribute__((target("sse2"))) static float hsum128(__m128 v)
+{
+	__m128 sh = _mm_shuffle_ps(v, v, _MM_SHUFFLE(2, 3, 0, 1));
+	__m128 s = _mm_add_ps(v, sh);
+	sh = _mm_movehl_ps(sh, s);
+	s = _mm_add_ss(s, sh);
+	return _mm_cvtss_f32(s);
+}
+
+__attribute__((target("sse2"))) static float l2sq_sse(const float *a, const float *b, size_t n)
+{
+	__m128 acc0 = _mm_setzero_ps(), acc1 = _mm_setzero_ps();
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		__m128 d0 = _mm_sub_ps(_mm_loadu_ps(a + i), _mm_loadu_ps(b + i));
+		__m128 d1 = _mm_sub_ps(_mm_loadu_ps(a + i + 4), _mm_loadu_ps(b + i + 4));
+		acc0 = _mm_add_ps(acc0, _mm_mul_ps(d0, d0));
+		acc1 = _mm_add_ps(acc1, _mm_mul_ps(d1, d1));
+	}
+	for (; i + 4 <= n; i += 4) {
+		__m128 d = _mm_sub_ps(_mm_loadu_ps(a + i), _mm_loadu_ps(b + i));
+		acc0 = _mm_add_ps(acc0, _mm_mul_ps(d, d));
+	}
+	float s = hsum128(_mm_add_ps(acc0, acc1));
+	for (; i < n; i++) { float d = a[i] - b[i]; s += d * d; }
+	return s;
+}
+
+__attribute__((target("sse2"))) static float dot_sse(const float *a, const float *b, size_t n)
+{
+	__m128 acc0 = _mm_setzero_ps(), acc1 = _mm_setzero_ps();
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		acc0 = _mm_add_ps(acc0, _mm_mul_ps(_mm_loadu_ps(a + i), _mm_loadu_ps(b + i)));
+		acc1 = _mm_add_ps(acc1, _mm_mul_ps(_mm_loadu_ps(a + i + 4), _mm_loadu_ps(b + i + 4)));
+	}
+	for (; i + 4 <= n; i += 4) acc0 = _mm_add_ps(acc0, _mm_mul_ps(_mm_loadu_ps(a + i), _mm_loadu_ps(b + i)));
+	float s = hsum128(_mm_add_ps(acc0, acc1));
+	for (; i < n; i++) s += a[i] * b[i];
+	return s;
+}
+
+__attribute__((target("avx2,fma"))) static float hsum256(__m256 v)
+{
+	__m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+	__m128 s = _mm_add_ps(lo, hi);
+	__m128 sh = _mm_shuffle_ps(s, s, _MM_SHUFFLE(2, 3, 0, 1));
+	s = _mm_add_ps(s, sh);
+	sh = _mm_movehl_ps(sh, s);
+	s = _mm_add_ss(s, sh);
+	return _mm_cvtss_f32(s);
+}
+
+__attribute__((target("avx2,fma"))) static float l2sq_avx2(const float *a, const float *b, size_t n)
+{
+	__m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+	size_t i = 0;
+	for (; i + 16 <= n; i += 16) {
+		__m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+		__m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8));
+		acc0 = _mm256_fmadd_ps(d0, d0, acc0);
+		acc1 = _mm256_fmadd_ps(d1, d1, acc1);
+	}
+	for (; i + 8 <= n; i += 8) {
+		__m256 d = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+		acc0 = _mm256_fmadd_ps(d, d, acc0);
+	}
+	float s = hsum256(_mm256_add_ps(acc0, acc1));
+	for (; i < n; i++) { float d = a[i] - b[i]; s += d * d; }
+	return s;
+}
+
+__attribute__((target("avx2,fma"))) static float dot_avx2(const float *a, const float *b, size_t n)
+{
+	__m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+	size_t i = 0;
+	for (; i + 16 <= n; i += 16) {
+		acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+		acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+	}
+	for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+	float s = hsum256(_mm256_add_ps(acc0, acc1));
+	for (; i < n; i++) s += a[i] * b[i];
+	return s;
+}
+
+__attribute__((target("avx512f"))) static float l2sq_avx512(const float *a, const float *b, size_t n)
+{
+	__m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+	size_t i = 0;
+	for (; i + 32 <= n; i += 32) {
+		__m512 d0 = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+		__m512 d1 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16));
+		acc0 = _mm512_fmadd_ps(d0, d0, acc0);
+		acc1 = _mm512_fmadd_ps(d1, d1, acc1);
+	}
+	for (; i + 16 <= n; i += 16) {
+		__m512 d = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+		acc0 = _mm512_fmadd_ps(d, d, acc0);
+	}
+	if (i < n) {
+		/* the tail through a mask: no scalar loop, no read past the end */
+		__mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+		__m512 d = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i));
+		acc1 = _mm512_fmadd_ps(d, d, acc1);
+	}
+	return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+
+__attribute__((target("avx512f"))) static float dot_avx512(const float *a, const float *b, size_t n)
+{
+	__m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+	size_t i = 0;
+	for (; i + 32 <= n; i += 32) {
+		acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0);
+		acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), acc1);
+	}
+	for (; i + 16 <= n; i += 16) acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc0);
+	if (i < n) {
+		__mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+		acc1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), acc1);
+	}
+	return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+}
+#endif
+
+typedef float (*kernel)(const float *, const float *, size_t);
+
+static struct {
+	int ready;
+	const char *level;
+	kernel l2sq, dot;
+} simd;
+
+static bool set_level(const char *level)
+{
+	if (!strcmp(level, "scalar")) { simd.l2sq = l2sq_scalar; simd.dot = dot_scalar; }
+#ifdef VZ_X86
+	else if (!strcmp(level, "sse") && __builtin_cpu_supports("sse2")) { simd.l2sq = l2sq_sse; simd.dot = dot_sse; }
+	else if (!strcmp(level, "avx2") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) { simd.l2sq = l2sq_avx2; simd.dot = dot_avx2; }
+	else if (!strcmp(level, "avx512") && __builtin_cpu_supports("avx512f")) { simd.l2sq = l2sq_avx512; simd.dot = dot_avx512; }
+#endif
+	else return false;
+	simd.level = !strcmp(level, "scalar") ? "scalar" : !strcmp(level, "sse") ? "sse" : !strcmp(level, "avx2") ? "avx2" : "avx512";
+	return true;
+}
+
+static void init_simd(void)
+{
+	if (simd.ready) return;
+	simd.ready = 1;
+	const char *want = getenv("VZ_SIMD");
+	if (want && *want && set_level(want)) return;
+	if (set_level("avx512") || set_level("avx2") || set_level("sse")) return;
+	set_level("scalar");
+}
+
+const char *vz_simd_level(void)
+{
+	init_simd();
+	return simd.level;
+}
+
+int vz_simd_force(const char *level)
+{
+	init_simd();
+	if (!set_level(level)) return vz_fail(VZ_EINVAL, "SIMD level '%s' is unknown or not supported by this CPU", level);
+	return VZ_OK;
+}
+
+float vz_l2sq(const float *a, const float *b, size_t dim)
+{
+	if (__builtin_expect(!simd.ready, 0)) init_simd();
+	return simd.l2sq(a, b, dim);
+}
+
+float vz_dot(const float *a, const float *b, size_t dim)
+{
+	if (__builtin_expect(!simd.ready, 0)) init_simd();
+	return simd.dot(a, b, dim);
+}
+
+float vz_distance(enum vz_metric m, const float *a, const float *b, size_t dim)
+{
+	if (m == VZ_METRIC_EUCLIDEAN) return vz_l2sq(a, b, dim);
+	float d = vz_dot(a, b, dim);
+	return m == VZ_METRIC_COSINE ? 1.0f - d : -d;
+}
+
+float vz_score(enum vz_metric m, float distance)
+{
+	if (m == VZ_METRIC_EUCLIDEAN) return sqrtf(distance > 0 ? distance : 0);
+	return m == VZ_METRIC_COSINE ? 1.0f - distance : -distance;
+}
+
+int vz_normalize(float *v, size_t dim)
+{
+	double s = 0;
+	for (size_t i = 0; i < dim; i++) s += (double)v[i] * v[i];
+	if (s == 0 || !isfinite(s)) return vz_fail(VZ_EDATA, "a zero vector has no direction");
+	double inv = 1.0 / sqrt(s);
+	for (size_t i = 0; i < dim; i++) v[i] = (float)(v[i] * inv);
+	return VZ_OK;
+}

@@ -1,0 +1,117 @@
+/* internal.h: declarations shared between libvz's own files; not part of the public API. */
+#ifndef VZ_INTERNAL_H
+#define VZ_INTERNAL_H
+
+#include "vz.h"
+
+/* A growable byte buffer. */
+typedef struct vz_buf {
+	unsigned char *data;
+	size_t len, cap;
+} vz_buf;
+int vz_buf_reserve(vz_buf *b, size_t more);
+int vz_buf_put(vz_buf *b, const void *p, size_t n);
+int vz_buf_u16(vz_buf *b, uint16_t v);
+int vz_buf_u32(vz_buf *b, uint32_t v);
+int vz_buf_u64(vz_buf *b, uint64_t v);
+int vz_buf_pad(vz_buf *b, size_t align);
+int vz_buf_printf(vz_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void vz_buf_free(vz_buf *b);
+
+/* WAL writing: records are encoded into a buffer, then appended with one write and made
+ * durable with fdatasync before the caller reports success. */
+typedef struct vz_wal_writer {
+	uint64_t salt;
+	uint64_t next_seq;
+	uint64_t prev_checksum;
+	vz_buf buf;
+} vz_wal_writer;
+/* Encodes one record into w->buf, advancing the sequence and the chain. */
+int vz_wal_encode(vz_wal_writer *w, uint32_t type, uint64_t txn, const void *payload, size_t len);
+/* Writes a fresh wal.log (header only, new salt, first sequence first_seq) atomically. */
+int vz_wal_reset(const char *path, uint64_t generation, uint64_t first_seq, vz_wal_writer *w);
+/* Appends w->buf to the log at path at offset `at` (truncating anything after it first when
+ * the file is longer: a torn tail), then fdatasync. Clears w->buf. */
+int vz_wal_append(const char *path, uint64_t at, vz_wal_writer *w);
+/* Random 64-bit value (getentropy). */
+uint64_t vz_random_u64(void);
+
+int vz_wal_encode_op(vz_buf *b, const char *id, size_t id_len, const float *v, uint32_t dim,
+		     const char *payload, size_t payload_len, bool has_payload);
+
+#endif
+
+/* ---- metadata.json (lib/meta.c) ---- */
+typedef struct vz_file_sum {
+	bool present;
+	uint64_t size;
+	uint64_t body_checksum;
+} vz_file_sum;
+
+typedef struct vz_meta {
+	vz_config cfg;
+	bool workspace;
+	uint64_t generation;
+	uint64_t wal_seq;        /* last WAL sequence folded into this checkpoint */
+	uint64_t rows, live, tombstones;
+	int64_t created, checkpoint_time; /* unix seconds */
+	vz_file_sum vectors, index;
+	char *extra_json;        /* extra top-level members as raw text ("" when none), malloc'd */
+} vz_meta;
+
+int vz_config_to_json(const vz_config *c, vz_buf *b);
+/* Reads and checks metadata.json in dir (its own checksum, every field). */
+int vz_meta_read(const char *dir, vz_meta *m);
+/* Writes metadata.json atomically (the commit point of a checkpoint). */
+int vz_meta_write(const char *dir, const vz_meta *m);
+void vz_meta_free(vz_meta *m);
+
+/* Finds, among NAME, NAME.new and NAME.prev in dir, the data file of generation gen (see the
+ * checkpoint protocol in collection.c) and puts its path in out (NAME when none matches). With
+ * write access, moves it to NAME and removes the other candidates. */
+int vz_settle_data_file(const char *dir, const char *name, const char *magic, uint64_t gen, bool write, char *out, size_t cap);
+
+/* ---- vectors.bin (lib/vectors.c) ---- */
+#define VZ_ROW_TOMBSTONE 1u
+#define VZ_ROW_HAS_PAYLOAD 2u
+#define VZ_ROWINFO_SIZE 24
+#define VZ_VECTORS_LAYOUT_SIZE 64
+
+typedef struct vz_vectors {
+	vz_map map;
+	vz_file_header header;
+	uint64_t rows;
+	uint32_t dim;
+	enum vz_metric metric;
+	const float *vectors;            /* rows*dim, 64-byte aligned in the file */
+	const unsigned char *rowinfo;    /* rows * VZ_ROWINFO_SIZE */
+	const unsigned char *heap;
+	uint64_t heap_len;
+	const unsigned char *hash;       /* hash_slots u32: row+1, 0 empty */
+	uint64_t hash_slots;
+} vz_vectors;
+
+/* Maps and checks (O(1)) vectors.bin; rows/dim/metric must equal the expectation. */
+int vz_vectors_open(const char *path, uint64_t expect_rows, uint32_t dim, enum vz_metric metric, vz_vectors *v);
+void vz_vectors_close(vz_vectors *v);
+/* Row accessors; they check bounds so a damaged file never makes them read outside the map. */
+int vz_vectors_row(const vz_vectors *v, uint64_t row, const char **id, size_t *id_len, const char **payload,
+		   size_t *payload_len, unsigned *flags);
+/* The live row holding id, or -1. */
+int64_t vz_vectors_find(const vz_vectors *v, const char *id, size_t id_len);
+/* Full check of every row, the heap and the hash table; reports through cb; returns problems. */
+int vz_vectors_verify(const vz_vectors *v, vz_verify_cb cb, void *ctx);
+
+/* One row for the writer: where its id/payload bytes come from. */
+typedef struct vz_out_row {
+	const char *id;
+	size_t id_len;
+	const char *payload;
+	size_t payload_len;
+	bool has_payload;
+	bool tombstone;
+} vz_out_row;
+/* Writes vectors.bin for rows (vectors: rows*dim floats) into a temp file and commits it as
+ * `to`. Fills sum with size and body checksum. */
+int vz_vectors_write(const char *to, uint64_t generation, uint32_t dim, enum vz_metric metric,
+		     const float *vectors, const vz_out_row *rows, uint64_t n, vz_file_sum *sum);

@@ -1,0 +1,247 @@
+/* meta.c: the collection configuration and metadata.json, the commit point of a checkpoint.
+ * metadata.json is a JSON object whose last member "meta_xxh3" is the XXH3-64 (hex) of every
+ * byte before that member, so that any change to the file is detected. */
+#include "internal.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define META_VERSION 1
+#define META_MAX_SIZE (1u << 20)
+static const char META_SUM_KEY[] = ",\n  \"meta_xxh3\": \"";
+
+void vz_config_defaults(vz_config *c)
+{
+	memset(c, 0, sizeof *c);
+	c->metric = VZ_METRIC_COSINE;
+	c->m = 16;
+	c->ef_construction = 200;
+	c->ef_search = 64;
+	c->quantization = VZ_QUANT_NONE;
+	c->checkpoint_ops = 1000;
+	c->checkpoint_seconds = 300;
+}
+
+int vz_config_validate(const vz_config *c)
+{
+	if (c->dim < 1 || c->dim > VZ_MAX_DIM) return vz_fail(VZ_EINVAL, "dimension %u is out of range [1, %d]", c->dim, VZ_MAX_DIM);
+	if (c->metric < VZ_METRIC_COSINE || c->metric > VZ_METRIC_DOT) return vz_fail(VZ_EINVAL, "unknown metric");
+	if (c->m < 2 || c->m > 128) return vz_fail(VZ_EINVAL, "m %u is out of range [2, 128]", c->m);
+	if (c->ef_construction < 1 || c->ef_construction > 10000)
+		return vz_fail(VZ_EINVAL, "ef_construction %u is out of range [1, 10000]", c->ef_construction);
+	if (c->ef_search < 1 || c->ef_search > 10000) return vz_fail(VZ_EINVAL, "ef_search %u is out of range [1, 10000]", c->ef_search);
+	if (c->quantization != VZ_QUANT_NONE && c->quantization != VZ_QUANT_SQ8) return vz_fail(VZ_EINVAL, "unknown quantization");
+	if (c->embedding[0] && strcmp(c->embedding, "bm25") != 0) return vz_fail(VZ_EINVAL, "unknown embedding '%s' (only bm25 is built in)", c->embedding);
+	if (c->checkpoint_ops < 1) return vz_fail(VZ_EINVAL, "checkpoint_ops must be at least 1");
+	if (c->checkpoint_seconds < 1) return vz_fail(VZ_EINVAL, "checkpoint_seconds must be at least 1");
+	return VZ_OK;
+}
+
+int vz_config_to_json(const vz_config *c, vz_buf *b)
+{
+	return vz_buf_printf(b, "{\"dim\": %u, \"metric\": \"%s\", \"m\": %u, \"ef_construction\": %u, \"ef_search\": %u, "
+			     "\"quantization\": \"%s\", \"embedding\": \"%s\", \"checkpoint_ops\": %u, \"checkpoint_seconds\": %u}",
+			     c->dim, vz_metric_name(c->metric), c->m, c->ef_construction, c->ef_search,
+			     c->quantization == VZ_QUANT_SQ8 ? "sq8" : "none", c->embedding, c->checkpoint_ops,
+			     c->checkpoint_seconds);
+}
+
+static int get_uint(json_t *obj, const char *key, uint64_t max, uint64_t *out)
+{
+	json_t *v = json_object_get(obj, key);
+	if (!json_is_integer(v) || json_integer_value(v) < 0 || (uint64_t)json_integer_value(v) > max)
+		return vz_fail(VZ_ECORRUPT, "field \"%s\" is missing or not an integer in range", key);
+	*out = (uint64_t)json_integer_value(v);
+	return VZ_OK;
+}
+
+static int get_str(json_t *obj, const char *key, const char **out)
+{
+	json_t *v = json_object_get(obj, key);
+	if (!json_is_string(v)) return vz_fail(VZ_ECORRUPT, "field \"%s\" is missing or not a string", key);
+	*out = json_string_value(v);
+	return VZ_OK;
+}
+
+static int config_from_json(json_t *o, vz_config *c)
+{
+	uint64_t v;
+	const char *s = NULL;
+	int rc;
+	vz_config_defaults(c);
+	if (!json_is_object(o)) return vz_fail(VZ_ECORRUPT, "\"config\" is not an object");
+	if ((rc = get_uint(o, "dim", VZ_MAX_DIM, &v))) return rc;
+	c->dim = (uint32_t)v;
+	if ((rc = get_str(o, "metric", &s))) return rc;
+	if (vz_metric_parse(s, &c->metric)) return vz_fail(VZ_ECORRUPT, "unknown metric \"%s\"", s);
+	if ((rc = get_uint(o, "m", 1000, &v))) return rc;
+	c->m = (uint32_t)v;
+	if ((rc = get_uint(o, "ef_construction", 100000, &v))) return rc;
+	c->ef_construction = (uint32_t)v;
+	if ((rc = get_uint(o, "ef_search", 100000, &v))) return rc;
+	c->ef_search = (uint32_t)v;
+	if ((rc = get_str(o, "quantization", &s))) return rc;
+	if (!strcmp(s, "sq8")) c->quantization = VZ_QUANT_SQ8;
+	else if (!strcmp(s, "none")) c->quantization = VZ_QUANT_NONE;
+	else return vz_fail(VZ_ECORRUPT, "unknown quantization \"%s\"", s);
+	if ((rc = get_str(o, "embedding", &s))) return rc;
+	if (strlen(s) >= sizeof c->embedding) return vz_fail(VZ_ECORRUPT, "embedding name too long");
+	strcpy(c->embedding, s);
+	if ((rc = get_uint(o, "checkpoint_ops", UINT32_MAX, &v))) return rc;
+	c->checkpoint_ops = (uint32_t)v;
+	if ((rc = get_uint(o, "checkpoint_seconds", UINT32_MAX, &v))) return rc;
+	c->checkpoint_seconds = (uint32_t)v;
+	if ((rc = vz_config_validate(c))) return vz_fail(VZ_ECORRUPT, "%s", vz_last_error());
+	return VZ_OK;
+}
+
+int vz_config_from_json_text(const char *text, size_t len, vz_config *c)
+{
+	json_error_t err;
+	json_t *o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+	if (!o) return vz_fail(VZ_ECORRUPT, "configuration: %s", err.text);
+	int rc = config_from_json(o, c);
+	json_decref(o);
+	return rc;
+}
+
+static int file_sum_from_json(json_t *files, const char *name, vz_file_sum *f)
+{
+	memset(f, 0, sizeof *f);
+	json_t *o = json_object_get(files, name);
+	if (!o) return VZ_OK;
+	if (!json_is_object(o)) return vz_fail(VZ_ECORRUPT, "files.%s is not an object", name);
+	const char *hex = NULL;
+	int rc = get_uint(o, "size", INT64_MAX, &f->size);
+	if (!rc) rc = get_str(o, "body_xxh3", &hex);
+	if (rc) return vz_fail_prefix(rc, "files.%s: ", name);
+	char *end;
+	if (strlen(hex) != 16) return vz_fail(VZ_ECORRUPT, "files.%s.body_xxh3 is not 16 hex digits", name);
+	f->body_checksum = strtoull(hex, &end, 16);
+	if (*end) return vz_fail(VZ_ECORRUPT, "files.%s.body_xxh3 is not hex", name);
+	f->present = true;
+	return VZ_OK;
+}
+
+int vz_meta_read(const char *dir, vz_meta *m)
+{
+	memset(m, 0, sizeof *m);
+	char path[4200];
+	int rc = vz_path_fmt(path, sizeof path, "%s/metadata.json", dir);
+	if (rc) return rc;
+	char *text;
+	size_t len;
+	struct stat st;
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		return vz_fail(VZ_EPERM, "%s: not a regular file (a symlink?); refusing to read it", path);
+	if ((rc = vz_read_file(path, META_MAX_SIZE, &text, &len))) {
+		if (rc == VZ_ENOENT) return vz_fail(VZ_ENOENT, "%s: no such file", path);
+		return rc;
+	}
+	/* own checksum first: any flipped bit anywhere is named before the parser sees it */
+	char *sum = NULL;
+	for (char *p = strstr(text, META_SUM_KEY); p; p = strstr(p + 1, META_SUM_KEY)) sum = p;
+	if (!sum) { free(text); return vz_fail(VZ_ECORRUPT, "metadata.json: offset 0: no meta_xxh3 checksum member"); }
+	const char *hex = sum + strlen(META_SUM_KEY);
+	char *end;
+	uint64_t want = strtoull(hex, &end, 16);
+	if (end != hex + 16 || strcmp(end, "\"\n}\n") != 0) {
+		free(text);
+		return vz_fail(VZ_ECORRUPT, "metadata.json: offset %td: malformed meta_xxh3 member", sum - text);
+	}
+	char canonical[17];
+	snprintf(canonical, sizeof canonical, "%016" PRIx64, want);
+	if (memcmp(canonical, hex, 16) != 0 || vz_hash64(text, (size_t)(sum - text)) != want) {
+		free(text);
+		return vz_fail(VZ_ECORRUPT, "metadata.json: checksum mismatch (the file was changed or damaged)");
+	}
+	json_error_t err;
+	json_t *o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+	free(text);
+	if (!o) return vz_fail(VZ_ECORRUPT, "metadata.json: line %d column %d: %s", err.line, err.column, err.text);
+	uint64_t v;
+	const char *kind = NULL;
+	json_t *files;
+	if ((rc = get_uint(o, "format_version", 1000, &v))) goto out;
+	if (v != META_VERSION) { rc = vz_fail(VZ_ECORRUPT, "unsupported format_version %llu", (unsigned long long)v); goto out; }
+	if ((rc = get_str(o, "kind", &kind))) goto out;
+	m->workspace = !strcmp(kind, "workspace");
+	if (!m->workspace && strcmp(kind, "dynamic")) { rc = vz_fail(VZ_ECORRUPT, "unknown kind \"%s\"", kind); goto out; }
+	if ((rc = config_from_json(json_object_get(o, "config"), &m->cfg))) goto out;
+	if ((rc = get_uint(o, "generation", INT64_MAX, &m->generation))) goto out;
+	if ((rc = get_uint(o, "wal_seq", INT64_MAX, &m->wal_seq))) goto out;
+	if ((rc = get_uint(o, "rows", UINT32_MAX, &m->rows))) goto out;
+	if ((rc = get_uint(o, "live", UINT32_MAX, &m->live))) goto out;
+	if ((rc = get_uint(o, "tombstones", UINT32_MAX, &m->tombstones))) goto out;
+	if ((rc = get_uint(o, "created", INT64_MAX, &v))) goto out;
+	m->created = (int64_t)v;
+	if ((rc = get_uint(o, "checkpoint_time", INT64_MAX, &v))) goto out;
+	m->checkpoint_time = (int64_t)v;
+	if (m->live + m->tombstones != m->rows) { rc = vz_fail(VZ_ECORRUPT, "live + tombstones != rows"); goto out; }
+	files = json_object_get(o, "files");
+	if (!json_is_object(files)) { rc = vz_fail(VZ_ECORRUPT, "field \"files\" is missing"); goto out; }
+	if ((rc = file_sum_from_json(files, "vectors.bin", &m->vectors))) goto out;
+	if ((rc = file_sum_from_json(files, "index.hnsw", &m->index))) goto out;
+	if (m->rows > 0 && (!m->vectors.present || !m->index.present)) {
+		rc = vz_fail(VZ_ECORRUPT, "rows > 0 but vectors.bin or index.hnsw is not listed");
+		goto out;
+	}
+	json_t *extra = json_object_get(o, "extra");
+	if (extra) {
+		char *s = json_dumps(extra, JSON_COMPACT | JSON_ENCODE_ANY);
+		if (!s) { rc = vz_fail(VZ_ENOMEM, "out of memory"); goto out; }
+		m->extra_json = s;
+	}
+out:
+	json_decref(o);
+	if (rc) {
+		vz_fail_prefix(rc, "%s: ", path);
+		vz_meta_free(m);
+	}
+	if (!rc && !m->extra_json) m->extra_json = strdup("");
+	return rc;
+}
+
+int vz_meta_write(const char *dir, const vz_meta *m)
+{
+	vz_buf b = { 0 };
+	int rc = vz_buf_printf(&b, "{\n  \"format_version\": %d,\n  \"kind\": \"%s\",\n  \"config\": ", META_VERSION,
+			       m->workspace ? "workspace" : "dynamic");
+	if (!rc) rc = vz_config_to_json(&m->cfg, &b);
+	if (!rc)
+		rc = vz_buf_printf(&b, ",\n  \"generation\": %" PRIu64 ",\n  \"wal_seq\": %" PRIu64 ",\n  \"rows\": %" PRIu64
+				       ",\n  \"live\": %" PRIu64 ",\n  \"tombstones\": %" PRIu64 ",\n  \"created\": %" PRId64
+				       ",\n  \"checkpoint_time\": %" PRId64 ",\n  \"files\": {",
+				   m->generation, m->wal_seq, m->rows, m->live, m->tombstones, m->created, m->checkpoint_time);
+	const char *sep = "";
+	const vz_file_sum *sums[2] = { &m->vectors, &m->index };
+	const char *names[2] = { "vectors.bin", "index.hnsw" };
+	for (int i = 0; i < 2 && !rc; i++) {
+		if (!sums[i]->present) continue;
+		rc = vz_buf_printf(&b, "%s\n    \"%s\": {\"size\": %" PRIu64 ", \"body_xxh3\": \"%016" PRIx64 "\"}", sep,
+				   names[i], sums[i]->size, sums[i]->body_checksum);
+		sep = ",";
+	}
+	if (!rc) rc = vz_buf_printf(&b, "\n  }");
+	if (!rc && m->extra_json && m->extra_json[0]) rc = vz_buf_printf(&b, ",\n  \"extra\": %s", m->extra_json);
+	if (!rc) {
+		uint64_t h = vz_hash64(b.data, b.len);
+		rc = vz_buf_printf(&b, "%s%016" PRIx64 "\"\n}\n", META_SUM_KEY, h);
+	}
+	char path[4200];
+	if (!rc) rc = vz_path_fmt(path, sizeof path, "%s/metadata.json", dir);
+	if (!rc) rc = vz_atomic_write(path, b.data, b.len);
+	vz_buf_free(&b);
+	return rc;
+}
+
+void vz_meta_free(vz_meta *m)
+{
+	free(m->extra_json);
+	m->extra_json = NULL;
+}

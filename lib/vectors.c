@@ -1,0 +1,288 @@
+/* vectors.c: vectors.bin, the rows of a checkpoint, laid out to be mapped and used in place.
+ *
+ * Layout (little-endian; every section starts on a 64-byte boundary):
+ *   0    vz_file_header: magic VZVECS01, aux = rows, aux2 = dim, body_checksum over bytes 64..end
+ *   64   layout: u64 rows, u32 dim, u32 metric, u64 vectors_off, u64 rowinfo_off, u64 heap_off,
+ *        u64 heap_len, u64 hash_off, u64 hash_slots
+ *   vectors_off  rows * dim float32, row-major (cosine rows are unit length)
+ *   rowinfo_off  rows * 24 bytes: u64 id_off, u64 payload_off (into the heap), u16 id_len,
+ *                u16 flags (1 tombstone, 2 has payload), u32 payload_len
+ *   heap_off     ids and payloads, byte for byte
+ *   hash_off     hash_slots (a power of two >= 2 * live rows) u32 entries: row + 1 of a live row
+ *                whose XXH3(id) lands there (linear probing), 0 for empty. */
+#include "internal.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define VECTORS_VERSION 1
+
+static uint64_t align64(uint64_t x) { return (x + 63) & ~(uint64_t)63; }
+
+int vz_vectors_open(const char *path, uint64_t expect_rows, uint32_t dim, enum vz_metric metric, vz_vectors *v)
+{
+	memset(v, 0, sizeof *v);
+	int rc = vz_map_file(path, &v->map);
+	if (rc) return rc;
+	const unsigned char *d = v->map.data;
+	uint64_t size = v->map.size;
+	if ((rc = vz_header_decode(d, size, VZ_MAGIC_VECTORS, VECTORS_VERSION, &v->header))) goto bad;
+	if (size < VZ_HEADER_SIZE + VZ_VECTORS_LAYOUT_SIZE) { rc = vz_fail(VZ_ECORRUPT, "offset 64: file too short for its layout block"); goto bad; }
+	if (v->header.body_length != size - VZ_HEADER_SIZE) {
+		rc = vz_fail(VZ_ECORRUPT, "offset 24: header says the body is %llu bytes, the file has %llu",
+			     (unsigned long long)v->header.body_length, (unsigned long long)(size - VZ_HEADER_SIZE));
+		goto bad;
+	}
+	const unsigned char *L = d + VZ_HEADER_SIZE;
+	v->rows = vz_load_u64(L);
+	v->dim = vz_load_u32(L + 8);
+	v->metric = (enum vz_metric)vz_load_u32(L + 12);
+	uint64_t vec_off = vz_load_u64(L + 16), ri_off = vz_load_u64(L + 24), heap_off = vz_load_u64(L + 32);
+	v->heap_len = vz_load_u64(L + 40);
+	uint64_t hash_off = vz_load_u64(L + 48);
+	v->hash_slots = vz_load_u64(L + 56);
+	if (v->rows != expect_rows || v->header.aux != v->rows) {
+		rc = vz_fail(VZ_ECORRUPT, "offset 64: %llu rows, metadata.json says %llu", (unsigned long long)v->rows,
+			     (unsigned long long)expect_rows);
+		goto bad;
+	}
+	if (v->dim != dim || v->header.aux2 != dim) { rc = vz_fail(VZ_ECORRUPT, "offset 72: dimension %u, expected %u", v->dim, dim); goto bad; }
+	if (v->metric != metric) { rc = vz_fail(VZ_ECORRUPT, "offset 76: metric %u does not match the configuration", (unsigned)v->metric); goto bad; }
+	uint64_t vec_len, ri_len, hash_len, end;
+	if (vz_mul_overflow_u64(v->rows, (uint64_t)dim * 4, &vec_len) || vz_mul_overflow_u64(v->rows, VZ_ROWINFO_SIZE, &ri_len) ||
+	    vz_mul_overflow_u64(v->hash_slots, 4, &hash_len)) {
+		rc = vz_fail(VZ_ECORRUPT, "offset 64: section sizes overflow");
+		goto bad;
+	}
+	/* sections must be in order, aligned, and inside the file */
+	uint64_t expect = align64(VZ_HEADER_SIZE + VZ_VECTORS_LAYOUT_SIZE);
+	const char *what = NULL;
+	if (vec_off != expect) what = "vectors section offset";
+	else if (vz_add_overflow_u64(vec_off, vec_len, &end) || ri_off != align64(end)) what = "rowinfo section offset";
+	else if (vz_add_overflow_u64(ri_off, ri_len, &end) || heap_off != align64(end)) what = "heap section offset";
+	else if (vz_add_overflow_u64(heap_off, v->heap_len, &end) || hash_off != align64(end)) what = "hash section offset";
+	else if (vz_add_overflow_u64(hash_off, hash_len, &end) || end != size) what = "section sizes do not add up to the file size";
+	else if (v->hash_slots && (v->hash_slots & (v->hash_slots - 1))) what = "hash slot count is not a power of two";
+	if (what) { rc = vz_fail(VZ_ECORRUPT, "offset 64: %s", what); goto bad; }
+	v->vectors = (const float *)(d + vec_off);
+	v->rowinfo = d + ri_off;
+	v->heap = d + heap_off;
+	v->hash = d + hash_off;
+	return VZ_OK;
+bad:
+	vz_fail_prefix(rc, "%s: ", path);
+	vz_vectors_close(v);
+	return rc;
+}
+
+void vz_vectors_close(vz_vectors *v)
+{
+	vz_unmap(&v->map);
+	memset(v, 0, sizeof *v);
+}
+
+int vz_vectors_row(const vz_vectors *v, uint64_t row, const char **id, size_t *id_len, const char **payload,
+		   size_t *payload_len, unsigned *flags)
+{
+	if (row >= v->rows) return vz_fail(VZ_EINTERNAL, "row %llu out of range", (unsigned long long)row);
+	const unsigned char *r = v->rowinfo + row * VZ_ROWINFO_SIZE;
+	uint64_t id_off = vz_load_u64(r), pl_off = vz_load_u64(r + 8);
+	size_t il = (size_t)r[16] | (size_t)r[17] << 8;
+	unsigned f = (unsigned)r[18] | (unsigned)r[19] << 8;
+	uint32_t pl = vz_load_u32(r + 20);
+	if (id_off > v->heap_len || il > v->heap_len - id_off || il == 0 || il > VZ_MAX_ID_LEN ||
+	    ((f & VZ_ROW_HAS_PAYLOAD) && (pl_off > v->heap_len || pl > v->heap_len - pl_off)))
+		return vz_fail(VZ_ECORRUPT, "vectors.bin: offset %llu: row %llu points outside the heap",
+			       (unsigned long long)((const unsigned char *)r - v->map.data), (unsigned long long)row);
+	if (id) *id = (const char *)v->heap + id_off;
+	if (id_len) *id_len = il;
+	if (payload) *payload = (f & VZ_ROW_HAS_PAYLOAD) ? (const char *)v->heap + pl_off : NULL;
+	if (payload_len) *payload_len = (f & VZ_ROW_HAS_PAYLOAD) ? pl : 0;
+	if (flags) *flags = f;
+	return VZ_OK;
+}
+
+int64_t vz_vectors_find(const vz_vectors *v, const char *id, size_t id_len)
+{
+	if (!v->hash_slots) return -1;
+	uint64_t mask = v->hash_slots - 1, slot = vz_hash64(id, id_len) & mask;
+	for (uint64_t probe = 0; probe < v->hash_slots; probe++, slot = (slot + 1) & mask) {
+		uint32_t e = vz_load_u32(v->hash + slot * 4);
+		if (e == 0) return -1;
+		const char *rid;
+		size_t rl;
+		unsigned f;
+		if (e - 1 >= v->rows || vz_vectors_row(v, e - 1, &rid, &rl, NULL, NULL, &f)) continue;
+		if (rl == id_len && !memcmp(rid, id, id_len) && !(f & VZ_ROW_TOMBSTONE)) return (int64_t)(e - 1);
+	}
+	return -1;
+}
+
+int vz_vectors_verify(const vz_vectors *v, vz_verify_cb cb, void *ctx)
+{
+	int problems = 0;
+	char what[256];
+	uint64_t body = vz_hash64(v->map.data + VZ_HEADER_SIZE, v->map.size - VZ_HEADER_SIZE);
+	if (body != v->header.body_checksum) {
+		cb(ctx, "vectors.bin", -1, "body checksum mismatch (bytes 64..end were changed)");
+		problems++;
+	}
+	uint64_t live = 0;
+	for (uint64_t r = 0; r < v->rows; r++) {
+		const char *id;
+		size_t il;
+		unsigned f;
+		int64_t off = (int64_t)((v->rowinfo - v->map.data) + r * VZ_ROWINFO_SIZE);
+		if (vz_vectors_row(v, r, &id, &il, NULL, NULL, &f)) {
+			snprintf(what, sizeof what, "row %llu: id or payload outside the heap", (unsigned long long)r);
+			cb(ctx, "vectors.bin", off, what);
+			if (++problems > 20) return problems;
+			continue;
+		}
+		if (f & VZ_ROW_TOMBSTONE) continue;
+		live++;
+		if (vz_vectors_find(v, id, il) != (int64_t)r) {
+			snprintf(what, sizeof what, "row %llu: id '%.*s' is not found through the id map (or is a duplicate)",
+				 (unsigned long long)r, (int)(il > 64 ? 64 : il), id);
+			cb(ctx, "vectors.bin", off, what);
+			if (++problems > 20) return problems;
+		}
+		const float *vec = v->vectors + r * v->dim;
+		for (uint32_t i = 0; i < v->dim; i++)
+			if (vec[i] != vec[i] || vec[i] - vec[i] != 0) {
+				snprintf(what, sizeof what, "row %llu: NaN or infinite value", (unsigned long long)r);
+				cb(ctx, "vectors.bin", (int64_t)((const unsigned char *)(vec + i) - v->map.data), what);
+				problems++;
+				break;
+			}
+	}
+	uint64_t used = 0;
+	for (uint64_t s = 0; s < v->hash_slots; s++) {
+		uint32_t e = vz_load_u32(v->hash + s * 4);
+		if (!e) continue;
+		used++;
+		if (e - 1 >= v->rows) {
+			snprintf(what, sizeof what, "id map slot %llu: row %u out of range", (unsigned long long)s, e - 1);
+			cb(ctx, "vectors.bin", (int64_t)(v->hash - v->map.data + s * 4), what);
+			problems++;
+		}
+	}
+	if (used != live) {
+		snprintf(what, sizeof what, "id map holds %llu entries for %llu live rows", (unsigned long long)used,
+			 (unsigned long long)live);
+		cb(ctx, "vectors.bin", (int64_t)(v->hash - v->map.data), what);
+		problems++;
+	}
+	return problems;
+}
+
+int vz_vectors_write(const char *to, uint64_t generation, uint32_t dim, enum vz_metric metric,
+		     const float *vectors, const vz_out_row *rows, uint64_t n, vz_file_sum *sum)
+{
+	if (n > UINT32_MAX - 1) return vz_fail(VZ_ERANGE, "too many rows (%llu)", (unsigned long long)n);
+	uint64_t live = 0, heap_len = 0;
+	for (uint64_t r = 0; r < n; r++) {
+		if (!rows[r].tombstone) live++;
+		heap_len += rows[r].id_len + (rows[r].has_payload ? rows[r].payload_len : 0);
+	}
+	uint64_t slots = 16;
+	while (slots < 2 * live) slots *= 2;
+	uint64_t vec_off = align64(VZ_HEADER_SIZE + VZ_VECTORS_LAYOUT_SIZE);
+	uint64_t ri_off = align64(vec_off + n * dim * 4);
+	uint64_t heap_off = align64(ri_off + n * VZ_ROWINFO_SIZE);
+	uint64_t hash_off = align64(heap_off + heap_len);
+	uint64_t total = hash_off + slots * 4;
+
+	/* the hash table and rowinfo are built in memory (small next to the vectors) */
+	unsigned char *hash = calloc(slots, 4), *ri = malloc(n * VZ_ROWINFO_SIZE + 1);
+	if (!hash || !ri) { free(hash); free(ri); return vz_fail(VZ_ENOMEM, "out of memory writing vectors.bin"); }
+	uint64_t at = 0;
+	for (uint64_t r = 0; r < n; r++) {
+		unsigned char *e = ri + r * VZ_ROWINFO_SIZE;
+		vz_store_u64(e, at);
+		at += rows[r].id_len;
+		vz_store_u64(e + 8, rows[r].has_payload ? at : 0);
+		if (rows[r].has_payload) at += rows[r].payload_len;
+		unsigned f = (rows[r].tombstone ? VZ_ROW_TOMBSTONE : 0) | (rows[r].has_payload ? VZ_ROW_HAS_PAYLOAD : 0);
+		e[16] = (unsigned char)rows[r].id_len;
+		e[17] = (unsigned char)(rows[r].id_len >> 8);
+		e[18] = (unsigned char)f;
+		e[19] = 0;
+		vz_store_u32(e + 20, rows[r].has_payload ? (uint32_t)rows[r].payload_len : 0);
+		if (rows[r].tombstone) continue;
+		uint64_t slot = vz_hash64(rows[r].id, rows[r].id_len) & (slots - 1);
+		while (vz_load_u32(hash + slot * 4)) slot = (slot + 1) & (slots - 1);
+		vz_store_u32(hash + slot * 4, (uint32_t)(r + 1));
+	}
+
+	vz_tmpfile t;
+	int rc = vz_tmpfile_open(&t, to);
+	if (rc) { free(hash); free(ri); return rc; }
+	vz_hasher *body = vz_hasher_new();
+	unsigned char zeros[64] = { 0 }, head[VZ_HEADER_SIZE] = { 0 }, layout[VZ_VECTORS_LAYOUT_SIZE];
+	vz_store_u64(layout, n);
+	vz_store_u32(layout + 8, dim);
+	vz_store_u32(layout + 12, (uint32_t)metric);
+	vz_store_u64(layout + 16, vec_off);
+	vz_store_u64(layout + 24, ri_off);
+	vz_store_u64(layout + 32, heap_off);
+	vz_store_u64(layout + 40, heap_len);
+	vz_store_u64(layout + 48, hash_off);
+	vz_store_u64(layout + 56, slots);
+	uint64_t pos = VZ_HEADER_SIZE;
+#define EMIT(p, len)                                                                     \
+	do {                                                                             \
+		size_t len_ = (len);                                                     \
+		if (!rc && len_ > 0) {                                                   \
+			rc = vz_tmpfile_write(&t, (p), len_);                            \
+			vz_hasher_update(body, (p), len_);                               \
+			pos += len_;                                                     \
+		}                                                                        \
+	} while (0)
+#define PAD_TO(off)                                                                      \
+	do {                                                                             \
+		while (!rc && pos < (off)) {                                             \
+			size_t z = (off) - pos > sizeof zeros ? sizeof zeros : (size_t)((off) - pos); \
+			EMIT(zeros, z);                                                  \
+		}                                                                        \
+	} while (0)
+	if (!body) rc = vz_fail(VZ_ENOMEM, "out of memory");
+	if (!rc) rc = vz_tmpfile_write(&t, head, sizeof head); /* placeholder, rewritten at the end */
+	EMIT(layout, sizeof layout);
+	PAD_TO(vec_off);
+	/* vectors in 4 MB pieces: one big write would be fine too, but this bounds a torn write */
+	for (uint64_t done = 0, all = n * dim * 4; !rc && done < all;) {
+		size_t piece = all - done > (4u << 20) ? (4u << 20) : (size_t)(all - done);
+		EMIT((const unsigned char *)vectors + done, piece);
+		done += piece;
+	}
+	PAD_TO(ri_off);
+	EMIT(ri, n * VZ_ROWINFO_SIZE);
+	PAD_TO(heap_off);
+	for (uint64_t r = 0; r < n && !rc; r++) {
+		EMIT(rows[r].id, rows[r].id_len);
+		if (rows[r].has_payload) EMIT(rows[r].payload, rows[r].payload_len);
+	}
+	PAD_TO(hash_off);
+	EMIT(hash, slots * 4);
+#undef EMIT
+#undef PAD_TO
+	free(hash);
+	free(ri);
+	if (!rc && pos != total) rc = vz_fail(VZ_EINTERNAL, "vectors.bin: wrote %llu bytes, planned %llu", (unsigned long long)pos, (unsigned long long)total);
+	if (!rc) {
+		vz_file_header h = { .version = VECTORS_VERSION, .generation = generation, .body_length = total - VZ_HEADER_SIZE,
+				     .body_checksum = vz_hasher_digest(body), .aux = n, .aux2 = dim };
+		memcpy(h.magic, VZ_MAGIC_VECTORS, 8);
+		vz_header_encode(&h, head);
+		rc = vz_io_pwrite(t.fd, head, sizeof head, 0, t.path);
+		sum->present = true;
+		sum->size = total;
+		sum->body_checksum = h.body_checksum;
+	}
+	vz_hasher_free(body);
+	if (rc) { vz_tmpfile_abort(&t); return rc; }
+	return vz_tmpfile_commit_as(&t, to);
+}

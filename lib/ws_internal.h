@@ -1,0 +1,52 @@
+/* ws_internal.h: helpers shared by the workspace files (embed.c, walk.c, wscache.c, wsbuild.c);
+ * not part of the public API. */
+#ifndef VZ_WS_INTERNAL_H
+#define VZ_WS_INTERNAL_H
+
+#include "internal.h"
+
+/* A reader over untrusted bytes: every take checks the remaining length first. */
+typedef struct vz_reader {
+	const unsigned char *p;
+	size_t left;
+	size_t offset; /* bytes consumed so far, for messages */
+} vz_reader;
+int vz_rd_u32(vz_reader *r, uint32_t *v);
+int vz_rd_u64(vz_reader *r, uint64_t *v);
+int vz_rd_bytes(vz_reader *r, size_t n, const unsigned char **out);
+
+/* The df table body (shared by terms.bin and cache.bin): u32 dim, u32 0, u64 documents,
+ * u64 terms, then terms x (u64 term hash, u32 df) sorted by hash. */
+int vz_bm25_encode(const vz_bm25 *m, vz_buf *b);
+int vz_bm25_decode(vz_reader *r, vz_bm25 **out);
+
+/* Calls fn for each term of text (lowercased, stemmed) with its 64-bit hash. */
+void vz_terms_each(const char *text, size_t len, void (*fn)(void *ctx, uint64_t h), void *ctx);
+
+/* Checks a mapped file's header (magic, version), body length and body checksum; r gets the body. */
+int vz_ws_open_body(const vz_map *map, const char *magic, uint32_t version, vz_file_header *h, vz_reader *r);
+/* Loads only the df table of a cache.bin (VZ_ENOENT when there is none). */
+int vz_ws_cache_load_model(const char *path, vz_bm25 **out);
+double vz_bm25_idf(const vz_bm25 *m, uint64_t h);
+
+/* ---- walk.c ---- */
+typedef struct vz_ws_entry {
+	char *path;        /* relative to the project directory */
+	uint64_t size;
+	int64_t mtime_ns;
+} vz_ws_entry;
+/* The files of collection c (include/exclude patterns, always-skipped paths, max size), sorted
+ * by path. Free with vz_ws_entries_free. */
+int vz_ws_walk(const vz_ws_collection *c, const char *data_dir, vz_ws_entry **out, size_t *n);
+void vz_ws_entries_free(vz_ws_entry *e, size_t n);
+/* True for lock files and vz's own LOCK and temp files: never indexed. */
+bool vz_ws_lock_file(const char *name);
+
+typedef struct vz_ws_span {
+	size_t start, end;
+} vz_ws_span;
+/* Chunk boundaries of t: at most size bytes each, consecutive ones overlapping by about
+ * overlap bytes, breaking at sentence ends or whitespace, never inside a UTF-8 character. */
+int vz_ws_chunks(const char *t, size_t len, uint32_t size, uint32_t overlap, vz_ws_span **out, size_t *n);
+
+#endif

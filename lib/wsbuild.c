@@ -1,0 +1,489 @@
+/* wsbuild.c: `vz build` for one workspace collection, and its cache.bin.
+ *
+ * cache.bin (vz_file_header VZ_MAGIC_CACHE, version 1; generation = the snapshot's, aux = the
+ * configuration hash; body checksummed; parsed as untrusted input):
+ *   df table (see ws_internal.h)
+ *   u64 files, then per file (sorted by path):
+ *     u32 path length, path, u64 size, u64 mtime (ns), u64 content hash (XXH3), u32 chunks,
+ *     then per chunk (the rows the file produced, in row order):
+ *       u64 start, u64 end (byte range in the file), u32 text length, text, dim x f32 vector.
+ * Keeping each chunk's text and vector is what lets an incremental build re-read and re-embed
+ * only the files that changed, and yet write the same snapshot as a full build. */
+#include "ws_internal.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CACHE_VERSION 1
+#define BINARY_PROBE 8192
+
+typedef struct ws_chunk {
+	uint64_t start, end;
+	char *text;
+	uint32_t text_len;
+	float *vec;
+} ws_chunk;
+
+typedef struct ws_file {
+	char *path;
+	uint64_t size;
+	int64_t mtime_ns;
+	uint64_t hash;
+	uint32_t n_chunks;
+	ws_chunk *chunks;
+} ws_file;
+
+typedef struct ws_cache {
+	uint64_t config_hash, generation;
+	uint32_t dim;
+	ws_file *files;
+	size_t n;
+} ws_cache;
+
+static void file_free(ws_file *f)
+{
+	for (uint32_t i = 0; i < f->n_chunks; i++) {
+		free(f->chunks[i].text);
+		free(f->chunks[i].vec);
+	}
+	free(f->chunks);
+	free(f->path);
+	memset(f, 0, sizeof *f);
+}
+
+static void cache_free(ws_cache *c)
+{
+	for (size_t i = 0; i < c->n; i++) file_free(&c->files[i]);
+	free(c->files);
+	memset(c, 0, sizeof *c);
+}
+
+static int read_file_record(vz_reader *r, uint32_t dim, ws_file *f)
+{
+	uint32_t plen, n;
+	uint64_t mtime;
+	const unsigned char *p = NULL;
+	size_t at = r->offset;
+	int rc = vz_rd_u32(r, &plen);
+	if (rc) return rc;
+	if (plen == 0 || plen >= 4096) return vz_fail(VZ_ECORRUPT, "offset %zu: path length %u", at, plen);
+	if ((rc = vz_rd_bytes(r, plen, &p))) return rc;
+	if (memchr(p, 0, plen)) return vz_fail(VZ_ECORRUPT, "offset %zu: NUL in a path", at + 4);
+	if (!(f->path = strndup((const char *)p, plen))) return vz_fail(VZ_ENOMEM, "out of memory");
+	if ((rc = vz_rd_u64(r, &f->size)) || (rc = vz_rd_u64(r, &mtime)) || (rc = vz_rd_u64(r, &f->hash)) || (rc = vz_rd_u32(r, &n)))
+		return rc;
+	f->mtime_ns = (int64_t)mtime;
+	/* each chunk takes at least 20 bytes plus its vector: bound the count by what is left */
+	size_t per = 20 + (size_t)dim * 4;
+	if (n > r->left / per) return vz_fail(VZ_ECORRUPT, "offset %zu: %u chunks do not fit", r->offset - 4, n);
+	if (n && !(f->chunks = calloc(n, sizeof *f->chunks))) return vz_fail(VZ_ENOMEM, "out of memory");
+	for (uint32_t i = 0; i < n; i++) {
+		ws_chunk *c = &f->chunks[i];
+		f->n_chunks = i + 1;
+		if ((rc = vz_rd_u64(r, &c->start)) || (rc = vz_rd_u64(r, &c->end)) || (rc = vz_rd_u32(r, &c->text_len))) return rc;
+		if (c->start > c->end || c->end > f->size || c->end - c->start != c->text_len)
+			return vz_fail(VZ_ECORRUPT, "offset %zu: chunk range %" PRIu64 "..%" PRIu64 " does not fit the file", r->offset - 20, c->start, c->end);
+		if ((rc = vz_rd_bytes(r, c->text_len, &p))) return rc;
+		if (!(c->text = malloc(c->text_len + 1u))) return vz_fail(VZ_ENOMEM, "out of memory");
+		memcpy(c->text, p, c->text_len);
+		c->text[c->text_len] = 0;
+		if ((rc = vz_rd_bytes(r, (size_t)dim * 4, &p))) return rc;
+		if (!(c->vec = malloc((size_t)dim * 4))) return vz_fail(VZ_ENOMEM, "out of memory");
+		for (uint32_t j = 0; j < dim; j++) {
+			uint32_t bits = vz_load_u32(p + 4 * j);
+			memcpy(&c->vec[j], &bits, 4);
+		}
+	}
+	return VZ_OK;
+}
+
+/* Loads cache.bin; VZ_ENOENT when missing, VZ_ECORRUPT when damaged (the caller rebuilds). */
+static int cache_load(const char *path, ws_cache *c, vz_bm25 **model)
+{
+	memset(c, 0, sizeof *c);
+	vz_map map;
+	int rc = vz_map_file(path, &map);
+	if (rc) return rc;
+	vz_file_header h;
+	vz_reader r;
+	vz_bm25 *m = NULL;
+	uint64_t n = 0;
+	rc = vz_ws_open_body(&map, VZ_MAGIC_CACHE, CACHE_VERSION, &h, &r);
+	if (!rc) rc = vz_bm25_decode(&r, &m);
+	if (!rc && !model) {
+		c->dim = vz_bm25_dim(m);
+		rc = vz_rd_u64(&r, &n);
+		if (!rc && n > r.left / 36) rc = vz_fail(VZ_ECORRUPT, "offset %zu: %" PRIu64 " files do not fit", r.offset - 8, n);
+		if (!rc && n && !(c->files = calloc(n, sizeof *c->files))) rc = vz_fail(VZ_ENOMEM, "out of memory");
+		for (uint64_t i = 0; i < n && !rc; i++) {
+			c->n = i + 1;
+			rc = read_file_record(&r, c->dim, &c->files[i]);
+			if (!rc && i > 0 && strcmp(c->files[i - 1].path, c->files[i].path) >= 0)
+				rc = vz_fail(VZ_ECORRUPT, "offset %zu: files not sorted", r.offset);
+		}
+		if (!rc && r.left) rc = vz_fail(VZ_ECORRUPT, "offset %zu: trailing bytes", r.offset);
+	}
+	vz_unmap(&map);
+	c->config_hash = h.aux;
+	c->generation = h.generation;
+	if (!rc && model) *model = m;
+	else vz_bm25_free(m);
+	if (rc) {
+		cache_free(c);
+		vz_fail_prefix(rc, "%s: ", path);
+	}
+	return rc;
+}
+
+int vz_ws_cache_load_model(const char *path, vz_bm25 **out)
+{
+	ws_cache c;
+	return cache_load(path, &c, out);
+}
+
+static int cache_save(const char *path, const ws_cache *c, const vz_bm25 *m)
+{
+	vz_buf b = { 0 };
+	int rc = vz_bm25_encode(m, &b);
+	if (!rc) rc = vz_buf_u64(&b, c->n);
+	for (size_t i = 0; i < c->n && !rc; i++) {
+		const ws_file *f = &c->files[i];
+		size_t pl = strlen(f->path);
+		rc = vz_buf_u32(&b, (uint32_t)pl);
+		if (!rc) rc = vz_buf_put(&b, f->path, pl);
+		if (!rc) rc = vz_buf_u64(&b, f->size);
+		if (!rc) rc = vz_buf_u64(&b, (uint64_t)f->mtime_ns);
+		if (!rc) rc = vz_buf_u64(&b, f->hash);
+		if (!rc) rc = vz_buf_u32(&b, f->n_chunks);
+		for (uint32_t j = 0; j < f->n_chunks && !rc; j++) {
+			const ws_chunk *ch = &f->chunks[j];
+			rc = vz_buf_u64(&b, ch->start);
+			if (!rc) rc = vz_buf_u64(&b, ch->end);
+			if (!rc) rc = vz_buf_u32(&b, ch->text_len);
+			if (!rc) rc = vz_buf_put(&b, ch->text, ch->text_len);
+			for (uint32_t k = 0; k < c->dim && !rc; k++) {
+				uint32_t bits;
+				memcpy(&bits, &ch->vec[k], 4);
+				rc = vz_buf_u32(&b, bits);
+			}
+		}
+	}
+	if (!rc) {
+		vz_file_header h = { .version = CACHE_VERSION, .generation = c->generation, .body_length = b.len,
+				     .body_checksum = vz_hash64(b.data, b.len), .aux = c->config_hash };
+		memcpy(h.magic, VZ_MAGIC_CACHE, 8);
+		unsigned char head[VZ_HEADER_SIZE];
+		vz_header_encode(&h, head);
+		vz_tmpfile t;
+		rc = vz_tmpfile_open(&t, path);
+		if (!rc) {
+			rc = vz_tmpfile_write(&t, head, sizeof head);
+			if (!rc) rc = vz_tmpfile_write(&t, b.data, b.len);
+			if (rc) vz_tmpfile_abort(&t);
+			else rc = vz_tmpfile_commit(&t);
+		}
+	}
+	vz_buf_free(&b);
+	return rc;
+}
+
+/* ---- JSON text (payloads and metadata): invalid UTF-8 becomes U+FFFD ---- */
+
+static size_t utf8_len(const unsigned char *s, size_t left)
+{
+	unsigned char c = s[0];
+	size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+	if (!n || n > left) return 0;
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xC0) != 0x80) return 0;
+	uint32_t cp = n == 2 ? (c & 0x1Fu) << 6 | (s[1] & 0x3Fu)
+		    : n == 3 ? (c & 0x0Fu) << 12 | (s[1] & 0x3Fu) << 6 | (s[2] & 0x3Fu)
+		    : n == 4 ? (c & 0x07u) << 18 | (s[1] & 0x3Fu) << 12 | (s[2] & 0x3Fu) << 6 | (s[3] & 0x3Fu) : c;
+	if ((n == 2 && cp < 0x80) || (n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+		return 0;
+	return n;
+}
+
+static int json_str(vz_buf *b, const char *s, size_t len)
+{
+	int rc = vz_buf_put(b, "\"", 1);
+	const unsigned char *u = (const unsigned char *)s;
+	for (size_t i = 0; i < len && !rc;) {
+		unsigned char c = u[i];
+		if (c == '"' || c == '\\') rc = vz_buf_printf(b, "\\%c", c), i++;
+		else if (c == '\n') rc = vz_buf_put(b, "\\n", 2), i++;
+		else if (c == '\t') rc = vz_buf_put(b, "\\t", 2), i++;
+		else if (c < 0x20 || c == 0x7f) rc = vz_buf_printf(b, "\\u%04x", c), i++;
+		else if (c < 0x80) rc = vz_buf_put(b, &c, 1), i++;
+		else {
+			size_t n = utf8_len(u + i, len - i);
+			if (n) rc = vz_buf_put(b, u + i, n), i += n;
+			else rc = vz_buf_put(b, "\\ufffd", 6), i++;
+		}
+	}
+	if (!rc) rc = vz_buf_put(b, "\"", 1);
+	return rc;
+}
+
+/* ---- the build ---- */
+
+static bool binary(const char *data, size_t len)
+{
+	return memchr(data, 0, len < BINARY_PROBE ? len : BINARY_PROBE) != NULL;
+}
+
+/* Reads, chunks and embeds one file into f. VZ_ENOENT when it vanished or is no longer a
+ * readable regular text file (the caller skips it). */
+static int embed_file(const vz_ws_collection *c, const vz_bm25 *m, const char *full, const vz_ws_entry *e, ws_file *f)
+{
+	char *data;
+	size_t len;
+	int rc = vz_read_file(full, c->max_file_size, &data, &len);
+	if (rc == VZ_ENOMEM) return rc;
+	if (rc) return VZ_ENOENT; /* vanished, replaced or grown past the limit meanwhile */
+	if (binary(data, len)) {
+		free(data);
+		return VZ_ENOENT;
+	}
+	memset(f, 0, sizeof *f);
+	vz_ws_span *sp;
+	size_t n;
+	if ((rc = vz_ws_chunks(data, len, c->chunk_size, c->chunk_overlap, &sp, &n))) {
+		free(data);
+		return rc;
+	}
+	f->size = len;
+	f->mtime_ns = e->mtime_ns;
+	f->hash = vz_hash64(data, len);
+	if (!(f->path = strdup(e->path)) || (n && !(f->chunks = calloc(n, sizeof *f->chunks)))) rc = vz_fail(VZ_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n && !rc; i++) {
+		ws_chunk *ch = &f->chunks[f->n_chunks];
+		size_t tl = sp[i].end - sp[i].start;
+		if (!(ch->vec = malloc(c->cfg.dim * sizeof *ch->vec)) || !(ch->text = malloc(tl + 1))) {
+			free(ch->vec);
+			rc = vz_fail(VZ_ENOMEM, "out of memory");
+			break;
+		}
+		rc = vz_embed_text(m, data + sp[i].start, tl, ch->vec);
+		if (rc == VZ_EDATA) { /* no words in this chunk: not a row */
+			free(ch->vec);
+			free(ch->text);
+			memset(ch, 0, sizeof *ch);
+			rc = VZ_OK;
+			continue;
+		}
+		memcpy(ch->text, data + sp[i].start, tl);
+		ch->text[tl] = 0;
+		ch->text_len = (uint32_t)tl;
+		ch->start = sp[i].start;
+		ch->end = sp[i].end;
+		f->n_chunks++;
+	}
+	free(sp);
+	free(data);
+	if (rc) file_free(f);
+	return rc;
+}
+
+static int row_id(vz_buf *ids, const char *path, uint32_t chunk)
+{
+	size_t before = ids->len;
+	int rc = vz_buf_printf(ids, "%s#%u", path, chunk);
+	if (!rc && ids->len - before > VZ_MAX_ID_LEN) {
+		ids->len = before; /* a very long path: name the row by the path's hash instead */
+		rc = vz_buf_printf(ids, "xxh3:%016" PRIx64 "#%u", vz_hash64(path, strlen(path)), chunk);
+	}
+	return rc;
+}
+
+/* Writes the snapshot of cache c: rows in file order, chunk order. */
+static int write_snapshot(const char *dir, const vz_workspace *w, const vz_ws_collection *wc, const ws_cache *c)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < c->n; i++) n += c->files[i].n_chunks;
+	vz_row *rows = calloc(n ? n : 1, sizeof *rows);
+	size_t *id_off = calloc(n ? n : 1, sizeof *id_off), *pl_off = calloc(n ? n : 1, sizeof *pl_off);
+	vz_buf ids = { 0 }, pls = { 0 }, extra = { 0 };
+	int rc = rows && id_off && pl_off ? VZ_OK : vz_fail(VZ_ENOMEM, "out of memory");
+	size_t r = 0;
+	for (size_t i = 0; i < c->n && !rc; i++) {
+		const ws_file *f = &c->files[i];
+		for (uint32_t j = 0; j < f->n_chunks && !rc; j++, r++) {
+			const ws_chunk *ch = &f->chunks[j];
+			id_off[r] = ids.len;
+			rc = row_id(&ids, f->path, j);
+			rows[r].id_len = ids.len - id_off[r];
+			pl_off[r] = pls.len;
+			if (!rc) rc = vz_buf_put(&pls, "{\"path\":", 8);
+			if (!rc) rc = json_str(&pls, f->path, strlen(f->path));
+			if (!rc) rc = vz_buf_printf(&pls, ",\"chunk\":%u,\"start\":%" PRIu64 ",\"end\":%" PRIu64 ",\"text\":", j, ch->start, ch->end);
+			if (!rc) rc = json_str(&pls, ch->text, ch->text_len);
+			if (!rc) rc = vz_buf_put(&pls, "}", 1);
+			rows[r].payload_len = pls.len - pl_off[r];
+			rows[r].vector = ch->vec;
+		}
+	}
+	/* the buffers may have moved while growing: point the rows into them now */
+	for (size_t i = 0; i < n && !rc; i++) {
+		rows[i].id = (const char *)ids.data + id_off[i];
+		rows[i].payload = (const char *)pls.data + pl_off[i];
+	}
+	if (!rc) rc = vz_buf_put(&extra, "\"workspace\":{\"file\":", 20);
+	if (!rc) rc = json_str(&extra, w->path, strlen(w->path));
+	if (!rc) rc = vz_buf_printf(&extra, ",\"collection\":");
+	if (!rc) rc = json_str(&extra, wc->full_name, strlen(wc->full_name));
+	if (!rc) rc = vz_buf_printf(&extra, ",\"config_hash\":\"%016" PRIx64 "\"}", wc->config_hash);
+	if (!rc) rc = vz_buf_put(&extra, "", 1);
+	if (!rc) rc = vz_collection_write_snapshot(dir, &wc->cfg, rows, n, 1, c->generation, (const char *)extra.data);
+	free(rows);
+	free(id_off);
+	free(pl_off);
+	vz_buf_free(&ids);
+	vz_buf_free(&pls);
+	vz_buf_free(&extra);
+	return rc;
+}
+
+static int open_collection_dir(const char *data_dir, const vz_ws_collection *wc, int timeout_ms, char *dir, size_t cap, vz_lock *lock)
+{
+	int rc = vz_path_fmt(dir, cap, "%s/workspace/%s/%s", data_dir, wc->project, wc->name);
+	if (rc || (rc = vz_io_mkdir_p(dir, 0755))) return rc;
+	char lp[4200];
+	int fd;
+	if ((rc = vz_path_fmt(lp, sizeof lp, "%s/LOCK", dir))) return rc;
+	if ((rc = vz_io_open_write(lp, O_WRONLY | O_CREAT, 0644, &fd))) return rc;
+	vz_io_close(fd);
+	return vz_collection_lock(dir, VZ_LOCK_EXCLUSIVE, timeout_ms, lock);
+}
+
+int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const char *data_dir, bool force,
+		       int threads, int lock_timeout_ms, vz_ws_progress_fn progress, void *ctx, vz_ws_stats *st)
+{
+	(void)threads; /* one thread: the same input gives a byte-identical index */
+	double t0 = vz_now();
+	memset(st, 0, sizeof *st);
+	char dir[4096], cpath[4200];
+	vz_lock lock = VZ_LOCK_INIT;
+	int rc = open_collection_dir(data_dir, wc, lock_timeout_ms, dir, sizeof dir, &lock);
+	if (rc) return vz_fail_prefix(rc, "%s: ", wc->full_name);
+	ws_cache old = { 0 }, cur = { 0 };
+	vz_ws_entry *ents = NULL;
+	size_t n_ents = 0;
+	vz_bm25 *model = NULL;
+	if ((rc = vz_path_fmt(cpath, sizeof cpath, "%s/cache.bin", dir))) goto out;
+	if (cache_load(cpath, &old, NULL) == VZ_ENOMEM) {
+		rc = VZ_ENOMEM;
+		goto out;
+	}
+	vz_meta meta;
+	uint64_t generation = old.generation;
+	bool have_meta = vz_meta_read(dir, &meta) == VZ_OK;
+	if (have_meta) {
+		if (meta.generation > generation) generation = meta.generation;
+		vz_meta_free(&meta);
+	}
+	if (force || old.config_hash != wc->config_hash || old.dim != wc->cfg.dim) {
+		st->rebuilt = old.n > 0 || force;
+		cache_free(&old);
+	}
+	if ((rc = vz_ws_walk(wc, data_dir, &ents, &n_ents))) goto out;
+	if ((rc = vz_bm25_new(wc->cfg.dim, &model))) goto out;
+	cur.dim = wc->cfg.dim;
+	cur.config_hash = wc->config_hash;
+	if (n_ents && !(cur.files = calloc(n_ents, sizeof *cur.files))) {
+		rc = vz_fail(VZ_ENOMEM, "out of memory");
+		goto out;
+	}
+	size_t oi = 0;
+	for (size_t i = 0; i < n_ents; i++) {
+		const vz_ws_entry *e = &ents[i];
+		while (oi < old.n && strcmp(old.files[oi].path, e->path) < 0) oi++, st->removed++;
+		ws_file *prev = oi < old.n && !strcmp(old.files[oi].path, e->path) ? &old.files[oi] : NULL;
+		if (prev) oi++;
+		if (progress) progress(ctx, i, n_ents);
+		if (prev && prev->size == e->size && prev->mtime_ns == e->mtime_ns) {
+			cur.files[cur.n++] = *prev; /* unchanged: moved over, not re-read */
+			memset(prev, 0, sizeof *prev);
+			continue;
+		}
+		char full[8192];
+		if ((rc = vz_path_fmt(full, sizeof full, "%s/%s", wc->project_dir, e->path))) goto out;
+		ws_file f;
+		rc = embed_file(wc, model, full, e, &f);
+		if (rc == VZ_ENOENT) { /* vanished or binary: as if it were not there */
+			rc = VZ_OK;
+			if (prev) st->removed++;
+			continue;
+		}
+		if (rc) goto out;
+		if (prev && prev->hash == f.hash) {
+			/* only touched: keep the old rows, take the new mtime */
+			file_free(&f);
+			prev->mtime_ns = e->mtime_ns;
+			cur.files[cur.n++] = *prev;
+			memset(prev, 0, sizeof *prev);
+			continue;
+		}
+		if (prev) st->changed++;
+		else st->added++;
+		cur.files[cur.n++] = f;
+	}
+	st->removed += old.n - oi;
+	if (progress) progress(ctx, n_ents, n_ents);
+	for (size_t i = 0; i < cur.n; i++) {
+		st->chunks += cur.files[i].n_chunks;
+		for (uint32_t j = 0; j < cur.files[i].n_chunks && !rc; j++)
+			rc = vz_bm25_add_document(model, cur.files[i].chunks[j].text, cur.files[i].chunks[j].text_len);
+	}
+	if (rc) goto out;
+	st->files = cur.n;
+	bool dirty = st->rebuilt || st->changed || st->added || st->removed || !have_meta || old.config_hash != wc->config_hash;
+	if (dirty) {
+		cur.generation = generation + 1;
+		if ((rc = write_snapshot(dir, w, wc, &cur))) goto out;
+		rc = cache_save(cpath, &cur, model);
+	}
+out:
+	st->seconds = vz_now() - t0;
+	vz_ws_entries_free(ents, n_ents);
+	vz_bm25_free(model);
+	cache_free(&old);
+	cache_free(&cur);
+	vz_lock_release(&lock);
+	if (rc) vz_fail_prefix(rc, "%s: ", wc->full_name);
+	return rc;
+}
+
+int vz_workspace_config_changed(const char *collection_dir, const char *yaml_path, bool *changed)
+{
+	*changed = true;
+	char path[4200];
+	int rc = vz_path_fmt(path, sizeof path, "%s/cache.bin", collection_dir);
+	if (rc) return rc;
+	vz_map map;
+	if ((rc = vz_map_file(path, &map))) return rc;
+	vz_file_header h;
+	rc = vz_header_decode(map.data, map.size, VZ_MAGIC_CACHE, CACHE_VERSION, &h);
+	vz_unmap(&map);
+	if (rc) return vz_fail_prefix(rc, "%s: ", path);
+	vz_workspace *w;
+	if ((rc = vz_workspace_load(yaml_path, &w))) return rc;
+	/* the collection's name is the last two components of its directory */
+	char name[4096];
+	snprintf(name, sizeof name, "%s", collection_dir);
+	size_t l = strlen(name);
+	while (l > 1 && name[l - 1] == '/') name[--l] = 0;
+	char *c = strrchr(name, '/'), *p = NULL;
+	if (c) {
+		*c = 0;
+		p = strrchr(name, '/');
+		*c = '/';
+	}
+	const vz_ws_collection *wc = vz_workspace_find(w, p ? p + 1 : name);
+	*changed = !wc || wc->config_hash != h.aux;
+	vz_workspace_free(w);
+	return VZ_OK;
+}

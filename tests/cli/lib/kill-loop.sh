@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# kill-loop.sh CYCLES: SIGKILLs `vz insert` and `vz apply` at random moments, then checks with an
+# oracle that every acknowledged transaction is there whole and no other one is there in part.
+# Needs VZ (the binary) and VZ_DATA_DIR. Prints one summary line; exits 1 on the first violation.
+set -u
+cycles=${1:-100}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+"$VZ" create k --dim 8 --metric euclidean --checkpoint-ops 1000 -q || exit 1
+acked=()
+killed=0
+for ((c = 1; c <= cycles; c++)); do
+	f=$work/b$c.jsonl
+	if ((c % 2)); then
+		cmd=insert
+		for ((i = 0; i < 300; i++)); do printf '{"id":"c%d_%d","vector":[%d,%d,1,2,3,4,5,%d],"payload":{"c":%d}}\n' $c $i $c $i $i $c; done >"$f"
+	else
+		cmd=apply
+		{
+			for ((i = 0; i < 10; i++)); do printf '{"op":"insert","id":"c%d_%d","vector":[%d,%d,1,2,3,4,5,6]}\n' $c $i $c $i; done
+			printf '{"op":"upsert","id":"last","vector":[0,0,0,0,0,0,0,%d],"payload":{"c":%d}}\n' $c $c
+		} >"$f"
+	fi
+	"$VZ" -q $cmd k "$f" &
+	pid=$!
+	# a random moment: from before the process starts writing to after it is done
+	sleep "$(printf "0.%03d" $((RANDOM % 25)))"
+	kill -9 $pid 2>/dev/null
+	wait $pid 2>/dev/null
+	st=$?
+	if [ $st -eq 0 ]; then acked+=($c); else killed=$((killed + 1)); fi
+done
+"$VZ" dump k >"$work/dump" 2>"$work/err" || { echo "dump failed after the kills: $(cat "$work/err")"; exit 1; }
+python3 - "$work/dump" "$cycles" "${acked[*]:-}" "$killed" <<'PY'
+import json, sys
+dump, cycles, acked, killed = sys.argv[1], int(sys.argv[2]), set(map(int, sys.argv[3].split())), int(sys.argv[4])
+ids, last = {}, None
+for line in open(dump).readlines()[1:]:
+    o = json.loads(line)
+    if o["id"] == "last":
+        last = o["payload"]["c"]
+        continue
+    c = int(o["id"][1:].split("_")[0])
+    ids[c] = ids.get(c, 0) + 1
+for c in range(1, cycles + 1):
+    want = 300 if c % 2 else 10
+    have = ids.get(c, 0)
+    if have not in (0, want):
+        sys.exit(f"cycle {c}: {have} of {want} rows present: a transaction is half there")
+    if c in acked and have != want:
+        sys.exit(f"cycle {c}: acknowledged, but {have} of {want} rows present")
+applied = [c for c in range(2, cycles + 1, 2) if ids.get(c, 0)]
+if applied and last != max(applied):
+    sys.exit(f"'last' says cycle {last}, the newest apply present is {max(applied)}")
+print(f"{cycles} cycles: {len(acked)} acknowledged and all present, {killed} killed, {len(ids)} transactions present, none partial")
+PY

@@ -1,0 +1,271 @@
+/* test_hnsw.c: recall on real SIFT data against exact ground truth, every metric against brute
+ * force, skip(), multi-threaded and incremental builds, reproducible single-thread builds, sq8,
+ * every SIMD kernel against scalar, and damaged indexes refused without a crash. */
+#include "t.h"
+
+#include <math.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Loads rows [from, to) of the SIFT-5k TSV (128 ints and a trailing id per line). */
+static float *load_sift(int from, int to)
+{
+	const char *root = getenv("VZ_ROOT");
+	char path[4096];
+	snprintf(path, sizeof path, "%s/../shared/data/sift5k/sift-dataset-5k.tsv", root ? root : "..");
+	FILE *f = fopen(path, "r");
+	if (!f) t_fail(__FILE__, __LINE__, "cannot open %s (set VZ_ROOT to the checkout)", path);
+	float *v = malloc(sizeof(float) * 128 * (size_t)(to - from));
+	char line[8192];
+	int row = 0;
+	while (fgets(line, sizeof line, f) && row < to) {
+		if (row >= from) {
+			char *p = line;
+			for (int d = 0; d < 128; d++) v[(size_t)(row - from) * 128 + d] = strtof(p, &p);
+		}
+		row++;
+	}
+	fclose(f);
+	if (row < to) t_fail(__FILE__, __LINE__, "only %d SIFT rows", row);
+	return v;
+}
+
+static vz_hnsw_builder *build(const float *v, size_t n, uint32_t dim, enum vz_metric m, int threads, bool sq8)
+{
+	vz_hnsw_params p = { .m = 16, .ef_construction = 200, .seed = 42, .sq8 = sq8 };
+	vz_hnsw_builder *b;
+	CHECK_OK(vz_hnsw_builder_new(dim, m, &p, v, n, &b));
+	CHECK_OK(vz_hnsw_builder_add(b, 0, n, threads));
+	return b;
+}
+
+/* Writes the builder to path and maps it. */
+static void write_and_open(vz_hnsw_builder *b, const char *path, vz_map *map, vz_hnsw_index *idx, size_t n, uint32_t dim, enum vz_metric m)
+{
+	vz_tmpfile t;
+	CHECK_OK(vz_tmpfile_open(&t, path));
+	CHECK_OK(vz_hnsw_builder_write(b, &t, 1));
+	CHECK_OK(vz_tmpfile_commit(&t));
+	CHECK_OK(vz_map_file(path, map));
+	CHECK_OK(vz_hnsw_open(map->data, map->size, dim, m, n, idx));
+	CHECK_OK(vz_hnsw_verify(idx));
+}
+
+static double recall(const vz_hnsw_index *idx, const float *base, size_t n, const float *q, size_t nq, uint32_t dim, enum vz_metric m,
+		     size_t ef, bool (*skip)(void *, uint32_t))
+{
+	size_t hit = 0, total = 0;
+	vz_hit got[10], want[10];
+	for (size_t i = 0; i < nq; i++) {
+		size_t ng, nw;
+		CHECK_OK(vz_hnsw_search(idx, base, q + i * dim, 10, ef, skip, NULL, got, &ng));
+		CHECK_OK(vz_exact_search(base, n, dim, m, q + i * dim, 10, skip, NULL, want, &nw));
+		for (size_t a = 0; a < nw; a++)
+			for (size_t b = 0; b < ng; b++)
+				if (want[a].row == got[b].row) { hit++; break; }
+		total += nw;
+		for (size_t b = 1; b < ng; b++) CHECK(got[b - 1].distance <= got[b].distance);
+	}
+	return (double)hit / (double)total;
+}
+
+TEST(sift_recall_at_ef_128_is_at_least_0_99)
+{
+	float *base = load_sift(0, 4500), *q = load_sift(4500, 5000);
+	vz_hnsw_builder *b = build(base, 4500, 128, VZ_METRIC_EUCLIDEAN, 1, false);
+	vz_map map;
+	vz_hnsw_index idx;
+	write_and_open(b, "index.hnsw", &map, &idx, 4500, 128, VZ_METRIC_EUCLIDEAN);
+	double r = recall(&idx, base, 4500, q, 500, 128, VZ_METRIC_EUCLIDEAN, 128, NULL);
+	if (r < 0.99) t_fail(__FILE__, __LINE__, "recall@10 at ef=128 is %.4f", r);
+	vz_hnsw_builder_free(b);
+	vz_unmap(&map);
+}
+
+static void random_vectors(float *v, size_t n, uint32_t dim, unsigned seed, bool unit)
+{
+	srand(seed);
+	for (size_t i = 0; i < n; i++) {
+		for (uint32_t d = 0; d < dim; d++) v[i * dim + d] = (float)rand() / RAND_MAX - 0.5f + (float)((i * 7 + d) % 5) * 0.1f;
+		if (unit) vz_normalize(v + i * dim, dim);
+	}
+}
+
+TEST(every_metric_against_brute_force)
+{
+	enum vz_metric ms[] = { VZ_METRIC_COSINE, VZ_METRIC_EUCLIDEAN, VZ_METRIC_DOT };
+	const size_t n = 3000, nq = 100;
+	const uint32_t dim = 24;
+	float *v = malloc(sizeof(float) * n * dim), *q = malloc(sizeof(float) * nq * dim);
+	for (int i = 0; i < 3; i++) {
+		random_vectors(v, n, dim, 1 + i, ms[i] == VZ_METRIC_COSINE);
+		random_vectors(q, nq, dim, 100 + i, ms[i] == VZ_METRIC_COSINE);
+		vz_hnsw_builder *b = build(v, n, dim, ms[i], 2, false);
+		vz_map map;
+		vz_hnsw_index idx;
+		write_and_open(b, "index.hnsw", &map, &idx, n, dim, ms[i]);
+		double r = recall(&idx, v, n, q, nq, dim, ms[i], 200, NULL);
+		if (r < 0.95) t_fail(__FILE__, __LINE__, "%s: recall@10 at ef=200 is %.4f", vz_metric_name(ms[i]), r);
+		vz_hnsw_builder_free(b);
+		vz_unmap(&map);
+		unlink("index.hnsw");
+	}
+	free(v);
+	free(q);
+}
+
+static bool skip_odd(void *ctx, uint32_t row)
+{
+	(void)ctx;
+	return row % 2 == 1;
+}
+
+TEST(skipped_rows_are_never_returned)
+{
+	const size_t n = 2000;
+	float *v = malloc(sizeof(float) * n * 16);
+	random_vectors(v, n, 16, 5, false);
+	vz_hnsw_builder *b = build(v, n, 16, VZ_METRIC_EUCLIDEAN, 1, false);
+	vz_map map;
+	vz_hnsw_index idx;
+	write_and_open(b, "index.hnsw", &map, &idx, n, 16, VZ_METRIC_EUCLIDEAN);
+	vz_hit got[10];
+	size_t ng;
+	for (size_t i = 0; i < 50; i++) {
+		CHECK_OK(vz_hnsw_search(&idx, v, v + (2 * i + 1) * 16, 10, 64, skip_odd, NULL, got, &ng));
+		CHECK_INT(ng, 10);
+		for (size_t j = 0; j < ng; j++) CHECK(got[j].row % 2 == 0);
+	}
+	CHECK(recall(&idx, v, n, v + 16, 50, 16, VZ_METRIC_EUCLIDEAN, 100, skip_odd) >= 0.95);
+	vz_hnsw_builder_free(b);
+	vz_unmap(&map);
+	free(v);
+}
+
+TEST(single_thread_builds_are_byte_identical)
+{
+	float *base = load_sift(0, 2000);
+	for (int sq = 0; sq < 2; sq++) {
+		vz_hnsw_builder *a = build(base, 2000, 128, VZ_METRIC_EUCLIDEAN, 1, sq), *b = build(base, 2000, 128, VZ_METRIC_EUCLIDEAN, 1, sq);
+		vz_map ma, mb;
+		vz_hnsw_index ia, ib;
+		write_and_open(a, "a.hnsw", &ma, &ia, 2000, 128, VZ_METRIC_EUCLIDEAN);
+		write_and_open(b, "b.hnsw", &mb, &ib, 2000, 128, VZ_METRIC_EUCLIDEAN);
+		CHECK(ma.size == mb.size && memcmp(ma.data, mb.data, ma.size) == 0);
+		vz_unmap(&ma);
+		vz_unmap(&mb);
+		vz_hnsw_builder_free(a);
+		vz_hnsw_builder_free(b);
+	}
+	free(base);
+}
+
+TEST(incremental_insert_into_an_existing_index_keeps_recall)
+{
+	float *base = load_sift(0, 4500), *q = load_sift(4500, 4700);
+	vz_hnsw_builder *b = build(base, 3000, 128, VZ_METRIC_EUCLIDEAN, 1, false);
+	vz_map map;
+	vz_hnsw_index idx;
+	write_and_open(b, "old.hnsw", &map, &idx, 3000, 128, VZ_METRIC_EUCLIDEAN);
+	vz_hnsw_builder *grown;
+	CHECK_OK(vz_hnsw_builder_from_index(&idx, base, 4500, &grown));
+	CHECK_OK(vz_hnsw_builder_add(grown, 3000, 1500, 2));
+	vz_map map2;
+	vz_hnsw_index idx2;
+	write_and_open(grown, "new.hnsw", &map2, &idx2, 4500, 128, VZ_METRIC_EUCLIDEAN);
+	double r = recall(&idx2, base, 4500, q, 200, 128, VZ_METRIC_EUCLIDEAN, 128, NULL);
+	if (r < 0.98) t_fail(__FILE__, __LINE__, "recall after an incremental insert: %.4f", r);
+	vz_unmap(&map);
+	vz_unmap(&map2);
+	vz_hnsw_builder_free(b);
+	vz_hnsw_builder_free(grown);
+}
+
+TEST(sq8_with_reranking_keeps_recall)
+{
+	float *base = load_sift(0, 4500), *q = load_sift(4500, 4800);
+	vz_hnsw_builder *b = build(base, 4500, 128, VZ_METRIC_EUCLIDEAN, 2, true);
+	vz_map map;
+	vz_hnsw_index idx;
+	write_and_open(b, "index.hnsw", &map, &idx, 4500, 128, VZ_METRIC_EUCLIDEAN);
+	CHECK(idx.sq_codes != NULL);
+	double r = recall(&idx, base, 4500, q, 300, 128, VZ_METRIC_EUCLIDEAN, 128, NULL);
+	if (r < 0.97) t_fail(__FILE__, __LINE__, "sq8 recall@10 at ef=128 is %.4f", r);
+	vz_unmap(&map);
+	vz_hnsw_builder_free(b);
+}
+
+TEST(every_simd_kernel_equals_scalar_on_odd_dimensions)
+{
+	const char *levels[] = { "sse", "avx2", "avx512" };
+	float a[800], b[800];
+	srand(9);
+	for (int i = 0; i < 800; i++) { a[i] = (float)rand() / RAND_MAX * 4 - 2; b[i] = (float)rand() / RAND_MAX * 4 - 2; }
+	uint32_t dims[70];
+	int nd = 0;
+	for (uint32_t d = 1; d <= 67; d++) dims[nd++] = d;
+	dims[nd++] = 128;
+	dims[nd++] = 784;
+	int tested = 0;
+	for (int l = 0; l < 3; l++) {
+		if (vz_simd_force(levels[l]) != VZ_OK) continue; /* this CPU lacks it: covered where it has it */
+		tested++;
+		for (int i = 0; i < nd; i++) {
+			CHECK_OK(vz_simd_force(levels[l]));
+			float l2 = vz_l2sq(a + 3, b + 1, dims[i]), dot = vz_dot(a + 3, b + 1, dims[i]);
+			CHECK_OK(vz_simd_force("scalar"));
+			float l2s = vz_l2sq(a + 3, b + 1, dims[i]), dots = vz_dot(a + 3, b + 1, dims[i]);
+			if (fabsf(l2 - l2s) > 1e-4f * (1 + fabsf(l2s)) || fabsf(dot - dots) > 1e-4f * (1 + fabsf(dots)))
+				t_fail(__FILE__, __LINE__, "%s dim %u: l2 %g vs %g, dot %g vs %g", levels[l], dims[i], l2, l2s, dot, dots);
+		}
+	}
+	CHECK(tested >= 1);
+	CHECK_INT(vz_simd_force("avx9000"), VZ_EINVAL);
+}
+
+TEST(damaged_indexes_are_refused_never_a_crash)
+{
+	const size_t n = 500;
+	float *v = malloc(sizeof(float) * n * 8);
+	random_vectors(v, n, 8, 3, false);
+	vz_hnsw_builder *b = build(v, n, 8, VZ_METRIC_EUCLIDEAN, 1, false);
+	vz_map map;
+	vz_hnsw_index idx;
+	write_and_open(b, "index.hnsw", &map, &idx, n, 8, VZ_METRIC_EUCLIDEAN);
+	size_t size = map.size;
+	unsigned char *orig = malloc(size), *bad = malloc(size);
+	memcpy(orig, map.data, size);
+	vz_unmap(&map);
+	/* truncated at many lengths */
+	for (size_t len = 0; len < size; len += 97) CHECK_INT(vz_hnsw_open(orig, len, 8, VZ_METRIC_EUCLIDEAN, n, &idx), VZ_ECORRUPT);
+	/* a count larger than the file */
+	memcpy(bad, orig, size);
+	vz_store_u64(bad + 64, n * 100);
+	CHECK_INT(vz_hnsw_open(bad, size, 8, VZ_METRIC_EUCLIDEAN, n * 100, &idx), VZ_ECORRUPT);
+	/* every byte flipped in turn: open or verify says so, and searching never crashes */
+	vz_hit got[5];
+	size_t ng;
+	for (size_t at = 0; at < size; at++) {
+		memcpy(bad, orig, size);
+		bad[at] ^= 0xff;
+		if (vz_hnsw_open(bad, size, 8, VZ_METRIC_EUCLIDEAN, n, &idx) != VZ_OK) continue;
+		CHECK_OK(vz_hnsw_search(&idx, v, v, 5, 32, NULL, NULL, got, &ng));
+		CHECK_INT(vz_hnsw_verify(&idx), VZ_ECORRUPT);
+	}
+	/* a neighbour id out of range, with the checksum made right: verify names it */
+	memcpy(bad, orig, size);
+	uint64_t links0 = vz_load_u64(bad + 64 + 40);
+	vz_store_u32(bad + links0 + 4, (uint32_t)n + 7);
+	vz_file_header h;
+	CHECK_OK(vz_header_decode(orig, size, VZ_MAGIC_INDEX, 1, &h));
+	h.body_checksum = vz_hash64(bad + 64, size - 64);
+	vz_header_encode(&h, bad);
+	CHECK_OK(vz_hnsw_open(bad, size, 8, VZ_METRIC_EUCLIDEAN, n, &idx));
+	CHECK_OK(vz_hnsw_search(&idx, v, v, 5, 32, NULL, NULL, got, &ng));
+	CHECK_INT(vz_hnsw_verify(&idx), VZ_ECORRUPT);
+	CHECK(strstr(vz_last_error(), "out of range") != NULL);
+	free(orig);
+	free(bad);
+	free(v);
+	vz_hnsw_builder_free(b);
+}
