@@ -29,6 +29,14 @@
 #define CHUNK (1u << 20)
 #define STAGE_PREFIX ".vztmp.stage."
 
+/* The end-of-backup trailer: a zstd skippable frame (ignored by zstd and tar) holding the XXH3 of
+ * every compressed byte before it. zstd's own frame checksum covers the decompressed content
+ * only; this one also catches damage that decodes to the same content (a flipped unused bit of a
+ * frame header) and a stream cut exactly between two frames. Layout, little-endian: u32 magic,
+ * u32 payload size (24), "VZBK", u32 version (1), u64 compressed length, u64 XXH3-64. */
+#define TRAILER_MAGIC 0x184D2A5Au
+#define TRAILER_SIZE 32
+
 void vz_backup_options_default(vz_backup_options *o)
 {
 	o->level = 3;
@@ -356,8 +364,10 @@ struct reader {
 	unsigned char *in, *out;
 	unsigned char *data;       /* entry data (CHUNK bytes) */
 	size_t in_cap, in_pos, in_len, out_cap;
-	bool in_eof, in_frame;
+	bool in_eof, in_frame, trailer_seen;
 	size_t frames;
+	vz_hasher *consumed_hash;  /* XXH3 of the compressed bytes before the trailer */
+	uint64_t consumed;
 	uint64_t compressed_read, decompressed, limit;
 	/* the first problem found while decompressing (the tar reader then fails) */
 	char problem[400];
@@ -427,6 +437,12 @@ static la_ssize_t reader_read(struct archive *a, void *ctx, const void **buf)
 				snprintf(r->problem, sizeof r->problem, "empty file: not a zstd-compressed backup");
 				goto fail;
 			}
+			if (!r->trailer_seen) {
+				snprintf(r->problem, sizeof r->problem,
+					 "truncated: no end-of-backup checksum after %llu compressed bytes (or not written by vz backup)",
+					 (unsigned long long)r->compressed_read);
+				goto fail;
+			}
 			return 0;
 		}
 		if (!r->in_frame) {
@@ -441,6 +457,27 @@ static la_ssize_t reader_read(struct archive *a, void *ctx, const void **buf)
 				continue;
 			}
 			uint32_t magic = vz_load_u32(r->in + r->in_pos);
+			if (r->trailer_seen) {
+				snprintf(r->problem, sizeof r->problem, "data after the end-of-backup checksum: refused");
+				goto fail;
+			}
+			if (magic == TRAILER_MAGIC) {
+				if (r->in_len - r->in_pos < TRAILER_SIZE && !r->in_eof) {
+					if (reader_refill(r)) goto fail;
+					continue;
+				}
+				const unsigned char *t = r->in + r->in_pos;
+				if (r->in_len - r->in_pos < TRAILER_SIZE || vz_load_u32(t + 4) != TRAILER_SIZE - 8 || memcmp(t + 8, "VZBK", 4) ||
+				    vz_load_u32(t + 12) != 1 || vz_load_u64(t + 16) != r->consumed ||
+				    vz_load_u64(t + 24) != vz_hasher_digest(r->consumed_hash)) {
+					snprintf(r->problem, sizeof r->problem,
+						 "the checksum of the compressed archive does not match: damaged or truncated");
+					goto fail;
+				}
+				r->in_pos += TRAILER_SIZE;
+				r->trailer_seen = true;
+				continue;
+			}
 			if ((magic & 0xFFFFFFF0u) == 0x184D2A50u) {
 				snprintf(r->problem, sizeof r->problem, "skippable zstd frame: refused");
 				goto fail;
@@ -460,6 +497,8 @@ static la_ssize_t reader_read(struct archive *a, void *ctx, const void **buf)
 		ZSTD_inBuffer in = { r->in, r->in_len, r->in_pos };
 		ZSTD_outBuffer out = { r->out, r->out_cap, 0 };
 		size_t ret = ZSTD_decompressStream(r->dctx, &out, &in);
+		vz_hasher_update(r->consumed_hash, r->in + r->in_pos, in.pos - r->in_pos);
+		r->consumed += in.pos - r->in_pos;
 		r->in_pos = in.pos;
 		if (ZSTD_isError(ret)) {
 			snprintf(r->problem, sizeof r->problem, "compressed data damaged near offset %llu: %s",
@@ -497,8 +536,9 @@ static int reader_init(struct reader *r, const char *name, vz_verify_cb cb, void
 	r->out = malloc(r->out_cap);
 	r->dctx = ZSTD_createDCtx();
 	r->data = malloc(CHUNK);
+	r->consumed_hash = vz_hasher_new();
 	r->limit = (uint64_t)VZ_BACKUP_MAX_MANIFEST + (1u << 20);
-	if (!r->in || !r->out || !r->dctx || !r->data) return vz_fail(VZ_ENOMEM, "out of memory");
+	if (!r->in || !r->out || !r->dctx || !r->data || !r->consumed_hash) return vz_fail(VZ_ENOMEM, "out of memory");
 	return VZ_OK;
 }
 
@@ -507,6 +547,7 @@ static void reader_free(struct reader *r)
 	free(r->in);
 	free(r->out);
 	free(r->data);
+	vz_hasher_free(r->consumed_hash);
 	ZSTD_freeDCtx(r->dctx);
 }
 
@@ -1040,6 +1081,7 @@ struct writer {
 	size_t cap;
 	int rc;
 	uint64_t written;
+	vz_hasher *hash;     /* of everything written, for the trailer */
 };
 
 static int writer_push(struct writer *w, const void *data, size_t len, ZSTD_EndDirective mode)
@@ -1052,6 +1094,7 @@ static int writer_push(struct writer *w, const void *data, size_t len, ZSTD_EndD
 		if (out.pos) {
 			int rc = vz_io_write(w->fd, w->buf, out.pos, w->name);
 			if (rc) return rc;
+			vz_hasher_update(w->hash, w->buf, out.pos);
 			w->written += out.pos;
 		}
 		if (mode == ZSTD_e_end ? left == 0 : in.pos == in.size) return VZ_OK;
@@ -1120,6 +1163,16 @@ static int write_archive(const struct snapshot *s, const char *manifest, time_t 
 	}
 	if (!rc && archive_write_close(a) != ARCHIVE_OK) rc = archive_fail(a, w, "finishing the archive");
 	if (!rc) rc = writer_push(w, NULL, 0, ZSTD_e_end);
+	if (!rc) {
+		unsigned char t[TRAILER_SIZE];
+		vz_store_u32(t, TRAILER_MAGIC);
+		vz_store_u32(t + 4, TRAILER_SIZE - 8);
+		memcpy(t + 8, "VZBK", 4);
+		vz_store_u32(t + 12, 1);
+		vz_store_u64(t + 16, w->written);
+		vz_store_u64(t + 24, vz_hasher_digest(w->hash));
+		if (!(rc = vz_io_write(w->fd, t, sizeof t, w->name))) w->written += sizeof t;
+	}
 out:
 	free(buf);
 	archive_write_free(a);
@@ -1134,7 +1187,8 @@ static int writer_init(struct writer *w, int fd, const char *name, const vz_back
 	w->cap = ZSTD_CStreamOutSize();
 	w->buf = malloc(w->cap);
 	w->cctx = ZSTD_createCCtx();
-	if (!w->buf || !w->cctx) return vz_fail(VZ_ENOMEM, "out of memory");
+	w->hash = vz_hasher_new();
+	if (!w->buf || !w->cctx || !w->hash) return vz_fail(VZ_ENOMEM, "out of memory");
 	if (ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, o->level)) ||
 	    ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_checksumFlag, 1)))
 		return vz_fail(VZ_EINVAL, "zstd: compression level %d is not supported", o->level);
@@ -1146,6 +1200,7 @@ static int writer_init(struct writer *w, int fd, const char *name, const vz_back
 static void writer_free(struct writer *w)
 {
 	free(w->buf);
+	vz_hasher_free(w->hash);
 	ZSTD_freeCCtx(w->cctx);
 }
 
@@ -1304,11 +1359,21 @@ static int backup_into_dir(const char *data_dir, const char *const *names, size_
 	vz_tmpfile t;
 	if ((rc = vz_tmpfile_open(&t, final))) return rc;
 	if ((rc = backup_to_tmpfile(data_dir, names, n, o, &t, caller_locked, sum))) { vz_tmpfile_abort(&t); return rc; }
-	/* a name that is never reused: the next free .N when a backup of this second exists */
-	for (unsigned seq = 0;; seq++) {
+	/* a name that sorts after every backup of this second, even ones already pruned */
+	unsigned seq = 0;
+	DIR *d = opendir(dir);
+	if (d) {
+		struct dirent *e;
+		char st[17];
+		unsigned sq;
+		while ((e = readdir(d)))
+			if (parse_backup_name(e->d_name, prefix, st, &sq) && !strcmp(st, stamp) && sq + 1 > seq) seq = sq + 1;
+		closedir(d);
+	}
+	for (;; seq++) {
 		if (seq && (rc = vz_path_fmt(final, sizeof final, "%s/%s-%s.%u.tar.zst", dir, prefix, stamp, seq))) break;
 		rc = vz_io_rename_noreplace(t.path, final);
-		if (rc != VZ_EEXIST || seq == 999) break;
+		if (rc != VZ_EEXIST || seq >= 999999) break;
 	}
 	if (rc) { vz_tmpfile_abort(&t); return rc; }
 	vz_io_close(t.fd);
