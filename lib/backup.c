@@ -1380,7 +1380,11 @@ static int backup_into_dir(const char *data_dir, const char *const *names, size_
 	t.fd = -1;
 	vz_hasher_free(t.hasher);
 	t.hasher = NULL;
-	if ((rc = vz_io_fsync_dir(dir))) return rc;
+	if ((rc = vz_io_fsync_dir(dir))) {
+		/* not known to be durable: a failed backup leaves no new file (best effort) */
+		unlink(final);
+		return rc;
+	}
 	if (written && (rc = vz_path_fmt(written, cap, "%s", final))) return rc;
 	return keep > 0 ? prune(dir, prefix, keep) : VZ_OK;
 }
