@@ -1221,7 +1221,7 @@ static int backup_to_fd(const char *data_dir, const char *const *names, size_t n
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(names[i], names[j])) { rc = vz_fail(VZ_EINVAL, "collection %s is named twice", names[i]); goto out; }
 	if (!(s.collections = json_array())) { rc = vz_fail(VZ_ENOMEM, "out of memory"); goto out; }
-	if ((rc = stage_open(data_dir, &s.stage))) goto out;
+	if (n && (rc = stage_open(data_dir, &s.stage))) goto out; /* no collection, no staging (data_dir may not exist) */
 	for (size_t i = 0; i < n; i++)
 		if ((rc = snapshot_collection(&s, data_dir, names[i], i, o->lock_timeout_ms, caller_locked))) goto out;
 	time_t now = time(NULL);
