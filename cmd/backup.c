@@ -67,7 +67,11 @@ static int verify(struct vz_cli *cli, struct vz_args *args)
 	int rc = vz_backup_verify(file, !opt_set(args, O_QUICK), on_problem, &p, &problems, &s);
 	if (rc) return vz_report(cli, rc);
 	if (problems) {
-		if (p.json) printf("{\"backup\":\"%s\",\"ok\":false,\"problems\":%d}\n", file, problems);
+		if (p.json) {
+			printf("{\"backup\":");
+			vz_json_string(stdout, file, strlen(file));
+			printf(",\"ok\":false,\"problems\":%d}\n", problems);
+		}
 		vz_errorf(cli, "%s: damaged: %d problem%s found", file, problems, problems > 1 ? "s" : "");
 		return VZ_EXIT_CHECK;
 	}

@@ -190,10 +190,10 @@ static void manifest_free(struct manifest *m)
 	memset(m, 0, sizeof *m);
 }
 
-static const struct manifest *sort_ctx;
-static int cmp_path(const void *a, const void *b)
+static int cmp_path(const void *a, const void *b, void *ctx)
 {
-	return strcmp(sort_ctx->files[*(const size_t *)a].path, sort_ctx->files[*(const size_t *)b].path);
+	const struct manifest *m = ctx;
+	return strcmp(m->files[*(const size_t *)a].path, m->files[*(const size_t *)b].path);
 }
 
 static struct mfile *manifest_find(const struct manifest *m, const char *path)
@@ -215,9 +215,7 @@ static int manifest_index(struct manifest *m)
 	m->by_path = malloc((m->nfiles ? m->nfiles : 1) * sizeof *m->by_path);
 	if (!m->by_path) return vz_fail(VZ_ENOMEM, "out of memory");
 	for (size_t i = 0; i < m->nfiles; i++) m->by_path[i] = i;
-	sort_ctx = m;
-	qsort(m->by_path, m->nfiles, sizeof *m->by_path, cmp_path);
-	sort_ctx = NULL;
+	qsort_r(m->by_path, m->nfiles, sizeof *m->by_path, cmp_path, m);
 	for (size_t i = 1; i < m->nfiles; i++)
 		if (!strcmp(m->files[m->by_path[i]].path, m->files[m->by_path[i - 1]].path))
 			return vz_fail(VZ_ECORRUPT, "%s lists %s twice", VZ_BACKUP_MANIFEST, m->files[m->by_path[i]].path);
@@ -344,10 +342,11 @@ out:
 
 /* The most decompressed bytes a tar stream of this manifest can honestly take: each entry's
  * data rounded to 512-byte blocks plus room for its headers (ustar header and a pax extended
- * header), the manifest entry, and the end of archive padded to libarchive's 10240-byte block. */
+ * header), the manifest entry, the directory entries other tools add (up to three per
+ * collection, and vz-backup/), and the end of archive padded to a 10240-byte block. */
 static uint64_t manifest_stream_bound(const struct manifest *m, size_t manifest_len)
 {
-	uint64_t bound = (uint64_t)manifest_len + 8192 + 20480;
+	uint64_t bound = (uint64_t)manifest_len + 8192 + 20480 + ((uint64_t)m->ncolls * 3 + 1) * 4096;
 	for (size_t i = 0; i < m->nfiles; i++) bound += (m->files[i].size + 511) / 512 * 512 + 4096;
 	return bound;
 }
@@ -717,8 +716,7 @@ static int scan(struct reader *r, const struct sink *sink, struct manifest *m)
 		rc = VZ_OK;
 		goto out;
 	}
-	uint64_t bound = manifest_stream_bound(m, have) + r->out_cap;
-	if (bound < r->limit || r->decompressed <= bound) r->limit = bound > r->decompressed ? bound : r->decompressed;
+	r->limit = manifest_stream_bound(m, have) + r->out_cap; /* + one block read ahead */
 	if (sink && sink->manifest && (rc = sink->manifest(sink->sctx, m))) goto out;
 	for (;;) {
 		st = archive_read_next_header(a, &e);
@@ -775,7 +773,7 @@ struct extract {
 static int extract_manifest(void *sctx, struct manifest *m)
 {
 	struct extract *x = sctx;
-	if (x->as_name && (x->n == 1 ? false : m->ncolls != 1))
+	if (x->as_name && x->n == 0 && m->ncolls != 1)
 		return vz_fail(VZ_EINVAL, "--as needs exactly one collection (the backup holds %zu: name the one to restore)", m->ncolls);
 	for (size_t i = 0; i < x->n; i++) {
 		bool found = false;
@@ -1044,10 +1042,15 @@ static int snapshot_collection(struct snapshot *s, const char *data_dir, const c
 		    (rc = vz_path_fmt(f.src, sizeof f.src, "%s/%s", sdir, names[i])) ||
 		    (rc = vz_path_fmt(f.path, sizeof f.path, "%s/%s", prefix, names[i])))
 			break;
+		/* linkat without AT_SYMLINK_FOLLOW never follows a link; a name that became a link would
+		 * be refused when it is hashed (O_NOFOLLOW) */
+		if (strcmp(names[i], "wal.log") != 0 && linkat(AT_FDCWD, src, AT_FDCWD, f.src, 0) == 0) {
+			rc = snapshot_add(s, &f);
+			continue;
+		}
 		int in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (in < 0) { rc = vz_fail(vz_err_from_errno(errno), "%s: %s", src, strerror(errno)); break; }
-		if (strcmp(names[i], "wal.log") == 0 || linkat(in, "", AT_FDCWD, f.src, AT_EMPTY_PATH) != 0)
-			rc = copy_fd(in, src, f.src);
+		rc = copy_fd(in, src, f.src);
 		close(in);
 		if (!rc) rc = snapshot_add(s, &f);
 	}
