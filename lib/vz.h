@@ -811,6 +811,116 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *c, const c
 
 /* ===== section: backup (lib/backup.c) ===== */
 
+/* Backups (DESIGN section 4): one tar archive (pax) compressed with zstd, every frame carrying
+ * its content checksum, readable with `tar --zstd -xf`. The first entry is VZ_BACKUP_MANIFEST,
+ * a JSON object:
+ *   {"format":"vz-backup","format_version":1,"created":"2026-11-25T04:15:00Z","vz_version":"0.1.0",
+ *    "collections":[{"name":"docs","kind":"dynamic","files":[{"path":"dynamic/docs/wal.log",
+ *    "size":248,"xxh3":"89abcdef01234567"},...]},...],"file_count":N,"total_size":N}
+ * then each collection's files at dynamic/NAME/FILE or workspace/PROJECT/COLLECTION/FILE (every
+ * regular file of the collection except LOCK and .vztmp.* temp files), so that extracting an
+ * archive inside a data directory recreates the collections (add an empty LOCK file to each).
+ *
+ * Archives are untrusted input: absolute paths, "..", links, devices, fifos, directories other
+ * than the collections' own, duplicate entries, entries missing from the manifest, sizes other
+ * than the manifest's, sizes beyond the bounds below, zstd frames without a checksum, and more
+ * decompressed bytes than the manifest accounts for are all refused, before anything is written
+ * outside a private temp directory. */
+#define VZ_BACKUP_MANIFEST "vz-backup/manifest.json"
+#define VZ_BACKUP_FORMAT_VERSION 1
+#define VZ_BACKUP_MAX_MANIFEST (16u << 20)           /* bytes of manifest.json */
+#define VZ_BACKUP_MAX_FILES 100000                   /* files listed in one manifest */
+#define VZ_BACKUP_MAX_FILE ((uint64_t)1 << 40)       /* bytes of one file (1 TiB) */
+#define VZ_BACKUP_MAX_TOTAL ((uint64_t)1 << 42)      /* bytes of all files together (4 TiB) */
+
+typedef struct vz_backup_options {
+	int level;           /* zstd level 1..19 (default 3) */
+	int threads;         /* zstd worker threads; 0: compress in the calling thread (default) */
+	int lock_timeout_ms; /* bounded wait for each collection's shared lock */
+} vz_backup_options;
+
+/* Fills the defaults (level 3, threads 0, VZ_LOCK_TIMEOUT_DEFAULT_MS). */
+void vz_backup_options_default(vz_backup_options *o);
+
+/* What a backup holds (filled by writers and by verify). */
+typedef struct vz_backup_summary {
+	size_t collections, files;
+	uint64_t bytes;         /* the collections' file bytes (uncompressed) */
+	uint64_t archive_bytes; /* size of the compressed archive */
+	char created[32];       /* "2026-11-25T04:15:00Z" */
+} vz_backup_summary;
+
+/* Writes a backup of the named collections (NAME or PROJECT/COLLECTION; n may be 0 for an
+ * archive without collections) to the open descriptor fd (fd_name is for messages). Each
+ * collection is snapshotted under its shared lock, held only while its files are linked or
+ * copied into a private staging directory in data_dir (wal.log, the only file changed in place,
+ * is copied; every other file is only ever replaced by rename, so a hard link is a snapshot);
+ * compression runs after the lock is released. Nothing is fsynced (the caller's business).
+ * Errors: VZ_ENOENT (no such collection), VZ_EBUSY (lock timeout), VZ_EDATA (a collection holds
+ * something other than regular files), VZ_EIO (writing failed), VZ_ENOMEM. sum may be NULL. */
+int vz_backup_write_fd(const char *data_dir, const char *const *names, size_t n, const vz_backup_options *o,
+		       int fd, const char *fd_name, vz_backup_summary *sum);
+
+/* Like vz_backup_write_fd into path, atomically: a temp file beside path is written, fsynced,
+ * verified (vz_backup_verify without the collection checks), renamed over path, and the
+ * directory fsynced. On any failure nothing is left behind and an existing path is untouched. */
+int vz_backup_write_file(const char *data_dir, const char *const *names, size_t n, const vz_backup_options *o,
+			 const char *path, vz_backup_summary *sum);
+
+/* For cron: writes PREFIX-YYYYMMDDTHHMMSSZ.tar.zst (UTC; ".N" before ".tar.zst" when that name
+ * is taken) into dir (created if missing) like vz_backup_write_file, and only once it is
+ * complete, verified, renamed into place and the directory fsynced, removes the oldest files
+ * named PREFIX-<timestamp>[.N].tar.zst beyond the newest keep (keep 0: remove nothing; other
+ * files are never touched). prefix NULL means "vz". The new file's path goes to written (cap
+ * bytes; may be NULL). */
+int vz_backup_write_dir(const char *data_dir, const char *const *names, size_t n, const vz_backup_options *o,
+			const char *dir, const char *prefix, int keep, char *written, size_t cap, vz_backup_summary *sum);
+
+/* The safety backup written before a collection is dropped or replaced: one collection into
+ * dir (DATA_DIR/backups when NULL) as vz-NAME-<timestamp>.tar.zst ('/' of a workspace name
+ * becomes '.'), keeping the newest keep of that collection's safety backups (0: all). */
+int vz_backup_collection_to_dir(const char *data_dir, const char *name, const char *dir, int keep,
+				int lock_timeout_ms, char *written_path, size_t cap);
+
+/* Checks the backup at path ("-" reads stdin) without restoring anything: the zstd stream and
+ * its checksums, the tar structure, the manifest, every entry against it (size and XXH3), and
+ * with check_collections every collection inside (extracted into a private temp directory under
+ * $TMPDIR, checked with vz_collection_verify, removed). Each problem is reported through cb
+ * (may be NULL) as (file inside the archive or the archive's name, offset or -1, what is wrong)
+ * and counted in *problems. Returns VZ_OK when the check could run (damage is a problem count,
+ * not an error), VZ_ENOENT when path is missing, VZ_EIO/VZ_ENOMEM when it could not run. sum (may
+ * be NULL) describes the manifest when one was read. */
+int vz_backup_verify(const char *path, bool check_collections, vz_verify_cb cb, void *ctx, int *problems,
+		     vz_backup_summary *sum);
+
+/* vz_backup_verify over an archive in memory, without the collection checks (fuzzing). */
+int vz_backup_verify_buffer(const void *data, size_t len, vz_verify_cb cb, void *ctx, int *problems);
+
+enum vz_restore_flags {
+	VZ_RESTORE_FORCE = 1, /* replace existing collections (after a safety backup of each) */
+};
+
+/* Called once per restored collection: its name in the data directory, and the safety backup
+ * written of the collection it replaced (NULL when none existed). */
+typedef void (*vz_restore_cb)(void *ctx, const char *name, const char *safety_backup);
+
+/* Restores collections from the backup at path into data_dir (created if missing): the named
+ * ones (names of collections in the backup; n 0: all of them), the single one under the name
+ * as_name when it is not NULL. The archive is read once into a private staging directory inside
+ * data_dir while every check of vz_backup_verify runs (problems go to problem_cb), then each
+ * staged collection is checked with vz_collection_verify; only when everything passed is each
+ * collection switched into place with one rename (RENAME_NOREPLACE, or RENAME_EXCHANGE under
+ * the collection's exclusive lock with VZ_RESTORE_FORCE after a safety backup into safety_dir,
+ * DATA_DIR/backups when NULL), and the parent directory fsynced.
+ * Errors: VZ_ECORRUPT (the backup is damaged; nothing changed), VZ_EEXIST (a collection exists
+ * and no VZ_RESTORE_FORCE; nothing changed), VZ_ENOENT (backup or named collection missing),
+ * VZ_EINVAL (bad name, as_name with several collections), VZ_EBUSY, VZ_EIO. Collections are
+ * switched one by one: when switching a later one fails, the earlier ones stay restored (each
+ * reported through done_cb). */
+int vz_backup_restore(const char *data_dir, const char *path, const char *const *names, size_t n, const char *as_name,
+		      unsigned flags, const char *safety_dir, int lock_timeout_ms, vz_verify_cb problem_cb,
+		      vz_restore_cb done_cb, void *ctx);
+
 /* ===== end of sections ===== */
 
 #endif /* VZ_H */
