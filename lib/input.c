@@ -470,6 +470,13 @@ static int parse_jsonl(const char *name, const char *data, size_t len, uint32_t 
 		}
 		b->n++;
 	}
+	if (rc && b->n < g.cap) {
+		/* the row being read when the error came is not counted in n: free what it holds */
+		free(b->ids[b->n]);
+		free(b->payloads[b->n]);
+		free(b->texts[b->n]);
+		b->ids[b->n] = b->payloads[b->n] = b->texts[b->n] = NULL;
+	}
 	if (!rc && !(flags & VZ_READ_OPS) && !ids_only) rc = check_duplicates(name, b, "line");
 	return rc;
 }
