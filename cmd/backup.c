@@ -58,13 +58,17 @@ static void print_summary(const struct vz_cli *cli, const char *file, const vz_b
 
 static int verify(struct vz_cli *cli, struct vz_args *args)
 {
-	const char *file = opt_str(args, O_VERIFY, NULL);
 	if (args->npos || opt_set(args, O_ALL) || opt_set(args, O_OUTPUT) || opt_set(args, O_DIR) || opt_set(args, O_AUTO))
 		return vz_usage_error(cli, "--verify FILE takes no collections and no output");
-	struct problems p = { opt_set(args, O_JSON), file };
+	return vz_cli_verify_backup(cli, opt_str(args, O_VERIFY, NULL), !opt_set(args, O_QUICK), opt_set(args, O_JSON));
+}
+
+int vz_cli_verify_backup(struct vz_cli *cli, const char *file, bool deep, bool json)
+{
+	struct problems p = { json, file };
 	int problems;
 	vz_backup_summary s;
-	int rc = vz_backup_verify(file, !opt_set(args, O_QUICK), on_problem, &p, &problems, &s);
+	int rc = vz_backup_verify(file, deep, on_problem, &p, &problems, &s);
 	if (rc) return vz_report(cli, rc);
 	if (problems) {
 		if (p.json) {

@@ -1,6 +1,7 @@
 /* checkpoint.c: `vz checkpoint [COLL... | --all] [--if-needed]`: fold the WAL into the data files. */
 #include "targets.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 enum { O_ALL, O_IF_NEEDED, O_THREADS, O_JSON };
@@ -11,12 +12,50 @@ static const struct vz_option options[] = {
 	[O_JSON] = { "json", 0, OPT_FLAG, NULL, "one JSON object per collection", 0, 0, COMPLETE_NONE, NULL },
 };
 
+/* The workspace file's `backup: {after_checkpoint: true}`: the collections just checkpointed
+ * are backed up together into backup.directory, keeping backup.keep archives. Without a
+ * workspace file or with the setting off, nothing is done. A failed backup is an error of this
+ * command (cron mails it) although the checkpoints stand. */
+static int backup_after(struct vz_cli *cli, char **done, int ndone)
+{
+	if (!ndone) return 0;
+	char yml[4096];
+	vz_workspace *ws = NULL;
+	if (vz_find_workspace_file(yml, sizeof yml) || vz_workspace_load(yml, &ws)) {
+		vz_workspace_free(ws);
+		return 0;
+	}
+	int rc = 0;
+	if (ws->backup_set && ws->backup_after_checkpoint) {
+		char dd[4096], written[4400];
+		vz_backup_options o;
+		vz_backup_summary s;
+		vz_backup_options_default(&o);
+		o.lock_timeout_ms = cli->lock_timeout_ms;
+		if (!ws->backup_directory[0]) {
+			vz_errorf(cli, "%s: backup.after_checkpoint is set but backup.directory is not", ws->path);
+			rc = VZ_EXIT_CONFIG;
+		} else if ((rc = vz_cli_data_dir(cli, dd, sizeof dd, NULL)) ||
+			   (rc = vz_backup_write_dir(dd, (const char *const *)done, (size_t)ndone, &o, ws->backup_directory, NULL,
+						     (int)ws->backup_keep, written, sizeof written, &s))) {
+			vz_fail_prefix(rc, "backup after checkpoint: ");
+			rc = vz_report(cli, rc);
+		} else {
+			vz_infof(cli, "backup after checkpoint: %s", written);
+		}
+	}
+	vz_workspace_free(ws);
+	return rc;
+}
+
 static int run(struct vz_cli *cli, struct vz_args *args)
 {
 	char **names;
-	int n, status = 0;
+	int n, status = 0, ndone = 0;
 	int rc = vz_cli_targets(cli, args, opt_set(args, O_ALL), &names, &n);
 	if (rc) return rc;
+	char **done = calloc((size_t)n + 1, sizeof *done);
+	if (!done) { vz_cli_targets_free(names, n); return vz_report(cli, vz_fail(VZ_ENOMEM, "out of memory")); }
 	for (int i = 0; i < n; i++) {
 		if (opt_set(args, O_ALL) && strchr(names[i], '/')) continue; /* workspace: rebuilt by vz build */
 		vz_collection *c;
@@ -33,6 +72,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 		vz_collection_stats after;
 		vz_collection_stats_get(c, &after);
 		vz_collection_close(c);
+		if (!skip && before.wal_ops > 0) done[ndone++] = names[i];
 		if (opt_set(args, O_JSON))
 			printf("{\"collection\":\"%s\",\"checkpointed\":%s,\"operations\":%llu,\"generation\":%llu,\"rows\":%llu,\"live\":%llu,\"seconds\":%.3f}\n",
 			       names[i], skip || before.wal_ops == 0 ? "false" : "true", (unsigned long long)before.wal_ops,
@@ -43,6 +83,8 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 			vz_infof(cli, "%s: folded %llu operations; generation %llu, %llu live vectors", names[i],
 				 (unsigned long long)before.wal_ops, (unsigned long long)after.generation, (unsigned long long)after.live);
 	}
+	if ((rc = backup_after(cli, done, ndone)) && !status) status = rc;
+	free(done);
 	vz_cli_targets_free(names, n);
 	return status;
 }

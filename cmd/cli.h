@@ -130,6 +130,11 @@ int vz_cli_data_dir(const struct vz_cli *cli, char *out, size_t cap, enum vz_dat
 /* Prints the names of all collections (dynamic NAME and workspace PROJECT/COLLECTION). */
 int vz_list_collection_names(const struct vz_cli *cli, FILE *out);
 
+/* Checks the backup archive FILE without restoring it (`vz backup --verify`, `vz verify
+ * --backup`): deep also verifies each collection inside. Prints each problem on stdout and the
+ * outcome; returns 0, VZ_EXIT_CHECK when damaged, or the exit code of the error. */
+int vz_cli_verify_backup(struct vz_cli *cli, const char *file, bool deep, bool json);
+
 /* Resolves NAME or PROJECT/COLLECTION to its directory in this invocation's data directory.
  * Prints the error and returns its exit code on failure, 0 on success. */
 int vz_cli_collection_dir(const struct vz_cli *cli, const char *name, char *dir, size_t cap, bool *is_workspace);

@@ -3,10 +3,11 @@
 
 #include <string.h>
 
-enum { O_ALL, O_QUICK, O_JSON };
+enum { O_ALL, O_QUICK, O_JSON, O_BACKUP };
 static const struct vz_option options[] = {
 	[O_ALL] = { "all", 0, OPT_FLAG, NULL, "every collection in the data directory", 0, 0, COMPLETE_NONE, NULL },
 	[O_QUICK] = { "quick", 0, OPT_FLAG, NULL, "headers and metadata only", 0, 0, COMPLETE_NONE, NULL },
+	[O_BACKUP] = { "backup", 0, OPT_STRING, "FILE", "check the backup archive FILE instead (as vz backup --verify)", 0, 0, COMPLETE_FILE, NULL },
 	[O_JSON] = { "json", 0, OPT_FLAG, NULL, "one JSON object per problem, then one per collection", 0, 0, COMPLETE_NONE, NULL },
 };
 
@@ -28,6 +29,11 @@ static void on_problem(void *ctx, const char *file, int64_t offset, const char *
 
 static int run(struct vz_cli *cli, struct vz_args *args)
 {
+	if (opt_set(args, O_BACKUP)) {
+		if (args->npos || opt_set(args, O_ALL))
+			return vz_usage_error(cli, "--backup FILE checks an archive: name no collections with it");
+		return vz_cli_verify_backup(cli, opt_str(args, O_BACKUP, NULL), !opt_set(args, O_QUICK), opt_set(args, O_JSON));
+	}
 	char **names;
 	int n, status = 0, damaged = 0;
 	int rc = vz_cli_targets(cli, args, opt_set(args, O_ALL), &names, &n);
@@ -52,7 +58,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 }
 
 const struct vz_command vz_cmd_verify = {
-	.name = "verify", .summary = "check every checksum and invariant; exit 1 on damage", .usage = "[COLL... | --all] [--quick] [--json]",
+	.name = "verify", .summary = "check every checksum and invariant; exit 1 on damage", .usage = "[COLL... | --all | --backup FILE] [--quick] [--json]",
 	.description = "Each problem is printed on stdout as COLLECTION: FILE: offset N: what is wrong.",
 	.options = options, .nopts = VZ_NOPTS(options), .min_args = 0, .max_args = -1, .arg_complete = COMPLETE_COLLECTION, .run = run,
 };

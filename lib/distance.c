@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -202,14 +203,22 @@ static bool set_level(const char *level)
 	return true;
 }
 
+/* The kernels are chosen once, by the first caller. Index builds call the kernels from several
+ * threads at once, so the choice is made under pthread_once and published with release order:
+ * a thread that sees ready == 1 also sees both kernel pointers (not, as before, a NULL one). */
+static pthread_once_t simd_once = PTHREAD_ONCE_INIT;
+
+static void choose_kernels(void)
+{
+	const char *want = getenv("VZ_SIMD");
+	if (!(want && *want && set_level(want)) && !set_level("avx512") && !set_level("avx2") && !set_level("sse"))
+		set_level("scalar");
+	__atomic_store_n(&simd.ready, 1, __ATOMIC_RELEASE);
+}
+
 static void init_simd(void)
 {
-	if (simd.ready) return;
-	simd.ready = 1;
-	const char *want = getenv("VZ_SIMD");
-	if (want && *want && set_level(want)) return;
-	if (set_level("avx512") || set_level("avx2") || set_level("sse")) return;
-	set_level("scalar");
+	if (!__atomic_load_n(&simd.ready, __ATOMIC_ACQUIRE)) pthread_once(&simd_once, choose_kernels);
 }
 
 const char *vz_simd_level(void)
@@ -227,13 +236,13 @@ int vz_simd_force(const char *level)
 
 float vz_l2sq(const float *a, const float *b, size_t dim)
 {
-	if (__builtin_expect(!simd.ready, 0)) init_simd();
+	init_simd();
 	return simd.l2sq(a, b, dim);
 }
 
 float vz_dot(const float *a, const float *b, size_t dim)
 {
-	if (__builtin_expect(!simd.ready, 0)) init_simd();
+	init_simd();
 	return simd.dot(a, b, dim);
 }
 

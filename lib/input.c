@@ -443,6 +443,7 @@ static int parse_jsonl(const char *name, const char *data, size_t len, uint32_t 
 		if (!ok) { rc = vz_fail(VZ_EDATA, "%s: line %zu: %s", name, line, s.why); break; }
 		if (!b->ids[i]) { rc = vz_fail(VZ_EDATA, "%s: line %zu: no \"id\"", name, line); break; }
 		if ((flags & VZ_READ_OPS) && !have_op) { rc = vz_fail(VZ_EDATA, "%s: line %zu: no \"op\"", name, line); break; }
+		if (have_vec && b->texts[i]) { rc = vz_fail(VZ_EDATA, "%s: line %zu: both \"vector\" and \"text\" (give one)", name, line); break; }
 		bool needs_vec = !ids_only && b->ops[i] != VZ_OP_DELETE;
 		if (needs_vec && !have_vec && !b->texts[i]) {
 			rc = vz_fail(VZ_EDATA, "%s: line %zu: no \"vector\"%s", name, line, (flags & VZ_READ_TEXT_OK) ? " or \"text\"" : "");

@@ -10,7 +10,7 @@ setup() {
 	"$VZ" create b --dim 8 -q
 	jsonl 300 8 5 > "$BATS_TEST_TMPDIR/a.jsonl"
 	"$VZ" insert b "$BATS_TEST_TMPDIR/a.jsonl" -q
-	"$VZ" checkpoint b -q --threads 1 # (multi-threaded checkpoints of this data sometimes crash: reported)
+	"$VZ" checkpoint b -q
 	jsonl 40 8 6 w > "$BATS_TEST_TMPDIR/w.jsonl"
 	"$VZ" insert b "$BATS_TEST_TMPDIR/w.jsonl" -q # these stay in the WAL
 	BK="$BATS_TEST_TMPDIR/bk.tar.zst"
@@ -103,6 +103,9 @@ live_of() { "$VZ" info "$1" --json | python3 -c 'import json,sys; print(json.loa
 		printf '\x5a' | dd of="$BATS_TEST_TMPDIR/bad.tar.zst" bs=1 seek="$off" conv=notrunc 2>/dev/null
 		cmp -s "$BK" "$BATS_TEST_TMPDIR/bad.tar.zst" && continue # the byte was already 0x5a
 		run "$VZ" backup --verify "$BATS_TEST_TMPDIR/bad.tar.zst"
+		assert_equal "$status" 1
+		assert_output --partial "bad.tar.zst"
+		run "$VZ" verify --backup "$BATS_TEST_TMPDIR/bad.tar.zst"
 		assert_equal "$status" 1
 		assert_output --partial "bad.tar.zst"
 		run "$VZ" restore "$BATS_TEST_TMPDIR/bad.tar.zst" --force
@@ -272,4 +275,62 @@ out.close()' | zstd -q --check -o "$BATS_TEST_TMPDIR/re.tar.zst"
 	run "$VZ" restore "$BK" --as ../evil
 	assert_equal "$status" 64
 	[ ! -e "$VZ_DATA_DIR/evil" ]
+}
+
+@test "verify --backup checks an archive as backup --verify does; it takes no collections" {
+	"$VZ" backup b -o "$BK" -q
+	run "$VZ" verify --backup "$BK" --json
+	assert_success
+	assert_output --partial '"collections":1'
+	assert_output --partial '"backup":'
+	run "$VZ" verify --backup "$BK" --quick
+	assert_success
+	assert_output --partial ": ok ("
+	run "$VZ" verify b --backup "$BK"
+	assert_equal "$status" 64
+	run "$VZ" verify --backup "$BATS_TEST_TMPDIR/none.tar.zst"
+	assert_equal "$status" 66
+}
+
+@test "checkpoint backs up what it folded when the workspace file says after_checkpoint" {
+	mkdir -p "$BATS_TEST_TMPDIR/ws" && cd "$BATS_TEST_TMPDIR/ws"
+	cat > vectorize-workspace.yml <<-EOF
+	workspace:
+	  name: t
+	projects:
+	  - name: p
+	    path: .
+	    collections:
+	      - name: docs
+	        include_patterns: ["*.md"]
+	backup:
+	  directory: after
+	  keep: 2
+	  after_checkpoint: true
+	EOF
+	run "$VZ" checkpoint b
+	assert_success
+	assert_output --partial "backup after checkpoint: "
+	assert_equal "$(ls after | grep -c '^vz-.*\.tar\.zst$')" 1
+	run "$VZ" backup --verify "after/$(ls after)"
+	assert_success
+	# nothing folded: no new backup
+	sleep 1.1
+	run "$VZ" checkpoint b
+	assert_success
+	assert_equal "$(ls after | wc -l)" 1
+	# the setting off: checkpoints write no backup
+	sed -i 's/after_checkpoint: true/after_checkpoint: false/' vectorize-workspace.yml
+	jsonl 3 8 9 z | "$VZ" insert b -q
+	run "$VZ" checkpoint b
+	assert_success
+	assert_equal "$(ls after | wc -l)" 1
+	# a backup that cannot be written fails the command; the checkpoint stands
+	sed -i 's/after_checkpoint: false/after_checkpoint: true/; s/directory: after/directory: \/proc\/none/' vectorize-workspace.yml
+	jsonl 3 8 10 y | "$VZ" insert b -q
+	run "$VZ" checkpoint b
+	[ "$status" -ne 0 ]
+	assert_output --partial "backup after checkpoint"
+	run "$VZ" info b --json
+	assert_output --partial '"wal_ops":0'
 }
