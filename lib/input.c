@@ -374,6 +374,7 @@ static int parse_jsonl(const char *name, const char *data, size_t len, uint32_t 
 		if (*s.p != '{') { rc = vz_fail(VZ_EDATA, "%s: line %zu: a JSON object expected", name, line); break; }
 		s.p++;
 		bool have_vec = false, have_op = false;
+		unsigned seen = 0;
 		uint32_t dim = 0;
 		size_t vat = b->n * (b->dim ? b->dim : (expect_dim ? expect_dim : 0));
 		/* vectors are stored at n*dim; until the dimension is known, the first one goes at 0 */
@@ -388,10 +389,20 @@ static int parse_jsonl(const char *name, const char *data, size_t len, uint32_t 
 				if (!(ok = scan_string(&s, &key, NULL))) break;
 				ws(&s);
 				if (s.p >= s.end || *s.p != ':') { free(key); ok = fail(&s, "':' expected"); break; }
+				/* a key given twice is refused: which one counts would be a guess */
+				static const char *const known[] = { "id", "vector", "payload", "text", "op" };
+				bool twice = false;
+				for (unsigned k = 0; k < 5; k++)
+					if (!strcmp(key, known[k])) {
+						twice = seen & (1u << k);
+						seen |= 1u << k;
+					}
+				if (twice) { ok = fail(&s, "key \"%s\" given twice", key); free(key); break; }
 				s.p++;
 				ws(&s);
 				if (!strcmp(key, "id")) {
 					free(b->ids[i]);
+					b->ids[i] = NULL; /* a repeated key that fails to scan leaves no dangling pointer */
 					size_t il;
 					ok = scan_string(&s, &b->ids[i], &il);
 					if (ok && (rc = check_id(name, "line", line, b->ids[i], il))) { free(key); break; }
@@ -406,11 +417,13 @@ static int parse_jsonl(const char *name, const char *data, size_t len, uint32_t 
 						size_t pl = (size_t)(s.p - start);
 						if (pl > VZ_MAX_PAYLOAD_LEN) { free(key); rc = vz_fail(VZ_EDATA, "%s: line %zu: payload of %zu bytes (at most %u)", name, line, pl, VZ_MAX_PAYLOAD_LEN); break; }
 						free(b->payloads[i]);
+						b->payloads[i] = NULL;
 						if (!(b->payloads[i] = dup_span(start, pl))) { free(key); rc = vz_fail(VZ_ENOMEM, "out of memory"); break; }
 						b->payload_lens[i] = pl;
 					}
 				} else if (!strcmp(key, "text") && (flags & VZ_READ_TEXT_OK)) {
 					free(b->texts[i]);
+					b->texts[i] = NULL;
 					ok = scan_string(&s, &b->texts[i], NULL);
 				} else if (!strcmp(key, "op") && (flags & VZ_READ_OPS)) {
 					char *op = NULL;
@@ -724,9 +737,10 @@ int vz_batch_read(const char *path, enum vz_input_format fmt, uint32_t expect_di
 	memset(out, 0, sizeof *out);
 	char *data;
 	size_t len;
-	int rc = vz_read_file(path, MAX_INPUT, &data, &len);
-	if (rc) return rc;
 	if (fmt == VZ_FMT_AUTO) fmt = vz_input_format_from_path(path);
+	bool lines = fmt == VZ_FMT_JSONL || fmt == VZ_FMT_CSV;
+	int rc = vz_read_file_lines(path, MAX_INPUT, lines ? VZ_MAX_INPUT_LINE : 0, &data, &len);
+	if (rc) return rc;
 	rc = vz_batch_parse(!strcmp(path, "-") ? "stdin" : path, (const unsigned char *)data, len, fmt, expect_dim, flags, id_base, out);
 	free(data);
 	return rc;

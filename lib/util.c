@@ -55,6 +55,11 @@ void vz_unmap(vz_map *m)
 
 int vz_read_file(const char *path, size_t max_len, char **out, size_t *len)
 {
+	return vz_read_file_lines(path, max_len, 0, out, len);
+}
+
+int vz_read_file_lines(const char *path, size_t max_len, size_t max_line, char **out, size_t *len)
+{
 	*out = NULL;
 	if (len) *len = 0;
 	int fd = (path[0] == '-' && path[1] == '\0') ? dup(0) : open(path, O_RDONLY | O_CLOEXEC);
@@ -63,7 +68,7 @@ int vz_read_file(const char *path, size_t max_len, char **out, size_t *len)
 		return vz_fail(vz_err_from_errno(errno), "%s: open: %s", path, strerror(errno));
 	}
 	/* Read up to max_len + 1 bytes: one byte past the limit proves the file is too large. */
-	size_t limit = max_len + 1, cap = limit < 4096 ? limit : 4096, n = 0;
+	size_t limit = max_len + 1, cap = limit < 4096 ? limit : 4096, n = 0, line_start = 0, lines = 0;
 	char *buf = malloc(cap + 1);
 	if (!buf) { close(fd); return vz_fail(VZ_ENOMEM, "out of memory"); }
 	for (;;) {
@@ -84,6 +89,20 @@ int vz_read_file(const char *path, size_t max_len, char **out, size_t *len)
 			return vz_fail(vz_err_from_errno(e), "%s: read: %s", path, strerror(e));
 		}
 		if (r == 0) break;
+		/* A line past max_line is refused as soon as it is seen, so a gigabyte-long line on a
+		 * pipe costs max_line bytes of memory and no more reading. */
+		for (const char *p = buf + n, *end = buf + n + r; max_line && p < end;) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			if (!nl && (size_t)(end - buf) - line_start > max_line) {
+				free(buf);
+				close(fd);
+				return vz_fail(VZ_EDATA, "%s: line %zu: longer than %zu bytes", strcmp(path, "-") ? path : "stdin", lines + 1, max_line);
+			}
+			if (!nl) break;
+			lines++;
+			line_start = (size_t)(nl + 1 - buf);
+			p = nl + 1;
+		}
 		n += (size_t)r;
 	}
 	if (n > max_len) {

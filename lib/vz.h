@@ -292,6 +292,9 @@ void vz_unmap(vz_map *m);
 /* Reads the whole file into a malloc'd buffer (NUL-terminated for convenience; *len excludes
  * the NUL), refusing files larger than max_len (VZ_ERANGE). Caller frees *out. */
 int vz_read_file(const char *path, size_t max_len, char **out, size_t *len);
+/* Like vz_read_file, for line-oriented text: a line longer than max_line bytes (0: no limit) is
+ * refused with VZ_EDATA naming its number, as soon as it is read. */
+int vz_read_file_lines(const char *path, size_t max_len, size_t max_line, char **out, size_t *len);
 
 /* ---------------------------------------------------------------------------------------------
  * Names and paths
@@ -424,6 +427,8 @@ enum vz_quant { VZ_QUANT_NONE = 0, VZ_QUANT_SQ8 = 1 };
 #define VZ_MAX_DIM 65536
 #define VZ_MAX_ID_LEN 255
 #define VZ_MAX_PAYLOAD_LEN (16u << 20)
+/* The longest input line read (JSON lines, CSV): a payload, the longest vector and an id fit. */
+#define VZ_MAX_INPUT_LINE ((size_t)64 << 20)
 
 typedef struct vz_config {
 	uint32_t dim;

@@ -68,3 +68,31 @@ load helper
 	run find "$VZ_DATA_DIR/dynamic/c" -type f -perm /077
 	assert_output ""
 }
+
+@test "a JSON line of a gigabyte on a pipe is refused after 64 MiB, naming the line, with nothing written" {
+	"$VZ" create c --dim 4 -q
+	echo '{"id":"a","vector":[1,2,3,4]}' | "$VZ" insert c - -q
+	before=$(snapshot)
+	run bash -c '{ echo "{\"id\":\"b\",\"vector\":[1,2,3,4]}"; printf "{\"id\":\"x\",\"payload\":\""; head -c 1073741824 /dev/zero | tr "\0" a; printf "\"}\n"; } |
+		/usr/bin/time -f "rss_kb=%M" "$VZ" insert c -'
+	assert_equal "$status" 65
+	assert_output --partial "stdin: line 2: longer than 67108864 bytes"
+	rss=$(sed -n 's/.*rss_kb=\([0-9]*\).*/\1/p' <<< "$output")
+	[ "$rss" -lt 400000 ]
+	assert_equal "$(snapshot)" "$before"
+}
+
+@test "an .npy header that lies about its shape is refused before anything is read past it" {
+	"$VZ" create c --dim 3 -q
+	before=$(snapshot)
+	python3 - "$BATS_TEST_TMPDIR/lie.npy" <<'PY'
+import sys
+hdr = "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000, 3), }"
+hdr += " " * (118 - len(hdr)) + "\n"
+open(sys.argv[1], "wb").write(b"\x93NUMPY\x01\x00" + len(hdr).to_bytes(2, "little") + hdr.encode() + b"\0" * 36)
+PY
+	run "$VZ" insert c "$BATS_TEST_TMPDIR/lie.npy"
+	assert_equal "$status" 65
+	assert_output --partial "1000000000 x 3"
+	assert_equal "$(snapshot)" "$before"
+}

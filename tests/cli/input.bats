@@ -26,6 +26,7 @@ refuse() {
 	printf '%s\n' '{"id":"a","vector":[1,2,3]' > "$f"; refuse "$f" 65 "line 1"
 	printf '{"id":"%s","vector":[1,2,3]}\n' "$(head -c 256 /dev/zero | tr '\0' x)" > "$f"; refuse "$f" 65 "line 1" "id of 256 bytes"
 	printf '%s\n' '{"id":"a","vectr":[1,2,3]}' > "$f"; refuse "$f" 65 'unknown key "vectr"'
+	printf '%s\n' '{"id":"a","vector":[1,2,3],"id":"b"}' > "$f"; refuse "$f" 65 'line 1: key "id" given twice'
 	printf '%s\n' '{"vector":[1,2,3]}' > "$f"; refuse "$f" 65 'no "id"'
 	printf '%s\n' '{"id":"a","vector":[]}' > "$f"; refuse "$f" 65 "empty vector"
 	printf '%s\n' '{"id":"a","vector":[1,2,3]}' '{"id":"a","vector":[1,2,3]}' > "$f"; refuse "$f" 65 "line 2" "duplicate id 'a'"

@@ -9,6 +9,14 @@ trap 'rm -rf "$work"' EXIT
 "$VZ" create k --dim 8 --metric euclidean --checkpoint-ops 1000 -q || exit 1
 acked=()
 killed=0
+# The kill moment is drawn from [0, 2 x the time of one whole insert], measured here on a
+# warm-up batch (cycle 0, acknowledged), so that about half the commands are killed on any
+# machine, mid-write or not at all, whatever its speed or load.
+for ((i = 0; i < 300; i++)); do printf '{"id":"c0_%d","vector":[0,%d,1,2,3,4,5,6]}\n' $i $i; done >"$work/warm.jsonl"
+t0=$(date +%s%N)
+"$VZ" -q insert k "$work/warm.jsonl" || exit 1
+window_ms=$(( ($(date +%s%N) - t0) * 2 / 1000000 ))
+((window_ms < 10)) && window_ms=10
 for ((c = 1; c <= cycles; c++)); do
 	f=$work/b$c.jsonl
 	if ((c % 2)); then
@@ -24,7 +32,8 @@ for ((c = 1; c <= cycles; c++)); do
 	"$VZ" -q $cmd k "$f" &
 	pid=$!
 	# a random moment: from before the process starts writing to after it is done
-	sleep "$(printf "0.%03d" $((RANDOM % 25)))"
+	ms=$((RANDOM % window_ms))
+	sleep "$(printf "%d.%03d" $((ms / 1000)) $((ms % 1000)))"
 	kill -9 $pid 2>/dev/null
 	wait $pid 2>/dev/null
 	st=$?
@@ -42,6 +51,8 @@ for line in open(dump).readlines()[1:]:
         continue
     c = int(o["id"][1:].split("_")[0])
     ids[c] = ids.get(c, 0) + 1
+if ids.pop(0, 0) != 300:
+    sys.exit("the warm-up batch (acknowledged) is not all there")
 for c in range(1, cycles + 1):
     want = 300 if c % 2 else 10
     have = ids.get(c, 0)
