@@ -28,19 +28,7 @@ struct problems { bool json; const char *archive; };
 static void on_problem(void *ctx, const char *file, int64_t offset, const char *what)
 {
 	const struct problems *p = ctx;
-	if (p->json) {
-		printf("{\"backup\":");
-		vz_json_string(stdout, p->archive, strlen(p->archive));
-		printf(",\"file\":");
-		vz_json_string(stdout, file, strlen(file));
-		printf(",\"offset\":%lld,\"problem\":", (long long)offset);
-		vz_json_string(stdout, what, strlen(what));
-		puts("}");
-	} else if (offset >= 0) {
-		printf("%s: offset %lld: %s\n", file, (long long)offset, what);
-	} else {
-		printf("%s: %s\n", file, what);
-	}
+	vz_cli_print_backup_problem(p->json, p->archive, file, offset, what);
 }
 
 static void print_summary(const struct vz_cli *cli, const char *file, const vz_backup_summary *s, bool json)

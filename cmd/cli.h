@@ -134,6 +134,9 @@ int vz_list_collection_names(const struct vz_cli *cli, FILE *out);
  * --backup`): deep also verifies each collection inside. Prints each problem on stdout and the
  * outcome; returns 0, VZ_EXIT_CHECK when damaged, or the exit code of the error. */
 int vz_cli_verify_backup(struct vz_cli *cli, const char *file, bool deep, bool json);
+/* Prints one problem found in a backup archive (verify and restore): "FILE: offset N: WHAT", or
+ * a JSON object with file, offset and problem (and backup, the archive, when not NULL). */
+void vz_cli_print_backup_problem(bool json, const char *archive, const char *file, int64_t offset, const char *what);
 
 /* Resolves NAME or PROJECT/COLLECTION to its directory in this invocation's data directory.
  * Prints the error and returns its exit code on failure, 0 on success. */

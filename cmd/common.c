@@ -164,3 +164,24 @@ void vz_cli_targets_free(char **names, int n)
 	for (int i = 0; i < n; i++) free(names[i]);
 	free(names);
 }
+
+void vz_cli_print_backup_problem(bool json, const char *archive, const char *file, int64_t offset, const char *what)
+{
+	if (json) {
+		fputc('{', stdout);
+		if (archive) {
+			printf("\"backup\":");
+			vz_json_string(stdout, archive, strlen(archive));
+			fputc(',', stdout);
+		}
+		printf("\"file\":");
+		vz_json_string(stdout, file, strlen(file));
+		printf(",\"offset\":%lld,\"problem\":", (long long)offset);
+		vz_json_string(stdout, what, strlen(what));
+		puts("}");
+	} else if (offset >= 0) {
+		printf("%s: offset %lld: %s\n", file, (long long)offset, what);
+	} else {
+		printf("%s: %s\n", file, what);
+	}
+}

@@ -16,17 +16,7 @@ struct out { const struct vz_cli *cli; bool json; };
 static void on_problem(void *ctx, const char *file, int64_t offset, const char *what)
 {
 	const struct out *o = ctx;
-	if (o->json) {
-		printf("{\"file\":");
-		vz_json_string(stdout, file, strlen(file));
-		printf(",\"offset\":%lld,\"problem\":", (long long)offset);
-		vz_json_string(stdout, what, strlen(what));
-		puts("}");
-	} else if (offset >= 0) {
-		printf("%s: offset %lld: %s\n", file, (long long)offset, what);
-	} else {
-		printf("%s: %s\n", file, what);
-	}
+	vz_cli_print_backup_problem(o->json, NULL, file, offset, what);
 }
 
 static void on_restored(void *ctx, const char *name, const char *safety)
