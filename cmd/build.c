@@ -58,7 +58,7 @@ int vz_cli_build_one(const struct vz_cli *cli, const vz_workspace *w, const vz_w
 		vz_json_string(stdout, c->full_name, strlen(c->full_name));
 		printf(",\"files\":%zu,\"changed\":%zu,\"added\":%zu,\"removed\":%zu,\"chunks\":%zu,\"rebuilt\":%s,\"seconds\":%.3f}\n",
 		       st.files, st.changed, st.added, st.removed, st.chunks, st.rebuilt ? "true" : "false", st.seconds);
-	} else {
+	} else if (cli->verbosity >= 0) { /* the summary is a report, not data: -q silences it */
 		printf("%s: %zu files, %zu changed, %zu added, %zu removed, %zu chunks, %.2f s%s\n", c->full_name, st.files,
 		       st.changed, st.added, st.removed, st.chunks, st.seconds, st.rebuilt ? " (rebuilt)" : "");
 	}

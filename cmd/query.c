@@ -16,6 +16,9 @@ static const struct vz_option options[] = {
 };
 
 int vz_cli_embed_text(const struct vz_cli *cli, vz_collection *c, const char *coll_dir, const char *text, float *out);
+/* Prints a --text result as "score<TAB>id<TAB>snippet" when its payload has a "text" member
+ * (workspace chunks, inserted texts), else as vz_print_result does. */
+void vz_cli_print_text_hit(FILE *out, const vz_result *r, const char *query);
 
 static int run(struct vz_cli *cli, struct vz_args *args)
 {
@@ -83,7 +86,10 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 				putchar('\n');
 			}
 		} else {
-			for (size_t j = 0; j < n; j++) vz_print_result(stdout, &res[j], json, true);
+			for (size_t j = 0; j < n; j++) {
+				if (!json && opt_set(args, O_TEXT)) vz_cli_print_text_hit(stdout, &res[j], opt_str(args, O_TEXT, ""));
+				else vz_print_result(stdout, &res[j], json, true);
+			}
 		}
 		if (ferror(stdout)) break;
 	}
