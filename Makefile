@@ -16,9 +16,11 @@ ifeq ($(SAN),1)
   OPT := -O1
 endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lyaml -lzstd -lxxhash -ljansson -larchive)
+# Start-up time is part of every one-shot command: the small libraries are linked statically
+# (Debian's -dev packages ship the .a files) and libarchive is opened with dlopen by lib/backup.c
+# only when a backup is read or written; linked, it costs each process about 9 ms of loading.
+LIBS = -Wl,-Bstatic -lyaml -lzstd -lxxhash -ljansson -Wl,-Bdynamic -ldl -lm -pthread
 ALL_CFLAGS = $(CFLAGS_BASE) $(OPT) $(PKG_CFLAGS) $(CFLAGS)
-LIBS = $(PKG_LIBS) -lm -pthread
 
 LIB_SRCS := $(sort $(wildcard lib/*.c))
 CMD_SRCS := $(sort $(wildcard cmd/*.c))
