@@ -67,7 +67,7 @@ $(VZ_BIN): $(CMD_OBJS) $(BUILD)/libvz.a
 	$(CC) $(LDFLAGS) -o $@ $(CMD_OBJS) $(BUILD)/libvz.a $(LIBS)
 
 $(BUILD)/unit-tests: $(UNIT_OBJS) $(BUILD)/libvz.a
-	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJS) $(BUILD)/libvz.a $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJS) $(BUILD)/libvz.a $(LIBS) -larchive # the backup tests craft hostile archives
 
 # Corpus replay of every fuzz target, built with the normal compiler (no libFuzzer needed).
 $(BUILD)/fuzz-replay/%: tests/fuzz/%.c tests/fuzz/replay_main.c $(BUILD)/libvz.a

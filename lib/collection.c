@@ -533,10 +533,7 @@ static int open_in(const char *dir, unsigned flags, int timeout, enum vz_wal_sca
 	if (!rc) rc = load(c, scan, index_optional);
 	if (!rc && c->dropped) {
 		/* a drop was committed but its removal was interrupted: finish it when we may write */
-		if (flags & VZ_OPEN_WRITE) {
-			finish_drop(c);
-			return vz_fail(VZ_ENOENT, "no such collection: %s (it was dropped)", base_name(dir));
-		}
+		if (flags & VZ_OPEN_WRITE) finish_drop(c);
 		rc = vz_fail(VZ_ENOENT, "no such collection: %s (it was dropped)", base_name(dir));
 	}
 	if (rc) {
