@@ -27,6 +27,9 @@ void vz_terms_each(const char *text, size_t len, void (*fn)(void *ctx, uint64_t 
 int vz_ws_open_body(const vz_map *map, const char *magic, uint32_t version, vz_file_header *h, vz_reader *r);
 /* Loads only the df table of a cache.bin (VZ_ENOENT when there is none). */
 int vz_ws_cache_load_model(const char *path, vz_bm25 **out);
+/* Reads all of cache.bin (model and per-file records) and frees it: VZ_OK when it is intact.
+ * For the fuzz target and checks; builds use the loader directly. */
+int vz_ws_cache_check(const char *path);
 double vz_bm25_idf(const vz_bm25 *m, uint64_t h);
 
 /* ---- walk.c ---- */

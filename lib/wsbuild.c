@@ -144,6 +144,14 @@ int vz_ws_cache_load_model(const char *path, vz_bm25 **out)
 	return cache_load(path, &c, out);
 }
 
+int vz_ws_cache_check(const char *path)
+{
+	ws_cache c;
+	int rc = cache_load(path, &c, NULL);
+	if (!rc) cache_free(&c);
+	return rc;
+}
+
 static int cache_save(const char *path, const ws_cache *c, const vz_bm25 *m)
 {
 	vz_buf b = { 0 };
