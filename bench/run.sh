@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# bench/run.sh: `make bench`. vz beside its peers in the same run, so that ratios hold on a noisy
+# machine; ratios are printed last and everything is kept in build/bench/results.txt.
+#
+#   ann        ANN search and build beside hnswlib (Debian's libhnswlib-dev built with -O3
+#              -march=native, and python3-hnswlib) on Fashion-MNIST-784 and synthetic N x 128:
+#              recall@10 and single-thread QPS per ef, build time (2 threads each), peak RSS, bytes
+#              per vector; through ../shared/bench/annbench.py, vz as its external tool.
+#   oneshot    one `vz query` process on the N x 128 collection (warm cache) beside one hnswlib
+#              process loading its index and answering one query: median of BENCH_ONESHOT runs.
+#   recover    open and recover the N x 128 collection with 1000 operations in its WAL; verify MB/s
+#              beside xxhsum over the same files.
+#   durability bench/durability.sh (vz insert vs sqlite3, bulk and single row, both durable).
+#   backup     bench/backup.sh (vz backup/verify/restore vs tar --zstd).
+#   workspace  vz build MB/s of text with 1 and 2 threads, and an incremental build after one change.
+#
+# Environment: BENCH_N (synthetic rows, default 1000000), BENCH_PARTS (default: all of the above),
+# BENCH_NQ (queries, default 1000), BENCH_ONESHOT (runs, default 50), VZ (binary).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+VZ=${VZ:-$ROOT/vz}
+N=${BENCH_N:-1000000}
+NQ=${BENCH_NQ:-1000}
+RUNS=${BENCH_ONESHOT:-50}
+PARTS=${BENCH_PARTS:-ann oneshot recover durability backup workspace}
+OUT=$ROOT/build/bench
+PY=/usr/bin/python3 # Debian's interpreter: it has python3-hnswlib and python3-numpy
+mkdir -p "$OUT"
+RESULTS=$OUT/results.txt
+: >"$RESULTS"
+say() { echo "$*" | tee -a "$RESULTS"; }
+ratio() { echo "$*" >>"$OUT/ratios.txt"; }
+: >"$OUT/ratios.txt"
+has() { [[ " $PARTS " == *" $1 "* ]]; }
+median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+# wall-clock milliseconds without forking (date would cost a process per reading)
+ms_now() { local t=${EPOCHREALTIME/[.,]/}; echo $((t / 1000)).$(printf %03d $((t % 1000))); }
+calc() { awk "BEGIN { printf \"%.${2:-2}f\\n\", $1 }"; }
+
+say "# vz bench $(date -u +%FT%TZ) on $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+say "# load at start: $(cut -d' ' -f1-3 /proc/loadavg); N=$N, $NQ queries"
+
+# The harness is copied so that its native tools are built here, not in the shared tree.
+AB=$OUT/annbench
+if [ ! -x "$AB/native/hnsw_native" ]; then
+	rm -rf "$AB" && cp -r "$ROOT/../shared/bench" "$AB"
+	g++ -O3 -march=native -std=c++17 -o "$AB/native/hnsw_native" "$AB/native/hnsw_native.cpp" -lpthread
+	cc -O2 -o "$AB/native/rsswrap" "$AB/native/rsswrap.c"
+fi
+cc -std=gnu11 -O2 -D_GNU_SOURCE -o "$OUT/vz-ann" bench/vz-ann.c build/libvz.a \
+	-Wl,-Bstatic -lyaml -lxxhash -ljansson -Wl,-Bdynamic -lzstd -ldl -lm -pthread
+export ANNBENCH_DATA=$OUT/data
+mkdir -p "$ANNBENCH_DATA"
+
+SYN=$ANNBENCH_DATA/synth$N
+synth() { [ -f "${SYN}_base.fvecs" ] || "$PY" "$AB/annbench.py" gen --n "$N" --d 128 --nq "$NQ" --out "$SYN" >/dev/null; }
+
+# One data set through the harness: hnswlib (Debian's Python build), hnswlib -march=native, vz.
+ann() { # label base query metric
+	local label=$1 base=$2 query=$3 wd=$OUT/work-$1
+	mkdir -p "$wd"
+	"$PY" "$AB/annbench.py" run --label "$label" --base "$base" --query "$query" --nq "$NQ" \
+		--algos hnswlib --ext-config "$AB/tools_native.json" --build-threads 2 \
+		--ext-name vz \
+		--ext-build "rm -rf {index} && VZ_DATA_DIR={index} $VZ create c --dim {dim} --metric euclidean --m {M} --ef-construction {efc} -q && VZ_DATA_DIR={index} $VZ insert c {base} --bulk --threads {threads} -q" \
+		--ext-query "$OUT/vz-ann query --index {index} --query {query} --k {k} --ef {ef} --out {out}" \
+		--M 16 --efc 200 --efs 10,20,40,80,160 --k 10 --lat-queries 200 --bf-queries 100 \
+		--workdir "$wd" --json "$OUT/ann-$label.json" >"$OUT/ann-$label.log" 2>&1
+	"$PY" "$AB/summarize.py" "$OUT/ann-$label.json" | tee -a "$RESULTS"
+	# ratios: best single-thread QPS at recall >= 0.95, build seconds, peak RSS of build and search
+	"$PY" - "$OUT/ann-$label.json" "$label" >>"$OUT/ratios.txt" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1])); label = sys.argv[2]
+res = {r["algo"]: r for r in s["results"]}
+def best(r, thr=0.95):
+    ok = [x for x in r.get("runs", []) if (x.get("recall_dist") or 0) >= thr]
+    return max((x.get("qps") or x.get("qps_wall") or 0) for x in ok) if ok else None
+def per_vec(r):
+    return r["index_bytes"] / s["n"] if r.get("index_bytes") else None
+vz = res.get("vz", {})
+for name in ("native_hnswlib_avx512", "hnswlib"):
+    p = res.get(name)
+    if not p: continue
+    rows = [("single-thread QPS at recall@10 >= 0.95", best(vz), best(p), "higher is better"),
+            ("build seconds (2 threads)", vz.get("build_s"), p.get("build_s"), "lower is better")]
+    if name.startswith("native"): # the same harness path: a process of its own, RSS of its own
+        rows += [("peak RSS of building (MiB)", vz.get("build_peak_rss_mib"), p.get("build_peak_rss_mib"), "lower is better"),
+                 ("peak RSS of serving (MiB)", vz.get("query_peak_rss_mib"), p.get("query_peak_rss_mib"), "lower is better"),
+                 ("bytes per vector on disk", per_vec(vz), per_vec(p), "vz: vectors.bin with ids + index.hnsw")]
+    for what, v, q, note in rows:
+        r = f"{v / q:.2f}" if v and q else "n/a"
+        fv = lambda x: f"{x:.1f}" if isinstance(x, float) else str(x)
+        print(f"{label}: vz / {name}: {what}: {fv(v)} / {fv(q)} = {r} ({note})")
+PY
+}
+
+if has ann; then
+	say "## ANN search and build (M=16, ef_construction=200, k=10, single-thread queries, 2 build threads)"
+	"$PY" "$AB/prep_data.py" >/dev/null
+	ann fashion-mnist-784 "$ANNBENCH_DATA/fvecs/fashion-mnist-784_base.fvecs" "$ANNBENCH_DATA/fvecs/fashion-mnist-784_query.fvecs"
+	synth
+	ann "synthetic-$N-128" "${SYN}_base.fvecs" "${SYN}_query.fvecs"
+fi
+
+# A collection of the synthetic data for the one-shot and recovery parts (built once).
+DD=$OUT/oneshot-data
+collection() {
+	synth
+	if ! VZ_DATA_DIR=$DD "$VZ" info c >/dev/null 2>&1; then
+		rm -rf "$DD"
+		# no automatic checkpoint: the recovery part wants its 1000 operations to stay in the WAL
+		VZ_DATA_DIR=$DD "$VZ" create c --dim 128 --metric euclidean --checkpoint-ops 1000000 -q
+		VZ_DATA_DIR=$DD "$VZ" insert c "${SYN}_base.fvecs" --bulk -q
+	fi
+}
+
+if has oneshot; then
+	say "## One-shot query: a fresh process answers one query (warm page cache; median of $RUNS)"
+	collection
+	HI=$OUT/oneshot-hnswlib.bin
+	[ -f "$HI" ] || "$AB/native/hnsw_native" build --base "${SYN}_base.fvecs" --index "$HI" --M 16 --efc 200 --threads 2 >/dev/null
+	"$PY" -c "import sys; sys.path.insert(0, '$AB'); import annbench, numpy as np; q = np.asarray(annbench.read_vecs('${SYN}_query.fvecs'))[:1]; annbench.write_fvecs('$OUT/q1.fvecs', q); print([float(x) for x in q[0]])" >"$OUT/q1.json"
+	Q=$(cat "$OUT/q1.json")
+	VZ_DATA_DIR=$DD "$VZ" query c --vector "$Q" -k 10 >/dev/null # warm the cache
+	for ((i = 0; i < RUNS; i++)); do
+		t0=$(ms_now); VZ_DATA_DIR=$DD "$VZ" query c --vector "$Q" -k 10 >/dev/null; t1=$(ms_now)
+		calc "$t1 - $t0" 3
+	done | median >"$OUT/oneshot-vz.txt"
+	"$AB/native/hnsw_native" query --index "$HI" --base "${SYN}_base.fvecs" --query "$OUT/q1.fvecs" --k 10 --ef 64 --out /dev/null >/dev/null
+	for ((i = 0; i < 10; i++)); do
+		t0=$(ms_now); "$AB/native/hnsw_native" query --index "$HI" --base "${SYN}_base.fvecs" --query "$OUT/q1.fvecs" --k 10 --ef 64 --out /dev/null >/dev/null; t1=$(ms_now)
+		calc "$t1 - $t0" 3
+	done | median >"$OUT/oneshot-hnswlib.txt"
+	for ((i = 0; i < RUNS; i++)); do
+		t0=$(ms_now); /bin/true; t1=$(ms_now)
+		calc "$t1 - $t0" 3
+	done | median >"$OUT/oneshot-true.txt"
+	v=$(cat "$OUT/oneshot-vz.txt") h=$(cat "$OUT/oneshot-hnswlib.txt") t=$(cat "$OUT/oneshot-true.txt")
+	say "vz query (one process, $N x 128): median $v ms; hnswlib -march=native loading its index and answering: median $h ms (10 runs); /bin/true: $t ms"
+	ratio "oneshot: vz / hnswlib one-process query: $v / $h ms = $(calc "$v / $h") (lower is better; bar: vz under 5 ms)"
+fi
+
+if has recover; then
+	say "## Open and recover $N x 128 with 1000 operations in the WAL; verify throughput"
+	collection
+	RD=$OUT/recover-data
+	rm -rf "$RD" && cp -a "$DD" "$RD"
+	"$PY" - "$OUT/ops.jsonl" <<'PY'
+import json, random, sys
+r = random.Random(3)
+with open(sys.argv[1], "w") as f:
+    for i in range(1000):
+        f.write(json.dumps({"id": f"w{i}", "vector": [round(r.gauss(0, 1), 5) for _ in range(128)]}) + "\n")
+PY
+	VZ_DATA_DIR=$RD "$VZ" insert c "$OUT/ops.jsonl" --no-bulk -q
+	ops=$(VZ_DATA_DIR=$RD "$VZ" info c --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["wal_ops"])')
+	t0=$(ms_now); VZ_DATA_DIR=$RD "$VZ" info c >/dev/null; t1=$(ms_now)
+	open_ms=$(calc "$t1 - $t0")
+	t0=$(ms_now); VZ_DATA_DIR=$RD "$VZ" recover c -q >/dev/null; t1=$(ms_now)
+	rec_ms=$(calc "$t1 - $t0")
+	say "open (vz info, replaying $ops WAL operations): $open_ms ms; vz recover: $rec_ms ms"
+	bytes=$(find "$RD/dynamic/c" -type f ! -name LOCK -printf '%s\n' | awk '{s += $1} END {print s}')
+	t0=$(ms_now); VZ_DATA_DIR=$RD "$VZ" verify c -q; t1=$(ms_now)
+	vms=$(calc "$t1 - $t0" 1)
+	t0=$(ms_now); find "$RD/dynamic/c" -type f ! -name LOCK -exec xxhsum -H3 {} + >/dev/null; t1=$(ms_now)
+	xms=$(calc "$t1 - $t0" 1)
+	vmb=$(calc "$bytes / 1048576 / ($vms / 1000)" 1) xmb=$(calc "$bytes / 1048576 / ($xms / 1000)" 1)
+	say "verify: $bytes bytes in $vms ms = $vmb MB/s; xxhsum -H3 over the same files: $xms ms = $xmb MB/s"
+	ratio "recover: verify MB/s vz / xxhsum: $vmb / $xmb = $(calc "$vmb / $xmb") (higher is better; verify also checks structure)"
+fi
+
+if has durability; then
+	say "## Durable inserts beside sqlite3"
+	VZ=$VZ bash bench/durability.sh 2>&1 | tee -a "$RESULTS" | sed -n '/^ratios/,$p' | sed 's/^/durability: /' >>"$OUT/ratios.txt" || true
+fi
+
+if has backup; then
+	say "## Backup beside tar --zstd"
+	VZ=$VZ bash bench/backup.sh 2>&1 | tee -a "$RESULTS" | sed 's/^/backup: /' >>"$OUT/ratios.txt" || true
+fi
+
+if has workspace; then
+	say "## Workspace build: text MB/s and an incremental build after one change"
+	W=$OUT/ws
+	if [ ! -d "$W/text" ]; then
+		mkdir -p "$W/text"
+		# real text this project did not write: the system's man pages, rendered
+		n=0
+		for f in /usr/share/man/man1/*.1.gz /usr/share/man/man8/*.8.gz; do
+			zcat "$f" 2>/dev/null >"$W/text/$(basename "$f" .gz).txt" || true
+			n=$((n + 1)); ((n < 4000)) || break
+		done
+	fi
+	mb=$(du -sb "$W/text" | awk '{printf "%.1f", $1 / 1048576}')
+	printf 'projects:\n  - name: b\n    path: text\n    collections:\n      - name: t\n        include_patterns: ["*.txt"]\n' >"$W/vectorize-workspace.yml"
+	for th in 1 2; do
+		rm -rf "$W/data"
+		t0=$(ms_now); (cd "$W" && "$VZ" build --threads "$th" -q); t1=$(ms_now)
+		s=$(calc "($t1 - $t0) / 1000")
+		say "vz build, $th thread(s): $mb MB in $s s = $(calc "$mb / $s" 1) MB/s"
+	done
+	f=$(find "$W/text" -name "*.txt" -print -quit)
+	echo "one more line about lighthouses" >>"$f"
+	t0=$(ms_now); (cd "$W" && "$VZ" build) | tee -a "$RESULTS"; t1=$(ms_now)
+	say "incremental build after changing one file: $(calc "($t1 - $t0) / 1000" 3) s"
+fi
+
+say "## Ratios (vz / peer)"
+cat "$OUT/ratios.txt" | tee -a "$RESULTS"
