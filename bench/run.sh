@@ -97,7 +97,7 @@ PY
 
 if has ann; then
 	say "## ANN search and build (M=16, ef_construction=200, k=10, single-thread queries, 2 build threads)"
-	"$PY" "$AB/prep_data.py" >/dev/null
+	"$PY" "$ROOT/../shared/bench/prep_data.py" >/dev/null # it finds ../data beside itself
 	ann fashion-mnist-784 "$ANNBENCH_DATA/fvecs/fashion-mnist-784_base.fvecs" "$ANNBENCH_DATA/fvecs/fashion-mnist-784_query.fvecs"
 	synth
 	ann "synthetic-$N-128" "${SYN}_base.fvecs" "${SYN}_query.fvecs"
