@@ -36,35 +36,56 @@ static int match_class(const char **pp, char c)
 	return hit != neg;
 }
 
-static bool match_here(const char *p, const char *s)
+/* Backtracking over '*' and '**' is exponential on hostile patterns ("*a*a*a*a*a*a*a*b" against
+ * a long name of a's, from a workspace file): a (pattern, path) position pair at a star that
+ * failed once fails again, so each is remembered and tried at most once. */
+struct glob_memo {
+	const char *p0, *s0;
+	size_t slen;
+	unsigned char *failed; /* a bit per (pattern offset, path offset); NULL: no memo */
+};
+
+static bool match_here(struct glob_memo *m, const char *p, const char *s);
+
+static bool match_star(struct glob_memo *m, const char *p, const char *s)
+{
+	size_t key = (size_t)(p - m->p0) * (m->slen + 1) + (size_t)(s - m->s0);
+	if (m->failed && (m->failed[key / 8] >> (key % 8) & 1)) return false;
+	bool ok = false;
+	if (p[1] == '*' && (p[2] == '/' || !p[2])) {
+		const char *rest = p[2] ? p + 3 : p + 2;
+		if (!*rest) return true;
+		/* zero or more whole segments */
+		for (const char *t = s;; t++) {
+			if ((t == s || t[-1] == '/') && match_here(m, rest, t)) { ok = true; break; }
+			if (!*t) break;
+		}
+	} else {
+		const char *q = p;
+		while (*q == '*') q++;
+		for (const char *t = s;; t++) {
+			if (match_here(m, q, t)) { ok = true; break; }
+			if (!*t || *t == '/') break;
+		}
+	}
+	if (!ok && m->failed) m->failed[key / 8] |= (unsigned char)(1u << (key % 8));
+	return ok;
+}
+
+static bool match_here(struct glob_memo *m, const char *p, const char *s)
 {
 	while (*p) {
-		if (p[0] == '*' && p[1] == '*' && (p[2] == '/' || !p[2])) {
-			const char *rest = p[2] ? p + 3 : p + 2;
-			if (!*rest) return true;
-			/* zero or more whole segments */
-			for (const char *t = s;; t++) {
-				if ((t == s || t[-1] == '/') && match_here(rest, t)) return true;
-				if (!*t) return false;
-			}
-		}
-		if (*p == '*') {
-			while (*p == '*') p++;
-			for (const char *t = s;; t++) {
-				if (match_here(p, t)) return true;
-				if (!*t || *t == '/') return false;
-			}
-		}
+		if (*p == '*') return match_star(m, p, s);
 		if (!*s) return false;
 		if (*p == '?') {
 			if (*s == '/') return false;
 		} else if (*p == '[') {
 			const char *q = p;
-			int m = match_class(&q, *s);
-			if (m < 0) {
+			int r = match_class(&q, *s);
+			if (r < 0) {
 				if (*s != '[') return false; /* a lone '[' is literal */
 			} else {
-				if (!m || *s == '/') return false;
+				if (!r || *s == '/') return false;
 				p = q;
 				s++;
 				continue;
@@ -78,13 +99,24 @@ static bool match_here(const char *p, const char *s)
 	return !*s;
 }
 
+static bool match_memo(const char *pattern, const char *path)
+{
+	size_t plen = strlen(pattern), slen = strlen(path), bytes = ((plen + 1) * (slen + 1) + 7) / 8;
+	unsigned char small[512];
+	struct glob_memo m = { pattern, path, slen, bytes <= sizeof small ? small : calloc(bytes, 1) };
+	if (m.failed == small) memset(small, 0, bytes);
+	bool ok = match_here(&m, pattern, path);
+	if (m.failed != small) free(m.failed);
+	return ok;
+}
+
 bool vz_glob_match(const char *pattern, const char *path)
 {
 	if (!strchr(pattern, '/')) {
 		const char *base = strrchr(path, '/');
-		if (match_here(pattern, base ? base + 1 : path)) return true;
+		if (match_memo(pattern, base ? base + 1 : path)) return true;
 	}
-	return match_here(pattern, path);
+	return match_memo(pattern, path);
 }
 
 /* ---- walk ---- */

@@ -210,6 +210,16 @@ TEST(ws_depth_and_size_bounded)
 
 TEST(ws_glob)
 {
+	/* hostile patterns from a workspace file answer at once, not after exponential backtracking */
+	char name[400], deep[400];
+	memset(name, 'a', 300);
+	name[300] = '\0';
+	CHECK(!vz_glob_match("*a*a*a*a*a*a*a*a*a*a*a*a*b", name));
+	CHECK(vz_glob_match("*a*a*a*a*a*a*a*a*a*a*a*a*", name));
+	for (int i = 0; i < 100; i++) memcpy(deep + 2 * i, "a/", 2);
+	strcpy(deep + 200, "c");
+	CHECK(!vz_glob_match("**/a/**/a/**/a/**/a/**/a/**/a/**/a/**/b", deep));
+	CHECK(vz_glob_match("**/a/**/a/**/a/**/a/**/a/**/a/**/a/**/c", deep));
 	CHECK(vz_glob_match("**/*.md", "a.md"));
 	CHECK(vz_glob_match("**/*.md", "x/y/a.md"));
 	CHECK(!vz_glob_match("**/*.md", "x/y/a.mdx"));
