@@ -104,7 +104,7 @@ if has ann; then
 fi
 
 # A collection of the synthetic data for the one-shot and recovery parts (built once).
-DD=$OUT/oneshot-data
+DD=$OUT/collection-$N # one per size: the parts below reuse it
 collection() {
 	synth
 	if ! VZ_DATA_DIR=$DD "$VZ" info c >/dev/null 2>&1; then
