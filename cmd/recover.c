@@ -39,11 +39,13 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 			vz_json_string(stdout, r.damage, strlen(r.damage));
 			puts("}");
 		} else if (!rc) {
-			vz_infof(cli, "%s: %s%llu transactions replayed, %llu dropped, %llu WAL bytes dropped%s%s%s", names[i], dry ? "(dry run) " : "",
+			char salvaged[64] = "";
+			if (r.records_salvaged)
+				snprintf(salvaged, sizeof salvaged, ", %llu records salvaged after the damage", (unsigned long long)r.records_salvaged);
+			vz_infof(cli, "%s: %s%llu transactions replayed, %llu dropped, %llu WAL bytes dropped%s%s", names[i], dry ? "(dry run) " : "",
 				 (unsigned long long)r.transactions_replayed, (unsigned long long)r.transactions_dropped,
-				 (unsigned long long)r.bytes_dropped, r.records_salvaged ? ", records salvaged after damage" : "",
-				 r.index_rebuilt ? (dry ? ", index would be rebuilt" : ", index rebuilt") : "",
-				 r.damage[0] ? "" : "");
+				 (unsigned long long)r.bytes_dropped, salvaged,
+				 r.index_rebuilt ? (dry ? ", index would be rebuilt" : ", index rebuilt") : "");
 			if (r.damage[0]) vz_infof(cli, "%s: %s", names[i], r.damage);
 		}
 		if (rc) status = vz_report(cli, rc);

@@ -377,6 +377,17 @@ static int build_superseded(struct vz_collection *c)
 	return VZ_OK;
 }
 
+/* Whether the transaction from entries[begin] (its begin record) to entries[commit] is whole:
+ * the same transaction, no sequence number missing between them, and as many operations as the
+ * commit record counts. A salvage scan can skip a damaged record in the middle, and half a
+ * transaction must never be applied (nor reported as replayed). */
+static bool txn_complete(const vz_wal_log *w, size_t begin, size_t commit)
+{
+	const vz_wal_entry *b = &w->entries[begin], *e = &w->entries[commit];
+	return e->txn == b->txn && commit - begin == e->seq - b->seq && e->length >= 4 &&
+	       vz_load_u32(e->payload) + 1 == commit - begin;
+}
+
 /* Applies the committed transactions of the scanned WAL (records after the checkpoint). */
 static int replay(struct vz_collection *c)
 {
@@ -396,10 +407,7 @@ static int replay(struct vz_collection *c)
 		}
 		if (e->type != VZ_WAL_COMMIT) continue;
 		if (begin == SIZE_MAX || e->txn != txn) continue; /* a commit without its begin: ignore */
-		/* a transaction counts only when every one of its records is here: a salvage scan can
-		 * skip a damaged record in the middle, and half a transaction must never be applied */
-		const vz_wal_entry *b = &w->entries[begin];
-		if (i - begin != e->seq - b->seq || e->length < 4 || vz_load_u32(e->payload) + 1 != i - begin) {
+		if (!txn_complete(w, begin, i)) {
 			begin = SIZE_MAX;
 			continue;
 		}
@@ -1236,20 +1244,22 @@ static void ignore_problem(void *ctx, const char *file, int64_t offset, const ch
 
 static void count_transactions(const vz_wal_log *w, uint64_t after_seq, vz_recover_report *rep)
 {
-	bool open_txn = false;
+	size_t begin = SIZE_MAX; /* the open transaction's begin record */
 	for (size_t i = 0; i < w->n; i++) {
 		const vz_wal_entry *e = &w->entries[i];
 		if (e->seq <= after_seq) continue;
 		rep->records_replayed++;
 		if (e->type == VZ_WAL_BEGIN) {
-			if (open_txn) rep->transactions_dropped++;
-			open_txn = true;
-		} else if (e->type == VZ_WAL_COMMIT) {
-			if (open_txn) rep->transactions_replayed++;
-			open_txn = false;
+			if (begin != SIZE_MAX) rep->transactions_dropped++;
+			begin = i;
+		} else if (e->type == VZ_WAL_COMMIT && begin != SIZE_MAX) {
+			/* the rule replay applies: a transaction missing a record is dropped, not replayed */
+			if (txn_complete(w, begin, i)) rep->transactions_replayed++;
+			else rep->transactions_dropped++;
+			begin = SIZE_MAX;
 		}
 	}
-	if (open_txn) rep->transactions_dropped++;
+	if (begin != SIZE_MAX) rep->transactions_dropped++;
 }
 
 int vz_collection_recover(const char *dir, enum vz_recover_mode mode, bool dry_run, int threads, int lock_timeout_ms,

@@ -249,3 +249,22 @@ PY
 	run "$VZ" get docs3 x
 	assert_equal "$status" 66
 }
+
+@test "salvage drops a transaction missing a damaged record, whole, and says so" {
+	"$VZ" create s --dim 3 -q
+	echo '{"id":"a","vector":[1,0,0]}' | "$VZ" insert s - -q
+	echo '{"id":"b","vector":[0,1,0]}' | "$VZ" insert s - -q
+	w="$VZ_DATA_DIR/dynamic/s/wal.log"
+	# the insert record of "a" (the record after the first begin following the create transaction)
+	off=$("$VZ" wal s --json | python3 -c 'import json,sys; r=[json.loads(l) for l in sys.stdin if "\"seq\"" in l]; print([x for x in r if x["type"] == "insert"][0]["offset"] + 45)')
+	printf X | dd of="$w" bs=1 seek="$off" conv=notrunc 2>/dev/null
+	run "$VZ" recover s --mode salvage
+	assert_success
+	assert_output --partial "transactions replayed, 1 dropped"
+	assert_output --regexp "[0-9]+ records salvaged after the damage"
+	run "$VZ" dump s
+	refute_output --partial '"id":"a"'
+	assert_output --partial '"id":"b"'
+	run "$VZ" verify s
+	assert_success
+}
