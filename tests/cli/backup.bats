@@ -16,6 +16,15 @@ setup() {
 	BK="$BATS_TEST_TMPDIR/bk.tar.zst"
 }
 
+# A workspace file in $BATS_TEST_TMPDIR/ws (made the current directory) whose backup section
+# keeps 2 backups in DIR and backs up after checkpoints: backup_workspace DIR
+backup_workspace() {
+	mkdir -p "$BATS_TEST_TMPDIR/ws" && cd "$BATS_TEST_TMPDIR/ws"
+	printf '%s\n' 'workspace:' '  name: t' 'projects:' '  - name: p' '    path: .' '    collections:' \
+		'      - name: docs' '        include_patterns: ["*.md"]' 'backup:' "  directory: $1" '  keep: 2' \
+		'  after_checkpoint: true' > vectorize-workspace.yml
+}
+
 live_of() { "$VZ" info "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["vectors"])'; }
 
 @test "round trip: tar lists the manifest first, verify passes, the restored collection answers the same" {
@@ -224,21 +233,7 @@ out.close()' | zstd -q --check -o "$BATS_TEST_TMPDIR/re.tar.zst"
 }
 
 @test "--auto follows the backup section of vectorize-workspace.yml (after_checkpoint folds the WAL)" {
-	mkdir -p "$BATS_TEST_TMPDIR/ws" && cd "$BATS_TEST_TMPDIR/ws"
-	cat > vectorize-workspace.yml <<-EOF
-	workspace:
-	  name: t
-	projects:
-	  - name: p
-	    path: .
-	    collections:
-	      - name: docs
-	        include_patterns: ["*.md"]
-	backup:
-	  directory: nightly
-	  keep: 2
-	  after_checkpoint: true
-	EOF
+	backup_workspace nightly
 	for i in 1 2 3; do
 		run "$VZ" backup --auto
 		assert_success
@@ -293,21 +288,7 @@ out.close()' | zstd -q --check -o "$BATS_TEST_TMPDIR/re.tar.zst"
 }
 
 @test "checkpoint backs up what it folded when the workspace file says after_checkpoint" {
-	mkdir -p "$BATS_TEST_TMPDIR/ws" && cd "$BATS_TEST_TMPDIR/ws"
-	cat > vectorize-workspace.yml <<-EOF
-	workspace:
-	  name: t
-	projects:
-	  - name: p
-	    path: .
-	    collections:
-	      - name: docs
-	        include_patterns: ["*.md"]
-	backup:
-	  directory: after
-	  keep: 2
-	  after_checkpoint: true
-	EOF
+	backup_workspace after
 	run "$VZ" checkpoint b
 	assert_success
 	assert_output --partial "backup after checkpoint: "
