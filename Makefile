@@ -85,7 +85,7 @@ check-asan:
 # Definite leaks only: the crash tests end children with _exit at an I/O call on purpose, which
 # leaves their heap "possibly lost" by design.
 valgrind: $(BUILD)/unit-tests
-	valgrind --error-exitcode=1 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite -q $(BUILD)/unit-tests
+	VZ_ROOT=$(CURDIR) valgrind --error-exitcode=1 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite -q $(BUILD)/unit-tests
 
 bench: all
 	@sh scripts/install-deps.sh --bench
