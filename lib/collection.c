@@ -466,6 +466,7 @@ static int load(struct vz_collection *c, enum vz_wal_scan_mode scan, bool index_
 		if ((rc = vz_settle_data_file(c->dir, "vectors.bin", VZ_MAGIC_VECTORS, c->meta.generation, write, path, sizeof path))) return rc;
 		if ((rc = vz_vectors_open(path, c->meta.rows, c->meta.cfg.dim, c->meta.cfg.metric, &c->vec))) return rc;
 		c->has_vec = true;
+		vz_map_advise_huge(&c->vec.map, c->meta.cfg.quantization != VZ_QUANT_SQ8);
 		if (c->vec.header.generation != c->meta.generation)
 			return vz_fail(VZ_ECORRUPT, "%s: generation %llu, metadata.json says %llu", path,
 				       (unsigned long long)c->vec.header.generation, (unsigned long long)c->meta.generation);
@@ -485,6 +486,7 @@ static int load(struct vz_collection *c, enum vz_wal_scan_mode scan, bool index_
 		}
 		c->has_index = rc == VZ_OK;
 		if (!c->has_index) vz_unmap(&c->index_map);
+		else vz_map_advise_huge(&c->index_map, true);
 	} else if (write) {
 		/* a checkpoint that emptied the collection may have left old data files behind */
 		for (int i = 0; i < 2; i++) {
@@ -653,6 +655,12 @@ out:
 	return rc;
 }
 
+void vz_collection_preload(vz_collection *c)
+{
+	if (c->has_vec) vz_map_preload(&c->vec.map);
+	if (c->has_index) vz_map_preload(&c->index_map);
+}
+
 int vz_collection_get(vz_collection *c, const char *id, size_t id_len, vz_result *r, const float **vector)
 {
 	int64_t at = idmap_find(&c->dmap, id, id_len, delta_eq, c, NULL);
@@ -811,6 +819,10 @@ static int commit_checkpoint(const char *dir, const vz_meta *m)
 		return rc;
 	}
 	free(old);
+	/* the next reader maps the new files in 2 MiB pages (not the float vectors of an sq8
+	 * collection: see vz_map_advise_huge) */
+	for (int i = m->cfg.quantization == VZ_QUANT_SQ8 ? 1 : 0; i < 2 && m->rows > 0; i++)
+		if (!vz_path_fmt(p[0], sizeof p[0], "%s/%s", dir, names[i])) vz_cache_huge(p[0]);
 	/* committed and durable: the previous files are garbage now (a failure to remove them is
 	 * harmless: the next writer removes them) */
 	for (int i = 0; i < 2; i++)
@@ -820,11 +832,24 @@ static int commit_checkpoint(const char *dir, const vz_meta *m)
 
 static int64_t unix_now(void) { return (int64_t)time(NULL); }
 
-int vz_collection_checkpoint(vz_collection *c, int threads, bool force)
+/* True when the n vectors of w lie one after the other in one array (a batch read from a
+ * file), so that a checkpoint can index them where they are instead of copying them. */
+static bool contiguous(const vz_write *w, size_t n, uint32_t dim)
+{
+	for (size_t i = 1; i < n; i++)
+		if (w[i].vector != w[0].vector + i * dim) return false;
+	return n > 0;
+}
+
+/* A checkpoint of the base, the delta and, for a bulk load, the new rows `extra` (all
+ * inserts of ids not present, checked by the caller): those go from the caller's batch
+ * straight into vectors.bin, never through the delta, so a bulk load holds its vectors once
+ * (or, for a fresh collection, only in the caller's batch). */
+static int checkpoint_with(vz_collection *c, int threads, bool force, const vz_write *extra, size_t nextra)
 {
 	if (!(c->flags & VZ_OPEN_WRITE)) return vz_fail(VZ_EINTERNAL, "checkpoint needs the collection open for writing");
 	if (c->wal_corrupt) return vz_fail(VZ_ECORRUPT, "%s", c->warning);
-	if (c->nd == 0 && !force && c->has_index == (c->meta.rows > 0)) return VZ_OK;
+	if (c->nd == 0 && nextra == 0 && !force && c->has_index == (c->meta.rows > 0)) return VZ_OK;
 	threads = default_threads(threads);
 	int rc = build_superseded(c);
 	if (rc) return rc;
@@ -832,14 +857,17 @@ int vz_collection_checkpoint(vz_collection *c, int threads, bool force)
 	uint64_t n_base = c->has_vec ? c->vec.rows : 0, tomb = 0, n_new = 0;
 	for (uint64_t r = 0; r < n_base; r++) tomb += skip_base(c, (uint32_t)r);
 	for (size_t i = 0; i < c->nd; i++) n_new += !c->d[i].deleted;
+	n_new += nextra;
 	uint64_t total = n_base + n_new;
 	/* compact when tombstones pass 20%, or when there is no usable graph to extend */
 	bool compact = (tomb > 0 && tomb * 5 > total) || (n_base > 0 && !c->has_index) || force;
 	if (force && tomb == 0 && c->has_index) compact = false;
 	uint64_t n_out = compact ? total - tomb : total;
-	float *vecs = malloc(sizeof(float) * dim * (n_out ? n_out : 1));
+	/* only the new rows, as they are: index the caller's array in place */
+	bool in_place = n_out == nextra && c->meta.cfg.metric != VZ_METRIC_COSINE && contiguous(extra, nextra, dim);
+	float *vecs = in_place ? NULL : malloc(sizeof(float) * dim * (n_out ? n_out : 1));
 	vz_out_row *rows = calloc(n_out ? n_out : 1, sizeof *rows);
-	if (!vecs || !rows) { free(vecs); free(rows); return vz_fail(VZ_ENOMEM, "out of memory for a checkpoint of %llu rows", (unsigned long long)n_out); }
+	if ((!vecs && !in_place) || !rows) { free(vecs); free(rows); return vz_fail(VZ_ENOMEM, "out of memory for a checkpoint of %llu rows", (unsigned long long)n_out); }
 	uint64_t at = 0, live = 0;
 	for (uint64_t r = 0; r < n_base; r++) {
 		bool dead = skip_base(c, (uint32_t)r);
@@ -865,6 +893,14 @@ int vz_collection_checkpoint(vz_collection *c, int threads, bool force)
 		at++;
 		live++;
 	}
+	for (size_t i = 0; i < nextra; i++, at++, live++) {
+		const vz_write *x = &extra[i];
+		rows[at] = (vz_out_row){ x->id, x->id_len, x->payload, x->payload_len, x->payload != NULL, false };
+		if (in_place) continue;
+		memcpy(vecs + at * dim, x->vector, sizeof(float) * dim);
+		if (c->meta.cfg.metric == VZ_METRIC_COSINE) unit_length(vecs + at * dim, dim);
+	}
+	const float *vectors = in_place ? extra[0].vector : vecs;
 	vz_meta m = c->meta;
 	m.generation = c->meta.generation + 1;
 	m.wal_seq = c->has_wal && c->writer.next_seq > 0 ? c->writer.next_seq - 1 : c->meta.wal_seq;
@@ -875,7 +911,7 @@ int vz_collection_checkpoint(vz_collection *c, int threads, bool force)
 	memset(&m.vectors, 0, sizeof m.vectors);
 	memset(&m.index, 0, sizeof m.index);
 	if (n_out > 0) {
-		rc = write_data_files(c->dir, &c->meta.cfg, m.generation, vecs, rows, n_out,
+		rc = write_data_files(c->dir, &c->meta.cfg, m.generation, vectors, rows, n_out,
 				      compact || !c->has_index ? NULL : &c->index, kept_base, threads, &m.vectors, &m.index);
 		if (rc) goto out;
 	}
@@ -897,6 +933,11 @@ out:
 	c->wal_corrupt = false;
 	c->warning[0] = '\0';
 	return load(c, VZ_WAL_SCAN_STOP, false);
+}
+
+int vz_collection_checkpoint(vz_collection *c, int threads, bool force)
+{
+	return checkpoint_with(c, threads, force, NULL, 0);
 }
 
 int vz_collection_write_snapshot(const char *dir, const vz_config *cfg, const vz_row *in, size_t n, int threads,
@@ -1046,7 +1087,20 @@ int vz_collection_write(vz_collection *c, const vz_write *w, size_t n, unsigned 
 	if (!ops || !norm) { free(ops); free(norm); return vz_fail(VZ_ENOMEM, "out of memory"); }
 	int rc = check_batch(c, w, n, flags, ops);
 	if (rc) goto out;
-	bool bulk = flags & VZ_WRITE_BULK;
+	bool bulk = flags & VZ_WRITE_BULK, all_inserts = true;
+	for (size_t i = 0; i < n && all_inserts; i++) all_inserts = ops[i] == VZ_WRITE_INSERT;
+	if (bulk && all_inserts) {
+		/* the common bulk load: new rows only, straight from the batch into the checkpoint */
+		if ((rc = checkpoint_with(c, threads, false, w, n))) {
+			unload(c);
+			int rc2 = load(c, VZ_WAL_SCAN_STOP, false);
+			(void)rc2;
+			goto out;
+		}
+		st->inserted = n;
+		st->checkpointed = true;
+		goto out;
+	}
 	if (!bulk) {
 		uint64_t txn = c->writer.next_seq, count = 0;
 		for (size_t i = 0; i < n; i++) count += ops[i] != 0;

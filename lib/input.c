@@ -6,6 +6,9 @@
  * Unknown keys in a JSON line are refused: a typo ("vectr") must not silently drop data. */
 #include "vz.h"
 
+#include <sys/mman.h>
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -527,7 +530,17 @@ static int check_floats(const char *name, const float *v, size_t rows, uint32_t 
 	return VZ_OK;
 }
 
-static int parse_fvecs(const char *name, const unsigned char *d, size_t len, uint32_t expect_dim, uint64_t id_base, vz_batch *b)
+/* The input is a read-only file mapping (mapped is true) of which the first `upto` bytes are
+ * copied out and not needed again: unmap them from this process, so that a large load holds
+ * its vectors once, not twice (the page cache keeps them; only our resident size drops). */
+static void release_read(const unsigned char *d, size_t upto, bool mapped)
+{
+	const size_t chunk = 16u << 20;
+	if (mapped && upto >= chunk) madvise((void *)d, upto & ~(chunk - 1), MADV_DONTNEED);
+}
+
+static int parse_fvecs(const char *name, const unsigned char *d, size_t len, uint32_t expect_dim, uint64_t id_base, vz_batch *b,
+		       bool mapped)
 {
 	if (len == 0) return VZ_OK;
 	if (len < 4) return vz_fail(VZ_EDATA, "%s: row 1: truncated dimension", name);
@@ -545,12 +558,13 @@ static int parse_fvecs(const char *name, const unsigned char *d, size_t len, uin
 		if (vz_load_u32(d + r * stride) != dim)
 			return vz_fail(VZ_EDATA, "%s: row %zu: dimension %u, the first row has %u", name, r + 1, vz_load_u32(d + r * stride), dim);
 		memcpy(b->vectors + r * dim, d + r * stride + 4, (size_t)dim * 4);
+		if ((r & 4095) == 4095) release_read(d, (r + 1) * stride, mapped);
 	}
 	int rc = check_floats(name, b->vectors, rows, dim);
 	return rc ? rc : add_numbered_rows(&g, rows, dim, id_base, "row");
 }
 
-static int parse_npy(const char *name, const unsigned char *d, size_t len, uint32_t expect_dim, uint64_t id_base, vz_batch *b)
+static int parse_npy(const char *name, const unsigned char *d, size_t len, uint32_t expect_dim, uint64_t id_base, vz_batch *b, bool mapped)
 {
 	if (len < 10 || memcmp(d, "\x93NUMPY", 6) != 0) return vz_fail(VZ_EDATA, "%s: not a .npy file (bad magic)", name);
 	unsigned major = d[6];
@@ -599,7 +613,12 @@ static int parse_npy(const char *name, const unsigned char *d, size_t len, uint3
 	struct builder g = { .b = b, .name = name };
 	b->vectors = malloc(bytes + 1);
 	if (!b->vectors) return vz_fail(VZ_ENOMEM, "out of memory");
-	memcpy(b->vectors, d + off + hl, bytes);
+	const size_t chunk = 16u << 20;
+	for (uint64_t at = 0; at < bytes; at += chunk) {
+		size_t part = bytes - at < chunk ? (size_t)(bytes - at) : chunk;
+		memcpy((unsigned char *)b->vectors + at, d + off + hl + at, part);
+		release_read(d, off + hl + at + part, mapped);
+	}
 	g.vcap = rows * cols;
 	if ((rc = check_floats(name, b->vectors, rows, (uint32_t)cols))) return rc;
 	return add_numbered_rows(&g, rows, (uint32_t)cols, id_base, "row");
@@ -714,15 +733,15 @@ static int parse_csv(const char *name, const char *data, size_t len, uint32_t ex
 	return check_duplicates(name, b, "line");
 }
 
-int vz_batch_parse(const char *name, const unsigned char *data, size_t len, enum vz_input_format fmt, uint32_t expect_dim,
-		   unsigned flags, uint64_t id_base, vz_batch *out)
+static int batch_parse(const char *name, const unsigned char *data, size_t len, enum vz_input_format fmt, uint32_t expect_dim,
+		       unsigned flags, uint64_t id_base, vz_batch *out, bool mapped)
 {
 	memset(out, 0, sizeof *out);
 	if (fmt == VZ_FMT_AUTO) fmt = vz_input_format_from_path(name);
 	int rc;
 	switch (fmt) {
-	case VZ_FMT_FVECS: rc = parse_fvecs(name, data, len, expect_dim, id_base, out); break;
-	case VZ_FMT_NPY: rc = parse_npy(name, data, len, expect_dim, id_base, out); break;
+	case VZ_FMT_FVECS: rc = parse_fvecs(name, data, len, expect_dim, id_base, out, mapped); break;
+	case VZ_FMT_NPY: rc = parse_npy(name, data, len, expect_dim, id_base, out, mapped); break;
 	case VZ_FMT_CSV: rc = parse_csv(name, (const char *)data, len, expect_dim, id_base, out); break;
 	default: rc = parse_jsonl(name, (const char *)data, len, expect_dim, flags, out); break;
 	}
@@ -732,6 +751,12 @@ int vz_batch_parse(const char *name, const unsigned char *data, size_t len, enum
 	return rc;
 }
 
+int vz_batch_parse(const char *name, const unsigned char *data, size_t len, enum vz_input_format fmt, uint32_t expect_dim,
+		   unsigned flags, uint64_t id_base, vz_batch *out)
+{
+	return batch_parse(name, data, len, fmt, expect_dim, flags, id_base, out, false);
+}
+
 int vz_batch_read(const char *path, enum vz_input_format fmt, uint32_t expect_dim, unsigned flags, uint64_t id_base, vz_batch *out)
 {
 	memset(out, 0, sizeof *out);
@@ -739,6 +764,16 @@ int vz_batch_read(const char *path, enum vz_input_format fmt, uint32_t expect_di
 	size_t len;
 	if (fmt == VZ_FMT_AUTO) fmt = vz_input_format_from_path(path);
 	bool lines = fmt == VZ_FMT_JSONL || fmt == VZ_FMT_CSV;
+	struct stat st;
+	if (!lines && strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size <= MAX_INPUT) {
+		/* a binary file is mapped, not read: parsed rows are let go as they are copied */
+		vz_map m;
+		int rc = vz_map_file(path, &m);
+		if (rc) return rc;
+		rc = batch_parse(path, m.data, m.size, fmt, expect_dim, flags, id_base, out, true);
+		vz_unmap(&m);
+		return rc;
+	}
 	int rc = vz_read_file_lines(path, MAX_INPUT, lines ? VZ_MAX_INPUT_LINE : 0, &data, &len);
 	if (rc) return rc;
 	rc = vz_batch_parse(!strcmp(path, "-") ? "stdin" : path, (const unsigned char *)data, len, fmt, expect_dim, flags, id_base, out);

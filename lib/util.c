@@ -46,6 +46,46 @@ int vz_map_file(const char *path, vz_map *m)
 	return VZ_OK;
 }
 
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+
+void vz_map_preload(const vz_map *m)
+{
+	if (!m->data || madvise((void *)m->data, m->size, MADV_POPULATE_READ) == 0) return;
+	/* an older kernel: one read per page faults it in */
+	long page = sysconf(_SC_PAGESIZE);
+	volatile unsigned char sink = 0;
+	for (size_t at = 0; at < m->size; at += (size_t)(page > 0 ? page : 4096)) sink ^= m->data[at];
+	(void)sink;
+}
+
+void vz_map_advise_huge(const vz_map *m, bool huge)
+{
+	if (m->data && m->size >= (2u << 20)) madvise((void *)m->data, m->size, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+}
+
+void vz_cache_huge(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) return;
+	struct stat st;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= (2 << 20)) {
+		posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+		/* through a window of 32 MiB, so that the writer's peak RSS grows by no more */
+		const size_t window = 32u << 20;
+		for (size_t at = 0; at < (size_t)st.st_size; at += window) {
+			size_t len = (size_t)st.st_size - at < window ? (size_t)st.st_size - at : window;
+			vz_map m = { mmap(NULL, len, PROT_READ, MAP_SHARED, fd, (off_t)at), len };
+			if (m.data == MAP_FAILED) break;
+			madvise((void *)m.data, m.size, MADV_HUGEPAGE);
+			vz_map_preload(&m);
+			vz_unmap(&m);
+		}
+	}
+	close(fd);
+}
+
 void vz_unmap(vz_map *m)
 {
 	if (m->data) munmap((void *)m->data, m->size);

@@ -230,6 +230,10 @@ static int do_checkpoint(vz_collection *c) { return vz_collection_checkpoint(c, 
 static int op_checkpoint(void) { return with_write(do_checkpoint); }
 static int do_bulk(vz_collection *c) { return insert_range(c, 200, 260, "bulk", VZ_WRITE_INSERT, VZ_WRITE_BULK); }
 static int op_bulk(void) { return with_write(do_bulk); }
+/* a bulk load of new rows into an empty collection indexes the caller's batch in place */
+static int op_bulk_fresh(void) { return with_write(do_bulk); }
+static int do_bulk_upsert(vz_collection *c) { return insert_range(c, 25, 45, "a", VZ_WRITE_UPSERT, VZ_WRITE_BULK); }
+static int op_bulk_upsert(void) { return with_write(do_bulk_upsert); }
 static int op_drop(void)
 {
 	vz_collection *c;
@@ -263,5 +267,7 @@ TEST(crash_and_io_errors_at_every_call_of_delete) { exercise(setup_seeded, op_de
 TEST(crash_and_io_errors_at_every_call_of_apply) { exercise(setup_seeded, op_apply, "apply"); }
 TEST(crash_and_io_errors_at_every_call_of_checkpoint) { exercise(setup_seeded, op_checkpoint, "checkpoint"); }
 TEST(crash_and_io_errors_at_every_call_of_bulk_insert) { exercise(setup_seeded, op_bulk, "bulk insert"); }
+TEST(crash_and_io_errors_at_every_call_of_bulk_insert_into_an_empty_collection) { exercise(op_create, op_bulk_fresh, "bulk insert (empty)"); }
+TEST(crash_and_io_errors_at_every_call_of_bulk_upsert) { exercise(setup_seeded, op_bulk_upsert, "bulk upsert"); }
 TEST(crash_and_io_errors_at_every_call_of_drop) { exercise(setup_seeded, op_drop, "drop"); }
 TEST(crash_and_io_errors_at_every_call_of_insert_with_auto_checkpoint) { exercise(setup_auto, op_auto, "insert+auto checkpoint"); }

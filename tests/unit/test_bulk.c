@@ -1,0 +1,285 @@
+/* test_bulk.c: large loads. A bulk insert of new rows goes from the caller's batch straight
+ * into the checkpoint (indexed in place for an empty collection), binary input files are
+ * mapped and let go as they are parsed, new data files are re-read into huge pages, and
+ * preloading a collection changes no answer. Each path is checked against the plain one. */
+#include "t.h"
+
+#include <math.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DIM 24
+#define ROWS 3000
+
+static void fill(float *v, size_t n, uint32_t dim, unsigned seed)
+{
+	uint64_t x = seed * 2654435761u + 1;
+	for (size_t i = 0; i < n * dim; i++) {
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+		v[i] = (float)((x >> 40) % 20001) / 10000.0f - 1.0f;
+	}
+}
+
+struct rows {
+	vz_write *w;
+	float *vecs;
+	char (*ids)[24];
+	char (*pl)[24];
+	size_t n;
+};
+
+/* n insert rows r<first..>; vectors in one array unless scattered (each row its own block) */
+static struct rows make_rows(size_t first, size_t n, unsigned seed, bool scattered)
+{
+	struct rows r = { calloc(n, sizeof(vz_write)), calloc(n * DIM * (scattered ? 2 : 1), sizeof(float)), calloc(n, 24), calloc(n, 24), n };
+	CHECK(r.w && r.vecs && r.ids && r.pl);
+	fill(r.vecs, n * (scattered ? 2 : 1), DIM, seed);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(r.ids[i], 24, "r%zu", first + i);
+		snprintf(r.pl[i], 24, "{\"n\":%zu}", first + i);
+		/* scattered: row i at block 2i, so no row follows the one before it */
+		const float *v = r.vecs + (scattered ? 2 * i : i) * DIM;
+		r.w[i] = (vz_write){ VZ_WRITE_INSERT, r.ids[i], strlen(r.ids[i]), v, DIM, r.pl[i], strlen(r.pl[i]), i + 1 };
+	}
+	return r;
+}
+
+static void free_rows(struct rows *r)
+{
+	free(r->w);
+	free(r->vecs);
+	free(r->ids);
+	free(r->pl);
+}
+
+static vz_collection *create_open(const char *name, enum vz_metric metric)
+{
+	vz_config cfg;
+	vz_config_defaults(&cfg);
+	cfg.dim = DIM;
+	cfg.metric = metric;
+	cfg.checkpoint_ops = 1000000;
+	CHECK_INT(vz_collection_create("data", name, &cfg), VZ_OK);
+	char dir[256];
+	snprintf(dir, sizeof dir, "data/dynamic/%s", name);
+	vz_collection *c;
+	CHECK_INT(vz_collection_open(dir, VZ_OPEN_WRITE, 1000, &c), VZ_OK);
+	return c;
+}
+
+/* every row of r is in c with its vector (normalised when cosine) and payload, exactly */
+static void check_rows(vz_collection *c, const struct rows *r, bool cosine)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		vz_result res;
+		const float *v;
+		CHECK_INT(vz_collection_get(c, r->w[i].id, r->w[i].id_len, &res, &v), VZ_OK);
+		CHECK(res.payload && res.payload_len == strlen(r->pl[i]) && !memcmp(res.payload, r->pl[i], res.payload_len));
+		float want[DIM];
+		memcpy(want, r->w[i].vector, sizeof want);
+		if (cosine) CHECK_INT(vz_normalize(want, DIM), VZ_OK);
+		for (int d = 0; d < DIM; d++)
+			if (cosine ? fabsf(v[d] - want[d]) > 1e-6f : v[d] != want[d])
+				t_fail(__FILE__, __LINE__, "row %zu value %d: %g, want %g", i, d, v[d], want[d]);
+	}
+}
+
+static void query_ids(vz_collection *c, const float *q, char out[10][24])
+{
+	vz_result res[10];
+	size_t n;
+	CHECK_INT(vz_collection_query(c, q, 10, 64, res, &n), VZ_OK);
+	CHECK_INT(n, 10);
+	memset(out, 0, sizeof(char[10][24]));
+	for (size_t i = 0; i < n; i++) snprintf(out[i], 24, "%.*s", (int)res[i].id_len, res[i].id);
+}
+
+TEST(bulk_load_into_an_empty_collection_equals_the_logged_path)
+{
+	struct rows r = make_rows(0, ROWS, 1, false);
+	vz_collection *bulk = create_open("bulk", VZ_METRIC_EUCLIDEAN), *logged = create_open("logged", VZ_METRIC_EUCLIDEAN);
+	vz_write_stats st;
+	CHECK_INT(vz_collection_write(bulk, r.w, r.n, VZ_WRITE_BULK, 1, &st), VZ_OK);
+	CHECK_INT(st.inserted, ROWS);
+	CHECK(st.checkpointed);
+	CHECK_INT(st.first_seq, 0); /* nothing went through the WAL */
+	CHECK_INT(vz_collection_write(logged, r.w, r.n, 0, 1, NULL), VZ_OK);
+	CHECK_INT(vz_collection_checkpoint(logged, 1, false), VZ_OK);
+	vz_collection_close(bulk);
+	vz_collection_close(logged);
+	/* reopened from disk: the same rows, and (single-threaded builds) the same answers */
+	CHECK_INT(vz_collection_open("data/dynamic/bulk", VZ_OPEN_READ, 1000, &bulk), VZ_OK);
+	CHECK_INT(vz_collection_open("data/dynamic/logged", VZ_OPEN_READ, 1000, &logged), VZ_OK);
+	check_rows(bulk, &r, false);
+	vz_collection_stats s;
+	CHECK_INT(vz_collection_stats_get(bulk, &s), VZ_OK);
+	CHECK_INT(s.wal_ops, 0);
+	for (size_t i = 0; i < 50; i++) {
+		char a[10][24], b[10][24];
+		query_ids(bulk, r.w[i * 7].vector, a);
+		query_ids(logged, r.w[i * 7].vector, b);
+		CHECK(!strcmp(a[0], r.ids[i * 7])); /* a stored row is its own nearest neighbour */
+		CHECK(!memcmp(a, b, sizeof a));
+	}
+	vz_collection_close(bulk);
+	vz_collection_close(logged);
+	int problems = -1;
+	CHECK_INT(vz_collection_verify("data/dynamic/bulk", false, 1000, NULL, NULL, &problems), VZ_OK);
+	CHECK_INT(problems, 0);
+	free_rows(&r);
+}
+
+TEST(bulk_load_of_scattered_or_cosine_rows_copies_and_leaves_the_batch_alone)
+{
+	struct rows r = make_rows(0, 500, 2, true), r2 = make_rows(0, 500, 3, false);
+	float *before = malloc(500 * DIM * sizeof(float));
+	memcpy(before, r2.vecs, 500 * DIM * sizeof(float));
+	vz_collection *a = create_open("a", VZ_METRIC_EUCLIDEAN), *b = create_open("b", VZ_METRIC_COSINE);
+	CHECK_INT(vz_collection_write(a, r.w, r.n, VZ_WRITE_BULK, 2, NULL), VZ_OK);
+	CHECK_INT(vz_collection_write(b, r2.w, r2.n, VZ_WRITE_BULK, 2, NULL), VZ_OK);
+	check_rows(a, &r, false);
+	check_rows(b, &r2, true);
+	/* the caller's vectors were normalised in a copy, not in place */
+	CHECK(!memcmp(before, r2.vecs, 500 * DIM * sizeof(float)));
+	free(before);
+	vz_collection_close(a);
+	vz_collection_close(b);
+	free_rows(&r);
+	free_rows(&r2);
+}
+
+TEST(bulk_load_joins_the_base_and_the_wal_tail)
+{
+	vz_collection *c = create_open("c", VZ_METRIC_EUCLIDEAN);
+	struct rows base = make_rows(0, 400, 4, false), tail = make_rows(400, 30, 5, false), more = make_rows(430, 700, 6, false);
+	CHECK_INT(vz_collection_write(c, base.w, base.n, 0, 1, NULL), VZ_OK);
+	CHECK_INT(vz_collection_checkpoint(c, 1, false), VZ_OK);
+	CHECK_INT(vz_collection_write(c, tail.w, tail.n, 0, 1, NULL), VZ_OK);
+	vz_write del = { VZ_WRITE_DELETE, "r7", 2, NULL, 0, NULL, 0, 1 };
+	CHECK_INT(vz_collection_write(c, &del, 1, 0, 1, NULL), VZ_OK);
+	CHECK_INT(vz_collection_write(c, more.w, more.n, VZ_WRITE_BULK, 2, NULL), VZ_OK);
+	vz_collection_close(c);
+	CHECK_INT(vz_collection_open("data/dynamic/c", VZ_OPEN_READ, 1000, &c), VZ_OK);
+	vz_collection_stats s;
+	CHECK_INT(vz_collection_stats_get(c, &s), VZ_OK);
+	CHECK_INT(s.wal_ops, 0); /* the tail was folded by the bulk checkpoint */
+	CHECK_INT(s.live, 400 - 1 + 30 + 700);
+	base.n = 7; /* r0..r6: r7 is deleted */
+	check_rows(c, &base, false);
+	check_rows(c, &tail, false);
+	check_rows(c, &more, false);
+	vz_result res;
+	CHECK_INT(vz_collection_get(c, "r7", 2, &res, NULL), VZ_ENOENT);
+	/* a bulk insert of an id already present is refused whole */
+	vz_collection_close(c);
+	CHECK_INT(vz_collection_open("data/dynamic/c", VZ_OPEN_WRITE, 1000, &c), VZ_OK);
+	struct rows again = make_rows(5000, 2, 7, false);
+	snprintf(again.ids[1], 24, "r3");
+	again.w[1].id_len = 2;
+	CHECK_INT(vz_collection_write(c, again.w, again.n, VZ_WRITE_BULK, 1, NULL), VZ_EEXIST);
+	CHECK_INT(vz_collection_get(c, "r5000", 5, &res, NULL), VZ_ENOENT);
+	vz_collection_close(c);
+	free_rows(&base);
+	free_rows(&tail);
+	free_rows(&more);
+	free_rows(&again);
+}
+
+/* a file of n rows x dim as .fvecs (npy false) or .npy */
+static void write_vectors_file(const char *path, const float *v, size_t n, uint32_t dim, bool npy)
+{
+	FILE *f = fopen(path, "wb");
+	CHECK(f);
+	if (npy) {
+		char h[128];
+		int hl = snprintf(h, sizeof h, "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu, %u), }", n, dim);
+		while ((10 + hl + 1) % 64) h[hl++] = ' ';
+		h[hl++] = '\n';
+		unsigned char pre[10] = { 0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hl & 0xff), (unsigned char)(hl >> 8) };
+		CHECK(fwrite(pre, 1, 10, f) == 10 && fwrite(h, 1, (size_t)hl, f) == (size_t)hl);
+		CHECK(fwrite(v, sizeof(float) * dim, n, f) == n);
+	} else {
+		for (size_t i = 0; i < n; i++) CHECK(fwrite(&dim, 4, 1, f) == 1 && fwrite(v + i * dim, sizeof(float) * dim, 1, f) == 1);
+	}
+	CHECK(fclose(f) == 0);
+}
+
+TEST(binary_files_over_the_release_chunk_read_exactly_as_parsed_from_memory)
+{
+	/* 40000 x 128 floats: 20 MB, past the 16 MiB chunks that are let go while parsing */
+	const size_t n = 40000;
+	const uint32_t dim = 128;
+	float *v = malloc(n * dim * sizeof(float));
+	CHECK(v);
+	for (size_t i = 0; i < n * dim; i++) v[i] = (float)(i % 9973) * 0.25f - (float)(i % 7);
+	for (int npy = 0; npy < 2; npy++) {
+		const char *path = npy ? "big.npy" : "big.fvecs";
+		write_vectors_file(path, v, n, dim, npy);
+		vz_batch mapped, parsed;
+		CHECK_INT(vz_batch_read(path, VZ_FMT_AUTO, 0, 0, 0, &mapped), VZ_OK);
+		size_t len;
+		char *bytes = t_slurp(path, &len);
+		CHECK_INT(vz_batch_parse(path, (const unsigned char *)bytes, len, npy ? VZ_FMT_NPY : VZ_FMT_FVECS, 0, 0, 0, &parsed), VZ_OK);
+		CHECK_INT(mapped.n, n);
+		CHECK_INT(mapped.dim, dim);
+		CHECK(!memcmp(mapped.vectors, v, n * dim * sizeof(float)));
+		CHECK(!memcmp(parsed.vectors, v, n * dim * sizeof(float)));
+		CHECK(!strcmp(mapped.ids[n - 1], "39999") && !strcmp(parsed.ids[n - 1], "39999"));
+		/* the same file through a pipe (not mappable) reads the same */
+		vz_batch piped;
+		CHECK_INT(t_sh("mkfifo pipe && (cat %s > pipe &)", path), 0);
+		CHECK_INT(vz_batch_read("pipe", npy ? VZ_FMT_NPY : VZ_FMT_FVECS, 0, 0, 0, &piped), VZ_OK);
+		CHECK_INT(piped.n, n);
+		CHECK(!memcmp(piped.vectors, v, n * dim * sizeof(float)));
+		unlink("pipe");
+		/* one value in the last chunk made NaN: refused, naming the row, as from memory */
+		float nan = NAN;
+		memcpy(bytes + len - 4, &nan, 4); /* the last value of the last row */
+		t_write(path, bytes, len);
+		vz_batch bad;
+		CHECK_INT(vz_batch_read(path, VZ_FMT_AUTO, 0, 0, 0, &bad), VZ_EDATA);
+		CHECK(strstr(vz_last_error(), "row 40000"));
+		vz_batch_free(&mapped);
+		vz_batch_free(&parsed);
+		vz_batch_free(&piped);
+		free(bytes);
+	}
+	free(v);
+}
+
+TEST(huge_page_reread_keeps_the_file_and_ignores_what_it_cannot_do)
+{
+	size_t len = (3u << 20) + 12345;
+	unsigned char *d = malloc(len);
+	CHECK(d);
+	for (size_t i = 0; i < len; i++) d[i] = (unsigned char)(i * 131 + (i >> 13));
+	t_write("f", d, len);
+	uint64_t h = vz_hash64(d, len);
+	vz_cache_huge("f");
+	size_t got;
+	unsigned char *back = (unsigned char *)t_slurp("f", &got);
+	CHECK_INT(got, len);
+	CHECK(vz_hash64(back, got) == h);
+	vz_cache_huge("missing");   /* no file: nothing happens */
+	vz_cache_huge(".");         /* not a regular file */
+	free(back);
+	free(d);
+}
+
+TEST(preloading_a_collection_changes_no_answer)
+{
+	struct rows r = make_rows(0, ROWS, 8, false);
+	vz_collection *c = create_open("p", VZ_METRIC_EUCLIDEAN);
+	CHECK_INT(vz_collection_write(c, r.w, r.n, VZ_WRITE_BULK, 2, NULL), VZ_OK);
+	vz_collection_close(c);
+	CHECK_INT(vz_collection_open("data/dynamic/p", VZ_OPEN_READ, 1000, &c), VZ_OK);
+	char before[40][10][24], after[10][24];
+	for (int i = 0; i < 40; i++) query_ids(c, r.w[i * 11 + 3].vector, before[i]);
+	vz_collection_preload(c);
+	for (int i = 0; i < 40; i++) {
+		query_ids(c, r.w[i * 11 + 3].vector, after);
+		CHECK(!memcmp(before[i], after, sizeof after));
+	}
+	vz_collection_close(c);
+	free_rows(&r);
+}
