@@ -657,8 +657,10 @@ out:
 
 void vz_collection_preload(vz_collection *c)
 {
-	if (c->has_vec) vz_map_preload(&c->vec.map);
-	if (c->has_index) vz_map_preload(&c->index_map);
+	if (c->has_vec && c->meta.cfg.quantization != VZ_QUANT_SQ8)
+		vz_map_preload(&c->vec.map, (size_t)((const unsigned char *)c->vec.vectors - c->vec.map.data),
+			       (size_t)c->vec.rows * c->meta.cfg.dim * sizeof(float));
+	if (c->has_index) vz_map_preload(&c->index_map, 0, c->index_map.size);
 }
 
 int vz_collection_get(vz_collection *c, const char *id, size_t id_len, vz_result *r, const float **vector)

@@ -108,27 +108,57 @@ static inline float dist_to(const struct graph *g, const float *q, uint32_t node
 	return vz_distance(g->metric, q, g->vectors + (size_t)node * g->dim, g->dim);
 }
 
-/* Per-thread visited marks: an epoch per node, so clearing is one increment. */
+/* The nodes one search has visited: an open-addressing set of node+1 (0 is empty), sized to
+ * twice what a search visits rather than to the graph. A search visits a few thousand nodes;
+ * an array of a mark per node (4 MB for a million rows) would cost a new process a page
+ * fault for nearly every node it visits, and a long batch a cache miss per check. */
 struct visited {
-	uint32_t *mark;
-	size_t cap;
-	uint32_t epoch;
+	uint32_t *slot;
+	size_t cap;  /* a power of two, or 0 before the first search */
+	size_t used;
 };
 
-static int visited_reset(struct visited *v, size_t n)
+#define VISITED_MIN 8192
+
+static int visited_grow(struct visited *v, size_t cap)
 {
-	if (v->cap < n) {
-		free(v->mark);
-		v->mark = calloc(n, sizeof(uint32_t));
-		if (!v->mark) { v->cap = 0; return vz_fail(VZ_ENOMEM, "out of memory"); }
-		v->cap = n;
-		v->epoch = 0;
+	uint32_t *slot = calloc(cap, sizeof(uint32_t));
+	if (!slot) return vz_fail(VZ_ENOMEM, "out of memory");
+	for (size_t i = 0; i < v->cap; i++) {
+		if (!v->slot[i]) continue;
+		size_t h = ((v->slot[i] - 1) * 2654435761u) & (cap - 1);
+		while (slot[h]) h = (h + 1) & (cap - 1);
+		slot[h] = v->slot[i];
 	}
-	if (++v->epoch == 0) {
-		memset(v->mark, 0, v->cap * sizeof(uint32_t));
-		v->epoch = 1;
-	}
+	free(v->slot);
+	v->slot = slot;
+	v->cap = cap;
 	return VZ_OK;
+}
+
+/* Empties the set for a new search. */
+static int visited_reset(struct visited *v)
+{
+	if (!v->cap) return visited_grow(v, VISITED_MIN);
+	if (v->used) memset(v->slot, 0, v->cap * sizeof(uint32_t));
+	v->used = 0;
+	return VZ_OK;
+}
+
+/* Adds node; true when it was not there yet. Out of memory to grow, it answers true (the node
+ * is searched again: slower, still correct) and tries again at the next insertion. */
+static inline bool visit(struct visited *v, uint32_t node)
+{
+	if (v->used * 2 >= v->cap && visited_grow(v, v->cap * 2)) return true;
+	uint32_t key = node + 1;
+	size_t h = (node * 2654435761u) & (v->cap - 1);
+	while (v->slot[h]) {
+		if (v->slot[h] == key) return false;
+		h = (h + 1) & (v->cap - 1);
+	}
+	v->slot[h] = key;
+	v->used++;
+	return true;
 }
 
 /* sq8 distance of query q (with per-query precomputation in qx) to a node's codes */
@@ -203,8 +233,7 @@ static void search_level(struct search_ctx *s, uint32_t ep, float ep_d, uint32_t
 	const struct graph *g = s->g;
 	uint32_t cap = lev == 0 ? g->m0 : g->m;
 	s->cand.n = s->top.n = 0;
-	uint32_t epoch = s->vis->epoch;
-	s->vis->mark[ep] = epoch;
+	visit(s->vis, ep);
 	heap_push(&s->cand, (pair){ ep_d, ep }, false);
 	float bound = INFINITY;
 	if (!s->skip || !s->skip(s->skip_ctx, ep)) {
@@ -224,8 +253,7 @@ static void search_level(struct search_ctx *s, uint32_t ep, float ep_d, uint32_t
 		}
 		for (uint32_t i = 0; i < n; i++) {
 			uint32_t nb = buf[i];
-			if (nb >= g->n || s->vis->mark[nb] == epoch) continue;
-			s->vis->mark[nb] = epoch;
+			if (nb >= g->n || !visit(s->vis, nb)) continue;
 			if (i + 1 < n && buf[i + 1] < g->n && lev == 0)
 				__builtin_prefetch(g->links0 + (size_t)buf[i + 1] * (1 + g->m0));
 			float d = node_dist(s, nb);
@@ -241,7 +269,7 @@ static void search_level(struct search_ctx *s, uint32_t ep, float ep_d, uint32_t
 	}
 }
 
-static int ctx_init(struct search_ctx *s, size_t ef, size_t n)
+static int ctx_init(struct search_ctx *s, size_t ef)
 {
 	size_t cap = ef * 32 + 256; /* candidates can outgrow ef; grown on demand below */
 	s->cand.a = malloc(cap * sizeof(pair));
@@ -249,7 +277,7 @@ static int ctx_init(struct search_ctx *s, size_t ef, size_t n)
 	s->cand.cap = cap;
 	s->top.cap = ef + 2;
 	if (!s->cand.a || !s->top.a) return vz_fail(VZ_ENOMEM, "out of memory");
-	return visited_reset(s->vis, n);
+	return visited_reset(s->vis);
 }
 
 static void ctx_free(struct search_ctx *s)
@@ -400,7 +428,7 @@ static int insert_node(vz_hnsw_builder *b, uint32_t node, struct worker *w)
 	pair *sorted = malloc(sizeof(pair) * (b->ef_construction + 2));
 	pair *sel = malloc(sizeof(pair) * (g->m0 + 1));
 	struct search_ctx s = { .g = g, .q = g->vectors + (size_t)node * g->dim, .locks = b->locks, .vis = &w->vis };
-	int rc = (!scratch || !buf || !sorted || !sel) ? vz_fail(VZ_ENOMEM, "out of memory") : ctx_init(&s, b->ef_construction, b->capacity);
+	int rc = (!scratch || !buf || !sorted || !sel) ? vz_fail(VZ_ENOMEM, "out of memory") : ctx_init(&s, b->ef_construction);
 	if (rc) goto out;
 	/* a node above the current top level changes the entry point: hold the global lock for the
 	 * whole insertion then, as hnswlib does */
@@ -418,7 +446,7 @@ static int insert_node(vz_hnsw_builder *b, uint32_t node, struct worker *w)
 	float cur_d = dist_to(g, s.q, cur);
 	for (uint32_t lev = max_level; lev > level; lev--) greedy(&s, &cur, &cur_d, lev, buf);
 	for (int lev = (int)(level < max_level ? level : max_level); lev >= 0; lev--) {
-		if ((rc = visited_reset(&w->vis, b->capacity))) break;
+		if ((rc = visited_reset(&w->vis))) break;
 		search_level(&s, cur, cur_d, (uint32_t)lev, b->ef_construction, buf);
 		size_t n = s.top.n;
 		for (size_t i = n; i > 0; i--) sorted[i - 1] = heap_pop(&s.top, true);
@@ -492,7 +520,7 @@ int vz_hnsw_builder_add(vz_hnsw_builder *b, size_t first, size_t count, int thre
 	}
 	for (int i = 0; i < threads; i++) {
 		if (w[i].rc && !rc) rc = w[i].rc;
-		free(w[i].vis.mark);
+		free(w[i].vis.slot);
 	}
 	free(w);
 	free(t);
@@ -712,7 +740,7 @@ int vz_hnsw_search(const vz_hnsw_index *idx, const float *vectors, const float *
 	}
 	struct search_ctx s = { .g = &g, .q = query, .sq = use_sq ? &sq : NULL, .vis = &query_visited, .skip = skip, .skip_ctx = ctx };
 	uint32_t *buf = malloc(sizeof(uint32_t) * (g.m0 + 1));
-	int rc = buf ? ctx_init(&s, ef, g.n) : vz_fail(VZ_ENOMEM, "out of memory");
+	int rc = buf ? ctx_init(&s, ef) : vz_fail(VZ_ENOMEM, "out of memory");
 	if (!rc) {
 		uint32_t cur = g.ep;
 		float cur_d = node_dist(&s, cur);

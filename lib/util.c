@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,14 +51,62 @@ int vz_map_file(const char *path, vz_map *m)
 #define MADV_POPULATE_READ 22
 #endif
 
-void vz_map_preload(const vz_map *m)
+/* Enters every page of [p, p+len) into the page tables (MADV_POPULATE_READ, Linux 5.14+;
+ * before that, one read per page). */
+static void populate(const unsigned char *p, size_t len)
 {
-	if (!m->data || madvise((void *)m->data, m->size, MADV_POPULATE_READ) == 0) return;
-	/* an older kernel: one read per page faults it in */
+	if (!len || madvise((void *)p, len, MADV_POPULATE_READ) == 0) return;
 	long page = sysconf(_SC_PAGESIZE);
 	volatile unsigned char sink = 0;
-	for (size_t at = 0; at < m->size; at += (size_t)(page > 0 ? page : 4096)) sink ^= m->data[at];
+	for (size_t at = 0; at < len; at += (size_t)(page > 0 ? page : 4096)) sink ^= p[at];
 	(void)sink;
+}
+
+#define HUGE_PAGE ((size_t)2 << 20)
+
+/* Copies the mapped pages [start, start+len) into anonymous memory in 2 MiB pages and moves
+ * that memory over them with mremap, so every pointer into the mapping stays valid. The copy
+ * goes 32 MiB at a time, each part of the file mapping dropped once copied, so the resident
+ * size never holds the range twice. False when it could not (nothing changed then but the
+ * dropped pages, which fault back in from the page cache). */
+static bool move_to_anonymous(unsigned char *start, size_t len)
+{
+	unsigned char *base = mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (base == MAP_FAILED) return false;
+	/* the same offset within a huge page as start, so that huge pages stay whole when moved */
+	size_t shift = ((uintptr_t)start - (uintptr_t)base) & (HUGE_PAGE - 1);
+	unsigned char *copy = base + shift;
+	if (shift) munmap(base, shift);
+	if (HUGE_PAGE - shift) munmap(copy + len, HUGE_PAGE - shift);
+	madvise(copy, len, MADV_HUGEPAGE);
+	const size_t part = 32u << 20;
+	for (size_t at = 0; at < len; at += part) {
+		size_t n = len - at < part ? len - at : part;
+		memcpy(copy + at, start + at, n);
+		madvise(start + at, n, MADV_DONTNEED);
+	}
+	if (mprotect(copy, len, PROT_READ) != 0 || mremap(copy, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, start) == MAP_FAILED) {
+		munmap(copy, len);
+		return false;
+	}
+	return true;
+}
+
+void vz_map_preload(const vz_map *m, size_t off, size_t len)
+{
+	if (!m->data || off >= m->size) return;
+	if (len > m->size - off) len = m->size - off;
+	long page = sysconf(_SC_PAGESIZE);
+	size_t pg = page > 0 ? (size_t)page : 4096;
+	/* the whole pages inside the range move; the partial pages at its ends are populated */
+	uintptr_t lo = ((uintptr_t)m->data + off + pg - 1) & ~(uintptr_t)(pg - 1);
+	uintptr_t hi = ((uintptr_t)m->data + off + len) & ~(uintptr_t)(pg - 1);
+	if (hi <= lo || hi - lo < HUGE_PAGE || !move_to_anonymous((unsigned char *)lo, hi - lo)) {
+		populate(m->data + off, len);
+		return;
+	}
+	populate(m->data + off, lo - ((uintptr_t)m->data + off));
+	populate((const unsigned char *)hi, (uintptr_t)m->data + off + len - hi);
 }
 
 void vz_map_advise_huge(const vz_map *m, bool huge)
@@ -79,7 +128,7 @@ void vz_cache_huge(const char *path)
 			vz_map m = { mmap(NULL, len, PROT_READ, MAP_SHARED, fd, (off_t)at), len };
 			if (m.data == MAP_FAILED) break;
 			madvise((void *)m.data, m.size, MADV_HUGEPAGE);
-			vz_map_preload(&m);
+			populate(m.data, m.size);
 			vz_unmap(&m);
 		}
 	}

@@ -289,10 +289,13 @@ typedef struct vz_map {
 /* Maps the whole file read-only (O_NOFOLLOW). VZ_ENOENT if missing. Release with vz_unmap. */
 int vz_map_file(const char *path, vz_map *m);
 void vz_unmap(vz_map *m);
-/* Enters every page of the mapping into the page tables now (MADV_POPULATE_READ, Linux 5.14+;
- * on older kernels each page is read once), so later reads take no page fault. Costs about
- * the time of reading the file from the page cache; never fails (it is only a hint). */
-void vz_map_preload(const vz_map *m);
+/* Loads bytes [off, off+len) of the mapping into memory for a long run of reads: the whole
+ * pages of the range are copied into anonymous memory in 2 MiB pages and moved over the
+ * mapping in place (mremap), so pointers into it stay valid and reads then take neither page
+ * faults nor a TLB miss per 4 KiB; the resident size grows by the range once (the copy goes a
+ * part at a time). Ranges under 2 MiB, and any step that fails, fall back to entering the
+ * pages into the page tables (MADV_POPULATE_READ). Never fails: it is only about speed. */
+void vz_map_preload(const vz_map *m, size_t off, size_t len);
 /* Asks for huge pages (huge true) or refuses them for a mapping of 2 MiB or more. A search
  * reads scattered vectors: with 4 KiB pages nearly every one costs a TLB miss and, in a new
  * process, a page fault; mapped 2 MiB at a time (the kernel reads the file into 2 MiB
@@ -520,10 +523,11 @@ typedef struct vz_result {
 /* The k nearest live rows to query (dim floats; normalised here for cosine), merging the index
  * with the WAL delta (searched exactly). out has room for k results; *n gets how many. */
 int vz_collection_query(vz_collection *c, const float *query, size_t k, size_t ef, vz_result *out, size_t *n);
-/* Maps in every page of vectors.bin and index.hnsw (vz_map_preload). A query visits a few
- * hundred scattered pages and each first visit is a page fault (some microseconds), so one
- * query is fastest without this, and a long batch, whose queries together visit most pages,
- * is up to 2x faster with it. */
+/* Loads what searches read (the float vectors of vectors.bin, unless the collection is sq8,
+ * whose searches read the codes, and all of index.hnsw) into memory with vz_map_preload, as
+ * hnswlib's load does. A single query is fastest without: it visits a few thousand scattered
+ * vectors of the mapping. A long batch, whose queries together visit most of them, runs up
+ * to 1.8x faster with it; the load costs about what 1000 queries gain. */
 void vz_collection_preload(vz_collection *c);
 
 /* ---- the write-ahead log (lib/wal.c) ----
