@@ -5,7 +5,8 @@
 #   ann        ANN search and build beside hnswlib (Debian's libhnswlib-dev built with -O3
 #              -march=native, and python3-hnswlib) on Fashion-MNIST-784 and synthetic N x 128:
 #              recall@10 and single-thread QPS per ef, build time (2 threads each), peak RSS, bytes
-#              per vector; through ../shared/bench/annbench.py, vz as its external tool.
+#              per vector; through ../shared/bench/annbench.py, vz as its external tool; then
+#              QPS again in BENCH_ROUNDS (7) interleaved rounds per side (bench/qps.sh), medians.
 #   oneshot    one `vz query` process on the N x 128 collection (warm cache) beside one hnswlib
 #              process loading its index and answering one query: median of BENCH_ONESHOT runs.
 #   recover    open and recover the N x 128 collection with 1000 operations in its WAL; verify MB/s
@@ -32,6 +33,7 @@ RESULTS=$OUT/results.txt
 say() { echo "$*" | tee -a "$RESULTS"; }
 ratio() { echo "$*" >>"$OUT/ratios.txt"; }
 : >"$OUT/ratios.txt"
+rm -f "$OUT"/qps-*.txt
 has() { [[ " $PARTS " == *" $1 "* ]]; }
 median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 # wall-clock milliseconds without forking (date would cost a process per reading)
@@ -68,6 +70,8 @@ ann() { # label base query metric
 		--M 16 --efc 200 --efs 10,20,40,80,160 --k 10 --lat-queries 200 --bf-queries 100 \
 		--workdir "$wd" --json "$OUT/ann-$label.json" >"$OUT/ann-$label.log" 2>&1
 	"$PY" "$AB/summarize.py" "$OUT/ann-$label.json" | tee -a "$RESULTS"
+	# the harness times each ef once; interleaved rounds give the QPS ratio that holds
+	bash bench/qps.sh "$label" "$wd" "$OUT/ann-$label.json" "${BENCH_ROUNDS:-7}" | tee -a "$RESULTS" | tail -1 >>"$OUT/qps-$label.txt"
 	# ratios: best single-thread QPS at recall >= 0.95, build seconds, peak RSS of build and search
 	"$PY" - "$OUT/ann-$label.json" "$label" >>"$OUT/ratios.txt" <<'PY'
 import json, sys
@@ -101,6 +105,7 @@ if has ann; then
 	ann fashion-mnist-784 "$ANNBENCH_DATA/fvecs/fashion-mnist-784_base.fvecs" "$ANNBENCH_DATA/fvecs/fashion-mnist-784_query.fvecs"
 	synth
 	ann "synthetic-$N-128" "${SYN}_base.fvecs" "${SYN}_query.fvecs"
+	cat "$OUT"/qps-*.txt >>"$OUT/ratios.txt" && rm -f "$OUT"/qps-*.txt
 fi
 
 # A collection of the synthetic data for the one-shot and recovery parts (built once).

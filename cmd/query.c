@@ -61,6 +61,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	/* a long batch visits most of the vectors: load them once, as hnswlib's load does (a
 	 * short one would spend longer loading than searching) */
 	if (nq >= 1000) vz_collection_preload(c);
+	else vz_collection_prefault(c);
 	vz_result *res = malloc(sizeof(vz_result) * k);
 	if (!res) { rc = vz_report(cli, vz_fail(VZ_ENOMEM, "out of memory")); goto out; }
 	for (size_t i = 0; i < nq && rc == 0; i++) {

@@ -268,6 +268,7 @@ static void delta_clear(struct vz_collection *c)
 static void unload(struct vz_collection *c)
 {
 	delta_clear(c);
+	vz_hnsw_unpack(&c->index);
 	if (c->has_vec) vz_vectors_close(&c->vec);
 	vz_unmap(&c->index_map);
 	if (c->has_wal) vz_wal_free(&c->wal);
@@ -657,10 +658,15 @@ out:
 
 void vz_collection_preload(vz_collection *c)
 {
-	if (c->has_vec && c->meta.cfg.quantization != VZ_QUANT_SQ8)
-		vz_map_preload(&c->vec.map, (size_t)((const unsigned char *)c->vec.vectors - c->vec.map.data),
-			       (size_t)c->vec.rows * c->meta.cfg.dim * sizeof(float));
-	if (c->has_index) vz_map_preload(&c->index_map, 0, c->index_map.size);
+	if (!c->has_index) return;
+	if (c->index.sq_codes) vz_map_preload(&c->index_map, 0, c->index_map.size);
+	else if (vz_hnsw_pack(&c->index, c->vec.vectors, true) != VZ_OK) vz_map_preload(&c->index_map, 0, c->index_map.size);
+}
+
+void vz_collection_prefault(vz_collection *c)
+{
+	if (c->has_index) vz_map_prefault(&c->index_map);
+	if (c->has_vec && c->meta.cfg.quantization != VZ_QUANT_SQ8) vz_map_prefault(&c->vec.map);
 }
 
 int vz_collection_get(vz_collection *c, const char *id, size_t id_len, vz_result *r, const float **vector)

@@ -246,6 +246,12 @@ float vz_dot(const float *a, const float *b, size_t dim)
 	return simd.dot(a, b, dim);
 }
 
+vz_kernel vz_kernel_for(enum vz_metric m)
+{
+	init_simd();
+	return m == VZ_METRIC_EUCLIDEAN ? simd.l2sq : simd.dot;
+}
+
 float vz_distance(enum vz_metric m, const float *a, const float *b, size_t dim)
 {
 	if (m == VZ_METRIC_EUCLIDEAN) return vz_l2sq(a, b, dim);

@@ -26,6 +26,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define INDEX_VERSION 1
 #define LAYOUT_SIZE 128
@@ -84,6 +85,8 @@ struct graph {
 	const float *vectors;
 	const uint8_t *levels;
 	uint32_t *links0;
+	size_t vstride, lstride;      /* floats between vectors, u32 between layer-0 link blocks */
+	vz_kernel kernel;             /* vz_kernel_for(metric) */
 	uint32_t **upper_ptrs;        /* builder: per node, NULL when level 0 */
 	const uint32_t *upper_index;  /* mapped */
 	const uint32_t *upper;
@@ -94,7 +97,7 @@ struct graph {
 
 static inline const uint32_t *links_at(const struct graph *g, uint32_t node, uint32_t lev)
 {
-	if (lev == 0) return g->links0 + (size_t)node * (1 + g->m0);
+	if (lev == 0) return g->links0 + (size_t)node * g->lstride;
 	if (g->upper_ptrs) return g->upper_ptrs[node] ? g->upper_ptrs[node] + (size_t)(lev - 1) * (1 + g->m) : NULL;
 	uint32_t base = g->upper_index[node];
 	if (base == NONE) return NULL;
@@ -105,7 +108,9 @@ static inline const uint32_t *links_at(const struct graph *g, uint32_t node, uin
 
 static inline float dist_to(const struct graph *g, const float *q, uint32_t node)
 {
-	return vz_distance(g->metric, q, g->vectors + (size_t)node * g->dim, g->dim);
+	/* vz_distance, with the kernel looked up once per search */
+	float d = g->kernel(q, g->vectors + (size_t)node * g->vstride, g->dim);
+	return g->metric == VZ_METRIC_EUCLIDEAN ? d : g->metric == VZ_METRIC_COSINE ? 1.0f - d : -d;
 }
 
 /* The nodes one search has visited: an open-addressing set of node+1 (0 is empty), sized to
@@ -248,14 +253,14 @@ static void search_level(struct search_ctx *s, uint32_t ep, float ep_d, uint32_t
 			uint32_t nb = buf[i];
 			if (nb < g->n) {
 				if (s->sq) __builtin_prefetch(g->sq_codes + (size_t)nb * g->dim);
-				else __builtin_prefetch(g->vectors + (size_t)nb * g->dim);
+				else __builtin_prefetch(g->vectors + (size_t)nb * g->vstride);
 			}
 		}
 		for (uint32_t i = 0; i < n; i++) {
 			uint32_t nb = buf[i];
 			if (nb >= g->n || !visit(s->vis, nb)) continue;
 			if (i + 1 < n && buf[i + 1] < g->n && lev == 0)
-				__builtin_prefetch(g->links0 + (size_t)buf[i + 1] * (1 + g->m0));
+				__builtin_prefetch(g->links0 + (size_t)buf[i + 1] * g->lstride);
 			float d = node_dist(s, nb);
 			if (s->top.n < ef || d < bound) {
 				heap_push(&s->cand, (pair){ d, nb }, false);
@@ -346,7 +351,8 @@ int vz_hnsw_builder_new(uint32_t dim, enum vz_metric metric, const vz_hnsw_param
 	if (capacity >= NONE) return vz_fail(VZ_ERANGE, "too many vectors for one index (%zu)", capacity);
 	vz_hnsw_builder *b = calloc(1, sizeof *b);
 	if (!b) return vz_fail(VZ_ENOMEM, "out of memory");
-	b->g = (struct graph){ .n = 0, .dim = dim, .m = p->m, .m0 = 2 * p->m, .ep = NONE, .metric = metric, .vectors = vectors };
+	b->g = (struct graph){ .n = 0, .dim = dim, .m = p->m, .m0 = 2 * p->m, .ep = NONE, .metric = metric, .vectors = vectors,
+			       .vstride = dim, .lstride = 1 + 2 * (size_t)p->m, .kernel = vz_kernel_for(metric) };
 	b->ef_construction = p->ef_construction ? p->ef_construction : 200;
 	b->seed = p->seed;
 	b->sq8 = p->sq8;
@@ -712,7 +718,53 @@ static void graph_of_index(const vz_hnsw_index *idx, const float *vectors, struc
 	*g = (struct graph){ .n = (uint32_t)idx->count, .dim = idx->dim, .m = idx->m, .m0 = idx->m0, .max_level = idx->max_level,
 			     .ep = idx->entry_point, .metric = idx->metric, .vectors = vectors, .levels = idx->levels,
 			     .links0 = (uint32_t *)idx->links0, .upper_index = idx->upper_index, .upper = idx->upper,
-			     .upper_len = idx->upper_len, .sq_min = idx->sq_min, .sq_step = idx->sq_step, .sq_codes = idx->sq_codes };
+			     .upper_len = idx->upper_len, .sq_min = idx->sq_min, .sq_step = idx->sq_step, .sq_codes = idx->sq_codes,
+			     .vstride = idx->dim, .lstride = 1 + (size_t)idx->m0, .kernel = vz_kernel_for(idx->metric) };
+	if (idx->packed) {
+		g->links0 = idx->packed;
+		g->vectors = (const float *)(idx->packed + 1 + idx->m0);
+		g->vstride = g->lstride = idx->packed_stride;
+	}
+}
+
+/* Drops this process's pages of the mapped bytes [from, to) (whole pages inside only): they
+ * have been copied and are not read again, so the resident size need not hold them twice. */
+static void drop_mapped(const void *from, const void *to)
+{
+	uintptr_t lo = ((uintptr_t)from + 4095) & ~(uintptr_t)4095, hi = (uintptr_t)to & ~(uintptr_t)4095;
+	if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+int vz_hnsw_pack(vz_hnsw_index *idx, const float *vectors, bool mapped)
+{
+	if (idx->packed || idx->sq_codes || idx->count == 0) return VZ_OK;
+	size_t stride = 1 + (size_t)idx->m0 + idx->dim, bytes;
+	if (vz_mul_overflow(idx->count, stride * sizeof(uint32_t), &bytes)) return vz_fail(VZ_ENOMEM, "index too large to load");
+	uint32_t *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) return vz_fail(VZ_ENOMEM, "out of memory to load the index (%zu bytes)", bytes);
+	madvise(p, bytes, MADV_HUGEPAGE);
+	const size_t batch = 1024; /* nodes copied between drops: a few MiB held twice at most */
+	for (size_t i = 0; i < idx->count; i++) {
+		memcpy(p + i * stride, idx->links0 + i * (1 + idx->m0), (1 + (size_t)idx->m0) * sizeof(uint32_t));
+		memcpy(p + i * stride + 1 + idx->m0, vectors + i * idx->dim, (size_t)idx->dim * sizeof(float));
+		if (mapped && ((i + 1) % batch == 0 || i + 1 == idx->count)) {
+			size_t from = i + 1 - ((i % batch) + 1);
+			drop_mapped(idx->links0 + from * (1 + idx->m0), idx->links0 + (i + 1) * (1 + idx->m0));
+			drop_mapped(vectors + from * idx->dim, vectors + (i + 1) * idx->dim);
+		}
+	}
+	mprotect(p, bytes, PROT_READ);
+	idx->packed = p;
+	idx->packed_bytes = bytes;
+	idx->packed_stride = stride;
+	return VZ_OK;
+}
+
+void vz_hnsw_unpack(vz_hnsw_index *idx)
+{
+	if (idx->packed) munmap(idx->packed, idx->packed_bytes);
+	idx->packed = NULL;
+	idx->packed_bytes = idx->packed_stride = 0;
 }
 
 static _Thread_local struct visited query_visited;

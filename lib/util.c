@@ -66,8 +66,8 @@ static void populate(const unsigned char *p, size_t len)
 
 /* Copies the mapped pages [start, start+len) into anonymous memory in 2 MiB pages and moves
  * that memory over them with mremap, so every pointer into the mapping stays valid. The copy
- * goes 32 MiB at a time, each part of the file mapping dropped once copied, so the resident
- * size never holds the range twice. False when it could not (nothing changed then but the
+ * goes 4 MiB at a time, each part of the file mapping dropped once copied, so the resident
+ * size holds at most 4 MiB of the range twice. False when it could not (nothing changed then but the
  * dropped pages, which fault back in from the page cache). */
 static bool move_to_anonymous(unsigned char *start, size_t len)
 {
@@ -79,7 +79,7 @@ static bool move_to_anonymous(unsigned char *start, size_t len)
 	if (shift) munmap(base, shift);
 	if (HUGE_PAGE - shift) munmap(copy + len, HUGE_PAGE - shift);
 	madvise(copy, len, MADV_HUGEPAGE);
-	const size_t part = 32u << 20;
+	const size_t part = 4u << 20;
 	for (size_t at = 0; at < len; at += part) {
 		size_t n = len - at < part ? len - at : part;
 		memcpy(copy + at, start + at, n);
@@ -107,6 +107,23 @@ void vz_map_preload(const vz_map *m, size_t off, size_t len)
 	}
 	populate(m->data + off, lo - ((uintptr_t)m->data + off));
 	populate((const unsigned char *)hi, (uintptr_t)m->data + off + len - hi);
+}
+
+static double seconds_now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+void vz_map_prefault(const vz_map *m)
+{
+	const size_t part = 32u << 20;
+	for (size_t at = 0; m->data && at < m->size; at += part) {
+		size_t n = m->size - at < part ? m->size - at : part;
+		double t0 = seconds_now();
+		if (madvise((void *)(m->data + at), n, MADV_POPULATE_READ) != 0 || seconds_now() - t0 > 1e-3) return;
+	}
 }
 
 void vz_map_advise_huge(const vz_map *m, bool huge)
