@@ -64,8 +64,8 @@ static void populate(const unsigned char *p, size_t len)
 
 #define HUGE_PAGE ((size_t)2 << 20)
 
-/* Copies the mapped pages [start, start+len) into anonymous memory in 2 MiB pages and moves
- * that memory over them with mremap, so every pointer into the mapping stays valid. The copy
+/* Copies the mapped pages [start, start+len) into anonymous memory and moves that memory
+ * over them with mremap, so every pointer into the mapping stays valid. The copy
  * goes 4 MiB at a time, each part of the file mapping dropped once copied, so the resident
  * size holds at most 4 MiB of the range twice. False when it could not (nothing changed then but the
  * dropped pages, which fault back in from the page cache). */
@@ -73,12 +73,12 @@ static bool move_to_anonymous(unsigned char *start, size_t len)
 {
 	unsigned char *base = mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (base == MAP_FAILED) return false;
-	/* the same offset within a huge page as start, so that huge pages stay whole when moved */
+	/* the same offset within a 2 MiB page as start, so that the kernel may later merge the
+	 * pages into huge ones (khugepaged) without moving them */
 	size_t shift = ((uintptr_t)start - (uintptr_t)base) & (HUGE_PAGE - 1);
 	unsigned char *copy = base + shift;
 	if (shift) munmap(base, shift);
 	if (HUGE_PAGE - shift) munmap(copy + len, HUGE_PAGE - shift);
-	madvise(copy, len, MADV_HUGEPAGE);
 	const size_t part = 4u << 20;
 	for (size_t at = 0; at < len; at += part) {
 		size_t n = len - at < part ? len - at : part;

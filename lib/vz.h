@@ -290,10 +290,10 @@ typedef struct vz_map {
 int vz_map_file(const char *path, vz_map *m);
 void vz_unmap(vz_map *m);
 /* Loads bytes [off, off+len) of the mapping into memory for a long run of reads: the whole
- * pages of the range are copied into anonymous memory in 2 MiB pages and moved over the
- * mapping in place (mremap), so pointers into it stay valid and reads then take neither page
- * faults nor a TLB miss per 4 KiB; the resident size grows by the range once (the copy goes a
- * part at a time). Ranges under 2 MiB, and any step that fails, fall back to entering the
+ * pages of the range are copied into anonymous memory and moved over the mapping in place
+ * (mremap), so pointers into it stay valid and reads take no page faults, whatever becomes
+ * of the page cache; the resident size grows by the range once (the copy goes a part at a
+ * time). Ranges under 2 MiB, and any step that fails, fall back to entering the
  * pages into the page tables (MADV_POPULATE_READ). Never fails: it is only about speed. */
 void vz_map_preload(const vz_map *m, size_t off, size_t len);
 /* Asks for huge pages (huge true) or refuses them for a mapping of 2 MiB or more. A search
@@ -422,7 +422,7 @@ int vz_hnsw_search(const vz_hnsw_index *idx, const float *vectors, const float *
                    bool (*skip)(void *ctx, uint32_t row), void *ctx, vz_hit *out, size_t *nout);
 int vz_hnsw_verify(const vz_hnsw_index *idx);
 /* Copies each node's layer-0 links and its vector (from vectors, the collection's rows) side
- * by side into anonymous memory in 2 MiB pages, hnswlib's layout, which later searches of idx
+ * by side into anonymous memory, hnswlib's layout, which later searches of idx
  * use: a visit then reads one place instead of two (two TLB misses and two cache misses). For
  * long batches. When mapped is true, the index's data and vectors are read-only file
  * mappings, and their pages are let go as they are copied (MADV_DONTNEED), so the resident
@@ -547,7 +547,7 @@ typedef struct vz_result {
  * with the WAL delta (searched exactly). out has room for k results; *n gets how many. */
 int vz_collection_query(vz_collection *c, const float *query, size_t k, size_t ef, vz_result *out, size_t *n);
 /* Loads what searches read into memory, as hnswlib's load does: each node's links and vector
- * side by side, in 2 MiB pages (vz_hnsw_pack; an sq8 index is loaded whole instead, with
+ * side by side (vz_hnsw_pack; an sq8 index is loaded whole instead, with
  * vz_map_preload). A single query is fastest without: it visits a few thousand scattered
  * vectors of the mapping. A long batch, whose queries together visit most of them, runs
  * faster with it; the load costs about what 1000 queries gain. */
