@@ -293,11 +293,12 @@ static void search_level(struct search_ctx *s, uint32_t ep, float ep_d, uint32_t
 		for (uint32_t i = 0; i < n; i++) {
 			uint32_t nb = buf[i];
 			if (nb >= g->n || !visit(s->vis, nb)) continue;
-			if (i + 1 < n && buf[i + 1] < g->n && lev == 0)
-				__builtin_prefetch(g->links0 + (size_t)buf[i + 1] * g->lstride);
 			float d = node_dist(s, nb);
 			if (s->top.n < ef || d < bound) {
 				heap_push(&s->cand, (pair){ d, nb }, false);
+				/* the links of the node expanded next, as hnswlib does (not those of every
+				 * neighbour: most are never expanded) */
+				__builtin_prefetch(g->links0 + (size_t)s->cand.a[0].id * g->lstride);
 				if (!s->skip || !s->skip(s->skip_ctx, nb)) {
 					heap_push(&s->top, (pair){ d, nb }, true);
 					if (s->top.n > ef) heap_pop(&s->top, true);

@@ -303,10 +303,11 @@ void vz_map_preload(const vz_map *m, size_t off, size_t len);
  * each page touched counts whole in the resident size: refuse them for data read sparsely
  * (the float vectors of an sq8 collection, read only to re-rank). Only a hint. */
 void vz_map_advise_huge(const vz_map *m, bool huge);
-/* Enters the mapping's pages into the page tables 32 MiB at a time, and stops at the first
- * part that takes over a millisecond: cheap when the page cache holds the file in 2 MiB
- * folios (one entry per 2 MiB), too slow to be worth it when it holds it in 4 KiB pages
- * (8192 entries per part); the rest then faults in as it is read. Only about speed. */
+/* Enters the mapping's pages into the page tables, a first 2 MiB and then 32 MiB at a time,
+ * while that is cheap: when the page cache holds the file in 2 MiB folios (one entry per
+ * 2 MiB). It stops when the first part takes over 30 us or a later one over a millisecond
+ * (4 KiB pages: 512 entries per 2 MiB); the rest then faults in as it is read. Only about
+ * speed. */
 void vz_map_prefault(const vz_map *m);
 /* Re-reads a file just written (and fsynced) into the page cache as 2 MiB folios: drops its
  * clean pages, then reads it through a huge-page mapping. Pages written with write() sit in
