@@ -51,6 +51,7 @@ struct vz_collection {
 	vz_map index_map;
 	vz_hnsw_index index;
 	bool has_index;
+	int rerank_fd;        /* sq8: vectors.bin open for the index's re-ranking reads, else -1 */
 	vz_wal_log wal;
 	bool has_wal;
 	uint64_t wal_end;     /* append position */
@@ -270,6 +271,8 @@ static void unload(struct vz_collection *c)
 	delta_clear(c);
 	vz_hnsw_unpack(&c->index);
 	if (c->has_vec) vz_vectors_close(&c->vec);
+	if (c->rerank_fd >= 0) close(c->rerank_fd);
+	c->rerank_fd = -1;
 	vz_unmap(&c->index_map);
 	if (c->has_wal) vz_wal_free(&c->wal);
 	vz_meta_free(&c->meta);
@@ -468,6 +471,8 @@ static int load(struct vz_collection *c, enum vz_wal_scan_mode scan, bool index_
 		if ((rc = vz_vectors_open(path, c->meta.rows, c->meta.cfg.dim, c->meta.cfg.metric, &c->vec))) return rc;
 		c->has_vec = true;
 		vz_map_advise_huge(&c->vec.map, c->meta.cfg.quantization != VZ_QUANT_SQ8);
+		if (c->meta.cfg.quantization == VZ_QUANT_SQ8 && (c->rerank_fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+			return vz_fail(vz_err_from_errno(errno), "%s: open: %s", path, strerror(errno));
 		if (c->vec.header.generation != c->meta.generation)
 			return vz_fail(VZ_ECORRUPT, "%s: generation %llu, metadata.json says %llu", path,
 				       (unsigned long long)c->vec.header.generation, (unsigned long long)c->meta.generation);
@@ -488,6 +493,10 @@ static int load(struct vz_collection *c, enum vz_wal_scan_mode scan, bool index_
 		c->has_index = rc == VZ_OK;
 		if (!c->has_index) vz_unmap(&c->index_map);
 		else vz_map_advise_huge(&c->index_map, true);
+		if (c->has_index && c->index.sq_codes && c->rerank_fd >= 0) {
+			c->index.rerank_fd = c->rerank_fd;
+			c->index.rerank_off = (uint64_t)((const unsigned char *)c->vec.vectors - c->vec.map.data);
+		}
 	} else if (write) {
 		/* a checkpoint that emptied the collection may have left old data files behind */
 		for (int i = 0; i < 2; i++) {
@@ -538,6 +547,7 @@ static int open_in(const char *dir, unsigned flags, int timeout, enum vz_wal_sca
 	struct vz_collection *c = calloc(1, sizeof *c);
 	if (!c) return vz_fail(VZ_ENOMEM, "out of memory");
 	c->lock.fd = -1;
+	c->rerank_fd = -1;
 	c->flags = flags;
 	int rc = vz_path_fmt(c->dir, sizeof c->dir, "%s", dir);
 	if (!rc) rc = vz_collection_lock(dir, (flags & VZ_OPEN_WRITE) ? VZ_LOCK_EXCLUSIVE : VZ_LOCK_SHARED, timeout, &c->lock);
@@ -1338,6 +1348,7 @@ int vz_collection_recover(const char *dir, enum vz_recover_mode mode, bool dry_r
 	struct vz_collection *c = calloc(1, sizeof *c);
 	if (!c) return vz_fail(VZ_ENOMEM, "out of memory");
 	c->lock.fd = -1;
+	c->rerank_fd = -1;
 	c->flags = dry_run ? VZ_OPEN_READ : VZ_OPEN_WRITE;
 	int rc = vz_path_fmt(c->dir, sizeof c->dir, "%s", dir);
 	if (!rc) rc = vz_collection_lock(dir, VZ_LOCK_EXCLUSIVE, lock_timeout_ms, &c->lock);

@@ -27,6 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
+#include <errno.h>
 
 #define INDEX_VERSION 1
 #define LAYOUT_SIZE 128
@@ -106,11 +108,16 @@ static inline const uint32_t *links_at(const struct graph *g, uint32_t node, uin
 	return g->upper + off;
 }
 
-static inline float dist_to(const struct graph *g, const float *q, uint32_t node)
+static inline float dist_vec(const struct graph *g, const float *q, const float *v)
 {
 	/* vz_distance, with the kernel looked up once per search */
-	float d = g->kernel(q, g->vectors + (size_t)node * g->vstride, g->dim);
+	float d = g->kernel(q, v, g->dim);
 	return g->metric == VZ_METRIC_EUCLIDEAN ? d : g->metric == VZ_METRIC_COSINE ? 1.0f - d : -d;
+}
+
+static inline float dist_to(const struct graph *g, const float *q, uint32_t node)
+{
+	return dist_vec(g, q, g->vectors + (size_t)node * g->vstride);
 }
 
 /* The nodes one search has visited: an open-addressing set of node+1 (0 is empty), sized to
@@ -121,8 +128,9 @@ struct visited {
 	uint32_t *slot;
 	size_t cap;  /* a power of two, or 0 before the first search */
 	size_t used;
-	/* dense mode (searches of a packed index, all in memory for a long batch): an epoch per
-	 * node, so a check is one load and clearing is one increment */
+	/* dense mode (builds, and searches of a packed index, all in memory for a long batch): an
+	 * epoch per node, so a check is one load and clearing is one increment (Fashion-MNIST,
+	 * 2 threads: build 16.9 -> 15.4 s, medians of 4 interleaved rounds; 1M x 128: the same) */
 	uint16_t *mark;
 	size_t nodes;
 	uint16_t epoch;
@@ -518,6 +526,7 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	vz_hnsw_builder *b = w->b;
+	visited_mode(&w->vis, true, b->end);
 	for (;;) {
 		size_t i = atomic_fetch_add(&b->next, 1);
 		if (i >= b->end || b->error) break;
@@ -562,6 +571,7 @@ int vz_hnsw_builder_add(vz_hnsw_builder *b, size_t first, size_t count, int thre
 	for (int i = 0; i < threads; i++) {
 		if (w[i].rc && !rc) rc = w[i].rc;
 		free(w[i].vis.slot);
+		free(w[i].vis.mark);
 	}
 	free(w);
 	free(t);
@@ -688,6 +698,7 @@ int vz_hnsw_builder_write(vz_hnsw_builder *b, vz_tmpfile *out, uint64_t generati
 int vz_hnsw_open(const unsigned char *data, size_t size, uint32_t dim, enum vz_metric metric, size_t expect_rows, vz_hnsw_index *idx)
 {
 	memset(idx, 0, sizeof *idx);
+	idx->rerank_fd = -1;
 	vz_file_header h;
 	int rc = vz_header_decode(data, size, VZ_MAGIC_INDEX, INDEX_VERSION, &h);
 	if (rc) return rc;
@@ -840,12 +851,26 @@ int vz_hnsw_search(const vz_hnsw_index *idx, const float *vectors, const float *
 		pair *all = s.cand.a; /* reuse: the candidate heap is no longer needed */
 		for (size_t i = n; i > 0; i--) all[i - 1] = heap_pop(&s.top, true);
 		if (use_sq) {
-			/* re-rank on the float vectors */
-			for (size_t i = 0; i < n; i++) all[i].d = dist_to(&g, query, all[i].id);
+			/* re-rank on the float vectors (sq.r, done with, holds one read) */
+			size_t len = sizeof(float) * g.dim;
+			for (size_t i = 0; i < n && !rc; i++) {
+				if (idx->rerank_fd < 0) {
+					all[i].d = dist_to(&g, query, all[i].id);
+					continue;
+				}
+				off_t at = (off_t)(idx->rerank_off + (uint64_t)all[i].id * len);
+				ssize_t got = pread(idx->rerank_fd, sq.r, len, at);
+				if (got != (ssize_t)len)
+					rc = vz_fail(got < 0 ? vz_err_from_errno(errno) : VZ_ECORRUPT,
+						     "vectors.bin: reading row %u at offset %lld: %s", all[i].id, (long long)at,
+						     got < 0 ? strerror(errno) : "the file is shorter than its rows");
+				else
+					all[i].d = dist_vec(&g, query, sq.r);
+			}
 			qsort(all, n, sizeof(pair), pair_cmp);
 		}
-		for (size_t i = 0; i < n && i < k; i++) out[i] = (vz_hit){ all[i].id, all[i].d };
-		*nout = n < k ? n : k;
+		for (size_t i = 0; !rc && i < n && i < k; i++) out[i] = (vz_hit){ all[i].id, all[i].d };
+		if (!rc) *nout = n < k ? n : k;
 	}
 	ctx_free(&s);
 	free(buf);

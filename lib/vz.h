@@ -409,6 +409,13 @@ typedef struct vz_hnsw_index {
 	/* set by vz_hnsw_pack: per node, its layer-0 links then its vector, packed_stride u32 apart */
 	uint32_t *packed;
 	size_t packed_bytes, packed_stride;
+	/* sq8 re-ranking reads each float vector with pread from this descriptor (not owned), at
+	 * rerank_off + row * dim * 4, rather than through the vectors argument: a mapped read
+	 * maps 64 KiB around it (fault-around), so a batch of 1000 queries on 1M x 768 held
+	 * 2.8 GB of vectors.bin resident for some 130 vectors read per query. -1 (what
+	 * vz_hnsw_open sets): read the vectors argument. */
+	int rerank_fd;
+	uint64_t rerank_off;
 } vz_hnsw_index;
 int vz_hnsw_builder_new(uint32_t dim, enum vz_metric metric, const vz_hnsw_params *p,
                         const float *vectors, size_t capacity, vz_hnsw_builder **out);

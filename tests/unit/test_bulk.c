@@ -52,12 +52,13 @@ static void free_rows(struct rows *r)
 	free(r->pl);
 }
 
-static vz_collection *create_open(const char *name, enum vz_metric metric)
+static vz_collection *create_open_q(const char *name, enum vz_metric metric, enum vz_quant quant)
 {
 	vz_config cfg;
 	vz_config_defaults(&cfg);
 	cfg.dim = DIM;
 	cfg.metric = metric;
+	cfg.quantization = quant;
 	cfg.checkpoint_ops = 1000000;
 	CHECK_INT(vz_collection_create("data", name, &cfg), VZ_OK);
 	char dir[256];
@@ -65,6 +66,11 @@ static vz_collection *create_open(const char *name, enum vz_metric metric)
 	vz_collection *c;
 	CHECK_INT(vz_collection_open(dir, VZ_OPEN_WRITE, 1000, &c), VZ_OK);
 	return c;
+}
+
+static vz_collection *create_open(const char *name, enum vz_metric metric)
+{
+	return create_open_q(name, metric, VZ_QUANT_NONE);
 }
 
 /* every row of r is in c with its vector (normalised when cosine) and payload, exactly */
@@ -279,6 +285,38 @@ TEST(preloading_a_collection_changes_no_answer)
 	for (int i = 0; i < 40; i++) {
 		query_ids(c, r.w[i * 11 + 3].vector, after);
 		CHECK(!memcmp(before[i], after, sizeof after));
+	}
+	vz_collection_close(c);
+	free_rows(&r);
+}
+
+TEST(sq8_collection_reranks_on_the_exact_float_vectors)
+{
+	struct rows r = make_rows(0, ROWS, 9, false);
+	vz_collection *c = create_open_q("q8", VZ_METRIC_EUCLIDEAN, VZ_QUANT_SQ8);
+	CHECK_INT(vz_collection_write(c, r.w, r.n, VZ_WRITE_BULK, 1, NULL), VZ_OK);
+	vz_collection_close(c);
+	CHECK_INT(vz_collection_open("data/dynamic/q8", VZ_OPEN_READ, 1000, &c), VZ_OK);
+	for (int preload = 0; preload < 2; preload++) {
+		if (preload) vz_collection_preload(c);
+		for (size_t i = 0; i < 50; i++) {
+			const float *q = r.w[i * 13].vector;
+			vz_result res[10];
+			size_t n;
+			CHECK_INT(vz_collection_query(c, q, 10, 64, res, &n), VZ_OK);
+			CHECK_INT(n, 10);
+			/* a stored row is its own nearest neighbour, at distance 0 exactly (sq8 alone
+			 * would not give 0), and every distance is the float one, read back from disk */
+			CHECK(res[0].id_len == strlen(r.ids[i * 13]) && !memcmp(res[0].id, r.ids[i * 13], res[0].id_len));
+			CHECK(res[0].distance == 0.0f);
+			for (size_t j = 0; j < n; j++) {
+				vz_result got;
+				const float *v;
+				CHECK_INT(vz_collection_get(c, res[j].id, res[j].id_len, &got, &v), VZ_OK);
+				CHECK(res[j].distance == vz_distance(VZ_METRIC_EUCLIDEAN, q, v, DIM));
+				if (j) CHECK(res[j - 1].distance <= res[j].distance);
+			}
+		}
 	}
 	vz_collection_close(c);
 	free_rows(&r);

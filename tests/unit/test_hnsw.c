@@ -3,7 +3,9 @@
  * every SIMD kernel against scalar, and damaged indexes refused without a crash. */
 #include "t.h"
 
+#include <fcntl.h>
 #include <math.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -193,6 +195,50 @@ TEST(sq8_with_reranking_keeps_recall)
 	if (r < 0.97) t_fail(__FILE__, __LINE__, "sq8 recall@10 at ef=128 is %.4f", r);
 	vz_unmap(&map);
 	vz_hnsw_builder_free(b);
+}
+
+TEST(sq8_reranking_through_a_descriptor_equals_the_mapped_one_and_a_short_file_is_an_error)
+{
+	float *base = load_sift(0, 4500), *q = load_sift(4500, 4600);
+	vz_hnsw_builder *b = build(base, 4500, 128, VZ_METRIC_EUCLIDEAN, 1, true);
+	vz_map map;
+	vz_hnsw_index idx;
+	write_and_open(b, "index.hnsw", &map, &idx, 4500, 128, VZ_METRIC_EUCLIDEAN);
+	CHECK(idx.rerank_fd == -1);
+	/* the float vectors 100 bytes into a file, as vectors.bin holds them after its header */
+	FILE *f = fopen("floats.bin", "wb");
+	CHECK(f != NULL);
+	char pad[100] = { 0 };
+	CHECK(fwrite(pad, 1, sizeof pad, f) == sizeof pad);
+	CHECK(fwrite(base, sizeof(float) * 128, 4500, f) == 4500);
+	CHECK(fclose(f) == 0);
+	int fd = open("floats.bin", O_RDONLY);
+	CHECK(fd >= 0);
+	vz_hnsw_index by_fd = idx;
+	by_fd.rerank_fd = fd;
+	by_fd.rerank_off = sizeof pad;
+	for (size_t i = 0; i < 100; i++) {
+		vz_hit a[10], c[10];
+		size_t na, nc;
+		CHECK_OK(vz_hnsw_search(&idx, base, q + i * 128, 10, 64, NULL, NULL, a, &na));
+		/* the mapped vectors are not read: a NULL pointer would crash if they were */
+		CHECK_OK(vz_hnsw_search(&by_fd, NULL, q + i * 128, 10, 64, NULL, NULL, c, &nc));
+		CHECK(na == 10 && nc == 10);
+		for (size_t j = 0; j < na; j++) CHECK(a[j].row == c[j].row && a[j].distance == c[j].distance);
+	}
+	/* cut the file inside row 4000: the query nearest to row 4000 must re-rank it */
+	CHECK(truncate("floats.bin", (off_t)(sizeof pad + 4000 * 128 * sizeof(float) + 10)) == 0);
+	vz_hit h[10];
+	size_t nh = 99;
+	CHECK(vz_hnsw_search(&by_fd, NULL, base + 4000 * 128, 10, 64, NULL, NULL, h, &nh) == VZ_ECORRUPT);
+	CHECK(nh == 0);
+	CHECK(strstr(vz_last_error(), "vectors.bin: reading row 4000 at offset 2048100") != NULL);
+	CHECK(strstr(vz_last_error(), "shorter than its rows") != NULL);
+	close(fd);
+	vz_unmap(&map);
+	vz_hnsw_builder_free(b);
+	free(base);
+	free(q);
 }
 
 TEST(every_simd_kernel_equals_scalar_on_odd_dimensions)
