@@ -9,6 +9,8 @@
 #              QPS again in BENCH_ROUNDS (7) interleaved rounds per side (bench/qps.sh), medians.
 #   oneshot    one `vz query` process on the N x 128 collection (warm cache) beside one hnswlib
 #              process loading its index and answering one query: median of BENCH_ONESHOT runs.
+#   sq8        peak RSS of building (vz insert --bulk, 2 threads) and of serving BENCH_NQ queries
+#              (vz query --batch) on synthetic BENCH_SQ8_N (1000000) x 768 with sq8; bar: 2 GiB.
 #   recover    open and recover the N x 128 collection with 1000 operations in its WAL; verify MB/s
 #              beside xxhsum over the same files.
 #   durability bench/durability.sh (vz insert vs sqlite3, bulk and single row, both durable).
@@ -16,7 +18,8 @@
 #   workspace  vz build MB/s of text with 1 and 2 threads, and an incremental build after one change.
 #
 # Environment: BENCH_N (synthetic rows, default 1000000), BENCH_PARTS (default: all of the above),
-# BENCH_NQ (queries, default 1000), BENCH_ONESHOT (runs, default 50), VZ (binary).
+# BENCH_NQ (queries, default 1000), BENCH_ONESHOT (runs, default 50), BENCH_SQ8_N (rows of the sq8
+# part, default 1000000), VZ (binary).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -24,7 +27,7 @@ VZ=${VZ:-$ROOT/vz}
 N=${BENCH_N:-1000000}
 NQ=${BENCH_NQ:-1000}
 RUNS=${BENCH_ONESHOT:-50}
-PARTS=${BENCH_PARTS:-ann oneshot recover durability backup workspace}
+PARTS=${BENCH_PARTS:-ann oneshot sq8 recover durability backup workspace}
 OUT=$ROOT/build/bench
 PY=/usr/bin/python3 # Debian's interpreter: it has python3-hnswlib and python3-numpy
 mkdir -p "$OUT"
@@ -144,6 +147,24 @@ if has oneshot; then
 	v=$(cat "$OUT/oneshot-vz.txt") h=$(cat "$OUT/oneshot-hnswlib.txt") t=$(cat "$OUT/oneshot-true.txt")
 	say "vz query (one process, $N x 128): median $v ms; hnswlib -march=native loading its index and answering: median $h ms (10 runs); /bin/true: $t ms"
 	ratio "oneshot: vz / hnswlib one-process query: $v / $h ms = $(calc "$v / $h") (lower is better; bar: vz under 5 ms)"
+fi
+
+if has sq8; then
+	SN=${BENCH_SQ8_N:-1000000}
+	say "## sq8: $SN x 768, peak RSS of building and of serving $NQ queries (bar: under 2 GiB each)"
+	S8=$ANNBENCH_DATA/synth768-$SN
+	[ -f "${S8}_base.fvecs" ] || "$PY" "$AB/annbench.py" gen --n "$SN" --d 768 --nq "$NQ" --out "$S8" >/dev/null
+	SD=$OUT/sq8-$SN
+	rm -rf "$SD"
+	VZ_DATA_DIR=$SD "$VZ" create c --dim 768 --metric euclidean --quantization sq8 -q
+	/usr/bin/time -f "%M %e" -o "$OUT/sq8-build.txt" env VZ_DATA_DIR="$SD" "$VZ" insert c "${S8}_base.fvecs" --bulk --threads 2 -q
+	/usr/bin/time -f "%M %e" -o "$OUT/sq8-serve.txt" env VZ_DATA_DIR="$SD" "$VZ" query c --batch "${S8}_query.fvecs" -k 10 >/dev/null
+	read -r bk bs <"$OUT/sq8-build.txt"
+	read -r sk ss <"$OUT/sq8-serve.txt"
+	say "sq8 $SN x 768: build $bs s, peak RSS $((bk / 1024)) MiB; serving $NQ queries: $ss s, peak RSS $((sk / 1024)) MiB"
+	ratio "sq8: peak RSS of building $SN x 768 / 2 GiB: $((bk / 1024)) / 2048 MiB = $(calc "$bk / 2097152") (bar: under 1)"
+	ratio "sq8: peak RSS of serving $NQ queries on $SN x 768 / 2 GiB: $((sk / 1024)) / 2048 MiB = $(calc "$sk / 2097152") (bar: under 1)"
+	rm -rf "$SD"
 fi
 
 if has recover; then
