@@ -55,6 +55,35 @@ static float dot_scalar(const float *a, const float *b, size_t n)
 	return (s0 + s1) + (s2 + s3);
 }
 
+/* sq8: codes c (one byte a dimension) against a query prepared once per search: for
+ * euclidean, r = query - minimum and step per dimension, the sum of (r - step * c)^2; for the
+ * dot product, w = query * step, the sum of w * c. */
+static float sq8_l2_scalar(const float *r, const float *step, const uint8_t *c, size_t n)
+{
+	float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+	size_t i = 0;
+	for (; i + 4 <= n; i += 4) {
+		float d0 = r[i] - step[i] * (float)c[i], d1 = r[i + 1] - step[i + 1] * (float)c[i + 1];
+		float d2 = r[i + 2] - step[i + 2] * (float)c[i + 2], d3 = r[i + 3] - step[i + 3] * (float)c[i + 3];
+		s0 += d0 * d0; s1 += d1 * d1; s2 += d2 * d2; s3 += d3 * d3;
+	}
+	for (; i < n; i++) { float d = r[i] - step[i] * (float)c[i]; s0 += d * d; }
+	return (s0 + s1) + (s2 + s3);
+}
+
+static float sq8_dot_scalar(const float *w, const float *unused, const uint8_t *c, size_t n)
+{
+	(void)unused;
+	float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+	size_t i = 0;
+	for (; i + 4 <= n; i += 4) {
+		s0 += w[i] * (float)c[i]; s1 += w[i + 1] * (float)c[i + 1];
+		s2 += w[i + 2] * (float)c[i + 2]; s3 += w[i + 3] * (float)c[i + 3];
+	}
+	for (; i < n; i++) s0 += w[i] * (float)c[i];
+	return (s0 + s1) + (s2 + s3);
+}
+
 #ifdef VZ_X86
 __attribute__((target("sse2"))) static float hsum128(__m128 v)
 {
@@ -95,6 +124,40 @@ __attribute__((target("sse2"))) static float dot_sse(const float *a, const float
 	for (; i + 4 <= n; i += 4) acc0 = _mm_add_ps(acc0, _mm_mul_ps(_mm_loadu_ps(a + i), _mm_loadu_ps(b + i)));
 	float s = hsum128(_mm_add_ps(acc0, acc1));
 	for (; i < n; i++) s += a[i] * b[i];
+	return s;
+}
+
+/* four codes as floats: bytes widened with zeros (SSE2 has no pmovzx) */
+__attribute__((target("sse2"))) static inline __m128 codes4_sse(const uint8_t *c)
+{
+	int32_t word;
+	memcpy(&word, c, 4);
+	__m128i z = _mm_setzero_si128();
+	__m128i x = _mm_unpacklo_epi16(_mm_unpacklo_epi8(_mm_cvtsi32_si128(word), z), z);
+	return _mm_cvtepi32_ps(x);
+}
+
+__attribute__((target("sse2"))) static float sq8_l2_sse(const float *r, const float *step, const uint8_t *c, size_t n)
+{
+	__m128 acc = _mm_setzero_ps();
+	size_t i = 0;
+	for (; i + 4 <= n; i += 4) {
+		__m128 d = _mm_sub_ps(_mm_loadu_ps(r + i), _mm_mul_ps(_mm_loadu_ps(step + i), codes4_sse(c + i)));
+		acc = _mm_add_ps(acc, _mm_mul_ps(d, d));
+	}
+	float s = hsum128(acc);
+	for (; i < n; i++) { float d = r[i] - step[i] * (float)c[i]; s += d * d; }
+	return s;
+}
+
+__attribute__((target("sse2"))) static float sq8_dot_sse(const float *w, const float *unused, const uint8_t *c, size_t n)
+{
+	(void)unused;
+	__m128 acc = _mm_setzero_ps();
+	size_t i = 0;
+	for (; i + 4 <= n; i += 4) acc = _mm_add_ps(acc, _mm_mul_ps(_mm_loadu_ps(w + i), codes4_sse(c + i)));
+	float s = hsum128(acc);
+	for (; i < n; i++) s += w[i] * (float)c[i];
 	return s;
 }
 
@@ -180,6 +243,85 @@ __attribute__((target("avx512f"))) static float dot_avx512(const float *a, const
 	}
 	return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
+
+__attribute__((target("avx2,fma"))) static inline __m256 codes8_avx2(const uint8_t *c)
+{
+	return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)c)));
+}
+
+__attribute__((target("avx2,fma"))) static float sq8_l2_avx2(const float *r, const float *step, const uint8_t *c, size_t n)
+{
+	__m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+	size_t i = 0;
+	for (; i + 16 <= n; i += 16) {
+		__m256 d0 = _mm256_fnmadd_ps(_mm256_loadu_ps(step + i), codes8_avx2(c + i), _mm256_loadu_ps(r + i));
+		__m256 d1 = _mm256_fnmadd_ps(_mm256_loadu_ps(step + i + 8), codes8_avx2(c + i + 8), _mm256_loadu_ps(r + i + 8));
+		acc0 = _mm256_fmadd_ps(d0, d0, acc0);
+		acc1 = _mm256_fmadd_ps(d1, d1, acc1);
+	}
+	for (; i + 8 <= n; i += 8) {
+		__m256 d = _mm256_fnmadd_ps(_mm256_loadu_ps(step + i), codes8_avx2(c + i), _mm256_loadu_ps(r + i));
+		acc0 = _mm256_fmadd_ps(d, d, acc0);
+	}
+	float s = hsum256(_mm256_add_ps(acc0, acc1));
+	for (; i < n; i++) { float d = r[i] - step[i] * (float)c[i]; s += d * d; }
+	return s;
+}
+
+__attribute__((target("avx2,fma"))) static float sq8_dot_avx2(const float *w, const float *unused, const uint8_t *c, size_t n)
+{
+	(void)unused;
+	__m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+	size_t i = 0;
+	for (; i + 16 <= n; i += 16) {
+		acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), codes8_avx2(c + i), acc0);
+		acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8), codes8_avx2(c + i + 8), acc1);
+	}
+	for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), codes8_avx2(c + i), acc0);
+	float s = hsum256(_mm256_add_ps(acc0, acc1));
+	for (; i < n; i++) s += w[i] * (float)c[i];
+	return s;
+}
+
+__attribute__((target("avx512f"))) static inline __m512 codes16_avx512(const uint8_t *c)
+{
+	return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)c)));
+}
+
+__attribute__((target("avx512f"))) static float sq8_l2_avx512(const float *r, const float *step, const uint8_t *c, size_t n)
+{
+	__m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+	size_t i = 0;
+	for (; i + 32 <= n; i += 32) {
+		__m512 d0 = _mm512_fnmadd_ps(_mm512_loadu_ps(step + i), codes16_avx512(c + i), _mm512_loadu_ps(r + i));
+		__m512 d1 = _mm512_fnmadd_ps(_mm512_loadu_ps(step + i + 16), codes16_avx512(c + i + 16), _mm512_loadu_ps(r + i + 16));
+		acc0 = _mm512_fmadd_ps(d0, d0, acc0);
+		acc1 = _mm512_fmadd_ps(d1, d1, acc1);
+	}
+	for (; i + 16 <= n; i += 16) {
+		__m512 d = _mm512_fnmadd_ps(_mm512_loadu_ps(step + i), codes16_avx512(c + i), _mm512_loadu_ps(r + i));
+		acc0 = _mm512_fmadd_ps(d, d, acc0);
+	}
+	/* the tail in scalar: a 16-byte load of the last codes could read past the end */
+	float s = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+	for (; i < n; i++) { float d = r[i] - step[i] * (float)c[i]; s += d * d; }
+	return s;
+}
+
+__attribute__((target("avx512f"))) static float sq8_dot_avx512(const float *w, const float *unused, const uint8_t *c, size_t n)
+{
+	(void)unused;
+	__m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+	size_t i = 0;
+	for (; i + 32 <= n; i += 32) {
+		acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i), codes16_avx512(c + i), acc0);
+		acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i + 16), codes16_avx512(c + i + 16), acc1);
+	}
+	for (; i + 16 <= n; i += 16) acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i), codes16_avx512(c + i), acc0);
+	float s = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+	for (; i < n; i++) s += w[i] * (float)c[i];
+	return s;
+}
 #endif
 
 typedef float (*kernel)(const float *, const float *, size_t);
@@ -188,15 +330,22 @@ static struct {
 	int ready;
 	const char *level;
 	kernel l2sq, dot;
+	vz_sq8_kernel sq8_l2, sq8_dot;
 } simd;
 
 static bool set_level(const char *level)
 {
-	if (!strcmp(level, "scalar")) { simd.l2sq = l2sq_scalar; simd.dot = dot_scalar; }
+	if (!strcmp(level, "scalar")) {
+		simd.l2sq = l2sq_scalar; simd.dot = dot_scalar; simd.sq8_l2 = sq8_l2_scalar; simd.sq8_dot = sq8_dot_scalar;
+	}
 #ifdef VZ_X86
-	else if (!strcmp(level, "sse") && __builtin_cpu_supports("sse2")) { simd.l2sq = l2sq_sse; simd.dot = dot_sse; }
-	else if (!strcmp(level, "avx2") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) { simd.l2sq = l2sq_avx2; simd.dot = dot_avx2; }
-	else if (!strcmp(level, "avx512") && __builtin_cpu_supports("avx512f")) { simd.l2sq = l2sq_avx512; simd.dot = dot_avx512; }
+	else if (!strcmp(level, "sse") && __builtin_cpu_supports("sse2")) {
+		simd.l2sq = l2sq_sse; simd.dot = dot_sse; simd.sq8_l2 = sq8_l2_sse; simd.sq8_dot = sq8_dot_sse;
+	} else if (!strcmp(level, "avx2") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+		simd.l2sq = l2sq_avx2; simd.dot = dot_avx2; simd.sq8_l2 = sq8_l2_avx2; simd.sq8_dot = sq8_dot_avx2;
+	} else if (!strcmp(level, "avx512") && __builtin_cpu_supports("avx512f")) {
+		simd.l2sq = l2sq_avx512; simd.dot = dot_avx512; simd.sq8_l2 = sq8_l2_avx512; simd.sq8_dot = sq8_dot_avx512;
+	}
 #endif
 	else return false;
 	simd.level = !strcmp(level, "scalar") ? "scalar" : !strcmp(level, "sse") ? "sse" : !strcmp(level, "avx2") ? "avx2" : "avx512";
@@ -250,6 +399,12 @@ vz_kernel vz_kernel_for(enum vz_metric m)
 {
 	init_simd();
 	return m == VZ_METRIC_EUCLIDEAN ? simd.l2sq : simd.dot;
+}
+
+vz_sq8_kernel vz_sq8_kernel_for(enum vz_metric m)
+{
+	init_simd();
+	return m == VZ_METRIC_EUCLIDEAN ? simd.sq8_l2 : simd.sq8_dot;
 }
 
 float vz_distance(enum vz_metric m, const float *a, const float *b, size_t dim)

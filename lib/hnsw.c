@@ -209,21 +209,13 @@ static inline bool visit(struct visited *v, uint32_t node)
 }
 
 /* sq8 distance of query q (with per-query precomputation in qx) to a node's codes */
-struct sq8_query { float *r; float *qs; float base; };
+struct sq8_query { float *r; float *qs; float base; vz_sq8_kernel kernel; };
 
 static float sq8_dist(const struct graph *g, const struct sq8_query *sq, uint32_t node)
 {
 	const uint8_t *c = g->sq_codes + (size_t)node * g->dim;
-	float s = 0;
-	if (g->metric == VZ_METRIC_EUCLIDEAN) {
-		for (uint32_t i = 0; i < g->dim; i++) {
-			float d = sq->r[i] - g->sq_step[i] * (float)c[i];
-			s += d * d;
-		}
-		return s;
-	}
-	for (uint32_t i = 0; i < g->dim; i++) s += sq->qs[i] * (float)c[i];
-	s += sq->base;
+	if (g->metric == VZ_METRIC_EUCLIDEAN) return sq->kernel(sq->r, g->sq_step, c, g->dim);
+	float s = sq->kernel(sq->qs, NULL, c, g->dim) + sq->base;
 	return g->metric == VZ_METRIC_COSINE ? 1.0f - s : -s;
 }
 
@@ -831,6 +823,7 @@ int vz_hnsw_search(const vz_hnsw_index *idx, const float *vectors, const float *
 		sq.r = malloc(sizeof(float) * g.dim * 2);
 		if (!sq.r) return vz_fail(VZ_ENOMEM, "out of memory");
 		sq.qs = sq.r + g.dim;
+		sq.kernel = vz_sq8_kernel_for(g.metric);
 		for (uint32_t i = 0; i < g.dim; i++) {
 			sq.r[i] = query[i] - g.sq_min[i];
 			sq.qs[i] = query[i] * g.sq_step[i];

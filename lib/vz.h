@@ -377,6 +377,12 @@ float vz_distance(enum vz_metric m, const float *a, const float *b, size_t dim);
  * loops, where two calls and a check per distance show on short vectors. */
 typedef float (*vz_kernel)(const float *a, const float *b, size_t dim);
 vz_kernel vz_kernel_for(enum vz_metric m);
+/* The sq8 kernel for m at the chosen level: dim one-byte codes c against a query prepared
+ * once per search. Euclidean: the sum of (q[i] - step[i] * c[i])^2, q being the query minus
+ * the quantizer's minima. Otherwise: the sum of q[i] * c[i], q being the query times the steps
+ * (step unused). */
+typedef float (*vz_sq8_kernel)(const float *q, const float *step, const uint8_t *c, size_t dim);
+vz_sq8_kernel vz_sq8_kernel_for(enum vz_metric m);
 /* The score shown to users for an internal distance: cosine similarity for cosine, the dot
  * product for dot_product (higher is better), the L2 distance for euclidean (lower is better). */
 float vz_score(enum vz_metric m, float distance);

@@ -244,9 +244,15 @@ TEST(sq8_reranking_through_a_descriptor_equals_the_mapped_one_and_a_short_file_i
 TEST(every_simd_kernel_equals_scalar_on_odd_dimensions)
 {
 	const char *levels[] = { "sse", "avx2", "avx512" };
-	float a[800], b[800];
+	float a[800], b[800], step[800];
+	uint8_t codes[800];
 	srand(9);
-	for (int i = 0; i < 800; i++) { a[i] = (float)rand() / RAND_MAX * 4 - 2; b[i] = (float)rand() / RAND_MAX * 4 - 2; }
+	for (int i = 0; i < 800; i++) {
+		a[i] = (float)rand() / RAND_MAX * 4 - 2;
+		b[i] = (float)rand() / RAND_MAX * 4 - 2;
+		step[i] = (float)rand() / RAND_MAX / 64;
+		codes[i] = (uint8_t)(rand() & 255);
+	}
 	uint32_t dims[70];
 	int nd = 0;
 	for (uint32_t d = 1; d <= 67; d++) dims[nd++] = d;
@@ -263,6 +269,24 @@ TEST(every_simd_kernel_equals_scalar_on_odd_dimensions)
 			float l2s = vz_l2sq(a + 3, b + 1, dims[i]), dots = vz_dot(a + 3, b + 1, dims[i]);
 			if (fabsf(l2 - l2s) > 1e-4f * (1 + fabsf(l2s)) || fabsf(dot - dots) > 1e-4f * (1 + fabsf(dots)))
 				t_fail(__FILE__, __LINE__, "%s dim %u: l2 %g vs %g, dot %g vs %g", levels[l], dims[i], l2, l2s, dot, dots);
+			/* the sq8 kernels, on codes at an odd address */
+			CHECK_OK(vz_simd_force(levels[l]));
+			float q2 = vz_sq8_kernel_for(VZ_METRIC_EUCLIDEAN)(a + 3, step + 1, codes + 5, dims[i]);
+			float qd = vz_sq8_kernel_for(VZ_METRIC_DOT)(b + 1, NULL, codes + 5, dims[i]);
+			CHECK_OK(vz_simd_force("scalar"));
+			float q2s = vz_sq8_kernel_for(VZ_METRIC_EUCLIDEAN)(a + 3, step + 1, codes + 5, dims[i]);
+			float qds = vz_sq8_kernel_for(VZ_METRIC_DOT)(b + 1, NULL, codes + 5, dims[i]);
+			if (fabsf(q2 - q2s) > 1e-4f * (1 + fabsf(q2s)) || fabsf(qd - qds) > 1e-4f * (1 + fabsf(qds)))
+				t_fail(__FILE__, __LINE__, "%s dim %u: sq8 l2 %g vs %g, sq8 dot %g vs %g", levels[l], dims[i], q2, q2s, qd, qds);
+			if (dims[i] == 3) { /* the scalar one itself, against the formula */
+				float want2 = 0, wantd = 0;
+				for (int k = 0; k < 3; k++) {
+					float d = a[3 + k] - step[1 + k] * codes[5 + k];
+					want2 += d * d;
+					wantd += b[1 + k] * codes[5 + k];
+				}
+				CHECK(fabsf(q2s - want2) <= 1e-5f * (1 + want2) && fabsf(qds - wantd) <= 1e-5f * (1 + fabsf(wantd)));
+			}
 		}
 	}
 	CHECK(tested >= 1);
