@@ -607,11 +607,13 @@ int vz_hnsw_builder_write(vz_hnsw_builder *b, vz_tmpfile *out, uint64_t generati
 	unsigned char zeros[64] = { 0 }, head[VZ_HEADER_SIZE] = { 0 };
 	uint64_t pos = VZ_HEADER_SIZE;
 	int rc = vz_tmpfile_write(out, head, sizeof head);
+	vz_stage stage; /* upper blocks and sq8 codes come a node at a time */
+	vz_stage_init(&stage, out, 1u << 20);
 #define EMIT(p, len)                                                          \
 	do {                                                                  \
 		size_t len_ = (size_t)(len);                                  \
 		if (!rc && len_) {                                            \
-			rc = vz_tmpfile_write(out, (p), len_);                \
+			rc = vz_stage_write(&stage, (p), len_);               \
 			vz_hasher_update(h, (p), len_);                       \
 			pos += len_;                                          \
 		}                                                             \
@@ -673,6 +675,8 @@ int vz_hnsw_builder_write(vz_hnsw_builder *b, vz_tmpfile *out, uint64_t generati
 #undef EMIT
 #undef PAD
 #undef A64
+	int frc = vz_stage_finish(&stage);
+	if (!rc) rc = frc;
 	if (!rc && pos != end) rc = vz_fail(VZ_EINTERNAL, "index.hnsw: wrote %llu bytes, planned %llu", (unsigned long long)pos, (unsigned long long)end);
 	if (!rc) {
 		vz_file_header hd = { .version = INDEX_VERSION, .flags = b->sq8 ? 1 : 0, .generation = generation,

@@ -349,6 +349,43 @@ int vz_tmpfile_write(vz_tmpfile *t, const void *buf, size_t len)
 	return VZ_OK;
 }
 
+void vz_stage_init(vz_stage *s, vz_tmpfile *t, size_t cap)
+{
+	s->t = t;
+	s->used = 0;
+	s->buf = cap ? malloc(cap) : NULL;
+	s->cap = s->buf ? cap : 0;
+}
+
+static int stage_flush(vz_stage *s)
+{
+	int rc = s->used ? vz_tmpfile_write(s->t, s->buf, s->used) : VZ_OK;
+	s->used = 0;
+	return rc;
+}
+
+int vz_stage_write(vz_stage *s, const void *buf, size_t len)
+{
+	if (len == 0) return VZ_OK;
+	if (s->used + len > s->cap) {
+		int rc = stage_flush(s);
+		if (rc) return rc;
+		if (len >= s->cap) return vz_tmpfile_write(s->t, buf, len);
+	}
+	memcpy(s->buf + s->used, buf, len);
+	s->used += len;
+	return VZ_OK;
+}
+
+int vz_stage_finish(vz_stage *s)
+{
+	int rc = s->buf ? stage_flush(s) : VZ_OK;
+	free(s->buf);
+	s->buf = NULL;
+	s->cap = 0;
+	return rc;
+}
+
 static void tmpfile_release(vz_tmpfile *t)
 {
 	vz_io_close(t->fd);

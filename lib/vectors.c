@@ -236,7 +236,7 @@ int vz_vectors_write(const char *to, uint64_t generation, uint32_t dim, enum vz_
 	do {                                                                             \
 		size_t len_ = (len);                                                     \
 		if (!rc && len_ > 0) {                                                   \
-			rc = vz_tmpfile_write(&t, (p), len_);                            \
+			rc = vz_stage_write(&stage, (p), len_);                          \
 			vz_hasher_update(body, (p), len_);                               \
 			pos += len_;                                                     \
 		}                                                                        \
@@ -250,6 +250,8 @@ int vz_vectors_write(const char *to, uint64_t generation, uint32_t dim, enum vz_
 	} while (0)
 	if (!body) rc = vz_fail(VZ_ENOMEM, "out of memory");
 	if (!rc) rc = vz_tmpfile_write(&t, head, sizeof head); /* placeholder, rewritten at the end */
+	vz_stage stage; /* ids and payloads come a row at a time */
+	vz_stage_init(&stage, &t, 1u << 20);
 	EMIT(layout, sizeof layout);
 	PAD_TO(vec_off);
 	/* vectors in 4 MB pieces: one big write would be fine too, but this bounds a torn write */
@@ -269,6 +271,8 @@ int vz_vectors_write(const char *to, uint64_t generation, uint32_t dim, enum vz_
 	EMIT(hash, slots * 4);
 #undef EMIT
 #undef PAD_TO
+	int frc = vz_stage_finish(&stage);
+	if (!rc) rc = frc;
 	free(hash);
 	free(ri);
 	if (!rc && pos != total) rc = vz_fail(VZ_EINTERNAL, "vectors.bin: wrote %llu bytes, planned %llu", (unsigned long long)pos, (unsigned long long)total);

@@ -196,6 +196,23 @@ int vz_tmpfile_commit_as(vz_tmpfile *t, const char *to);
  * vz_cleanup_temps). */
 void vz_tmpfile_abort(vz_tmpfile *t);
 
+/* Appends to a temp file through a staging buffer, so that a writer emitting a row at a time
+ * (ids, codes) makes one system call a megabyte, not one a row. Pieces as large as the buffer
+ * go straight through. Without memory for the buffer every piece goes straight through. */
+typedef struct vz_stage {
+	vz_tmpfile *t;
+	unsigned char *buf; /* owned; NULL: unbuffered */
+	size_t used, cap;
+} vz_stage;
+/* Starts staging for t (cap bytes of buffer). Never fails. */
+void vz_stage_init(vz_stage *s, vz_tmpfile *t, size_t cap);
+/* Appends len bytes (vz_tmpfile_write's errors, possibly for bytes staged earlier). */
+int vz_stage_write(vz_stage *s, const void *buf, size_t len);
+/* Writes what is staged and frees the buffer; call before anything else writes to t (a pwrite
+ * of the header, a commit) and on every path out, errors included (then its result may be
+ * ignored). */
+int vz_stage_finish(vz_stage *s);
+
 /* Writes len bytes at buf to path atomically (vz_tmpfile_open + write + commit). */
 int vz_atomic_write(const char *path, const void *buf, size_t len);
 

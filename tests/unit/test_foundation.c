@@ -191,6 +191,63 @@ TEST(io_layer_counts_and_fails_the_chosen_call)
 	free(c);
 }
 
+TEST(staged_writes_arrive_whole_in_order_in_few_calls_and_report_a_failed_flush)
+{
+	/* 3000 small pieces and two large ones, through a 4 KiB stage and through none */
+	unsigned char big[10000];
+	for (size_t i = 0; i < sizeof big; i++) big[i] = (unsigned char)(i * 7);
+	for (int buffered = 0; buffered < 2; buffered++) {
+		vz_tmpfile t;
+		CHECK_OK(vz_tmpfile_open(&t, buffered ? "staged" : "direct"));
+		vz_stage st;
+		vz_stage_init(&st, &t, buffered ? 4096 : 0);
+		size_t before = vz_io_calls();
+		char want[3 * 3000 + 2 * sizeof big], *w = want;
+		for (int i = 0; i < 3000; i++) {
+			char piece[4];
+			snprintf(piece, sizeof piece, "%03d", i % 1000);
+			CHECK_OK(vz_stage_write(&st, piece, 3));
+			memcpy(w, piece, 3), w += 3;
+			if (i == 1000 || i == 2999) {
+				CHECK_OK(vz_stage_write(&st, big, sizeof big));
+				memcpy(w, big, sizeof big), w += sizeof big;
+			}
+			CHECK_OK(vz_stage_write(&st, "", 0));
+		}
+		CHECK_OK(vz_stage_finish(&st));
+		size_t calls = vz_io_calls() - before;
+		/* buffered: 9000 bytes in 4 KiB stages plus two direct pieces; direct: a call a piece */
+		if (buffered) CHECK(calls <= 8);
+		else CHECK(calls == 3002);
+		CHECK_INT(t.written, sizeof want);
+		CHECK_OK(vz_tmpfile_commit(&t));
+		size_t len = 0;
+		char *got = t_slurp(buffered ? "staged" : "direct", &len);
+		CHECK(got && len == sizeof want && !memcmp(got, want, len));
+		free(got);
+	}
+	/* the disk fills while the stage is flushed: the error comes back from the write that
+	 * flushed, or from finish */
+	pid_t pid = fork();
+	if (pid == 0) {
+		vz_tmpfile t;
+		if (vz_tmpfile_open(&t, "full")) _exit(2);
+		vz_stage st;
+		vz_stage_init(&st, &t, 4096);
+		setenv("VZ_FAULT", "1:ENOSPC", 1); /* counted from the reload: the first flush */
+		vz_io_fault_reload();
+		int rc = VZ_OK;
+		for (int i = 0; i < 2000 && !rc; i++) rc = vz_stage_write(&st, "0123456789", 10);
+		int frc = vz_stage_finish(&st);
+		vz_tmpfile_abort(&t);
+		_exit(rc == VZ_EIO && frc == VZ_OK && strstr(vz_last_error(), "No space left") ? 0 : 3);
+	}
+	int status;
+	waitpid(pid, &status, 0);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(access("full", F_OK) != 0);
+}
+
 TEST(io_refuses_symlinks)
 {
 	CHECK(symlink("/tmp/vz-should-not-exist", "link") == 0);
