@@ -15,7 +15,8 @@ load helper
 	"$VZ" create c --dim 2 -q
 	flock -o "$VZ_DATA_DIR/dynamic/c/LOCK" sleep 10 &
 	holder=$!
-	sleep 0.3
+	# until the holder has it (a fixed sleep lost the race on a loaded machine)
+	for i in $(seq 1 200); do flock -n -s "$VZ_DATA_DIR/dynamic/c/LOCK" true || break; sleep 0.05; done
 	run bash -c "echo '{\"id\":\"a\",\"vector\":[1,2]}' | VZ_LOCK_TIMEOUT=300 '$VZ' insert c -"
 	assert_equal "$status" 75
 	assert_output --partial "locked by process"
@@ -32,7 +33,7 @@ load helper
 	echo '{"id":"a","vector":[1,2]}' | "$VZ" insert c - -q
 	flock -o -s "$VZ_DATA_DIR/dynamic/c/LOCK" sleep 10 &
 	holder=$!
-	sleep 0.3
+	for i in $(seq 1 200); do flock -n -x "$VZ_DATA_DIR/dynamic/c/LOCK" true || break; sleep 0.05; done
 	run "$VZ" --lock-timeout 200 get c a
 	assert_success
 	run bash -c "echo '{\"id\":\"b\",\"vector\":[1,2]}' | '$VZ' --lock-timeout 200 insert c -"
