@@ -145,9 +145,7 @@ __attribute__((target("sse2"))) static float sq8_l2_sse(const float *r, const fl
 		__m128 d = _mm_sub_ps(_mm_loadu_ps(r + i), _mm_mul_ps(_mm_loadu_ps(step + i), codes4_sse(c + i)));
 		acc = _mm_add_ps(acc, _mm_mul_ps(d, d));
 	}
-	float s = hsum128(acc);
-	for (; i < n; i++) { float d = r[i] - step[i] * (float)c[i]; s += d * d; }
-	return s;
+	return hsum128(acc) + sq8_l2_scalar(r + i, step + i, c + i, n - i);
 }
 
 __attribute__((target("sse2"))) static float sq8_dot_sse(const float *w, const float *unused, const uint8_t *c, size_t n)
@@ -156,9 +154,7 @@ __attribute__((target("sse2"))) static float sq8_dot_sse(const float *w, const f
 	__m128 acc = _mm_setzero_ps();
 	size_t i = 0;
 	for (; i + 4 <= n; i += 4) acc = _mm_add_ps(acc, _mm_mul_ps(_mm_loadu_ps(w + i), codes4_sse(c + i)));
-	float s = hsum128(acc);
-	for (; i < n; i++) s += w[i] * (float)c[i];
-	return s;
+	return hsum128(acc) + sq8_dot_scalar(w + i, NULL, c + i, n - i);
 }
 
 __attribute__((target("avx2,fma"))) static float hsum256(__m256 v)
@@ -263,9 +259,7 @@ __attribute__((target("avx2,fma"))) static float sq8_l2_avx2(const float *r, con
 		__m256 d = _mm256_fnmadd_ps(_mm256_loadu_ps(step + i), codes8_avx2(c + i), _mm256_loadu_ps(r + i));
 		acc0 = _mm256_fmadd_ps(d, d, acc0);
 	}
-	float s = hsum256(_mm256_add_ps(acc0, acc1));
-	for (; i < n; i++) { float d = r[i] - step[i] * (float)c[i]; s += d * d; }
-	return s;
+	return hsum256(_mm256_add_ps(acc0, acc1)) + sq8_l2_scalar(r + i, step + i, c + i, n - i);
 }
 
 __attribute__((target("avx2,fma"))) static float sq8_dot_avx2(const float *w, const float *unused, const uint8_t *c, size_t n)
@@ -278,9 +272,7 @@ __attribute__((target("avx2,fma"))) static float sq8_dot_avx2(const float *w, co
 		acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8), codes8_avx2(c + i + 8), acc1);
 	}
 	for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), codes8_avx2(c + i), acc0);
-	float s = hsum256(_mm256_add_ps(acc0, acc1));
-	for (; i < n; i++) s += w[i] * (float)c[i];
-	return s;
+	return hsum256(_mm256_add_ps(acc0, acc1)) + sq8_dot_scalar(w + i, NULL, c + i, n - i);
 }
 
 __attribute__((target("avx512f"))) static inline __m512 codes16_avx512(const uint8_t *c)
@@ -303,9 +295,7 @@ __attribute__((target("avx512f"))) static float sq8_l2_avx512(const float *r, co
 		acc0 = _mm512_fmadd_ps(d, d, acc0);
 	}
 	/* the tail in scalar: a 16-byte load of the last codes could read past the end */
-	float s = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
-	for (; i < n; i++) { float d = r[i] - step[i] * (float)c[i]; s += d * d; }
-	return s;
+	return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) + sq8_l2_scalar(r + i, step + i, c + i, n - i);
 }
 
 __attribute__((target("avx512f"))) static float sq8_dot_avx512(const float *w, const float *unused, const uint8_t *c, size_t n)
@@ -318,9 +308,7 @@ __attribute__((target("avx512f"))) static float sq8_dot_avx512(const float *w, c
 		acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i + 16), codes16_avx512(c + i + 16), acc1);
 	}
 	for (; i + 16 <= n; i += 16) acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i), codes16_avx512(c + i), acc0);
-	float s = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
-	for (; i < n; i++) s += w[i] * (float)c[i];
-	return s;
+	return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) + sq8_dot_scalar(w + i, NULL, c + i, n - i);
 }
 #endif
 
