@@ -21,6 +21,7 @@
  * results but never a crash; vz_hnsw_verify checks everything. */
 #include "vz.h"
 
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -28,7 +29,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
-#include <errno.h>
 
 #define INDEX_VERSION 1
 #define LAYOUT_SIZE 128

@@ -379,7 +379,7 @@ int vz_stage_write(vz_stage *s, const void *buf, size_t len)
 
 int vz_stage_finish(vz_stage *s)
 {
-	int rc = s->buf ? stage_flush(s) : VZ_OK;
+	int rc = stage_flush(s); /* nothing is staged without a buffer */
 	free(s->buf);
 	s->buf = NULL;
 	s->cap = 0;
