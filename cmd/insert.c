@@ -64,7 +64,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 		if ((rc = text_row(cli, args, &b))) return rc;
 	} else if (opt_set(args, O_ID) || opt_set(args, O_PAYLOAD)) {
 		return vz_usage_error(cli, "--id and --payload go with --text (rows from a file carry their own)");
-	} else if ((rc = vz_cli_read_batch(cli, path, opt_str(args, O_FORMAT, NULL), 0, (uint64_t)opt_int(args, O_ID_BASE, 0), &b))) {
+	} else if ((rc = vz_cli_read_batch(cli, path, opt_str(args, O_FORMAT, NULL), VZ_READ_MAPPED, (uint64_t)opt_int(args, O_ID_BASE, 0), &b))) {
 		return rc;
 	}
 	if (opt_set(args, O_BULK) && opt_set(args, O_NO_BULK)) { vz_batch_free(&b); return vz_usage_error(cli, "--bulk and --no-bulk exclude each other"); }

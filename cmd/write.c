@@ -104,7 +104,7 @@ int vz_cli_write_batch(struct vz_cli *cli, const char *coll, vz_batch *b, enum v
 		w[i].op = (enum vz_write_op)op;
 		w[i].id = b->ids[i];
 		w[i].id_len = strlen(b->ids[i]);
-		w[i].vector = b->dim ? b->vectors + i * b->dim : NULL;
+		w[i].vector = b->dim ? b->vectors + i * (b->stride ? b->stride : b->dim) : NULL;
 		w[i].dim = op == VZ_OP_DELETE ? 0 : b->dim;
 		w[i].payload = b->payloads ? b->payloads[i] : NULL;
 		w[i].payload_len = b->payload_lens ? b->payload_lens[i] : 0;
@@ -121,6 +121,7 @@ int vz_cli_write_batch(struct vz_cli *cli, const char *coll, vz_batch *b, enum v
 	if (insert_only && b->n >= VZ_CLI_BULK_MIN && !(flags & VZ_CLI_NO_BULK)) flags |= VZ_WRITE_BULK;
 	if (!insert_only && (flags & VZ_WRITE_BULK)) flags &= ~(unsigned)VZ_WRITE_BULK;
 	flags &= ~VZ_CLI_NO_BULK;
+	if (b->map.data) flags |= VZ_WRITE_RELEASE; /* the rows are the input file's mapping */
 	vz_write_stats st;
 	rc = vz_collection_write(c, w, b->n, flags, threads, &st);
 	if (!rc && texts.model) save_terms(cli, coll, texts.model);

@@ -86,6 +86,22 @@ static int unit_length(float *v, uint32_t dim)
 	return vz_normalize(v, dim);
 }
 
+/* Lets the pages of a read-only file mapping go from this process a few MiB behind a reader
+ * moving forward through it (vz_map_release): a pass over gigabytes of mapped rows would
+ * otherwise leave them all counted in the resident size. */
+struct releaser { bool on; const char *done; };
+
+static void release_behind(struct releaser *r, const void *at)
+{
+	const char *p = at;
+	if (!r->on) return;
+	if (!r->done || p < r->done) r->done = p; /* the first row, or a new pass */
+	else if (p - r->done >= (16 << 20)) {
+		vz_map_release(r->done, p);
+		r->done = p;
+	}
+}
+
 /* ---- id map ---- */
 
 typedef bool (*idmap_eq)(void *ctx, uint32_t index, const char *id, size_t len);
@@ -769,27 +785,108 @@ static int default_threads(int threads)
 	return n > 0 ? (int)n : 1;
 }
 
-/* Writes vectors.bin.new and index.hnsw.new for rows [0,n) of vectors. When base_index is given
+/* The floats of a checkpoint's output rows, read in order (once for the sq8 ranges, once to
+ * write vectors.bin and encode): either packed in one array, or one pointer per row: kept
+ * base rows (mapped vectors.bin), delta rows, then the caller's new rows from first_new on
+ * (raw, normalised here for cosine). Mapped rows are let go behind the reader. */
+struct row_source {
+	const float *packed;
+	const float **row;
+	uint64_t kept_base, first_new;
+	bool normalize_new;
+	struct releaser base, fresh;
+	const float *min, *step; /* set: each row read is also encoded into codes */
+	uint8_t *codes;
+};
+
+static int read_row(void *ctx, uint64_t r, uint32_t dim, float *scratch, const float **out)
+{
+	struct row_source *s = ctx;
+	const float *p = s->packed ? s->packed + r * dim : s->row[r];
+	if (s->packed) { /* memory of our own, never let go */
+	} else if (r < s->kept_base) release_behind(&s->base, p);
+	else if (r >= s->first_new) release_behind(&s->fresh, p);
+	if (r >= s->first_new && s->normalize_new) {
+		memcpy(scratch, p, sizeof(float) * dim);
+		unit_length(scratch, dim);
+		p = scratch;
+	}
+	if (s->codes) vz_sq8_encode(p, s->min, s->step, dim, s->codes + r * dim);
+	*out = p;
+	return VZ_OK;
+}
+
+/* The builder's reader (vz_hnsw_builder_use_codes): a row's floats as it is inserted, from any
+ * of the build's threads. Rows come in about ascending order, so mapped ones are let go in
+ * windows of 8192 rows, 4096 rows behind the one read: each window once, with nothing shared
+ * between the threads (a row let go before a slow thread reads it is read back from the page
+ * cache, no more). */
+static int build_row(void *ctx, uint64_t r, uint32_t dim, float *scratch, const float **out)
+{
+	const struct row_source *s = ctx;
+	const float *p = s->packed ? s->packed + r * dim : s->row[r];
+	if (r >= s->first_new && s->normalize_new) {
+		memcpy(scratch, p, sizeof(float) * dim);
+		unit_length(scratch, dim);
+		p = scratch;
+	}
+	*out = p;
+	const uint64_t lag = 4096, window = 8192;
+	if (!s->packed && r % window == 0 && r >= lag + window) {
+		uint64_t from = r - lag - window, to = r - lag;
+		if ((s->fresh.on && from >= s->first_new) || (s->base.on && to <= s->kept_base)) vz_map_release(s->row[from], s->row[to]);
+	}
+	return VZ_OK;
+}
+
+/* sq8: the graph is built on codes, the floats are only streamed (ranges, then vectors.bin
+ * and the codes together), so a load never holds them all: 1M x 768 floats are 2.9 GiB, their
+ * codes 0.7. The codes and ranges are made here, sized rows * dim + 3 * dim. */
+static int encode_sq8(struct row_source *src, uint64_t n, uint32_t dim, float **ranges, uint8_t **codes)
+{
+	float *lo = malloc(sizeof(float) * dim * 4), *hi = lo ? lo + dim : NULL, *step = lo ? hi + dim : NULL;
+	uint64_t bytes;
+	*codes = vz_mul_overflow_u64(n, dim, &bytes) ? NULL : malloc(bytes ? bytes : 1);
+	*ranges = lo;
+	if (!lo || !*codes) return vz_fail(VZ_ENOMEM, "out of memory for the sq8 codes of %llu rows", (unsigned long long)n);
+	float *scratch = step + dim;
+	vz_sq8_range_start(lo, hi, dim);
+	for (uint64_t r = 0; r < n; r++) {
+		const float *row;
+		int rc = read_row(src, r, dim, scratch, &row);
+		if (rc) return rc;
+		vz_sq8_range_add(lo, hi, row, dim);
+	}
+	vz_sq8_range_finish(lo, hi, step, dim);
+	src->min = lo;
+	src->step = step;
+	src->codes = *codes;
+	return VZ_OK;
+}
+
+/* Writes vectors.bin.new and index.hnsw.new for rows [0,n) of src. When base_index is given
  * (and not compacting), its graph holds rows [0, n_base) and only the rest are inserted. */
-static int write_data_files(const char *dir, const vz_config *cfg, uint64_t gen, const float *vectors,
+static int write_data_files(const char *dir, const vz_config *cfg, uint64_t gen, struct row_source *src,
 			    const vz_out_row *rows, size_t n, const vz_hnsw_index *base_index, size_t n_base,
 			    int threads, vz_file_sum *vsum, vz_file_sum *isum)
 {
 	char vpath[4200], ipath[4200];
+	bool sq8 = cfg->quantization == VZ_QUANT_SQ8;
+	float *ranges = NULL;
+	uint8_t *codes = NULL;
 	int rc = vz_path_fmt(vpath, sizeof vpath, "%s/vectors.bin.new", dir);
 	if (!rc) rc = vz_path_fmt(ipath, sizeof ipath, "%s/index.hnsw.new", dir);
-	if (!rc) rc = vz_vectors_write(vpath, gen, cfg->dim, cfg->metric, vectors, rows, n, vsum);
-	if (rc) return rc;
+	if (!rc && sq8) rc = encode_sq8(src, n, cfg->dim, &ranges, &codes);
+	if (!rc) rc = vz_vectors_write_rows(vpath, gen, cfg->dim, cfg->metric, read_row, src, rows, n, vsum);
+	if (rc) { free(ranges); free(codes); return rc; }
+	const float *vectors = sq8 ? NULL : src->packed;
 	vz_hnsw_builder *b = NULL;
-	vz_hnsw_params p = { .m = cfg->m, .ef_construction = cfg->ef_construction, .seed = 42,
-			     .sq8 = cfg->quantization == VZ_QUANT_SQ8 };
-	if (base_index) {
-		rc = vz_hnsw_builder_from_index(base_index, vectors, n, &b);
-		if (!rc && n > n_base) rc = vz_hnsw_builder_add(b, n_base, n - n_base, threads);
-	} else {
-		rc = vz_hnsw_builder_new(cfg->dim, cfg->metric, &p, vectors, n, &b);
-		if (!rc && n) rc = vz_hnsw_builder_add(b, 0, n, threads);
-	}
+	vz_hnsw_params p = { .m = cfg->m, .ef_construction = cfg->ef_construction, .seed = 42, .sq8 = sq8 };
+	if (base_index) rc = vz_hnsw_builder_from_index(base_index, vectors, n, &b);
+	else rc = vz_hnsw_builder_new(cfg->dim, cfg->metric, &p, vectors, n, &b);
+	if (!rc && sq8) rc = vz_hnsw_builder_use_codes(b, src->min, src->step, codes, build_row, src);
+	size_t first = base_index ? n_base : 0; /* rows already in the graph */
+	if (!rc && n > first) rc = vz_hnsw_builder_add(b, first, n - first, threads);
 	vz_tmpfile t;
 	if (!rc) rc = vz_tmpfile_open(&t, ipath);
 	if (!rc) {
@@ -809,6 +906,8 @@ static int write_data_files(const char *dir, const vz_config *cfg, uint64_t gen,
 		else rc = vz_tmpfile_commit_as(&t, ipath);
 	}
 	vz_hnsw_builder_free(b);
+	free(ranges);
+	free(codes);
 	return rc;
 }
 
@@ -869,8 +968,10 @@ static bool contiguous(const vz_write *w, size_t n, uint32_t dim)
 /* A checkpoint of the base, the delta and, for a bulk load, the new rows `extra` (all
  * inserts of ids not present, checked by the caller): those go from the caller's batch
  * straight into vectors.bin, never through the delta, so a bulk load holds its vectors once
- * (or, for a fresh collection, only in the caller's batch). */
-static int checkpoint_with(vz_collection *c, int threads, bool force, const vz_write *extra, size_t nextra)
+ * (or, for a fresh collection, only in the caller's batch; for sq8, only as codes).
+ * release_extra: extra's vectors lie in a read-only file mapping, in row order, whose pages
+ * may be let go once read (VZ_WRITE_RELEASE). */
+static int checkpoint_with(vz_collection *c, int threads, bool force, const vz_write *extra, size_t nextra, bool release_extra)
 {
 	if (!(c->flags & VZ_OPEN_WRITE)) return vz_fail(VZ_EINTERNAL, "checkpoint needs the collection open for writing");
 	if (c->wal_corrupt) return vz_fail(VZ_ECORRUPT, "%s", c->warning);
@@ -888,12 +989,29 @@ static int checkpoint_with(vz_collection *c, int threads, bool force, const vz_w
 	bool compact = (tomb > 0 && tomb * 5 > total) || (n_base > 0 && !c->has_index) || force;
 	if (force && tomb == 0 && c->has_index) compact = false;
 	uint64_t n_out = compact ? total - tomb : total;
-	/* only the new rows, as they are: index the caller's array in place */
-	bool in_place = n_out == nextra && c->meta.cfg.metric != VZ_METRIC_COSINE && contiguous(extra, nextra, dim);
-	float *vecs = in_place ? NULL : malloc(sizeof(float) * dim * (n_out ? n_out : 1));
+	bool cosine = c->meta.cfg.metric == VZ_METRIC_COSINE;
+	/* sq8 streams the rows (see encode_sq8); floats are gathered into one array, unless they
+	 * are only the new rows, as they are: then the caller's array is indexed in place */
+	bool sq8 = c->meta.cfg.quantization == VZ_QUANT_SQ8;
+	bool in_place = !sq8 && n_out == nextra && !cosine && contiguous(extra, nextra, dim);
+	struct row_source src = { .first_new = n_out - nextra, .normalize_new = sq8 && cosine, .base.on = true,
+				  .fresh.on = release_extra };
+	float *vecs = in_place || sq8 ? NULL : malloc(sizeof(float) * dim * (n_out ? n_out : 1));
+	src.row = sq8 ? malloc(sizeof(float *) * (n_out ? n_out : 1)) : NULL;
 	vz_out_row *rows = calloc(n_out ? n_out : 1, sizeof *rows);
-	if ((!vecs && !in_place) || !rows) { free(vecs); free(rows); return vz_fail(VZ_ENOMEM, "out of memory for a checkpoint of %llu rows", (unsigned long long)n_out); }
+	if ((!vecs && !in_place && !sq8) || (sq8 && !src.row) || !rows) {
+		free(vecs);
+		free(src.row);
+		free(rows);
+		return vz_fail(VZ_ENOMEM, "out of memory for a checkpoint of %llu rows", (unsigned long long)n_out);
+	}
 	uint64_t at = 0, live = 0;
+	/* the floats of output row `at`: one more pointer for sq8, else copied into vecs */
+#define PUT_ROW(v)                                                                       \
+	do {                                                                             \
+		if (sq8) src.row[at] = (v);                                              \
+		else if (!in_place) memcpy(vecs + at * dim, (v), sizeof(float) * dim);   \
+	} while (0)
 	for (uint64_t r = 0; r < n_base; r++) {
 		bool dead = skip_base(c, (uint32_t)r);
 		if (dead && compact) continue;
@@ -906,26 +1024,30 @@ static int checkpoint_with(vz_collection *c, int threads, bool force, const vz_w
 		o->has_payload = pl != NULL;
 		o->tombstone = dead;
 		live += !dead;
-		memcpy(vecs + at * dim, c->vec.vectors + r * dim, sizeof(float) * dim);
+		PUT_ROW(c->vec.vectors + r * dim);
+		if (!sq8) release_behind(&src.base, c->vec.vectors + r * dim);
 		at++;
 	}
 	uint64_t kept_base = at;
+	src.kept_base = kept_base;
 	for (size_t i = 0; i < c->nd; i++) {
 		const struct delta_entry *e = &c->d[i];
 		if (e->deleted) continue;
 		rows[at] = (vz_out_row){ e->id, e->id_len, e->payload, e->payload_len, e->has_payload, false };
-		memcpy(vecs + at * dim, e->vec, sizeof(float) * dim);
+		PUT_ROW(e->vec);
 		at++;
 		live++;
 	}
 	for (size_t i = 0; i < nextra; i++, at++, live++) {
 		const vz_write *x = &extra[i];
 		rows[at] = (vz_out_row){ x->id, x->id_len, x->payload, x->payload_len, x->payload != NULL, false };
-		if (in_place) continue;
-		memcpy(vecs + at * dim, x->vector, sizeof(float) * dim);
-		if (c->meta.cfg.metric == VZ_METRIC_COSINE) unit_length(vecs + at * dim, dim);
+		PUT_ROW(x->vector);
+		if (sq8 || in_place) continue;
+		release_behind(&src.fresh, x->vector);
+		if (cosine) unit_length(vecs + at * dim, dim);
 	}
-	const float *vectors = in_place ? extra[0].vector : vecs;
+#undef PUT_ROW
+	src.packed = in_place ? extra[0].vector : vecs;
 	vz_meta m = c->meta;
 	m.generation = c->meta.generation + 1;
 	m.wal_seq = c->has_wal && c->writer.next_seq > 0 ? c->writer.next_seq - 1 : c->meta.wal_seq;
@@ -936,7 +1058,7 @@ static int checkpoint_with(vz_collection *c, int threads, bool force, const vz_w
 	memset(&m.vectors, 0, sizeof m.vectors);
 	memset(&m.index, 0, sizeof m.index);
 	if (n_out > 0) {
-		rc = write_data_files(c->dir, &c->meta.cfg, m.generation, vectors, rows, n_out,
+		rc = write_data_files(c->dir, &c->meta.cfg, m.generation, &src, rows, n_out,
 				      compact || !c->has_index ? NULL : &c->index, kept_base, threads, &m.vectors, &m.index);
 		if (rc) goto out;
 	}
@@ -951,6 +1073,7 @@ static int checkpoint_with(vz_collection *c, int threads, bool force, const vz_w
 	}
 out:
 	free(vecs);
+	free(src.row);
 	free(rows);
 	if (rc) return rc;
 	/* reload from the new files: the delta is now folded */
@@ -962,7 +1085,7 @@ out:
 
 int vz_collection_checkpoint(vz_collection *c, int threads, bool force)
 {
-	return checkpoint_with(c, threads, force, NULL, 0);
+	return checkpoint_with(c, threads, force, NULL, 0, false);
 }
 
 int vz_collection_write_snapshot(const char *dir, const vz_config *cfg, const vz_row *in, size_t n, int threads,
@@ -993,7 +1116,8 @@ int vz_collection_write_snapshot(const char *dir, const vz_config *cfg, const vz
 		else snprintf(extra, l + 3, "{%s}", extra_json);
 	}
 	m.extra_json = extra;
-	if (!rc && n) rc = write_data_files(dir, cfg, generation, vecs, rows, n, NULL, 0, default_threads(threads), &m.vectors, &m.index);
+	struct row_source src = { .packed = vecs, .first_new = n };
+	if (!rc && n) rc = write_data_files(dir, cfg, generation, &src, rows, n, NULL, 0, default_threads(threads), &m.vectors, &m.index);
 	if (!rc) rc = commit_checkpoint(dir, &m);
 	if (!rc) {
 		char lock[4200];
@@ -1047,6 +1171,7 @@ static const char *op_verb(enum vz_write_op op)
 static int check_batch(struct vz_collection *c, const vz_write *w, size_t n, unsigned flags, enum vz_write_op *resolved)
 {
 	struct batch_seen s = { .w = w, .n = n };
+	struct releaser input = { .on = flags & VZ_WRITE_RELEASE };
 	s.exists = calloc(n ? n : 1, sizeof(bool));
 	if (!s.exists) return vz_fail(VZ_ENOMEM, "out of memory");
 	int rc = idmap_grow(&s.map, n + 1, seen_hash, &s);
@@ -1070,6 +1195,7 @@ static int check_batch(struct vz_collection *c, const vz_write *w, size_t n, uns
 				if (norm == 0) { rc = vz_fail(VZ_EDATA, "%sa zero vector has no direction (metric cosine)", where); break; }
 			}
 			if (x->payload && x->payload_len > VZ_MAX_PAYLOAD_LEN) { rc = vz_fail(VZ_EDATA, "%spayload larger than %u bytes", where, VZ_MAX_PAYLOAD_LEN); break; }
+			release_behind(&input, x->vector);
 		}
 		size_t slot = 0;
 		int64_t prev = idmap_find(&s.map, x->id, x->id_len, seen_eq, &s, &slot);
@@ -1116,7 +1242,7 @@ int vz_collection_write(vz_collection *c, const vz_write *w, size_t n, unsigned 
 	for (size_t i = 0; i < n && all_inserts; i++) all_inserts = ops[i] == VZ_WRITE_INSERT;
 	if (bulk && all_inserts) {
 		/* the common bulk load: new rows only, straight from the batch into the checkpoint */
-		if ((rc = checkpoint_with(c, threads, false, w, n))) {
+		if ((rc = checkpoint_with(c, threads, false, w, n, flags & VZ_WRITE_RELEASE))) {
 			unload(c);
 			int rc2 = load(c, VZ_WAL_SCAN_STOP, false);
 			(void)rc2;

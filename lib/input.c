@@ -49,9 +49,10 @@ void vz_batch_free(vz_batch *b)
 	free(b->payloads);
 	free(b->payload_lens);
 	free(b->texts);
-	free(b->vectors);
+	if (!b->map.data) free(b->vectors);
 	free(b->ops);
 	free(b->lines);
+	vz_unmap(&b->map);
 	memset(b, 0, sizeof *b);
 }
 
@@ -522,11 +523,19 @@ static int add_numbered_rows(struct builder *g, size_t rows, uint32_t dim, uint6
 	return VZ_OK;
 }
 
-static int check_floats(const char *name, const float *v, size_t rows, uint32_t dim)
+/* Every value finite; rows stride floats apart. In a mapping (mapped true) the pages read are
+ * let go behind the check, so that checking the input does not leave it all resident. */
+static int check_floats(const char *name, const float *v, size_t rows, uint32_t dim, size_t stride, bool mapped)
 {
-	for (size_t r = 0; r < rows; r++)
+	const float *done = v;
+	for (size_t r = 0; r < rows; r++) {
 		for (uint32_t d = 0; d < dim; d++)
-			if (!isfinite(v[r * dim + d])) return vz_fail(VZ_EDATA, "%s: row %zu: value %u is NaN or infinite", name, r + 1, d + 1);
+			if (!isfinite(v[r * stride + d])) return vz_fail(VZ_EDATA, "%s: row %zu: value %u is NaN or infinite", name, r + 1, d + 1);
+		if (mapped && (size_t)(v + r * stride - done) >= (4u << 20)) {
+			vz_map_release(done, v + r * stride);
+			done = v + r * stride;
+		}
+	}
 	return VZ_OK;
 }
 
@@ -539,8 +548,10 @@ static void release_read(const unsigned char *d, size_t upto, bool mapped)
 	if (mapped && upto >= chunk) madvise((void *)d, upto & ~(chunk - 1), MADV_DONTNEED);
 }
 
+/* keep: the input is a mapping the batch takes over (VZ_READ_MAPPED); its rows are checked
+ * in place and not copied. */
 static int parse_fvecs(const char *name, const unsigned char *d, size_t len, uint32_t expect_dim, uint64_t id_base, vz_batch *b,
-		       bool mapped)
+		       bool mapped, bool keep)
 {
 	if (len == 0) return VZ_OK;
 	if (len < 4) return vz_fail(VZ_EDATA, "%s: row 1: truncated dimension", name);
@@ -551,6 +562,17 @@ static int parse_fvecs(const char *name, const unsigned char *d, size_t len, uin
 	if (len % stride) return vz_fail(VZ_EDATA, "%s: %zu bytes is not a whole number of rows of %zu bytes (row %zu is cut short)", name, len, stride, len / stride + 1);
 	size_t rows = len / stride;
 	struct builder g = { .b = b, .name = name };
+	if (keep) {
+		for (size_t r = 0; r < rows; r++) {
+			if (vz_load_u32(d + r * stride) != dim)
+				return vz_fail(VZ_EDATA, "%s: row %zu: dimension %u, the first row has %u", name, r + 1, vz_load_u32(d + r * stride), dim);
+			if ((r & 4095) == 4095) release_read(d, (r + 1) * stride, true);
+		}
+		b->vectors = (float *)(d + 4);
+		b->stride = dim + 1;
+		int rc = check_floats(name, b->vectors, rows, dim, b->stride, true);
+		return rc ? rc : add_numbered_rows(&g, rows, dim, id_base, "row");
+	}
 	b->vectors = malloc(rows * dim * sizeof(float) + 1);
 	if (!b->vectors) return vz_fail(VZ_ENOMEM, "out of memory for %zu rows", rows);
 	g.vcap = rows * dim;
@@ -560,11 +582,12 @@ static int parse_fvecs(const char *name, const unsigned char *d, size_t len, uin
 		memcpy(b->vectors + r * dim, d + r * stride + 4, (size_t)dim * 4);
 		if ((r & 4095) == 4095) release_read(d, (r + 1) * stride, mapped);
 	}
-	int rc = check_floats(name, b->vectors, rows, dim);
+	int rc = check_floats(name, b->vectors, rows, dim, dim, false);
 	return rc ? rc : add_numbered_rows(&g, rows, dim, id_base, "row");
 }
 
-static int parse_npy(const char *name, const unsigned char *d, size_t len, uint32_t expect_dim, uint64_t id_base, vz_batch *b, bool mapped)
+static int parse_npy(const char *name, const unsigned char *d, size_t len, uint32_t expect_dim, uint64_t id_base, vz_batch *b, bool mapped,
+		     bool keep)
 {
 	if (len < 10 || memcmp(d, "\x93NUMPY", 6) != 0) return vz_fail(VZ_EDATA, "%s: not a .npy file (bad magic)", name);
 	unsigned major = d[6];
@@ -611,6 +634,11 @@ static int parse_npy(const char *name, const unsigned char *d, size_t len, uint3
 		return vz_fail(VZ_EDATA, "%s: header says %llu x %llu float32 (%llu bytes), the file holds %zu", name, rows, cols,
 			       (unsigned long long)(rows * cols * 4), len - off - hl);
 	struct builder g = { .b = b, .name = name };
+	if (keep && (off + hl) % 4 == 0) { /* floats aligned in the mapping: used where they are */
+		b->vectors = (float *)(d + off + hl);
+		if ((rc = check_floats(name, b->vectors, rows, (uint32_t)cols, cols, true))) return rc;
+		return add_numbered_rows(&g, rows, (uint32_t)cols, id_base, "row");
+	}
 	b->vectors = malloc(bytes + 1);
 	if (!b->vectors) return vz_fail(VZ_ENOMEM, "out of memory");
 	const size_t chunk = 16u << 20;
@@ -620,7 +648,7 @@ static int parse_npy(const char *name, const unsigned char *d, size_t len, uint3
 		release_read(d, off + hl + at + part, mapped);
 	}
 	g.vcap = rows * cols;
-	if ((rc = check_floats(name, b->vectors, rows, (uint32_t)cols))) return rc;
+	if ((rc = check_floats(name, b->vectors, rows, (uint32_t)cols, cols, false))) return rc;
 	return add_numbered_rows(&g, rows, (uint32_t)cols, id_base, "row");
 }
 
@@ -733,20 +761,29 @@ static int parse_csv(const char *name, const char *data, size_t len, uint32_t ex
 	return check_duplicates(name, b, "line");
 }
 
+/* map: the input is this read-only file mapping (data, len), whose pages are let go as they
+ * are parsed; with VZ_READ_MAPPED, binary rows are left in it and it becomes the batch's
+ * (out->map set: the caller must not unmap it). */
 static int batch_parse(const char *name, const unsigned char *data, size_t len, enum vz_input_format fmt, uint32_t expect_dim,
-		       unsigned flags, uint64_t id_base, vz_batch *out, bool mapped)
+		       unsigned flags, uint64_t id_base, vz_batch *out, const vz_map *map)
 {
 	memset(out, 0, sizeof *out);
 	if (fmt == VZ_FMT_AUTO) fmt = vz_input_format_from_path(name);
+	bool mapped = map != NULL, keep = mapped && (flags & VZ_READ_MAPPED);
 	int rc;
 	switch (fmt) {
-	case VZ_FMT_FVECS: rc = parse_fvecs(name, data, len, expect_dim, id_base, out, mapped); break;
-	case VZ_FMT_NPY: rc = parse_npy(name, data, len, expect_dim, id_base, out, mapped); break;
+	case VZ_FMT_FVECS: rc = parse_fvecs(name, data, len, expect_dim, id_base, out, mapped, keep); break;
+	case VZ_FMT_NPY: rc = parse_npy(name, data, len, expect_dim, id_base, out, mapped, keep); break;
 	case VZ_FMT_CSV: rc = parse_csv(name, (const char *)data, len, expect_dim, id_base, out); break;
 	default: rc = parse_jsonl(name, (const char *)data, len, expect_dim, flags, out); break;
 	}
 	if (!rc && out->n && (flags & VZ_READ_OPS) && fmt != VZ_FMT_JSONL && fmt != VZ_FMT_AUTO)
 		rc = vz_fail(VZ_EDATA, "%s: operations must be JSON lines", name);
+	/* rows left in the mapping: the batch owns it from here, or, refused, must not free them */
+	bool borrowed = keep && out->vectors && (const unsigned char *)out->vectors >= data &&
+			(const unsigned char *)out->vectors < data + len;
+	if (borrowed && rc) out->vectors = NULL;
+	if (borrowed && !rc) out->map = *map;
 	if (rc) vz_batch_free(out);
 	return rc;
 }
@@ -754,7 +791,7 @@ static int batch_parse(const char *name, const unsigned char *data, size_t len, 
 int vz_batch_parse(const char *name, const unsigned char *data, size_t len, enum vz_input_format fmt, uint32_t expect_dim,
 		   unsigned flags, uint64_t id_base, vz_batch *out)
 {
-	return batch_parse(name, data, len, fmt, expect_dim, flags, id_base, out, false);
+	return batch_parse(name, data, len, fmt, expect_dim, flags, id_base, out, NULL);
 }
 
 int vz_batch_read(const char *path, enum vz_input_format fmt, uint32_t expect_dim, unsigned flags, uint64_t id_base, vz_batch *out)
@@ -770,8 +807,8 @@ int vz_batch_read(const char *path, enum vz_input_format fmt, uint32_t expect_di
 		vz_map m;
 		int rc = vz_map_file(path, &m);
 		if (rc) return rc;
-		rc = batch_parse(path, m.data, m.size, fmt, expect_dim, flags, id_base, out, true);
-		vz_unmap(&m);
+		rc = batch_parse(path, m.data, m.size, fmt, expect_dim, flags, id_base, out, &m);
+		if (out->map.data != m.data) vz_unmap(&m);
 		return rc;
 	}
 	int rc = vz_read_file_lines(path, MAX_INPUT, lines ? VZ_MAX_INPUT_LINE : 0, &data, &len);

@@ -165,6 +165,14 @@ void vz_unmap(vz_map *m)
 	m->size = 0;
 }
 
+void vz_map_release(const void *from, const void *to)
+{
+	static uintptr_t page;
+	if (!page) page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t lo = ((uintptr_t)from + page - 1) & ~(page - 1), hi = (uintptr_t)to & ~(page - 1);
+	if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 int vz_read_file(const char *path, size_t max_len, char **out, size_t *len)
 {
 	return vz_read_file_lines(path, max_len, 0, out, len);

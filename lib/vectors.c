@@ -178,8 +178,21 @@ int vz_vectors_verify(const vz_vectors *v, vz_verify_cb cb, void *ctx)
 	return problems;
 }
 
+static int packed_row(void *ctx, uint64_t row, uint32_t dim, float *scratch, const float **out)
+{
+	(void)scratch;
+	*out = (const float *)ctx + row * dim;
+	return VZ_OK;
+}
+
 int vz_vectors_write(const char *to, uint64_t generation, uint32_t dim, enum vz_metric metric,
 		     const float *vectors, const vz_out_row *rows, uint64_t n, vz_file_sum *sum)
+{
+	return vz_vectors_write_rows(to, generation, dim, metric, packed_row, (void *)vectors, rows, n, sum);
+}
+
+int vz_vectors_write_rows(const char *to, uint64_t generation, uint32_t dim, enum vz_metric metric, vz_row_reader read,
+			  void *ctx, const vz_out_row *rows, uint64_t n, vz_file_sum *sum)
 {
 	if (n > UINT32_MAX - 1) return vz_fail(VZ_ERANGE, "too many rows (%llu)", (unsigned long long)n);
 	uint64_t live = 0, heap_len = 0;
@@ -197,7 +210,13 @@ int vz_vectors_write(const char *to, uint64_t generation, uint32_t dim, enum vz_
 
 	/* the hash table and rowinfo are built in memory (small next to the vectors) */
 	unsigned char *hash = calloc(slots, 4), *ri = malloc(n * VZ_ROWINFO_SIZE + 1);
-	if (!hash || !ri) { free(hash); free(ri); return vz_fail(VZ_ENOMEM, "out of memory writing vectors.bin"); }
+	float *scratch = malloc(sizeof(float) * dim + 1);
+	if (!hash || !ri || !scratch) {
+		free(hash);
+		free(ri);
+		free(scratch);
+		return vz_fail(VZ_ENOMEM, "out of memory writing vectors.bin");
+	}
 	uint64_t at = 0;
 	for (uint64_t r = 0; r < n; r++) {
 		unsigned char *e = ri + r * VZ_ROWINFO_SIZE;
@@ -219,7 +238,7 @@ int vz_vectors_write(const char *to, uint64_t generation, uint32_t dim, enum vz_
 
 	vz_tmpfile t;
 	int rc = vz_tmpfile_open(&t, to);
-	if (rc) { free(hash); free(ri); return rc; }
+	if (rc) { free(hash); free(ri); free(scratch); return rc; }
 	vz_hasher *body = vz_hasher_new();
 	unsigned char zeros[64] = { 0 }, head[VZ_HEADER_SIZE] = { 0 }, layout[VZ_VECTORS_LAYOUT_SIZE];
 	vz_store_u64(layout, n);
@@ -254,11 +273,10 @@ int vz_vectors_write(const char *to, uint64_t generation, uint32_t dim, enum vz_
 	vz_stage_init(&stage, &t, 1u << 20);
 	EMIT(layout, sizeof layout);
 	PAD_TO(vec_off);
-	/* vectors in 4 MB pieces: one big write would be fine too, but this bounds a torn write */
-	for (uint64_t done = 0, all = n * dim * 4; !rc && done < all;) {
-		size_t piece = all - done > (4u << 20) ? (4u << 20) : (size_t)(all - done);
-		EMIT((const unsigned char *)vectors + done, piece);
-		done += piece;
+	/* row by row through the stage: the rows need not be in memory together */
+	for (uint64_t r = 0; r < n && !rc; r++) {
+		const float *row;
+		if (!(rc = read(ctx, r, dim, scratch, &row))) EMIT(row, (size_t)dim * 4);
 	}
 	PAD_TO(ri_off);
 	EMIT(ri, n * VZ_ROWINFO_SIZE);
@@ -275,6 +293,7 @@ int vz_vectors_write(const char *to, uint64_t generation, uint32_t dim, enum vz_
 	if (!rc) rc = frc;
 	free(hash);
 	free(ri);
+	free(scratch);
 	if (!rc && pos != total) rc = vz_fail(VZ_EINTERNAL, "vectors.bin: wrote %llu bytes, planned %llu", (unsigned long long)pos, (unsigned long long)total);
 	if (!rc) {
 		vz_file_header h = { .version = VECTORS_VERSION, .generation = generation, .body_length = total - VZ_HEADER_SIZE,

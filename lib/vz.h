@@ -306,6 +306,11 @@ typedef struct vz_map {
 /* Maps the whole file read-only (O_NOFOLLOW). VZ_ENOENT if missing. Release with vz_unmap. */
 int vz_map_file(const char *path, vz_map *m);
 void vz_unmap(vz_map *m);
+/* Lets the whole pages inside [from, to) of a read-only file mapping go from this process
+ * (madvise MADV_DONTNEED): the page cache keeps them and a later read maps them again, but
+ * they stop counting in the resident size. Never for anonymous or written memory: that
+ * would read back as zeros. */
+void vz_map_release(const void *from, const void *to);
 /* Loads bytes [off, off+len) of the mapping into memory for a long run of reads: the whole
  * pages of the range are copied into anonymous memory and moved over the mapping in place
  * (mremap), so pointers into it stay valid and reads take no page faults, whatever becomes
@@ -443,6 +448,29 @@ typedef struct vz_hnsw_index {
 int vz_hnsw_builder_new(uint32_t dim, enum vz_metric metric, const vz_hnsw_params *p,
                         const float *vectors, size_t capacity, vz_hnsw_builder **out);
 int vz_hnsw_builder_from_index(const vz_hnsw_index *idx, const float *vectors, size_t capacity, vz_hnsw_builder **out);
+/* Sets *out to the dim floats of one row: a pointer valid until the next call, into the
+ * caller's memory or into scratch (dim floats the caller of the reader owns). A failure (an
+ * error code, with vz_fail) fails the operation reading with it. */
+typedef int (*vz_row_reader)(void *ctx, uint64_t row, uint32_t dim, float *scratch, const float **out);
+/* Builds an sq8 index (p->sq8) on its codes instead of float vectors, so that the floats
+ * never have to be in memory at once: distances between nodes are those of their decoded
+ * codes. min and step are dim floats each, codes capacity * dim bytes (vz_sq8_encode), all
+ * borrowed until vz_hnsw_builder_free and filled in for every row before it is added; the
+ * vectors given to vz_hnsw_builder_new/_from_index are not read (pass NULL). rows, when not
+ * NULL, gives a row's floats as it is inserted (once per row, from any builder thread, in
+ * about ascending order), to be the exact query of its own search: a better graph than its
+ * decoded codes give. Call it before vz_hnsw_builder_add. VZ_EINVAL for an index without sq8. */
+int vz_hnsw_builder_use_codes(vz_hnsw_builder *b, const float *min, const float *step, const uint8_t *codes, vz_row_reader rows,
+                              void *rows_ctx);
+/* sq8 quantization: dimension d maps [min[d], min[d] + 255 * step[d]] onto codes 0..255.
+ * start sets the ranges empty (lo and hi are dim floats), add widens them by one row,
+ * finish turns them into minima (in lo) and steps (0 for a dimension with one value, or
+ * with no rows, whose minimum is then 0). encode writes dim codes for one row, rounding to
+ * the nearest code and clamping values outside the range. */
+void vz_sq8_range_start(float *lo, float *hi, uint32_t dim);
+void vz_sq8_range_add(float *lo, float *hi, const float *row, uint32_t dim);
+void vz_sq8_range_finish(float *lo, const float *hi, float *step, uint32_t dim);
+void vz_sq8_encode(const float *row, const float *min, const float *step, uint32_t dim, uint8_t *codes);
 int vz_hnsw_builder_add(vz_hnsw_builder *b, size_t first, size_t count, int threads);
 int vz_hnsw_builder_write(vz_hnsw_builder *b, vz_tmpfile *out, uint64_t generation);
 void vz_hnsw_builder_free(vz_hnsw_builder *b);
@@ -473,7 +501,9 @@ enum vz_input_format vz_input_format_from_path(const char *path);
 typedef struct vz_batch {
 	size_t n;
 	uint32_t dim;
-	float *vectors;
+	float *vectors;  /* row i at vectors + i * (stride ? stride : dim) */
+	size_t stride;   /* floats from one row to the next; 0: dim (packed) */
+	vz_map map;      /* VZ_READ_MAPPED: the input file, vectors pointing into it (read-only) */
 	char **ids;
 	char **payloads;
 	size_t *payload_lens;
@@ -481,7 +511,11 @@ typedef struct vz_batch {
 	enum vz_op *ops;
 	size_t *lines;
 } vz_batch;
-enum vz_read_flags { VZ_READ_OPS = 1, VZ_READ_TEXT_OK = 2, VZ_READ_IDS_ONLY = 4 };
+/* VZ_READ_MAPPED: a regular .fvecs or .npy file is left mapped, its rows used where they lie
+ * (b->map, b->stride) rather than copied: a 3 GB input then costs no memory of its own, and the
+ * pages read to check it are let go. The file must not change until vz_batch_free (a
+ * truncated mapping faults). Other inputs are read as without the flag. */
+enum vz_read_flags { VZ_READ_OPS = 1, VZ_READ_TEXT_OK = 2, VZ_READ_IDS_ONLY = 4, VZ_READ_MAPPED = 8 };
 int vz_batch_read(const char *path, enum vz_input_format fmt, uint32_t expect_dim, unsigned flags,
                   uint64_t id_base, vz_batch *out);
 int vz_batch_parse(const char *name, const unsigned char *data, size_t len, enum vz_input_format fmt,
@@ -677,6 +711,10 @@ enum vz_write_flags {
 	VZ_WRITE_MISSING_OK = 1, /* deleting an absent id is not an error */
 	VZ_WRITE_BULK = 2,       /* fold the batch straight into a new checkpoint (no WAL copy) */
 	VZ_WRITE_NO_AUTO_CHECKPOINT = 4,
+	/* with VZ_WRITE_BULK: the vectors lie in a read-only file mapping, in row order (a batch
+	 * read with VZ_READ_MAPPED), whose pages a bulk load lets go once read (vz_map_release),
+	 * so that the input is never all resident. Never for memory of your own. */
+	VZ_WRITE_RELEASE = 8,
 };
 
 typedef struct vz_write_stats {

@@ -41,6 +41,28 @@ static vz_hnsw_builder *build(const float *v, size_t n, uint32_t dim, enum vz_me
 	return b;
 }
 
+/* The quantizer's ranges and codes (vz_sq8_*) of rows: lo/step of dim floats, codes n * dim. */
+static void quantize(const float *v, size_t n, uint32_t dim, float *lo, float *step, uint8_t *codes)
+{
+	float *hi = malloc(sizeof(float) * dim);
+	vz_sq8_range_start(lo, hi, dim);
+	for (size_t i = 0; i < n; i++) vz_sq8_range_add(lo, hi, v + i * dim, dim);
+	vz_sq8_range_finish(lo, hi, step, dim);
+	for (size_t i = 0; i < n; i++) vz_sq8_encode(v + i * dim, lo, step, dim, codes + i * dim);
+	free(hi);
+}
+
+static vz_hnsw_builder *build_on_codes(const float *lo, const float *step, const uint8_t *codes, size_t n, uint32_t dim,
+				       enum vz_metric m, int threads)
+{
+	vz_hnsw_params p = { .m = 16, .ef_construction = 200, .seed = 42, .sq8 = true };
+	vz_hnsw_builder *b;
+	CHECK_OK(vz_hnsw_builder_new(dim, m, &p, NULL, n, &b));
+	CHECK_OK(vz_hnsw_builder_use_codes(b, lo, step, codes, NULL, NULL));
+	CHECK_OK(vz_hnsw_builder_add(b, 0, n, threads));
+	return b;
+}
+
 /* Writes the builder to path and maps it. */
 static void write_and_open(vz_hnsw_builder *b, const char *path, vz_map *map, vz_hnsw_index *idx, size_t n, uint32_t dim, enum vz_metric m)
 {
@@ -93,27 +115,33 @@ static void random_vectors(float *v, size_t n, uint32_t dim, unsigned seed, bool
 	}
 }
 
+/* every metric, with the graph built on the floats and (sq8) on their codes */
 TEST(every_metric_against_brute_force)
 {
 	enum vz_metric ms[] = { VZ_METRIC_COSINE, VZ_METRIC_EUCLIDEAN, VZ_METRIC_DOT };
 	const size_t n = 3000, nq = 100;
-	const uint32_t dim = 24;
-	float *v = malloc(sizeof(float) * n * dim), *q = malloc(sizeof(float) * nq * dim);
-	for (int i = 0; i < 3; i++) {
-		random_vectors(v, n, dim, 1 + i, ms[i] == VZ_METRIC_COSINE);
-		random_vectors(q, nq, dim, 100 + i, ms[i] == VZ_METRIC_COSINE);
-		vz_hnsw_builder *b = build(v, n, dim, ms[i], 2, false);
+	const uint32_t dim = 33; /* odd: the SIMD kernels' tails */
+	float *v = malloc(sizeof(float) * n * dim), *q = malloc(sizeof(float) * nq * dim), lo[33], step[33];
+	uint8_t *codes = malloc(n * dim);
+	for (int i = 0; i < 6; i++) {
+		enum vz_metric m = ms[i % 3];
+		bool on_codes = i >= 3;
+		random_vectors(v, n, dim, 1 + i % 3, m == VZ_METRIC_COSINE);
+		random_vectors(q, nq, dim, 100 + i % 3, m == VZ_METRIC_COSINE);
+		if (on_codes) quantize(v, n, dim, lo, step, codes);
+		vz_hnsw_builder *b = on_codes ? build_on_codes(lo, step, codes, n, dim, m, 2) : build(v, n, dim, m, 2, false);
 		vz_map map;
 		vz_hnsw_index idx;
-		write_and_open(b, "index.hnsw", &map, &idx, n, dim, ms[i]);
-		double r = recall(&idx, v, n, q, nq, dim, ms[i], 200, NULL);
-		if (r < 0.95) t_fail(__FILE__, __LINE__, "%s: recall@10 at ef=200 is %.4f", vz_metric_name(ms[i]), r);
+		write_and_open(b, "index.hnsw", &map, &idx, n, dim, m);
+		double r = recall(&idx, v, n, q, nq, dim, m, 200, NULL);
+		if (r < 0.95) t_fail(__FILE__, __LINE__, "%s%s: recall@10 at ef=200 is %.4f", vz_metric_name(m), on_codes ? " on codes" : "", r);
 		vz_hnsw_builder_free(b);
 		vz_unmap(&map);
 		unlink("index.hnsw");
 	}
 	free(v);
 	free(q);
+	free(codes);
 }
 
 static bool skip_odd(void *ctx, uint32_t row)
@@ -195,6 +223,128 @@ TEST(sq8_with_reranking_keeps_recall)
 	if (r < 0.97) t_fail(__FILE__, __LINE__, "sq8 recall@10 at ef=128 is %.4f", r);
 	vz_unmap(&map);
 	vz_hnsw_builder_free(b);
+}
+
+TEST(sq8_quantizer_maps_each_range_onto_0_to_255)
+{
+	/* dimension 0 spans 0..255 (step 1), 1 is constant, 2 spans -2..-1 */
+	const float rows[3][3] = { { 0, 7, -2 }, { 255, 7, -1 }, { 100, 7, -1.75f } };
+	float lo[3], hi[3], step[3];
+	vz_sq8_range_start(lo, hi, 3);
+	for (int i = 0; i < 3; i++) vz_sq8_range_add(lo, hi, rows[i], 3);
+	vz_sq8_range_finish(lo, hi, step, 3);
+	CHECK(lo[0] == 0 && step[0] == 1.0f && lo[1] == 7 && step[1] == 0 && lo[2] == -2 && step[2] == 1.0f / 255.0f);
+	uint8_t c[3];
+	vz_sq8_encode(rows[2], lo, step, 3, c);
+	CHECK(c[0] == 100 && c[1] == 0 && c[2] == 64); /* -1.75 is 63.75 steps up: the nearest code */
+	/* values outside the range clamp; a constant dimension is code 0 whatever the value */
+	const float out[3] = { 300, -50, -3 };
+	vz_sq8_encode(out, lo, step, 3, c);
+	CHECK(c[0] == 255 && c[1] == 0 && c[2] == 0);
+	const float near[3] = { 99.6f, 7, -1 };
+	vz_sq8_encode(near, lo, step, 3, c);
+	CHECK(c[0] == 100 && c[2] == 255);
+	/* no rows: minimum 0, step 0 */
+	vz_sq8_range_start(lo, hi, 3);
+	vz_sq8_range_finish(lo, hi, step, 3);
+	CHECK(lo[0] == 0 && step[0] == 0 && lo[2] == 0 && step[2] == 0);
+}
+
+/* a row reader over an array of floats: counts the reads of each row, fails on fail_at */
+struct reader { const float *v; uint32_t dim; _Atomic unsigned *reads; size_t fail_at; };
+
+static int read_counted(void *ctx, uint64_t row, uint32_t dim, float *scratch, const float **out)
+{
+	struct reader *r = ctx;
+	(void)scratch;
+	CHECK(dim == r->dim);
+	r->reads[row]++;
+	if (row == r->fail_at) return vz_fail(VZ_EIO, "row %llu: reading failed", (unsigned long long)row);
+	*out = r->v + row * dim;
+	return VZ_OK;
+}
+
+TEST(sq8_graph_built_on_codes_with_exact_row_queries_reads_each_row_once)
+{
+	const size_t n = 4500;
+	float *base = load_sift(0, (int)n), *q = load_sift(4500, 4800);
+	float lo[128], step[128];
+	uint8_t *codes = malloc(n * 128);
+	quantize(base, n, 128, lo, step, codes);
+	struct reader rd = { base, 128, calloc(n, sizeof(unsigned)), (size_t)-1 };
+	vz_hnsw_params p = { .m = 16, .ef_construction = 200, .seed = 42, .sq8 = true };
+	vz_hnsw_builder *b;
+	CHECK_OK(vz_hnsw_builder_new(128, VZ_METRIC_EUCLIDEAN, &p, NULL, n, &b));
+	CHECK_OK(vz_hnsw_builder_use_codes(b, lo, step, codes, read_counted, &rd));
+	CHECK_OK(vz_hnsw_builder_add(b, 0, n, 2));
+	for (size_t i = 0; i < n; i++)
+		if (rd.reads[i] != 1) t_fail(__FILE__, __LINE__, "row %zu read %u times", i, (unsigned)rd.reads[i]);
+	vz_map map;
+	vz_hnsw_index idx;
+	write_and_open(b, "rows.hnsw", &map, &idx, n, 128, VZ_METRIC_EUCLIDEAN);
+	double r = recall(&idx, base, n, q, 300, 128, VZ_METRIC_EUCLIDEAN, 128, NULL);
+	if (r < 0.98) t_fail(__FILE__, __LINE__, "recall@10 at ef=128 with exact row queries: %.4f", r);
+	CHECK(!memcmp(idx.sq_codes, codes, n * 128));
+	vz_unmap(&map);
+	vz_hnsw_builder_free(b);
+	/* a failed read fails the build with its error */
+	rd.fail_at = 1234;
+	CHECK_OK(vz_hnsw_builder_new(128, VZ_METRIC_EUCLIDEAN, &p, NULL, n, &b));
+	CHECK_OK(vz_hnsw_builder_use_codes(b, lo, step, codes, read_counted, &rd));
+	CHECK_INT(vz_hnsw_builder_add(b, 0, n, 2), VZ_EIO);
+	CHECK(strstr(vz_last_error(), "row 1234: reading failed"));
+	vz_hnsw_builder_free(b);
+	free((void *)rd.reads);
+	free(codes);
+	free(base);
+	free(q);
+}
+
+TEST(sq8_graph_built_on_codes_keeps_recall_is_reproducible_and_stores_the_same_codes)
+{
+	const size_t n = 4500;
+	float *base = load_sift(0, (int)n), *q = load_sift(4500, 4800);
+	float lo[128], step[128];
+	uint8_t *codes = malloc(n * 128);
+	quantize(base, n, 128, lo, step, codes);
+	vz_hnsw_builder *b = build_on_codes(lo, step, codes, n, 128, VZ_METRIC_EUCLIDEAN, 2);
+	vz_map map;
+	vz_hnsw_index idx;
+	write_and_open(b, "codes.hnsw", &map, &idx, n, 128, VZ_METRIC_EUCLIDEAN);
+	double r = recall(&idx, base, n, q, 300, 128, VZ_METRIC_EUCLIDEAN, 128, NULL);
+	if (r < 0.97) t_fail(__FILE__, __LINE__, "recall@10 at ef=128 of a graph built on codes: %.4f", r);
+	/* the stored ranges and codes are those a build on the floats stores */
+	vz_hnsw_builder *fb = build(base, n, 128, VZ_METRIC_EUCLIDEAN, 2, true);
+	vz_map fmap;
+	vz_hnsw_index fidx;
+	write_and_open(fb, "floats.hnsw", &fmap, &fidx, n, 128, VZ_METRIC_EUCLIDEAN);
+	CHECK(!memcmp(idx.sq_min, fidx.sq_min, sizeof lo) && !memcmp(idx.sq_step, fidx.sq_step, sizeof step));
+	CHECK(!memcmp(idx.sq_codes, codes, n * 128) && !memcmp(fidx.sq_codes, codes, n * 128));
+	/* single-threaded builds on codes are byte for byte the same */
+	vz_hnsw_builder *s1 = build_on_codes(lo, step, codes, 2000, 128, VZ_METRIC_EUCLIDEAN, 1);
+	vz_hnsw_builder *s2 = build_on_codes(lo, step, codes, 2000, 128, VZ_METRIC_EUCLIDEAN, 1);
+	vz_map m1, m2;
+	vz_hnsw_index i1, i2;
+	write_and_open(s1, "s1.hnsw", &m1, &i1, 2000, 128, VZ_METRIC_EUCLIDEAN);
+	write_and_open(s2, "s2.hnsw", &m2, &i2, 2000, 128, VZ_METRIC_EUCLIDEAN);
+	CHECK(m1.size == m2.size && !memcmp(m1.data, m2.data, m1.size));
+	/* only an sq8 index is built on codes */
+	vz_hnsw_params p = { .m = 16, .ef_construction = 200, .seed = 42 };
+	vz_hnsw_builder *plain;
+	CHECK_OK(vz_hnsw_builder_new(128, VZ_METRIC_EUCLIDEAN, &p, base, n, &plain));
+	CHECK_INT(vz_hnsw_builder_use_codes(plain, lo, step, codes, NULL, NULL), VZ_EINVAL);
+	vz_hnsw_builder_free(plain);
+	vz_unmap(&map);
+	vz_unmap(&fmap);
+	vz_unmap(&m1);
+	vz_unmap(&m2);
+	vz_hnsw_builder_free(b);
+	vz_hnsw_builder_free(fb);
+	vz_hnsw_builder_free(s1);
+	vz_hnsw_builder_free(s2);
+	free(codes);
+	free(base);
+	free(q);
 }
 
 TEST(sq8_reranking_through_a_descriptor_equals_the_mapped_one_and_a_short_file_is_an_error)
