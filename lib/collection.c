@@ -86,22 +86,6 @@ static int unit_length(float *v, uint32_t dim)
 	return vz_normalize(v, dim);
 }
 
-/* Lets the pages of a read-only file mapping go from this process a few MiB behind a reader
- * moving forward through it (vz_map_release): a pass over gigabytes of mapped rows would
- * otherwise leave them all counted in the resident size. */
-struct releaser { bool on; const char *done; };
-
-static void release_behind(struct releaser *r, const void *at)
-{
-	const char *p = at;
-	if (!r->on) return;
-	if (!r->done || p < r->done) r->done = p; /* the first row, or a new pass */
-	else if (p - r->done >= (16 << 20)) {
-		vz_map_release(r->done, p);
-		r->done = p;
-	}
-}
-
 /* ---- id map ---- */
 
 typedef bool (*idmap_eq)(void *ctx, uint32_t index, const char *id, size_t len);
@@ -794,23 +778,28 @@ struct row_source {
 	const float **row;
 	uint64_t kept_base, first_new;
 	bool normalize_new;
-	struct releaser base, fresh;
+	vz_releaser base, fresh;
 	const float *min, *step; /* set: each row read is also encoded into codes */
 	uint8_t *codes;
 };
 
+/* Row r's floats where they lie, or normalised into scratch */
+static const float *source_row(const struct row_source *s, uint64_t r, uint32_t dim, float *scratch)
+{
+	const float *p = s->packed ? s->packed + r * dim : s->row[r];
+	if (r < s->first_new || !s->normalize_new) return p;
+	memcpy(scratch, p, sizeof(float) * dim);
+	unit_length(scratch, dim);
+	return scratch;
+}
+
 static int read_row(void *ctx, uint64_t r, uint32_t dim, float *scratch, const float **out)
 {
 	struct row_source *s = ctx;
-	const float *p = s->packed ? s->packed + r * dim : s->row[r];
 	if (s->packed) { /* memory of our own, never let go */
-	} else if (r < s->kept_base) release_behind(&s->base, p);
-	else if (r >= s->first_new) release_behind(&s->fresh, p);
-	if (r >= s->first_new && s->normalize_new) {
-		memcpy(scratch, p, sizeof(float) * dim);
-		unit_length(scratch, dim);
-		p = scratch;
-	}
+	} else if (r < s->kept_base) vz_release_behind(&s->base, s->row[r]);
+	else if (r >= s->first_new) vz_release_behind(&s->fresh, s->row[r]);
+	const float *p = source_row(s, r, dim, scratch);
 	if (s->codes) vz_sq8_encode(p, s->min, s->step, dim, s->codes + r * dim);
 	*out = p;
 	return VZ_OK;
@@ -824,13 +813,7 @@ static int read_row(void *ctx, uint64_t r, uint32_t dim, float *scratch, const f
 static int build_row(void *ctx, uint64_t r, uint32_t dim, float *scratch, const float **out)
 {
 	const struct row_source *s = ctx;
-	const float *p = s->packed ? s->packed + r * dim : s->row[r];
-	if (r >= s->first_new && s->normalize_new) {
-		memcpy(scratch, p, sizeof(float) * dim);
-		unit_length(scratch, dim);
-		p = scratch;
-	}
-	*out = p;
+	*out = source_row(s, r, dim, scratch);
 	const uint64_t lag = 4096, window = 8192;
 	if (!s->packed && r % window == 0 && r >= lag + window) {
 		uint64_t from = r - lag - window, to = r - lag;
@@ -877,7 +860,7 @@ static int write_data_files(const char *dir, const vz_config *cfg, uint64_t gen,
 	int rc = vz_path_fmt(vpath, sizeof vpath, "%s/vectors.bin.new", dir);
 	if (!rc) rc = vz_path_fmt(ipath, sizeof ipath, "%s/index.hnsw.new", dir);
 	if (!rc && sq8) rc = encode_sq8(src, n, cfg->dim, &ranges, &codes);
-	if (!rc) rc = vz_vectors_write_rows(vpath, gen, cfg->dim, cfg->metric, read_row, src, rows, n, vsum);
+	if (!rc) rc = vz_vectors_write(vpath, gen, cfg->dim, cfg->metric, read_row, src, rows, n, vsum);
 	if (rc) { free(ranges); free(codes); return rc; }
 	const float *vectors = sq8 ? NULL : src->packed;
 	vz_hnsw_builder *b = NULL;
@@ -1025,7 +1008,7 @@ static int checkpoint_with(vz_collection *c, int threads, bool force, const vz_w
 		o->tombstone = dead;
 		live += !dead;
 		PUT_ROW(c->vec.vectors + r * dim);
-		if (!sq8) release_behind(&src.base, c->vec.vectors + r * dim);
+		if (!sq8) vz_release_behind(&src.base, c->vec.vectors + r * dim);
 		at++;
 	}
 	uint64_t kept_base = at;
@@ -1043,7 +1026,7 @@ static int checkpoint_with(vz_collection *c, int threads, bool force, const vz_w
 		rows[at] = (vz_out_row){ x->id, x->id_len, x->payload, x->payload_len, x->payload != NULL, false };
 		PUT_ROW(x->vector);
 		if (sq8 || in_place) continue;
-		release_behind(&src.fresh, x->vector);
+		vz_release_behind(&src.fresh, x->vector);
 		if (cosine) unit_length(vecs + at * dim, dim);
 	}
 #undef PUT_ROW
@@ -1171,7 +1154,7 @@ static const char *op_verb(enum vz_write_op op)
 static int check_batch(struct vz_collection *c, const vz_write *w, size_t n, unsigned flags, enum vz_write_op *resolved)
 {
 	struct batch_seen s = { .w = w, .n = n };
-	struct releaser input = { .on = flags & VZ_WRITE_RELEASE };
+	vz_releaser input = { .on = flags & VZ_WRITE_RELEASE };
 	s.exists = calloc(n ? n : 1, sizeof(bool));
 	if (!s.exists) return vz_fail(VZ_ENOMEM, "out of memory");
 	int rc = idmap_grow(&s.map, n + 1, seen_hash, &s);
@@ -1195,7 +1178,7 @@ static int check_batch(struct vz_collection *c, const vz_write *w, size_t n, uns
 				if (norm == 0) { rc = vz_fail(VZ_EDATA, "%sa zero vector has no direction (metric cosine)", where); break; }
 			}
 			if (x->payload && x->payload_len > VZ_MAX_PAYLOAD_LEN) { rc = vz_fail(VZ_EDATA, "%spayload larger than %u bytes", where, VZ_MAX_PAYLOAD_LEN); break; }
-			release_behind(&input, x->vector);
+			vz_release_behind(&input, x->vector);
 		}
 		size_t slot = 0;
 		int64_t prev = idmap_find(&s.map, x->id, x->id_len, seen_eq, &s, &slot);

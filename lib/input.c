@@ -6,7 +6,6 @@
  * Unknown keys in a JSON line are refused: a typo ("vectr") must not silently drop data. */
 #include "vz.h"
 
-#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -527,25 +526,13 @@ static int add_numbered_rows(struct builder *g, size_t rows, uint32_t dim, uint6
  * let go behind the check, so that checking the input does not leave it all resident. */
 static int check_floats(const char *name, const float *v, size_t rows, uint32_t dim, size_t stride, bool mapped)
 {
-	const float *done = v;
+	vz_releaser read = { .on = mapped };
 	for (size_t r = 0; r < rows; r++) {
 		for (uint32_t d = 0; d < dim; d++)
 			if (!isfinite(v[r * stride + d])) return vz_fail(VZ_EDATA, "%s: row %zu: value %u is NaN or infinite", name, r + 1, d + 1);
-		if (mapped && (size_t)(v + r * stride - done) >= (4u << 20)) {
-			vz_map_release(done, v + r * stride);
-			done = v + r * stride;
-		}
+		vz_release_behind(&read, v + r * stride);
 	}
 	return VZ_OK;
-}
-
-/* The input is a read-only file mapping (mapped is true) of which the first `upto` bytes are
- * copied out and not needed again: unmap them from this process, so that a large load holds
- * its vectors once, not twice (the page cache keeps them; only our resident size drops). */
-static void release_read(const unsigned char *d, size_t upto, bool mapped)
-{
-	const size_t chunk = 16u << 20;
-	if (mapped && upto >= chunk) madvise((void *)d, upto & ~(chunk - 1), MADV_DONTNEED);
 }
 
 /* keep: the input is a mapping the batch takes over (VZ_READ_MAPPED); its rows are checked
@@ -562,11 +549,14 @@ static int parse_fvecs(const char *name, const unsigned char *d, size_t len, uin
 	if (len % stride) return vz_fail(VZ_EDATA, "%s: %zu bytes is not a whole number of rows of %zu bytes (row %zu is cut short)", name, len, stride, len / stride + 1);
 	size_t rows = len / stride;
 	struct builder g = { .b = b, .name = name };
+	/* a mapped input's rows are let go once read: held once, not twice (the page cache
+	 * keeps them; only our resident size drops) */
+	vz_releaser read = { .on = mapped };
 	if (keep) {
 		for (size_t r = 0; r < rows; r++) {
 			if (vz_load_u32(d + r * stride) != dim)
 				return vz_fail(VZ_EDATA, "%s: row %zu: dimension %u, the first row has %u", name, r + 1, vz_load_u32(d + r * stride), dim);
-			if ((r & 4095) == 4095) release_read(d, (r + 1) * stride, true);
+			vz_release_behind(&read, d + r * stride);
 		}
 		b->vectors = (float *)(d + 4);
 		b->stride = dim + 1;
@@ -580,7 +570,7 @@ static int parse_fvecs(const char *name, const unsigned char *d, size_t len, uin
 		if (vz_load_u32(d + r * stride) != dim)
 			return vz_fail(VZ_EDATA, "%s: row %zu: dimension %u, the first row has %u", name, r + 1, vz_load_u32(d + r * stride), dim);
 		memcpy(b->vectors + r * dim, d + r * stride + 4, (size_t)dim * 4);
-		if ((r & 4095) == 4095) release_read(d, (r + 1) * stride, mapped);
+		vz_release_behind(&read, d + r * stride);
 	}
 	int rc = check_floats(name, b->vectors, rows, dim, dim, false);
 	return rc ? rc : add_numbered_rows(&g, rows, dim, id_base, "row");
@@ -642,10 +632,11 @@ static int parse_npy(const char *name, const unsigned char *d, size_t len, uint3
 	b->vectors = malloc(bytes + 1);
 	if (!b->vectors) return vz_fail(VZ_ENOMEM, "out of memory");
 	const size_t chunk = 16u << 20;
+	vz_releaser read = { .on = mapped };
 	for (uint64_t at = 0; at < bytes; at += chunk) {
 		size_t part = bytes - at < chunk ? (size_t)(bytes - at) : chunk;
+		vz_release_behind(&read, d + off + hl + at);
 		memcpy((unsigned char *)b->vectors + at, d + off + hl + at, part);
-		release_read(d, off + hl + at + part, mapped);
 	}
 	g.vcap = rows * cols;
 	if ((rc = check_floats(name, b->vectors, rows, (uint32_t)cols, cols, false))) return rc;

@@ -111,11 +111,8 @@ typedef struct vz_out_row {
 	bool has_payload;
 	bool tombstone;
 } vz_out_row;
-/* Writes vectors.bin for rows (vectors: rows*dim floats) into a temp file and commits it as
- * `to`. Fills sum with size and body checksum. */
-int vz_vectors_write(const char *to, uint64_t generation, uint32_t dim, enum vz_metric metric,
-		     const float *vectors, const vz_out_row *rows, uint64_t n, vz_file_sum *sum);
-/* vz_vectors_write with each row's floats asked of read, once per row in order 0..n-1, so
- * that they never need to be in memory at once. */
-int vz_vectors_write_rows(const char *to, uint64_t generation, uint32_t dim, enum vz_metric metric, vz_row_reader read,
+/* Writes vectors.bin for rows into a temp file and commits it as `to`; each row's floats are
+ * asked of read, once per row in order 0..n-1, so that they never need to be in memory at
+ * once. Fills sum with size and body checksum. */
+int vz_vectors_write(const char *to, uint64_t generation, uint32_t dim, enum vz_metric metric, vz_row_reader read,
 			  void *ctx, const vz_out_row *rows, uint64_t n, vz_file_sum *sum);

@@ -173,6 +173,17 @@ void vz_map_release(const void *from, const void *to)
 	if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
+void vz_release_behind(vz_releaser *r, const void *at)
+{
+	const char *p = at;
+	if (!r->on) return;
+	if (!r->done || p < r->done) r->done = p; /* the first row, or a new pass */
+	else if (p - r->done >= (16 << 20)) {
+		vz_map_release(r->done, p);
+		r->done = p;
+	}
+}
+
 int vz_read_file(const char *path, size_t max_len, char **out, size_t *len)
 {
 	return vz_read_file_lines(path, max_len, 0, out, len);

@@ -178,20 +178,7 @@ int vz_vectors_verify(const vz_vectors *v, vz_verify_cb cb, void *ctx)
 	return problems;
 }
 
-static int packed_row(void *ctx, uint64_t row, uint32_t dim, float *scratch, const float **out)
-{
-	(void)scratch;
-	*out = (const float *)ctx + row * dim;
-	return VZ_OK;
-}
-
-int vz_vectors_write(const char *to, uint64_t generation, uint32_t dim, enum vz_metric metric,
-		     const float *vectors, const vz_out_row *rows, uint64_t n, vz_file_sum *sum)
-{
-	return vz_vectors_write_rows(to, generation, dim, metric, packed_row, (void *)vectors, rows, n, sum);
-}
-
-int vz_vectors_write_rows(const char *to, uint64_t generation, uint32_t dim, enum vz_metric metric, vz_row_reader read,
+int vz_vectors_write(const char *to, uint64_t generation, uint32_t dim, enum vz_metric metric, vz_row_reader read,
 			  void *ctx, const vz_out_row *rows, uint64_t n, vz_file_sum *sum)
 {
 	if (n > UINT32_MAX - 1) return vz_fail(VZ_ERANGE, "too many rows (%llu)", (unsigned long long)n);

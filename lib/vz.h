@@ -311,6 +311,12 @@ void vz_unmap(vz_map *m);
  * they stop counting in the resident size. Never for anonymous or written memory: that
  * would read back as zeros. */
 void vz_map_release(const void *from, const void *to);
+/* A reader moving forward through a read-only file mapping: vz_release_behind lets go (with
+ * vz_map_release) what lies 16 MiB or more behind `at`, so that a pass over gigabytes of
+ * mapped rows does not leave them all counted in the resident size. Off (on false): nothing
+ * is let go, for memory of one's own. A position before the last starts a new pass. */
+typedef struct vz_releaser { bool on; const char *done; } vz_releaser;
+void vz_release_behind(vz_releaser *r, const void *at);
 /* Loads bytes [off, off+len) of the mapping into memory for a long run of reads: the whole
  * pages of the range are copied into anonymous memory and moved over the mapping in place
  * (mremap), so pointers into it stay valid and reads take no page faults, whatever becomes
