@@ -456,6 +456,30 @@ static void wal_writer_init(struct vz_collection *c)
 	c->wal_end = w->valid_end;
 }
 
+/* Cuts off what a crashed append left at the end of wal.log, so that the next transaction
+ * follows a committed one and the log verifies clean: torn bytes, and whole records of a
+ * transaction whose commit record never made it (SIGKILL can end a pwrite short at any page,
+ * and a page can end on a record boundary). Neither was acknowledged. The scanned log is
+ * trimmed to match, so the writer chains on from the last commit. */
+static int cut_unacknowledged_tail(struct vz_collection *c, const char *path)
+{
+	vz_wal_log *w = &c->wal;
+	size_t keep = w->n;
+	while (keep > 0 && w->entries[keep - 1].type != VZ_WAL_COMMIT) keep--;
+	uint64_t end = keep < w->n ? w->entries[keep].offset : w->valid_end;
+	if (end == w->map.size) return VZ_OK;
+	int fd, rc = vz_io_open_write(path, O_WRONLY, 0644, &fd);
+	if (rc) return rc;
+	rc = vz_io_ftruncate(fd, (off_t)end, path);
+	if (!rc) rc = vz_io_fdatasync(fd, path);
+	vz_io_close(fd);
+	if (rc) return rc;
+	w->n = keep;
+	w->valid_end = end;
+	w->damaged = w->torn_tail = false;
+	return VZ_OK;
+}
+
 /* Loads everything for an open or after a checkpoint. The lock is already held. */
 static int load(struct vz_collection *c, enum vz_wal_scan_mode scan, bool index_optional)
 {
@@ -516,17 +540,7 @@ static int load(struct vz_collection *c, enum vz_wal_scan_mode scan, bool index_
 		return rc;
 	}
 	c->has_wal = true;
-	if (write && c->wal.damaged && c->wal.torn_tail) {
-		/* a crash during an append left a torn tail: it was never acknowledged, so cut it off
-		 * now, and the log verifies clean again */
-		int fd;
-		if (!(rc = vz_io_open_write(path, O_WRONLY, 0644, &fd))) {
-			rc = vz_io_ftruncate(fd, (off_t)c->wal.valid_end, path);
-			if (!rc) rc = vz_io_fdatasync(fd, path);
-			vz_io_close(fd);
-		}
-		if (rc) return rc;
-	}
+	if (write && (!c->wal.damaged || c->wal.torn_tail) && (rc = cut_unacknowledged_tail(c, path))) return rc;
 	if (c->wal.damaged && !c->wal.torn_tail) {
 		c->wal_corrupt = true;
 		snprintf(c->warning, sizeof c->warning,

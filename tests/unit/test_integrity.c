@@ -49,6 +49,12 @@ static void collect(void *ctx, const char *file, int64_t off, const char *what)
 	if (s->n < 8) snprintf(s->files[s->n++], 32, "%s", file);
 }
 
+static void first_problem(void *ctx, const char *file, int64_t off, const char *what)
+{
+	char *first = ctx;
+	if (!*first) snprintf(first, 512, "%s: offset %lld: %s", file, (long long)off, what);
+}
+
 TEST(every_bit_flip_in_every_file_is_found_and_named)
 {
 	build();
@@ -153,6 +159,19 @@ TEST(wal_cut_at_every_byte_of_the_last_transaction)
 		CHECK(t_sh("rm -rf data && cp -a pristine data") == 0);
 		CHECK(truncate(COLL "/wal.log", (off_t)cut) == 0);
 		CHECK_INT(count_live(), 16);
+		/* nor do writers: the next transaction replaces the unacknowledged one (torn bytes or
+		 * whole records without their commit), and the log verifies clean. Appending after
+		 * whole records of an unfinished transaction made "transaction N begins inside
+		 * transaction M" (seen after SIGKILL ended a pwrite on a record boundary). */
+		vz_collection *c;
+		CHECK_OK(vz_collection_open(COLL, VZ_OPEN_WRITE, 1000, &c));
+		CHECK_OK(write_n(c, 900, 3, "after"));
+		vz_collection_close(c);
+		CHECK_INT(count_live(), 19);
+		int problems;
+		char first[512] = "";
+		CHECK_OK(vz_collection_verify(COLL, false, 1000, first_problem, first, &problems));
+		if (problems) t_fail(__FILE__, __LINE__, "wal cut at %llu, then a write: %d problems, first: %s", (unsigned long long)cut, problems, first);
 	}
 }
 
