@@ -6,7 +6,9 @@
 #              -march=native, and python3-hnswlib) on Fashion-MNIST-784 and synthetic N x 128:
 #              recall@10 and single-thread QPS per ef, build time (2 threads each), peak RSS, bytes
 #              per vector; through ../shared/bench/annbench.py, vz as its external tool; then
-#              QPS again in BENCH_ROUNDS (7) interleaved rounds per side (bench/qps.sh), medians.
+#              QPS again in BENCH_ROUNDS (15) interleaved rounds per side (bench/qps.sh), medians;
+#              build time again in interleaved rounds (bench/build-rounds.sh): BENCH_BUILD_ROUNDS
+#              (5) on Fashion-MNIST, BENCH_BUILD_ROUNDS_LARGE (0: the harness's one build) on N x 128.
 #   oneshot    one `vz query` process on the N x 128 collection (warm cache) beside one hnswlib
 #              process loading its index and answering one query: median of BENCH_ONESHOT runs.
 #   sq8        peak RSS of building (vz insert --bulk, 2 threads) and of serving BENCH_NQ queries
@@ -62,8 +64,8 @@ SYN=$ANNBENCH_DATA/synth$N
 synth() { [ -f "${SYN}_base.fvecs" ] || "$PY" "$AB/annbench.py" gen --n "$N" --d 128 --nq "$NQ" --out "$SYN" >/dev/null; }
 
 # One data set through the harness: hnswlib (Debian's Python build), hnswlib -march=native, vz.
-ann() { # label base query metric
-	local label=$1 base=$2 query=$3 wd=$OUT/work-$1
+ann() { # label base query build-rounds
+	local label=$1 base=$2 query=$3 build_rounds=$4 wd=$OUT/work-$1
 	mkdir -p "$wd"
 	"$PY" "$AB/annbench.py" run --label "$label" --base "$base" --query "$query" --nq "$NQ" \
 		--algos hnswlib --ext-config "$AB/tools_native.json" --build-threads 2 \
@@ -74,7 +76,11 @@ ann() { # label base query metric
 		--workdir "$wd" --json "$OUT/ann-$label.json" >"$OUT/ann-$label.log" 2>&1
 	"$PY" "$AB/summarize.py" "$OUT/ann-$label.json" | tee -a "$RESULTS"
 	# the harness times each ef once; interleaved rounds give the QPS ratio that holds
-	bash bench/qps.sh "$label" "$wd" "$OUT/ann-$label.json" "${BENCH_ROUNDS:-7}" | tee -a "$RESULTS" | tail -1 >>"$OUT/qps-$label.txt"
+	bash bench/qps.sh "$label" "$wd" "$OUT/ann-$label.json" "${BENCH_ROUNDS:-15}" | tee -a "$RESULTS" | tail -1 >>"$OUT/qps-$label.txt"
+	# and interleaved build rounds, where a build is short enough to repeat
+	if ((build_rounds > 0)); then
+		bash bench/build-rounds.sh "$label" "$wd" "$base" "$build_rounds" 2 | tee -a "$RESULTS" | tail -1 >>"$OUT/qps-$label.txt"
+	fi
 	# ratios: best single-thread QPS at recall >= 0.95, build seconds, peak RSS of build and search
 	"$PY" - "$OUT/ann-$label.json" "$label" >>"$OUT/ratios.txt" <<'PY'
 import json, sys
@@ -105,9 +111,9 @@ PY
 if has ann; then
 	say "## ANN search and build (M=16, ef_construction=200, k=10, single-thread queries, 2 build threads)"
 	"$PY" "$ROOT/../shared/bench/prep_data.py" >/dev/null # it finds ../data beside itself
-	ann fashion-mnist-784 "$ANNBENCH_DATA/fvecs/fashion-mnist-784_base.fvecs" "$ANNBENCH_DATA/fvecs/fashion-mnist-784_query.fvecs"
+	ann fashion-mnist-784 "$ANNBENCH_DATA/fvecs/fashion-mnist-784_base.fvecs" "$ANNBENCH_DATA/fvecs/fashion-mnist-784_query.fvecs" "${BENCH_BUILD_ROUNDS:-5}"
 	synth
-	ann "synthetic-$N-128" "${SYN}_base.fvecs" "${SYN}_query.fvecs"
+	ann "synthetic-$N-128" "${SYN}_base.fvecs" "${SYN}_query.fvecs" "${BENCH_BUILD_ROUNDS_LARGE:-0}"
 	cat "$OUT"/qps-*.txt >>"$OUT/ratios.txt" && rm -f "$OUT"/qps-*.txt
 fi
 

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# bench/build-rounds.sh LABEL WORKDIR BASE ROUNDS THREADS: wall-clock build time of vz (create,
+# then insert --bulk) and of hnswlib -march=native (hnsw_native build) at M=16,
+# ef_construction=200, in ROUNDS interleaved rounds, compared by their medians. The harness
+# builds each side once, and one build's time swings by a fifth on a shared VM. Each side's
+# index is written to a scratch directory in WORKDIR and removed after each round. Prints one
+# line per side and the ratio line last.
+set -euo pipefail
+label=$1 wd=$2 base=$3 rounds=${4:-5} threads=${5:-2}
+here=$(cd "$(dirname "$0")/.." && pwd)
+OUT=$here/build/bench
+NATIVE=$OUT/annbench/native/hnsw_native
+VZ=$here/vz
+dim=$(od -An -t d4 -N 4 "$base" | tr -d ' ')
+median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+now() { local t=${EPOCHREALTIME/[.,]/}; echo "$t"; } # microseconds
+scratch=$wd/build-rounds
+trap 'rm -rf "$scratch"' EXIT
+: >"$wd/build-vz" && : >"$wd/build-h"
+for ((i = 0; i < rounds; i++)); do
+	rm -rf "$scratch" && mkdir -p "$scratch"
+	t0=$(now)
+	VZ_DATA_DIR=$scratch/vz "$VZ" create c --dim "$dim" --metric euclidean --m 16 --ef-construction 200 -q
+	VZ_DATA_DIR=$scratch/vz "$VZ" insert c "$base" --bulk --threads "$threads" -q
+	t1=$(now)
+	"$NATIVE" build --base "$base" --index "$scratch/native" --M 16 --efc 200 --threads "$threads" >/dev/null
+	t2=$(now)
+	awk "BEGIN { printf \"%.2f\n\", ($t1 - $t0) / 1e6 }" >>"$wd/build-vz"
+	awk "BEGIN { printf \"%.2f\n\", ($t2 - $t1) / 1e6 }" >>"$wd/build-h"
+done
+v=$(median <"$wd/build-vz") h=$(median <"$wd/build-h")
+echo "$label: build seconds ($threads threads), each of $rounds interleaved rounds: vz $(paste -sd' ' "$wd/build-vz"), hnswlib -march=native $(paste -sd' ' "$wd/build-h")"
+echo "$label: vz / native_hnswlib_avx512: build seconds ($threads threads), median of $rounds interleaved rounds: $v / $h = $(awk "BEGIN { printf \"%.2f\", $v / $h }") (lower is better)"
