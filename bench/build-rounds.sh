@@ -17,16 +17,25 @@ now() { local t=${EPOCHREALTIME/[.,]/}; echo "$t"; } # microseconds
 scratch=$wd/build-rounds
 trap 'rm -rf "$scratch"' EXIT
 : >"$wd/build-vz" && : >"$wd/build-h"
-for ((i = 0; i < rounds; i++)); do
-	rm -rf "$scratch" && mkdir -p "$scratch"
+build_vz() {
+	local t0 t1
 	t0=$(now)
 	VZ_DATA_DIR=$scratch/vz "$VZ" create c --dim "$dim" --metric euclidean --m 16 --ef-construction 200 -q
 	VZ_DATA_DIR=$scratch/vz "$VZ" insert c "$base" --bulk --threads "$threads" -q
 	t1=$(now)
-	"$NATIVE" build --base "$base" --index "$scratch/native" --M 16 --efc 200 --threads "$threads" >/dev/null
-	t2=$(now)
 	awk "BEGIN { printf \"%.2f\n\", ($t1 - $t0) / 1e6 }" >>"$wd/build-vz"
-	awk "BEGIN { printf \"%.2f\n\", ($t2 - $t1) / 1e6 }" >>"$wd/build-h"
+}
+build_h() {
+	local t0 t1
+	t0=$(now)
+	"$NATIVE" build --base "$base" --index "$scratch/native" --M 16 --efc 200 --threads "$threads" >/dev/null
+	t1=$(now)
+	awk "BEGIN { printf \"%.2f\n\", ($t1 - $t0) / 1e6 }" >>"$wd/build-h"
+}
+for ((i = 0; i < rounds; i++)); do
+	rm -rf "$scratch" && mkdir -p "$scratch"
+	# who goes first alternates, as in bench/qps.sh
+	if ((i % 2)); then build_h && build_vz; else build_vz && build_h; fi
 done
 v=$(median <"$wd/build-vz") h=$(median <"$wd/build-h")
 echo "$label: build seconds ($threads threads), each of $rounds interleaved rounds: vz $(paste -sd' ' "$wd/build-vz"), hnswlib -march=native $(paste -sd' ' "$wd/build-h")"
