@@ -55,6 +55,7 @@ struct vz_collection {
 	vz_wal_log wal;
 	bool has_wal;
 	uint64_t wal_end;     /* append position */
+	size_t wal_kept;      /* records of wal still in the file, the writer's chain goes on from the last */
 	bool wal_corrupt;     /* damage that is not a torn tail: writes refused until recover */
 	vz_wal_writer writer;
 	struct delta_entry *d;
@@ -443,8 +444,8 @@ static void wal_writer_init(struct vz_collection *c)
 {
 	const vz_wal_log *w = &c->wal;
 	c->writer.salt = w->header.aux;
-	if (w->n) {
-		const vz_wal_entry *last = &w->entries[w->n - 1];
+	if (c->wal_kept) {
+		const vz_wal_entry *last = &w->entries[c->wal_kept - 1];
 		c->writer.next_seq = last->seq + 1;
 		c->writer.prev_checksum = last->checksum;
 	} else {
@@ -459,8 +460,11 @@ static void wal_writer_init(struct vz_collection *c)
 /* Cuts off what a crashed append left at the end of wal.log, so that the next transaction
  * follows a committed one and the log verifies clean: torn bytes, and whole records of a
  * transaction whose commit record never made it (SIGKILL can end a pwrite short at any page,
- * and a page can end on a record boundary). Neither was acknowledged. The scanned log is
- * trimmed to match, so the writer chains on from the last commit. */
+ * and a page can end on a record boundary). Neither was acknowledged. valid_end moves back to
+ * the cut and wal_kept to the records before it, from the last of which the writer chains on
+ * (wal_writer_init). The scanned records stay listed as found, for recover's report; the
+ * payloads of those past the cut are gone, and none is read: replay reads only whole
+ * transactions. */
 static int cut_unacknowledged_tail(struct vz_collection *c, const char *path)
 {
 	vz_wal_log *w = &c->wal;
@@ -474,9 +478,8 @@ static int cut_unacknowledged_tail(struct vz_collection *c, const char *path)
 	if (!rc) rc = vz_io_fdatasync(fd, path);
 	vz_io_close(fd);
 	if (rc) return rc;
-	w->n = keep;
 	w->valid_end = end;
-	w->damaged = w->torn_tail = false;
+	c->wal_kept = keep;
 	return VZ_OK;
 }
 
@@ -540,6 +543,7 @@ static int load(struct vz_collection *c, enum vz_wal_scan_mode scan, bool index_
 		return rc;
 	}
 	c->has_wal = true;
+	c->wal_kept = c->wal.n;
 	if (write && (!c->wal.damaged || c->wal.torn_tail) && (rc = cut_unacknowledged_tail(c, path))) return rc;
 	if (c->wal.damaged && !c->wal.torn_tail) {
 		c->wal_corrupt = true;

@@ -155,6 +155,16 @@ TEST(wal_cut_at_every_byte_of_the_last_transaction)
 			if (modes[m] == VZ_RECOVER_ABSOLUTE && !clean_cut) check_mode(modes[m], VZ_ECORRUPT, 0, what);
 			else check_mode(modes[m], VZ_OK, 16, what);
 		}
+		/* and the report counts the unfinished transaction it drops, once its begin record is whole */
+		CHECK(t_sh("rm -rf data && cp -a pristine data") == 0);
+		CHECK(truncate(COLL "/wal.log", (off_t)cut) == 0);
+		vz_recover_report rep;
+		CHECK_OK(vz_collection_recover(COLL, VZ_RECOVER_POINT_IN_TIME, false, 1, 1000, &rep));
+		uint64_t want_dropped = cut >= boundaries[1];
+		if (rep.transactions_dropped != want_dropped || rep.transactions_replayed != 2)
+			t_fail(__FILE__, __LINE__, "wal cut at %llu: recover reports %llu transactions replayed, %llu dropped; want 2 and %llu",
+			       (unsigned long long)cut, (unsigned long long)rep.transactions_replayed, (unsigned long long)rep.transactions_dropped,
+			       (unsigned long long)want_dropped);
 		/* readers need no recover for a torn tail */
 		CHECK(t_sh("rm -rf data && cp -a pristine data") == 0);
 		CHECK(truncate(COLL "/wal.log", (off_t)cut) == 0);
