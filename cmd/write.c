@@ -104,7 +104,7 @@ int vz_cli_write_batch(struct vz_cli *cli, const char *coll, vz_batch *b, enum v
 		w[i].op = (enum vz_write_op)op;
 		w[i].id = b->ids[i];
 		w[i].id_len = strlen(b->ids[i]);
-		w[i].vector = b->dim ? b->vectors + i * (b->stride ? b->stride : b->dim) : NULL;
+		w[i].vector = b->dim ? vz_batch_row(b, i) : NULL;
 		w[i].dim = op == VZ_OP_DELETE ? 0 : b->dim;
 		w[i].payload = b->payloads ? b->payloads[i] : NULL;
 		w[i].payload_len = b->payload_lens ? b->payload_lens[i] : 0;

@@ -633,6 +633,15 @@ out:
 	return rc;
 }
 
+/* Records a builder thread's failure: its code, its message (vz_last_error is per thread, so
+ * the caller of vz_hnsw_builder_add would not see it), and the flag that stops the others. */
+static void worker_failed(struct worker *w, int rc)
+{
+	w->rc = rc;
+	snprintf(w->error, sizeof w->error, "%s", vz_last_error());
+	w->b->error = 1;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -646,17 +655,15 @@ static void *worker_main(void *arg)
 		w->kept_buf = w->dst_buf + q;
 	}
 	if (!w->node_buf || !w->kept_q) {
-		w->rc = vz_fail(VZ_ENOMEM, "out of memory");
-		snprintf(w->error, sizeof w->error, "%s", vz_last_error());
-		b->error = 1;
+		worker_failed(w, vz_fail(VZ_ENOMEM, "out of memory"));
 		return NULL;
 	}
 	for (;;) {
 		size_t i = atomic_fetch_add(&b->next, 1);
 		if (i >= b->end || b->error) break;
-		if ((w->rc = insert_node(b, (uint32_t)i, w))) {
-			snprintf(w->error, sizeof w->error, "%s", vz_last_error());
-			b->error = 1;
+		int rc = insert_node(b, (uint32_t)i, w);
+		if (rc) {
+			worker_failed(w, rc);
 			break;
 		}
 	}
@@ -903,8 +910,6 @@ static void graph_of_index(const vz_hnsw_index *idx, const float *vectors, struc
 	}
 }
 
-/* Drops this process's pages of the mapped bytes [from, to) (whole pages inside only): they
- * have been copied and are not read again, so the resident size need not hold them twice. */
 int vz_hnsw_pack(vz_hnsw_index *idx, const float *vectors, bool mapped)
 {
 	if (idx->packed || idx->sq_codes || idx->count == 0) return VZ_OK;
@@ -919,6 +924,7 @@ int vz_hnsw_pack(vz_hnsw_index *idx, const float *vectors, bool mapped)
 	for (size_t i = 0; i < idx->count; i++) {
 		memcpy(p + i * stride, idx->links0 + i * (1 + idx->m0), (1 + (size_t)idx->m0) * sizeof(uint32_t));
 		memcpy(p + i * stride + 1 + idx->m0, vectors + i * idx->dim, (size_t)idx->dim * sizeof(float));
+		/* the mapped pages copied are not read again: the resident size need not hold them twice */
 		if (mapped && ((i + 1) % batch == 0 || i + 1 == idx->count)) {
 			size_t from = i + 1 - ((i % batch) + 1);
 			vz_map_release(idx->links0 + from * (1 + idx->m0), idx->links0 + (i + 1) * (1 + idx->m0));

@@ -552,27 +552,21 @@ static int parse_fvecs(const char *name, const unsigned char *d, size_t len, uin
 	/* a mapped input's rows are let go once read: held once, not twice (the page cache
 	 * keeps them; only our resident size drops) */
 	vz_releaser read = { .on = mapped };
-	if (keep) {
-		for (size_t r = 0; r < rows; r++) {
-			if (vz_load_u32(d + r * stride) != dim)
-				return vz_fail(VZ_EDATA, "%s: row %zu: dimension %u, the first row has %u", name, r + 1, vz_load_u32(d + r * stride), dim);
-			vz_release_behind(&read, d + r * stride);
-		}
+	if (keep) { /* the rows where they lie, one dimension word apart */
 		b->vectors = (float *)(d + 4);
 		b->stride = dim + 1;
-		int rc = check_floats(name, b->vectors, rows, dim, b->stride, true);
-		return rc ? rc : add_numbered_rows(&g, rows, dim, id_base, "row");
+	} else {
+		b->vectors = malloc(rows * dim * sizeof(float) + 1);
+		if (!b->vectors) return vz_fail(VZ_ENOMEM, "out of memory for %zu rows", rows);
+		g.vcap = rows * dim;
 	}
-	b->vectors = malloc(rows * dim * sizeof(float) + 1);
-	if (!b->vectors) return vz_fail(VZ_ENOMEM, "out of memory for %zu rows", rows);
-	g.vcap = rows * dim;
 	for (size_t r = 0; r < rows; r++) {
 		if (vz_load_u32(d + r * stride) != dim)
 			return vz_fail(VZ_EDATA, "%s: row %zu: dimension %u, the first row has %u", name, r + 1, vz_load_u32(d + r * stride), dim);
-		memcpy(b->vectors + r * dim, d + r * stride + 4, (size_t)dim * 4);
+		if (!keep) memcpy(b->vectors + r * dim, d + r * stride + 4, (size_t)dim * 4);
 		vz_release_behind(&read, d + r * stride);
 	}
-	int rc = check_floats(name, b->vectors, rows, dim, dim, false);
+	int rc = check_floats(name, b->vectors, rows, dim, keep ? b->stride : dim, keep);
 	return rc ? rc : add_numbered_rows(&g, rows, dim, id_base, "row");
 }
 

@@ -507,7 +507,7 @@ enum vz_input_format vz_input_format_from_path(const char *path);
 typedef struct vz_batch {
 	size_t n;
 	uint32_t dim;
-	float *vectors;  /* row i at vectors + i * (stride ? stride : dim) */
+	float *vectors;  /* row i at vz_batch_row(b, i) */
 	size_t stride;   /* floats from one row to the next; 0: dim (packed) */
 	vz_map map;      /* VZ_READ_MAPPED: the input file, vectors pointing into it (read-only) */
 	char **ids;
@@ -522,6 +522,11 @@ typedef struct vz_batch {
  * pages read to check it are let go. The file must not change until vz_batch_free (a
  * truncated mapping faults). Other inputs are read as without the flag. */
 enum vz_read_flags { VZ_READ_OPS = 1, VZ_READ_TEXT_OK = 2, VZ_READ_IDS_ONLY = 4, VZ_READ_MAPPED = 8 };
+/* Row i's floats in a batch with vectors (packed, or stride apart when left in a mapping). */
+static inline const float *vz_batch_row(const vz_batch *b, size_t i)
+{
+	return b->vectors + i * (b->stride ? b->stride : b->dim);
+}
 int vz_batch_read(const char *path, enum vz_input_format fmt, uint32_t expect_dim, unsigned flags,
                   uint64_t id_base, vz_batch *out);
 int vz_batch_parse(const char *name, const unsigned char *data, size_t len, enum vz_input_format fmt,

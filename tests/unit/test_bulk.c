@@ -338,7 +338,7 @@ static vz_write *batch_writes(const vz_batch *b)
 	vz_write *w = calloc(b->n, sizeof *w);
 	CHECK(w);
 	for (size_t i = 0; i < b->n; i++)
-		w[i] = (vz_write){ VZ_WRITE_INSERT, b->ids[i], strlen(b->ids[i]), b->vectors + i * (b->stride ? b->stride : b->dim), b->dim,
+		w[i] = (vz_write){ VZ_WRITE_INSERT, b->ids[i], strlen(b->ids[i]), vz_batch_row(b, i), b->dim,
 				   NULL, 0, i + 1 };
 	return w;
 }

@@ -257,6 +257,25 @@ TEST(sq8_quantizer_maps_each_range_onto_0_to_255)
 	CHECK(lo[0] == 0 && step[0] == 0 && lo[2] == 0 && step[2] == 0);
 }
 
+/* SIFT rows [0, n) as a base, with their sq8 ranges and codes, and rows 4500..4799 as queries */
+struct sift_codes { float *base, *q; float lo[128], step[128]; uint8_t *codes; };
+
+static void sift_codes_load(struct sift_codes *s, size_t n)
+{
+	s->base = load_sift(0, (int)n);
+	s->q = load_sift(4500, 4800);
+	s->codes = malloc(n * 128);
+	CHECK(s->codes != NULL);
+	quantize(s->base, n, 128, s->lo, s->step, s->codes);
+}
+
+static void sift_codes_free(struct sift_codes *s)
+{
+	free(s->codes);
+	free(s->base);
+	free(s->q);
+}
+
 /* a row reader over an array of floats: counts the reads of each row, fails on fail_at */
 struct reader { const float *v; uint32_t dim; _Atomic unsigned *reads; size_t fail_at; };
 
@@ -274,72 +293,64 @@ static int read_counted(void *ctx, uint64_t row, uint32_t dim, float *scratch, c
 TEST(sq8_graph_built_on_codes_with_exact_row_queries_reads_each_row_once)
 {
 	const size_t n = 4500;
-	float *base = load_sift(0, (int)n), *q = load_sift(4500, 4800);
-	float lo[128], step[128];
-	uint8_t *codes = malloc(n * 128);
-	quantize(base, n, 128, lo, step, codes);
-	struct reader rd = { base, 128, calloc(n, sizeof(unsigned)), (size_t)-1 };
+	struct sift_codes s;
+	sift_codes_load(&s, n);
+	struct reader rd = { s.base, 128, calloc(n, sizeof(unsigned)), (size_t)-1 };
 	vz_hnsw_params p = { .m = 16, .ef_construction = 200, .seed = 42, .sq8 = true };
 	vz_hnsw_builder *b;
 	CHECK_OK(vz_hnsw_builder_new(128, VZ_METRIC_EUCLIDEAN, &p, NULL, n, &b));
-	CHECK_OK(vz_hnsw_builder_use_codes(b, lo, step, codes, read_counted, &rd));
+	CHECK_OK(vz_hnsw_builder_use_codes(b, s.lo, s.step, s.codes, read_counted, &rd));
 	CHECK_OK(vz_hnsw_builder_add(b, 0, n, 2));
 	for (size_t i = 0; i < n; i++)
 		if (rd.reads[i] != 1) t_fail(__FILE__, __LINE__, "row %zu read %u times", i, (unsigned)rd.reads[i]);
 	vz_map map;
 	vz_hnsw_index idx;
 	write_and_open(b, "rows.hnsw", &map, &idx, n, 128, VZ_METRIC_EUCLIDEAN);
-	double r = recall(&idx, base, n, q, 300, 128, VZ_METRIC_EUCLIDEAN, 128, NULL);
+	double r = recall(&idx, s.base, n, s.q, 300, 128, VZ_METRIC_EUCLIDEAN, 128, NULL);
 	if (r < 0.98) t_fail(__FILE__, __LINE__, "recall@10 at ef=128 with exact row queries: %.4f", r);
-	CHECK(!memcmp(idx.sq_codes, codes, n * 128));
+	CHECK(!memcmp(idx.sq_codes, s.codes, n * 128));
 	vz_unmap(&map);
 	vz_hnsw_builder_free(b);
 	/* a failed read fails the build with its error */
 	rd.fail_at = 1234;
 	CHECK_OK(vz_hnsw_builder_new(128, VZ_METRIC_EUCLIDEAN, &p, NULL, n, &b));
-	CHECK_OK(vz_hnsw_builder_use_codes(b, lo, step, codes, read_counted, &rd));
+	CHECK_OK(vz_hnsw_builder_use_codes(b, s.lo, s.step, s.codes, read_counted, &rd));
 	CHECK_INT(vz_hnsw_builder_add(b, 0, n, 2), VZ_EIO);
 	CHECK(strstr(vz_last_error(), "row 1234: reading failed"));
 	vz_hnsw_builder_free(b);
 	free((void *)rd.reads);
-	free(codes);
-	free(base);
-	free(q);
+	sift_codes_free(&s);
 }
 
 TEST(sq8_graph_built_on_codes_keeps_recall_and_stores_the_same_codes)
 {
 	const size_t n = 4500;
-	float *base = load_sift(0, (int)n), *q = load_sift(4500, 4800);
-	float lo[128], step[128];
-	uint8_t *codes = malloc(n * 128);
-	quantize(base, n, 128, lo, step, codes);
-	vz_hnsw_builder *b = build_on_codes(lo, step, codes, n, 128, VZ_METRIC_EUCLIDEAN, 2);
+	struct sift_codes s;
+	sift_codes_load(&s, n);
+	vz_hnsw_builder *b = build_on_codes(s.lo, s.step, s.codes, n, 128, VZ_METRIC_EUCLIDEAN, 2);
 	vz_map map;
 	vz_hnsw_index idx;
 	write_and_open(b, "codes.hnsw", &map, &idx, n, 128, VZ_METRIC_EUCLIDEAN);
-	double r = recall(&idx, base, n, q, 300, 128, VZ_METRIC_EUCLIDEAN, 128, NULL);
+	double r = recall(&idx, s.base, n, s.q, 300, 128, VZ_METRIC_EUCLIDEAN, 128, NULL);
 	if (r < 0.97) t_fail(__FILE__, __LINE__, "recall@10 at ef=128 of a graph built on codes: %.4f", r);
 	/* the stored ranges and codes are those a build on the floats stores */
-	vz_hnsw_builder *fb = build(base, n, 128, VZ_METRIC_EUCLIDEAN, 2, true);
+	vz_hnsw_builder *fb = build(s.base, n, 128, VZ_METRIC_EUCLIDEAN, 2, true);
 	vz_map fmap;
 	vz_hnsw_index fidx;
 	write_and_open(fb, "floats.hnsw", &fmap, &fidx, n, 128, VZ_METRIC_EUCLIDEAN);
-	CHECK(!memcmp(idx.sq_min, fidx.sq_min, sizeof lo) && !memcmp(idx.sq_step, fidx.sq_step, sizeof step));
-	CHECK(!memcmp(idx.sq_codes, codes, n * 128) && !memcmp(fidx.sq_codes, codes, n * 128));
+	CHECK(!memcmp(idx.sq_min, fidx.sq_min, sizeof s.lo) && !memcmp(idx.sq_step, fidx.sq_step, sizeof s.step));
+	CHECK(!memcmp(idx.sq_codes, s.codes, n * 128) && !memcmp(fidx.sq_codes, s.codes, n * 128));
 	/* only an sq8 index is built on codes */
 	vz_hnsw_params p = { .m = 16, .ef_construction = 200, .seed = 42 };
 	vz_hnsw_builder *plain;
-	CHECK_OK(vz_hnsw_builder_new(128, VZ_METRIC_EUCLIDEAN, &p, base, n, &plain));
-	CHECK_INT(vz_hnsw_builder_use_codes(plain, lo, step, codes, NULL, NULL), VZ_EINVAL);
+	CHECK_OK(vz_hnsw_builder_new(128, VZ_METRIC_EUCLIDEAN, &p, s.base, n, &plain));
+	CHECK_INT(vz_hnsw_builder_use_codes(plain, s.lo, s.step, s.codes, NULL, NULL), VZ_EINVAL);
 	vz_hnsw_builder_free(plain);
 	vz_unmap(&map);
 	vz_unmap(&fmap);
 	vz_hnsw_builder_free(b);
 	vz_hnsw_builder_free(fb);
-	free(codes);
-	free(base);
-	free(q);
+	sift_codes_free(&s);
 }
 
 TEST(sq8_reranking_through_a_descriptor_equals_the_mapped_one_and_a_short_file_is_an_error)
