@@ -9,6 +9,16 @@
 /* Characters of chunk text shown after each text query result. */
 #define VZ_SNIPPET_CHARS 160
 
+/* A workspace collection: says so when its configuration changed since `vz build`. */
+static void warn_config_changed(const struct vz_cli *cli, vz_collection *c, const char *coll_dir)
+{
+	char yaml[4096];
+	bool changed;
+	if (strstr(vz_collection_extra_json(c), "\"workspace\"") && vz_find_workspace_file(yaml, sizeof yaml) == VZ_OK &&
+	    vz_workspace_config_changed(coll_dir, yaml, &changed) == VZ_OK && changed)
+		vz_warnf(cli, "the configuration of this collection changed in %s since it was built: run vz build", yaml);
+}
+
 int vz_cli_embed_text(const struct vz_cli *cli, vz_collection *c, const char *coll_dir, const char *text, float *out)
 {
 	const vz_config *cfg = vz_collection_config(c);
@@ -16,12 +26,7 @@ int vz_cli_embed_text(const struct vz_cli *cli, vz_collection *c, const char *co
 		vz_errorf(cli, "this collection has no built-in embedding: query it with --vector or --batch");
 		return VZ_EXIT_USAGE;
 	}
-	/* a workspace collection: say so when its configuration changed since `vz build` */
-	char yaml[4096];
-	bool changed;
-	if (strstr(vz_collection_extra_json(c), "\"workspace\"") && vz_find_workspace_file(yaml, sizeof yaml) == VZ_OK &&
-	    vz_workspace_config_changed(coll_dir, yaml, &changed) == VZ_OK && changed)
-		vz_warnf(cli, "the configuration of this collection changed in %s since it was built: run vz build", yaml);
+	warn_config_changed(cli, c, coll_dir);
 	int rc = vz_embed_query(coll_dir, text, strlen(text), out, cfg->dim);
 	return rc ? vz_report(cli, rc) : 0;
 }
@@ -42,6 +47,36 @@ static size_t first_query_word(const char *text, size_t len, const char *query)
 	return 0;
 }
 
+/* Prints text[start..] as a one-line snippet: runs of white space as one space, control
+ * characters left out, at most VZ_SNIPPET_CHARS characters, whole UTF-8 characters. */
+static void print_snippet(FILE *out, const char *text, size_t len, size_t start)
+{
+	if (start > 0) fputs("...", out);
+	size_t shown = 0, i = start;
+	bool space = false;
+	for (; i < len && shown < VZ_SNIPPET_CHARS; i++) {
+		unsigned char ch = (unsigned char)text[i];
+		if (isspace(ch)) { space = shown > 0; continue; } /* runs of white space (newlines too) print as one space */
+		if (ch < 0x20 || ch == 0x7f) continue;            /* no raw control characters on a terminal */
+		if (space) { putc(' ', out); shown++; space = false; }
+		putc(ch, out);
+		if ((ch & 0xC0) != 0x80) shown++;
+	}
+	while (i < len && ((unsigned char)text[i] & 0xC0) == 0x80) putc(text[i++], out);
+	if (i < len) fputs("...", out);
+}
+
+/* Where a snippet around offset at starts: about 40 bytes before it, on a word. */
+static size_t snippet_start(const char *text, size_t at)
+{
+	size_t start = at > 40 ? at - 40 : 0;
+	if (start > 0) {
+		while (start < at && !isspace((unsigned char)text[start])) start++;
+		while (start < at && isspace((unsigned char)text[start])) start++;
+	}
+	return start;
+}
+
 void vz_cli_print_text_hit(FILE *out, const vz_result *r, const char *query)
 {
 	json_t *payload = r->payload ? json_loadb(r->payload, r->payload_len, 0, NULL) : NULL;
@@ -51,28 +86,94 @@ void vz_cli_print_text_hit(FILE *out, const vz_result *r, const char *query)
 		vz_print_result(out, r, false, true);
 		return;
 	}
-	size_t len = strlen(text), at = first_query_word(text, len, query), start = at > 40 ? at - 40 : 0;
-	/* begin and end on whole words and whole UTF-8 characters */
-	if (start > 0) {
-		while (start < at && !isspace((unsigned char)text[start])) start++;
-		while (start < at && isspace((unsigned char)text[start])) start++;
-	}
+	size_t len = strlen(text), at = first_query_word(text, len, query);
 	vz_print_float(out, r->score);
 	putc('\t', out);
 	fwrite(r->id, 1, r->id_len, out);
 	putc('\t', out);
-	if (start > 0) fputs("...", out);
-	size_t shown = 0, i = start;
-	bool space = false;
-	for (; i < len && shown < VZ_SNIPPET_CHARS; i++) {
-		unsigned char ch = (unsigned char)text[i];
-		if (isspace(ch)) { space = shown > 0; continue; } /* runs of white space (newlines too) print as one space */
-		if (space) { putc(' ', out); shown++; space = false; }
-		putc(ch, out);
-		if ((ch & 0xC0) != 0x80) shown++;
-	}
-	while (i < len && ((unsigned char)text[i] & 0xC0) == 0x80) putc(text[i++], out);
-	if (i < len) fputs("...", out);
+	print_snippet(out, text, len, snippet_start(text, at));
 	putc('\n', out);
 	json_decref(payload);
+}
+
+int vz_cli_text_search(const struct vz_cli *cli, vz_collection *c, const char *coll_dir, const char *query, size_t k, bool chunks, bool json)
+{
+	char path[4300];
+	snprintf(path, sizeof path, "%s/postings.bin", coll_dir);
+	vz_text_index *x;
+	int rc = vz_text_index_open(path, &x);
+	if (rc == VZ_ENOENT) return VZ_ENOENT;
+	if (rc) return vz_report(cli, rc);
+	vz_collection_stats st;
+	if ((rc = vz_collection_stats_get(c, &st))) goto out;
+	if (vz_text_index_generation(x) != st.generation) {
+		/* an interrupted build: the snapshot and the index differ; the vectors still answer */
+		vz_warnf(cli, "postings.bin is of generation %llu, the collection of %llu: run vz build",
+			 (unsigned long long)vz_text_index_generation(x), (unsigned long long)st.generation);
+		vz_text_index_close(x);
+		return VZ_ENOENT;
+	}
+	warn_config_changed(cli, c, coll_dir);
+	vz_text_hit *hits;
+	size_t n;
+	if ((rc = vz_text_search(x, query, strlen(query), k, chunks, &hits, &n))) goto out;
+	char id[4200];
+	for (size_t i = 0; i < n; i++) {
+		const vz_text_hit *h = &hits[i];
+		snprintf(id, sizeof id, "%.*s#%u", (int)h->path_len, h->path, h->chunk);
+		vz_result r;
+		const float *v;
+		const char *text = "";
+		json_t *payload = NULL;
+		if (!vz_collection_get(c, id, strlen(id), &r, &v) && r.payload) {
+			payload = json_loadb(r.payload, r.payload_len, 0, NULL);
+			const char *t = json_string_value(json_object_get(payload, "text"));
+			if (t) text = t;
+		}
+		size_t len = strlen(text), at = vz_text_first_match(text, len, query, strlen(query)), start = snippet_start(text, at);
+		uint32_t line = h->line;
+		for (size_t j = 0; j < start; j++) line += text[j] == '\n';
+		if (json) {
+			fputs("{\"path\":", stdout);
+			vz_json_string(stdout, h->path, h->path_len);
+			printf(",\"line\":%u,\"id\":", line);
+			vz_json_string(stdout, id, strlen(id));
+			fputs(",\"score\":", stdout);
+			vz_print_float(stdout, (float)h->score);
+			fputs(",\"text\":", stdout);
+			vz_json_string(stdout, text, len);
+			if (h->n_same) {
+				fputs(",\"same\":[", stdout);
+				for (uint32_t j = 0; j < h->n_same; j++) {
+					const char *p;
+					size_t pl;
+					vz_text_file_path(x, h->same[j], &p, &pl);
+					if (j) putchar(',');
+					vz_json_string(stdout, p, pl);
+				}
+				putchar(']');
+			}
+			fputs("}\n", stdout);
+		} else {
+			vz_print_float(stdout, (float)h->score);
+			printf("\t%.*s:%u\t", (int)h->path_len, h->path, line);
+			print_snippet(stdout, text, len, start);
+			if (h->n_same) {
+				printf("\t(+%u identical:", h->n_same);
+				for (uint32_t j = 0; j < h->n_same; j++) {
+					const char *p;
+					size_t pl;
+					vz_text_file_path(x, h->same[j], &p, &pl);
+					printf(" %.*s", (int)pl, p);
+				}
+				putchar(')');
+			}
+			putchar('\n');
+		}
+		json_decref(payload);
+	}
+	vz_text_hits_free(hits, n);
+out:
+	vz_text_index_close(x);
+	return rc ? vz_report(cli, rc) : 0;
 }

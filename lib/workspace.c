@@ -387,6 +387,7 @@ static int finish_collection(parser *p, const settings *s, const char *project, 
 	wc->chunk_size = s->chunk_size >= 0 ? (uint32_t)s->chunk_size : 2048;
 	wc->chunk_overlap = s->overlap >= 0 ? (uint32_t)s->overlap : 256;
 	wc->max_file_size = s->max_file >= 0 ? (uint64_t)s->max_file : 10u << 20;
+	wc->text = (vz_text_weights)VZ_TEXT_WEIGHTS_DEFAULT;
 	if (wc->chunk_overlap >= wc->chunk_size)
 		return err_at(p, at, "chunk_overlap %u must be smaller than chunk_size %u", wc->chunk_overlap, wc->chunk_size);
 	int rc = add_patterns(p, s->include, &wc->include, &wc->n_include);

@@ -6,7 +6,9 @@
  *   u64 files, then per file (sorted by path):
  *     u32 path length, path, u64 size, u64 mtime (ns), u64 content hash (XXH3), u32 chunks,
  *     then per chunk (the rows the file produced, in row order):
- *       u64 start, u64 end (byte range in the file), u32 text length, text, dim x f32 vector.
+ *       u64 start, u64 end (byte range in the file), u32 first line (1-based), u32 text length,
+ *       text, dim x f32 vector.
+ * Version 2 added the line; a version 1 cache is not used (the next build reads every file).
  * Keeping each chunk's text and vector is what lets an incremental build re-read and re-embed
  * only the files that changed, and yet write the same snapshot as a full build. */
 #include "ws_internal.h"
@@ -17,11 +19,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CACHE_VERSION 1
+#define CACHE_VERSION 2
 #define BINARY_PROBE 8192
 
 typedef struct ws_chunk {
 	uint64_t start, end;
+	uint32_t line;
 	char *text;
 	uint32_t text_len;
 	float *vec;
@@ -76,16 +79,16 @@ static int read_file_record(vz_reader *r, uint32_t dim, ws_file *f)
 	if ((rc = vz_rd_u64(r, &f->size)) || (rc = vz_rd_u64(r, &mtime)) || (rc = vz_rd_u64(r, &f->hash)) || (rc = vz_rd_u32(r, &n)))
 		return rc;
 	f->mtime_ns = (int64_t)mtime;
-	/* each chunk takes at least 20 bytes plus its vector: bound the count by what is left */
-	size_t per = 20 + (size_t)dim * 4;
+	/* each chunk takes at least 24 bytes plus its vector: bound the count by what is left */
+	size_t per = 24 + (size_t)dim * 4;
 	if (n > r->left / per) return vz_fail(VZ_ECORRUPT, "offset %zu: %u chunks do not fit", r->offset - 4, n);
 	if (n && !(f->chunks = calloc(n, sizeof *f->chunks))) return vz_fail(VZ_ENOMEM, "out of memory");
 	for (uint32_t i = 0; i < n; i++) {
 		ws_chunk *c = &f->chunks[i];
 		f->n_chunks = i + 1;
-		if ((rc = vz_rd_u64(r, &c->start)) || (rc = vz_rd_u64(r, &c->end)) || (rc = vz_rd_u32(r, &c->text_len))) return rc;
-		if (c->start > c->end || c->end > f->size || c->end - c->start != c->text_len)
-			return vz_fail(VZ_ECORRUPT, "offset %zu: chunk range %" PRIu64 "..%" PRIu64 " does not fit the file", r->offset - 20, c->start, c->end);
+		if ((rc = vz_rd_u64(r, &c->start)) || (rc = vz_rd_u64(r, &c->end)) || (rc = vz_rd_u32(r, &c->line)) || (rc = vz_rd_u32(r, &c->text_len))) return rc;
+		if (c->start > c->end || c->end > f->size || c->end - c->start != c->text_len || !c->line || c->line - 1 > c->start)
+			return vz_fail(VZ_ECORRUPT, "offset %zu: chunk range %" PRIu64 "..%" PRIu64 " (line %u) does not fit the file", r->offset - 24, c->start, c->end, c->line);
 		if ((rc = vz_rd_bytes(r, c->text_len, &p))) return rc;
 		if (!(c->text = malloc(c->text_len + 1u))) return vz_fail(VZ_ENOMEM, "out of memory");
 		memcpy(c->text, p, c->text_len);
@@ -113,6 +116,7 @@ static int cache_load(const char *path, ws_cache *c, vz_bm25 **model)
 	uint64_t n = 0;
 	rc = vz_ws_open_body(&map, VZ_MAGIC_CACHE, CACHE_VERSION, &h, &r);
 	if (!rc) rc = vz_bm25_decode(&r, &m);
+	if (!rc && !model && h.version != CACHE_VERSION) rc = vz_fail(VZ_ECORRUPT, "offset 8: version %u, not %u", h.version, CACHE_VERSION);
 	if (!rc && !model) {
 		c->dim = vz_bm25_dim(m);
 		rc = vz_rd_u64(&r, &n);
@@ -170,6 +174,7 @@ static int cache_save(const char *path, const ws_cache *c, const vz_bm25 *m)
 			const ws_chunk *ch = &f->chunks[j];
 			rc = vz_buf_u64(&b, ch->start);
 			if (!rc) rc = vz_buf_u64(&b, ch->end);
+			if (!rc) rc = vz_buf_u32(&b, ch->line);
 			if (!rc) rc = vz_buf_u32(&b, ch->text_len);
 			if (!rc) rc = vz_buf_put(&b, ch->text, ch->text_len);
 			for (uint32_t k = 0; k < c->dim && !rc; k++) {
@@ -267,7 +272,10 @@ static int embed_file(const vz_ws_collection *c, const vz_bm25 *m, const char *f
 	f->mtime_ns = e->mtime_ns;
 	f->hash = vz_hash64(data, len);
 	if (!(f->path = strdup(e->path)) || (n && !(f->chunks = calloc(n, sizeof *f->chunks)))) rc = vz_fail(VZ_ENOMEM, "out of memory");
+	size_t line_at = 0;
+	uint32_t line = 1;
 	for (size_t i = 0; i < n && !rc; i++) {
+		for (; line_at < sp[i].start; line_at++) line += data[line_at] == '\n';
 		ws_chunk *ch = &f->chunks[f->n_chunks];
 		size_t tl = sp[i].end - sp[i].start;
 		if (!(ch->vec = malloc(c->cfg.dim * sizeof *ch->vec)) || !(ch->text = malloc(tl + 1))) {
@@ -288,6 +296,7 @@ static int embed_file(const vz_ws_collection *c, const vz_bm25 *m, const char *f
 		ch->text_len = (uint32_t)tl;
 		ch->start = sp[i].start;
 		ch->end = sp[i].end;
+		ch->line = line;
 		f->n_chunks++;
 	}
 	free(sp);
@@ -353,6 +362,51 @@ static int write_snapshot(const char *dir, const vz_workspace *w, const vz_ws_co
 	vz_buf_free(&pls);
 	vz_buf_free(&extra);
 	return rc;
+}
+
+/* Writes postings.bin for the files of cache c (the snapshot of generation c->generation). */
+static int write_postings(const char *dir, const vz_ws_collection *wc, const ws_cache *c)
+{
+	char path[4200];
+	int rc = vz_path_fmt(path, sizeof path, "%s/postings.bin", dir);
+	if (rc) return rc;
+	vz_text_doc *docs = calloc(c->n ? c->n : 1, sizeof *docs);
+	size_t n = 0, nch = 0;
+	for (size_t i = 0; i < c->n; i++) nch += c->files[i].n_chunks;
+	vz_text_chunk *chunks = calloc(nch ? nch : 1, sizeof *chunks);
+	if (!docs || !chunks) rc = vz_fail(VZ_ENOMEM, "out of memory");
+	nch = 0;
+	for (size_t i = 0; i < c->n && !rc; i++) {
+		const ws_file *f = &c->files[i];
+		if (!f->n_chunks) continue; /* no words: no rows to show */
+		vz_text_doc *d = &docs[n++];
+		d->path = f->path;
+		d->hash = f->hash;
+		size_t ts, tl;
+		vz_text_title(f->chunks[0].text, f->chunks[0].text_len, &ts, &tl);
+		d->title = f->chunks[0].text + ts;
+		d->title_len = (uint32_t)tl;
+		d->chunks = chunks + nch;
+		d->n_chunks = f->n_chunks;
+		for (uint32_t j = 0; j < f->n_chunks; j++, nch++)
+			chunks[nch] = (vz_text_chunk){ .text = f->chunks[j].text, .len = f->chunks[j].text_len, .line = f->chunks[j].line, .start = f->chunks[j].start };
+	}
+	if (!rc) rc = vz_text_index_write(path, docs, n, &wc->text, c->generation);
+	free(docs);
+	free(chunks);
+	return rc;
+}
+
+/* True when postings.bin is there, of generation gen and with the weights of wc. */
+static bool postings_current(const char *dir, const vz_ws_collection *wc, uint64_t gen)
+{
+	char path[4200];
+	vz_text_index *x;
+	if (vz_path_fmt(path, sizeof path, "%s/postings.bin", dir) || vz_text_index_open(path, &x)) return false;
+	vz_text_weights w = vz_text_index_weights(x);
+	bool ok = vz_text_index_generation(x) == gen && !memcmp(&w, &wc->text, sizeof w);
+	vz_text_index_close(x);
+	return ok;
 }
 
 static int open_collection_dir(const char *data_dir, const vz_ws_collection *wc, int timeout_ms, char *dir, size_t cap, vz_lock *lock)
@@ -451,7 +505,12 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 	if (dirty) {
 		cur.generation = generation + 1;
 		if ((rc = write_snapshot(dir, w, wc, &cur, threads))) goto out;
+		if ((rc = write_postings(dir, wc, &cur))) goto out;
 		rc = cache_save(cpath, &cur, model);
+	} else if (!postings_current(dir, wc, generation)) {
+		/* built before postings.bin existed, or with other ranking weights */
+		cur.generation = generation;
+		rc = write_postings(dir, wc, &cur);
 	}
 out:
 	st->seconds = vz_now() - t0;
