@@ -876,13 +876,14 @@ int vz_embed_query(const char *collection_dir, const char *text, size_t len, flo
  * workspace collection (layout in lib/textindex.c and vz-format(5)), ranked with BM25F over
  * each file's path and name, title and body. Terms: runs of ASCII letters and digits or
  * non-ASCII bytes, split further at camelCase changes (the whole word is a term too),
- * lowercased, 2..64 bytes, common English function words left out, lightly stemmed. */
+ * lowercased, 2..64 bytes, common English function words left out; no stemming (it measured
+ * worse: see vz-format(5)). */
 #define VZ_MAGIC_POSTINGS "VZPOST01"
 typedef struct vz_text_weights {
 	float path, title, body; /* BM25F field weights */
 	float k1, b;             /* saturation and length normalisation */
 } vz_text_weights;
-#define VZ_TEXT_WEIGHTS_DEFAULT { 3.0f, 3.0f, 1.0f, 1.2f, 0.75f }
+#define VZ_TEXT_WEIGHTS_DEFAULT { 1.0f, 1.0f, 1.0f, 1.2f, 0.75f }
 typedef struct vz_text_chunk {
 	const char *text;
 	uint32_t len;
@@ -893,15 +894,16 @@ typedef struct vz_text_chunk {
 typedef struct vz_text_doc {
 	const char *path;    /* sorted, distinct */
 	uint64_t hash;       /* of the content: identical files are grouped in results */
-	const char *title;   /* see vz_text_title */
+	const char *title;   /* the title field: see vz_text_title */
 	uint32_t title_len;
 	vz_text_chunk *chunks;
 	uint32_t n_chunks;
 	uint32_t len[3];     /* set by vz_text_index_write */
 } vz_text_doc;
-/* The title of a file from its first bytes t: the line after a NAME line (man pages), the first
- * Markdown heading, else the first non-blank line; at most 200 bytes at t + *start. */
-void vz_text_title(const char *t, size_t len, size_t *start, size_t *n);
+/* The length of the title field of a file whose first bytes are t: everything up to 300 bytes
+ * past the start of its title line (the line after a NAME line as in man pages, the first
+ * Markdown heading, else the first non-blank line), so the lead of the text counts too. */
+size_t vz_text_title(const char *t, size_t len);
 /* Writes postings.bin for docs at path (atomic replace, through lib/io.c). */
 int vz_text_index_write(const char *path, vz_text_doc *docs, size_t n, const vz_text_weights *w, uint64_t generation);
 typedef struct vz_text_index vz_text_index;

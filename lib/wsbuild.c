@@ -382,10 +382,8 @@ static int write_postings(const char *dir, const vz_ws_collection *wc, const ws_
 		vz_text_doc *d = &docs[n++];
 		d->path = f->path;
 		d->hash = f->hash;
-		size_t ts, tl;
-		vz_text_title(f->chunks[0].text, f->chunks[0].text_len, &ts, &tl);
-		d->title = f->chunks[0].text + ts;
-		d->title_len = (uint32_t)tl;
+		d->title = f->chunks[0].text;
+		d->title_len = (uint32_t)vz_text_title(f->chunks[0].text, f->chunks[0].text_len);
 		d->chunks = chunks + nch;
 		d->n_chunks = f->n_chunks;
 		for (uint32_t j = 0; j < f->n_chunks; j++, nch++)
