@@ -98,21 +98,12 @@ void vz_cli_print_text_hit(FILE *out, const vz_result *r, const char *query)
 
 int vz_cli_text_search(const struct vz_cli *cli, vz_collection *c, const char *coll_dir, const char *query, size_t k, bool chunks, bool json)
 {
-	char path[4300];
-	snprintf(path, sizeof path, "%s/postings.bin", coll_dir);
-	vz_text_index *x;
-	int rc = vz_text_index_open(path, &x);
-	if (rc == VZ_ENOENT) return VZ_ENOENT;
-	if (rc) return vz_report(cli, rc);
 	vz_collection_stats st;
-	if ((rc = vz_collection_stats_get(c, &st))) goto out;
-	if (vz_text_index_generation(x) != st.generation) {
-		/* an interrupted build: the snapshot and the index differ; the vectors still answer */
-		vz_warnf(cli, "postings.bin is of generation %llu, the collection of %llu: run vz build",
-			 (unsigned long long)vz_text_index_generation(x), (unsigned long long)st.generation);
-		vz_text_index_close(x);
-		return VZ_ENOENT;
-	}
+	int rc = vz_collection_stats_get(c, &st);
+	if (rc) return vz_report(cli, rc);
+	vz_text_index *x;
+	/* none: a collection built before postings.bin existed, or a dynamic one: the vectors answer */
+	if ((rc = vz_text_index_open_dir(coll_dir, st.generation, &x))) return rc == VZ_ENOENT ? rc : vz_report(cli, rc);
 	warn_config_changed(cli, c, coll_dir);
 	vz_text_hit *hits;
 	size_t n;
@@ -132,7 +123,7 @@ int vz_cli_text_search(const struct vz_cli *cli, vz_collection *c, const char *c
 		}
 		size_t len = strlen(text), at = vz_text_first_match(text, len, query, strlen(query)), start = snippet_start(text, at);
 		uint32_t line = h->line;
-		for (size_t j = 0; j < start; j++) line += text[j] == '\n';
+		for (size_t j = 0; j < at; j++) line += text[j] == '\n'; /* the line of the first match */
 		if (json) {
 			fputs("{\"path\":", stdout);
 			vz_json_string(stdout, h->path, h->path_len);

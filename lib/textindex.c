@@ -528,6 +528,21 @@ int vz_text_index_open(const char *path, vz_text_index **out)
 	return VZ_OK;
 }
 
+int vz_text_index_open_dir(const char *dir, uint64_t generation, vz_text_index **out)
+{
+	*out = NULL;
+	char path[4200];
+	int rc = vz_settle_data_file(dir, "postings.bin", VZ_MAGIC_POSTINGS, generation, false, path, sizeof path);
+	if (!rc) rc = vz_text_index_open(path, out);
+	if (!rc && (*out)->generation != generation) {
+		rc = vz_fail(VZ_ECORRUPT, "%s: generation %llu, the collection's is %llu (run vz build)", path,
+			     (unsigned long long)(*out)->generation, (unsigned long long)generation);
+		vz_text_index_close(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
 void vz_text_index_close(vz_text_index *x)
 {
 	if (!x) return;

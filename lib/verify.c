@@ -139,6 +139,26 @@ static void check_wal(struct checker *k, const char *dir, const vz_meta *m, bool
 	vz_wal_free(&w);
 }
 
+/* postings.bin of a workspace collection (absent when it was built before it existed). */
+static void check_postings(struct checker *k, const char *dir, const vz_meta *m, bool quick)
+{
+	char path[4200];
+	uint64_t gen;
+	if (vz_settle_data_file(dir, "postings.bin", VZ_MAGIC_POSTINGS, m->generation, false, path, sizeof path) || access(path, F_OK)) return;
+	vz_text_index *x;
+	int rc = quick ? vz_text_index_open(path, &x) : vz_text_index_check(path, &gen);
+	if (rc) {
+		const char *d = short_detail(vz_last_error(), dir);
+		problem(k, "postings.bin", -1, "%s", strncmp(d, "postings.bin: ", 14) ? d : d + 14);
+		return;
+	}
+	if (quick) {
+		gen = vz_text_index_generation(x);
+		vz_text_index_close(x);
+	}
+	if (gen != m->generation) problem(k, "postings.bin", 16, "generation %llu, metadata.json says %llu", (unsigned long long)gen, (unsigned long long)m->generation);
+}
+
 int vz_collection_verify(const char *dir, bool quick, int lock_timeout_ms, vz_verify_cb cb, void *ctx, int *problems)
 {
 	*problems = 0;
@@ -171,6 +191,7 @@ int vz_collection_verify(const char *dir, bool quick, int lock_timeout_ms, vz_ve
 	check_data_file(&k, dir, &m, "vectors.bin", quick);
 	check_data_file(&k, dir, &m, "index.hnsw", quick);
 	if (!m.workspace) check_wal(&k, dir, &m, quick);
+	else check_postings(&k, dir, &m, quick);
 	vz_meta_free(&m);
 	vz_lock_release(&lock);
 	*problems = k.problems;

@@ -909,6 +909,10 @@ int vz_text_index_write(const char *path, vz_text_doc *docs, size_t n, const vz_
 typedef struct vz_text_index vz_text_index;
 /* Maps postings.bin and checks its header and section table (not the body checksum). */
 int vz_text_index_open(const char *path, vz_text_index **out);
+/* Opens the postings.bin of collection directory dir that belongs to its committed generation
+ * (or postings.bin.new left by a build interrupted after its commit). VZ_ENOENT when there is
+ * none; VZ_ECORRUPT when damaged or of another generation. */
+int vz_text_index_open_dir(const char *dir, uint64_t generation, vz_text_index **out);
 void vz_text_index_close(vz_text_index *x);
 uint64_t vz_text_index_generation(const vz_text_index *x);
 uint64_t vz_text_index_files(const vz_text_index *x);

@@ -364,11 +364,12 @@ static int write_snapshot(const char *dir, const vz_workspace *w, const vz_ws_co
 	return rc;
 }
 
-/* Writes postings.bin for the files of cache c (the snapshot of generation c->generation). */
-static int write_postings(const char *dir, const vz_ws_collection *wc, const ws_cache *c)
+/* Writes postings.bin for the files of cache c (the snapshot of generation c->generation), as
+ * NAME (postings.bin or postings.bin.new: see vz_workspace_build). */
+static int write_postings(const char *dir, const char *name, const vz_ws_collection *wc, const ws_cache *c)
 {
 	char path[4200];
-	int rc = vz_path_fmt(path, sizeof path, "%s/postings.bin", dir);
+	int rc = vz_path_fmt(path, sizeof path, "%s/%s", dir, name);
 	if (rc) return rc;
 	vz_text_doc *docs = calloc(c->n ? c->n : 1, sizeof *docs);
 	size_t n = 0, nch = 0;
@@ -398,9 +399,8 @@ static int write_postings(const char *dir, const vz_ws_collection *wc, const ws_
 /* True when postings.bin is there, of generation gen and with the weights of wc. */
 static bool postings_current(const char *dir, const vz_ws_collection *wc, uint64_t gen)
 {
-	char path[4200];
 	vz_text_index *x;
-	if (vz_path_fmt(path, sizeof path, "%s/postings.bin", dir) || vz_text_index_open(path, &x)) return false;
+	if (vz_text_index_open_dir(dir, gen, &x)) return false;
 	vz_text_weights w = vz_text_index_weights(x);
 	bool ok = vz_text_index_generation(x) == gen && !memcmp(&w, &wc->text, sizeof w);
 	vz_text_index_close(x);
@@ -502,13 +502,18 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 	bool dirty = st->rebuilt || st->changed || st->added || st->removed || !have_meta || old.config_hash != wc->config_hash;
 	if (dirty) {
 		cur.generation = generation + 1;
+		/* postings.bin.new, then the snapshot's commit (metadata.json), then the rename to
+		 * postings.bin: a crash anywhere leaves a postings file of the committed generation,
+		 * which readers pick (vz_text_index_open_dir) */
+		char settled[4200];
+		if ((rc = write_postings(dir, "postings.bin.new", wc, &cur))) goto out;
 		if ((rc = write_snapshot(dir, w, wc, &cur, threads))) goto out;
-		if ((rc = write_postings(dir, wc, &cur))) goto out;
+		if ((rc = vz_settle_data_file(dir, "postings.bin", VZ_MAGIC_POSTINGS, cur.generation, true, settled, sizeof settled))) goto out;
 		rc = cache_save(cpath, &cur, model);
 	} else if (!postings_current(dir, wc, generation)) {
 		/* built before postings.bin existed, or with other ranking weights */
 		cur.generation = generation;
-		rc = write_postings(dir, wc, &cur);
+		rc = write_postings(dir, "postings.bin", wc, &cur);
 	}
 out:
 	st->seconds = vz_now() - t0;
