@@ -94,7 +94,7 @@ setup() {
 	assert_output ""
 	run "$VZ" query proj/docs --text 'replay the journal' -k 1
 	assert_success
-	assert_output --regexp $'^[0-9.]+\tdocs/sub/recovery.md:1\t# Recovery After a power cut, replay the journal from the last checkpoint.$'
+	assert_output --regexp $'^[0-9.]+\tdocs/sub/recovery.md:2\t# Recovery After a power cut, replay the journal from the last checkpoint.$'
 	printf '%s ' $(seq 1 200) > proj/docs/long.md
 	echo 'a zeppelin moored above the harbour' >> proj/docs/long.md
 	"$VZ" build -q
