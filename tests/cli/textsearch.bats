@@ -123,3 +123,29 @@ setup() {
 	assert_success
 	assert_output --regexp $'^[0-9.]+\tbackup.md:2\t# Backups Copy the archive'
 }
+
+@test "processing.text_search weights rank fields; a change rewrites only postings.bin; bad values are refused" {
+	printf '# Gardening\nNothing about boats here.\n' > p/garden.md
+	{ printf '# Boats\n'; for i in $(seq 1 40); do echo "hull $i"; done; echo 'A page on gardening, gardening and more gardening.'; } > p/boats.md
+	"$VZ" build -q
+	D="$VZ_DATA_DIR/workspace/p/docs"
+	run "$VZ" query p/docs --text "gardening" -k 1
+	assert_output --regexp $'\tgarden.md:1\t'
+	vectors=$(stat -c '%i' "$D/vectors.bin") postings=$(stat -c '%i' "$D/postings.bin")
+	printf 'projects:\n  - name: p\n    path: p\n    collections:\n      - name: docs\n        processing:\n          text_search: { body_weight: 2.5, title_weight: 0, k1: 1.2, b: 0, path_weight: 1 }\n' > vectorize-workspace.yml
+	run "$VZ" build
+	assert_output --regexp '^p/docs: 2 files, 0 changed, 0 added, 0 removed'
+	assert_equal "$(stat -c '%i' "$D/vectors.bin")" "$vectors"
+	[ "$(stat -c '%i' "$D/postings.bin")" != "$postings" ]
+	run "$VZ" query p/docs --text "gardening" -k 1
+	assert_output --regexp $'\tboats.md:42\t'
+	printf 'projects:\n  - name: p\n    path: p\n    collections:\n      - name: docs\n        processing:\n          text_search: { b: 1.5 }\n' > vectorize-workspace.yml
+	run "$VZ" build
+	assert_equal "$status" 78
+	assert_output --partial "vectorize-workspace.yml:7:"
+	assert_output --partial "b 1.5 out of range 0..1"
+	printf 'projects:\n  - name: p\n    path: p\n    collections:\n      - name: docs\n        processing:\n          text_search: { title_weight: heavy }\n' > vectorize-workspace.yml
+	run "$VZ" build
+	assert_equal "$status" 78
+	assert_output --partial "title_weight must be a number, not 'heavy'"
+}
