@@ -96,13 +96,92 @@ void vz_cli_print_text_hit(FILE *out, const vz_result *r, const char *query)
 	json_decref(payload);
 }
 
+/* The texts of a dynamic collection's rows (payload member "text"), for dynamic_search. */
+struct rows {
+	char **ids, **texts;
+	size_t n, cap;
+};
+
+static int collect_row(void *ctx, const vz_result *r, const float *vector)
+{
+	(void)vector;
+	struct rows *t = ctx;
+	json_t *payload = r->payload ? json_loadb(r->payload, r->payload_len, 0, NULL) : NULL;
+	const char *text = json_string_value(json_object_get(payload, "text"));
+	int rc = VZ_OK;
+	if (text) {
+		if (t->n == t->cap) {
+			size_t cap = t->cap ? t->cap * 2 : 256;
+			char **a = realloc(t->ids, cap * sizeof *a), **b = a ? realloc(t->texts, cap * sizeof *b) : NULL;
+			if (a) t->ids = a;
+			if (b) t->texts = b;
+			if (!a || !b) rc = vz_fail(VZ_ENOMEM, "out of memory");
+			else t->cap = cap;
+		}
+		if (!rc) {
+			t->ids[t->n] = strndup(r->id, r->id_len);
+			t->texts[t->n] = strdup(text);
+			if (t->ids[t->n] && t->texts[t->n]) t->n++;
+			else {
+				free(t->ids[t->n]);
+				free(t->texts[t->n]);
+				rc = vz_fail(VZ_ENOMEM, "out of memory");
+			}
+		}
+	}
+	json_decref(payload);
+	return rc;
+}
+
+/* A dynamic collection with the built-in embedding: the same ranking as a workspace's, from an
+ * index of its texts built for the query (each row a document: its id as the path, its text
+ * as title lead and body), so that it needs no state beyond the rows and a dumped and loaded
+ * collection answers the same. */
+static int dynamic_search(const struct vz_cli *cli, vz_collection *c, const char *query, size_t k, bool json)
+{
+	struct rows t = { 0 };
+	vz_text_doc *docs = NULL;
+	vz_text_chunk *chunks = NULL;
+	vz_text_index *x = NULL;
+	vz_text_hit *hits = NULL;
+	size_t n = 0;
+	vz_text_weights w = VZ_TEXT_WEIGHTS_DEFAULT;
+	int rc = vz_collection_foreach(c, collect_row, &t);
+	if (!rc && (!(docs = calloc(t.n ? t.n : 1, sizeof *docs)) || !(chunks = calloc(t.n ? t.n : 1, sizeof *chunks))))
+		rc = vz_fail(VZ_ENOMEM, "out of memory");
+	for (size_t i = 0; i < t.n && !rc; i++) {
+		size_t len = strlen(t.texts[i]);
+		chunks[i] = (vz_text_chunk){ .text = t.texts[i], .len = (uint32_t)len, .line = 1 };
+		docs[i] = (vz_text_doc){ .path = t.ids[i], .hash = i, .title = t.texts[i], .title_len = (uint32_t)vz_text_title(t.texts[i], len),
+					 .chunks = &chunks[i], .n_chunks = 1 };
+	}
+	if (!rc) rc = vz_text_index_build(docs, t.n, &w, &x);
+	if (!rc) rc = vz_text_search(x, query, strlen(query), k, false, &hits, &n);
+	for (size_t i = 0; i < n && !rc; i++) {
+		vz_result r;
+		const float *v;
+		const char *id = t.ids[hits[i].file];
+		if (vz_collection_get(c, id, strlen(id), &r, &v)) continue;
+		r.score = (float)hits[i].score;
+		if (json) vz_print_result(stdout, &r, true, true);
+		else vz_cli_print_text_hit(stdout, &r, query);
+	}
+	vz_text_hits_free(hits, n);
+	vz_text_index_close(x);
+	for (size_t i = 0; i < t.n; i++) free(t.ids[i]), free(t.texts[i]);
+	free(t.ids), free(t.texts), free(docs), free(chunks);
+	return rc ? vz_report(cli, rc) : 0;
+}
+
 int vz_cli_text_search(const struct vz_cli *cli, vz_collection *c, const char *coll_dir, const char *query, size_t k, bool chunks, bool json)
 {
 	vz_collection_stats st;
 	int rc = vz_collection_stats_get(c, &st);
 	if (rc) return vz_report(cli, rc);
 	vz_text_index *x;
-	/* none: a collection built before postings.bin existed, or a dynamic one: the vectors answer */
+	if (!strstr(vz_collection_extra_json(c), "\"workspace\""))
+		return vz_collection_config(c)->embedding[0] ? dynamic_search(cli, c, query, k, json) : VZ_ENOENT;
+	/* none: a collection built before postings.bin existed: the vectors answer */
 	if ((rc = vz_text_index_open_dir(coll_dir, st.generation, &x))) return rc == VZ_ENOENT ? rc : vz_report(cli, rc);
 	warn_config_changed(cli, c, coll_dir);
 	vz_text_hit *hits;

@@ -403,7 +403,8 @@ static void builder_free(builder *b)
 	vz_buf_free(&b->arena);
 }
 
-int vz_text_index_write(const char *path, vz_text_doc *docs, size_t n, const vz_text_weights *w, uint64_t generation)
+/* The body of postings.bin for docs into body. */
+static int build_body(vz_text_doc *docs, size_t n, const vz_text_weights *w, vz_buf *body)
 {
 	builder b = { 0 };
 	size_t n_chunks = 0;
@@ -429,10 +430,16 @@ int vz_text_index_write(const char *path, vz_text_doc *docs, size_t n, const vz_
 		}
 		for (int f = 0; f < 3; f++) d->len[f] = b.cur_flen[f], b.flen[f] += b.cur_flen[f];
 	}
-	vz_buf body = { 0 };
 	int rc = b.rc;
-	if (!rc) rc = encode(&b, docs, n, n_chunks, w, &body);
+	if (!rc) rc = encode(&b, docs, n, n_chunks, w, body);
 	builder_free(&b);
+	return rc;
+}
+
+int vz_text_index_write(const char *path, vz_text_doc *docs, size_t n, const vz_text_weights *w, uint64_t generation)
+{
+	vz_buf body = { 0 };
+	int rc = build_body(docs, n, w, &body);
 	if (!rc) {
 		vz_file_header h = { .version = POSTINGS_VERSION, .generation = generation, .body_length = body.len,
 				     .body_checksum = vz_hash64(body.data, body.len) };
@@ -456,6 +463,7 @@ int vz_text_index_write(const char *path, vz_text_doc *docs, size_t n, const vz_
 
 struct vz_text_index {
 	vz_map map;
+	vz_buf own; /* the body, for an index built in memory */
 	const unsigned char *p; /* the body */
 	size_t size;
 	uint64_t generation;
@@ -543,9 +551,29 @@ int vz_text_index_open_dir(const char *dir, uint64_t generation, vz_text_index *
 	return rc;
 }
 
+int vz_text_index_build(vz_text_doc *docs, size_t n, const vz_text_weights *w, vz_text_index **out)
+{
+	*out = NULL;
+	vz_text_index *x = calloc(1, sizeof *x);
+	if (!x) return vz_fail(VZ_ENOMEM, "out of memory");
+	int rc = build_body(docs, n, w, &x->own);
+	if (!rc) {
+		x->p = x->own.data;
+		x->size = x->own.len;
+		rc = layout(x);
+	}
+	if (rc) {
+		vz_text_index_close(x);
+		return rc;
+	}
+	*out = x;
+	return VZ_OK;
+}
+
 void vz_text_index_close(vz_text_index *x)
 {
 	if (!x) return;
+	vz_buf_free(&x->own);
 	vz_unmap(&x->map);
 	free(x);
 }

@@ -913,6 +913,8 @@ int vz_text_index_open(const char *path, vz_text_index **out);
  * (or postings.bin.new left by a build interrupted after its commit). VZ_ENOENT when there is
  * none; VZ_ECORRUPT when damaged or of another generation. */
 int vz_text_index_open_dir(const char *dir, uint64_t generation, vz_text_index **out);
+/* An index of docs in memory, ranked the same way (dynamic text collections). */
+int vz_text_index_build(vz_text_doc *docs, size_t n, const vz_text_weights *w, vz_text_index **out);
 void vz_text_index_close(vz_text_index *x);
 uint64_t vz_text_index_generation(const vz_text_index *x);
 uint64_t vz_text_index_files(const vz_text_index *x);
