@@ -2,7 +2,8 @@
  * inverted index file postings.bin (written by workspace builds) and BM25F ranking over three
  * fields of each file (path and name, title, body), per file with its best chunk or per chunk.
  *
- * postings.bin: vz_file_header (magic VZPOST01, version 1, generation = the snapshot's),
+ * postings.bin: vz_file_header (magic VZPOST01, version 1, generation = the snapshot's, aux =
+ * the workspace collection's configuration hash),
  * then the body (all integers little-endian, offsets relative to the body's first byte):
  *   0   u32 fields (3), u32 flags (0)
  *   8   f32 weight path, f32 weight title, f32 weight body, f32 k1, f32 b
@@ -11,9 +12,9 @@
  *   56  u64 total terms of the path, title and body fields over all files, u64 over all chunks
  *   88  u64 offsets of the file table, chunk table, term dictionary, postings, strings
  *   128 sections, in that order:
- *   file table, 48 bytes a file (sorted by path): u64 content hash, u32 path offset, u32 path
+ *   file table, 64 bytes a file (sorted by path): u64 content hash, u32 path offset, u32 path
  *     length, u32 title offset, u32 title length (into strings), u32 first chunk, u32 chunks,
- *     u32 terms in path, title and body, u32 0
+ *     u32 terms in path, title and body, u32 0, u64 size, u64 modification time (ns)
  *   chunk table, 16 bytes a chunk (files' chunks in order): u32 file, u32 first line (1-based),
  *     u32 terms, u32 index of the chunk in its file (its row id is PATH#INDEX)
  *   dictionary, 24 bytes a term (sorted by bytes): u32 string offset, u32 length, u32 files,
@@ -34,7 +35,7 @@
 #define TERM_MAX 64
 #define LEAD 300 /* bytes of a file's title field past the start of its title line */
 #define HEAD 128
-#define FILE_REC 48
+#define FILE_REC 64
 #define CHUNK_REC 16
 #define DICT_REC 24
 #define FPOST 12
@@ -345,6 +346,7 @@ static int encode(builder *b, const vz_text_doc *docs, size_t n, size_t n_chunks
 		memcpy(p + s, d->title, d->title_len), s += d->title_len;
 		put32(r + 24, (uint32_t)c), put32(r + 28, d->n_chunks);
 		put32(r + 32, d->len[0]), put32(r + 36, d->len[1]), put32(r + 40, d->len[2]);
+		put64(r + 48, d->size), put64(r + 56, (uint64_t)d->mtime_ns);
 		for (uint32_t j = 0; j < d->n_chunks; j++, c++) {
 			unsigned char *q = p + off_chunks + c * CHUNK_REC;
 			put32(q, (uint32_t)i), put32(q + 4, d->chunks[j].line), put32(q + 8, d->chunks[j].terms), put32(q + 12, j);
@@ -436,13 +438,13 @@ static int build_body(vz_text_doc *docs, size_t n, const vz_text_weights *w, vz_
 	return rc;
 }
 
-int vz_text_index_write(const char *path, vz_text_doc *docs, size_t n, const vz_text_weights *w, uint64_t generation)
+int vz_text_index_write(const char *path, vz_text_doc *docs, size_t n, const vz_text_weights *w, uint64_t generation, uint64_t config_hash)
 {
 	vz_buf body = { 0 };
 	int rc = build_body(docs, n, w, &body);
 	if (!rc) {
 		vz_file_header h = { .version = POSTINGS_VERSION, .generation = generation, .body_length = body.len,
-				     .body_checksum = vz_hash64(body.data, body.len) };
+				     .body_checksum = vz_hash64(body.data, body.len), .aux = config_hash };
 		memcpy(h.magic, VZ_MAGIC_POSTINGS, 8);
 		unsigned char head[VZ_HEADER_SIZE];
 		vz_header_encode(&h, head);
@@ -466,7 +468,7 @@ struct vz_text_index {
 	vz_buf own; /* the body, for an index built in memory */
 	const unsigned char *p; /* the body */
 	size_t size;
-	uint64_t generation;
+	uint64_t generation, config;
 	uint64_t files, chunks, terms;
 	uint64_t off_files, off_chunks, off_dict, off_post, off_str;
 	vz_text_weights w;
@@ -525,6 +527,7 @@ int vz_text_index_open(const char *path, vz_text_index **out)
 		x->p = x->map.data + VZ_HEADER_SIZE;
 		x->size = x->map.size - VZ_HEADER_SIZE;
 		x->generation = h.generation;
+		x->config = h.aux;
 		rc = layout(x);
 	}
 	if (rc) {
@@ -580,6 +583,7 @@ void vz_text_index_close(vz_text_index *x)
 
 uint64_t vz_text_index_generation(const vz_text_index *x) { return x->generation; }
 uint64_t vz_text_index_files(const vz_text_index *x) { return x->files; }
+uint64_t vz_text_index_config(const vz_text_index *x) { return x->config; }
 vz_text_weights vz_text_index_weights(const vz_text_index *x) { return x->w; }
 
 /* A string of the strings section, or false when it does not fit. */
@@ -598,6 +602,18 @@ int vz_text_file_path(const vz_text_index *x, uint32_t file, const char **path, 
 	uint32_t n = vz_load_u32(r + 12);
 	if (!str_at(x, vz_load_u32(r + 8), n, path)) return vz_fail(VZ_ECORRUPT, "offset %llu: path out of bounds", (unsigned long long)(VZ_HEADER_SIZE + x->off_files + (uint64_t)file * FILE_REC + 8));
 	*len = n;
+	return VZ_OK;
+}
+
+int vz_text_index_file(const vz_text_index *x, uint32_t i, vz_text_file_stat *out)
+{
+	int rc = vz_text_file_path(x, i, &out->path, &out->path_len);
+	if (rc) return rc;
+	const unsigned char *r = x->p + x->off_files + (uint64_t)i * FILE_REC;
+	out->size = vz_load_u64(r + 48);
+	out->mtime_ns = (int64_t)vz_load_u64(r + 56);
+	out->chunks = vz_load_u32(r + 28);
+	out->hash = vz_load_u64(r);
 	return VZ_OK;
 }
 

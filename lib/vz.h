@@ -898,6 +898,8 @@ typedef struct vz_text_doc {
 	uint32_t title_len;
 	vz_text_chunk *chunks;
 	uint32_t n_chunks;
+	uint64_t size;       /* of the file, and its modification time: the stat-first check */
+	int64_t mtime_ns;
 	uint32_t len[3];     /* set by vz_text_index_write */
 } vz_text_doc;
 /* The length of the title field of a file whose first bytes are t: everything up to 300 bytes
@@ -905,7 +907,7 @@ typedef struct vz_text_doc {
  * Markdown heading, else the first non-blank line), so the lead of the text counts too. */
 size_t vz_text_title(const char *t, size_t len);
 /* Writes postings.bin for docs at path (atomic replace, through lib/io.c). */
-int vz_text_index_write(const char *path, vz_text_doc *docs, size_t n, const vz_text_weights *w, uint64_t generation);
+int vz_text_index_write(const char *path, vz_text_doc *docs, size_t n, const vz_text_weights *w, uint64_t generation, uint64_t config_hash);
 typedef struct vz_text_index vz_text_index;
 /* Maps postings.bin and checks its header and section table (not the body checksum). */
 int vz_text_index_open(const char *path, vz_text_index **out);
@@ -919,6 +921,18 @@ void vz_text_index_close(vz_text_index *x);
 uint64_t vz_text_index_generation(const vz_text_index *x);
 uint64_t vz_text_index_files(const vz_text_index *x);
 vz_text_weights vz_text_index_weights(const vz_text_index *x);
+/* The configuration hash of the workspace collection it was built for (header aux). */
+uint64_t vz_text_index_config(const vz_text_index *x);
+typedef struct vz_text_file_stat {
+	const char *path;
+	size_t path_len;
+	uint64_t size;
+	int64_t mtime_ns;
+	uint64_t hash;
+	uint32_t chunks;
+} vz_text_file_stat;
+/* What the file table says of file i (in path order). */
+int vz_text_index_file(const vz_text_index *x, uint32_t i, vz_text_file_stat *out);
 /* Full check (body checksum, every record); *generation gets the header's. */
 int vz_text_index_check(const char *path, uint64_t *generation);
 typedef struct vz_text_hit {

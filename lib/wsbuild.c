@@ -10,7 +10,9 @@
  *       text, dim x f32 vector.
  * Version 2 added the line; a version 1 cache is not used (the next build reads every file).
  * Keeping each chunk's text and vector is what lets an incremental build re-read and re-embed
- * only the files that changed, and yet write the same snapshot as a full build. */
+ * only the files that changed, and yet write the same snapshot as a full build. A binary file
+ * (a NUL byte) is recorded with content hash 0 and no chunks, so that it is not read again
+ * while its size and modification time stay the same. */
 #include "ws_internal.h"
 
 #include <fcntl.h>
@@ -45,6 +47,9 @@ typedef struct ws_cache {
 	ws_file *files;
 	size_t n;
 } ws_cache;
+
+/* A binary file's record: no rows. */
+static bool skipped(const ws_file *f) { return f->hash == 0 && f->n_chunks == 0; }
 
 static void file_free(ws_file *f)
 {
@@ -257,11 +262,13 @@ static int embed_file(const vz_ws_collection *c, const vz_bm25 *m, const char *f
 	int rc = vz_read_file(full, c->max_file_size, &data, &len);
 	if (rc == VZ_ENOMEM) return rc;
 	if (rc) return VZ_ENOENT; /* vanished, replaced or grown past the limit meanwhile */
+	memset(f, 0, sizeof *f);
 	if (binary(data, len)) {
 		free(data);
-		return VZ_ENOENT;
+		f->size = len;
+		f->mtime_ns = e->mtime_ns;
+		return (f->path = strdup(e->path)) ? VZ_OK : vz_fail(VZ_ENOMEM, "out of memory");
 	}
-	memset(f, 0, sizeof *f);
 	vz_ws_span *sp;
 	size_t n;
 	if ((rc = vz_ws_chunks(data, len, c->chunk_size, c->chunk_overlap, &sp, &n))) {
@@ -379,18 +386,21 @@ static int write_postings(const char *dir, const char *name, const vz_ws_collect
 	nch = 0;
 	for (size_t i = 0; i < c->n && !rc; i++) {
 		const ws_file *f = &c->files[i];
-		if (!f->n_chunks) continue; /* no words: no rows to show */
 		vz_text_doc *d = &docs[n++];
 		d->path = f->path;
 		d->hash = f->hash;
-		d->title = f->chunks[0].text;
-		d->title_len = (uint32_t)vz_text_title(f->chunks[0].text, f->chunks[0].text_len);
+		d->size = f->size;
+		d->mtime_ns = f->mtime_ns;
+		if (f->n_chunks) { /* else no words: no rows, no title */
+			d->title = f->chunks[0].text;
+			d->title_len = (uint32_t)vz_text_title(f->chunks[0].text, f->chunks[0].text_len);
+		}
 		d->chunks = chunks + nch;
 		d->n_chunks = f->n_chunks;
 		for (uint32_t j = 0; j < f->n_chunks; j++, nch++)
 			chunks[nch] = (vz_text_chunk){ .text = f->chunks[j].text, .len = f->chunks[j].text_len, .line = f->chunks[j].line, .start = f->chunks[j].start };
 	}
-	if (!rc) rc = vz_text_index_write(path, docs, n, &wc->text, c->generation);
+	if (!rc) rc = vz_text_index_write(path, docs, n, &wc->text, c->generation, wc->config_hash);
 	free(docs);
 	free(chunks);
 	return rc;
@@ -405,6 +415,31 @@ static bool postings_current(const char *dir, const vz_ws_collection *wc, uint64
 	bool ok = vz_text_index_generation(x) == gen && !memcmp(&w, &wc->text, sizeof w);
 	vz_text_index_close(x);
 	return ok;
+}
+
+/* The stat-first check (as git's index does): true when postings.bin of the committed
+ * generation was built with this configuration from exactly these paths, sizes and
+ * modification times, so that nothing needs reading; fills st. */
+static bool unchanged(const char *dir, const vz_ws_collection *wc, const vz_ws_entry *ents, size_t n, uint64_t gen, vz_ws_stats *st)
+{
+	vz_text_index *x;
+	if (vz_text_index_open_dir(dir, gen, &x)) return false;
+	vz_text_weights w = vz_text_index_weights(x);
+	bool same = vz_text_index_config(x) == wc->config_hash && !memcmp(&w, &wc->text, sizeof w) && vz_text_index_files(x) == n;
+	uint64_t chunks = 0, files = 0;
+	for (size_t i = 0; i < n && same; i++) {
+		vz_text_file_stat fs;
+		same = !vz_text_index_file(x, (uint32_t)i, &fs) && fs.path_len == strlen(ents[i].path) &&
+		       !memcmp(fs.path, ents[i].path, fs.path_len) && fs.size == ents[i].size && fs.mtime_ns == ents[i].mtime_ns;
+		chunks += fs.chunks;
+		files += !(fs.hash == 0 && fs.chunks == 0);
+	}
+	vz_text_index_close(x);
+	if (same) {
+		st->files = files;
+		st->chunks = chunks;
+	}
+	return same;
 }
 
 static int open_collection_dir(const char *data_dir, const vz_ws_collection *wc, int timeout_ms, char *dir, size_t cap, vz_lock *lock)
@@ -433,22 +468,24 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 	size_t n_ents = 0;
 	vz_bm25 *model = NULL;
 	if ((rc = vz_path_fmt(cpath, sizeof cpath, "%s/cache.bin", dir))) goto out;
+	vz_meta meta;
+	uint64_t meta_gen = 0;
+	bool have_meta = vz_meta_read(dir, &meta) == VZ_OK;
+	if (have_meta) {
+		meta_gen = meta.generation;
+		vz_meta_free(&meta);
+	}
+	if ((rc = vz_ws_walk(wc, data_dir, &ents, &n_ents))) goto out;
+	if (!force && have_meta && unchanged(dir, wc, ents, n_ents, meta_gen, st)) goto out;
 	if (cache_load(cpath, &old, NULL) == VZ_ENOMEM) {
 		rc = VZ_ENOMEM;
 		goto out;
 	}
-	vz_meta meta;
-	uint64_t generation = old.generation;
-	bool have_meta = vz_meta_read(dir, &meta) == VZ_OK;
-	if (have_meta) {
-		if (meta.generation > generation) generation = meta.generation;
-		vz_meta_free(&meta);
-	}
+	uint64_t generation = old.generation > meta_gen ? old.generation : meta_gen;
 	if (force || old.config_hash != wc->config_hash || old.dim != wc->cfg.dim) {
 		st->rebuilt = old.n > 0 || force;
 		cache_free(&old);
 	}
-	if ((rc = vz_ws_walk(wc, data_dir, &ents, &n_ents))) goto out;
 	if ((rc = vz_bm25_new(wc->cfg.dim, &model))) goto out;
 	cur.dim = wc->cfg.dim;
 	cur.config_hash = wc->config_hash;
@@ -457,9 +494,13 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		goto out;
 	}
 	size_t oi = 0;
+	bool restat = false; /* the rows stay, the recorded sizes, times or binary files do not */
 	for (size_t i = 0; i < n_ents; i++) {
 		const vz_ws_entry *e = &ents[i];
-		while (oi < old.n && strcmp(old.files[oi].path, e->path) < 0) oi++, st->removed++;
+		for (; oi < old.n && strcmp(old.files[oi].path, e->path) < 0; oi++) {
+			if (skipped(&old.files[oi])) restat = true;
+			else st->removed++;
+		}
 		ws_file *prev = oi < old.n && !strcmp(old.files[oi].path, e->path) ? &old.files[oi] : NULL;
 		if (prev) oi++;
 		if (progress) progress(ctx, i, n_ents);
@@ -472,25 +513,32 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		if ((rc = vz_path_fmt(full, sizeof full, "%s/%s", wc->project_dir, e->path))) goto out;
 		ws_file f;
 		rc = embed_file(wc, model, full, e, &f);
-		if (rc == VZ_ENOENT) { /* vanished or binary: as if it were not there */
+		if (rc == VZ_ENOENT) { /* vanished: as if it were not there */
 			rc = VZ_OK;
-			if (prev) st->removed++;
+			if (prev && !skipped(prev)) st->removed++;
+			if (prev && skipped(prev)) restat = true;
 			continue;
 		}
 		if (rc) goto out;
 		if (prev && prev->hash == f.hash) {
-			/* only touched: keep the old rows, take the new mtime */
+			/* only touched: keep the old rows, take the new size (binary) and mtime */
 			file_free(&f);
+			prev->size = e->size;
 			prev->mtime_ns = e->mtime_ns;
+			restat = true;
 			cur.files[cur.n++] = *prev;
 			memset(prev, 0, sizeof *prev);
 			continue;
 		}
-		if (prev) st->changed++;
-		else st->added++;
+		if (prev && !skipped(prev)) st->changed++;
+		else if (!skipped(&f)) st->added++;
+		else restat = true; /* a new binary file, or a text file that became one */
 		cur.files[cur.n++] = f;
 	}
-	st->removed += old.n - oi;
+	for (; oi < old.n; oi++) {
+		if (skipped(&old.files[oi])) restat = true;
+		else st->removed++;
+	}
 	if (progress) progress(ctx, n_ents, n_ents);
 	for (size_t i = 0; i < cur.n; i++) {
 		st->chunks += cur.files[i].n_chunks;
@@ -498,7 +546,7 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 			rc = vz_bm25_add_document(model, cur.files[i].chunks[j].text, cur.files[i].chunks[j].text_len);
 	}
 	if (rc) goto out;
-	st->files = cur.n;
+	for (size_t i = 0; i < cur.n; i++) st->files += !skipped(&cur.files[i]);
 	bool dirty = st->rebuilt || st->changed || st->added || st->removed || !have_meta || old.config_hash != wc->config_hash;
 	if (dirty) {
 		cur.generation = generation + 1;
@@ -510,10 +558,13 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		if ((rc = write_snapshot(dir, w, wc, &cur, threads))) goto out;
 		if ((rc = vz_settle_data_file(dir, "postings.bin", VZ_MAGIC_POSTINGS, cur.generation, true, settled, sizeof settled))) goto out;
 		rc = cache_save(cpath, &cur, model);
-	} else if (!postings_current(dir, wc, generation)) {
-		/* built before postings.bin existed, or with other ranking weights */
+	} else if (restat || !postings_current(dir, wc, generation)) {
+		/* the same rows, but files touched, binary files come or gone, a collection built
+		 * before postings.bin existed, or other ranking weights: postings.bin and cache.bin
+		 * of the same generation, so that the next build's stat-first check holds */
 		cur.generation = generation;
 		rc = write_postings(dir, "postings.bin", wc, &cur);
+		if (!rc) rc = cache_save(cpath, &cur, model);
 	}
 out:
 	st->seconds = vz_now() - t0;

@@ -3,7 +3,7 @@
 # Called by the Makefile (target deps); safe to run again. Needs root or sudo for apt-get.
 set -eu
 BUILD="gcc make pkg-config libyaml-dev libzstd-dev libxxhash-dev xxhash libjansson-dev libarchive-dev zstd"
-TEST="time tar util-linux bats bats-assert bats-support bats-file mandoc python3 clang llvm libclang-rt-14-dev valgrind bash-completion zsh fish"
+TEST="time strace tar util-linux bats bats-assert bats-support bats-file mandoc python3 clang llvm libclang-rt-14-dev valgrind bash-completion zsh fish"
 BENCH="sqlite3 bc xxhash libhnswlib-dev python3-hnswlib python3-faiss python3-numpy dataset-fashion-mnist"
 want="$BUILD $TEST"
 [ "${1:-}" = "--bench" ] && want="$want $BENCH"

@@ -26,6 +26,8 @@ static void make_docs(void)
 	for (int i = 0; i < 4; i++) {
 		docs[i].path = paths[i];
 		docs[i].hash = i < 2 ? 7 : (uint64_t)i + 100;
+		docs[i].size = 1000 + (uint64_t)i;
+		docs[i].mtime_ns = -5 - i;
 		docs[i].chunks = cs[i];
 		docs[i].n_chunks = nc[i];
 		docs[i].title = cs[i]->text;
@@ -37,13 +39,21 @@ TEST(text_index_ranks_groups_and_splits_words)
 {
 	make_docs();
 	vz_text_weights w = VZ_TEXT_WEIGHTS_DEFAULT;
-	CHECK_OK(vz_text_index_write("postings.bin", docs, 4, &w, 5));
+	CHECK_OK(vz_text_index_write("postings.bin", docs, 4, &w, 5, 77));
 	uint64_t gen = 0;
 	CHECK_OK(vz_text_index_check("postings.bin", &gen));
 	CHECK_INT(gen, 5);
 	vz_text_index *x;
 	CHECK_OK(vz_text_index_open("postings.bin", &x));
 	CHECK_INT(vz_text_index_files(x), 4);
+	CHECK_INT(vz_text_index_config(x), 77);
+	vz_text_file_stat fs;
+	CHECK_OK(vz_text_index_file(x, 3, &fs));
+	CHECK(fs.path_len == 7 && !memcmp(fs.path, "long.md", 7));
+	CHECK_INT(fs.size, 1003);
+	CHECK_INT(fs.mtime_ns, -8);
+	CHECK_INT(fs.chunks, 2);
+	CHECK_INT(vz_text_index_file(x, 4, &fs), VZ_ECORRUPT);
 	vz_text_hit *h;
 	size_t n;
 	/* per file: the identical ships grouped, long.md's best chunk is its second */
@@ -86,7 +96,7 @@ TEST(text_index_ranks_groups_and_splits_words)
 	CHECK_INT(vz_text_first_match("Rain, then zeppelins and a Zeppelin", 35, "zeppelin", 8), 27);
 	CHECK_INT(vz_text_first_match("nothing", 7, "zeppelin", 8), 0);
 	/* the same input writes the same bytes */
-	CHECK_OK(vz_text_index_write("again.bin", docs, 4, &w, 5));
+	CHECK_OK(vz_text_index_write("again.bin", docs, 4, &w, 5, 77));
 	CHECK_INT(t_sh("cmp -s postings.bin again.bin"), 0);
 }
 
@@ -107,7 +117,7 @@ TEST(text_index_damage_is_refused)
 {
 	make_docs();
 	vz_text_weights w = VZ_TEXT_WEIGHTS_DEFAULT;
-	CHECK_OK(vz_text_index_write("postings.bin", docs, 4, &w, 9));
+	CHECK_OK(vz_text_index_write("postings.bin", docs, 4, &w, 9, 77));
 	size_t len;
 	char *data = t_slurp("postings.bin", &len);
 	uint64_t gen;
