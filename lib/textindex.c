@@ -343,7 +343,7 @@ static int encode(builder *b, const vz_text_doc *docs, size_t n, size_t n_chunks
 		put32(r + 8, (uint32_t)(s - off_str)), put32(r + 12, (uint32_t)pl);
 		memcpy(p + s, d->path, pl), s += pl;
 		put32(r + 16, (uint32_t)(s - off_str)), put32(r + 20, d->title_len);
-		memcpy(p + s, d->title, d->title_len), s += d->title_len;
+		if (d->title_len) memcpy(p + s, d->title, d->title_len), s += d->title_len;
 		put32(r + 24, (uint32_t)c), put32(r + 28, d->n_chunks);
 		put32(r + 32, d->len[0]), put32(r + 36, d->len[1]), put32(r + 40, d->len[2]);
 		put64(r + 48, d->size), put64(r + 56, (uint64_t)d->mtime_ns);

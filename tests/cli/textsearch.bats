@@ -45,6 +45,13 @@ setup() {
 	for l in "${lines[@]}"; do [[ "$l" == *$'\tlong.md:'* ]] || fail "not a chunk of long.md: $l"; done
 	run "$VZ" query p/docs --text "gardening" -k 100
 	[ "${#lines[@]}" -eq 1 ]
+	# a path too long for a row id: the row is named by its hash, the snippet still shows
+	long=$(printf 'd%.0s' $(seq 1 120))
+	mkdir -p "p/$long/$long"
+	printf '# Deep\na wombat lives down here\n' > "p/$long/$long/deep.md"
+	"$VZ" build -q
+	run "$VZ" query p/docs --text "wombat"
+	assert_output --regexp $'^[0-9.]+\t'"$long/$long"$'/deep.md:2\t# Deep a wombat lives down here$'
 	run "$VZ" query p/docs --vector '[1]' --chunks
 	assert_equal "$status" 64
 	run "$VZ" query p/docs --text "the of and"
