@@ -810,6 +810,11 @@ static int search_chunks(const vz_text_index *x, const qterms *q, size_t k, vz_t
 		*n = i + 1;
 	}
 	free(cs), free(pf), free(stamp), free(cands);
+	if (rc) {
+		vz_text_hits_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
 	return rc;
 }
 
