@@ -135,6 +135,13 @@ int vz_cli_workspace_failures(const struct vz_cli *cli, const vz_workspace *w);
 /* Warns when collection c (in coll_dir) is a workspace collection whose workspace file changed
  * since its build (cmd/wsstale.c): one stat; the file is parsed only when it changed. */
 void vz_cli_warn_stale(const struct vz_cli *cli, vz_collection *c, const char *coll_dir);
+/* Backups by kind (cmd/backup.c): the file name prefix of a backup of names (all: every
+ * collection, --all or --auto): "vz" for all (the historical name), "vz-NAME" for one ('/' as
+ * '.'), "vz-set-HASH" for another set; --keep counts only the backups of the same prefix. */
+void vz_cli_backup_prefix(char *const *names, int n, bool all, char *out, size_t cap);
+/* backup.after_checkpoint of the workspace file here: backs up the collections just
+ * checkpointed (explicitly or automatically) into backup.directory (cmd/checkpoint.c). */
+int vz_cli_backup_after_checkpoint(const struct vz_cli *cli, char **done, int ndone);
 /* Prints the names of all collections (dynamic NAME and workspace PROJECT/COLLECTION). */
 int vz_list_collection_names(const struct vz_cli *cli, FILE *out);
 

@@ -33,6 +33,18 @@ static bool unbuilt(const struct vz_cli *cli, const char *name)
 	return stat(meta, &st) != 0;
 }
 
+/* Whether the data directory in use is workspace w's: data/ beside its file, or one that holds
+ * a collection it declares (VZ_DATA_DIR pointing elsewhere shows only what is there). */
+static bool workspace_data_dir(const struct vz_cli *cli, const vz_workspace *w, char **names, int n)
+{
+	for (int j = 0; j < n; j++)
+		if (vz_workspace_find(w, names[j])) return true;
+	char dd[4096], mine[4096];
+	struct stat a, b;
+	return vz_cli_data_dir(cli, dd, sizeof dd, NULL) == VZ_OK && vz_path_fmt(mine, sizeof mine, "%s/data", w->dir) == VZ_OK &&
+	       stat(dd, &a) == 0 && stat(mine, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 static int run(struct vz_cli *cli, struct vz_args *args)
 {
 	char **names;
@@ -44,6 +56,10 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	char yml[4096];
 	vz_workspace *w = NULL;
 	if (vz_find_workspace_file(yml, sizeof yml) == VZ_OK && vz_workspace_load(yml, &w)) w = NULL;
+	if (w && !workspace_data_dir(cli, w, names, n)) { /* another data directory: not this file's */
+		vz_workspace_free(w);
+		w = NULL;
+	}
 	size_t declared_unbuilt = 0;
 	for (size_t i = 0; w && i < w->n; i++) {
 		bool found = false;

@@ -575,6 +575,10 @@ int vz_collection_path(const char *data_dir, const char *name, char *out, size_t
 /* Takes the collection's lock (dir/LOCK) shared or exclusive, waiting at most timeout_ms;
  * VZ_ENOENT when the collection does not exist (or vanished while waiting, e.g. dropped). */
 int vz_collection_lock(const char *dir, enum vz_lock_mode mode, int timeout_ms, vz_lock *lock);
+/* Sets the automatic checkpoint thresholds of the dynamic collection in dir (0: leave that one
+ * as it is) in its metadata.json, under its exclusive lock (lib/thresholds.c). VZ_EPERM for a
+ * workspace collection, VZ_EINVAL for a value out of range. */
+int vz_collection_set_thresholds(const char *dir, uint32_t ops, uint32_t seconds, int lock_timeout_ms);
 
 /* One row to write. vector has cfg->dim floats (normalised by the writer for cosine). */
 typedef struct vz_row {
