@@ -164,14 +164,17 @@ static int unknown(parser *p, yaml_node_t *k, const char *where)
 static int not_applicable(parser *p, yaml_node_t *k, const char *why)
 {
 	vz_workspace *w = p->w;
-	for (size_t i = 0; i < w->n_not_applicable; i++) {
-		const char *e = strstr(w->not_applicable[i], ": ");
-		/* "file:line:col: key: why": the same key for the same reason is listed once */
-		e = e ? strstr(e + 2, ": ") : NULL;
-		if (e && (e = strstr(e + 2, ": ")) && !strncmp(e + 2, scalar(k), k->data.scalar.length) &&
-		    e[2 + k->data.scalar.length] == ':' && !strcmp(e + 4 + k->data.scalar.length, why))
+	char *tail;
+	if (asprintf(&tail, ": %s: %s", scalar(k), why) < 0) return vz_fail(VZ_ENOMEM, "out of memory");
+	size_t tl = strlen(tail);
+	for (size_t i = 0; i < w->n_not_applicable; i++) { /* the same key for the same reason: listed once */
+		size_t ll = strlen(w->not_applicable[i]);
+		if (ll >= tl && !strcmp(w->not_applicable[i] + ll - tl, tail)) {
+			free(tail);
 			return VZ_OK;
+		}
 	}
+	free(tail);
 	char *line;
 	if (asprintf(&line, "%s:%zu:%zu: %s: %s", p->path, k->start_mark.line + 1, k->start_mark.column + 1, scalar(k), why) < 0)
 		return vz_fail(VZ_ENOMEM, "out of memory");
@@ -500,9 +503,7 @@ static int finish_collection(parser *p, const settings *s, const char *project, 
 	if (!strcmp(wc->cfg.embedding, "native_ngram")) {
 		wc->ngram_min = s->ngram_min > 0 ? (uint32_t)s->ngram_min : 3;
 		wc->ngram_max = s->ngram_max > 0 ? (uint32_t)s->ngram_max : wc->ngram_min > 5 ? wc->ngram_min : 5;
-	} else if (s->ngram_min > 0 && s->model_node) {
-		warn_at(p, s->model_node, "%s: ngram_range applies to native_ngram only (ignored for %s)", wc->full_name, wc->cfg.embedding);
-	}
+	} /* elsewhere ngram_range does not apply (a default for the native_ngram collections) */
 	if (s->wanted_model[0]) {
 		/* once per collection, at the line that names the model */
 		const yaml_node_t *mn = s->model_node ? s->model_node : at;
@@ -583,8 +584,12 @@ static int parse_project(parser *p, yaml_node_t *pn, const settings *defaults)
 			return err_at(p, pc.name_node, "project '%s' is defined twice", pc.name);
 	if (!pc.enabled) return VZ_OK;
 	char dir[4096];
+	const char *rel = pc.path;
+	while (rel[0] == '.' && rel[1] == '/') /* "./proj": proj */
+		for (rel += 2; *rel == '/';) rel++;
+	if (!*rel) rel = ".";
 	int rc = pc.path[0] == '/' ? vz_path_fmt(dir, sizeof dir, "%s", pc.path)
-				   : vz_path_fmt(dir, sizeof dir, "%s/%s", p->w->dir, pc.path);
+				   : vz_path_fmt(dir, sizeof dir, "%s/%s", p->w->dir, rel);
 	if (rc) return err_at(p, pn, "project path too long");
 	size_t dl = strlen(dir);
 	while (dl > 1 && dir[dl - 1] == '/') dir[--dl] = 0;
