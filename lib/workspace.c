@@ -242,6 +242,10 @@ static int embedding_parameters_pair(parser *p, const char *key, yaml_node_t *k,
 	if (!strcmp(key, "model_path") || !strcmp(key, "model_name") || !strcmp(key, "device") || !strcmp(key, "batch_size") ||
 	    !strcmp(key, "normalize") || !strcmp(key, "max_length") || !strcmp(key, "cache_dir"))
 		return not_applicable(p, k, "vz runs no trained models: every vector is computed natively and L2-normalised");
+	if (!strcmp(key, "max_features") || !strcmp(key, "vocab_size") || !strcmp(key, "vocabulary_size") || !strcmp(key, "min_df") ||
+	    !strcmp(key, "max_df") || !strcmp(key, "use_idf") || !strcmp(key, "sublinear_tf") || !strcmp(key, "lowercase") ||
+	    !strcmp(key, "analyzer") || !strcmp(key, "stop_words"))
+		return not_applicable(p, k, "vz's models hash every lowercased term into the dimension: vocabulary and weighting options do not apply");
 	return unknown(p, k, "embedding parameters");
 }
 
@@ -754,6 +758,12 @@ static int top_sections(parser *p, const char *key, yaml_node_t *k, yaml_node_t 
 		return not_applicable(p, k, "vz has no memory or worker limits: it maps its files; vz build --threads N");
 	if (!strcmp(key, "error_handling") || !strcmp(key, "retry"))
 		return not_applicable(p, k, "vz does not retry: a failing collection is reported and the others are built");
+	if (!strcmp(key, "security") || !strcmp(key, "api") || !strcmp(key, "server"))
+		return not_applicable(p, k, "vz is a command with no server and no network access: the files' permissions guard the data");
+	if (!strcmp(key, "cache") || !strcmp(key, "caching"))
+		return not_applicable(p, k, "vz maps its files and keeps a cache.bin per workspace collection: nothing to configure");
+	if (!strcmp(key, "alerts") || !strcmp(key, "notifications"))
+		return not_applicable(p, k, "vz has no monitoring service: it reports on stderr and in its exit codes");
 	(void)v;
 	return VZ_ENOENT;
 }
