@@ -223,7 +223,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 		wt.data_ino = st.st_ino;
 	}
 	if ((ec = watch_all(cli, &wt, w, dirty))) goto out;
-	bool pending = true;
+	bool pending = true, first = true; /* the first round (and the one after a reload) builds */
 	for (;;) {
 		struct pollfd fds[2] = { { sfd, POLLIN, 0 }, { wt.fd, POLLIN, 0 } };
 		/* with changes pending, wait for a quiet period before building */
@@ -263,6 +263,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 					break;
 				}
 				if ((ec = watch_all(cli, &wt, w, dirty))) break;
+				first = true;
 			}
 		}
 		if (n == 0 && pending) {
@@ -270,7 +271,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 			for (size_t i = 0; i < w->n; i++) {
 				if (!dirty[i]) continue;
 				dirty[i] = false;
-				if (!w->watch_auto_update) { /* enable_auto_update: false: say so, do not build */
+				if (!w->watch_auto_update && !first) { /* enable_auto_update: false: say so, do not build */
 					vz_infof(cli, "%s: files changed (file_watcher.enable_auto_update is false: run vz build)", w->collections[i].full_name);
 					continue;
 				}
@@ -278,6 +279,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 				 * change tries again */
 				vz_cli_build_one(cli, w, &w->collections[i], data_dir, false, 1, false, false);
 			}
+			first = false;
 		}
 	}
 out:

@@ -190,7 +190,6 @@ proj/code: 0 files, 0 changed, 0 added, 1 removed (dry run: nothing written)"
 	for i in $(seq 1 100); do grep -q '^p/docs:' "$BATS_TEST_TMPDIR/watch.out" && break; sleep 0.1; done
 	echo ignored > proj/docs/scratch.tmp
 	sleep 0.5
-	printf '  - name: m\n    path: more\n    collections:\n      - name: docs\n' >> vectorize-workspace.yml
 	printf 'projects:\n  - name: p\n    path: proj\n    collections:\n      - name: docs\n        include_patterns: ["**/*.md"]\n  - name: m\n    path: more\n    collections:\n      - name: docs\nfile_watcher: { debounce_ms: 100, exclude_patterns: ["*.tmp"] }\n' > vectorize-workspace.yml.new
 	mv vectorize-workspace.yml.new vectorize-workspace.yml
 	for i in $(seq 1 100); do grep -q '^m/docs:' "$BATS_TEST_TMPDIR/watch.out" && break; sleep 0.1; done
@@ -254,4 +253,24 @@ proj/code: 0 files, 0 changed, 0 added, 1 removed (dry run: nothing written)"
 	assert_output "2 vz
 1 vz-b
 1 vz-set-$(ls "$W/bk2" | grep -o 'vz-set-[0-9a-f]*' | head -n 1 | cut -c8-)"
+}
+
+@test "watch with enable_auto_update: false reports changes without building; a bad edit keeps the last good file" {
+	printf 'projects:\n  - name: p\n    path: proj\n    collections:\n      - name: docs\nfile_watcher: { debounce_ms: 100, enable_auto_update: false }\n' > "$W/vectorize-workspace.yml"
+	cd "$W"
+	"$VZ" watch > "$BATS_TEST_TMPDIR/watch.out" 2>&1 &
+	pid=$!
+	for i in $(seq 1 100); do grep -q '^p/docs:' "$BATS_TEST_TMPDIR/watch.out" && break; sleep 0.1; done
+	echo "Fresh words about tide tables." > proj/docs/tide.md
+	for i in $(seq 1 100); do grep -q 'p/docs: files changed' "$BATS_TEST_TMPDIR/watch.out" && break; sleep 0.1; done
+	echo 'projects: [' > vectorize-workspace.yml
+	for i in $(seq 1 100); do grep -q 'keeping the previous workspace' "$BATS_TEST_TMPDIR/watch.out" && break; sleep 0.1; done
+	kill -TERM $pid
+	wait $pid
+	assert_equal "$?" 0
+	run cat "$BATS_TEST_TMPDIR/watch.out"
+	assert_line --regexp '^p/docs: 4 files, 0 changed, 4 added'
+	assert_output --partial 'p/docs: files changed (file_watcher.enable_auto_update is false: run vz build)'
+	assert_output --partial 'vectorize-workspace.yml: keeping the previous workspace until the file is fixed'
+	[ "$(grep -c '^p/docs:' "$BATS_TEST_TMPDIR/watch.out")" -eq 1 ]
 }
