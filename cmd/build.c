@@ -82,6 +82,14 @@ int vz_cli_build_one(const struct vz_cli *cli, const vz_workspace *w, const vz_w
 	int rc = vz_workspace_build(w, c, data_dir, force, threads, cli->lock_timeout_ms, bar ? show_progress : NULL, &p, &st);
 	if (rc) { /* where the collection is declared, and why it failed */
 		vz_errorf(cli, "%s:%d: %s", w->path, c->line, vz_last_error());
+		if (json) {
+			printf("{\"collection\":");
+			vz_json_string(stdout, c->full_name, strlen(c->full_name));
+			printf(",\"line\":%d,\"error\":", c->line);
+			vz_json_string(stdout, vz_last_error(), strlen(vz_last_error()));
+			printf(",\"exit\":%d}\n", vz_exit_code(rc));
+			fflush(stdout);
+		}
 		return vz_exit_code(rc);
 	}
 	if (json) {

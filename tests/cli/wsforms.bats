@@ -30,6 +30,9 @@ form() { cp "$FIX/forms/$1.yml" "$W/vectorize-workspace.yml"; cd "$W"; }
 	[[ "$stderr" == *"vectorize-workspace.yml:29: gone/notes: project gone: path $W/no-such-project: no such directory"* ]]
 	[ "$(grep -c 'gone/notes' <<< "$stderr")" -eq 1 ]
 	assert_file_exists "$W/data/workspace/all/everything/metadata.json"
+	run --separate-stderr "$VZ" build --json gone/notes
+	assert_equal "$status" 78
+	assert_output '{"collection":"gone/notes","line":29,"error":"gone/notes: project gone: path '"$W"'/no-such-project: no such directory","exit":78}'
 	run "$VZ" list
 	assert_success
 	assert_line --regexp '^gone/notes +workspace +- +- +- +- +- not built$'
