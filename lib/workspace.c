@@ -565,18 +565,21 @@ static int project_pair(parser *p, const char *key, yaml_node_t *k, yaml_node_t 
 	if (!strcmp(key, "enabled")) return get_bool(p, v, "enabled", &pc->enabled);
 	if (!strcmp(key, "collections")) {
 		pc->collections = v;
-		return want(p, v, YAML_SEQUENCE_NODE, "collections");
+		return v->type == YAML_MAPPING_NODE ? VZ_OK : want(p, v, YAML_SEQUENCE_NODE, "collections");
 	}
 	int rc = settings_pair(p, key, k, v, &pc->s);
 	return rc == VZ_ENOENT ? unknown(p, k, "project") : rc;
 }
 
-static int parse_project(parser *p, yaml_node_t *pn, const settings *defaults)
+/* A project entry pn; key: its name when projects is a mapping of NAME: entry (else NULL). */
+static int parse_project(parser *p, yaml_node_t *pn, yaml_node_t *key, const settings *defaults)
 {
 	project_ctx pc = { .enabled = true };
 	settings_unset(&pc.s);
 	p->last_unknown = NULL;
 	if (each_pair(p, pn, "a project", project_pair, &pc)) return p->rc;
+	if (!pc.name[0] && key && get_string(p, key, "project name", pc.name, sizeof pc.name)) return p->rc;
+	if (!pc.name_node) pc.name_node = key ? key : pn;
 	if (!pc.name[0]) return err_at(p, pn, "a project needs a name");
 	if (!vz_name_valid(pc.name)) return err_at(p, pc.name_node, "invalid project name '%s' (letters, digits, '.', '_', '-')", pc.name);
 	if (!pc.has_path || !pc.path[0]) return err_at(p, pn, "project '%s' needs a path", pc.name);
@@ -600,11 +603,22 @@ static int parse_project(parser *p, yaml_node_t *pn, const settings *defaults)
 	if (dl > 2 && !strcmp(dir + dl - 2, "/.")) dir[dl - 2] = 0;
 	settings proj = *defaults;
 	settings_overlay(&proj, &pc.s);
-	for (yaml_node_item_t *it = pc.collections->data.sequence.items.start; it < pc.collections->data.sequence.items.top; it++) {
-		yaml_node_t *cn = node(p, *it);
+	/* a list of entries, or a mapping of NAME: entry */
+	bool by_name = pc.collections->type == YAML_MAPPING_NODE;
+	size_t count = by_name ? (size_t)(pc.collections->data.mapping.pairs.top - pc.collections->data.mapping.pairs.start)
+			       : (size_t)(pc.collections->data.sequence.items.top - pc.collections->data.sequence.items.start);
+	for (size_t i = 0; i < count; i++) {
+		yaml_node_t *cn = node(p, by_name ? pc.collections->data.mapping.pairs.start[i].value : pc.collections->data.sequence.items.start[i]);
+		yaml_node_t *ck = by_name ? node(p, pc.collections->data.mapping.pairs.start[i].key) : NULL;
 		coll_ctx c = { 0 };
 		settings_unset(&c.s);
-		if (!cn || each_pair(p, cn, "a collection", collection_pair, &c)) return p->rc ? p->rc : err_at(p, pn, "broken list");
+		if (!cn || (by_name && !ck)) return err_at(p, pn, "broken list");
+		if (by_name && cn->type == YAML_SCALAR_NODE && !cn->data.scalar.length) cn = ck; /* "docs:" with nothing: defaults */
+		else if (each_pair(p, cn, "a collection", collection_pair, &c)) return p->rc;
+		if (by_name && !c.name[0]) {
+			if (get_string(p, ck, "collection name", c.name, sizeof c.name)) return p->rc;
+			c.name_node = ck;
+		}
 		settings eff = proj;
 		settings_overlay(&eff, &c.s);
 		if ((rc = finish_collection(p, &eff, pc.name, dir, &c, cn))) return rc;
@@ -613,7 +627,7 @@ static int parse_project(parser *p, yaml_node_t *pn, const settings *defaults)
 }
 
 /* Records the failure just reported (vz_last_error) for project entry pn and clears it. */
-static int project_failed(parser *p, yaml_node_t *pn)
+static int project_failed(parser *p, yaml_node_t *pn, yaml_node_t *key)
 {
 	vz_workspace *w = p->w;
 	vz_ws_failure *f = realloc(w->failures, (w->n_failures + 1) * sizeof *f);
@@ -624,7 +638,8 @@ static int project_failed(parser *p, yaml_node_t *pn)
 	f->err = p->rc;
 	if (!(f->message = strdup(vz_last_error()))) return vz_fail(VZ_ENOMEM, "out of memory");
 	w->n_failures++;
-	/* the project's name, when it has one, so vz list can show its collections as failed */
+	/* the project's name, when it has one */
+	if (key && key->type == YAML_SCALAR_NODE) snprintf(f->project, sizeof f->project, "%s", scalar(key));
 	if (pn->type == YAML_MAPPING_NODE)
 		for (yaml_node_pair_t *pr = pn->data.mapping.pairs.start; pr < pn->data.mapping.pairs.top; pr++) {
 			yaml_node_t *k = node(p, pr->key), *v = node(p, pr->value);
@@ -723,7 +738,7 @@ static int top_pair(parser *p, const char *key, yaml_node_t *k, yaml_node_t *v, 
 	if (!strcmp(key, "processing")) return each_pair(p, v, "processing", processing_pair, &t->defaults);
 	if (!strcmp(key, "projects")) {
 		t->projects = v;
-		return want(p, v, YAML_SEQUENCE_NODE, "projects");
+		return v->type == YAML_MAPPING_NODE ? VZ_OK : want(p, v, YAML_SEQUENCE_NODE, "projects");
 	}
 	if (!strcmp(key, "global_settings")) return each_pair(p, v, "global_settings", global_settings_pair, &t->defaults);
 	if (!strcmp(key, "checkpoint")) {
@@ -883,12 +898,17 @@ int vz_workspace_load(const char *path, vz_workspace **out)
 		if (!root) rc = vz_fail(VZ_ECONFIG, "%s:1:1: the file is empty", path);
 		else if (!(rc = each_pair(&p, root, "the workspace file", top_pair, &t))) {
 			if (!t.projects) rc = err_at(&p, root, "no projects");
-			else
-				for (yaml_node_item_t *it = t.projects->data.sequence.items.start; !rc && it < t.projects->data.sequence.items.top; it++) {
-					yaml_node_t *pn = node(&p, *it);
-					rc = pn ? parse_project(&p, pn, &t.defaults) : err_at(&p, t.projects, "broken list");
-					if (rc == VZ_ECONFIG && pn) rc = project_failed(&p, pn); /* the others are still read */
+			else { /* a list of entries, or a mapping of NAME: entry */
+				bool by_name = t.projects->type == YAML_MAPPING_NODE;
+				size_t count = by_name ? (size_t)(t.projects->data.mapping.pairs.top - t.projects->data.mapping.pairs.start)
+						       : (size_t)(t.projects->data.sequence.items.top - t.projects->data.sequence.items.start);
+				for (size_t i = 0; !rc && i < count; i++) {
+					yaml_node_t *pn = node(&p, by_name ? t.projects->data.mapping.pairs.start[i].value : t.projects->data.sequence.items.start[i]);
+					yaml_node_t *pk = by_name ? node(&p, t.projects->data.mapping.pairs.start[i].key) : NULL;
+					rc = pn && (!by_name || pk) ? parse_project(&p, pn, pk, &t.defaults) : err_at(&p, t.projects, "broken list");
+					if (rc == VZ_ECONFIG && pn) rc = project_failed(&p, pn, pk); /* the others are still read */
 				}
+			}
 		}
 		yaml_document_delete(&p.doc);
 	}

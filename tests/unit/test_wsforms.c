@@ -225,3 +225,31 @@ TEST(wsforms_native_models)
 	vz_buf_free(&buf);
 	vz_bm25_free(m);
 }
+
+TEST(wsforms_projects_and_collections_by_name)
+{
+	vz_workspace *w = load("projects:\n"
+			       "  p:\n"
+			       "    path: sub\n"
+			       "    collections:\n"
+			       "      docs:\n"
+			       "        include_patterns: [\"*.md\"]\n"
+			       "      all:\n"
+			       "  q:\n"
+			       "    path: sub\n"
+			       "    collections: [ { name: c } ]\n"
+			       "  \"bad name!\":\n"
+			       "    path: sub\n"
+			       "    collections: { x: {} }\n");
+	CHECK_INT(w->n, 3);
+	CHECK_STR(w->collections[0].full_name, "p/docs");
+	CHECK_STR(w->collections[0].include[0], "*.md");
+	CHECK_INT(w->collections[0].line, 6);
+	CHECK_STR(w->collections[1].full_name, "p/all");
+	CHECK_STR(w->collections[1].include[0], "**");
+	CHECK_INT(w->collections[1].line, 7);
+	CHECK_STR(w->collections[2].full_name, "q/c");
+	CHECK_INT(w->n_failures, 1);
+	CHECK(strstr(w->failures[0].message, ":11:3: invalid project name 'bad name!'"));
+	vz_workspace_free(w);
+}
