@@ -233,9 +233,10 @@ static int set_ngram_range(parser *p, yaml_node_t *v, settings *s)
 	return VZ_OK;
 }
 
-static int embedding_parameters_pair(parser *p, const char *key, yaml_node_t *k, yaml_node_t *v, void *ctx)
+/* Model parameters, under embedding.parameters or directly under embedding; VZ_ENOENT (without
+ * a message) when key is not one. */
+static int model_parameter(parser *p, const char *key, yaml_node_t *k, yaml_node_t *v, settings *s)
 {
-	settings *s = ctx;
 	if (!strcmp(key, "ngram_range")) return set_ngram_range(p, v, s);
 	if (!strcmp(key, "k1") || !strcmp(key, "b"))
 		return not_applicable(p, k, "bm25's k1 and b are fixed at 1.2 and 0.75 (see vz-workspace(5))");
@@ -246,7 +247,13 @@ static int embedding_parameters_pair(parser *p, const char *key, yaml_node_t *k,
 	    !strcmp(key, "max_df") || !strcmp(key, "use_idf") || !strcmp(key, "sublinear_tf") || !strcmp(key, "lowercase") ||
 	    !strcmp(key, "analyzer") || !strcmp(key, "stop_words"))
 		return not_applicable(p, k, "vz's models hash every lowercased term into the dimension: vocabulary and weighting options do not apply");
-	return unknown(p, k, "embedding parameters");
+	return VZ_ENOENT;
+}
+
+static int embedding_parameters_pair(parser *p, const char *key, yaml_node_t *k, yaml_node_t *v, void *ctx)
+{
+	int rc = model_parameter(p, key, k, v, ctx);
+	return rc == VZ_ENOENT ? unknown(p, k, "embedding parameters") : rc;
 }
 
 static int embedding_pair(parser *p, const char *key, yaml_node_t *k, yaml_node_t *v, void *ctx)
@@ -254,9 +261,9 @@ static int embedding_pair(parser *p, const char *key, yaml_node_t *k, yaml_node_
 	settings *s = ctx;
 	if (!strcmp(key, "model")) return set_model(p, v, s);
 	if (!strcmp(key, "dimension")) return get_int(p, v, "dimension", 1, VZ_MAX_DIM, &s->dim);
-	if (!strcmp(key, "ngram_range")) return set_ngram_range(p, v, s);
 	if (!strcmp(key, "parameters")) return each_pair(p, v, "embedding parameters", embedding_parameters_pair, s);
-	return unknown(p, k, "embedding");
+	int rc = model_parameter(p, key, k, v, s);
+	return rc == VZ_ENOENT ? unknown(p, k, "embedding") : rc;
 }
 
 static int parse_embedding(parser *p, yaml_node_t *v, settings *s)
@@ -371,6 +378,9 @@ static int settings_pair(parser *p, const char *key, yaml_node_t *k, yaml_node_t
 {
 	(void)k;
 	if (!strcmp(key, "embedding")) return parse_embedding(p, v, s);
+	if (!strcmp(key, "embedding_model") || !strcmp(key, "default_embedding_model")) return set_model(p, v, s);
+	if (!strcmp(key, "chunk_size")) return get_int(p, v, "chunk_size", 64, 1 << 20, &s->chunk_size);
+	if (!strcmp(key, "chunk_overlap")) return get_int(p, v, "chunk_overlap", 0, 1 << 20, &s->overlap);
 	if (!strcmp(key, "dimension")) return get_int(p, v, "dimension", 1, VZ_MAX_DIM, &s->dim);
 	if (!strcmp(key, "metric")) return set_metric(p, v, s);
 	if (!strcmp(key, "quantization")) return set_quant(p, v, s);

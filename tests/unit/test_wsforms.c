@@ -253,3 +253,26 @@ TEST(wsforms_projects_and_collections_by_name)
 	CHECK(strstr(w->failures[0].message, ":11:3: invalid project name 'bad name!'"));
 	vz_workspace_free(w);
 }
+
+TEST(wsforms_model_keys_anywhere)
+{
+	vz_workspace *w = load("defaults:\n"
+			       "  embedding_model: native_hash\n"
+			       "  chunk_size: 700\n"
+			       "  embedding: { dimension: 32, model_path: /models/x.onnx, max_features: 5000 }\n"
+			       "projects:\n"
+			       "  - name: p\n"
+			       "    path: .\n"
+			       "    collections:\n"
+			       "      - name: c\n"
+			       "        chunk_overlap: 70\n");
+	CHECK_INT(w->n_warnings, 0);
+	CHECK_STR(w->collections[0].cfg.embedding, "native_hash");
+	CHECK_INT(w->collections[0].cfg.dim, 32);
+	CHECK_INT(w->collections[0].chunk_size, 700);
+	CHECK_INT(w->collections[0].chunk_overlap, 70);
+	CHECK_INT(w->n_not_applicable, 2);
+	CHECK(has(w->not_applicable, w->n_not_applicable, ":4:31: model_path: vz runs no trained models"));
+	CHECK(has(w->not_applicable, w->n_not_applicable, ":4:59: max_features: "));
+	vz_workspace_free(w);
+}
