@@ -286,7 +286,7 @@ static int manifest_index(struct manifest *m)
 	qsort_r(m->by_path, m->nfiles, sizeof *m->by_path, cmp_path, m);
 	for (size_t i = 1; i < m->nfiles; i++)
 		if (!strcmp(m->files[m->by_path[i]].path, m->files[m->by_path[i - 1]].path))
-			return vz_fail(VZ_ECORRUPT, "%s lists %s twice", VZ_BACKUP_MANIFEST, m->files[m->by_path[i]].path);
+			return vz_fail(VZ_ECORRUPT, VZ_BACKUP_MANIFEST ": lists %s twice", m->files[m->by_path[i]].path);
 	return VZ_OK;
 }
 
@@ -782,7 +782,10 @@ static int scan(struct reader *r, const struct sink *sink, struct manifest *m)
 	}
 	if ((rc = manifest_parse(mtext, have, m))) {
 		if (rc == VZ_ENOMEM) goto out;
-		report(r, VZ_BACKUP_MANIFEST, -1, "%s", vz_last_error() + strlen(VZ_BACKUP_MANIFEST ": "));
+		/* the file is named once: its name is taken off the message if the message has it */
+		const char *why = vz_last_error();
+		if (!strncmp(why, VZ_BACKUP_MANIFEST ": ", strlen(VZ_BACKUP_MANIFEST ": "))) why += strlen(VZ_BACKUP_MANIFEST ": ");
+		report(r, VZ_BACKUP_MANIFEST, -1, "%s", why);
 		rc = VZ_OK;
 		goto out;
 	}
