@@ -220,3 +220,23 @@ PY
 	assert_equal "$status" 1
 	assert_line --index 0 "vz-backup/manifest.json: lists dynamic/c/wal.log twice"
 }
+
+@test "drop of a workspace collection is refused (77) before a safety backup is written" {
+	W="$BATS_TEST_TMPDIR/ws"
+	mkdir -p "$W"
+	cp -r "$BATS_TEST_DIRNAME/../fixtures/workspace/proj" "$W/proj"
+	cp "$BATS_TEST_DIRNAME/../fixtures/workspace/simplified.yml" "$W/vectorize-workspace.yml"
+	cd "$W"
+	"$VZ" build -q >/dev/null
+	before=$(snapshot)
+	run "$VZ" drop proj/docs
+	assert_equal "$status" 77
+	assert_output "vz drop: proj/docs is a workspace collection and is read-only: remove it from $W/vectorize-workspace.yml and run 'vz build'"
+	[ ! -e "$VZ_DATA_DIR/backups" ]
+	[ "$before" = "$(snapshot)" ]
+	run "$VZ" drop proj/docs --backup-dir "$BATS_TEST_TMPDIR/bk"
+	assert_equal "$status" 77
+	[ ! -e "$BATS_TEST_TMPDIR/bk" ]
+	run "$VZ" verify proj/docs
+	assert_equal "$status" 0
+}
