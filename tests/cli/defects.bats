@@ -240,3 +240,32 @@ PY
 	run "$VZ" verify proj/docs
 	assert_equal "$status" 0
 }
+
+@test "a symlink above the data directory (or the data directory itself) works; one inside it is refused" {
+	mkdir -p "$BATS_TEST_TMPDIR/real"
+	ln -s "$BATS_TEST_TMPDIR/real" "$BATS_TEST_TMPDIR/link"
+	export VZ_DATA_DIR="$BATS_TEST_TMPDIR/link/a/data"
+	run "$VZ" create c --dim 3
+	assert_equal "$status" 0
+	assert_output "vz create: created c (dim 3, cosine)"
+	echo '{"id":"a","vector":[1,2,3]}' | "$VZ" insert c -q
+	[ -f "$BATS_TEST_TMPDIR/real/a/data/dynamic/c/metadata.json" ]
+	run "$VZ" get c a
+	assert_output "a	null"
+	# the data directory itself a symlink, as ~/.local/share/vz -> /big/disk/vz
+	ln -s "$BATS_TEST_TMPDIR/real/a/data" "$BATS_TEST_TMPDIR/dd"
+	export VZ_DATA_DIR="$BATS_TEST_TMPDIR/dd"
+	run "$VZ" create d --dim 2
+	assert_equal "$status" 0
+	run "$VZ" list --json
+	assert_line --index 0 --partial '"name":"c"'
+	assert_line --index 1 --partial '"name":"d"'
+	run "$VZ" verify --all
+	assert_equal "$status" 0
+	# inside it, a link is still never followed
+	rm "$BATS_TEST_TMPDIR/real/a/data/dynamic/d/metadata.json"
+	ln -s "$BATS_TEST_TMPDIR/real/a/data/dynamic/c/metadata.json" "$BATS_TEST_TMPDIR/real/a/data/dynamic/d/metadata.json"
+	run "$VZ" info d
+	assert_equal "$status" 77
+	assert_output --partial "metadata.json: not a regular file (a symlink?)"
+}
