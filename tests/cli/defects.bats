@@ -269,3 +269,37 @@ PY
 	assert_equal "$status" 77
 	assert_output --partial "metadata.json: not a regular file (a symlink?)"
 }
+
+@test "a symlink under dynamic/ is reported and left out; list and backup --all go on with the others and exit 77" {
+	"$VZ" create a --dim 2 -q
+	"$VZ" create b --dim 2 -q
+	echo '{"id":"x","vector":[1,2]}' | "$VZ" insert b -q
+	mkdir -p "$BATS_TEST_TMPDIR/other"
+	VZ_DATA_DIR="$BATS_TEST_TMPDIR/other" "$VZ" create o --dim 2 -q
+	ln -s "$BATS_TEST_TMPDIR/other/dynamic/o" "$VZ_DATA_DIR/dynamic/evil"
+	run "$VZ" list --json
+	assert_equal "$status" 77
+	assert_line --partial '"name":"a"'
+	assert_line --partial '"name":"b"'
+	assert_line "vz list: $VZ_DATA_DIR/dynamic/evil: is a symlink; refusing to use it as a collection"
+	[ "${#lines[@]}" -eq 3 ]
+	run "$VZ" backup --all -o "$BATS_TEST_TMPDIR/all.tar.zst"
+	assert_equal "$status" 77
+	assert_line "vz backup: $VZ_DATA_DIR/dynamic/evil: is a symlink; refusing to back it up"
+	assert_line --partial "all.tar.zst: 2 collections"
+	run "$VZ" backup --verify "$BATS_TEST_TMPDIR/all.tar.zst"
+	assert_equal "$status" 0
+	run tar --zstd -tf "$BATS_TEST_TMPDIR/all.tar.zst"
+	assert_line dynamic/a/metadata.json
+	assert_line dynamic/b/wal.log
+	refute_output --partial evil
+	# --dir too; named collections other than the link are not affected
+	run "$VZ" backup --all --dir "$BATS_TEST_TMPDIR/bk"
+	assert_equal "$status" 77
+	[ "$(ls "$BATS_TEST_TMPDIR/bk" | wc -l)" -eq 1 ]
+	run "$VZ" backup a b -o "$BATS_TEST_TMPDIR/ab.tar.zst"
+	assert_equal "$status" 0
+	run "$VZ" backup evil -o "$BATS_TEST_TMPDIR/e.tar.zst"
+	assert_equal "$status" 77
+	[ ! -e "$BATS_TEST_TMPDIR/e.tar.zst" ]
+}
