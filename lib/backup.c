@@ -1284,8 +1284,16 @@ static void writer_free(struct writer *w)
 
 /* Snapshots the collections (caller_locked: the caller holds the only collection's lock) and
  * writes the archive to fd. */
+/* Staging goes in the data directory (hard links, no copies); when that cannot be written (a
+ * read-only data directory: reading must need no write access), in alt: beside the output. */
+static int stage_open_for(const char *data_dir, const char *alt, struct stage *s)
+{
+	if (alt && access(data_dir, W_OK) != 0 && (errno == EACCES || errno == EPERM || errno == EROFS)) return stage_open(alt, s);
+	return stage_open(data_dir, s);
+}
+
 static int backup_to_fd(const char *data_dir, const char *const *names, size_t n, const vz_backup_options *o,
-			int fd, const char *fd_name, bool caller_locked, vz_backup_summary *sum)
+			int fd, const char *fd_name, bool caller_locked, const char *stage_alt, vz_backup_summary *sum)
 {
 	if (o->level < 1 || o->level > ZSTD_maxCLevel()) return vz_fail(VZ_EINVAL, "compression level %d is out of range (1..%d)", o->level, ZSTD_maxCLevel());
 	if (o->threads < 0 || o->threads > 256) return vz_fail(VZ_EINVAL, "compression threads %d is out of range (0..256)", o->threads);
@@ -1299,7 +1307,7 @@ static int backup_to_fd(const char *data_dir, const char *const *names, size_t n
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(names[i], names[j])) { rc = vz_fail(VZ_EINVAL, "collection %s is named twice", names[i]); goto out; }
 	if (!(s.collections = json_array())) { rc = vz_fail(VZ_ENOMEM, "out of memory"); goto out; }
-	if (n && (rc = stage_open(data_dir, &s.stage))) goto out; /* no collection, no staging (data_dir may not exist) */
+	if (n && (rc = stage_open_for(data_dir, stage_alt, &s.stage))) goto out; /* no collection, no staging (data_dir may not exist) */
 	for (size_t i = 0; i < n; i++)
 		if ((rc = snapshot_collection(&s, data_dir, names[i], i, o->lock_timeout_ms, caller_locked))) goto out;
 	time_t now = time(NULL);
@@ -1331,14 +1339,17 @@ out:
 int vz_backup_write_fd(const char *data_dir, const char *const *names, size_t n, const vz_backup_options *o,
 		       int fd, const char *fd_name, vz_backup_summary *sum)
 {
-	return backup_to_fd(data_dir, names, n, o, fd, fd_name, false, sum);
+	const char *tmp = getenv("TMPDIR");
+	return backup_to_fd(data_dir, names, n, o, fd, fd_name, false, tmp && tmp[0] ? tmp : "/tmp", sum);
 }
 
 /* Writes the backup into an open temp file, fsyncs and verifies it. */
 static int backup_to_tmpfile(const char *data_dir, const char *const *names, size_t n, const vz_backup_options *o,
 			     vz_tmpfile *t, bool caller_locked, vz_backup_summary *sum)
 {
-	int rc = backup_to_fd(data_dir, names, n, o, t->fd, t->path, caller_locked, sum);
+	char beside[4096];
+	parent_dir(t->path, beside, sizeof beside);
+	int rc = backup_to_fd(data_dir, names, n, o, t->fd, t->path, caller_locked, beside, sum);
 	if (!rc) rc = vz_io_fsync(t->fd, t->path);
 	if (rc) return rc;
 	int problems;
