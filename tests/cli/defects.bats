@@ -303,3 +303,67 @@ PY
 	assert_equal "$status" 77
 	[ ! -e "$BATS_TEST_TMPDIR/e.tar.zst" ]
 }
+
+# A data directory this test's reader cannot write: as root (who may write anything), the data
+# directory is put where another user can read it and $READER runs commands as nobody; else the
+# tree is made read-only. Sets VZ_DATA_DIR and OUT (a directory the reader can write).
+readonly_setup() {
+	if [ "$(id -u)" -eq 0 ]; then
+		command -v setpriv >/dev/null || skip "setpriv is not installed"
+		RO=$(mktemp -d /tmp/vz-ro.XXXXXX)
+		chmod 755 "$RO"
+		export VZ_DATA_DIR="$RO/data"
+		OUT="$RO/out"
+		READER="setpriv --reuid 65534 --regid 65534 --clear-groups"
+	else
+		OUT="$BATS_TEST_TMPDIR/out"
+		READER=""
+	fi
+	mkdir -m 777 "$OUT"
+}
+readonly_now() { [ -n "$READER" ] || chmod -R a-w "$VZ_DATA_DIR"; }
+teardown() {
+	[ -z "${RO:-}" ] || rm -rf "$RO"
+	[ ! -d "$VZ_DATA_DIR" ] || chmod -R u+w "$VZ_DATA_DIR"
+}
+
+@test "a read-only data directory: recover says it cannot write (77), nothing is damaged; backup -o elsewhere works" {
+	readonly_setup
+	"$VZ" create c --dim 3 -q
+	printf '{"id":"a","vector":[1,2,3],"payload":{"k":1}}\n' | "$VZ" insert c -q
+	printf 'xxxx' >> "$VZ_DATA_DIR/dynamic/c/wal.log" # a torn tail: something for recover to do
+	"$VZ" create d --dim 3 -q
+	printf '{"id":"a","vector":[1,2,3],"payload":{"k":2}}\n' | "$VZ" insert d -q
+	readonly_now
+	before=$(snapshot)
+	run $READER "$VZ" recover c
+	assert_equal "$status" 77
+	assert_output "vz recover: $VZ_DATA_DIR/dynamic/c: cannot write: permission denied (recover needs write access; nothing was changed, use --dry-run to see what it would do)"
+	refute_output --partial "restore from a backup"
+	run $READER "$VZ" recover c --dry-run
+	assert_equal "$status" 0
+	assert_line --index 0 "vz recover: c: (dry run) 2 transactions replayed, 0 dropped, 4 WAL bytes dropped"
+	# reading needs no write access: get, verify, and a backup written elsewhere
+	run $READER "$VZ" get c a
+	assert_output $'a\t{"k":1}'
+	run $READER "$VZ" backup d -o "$OUT/d.tar.zst"
+	assert_equal "$status" 0
+	assert_output --partial "$OUT/d.tar.zst: 1 collection, 2 files"
+	run $READER "$VZ" backup --all --dir "$OUT/dir"
+	assert_equal "$status" 0
+	run bash -c "$READER '$VZ' backup d -o - > '$OUT/s.tar.zst'"
+	assert_equal "$status" 0
+	[ "$before" = "$(snapshot)" ]
+	[ -z "$(find "$VZ_DATA_DIR" -name '.vztmp*')" ]
+	[ -z "$(find "$OUT" -name '.vztmp*')" ]
+	# the backups verify and hold the collection as it is
+	[ "$(ls "$OUT/dir" | wc -l)" -eq 1 ]
+	for f in "$OUT/d.tar.zst" "$OUT/s.tar.zst"; do
+		run "$VZ" backup --verify "$f"
+		assert_equal "$status" 0
+	done
+	"$VZ" restore "$OUT/d.tar.zst" --data-dir "$BATS_TEST_TMPDIR/back" -q
+	run "$VZ" get d a --data-dir "$BATS_TEST_TMPDIR/back"
+	assert_output $'a\t{"k":2}'
+	[ -s "$OUT/s.tar.zst" ]
+}
