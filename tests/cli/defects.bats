@@ -367,3 +367,30 @@ teardown() {
 	assert_output $'a\t{"k":2}'
 	[ -s "$OUT/s.tar.zst" ]
 }
+
+@test "update and upsert keep the payload when none is given, replace it when one is, clear it with null; the pages say so" {
+	"$VZ" create c --dim 2 -q
+	printf '%s\n' '{"id":"a","vector":[1,0],"payload":{"k":1}}' '{"id":"b","vector":[1,0],"payload":{"k":2}}' \
+		'{"id":"c","vector":[1,0],"payload":{"k":3}}' '{"id":"d","vector":[1,0],"payload":{"k":4}}' | "$VZ" insert c -q
+	echo '{"id":"a","vector":[0,1]}' | "$VZ" update c -q
+	echo '{"id":"b","vector":[0,1],"payload":null}' | "$VZ" update c -q
+	echo '{"id":"c","vector":[0,1]}' | "$VZ" insert --upsert c -q
+	printf '%s\n' '{"op":"update","id":"d","vector":[0,1]}' '{"op":"upsert","id":"e","vector":[0,1]}' | "$VZ" apply c -q
+	echo '{"id":"e","vector":[1,1],"payload":[5]}' | "$VZ" update c -q
+	run "$VZ" get c a b c d e --json --vector
+	assert_output '{"id":"a","payload":{"k":1},"vector":[0,1]}
+{"id":"b","payload":null,"vector":[0,1]}
+{"id":"c","payload":{"k":3},"vector":[0,1]}
+{"id":"d","payload":{"k":4},"vector":[0,1]}
+{"id":"e","payload":[5],"vector":[0.70710677,0.70710677]}'
+	# and after a checkpoint and a recover, the same
+	"$VZ" checkpoint c -q
+	run "$VZ" get c a b --json
+	assert_output '{"id":"a","payload":{"k":1}}
+{"id":"b","payload":null}'
+	grep -q 'keeps the payload the id had' "$ROOT/man/vz-update.1"
+	grep -q 'kept when the line has none' "$ROOT/man/vz-insert.1"
+	grep -q 'keeps the payload the id had' "$ROOT/man/vz-apply.1"
+	run "$VZ" update --help
+	assert_output --partial '"payload":null clears it'
+}
