@@ -1282,8 +1282,6 @@ static void writer_free(struct writer *w)
 	ZSTD_freeCCtx(w->cctx);
 }
 
-/* Snapshots the collections (caller_locked: the caller holds the only collection's lock) and
- * writes the archive to fd. */
 /* Staging goes in the data directory (hard links, no copies); when that cannot be written (a
  * read-only data directory: reading must need no write access), in alt: beside the output. */
 static int stage_open_for(const char *data_dir, const char *alt, struct stage *s)
@@ -1292,6 +1290,8 @@ static int stage_open_for(const char *data_dir, const char *alt, struct stage *s
 	return stage_open(data_dir, s);
 }
 
+/* Snapshots the collections (caller_locked: the caller holds the only collection's lock) and
+ * writes the archive to fd, staging in stage_alt when the data directory cannot be written. */
 static int backup_to_fd(const char *data_dir, const char *const *names, size_t n, const vz_backup_options *o,
 			int fd, const char *fd_name, bool caller_locked, const char *stage_alt, vz_backup_summary *sum)
 {
