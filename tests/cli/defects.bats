@@ -175,6 +175,9 @@ print(n)'
 	assert_equal "$status" 66
 	assert_output --partial 'x\033[2Jy'
 	[[ "$output" != *$'\x1b'* ]]
+	# a path is data too
+	run env VZ_DATA_DIR="$BATS_TEST_TMPDIR/"$'d\x1b[2Jd' "$VZ" info
+	assert_line --index 0 "data directory: $BATS_TEST_TMPDIR/d\\033[2Jd"
 	# JSON output escapes per JSON instead
 	run "$VZ" query t --text hello -k 1 --json
 	assert_output --partial '\u001b]0;pwned\u0007'
