@@ -126,7 +126,7 @@ static void print_diff(void *ctx, char what, const char *path)
 		vz_json_string(stdout, path, strlen(path));
 		printf("}\n");
 	} else {
-		printf("%s: %s %s\n", d->name, word, path);
+		vz_printf_safe(stdout, "%s: %s %s\n", d->name, word, path); /* a file name is data: escaped */
 	}
 }
 
