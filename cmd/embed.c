@@ -10,16 +10,6 @@
 /* Characters of chunk text shown after each text query result. */
 #define VZ_SNIPPET_CHARS 160
 
-/* A workspace collection: says so when its configuration changed since `vz build`. */
-static void warn_config_changed(const struct vz_cli *cli, vz_collection *c, const char *coll_dir)
-{
-	char yaml[4096];
-	bool changed;
-	if (strstr(vz_collection_extra_json(c), "\"workspace\"") && vz_find_workspace_file(yaml, sizeof yaml) == VZ_OK &&
-	    vz_workspace_config_changed(coll_dir, yaml, &changed) == VZ_OK && changed)
-		vz_warnf(cli, "the configuration of this collection changed in %s since it was built: run vz build", yaml);
-}
-
 int vz_cli_embed_text(const struct vz_cli *cli, vz_collection *c, const char *coll_dir, const char *text, float *out)
 {
 	const vz_config *cfg = vz_collection_config(c);
@@ -27,7 +17,8 @@ int vz_cli_embed_text(const struct vz_cli *cli, vz_collection *c, const char *co
 		vz_errorf(cli, "this collection has no built-in embedding: query it with --vector or --batch");
 		return VZ_EXIT_USAGE;
 	}
-	warn_config_changed(cli, c, coll_dir);
+	/* a workspace collection: say so when its workspace file changed since `vz build` */
+	vz_cli_warn_stale(cli, c, coll_dir);
 	int rc = vz_embed_query(coll_dir, text, strlen(text), out, cfg->dim);
 	return rc ? vz_report(cli, rc) : 0;
 }
@@ -90,7 +81,7 @@ void vz_cli_print_text_hit(FILE *out, const vz_result *r, const char *query)
 	size_t len = strlen(text), at = first_query_word(text, len, query);
 	vz_print_float(out, r->score);
 	putc('\t', out);
-	fwrite(r->id, 1, r->id_len, out);
+	vz_print_safe(out, r->id, r->id_len);
 	putc('\t', out);
 	print_snippet(out, text, len, snippet_start(text, at));
 	putc('\n', out);
@@ -184,7 +175,7 @@ int vz_cli_text_search(const struct vz_cli *cli, vz_collection *c, const char *c
 		return vz_collection_config(c)->embedding[0] ? dynamic_search(cli, c, query, k, json) : VZ_ENOENT;
 	/* none: a collection built before postings.bin existed: the vectors answer */
 	if ((rc = vz_text_index_open_dir(coll_dir, st.generation, &x))) return rc == VZ_ENOENT ? rc : vz_report(cli, rc);
-	warn_config_changed(cli, c, coll_dir);
+	vz_cli_warn_stale(cli, c, coll_dir);
 	vz_text_hit *hits;
 	size_t n;
 	if ((rc = vz_text_search(x, query, strlen(query), k, chunks, &hits, &n))) goto out;
@@ -229,7 +220,9 @@ int vz_cli_text_search(const struct vz_cli *cli, vz_collection *c, const char *c
 			fputs("}\n", stdout);
 		} else {
 			vz_print_float(stdout, (float)h->score);
-			printf("\t%.*s:%u\t", (int)h->path_len, h->path, line);
+			putchar('\t');
+			vz_print_safe(stdout, h->path, h->path_len);
+			printf(":%u\t", line);
 			print_snippet(stdout, text, len, start);
 			if (h->n_same) {
 				printf("\t(+%u identical:", h->n_same);
@@ -237,7 +230,8 @@ int vz_cli_text_search(const struct vz_cli *cli, vz_collection *c, const char *c
 					const char *p;
 					size_t pl;
 					vz_text_file_path(x, h->same[j], &p, &pl);
-					printf(" %.*s", (int)pl, p);
+					putchar(' ');
+					vz_print_safe(stdout, p, pl);
 				}
 				putchar(')');
 			}
