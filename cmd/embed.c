@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -39,22 +40,29 @@ static size_t first_query_word(const char *text, size_t len, const char *query)
 	return 0;
 }
 
-/* Prints text[start..] as a one-line snippet: runs of white space as one space, control
- * characters left out, at most VZ_SNIPPET_CHARS characters, whole UTF-8 characters. */
+/* Prints text[start..] as a one-line snippet: runs of white space as one space, at most
+ * VZ_SNIPPET_CHARS characters, whole UTF-8 characters, cut ends marked "...", gathered first
+ * and printed with its control characters escaped (vz_print_safe). */
 static void print_snippet(FILE *out, const char *text, size_t len, size_t start)
 {
 	if (start > 0) fputs("...", out);
+	char *snip = NULL;
+	size_t slen = 0;
+	FILE *sf = open_memstream(&snip, &slen);
+	if (!sf) return;
 	size_t shown = 0, i = start;
 	bool space = false;
 	for (; i < len && shown < VZ_SNIPPET_CHARS; i++) {
 		unsigned char ch = (unsigned char)text[i];
 		if (isspace(ch)) { space = shown > 0; continue; } /* runs of white space (newlines too) print as one space */
-		if (ch < 0x20 || ch == 0x7f) continue;            /* no raw control characters on a terminal */
-		if (space) { putc(' ', out); shown++; space = false; }
-		putc(ch, out);
+		if (space) { putc(' ', sf); shown++; space = false; }
+		putc(ch, sf);
 		if ((ch & 0xC0) != 0x80) shown++;
 	}
-	while (i < len && ((unsigned char)text[i] & 0xC0) == 0x80) putc(text[i++], out);
+	while (i < len && ((unsigned char)text[i] & 0xC0) == 0x80) putc(text[i++], sf);
+	fclose(sf);
+	vz_print_safe(out, snip, slen);
+	free(snip);
 	if (i < len) fputs("...", out);
 }
 
