@@ -19,7 +19,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	if (!json && n && cli->verbosity >= 0) printf("%-32s %-9s %5s %-11s %10s %8s %12s\n", "NAME", "KIND", "DIM", "METRIC", "VECTORS", "WAL_OPS", "BYTES");
 	for (int i = 0; i < n; i++) {
 		vz_collection *c;
-		if ((rc = vz_cli_open(cli, names[i], VZ_OPEN_READ, &c))) { status = rc; continue; }
+		if ((rc = vz_cli_open(cli, names[i], VZ_OPEN_READ | VZ_OPEN_DAMAGED_OK, &c))) { status = rc; continue; }
 		vz_collection_stats st;
 		vz_collection_stats_get(c, &st);
 		const vz_config *cfg = vz_collection_config(c);
