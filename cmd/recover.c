@@ -50,6 +50,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 				 (unsigned long long)r.transactions_replayed, (unsigned long long)r.transactions_dropped,
 				 (unsigned long long)r.bytes_dropped, salvaged,
 				 r.index_rebuilt ? (dry ? ", index would be rebuilt" : ", index rebuilt") : "");
+			if (r.rebuilt_from_sources) vz_infof(cli, "%s: rebuilt from its sources", names[i]);
 			if (r.terms_rebuilt) vz_infof(cli, "%s: terms.bin %s from the stored texts", names[i], dry ? "would be rebuilt" : "rebuilt");
 			if (r.damage[0]) vz_infof(cli, "%s: %s", names[i], r.damage);
 		}

@@ -1583,6 +1583,52 @@ static void list_lost(vz_recover_report *rep, const vz_wal_log *w, uint64_t afte
 	if (begin != SIZE_MAX) note_lost(rep, w, begin, w->n);
 }
 
+/* Builds the workspace collection in dir again from its sources (vz build --force), when its
+ * metadata.json can be read and names the workspace file; VZ_ENOENT when it cannot say. The
+ * collection is the one dir names, whatever metadata.json says (it may be another's copy, in
+ * which case it goes, so that the rebuild gets an identity of its own). */
+static int rebuild_from_sources(const char *dir, int threads, int lock_timeout_ms, vz_recover_report *rep)
+{
+	vz_meta m;
+	if (vz_meta_read(dir, &m)) return VZ_ENOENT;
+	json_t *o = m.extra_json ? json_loads(m.extra_json, 0, NULL) : NULL;
+	json_t *ws = json_object_get(o, "workspace"), *file = json_object_get(ws, "file"), *coll = json_object_get(ws, "collection");
+	char yml[4096] = "", data[4096], name[140], named[140] = "";
+	if (json_is_string(file)) snprintf(yml, sizeof yml, "%s", json_string_value(file));
+	if (json_is_string(coll)) snprintf(named, sizeof named, "%s", json_string_value(coll));
+	json_decref(o);
+	vz_meta_free(&m);
+	/* dir is DATA/workspace/PROJECT/COLLECTION */
+	snprintf(data, sizeof data, "%s", dir);
+	char *cut[3];
+	for (int i = 0; i < 3; i++) {
+		cut[i] = strrchr(data, '/');
+		if (!cut[i] || !yml[0]) return VZ_ENOENT;
+		*cut[i] = '\0';
+	}
+	snprintf(name, sizeof name, "%s/%s", cut[1] + 1, cut[0] + 1);
+	vz_workspace *w;
+	if (vz_workspace_load(yml, &w)) return VZ_ENOENT;
+	const vz_ws_collection *wc = vz_workspace_find(w, name);
+	int rc = VZ_ENOENT;
+	if (wc) {
+		/* a metadata.json copied from another collection would lend it its identity */
+		char meta_path[4200];
+		if (strcmp(named, name) && !vz_path_fmt(meta_path, sizeof meta_path, "%s/metadata.json", dir)) vz_io_unlink(meta_path, true);
+		vz_ws_stats st;
+		rc = vz_workspace_build(w, wc, data, true, threads, lock_timeout_ms, NULL, NULL, &st);
+		if (!rc) {
+			int problems;
+			rep->rebuilt_from_sources = true;
+			rep->index_rebuilt = true;
+			rc = vz_collection_verify(dir, false, lock_timeout_ms, ignore_problem, NULL, &problems);
+			if (!rc && problems) rc = vz_fail(VZ_ECORRUPT, "rebuilt from %s, but verify still finds %d problems: run vz verify for details", yml, problems);
+		}
+	}
+	vz_workspace_free(w);
+	return rc;
+}
+
 struct text_ctx { vz_bm25 *m; int rc; };
 
 static int add_text(void *ctx, const vz_result *r, const float *vector)
@@ -1658,8 +1704,17 @@ int vz_collection_recover(const char *dir, enum vz_recover_mode mode, bool dry_r
 		workspace = meta.workspace;
 		vz_meta_free(&meta);
 	}
+	if (workspace && problems && !dry_run) {
+		/* a workspace collection is made from its sources, all of it: build it again when
+		 * metadata.json says from which workspace file */
+		vz_collection_close(c);
+		rc = rebuild_from_sources(dir, threads, lock_timeout_ms, rep);
+		if (rc != VZ_ENOENT) return rc;
+		if (!(c = calloc(1, sizeof *c))) return vz_fail(VZ_ENOMEM, "out of memory");
+		c->lock.fd = -1;
+		c->rerank_fd = -1;
+	}
 	if (workspace && problems) {
-		/* a workspace collection is made from its sources, all of it */
 		rep->restore_needed = true;
 		snprintf(rep->damage, sizeof rep->damage, "%s", f.first_fatal[0] ? f.first_fatal : f.index ? "index.hnsw: damaged" : "cache.bin: damaged");
 		vz_collection_close(c);

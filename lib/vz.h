@@ -827,9 +827,10 @@ typedef struct vz_recover_report {
 	int temps_removed;
 	bool wal_damaged, torn_tail, index_rebuilt, checkpoint_written;
 	bool terms_rebuilt;            /* terms.bin was made again from the stored texts */
+	bool rebuilt_from_sources;     /* a workspace collection was built again (vz build --force) */
 	/* Damage that nothing in the collection can repair (metadata.json, vectors.bin, the log's
-	 * header or identity, any file of a workspace collection): nothing was changed; the error
-	 * says what to restore or rebuild from. */
+	 * header or identity; a workspace collection whose sources are not known): nothing was
+	 * changed; the error says what to restore or rebuild from. */
 	bool restore_needed;
 	/* Acknowledged data the mode dropped: set when the log was damaged and records after the
 	 * damage, or transactions it cut, are not in the result. */
@@ -841,8 +842,9 @@ typedef struct vz_recover_report {
 
 /* Recovers the collection in dir (exclusive lock): first checks every file as verify does and
  * refuses (VZ_ECORRUPT, rep->restore_needed, nothing changed) when one that cannot be derived
- * is damaged or does not belong (metadata.json, vectors.bin, the log's header; any file of a
- * workspace collection, which vz build remakes); then cleans temp files, finishes an
+ * is damaged or does not belong (metadata.json, vectors.bin, the log's header); a damaged
+ * workspace collection is built again from the sources its metadata.json names (refused as
+ * above when it names none); then cleans temp files, finishes an
  * interrupted checkpoint or drop, scans the WAL in the given mode, rebuilds index.hnsw and
  * terms.bin when they fail their checks, writes a fresh checkpoint with everything recovered
  * (not with dry_run), and verifies it. VZ_ECORRUPT when the mode forbids what was found
