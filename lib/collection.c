@@ -540,9 +540,11 @@ static int load(struct vz_collection *c, enum vz_wal_scan_mode scan, bool index_
 	}
 	if (c->meta.workspace) return VZ_OK;
 	/* a checkpoint interrupted after its commit may have left the new log as wal.log.new */
-	if (c->meta.has_wal_start && (rc = vz_settle_data_file(c->dir, "wal.log", VZ_MAGIC_WAL, c->meta.generation, write, path, sizeof path)))
+	if (c->meta.has_wal_start) {
+		if ((rc = vz_settle_data_file(c->dir, "wal.log", VZ_MAGIC_WAL, c->meta.generation, write, path, sizeof path))) return rc;
+	} else if ((rc = vz_path_fmt(path, sizeof path, "%s/wal.log", c->dir))) {
 		return rc;
-	if ((rc = vz_path_fmt(path, sizeof path, "%s/wal.log", c->dir))) return rc;
+	}
 	if ((rc = vz_wal_scan(path, scan, &c->wal))) {
 		if (rc == VZ_ENOENT) return vz_fail(VZ_ECORRUPT, "%s: missing (a dynamic collection needs its WAL; run vz recover)", path);
 		return rc;
