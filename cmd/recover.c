@@ -58,8 +58,17 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 			/* damage nothing here can repair is a check that said no (exit 1), not an error */
 			int code = vz_report(cli, rc);
 			status = r.restore_needed ? VZ_EXIT_CHECK : code;
+		} else if (r.data_lost && r.torn_tail) {
+			/* a log cut inside its last records is what a crash during a write leaves: that
+			 * write was never acknowledged, so this is no loss; still say what went */
+			if (r.ids_lost)
+				vz_warnf(cli, "%s: %s the unfinished write at the end of the log, never acknowledged (a crash cut it short; restore from a backup if it was acknowledged): ids %s",
+					 names[i], dry ? "would drop" : "dropped", r.lost_ids);
+			else
+				vz_warnf(cli, "%s: %s %llu torn bytes at the end of the log, a write a crash cut short and never acknowledged", names[i],
+					 dry ? "would drop" : "dropped", (unsigned long long)r.bytes_dropped);
 		} else if (r.data_lost) {
-			/* the log was damaged: what it held past the damage is gone, and may have been
+			/* the log was damaged before its end: what the mode dropped may have been
 			 * acknowledged; say which ids, and exit 1 */
 			if (r.ids_lost)
 				vz_errorf(cli, "%s: %s %llu record%s of the damaged log: ids %s%s", names[i], dry ? "would lose" : "lost",

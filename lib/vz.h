@@ -832,8 +832,9 @@ typedef struct vz_recover_report {
 	 * header or identity; a workspace collection whose sources are not known): nothing was
 	 * changed; the error says what to restore or rebuild from. */
 	bool restore_needed;
-	/* Acknowledged data the mode dropped: set when the log was damaged and records after the
-	 * damage, or transactions it cut, are not in the result. */
+	/* Data the mode dropped: set when the log was damaged and records after the damage, or
+	 * transactions it cut, are not in the result. With torn_tail, only the last write, which
+	 * a crash cut short and so was never acknowledged; otherwise acknowledged data may be in it. */
 	bool data_lost;
 	uint64_t ids_lost;             /* ids of dropped records (all of them, even past lost_ids) */
 	char lost_ids[1024];           /* "a, b, c" (cut with "..." when longer), or "" */
