@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define WAL_VERSION 1
+#define WAL_VERSION 2 /* 1, still read, has no collection id */
 #define NO_PAYLOAD 0xFFFFFFFFu
 /* A record longer than this is damage, not data: bounds what a corrupt length can make us read. */
 #define WAL_MAX_RECORD ((uint64_t)VZ_MAX_PAYLOAD_LEN + 4u * VZ_MAX_DIM + 1024u)
@@ -66,9 +66,11 @@ int vz_wal_encode(vz_wal_writer *w, uint32_t type, uint64_t txn, const void *pay
 	return VZ_OK;
 }
 
-int vz_wal_reset(const char *path, uint64_t generation, uint64_t first_seq, vz_wal_writer *w)
+int vz_wal_reset(const char *path, const vz_coll_id *id, uint64_t generation, uint64_t salt, uint64_t first_seq, vz_wal_writer *w)
 {
-	vz_file_header h = { .version = WAL_VERSION, .generation = generation, .aux = vz_random_u64(), .aux2 = first_seq };
+	vz_file_header h = { .version = WAL_VERSION, .generation = generation, .aux = salt ? salt : vz_random_u64(), .aux2 = first_seq };
+	/* a log has no body checksum: those two words carry the collection id */
+	vz_id_to_words(id, &h.body_length, &h.body_checksum);
 	memcpy(h.magic, VZ_MAGIC_WAL, 8);
 	unsigned char buf[VZ_HEADER_SIZE];
 	vz_header_encode(&h, buf);
