@@ -693,7 +693,7 @@ typedef struct vz_wal_log {
 	bool damaged;          /* something after valid_end is not a good record */
 	uint64_t damage_offset;
 	char damage_what[160];
-	bool torn_tail;        /* the damage is only a tail: no good record follows it */
+	bool torn_tail;        /* the damage is only a tail: in the last transaction, no later one follows */
 	size_t good_after_damage; /* good records found after the damage (salvage scan) */
 	uint64_t bytes_lost;   /* bytes of the log not covered by good records */
 } vz_wal_log;
