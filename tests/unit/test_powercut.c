@@ -333,6 +333,20 @@ TEST(powercut_at_every_call_of_restore_force_over_a_changed_collection)
 	cut_everywhere(op_seed, steps, 3, COLL, NULL);
 }
 
+static int op_recover(void)
+{
+	vz_recover_report rep;
+	return vz_collection_recover(COLL, VZ_RECOVER_POINT_IN_TIME, false, 1, 1000, &rep);
+}
+static int op_remove_index(void) { return vz_io_unlink(COLL "/index.hnsw", false); }
+
+TEST(powercut_at_every_call_of_recover_writing_a_checkpoint_and_rebuilding_the_index)
+{
+	/* recover writes a fresh checkpoint of the WAL's rows, then rebuilds a missing index */
+	const step_fn steps[] = { op_recover, op_insert_after_backup, op_remove_index, op_recover };
+	cut_everywhere(op_seed, steps, 4, COLL, NULL);
+}
+
 /* ---- what a cut append leaves in wal.log ---- */
 
 /* Flips one byte inside the record at index i of wal.log and scans the log again. */
