@@ -86,7 +86,9 @@ static int write_all_raw(int fd, const unsigned char *p, size_t len, off_t off)
  * At call N, before doing it, the cut puts the files back to their durable contents (garble: the
  * ranges written since the fsync hold, per 512-byte sector, the new bytes, the old ones, zeros
  * or random bytes, as a disk that wrote part of them), undoes the directory changes newest first
- * and kills the process. A rename crossing directories is durable once both are fsynced. */
+ * and kills the process. A rename is durable once the directory of its new name is fsynced
+ * (between two directories too: journalling file systems commit a rename whole; vz renames
+ * out of temporary directories only, whose state does not matter). */
 
 struct pc_range { off_t off; size_t len; };
 
@@ -106,10 +108,8 @@ enum pc_op { PC_CREATE, PC_MKDIR, PC_RENAME, PC_EXCHANGE, PC_UNLINK, PC_RMDIR };
 struct pc_dirop {
 	enum pc_op op;
 	char *path, *from;         /* from: a rename's old name */
-	dev_t dev[2];
-	ino_t ino[2];              /* the directories whose fsync makes the change durable */
-	bool synced[2];
-	int ndirs;
+	dev_t dev;
+	ino_t ino;                 /* the directory whose fsync makes the change durable */
 	bool had_file, had_dir;    /* the name held a file (contents below) or an empty directory */
 	unsigned char *old;
 	size_t old_len;
@@ -264,17 +264,12 @@ static void pc_dir_change(enum pc_op op, const char *path, const char *from, uns
 	d->old = old;
 	d->old_len = old_len;
 	d->old_mode = old_mode;
-	const char *names[2] = { path, from };
-	for (int i = 0; i < (from ? 2 : 1); i++) {
-		char dir[4096];
-		struct stat st;
-		parent_of(names[i], dir, sizeof dir);
-		if (stat(dir, &st) != 0) die_now();
-		if (i == 1 && st.st_dev == d->dev[0] && st.st_ino == d->ino[0]) break;
-		d->dev[i] = st.st_dev;
-		d->ino[i] = st.st_ino;
-		d->ndirs = i + 1;
-	}
+	char dir[4096];
+	struct stat st;
+	parent_of(path, dir, sizeof dir);
+	if (stat(dir, &st) != 0) die_now();
+	d->dev = st.st_dev;
+	d->ino = st.st_ino;
 }
 
 static void pc_dir_synced(const char *dir)
@@ -284,12 +279,7 @@ static void pc_dir_synced(const char *dir)
 	size_t keep = 0;
 	for (size_t i = 0; i < pc.nd; i++) {
 		struct pc_dirop *d = &pc.d[i];
-		bool all = true;
-		for (int k = 0; k < d->ndirs; k++) {
-			if (d->dev[k] == st.st_dev && d->ino[k] == st.st_ino) d->synced[k] = true;
-			all = all && d->synced[k];
-		}
-		if (all) {
+		if (d->dev == st.st_dev && d->ino == st.st_ino) {
 			free(d->path);
 			free(d->from);
 			free(d->old);

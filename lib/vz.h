@@ -122,8 +122,8 @@ void vz_hasher_free(vz_hasher *h);
  *   VZ_FAULT="N:powercut"  a simulated power cut at the Nth counted call, before doing it: every
  *                       file changed since its last fsync/fdatasync gets back the contents it
  *                       had then; every create, mkdir, rename, unlink and rmdir not followed by
- *                       an fsync of its directory (vz_io_fsync_dir; both directories for a rename
- *                       between two) is undone, newest first; then the process kills itself.
+ *                       an fsync of its directory (vz_io_fsync_dir; for a rename, the directory of
+ *                       the new name) is undone, newest first; then the process kills itself.
  *                       The layer keeps what it needs for that (durable contents of the changed
  *                       and the removed files) in memory from the first call on.
  *   VZ_FAULT="N:garble"  the same, but the ranges written since the last fsync hold, per 512-byte

@@ -286,7 +286,7 @@ static int op_restore_force(void)
 }
 
 /* Every backup file present verifies whole; an acknowledged one is present; a restore into r
- * has all of c or nothing (the restore is step 3). */
+ * has all of c or nothing (the restore is step 3), and all of it once acknowledged. */
 static void backups_whole(int acked, const char *what)
 {
 	const char *files[] = { "bk.tar.zst", NULL };
@@ -320,8 +320,9 @@ static void backups_whole(int acked, const char *what)
 
 TEST(powercut_at_every_call_of_backup_and_restore)
 {
-	const step_fn steps[] = { op_backup_file, op_backup_dir, op_restore_new };
-	cut_everywhere(op_seed, steps, 3, COLL, backups_whole);
+	/* the last backup cut after the restore was acknowledged: the restore must stay */
+	const step_fn steps[] = { op_backup_file, op_backup_dir, op_restore_new, op_backup_dir };
+	cut_everywhere(op_seed, steps, 4, COLL, backups_whole);
 }
 
 static int op_insert_after_backup(void) { return write_range(40, 45, VZ_WRITE_INSERT, 0); }
@@ -329,8 +330,8 @@ static int op_insert_after_backup(void) { return write_range(40, 45, VZ_WRITE_IN
 TEST(powercut_at_every_call_of_restore_force_over_a_changed_collection)
 {
 	/* the oracle: back to the backup's contents once the restore is acknowledged */
-	const step_fn steps[] = { op_backup_file, op_insert_after_backup, op_restore_force };
-	cut_everywhere(op_seed, steps, 3, COLL, NULL);
+	const step_fn steps[] = { op_backup_file, op_insert_after_backup, op_restore_force, op_insert_after_backup };
+	cut_everywhere(op_seed, steps, 4, COLL, NULL);
 }
 
 static int op_recover(void)
