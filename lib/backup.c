@@ -1562,9 +1562,9 @@ static int switch_collection(const char *data_dir, struct mcoll *c, unsigned fla
 	if (!exists) {
 		rc = vz_io_rename_noreplace(c->stage, target);
 		if (rc == VZ_EEXIST) rc = vz_fail(VZ_EEXIST, "collection %s appeared meanwhile: use --force to replace it", c->target);
-	} else if (renameat2(AT_FDCWD, c->stage, AT_FDCWD, target, RENAME_EXCHANGE) != 0) {
+	} else {
 		/* the old collection now sits in the staging directory, which is removed at the end */
-		rc = vz_fail(vz_err_from_errno(errno), "%s: cannot switch to the restored collection: %s", target, strerror(errno));
+		rc = vz_io_rename_exchange(c->stage, target);
 	}
 	if (!rc) rc = vz_io_fsync_dir(parent);
 out:

@@ -119,10 +119,20 @@ void vz_hasher_free(vz_hasher *h);
  *                       doing it (a simulated crash).
  *   VZ_FAULT="N:torn"   at the Nth counted call, if it is a write, half the bytes are written,
  *                       then the process kills itself; other calls behave as crash.
+ *   VZ_FAULT="N:powercut"  a simulated power cut at the Nth counted call, before doing it: every
+ *                       file changed since its last fsync/fdatasync gets back the contents it
+ *                       had then; every create, mkdir, rename, unlink and rmdir not followed by
+ *                       an fsync of its directory (vz_io_fsync_dir; for a rename, the directory of
+ *                       the new name) is undone, newest first; then the process kills itself.
+ *                       The layer keeps what it needs for that (durable contents of the changed
+ *                       and the removed files) in memory from the first call on.
+ *   VZ_FAULT="N:garble"  the same, but the ranges written since the last fsync hold, per 512-byte
+ *                       sector, the new bytes, the old ones, zeros or random bytes (seeded by N),
+ *                       as a disk that wrote some of them; file sizes stay as written.
  *   VZ_IO_TRACE=PATH    every counted call appends "N op path" to PATH (never itself counted).
  * Counted calls: vz_io_open_write, vz_io_write, vz_io_pwrite, vz_io_fsync, vz_io_fdatasync,
- * vz_io_rename, vz_io_rename_noreplace, vz_io_unlink, vz_io_rmdir, vz_io_mkdir,
- * vz_io_ftruncate, vz_io_fsync_dir.
+ * vz_io_rename, vz_io_rename_noreplace, vz_io_rename_exchange, vz_io_unlink, vz_io_rmdir,
+ * vz_io_mkdir, vz_io_ftruncate, vz_io_fsync_dir.
  * All return 0 or a vz_err (from errno via vz_err_from_errno) with the path in the detail.
  * A failed fsync is final: callers report it and never retry.
  * ------------------------------------------------------------------------------------------- */
@@ -147,6 +157,8 @@ int vz_io_ftruncate(int fd, off_t len, const char *path);
 int vz_io_rename(const char *from, const char *to);
 /* Renames, failing with VZ_EEXIST when `to` exists (renameat2 RENAME_NOREPLACE). */
 int vz_io_rename_noreplace(const char *from, const char *to);
+/* Swaps the two names atomically (RENAME_EXCHANGE); both must exist. */
+int vz_io_rename_exchange(const char *a, const char *b);
 /* Unlinks path; a missing path is success when missing_ok. */
 int vz_io_unlink(const char *path, bool missing_ok);
 int vz_io_rmdir(const char *path);
@@ -716,7 +728,7 @@ typedef struct vz_wal_log {
 	bool damaged;          /* something after valid_end is not a good record */
 	uint64_t damage_offset;
 	char damage_what[160];
-	bool torn_tail;        /* the damage is only a tail: no good record follows it */
+	bool torn_tail;        /* the damage is only a tail: in the last transaction, no later one follows */
 	size_t good_after_damage; /* good records found after the damage (salvage scan) */
 	uint64_t bytes_lost;   /* bytes of the log not covered by good records */
 } vz_wal_log;
