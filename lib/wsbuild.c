@@ -1,14 +1,16 @@
 /* wsbuild.c: `vz build` for one workspace collection, and its cache.bin.
  *
- * cache.bin (vz_file_header VZ_MAGIC_CACHE, version 1; generation = the snapshot's, aux = the
+ * cache.bin (vz_file_header VZ_MAGIC_CACHE, version 3; generation = the snapshot's, aux = the
  * configuration hash; body checksummed; parsed as untrusted input):
+ *   16 bytes: the collection id (not in version 1, still read)
  *   df table (see ws_internal.h)
  *   u64 files, then per file (sorted by path):
  *     u32 path length, path, u64 size, u64 mtime (ns), u64 content hash (XXH3), u32 chunks,
  *     then per chunk (the rows the file produced, in row order):
- *       u64 start, u64 end (byte range in the file), u32 first line (1-based), u32 text length,
- *       text, dim x f32 vector.
- * Version 2 added the line; a version 1 cache is not used (the next build reads every file).
+ *       u64 start, u64 end (byte range in the file), u32 first line (1-based; version 3 on),
+ *       u32 text length, text, dim x f32 vector.
+ * A build does not use a cache older than version 3 (it reads every file again): its chunks
+ * have no lines for postings.bin.
  * Keeping each chunk's text and vector is what lets an incremental build re-read and re-embed
  * only the files that changed, and yet write the same snapshot as a full build. A binary file
  * (a NUL byte) is recorded with content hash 0 and no chunks, so that it is not read again
@@ -23,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CACHE_VERSION 2
+#define CACHE_VERSION 3 /* 1 carries no collection id (2 added it), 1 and 2 no chunk lines (3 added them) */
 #define BINARY_PROBE 8192
 
 typedef struct ws_chunk {
@@ -44,7 +46,9 @@ typedef struct ws_file {
 } ws_file;
 
 typedef struct ws_cache {
+	uint32_t version; /* of the file it was loaded from */
 	uint64_t config_hash, generation;
+	vz_coll_id id;
 	uint32_t dim;
 	ws_file *files;
 	size_t n;
@@ -71,7 +75,7 @@ static void cache_free(ws_cache *c)
 	memset(c, 0, sizeof *c);
 }
 
-static int read_file_record(vz_reader *r, uint32_t dim, ws_file *f)
+static int read_file_record(vz_reader *r, uint32_t dim, uint32_t version, ws_file *f)
 {
 	uint32_t plen, n;
 	uint64_t mtime;
@@ -86,15 +90,18 @@ static int read_file_record(vz_reader *r, uint32_t dim, ws_file *f)
 	if ((rc = vz_rd_u64(r, &f->size)) || (rc = vz_rd_u64(r, &mtime)) || (rc = vz_rd_u64(r, &f->hash)) || (rc = vz_rd_u32(r, &n)))
 		return rc;
 	f->mtime_ns = (int64_t)mtime;
-	/* each chunk takes at least 24 bytes plus its vector: bound the count by what is left */
-	size_t per = 24 + (size_t)dim * 4;
+	/* each chunk takes at least 20 bytes (24 from version 3) plus its vector: bound the count
+	 * by what is left */
+	size_t per = (version >= 3 ? 24 : 20) + (size_t)dim * 4;
 	if (n > r->left / per) return vz_fail(VZ_ECORRUPT, "offset %zu: %u chunks do not fit", r->offset - 4, n);
 	if (n && !(f->chunks = calloc(n, sizeof *f->chunks))) return vz_fail(VZ_ENOMEM, "out of memory");
 	for (uint32_t i = 0; i < n; i++) {
 		ws_chunk *c = &f->chunks[i];
 		f->n_chunks = i + 1;
-		if ((rc = vz_rd_u64(r, &c->start)) || (rc = vz_rd_u64(r, &c->end)) || (rc = vz_rd_u32(r, &c->line)) || (rc = vz_rd_u32(r, &c->text_len))) return rc;
-		if (c->start > c->end || c->end > f->size || c->end - c->start != c->text_len || !c->line || c->line - 1 > c->start)
+		if ((rc = vz_rd_u64(r, &c->start)) || (rc = vz_rd_u64(r, &c->end)) || (version >= 3 && (rc = vz_rd_u32(r, &c->line))) ||
+		    (rc = vz_rd_u32(r, &c->text_len)))
+			return rc;
+		if (c->start > c->end || c->end > f->size || c->end - c->start != c->text_len || (version >= 3 && (!c->line || c->line - 1 > c->start)))
 			return vz_fail(VZ_ECORRUPT, "offset %zu: chunk range %" PRIu64 "..%" PRIu64 " (line %u) does not fit the file", r->offset - 24, c->start, c->end, c->line);
 		if ((rc = vz_rd_bytes(r, c->text_len, &p))) return rc;
 		if (!(c->text = malloc(c->text_len + 1u))) return vz_fail(VZ_ENOMEM, "out of memory");
@@ -122,8 +129,12 @@ static int cache_load(const char *path, ws_cache *c, vz_bm25 **model)
 	vz_bm25 *m = NULL;
 	uint64_t n = 0;
 	rc = vz_ws_open_body(&map, VZ_MAGIC_CACHE, CACHE_VERSION, &h, &r);
+	if (!rc && h.version >= 2) {
+		const unsigned char *idb;
+		if (!(rc = vz_rd_bytes(&r, sizeof c->id.b, &idb))) memcpy(c->id.b, idb, sizeof c->id.b);
+	}
 	if (!rc) rc = vz_bm25_decode(&r, &m);
-	if (!rc && !model && h.version != CACHE_VERSION) rc = vz_fail(VZ_ECORRUPT, "offset 8: version %u, not %u", h.version, CACHE_VERSION);
+	if (!rc) vz_bm25_set_origin(m, &c->id, h.generation);
 	if (!rc && !model) {
 		c->dim = vz_bm25_dim(m);
 		rc = vz_rd_u64(&r, &n);
@@ -131,7 +142,7 @@ static int cache_load(const char *path, ws_cache *c, vz_bm25 **model)
 		if (!rc && n && !(c->files = calloc(n, sizeof *c->files))) rc = vz_fail(VZ_ENOMEM, "out of memory");
 		for (uint64_t i = 0; i < n && !rc; i++) {
 			c->n = i + 1;
-			rc = read_file_record(&r, c->dim, &c->files[i]);
+			rc = read_file_record(&r, c->dim, h.version, &c->files[i]);
 			if (!rc && i > 0 && strcmp(c->files[i - 1].path, c->files[i].path) >= 0)
 				rc = vz_fail(VZ_ECORRUPT, "offset %zu: files not sorted", r.offset);
 		}
@@ -140,6 +151,7 @@ static int cache_load(const char *path, ws_cache *c, vz_bm25 **model)
 	vz_unmap(&map);
 	c->config_hash = h.aux;
 	c->generation = h.generation;
+	c->version = h.version;
 	if (!rc && model) *model = m;
 	else vz_bm25_free(m);
 	if (rc) {
@@ -155,6 +167,22 @@ int vz_ws_cache_load_model(const char *path, vz_bm25 **out)
 	return cache_load(path, &c, out);
 }
 
+int vz_ws_cache_info(const char *path, vz_file_header *h, vz_coll_id *id, uint64_t *chunks)
+{
+	ws_cache c;
+	int rc = cache_load(path, &c, NULL);
+	if (rc) return rc;
+	*id = c.id;
+	*chunks = 0;
+	for (size_t i = 0; i < c.n; i++) *chunks += c.files[i].n_chunks;
+	cache_free(&c);
+	vz_map map;
+	if ((rc = vz_map_file(path, &map))) return rc;
+	rc = vz_header_decode(map.data, map.size, VZ_MAGIC_CACHE, CACHE_VERSION, h);
+	vz_unmap(&map);
+	return rc;
+}
+
 int vz_ws_cache_check(const char *path)
 {
 	ws_cache c;
@@ -166,7 +194,8 @@ int vz_ws_cache_check(const char *path)
 static int cache_save(const char *path, const ws_cache *c, const vz_bm25 *m)
 {
 	vz_buf b = { 0 };
-	int rc = vz_bm25_encode(m, &b);
+	int rc = vz_buf_put(&b, c->id.b, sizeof c->id.b);
+	if (!rc) rc = vz_bm25_encode(m, &b);
 	if (!rc) rc = vz_buf_u64(&b, c->n);
 	for (size_t i = 0; i < c->n && !rc; i++) {
 		const ws_file *f = &c->files[i];
@@ -494,7 +523,7 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		goto out;
 	}
 	uint64_t generation = old.generation > meta_gen ? old.generation : meta_gen;
-	if (force || old.config_hash != wc->config_hash || old.dim != wc->cfg.dim) {
+	if (force || old.config_hash != wc->config_hash || old.dim != wc->cfg.dim || (old.n && old.version < 3)) {
 		st->rebuilt = old.n > 0 || force;
 		cache_free(&old);
 	}
@@ -573,6 +602,10 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		if ((rc = write_postings(dir, "postings.bin.new", wc, &cur))) goto out;
 		if ((rc = write_snapshot(dir, w, wc, &cur, threads))) goto out;
 		if ((rc = vz_settle_data_file(dir, "postings.bin", VZ_MAGIC_POSTINGS, cur.generation, true, settled, sizeof settled))) goto out;
+		/* cache.bin carries the identity the snapshot was given */
+		if ((rc = vz_meta_read(dir, &meta))) goto out;
+		cur.id = meta.id;
+		vz_meta_free(&meta);
 		rc = cache_save(cpath, &cur, model);
 		goto out;
 	}
@@ -581,6 +614,9 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		 * before postings.bin existed, or other ranking weights: postings.bin and cache.bin
 		 * of the same generation, so that the next build's stat-first check holds */
 		cur.generation = generation;
+		if ((rc = vz_meta_read(dir, &meta))) goto out;
+		cur.id = meta.id; /* the snapshot's identity, as after a snapshot */
+		vz_meta_free(&meta);
 		if ((rc = write_postings(dir, "postings.bin", wc, &cur)) || (rc = cache_save(cpath, &cur, model))) goto out;
 	}
 	if (stamp_old && vz_meta_read(dir, &meta) == VZ_OK) {
