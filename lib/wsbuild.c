@@ -439,6 +439,16 @@ static int write_postings(const char *dir, const char *name, const vz_ws_collect
 /* True when postings.bin is there, of generation gen and with the weights of wc. */
 static bool postings_current(const char *dir, const vz_ws_collection *wc, uint64_t gen)
 {
+	/* cache.bin of the same generation too: a crash after the snapshot's commit leaves it
+	 * behind, and then the slow path writes it again */
+	char cp[4200];
+	vz_map map;
+	vz_file_header h;
+	if (vz_path_fmt(cp, sizeof cp, "%s/cache.bin", dir) || vz_map_file(cp, &map)) return false;
+	bool cache_ok = vz_header_decode(map.data, map.size, VZ_MAGIC_CACHE, CACHE_VERSION, &h) == VZ_OK && h.generation == gen &&
+			h.version == CACHE_VERSION;
+	vz_unmap(&map);
+	if (!cache_ok) return false;
 	vz_text_index *x;
 	if (vz_text_index_open_dir(dir, gen, &x)) return false;
 	vz_text_weights w = vz_text_index_weights(x);
@@ -452,6 +462,16 @@ static bool postings_current(const char *dir, const vz_ws_collection *wc, uint64
  * modification times, so that nothing needs reading; fills st. */
 static bool unchanged(const char *dir, const vz_ws_collection *wc, const vz_ws_entry *ents, size_t n, uint64_t gen, vz_ws_stats *st)
 {
+	/* cache.bin of the same generation too: a crash after the snapshot's commit leaves it
+	 * behind, and then the slow path writes it again */
+	char cp[4200];
+	vz_map map;
+	vz_file_header h;
+	if (vz_path_fmt(cp, sizeof cp, "%s/cache.bin", dir) || vz_map_file(cp, &map)) return false;
+	bool cache_ok = vz_header_decode(map.data, map.size, VZ_MAGIC_CACHE, CACHE_VERSION, &h) == VZ_OK && h.generation == gen &&
+			h.version == CACHE_VERSION;
+	vz_unmap(&map);
+	if (!cache_ok) return false;
 	vz_text_index *x;
 	if (vz_text_index_open_dir(dir, gen, &x)) return false;
 	vz_text_weights w = vz_text_index_weights(x);
