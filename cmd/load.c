@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 enum { O_FORCE, O_THREADS };
 static const struct vz_option options[] = {
@@ -15,12 +16,20 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	const char *name = args->pos[0], *path = args->pos[1];
 	char *text;
 	size_t len;
-	int rc = vz_read_file(path, (size_t)1 << 36, &text, &len);
+	vz_config cfg;
+	vz_batch b;
+	struct stat st;
+	int rc;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		/* a directory written by vz export (for LanceDB, Qdrant, Milvus or pgvector) */
+		if ((rc = vz_export_read(path, &cfg, &b))) return vz_report(cli, rc);
+		goto have_batch;
+	}
+	rc = vz_read_file(path, (size_t)1 << 36, &text, &len);
 	if (rc) return vz_report(cli, rc);
 	char *nl = memchr(text, '\n', len);
 	size_t hl = nl ? (size_t)(nl - text) : len;
 	const char *key = "{\"vz_dump\":1,\"config\":";
-	vz_config cfg;
 	if (hl < strlen(key) + 1 || strncmp(text, key, strlen(key)) != 0 || text[hl - 1] != '}') {
 		free(text);
 		return vz_report(cli, vz_fail(VZ_EDATA, "%s: line 1: not a vz dump header ({\"vz_dump\":1,\"config\":{...}})", path));
@@ -29,12 +38,12 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 		free(text);
 		return vz_report(cli, vz_fail(VZ_EDATA, "%s: line 1: %s", path, vz_last_error()));
 	}
-	vz_batch b;
 	size_t body = nl ? (size_t)(nl + 1 - text) : len;
 	rc = vz_batch_parse(path, (const unsigned char *)text + body, len - body, VZ_FMT_JSONL, cfg.dim, 0, 0, &b);
 	free(text);
 	if (rc) return vz_report(cli, rc);
 	for (size_t i = 0; i < b.n; i++) b.lines[i]++; /* the header was line 1 */
+have_batch:;
 	char dd[4096];
 	if ((rc = vz_cli_data_dir(cli, dd, sizeof dd, NULL))) { vz_batch_free(&b); return vz_report(cli, rc); }
 	if (opt_set(args, O_FORCE)) {
@@ -63,6 +72,6 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 }
 
 const struct vz_command vz_cmd_load = {
-	.name = "load", .summary = "create a collection from a vz dump file", .usage = "COLL FILE [--force]",
+	.name = "load", .summary = "create a collection from a vz dump file or a vz export directory", .usage = "COLL FILE|DIR [--force]",
 	.options = options, .nopts = VZ_NOPTS(options), .min_args = 2, .max_args = 2, .arg_complete = COMPLETE_COLLECTION, .run = run,
 };

@@ -568,6 +568,24 @@ int vz_config_validate(const vz_config *c);
  * required; validated). VZ_ECORRUPT with detail otherwise. */
 int vz_config_from_json_text(const char *text, size_t len, vz_config *c);
 
+/* ===== section: export forms of other engines (lib/foreign.c) ===== */
+
+/* `vz export --to TARGET` writes a directory: vz.json (the dump header), the engine's
+ * definition of the table (table.json, collection.json, schema.json or schema.sql, carrying
+ * the metric in the engine's own words) and the rows in the form its bulk import takes. */
+enum vz_export_target { VZ_TO_LANCEDB, VZ_TO_QDRANT, VZ_TO_MILVUS, VZ_TO_PGVECTOR, VZ_TO_COUNT };
+const char *vz_export_target_name(enum vz_export_target t);
+const char *vz_export_definition_file(enum vz_export_target t);
+/* VZ_EINVAL with detail for an unknown name. */
+int vz_export_target_parse(const char *name, enum vz_export_target *t);
+/* The metric as the engine names it (LanceDB "cosine", Qdrant "Euclid", Milvus "IP", pgvector
+ * "vector_cosine_ops"...). */
+const char *vz_export_metric(enum vz_export_target t, enum vz_metric m);
+/* Reads an export directory back (any of the four forms, told apart by the definition file):
+ * the configuration (vz.json when present, else the defaults with the definition's dimension
+ * and metric) and every row. VZ_EDATA naming the file and row for anything malformed. */
+int vz_export_read(const char *dir, vz_config *cfg, vz_batch *b);
+
 /* Where a collection lives: NAME is data/dynamic/NAME, PROJECT/COLLECTION is
  * data/workspace/PROJECT/COLLECTION. VZ_EINVAL when a name does not match vz_name_valid. */
 int vz_collection_path(const char *data_dir, const char *name, char *out, size_t cap, bool *is_workspace);
