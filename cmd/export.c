@@ -4,8 +4,8 @@
  * files (the engine's table definition carrying the metric, the rows, vz.json), not a stream. */
 #include "cli.h"
 
-#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -29,24 +29,40 @@ struct ex {
 	uint32_t dim;
 	uint64_t n;
 	unsigned part; /* Qdrant: the points file being written, from 1 */
-	int err;       /* errno of the first failure */
+	bool failed;
+	char why[512]; /* the first failure */
 };
+
+static void fail_with(struct ex *e, const char *what)
+{
+	if (!e->failed) snprintf(e->why, sizeof e->why, "%s", what);
+	e->failed = true;
+}
 
 static FILE *create(struct ex *e, const char *name)
 {
 	char path[4200];
 	snprintf(path, sizeof path, "%s/%s", e->tmp, name);
-	FILE *f = fopen(path, "wx");
-	if (!f && !e->err) e->err = errno ? errno : EIO;
+	int fd;
+	if (vz_io_open_write(path, O_WRONLY | O_CREAT | O_EXCL, 0666, &fd)) {
+		fail_with(e, vz_last_error());
+		return NULL;
+	}
+	FILE *f = fdopen(fd, "w");
+	if (!f) {
+		close(fd);
+		fail_with(e, strerror(errno));
+	}
 	return f;
 }
 
-/* Flushes, syncs and closes; records the first failure. */
-static void finish(struct ex *e, FILE *f)
+/* Flushes, syncs (through the I/O layer) and closes; records the first failure. */
+static void finish(struct ex *e, FILE *f, const char *name)
 {
 	if (!f) return;
-	if ((fflush(f) || ferror(f) || fsync(fileno(f))) && !e->err) e->err = errno ? errno : EIO;
-	if (fclose(f) && !e->err) e->err = errno ? errno : EIO;
+	if (fflush(f) || ferror(f)) fail_with(e, strerror(errno ? errno : EIO));
+	else if (vz_io_fsync(fileno(f), name)) fail_with(e, vz_last_error());
+	if (fclose(f)) fail_with(e, strerror(errno));
 }
 
 /* A CSV field in double quotes, quotes doubled (RFC 4180, PostgreSQL's COPY ... CSV). */
@@ -98,7 +114,7 @@ static int row(void *ctx, const vz_result *r, const float *v)
 	case VZ_TO_QDRANT: /* PUT /collections/NAME/points bodies: {"points":[...]} */
 		if (f && ftell(f) > (long)QDRANT_FILE_BYTES) {
 			fputs("\n]}\n", f);
-			finish(e, f);
+			finish(e, f, "points file");
 			f = e->rows = NULL;
 		}
 		if (!f) {
@@ -143,7 +159,7 @@ static int row(void *ctx, const vz_result *r, const float *v)
 	}
 	e->n++;
 	if (ferror(f)) {
-		if (!e->err) e->err = errno ? errno : EIO;
+		fail_with(e, strerror(errno ? errno : EIO));
 		return VZ_EIO;
 	}
 	return 0;
@@ -180,23 +196,6 @@ static void definition(FILE *f, enum vz_export_target to, const char *table, con
 	}
 }
 
-/* Removes the files of a flat directory we wrote, then the directory. */
-static void remove_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	if (d) {
-		struct dirent *de;
-		char path[4400];
-		while ((de = readdir(d)))
-			if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-				snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-				unlink(path);
-			}
-		closedir(d);
-	}
-	rmdir(dir);
-}
-
 static int run(struct vz_cli *cli, struct vz_args *args)
 {
 	const char *name = args->pos[0];
@@ -231,44 +230,51 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	if (rc) return rc;
 	const vz_config *cfg = vz_collection_config(c);
 	snprintf(tmp, sizeof tmp, "%s.tmp-%ld", out, (long)getpid());
-	if (mkdir(tmp, 0777)) {
-		int e = errno;
+	if (vz_io_mkdir(tmp, 0777, false)) {
+		char why[512];
+		snprintf(why, sizeof why, "%s", vz_last_error());
 		vz_collection_close(c);
-		return vz_report(cli, vz_fail(VZ_EIO, "%s: cannot create: %s", tmp, strerror(e)));
+		return vz_report(cli, vz_fail(VZ_EIO, "%s: cannot write the export: %s", out, why));
 	}
 	struct ex e = { .to = to, .tmp = tmp, .dim = cfg->dim };
 	FILE *f = create(&e, "vz.json");
 	if (f) vz_print_dump_header(f, cfg);
-	finish(&e, f);
+	finish(&e, f, "vz.json");
 	if ((f = create(&e, vz_export_definition_file(to)))) definition(f, to, table, cfg);
-	finish(&e, f);
+	finish(&e, f, vz_export_definition_file(to));
 	static const char *const rows[VZ_TO_COUNT] = { "rows.jsonl", NULL, "rows.json", "rows.csv" };
-	if (!e.err && rows[to] && (e.rows = create(&e, rows[to]))) {
+	if (!e.failed && rows[to] && (e.rows = create(&e, rows[to]))) {
 		if (to == VZ_TO_MILVUS) fputs("{\"rows\":[\n", e.rows);
 		if (to == VZ_TO_PGVECTOR) fputs("id,embedding,payload\n", e.rows);
 	}
-	if (!e.err) rc = vz_collection_foreach(c, row, &e);
+	if (!e.failed) rc = vz_collection_foreach(c, row, &e);
 	vz_collection_close(c);
 	if (e.rows) {
 		if (to == VZ_TO_MILVUS) fputs("\n]}\n", e.rows);
 		if (to == VZ_TO_QDRANT) fputs("\n]}\n", e.rows);
-		finish(&e, e.rows);
+		finish(&e, e.rows, "rows");
 	}
-	if (!e.err && rc) e.err = EIO;
+	if (rc) fail_with(&e, vz_last_error());
+	if (!e.failed && vz_io_fsync_dir(tmp)) fail_with(&e, vz_last_error());
 	/* the directory appears complete or not at all; an earlier export goes only after */
-	if (!e.err && replace) {
+	if (!e.failed && replace) {
 		snprintf(old, sizeof old, "%s.old-%ld", out, (long)getpid());
-		if (rename(out, old)) e.err = errno;
+		if (vz_io_rename(out, old)) fail_with(&e, vz_last_error());
 	}
-	if (!e.err && rename(tmp, out)) {
-		e.err = errno;
-		if (replace) rename(old, out);
+	if (!e.failed && vz_io_rename_noreplace(tmp, out)) {
+		fail_with(&e, vz_last_error());
+		if (replace) vz_io_rename(old, out);
 	}
-	if (e.err) {
-		remove_dir(tmp);
-		return vz_report(cli, vz_fail(VZ_EIO, "%s: cannot write the export: %s", out, strerror(e.err)));
+	if (e.failed) {
+		vz_io_remove_tree(tmp);
+		return vz_report(cli, vz_fail(VZ_EIO, "%s: cannot write the export: %s", out, e.why));
 	}
-	if (replace) remove_dir(old);
+	char parent[4096];
+	snprintf(parent, sizeof parent, "%s", out);
+	char *slash = strrchr(parent, '/');
+	if (slash) *(slash == parent ? slash + 1 : slash) = '\0';
+	vz_io_fsync_dir(slash ? parent : ".");
+	if (replace) vz_io_remove_tree(old);
 	vz_infof(cli, "%s: %llu vectors exported for %s to %s", name, (unsigned long long)e.n, vz_export_target_name(to), out);
 	return 0;
 }

@@ -314,7 +314,7 @@ static int read_definition(enum vz_export_target t, const char *path, uint32_t *
 		const char *v = strstr(text, " vector(");
 		if (v) d = strtoll(v + 8, NULL, 10);
 		const char *u = strstr(text, "USING hnsw (embedding ");
-		if (u) sscanf(u + 22, "%63[a-z_]", msbuf), ms = msbuf;
+		if (u) sscanf(u + 22, "%63[a-z0-9_]", msbuf), ms = msbuf;
 	} else {
 		json_error_t err;
 		json_t *j = json_loadb(text, len, 0, &err);
@@ -391,8 +391,8 @@ int vz_export_read(const char *dir, vz_config *cfg, vz_batch *b)
 	}
 	if (t < 0) return vz_fail(VZ_ENOENT, "%s: not an export directory (no table.json, collection.json, schema.json or schema.sql)", dir);
 	snprintf(path, sizeof path, "%s/%s", dir, def_files[t]);
-	uint32_t dim;
-	enum vz_metric metric;
+	uint32_t dim = 0;
+	enum vz_metric metric = VZ_METRIC_COSINE;
 	int rc = read_definition((enum vz_export_target)t, path, &dim, &metric);
 	if (rc) return rc;
 	/* vz.json, when there, gives the rest of the configuration (m, ef, quantization...) */
