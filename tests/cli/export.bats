@@ -269,3 +269,16 @@ PY
 		rm -rf out out.tmp-*
 	done
 }
+
+@test "export: pgvector's way back reads COPY TO's CSV (quotes only where needed, jsonb's spacing)" {
+	cd "$BATS_TEST_TMPDIR"
+	make_coll euclidean
+	"$VZ" export c --to pgvector -o p -q
+	mkdir back && cp p/schema.sql p/vz.json back/
+	# as PostgreSQL writes it: a field is quoted only when it holds a comma, quote or newline
+	printf '%s\n' 'id,embedding,payload' 'plain,"[1,1,1]","{""k"": {}}"' '"a""q","[0.1,0.2,0.3]",' 'x y,"[3,-4,0.5]","[1, 2]"' > back/rows.csv
+	"$VZ" load c2 back -q
+	run "$VZ" get c2 plain 'a"q' 'x y' --json
+	assert_success
+	assert_output "$(printf '%s\n' '{"id":"plain","payload":{"k": {}}}' '{"id":"a\"q","payload":null}' '{"id":"x y","payload":[1, 2]}')"
+}
