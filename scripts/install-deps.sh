@@ -22,9 +22,11 @@ if [ -n "$missing" ]; then
   $SUDO apt-get install -y -qq --no-install-recommends $missing >&2
 fi
 # @lancedb/lancedb at the exact version of tests/interop/package-lock.json, into
-# tests/interop/node_modules (ignored by git).
+# tests/interop/node_modules (ignored by git). Building vz does not need it: a failure (no
+# network) is reported, and tests/cli/interop.bats then fails saying what is missing.
 interop="$(dirname "$0")/../tests/interop"
 if [ ! -d "$interop/node_modules/@lancedb/lancedb" ]; then
   echo "install-deps: npm ci in tests/interop (@lancedb/lancedb)" >&2
-  (cd "$interop" && npm ci --no-audit --no-fund --loglevel=error) >&2
+  (cd "$interop" && npm ci --no-audit --no-fund --loglevel=error) >&2 ||
+    echo "install-deps: npm ci in tests/interop failed: the LanceDB interop test will fail" >&2
 fi
