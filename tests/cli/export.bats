@@ -282,3 +282,31 @@ PY
 	assert_success
 	assert_output "$(printf '%s\n' '{"id":"plain","payload":{"k": {}}}' '{"id":"a\"q","payload":null}' '{"id":"x y","payload":[1, 2]}')"
 }
+
+@test "export: load refuses truncated and ambiguous exports" {
+	cd "$BATS_TEST_TMPDIR"
+	make_coll cosine
+	for e in lancedb qdrant milvus pgvector; do "$VZ" export c --to $e -q; done
+	head -c 200 c.qdrant/points-000001.json > t && mv t c.qdrant/points-000001.json
+	run "$VZ" load x c.qdrant
+	assert_equal "$status" 65
+	assert_output --partial "points-000001.json: offset 0"
+	sed -i '1s/"payload":"{[^}]*}[^,]*"/"payload":12/' c.lancedb/rows.jsonl
+	run "$VZ" load x c.lancedb
+	assert_equal "$status" 65
+	assert_output --partial 'rows.jsonl: row 1: "payload" must be a JSON string'
+	printf 'id,embedding,payload\n"a,"[1,2,3]",\n' > c.pgvector/rows.csv
+	run "$VZ" load x c.pgvector
+	assert_equal "$status" 65
+	assert_output --partial "rows.csv: row 1"
+	sed -i 's/"dim":3/"dim":0/' c.milvus/schema.json
+	run "$VZ" load x c.milvus
+	assert_equal "$status" 65
+	assert_output --partial "schema.json: no dimension"
+	cp c.pgvector/schema.sql c.lancedb/
+	run "$VZ" load x c.lancedb
+	assert_equal "$status" 65
+	assert_output --partial "both table.json and schema.sql"
+	run "$VZ" list
+	refute_output --partial "x"
+}
