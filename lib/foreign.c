@@ -423,13 +423,25 @@ int vz_export_read(const char *dir, vz_config *cfg, vz_batch *b)
 			rc = add_file((enum vz_export_target)t, path, &o);
 		}
 	} else {
-		static const char *const rows[VZ_TO_COUNT] = { "rows.jsonl", NULL, "rows.json", "rows.csv" };
-		snprintf(path, sizeof path, "%s/%s", dir, rows[t]);
+		static const char *const files[VZ_TO_COUNT] = { "rows.jsonl", NULL, "rows.json", "rows.csv" };
+		snprintf(path, sizeof path, "%s/%s", dir, files[t]);
 		rc = add_file((enum vz_export_target)t, path, &o);
 	}
 	if (!rc) {
-		snprintf(path, sizeof path, "%s (rewritten as JSON lines)", dir);
+		/* the rewritten text has one line per row: its errors name the row of the rows file */
+		static const char *const rows[VZ_TO_COUNT] = { "rows.jsonl", "points-*.json", "rows.json", "rows.csv" };
+		snprintf(path, sizeof path, "%s/%s", dir, rows[t]);
 		rc = vz_batch_parse(path, (const unsigned char *)(o.p ? o.p : ""), o.n, VZ_FMT_JSONL, dim, 0, 0, b);
+		size_t pl = strlen(path);
+		const char *why = vz_last_error();
+		if (rc && !strncmp(why, path, pl) && !strncmp(why + pl, ": line ", 7)) {
+			char msg[1024];
+			snprintf(msg, sizeof msg, "%s", why + pl + 7);
+			/* "line 3: ... (also on line 2)" reads as rows */
+			char *also = strstr(msg, "on line ");
+			if (also) memmove(also + 3, also + 3 + 1, strlen(also + 4) + 1), memcpy(also + 3, "row", 3);
+			rc = vz_fail(rc, "%s: row %s", path, msg);
+		}
 	}
 	free(o.p);
 	return rc;

@@ -230,9 +230,10 @@ PY
 	run "$VZ" load x c.milvus
 	assert_equal "$status" 65
 	assert_output --partial 'rows.json: offset 0: {"rows": [...]} expected'
-	sed -i '3s/\[-1,2.5/[-1,"2.5"/' c.pgvector/rows.csv
+	sed -i '3s/\[-1,2.5/[-1,x2.5/' c.pgvector/rows.csv
 	run "$VZ" load x c.pgvector
 	assert_equal "$status" 65
+	assert_output --partial "c.pgvector/rows.csv: row 2: value 2 of the vector is not a JSON number"
 	rm c.pgvector/schema.sql
 	run "$VZ" load x c.pgvector
 	assert_equal "$status" 66
