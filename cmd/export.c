@@ -142,8 +142,10 @@ static int row(void *ctx, const vz_result *r, const float *v)
 		vz_json_string(f, r->id, r->id_len);
 		fputs(",\"vector\":", f);
 		vz_print_vector(f, v, e->dim);
+		/* a JSON field takes an object (re-encoded by Milvus) or a string of JSON text (kept
+		 * as those bytes): the string carries any payload, byte for byte */
 		fputs(",\"payload\":", f);
-		if (r->payload) fwrite(r->payload, 1, r->payload_len, f);
+		if (r->payload) vz_json_string(f, r->payload, r->payload_len);
 		else fputs("null", f);
 		putc('}', f);
 		break;

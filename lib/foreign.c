@@ -180,8 +180,8 @@ static int bad(const char *file, size_t row, const char *what)
 	return vz_fail(VZ_EDATA, "%s: row %zu: %s", file, row, what);
 }
 
-/* A row object {id, vector, payload}: LanceDB (payload a JSON string or null), Milvus (payload
- * raw JSON or null) and Qdrant (id a UUID, payload {"vz_id", "vz_payload"}). */
+/* A row object {id, vector, payload}: LanceDB and Milvus (payload a JSON string holding its
+ * JSON text, or null; Milvus also an object) and Qdrant (id a UUID, payload {"vz_id", "vz_payload"}). */
 static int convert_row(enum vz_export_target t, const char *file, size_t row, struct span *s, struct out *o)
 {
 	if (!eat(s, '{')) return bad(file, row, "a JSON object expected");
@@ -196,7 +196,9 @@ static int convert_row(enum vz_export_target t, const char *file, size_t row, st
 	}
 	if (m < 0) return bad(file, row, "bad JSON syntax");
 	if (!id.p || !vec.p) return bad(file, row, "no \"id\" or no \"vector\"");
-	if (t == VZ_TO_LANCEDB) {
+	if (t == VZ_TO_MILVUS && have_pay && pay.p < pay.end && *pay.p == '{') return put_row(o, &id, &vec, pay.p, (size_t)(pay.end - pay.p));
+	if (t == VZ_TO_LANCEDB || t == VZ_TO_MILVUS) {
+		/* the payload's JSON text as a string (Milvus also takes an object, above) */
 		if (!have_pay || is_null(&pay)) return put_row(o, &id, &vec, NULL, 0);
 		json_t *j = decode_string(&pay);
 		if (!j) return bad(file, row, "\"payload\" must be a JSON string (the payload's JSON text) or null");
@@ -204,7 +206,6 @@ static int convert_row(enum vz_export_target t, const char *file, size_t row, st
 		json_decref(j);
 		return rc;
 	}
-	if (t == VZ_TO_MILVUS) return put_row(o, &id, &vec, have_pay && !is_null(&pay) ? pay.p : NULL, (size_t)(pay.end - pay.p));
 	/* Qdrant: the point id is derived from the vz id, which the payload carries */
 	if (!have_pay || !eat(&pay, '{')) return bad(file, row, "\"payload\" must be an object holding \"vz_id\"");
 	struct span vid = { 0 }, vp = { 0 };
