@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 enum { O_ALL, O_OUTPUT, O_DIR, O_KEEP, O_LEVEL, O_THREADS, O_VERIFY, O_QUICK, O_AUTO, O_JSON };
@@ -87,6 +88,56 @@ static void checkpoint_all(struct vz_cli *cli, char **names, int n)
 	}
 }
 
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+void vz_cli_backup_prefix(char *const *names, int n, bool all, char *out, size_t cap)
+{
+	if (all || n <= 0) {
+		snprintf(out, cap, "vz");
+	} else if (n == 1) {
+		snprintf(out, cap, "vz-%s", names[0]);
+		for (char *p = out; *p; p++)
+			if (*p == '/') *p = '.';
+	} else { /* the set, whatever order it was named in */
+		char **sorted = malloc((size_t)n * sizeof *sorted);
+		uint64_t h = 0;
+		if (sorted) {
+			memcpy(sorted, names, (size_t)n * sizeof *sorted);
+			qsort(sorted, (size_t)n, sizeof *sorted, cmp_str);
+			vz_hasher *x = vz_hasher_new();
+			for (int i = 0; x && i < n; i++) vz_hasher_update(x, sorted[i], strlen(sorted[i]) + 1);
+			if (x) h = vz_hasher_digest(x);
+			vz_hasher_free(x);
+			free(sorted);
+		}
+		snprintf(out, cap, "vz-set-%016llx", (unsigned long long)h);
+	}
+}
+
+/* With --all: an entry of the data directory that is not a real collection directory (a
+ * symlink planted under dynamic/) is reported and left out, so that the others are still
+ * backed up; the exit status says so at the end. */
+static int drop_unusable(struct vz_cli *cli, const char *dd, char **names, int *n)
+{
+	int status = 0, kept = 0;
+	for (int i = 0; i < *n; i++) {
+		char dir[4400];
+		struct stat st;
+		bool ws;
+		int rc = vz_collection_path(dd, names[i], dir, sizeof dir, &ws);
+		if (!rc && lstat(dir, &st) == 0 && S_ISLNK(st.st_mode)) rc = vz_fail(VZ_EPERM, "%s: is a symlink; refusing to back it up", dir);
+		else if (!rc && lstat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) rc = vz_fail(VZ_ECORRUPT, "%s: not a directory; not backed up", dir);
+		if (rc) {
+			status = vz_report(cli, rc);
+			free(names[i]);
+			continue;
+		}
+		names[kept++] = names[i];
+	}
+	*n = kept;
+	return status;
+}
+
 static int run(struct vz_cli *cli, struct vz_args *args)
 {
 	if (opt_set(args, O_VERIFY)) return verify(cli, args);
@@ -131,6 +182,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	if (rc) { vz_workspace_free(ws); return rc; }
 	char dd[4096];
 	if ((rc = vz_cli_data_dir(cli, dd, sizeof dd, NULL))) { rc = vz_report(cli, rc); goto out; }
+	int skipped = automatic || opt_set(args, O_ALL) ? drop_unusable(cli, dd, names, &n) : 0;
 	if (after_checkpoint) checkpoint_all(cli, names, n);
 	vz_backup_options o;
 	vz_backup_options_default(&o);
@@ -141,7 +193,9 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	char written[4400];
 	const char *const *cnames = (const char *const *)names;
 	if (dir) {
-		if ((rc = vz_backup_write_dir(dd, cnames, (size_t)n, &o, dir, NULL, keep, written, sizeof written, &s))) { rc = vz_report(cli, rc); goto out; }
+		char prefix[200]; /* --keep counts the backups of this same set only */
+		vz_cli_backup_prefix(names, n, automatic || opt_set(args, O_ALL), prefix, sizeof prefix);
+		if ((rc = vz_backup_write_dir(dd, cnames, (size_t)n, &o, dir, prefix, keep, written, sizeof written, &s))) { rc = vz_report(cli, rc); goto out; }
 		if (opt_set(args, O_JSON)) print_summary(cli, written, &s, true);
 		else puts(written);
 		print_summary(cli, written, &s, false);
@@ -153,6 +207,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 		if (opt_set(args, O_JSON)) print_summary(cli, out, &s, true);
 		print_summary(cli, out, &s, false);
 	}
+	rc = skipped;
 out:
 	vz_cli_targets_free(names, n);
 	vz_workspace_free(ws);

@@ -107,6 +107,12 @@ int vz_usage_error(const struct vz_cli *cli, const char *fmt, ...) __attribute__
 
 /* Writes s (len bytes) as a JSON string literal with quotes, escaping as RFC 8259 requires. */
 void vz_json_string(FILE *out, const char *s, size_t len);
+/* Writes s (len bytes) for a human reader: control characters (C0, DEL, C1) and bytes that are
+ * not UTF-8 print as backslash-octal escapes (\033), as git prints paths, so that stored data
+ * never drives the terminal. Every message and every non-JSON output of data goes through it. */
+void vz_print_safe(FILE *out, const char *s, size_t len);
+/* printf through vz_print_safe (newlines and tabs of the format kept): for lines that quote data. */
+void vz_printf_safe(FILE *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prints a float so that it reads back bit-identical (shortest round-trip, %.9g fallback). */
 void vz_print_float(FILE *out, float f);
 
@@ -127,6 +133,21 @@ static inline double opt_double(const struct vz_args *a, int i, double dflt)
 
 /* The data directory for this invocation (--data-dir, VZ_DATA_DIR, workspace, XDG). */
 int vz_cli_data_dir(const struct vz_cli *cli, char *out, size_t cap, enum vz_datadir_source *source);
+/* Workspace commands (cmd/build.c): the data directory of workspace w (--data-dir, VZ_DATA_DIR,
+ * else data/ beside its file), and the report of its projects that could not be read (returns
+ * the first one's exit code, or 0). */
+int vz_cli_workspace_data_dir(const struct vz_cli *cli, const vz_workspace *w, char *out, size_t cap);
+int vz_cli_workspace_failures(const struct vz_cli *cli, const vz_workspace *w);
+/* Warns when collection c (in coll_dir) is a workspace collection whose workspace file changed
+ * since its build (cmd/wsstale.c): one stat; the file is parsed only when it changed. */
+void vz_cli_warn_stale(const struct vz_cli *cli, vz_collection *c, const char *coll_dir);
+/* Backups by kind (cmd/backup.c): the file name prefix of a backup of names (all: every
+ * collection, --all or --auto): "vz" for all (the historical name), "vz-NAME" for one ('/' as
+ * '.'), "vz-set-HASH" for another set; --keep counts only the backups of the same prefix. */
+void vz_cli_backup_prefix(char *const *names, int n, bool all, char *out, size_t cap);
+/* backup.after_checkpoint of the workspace file here: backs up the collections just
+ * checkpointed (explicitly or automatically) into backup.directory (cmd/checkpoint.c). */
+int vz_cli_backup_after_checkpoint(const struct vz_cli *cli, char **done, int ndone);
 /* Prints the names of all collections (dynamic NAME and workspace PROJECT/COLLECTION). */
 int vz_list_collection_names(const struct vz_cli *cli, FILE *out);
 

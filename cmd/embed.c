@@ -16,12 +16,8 @@ int vz_cli_embed_text(const struct vz_cli *cli, vz_collection *c, const char *co
 		vz_errorf(cli, "this collection has no built-in embedding: query it with --vector or --batch");
 		return VZ_EXIT_USAGE;
 	}
-	/* a workspace collection: say so when its configuration changed since `vz build` */
-	char yaml[4096];
-	bool changed;
-	if (strstr(vz_collection_extra_json(c), "\"workspace\"") && vz_find_workspace_file(yaml, sizeof yaml) == VZ_OK &&
-	    vz_workspace_config_changed(coll_dir, yaml, &changed) == VZ_OK && changed)
-		vz_warnf(cli, "the configuration of this collection changed in %s since it was built: run vz build", yaml);
+	/* a workspace collection: say so when its workspace file changed since `vz build` */
+	vz_cli_warn_stale(cli, c, coll_dir);
 	int rc = vz_embed_query(coll_dir, text, strlen(text), out, cfg->dim);
 	return rc ? vz_report(cli, rc) : 0;
 }
@@ -59,19 +55,27 @@ void vz_cli_print_text_hit(FILE *out, const vz_result *r, const char *query)
 	}
 	vz_print_float(out, r->score);
 	putc('\t', out);
-	fwrite(r->id, 1, r->id_len, out);
+	vz_print_safe(out, r->id, r->id_len);
 	putc('\t', out);
 	if (start > 0) fputs("...", out);
+	/* the snippet is gathered, then printed with its control characters escaped */
+	char *snip = NULL;
+	size_t slen = 0;
+	FILE *sf = open_memstream(&snip, &slen);
+	if (!sf) { json_decref(payload); return; }
 	size_t shown = 0, i = start;
 	bool space = false;
 	for (; i < len && shown < VZ_SNIPPET_CHARS; i++) {
 		unsigned char ch = (unsigned char)text[i];
 		if (isspace(ch)) { space = shown > 0; continue; } /* runs of white space (newlines too) print as one space */
-		if (space) { putc(' ', out); shown++; space = false; }
-		putc(ch, out);
+		if (space) { putc(' ', sf); shown++; space = false; }
+		putc(ch, sf);
 		if ((ch & 0xC0) != 0x80) shown++;
 	}
-	while (i < len && ((unsigned char)text[i] & 0xC0) == 0x80) putc(text[i++], out);
+	while (i < len && ((unsigned char)text[i] & 0xC0) == 0x80) putc(text[i++], sf);
+	fclose(sf);
+	vz_print_safe(out, snip, slen);
+	free(snip);
 	if (i < len) fputs("...", out);
 	putc('\n', out);
 	json_decref(payload);

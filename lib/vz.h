@@ -358,6 +358,12 @@ int vz_read_file_lines(const char *path, size_t max_len, size_t max_line, char *
  * never a path. */
 bool vz_name_valid(const char *name);
 
+/* The length of the well-formed UTF-8 character at s (at most left bytes): 1 to 4, or 0 when
+ * the bytes there are not one (overlong forms, surrogates and code points past U+10FFFF are not). */
+size_t vz_utf8_char_len(const unsigned char *s, size_t left);
+/* True when s[0..len) is well-formed UTF-8; else false with *bad the offset of the first bad byte. */
+bool vz_utf8_valid(const char *s, size_t len, size_t *bad);
+
 /* snprintf into a fixed buffer; VZ_ERANGE (with detail) when the result would be truncated. */
 int vz_path_fmt(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
@@ -593,6 +599,10 @@ int vz_collection_path(const char *data_dir, const char *name, char *out, size_t
 /* Takes the collection's lock (dir/LOCK) shared or exclusive, waiting at most timeout_ms;
  * VZ_ENOENT when the collection does not exist (or vanished while waiting, e.g. dropped). */
 int vz_collection_lock(const char *dir, enum vz_lock_mode mode, int timeout_ms, vz_lock *lock);
+/* Sets the automatic checkpoint thresholds of the dynamic collection in dir (0: leave that one
+ * as it is) in its metadata.json, under its exclusive lock (lib/thresholds.c). VZ_EPERM for a
+ * workspace collection, VZ_EINVAL for a value out of range. */
+int vz_collection_set_thresholds(const char *dir, uint32_t ops, uint32_t seconds, int lock_timeout_ms);
 
 /* One row to write. vector has cfg->dim floats (normalised by the writer for cosine). */
 typedef struct vz_row {
@@ -890,6 +900,10 @@ int vz_bm25_save_dir(const vz_bm25 *m, const char *collection_dir);
 /* Embeds a query for the collection in collection_dir (vz_bm25_open_dir + vz_bm25_embed_query). */
 int vz_embed_query(const char *collection_dir, const char *text, size_t len, float *out, uint32_t dim);
 
+/* True for the built-in embedding models: bm25 and the native ones of the workspace file
+ * (native_bow, native_hash, native_ngram; lib/embed_native.c). */
+bool vz_embedding_known(const char *name);
+
 /* The workspace file (lib/workspace.c), DESIGN section 6: both schemas, read with libyaml. */
 #define VZ_WORKSPACE_FILE "vectorize-workspace.yml"
 #define VZ_WS_MAX_FILE (1u << 20)   /* bigger YAML files are refused */
@@ -909,7 +923,19 @@ typedef struct vz_ws_collection {
 	uint64_t max_file_size;    /* bytes; bigger files are skipped */
 	uint64_t config_hash;      /* XXH3 of the effective configuration: a change rebuilds */
 	int line;                  /* where it is declared in the YAML (1-based) */
+	bool skip_hidden;          /* skip_hidden_files (default true): names starting with '.' are not read */
+	char **extensions;         /* supported_extensions ("md", no dot), none: every extension */
+	size_t n_extensions;
+	uint32_t ngram_min, ngram_max; /* native_ngram's ngram_range (characters), else 0 */
 } vz_ws_collection;
+
+/* A project or collection of the workspace file that could not be declared (its entry is bad)
+ * or built: the rest of the file is still read and built. */
+typedef struct vz_ws_failure {
+	char *message;             /* "file:line:column: why" */
+	int err;                   /* the VZ_E* code */
+	char project[65];          /* the project it belongs to ("" when unknown) */
+} vz_ws_failure;
 
 typedef struct vz_workspace {
 	char path[4096];           /* the YAML file */
@@ -926,10 +952,22 @@ typedef struct vz_workspace {
 	bool backup_after_checkpoint; /* backup.after_checkpoint (default false) */
 	char **warnings;           /* "file:line:col: unknown key 'x'" ... (n_warnings of them) */
 	size_t n_warnings;
+	char **not_applicable;     /* "file:line:col: KEY: why vz has no such thing", each key once */
+	size_t n_not_applicable;
+	vz_ws_failure *failures;   /* projects whose entry is bad (the others are still declared) */
+	size_t n_failures;
+	char **watch_paths;        /* file_watcher.watch_paths, resolved against dir (none: the projects) */
+	size_t n_watch_paths;
+	char **watch_exclude;      /* file_watcher.exclude_patterns (globs; changes there are ignored) */
+	size_t n_watch_exclude;
+	bool watch_auto_update;    /* file_watcher.enable_auto_update (default true): rebuild on changes */
+	bool watch_hot_reload;     /* file_watcher.hot_reload (default true): re-read this file when it changes */
 } vz_workspace;
 
 /* Reads and validates the workspace file at path. Errors are VZ_ECONFIG with a detail starting
  * "path:line:column: "; a missing file is VZ_ENOENT. Unknown keys become warnings (not errors).
+ * A bad project entry (or a bad collection in it) is not an error of the whole file: it is
+ * recorded in failures, and the other projects are declared.
  * Free with vz_workspace_free (NULL is fine). */
 int vz_workspace_load(const char *path, vz_workspace **out);
 void vz_workspace_free(vz_workspace *w);
@@ -953,6 +991,8 @@ bool vz_glob_match(const char *pattern, const char *path);
 /* Building (lib/wsbuild.c). */
 typedef struct vz_ws_stats {
 	size_t files, changed, added, removed, chunks;
+	size_t too_large, binary; /* files skipped: over max_file_size, or with a NUL byte */
+	bool not_built;     /* vz_workspace_diff: the collection has no cache.bin yet */
 	bool rebuilt;       /* the configuration changed (or --force): everything was re-embedded */
 	double seconds;
 } vz_ws_stats;
@@ -965,6 +1005,14 @@ typedef void (*vz_ws_progress_fn)(void *ctx, size_t done, size_t total);
  * under the collection's exclusive lock. Files that vanish while being read are skipped. */
 int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *c, const char *data_dir, bool force,
 		       int threads, int lock_timeout_ms, vz_ws_progress_fn progress, void *ctx, vz_ws_stats *st);
+
+/* What a build of c would do, without writing anything (and without the lock: a build running
+ * meanwhile may make it out of date): fn(ctx, 'A'|'C'|'R', path) for each file added, changed
+ * (its content hash differs: a file only touched is not changed) or removed since the last
+ * build; st gets the counts (rebuilt: the configuration changed; not_built: never built). */
+typedef void (*vz_ws_diff_fn)(void *ctx, char what, const char *path);
+int vz_workspace_diff(const vz_workspace *w, const vz_ws_collection *c, const char *data_dir, vz_ws_diff_fn fn, void *ctx,
+		      vz_ws_stats *st);
 
 /* ===== section: backup (lib/backup.c) ===== */
 
