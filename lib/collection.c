@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,6 +202,16 @@ int vz_collection_lock(const char *dir, enum vz_lock_mode mode, int timeout_ms, 
 		if (stat(path, &b) != 0) return vz_fail(VZ_ENOENT, "no such collection: %s (it was dropped)", base_name(dir));
 	}
 	return vz_fail(VZ_EBUSY, "%s: the collection keeps being replaced; retry later", dir);
+}
+
+/* The checkpoint lock is an flock on the collection directory itself (no file to create, back up
+ * or leave behind): one checkpoint of a collection at a time. It is always taken before the
+ * collection's LOCK, never while holding it, so the two cannot deadlock. */
+static int checkpoint_lock(const char *dir, int timeout_ms, vz_lock *l)
+{
+	int rc = vz_lock_acquire(dir, VZ_LOCK_EXCLUSIVE, timeout_ms, false, l);
+	if (rc == VZ_EBUSY) vz_fail_prefix(rc, "a checkpoint of %s is already running: ", base_name(dir));
+	return rc;
 }
 
 /* ---- staged checkpoint files ---- */
@@ -490,7 +501,14 @@ static int load(struct vz_collection *c, enum vz_wal_scan_mode scan, bool index_
 	char path[4200];
 	int rc;
 	if (write) {
-		if ((rc = vz_cleanup_temps(c->dir, NULL))) return rc;
+		/* a detached checkpoint stages its files in .vztmp.checkpoint while holding the
+		 * checkpoint lock: temp files are only leftovers when nobody holds it */
+		vz_lock ck = VZ_LOCK_INIT;
+		if (vz_lock_acquire(c->dir, VZ_LOCK_EXCLUSIVE, 0, false, &ck) == VZ_OK) {
+			rc = vz_cleanup_temps(c->dir, NULL);
+			vz_lock_release(&ck);
+			if (rc) return rc;
+		}
 	}
 	if ((rc = vz_meta_read(c->dir, &c->meta))) return rc;
 	if (c->meta.rows > 0) {
@@ -966,15 +984,28 @@ static bool contiguous(const vz_write *w, size_t n, uint32_t dim)
 	return n > 0;
 }
 
+/* The sequence number of the last commit record replayed: what a checkpoint of this state folds.
+ * Records after it (a transaction a crashed writer left without its commit) are not part of the
+ * state and must stay in the log's numbering for the next writer, who cuts them. */
+static uint64_t last_committed_seq(const struct vz_collection *c)
+{
+	if (!c->has_wal) return c->meta.wal_seq;
+	for (size_t i = c->wal_kept; i > 0; i--)
+		if (c->wal.entries[i - 1].type == VZ_WAL_COMMIT)
+			return c->wal.entries[i - 1].seq > c->meta.wal_seq ? c->wal.entries[i - 1].seq : c->meta.wal_seq;
+	return c->meta.wal_seq;
+}
+
 /* A checkpoint of the base, the delta and, for a bulk load, the new rows `extra` (all
  * inserts of ids not present, checked by the caller): those go from the caller's batch
  * straight into vectors.bin, never through the delta, so a bulk load holds its vectors once
  * (or, for a fresh collection, only in the caller's batch; for sq8, only as codes).
  * release_extra: extra's vectors lie in a read-only file mapping, in row order, whose pages
  * may be let go once read (VZ_WRITE_RELEASE). */
-static int checkpoint_with(vz_collection *c, int threads, bool force, const vz_write *extra, size_t nextra, bool release_extra)
+static int checkpoint_build(vz_collection *c, const char *out_dir, int threads, bool force, const vz_write *extra, size_t nextra,
+			    bool release_extra, vz_meta *m_out, bool *built)
 {
-	if (!(c->flags & VZ_OPEN_WRITE)) return vz_fail(VZ_EINTERNAL, "checkpoint needs the collection open for writing");
+	*built = false;
 	if (c->wal_corrupt) return vz_fail(VZ_ECORRUPT, "%s", c->warning);
 	if (c->nd == 0 && nextra == 0 && !force && c->has_index == (c->meta.rows > 0)) return VZ_OK;
 	threads = default_threads(threads);
@@ -1051,7 +1082,7 @@ static int checkpoint_with(vz_collection *c, int threads, bool force, const vz_w
 	src.packed = in_place ? extra[0].vector : vecs;
 	vz_meta m = c->meta;
 	m.generation = c->meta.generation + 1;
-	m.wal_seq = c->has_wal && c->writer.next_seq > 0 ? c->writer.next_seq - 1 : c->meta.wal_seq;
+	m.wal_seq = last_committed_seq(c);
 	m.rows = n_out;
 	m.live = live;
 	m.tombstones = n_out - live;
@@ -1059,11 +1090,29 @@ static int checkpoint_with(vz_collection *c, int threads, bool force, const vz_w
 	memset(&m.vectors, 0, sizeof m.vectors);
 	memset(&m.index, 0, sizeof m.index);
 	if (n_out > 0) {
-		rc = write_data_files(c->dir, &c->meta.cfg, m.generation, &src, rows, n_out,
+		rc = write_data_files(out_dir, &c->meta.cfg, m.generation, &src, rows, n_out,
 				      compact || !c->has_index ? NULL : &c->index, kept_base, threads, &m.vectors, &m.index);
 		if (rc) goto out;
 	}
-	if ((rc = commit_checkpoint(c->dir, &m))) goto out;
+	*m_out = m;
+	*built = true;
+out:
+	free(vecs);
+	free(src.row);
+	free(rows);
+	return rc;
+}
+
+/* A checkpoint under the exclusive lock the caller holds (bulk loads, recover, and programs
+ * that call vz_collection_checkpoint): build, commit, restart the WAL, reload. */
+static int checkpoint_with(vz_collection *c, int threads, bool force, const vz_write *extra, size_t nextra, bool release_extra)
+{
+	if (!(c->flags & VZ_OPEN_WRITE)) return vz_fail(VZ_EINTERNAL, "checkpoint needs the collection open for writing");
+	vz_meta m;
+	bool built;
+	int rc = checkpoint_build(c, c->dir, threads, force, extra, nextra, release_extra, &m, &built);
+	if (rc || !built) return rc;
+	if ((rc = commit_checkpoint(c->dir, &m))) return rc;
 	if (c->has_wal) {
 		char wal[4200];
 		uint64_t next = c->writer.next_seq;
@@ -1072,11 +1121,6 @@ static int checkpoint_with(vz_collection *c, int threads, bool force, const vz_w
 		 * as a failure of the checkpoint (the next checkpoint restarts the log again). */
 		if (!vz_path_fmt(wal, sizeof wal, "%s/wal.log", c->dir)) vz_wal_reset(wal, m.generation, next, NULL);
 	}
-out:
-	free(vecs);
-	free(src.row);
-	free(rows);
-	if (rc) return rc;
 	/* reload from the new files: the delta is now folded */
 	unload(c);
 	c->wal_corrupt = false;
@@ -1086,7 +1130,126 @@ out:
 
 int vz_collection_checkpoint(vz_collection *c, int threads, bool force)
 {
-	return checkpoint_with(c, threads, force, NULL, 0, false);
+	vz_lock ck = VZ_LOCK_INIT;
+	int rc = checkpoint_lock(c->dir, 0, &ck);
+	if (!rc) rc = checkpoint_with(c, threads, force, NULL, 0, false);
+	vz_lock_release(&ck);
+	return rc;
+}
+
+/* ---- checkpoints that stop no one ---- */
+
+/* Moves the staged NAME.new files of a checkpoint from stage into dir, where commit_checkpoint
+ * takes them (renames within one file system; the directory fsync follows in the commit). */
+static int adopt_staged(const char *stage, const char *dir, const vz_meta *m)
+{
+	static const char *const names[2] = { "vectors.bin.new", "index.hnsw.new" };
+	for (int i = 0; i < 2 && m->rows > 0; i++) {
+		char from[4400], to[4400];
+		int rc = vz_path_fmt(from, sizeof from, "%s/%s", stage, names[i]);
+		if (!rc) rc = vz_path_fmt(to, sizeof to, "%s/%s", dir, names[i]);
+		if (!rc) rc = vz_io_rename(from, to);
+		if (rc) return rc;
+	}
+	return VZ_OK;
+}
+
+/* The switch of a detached checkpoint, under the exclusive lock: the collection must still be at
+ * the generation the snapshot was taken from; the records appended since the snapshot (seq >
+ * m->wal_seq) are carried into the new log. */
+static int checkpoint_switch(const char *dir, const char *stage, uint64_t snap_gen, const vz_meta *m, uint64_t *kept)
+{
+	vz_meta cur;
+	char wal[4200];
+	int rc = vz_meta_read(dir, &cur);
+	if (rc) return rc;
+	uint64_t gen = cur.generation;
+	vz_meta_free(&cur);
+	if (gen != snap_gen)
+		return vz_fail(VZ_EBUSY, "%s: the collection changed during the checkpoint (generation %llu, the checkpoint started at %llu); nothing was switched",
+			       dir, (unsigned long long)gen, (unsigned long long)snap_gen);
+	if ((rc = vz_path_fmt(wal, sizeof wal, "%s/wal.log", dir))) return rc;
+	vz_wal_log w;
+	if ((rc = vz_wal_scan(wal, VZ_WAL_SCAN_STOP, &w))) return rc;
+	if (w.damaged && !w.torn_tail) {
+		rc = vz_fail(VZ_ECORRUPT, "%s: offset %llu: %s; nothing was switched (run vz recover)", wal,
+			     (unsigned long long)w.damage_offset, w.damage_what);
+		vz_wal_free(&w);
+		return rc;
+	}
+	/* keep whole transactions after the snapshot; a trailing one without its commit was never
+	 * acknowledged (its writer died) and is left out, as the next writer would cut it */
+	size_t first = 0, end = 0;
+	while (first < w.n && w.entries[first].seq <= m->wal_seq) first++;
+	for (size_t i = first; i < w.n; i++)
+		if (w.entries[i].type == VZ_WAL_COMMIT) end = i + 1;
+	if (end < first) end = first;
+	if (first > 0 && w.entries[first - 1].seq != m->wal_seq) {
+		rc = vz_fail(VZ_EINTERNAL, "%s: the log no longer holds record %llu that the checkpoint folded; nothing was switched", wal,
+			     (unsigned long long)m->wal_seq);
+		vz_wal_free(&w);
+		return rc;
+	}
+	rc = adopt_staged(stage, dir, m);
+	if (!rc) rc = commit_checkpoint(dir, m);
+	/* Committed. As in checkpoint_with, restarting the log only saves space and replay time: the
+	 * old log's folded records are skipped by their sequence numbers, so a failure here loses
+	 * nothing; the later records are in both logs. */
+	if (!rc) vz_wal_restart_with(wal, m->generation, m->wal_seq + 1, w.entries + first, end - first);
+	*kept = end - first;
+	vz_wal_free(&w);
+	return rc;
+}
+
+int vz_checkpoint_dir(const char *dir, unsigned flags, int threads, int lock_timeout_ms, vz_checkpoint_report *rep)
+{
+	vz_checkpoint_report local;
+	if (!rep) rep = &local;
+	memset(rep, 0, sizeof *rep);
+	vz_lock ck = VZ_LOCK_INIT;
+	int rc = check_collection_dir(dir);
+	if (!rc) rc = checkpoint_lock(dir, (flags & VZ_CHECKPOINT_WAIT) ? INT_MAX / 2 : lock_timeout_ms, &ck);
+	if (rc) return rc;
+	char stage[4200] = "";
+	vz_collection *c = NULL;
+	if ((rc = vz_path_fmt(stage, sizeof stage, "%s/.vztmp.checkpoint", dir))) goto out;
+	/* a checkpointer that died left its staging behind: we hold the checkpoint lock, it is ours */
+	if ((rc = vz_io_remove_tree(stage)) && rc != VZ_ENOENT) goto out;
+	/* the snapshot: the checkpoint files and the WAL as they are now, read under the shared
+	 * lock; then the lock goes and writers append while the index is built */
+	if ((rc = open_in(dir, VZ_OPEN_READ, lock_timeout_ms, VZ_WAL_SCAN_STOP, false, &c))) goto out;
+	if (c->meta.workspace) { rc = vz_fail(VZ_EPERM, "workspace collections are rebuilt by vz build, not checkpointed"); goto out; }
+	rep->operations = c->wal_ops;
+	if ((flags & VZ_CHECKPOINT_IF_NEEDED) && !vz_collection_checkpoint_due(c)) goto out;
+	vz_lock_release(&c->lock);
+	uint64_t snap_gen = c->meta.generation;
+	if ((rc = vz_io_mkdir(stage, 0755, false))) goto out;
+	vz_meta m;
+	bool built;
+	rc = checkpoint_build(c, stage, threads <= 0 ? default_threads(threads) : threads, flags & VZ_CHECKPOINT_FORCE, NULL, 0, false,
+			      &m, &built);
+	if (rc || !built) goto out;
+	vz_lock lk = VZ_LOCK_INIT;
+	if ((rc = vz_collection_lock(dir, VZ_LOCK_EXCLUSIVE, lock_timeout_ms, &lk))) goto out;
+	double t0 = wall_now();
+	rc = checkpoint_switch(dir, stage, snap_gen, &m, &rep->kept_records);
+	rep->seconds_locked = wall_now() - t0;
+	vz_lock_release(&lk);
+	if (rc) goto out;
+	rep->checkpointed = true;
+	rep->generation = m.generation;
+	rep->rows = m.rows;
+	rep->live = m.live;
+out:
+	vz_collection_close(c);
+	if (stage[0]) {
+		char saved[1024];
+		snprintf(saved, sizeof saved, "%s", vz_last_error());
+		vz_io_remove_tree(stage);
+		if (rc) vz_fail(rc, "%s", saved);
+	}
+	vz_lock_release(&ck);
+	return rc;
 }
 
 int vz_collection_write_snapshot(const char *dir, const vz_config *cfg, const vz_row *in, size_t n, int threads,
@@ -1241,6 +1404,11 @@ int vz_collection_write(vz_collection *c, const vz_write *w, size_t n, unsigned 
 	if (rc) goto out;
 	bool bulk = flags & VZ_WRITE_BULK, all_inserts = true;
 	for (size_t i = 0; i < n && all_inserts; i++) all_inserts = ops[i] == VZ_WRITE_INSERT;
+	/* a bulk write is made durable by its own checkpoint, which needs the checkpoint lock: while
+	 * a detached checkpoint builds, the batch goes through the WAL instead (never wait for it,
+	 * and never wait for it while holding the lock its switch needs) */
+	vz_lock ck = VZ_LOCK_INIT;
+	if (bulk && checkpoint_lock(c->dir, 0, &ck) != VZ_OK) bulk = false;
 	if (bulk && all_inserts) {
 		/* the common bulk load: new rows only, straight from the batch into the checkpoint */
 		if ((rc = checkpoint_with(c, threads, false, w, n, flags & VZ_WRITE_RELEASE))) {
@@ -1313,7 +1481,7 @@ int vz_collection_write(vz_collection *c, const vz_write *w, size_t n, unsigned 
 	}
 	if (rc) goto out;
 	if (bulk) {
-		rc = vz_collection_checkpoint(c, threads, false);
+		rc = checkpoint_with(c, threads, false, NULL, 0, false);
 		if (rc) {
 			/* the batch was never durable: drop it from memory */
 			unload(c);
@@ -1322,12 +1490,20 @@ int vz_collection_write(vz_collection *c, const vz_write *w, size_t n, unsigned 
 			goto out;
 		}
 		st->checkpointed = true;
-	} else if (!(flags & VZ_WRITE_NO_AUTO_CHECKPOINT) && vz_collection_checkpoint_due(c)) {
-		int crc = vz_collection_checkpoint(c, threads, false);
-		st->checkpointed = crc == VZ_OK;
-		if (crc) vz_fail_prefix(crc, "the transaction is committed, but the automatic checkpoint failed: ");
+	} else if (vz_collection_checkpoint_due(c)) {
+		if (flags & VZ_WRITE_NO_AUTO_CHECKPOINT) {
+			st->checkpoint_due = true;
+		} else {
+			/* a detached checkpoint already running will not fold this transaction; the
+			 * next write that finds the thresholds reached starts the next one */
+			int crc = ck.fd >= 0 ? VZ_OK : checkpoint_lock(c->dir, 0, &ck);
+			if (!crc) crc = checkpoint_with(c, threads, false, NULL, 0, false);
+			st->checkpointed = crc == VZ_OK;
+			if (crc && crc != VZ_EBUSY) vz_fail_prefix(crc, "the transaction is committed, but the automatic checkpoint failed: ");
+		}
 	}
 out:
+	vz_lock_release(&ck);
 	free(ops);
 	free(norm);
 	return rc;
@@ -1468,6 +1644,9 @@ static void count_transactions(const vz_wal_log *w, uint64_t after_seq, vz_recov
 	if (begin != SIZE_MAX) rep->transactions_dropped++;
 }
 
+static int recover_locked(struct vz_collection *c, const char *dir, enum vz_recover_mode mode, bool dry_run, int threads,
+			  int lock_timeout_ms, vz_recover_report *rep);
+
 int vz_collection_recover(const char *dir, enum vz_recover_mode mode, bool dry_run, int threads, int lock_timeout_ms,
 			  vz_recover_report *rep)
 {
@@ -1477,10 +1656,23 @@ int vz_collection_recover(const char *dir, enum vz_recover_mode mode, bool dry_r
 	c->lock.fd = -1;
 	c->rerank_fd = -1;
 	c->flags = dry_run ? VZ_OPEN_READ : VZ_OPEN_WRITE;
+	vz_lock ck = VZ_LOCK_INIT;
 	int rc = vz_path_fmt(c->dir, sizeof c->dir, "%s", dir);
+	/* the checkpoint lock before the collection's (the order every checkpoint takes them in):
+	 * recover writes a checkpoint, and a detached one must not switch in under it */
+	if (!rc && !dry_run) rc = check_collection_dir(dir);
+	if (!rc && !dry_run) rc = checkpoint_lock(dir, lock_timeout_ms, &ck);
 	if (!rc) rc = vz_collection_lock(dir, VZ_LOCK_EXCLUSIVE, lock_timeout_ms, &c->lock);
-	if (rc) { vz_collection_close(c); return rc; }
+	if (rc) { vz_collection_close(c); vz_lock_release(&ck); return rc; }
+	rc = recover_locked(c, dir, mode, dry_run, threads, lock_timeout_ms, rep);
+	vz_lock_release(&ck);
+	return rc;
+}
 
+static int recover_locked(struct vz_collection *c, const char *dir, enum vz_recover_mode mode, bool dry_run, int threads,
+			  int lock_timeout_ms, vz_recover_report *rep)
+{
+	int rc = VZ_OK;
 	/* look at the WAL first: the mode decides whether we may go on at all */
 	char wal[4200];
 	vz_wal_log w;
@@ -1516,7 +1708,7 @@ int vz_collection_recover(const char *dir, enum vz_recover_mode mode, bool dry_r
 	rep->index_rebuilt = c->meta.rows > 0 && !c->has_index;
 	if (dry_run) { vz_collection_close(c); return VZ_OK; }
 	c->wal_corrupt = false;
-	rc = vz_collection_checkpoint(c, threads, true);
+	rc = dry_run ? VZ_OK : checkpoint_with(c, threads, true, NULL, 0, false);
 	rep->checkpoint_written = rc == VZ_OK;
 	vz_collection_close(c);
 	if (rc) return rc;

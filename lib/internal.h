@@ -33,6 +33,10 @@ int vz_wal_reset(const char *path, uint64_t generation, uint64_t first_seq, vz_w
 /* Appends w->buf to the log at path at offset `at` (truncating anything after it first when
  * the file is longer: a torn tail), then fdatasync. Clears w->buf. */
 int vz_wal_append(const char *path, uint64_t at, vz_wal_writer *w);
+/* Replaces the log at path (atomically) with a new one for `generation` whose records are copies
+ * of keep[0..n) (seq first_seq, first_seq + 1, ...: records a checkpoint did not fold), chained
+ * under a new salt. */
+int vz_wal_restart_with(const char *path, uint64_t generation, uint64_t first_seq, const vz_wal_entry *keep, size_t n);
 /* Random 64-bit value (getentropy). */
 uint64_t vz_random_u64(void);
 

@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum fault_kind { FAULT_NONE, FAULT_ERRNO, FAULT_CRASH, FAULT_TORN };
+enum fault_kind { FAULT_NONE, FAULT_ERRNO, FAULT_CRASH, FAULT_TORN, FAULT_STOP };
 
 static struct {
 	bool loaded;
@@ -41,6 +41,7 @@ static void load_fault_config(void)
 	io.at = n;
 	if (!strcmp(what, "crash")) io.kind = FAULT_CRASH;
 	else if (!strcmp(what, "torn")) io.kind = FAULT_TORN;
+	else if (!strcmp(what, "stop")) io.kind = FAULT_STOP; /* SIGSTOP before the call: a test acts, then SIGCONT */
 	else {
 		io.kind = FAULT_ERRNO;
 		if (!strcmp(what, "EIO")) io.errnum = EIO;
@@ -76,6 +77,7 @@ static int io_gate(const char *op, const char *path)
 	case FAULT_ERRNO: return io.errnum;
 	case FAULT_CRASH: die_now(); break;
 	case FAULT_TORN: return -1;
+	case FAULT_STOP: raise(SIGSTOP); break;
 	case FAULT_NONE: break;
 	}
 	return 0;

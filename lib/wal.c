@@ -83,6 +83,32 @@ int vz_wal_reset(const char *path, uint64_t generation, uint64_t first_seq, vz_w
 	return VZ_OK;
 }
 
+int vz_wal_restart_with(const char *path, uint64_t generation, uint64_t first_seq, const vz_wal_entry *keep, size_t n)
+{
+	vz_wal_writer w = { 0 };
+	vz_file_header h = { .version = WAL_VERSION, .generation = generation, .aux = vz_random_u64(), .aux2 = first_seq };
+	memcpy(h.magic, VZ_MAGIC_WAL, 8);
+	w.salt = w.prev_checksum = h.aux;
+	w.next_seq = first_seq;
+	int rc = vz_buf_reserve(&w.buf, VZ_HEADER_SIZE);
+	if (!rc) {
+		vz_header_encode(&h, w.buf.data);
+		w.buf.len = VZ_HEADER_SIZE;
+	}
+	/* the records keep their sequence numbers and transactions; only the chain and the salt are
+	 * new, so the log verifies as one written by a single writer */
+	for (size_t i = 0; i < n && !rc; i++) {
+		if (keep[i].seq != w.next_seq)
+			rc = vz_fail(VZ_EINTERNAL, "%s: record %llu kept out of sequence (expected %llu)", path,
+				     (unsigned long long)keep[i].seq, (unsigned long long)w.next_seq);
+		else
+			rc = vz_wal_encode(&w, keep[i].type, keep[i].txn, keep[i].payload, keep[i].length);
+	}
+	if (!rc) rc = vz_atomic_write(path, w.buf.data, w.buf.len);
+	vz_buf_free(&w.buf);
+	return rc;
+}
+
 int vz_wal_append(const char *path, uint64_t at, vz_wal_writer *w)
 {
 	int fd, rc = vz_io_open_write(path, O_WRONLY, 0644, &fd);
