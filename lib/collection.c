@@ -1163,8 +1163,15 @@ static int checkpoint_switch(const char *dir, const char *stage, uint64_t snap_g
 	char wal[4200];
 	int rc = vz_meta_read(dir, &cur);
 	if (rc) return rc;
-	uint64_t gen = cur.generation;
+	uint64_t gen = cur.generation, rows = cur.rows;
 	vz_meta_free(&cur);
+	/* an in-lock checkpoint interrupted after its commit may have left the committed files under
+	 * NAME.new, the names the staged files are about to take: put them in place first */
+	char path[4200];
+	if (rows > 0 && gen == snap_gen &&
+	    ((rc = vz_settle_data_file(dir, "vectors.bin", VZ_MAGIC_VECTORS, gen, true, path, sizeof path)) ||
+	     (rc = vz_settle_data_file(dir, "index.hnsw", VZ_MAGIC_INDEX, gen, true, path, sizeof path))))
+		return rc;
 	if (gen != snap_gen)
 		return vz_fail(VZ_EBUSY, "%s: the collection changed during the checkpoint (generation %llu, the checkpoint started at %llu); nothing was switched",
 			       dir, (unsigned long long)gen, (unsigned long long)snap_gen);
@@ -1217,7 +1224,13 @@ int vz_checkpoint_dir(const char *dir, unsigned flags, int threads, int lock_tim
 	if ((rc = vz_io_remove_tree(stage)) && rc != VZ_ENOENT) goto out;
 	/* the snapshot: the checkpoint files and the WAL as they are now, read under the shared
 	 * lock; then the lock goes and writers append while the index is built */
-	if ((rc = open_in(dir, VZ_OPEN_READ, lock_timeout_ms, VZ_WAL_SCAN_STOP, false, &c))) goto out;
+	if ((rc = open_in(dir, VZ_OPEN_READ, lock_timeout_ms, VZ_WAL_SCAN_STOP, false, &c))) {
+		/* a drop that was interrupted: opening for writing finishes it (and says so) */
+		if (rc == VZ_ENOENT && !open_in(dir, VZ_OPEN_WRITE, lock_timeout_ms, VZ_WAL_SCAN_STOP, false, &c)) rc = VZ_OK;
+		if (rc) goto out;
+		rc = vz_fail(VZ_EINTERNAL, "%s: could not be opened for reading, but could for writing", dir);
+		goto out;
+	}
 	if (c->meta.workspace) { rc = vz_fail(VZ_EPERM, "workspace collections are rebuilt by vz build, not checkpointed"); goto out; }
 	rep->operations = c->wal_ops;
 	if ((flags & VZ_CHECKPOINT_IF_NEEDED) && !vz_collection_checkpoint_due(c)) goto out;
