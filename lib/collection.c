@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -212,6 +213,17 @@ static int checkpoint_lock(const char *dir, int timeout_ms, vz_lock *l)
 	int rc = vz_lock_acquire(dir, VZ_LOCK_EXCLUSIVE, timeout_ms, false, l);
 	if (rc == VZ_EBUSY) vz_fail_prefix(rc, "a checkpoint of %s is already running: ", base_name(dir));
 	return rc;
+}
+
+/* Takes the checkpoint lock if nobody holds it, without waiting and without asking who does. */
+static bool try_checkpoint_lock(const char *dir, vz_lock *l)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) return false;
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) { close(fd); return false; }
+	l->fd = fd;
+	l->mode = VZ_LOCK_EXCLUSIVE;
+	return true;
 }
 
 /* ---- staged checkpoint files ---- */
@@ -504,7 +516,7 @@ static int load(struct vz_collection *c, enum vz_wal_scan_mode scan, bool index_
 		/* a detached checkpoint stages its files in .vztmp.checkpoint while holding the
 		 * checkpoint lock: temp files are only leftovers when nobody holds it */
 		vz_lock ck = VZ_LOCK_INIT;
-		if (vz_lock_acquire(c->dir, VZ_LOCK_EXCLUSIVE, 0, false, &ck) == VZ_OK) {
+		if (try_checkpoint_lock(c->dir, &ck)) {
 			rc = vz_cleanup_temps(c->dir, NULL);
 			vz_lock_release(&ck);
 			if (rc) return rc;
@@ -1215,7 +1227,9 @@ int vz_checkpoint_dir(const char *dir, unsigned flags, int threads, int lock_tim
 	memset(rep, 0, sizeof *rep);
 	vz_lock ck = VZ_LOCK_INIT;
 	int rc = check_collection_dir(dir);
-	if (!rc) rc = checkpoint_lock(dir, (flags & VZ_CHECKPOINT_WAIT) ? INT_MAX / 2 : lock_timeout_ms, &ck);
+	if (!rc && (flags & VZ_CHECKPOINT_IF_NEEDED) && !(flags & VZ_CHECKPOINT_WAIT) && !try_checkpoint_lock(dir, &ck))
+		return VZ_OK; /* one is running: it does what is needed */
+	if (!rc && ck.fd < 0) rc = checkpoint_lock(dir, (flags & VZ_CHECKPOINT_WAIT) ? INT_MAX / 2 : lock_timeout_ms, &ck);
 	if (rc) return rc;
 	char stage[4200] = "";
 	vz_collection *c = NULL;
@@ -1421,7 +1435,7 @@ int vz_collection_write(vz_collection *c, const vz_write *w, size_t n, unsigned 
 	 * a detached checkpoint builds, the batch goes through the WAL instead (never wait for it,
 	 * and never wait for it while holding the lock its switch needs) */
 	vz_lock ck = VZ_LOCK_INIT;
-	if (bulk && checkpoint_lock(c->dir, 0, &ck) != VZ_OK) bulk = false;
+	if (bulk && !try_checkpoint_lock(c->dir, &ck)) bulk = false;
 	if (bulk && all_inserts) {
 		/* the common bulk load: new rows only, straight from the batch into the checkpoint */
 		if ((rc = checkpoint_with(c, threads, false, w, n, flags & VZ_WRITE_RELEASE))) {
@@ -1509,8 +1523,7 @@ int vz_collection_write(vz_collection *c, const vz_write *w, size_t n, unsigned 
 		} else {
 			/* a detached checkpoint already running will not fold this transaction; the
 			 * next write that finds the thresholds reached starts the next one */
-			int crc = ck.fd >= 0 ? VZ_OK : checkpoint_lock(c->dir, 0, &ck);
-			if (!crc) crc = checkpoint_with(c, threads, false, NULL, 0, false);
+			int crc = ck.fd >= 0 || try_checkpoint_lock(c->dir, &ck) ? checkpoint_with(c, threads, false, NULL, 0, false) : VZ_EBUSY;
 			st->checkpointed = crc == VZ_OK;
 			if (crc && crc != VZ_EBUSY) vz_fail_prefix(crc, "the transaction is committed, but the automatic checkpoint failed: ");
 		}

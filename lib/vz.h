@@ -797,7 +797,8 @@ int vz_collection_checkpoint(vz_collection *c, int threads, bool force);
  * (a workspace collection), VZ_EIO/VZ_ENOSPC and the other I/O errors. */
 enum vz_checkpoint_flags {
 	VZ_CHECKPOINT_FORCE = 1,     /* rebuild (compact) even when nothing is in the WAL */
-	VZ_CHECKPOINT_IF_NEEDED = 2, /* only when the automatic thresholds are reached */
+	VZ_CHECKPOINT_IF_NEEDED = 2, /* only when the automatic thresholds are reached, and not
+	                                while another checkpoint runs (returns 0 at once) */
 	VZ_CHECKPOINT_WAIT = 4,      /* wait for a running checkpoint without a time limit */
 };
 typedef struct vz_checkpoint_report {
