@@ -1673,6 +1673,22 @@ static void count_transactions(const vz_wal_log *w, uint64_t after_seq, vz_recov
 static int recover_locked(struct vz_collection *c, const char *dir, enum vz_recover_mode mode, bool dry_run, int threads,
 			  int lock_timeout_ms, vz_recover_report *rep);
 
+/* Recovery rewrites files: without write access it says so before it reads anything, rather
+ * than failing halfway in a way that looks like damage. */
+static int check_writable(const char *dir)
+{
+	char wal[4200];
+	const char *what = dir;
+	int e = 0;
+	if (access(dir, W_OK) != 0) e = errno;
+	else if (!vz_path_fmt(wal, sizeof wal, "%s/wal.log", dir) && access(wal, W_OK) != 0 && errno != ENOENT) e = errno, what = wal;
+	if (!e) return VZ_OK;
+	if (e == EACCES || e == EPERM || e == EROFS)
+		return vz_fail(VZ_EPERM, "%s: cannot write: %s (recover needs write access; nothing was changed, use --dry-run to see what it would do)", what,
+			       e == EROFS ? "read-only file system" : "permission denied");
+	return vz_fail(vz_err_from_errno(e), "%s: access: %s", what, strerror(e));
+}
+
 int vz_collection_recover(const char *dir, enum vz_recover_mode mode, bool dry_run, int threads, int lock_timeout_ms,
 			  vz_recover_report *rep)
 {
@@ -1689,6 +1705,7 @@ int vz_collection_recover(const char *dir, enum vz_recover_mode mode, bool dry_r
 	if (!rc && !dry_run) rc = check_collection_dir(dir);
 	if (!rc && !dry_run) rc = checkpoint_lock(dir, lock_timeout_ms, &ck);
 	if (!rc) rc = vz_collection_lock(dir, VZ_LOCK_EXCLUSIVE, lock_timeout_ms, &c->lock);
+	if (!rc && !dry_run) rc = check_writable(dir);
 	if (rc) { vz_collection_close(c); vz_lock_release(&ck); return rc; }
 	rc = recover_locked(c, dir, mode, dry_run, threads, lock_timeout_ms, rep);
 	vz_lock_release(&ck);
@@ -1720,7 +1737,11 @@ static int recover_locked(struct vz_collection *c, const char *dir, enum vz_reco
 	}
 	if (!dry_run && (rc = vz_cleanup_temps(dir, &rep->temps_removed))) { vz_collection_close(c); return rc; }
 	rc = load(c, mode == VZ_RECOVER_SALVAGE ? VZ_WAL_SCAN_SALVAGE : VZ_WAL_SCAN_STOP, true);
-	if (rc) { vz_collection_close(c); return vz_fail_prefix(rc, "cannot recover (restore from a backup): "); }
+	if (rc) {
+		vz_collection_close(c);
+		/* a backup is the answer to damage, not to a file that could not be opened or read */
+		return rc == VZ_ECORRUPT || rc == VZ_EDATA ? vz_fail_prefix(rc, "cannot recover (restore from a backup): ") : rc;
+	}
 	if (c->dropped) {
 		rc = dry_run ? VZ_OK : finish_drop(c);
 		vz_collection_close(c);
