@@ -19,7 +19,7 @@
 /* Reference document length in terms for the b normalisation (a 2 KB chunk holds about 300). */
 #define BM25_REF_LEN 256.0
 #define TERM_MAX 64
-#define TERMS_VERSION 1
+#define TERMS_VERSION 2 /* 1, still read, carries no collection id */
 
 /* ---- tokenizer ---- */
 
@@ -167,9 +167,24 @@ static int term_counts(const char *text, size_t len, term_map *m, size_t *total)
 
 struct vz_bm25 {
 	uint32_t dim;
+	uint32_t native; /* a native model's code (embed_native.c), 0 for bm25 */
 	uint64_t documents;
 	term_map df;
+	vz_coll_id id;  /* the collection it belongs to (zero: unknown) */
+	uint64_t saves; /* terms.bin: how many times it was saved; cache.bin: its generation */
 };
+
+void vz_bm25_set_origin(vz_bm25 *m, const vz_coll_id *id, uint64_t saves)
+{
+	m->id = *id;
+	m->saves = saves;
+}
+
+void vz_bm25_origin(const vz_bm25 *m, vz_coll_id *id, uint64_t *saves)
+{
+	*id = m->id;
+	*saves = m->saves;
+}
 
 int vz_bm25_new(uint32_t dim, vz_bm25 **out)
 {
@@ -190,6 +205,7 @@ void vz_bm25_free(vz_bm25 *m)
 }
 
 uint32_t vz_bm25_dim(const vz_bm25 *m) { return m->dim; }
+void vz_bm25_set_native(vz_bm25 *m, uint32_t code) { m->native = code; }
 uint64_t vz_bm25_documents(const vz_bm25 *m) { return m->documents; }
 
 static int change_document(vz_bm25 *m, const char *text, size_t len, bool add)
@@ -232,6 +248,7 @@ static int normalise(float *out, uint32_t dim, const char *what)
 
 int vz_embed_text(const vz_bm25 *m, const char *text, size_t len, float *out)
 {
+	if (m->native) return vz_native_embed(m->native, m->dim, text, len, out);
 	memset(out, 0, m->dim * sizeof *out);
 	term_map tf;
 	size_t total;
@@ -256,6 +273,7 @@ double vz_bm25_idf(const vz_bm25 *m, uint64_t h)
 
 int vz_bm25_embed_query(const vz_bm25 *m, const char *text, size_t len, float *out)
 {
+	if (m->native) return vz_native_embed(m->native, m->dim, text, len, out);
 	memset(out, 0, m->dim * sizeof *out);
 	term_map tf;
 	size_t total;
@@ -292,7 +310,7 @@ int vz_bm25_encode(const vz_bm25 *m, vz_buf *b)
 		if (m->df.keys[i] && m->df.vals[i]) keys[n++] = m->df.keys[i];
 	qsort(keys, n, sizeof *keys, cmp_u64); /* sorted: the same table always encodes the same */
 	int rc = vz_buf_u32(b, m->dim);
-	if (!rc) rc = vz_buf_u32(b, 0);
+	if (!rc) rc = vz_buf_u32(b, m->native);
 	if (!rc) rc = vz_buf_u64(b, m->documents);
 	if (!rc) rc = vz_buf_u64(b, n);
 	for (size_t i = 0; i < n && !rc; i++) {
@@ -341,10 +359,12 @@ int vz_bm25_decode(vz_reader *r, vz_bm25 **out)
 	if (!rc) rc = vz_rd_u64(r, &n);
 	if (rc) return rc;
 	if (dim < 1 || dim > VZ_MAX_DIM) return vz_fail(VZ_ECORRUPT, "offset %zu: dimension %u out of range", at, dim);
+	if (zero && !vz_native_valid(zero)) return vz_fail(VZ_ECORRUPT, "offset %zu: unknown embedding model %#x", at + 4, zero);
 	if (n > r->left / 12) return vz_fail(VZ_ECORRUPT, "offset %zu: %llu terms do not fit in %zu bytes", at + 16, (unsigned long long)n, r->left);
 	vz_bm25 *m;
 	if ((rc = vz_bm25_new(dim, &m))) return rc;
 	m->documents = docs;
+	m->native = zero;
 	uint64_t prev = 0;
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t h;
@@ -375,7 +395,10 @@ int vz_bm25_save(const vz_bm25 *m, const char *path)
 {
 	vz_buf body = { 0 };
 	int rc = vz_bm25_encode(m, &body);
-	vz_file_header h = { .version = TERMS_VERSION, .body_length = body.len };
+	/* generation: the save count, so that an older copy is told apart (metadata.json keeps the
+	 * count at each checkpoint); aux and aux2: the collection id */
+	vz_file_header h = { .version = TERMS_VERSION, .generation = m->saves + 1, .body_length = body.len };
+	vz_id_to_words(&m->id, &h.aux, &h.aux2);
 	memcpy(h.magic, VZ_MAGIC_TERMS, 8);
 	h.body_checksum = vz_hash64(body.data, body.len);
 	unsigned char head[VZ_HEADER_SIZE];
@@ -415,6 +438,10 @@ int vz_bm25_load(const char *path, vz_bm25 **out)
 	vz_reader r;
 	rc = vz_ws_open_body(&map, VZ_MAGIC_TERMS, TERMS_VERSION, &h, &r);
 	if (!rc) rc = vz_bm25_decode(&r, out);
+	if (!rc) {
+		vz_header_id(&h, &(*out)->id);
+		(*out)->saves = h.generation;
+	}
 	if (!rc && r.left) {
 		vz_bm25_free(*out);
 		*out = NULL;
@@ -425,24 +452,65 @@ int vz_bm25_load(const char *path, vz_bm25 **out)
 	return rc;
 }
 
+/* Checks that the table m read from path belongs to the collection of metadata.json: its id,
+ * and the generation (cache.bin) or a save count no lower than the checkpoint's (terms.bin). */
+static int check_origin(const vz_bm25 *m, const vz_meta *meta, const char *path, bool cache)
+{
+	char want[33], got[33];
+	if (vz_id_is_set(&meta->id) && !vz_id_equal(&m->id, &meta->id)) {
+		vz_id_hex(&meta->id, want);
+		if (!vz_id_is_set(&m->id))
+			return vz_fail(VZ_ECORRUPT, "%s: carries no collection id, metadata.json names %s (an older copy?)", path, want);
+		vz_id_hex(&m->id, got);
+		return vz_fail(VZ_ECORRUPT, "%s: belongs to collection %s, this is %s", path, got, want);
+	}
+	if (cache && vz_id_is_set(&meta->id) && m->saves != meta->generation)
+		return vz_fail(VZ_ECORRUPT, "%s: generation %llu, metadata.json says %llu (%s)", path, (unsigned long long)m->saves,
+			       (unsigned long long)meta->generation, m->saves < meta->generation ? "an older copy?" : "a newer copy?");
+	if (!cache && m->saves < meta->terms_saves)
+		return vz_fail(VZ_ECORRUPT, "%s: saved %llu times, metadata.json says %llu (an older copy?)", path,
+			       (unsigned long long)m->saves, (unsigned long long)meta->terms_saves);
+	return VZ_OK;
+}
+
 int vz_bm25_open_dir(const char *collection_dir, uint32_t dim, vz_bm25 **out)
 {
 	*out = NULL;
 	char path[4096];
+	vz_meta meta;
+	bool have_meta = vz_meta_read(collection_dir, &meta) == VZ_OK, cache = true;
 	int rc = vz_path_fmt(path, sizeof path, "%s/cache.bin", collection_dir);
-	if (rc) return rc;
+	if (rc) goto out;
 	rc = vz_ws_cache_load_model(path, out);
+	if (rc == VZ_ENOENT && have_meta && meta.workspace) {
+		rc = vz_fail(VZ_ECORRUPT, "%s: missing (vz build --force makes it again)", path);
+		goto out;
+	}
 	if (rc != VZ_ENOENT) goto check;
-	if ((rc = vz_path_fmt(path, sizeof path, "%s/terms.bin", collection_dir))) return rc;
+	cache = false;
+	if ((rc = vz_path_fmt(path, sizeof path, "%s/terms.bin", collection_dir))) goto out;
 	rc = vz_bm25_load(path, out);
-	if (rc == VZ_ENOENT) return vz_bm25_new(dim, out);
+	if (rc == VZ_ENOENT) {
+		/* no text was ever saved, or the file was lost: metadata.json knows which */
+		if (have_meta && meta.terms_saves > 0) {
+			rc = vz_fail(VZ_ECORRUPT, "%s: missing, metadata.json says it was saved %llu times (vz recover makes it again)", path,
+				     (unsigned long long)meta.terms_saves);
+			goto out;
+		}
+		rc = vz_bm25_new(dim, out);
+		if (!rc && have_meta) (*out)->id = meta.id;
+		goto out;
+	}
 check:
-	if (!rc && (*out)->dim != dim) {
-		uint32_t stored = (*out)->dim;
+	if (!rc && (*out)->dim != dim)
+		rc = vz_fail(VZ_ECORRUPT, "%s: dimension %u, the collection has %u", path, (*out)->dim, dim);
+	if (!rc && have_meta) rc = check_origin(*out, &meta, path, cache);
+	if (rc) {
 		vz_bm25_free(*out);
 		*out = NULL;
-		return vz_fail(VZ_ECORRUPT, "%s: dimension %u, the collection has %u", path, stored, dim);
 	}
+out:
+	if (have_meta) vz_meta_free(&meta);
 	return rc;
 }
 
@@ -450,7 +518,15 @@ int vz_bm25_save_dir(const vz_bm25 *m, const char *collection_dir)
 {
 	char path[4096];
 	int rc = vz_path_fmt(path, sizeof path, "%s/terms.bin", collection_dir);
-	return rc ? rc : vz_bm25_save(m, path);
+	if (rc) return rc;
+	if (vz_id_is_set(&m->id)) return vz_bm25_save(m, path);
+	/* a table made without the collection's identity takes it from metadata.json */
+	vz_meta meta;
+	if ((rc = vz_meta_read(collection_dir, &meta))) return rc == VZ_ENOENT ? vz_bm25_save(m, path) : rc;
+	vz_bm25 copy = *m;
+	copy.id = meta.id;
+	vz_meta_free(&meta);
+	return vz_bm25_save(&copy, path);
 }
 
 int vz_embed_query(const char *collection_dir, const char *text, size_t len, float *out, uint32_t dim)

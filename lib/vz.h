@@ -119,12 +119,22 @@ void vz_hasher_free(vz_hasher *h);
  *                       doing it (a simulated crash).
  *   VZ_FAULT="N:torn"   at the Nth counted call, if it is a write, half the bytes are written,
  *                       then the process kills itself; other calls behave as crash.
+ *   VZ_FAULT="N:powercut"  a simulated power cut at the Nth counted call, before doing it: every
+ *                       file changed since its last fsync/fdatasync gets back the contents it
+ *                       had then; every create, mkdir, rename, unlink and rmdir not followed by
+ *                       an fsync of its directory (vz_io_fsync_dir; for a rename, the directory of
+ *                       the new name) is undone, newest first; then the process kills itself.
+ *                       The layer keeps what it needs for that (durable contents of the changed
+ *                       and the removed files) in memory from the first call on.
+ *   VZ_FAULT="N:garble"  the same, but the ranges written since the last fsync hold, per 512-byte
+ *                       sector, the new bytes, the old ones, zeros or random bytes (seeded by N),
+ *                       as a disk that wrote some of them; file sizes stay as written.
  *   VZ_FAULT="N:stop"   the process stops itself (SIGSTOP) before the Nth counted call and goes
  *                       on when continued: a test acts on the collection at that exact point.
  *   VZ_IO_TRACE=PATH    every counted call appends "N op path" to PATH (never itself counted).
  * Counted calls: vz_io_open_write, vz_io_write, vz_io_pwrite, vz_io_fsync, vz_io_fdatasync,
- * vz_io_rename, vz_io_rename_noreplace, vz_io_unlink, vz_io_rmdir, vz_io_mkdir,
- * vz_io_ftruncate, vz_io_fsync_dir.
+ * vz_io_rename, vz_io_rename_noreplace, vz_io_rename_exchange, vz_io_unlink, vz_io_rmdir,
+ * vz_io_mkdir, vz_io_ftruncate, vz_io_fsync_dir.
  * All return 0 or a vz_err (from errno via vz_err_from_errno) with the path in the detail.
  * A failed fsync is final: callers report it and never retry.
  * ------------------------------------------------------------------------------------------- */
@@ -149,6 +159,8 @@ int vz_io_ftruncate(int fd, off_t len, const char *path);
 int vz_io_rename(const char *from, const char *to);
 /* Renames, failing with VZ_EEXIST when `to` exists (renameat2 RENAME_NOREPLACE). */
 int vz_io_rename_noreplace(const char *from, const char *to);
+/* Swaps the two names atomically (RENAME_EXCHANGE); both must exist. */
+int vz_io_rename_exchange(const char *a, const char *b);
 /* Unlinks path; a missing path is success when missing_ok. */
 int vz_io_unlink(const char *path, bool missing_ok);
 int vz_io_rmdir(const char *path);
@@ -269,6 +281,26 @@ typedef struct vz_file_header {
 	uint64_t aux2;           /* kind-specific (e.g. WAL: first sequence number) */
 	uint64_t header_checksum;
 } vz_file_header;
+
+/* A collection's identity: 128 random bits fixed when it is created (getrandom), carried by
+ * every file it writes so that a file of another collection is never taken for its own. All
+ * zero: none (a collection of format version 1, until its next checkpoint gives it one). */
+typedef struct vz_coll_id { unsigned char b[16]; } vz_coll_id;
+bool vz_id_is_set(const vz_coll_id *id);
+bool vz_id_equal(const vz_coll_id *a, const vz_coll_id *b);
+/* A new random identity (getrandom; never all zero). */
+void vz_id_new(vz_coll_id *id);
+/* 32 lowercase hexadecimal digits and a NUL. */
+void vz_id_hex(const vz_coll_id *id, char out[33]);
+/* Parses 32 hexadecimal digits; VZ_ECORRUPT otherwise. */
+int vz_id_parse(const char *hex, vz_coll_id *id);
+/* The identity as two header words (first 8 bytes little-endian in a, last 8 in b), and back. */
+void vz_id_to_words(const vz_coll_id *id, uint64_t *a, uint64_t *b);
+void vz_id_from_words(uint64_t a, uint64_t b, vz_coll_id *id);
+/* The identity a header of version 2 or later carries (vectors.bin, index.hnsw, terms.bin:
+ * aux and aux2; wal.log: the body_length and body_checksum words, unused by a log). False for
+ * version 1 and for cache.bin (whose body starts with it). */
+bool vz_header_id(const vz_file_header *h, vz_coll_id *id);
 
 /* Serialises h into out[VZ_HEADER_SIZE], computing header_checksum. */
 void vz_header_encode(const vz_file_header *h, unsigned char out[VZ_HEADER_SIZE]);
@@ -486,7 +518,8 @@ void vz_sq8_range_add(float *lo, float *hi, const float *row, uint32_t dim);
 void vz_sq8_range_finish(float *lo, const float *hi, float *step, uint32_t dim);
 void vz_sq8_encode(const float *row, const float *min, const float *step, uint32_t dim, uint8_t *codes);
 int vz_hnsw_builder_add(vz_hnsw_builder *b, size_t first, size_t count, int threads);
-int vz_hnsw_builder_write(vz_hnsw_builder *b, vz_tmpfile *out, uint64_t generation);
+/* Writes the index into out: a version 2 header carrying id (NULL: none) and generation. */
+int vz_hnsw_builder_write(vz_hnsw_builder *b, vz_tmpfile *out, const vz_coll_id *id, uint64_t generation);
 void vz_hnsw_builder_free(vz_hnsw_builder *b);
 int vz_hnsw_open(const unsigned char *data, size_t size, uint32_t dim, enum vz_metric metric,
                  size_t expect_rows, vz_hnsw_index *idx);
@@ -583,6 +616,10 @@ int vz_collection_path(const char *data_dir, const char *name, char *out, size_t
 /* Takes the collection's lock (dir/LOCK) shared or exclusive, waiting at most timeout_ms;
  * VZ_ENOENT when the collection does not exist (or vanished while waiting, e.g. dropped). */
 int vz_collection_lock(const char *dir, enum vz_lock_mode mode, int timeout_ms, vz_lock *lock);
+/* Sets the automatic checkpoint thresholds of the dynamic collection in dir (0: leave that one
+ * as it is) in its metadata.json, under its exclusive lock (lib/thresholds.c). VZ_EPERM for a
+ * workspace collection, VZ_EINVAL for a value out of range. */
+int vz_collection_set_thresholds(const char *dir, uint32_t ops, uint32_t seconds, int lock_timeout_ms);
 
 /* One row to write. vector has cfg->dim floats (normalised by the writer for cosine). */
 typedef struct vz_row {
@@ -606,6 +643,10 @@ typedef struct vz_collection vz_collection;
 enum vz_open_flags {
 	VZ_OPEN_READ = 1,      /* shared lock; no file is changed */
 	VZ_OPEN_WRITE = 2,     /* exclusive lock; finishes interrupted checkpoints/drops */
+	/* A reader is refused (VZ_ECORRUPT) when the WAL is damaged before its end (not a torn
+	 * tail): the rows it would serve lack acknowledged ones. With this flag it opens anyway,
+	 * with vz_collection_warning set (vz info, which reports the damage). */
+	VZ_OPEN_DAMAGED_OK = 4,
 };
 
 /* Opens the collection in dir: takes the lock, reads metadata.json, maps vectors.bin and
@@ -689,7 +730,7 @@ typedef struct vz_wal_log {
 	bool damaged;          /* something after valid_end is not a good record */
 	uint64_t damage_offset;
 	char damage_what[160];
-	bool torn_tail;        /* the damage is only a tail: no good record follows it */
+	bool torn_tail;        /* the damage is only a tail: in the last transaction, no later one follows */
 	size_t good_after_damage; /* good records found after the damage (salvage scan) */
 	uint64_t bytes_lost;   /* bytes of the log not covered by good records */
 } vz_wal_log;
@@ -757,6 +798,10 @@ int vz_collection_write(vz_collection *c, const vz_write *w, size_t n, unsigned 
  * close) and *vector (dim floats, borrowed, may be unaligned-free copy). VZ_ENOENT if absent. */
 int vz_collection_get(vz_collection *c, const char *id, size_t id_len, vz_result *r, const float **vector);
 
+/* Checks the body checksum of vectors.bin (every byte of the checkpoint's rows), for a reader
+ * about to read them all (dump): damage is then an error, not rows printed wrong. VZ_ECORRUPT
+ * naming the file. */
+int vz_collection_check_rows(vz_collection *c);
 /* Calls fn for every live row, base rows first then the WAL delta in write order. Stops and
  * returns fn's value when it is non-zero. */
 int vz_collection_foreach(vz_collection *c, int (*fn)(void *ctx, const vz_result *r, const float *vector), void *ctx);
@@ -833,13 +878,30 @@ typedef struct vz_recover_report {
 	uint64_t records_salvaged;     /* good records after damage kept (salvage) */
 	int temps_removed;
 	bool wal_damaged, torn_tail, index_rebuilt, checkpoint_written;
+	bool terms_rebuilt;            /* terms.bin was made again from the stored texts */
+	bool rebuilt_from_sources;     /* a workspace collection was built again (vz build --force) */
+	/* Damage that nothing in the collection can repair (metadata.json, vectors.bin, the log's
+	 * header or identity; a workspace collection whose sources are not known): nothing was
+	 * changed; the error says what to restore or rebuild from. */
+	bool restore_needed;
+	/* Data the mode dropped: set when the log was damaged and records after the damage, or
+	 * transactions it cut, are not in the result. With torn_tail, only the last write, which
+	 * a crash cut short and so was never acknowledged; otherwise acknowledged data may be in it. */
+	bool data_lost;
+	uint64_t ids_lost;             /* ids of dropped records (all of them, even past lost_ids) */
+	char lost_ids[1024];           /* "a, b, c" (cut with "..." when longer), or "" */
 	char damage[256];              /* where and what, or "" */
 } vz_recover_report;
 
-/* Recovers the collection in dir (exclusive lock): cleans temp files, finishes an interrupted
- * checkpoint or drop, scans the WAL in the given mode, rebuilds index.hnsw when it is missing or
- * fails verification, writes a fresh checkpoint with everything recovered (not with dry_run),
- * and verifies it. VZ_ECORRUPT when the mode forbids what was found (nothing is changed). */
+/* Recovers the collection in dir (exclusive lock): first checks every file as verify does and
+ * refuses (VZ_ECORRUPT, rep->restore_needed, nothing changed) when one that cannot be derived
+ * is damaged or does not belong (metadata.json, vectors.bin, the log's header); a damaged
+ * workspace collection is built again from the sources its metadata.json names (refused as
+ * above when it names none); then cleans temp files, finishes an
+ * interrupted checkpoint or drop, scans the WAL in the given mode, rebuilds index.hnsw and
+ * terms.bin when they fail their checks, writes a fresh checkpoint with everything recovered
+ * (not with dry_run), and verifies it. VZ_ECORRUPT when the mode forbids what was found
+ * (nothing is changed). What a damaged log cost is in rep->data_lost and rep->lost_ids. */
 int vz_collection_recover(const char *dir, enum vz_recover_mode mode, bool dry_run, int threads,
 			  int lock_timeout_ms, vz_recover_report *rep);
 
@@ -908,6 +970,10 @@ int vz_bm25_save_dir(const vz_bm25 *m, const char *collection_dir);
 /* Embeds a query for the collection in collection_dir (vz_bm25_open_dir + vz_bm25_embed_query). */
 int vz_embed_query(const char *collection_dir, const char *text, size_t len, float *out, uint32_t dim);
 
+/* True for the built-in embedding models: bm25 and the native ones of the workspace file
+ * (native_bow, native_hash, native_ngram; lib/embed_native.c). */
+bool vz_embedding_known(const char *name);
+
 /* The workspace file (lib/workspace.c), DESIGN section 6: both schemas, read with libyaml. */
 #define VZ_WORKSPACE_FILE "vectorize-workspace.yml"
 #define VZ_WS_MAX_FILE (1u << 20)   /* bigger YAML files are refused */
@@ -927,7 +993,19 @@ typedef struct vz_ws_collection {
 	uint64_t max_file_size;    /* bytes; bigger files are skipped */
 	uint64_t config_hash;      /* XXH3 of the effective configuration: a change rebuilds */
 	int line;                  /* where it is declared in the YAML (1-based) */
+	bool skip_hidden;          /* skip_hidden_files (default true): names starting with '.' are not read */
+	char **extensions;         /* supported_extensions ("md", no dot), none: every extension */
+	size_t n_extensions;
+	uint32_t ngram_min, ngram_max; /* native_ngram's ngram_range (characters), else 0 */
 } vz_ws_collection;
+
+/* A project or collection of the workspace file that could not be declared (its entry is bad)
+ * or built: the rest of the file is still read and built. */
+typedef struct vz_ws_failure {
+	char *message;             /* "file:line:column: why" */
+	int err;                   /* the VZ_E* code */
+	char project[65];          /* the project it belongs to ("" when unknown) */
+} vz_ws_failure;
 
 typedef struct vz_workspace {
 	char path[4096];           /* the YAML file */
@@ -944,10 +1022,22 @@ typedef struct vz_workspace {
 	bool backup_after_checkpoint; /* backup.after_checkpoint (default false) */
 	char **warnings;           /* "file:line:col: unknown key 'x'" ... (n_warnings of them) */
 	size_t n_warnings;
+	char **not_applicable;     /* "file:line:col: KEY: why vz has no such thing", each key once */
+	size_t n_not_applicable;
+	vz_ws_failure *failures;   /* projects whose entry is bad (the others are still declared) */
+	size_t n_failures;
+	char **watch_paths;        /* file_watcher.watch_paths, resolved against dir (none: the projects) */
+	size_t n_watch_paths;
+	char **watch_exclude;      /* file_watcher.exclude_patterns (globs; changes there are ignored) */
+	size_t n_watch_exclude;
+	bool watch_auto_update;    /* file_watcher.enable_auto_update (default true): rebuild on changes */
+	bool watch_hot_reload;     /* file_watcher.hot_reload (default true): re-read this file when it changes */
 } vz_workspace;
 
 /* Reads and validates the workspace file at path. Errors are VZ_ECONFIG with a detail starting
  * "path:line:column: "; a missing file is VZ_ENOENT. Unknown keys become warnings (not errors).
+ * A bad project entry (or a bad collection in it) is not an error of the whole file: it is
+ * recorded in failures, and the other projects are declared.
  * Free with vz_workspace_free (NULL is fine). */
 int vz_workspace_load(const char *path, vz_workspace **out);
 void vz_workspace_free(vz_workspace *w);
@@ -971,6 +1061,8 @@ bool vz_glob_match(const char *pattern, const char *path);
 /* Building (lib/wsbuild.c). */
 typedef struct vz_ws_stats {
 	size_t files, changed, added, removed, chunks;
+	size_t too_large, binary; /* files skipped: over max_file_size, or with a NUL byte */
+	bool not_built;     /* vz_workspace_diff: the collection has no cache.bin yet */
 	bool rebuilt;       /* the configuration changed (or --force): everything was re-embedded */
 	double seconds;
 } vz_ws_stats;
@@ -984,13 +1076,22 @@ typedef void (*vz_ws_progress_fn)(void *ctx, size_t done, size_t total);
 int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *c, const char *data_dir, bool force,
 		       int threads, int lock_timeout_ms, vz_ws_progress_fn progress, void *ctx, vz_ws_stats *st);
 
+/* What a build of c would do, without writing anything (and without the lock: a build running
+ * meanwhile may make it out of date): fn(ctx, 'A'|'C'|'R', path) for each file added, changed
+ * (its content hash differs: a file only touched is not changed) or removed since the last
+ * build; st gets the counts (rebuilt: the configuration changed; not_built: never built). */
+typedef void (*vz_ws_diff_fn)(void *ctx, char what, const char *path);
+int vz_workspace_diff(const vz_workspace *w, const vz_ws_collection *c, const char *data_dir, vz_ws_diff_fn fn, void *ctx,
+		      vz_ws_stats *st);
+
 /* ===== section: backup (lib/backup.c) ===== */
 
 /* Backups (DESIGN section 4): one tar archive (pax) compressed with zstd, every frame carrying
  * its content checksum, readable with `tar --zstd -xf`. The first entry is VZ_BACKUP_MANIFEST,
  * a JSON object:
  *   {"format":"vz-backup","format_version":1,"created":"2026-11-25T04:15:00Z","vz_version":"0.1.0",
- *    "collections":[{"name":"docs","kind":"dynamic","files":[{"path":"dynamic/docs/wal.log",
+ *    "collections":[{"name":"docs","kind":"dynamic","collection_id":"<32 hex digits>",
+ *    "files":[{"path":"dynamic/docs/wal.log",
  *    "size":248,"xxh3":"89abcdef01234567"},...]},...],"file_count":N,"total_size":N}
  * then each collection's files at dynamic/NAME/FILE or workspace/PROJECT/COLLECTION/FILE (every
  * regular file of the collection except LOCK and .vztmp.* temp files), so that extracting an

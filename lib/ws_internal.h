@@ -30,7 +30,24 @@ int vz_ws_cache_load_model(const char *path, vz_bm25 **out);
 /* Reads all of cache.bin (model and per-file records) and frees it: VZ_OK when it is intact.
  * For the fuzz target and checks; builds use the loader directly. */
 int vz_ws_cache_check(const char *path);
+/* Reads all of cache.bin like vz_ws_cache_check and tells what it holds: its header, the
+ * collection id it carries (zero for version 1) and the number of chunks (rows). */
+int vz_ws_cache_info(const char *path, vz_file_header *h, vz_coll_id *id, uint64_t *chunks);
+/* Where a df table came from: the collection id and the save count of terms.bin (its header's
+ * generation), or the generation of cache.bin. */
+void vz_bm25_set_origin(vz_bm25 *m, const vz_coll_id *id, uint64_t saves);
+void vz_bm25_origin(const vz_bm25 *m, vz_coll_id *id, uint64_t *saves);
 double vz_bm25_idf(const vz_bm25 *m, uint64_t h);
+
+/* ---- embed_native.c: native_bow, native_hash, native_ngram ---- */
+/* The u32 naming a native model in a df table (0: bm25 or not a native name). */
+uint32_t vz_native_code(const char *name, uint32_t ngram_min, uint32_t ngram_max);
+bool vz_native_valid(uint32_t code);
+/* The vector of text under native model code into out[dim] (documents and queries alike);
+ * VZ_EDATA when the text has nothing to embed. */
+int vz_native_embed(uint32_t code, uint32_t dim, const char *text, size_t len, float *out);
+/* Makes m embed with native model code (0: bm25) from now on. */
+void vz_bm25_set_native(vz_bm25 *m, uint32_t code);
 
 /* ---- walk.c ---- */
 typedef struct vz_ws_entry {
@@ -41,6 +58,8 @@ typedef struct vz_ws_entry {
 /* The files of collection c (include/exclude patterns, always-skipped paths, max size), sorted
  * by path. Free with vz_ws_entries_free. */
 int vz_ws_walk(const vz_ws_collection *c, const char *data_dir, vz_ws_entry **out, size_t *n);
+/* Files the last vz_ws_walk of this thread left out for being larger than max_file_size. */
+size_t vz_ws_walk_too_large(void);
 void vz_ws_entries_free(vz_ws_entry *e, size_t n);
 /* True for lock files and vz's own LOCK and temp files: never indexed. */
 bool vz_ws_lock_file(const char *name);
