@@ -62,7 +62,7 @@ have_batch:;
 		vz_batch_free(&b);
 		return rc == VZ_EINVAL ? vz_usage_error(cli, "%s", vz_last_error()) : vz_report(cli, rc);
 	}
-	rc = vz_cli_write_batch(cli, name, &b, VZ_OP_INSERT, VZ_WRITE_BULK, vz_cli_threads(opt_int(args, O_THREADS, 0)), false);
+	rc = vz_cli_write_batch(cli, name, &b, VZ_OP_INSERT, 0, vz_cli_threads(opt_int(args, O_THREADS, 0)), false);
 	vz_batch_free(&b);
 	if (rc) {
 		/* all or nothing: do not leave an empty collection behind a refused load */
