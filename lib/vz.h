@@ -129,6 +129,8 @@ void vz_hasher_free(vz_hasher *h);
  *   VZ_FAULT="N:garble"  the same, but the ranges written since the last fsync hold, per 512-byte
  *                       sector, the new bytes, the old ones, zeros or random bytes (seeded by N),
  *                       as a disk that wrote some of them; file sizes stay as written.
+ *   VZ_FAULT="N:stop"   the process stops itself (SIGSTOP) before the Nth counted call and goes
+ *                       on when continued: a test acts on the collection at that exact point.
  *   VZ_IO_TRACE=PATH    every counted call appends "N op path" to PATH (never itself counted).
  * Counted calls: vz_io_open_write, vz_io_write, vz_io_pwrite, vz_io_fsync, vz_io_fdatasync,
  * vz_io_rename, vz_io_rename_noreplace, vz_io_rename_exchange, vz_io_unlink, vz_io_rmdir,
@@ -607,6 +609,24 @@ int vz_config_validate(const vz_config *c);
  * required; validated). VZ_ECORRUPT with detail otherwise. */
 int vz_config_from_json_text(const char *text, size_t len, vz_config *c);
 
+/* ===== section: export forms of other engines (lib/foreign.c) ===== */
+
+/* `vz export --to TARGET` writes a directory: vz.json (the dump header), the engine's
+ * definition of the table (table.json, collection.json, schema.json or schema.sql, carrying
+ * the metric in the engine's own words) and the rows in the form its bulk import takes. */
+enum vz_export_target { VZ_TO_LANCEDB, VZ_TO_QDRANT, VZ_TO_MILVUS, VZ_TO_PGVECTOR, VZ_TO_COUNT };
+const char *vz_export_target_name(enum vz_export_target t);
+const char *vz_export_definition_file(enum vz_export_target t);
+/* VZ_EINVAL with detail for an unknown name. */
+int vz_export_target_parse(const char *name, enum vz_export_target *t);
+/* The metric as the engine names it (LanceDB "cosine", Qdrant "Euclid", Milvus "IP", pgvector
+ * "vector_cosine_ops"...). */
+const char *vz_export_metric(enum vz_export_target t, enum vz_metric m);
+/* Reads an export directory back (any of the four forms, told apart by the definition file):
+ * the configuration (vz.json when present, else the defaults with the definition's dimension
+ * and metric) and every row. VZ_EDATA naming the file and row for anything malformed. */
+int vz_export_read(const char *dir, vz_config *cfg, vz_batch *b);
+
 /* Where a collection lives: NAME is data/dynamic/NAME, PROJECT/COLLECTION is
  * data/workspace/PROJECT/COLLECTION. VZ_EINVAL when a name does not match vz_name_valid. */
 int vz_collection_path(const char *data_dir, const char *name, char *out, size_t cap, bool *is_workspace);
@@ -779,6 +799,8 @@ typedef struct vz_write_stats {
 	size_t inserted, updated, deleted, skipped;
 	uint64_t first_seq, last_seq;  /* WAL records written (0 for a bulk write) */
 	bool checkpointed;             /* an automatic (or bulk) checkpoint followed */
+	bool checkpoint_due;           /* the WAL has reached the thresholds and no checkpoint ran
+	                                  (VZ_WRITE_NO_AUTO_CHECKPOINT): see vz_checkpoint_dir */
 } vz_write_stats;
 
 /* Applies the writes as ONE transaction: all are checked first (dimension, NaN, existing id for
@@ -830,6 +852,32 @@ bool vz_collection_checkpoint_due(vz_collection *c);
  * restarts the WAL. A crash at any point leaves the state before or after. Needs VZ_OPEN_WRITE.
  * Does nothing (returns 0) when the WAL is empty unless force. */
 int vz_collection_checkpoint(vz_collection *c, int threads, bool force);
+
+/* Folds the WAL without stopping anyone (the checkpoint `vz checkpoint` and the automatic one
+ * run): a snapshot of the collection (checkpoint files + WAL) is taken under the shared lock,
+ * the new vectors.bin and index.hnsw are built in dir/.vztmp.checkpoint holding no lock of the
+ * collection, so readers and writers go on; only the switch takes the exclusive lock (a rename
+ * or three and a copy of the records written meanwhile into a restarted WAL: milliseconds).
+ * One checkpoint of a collection runs at a time: a second one waits up to lock_timeout_ms
+ * (without bound with VZ_CHECKPOINT_WAIT) and then fails with VZ_EBUSY naming the holder. A
+ * crash at any point leaves the collection as before or as after. Errors: VZ_ENOENT (no such
+ * collection, or dropped meanwhile), VZ_EBUSY (lock timeout; or the collection was recovered
+ * or restored during the build: nothing switched), VZ_ECORRUPT (damage: run recover), VZ_EPERM
+ * (a workspace collection), VZ_EIO/VZ_ENOSPC and the other I/O errors. */
+enum vz_checkpoint_flags {
+	VZ_CHECKPOINT_FORCE = 1,     /* rebuild (compact) even when nothing is in the WAL */
+	VZ_CHECKPOINT_IF_NEEDED = 2, /* only when the automatic thresholds are reached, and not
+	                                while another checkpoint runs (returns 0 at once) */
+	VZ_CHECKPOINT_WAIT = 4,      /* wait for a running checkpoint without a time limit */
+};
+typedef struct vz_checkpoint_report {
+	bool checkpointed;        /* false: nothing to fold, or not due (VZ_CHECKPOINT_IF_NEEDED) */
+	uint64_t operations;      /* WAL operations in the snapshot */
+	uint64_t kept_records;    /* records written during the build, carried into the new WAL */
+	uint64_t generation, rows, live; /* of the new checkpoint */
+	double seconds_locked;    /* how long the switch held the exclusive lock */
+} vz_checkpoint_report;
+int vz_checkpoint_dir(const char *dir, unsigned flags, int threads, int lock_timeout_ms, vz_checkpoint_report *rep);
 
 enum vz_recover_mode {
 	VZ_RECOVER_POINT_IN_TIME = 1, /* replay up to the first bad record, drop the rest */
