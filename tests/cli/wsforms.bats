@@ -181,6 +181,17 @@ proj/code: 0 files, 0 changed, 0 added, 1 removed (dry run: nothing written)"
 	sed -i 's/chunk_size: 512/chunk_size: 600/' vectorize-workspace.yml
 	run --separate-stderr "$VZ" query proj/docs --text 'archive' -k 1
 	[[ "$stderr" == *"the configuration of this collection changed in $W/vectorize-workspace.yml since it was built"* ]]
+	# vector queries say it too, and still answer
+	v=$("$VZ" get proj/docs "$("$VZ" dump proj/docs | sed -n '2p' | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')" --json --vector |
+		python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)["vector"]))')
+	run --separate-stderr "$VZ" query proj/docs --vector "$v" -k 1 --json
+	assert_success
+	[[ "$stderr" == *"the configuration of this collection changed in $W/vectorize-workspace.yml since it was built"* ]]
+	[ -n "$output" ]
+	"$VZ" build -q
+	run --separate-stderr "$VZ" query proj/docs --vector "$v" -k 1 --json
+	assert_success
+	assert_equal "$stderr" ""
 }
 
 @test "watch re-reads the workspace file, honours exclude_patterns, and stops when file_watcher.enabled is false" {
