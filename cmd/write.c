@@ -135,10 +135,13 @@ int vz_cli_write_batch(struct vz_cli *cli, const char *coll, vz_batch *b, enum v
 	text_rows_free(&texts);
 	const char *detail = rc ? NULL : vz_last_error();
 	bool cp_failed = !rc && !st.checkpointed && detail && strstr(detail, "automatic checkpoint failed");
+	vz_collection_stats cs = { 0 };
+	if (!rc && st.checkpoint_due) vz_collection_stats_get(c, &cs);
+	uint64_t work = (cs.live + cs.tombstones) * cfg->dim; /* floats a checkpoint rewrites */
 	vz_collection_close(c);
 	if (rc) return vz_report(cli, rc);
 	if (cp_failed) vz_warnf(cli, "%s", detail);
-	if (st.checkpoint_due && vz_cli_auto_checkpoint(cli, coll)) st.checkpointed = true;
+	if (st.checkpoint_due && vz_cli_auto_checkpoint(cli, coll, work)) st.checkpointed = true;
 	if (json)
 		printf("{\"collection\":\"%s\",\"inserted\":%zu,\"updated\":%zu,\"deleted\":%zu,\"skipped\":%zu,\"first_seq\":%llu,\"last_seq\":%llu,\"checkpointed\":%s}\n",
 		       coll, st.inserted, st.updated, st.deleted, st.skipped, (unsigned long long)st.first_seq,
@@ -194,16 +197,18 @@ static void spawn_checkpoint(struct vz_cli *cli, const char *coll)
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
 }
 
-bool vz_cli_auto_checkpoint(struct vz_cli *cli, const char *coll)
+bool vz_cli_auto_checkpoint(struct vz_cli *cli, const char *coll, uint64_t work)
 {
 	const char *mode = getenv("VZ_AUTO_CHECKPOINT");
-	if (!mode || !*mode || !strcmp(mode, "background")) {
-		spawn_checkpoint(cli, coll);
-		return false;
-	}
+	if (!mode || !*mode) mode = "auto";
 	if (!strcmp(mode, "off")) return false;
-	if (strcmp(mode, "inline") != 0) {
-		vz_warnf(cli, "VZ_AUTO_CHECKPOINT=%s: expected background, inline or off; checkpointing in the background", mode);
+	if (strcmp(mode, "auto") && strcmp(mode, "background") && strcmp(mode, "inline")) {
+		vz_warnf(cli, "VZ_AUTO_CHECKPOINT=%s: expected auto, background, inline or off; using auto", mode);
+		mode = "auto";
+	}
+	/* auto: a small collection is folded here (milliseconds, and the next command finds it
+	 * folded); a larger one by a detached process */
+	if (!strcmp(mode, "background") || (!strcmp(mode, "auto") && work > VZ_CLI_INLINE_CHECKPOINT_FLOATS)) {
 		spawn_checkpoint(cli, coll);
 		return false;
 	}

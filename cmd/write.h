@@ -19,11 +19,15 @@ int vz_cli_read_batch(struct vz_cli *cli, const char *path, const char *format, 
 int vz_cli_write_batch(struct vz_cli *cli, const char *coll, vz_batch *b, enum vz_op forced_op, unsigned flags,
 		       int threads, bool json);
 
-/* After a write whose WAL reached the automatic checkpoint thresholds: VZ_AUTO_CHECKPOINT
- * decides: "background" (the default) starts a detached `vz checkpoint --if-needed` and returns
- * at once, as `git gc --auto` does; "inline" runs the same checkpoint in this process before it
- * exits (it stops nobody either: see vz_checkpoint_dir); "off" leaves it to `vz checkpoint`.
- * True when a checkpoint ran here and folded the log. */
-bool vz_cli_auto_checkpoint(struct vz_cli *cli, const char *coll);
+/* The automatic checkpoint of a collection holding at most this many floats (rows x dimension:
+ * 1 MiB of vectors) runs in the writing command: it takes milliseconds. */
+#define VZ_CLI_INLINE_CHECKPOINT_FLOATS (256u * 1024u)
+/* After a write whose WAL reached the automatic checkpoint thresholds (work: the floats of the
+ * collection): VZ_AUTO_CHECKPOINT decides. "auto" (the default) folds a small collection here
+ * and starts a detached `vz checkpoint --if-needed` for a larger one, returning at once, as
+ * `git gc --auto` does; "background" always detaches; "inline" always runs it here before the
+ * command exits (it stops nobody either: see vz_checkpoint_dir); "off" leaves it to
+ * `vz checkpoint`. True when a checkpoint ran here and folded the log. */
+bool vz_cli_auto_checkpoint(struct vz_cli *cli, const char *coll, uint64_t work);
 
 #endif

@@ -45,7 +45,8 @@ teardown() {
 	fvecs "$BATS_TEST_TMPDIR/big.fvecs" "$n" 128 5
 	"$VZ" create big --dim 128 --metric euclidean -q
 	t0=$(date +%s%N)
-	VZ_AUTO_CHECKPOINT=background run "$VZ" insert big "$BATS_TEST_TMPDIR/big.fvecs" --json
+	# the default (auto): a collection this big is checkpointed by a detached process
+	run env -u VZ_AUTO_CHECKPOINT "$VZ" insert big "$BATS_TEST_TMPDIR/big.fvecs" --json
 	ams=$(ms_since $t0)
 	assert_success
 	assert_output --partial "\"inserted\":$n,"
@@ -106,6 +107,13 @@ teardown() {
 	run "$VZ" info k --json
 	assert_output --partial '"wal_ops":0,'
 	assert_output --partial '"generation":2,'
+	# auto (the default): a collection this small is folded by the writer itself
+	jsonl 30 4 4 d >"$BATS_TEST_TMPDIR/d.jsonl"
+	run env -u VZ_AUTO_CHECKPOINT "$VZ" insert k "$BATS_TEST_TMPDIR/d.jsonl" --json
+	assert_output --partial '"checkpointed":true'
+	run "$VZ" info k --json
+	assert_output --partial '"wal_ops":0,'
+	assert_output --partial '"generation":3,'
 	# off: nothing folds it
 	jsonl 30 4 3 c >"$BATS_TEST_TMPDIR/c.jsonl"
 	VZ_AUTO_CHECKPOINT=off run "$VZ" insert k "$BATS_TEST_TMPDIR/c.jsonl" --json
