@@ -141,7 +141,7 @@ int vz_cli_write_batch(struct vz_cli *cli, const char *coll, vz_batch *b, enum v
 	vz_collection_close(c);
 	if (rc) return vz_report(cli, rc);
 	if (cp_failed) vz_warnf(cli, "%s", detail);
-	if (st.checkpoint_due && vz_cli_auto_checkpoint(cli, coll, work)) st.checkpointed = true;
+	if (st.checkpoint_due && vz_cli_auto_checkpoint(cli, coll, work, threads)) st.checkpointed = true;
 	if (json)
 		printf("{\"collection\":\"%s\",\"inserted\":%zu,\"updated\":%zu,\"deleted\":%zu,\"skipped\":%zu,\"first_seq\":%llu,\"last_seq\":%llu,\"checkpointed\":%s}\n",
 		       coll, st.inserted, st.updated, st.deleted, st.skipped, (unsigned long long)st.first_seq,
@@ -171,7 +171,7 @@ int vz_cli_read_batch(struct vz_cli *cli, const char *path, const char *format, 
  * its output to /dev/null, a grandchild so that nobody waits for it (or reaps it) and a pipe
  * reading our output ends with us. Nothing of this process is inherited but the binary: every
  * descriptor vz opens is close-on-exec. */
-static void spawn_checkpoint(struct vz_cli *cli, const char *coll)
+static void spawn_checkpoint(struct vz_cli *cli, const char *coll, int threads)
 {
 	char dd[4096];
 	if (vz_cli_data_dir(cli, dd, sizeof dd, NULL)) return;
@@ -189,7 +189,10 @@ static void spawn_checkpoint(struct vz_cli *cli, const char *coll)
 		/* background work yields the processors to the commands people are waiting for */
 		errno = 0;
 		if (nice(10) == -1 && errno) {}
-		char *argv[] = { "vz", "--data-dir", dd, "checkpoint", "--if-needed", "-q", (char *)coll, NULL };
+		char nthreads[32];
+		snprintf(nthreads, sizeof nthreads, "%d", threads > 0 ? threads : 0);
+		char *argv[] = { "vz", "--data-dir", dd, "checkpoint", "--if-needed", "-q", (char *)coll, "--threads", nthreads, NULL };
+		if (threads <= 0) argv[7] = NULL; /* the writer's --threads, if it had one */
 		execv("/proc/self/exe", argv);
 		_exit(127);
 	}
@@ -197,7 +200,7 @@ static void spawn_checkpoint(struct vz_cli *cli, const char *coll)
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
 }
 
-bool vz_cli_auto_checkpoint(struct vz_cli *cli, const char *coll, uint64_t work)
+bool vz_cli_auto_checkpoint(struct vz_cli *cli, const char *coll, uint64_t work, int threads)
 {
 	const char *mode = getenv("VZ_AUTO_CHECKPOINT");
 	if (!mode || !*mode) mode = "auto";
@@ -209,13 +212,13 @@ bool vz_cli_auto_checkpoint(struct vz_cli *cli, const char *coll, uint64_t work)
 	/* auto: a small collection is folded here (milliseconds, and the next command finds it
 	 * folded); a larger one by a detached process */
 	if (!strcmp(mode, "background") || (!strcmp(mode, "auto") && work > VZ_CLI_INLINE_CHECKPOINT_FLOATS)) {
-		spawn_checkpoint(cli, coll);
+		spawn_checkpoint(cli, coll, threads);
 		return false;
 	}
 	char dir[4200];
 	vz_checkpoint_report rep;
 	if (vz_cli_collection_dir(cli, coll, dir, sizeof dir, NULL)) return false;
-	int rc = vz_checkpoint_dir(dir, VZ_CHECKPOINT_IF_NEEDED, vz_cli_threads(0), cli->lock_timeout_ms, &rep);
+	int rc = vz_checkpoint_dir(dir, VZ_CHECKPOINT_IF_NEEDED, threads, cli->lock_timeout_ms, &rep);
 	if (rc == VZ_EBUSY) return false; /* one is running: it, or the next write, folds the log */
 	if (rc) vz_warnf(cli, "%s: the transaction is committed, but the automatic checkpoint failed: %s", coll, vz_last_error());
 	return rc == VZ_OK && rep.checkpointed;

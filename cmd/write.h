@@ -23,11 +23,12 @@ int vz_cli_write_batch(struct vz_cli *cli, const char *coll, vz_batch *b, enum v
  * 1 MiB of vectors) runs in the writing command: it takes milliseconds. */
 #define VZ_CLI_INLINE_CHECKPOINT_FLOATS (256u * 1024u)
 /* After a write whose WAL reached the automatic checkpoint thresholds (work: the floats of the
- * collection): VZ_AUTO_CHECKPOINT decides. "auto" (the default) folds a small collection here
+ * collection; threads: the writer's --threads, 0 for every core, which the checkpoint's index
+ * build uses too, so that --threads 1 gives a reproducible index): VZ_AUTO_CHECKPOINT decides. "auto" (the default) folds a small collection here
  * and starts a detached `vz checkpoint --if-needed` for a larger one, returning at once, as
  * `git gc --auto` does; "background" always detaches; "inline" always runs it here before the
  * command exits (it stops nobody either: see vz_checkpoint_dir); "off" leaves it to
  * `vz checkpoint`. True when a checkpoint ran here and folded the log. */
-bool vz_cli_auto_checkpoint(struct vz_cli *cli, const char *coll, uint64_t work);
+bool vz_cli_auto_checkpoint(struct vz_cli *cli, const char *coll, uint64_t work, int threads);
 
 #endif
