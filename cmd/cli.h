@@ -105,8 +105,6 @@ int vz_report(const struct vz_cli *cli, int err);
 /* A usage error: prints the message and the usage line, returns VZ_EXIT_USAGE. */
 int vz_usage_error(const struct vz_cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Writes s (len bytes) as a JSON string literal with quotes, escaping as RFC 8259 requires. */
-void vz_json_string(FILE *out, const char *s, size_t len);
 /* Prints a float so that it reads back bit-identical (shortest round-trip, %.9g fallback). */
 void vz_print_float(FILE *out, float f);
 
