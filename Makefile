@@ -156,7 +156,7 @@ install: all lib $(BUILD)/vz.pc
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PCDIR) $(DESTDIR)$(INCLUDEDIR) \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man5
 	install -m 755 $(VZ_BIN) $(DESTDIR)$(BINDIR)/vz
-	for c in $$($(VZ_BIN) __complete ''); do ln -sf vz $(DESTDIR)$(BINDIR)/vz-$$c; done
+	for c in $$(./$(VZ_BIN) __complete ''); do ln -sf vz $(DESTDIR)$(BINDIR)/vz-$$c; done
 	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 $(MAN3) $(DESTDIR)$(MANDIR)/man3/
 	install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
