@@ -146,8 +146,9 @@ const char *vz_collection_extra_json(const vz_collection *c);
 typedef struct vz_result {
 	const char *id;      /* borrowed from the collection: valid until close */
 	size_t id_len;
-	float score;         /* vz_score of the distance */
-	float distance;
+	float score;         /* as vz(1) shows it: cosine similarity, dot product (higher is closer)
+	                        or L2 distance (lower is closer) */
+	float distance;      /* internal: smaller is closer for every metric */
 	const char *payload; /* borrowed; NULL when the row has none */
 	size_t payload_len;
 } vz_result;
@@ -190,9 +191,9 @@ enum vz_write_flags {
 	VZ_WRITE_MISSING_OK = 1, /* deleting an absent id is not an error */
 	VZ_WRITE_BULK = 2,       /* fold the batch straight into a new checkpoint (no WAL copy) */
 	VZ_WRITE_NO_AUTO_CHECKPOINT = 4,
-	/* with VZ_WRITE_BULK: the vectors lie in a read-only file mapping, in row order (a batch
-	 * read with VZ_READ_MAPPED), whose pages a bulk load lets go once read (vz_map_release),
-	 * so that the input is never all resident. Never for memory of your own. */
+	/* with VZ_WRITE_BULK: the vectors lie in a read-only file mapping, in row order, whose pages
+	 * a bulk load lets go once read (madvise MADV_DONTNEED), so that the input is never all
+	 * resident. Never for memory of your own (it would read back as zeros). */
 	VZ_WRITE_RELEASE = 8,
 };
 
@@ -237,7 +238,7 @@ typedef struct vz_collection_stats {
 	bool workspace;
 	bool wal_damaged;         /* the WAL has damage after its good records (see vz_collection_warning) */
 } vz_collection_stats;
-/* Fills st. Errors: VZ_EIO when a file's size cannot be read. */
+/* Fills st. Never fails (returns VZ_OK). */
 int vz_collection_stats_get(vz_collection *c, vz_collection_stats *st);
 
 /* A warning from open (e.g. "wal.log: offset 4096: record checksum mismatch; 2 later records
@@ -374,10 +375,11 @@ typedef void (*vz_ws_progress_fn)(void *ctx, size_t done, size_t total);
 
 /* Builds (incrementally) collection c of w into data_dir/workspace/P/C: walks the project,
  * re-reads and re-embeds only added and changed files (all of them with force or when the
- * configuration hash changed), writes the snapshot (vz_collection_write_snapshot) and cache.bin
+ * configuration hash changed), writes the new checkpoint of the collection and its cache.bin
  * under the collection's exclusive lock. Files that vanish while being read are skipped.
- * progress (may be NULL) is called from this thread; st may be NULL.
- * Errors: VZ_EBUSY, VZ_EIO, VZ_EPERM, VZ_ECONFIG, VZ_ENOMEM. */
+ * progress (may be NULL) is called from this thread; st must not be NULL.
+ * Errors: VZ_ENOENT (the project directory is missing), VZ_EBUSY (lock timeout), VZ_EIO, VZ_EPERM
+ * (an unreadable directory), VZ_ENOMEM. */
 int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *c, const char *data_dir, bool force,
 		       int threads, int lock_timeout_ms, vz_ws_progress_fn progress, void *ctx, vz_ws_stats *st);
 
