@@ -99,13 +99,11 @@ lib: $(BUILD)/libvz.a $(BUILD)/libvz.so.$(VERSION)
 # the .so from the same directory, and it would test the archive instead of the shared library.
 # /usr/lib and /usr/lib/<triplet> get no rpath (the loader searches them; Debian forbids it).
 PC_RPATH = $(if $(filter /usr/lib /usr/lib/%-linux-gnu /lib,$(LIBDIR)),,-Wl,-rpath,$${libdir})
-$(BUILD)/vz.pc: Makefile include/vz.h
-	@mkdir -p $(BUILD)
-	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
-		'Name: vz' 'Description: durable vector collections on the local filesystem (libvz)' \
-		'Version: $(VERSION)' \
-		'Requires.private: $(filter-out libarchive,$(PKGS))' \
-		'Cflags: -I$${includedir}' 'Libs: -L$${libdir} $(PC_RPATH) -lvz' 'Libs.private: -ldl -lm -pthread' >$@
+# Written by install itself, so that it always holds the PREFIX/LIBDIR of that install.
+PC_LINES = 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
+	'Name: vz' 'Description: durable vector collections on the local filesystem (libvz)' 'Version: $(VERSION)' \
+	'Requires.private: $(filter-out libarchive,$(PKGS))' \
+	'Cflags: -I$${includedir}' 'Libs: $(strip -L$${libdir} $(PC_RPATH) -lvz)' 'Libs.private: -ldl -lm -pthread'
 
 $(VZ_BIN): $(CMD_OBJS) $(BUILD)/libvz.a Makefile
 	$(CC) $(LDFLAGS) -o $@ $(CMD_OBJS) $(BUILD)/libvz.a $(LIBS)
@@ -152,7 +150,7 @@ MAN3 := $(wildcard man/*.3)
 MAN5 := $(wildcard man/*.5)
 COMPLETIONS := $(DESTDIR)$(PREFIX)/share/bash-completion/completions/vz $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_vz \
 	$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/vz.fish
-install: all lib $(BUILD)/vz.pc
+install: all lib
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PCDIR) $(DESTDIR)$(INCLUDEDIR) \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man5
 	install -m 755 $(VZ_BIN) $(DESTDIR)$(BINDIR)/vz
@@ -165,7 +163,7 @@ install: all lib $(BUILD)/vz.pc
 	install -m 755 $(BUILD)/libvz.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libvz.so.$(VERSION)
 	ln -sf libvz.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libvz.so.$(SOVERSION)
 	ln -sf libvz.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libvz.so
-	install -m 644 $(BUILD)/vz.pc $(DESTDIR)$(PCDIR)/vz.pc
+	printf '%s\n' $(PC_LINES) >$(DESTDIR)$(PCDIR)/vz.pc && chmod 644 $(DESTDIR)$(PCDIR)/vz.pc
 	install -d $(dir $(COMPLETIONS))
 	install -m 644 completions/vz.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/vz
 	install -m 644 completions/_vz $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_vz
