@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 enum { O_ALL, O_OUTPUT, O_DIR, O_KEEP, O_LEVEL, O_THREADS, O_VERIFY, O_QUICK, O_AUTO, O_JSON };
@@ -87,6 +88,30 @@ static void checkpoint_all(struct vz_cli *cli, char **names, int n)
 	}
 }
 
+/* With --all: an entry of the data directory that is not a real collection directory (a
+ * symlink planted under dynamic/) is reported and left out, so that the others are still
+ * backed up; the exit status says so at the end. */
+static int drop_unusable(struct vz_cli *cli, const char *dd, char **names, int *n)
+{
+	int status = 0, kept = 0;
+	for (int i = 0; i < *n; i++) {
+		char dir[4400];
+		struct stat st;
+		bool ws;
+		int rc = vz_collection_path(dd, names[i], dir, sizeof dir, &ws);
+		if (!rc && lstat(dir, &st) == 0 && S_ISLNK(st.st_mode)) rc = vz_fail(VZ_EPERM, "%s: is a symlink; refusing to back it up", dir);
+		else if (!rc && lstat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) rc = vz_fail(VZ_ECORRUPT, "%s: not a directory; not backed up", dir);
+		if (rc) {
+			status = vz_report(cli, rc);
+			free(names[i]);
+			continue;
+		}
+		names[kept++] = names[i];
+	}
+	*n = kept;
+	return status;
+}
+
 static int run(struct vz_cli *cli, struct vz_args *args)
 {
 	if (opt_set(args, O_VERIFY)) return verify(cli, args);
@@ -131,6 +156,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	if (rc) { vz_workspace_free(ws); return rc; }
 	char dd[4096];
 	if ((rc = vz_cli_data_dir(cli, dd, sizeof dd, NULL))) { rc = vz_report(cli, rc); goto out; }
+	int skipped = automatic || opt_set(args, O_ALL) ? drop_unusable(cli, dd, names, &n) : 0;
 	if (after_checkpoint) checkpoint_all(cli, names, n);
 	vz_backup_options o;
 	vz_backup_options_default(&o);
@@ -153,6 +179,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 		if (opt_set(args, O_JSON)) print_summary(cli, out, &s, true);
 		print_summary(cli, out, &s, false);
 	}
+	rc = skipped;
 out:
 	vz_cli_targets_free(names, n);
 	vz_workspace_free(ws);

@@ -22,13 +22,53 @@ static const char *cmd_label(const struct vz_cli *cli)
 	return cli && cli->cmd ? cli->cmd->name : NULL;
 }
 
+/* Control characters (C0 but for keep_nl's newline and tab, DEL, C1) and bytes that are not
+ * UTF-8 print as git prints them in paths: a backslash and three octal digits. */
+static void print_safe(FILE *out, const char *s, size_t len, bool keep_nl)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	for (size_t i = 0; i < len;) {
+		unsigned char c = u[i];
+		size_t n = c < 0x80 ? 1 : vz_utf8_char_len(u + i, len - i);
+		bool control = c < 0x20 || c == 0x7f || (c == 0xC2 && n == 2 && u[i + 1] < 0xA0);
+		if (keep_nl && (c == '\n' || c == '\t')) control = false;
+		if (!n || control) {
+			for (size_t k = 0; k < (n ? n : 1); k++) fprintf(out, "\\%03o", u[i + k]);
+			i += n ? n : 1;
+			continue;
+		}
+		fwrite(u + i, 1, n, out);
+		i += n;
+	}
+}
+
+void vz_print_safe(FILE *out, const char *s, size_t len)
+{
+	print_safe(out, s, len, false);
+}
+
+void vz_printf_safe(FILE *out, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *text = NULL;
+	int n = vasprintf(&text, fmt, ap);
+	va_end(ap);
+	if (n >= 0) print_safe(out, text, (size_t)n, true);
+	free(text);
+}
+
 static void vmessage(const struct vz_cli *cli, const char *kind, const char *fmt, va_list ap)
 {
 	const char *label = cmd_label(cli);
 	fflush(stdout);
 	if (label) fprintf(stderr, "%s %s: %s", cli->prog, label, kind);
 	else fprintf(stderr, "%s: %s", cli ? cli->prog : "vz", kind);
-	vfprintf(stderr, fmt, ap);
+	/* a message may quote ids, paths or texts from data: they must not drive the terminal */
+	char *text = NULL;
+	int n = vasprintf(&text, fmt, ap);
+	if (n >= 0) print_safe(stderr, text, (size_t)n, true);
+	free(text);
 	fputc('\n', stderr);
 }
 

@@ -105,6 +105,12 @@ int vz_report(const struct vz_cli *cli, int err);
 /* A usage error: prints the message and the usage line, returns VZ_EXIT_USAGE. */
 int vz_usage_error(const struct vz_cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Writes s (len bytes) for a human reader: control characters (C0, DEL, C1) and bytes that are
+ * not UTF-8 print as backslash-octal escapes (\033), as git prints paths, so that stored data
+ * never drives the terminal. Every message and every non-JSON output of data goes through it. */
+void vz_print_safe(FILE *out, const char *s, size_t len);
+/* printf through vz_print_safe (newlines and tabs of the format kept): for lines that quote data. */
+void vz_printf_safe(FILE *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prints a float so that it reads back bit-identical (shortest round-trip, %.9g fallback). */
 void vz_print_float(FILE *out, float f);
 

@@ -113,10 +113,10 @@ void vz_print_result(FILE *out, const vz_result *r, bool json, bool with_score)
 		vz_print_float(out, r->score);
 		putc('\t', out);
 	}
-	fwrite(r->id, 1, r->id_len, out);
+	vz_print_safe(out, r->id, r->id_len);
 	if (r->payload) {
 		putc('\t', out);
-		fwrite(r->payload, 1, r->payload_len, out);
+		vz_print_safe(out, r->payload, r->payload_len);
 	}
 	putc('\n', out);
 }
@@ -180,8 +180,8 @@ void vz_cli_print_backup_problem(bool json, const char *archive, const char *fil
 		vz_json_string(stdout, what, strlen(what));
 		puts("}");
 	} else if (offset >= 0) {
-		printf("%s: offset %lld: %s\n", file, (long long)offset, what);
+		vz_printf_safe(stdout, "%s: offset %lld: %s\n", file, (long long)offset, what);
 	} else {
-		printf("%s: %s\n", file, what);
+		vz_printf_safe(stdout, "%s: %s\n", file, what);
 	}
 }

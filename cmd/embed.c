@@ -59,19 +59,27 @@ void vz_cli_print_text_hit(FILE *out, const vz_result *r, const char *query)
 	}
 	vz_print_float(out, r->score);
 	putc('\t', out);
-	fwrite(r->id, 1, r->id_len, out);
+	vz_print_safe(out, r->id, r->id_len);
 	putc('\t', out);
 	if (start > 0) fputs("...", out);
+	/* the snippet is gathered, then printed with its control characters escaped */
+	char *snip = NULL;
+	size_t slen = 0;
+	FILE *sf = open_memstream(&snip, &slen);
+	if (!sf) { json_decref(payload); return; }
 	size_t shown = 0, i = start;
 	bool space = false;
 	for (; i < len && shown < VZ_SNIPPET_CHARS; i++) {
 		unsigned char ch = (unsigned char)text[i];
 		if (isspace(ch)) { space = shown > 0; continue; } /* runs of white space (newlines too) print as one space */
-		if (space) { putc(' ', out); shown++; space = false; }
-		putc(ch, out);
+		if (space) { putc(' ', sf); shown++; space = false; }
+		putc(ch, sf);
 		if ((ch & 0xC0) != 0x80) shown++;
 	}
-	while (i < len && ((unsigned char)text[i] & 0xC0) == 0x80) putc(text[i++], out);
+	while (i < len && ((unsigned char)text[i] & 0xC0) == 0x80) putc(text[i++], sf);
+	fclose(sf);
+	vz_print_safe(out, snip, slen);
+	free(snip);
 	if (i < len) fputs("...", out);
 	putc('\n', out);
 	json_decref(payload);

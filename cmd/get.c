@@ -37,9 +37,9 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 			}
 			fputs("}\n", stdout);
 		} else {
-			fwrite(r.id, 1, r.id_len, stdout);
+			vz_print_safe(stdout, r.id, r.id_len);
 			putchar('\t');
-			if (r.payload) fwrite(r.payload, 1, r.payload_len, stdout);
+			if (r.payload) vz_print_safe(stdout, r.payload, r.payload_len);
 			else fputs("null", stdout);
 			if (with_vec) {
 				putchar('\t');

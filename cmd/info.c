@@ -33,7 +33,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 			vz_json_string(stdout, vz_datadir_source_name(src), strlen(vz_datadir_source_name(src)));
 			printf(",\"version\":\"%s\",\"simd\":\"%s\"}\n", VZ_VERSION, vz_simd_level());
 		} else {
-			printf("data directory: %s\nchosen by:      %s\nvz version:     %s\nsimd kernels:   %s\n", dd,
+			vz_printf_safe(stdout, "data directory: %s\nchosen by:      %s\nvz version:     %s\nsimd kernels:   %s\n", dd,
 			       vz_datadir_source_name(src), VZ_VERSION, vz_simd_level());
 		}
 		return 0;

@@ -27,6 +27,16 @@ static int parse_text_row(struct vz_args *args, bool with_payload, vz_batch *b)
 	FILE *f = open_memstream(&line, &len);
 	if (!f) return vz_fail(VZ_ENOMEM, "out of memory");
 	const char *id = opt_str(args, O_ID, ""), *text = opt_str(args, O_TEXT, "");
+	/* refused here: vz_json_string would turn what is not UTF-8 into U+FFFD, silently */
+	const char *what[] = { "--id", "--text", "--payload" }, *val[] = { id, text, with_payload ? opt_str(args, O_PAYLOAD, "") : "" };
+	for (int k = 0; k < 3; k++) {
+		size_t bad;
+		if (!vz_utf8_valid(val[k], strlen(val[k]), &bad)) {
+			fclose(f);
+			free(line);
+			return vz_fail(VZ_EDATA, "%s: byte %zu: invalid UTF-8", what[k], bad + 1);
+		}
+	}
 	fputs("{\"id\":", f);
 	vz_json_string(f, id, strlen(id));
 	fputs(",\"text\":", f);
@@ -48,7 +58,7 @@ static int text_row(struct vz_cli *cli, struct vz_args *args, vz_batch *b)
 	if (rc || !opt_set(args, O_PAYLOAD)) return rc ? vz_report(cli, rc) : 0;
 	vz_batch_free(b);
 	/* the id and text passed without it: a refusal now is the payload's */
-	if ((rc = parse_text_row(args, true, b)) == VZ_EDATA)
+	if ((rc = parse_text_row(args, true, b)) == VZ_EDATA && strncmp(vz_last_error(), "--payload: byte ", 16) != 0)
 		vz_fail(VZ_EDATA, "--payload: not one valid JSON value (at most %u bytes)", VZ_MAX_PAYLOAD_LEN);
 	return rc ? vz_report(cli, rc) : 0;
 }

@@ -27,14 +27,17 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	}
 	if ((rc = vz_config_from_json_text(text + strlen(key), hl - strlen(key) - 1, &cfg))) {
 		free(text);
-		return vz_report(cli, vz_fail(VZ_EDATA, "%s: line 1: %s", path, vz_last_error()));
+		/* the detail is copied out first: vz_fail formats into the buffer vz_last_error reads */
+		char why[512];
+		snprintf(why, sizeof why, "%s", vz_last_error());
+		return vz_report(cli, vz_fail(VZ_EDATA, "%s: line 1: %s", path, why));
 	}
 	vz_batch b;
-	size_t body = nl ? (size_t)(nl + 1 - text) : len;
-	rc = vz_batch_parse(path, (const unsigned char *)text + body, len - body, VZ_FMT_JSONL, cfg.dim, 0, 0, &b);
+	/* the header, read, becomes a blank line: the rows' line numbers are then the file's */
+	memset(text, ' ', hl);
+	rc = vz_batch_parse(path, (const unsigned char *)text, len, VZ_FMT_JSONL, cfg.dim, 0, 0, &b);
 	free(text);
 	if (rc) return vz_report(cli, rc);
-	for (size_t i = 0; i < b.n; i++) b.lines[i]++; /* the header was line 1 */
 	char dd[4096];
 	if ((rc = vz_cli_data_dir(cli, dd, sizeof dd, NULL))) { vz_batch_free(&b); return vz_report(cli, rc); }
 	if (opt_set(args, O_FORCE)) {

@@ -85,7 +85,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 				printf("%zu", i);
 				for (size_t j = 0; j < n; j++) {
 					putchar('\t');
-					fwrite(res[j].id, 1, res[j].id_len, stdout);
+					vz_print_safe(stdout, res[j].id, res[j].id_len);
 				}
 				putchar('\n');
 			}

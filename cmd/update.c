@@ -20,6 +20,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 
 const struct vz_command vz_cmd_update = {
 	.name = "update", .summary = "replace existing vectors (one transaction)", .usage = "COLL [FILE|-] [options]",
-	.description = "Like insert, but every id must exist. A line without a payload keeps the old payload.",
+	.description = "Like insert, but every id must exist. A line without a payload keeps the old payload;\n"
+		       "\"payload\":null clears it.",
 	.options = options, .nopts = VZ_NOPTS(options), .min_args = 1, .max_args = 2, .arg_complete = COMPLETE_COLLECTION, .run = run,
 };

@@ -21,9 +21,9 @@ static void on_problem(void *ctx, const char *file, int64_t offset, const char *
 		vz_json_string(stdout, what, strlen(what));
 		puts("}");
 	} else if (offset >= 0) {
-		printf("%s: %s: offset %lld: %s\n", r->name, file, (long long)offset, what);
+		vz_printf_safe(stdout, "%s: %s: offset %lld: %s\n", r->name, file, (long long)offset, what);
 	} else {
-		printf("%s: %s: %s\n", r->name, file, what);
+		vz_printf_safe(stdout, "%s: %s: %s\n", r->name, file, what);
 	}
 }
 

@@ -36,7 +36,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 			else fputs("null", stdout);
 			printf(",\"size\":%u,\"checksum_ok\":%s}\n", e->length, e->checksum_ok ? "true" : "false");
 		} else {
-			printf("%-8llu %-10llu %-8s %-8llu %-10.*s %8u %s\n", (unsigned long long)e->offset, (unsigned long long)e->seq,
+			vz_printf_safe(stdout, "%-8llu %-10llu %-8s %-8llu %-10.*s %8u %s\n", (unsigned long long)e->offset, (unsigned long long)e->seq,
 			       vz_wal_type_name(e->type), (unsigned long long)e->txn, has_id ? (int)op.id_len : 1, has_id ? op.id : "-",
 			       e->length, e->checksum_ok ? "ok" : "BAD");
 		}
@@ -47,7 +47,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 			vz_json_string(stdout, w.damage_what, strlen(w.damage_what));
 			printf(",\"torn_tail\":%s,\"good_records_after\":%zu}\n", w.torn_tail ? "true" : "false", w.good_after_damage);
 		} else {
-			printf("%-8llu damage: %s (%s)\n", (unsigned long long)w.damage_offset, w.damage_what,
+			vz_printf_safe(stdout, "%-8llu damage: %s (%s)\n", (unsigned long long)w.damage_offset, w.damage_what,
 			       w.torn_tail ? "torn tail" : "good records follow: see --salvage and vz recover");
 		}
 	}

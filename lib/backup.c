@@ -286,7 +286,7 @@ static int manifest_index(struct manifest *m)
 	qsort_r(m->by_path, m->nfiles, sizeof *m->by_path, cmp_path, m);
 	for (size_t i = 1; i < m->nfiles; i++)
 		if (!strcmp(m->files[m->by_path[i]].path, m->files[m->by_path[i - 1]].path))
-			return vz_fail(VZ_ECORRUPT, "%s lists %s twice", VZ_BACKUP_MANIFEST, m->files[m->by_path[i]].path);
+			return vz_fail(VZ_ECORRUPT, VZ_BACKUP_MANIFEST ": lists %s twice", m->files[m->by_path[i]].path);
 	return VZ_OK;
 }
 
@@ -782,7 +782,10 @@ static int scan(struct reader *r, const struct sink *sink, struct manifest *m)
 	}
 	if ((rc = manifest_parse(mtext, have, m))) {
 		if (rc == VZ_ENOMEM) goto out;
-		report(r, VZ_BACKUP_MANIFEST, -1, "%s", vz_last_error() + strlen(VZ_BACKUP_MANIFEST ": "));
+		/* the file is named once: its name is taken off the message if the message has it */
+		const char *why = vz_last_error();
+		if (!strncmp(why, VZ_BACKUP_MANIFEST ": ", strlen(VZ_BACKUP_MANIFEST ": "))) why += strlen(VZ_BACKUP_MANIFEST ": ");
+		report(r, VZ_BACKUP_MANIFEST, -1, "%s", why);
 		rc = VZ_OK;
 		goto out;
 	}
@@ -1279,10 +1282,18 @@ static void writer_free(struct writer *w)
 	ZSTD_freeCCtx(w->cctx);
 }
 
+/* Staging goes in the data directory (hard links, no copies); when that cannot be written (a
+ * read-only data directory: reading must need no write access), in alt: beside the output. */
+static int stage_open_for(const char *data_dir, const char *alt, struct stage *s)
+{
+	if (alt && access(data_dir, W_OK) != 0 && (errno == EACCES || errno == EPERM || errno == EROFS)) return stage_open(alt, s);
+	return stage_open(data_dir, s);
+}
+
 /* Snapshots the collections (caller_locked: the caller holds the only collection's lock) and
- * writes the archive to fd. */
+ * writes the archive to fd, staging in stage_alt when the data directory cannot be written. */
 static int backup_to_fd(const char *data_dir, const char *const *names, size_t n, const vz_backup_options *o,
-			int fd, const char *fd_name, bool caller_locked, vz_backup_summary *sum)
+			int fd, const char *fd_name, bool caller_locked, const char *stage_alt, vz_backup_summary *sum)
 {
 	if (o->level < 1 || o->level > ZSTD_maxCLevel()) return vz_fail(VZ_EINVAL, "compression level %d is out of range (1..%d)", o->level, ZSTD_maxCLevel());
 	if (o->threads < 0 || o->threads > 256) return vz_fail(VZ_EINVAL, "compression threads %d is out of range (0..256)", o->threads);
@@ -1296,7 +1307,7 @@ static int backup_to_fd(const char *data_dir, const char *const *names, size_t n
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(names[i], names[j])) { rc = vz_fail(VZ_EINVAL, "collection %s is named twice", names[i]); goto out; }
 	if (!(s.collections = json_array())) { rc = vz_fail(VZ_ENOMEM, "out of memory"); goto out; }
-	if (n && (rc = stage_open(data_dir, &s.stage))) goto out; /* no collection, no staging (data_dir may not exist) */
+	if (n && (rc = stage_open_for(data_dir, stage_alt, &s.stage))) goto out; /* no collection, no staging (data_dir may not exist) */
 	for (size_t i = 0; i < n; i++)
 		if ((rc = snapshot_collection(&s, data_dir, names[i], i, o->lock_timeout_ms, caller_locked))) goto out;
 	time_t now = time(NULL);
@@ -1328,14 +1339,17 @@ out:
 int vz_backup_write_fd(const char *data_dir, const char *const *names, size_t n, const vz_backup_options *o,
 		       int fd, const char *fd_name, vz_backup_summary *sum)
 {
-	return backup_to_fd(data_dir, names, n, o, fd, fd_name, false, sum);
+	const char *tmp = getenv("TMPDIR");
+	return backup_to_fd(data_dir, names, n, o, fd, fd_name, false, tmp && tmp[0] ? tmp : "/tmp", sum);
 }
 
 /* Writes the backup into an open temp file, fsyncs and verifies it. */
 static int backup_to_tmpfile(const char *data_dir, const char *const *names, size_t n, const vz_backup_options *o,
 			     vz_tmpfile *t, bool caller_locked, vz_backup_summary *sum)
 {
-	int rc = backup_to_fd(data_dir, names, n, o, t->fd, t->path, caller_locked, sum);
+	char beside[4096];
+	parent_dir(t->path, beside, sizeof beside);
+	int rc = backup_to_fd(data_dir, names, n, o, t->fd, t->path, caller_locked, beside, sum);
 	if (!rc) rc = vz_io_fsync(t->fd, t->path);
 	if (rc) return rc;
 	int problems;

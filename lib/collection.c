@@ -1469,6 +1469,22 @@ static void count_transactions(const vz_wal_log *w, uint64_t after_seq, vz_recov
 	if (begin != SIZE_MAX) rep->transactions_dropped++;
 }
 
+/* Recovery rewrites files: without write access it says so before it reads anything, rather
+ * than failing halfway in a way that looks like damage. */
+static int check_writable(const char *dir)
+{
+	char wal[4200];
+	const char *what = dir;
+	int e = 0;
+	if (access(dir, W_OK) != 0) e = errno;
+	else if (!vz_path_fmt(wal, sizeof wal, "%s/wal.log", dir) && access(wal, W_OK) != 0 && errno != ENOENT) e = errno, what = wal;
+	if (!e) return VZ_OK;
+	if (e == EACCES || e == EPERM || e == EROFS)
+		return vz_fail(VZ_EPERM, "%s: cannot write: %s (recover needs write access; nothing was changed, use --dry-run to see what it would do)", what,
+			       e == EROFS ? "read-only file system" : "permission denied");
+	return vz_fail(vz_err_from_errno(e), "%s: access: %s", what, strerror(e));
+}
+
 int vz_collection_recover(const char *dir, enum vz_recover_mode mode, bool dry_run, int threads, int lock_timeout_ms,
 			  vz_recover_report *rep)
 {
@@ -1480,6 +1496,7 @@ int vz_collection_recover(const char *dir, enum vz_recover_mode mode, bool dry_r
 	c->flags = dry_run ? VZ_OPEN_READ : VZ_OPEN_WRITE;
 	int rc = vz_path_fmt(c->dir, sizeof c->dir, "%s", dir);
 	if (!rc) rc = vz_collection_lock(dir, VZ_LOCK_EXCLUSIVE, lock_timeout_ms, &c->lock);
+	if (!rc && !dry_run) rc = check_writable(dir);
 	if (rc) { vz_collection_close(c); return rc; }
 
 	/* look at the WAL first: the mode decides whether we may go on at all */
@@ -1503,7 +1520,11 @@ int vz_collection_recover(const char *dir, enum vz_recover_mode mode, bool dry_r
 	}
 	if (!dry_run && (rc = vz_cleanup_temps(dir, &rep->temps_removed))) { vz_collection_close(c); return rc; }
 	rc = load(c, mode == VZ_RECOVER_SALVAGE ? VZ_WAL_SCAN_SALVAGE : VZ_WAL_SCAN_STOP, true);
-	if (rc) { vz_collection_close(c); return vz_fail_prefix(rc, "cannot recover (restore from a backup): "); }
+	if (rc) {
+		vz_collection_close(c);
+		/* a backup is the answer to damage, not to a file that could not be opened or read */
+		return rc == VZ_ECORRUPT || rc == VZ_EDATA ? vz_fail_prefix(rc, "cannot recover (restore from a backup): ") : rc;
+	}
 	if (c->dropped) {
 		rc = dry_run ? VZ_OK : finish_drop(c);
 		vz_collection_close(c);

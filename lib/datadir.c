@@ -8,6 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+static int datadir_resolve(const char *option, char *out, size_t cap, enum vz_datadir_source *source,
+			   char *workspace_file, size_t wcap);
+
 const char *vz_datadir_source_name(enum vz_datadir_source s)
 {
 	switch (s) {
@@ -40,8 +43,56 @@ int vz_find_workspace_file(char *out, size_t cap)
 	return vz_fail(VZ_ENOENT, "no vectorize-workspace.yml in this directory or any parent");
 }
 
+/* True when a component of path (which exists) is a symlink. */
+static bool has_symlink(const char *path)
+{
+	char buf[PATH_MAX];
+	snprintf(buf, sizeof buf, "%s", path);
+	for (char *p = buf + 1;; p++) {
+		if (*p != '/' && *p != '\0') continue;
+		char saved = *p;
+		*p = '\0';
+		struct stat st;
+		if (lstat(buf, &st) == 0 && S_ISLNK(st.st_mode)) return true;
+		*p = saved;
+		if (!saved) return false;
+	}
+}
+
+/* A symlink above the data directory, or the data directory itself being one, is the user's
+ * business (a home on another disk): the part of the path that exists is replaced by its real
+ * path, so that nothing vz does later (creating, fsyncing, refusing to follow links) meets that
+ * link. Entries inside the data directory are never followed: they are refused where met. */
+static int resolve_above(char *out, size_t cap)
+{
+	char path[PATH_MAX], real[PATH_MAX], tail[PATH_MAX] = "";
+	if (snprintf(path, sizeof path, "%s", out) >= (int)sizeof path) return VZ_OK;
+	size_t len = strlen(path);
+	while (len > 1 && path[len - 1] == '/') path[--len] = '\0';
+	/* the tail that does not exist yet is appended to the real path of what does */
+	for (;;) {
+		struct stat st;
+		if (lstat(path, &st) == 0) break;
+		char *s = strrchr(path, '/');
+		if (!s || s == path) return VZ_OK;
+		char t[PATH_MAX];
+		snprintf(t, sizeof t, "%s%s", s, tail);
+		snprintf(tail, sizeof tail, "%s", t);
+		*s = '\0';
+	}
+	if (!has_symlink(path) || !realpath(path, real)) return VZ_OK;
+	return vz_path_fmt(out, cap, "%s%s", strcmp(real, "/") || !tail[0] ? real : "", tail);
+}
+
 int vz_datadir_resolve(const char *option, char *out, size_t cap, enum vz_datadir_source *source,
 		       char *workspace_file, size_t wcap)
+{
+	int rc = datadir_resolve(option, out, cap, source, workspace_file, wcap);
+	return rc ? rc : resolve_above(out, cap);
+}
+
+static int datadir_resolve(const char *option, char *out, size_t cap, enum vz_datadir_source *source,
+			   char *workspace_file, size_t wcap)
 {
 	if (workspace_file && wcap) workspace_file[0] = '\0';
 	const char *env = getenv("VZ_DATA_DIR");

@@ -32,10 +32,13 @@ const char *vz_last_error(void) { return detail; }
 
 int vz_fail(int err, const char *fmt, ...)
 {
+	/* formatted aside first: an argument may be vz_last_error() itself */
+	char text[sizeof detail];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(detail, sizeof detail, fmt, ap);
+	vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
+	memcpy(detail, text, sizeof detail);
 	return err;
 }
 

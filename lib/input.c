@@ -355,6 +355,12 @@ static int parse_jsonl(const char *name, const char *data, size_t len, uint32_t 
 		line++;
 		struct scan s = { .p = p, .end = le, .name = name, .line = line };
 		p = nl ? nl + 1 : end;
+		size_t bad;
+		/* JSON is UTF-8 (RFC 8259): what is stored must print back as valid JSON */
+		if (!vz_utf8_valid(s.p, (size_t)(s.end - s.p), &bad)) {
+			rc = vz_fail(VZ_EDATA, "%s: line %zu: byte %zu: invalid UTF-8", name, line, bad + 1);
+			break;
+		}
 		ws(&s);
 		if (s.p == s.end) continue; /* blank line */
 		if ((rc = grow(&g))) break;
@@ -606,6 +612,11 @@ static int parse_npy(const char *name, const unsigned char *d, size_t len, uint3
 				if (e == c0) e = (char *)"x"; /* (N,) is 1-D */
 				while (*e == ' ' || *e == ',') e++;
 				if (*e != ')') rc = vz_fail(VZ_EDATA, "%s: shape must be 2-D (rows, dim)", name);
+				else {
+					/* what follows the tuple ends the entry: `(4, 3)garbage` is not a shape */
+					for (e++; *e == ' '; e++) {}
+					if (*e != ',' && *e != '}') rc = vz_fail(VZ_EDATA, "%s: bad shape (text after the closing parenthesis)", name);
+				}
 			}
 		}
 	}
@@ -652,6 +663,10 @@ static int parse_csv(const char *name, const char *data, size_t len, uint32_t ex
 		p = nl ? nl + 1 : end;
 		if (le > q && le[-1] == '\r') le--;
 		if (q == le) continue;
+		const char *nul = memchr(q, '\0', (size_t)(le - q));
+		if (nul) return vz_fail(VZ_EDATA, "%s: line %zu: byte %zu: NUL byte", name, line, (size_t)(nul - q) + 1);
+		size_t bad;
+		if (!vz_utf8_valid(q, (size_t)(le - q), &bad)) return vz_fail(VZ_EDATA, "%s: line %zu: byte %zu: invalid UTF-8", name, line, bad + 1);
 		/* first field */
 		char *id = NULL;
 		const char *f = q;
@@ -765,8 +780,9 @@ static int batch_parse(const char *name, const unsigned char *data, size_t len, 
 	if (!rc && out->n && (flags & VZ_READ_OPS) && fmt != VZ_FMT_JSONL && fmt != VZ_FMT_AUTO)
 		rc = vz_fail(VZ_EDATA, "%s: operations must be JSON lines", name);
 	/* rows left in the mapping: the batch owns it from here, or, refused, must not free them */
+	/* (<=: a file of no rows leaves vectors just past the end of the mapping, still not ours) */
 	bool borrowed = keep && out->vectors && (const unsigned char *)out->vectors >= data &&
-			(const unsigned char *)out->vectors < data + len;
+			(const unsigned char *)out->vectors <= data + len;
 	if (borrowed && rc) out->vectors = NULL;
 	if (borrowed && !rc) out->map = *map;
 	if (rc) vz_batch_free(out);

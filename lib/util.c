@@ -261,6 +261,37 @@ bool vz_name_valid(const char *name)
 	return true;
 }
 
+size_t vz_utf8_char_len(const unsigned char *s, size_t left)
+{
+	if (!left) return 0;
+	unsigned char c = s[0];
+	size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+	if (!n || n > left) return 0;
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xC0) != 0x80) return 0;
+	uint32_t cp = n == 2 ? (c & 0x1Fu) << 6 | (s[1] & 0x3Fu)
+		    : n == 3 ? (c & 0x0Fu) << 12 | (s[1] & 0x3Fu) << 6 | (s[2] & 0x3Fu)
+		    : n == 4 ? (c & 0x07u) << 18 | (s[1] & 0x3Fu) << 12 | (s[2] & 0x3Fu) << 6 | (s[3] & 0x3Fu) : c;
+	if ((n == 2 && cp < 0x80) || (n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+		return 0;
+	return n;
+}
+
+bool vz_utf8_valid(const char *s, size_t len, size_t *bad)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	for (size_t i = 0; i < len;) {
+		if (u[i] < 0x80) { i++; continue; }
+		size_t n = vz_utf8_char_len(u + i, len - i);
+		if (!n) {
+			if (bad) *bad = i;
+			return false;
+		}
+		i += n;
+	}
+	return true;
+}
+
 int vz_path_fmt(char *out, size_t cap, const char *fmt, ...)
 {
 	va_list ap;
@@ -294,7 +325,13 @@ void vz_json_string(FILE *out, const char *s, size_t len)
 		case '\f': fputs("\\f", out); break;
 		default:
 			if (c < 0x20) fprintf(out, "\\u00%c%c", hex[c >> 4], hex[c & 15]);
-			else putc(c, out);
+			else if (c < 0x80) putc(c, out);
+			else {
+				/* what is not UTF-8 becomes U+FFFD: the line must stay valid JSON */
+				size_t n = vz_utf8_char_len((const unsigned char *)s + i, len - i);
+				if (n) fwrite(s + i, 1, n, out), i += n - 1;
+				else fputs("\\ufffd", out);
+			}
 		}
 	}
 	putc('"', out);

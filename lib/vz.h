@@ -333,6 +333,12 @@ int vz_read_file_lines(const char *path, size_t max_len, size_t max_line, char *
  * never a path. */
 bool vz_name_valid(const char *name);
 
+/* The length of the well-formed UTF-8 character at s (at most left bytes): 1 to 4, or 0 when
+ * the bytes there are not one (overlong forms, surrogates and code points past U+10FFFF are not). */
+size_t vz_utf8_char_len(const unsigned char *s, size_t left);
+/* True when s[0..len) is well-formed UTF-8; else false with *bad the offset of the first bad byte. */
+bool vz_utf8_valid(const char *s, size_t len, size_t *bad);
+
 /* snprintf into a fixed buffer; VZ_ERANGE (with detail) when the result would be truncated. */
 int vz_path_fmt(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

@@ -200,21 +200,7 @@ static int cache_save(const char *path, const ws_cache *c, const vz_bm25 *m)
 
 /* ---- JSON text (payloads and metadata): invalid UTF-8 becomes U+FFFD ---- */
 
-static size_t utf8_len(const unsigned char *s, size_t left)
-{
-	unsigned char c = s[0];
-	size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-	if (!n || n > left) return 0;
-	for (size_t i = 1; i < n; i++)
-		if ((s[i] & 0xC0) != 0x80) return 0;
-	uint32_t cp = n == 2 ? (c & 0x1Fu) << 6 | (s[1] & 0x3Fu)
-		    : n == 3 ? (c & 0x0Fu) << 12 | (s[1] & 0x3Fu) << 6 | (s[2] & 0x3Fu)
-		    : n == 4 ? (c & 0x07u) << 18 | (s[1] & 0x3Fu) << 12 | (s[2] & 0x3Fu) << 6 | (s[3] & 0x3Fu) : c;
-	if ((n == 2 && cp < 0x80) || (n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-		return 0;
-	return n;
-}
-
+/* (vz_utf8_char_len, lib/util.c, says what is a character; vz_json_string uses it too) */
 static int json_str(vz_buf *b, const char *s, size_t len)
 {
 	int rc = vz_buf_put(b, "\"", 1);
@@ -227,7 +213,7 @@ static int json_str(vz_buf *b, const char *s, size_t len)
 		else if (c < 0x20 || c == 0x7f) rc = vz_buf_printf(b, "\\u%04x", c), i++;
 		else if (c < 0x80) rc = vz_buf_put(b, &c, 1), i++;
 		else {
-			size_t n = utf8_len(u + i, len - i);
+			size_t n = vz_utf8_char_len(u + i, len - i);
 			if (n) rc = vz_buf_put(b, u + i, n), i += n;
 			else rc = vz_buf_put(b, "\\ufffd", 6), i++;
 		}
