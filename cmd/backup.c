@@ -88,6 +88,32 @@ static void checkpoint_all(struct vz_cli *cli, char **names, int n)
 	}
 }
 
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+void vz_cli_backup_prefix(char *const *names, int n, bool all, char *out, size_t cap)
+{
+	if (all || n <= 0) {
+		snprintf(out, cap, "vz");
+	} else if (n == 1) {
+		snprintf(out, cap, "vz-%s", names[0]);
+		for (char *p = out; *p; p++)
+			if (*p == '/') *p = '.';
+	} else { /* the set, whatever order it was named in */
+		char **sorted = malloc((size_t)n * sizeof *sorted);
+		uint64_t h = 0;
+		if (sorted) {
+			memcpy(sorted, names, (size_t)n * sizeof *sorted);
+			qsort(sorted, (size_t)n, sizeof *sorted, cmp_str);
+			vz_hasher *x = vz_hasher_new();
+			for (int i = 0; x && i < n; i++) vz_hasher_update(x, sorted[i], strlen(sorted[i]) + 1);
+			if (x) h = vz_hasher_digest(x);
+			vz_hasher_free(x);
+			free(sorted);
+		}
+		snprintf(out, cap, "vz-set-%016llx", (unsigned long long)h);
+	}
+}
+
 /* With --all: an entry of the data directory that is not a real collection directory (a
  * symlink planted under dynamic/) is reported and left out, so that the others are still
  * backed up; the exit status says so at the end. */
@@ -167,7 +193,9 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	char written[4400];
 	const char *const *cnames = (const char *const *)names;
 	if (dir) {
-		if ((rc = vz_backup_write_dir(dd, cnames, (size_t)n, &o, dir, NULL, keep, written, sizeof written, &s))) { rc = vz_report(cli, rc); goto out; }
+		char prefix[200]; /* --keep counts the backups of this same set only */
+		vz_cli_backup_prefix(names, n, automatic || opt_set(args, O_ALL), prefix, sizeof prefix);
+		if ((rc = vz_backup_write_dir(dd, cnames, (size_t)n, &o, dir, prefix, keep, written, sizeof written, &s))) { rc = vz_report(cli, rc); goto out; }
 		if (opt_set(args, O_JSON)) print_summary(cli, written, &s, true);
 		else puts(written);
 		print_summary(cli, written, &s, false);

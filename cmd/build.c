@@ -3,14 +3,16 @@
 #include "cli.h"
 
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-enum { O_FORCE, O_THREADS, O_JSON, O_FILE };
+enum { O_FORCE, O_THREADS, O_JSON, O_FILE, O_DRY_RUN };
 static const struct vz_option options[] = {
 	[O_FORCE] = { "force", 0, OPT_FLAG, NULL, "re-read and re-embed every file", 0, 0, COMPLETE_NONE, NULL },
 	[O_THREADS] = { "threads", 0, OPT_INT, "N", "threads for the index build (default 1: reproducible)", 1, 256, COMPLETE_NONE, NULL },
 	[O_JSON] = { "json", 0, OPT_FLAG, NULL, "print one JSON object per collection", 0, 0, COMPLETE_NONE, NULL },
-	[O_FILE] = { "workspace", 'w', OPT_STRING, "FILE", "the workspace file (default: vectorize-workspace.yml here or above)", 0, 0, COMPLETE_FILE, NULL },
+	[O_FILE] = { "workspace", 'w', OPT_STRING, "FILE", "the workspace file (default: vectorize-workspace.yml here or above); its data/ beside it", 0, 0, COMPLETE_FILE, NULL },
+	[O_DRY_RUN] = { "dry-run", 'n', OPT_FLAG, NULL, "say which files changed since the last build, write nothing", 0, 0, COMPLETE_NONE, NULL },
 };
 
 struct progress {
@@ -45,6 +47,32 @@ int vz_cli_load_workspace(const struct vz_cli *cli, const char *file, vz_workspa
 	return 0;
 }
 
+/* The data directory of workspace w: --data-dir or VZ_DATA_DIR when given, else data/ beside
+ * the workspace file (the one named by -w, or the nearest one). */
+int vz_cli_workspace_data_dir(const struct vz_cli *cli, const vz_workspace *w, char *out, size_t cap)
+{
+	enum vz_datadir_source src;
+	int rc = vz_cli_data_dir(cli, out, cap, &src);
+	if (rc || src == VZ_DATADIR_OPTION || src == VZ_DATADIR_ENV) return rc;
+	if ((rc = vz_path_fmt(out, cap, "%s/data", w->dir))) return rc;
+	struct stat st;
+	if (stat(out, &st) == 0 && (st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
+		return vz_fail(VZ_EPERM, "data directory %s is writable by others; refusing to use it (chmod o-w %s)", out, out);
+	return VZ_OK;
+}
+
+/* Prints the projects of w that could not be read (file:line:column: why); returns the exit code
+ * of the first, or 0. */
+int vz_cli_workspace_failures(const struct vz_cli *cli, const vz_workspace *w)
+{
+	int ec = 0;
+	for (size_t i = 0; i < w->n_failures; i++) {
+		vz_errorf(cli, "%s", w->failures[i].message);
+		if (!ec) ec = vz_exit_code(w->failures[i].err);
+	}
+	return ec;
+}
+
 /* Builds one collection and prints its summary line (or JSON object). Returns an exit code. */
 int vz_cli_build_one(const struct vz_cli *cli, const vz_workspace *w, const vz_ws_collection *c, const char *data_dir,
 		     bool force, int threads, bool json, bool bar)
@@ -52,15 +80,77 @@ int vz_cli_build_one(const struct vz_cli *cli, const vz_workspace *w, const vz_w
 	struct progress p = { .name = c->full_name };
 	vz_ws_stats st;
 	int rc = vz_workspace_build(w, c, data_dir, force, threads, cli->lock_timeout_ms, bar ? show_progress : NULL, &p, &st);
-	if (rc) return vz_report(cli, rc);
+	if (rc) { /* where the collection is declared, and why it failed */
+		vz_errorf(cli, "%s:%d: %s", w->path, c->line, vz_last_error());
+		if (json) {
+			printf("{\"collection\":");
+			vz_json_string(stdout, c->full_name, strlen(c->full_name));
+			printf(",\"line\":%d,\"error\":", c->line);
+			vz_json_string(stdout, vz_last_error(), strlen(vz_last_error()));
+			printf(",\"exit\":%d}\n", vz_exit_code(rc));
+			fflush(stdout);
+		}
+		return vz_exit_code(rc);
+	}
 	if (json) {
 		printf("{\"collection\":");
 		vz_json_string(stdout, c->full_name, strlen(c->full_name));
-		printf(",\"files\":%zu,\"changed\":%zu,\"added\":%zu,\"removed\":%zu,\"chunks\":%zu,\"rebuilt\":%s,\"seconds\":%.3f}\n",
-		       st.files, st.changed, st.added, st.removed, st.chunks, st.rebuilt ? "true" : "false", st.seconds);
+		printf(",\"files\":%zu,\"changed\":%zu,\"added\":%zu,\"removed\":%zu,\"chunks\":%zu,\"too_large\":%zu,\"binary\":%zu,"
+		       "\"embedding\":\"%s\",\"rebuilt\":%s,\"seconds\":%.3f}\n",
+		       st.files, st.changed, st.added, st.removed, st.chunks, st.too_large, st.binary, c->cfg.embedding,
+		       st.rebuilt ? "true" : "false", st.seconds);
 	} else if (cli->verbosity >= 0) { /* the summary is a report, not data: -q silences it */
-		printf("%s: %zu files, %zu changed, %zu added, %zu removed, %zu chunks, %.2f s%s\n", c->full_name, st.files,
-		       st.changed, st.added, st.removed, st.chunks, st.seconds, st.rebuilt ? " (rebuilt)" : "");
+		char skipped[96] = "";
+		if (st.too_large || st.binary)
+			snprintf(skipped, sizeof skipped, ", %zu skipped (%zu too large, %zu binary)", st.too_large + st.binary, st.too_large, st.binary);
+		printf("%s: %zu files, %zu changed, %zu added, %zu removed, %zu chunks%s, %.2f s%s\n", c->full_name, st.files,
+		       st.changed, st.added, st.removed, st.chunks, skipped, st.seconds, st.rebuilt ? " (rebuilt)" : "");
+	}
+	fflush(stdout);
+	return 0;
+}
+
+struct diff_ctx {
+	const char *name;
+	bool json;
+};
+
+static void print_diff(void *ctx, char what, const char *path)
+{
+	struct diff_ctx *d = ctx;
+	const char *word = what == 'A' ? "added" : what == 'C' ? "changed" : "removed";
+	if (d->json) {
+		printf("{\"collection\":");
+		vz_json_string(stdout, d->name, strlen(d->name));
+		printf(",\"%s\":", word);
+		vz_json_string(stdout, path, strlen(path));
+		printf("}\n");
+	} else {
+		vz_printf_safe(stdout, "%s: %s %s\n", d->name, word, path); /* a file name is data: escaped */
+	}
+}
+
+/* --dry-run for one collection: one line per changed file, then the counts. */
+static int dry_run_one(const struct vz_cli *cli, const vz_workspace *w, const vz_ws_collection *c, const char *data_dir, bool json)
+{
+	struct diff_ctx d = { c->full_name, json };
+	vz_ws_stats st;
+	int rc = vz_workspace_diff(w, c, data_dir, print_diff, &d, &st);
+	if (rc) {
+		vz_errorf(cli, "%s:%d: %s", w->path, c->line, vz_last_error());
+		return vz_exit_code(rc);
+	}
+	const char *state = st.not_built ? "not built" : st.rebuilt ? "configuration changed: a build re-embeds every file" : NULL;
+	if (json) {
+		printf("{\"collection\":");
+		vz_json_string(stdout, c->full_name, strlen(c->full_name));
+		printf(",\"files\":%zu,\"changed\":%zu,\"added\":%zu,\"removed\":%zu,\"too_large\":%zu,\"binary\":%zu,"
+		       "\"built\":%s,\"config_changed\":%s,\"dry_run\":true}\n",
+		       st.files, st.changed, st.added, st.removed, st.too_large, st.binary, st.not_built ? "false" : "true",
+		       st.rebuilt ? "true" : "false");
+	} else if (cli->verbosity >= 0) {
+		printf("%s: %zu files, %zu changed, %zu added, %zu removed%s%s (dry run: nothing written)\n", c->full_name, st.files,
+		       st.changed, st.added, st.removed, state ? ", " : "", state ? state : "");
 	}
 	fflush(stdout);
 	return 0;
@@ -76,22 +166,27 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 			ec = vz_usage_error(cli, "no collection '%s' in %s", args->pos[i], w->path);
 			goto out;
 		}
+	if (cli->verbosity >= 1) /* keys of the original system that name what vz does not have */
+		for (size_t i = 0; i < w->n_not_applicable; i++) vz_infof(cli, "%s (accepted, not applicable)", w->not_applicable[i]);
 	char data_dir[4096];
-	enum vz_datadir_source src;
-	int drc = vz_cli_data_dir(cli, data_dir, sizeof data_dir, &src);
+	int drc = vz_cli_workspace_data_dir(cli, w, data_dir, sizeof data_dir);
 	if (drc) {
 		ec = vz_report(cli, drc);
 		goto out;
 	}
+	/* a failing project or collection is reported and the others are built: the exit code is
+	 * the first failure's */
+	ec = args->npos ? 0 : vz_cli_workspace_failures(cli, w);
 	bool bar = isatty(STDERR_FILENO) && cli->verbosity >= 0 && !opt_set(args, O_JSON);
 	for (size_t i = 0; i < w->n; i++) {
 		const vz_ws_collection *c = &w->collections[i];
 		bool chosen = args->npos == 0;
 		for (int j = 0; j < args->npos && !chosen; j++) chosen = !strcmp(args->pos[j], c->full_name);
 		if (!chosen) continue;
-		if ((ec = vz_cli_build_one(cli, w, c, data_dir, opt_set(args, O_FORCE), (int)opt_int(args, O_THREADS, 1),
-					    opt_set(args, O_JSON), bar)))
-			goto out;
+		int one = opt_set(args, O_DRY_RUN) ? dry_run_one(cli, w, c, data_dir, opt_set(args, O_JSON))
+						   : vz_cli_build_one(cli, w, c, data_dir, opt_set(args, O_FORCE),
+								      (int)opt_int(args, O_THREADS, 1), opt_set(args, O_JSON), bar);
+		if (one && !ec) ec = one;
 	}
 out:
 	vz_workspace_free(w);
@@ -100,9 +195,11 @@ out:
 
 const struct vz_command vz_cmd_build = {
 	.name = "build", .summary = "build the workspace collections of vectorize-workspace.yml",
-	.usage = "[PROJECT/COLLECTION ...] [--force] [--threads N] [--json]",
+	.usage = "[PROJECT/COLLECTION ...] [-w FILE] [--force] [--dry-run] [--threads N] [--json]",
 	.description = "Walks each project of the workspace file, chunks and embeds its text files with the built-in "
 		       "BM25 embedding and writes data/workspace/PROJECT/COLLECTION. Only added, changed and removed "
-		       "files are re-read; a change of a collection's configuration rebuilds it.",
+		       "files are re-read; a change of a collection's configuration rebuilds it. A failing project or "
+		       "collection is reported (file:line: why) and the others are still built; the exit code is the "
+		       "first failure's. --dry-run lists the files added, changed and removed since the last build.",
 	.options = options, .nopts = VZ_NOPTS(options), .min_args = 0, .max_args = -1, .run = run,
 };

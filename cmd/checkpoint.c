@@ -1,22 +1,25 @@
-/* checkpoint.c: `vz checkpoint [COLL... | --all] [--if-needed]`: fold the WAL into the data files. */
+/* checkpoint.c: `vz checkpoint [COLL... | --all] [--if-needed]`: fold the WAL into the data files;
+ * `vz checkpoint COLL --set-ops N --set-seconds S`: change when it happens automatically. */
 #include "targets.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-enum { O_ALL, O_IF_NEEDED, O_THREADS, O_JSON };
+enum { O_ALL, O_IF_NEEDED, O_THREADS, O_JSON, O_SET_OPS, O_SET_SECONDS };
 static const struct vz_option options[] = {
 	[O_ALL] = { "all", 0, OPT_FLAG, NULL, "every dynamic collection in the data directory", 0, 0, COMPLETE_NONE, NULL },
 	[O_IF_NEEDED] = { "if-needed", 0, OPT_FLAG, NULL, "only when the automatic thresholds are reached (for cron)", 0, 0, COMPLETE_NONE, NULL },
 	[O_THREADS] = { "threads", 0, OPT_INT, "N", "threads for index builds (default: every core; 1 is reproducible)", 1, 1024, COMPLETE_NONE, NULL },
 	[O_JSON] = { "json", 0, OPT_FLAG, NULL, "one JSON object per collection", 0, 0, COMPLETE_NONE, NULL },
+	[O_SET_OPS] = { "set-ops", 0, OPT_INT, "N", "from now on, checkpoint automatically after N WAL operations (no checkpoint now)", 1, 100000000, COMPLETE_NONE, NULL },
+	[O_SET_SECONDS] = { "set-seconds", 0, OPT_INT, "S", "... or when the oldest is S seconds old (no checkpoint now)", 1, 100000000, COMPLETE_NONE, NULL },
 };
 
 /* The workspace file's `backup: {after_checkpoint: true}`: the collections just checkpointed
  * are backed up together into backup.directory, keeping backup.keep archives. Without a
  * workspace file or with the setting off, nothing is done. A failed backup is an error of this
  * command (cron mails it) although the checkpoints stand. */
-static int backup_after(struct vz_cli *cli, char **done, int ndone)
+int vz_cli_backup_after_checkpoint(const struct vz_cli *cli, char **done, int ndone)
 {
 	if (!ndone) return 0;
 	char yml[4096];
@@ -27,7 +30,8 @@ static int backup_after(struct vz_cli *cli, char **done, int ndone)
 	}
 	int rc = 0;
 	if (ws->backup_set && ws->backup_after_checkpoint) {
-		char dd[4096], written[4400];
+		char dd[4096], written[4400], prefix[200];
+		vz_cli_backup_prefix(done, ndone, false, prefix, sizeof prefix);
 		vz_backup_options o;
 		vz_backup_summary s;
 		vz_backup_options_default(&o);
@@ -36,7 +40,7 @@ static int backup_after(struct vz_cli *cli, char **done, int ndone)
 			vz_errorf(cli, "%s: backup.after_checkpoint is set but backup.directory is not", ws->path);
 			rc = VZ_EXIT_CONFIG;
 		} else if ((rc = vz_cli_data_dir(cli, dd, sizeof dd, NULL)) ||
-			   (rc = vz_backup_write_dir(dd, (const char *const *)done, (size_t)ndone, &o, ws->backup_directory, NULL,
+			   (rc = vz_backup_write_dir(dd, (const char *const *)done, (size_t)ndone, &o, ws->backup_directory, prefix,
 						     (int)ws->backup_keep, written, sizeof written, &s))) {
 			vz_fail_prefix(rc, "backup after checkpoint: ");
 			rc = vz_report(cli, rc);
@@ -48,12 +52,47 @@ static int backup_after(struct vz_cli *cli, char **done, int ndone)
 	return rc;
 }
 
+/* --set-ops / --set-seconds: the thresholds of each named dynamic collection */
+static int set_thresholds(struct vz_cli *cli, struct vz_args *args, char **names, int n)
+{
+	int status = 0;
+	uint32_t ops = (uint32_t)opt_int(args, O_SET_OPS, 0), secs = (uint32_t)opt_int(args, O_SET_SECONDS, 0);
+	for (int i = 0; i < n; i++) {
+		if (opt_set(args, O_ALL) && strchr(names[i], '/')) continue;
+		char dir[4200];
+		bool ws;
+		int rc = vz_cli_collection_dir(cli, names[i], dir, sizeof dir, &ws);
+		if (rc) { status = rc; continue; }
+		if ((rc = vz_collection_set_thresholds(dir, ops, secs, cli->lock_timeout_ms))) {
+			vz_fail_prefix(rc, "%s: ", names[i]);
+			status = vz_report(cli, rc);
+			continue;
+		}
+		vz_collection *c;
+		if ((rc = vz_cli_open(cli, names[i], VZ_OPEN_READ, &c))) { status = rc; continue; }
+		const vz_config *cfg = vz_collection_config(c);
+		if (opt_set(args, O_JSON))
+			printf("{\"collection\":\"%s\",\"checkpoint_ops\":%u,\"checkpoint_seconds\":%u}\n", names[i], cfg->checkpoint_ops,
+			       cfg->checkpoint_seconds);
+		else
+			vz_infof(cli, "%s: automatic checkpoint after %u operations or %u s", names[i], cfg->checkpoint_ops, cfg->checkpoint_seconds);
+		vz_collection_close(c);
+	}
+	return status;
+}
+
 static int run(struct vz_cli *cli, struct vz_args *args)
 {
 	char **names;
 	int n, status = 0, ndone = 0;
 	int rc = vz_cli_targets(cli, args, opt_set(args, O_ALL), &names, &n);
 	if (rc) return rc;
+	if (opt_set(args, O_SET_OPS) || opt_set(args, O_SET_SECONDS)) {
+		if (opt_set(args, O_IF_NEEDED)) status = vz_usage_error(cli, "--set-ops and --set-seconds change thresholds; they do not go with --if-needed");
+		else status = set_thresholds(cli, args, names, n);
+		vz_cli_targets_free(names, n);
+		return status;
+	}
 	char **done = calloc((size_t)n + 1, sizeof *done);
 	if (!done) { vz_cli_targets_free(names, n); return vz_report(cli, vz_fail(VZ_ENOMEM, "out of memory")); }
 	for (int i = 0; i < n; i++) {
@@ -83,13 +122,13 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 			vz_infof(cli, "%s: folded %llu operations; generation %llu, %llu live vectors", names[i],
 				 (unsigned long long)before.wal_ops, (unsigned long long)after.generation, (unsigned long long)after.live);
 	}
-	if ((rc = backup_after(cli, done, ndone)) && !status) status = rc;
+	if ((rc = vz_cli_backup_after_checkpoint(cli, done, ndone)) && !status) status = rc;
 	free(done);
 	vz_cli_targets_free(names, n);
 	return status;
 }
 
 const struct vz_command vz_cmd_checkpoint = {
-	.name = "checkpoint", .summary = "fold the WAL into vectors.bin and index.hnsw", .usage = "[COLL... | --all] [--if-needed] [options]",
+	.name = "checkpoint", .summary = "fold the WAL into vectors.bin and index.hnsw", .usage = "[COLL... | --all] [--if-needed] [options] | COLL... --set-ops N --set-seconds S",
 	.options = options, .nopts = VZ_NOPTS(options), .min_args = 0, .max_args = -1, .arg_complete = COMPLETE_COLLECTION, .run = run,
 };

@@ -131,6 +131,21 @@ static inline double opt_double(const struct vz_args *a, int i, double dflt)
 
 /* The data directory for this invocation (--data-dir, VZ_DATA_DIR, workspace, XDG). */
 int vz_cli_data_dir(const struct vz_cli *cli, char *out, size_t cap, enum vz_datadir_source *source);
+/* Workspace commands (cmd/build.c): the data directory of workspace w (--data-dir, VZ_DATA_DIR,
+ * else data/ beside its file), and the report of its projects that could not be read (returns
+ * the first one's exit code, or 0). */
+int vz_cli_workspace_data_dir(const struct vz_cli *cli, const vz_workspace *w, char *out, size_t cap);
+int vz_cli_workspace_failures(const struct vz_cli *cli, const vz_workspace *w);
+/* Warns when collection c (in coll_dir) is a workspace collection whose workspace file changed
+ * since its build (cmd/wsstale.c): one stat; the file is parsed only when it changed. */
+void vz_cli_warn_stale(const struct vz_cli *cli, vz_collection *c, const char *coll_dir);
+/* Backups by kind (cmd/backup.c): the file name prefix of a backup of names (all: every
+ * collection, --all or --auto): "vz" for all (the historical name), "vz-NAME" for one ('/' as
+ * '.'), "vz-set-HASH" for another set; --keep counts only the backups of the same prefix. */
+void vz_cli_backup_prefix(char *const *names, int n, bool all, char *out, size_t cap);
+/* backup.after_checkpoint of the workspace file here: backs up the collections just
+ * checkpointed (explicitly or automatically) into backup.directory (cmd/checkpoint.c). */
+int vz_cli_backup_after_checkpoint(const struct vz_cli *cli, char **done, int ndone);
 /* Prints the names of all collections (dynamic NAME and workspace PROJECT/COLLECTION). */
 int vz_list_collection_names(const struct vz_cli *cli, FILE *out);
 

@@ -31,6 +31,15 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	cfg.ef_search = (uint32_t)opt_int(args, O_EFS, cfg.ef_search);
 	cfg.quantization = !strcmp(opt_str(args, O_QUANT, "none"), "sq8") ? VZ_QUANT_SQ8 : VZ_QUANT_NONE;
 	if (opt_set(args, O_EMBEDDING)) snprintf(cfg.embedding, sizeof cfg.embedding, "%s", opt_str(args, O_EMBEDDING, ""));
+	/* the workspace file's checkpoint section is the default of new dynamic collections */
+	char yml[4096];
+	vz_workspace *ws = NULL;
+	if (!(opt_set(args, O_CP_OPS) && opt_set(args, O_CP_SECONDS)) && vz_find_workspace_file(yml, sizeof yml) == VZ_OK &&
+	    vz_workspace_load(yml, &ws) == VZ_OK) {
+		if (ws->checkpoint_ops) cfg.checkpoint_ops = ws->checkpoint_ops;
+		if (ws->checkpoint_seconds) cfg.checkpoint_seconds = ws->checkpoint_seconds;
+	}
+	vz_workspace_free(ws);
 	cfg.checkpoint_ops = (uint32_t)opt_int(args, O_CP_OPS, cfg.checkpoint_ops);
 	cfg.checkpoint_seconds = (uint32_t)opt_int(args, O_CP_SECONDS, cfg.checkpoint_seconds);
 	if (strchr(name, '/'))

@@ -16,12 +16,8 @@ int vz_cli_embed_text(const struct vz_cli *cli, vz_collection *c, const char *co
 		vz_errorf(cli, "this collection has no built-in embedding: query it with --vector or --batch");
 		return VZ_EXIT_USAGE;
 	}
-	/* a workspace collection: say so when its configuration changed since `vz build` */
-	char yaml[4096];
-	bool changed;
-	if (strstr(vz_collection_extra_json(c), "\"workspace\"") && vz_find_workspace_file(yaml, sizeof yaml) == VZ_OK &&
-	    vz_workspace_config_changed(coll_dir, yaml, &changed) == VZ_OK && changed)
-		vz_warnf(cli, "the configuration of this collection changed in %s since it was built: run vz build", yaml);
+	/* a workspace collection: say so when its workspace file changed since `vz build` */
+	vz_cli_warn_stale(cli, c, coll_dir);
 	int rc = vz_embed_query(coll_dir, text, strlen(text), out, cfg->dim);
 	return rc ? vz_report(cli, rc) : 0;
 }

@@ -52,6 +52,11 @@ int vz_cli_write_batch(struct vz_cli *cli, const char *coll, vz_batch *b, enum v
 	else
 		vz_infof(cli, "%s: %zu inserted, %zu updated, %zu deleted%s", coll, st.inserted, st.updated, st.deleted,
 			 st.checkpointed ? " (checkpointed)" : "");
+	if (st.checkpointed) { /* an automatic checkpoint: backup.after_checkpoint follows it too */
+		fflush(stdout);
+		char *done[1] = { (char *)coll };
+		return vz_cli_backup_after_checkpoint(cli, done, 1);
+	}
 	return 0;
 }
 

@@ -338,7 +338,19 @@ typedef struct vz_ws_collection {
 	uint64_t max_file_size;    /* bytes; bigger files are skipped */
 	uint64_t config_hash;      /* XXH3 of the effective configuration: a change rebuilds */
 	int line;                  /* where it is declared in the YAML (1-based) */
+	bool skip_hidden;          /* skip_hidden_files (default true): names starting with '.' are not read */
+	char **extensions;         /* supported_extensions ("md", no dot), none: every extension */
+	size_t n_extensions;
+	uint32_t ngram_min, ngram_max; /* native_ngram's ngram_range (characters), else 0 */
 } vz_ws_collection;
+
+/* A project or collection of the workspace file that could not be declared (its entry is bad)
+ * or built: the rest of the file is still read and built. */
+typedef struct vz_ws_failure {
+	char *message;             /* "file:line:column: why" */
+	int err;                   /* the VZ_E* code */
+	char project[65];          /* the project it belongs to ("" when unknown) */
+} vz_ws_failure;
 
 typedef struct vz_workspace {
 	char path[4096];           /* the YAML file */
@@ -355,10 +367,22 @@ typedef struct vz_workspace {
 	bool backup_after_checkpoint; /* backup.after_checkpoint (default false) */
 	char **warnings;           /* "file:line:col: unknown key 'x'" ... (n_warnings of them) */
 	size_t n_warnings;
+	char **not_applicable;     /* "file:line:col: KEY: why vz has no such thing", each key once */
+	size_t n_not_applicable;
+	vz_ws_failure *failures;   /* projects whose entry is bad (the others are still declared) */
+	size_t n_failures;
+	char **watch_paths;        /* file_watcher.watch_paths, resolved against dir (none: the projects) */
+	size_t n_watch_paths;
+	char **watch_exclude;      /* file_watcher.exclude_patterns (globs; changes there are ignored) */
+	size_t n_watch_exclude;
+	bool watch_auto_update;    /* file_watcher.enable_auto_update (default true): rebuild on changes */
+	bool watch_hot_reload;     /* file_watcher.hot_reload (default true): re-read this file when it changes */
 } vz_workspace;
 
 /* Reads and validates the workspace file at path. Errors are VZ_ECONFIG with a detail starting
  * "path:line:column: "; a missing file is VZ_ENOENT. Unknown keys become warnings (not errors).
+ * A bad project entry (or a bad collection in it) is not an error of the whole file: it is
+ * recorded in failures, and the other projects are declared.
  * Free with vz_workspace_free (NULL is fine). */
 int vz_workspace_load(const char *path, vz_workspace **out);
 void vz_workspace_free(vz_workspace *w);
@@ -367,6 +391,8 @@ const vz_ws_collection *vz_workspace_find(const vz_workspace *w, const char *ful
 
 typedef struct vz_ws_stats {
 	size_t files, changed, added, removed, chunks;
+	size_t too_large, binary; /* files skipped: over max_file_size, or with a NUL byte */
+	bool not_built;     /* vz_workspace_diff: the collection has no cache.bin yet */
 	bool rebuilt;       /* the configuration changed (or --force): everything was re-embedded */
 	double seconds;
 } vz_ws_stats;
@@ -382,6 +408,16 @@ typedef void (*vz_ws_progress_fn)(void *ctx, size_t done, size_t total);
  * (an unreadable directory), VZ_ENOMEM. */
 int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *c, const char *data_dir, bool force,
 		       int threads, int lock_timeout_ms, vz_ws_progress_fn progress, void *ctx, vz_ws_stats *st);
+
+/* What a build of c would do, without writing anything (and without the lock: a build running
+ * meanwhile may make it out of date): fn(ctx, 'A'|'C'|'R', path) for each file added, changed
+ * (its content hash differs: a file only touched is not changed) or removed since the last
+ * build; st gets the counts (rebuilt: the configuration changed; not_built: never built).
+ * Errors: VZ_ENOENT (the project directory is missing), VZ_ECORRUPT (a damaged cache.bin),
+ * VZ_EIO, VZ_EPERM, VZ_ENOMEM. */
+typedef void (*vz_ws_diff_fn)(void *ctx, char what, const char *path);
+int vz_workspace_diff(const vz_workspace *w, const vz_ws_collection *c, const char *data_dir, vz_ws_diff_fn fn, void *ctx,
+		      vz_ws_stats *st);
 
 /* ---------------------------------------------------------------------------------------------
  * Backups and restores (vz-backup(1), vz-restore(1); the archive: vz-format(5), Backup archives)

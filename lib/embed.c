@@ -167,6 +167,7 @@ static int term_counts(const char *text, size_t len, term_map *m, size_t *total)
 
 struct vz_bm25 {
 	uint32_t dim;
+	uint32_t native; /* a native model's code (embed_native.c), 0 for bm25 */
 	uint64_t documents;
 	term_map df;
 };
@@ -190,6 +191,7 @@ void vz_bm25_free(vz_bm25 *m)
 }
 
 uint32_t vz_bm25_dim(const vz_bm25 *m) { return m->dim; }
+void vz_bm25_set_native(vz_bm25 *m, uint32_t code) { m->native = code; }
 uint64_t vz_bm25_documents(const vz_bm25 *m) { return m->documents; }
 
 static int change_document(vz_bm25 *m, const char *text, size_t len, bool add)
@@ -232,6 +234,7 @@ static int normalise(float *out, uint32_t dim, const char *what)
 
 int vz_embed_text(const vz_bm25 *m, const char *text, size_t len, float *out)
 {
+	if (m->native) return vz_native_embed(m->native, m->dim, text, len, out);
 	memset(out, 0, m->dim * sizeof *out);
 	term_map tf;
 	size_t total;
@@ -256,6 +259,7 @@ double vz_bm25_idf(const vz_bm25 *m, uint64_t h)
 
 int vz_bm25_embed_query(const vz_bm25 *m, const char *text, size_t len, float *out)
 {
+	if (m->native) return vz_native_embed(m->native, m->dim, text, len, out);
 	memset(out, 0, m->dim * sizeof *out);
 	term_map tf;
 	size_t total;
@@ -292,7 +296,7 @@ int vz_bm25_encode(const vz_bm25 *m, vz_buf *b)
 		if (m->df.keys[i] && m->df.vals[i]) keys[n++] = m->df.keys[i];
 	qsort(keys, n, sizeof *keys, cmp_u64); /* sorted: the same table always encodes the same */
 	int rc = vz_buf_u32(b, m->dim);
-	if (!rc) rc = vz_buf_u32(b, 0);
+	if (!rc) rc = vz_buf_u32(b, m->native);
 	if (!rc) rc = vz_buf_u64(b, m->documents);
 	if (!rc) rc = vz_buf_u64(b, n);
 	for (size_t i = 0; i < n && !rc; i++) {
@@ -341,10 +345,12 @@ int vz_bm25_decode(vz_reader *r, vz_bm25 **out)
 	if (!rc) rc = vz_rd_u64(r, &n);
 	if (rc) return rc;
 	if (dim < 1 || dim > VZ_MAX_DIM) return vz_fail(VZ_ECORRUPT, "offset %zu: dimension %u out of range", at, dim);
+	if (zero && !vz_native_valid(zero)) return vz_fail(VZ_ECORRUPT, "offset %zu: unknown embedding model %#x", at + 4, zero);
 	if (n > r->left / 12) return vz_fail(VZ_ECORRUPT, "offset %zu: %llu terms do not fit in %zu bytes", at + 16, (unsigned long long)n, r->left);
 	vz_bm25 *m;
 	if ((rc = vz_bm25_new(dim, &m))) return rc;
 	m->documents = docs;
+	m->native = zero;
 	uint64_t prev = 0;
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t h;

@@ -36,7 +36,8 @@ int vz_config_validate(const vz_config *c)
 		return vz_fail(VZ_EINVAL, "ef_construction %u is out of range [1, 10000]", c->ef_construction);
 	if (c->ef_search < 1 || c->ef_search > 10000) return vz_fail(VZ_EINVAL, "ef_search %u is out of range [1, 10000]", c->ef_search);
 	if (c->quantization != VZ_QUANT_NONE && c->quantization != VZ_QUANT_SQ8) return vz_fail(VZ_EINVAL, "unknown quantization");
-	if (c->embedding[0] && strcmp(c->embedding, "bm25") != 0) return vz_fail(VZ_EINVAL, "unknown embedding '%s' (only bm25 is built in)", c->embedding);
+	if (c->embedding[0] && !vz_embedding_known(c->embedding))
+		return vz_fail(VZ_EINVAL, "unknown embedding '%s' (bm25, native_bow, native_hash, native_ngram)", c->embedding);
 	if (c->checkpoint_ops < 1) return vz_fail(VZ_EINVAL, "checkpoint_ops must be at least 1");
 	if (c->checkpoint_seconds < 1) return vz_fail(VZ_EINVAL, "checkpoint_seconds must be at least 1");
 	return VZ_OK;

@@ -514,6 +514,10 @@ int vz_config_from_json_text(const char *text, size_t len, vz_config *c);
 /* Takes the collection's lock (dir/LOCK) shared or exclusive, waiting at most timeout_ms;
  * VZ_ENOENT when the collection does not exist (or vanished while waiting, e.g. dropped). */
 int vz_collection_lock(const char *dir, enum vz_lock_mode mode, int timeout_ms, vz_lock *lock);
+/* Sets the automatic checkpoint thresholds of the dynamic collection in dir (0: leave that one
+ * as it is) in its metadata.json, under its exclusive lock (lib/thresholds.c). VZ_EPERM for a
+ * workspace collection, VZ_EINVAL for a value out of range. */
+int vz_collection_set_thresholds(const char *dir, uint32_t ops, uint32_t seconds, int lock_timeout_ms);
 
 /* One row to write. vector has cfg->dim floats (normalised by the writer for cosine). */
 typedef struct vz_row {
@@ -659,6 +663,9 @@ int vz_bm25_save_dir(const vz_bm25 *m, const char *collection_dir);
 /* Embeds a query for the collection in collection_dir (vz_bm25_open_dir + vz_bm25_embed_query). */
 int vz_embed_query(const char *collection_dir, const char *text, size_t len, float *out, uint32_t dim);
 
+/* True for the built-in embedding models: bm25 and the native ones of the workspace file
+ * (native_bow, native_hash, native_ngram; lib/embed_native.c). */
+bool vz_embedding_known(const char *name);
 
 /* Returns VZ_EPERM with the detail "p/docs is a workspace collection: edit
  * /path/vectorize-workspace.yml and run vz build" (the file found from the current directory

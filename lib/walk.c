@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -137,6 +138,16 @@ bool vz_ws_lock_file(const char *name)
 	       !strcmp(name, "LOCK") || !strncmp(name, ".vztmp.", 7);
 }
 
+/* supported_extensions: the name ends in ".EXT" for one of them (all when none is given) */
+static bool extension_wanted(const vz_ws_collection *c, const char *name)
+{
+	if (!c->n_extensions) return true;
+	const char *dot = strrchr(name, '.');
+	for (size_t i = 0; dot && i < c->n_extensions; i++)
+		if (!strcasecmp(dot + 1, c->extensions[i])) return true;
+	return false;
+}
+
 static bool wanted(const vz_ws_collection *c, const char *rel)
 {
 	bool in = false;
@@ -152,7 +163,12 @@ typedef struct walker {
 	bool have_skip;
 	vz_ws_entry *out;
 	size_t n, cap;
+	size_t too_large;
 } walker;
+
+static _Thread_local size_t last_too_large;
+
+size_t vz_ws_walk_too_large(void) { return last_too_large; }
 
 static int push(walker *w, const char *rel, const struct stat *st)
 {
@@ -182,6 +198,7 @@ static int walk_dir(walker *w, int dfd, char *rel, size_t rel_len, int depth)
 	while (!rc && (de = readdir(d))) {
 		const char *name = de->d_name;
 		if (!strcmp(name, ".") || !strcmp(name, "..")) continue;
+		if (name[0] == '.' && w->c->skip_hidden) continue; /* .env, .ssh, .cache: secrets and noise */
 		size_t nl = strlen(name);
 		if (rel_len + nl + 2 >= 4096) continue; /* too deep a path to name: skipped */
 		struct stat st;
@@ -195,9 +212,9 @@ static int walk_dir(walker *w, int dfd, char *rel, size_t rel_len, int depth)
 				int sub = openat(dirfd(d), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 				if (sub >= 0) rc = walk_dir(w, sub, rel, at + nl, depth + 1);
 			}
-		} else if (S_ISREG(st.st_mode) && !vz_ws_lock_file(name) && (uint64_t)st.st_size <= w->c->max_file_size &&
-			   wanted(w->c, rel)) {
-			rc = push(w, rel, &st);
+		} else if (S_ISREG(st.st_mode) && !vz_ws_lock_file(name) && extension_wanted(w->c, name) && wanted(w->c, rel)) {
+			if ((uint64_t)st.st_size <= w->c->max_file_size) rc = push(w, rel, &st);
+			else w->too_large++;
 		}
 		rel[rel_len] = 0;
 	}
@@ -228,10 +245,12 @@ int vz_ws_walk(const vz_ws_collection *c, const char *data_dir, vz_ws_entry **ou
 		w.have_skip = true;
 	}
 	int dfd = open(c->project_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0) return vz_fail(vz_err_from_errno(errno) == VZ_ENOENT ? VZ_ECONFIG : vz_err_from_errno(errno),
-				    "project %s: %s: %s", c->project, c->project_dir, strerror(errno));
+	if (dfd < 0 && (errno == ENOENT || errno == ENOTDIR))
+		return vz_fail(VZ_ECONFIG, "project %s: path %s: no such directory", c->project, c->project_dir);
+	if (dfd < 0) return vz_fail(vz_err_from_errno(errno), "project %s: %s: %s", c->project, c->project_dir, strerror(errno));
 	char rel[4096] = "";
 	int rc = walk_dir(&w, dfd, rel, 0, 0);
+	last_too_large = w.too_large;
 	if (rc) {
 		vz_ws_entries_free(w.out, w.n);
 		return rc;

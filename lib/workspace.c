@@ -21,8 +21,10 @@
 typedef struct settings {
 	char model[32];
 	long long dim, m, efc, efs, chunk_size, overlap, max_file, ckpt_ops, ckpt_secs;
-	long long metric, quant;
-	yaml_node_t *include, *exclude; /* sequences */
+	long long metric, quant, skip_hidden, ngram_min, ngram_max;
+	yaml_node_t *include, *exclude, *exts; /* sequences */
+	char wanted_model[32];  /* a model that needs weights: model is its fallback */
+	yaml_node_t *model_node; /* where the model was named */
 } settings;
 
 typedef struct parser {
@@ -30,6 +32,7 @@ typedef struct parser {
 	yaml_document_t doc;
 	vz_workspace *w;
 	int rc;
+	yaml_node_t *last_unknown; /* the last unknown key met (named when a required key is missing) */
 } parser;
 
 static void settings_unset(settings *s)
@@ -37,19 +40,27 @@ static void settings_unset(settings *s)
 	memset(s, 0, sizeof *s);
 	s->dim = s->m = s->efc = s->efs = s->chunk_size = s->overlap = s->max_file = -1;
 	s->ckpt_ops = s->ckpt_secs = s->metric = s->quant = -1;
+	s->skip_hidden = s->ngram_min = s->ngram_max = -1;
 }
 
 static void settings_overlay(settings *base, const settings *over)
 {
-	if (over->model[0]) memcpy(base->model, over->model, sizeof base->model);
+	if (over->model[0]) {
+		memcpy(base->model, over->model, sizeof base->model);
+		memcpy(base->wanted_model, over->wanted_model, sizeof base->wanted_model);
+		base->model_node = over->model_node;
+	}
 	long long *b[] = { &base->dim, &base->m, &base->efc, &base->efs, &base->chunk_size, &base->overlap,
-			   &base->max_file, &base->ckpt_ops, &base->ckpt_secs, &base->metric, &base->quant };
+			   &base->max_file, &base->ckpt_ops, &base->ckpt_secs, &base->metric, &base->quant,
+			   &base->skip_hidden, &base->ngram_min, &base->ngram_max };
 	const long long *o[] = { &over->dim, &over->m, &over->efc, &over->efs, &over->chunk_size, &over->overlap,
-				 &over->max_file, &over->ckpt_ops, &over->ckpt_secs, &over->metric, &over->quant };
+				 &over->max_file, &over->ckpt_ops, &over->ckpt_secs, &over->metric, &over->quant,
+				 &over->skip_hidden, &over->ngram_min, &over->ngram_max };
 	for (size_t i = 0; i < sizeof b / sizeof b[0]; i++)
 		if (*o[i] >= 0) *b[i] = *o[i];
 	if (over->include) base->include = over->include;
 	if (over->exclude) base->exclude = over->exclude;
+	if (over->exts) base->exts = over->exts;
 }
 
 static int err_at(parser *p, const yaml_node_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -144,7 +155,37 @@ static int each_pair(parser *p, yaml_node_t *map, const char *what, pair_fn fn, 
 
 static int unknown(parser *p, yaml_node_t *k, const char *where)
 {
+	p->last_unknown = k;
 	return warn_at(p, k, "unknown key '%s' in %s (ignored)", scalar(k), where);
+}
+
+/* A key of the original system that names something vz does not have: accepted, and listed
+ * once (by `vz build -v`) with why it does not apply. */
+static int not_applicable(parser *p, yaml_node_t *k, const char *why)
+{
+	vz_workspace *w = p->w;
+	char *tail;
+	if (asprintf(&tail, ": %s: %s", scalar(k), why) < 0) return vz_fail(VZ_ENOMEM, "out of memory");
+	size_t tl = strlen(tail);
+	for (size_t i = 0; i < w->n_not_applicable; i++) { /* the same key for the same reason: listed once */
+		size_t ll = strlen(w->not_applicable[i]);
+		if (ll >= tl && !strcmp(w->not_applicable[i] + ll - tl, tail)) {
+			free(tail);
+			return VZ_OK;
+		}
+	}
+	free(tail);
+	char *line;
+	if (asprintf(&line, "%s:%zu:%zu: %s: %s", p->path, k->start_mark.line + 1, k->start_mark.column + 1, scalar(k), why) < 0)
+		return vz_fail(VZ_ENOMEM, "out of memory");
+	char **arr = realloc(w->not_applicable, (w->n_not_applicable + 1) * sizeof *arr);
+	if (!arr) {
+		free(line);
+		return vz_fail(VZ_ENOMEM, "out of memory");
+	}
+	arr[w->n_not_applicable++] = line;
+	w->not_applicable = arr;
+	return VZ_OK;
 }
 
 /* ---- settings sections ---- */
@@ -160,14 +201,59 @@ static int check_patterns(parser *p, yaml_node_t *v, const char *what)
 	return VZ_OK;
 }
 
+/* The models that need trained weights vz cannot have, and the one used instead. */
+#define WS_FALLBACK_MODEL "bm25"
+
 static int set_model(parser *p, yaml_node_t *v, settings *s)
 {
 	if (get_string(p, v, "embedding model", s->model, sizeof s->model)) return p->rc;
-	if (strcmp(s->model, "bm25")) {
-		warn_at(p, v, "embedding model '%s' is not built in: bm25 is used", s->model);
-		strcpy(s->model, "bm25");
+	s->wanted_model[0] = 0;
+	s->model_node = v;
+	if (!strcmp(s->model, "real_model") || !strcmp(s->model, "onnx_model")) {
+		/* said once per collection that uses it (finish_collection) */
+		memcpy(s->wanted_model, s->model, sizeof s->wanted_model);
+		strcpy(s->model, WS_FALLBACK_MODEL);
+	} else if (!vz_embedding_known(s->model)) {
+		warn_at(p, v, "embedding model '%s' is not built in: %s is used", s->model, WS_FALLBACK_MODEL);
+		strcpy(s->model, WS_FALLBACK_MODEL);
 	}
 	return VZ_OK;
+}
+
+/* ngram_range: [MIN, MAX] (character n-grams of native_ngram) */
+static int set_ngram_range(parser *p, yaml_node_t *v, settings *s)
+{
+	if (want(p, v, YAML_SEQUENCE_NODE, "ngram_range")) return p->rc;
+	if (v->data.sequence.items.top - v->data.sequence.items.start != 2) return err_at(p, v, "ngram_range must be [MIN, MAX]");
+	yaml_node_t *a = node(p, v->data.sequence.items.start[0]), *b = node(p, v->data.sequence.items.start[1]);
+	if (!a || !b) return err_at(p, v, "broken list");
+	if (get_int(p, a, "ngram_range minimum", 1, 16, &s->ngram_min) || get_int(p, b, "ngram_range maximum", 1, 16, &s->ngram_max))
+		return p->rc;
+	if (s->ngram_min > s->ngram_max) return err_at(p, v, "ngram_range [%lld, %lld]: the minimum is above the maximum", s->ngram_min, s->ngram_max);
+	return VZ_OK;
+}
+
+/* Model parameters, under embedding.parameters or directly under embedding; VZ_ENOENT (without
+ * a message) when key is not one. */
+static int model_parameter(parser *p, const char *key, yaml_node_t *k, yaml_node_t *v, settings *s)
+{
+	if (!strcmp(key, "ngram_range")) return set_ngram_range(p, v, s);
+	if (!strcmp(key, "k1") || !strcmp(key, "b"))
+		return not_applicable(p, k, "bm25's k1 and b are fixed at 1.2 and 0.75 (see vz-workspace(5))");
+	if (!strcmp(key, "model_path") || !strcmp(key, "model_name") || !strcmp(key, "device") || !strcmp(key, "batch_size") ||
+	    !strcmp(key, "normalize") || !strcmp(key, "max_length") || !strcmp(key, "cache_dir"))
+		return not_applicable(p, k, "vz runs no trained models: every vector is computed natively and L2-normalised");
+	if (!strcmp(key, "max_features") || !strcmp(key, "vocab_size") || !strcmp(key, "vocabulary_size") || !strcmp(key, "min_df") ||
+	    !strcmp(key, "max_df") || !strcmp(key, "use_idf") || !strcmp(key, "sublinear_tf") || !strcmp(key, "lowercase") ||
+	    !strcmp(key, "analyzer") || !strcmp(key, "stop_words"))
+		return not_applicable(p, k, "vz's models hash every lowercased term into the dimension: vocabulary and weighting options do not apply");
+	return VZ_ENOENT;
+}
+
+static int embedding_parameters_pair(parser *p, const char *key, yaml_node_t *k, yaml_node_t *v, void *ctx)
+{
+	int rc = model_parameter(p, key, k, v, ctx);
+	return rc == VZ_ENOENT ? unknown(p, k, "embedding parameters") : rc;
 }
 
 static int embedding_pair(parser *p, const char *key, yaml_node_t *k, yaml_node_t *v, void *ctx)
@@ -175,8 +261,9 @@ static int embedding_pair(parser *p, const char *key, yaml_node_t *k, yaml_node_
 	settings *s = ctx;
 	if (!strcmp(key, "model")) return set_model(p, v, s);
 	if (!strcmp(key, "dimension")) return get_int(p, v, "dimension", 1, VZ_MAX_DIM, &s->dim);
-	if (!strcmp(key, "parameters")) return VZ_OK; /* BM25's k1 and b are fixed (see vz-workspace(5)) */
-	return unknown(p, k, "embedding");
+	if (!strcmp(key, "parameters")) return each_pair(p, v, "embedding parameters", embedding_parameters_pair, s);
+	int rc = model_parameter(p, key, k, v, s);
+	return rc == VZ_ENOENT ? unknown(p, k, "embedding") : rc;
 }
 
 static int parse_embedding(parser *p, yaml_node_t *v, settings *s)
@@ -216,8 +303,8 @@ static int hnsw_pair(parser *p, const char *key, yaml_node_t *k, yaml_node_t *v,
 
 static int indexing_pair(parser *p, const char *key, yaml_node_t *k, yaml_node_t *v, void *ctx)
 {
-	if (!strcmp(key, "index_type")) {
-		if (want(p, v, YAML_SCALAR_NODE, "index_type")) return p->rc;
+	if (!strcmp(key, "index_type") || !strcmp(key, "type")) {
+		if (want(p, v, YAML_SCALAR_NODE, key)) return p->rc;
 		if (strcmp(scalar(v), "hnsw")) return warn_at(p, v, "index_type '%s' is not supported: hnsw is used", scalar(v));
 		return VZ_OK;
 	}
@@ -226,14 +313,34 @@ static int indexing_pair(parser *p, const char *key, yaml_node_t *k, yaml_node_t
 	return unknown(p, k, "indexing");
 }
 
+/* Keys about which files are read, at processing or processing.file_processing; VZ_ENOENT
+ * (without a message) when key is not one. */
+static int file_key(parser *p, const char *key, yaml_node_t *k, yaml_node_t *v, settings *s)
+{
+	if (!strcmp(key, "max_file_size")) return get_int(p, v, "max_file_size", 1, 1LL << 30, &s->max_file);
+	if (!strcmp(key, "max_file_size_mb")) {
+		long long mb;
+		if (get_int(p, v, "max_file_size_mb", 1, 1024, &mb)) return p->rc;
+		s->max_file = mb << 20;
+		return VZ_OK;
+	}
+	if (!strcmp(key, "skip_hidden_files")) {
+		bool b;
+		if (get_bool(p, v, "skip_hidden_files", &b)) return p->rc;
+		s->skip_hidden = b;
+		return VZ_OK;
+	}
+	if (!strcmp(key, "supported_extensions")) return check_patterns(p, v, "supported_extensions") ? p->rc : (s->exts = v, VZ_OK);
+	if (!strcmp(key, "skip_binary_files"))
+		return not_applicable(p, k, "binary files (a NUL byte in the first 8 KiB) are always skipped");
+	if (!strcmp(key, "encoding")) return not_applicable(p, k, "every file is read as UTF-8 (invalid bytes become U+FFFD)");
+	return VZ_ENOENT;
+}
+
 static int file_processing_pair(parser *p, const char *key, yaml_node_t *k, yaml_node_t *v, void *ctx)
 {
-	settings *s = ctx;
-	if (!strcmp(key, "max_file_size")) return get_int(p, v, "max_file_size", 1, 1LL << 30, &s->max_file);
-	/* binary and hidden-file handling are fixed (binary files are always skipped), and
-	 * every file is read as UTF-8 bytes: accepted for compatibility, ignored */
-	if (!strcmp(key, "skip_hidden_files") || !strcmp(key, "skip_binary_files") || !strcmp(key, "encoding")) return VZ_OK;
-	return unknown(p, k, "file_processing");
+	int rc = file_key(p, key, k, v, ctx);
+	return rc == VZ_ENOENT ? unknown(p, k, "file_processing") : rc;
 }
 
 static int processing_pair(parser *p, const char *key, yaml_node_t *k, yaml_node_t *v, void *ctx)
@@ -241,15 +348,20 @@ static int processing_pair(parser *p, const char *key, yaml_node_t *k, yaml_node
 	settings *s = ctx;
 	if (!strcmp(key, "chunk_size")) return get_int(p, v, "chunk_size", 64, 1 << 20, &s->chunk_size);
 	if (!strcmp(key, "chunk_overlap")) return get_int(p, v, "chunk_overlap", 0, 1 << 20, &s->overlap);
-	if (!strcmp(key, "max_file_size")) return get_int(p, v, "max_file_size", 1, 1LL << 30, &s->max_file);
+	int rc = file_key(p, key, k, v, s);
+	if (rc != VZ_ENOENT) return rc;
 	if (!strcmp(key, "include_patterns")) return check_patterns(p, v, "include_patterns") ? p->rc : (s->include = v, VZ_OK);
 	if (!strcmp(key, "exclude_patterns")) return check_patterns(p, v, "exclude_patterns") ? p->rc : (s->exclude = v, VZ_OK);
 	if (!strcmp(key, "file_processing")) return each_pair(p, v, "file_processing", file_processing_pair, s);
 	/* scheduling knobs of the original system; vz build uses --threads instead */
-	if (!strcmp(key, "supported_extensions") || !strcmp(key, "parallel_processing") ||
-	    !strcmp(key, "max_concurrent_projects") || !strcmp(key, "max_concurrent_collections") ||
-	    !strcmp(key, "batch_size"))
-		return VZ_OK;
+	if (!strcmp(key, "parallel_processing") || !strcmp(key, "max_concurrent_projects") ||
+	    !strcmp(key, "max_concurrent_collections") || !strcmp(key, "batch_size") || !strcmp(key, "max_workers"))
+		return not_applicable(p, k, "vz builds one collection after the other; vz build --threads N sets the index build's threads");
+	if (!strcmp(key, "memory_limit") || !strcmp(key, "memory_limit_mb") || !strcmp(key, "max_memory_mb"))
+		return not_applicable(p, k, "vz has no memory limit: it maps its files and holds one collection's chunks at a time");
+	if (!strcmp(key, "retry_attempts") || !strcmp(key, "max_retries") || !strcmp(key, "retry_delay") || !strcmp(key, "timeout") ||
+	    !strcmp(key, "timeout_seconds"))
+		return not_applicable(p, k, "vz does not retry: a failing collection is reported and the others are built");
 	return unknown(p, k, "processing");
 }
 
@@ -266,14 +378,18 @@ static int settings_pair(parser *p, const char *key, yaml_node_t *k, yaml_node_t
 {
 	(void)k;
 	if (!strcmp(key, "embedding")) return parse_embedding(p, v, s);
+	if (!strcmp(key, "embedding_model") || !strcmp(key, "default_embedding_model")) return set_model(p, v, s);
+	if (!strcmp(key, "chunk_size")) return get_int(p, v, "chunk_size", 64, 1 << 20, &s->chunk_size);
+	if (!strcmp(key, "chunk_overlap")) return get_int(p, v, "chunk_overlap", 0, 1 << 20, &s->overlap);
 	if (!strcmp(key, "dimension")) return get_int(p, v, "dimension", 1, VZ_MAX_DIM, &s->dim);
 	if (!strcmp(key, "metric")) return set_metric(p, v, s);
 	if (!strcmp(key, "quantization")) return set_quant(p, v, s);
 	if (!strcmp(key, "indexing")) return each_pair(p, v, "indexing", indexing_pair, s);
 	if (!strcmp(key, "processing")) return each_pair(p, v, "processing", processing_pair, s);
 	if (!strcmp(key, "checkpoint")) return each_pair(p, v, "checkpoint", checkpoint_pair, s);
-	if (!strcmp(key, "compression") || !strcmp(key, "description")) return VZ_OK; /* vz does not compress vectors */
-	return VZ_ENOENT;
+	if (!strcmp(key, "description")) return VZ_OK; /* informational */
+	if (!strcmp(key, "compression")) return not_applicable(p, k, "vz does not compress vectors (see quantization: sq8)");
+	return file_key(p, key, k, v, s);
 }
 
 static int defaults_pair(parser *p, const char *key, yaml_node_t *k, yaml_node_t *v, void *ctx)
@@ -297,6 +413,22 @@ static int global_pair(parser *p, const char *key, yaml_node_t *k, yaml_node_t *
 	if (!strcmp(key, "default_indexing")) return each_pair(p, v, "default_indexing", indexing_pair, s);
 	if (!strcmp(key, "processing")) return each_pair(p, v, "processing", processing_pair, s);
 	return unknown(p, k, "global");
+}
+
+static int watcher_pair(parser *p, const char *key, yaml_node_t *k, yaml_node_t *v, void *ctx);
+static int top_sections(parser *p, const char *key, yaml_node_t *k, yaml_node_t *v);
+
+/* global_settings (the later form): file_watcher, the global defaults, the top-level sections */
+static int global_settings_pair(parser *p, const char *key, yaml_node_t *k, yaml_node_t *v, void *ctx)
+{
+	settings *s = ctx;
+	if (!strcmp(key, "file_watcher")) return each_pair(p, v, "file_watcher", watcher_pair, NULL);
+	if (!strcmp(key, "default_embedding") || !strcmp(key, "default_collection") || !strcmp(key, "default_indexing"))
+		return global_pair(p, key, k, v, s);
+	int rc = settings_pair(p, key, k, v, s);
+	if (rc != VZ_ENOENT) return rc;
+	rc = top_sections(p, key, k, v);
+	return rc == VZ_ENOENT ? unknown(p, k, "global_settings") : rc;
 }
 
 /* ---- projects and collections ---- */
@@ -350,6 +482,11 @@ static uint64_t config_hash(const vz_ws_collection *c)
 	for (size_t i = 0; i < c->n_include; i++) vz_hasher_update(h, c->include[i], strlen(c->include[i]) + 1);
 	vz_hasher_update(h, "\n", 1);
 	for (size_t i = 0; i < c->n_exclude; i++) vz_hasher_update(h, c->exclude[i], strlen(c->exclude[i]) + 1);
+	if (!c->skip_hidden || c->n_extensions || c->ngram_min) { /* absent: the hash of older builds */
+		n = snprintf(buf, sizeof buf, "\nv2 %d %u %u\n", c->skip_hidden, c->ngram_min, c->ngram_max);
+		vz_hasher_update(h, buf, (size_t)n);
+		for (size_t i = 0; i < c->n_extensions; i++) vz_hasher_update(h, c->extensions[i], strlen(c->extensions[i]) + 1);
+	}
 	uint64_t d = vz_hasher_digest(h);
 	vz_hasher_free(h);
 	return d;
@@ -375,7 +512,18 @@ static int finish_collection(parser *p, const settings *s, const char *project, 
 	snprintf(wc->project_dir, sizeof wc->project_dir, "%s", project_dir);
 	wc->line = (int)at->start_mark.line + 1;
 	vz_config_defaults(&wc->cfg);
-	strcpy(wc->cfg.embedding, "bm25");
+	snprintf(wc->cfg.embedding, sizeof wc->cfg.embedding, "%s", s->model[0] ? s->model : "bm25");
+	wc->skip_hidden = s->skip_hidden != 0; /* default (-1): skipped */
+	if (!strcmp(wc->cfg.embedding, "native_ngram")) {
+		wc->ngram_min = s->ngram_min > 0 ? (uint32_t)s->ngram_min : 3;
+		wc->ngram_max = s->ngram_max > 0 ? (uint32_t)s->ngram_max : wc->ngram_min > 5 ? wc->ngram_min : 5;
+	} /* elsewhere ngram_range does not apply (a default for the native_ngram collections) */
+	if (s->wanted_model[0]) {
+		/* once per collection, at the line that names the model */
+		const yaml_node_t *mn = s->model_node ? s->model_node : at;
+		warn_at(p, (yaml_node_t *)mn, "%s: embedding model '%s' needs trained weights vz cannot have: %s is used instead",
+			wc->full_name, s->wanted_model, wc->cfg.embedding);
+	}
 	wc->cfg.dim = s->dim >= 0 ? (uint32_t)s->dim : 512;
 	if (s->metric >= 0) wc->cfg.metric = (enum vz_metric)s->metric;
 	if (s->m >= 0) wc->cfg.m = (uint32_t)s->m;
@@ -391,6 +539,9 @@ static int finish_collection(parser *p, const settings *s, const char *project, 
 		return err_at(p, at, "chunk_overlap %u must be smaller than chunk_size %u", wc->chunk_overlap, wc->chunk_size);
 	int rc = add_patterns(p, s->include, &wc->include, &wc->n_include);
 	if (!rc) rc = add_patterns(p, s->exclude, &wc->exclude, &wc->n_exclude);
+	if (!rc) rc = add_patterns(p, s->exts, &wc->extensions, &wc->n_extensions);
+	for (size_t i = 0; !rc && i < wc->n_extensions; i++) /* ".md", "*.md" and "md" all mean md */
+		memmove(wc->extensions[i], wc->extensions[i] + strspn(wc->extensions[i], "*."), strlen(wc->extensions[i] + strspn(wc->extensions[i], "*.")) + 1);
 	if (!rc && !wc->n_include) {
 		/* no include_patterns: every (non-skipped) file of the project */
 		free(wc->include);
@@ -424,43 +575,88 @@ static int project_pair(parser *p, const char *key, yaml_node_t *k, yaml_node_t 
 	if (!strcmp(key, "enabled")) return get_bool(p, v, "enabled", &pc->enabled);
 	if (!strcmp(key, "collections")) {
 		pc->collections = v;
-		return want(p, v, YAML_SEQUENCE_NODE, "collections");
+		return v->type == YAML_MAPPING_NODE ? VZ_OK : want(p, v, YAML_SEQUENCE_NODE, "collections");
 	}
 	int rc = settings_pair(p, key, k, v, &pc->s);
 	return rc == VZ_ENOENT ? unknown(p, k, "project") : rc;
 }
 
-static int parse_project(parser *p, yaml_node_t *pn, const settings *defaults)
+/* A project entry pn; key: its name when projects is a mapping of NAME: entry (else NULL). */
+static int parse_project(parser *p, yaml_node_t *pn, yaml_node_t *key, const settings *defaults)
 {
 	project_ctx pc = { .enabled = true };
 	settings_unset(&pc.s);
+	p->last_unknown = NULL;
 	if (each_pair(p, pn, "a project", project_pair, &pc)) return p->rc;
+	if (!pc.name[0] && key && get_string(p, key, "project name", pc.name, sizeof pc.name)) return p->rc;
+	if (!pc.name_node) pc.name_node = key ? key : pn;
 	if (!pc.name[0]) return err_at(p, pn, "a project needs a name");
 	if (!vz_name_valid(pc.name)) return err_at(p, pc.name_node, "invalid project name '%s' (letters, digits, '.', '_', '-')", pc.name);
 	if (!pc.has_path || !pc.path[0]) return err_at(p, pn, "project '%s' needs a path", pc.name);
+	if (!pc.collections && p->last_unknown)
+		return err_at(p, p->last_unknown, "project '%s' has no collections: unknown key '%s' (misspelled?)", pc.name, scalar(p->last_unknown));
 	if (!pc.collections) return err_at(p, pn, "project '%s' has no collections", pc.name);
 	for (size_t i = 0; i < p->w->n; i++)
 		if (!strcmp(p->w->collections[i].project, pc.name))
 			return err_at(p, pc.name_node, "project '%s' is defined twice", pc.name);
 	if (!pc.enabled) return VZ_OK;
 	char dir[4096];
+	const char *rel = pc.path;
+	while (rel[0] == '.' && rel[1] == '/') /* "./proj": proj */
+		for (rel += 2; *rel == '/';) rel++;
+	if (!*rel) rel = ".";
 	int rc = pc.path[0] == '/' ? vz_path_fmt(dir, sizeof dir, "%s", pc.path)
-				   : vz_path_fmt(dir, sizeof dir, "%s/%s", p->w->dir, pc.path);
+				   : vz_path_fmt(dir, sizeof dir, "%s/%s", p->w->dir, rel);
 	if (rc) return err_at(p, pn, "project path too long");
 	size_t dl = strlen(dir);
 	while (dl > 1 && dir[dl - 1] == '/') dir[--dl] = 0;
 	if (dl > 2 && !strcmp(dir + dl - 2, "/.")) dir[dl - 2] = 0;
 	settings proj = *defaults;
 	settings_overlay(&proj, &pc.s);
-	for (yaml_node_item_t *it = pc.collections->data.sequence.items.start; it < pc.collections->data.sequence.items.top; it++) {
-		yaml_node_t *cn = node(p, *it);
+	/* a list of entries, or a mapping of NAME: entry */
+	bool by_name = pc.collections->type == YAML_MAPPING_NODE;
+	size_t count = by_name ? (size_t)(pc.collections->data.mapping.pairs.top - pc.collections->data.mapping.pairs.start)
+			       : (size_t)(pc.collections->data.sequence.items.top - pc.collections->data.sequence.items.start);
+	for (size_t i = 0; i < count; i++) {
+		yaml_node_t *cn = node(p, by_name ? pc.collections->data.mapping.pairs.start[i].value : pc.collections->data.sequence.items.start[i]);
+		yaml_node_t *ck = by_name ? node(p, pc.collections->data.mapping.pairs.start[i].key) : NULL;
 		coll_ctx c = { 0 };
 		settings_unset(&c.s);
-		if (!cn || each_pair(p, cn, "a collection", collection_pair, &c)) return p->rc ? p->rc : err_at(p, pn, "broken list");
+		if (!cn || (by_name && !ck)) return err_at(p, pn, "broken list");
+		if (by_name && cn->type == YAML_SCALAR_NODE && !cn->data.scalar.length) cn = ck; /* "docs:" with nothing: defaults */
+		else if (each_pair(p, cn, "a collection", collection_pair, &c)) return p->rc;
+		if (by_name && !c.name[0]) {
+			if (get_string(p, ck, "collection name", c.name, sizeof c.name)) return p->rc;
+			c.name_node = ck;
+		}
 		settings eff = proj;
 		settings_overlay(&eff, &c.s);
 		if ((rc = finish_collection(p, &eff, pc.name, dir, &c, cn))) return rc;
 	}
+	return VZ_OK;
+}
+
+/* Records the failure just reported (vz_last_error) for project entry pn and clears it. */
+static int project_failed(parser *p, yaml_node_t *pn, yaml_node_t *key)
+{
+	vz_workspace *w = p->w;
+	vz_ws_failure *f = realloc(w->failures, (w->n_failures + 1) * sizeof *f);
+	if (!f) return vz_fail(VZ_ENOMEM, "out of memory");
+	w->failures = f;
+	f = &f[w->n_failures];
+	memset(f, 0, sizeof *f);
+	f->err = p->rc;
+	if (!(f->message = strdup(vz_last_error()))) return vz_fail(VZ_ENOMEM, "out of memory");
+	w->n_failures++;
+	/* the project's name, when it has one */
+	if (key && key->type == YAML_SCALAR_NODE) snprintf(f->project, sizeof f->project, "%s", scalar(key));
+	if (pn->type == YAML_MAPPING_NODE)
+		for (yaml_node_pair_t *pr = pn->data.mapping.pairs.start; pr < pn->data.mapping.pairs.top; pr++) {
+			yaml_node_t *k = node(p, pr->key), *v = node(p, pr->value);
+			if (k && v && k->type == YAML_SCALAR_NODE && v->type == YAML_SCALAR_NODE && !strcmp(scalar(k), "name"))
+				snprintf(f->project, sizeof f->project, "%s", scalar(v));
+		}
+	p->rc = VZ_OK;
 	return VZ_OK;
 }
 
@@ -485,12 +681,34 @@ static int watcher_pair(parser *p, const char *key, yaml_node_t *k, yaml_node_t 
 		p->w->debounce_ms = (uint32_t)ms;
 		return VZ_OK;
 	}
-	/* vz watch derives what to watch from the projects: the original watcher's own path
-	 * lists, intervals and ignore lists are accepted and ignored */
-	if (!strcmp(key, "watch_paths") || !strcmp(key, "exclude_patterns") || !strcmp(key, "auto_discovery") ||
-	    !strcmp(key, "enable_auto_update") || !strcmp(key, "hot_reload") || !strcmp(key, "collection_name") ||
-	    !strcmp(key, "recursive") || !strcmp(key, "max_file_size"))
+	if (!strcmp(key, "watch_paths") || !strcmp(key, "exclude_patterns")) {
+		bool paths = key[0] == 'w';
+		if (check_patterns(p, v, key)) return p->rc;
+		char ***arr = paths ? &p->w->watch_paths : &p->w->watch_exclude;
+		size_t *n = paths ? &p->w->n_watch_paths : &p->w->n_watch_exclude;
+		for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+			const char *s = scalar(node(p, *it));
+			char *e = NULL;
+			if (paths ? asprintf(&e, "%s%s%s", s[0] == '/' ? "" : p->w->dir, s[0] == '/' ? "" : "/", s) < 0 : !(e = strdup(s)))
+				return vz_fail(VZ_ENOMEM, "out of memory");
+			char **grown = realloc(*arr, (*n + 1) * sizeof *grown);
+			if (!grown) {
+				free(e);
+				return vz_fail(VZ_ENOMEM, "out of memory");
+			}
+			grown[(*n)++] = e;
+			*arr = grown;
+		}
 		return VZ_OK;
+	}
+	if (!strcmp(key, "enable_auto_update")) return get_bool(p, v, "enable_auto_update", &p->w->watch_auto_update);
+	if (!strcmp(key, "hot_reload")) return get_bool(p, v, "hot_reload", &p->w->watch_hot_reload);
+	if (!strcmp(key, "auto_discovery"))
+		return not_applicable(p, k, "vz builds the projects this file declares; it does not discover others");
+	if (!strcmp(key, "recursive")) return not_applicable(p, k, "vz watch always watches whole directory trees");
+	if (!strcmp(key, "collection_name") || !strcmp(key, "max_file_size") || !strcmp(key, "polling_interval") ||
+	    !strcmp(key, "poll_interval"))
+		return not_applicable(p, k, "vz watch rebuilds the collections whose projects changed, with their own settings (inotify, no polling)");
 	return unknown(p, k, "file_watcher");
 }
 
@@ -530,9 +748,9 @@ static int top_pair(parser *p, const char *key, yaml_node_t *k, yaml_node_t *v, 
 	if (!strcmp(key, "processing")) return each_pair(p, v, "processing", processing_pair, &t->defaults);
 	if (!strcmp(key, "projects")) {
 		t->projects = v;
-		return want(p, v, YAML_SEQUENCE_NODE, "projects");
+		return v->type == YAML_MAPPING_NODE ? VZ_OK : want(p, v, YAML_SEQUENCE_NODE, "projects");
 	}
-	if (!strcmp(key, "file_watcher")) return each_pair(p, v, "file_watcher", watcher_pair, NULL);
+	if (!strcmp(key, "global_settings")) return each_pair(p, v, "global_settings", global_settings_pair, &t->defaults);
 	if (!strcmp(key, "checkpoint")) {
 		settings s;
 		settings_unset(&s);
@@ -548,9 +766,31 @@ static int top_pair(parser *p, const char *key, yaml_node_t *k, yaml_node_t *v, 
 		p->w->backup_set = true;
 		return each_pair(p, v, "backup", backup_pair, NULL);
 	}
-	/* sections of the original system that vz has no use for: accepted whole, ignored */
-	if (!strcmp(key, "monitoring") || !strcmp(key, "validation")) return VZ_OK;
-	return unknown(p, k, "the workspace file");
+	int rc = top_sections(p, key, k, v);
+	return rc == VZ_ENOENT ? unknown(p, k, "the workspace file") : rc;
+}
+
+/* Top-level sections that may also sit in global_settings; VZ_ENOENT when key is not one. */
+static int top_sections(parser *p, const char *key, yaml_node_t *k, yaml_node_t *v)
+{
+	if (!strcmp(key, "file_watcher")) return each_pair(p, v, "file_watcher", watcher_pair, NULL);
+	/* sections of the original system that vz has no use for: accepted whole, listed */
+	if (!strcmp(key, "monitoring") || !strcmp(key, "logging") || !strcmp(key, "metrics"))
+		return not_applicable(p, k, "vz has no monitoring service: it reports on stderr and in its exit codes");
+	if (!strcmp(key, "validation"))
+		return not_applicable(p, k, "vz always validates this file (file:line:column) and every file it reads (vz verify)");
+	if (!strcmp(key, "performance") || !strcmp(key, "resources") || !strcmp(key, "limits"))
+		return not_applicable(p, k, "vz has no memory or worker limits: it maps its files; vz build --threads N");
+	if (!strcmp(key, "error_handling") || !strcmp(key, "retry"))
+		return not_applicable(p, k, "vz does not retry: a failing collection is reported and the others are built");
+	if (!strcmp(key, "security") || !strcmp(key, "api") || !strcmp(key, "server"))
+		return not_applicable(p, k, "vz is a command with no server and no network access: the files' permissions guard the data");
+	if (!strcmp(key, "cache") || !strcmp(key, "caching"))
+		return not_applicable(p, k, "vz maps its files and keeps a cache.bin per workspace collection: nothing to configure");
+	if (!strcmp(key, "alerts") || !strcmp(key, "notifications"))
+		return not_applicable(p, k, "vz has no monitoring service: it reports on stderr and in its exit codes");
+	(void)v;
+	return VZ_ENOENT;
 }
 
 /* First pass over the events: bounds aliases and depth before anything is expanded. */
@@ -569,10 +809,15 @@ static int prescan(const char *path, const unsigned char *data, size_t len)
 		}
 		yaml_event_type_t type = ev.type;
 		size_t line = ev.start_mark.line + 1, col = ev.start_mark.column + 1;
+		bool empty_scalar = type == YAML_SCALAR_EVENT && ev.data.scalar.length == 0 && ev.data.scalar.plain_implicit &&
+				    !ev.data.scalar.anchor && !ev.data.scalar.tag;
 		yaml_event_delete(&ev);
 		if (type == YAML_STREAM_END_EVENT) break;
-		if (type == YAML_DOCUMENT_START_EVENT && ++docs > 1) {
-			rc = vz_fail(VZ_ECONFIG, "%s:%zu:%zu: only one YAML document is allowed", path, line, col);
+		if (type == YAML_DOCUMENT_START_EVENT) docs++;
+		/* further documents may be empty or hold only comments (the full schema's examples
+		 * end with one): such a document is one empty plain scalar */
+		if (docs > 1 && type != YAML_DOCUMENT_START_EVENT && type != YAML_DOCUMENT_END_EVENT && !empty_scalar) {
+			rc = vz_fail(VZ_ECONFIG, "%s:%zu:%zu: only the first YAML document may have content (later ones: comments only)", path, line, col);
 			break;
 		}
 		if (type == YAML_ALIAS_EVENT && ++aliases > VZ_WS_MAX_ALIASES) {
@@ -596,9 +841,19 @@ void vz_workspace_free(vz_workspace *w)
 		vz_ws_collection *c = &w->collections[i];
 		for (size_t j = 0; j < c->n_include; j++) free(c->include[j]);
 		for (size_t j = 0; j < c->n_exclude; j++) free(c->exclude[j]);
+		for (size_t j = 0; j < c->n_extensions; j++) free(c->extensions[j]);
 		free(c->include);
 		free(c->exclude);
+		free(c->extensions);
 	}
+	for (size_t i = 0; i < w->n_not_applicable; i++) free(w->not_applicable[i]);
+	free(w->not_applicable);
+	for (size_t i = 0; i < w->n_failures; i++) free(w->failures[i].message);
+	free(w->failures);
+	for (size_t i = 0; i < w->n_watch_paths; i++) free(w->watch_paths[i]);
+	free(w->watch_paths);
+	for (size_t i = 0; i < w->n_watch_exclude; i++) free(w->watch_exclude[i]);
+	free(w->watch_exclude);
 	free(w->collections);
 	for (size_t i = 0; i < w->n_warnings; i++) free(w->warnings[i]);
 	free(w->warnings);
@@ -623,6 +878,8 @@ int vz_workspace_load(const char *path, vz_workspace **out)
 		return vz_fail(VZ_ENOMEM, "out of memory");
 	}
 	w->watcher_enabled = true;
+	w->watch_auto_update = true;
+	w->watch_hot_reload = true;
 	w->debounce_ms = 500;
 	w->backup_keep = 7;
 	char abs[4096];
@@ -651,11 +908,17 @@ int vz_workspace_load(const char *path, vz_workspace **out)
 		if (!root) rc = vz_fail(VZ_ECONFIG, "%s:1:1: the file is empty", path);
 		else if (!(rc = each_pair(&p, root, "the workspace file", top_pair, &t))) {
 			if (!t.projects) rc = err_at(&p, root, "no projects");
-			else
-				for (yaml_node_item_t *it = t.projects->data.sequence.items.start; !rc && it < t.projects->data.sequence.items.top; it++) {
-					yaml_node_t *pn = node(&p, *it);
-					rc = pn ? parse_project(&p, pn, &t.defaults) : err_at(&p, t.projects, "broken list");
+			else { /* a list of entries, or a mapping of NAME: entry */
+				bool by_name = t.projects->type == YAML_MAPPING_NODE;
+				size_t count = by_name ? (size_t)(t.projects->data.mapping.pairs.top - t.projects->data.mapping.pairs.start)
+						       : (size_t)(t.projects->data.sequence.items.top - t.projects->data.sequence.items.start);
+				for (size_t i = 0; !rc && i < count; i++) {
+					yaml_node_t *pn = node(&p, by_name ? t.projects->data.mapping.pairs.start[i].value : t.projects->data.sequence.items.start[i]);
+					yaml_node_t *pk = by_name ? node(&p, t.projects->data.mapping.pairs.start[i].key) : NULL;
+					rc = pn && (!by_name || pk) ? parse_project(&p, pn, pk, &t.defaults) : err_at(&p, t.projects, "broken list");
+					if (rc == VZ_ECONFIG && pn) rc = project_failed(&p, pn, pk); /* the others are still read */
 				}
+			}
 		}
 		yaml_document_delete(&p.doc);
 	}

@@ -32,6 +32,16 @@ int vz_ws_cache_load_model(const char *path, vz_bm25 **out);
 int vz_ws_cache_check(const char *path);
 double vz_bm25_idf(const vz_bm25 *m, uint64_t h);
 
+/* ---- embed_native.c: native_bow, native_hash, native_ngram ---- */
+/* The u32 naming a native model in a df table (0: bm25 or not a native name). */
+uint32_t vz_native_code(const char *name, uint32_t ngram_min, uint32_t ngram_max);
+bool vz_native_valid(uint32_t code);
+/* The vector of text under native model code into out[dim] (documents and queries alike);
+ * VZ_EDATA when the text has nothing to embed. */
+int vz_native_embed(uint32_t code, uint32_t dim, const char *text, size_t len, float *out);
+/* Makes m embed with native model code (0: bm25) from now on. */
+void vz_bm25_set_native(vz_bm25 *m, uint32_t code);
+
 /* ---- walk.c ---- */
 typedef struct vz_ws_entry {
 	char *path;        /* relative to the project directory */
@@ -41,6 +51,8 @@ typedef struct vz_ws_entry {
 /* The files of collection c (include/exclude patterns, always-skipped paths, max size), sorted
  * by path. Free with vz_ws_entries_free. */
 int vz_ws_walk(const vz_ws_collection *c, const char *data_dir, vz_ws_entry **out, size_t *n);
+/* Files the last vz_ws_walk of this thread left out for being larger than max_file_size. */
+size_t vz_ws_walk_too_large(void);
 void vz_ws_entries_free(vz_ws_entry *e, size_t n);
 /* True for lock files and vz's own LOCK and temp files: never indexed. */
 bool vz_ws_lock_file(const char *name);

@@ -12,6 +12,8 @@
 #include "ws_internal.h"
 
 #include <fcntl.h>
+#include <jansson.h>
+#include <sys/stat.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -240,7 +242,7 @@ static int embed_file(const vz_ws_collection *c, const vz_bm25 *m, const char *f
 	if (rc) return VZ_ENOENT; /* vanished, replaced or grown past the limit meanwhile */
 	if (binary(data, len)) {
 		free(data);
-		return VZ_ENOENT;
+		return VZ_EDATA; /* counted as skipped */
 	}
 	memset(f, 0, sizeof *f);
 	vz_ws_span *sp;
@@ -293,6 +295,24 @@ static int row_id(vz_buf *ids, const char *path, uint32_t chunk)
 	return rc;
 }
 
+/* The "workspace" member of metadata.json: the file, the collection, its configuration hash,
+ * and the file's size and mtime at build time (so a query can tell with one stat that the
+ * file changed since). NUL-terminated. */
+static int ws_extra(const vz_workspace *w, const vz_ws_collection *wc, vz_buf *extra)
+{
+	struct stat st;
+	if (stat(w->path, &st)) memset(&st, 0, sizeof st);
+	int rc = vz_buf_put(extra, "\"workspace\":{\"file\":", 20);
+	if (!rc) rc = json_str(extra, w->path, strlen(w->path));
+	if (!rc) rc = vz_buf_printf(extra, ",\"collection\":");
+	if (!rc) rc = json_str(extra, wc->full_name, strlen(wc->full_name));
+	if (!rc) rc = vz_buf_printf(extra, ",\"config_hash\":\"%016" PRIx64 "\",\"file_size\":%lld,\"file_mtime_ns\":%lld}",
+				    wc->config_hash, (long long)st.st_size,
+				    (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec);
+	if (!rc) rc = vz_buf_put(extra, "", 1);
+	return rc;
+}
+
 /* Writes the snapshot of cache c: rows in file order, chunk order. */
 static int write_snapshot(const char *dir, const vz_workspace *w, const vz_ws_collection *wc, const ws_cache *c, int threads)
 {
@@ -325,12 +345,7 @@ static int write_snapshot(const char *dir, const vz_workspace *w, const vz_ws_co
 		rows[i].id = (const char *)ids.data + id_off[i];
 		rows[i].payload = (const char *)pls.data + pl_off[i];
 	}
-	if (!rc) rc = vz_buf_put(&extra, "\"workspace\":{\"file\":", 20);
-	if (!rc) rc = json_str(&extra, w->path, strlen(w->path));
-	if (!rc) rc = vz_buf_printf(&extra, ",\"collection\":");
-	if (!rc) rc = json_str(&extra, wc->full_name, strlen(wc->full_name));
-	if (!rc) rc = vz_buf_printf(&extra, ",\"config_hash\":\"%016" PRIx64 "\"}", wc->config_hash);
-	if (!rc) rc = vz_buf_put(&extra, "", 1);
+	if (!rc) rc = ws_extra(w, wc, &extra);
 	if (!rc) rc = vz_collection_write_snapshot(dir, &wc->cfg, rows, n, threads, c->generation, (const char *)extra.data);
 	free(rows);
 	free(id_off);
@@ -373,9 +388,18 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 	}
 	vz_meta meta;
 	uint64_t generation = old.generation;
-	bool have_meta = vz_meta_read(dir, &meta) == VZ_OK;
+	bool have_meta = vz_meta_read(dir, &meta) == VZ_OK, stamp_old = false;
 	if (have_meta) {
 		if (meta.generation > generation) generation = meta.generation;
+		vz_buf ex = { 0 };
+		if (vz_buf_put(&ex, "{", 1) == VZ_OK && ws_extra(w, wc, &ex) == VZ_OK) {
+			ex.data[ex.len - 1] = '}';
+			json_t *a = json_loads(meta.extra_json, 0, NULL), *b = json_loadb((const char *)ex.data, ex.len, 0, NULL);
+			stamp_old = !a || !b || !json_equal(a, b);
+			json_decref(a);
+			json_decref(b);
+		}
+		vz_buf_free(&ex);
 		vz_meta_free(&meta);
 	}
 	if (force || old.config_hash != wc->config_hash || old.dim != wc->cfg.dim) {
@@ -383,7 +407,9 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		cache_free(&old);
 	}
 	if ((rc = vz_ws_walk(wc, data_dir, &ents, &n_ents))) goto out;
+	st->too_large = vz_ws_walk_too_large();
 	if ((rc = vz_bm25_new(wc->cfg.dim, &model))) goto out;
+	vz_bm25_set_native(model, vz_native_code(wc->cfg.embedding, wc->ngram_min, wc->ngram_max));
 	cur.dim = wc->cfg.dim;
 	cur.config_hash = wc->config_hash;
 	if (n_ents && !(cur.files = calloc(n_ents, sizeof *cur.files))) {
@@ -406,7 +432,8 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		if ((rc = vz_path_fmt(full, sizeof full, "%s/%s", wc->project_dir, e->path))) goto out;
 		ws_file f;
 		rc = embed_file(wc, model, full, e, &f);
-		if (rc == VZ_ENOENT) { /* vanished or binary: as if it were not there */
+		if (rc == VZ_EDATA) st->binary++;
+		if (rc == VZ_ENOENT || rc == VZ_EDATA) { /* vanished or binary: as if it were not there */
 			rc = VZ_OK;
 			if (prev) st->removed++;
 			continue;
@@ -438,6 +465,18 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		cur.generation = generation + 1;
 		if ((rc = write_snapshot(dir, w, wc, &cur, threads))) goto out;
 		rc = cache_save(cpath, &cur, model);
+	} else if (stamp_old && vz_meta_read(dir, &meta) == VZ_OK) {
+		/* the workspace file changed, not this collection: only its record in metadata.json */
+		vz_buf ex = { 0 };
+		if (!(rc = vz_buf_put(&ex, "{", 1)) && !(rc = ws_extra(w, wc, &ex)) && !(rc = vz_buf_put(&ex, "", 1))) {
+			ex.data[ex.len - 2] = '}';
+			char *prev = meta.extra_json;
+			meta.extra_json = (char *)ex.data;
+			rc = vz_meta_write(dir, &meta);
+			meta.extra_json = prev;
+		}
+		vz_buf_free(&ex);
+		vz_meta_free(&meta);
 	}
 out:
 	st->seconds = vz_now() - t0;
@@ -479,4 +518,77 @@ int vz_workspace_config_changed(const char *collection_dir, const char *yaml_pat
 	*changed = !wc || wc->config_hash != h.aux;
 	vz_workspace_free(w);
 	return VZ_OK;
+}
+
+int vz_workspace_diff(const vz_workspace *w, const vz_ws_collection *wc, const char *data_dir, vz_ws_diff_fn fn, void *ctx,
+		      vz_ws_stats *st)
+{
+	(void)w;
+	double t0 = vz_now();
+	memset(st, 0, sizeof *st);
+	char cpath[4200];
+	int rc = vz_path_fmt(cpath, sizeof cpath, "%s/workspace/%s/%s/cache.bin", data_dir, wc->project, wc->name);
+	if (rc) return rc;
+	ws_cache old = { 0 };
+	rc = cache_load(cpath, &old, NULL);
+	if (rc == VZ_ENOENT || rc == VZ_ECORRUPT) {
+		st->not_built = rc == VZ_ENOENT;
+		st->rebuilt = rc == VZ_ECORRUPT;
+		rc = VZ_OK;
+	}
+	if (rc) return vz_fail_prefix(rc, "%s: ", wc->full_name);
+	if (old.n && (old.config_hash != wc->config_hash || old.dim != wc->cfg.dim)) st->rebuilt = true;
+	vz_ws_entry *ents = NULL;
+	size_t n_ents = 0, oi = 0;
+	if ((rc = vz_ws_walk(wc, data_dir, &ents, &n_ents))) goto out;
+	st->too_large = vz_ws_walk_too_large();
+	for (size_t i = 0; i < n_ents && !rc; i++) {
+		const vz_ws_entry *e = &ents[i];
+		while (oi < old.n && strcmp(old.files[oi].path, e->path) < 0) {
+			st->removed++;
+			if (fn) fn(ctx, 'R', old.files[oi].path);
+			oi++;
+		}
+		ws_file *prev = oi < old.n && !strcmp(old.files[oi].path, e->path) ? &old.files[oi++] : NULL;
+		if (prev && prev->size == e->size && prev->mtime_ns == e->mtime_ns) {
+			st->files++;
+			continue;
+		}
+		char full[8192];
+		char *data;
+		size_t len;
+		if ((rc = vz_path_fmt(full, sizeof full, "%s/%s", wc->project_dir, e->path))) break;
+		int r = vz_read_file(full, wc->max_file_size, &data, &len);
+		if (r == VZ_ENOMEM) {
+			rc = r;
+			break;
+		}
+		if (r) continue; /* vanished meanwhile */
+		bool bin = binary(data, len);
+		uint64_t h = vz_hash64(data, len);
+		free(data);
+		if (bin) {
+			st->binary++;
+			if (prev) {
+				st->removed++;
+				if (fn) fn(ctx, 'R', e->path);
+			}
+			continue;
+		}
+		st->files++;
+		if (prev && prev->hash == h) continue; /* only touched */
+		if (prev) st->changed++;
+		else st->added++;
+		if (fn) fn(ctx, prev ? 'C' : 'A', e->path);
+	}
+	for (; !rc && oi < old.n; oi++) {
+		st->removed++;
+		if (fn) fn(ctx, 'R', old.files[oi].path);
+	}
+out:
+	st->seconds = vz_now() - t0;
+	vz_ws_entries_free(ents, n_ents);
+	cache_free(&old);
+	if (rc) vz_fail_prefix(rc, "%s: ", wc->full_name);
+	return rc;
 }

@@ -15,12 +15,24 @@ static vz_workspace *load_ok(const char *yaml)
 	return w;
 }
 
-/* Loads yaml expecting VZ_ECONFIG with a detail containing want ("file:line:col: ..."). */
+/* Loads yaml expecting VZ_ECONFIG with a detail containing want ("file:line:col: ..."): an error
+ * of the whole file, or (for an error inside a project entry) the file's one recorded failure. */
 static void load_bad(const char *yaml, const char *want)
 {
 	put("vectorize-workspace.yml", yaml);
 	vz_workspace *w = NULL;
-	CHECK_INT(vz_workspace_load("vectorize-workspace.yml", &w), VZ_ECONFIG);
+	int rc = vz_workspace_load("vectorize-workspace.yml", &w);
+	if (rc == VZ_OK) {
+		CHECK_INT(w->n_failures, 1);
+		if (w->n_failures == 1) {
+			CHECK_INT(w->failures[0].err, VZ_ECONFIG);
+			if (!strstr(w->failures[0].message, want))
+				t_fail(__FILE__, __LINE__, "failure '%s' lacks '%s'", w->failures[0].message, want);
+		}
+		vz_workspace_free(w);
+		return;
+	}
+	CHECK_INT(rc, VZ_ECONFIG);
 	CHECK(w == NULL);
 	if (!strstr(vz_last_error(), want)) t_fail(__FILE__, __LINE__, "error '%s' lacks '%s'", vz_last_error(), want);
 }
@@ -177,7 +189,8 @@ TEST(ws_errors_have_line_and_column)
 	load_bad("", ":1:1: the file is empty");
 	load_bad("processing: { chunk_size: 100, chunk_overlap: 200 }\nprojects:\n  - name: p\n    path: .\n    collections:\n      - name: c\n",
 		 ":6:9: chunk_overlap 200 must be smaller than chunk_size 100");
-	load_bad("a: 1\n---\nb: 2\n", ":2:1: only one YAML document");
+	load_bad("a: 1\n---\nb: 2\n", ":3:1: only the first YAML document may have content");
+	load_bad("a: 1\n---\n# notes\n---\n- x\n", ":5:1: only the first YAML document may have content");
 }
 
 TEST(ws_alias_bomb_refused)
