@@ -60,6 +60,11 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	int rc = vz_cli_open(cli, args->pos[0], VZ_OPEN_READ, &c);
 	if (rc) return rc;
 	const vz_config *cfg = vz_collection_config(c);
+	/* every row is about to be read: a damaged one is an error, never a row printed wrong */
+	if ((rc = vz_collection_check_rows(c))) {
+		vz_collection_close(c);
+		return vz_report(cli, rc);
+	}
 	FILE *out = to_stdout ? stdout : fopen(outp, "wbx");
 	if (!out) {
 		vz_collection_close(c);

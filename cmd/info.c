@@ -39,7 +39,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 		return 0;
 	}
 	vz_collection *c;
-	if ((rc = vz_cli_open(cli, args->pos[0], VZ_OPEN_READ, &c))) return rc;
+	if ((rc = vz_cli_open(cli, args->pos[0], VZ_OPEN_READ | VZ_OPEN_DAMAGED_OK, &c))) return rc;
 	vz_collection_stats st;
 	vz_collection_stats_get(c, &st);
 	const vz_config *cfg = vz_collection_config(c);

@@ -74,7 +74,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 			print_unbuilt(names[i], json);
 			continue;
 		}
-		if ((rc = vz_cli_open(cli, names[i], VZ_OPEN_READ, &c))) { status = rc; continue; }
+		if ((rc = vz_cli_open(cli, names[i], VZ_OPEN_READ | VZ_OPEN_DAMAGED_OK, &c))) { status = rc; continue; }
 		vz_collection_stats st;
 		vz_collection_stats_get(c, &st);
 		const vz_config *cfg = vz_collection_config(c);

@@ -30,12 +30,16 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 		if (opt_set(args, O_JSON)) {
 			printf("{\"collection\":\"%s\",\"mode\":\"%s\",\"dry_run\":%s,\"ok\":%s,\"records_replayed\":%llu,\"transactions_replayed\":%llu,"
 			       "\"transactions_dropped\":%llu,\"bytes_dropped\":%llu,\"records_salvaged\":%llu,\"temps_removed\":%d,"
-			       "\"wal_damaged\":%s,\"torn_tail\":%s,\"index_rebuilt\":%s,\"damage\":",
+			       "\"wal_damaged\":%s,\"torn_tail\":%s,\"index_rebuilt\":%s,\"terms_rebuilt\":%s,\"restore_needed\":%s,"
+			       "\"data_lost\":%s,\"ids_lost\":%llu,\"lost_ids\":",
 			       names[i], vz_recover_mode_name(mode), dry ? "true" : "false", rc ? "false" : "true",
 			       (unsigned long long)r.records_replayed, (unsigned long long)r.transactions_replayed,
 			       (unsigned long long)r.transactions_dropped, (unsigned long long)r.bytes_dropped,
 			       (unsigned long long)r.records_salvaged, r.temps_removed, r.wal_damaged ? "true" : "false",
-			       r.torn_tail ? "true" : "false", r.index_rebuilt ? "true" : "false");
+			       r.torn_tail ? "true" : "false", r.index_rebuilt ? "true" : "false", r.terms_rebuilt ? "true" : "false",
+			       r.restore_needed ? "true" : "false", r.data_lost ? "true" : "false", (unsigned long long)r.ids_lost);
+			vz_json_string(stdout, r.lost_ids, strlen(r.lost_ids));
+			fputs(",\"damage\":", stdout);
 			vz_json_string(stdout, r.damage, strlen(r.damage));
 			puts("}");
 		} else if (!rc) {
@@ -46,9 +50,35 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 				 (unsigned long long)r.transactions_replayed, (unsigned long long)r.transactions_dropped,
 				 (unsigned long long)r.bytes_dropped, salvaged,
 				 r.index_rebuilt ? (dry ? ", index would be rebuilt" : ", index rebuilt") : "");
+			if (r.rebuilt_from_sources) vz_infof(cli, "%s: rebuilt from its sources", names[i]);
+			if (r.terms_rebuilt) vz_infof(cli, "%s: terms.bin %s from the stored texts", names[i], dry ? "would be rebuilt" : "rebuilt");
 			if (r.damage[0]) vz_infof(cli, "%s: %s", names[i], r.damage);
 		}
-		if (rc) status = vz_report(cli, rc);
+		if (rc) {
+			/* damage nothing here can repair is a check that said no (exit 1), not an error */
+			int code = vz_report(cli, rc);
+			status = r.restore_needed ? VZ_EXIT_CHECK : code;
+		} else if (r.data_lost && r.torn_tail) {
+			/* a log cut inside its last records is what a crash during a write leaves: that
+			 * write was never acknowledged, so this is no loss; still say what went */
+			if (r.ids_lost)
+				vz_warnf(cli, "%s: %s the unfinished write at the end of the log, never acknowledged (a crash cut it short; restore from a backup if it was acknowledged): ids %s",
+					 names[i], dry ? "would drop" : "dropped", r.lost_ids);
+			else
+				vz_warnf(cli, "%s: %s %llu torn bytes at the end of the log, a write a crash cut short and never acknowledged", names[i],
+					 dry ? "would drop" : "dropped", (unsigned long long)r.bytes_dropped);
+		} else if (r.data_lost) {
+			/* the log was damaged before its end: what the mode dropped may have been
+			 * acknowledged; say which ids, and exit 1 */
+			if (r.ids_lost)
+				vz_errorf(cli, "%s: %s %llu record%s of the damaged log: ids %s%s", names[i], dry ? "would lose" : "lost",
+					  (unsigned long long)r.ids_lost, r.ids_lost == 1 ? "" : "s", r.lost_ids,
+					  r.bytes_dropped ? " (and records that could not be read)" : "");
+			else
+				vz_errorf(cli, "%s: %s %llu bytes of the damaged log that could not be read (a write cut short by a crash was never acknowledged; restore from a backup if it was)",
+					  names[i], dry ? "would lose" : "lost", (unsigned long long)r.bytes_dropped);
+			status = VZ_EXIT_CHECK;
+		}
 	}
 	vz_cli_targets_free(names, n);
 	return status;

@@ -125,6 +125,10 @@ typedef struct vz_collection vz_collection;
 enum vz_open_flags {
 	VZ_OPEN_READ = 1,      /* shared lock; no file is changed */
 	VZ_OPEN_WRITE = 2,     /* exclusive lock; finishes interrupted checkpoints/drops */
+	/* A reader is refused (VZ_ECORRUPT) when the WAL is damaged before its end (not a torn
+	 * tail): the rows it would serve lack acknowledged ones. With this flag it opens anyway,
+	 * with vz_collection_warning set (vz info, which reports the damage). */
+	VZ_OPEN_DAMAGED_OK = 4,
 };
 
 /* Opens the collection in dir: takes the lock, reads metadata.json, maps vectors.bin and
@@ -273,14 +277,32 @@ typedef struct vz_recover_report {
 	uint64_t records_salvaged;     /* good records after damage kept (salvage) */
 	int temps_removed;
 	bool wal_damaged, torn_tail, index_rebuilt, checkpoint_written;
+	bool terms_rebuilt;            /* terms.bin was made again from the stored texts */
+	bool rebuilt_from_sources;     /* a workspace collection was built again (vz build --force) */
+	/* Damage that nothing in the collection can repair (metadata.json, vectors.bin, the log's
+	 * header or identity; a workspace collection whose sources are not known): nothing was
+	 * changed; the error says what to restore or rebuild from. */
+	bool restore_needed;
+	/* Data the mode dropped: set when the log was damaged and records after the damage, or
+	 * transactions it cut, are not in the result. With torn_tail, only the last write, which
+	 * a crash cut short and so was never acknowledged; otherwise acknowledged data may be in it. */
+	bool data_lost;
+	uint64_t ids_lost;             /* ids of dropped records (all of them, even past lost_ids) */
+	char lost_ids[1024];           /* "a, b, c" (cut with "..." when longer), or "" */
 	char damage[256];              /* where and what, or "" */
 } vz_recover_report;
 
-/* Recovers the collection in dir (exclusive lock): cleans temp files, finishes an interrupted
- * checkpoint or drop, scans the WAL in the given mode, rebuilds index.hnsw when it is missing or
- * fails verification, writes a fresh checkpoint with everything recovered (not with dry_run),
- * and verifies it. rep may be NULL. Errors: VZ_ECORRUPT when the mode forbids what was found
- * (nothing is changed), VZ_ENOENT, VZ_EBUSY, VZ_EIO, VZ_ENOMEM. */
+/* Recovers the collection in dir (exclusive lock): first checks every file as verify does and
+ * refuses (VZ_ECORRUPT, rep->restore_needed, nothing changed) when one that cannot be derived
+ * is damaged or does not belong (metadata.json, vectors.bin, the log's header); a damaged
+ * workspace collection is built again from the sources its metadata.json names (refused as
+ * above when it names none); then cleans temp files, finishes an
+ * interrupted checkpoint or drop, scans the WAL in the given mode, rebuilds index.hnsw and
+ * terms.bin when they fail their checks, writes a fresh checkpoint with everything recovered
+ * (not with dry_run), and verifies it. What a damaged log cost is in rep->data_lost and
+ * rep->lost_ids (rep must not be NULL). Errors: VZ_ECORRUPT when the mode forbids what was found
+ * (nothing is changed), VZ_ENOENT, VZ_EBUSY, VZ_EPERM (the collection cannot be written), VZ_EIO,
+ * VZ_ENOMEM. */
 int vz_collection_recover(const char *dir, enum vz_recover_mode mode, bool dry_run, int threads,
 			  int lock_timeout_ms, vz_recover_report *rep);
 
@@ -426,7 +448,8 @@ int vz_workspace_diff(const vz_workspace *w, const vz_ws_collection *c, const ch
  * its content checksum, readable with `tar --zstd -xf`. The first entry is VZ_BACKUP_MANIFEST,
  * a JSON object:
  *   {"format":"vz-backup","format_version":1,"created":"2026-11-25T04:15:00Z","vz_version":"0.1.0",
- *    "collections":[{"name":"docs","kind":"dynamic","files":[{"path":"dynamic/docs/wal.log",
+ *    "collections":[{"name":"docs","kind":"dynamic","collection_id":"<32 hex digits>",
+ *    "files":[{"path":"dynamic/docs/wal.log",
  *    "size":248,"xxh3":"89abcdef01234567"},...]},...],"file_count":N,"total_size":N}
  * then each collection's files at dynamic/NAME/FILE or workspace/PROJECT/COLLECTION/FILE (every
  * regular file of the collection except LOCK and .vztmp.* temp files), so that extracting an

@@ -237,6 +237,7 @@ struct mcoll {
 	bool selected;        /* restore: extract it */
 	char target[140];     /* restore: name to restore it as */
 	char stage[4200];     /* restore/verify: where its files are extracted */
+	vz_coll_id id;        /* "collection_id" of the manifest: what its metadata.json must name (zero: none listed) */
 };
 
 struct manifest {
@@ -387,6 +388,11 @@ static int manifest_parse(const char *text, size_t len, struct manifest *m)
 		}
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(m->colls[j].name, name)) { rc = MBAD("collection %s is listed twice", name); goto out; }
+		json_t *jid = json_object_get(jc, "collection_id");
+		if (jid && (!json_is_string(jid) || vz_id_parse(json_string_value(jid), &c->id))) {
+			rc = MBAD("collection %s: collection_id is not 32 hexadecimal digits", name);
+			goto out;
+		}
 		snprintf(c->name, sizeof c->name, "%s", name);
 		snprintf(c->target, sizeof c->target, "%s", name);
 		c->first = m->nfiles;
@@ -903,6 +909,16 @@ static int verify_extracted(struct reader *r, const struct manifest *m, int lock
 		int problems = 0;
 		int rc = vz_io_fsync_dir(c->stage);
 		if (!rc) rc = vz_collection_verify(c->stage, false, lock_timeout_ms, on_collection_problem, &cr, &problems);
+		vz_meta meta;
+		if (!rc && vz_id_is_set(&c->id) && vz_meta_read(c->stage, &meta) == VZ_OK) {
+			if (!vz_id_equal(&meta.id, &c->id)) {
+				char want[33], got[33];
+				vz_id_hex(&c->id, want);
+				vz_id_hex(&meta.id, got);
+				report(r, c->prefix, -1, "metadata.json names collection %s, the manifest %s", got, want);
+			}
+			vz_meta_free(&meta);
+		}
 		if (rc == VZ_ECORRUPT || rc == VZ_ERANGE || rc == VZ_EDATA) {
 			report(r, c->prefix, -1, "collection cannot be checked: %s", vz_last_error());
 			continue;
@@ -1136,6 +1152,15 @@ unlock:
 	json_t *files = json_array();
 	json_t *jc = json_pack("{s:s, s:s, s:o}", "name", name, "kind", ws ? "workspace" : "dynamic", "files", files);
 	if (!jc || json_array_append_new(s->collections, jc)) return vz_fail(VZ_ENOMEM, "out of memory");
+	/* the collection's identity, which its metadata.json inside must name (none before format 2) */
+	vz_meta meta;
+	if (vz_meta_read(sdir, &meta) == VZ_OK) {
+		char idhex[33];
+		vz_id_hex(&meta.id, idhex);
+		if (vz_id_is_set(&meta.id) && json_object_set_new(jc, "collection_id", json_string(idhex))) rc = vz_fail(VZ_ENOMEM, "out of memory");
+		vz_meta_free(&meta);
+		if (rc) return rc;
+	}
 	for (size_t i = first; i < s->nfiles; i++) {
 		struct staged_file *f = &s->files[i];
 		if ((rc = hash_file(f->src, &f->size, &f->hash))) return rc;
@@ -1537,9 +1562,9 @@ static int switch_collection(const char *data_dir, struct mcoll *c, unsigned fla
 	if (!exists) {
 		rc = vz_io_rename_noreplace(c->stage, target);
 		if (rc == VZ_EEXIST) rc = vz_fail(VZ_EEXIST, "collection %s appeared meanwhile: use --force to replace it", c->target);
-	} else if (renameat2(AT_FDCWD, c->stage, AT_FDCWD, target, RENAME_EXCHANGE) != 0) {
+	} else {
 		/* the old collection now sits in the staging directory, which is removed at the end */
-		rc = vz_fail(vz_err_from_errno(errno), "%s: cannot switch to the restored collection: %s", target, strerror(errno));
+		rc = vz_io_rename_exchange(c->stage, target);
 	}
 	if (!rc) rc = vz_io_fsync_dir(parent);
 out:

@@ -7,14 +7,18 @@
  *   2. metadata.json replaced atomically: generation G+1, the WAL position folded, checksums.
  *      This is the commit point;
  *   3. the .new files renamed over vectors.bin and index.hnsw, directory fsync;
- *   4. wal.log replaced by an empty log starting after the folded sequence number.
- * Open reads metadata.json first and takes each data file from the name whose header carries the
- * committed generation (finishing step 3 when it holds the exclusive lock). WAL records at or
- * below metadata's wal_seq are already folded and skipped (a crash before step 4). */
-#include "internal.h"
+ *   4. wal.log replaced by wal.log.new, an empty log written in step 1 that starts after the
+ *      folded sequence number (its salt and first sequence number are in metadata.json).
+ * Open reads metadata.json first and takes each file from the name whose header carries the
+ * committed generation (finishing steps 3-4 when it holds the exclusive lock), and checks that
+ * every file carries the collection id of metadata.json. WAL records at or below metadata's
+ * wal_seq are already folded and skipped (a log of format version 1, restarted after the
+ * commit). */
+#include "ws_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,7 +215,7 @@ static int file_generation(const char *path, const char *magic, uint64_t *gen)
 	int rc = vz_map_file(path, &m);
 	if (rc) return rc;
 	vz_file_header h;
-	rc = vz_header_decode(m.data, m.size, magic, 1, &h);
+	rc = vz_header_decode(m.data, m.size, magic, 2, &h);
 	vz_unmap(&m);
 	if (rc) return rc;
 	*gen = h.generation;
@@ -500,18 +504,16 @@ static int load(struct vz_collection *c, enum vz_wal_scan_mode scan, bool index_
 		vz_map_advise_huge(&c->vec.map, c->meta.cfg.quantization != VZ_QUANT_SQ8);
 		if (c->meta.cfg.quantization == VZ_QUANT_SQ8 && (c->rerank_fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 			return vz_fail(vz_err_from_errno(errno), "%s: open: %s", path, strerror(errno));
-		if (c->vec.header.generation != c->meta.generation)
-			return vz_fail(VZ_ECORRUPT, "%s: generation %llu, metadata.json says %llu", path,
-				       (unsigned long long)c->vec.header.generation, (unsigned long long)c->meta.generation);
+		if ((rc = vz_meta_check_header(&c->meta, "vectors.bin", &c->vec.header, true)))
+			return vz_fail_prefix(rc, "%s: ", c->dir);
 		if ((rc = vz_settle_data_file(c->dir, "index.hnsw", VZ_MAGIC_INDEX, c->meta.generation, write, path, sizeof path))) return rc;
 		rc = vz_map_file(path, &c->index_map);
 		if (!rc) rc = vz_hnsw_open(c->index_map.data, c->index_map.size, c->meta.cfg.dim, c->meta.cfg.metric, c->meta.rows, &c->index);
 		if (!rc) {
 			vz_file_header h;
-			rc = vz_header_decode(c->index_map.data, c->index_map.size, VZ_MAGIC_INDEX, 1, &h);
-			if (!rc && h.generation != c->meta.generation)
-				rc = vz_fail(VZ_ECORRUPT, "generation %llu, metadata.json says %llu", (unsigned long long)h.generation, (unsigned long long)c->meta.generation);
+			rc = vz_header_decode(c->index_map.data, c->index_map.size, VZ_MAGIC_INDEX, 2, &h);
 			if (rc) vz_fail_prefix(rc, "%s: ", path);
+			else if ((rc = vz_meta_check_header(&c->meta, "index.hnsw", &h, true))) vz_fail_prefix(rc, "%s: ", c->dir);
 		}
 		if (rc && !index_optional) {
 			if (rc == VZ_ENOENT || rc == VZ_ECORRUPT) vz_fail_prefix(rc, "index unusable (run vz recover to rebuild it): ");
@@ -537,12 +539,18 @@ static int load(struct vz_collection *c, enum vz_wal_scan_mode scan, bool index_
 		}
 	}
 	if (c->meta.workspace) return VZ_OK;
-	if ((rc = vz_path_fmt(path, sizeof path, "%s/wal.log", c->dir))) return rc;
+	/* a checkpoint interrupted after its commit may have left the new log as wal.log.new */
+	if (c->meta.has_wal_start) {
+		if ((rc = vz_settle_data_file(c->dir, "wal.log", VZ_MAGIC_WAL, c->meta.generation, write, path, sizeof path))) return rc;
+	} else if ((rc = vz_path_fmt(path, sizeof path, "%s/wal.log", c->dir))) {
+		return rc;
+	}
 	if ((rc = vz_wal_scan(path, scan, &c->wal))) {
 		if (rc == VZ_ENOENT) return vz_fail(VZ_ECORRUPT, "%s: missing (a dynamic collection needs its WAL; run vz recover)", path);
 		return rc;
 	}
 	c->has_wal = true;
+	if ((rc = vz_meta_check_wal(&c->meta, &c->wal.header))) return vz_fail_prefix(rc, "%s: ", c->dir);
 	c->wal_kept = c->wal.n;
 	if (write && (!c->wal.damaged || c->wal.torn_tail) && (rc = cut_unacknowledged_tail(c, path))) return rc;
 	if (c->wal.damaged && !c->wal.torn_tail) {
@@ -570,6 +578,8 @@ static int open_in(const char *dir, unsigned flags, int timeout, enum vz_wal_sca
 	int rc = vz_path_fmt(c->dir, sizeof c->dir, "%s", dir);
 	if (!rc) rc = vz_collection_lock(dir, (flags & VZ_OPEN_WRITE) ? VZ_LOCK_EXCLUSIVE : VZ_LOCK_SHARED, timeout, &c->lock);
 	if (!rc) rc = load(c, scan, index_optional);
+	if (!rc && c->wal_corrupt && !(flags & (VZ_OPEN_WRITE | VZ_OPEN_DAMAGED_OK)))
+		rc = vz_fail(VZ_ECORRUPT, "%s/%s", dir, c->warning);
 	if (!rc && c->dropped) {
 		/* a drop was committed but its removal was interrupted: finish it when we may write */
 		if (flags & VZ_OPEN_WRITE) finish_drop(c);
@@ -741,6 +751,14 @@ int vz_collection_foreach(vz_collection *c, int (*fn)(void *ctx, const vz_result
 	return VZ_OK;
 }
 
+int vz_collection_check_rows(vz_collection *c)
+{
+	if (c->has_vec && (vz_hash64(c->vec.map.data + VZ_HEADER_SIZE, c->vec.map.size - VZ_HEADER_SIZE) != c->vec.header.body_checksum ||
+			   (c->meta.vectors.present && c->vec.header.body_checksum != c->meta.vectors.body_checksum)))
+		return vz_fail(VZ_ECORRUPT, "%s/vectors.bin: body checksum mismatch (bytes 64..end were changed): run vz verify", c->dir);
+	return VZ_OK;
+}
+
 static uint64_t file_size(const char *dir, const char *name)
 {
 	char p[4200];
@@ -868,7 +886,7 @@ static int encode_sq8(struct row_source *src, uint64_t n, uint32_t dim, float **
 
 /* Writes vectors.bin.new and index.hnsw.new for rows [0,n) of src. When base_index is given
  * (and not compacting), its graph holds rows [0, n_base) and only the rest are inserted. */
-static int write_data_files(const char *dir, const vz_config *cfg, uint64_t gen, struct row_source *src,
+static int write_data_files(const char *dir, const vz_config *cfg, const vz_coll_id *id, uint64_t gen, struct row_source *src,
 			    const vz_out_row *rows, size_t n, const vz_hnsw_index *base_index, size_t n_base,
 			    int threads, vz_file_sum *vsum, vz_file_sum *isum)
 {
@@ -879,7 +897,7 @@ static int write_data_files(const char *dir, const vz_config *cfg, uint64_t gen,
 	int rc = vz_path_fmt(vpath, sizeof vpath, "%s/vectors.bin.new", dir);
 	if (!rc) rc = vz_path_fmt(ipath, sizeof ipath, "%s/index.hnsw.new", dir);
 	if (!rc && sq8) rc = encode_sq8(src, n, cfg->dim, &ranges, &codes);
-	if (!rc) rc = vz_vectors_write(vpath, gen, cfg->dim, cfg->metric, read_row, src, rows, n, vsum);
+	if (!rc) rc = vz_vectors_write(vpath, id, gen, cfg->dim, cfg->metric, read_row, src, rows, n, vsum);
 	if (rc) { free(ranges); free(codes); return rc; }
 	const float *vectors = sq8 ? NULL : src->packed;
 	vz_hnsw_builder *b = NULL;
@@ -892,13 +910,13 @@ static int write_data_files(const char *dir, const vz_config *cfg, uint64_t gen,
 	vz_tmpfile t;
 	if (!rc) rc = vz_tmpfile_open(&t, ipath);
 	if (!rc) {
-		rc = vz_hnsw_builder_write(b, &t, gen);
+		rc = vz_hnsw_builder_write(b, &t, id, gen);
 		if (!rc) {
 			/* the index's own header carries its body checksum: keep it for metadata.json */
 			unsigned char head[VZ_HEADER_SIZE];
 			vz_file_header h;
 			if (pread(t.fd, head, sizeof head, 0) != (ssize_t)sizeof head ||
-			    vz_header_decode(head, sizeof head, VZ_MAGIC_INDEX, 1, &h))
+			    vz_header_decode(head, sizeof head, VZ_MAGIC_INDEX, 2, &h))
 				rc = vz_fail(VZ_EINTERNAL, "index.hnsw: could not read back the header just written");
 			isum->present = true;
 			isum->size = t.written;
@@ -934,6 +952,12 @@ static int commit_checkpoint(const char *dir, const vz_meta *m)
 		if (access(p[0], F_OK) == 0 && (rc = vz_io_rename(p[0], p[2]))) break;
 		rc = vz_io_rename(p[1], p[0]);
 	}
+	/* the new log, written before the commit, replaces the folded one */
+	if (!rc && m->has_wal_start && !(rc = vz_path_fmt(p[1], sizeof p[1], "%s/wal.log.new", dir)) && access(p[1], F_OK) == 0) {
+		if (!(rc = vz_path_fmt(p[0], sizeof p[0], "%s/wal.log", dir)) && !(rc = vz_path_fmt(p[2], sizeof p[2], "%s/wal.log.prev", dir)) &&
+		    (access(p[0], F_OK) != 0 || !(rc = vz_io_rename(p[0], p[2]))))
+			rc = vz_io_rename(p[1], p[0]);
+	}
 	if (!rc) rc = vz_io_fsync_dir(dir);
 	if (rc) {
 		char saved[1024];
@@ -951,12 +975,50 @@ static int commit_checkpoint(const char *dir, const vz_meta *m)
 		if (!vz_path_fmt(p[0], sizeof p[0], "%s/%s", dir, names[i])) vz_cache_huge(p[0]);
 	/* committed and durable: the previous files are garbage now (a failure to remove them is
 	 * harmless: the next writer removes them) */
-	for (int i = 0; i < 2; i++)
-		if (!vz_path_fmt(p[2], sizeof p[2], "%s/%s.prev", dir, names[i]) && access(p[2], F_OK) == 0) vz_io_unlink(p[2], true);
+	for (int i = 0; i < 3; i++)
+		if (!vz_path_fmt(p[2], sizeof p[2], "%s/%s.prev", dir, i < 2 ? names[i] : "wal.log") && access(p[2], F_OK) == 0) vz_io_unlink(p[2], true);
 	return VZ_OK;
 }
 
 static int64_t unix_now(void) { return (int64_t)time(NULL); }
+
+/* Chooses the identity of a collection of format version 1 at its first checkpoint, and
+ * rewrites its terms.bin (if any) to carry it. A terms.bin that already carries one (rewritten
+ * by a checkpoint that then failed) gives it, so that the two never disagree. */
+static int upgrade_terms(const char *dir, vz_coll_id *id)
+{
+	char p[4200];
+	vz_bm25 *t;
+	uint64_t saves;
+	vz_coll_id old;
+	vz_id_new(id);
+	if (vz_path_fmt(p, sizeof p, "%s/terms.bin", dir) || vz_bm25_load(p, &t)) return VZ_OK; /* none, or verify's to name */
+	vz_bm25_origin(t, &old, &saves);
+	int rc = VZ_OK;
+	if (vz_id_is_set(&old)) *id = old;
+	else {
+		vz_bm25_set_origin(t, id, saves);
+		rc = vz_bm25_save(t, p);
+	}
+	vz_bm25_free(t);
+	return rc;
+}
+
+/* The save count of terms.bin (its header's generation) for metadata.json to remember: a later
+ * copy of an older terms.bin is then told apart. What metadata.json had when it is unreadable
+ * (verify and recover say why). */
+static uint64_t terms_saves(const char *dir, const vz_meta *m)
+{
+	char p[4200];
+	vz_map map;
+	vz_file_header h;
+	uint64_t saves = m->terms_saves;
+	if (vz_path_fmt(p, sizeof p, "%s/terms.bin", dir) || vz_map_file(p, &map)) return saves;
+	if (!vz_header_decode(map.data, map.size, VZ_MAGIC_TERMS, 2, &h) && !vz_meta_check_header(m, "terms.bin", &h, false) && h.generation > saves)
+		saves = h.generation;
+	vz_unmap(&map);
+	return saves;
+}
 
 /* True when the n vectors of w lie one after the other in one array (a batch read from a
  * file), so that a checkpoint can index them where they are instead of copying them. */
@@ -1059,20 +1121,26 @@ static int checkpoint_with(vz_collection *c, int threads, bool force, const vz_w
 	m.checkpoint_time = unix_now();
 	memset(&m.vectors, 0, sizeof m.vectors);
 	memset(&m.index, 0, sizeof m.index);
+	/* a collection of format version 1 gets its identity now, with every file rewritten */
+	if (!vz_id_is_set(&m.id) && (rc = upgrade_terms(c->dir, &m.id))) goto out;
+	m.terms_saves = terms_saves(c->dir, &m);
 	if (n_out > 0) {
-		rc = write_data_files(c->dir, &c->meta.cfg, m.generation, &src, rows, n_out,
+		rc = write_data_files(c->dir, &c->meta.cfg, &m.id, m.generation, &src, rows, n_out,
 				      compact || !c->has_index ? NULL : &c->index, kept_base, threads, &m.vectors, &m.index);
 		if (rc) goto out;
 	}
-	if ((rc = commit_checkpoint(c->dir, &m))) goto out;
 	if (c->has_wal) {
+		/* the next log, empty, starting after the folded records: written before the commit,
+		 * put in place by it, and named in metadata.json (salt, first sequence number) */
 		char wal[4200];
-		uint64_t next = c->writer.next_seq;
-		/* The checkpoint is committed. Restarting the log only saves space: records at or below
-		 * wal_seq are skipped on replay, so a failure here loses nothing and is not reported
-		 * as a failure of the checkpoint (the next checkpoint restarts the log again). */
-		if (!vz_path_fmt(wal, sizeof wal, "%s/wal.log", c->dir)) vz_wal_reset(wal, m.generation, next, NULL);
+		m.has_wal_start = true;
+		m.wal_salt = vz_random_u64();
+		m.wal_first_seq = c->writer.next_seq;
+		if ((rc = vz_path_fmt(wal, sizeof wal, "%s/wal.log.new", c->dir)) ||
+		    (rc = vz_wal_reset(wal, &m.id, m.generation, m.wal_salt, m.wal_first_seq, NULL)))
+			goto out;
 	}
+	if ((rc = commit_checkpoint(c->dir, &m))) goto out;
 out:
 	free(vecs);
 	free(src.row);
@@ -1108,6 +1176,13 @@ int vz_collection_write_snapshot(const char *dir, const vz_config *cfg, const vz
 	}
 	vz_meta m = { .cfg = *cfg, .workspace = true, .generation = generation, .rows = n, .live = n,
 		      .created = unix_now(), .checkpoint_time = unix_now() };
+	/* the identity stays for the collection's life: a rebuild keeps the one it has */
+	vz_meta old;
+	if (vz_meta_read(dir, &old) == VZ_OK) {
+		m.id = old.id;
+		vz_meta_free(&old);
+	}
+	if (!vz_id_is_set(&m.id)) vz_id_new(&m.id);
 	char *extra = NULL;
 	if (extra_json && extra_json[0]) {
 		/* accept an object or bare members */
@@ -1119,7 +1194,7 @@ int vz_collection_write_snapshot(const char *dir, const vz_config *cfg, const vz
 	}
 	m.extra_json = extra;
 	struct row_source src = { .packed = vecs, .first_new = n };
-	if (!rc && n) rc = write_data_files(dir, cfg, generation, &src, rows, n, NULL, 0, default_threads(threads), &m.vectors, &m.index);
+	if (!rc && n) rc = write_data_files(dir, cfg, &m.id, generation, &src, rows, n, NULL, 0, default_threads(threads), &m.vectors, &m.index);
 	if (!rc) rc = commit_checkpoint(dir, &m);
 	if (!rc) {
 		char lock[4200];
@@ -1358,10 +1433,11 @@ int vz_collection_create(const char *data_dir, const char *name, const vz_config
 	int fd;
 	if ((rc = vz_path_fmt(p, sizeof p, "%s/LOCK", tmp)) || (rc = vz_io_open_write(p, O_WRONLY | O_CREAT | O_EXCL, 0644, &fd))) goto fail;
 	vz_io_close(fd);
-	vz_meta m = { .cfg = *cfg, .created = unix_now() };
+	vz_meta m = { .cfg = *cfg, .created = unix_now(), .has_wal_start = true, .wal_salt = vz_random_u64(), .wal_first_seq = 1 };
+	vz_id_new(&m.id);
 	if ((rc = vz_meta_write(tmp, &m))) goto fail;
 	vz_wal_writer w = { 0 };
-	if ((rc = vz_path_fmt(p, sizeof p, "%s/wal.log", tmp)) || (rc = vz_wal_reset(p, 0, 1, &w))) goto fail;
+	if ((rc = vz_path_fmt(p, sizeof p, "%s/wal.log", tmp)) || (rc = vz_wal_reset(p, &m.id, 0, m.wal_salt, 1, &w))) goto fail;
 	vz_buf conf = { 0 };
 	unsigned char begin[12] = { 0 }, commit[4] = { 0 };
 	vz_store_u64(begin, (uint64_t)(wall_now() * 1000));
@@ -1449,6 +1525,143 @@ static void ignore_problem(void *ctx, const char *file, int64_t offset, const ch
 	(void)ctx; (void)file; (void)offset; (void)what;
 }
 
+/* What recover's first check found, by file: what it may rebuild and what it must not touch. */
+struct found {
+	bool fatal, index, terms, wal_records;
+	char first_fatal[256];
+};
+
+static void sort_problem(void *ctx, const char *file, int64_t offset, const char *what)
+{
+	struct found *f = ctx;
+	bool fatal = false;
+	if (!strcmp(file, "index.hnsw")) f->index = true;
+	else if (!strcmp(file, "terms.bin")) f->terms = true;
+	/* record damage is the recovery mode's business; a header, an identity or a missing log
+	 * (reported at offset 0 or without one) is not */
+	else if (!strcmp(file, "wal.log") && offset >= VZ_HEADER_SIZE) f->wal_records = true;
+	else fatal = true;
+	if (fatal && !f->fatal) {
+		f->fatal = true;
+		snprintf(f->first_fatal, sizeof f->first_fatal, "%s: %s", file, what);
+	}
+}
+
+/* Adds the ids of the insert/update/delete records among entries [from, to) to the report. */
+static void note_lost(vz_recover_report *rep, const vz_wal_log *w, size_t from, size_t to)
+{
+	for (size_t i = from; i < to; i++) {
+		const vz_wal_entry *e = &w->entries[i];
+		vz_wal_op op;
+		if ((e->type != VZ_WAL_INSERT && e->type != VZ_WAL_UPDATE && e->type != VZ_WAL_DELETE) || vz_wal_decode_op(e, &op)) continue;
+		rep->ids_lost++;
+		size_t at = strlen(rep->lost_ids), cap = sizeof rep->lost_ids;
+		if (at + op.id_len + 8 >= cap) {
+			if (at + 4 < cap && strcmp(rep->lost_ids + (at >= 3 ? at - 3 : 0), "...")) snprintf(rep->lost_ids + at, cap - at, "...");
+			continue;
+		}
+		snprintf(rep->lost_ids + at, cap - at, "%s%.*s", at ? ", " : "", (int)op.id_len, op.id);
+	}
+}
+
+/* From a salvage scan of a damaged log: the ids of the records that the mode will not apply
+ * (whole transactions past the damage in point-in-time, transactions that lost a record in
+ * salvage, the unfinished one at the end). */
+static void list_lost(vz_recover_report *rep, const vz_wal_log *w, uint64_t after_seq, enum vz_recover_mode mode)
+{
+	size_t begin = SIZE_MAX;
+	for (size_t i = 0; i < w->n; i++) {
+		const vz_wal_entry *e = &w->entries[i];
+		if (e->seq <= after_seq) continue;
+		bool past = e->offset >= w->damage_offset;
+		if (e->type == VZ_WAL_BEGIN) {
+			if (begin != SIZE_MAX) note_lost(rep, w, begin, i);
+			begin = i;
+		} else if (e->type == VZ_WAL_COMMIT && begin != SIZE_MAX) {
+			bool kept = txn_complete(w, begin, i) && (mode == VZ_RECOVER_SALVAGE || !past);
+			if (!kept) note_lost(rep, w, begin, i);
+			begin = SIZE_MAX;
+		}
+	}
+	if (begin != SIZE_MAX) note_lost(rep, w, begin, w->n);
+}
+
+/* Builds the workspace collection in dir again from its sources (vz build --force), when its
+ * metadata.json can be read and names the workspace file; VZ_ENOENT when it cannot say. The
+ * collection is the one dir names, whatever metadata.json says (it may be another's copy, in
+ * which case it goes, so that the rebuild gets an identity of its own). */
+static int rebuild_from_sources(const char *dir, int threads, int lock_timeout_ms, vz_recover_report *rep)
+{
+	vz_meta m;
+	if (vz_meta_read(dir, &m)) return VZ_ENOENT;
+	json_t *o = m.extra_json ? json_loads(m.extra_json, 0, NULL) : NULL;
+	json_t *ws = json_object_get(o, "workspace"), *file = json_object_get(ws, "file"), *coll = json_object_get(ws, "collection");
+	char yml[4096] = "", data[4096], name[140], named[140] = "";
+	if (json_is_string(file)) snprintf(yml, sizeof yml, "%s", json_string_value(file));
+	if (json_is_string(coll)) snprintf(named, sizeof named, "%s", json_string_value(coll));
+	json_decref(o);
+	vz_meta_free(&m);
+	/* dir is DATA/workspace/PROJECT/COLLECTION */
+	snprintf(data, sizeof data, "%s", dir);
+	char *cut[3];
+	for (int i = 0; i < 3; i++) {
+		cut[i] = strrchr(data, '/');
+		if (!cut[i] || !yml[0]) return VZ_ENOENT;
+		*cut[i] = '\0';
+	}
+	snprintf(name, sizeof name, "%s/%s", cut[1] + 1, cut[0] + 1);
+	vz_workspace *w;
+	if (vz_workspace_load(yml, &w)) return VZ_ENOENT;
+	const vz_ws_collection *wc = vz_workspace_find(w, name);
+	int rc = VZ_ENOENT;
+	if (wc) {
+		/* a metadata.json copied from another collection would lend it its identity */
+		char meta_path[4200];
+		if (strcmp(named, name) && !vz_path_fmt(meta_path, sizeof meta_path, "%s/metadata.json", dir)) vz_io_unlink(meta_path, true);
+		vz_ws_stats st;
+		rc = vz_workspace_build(w, wc, data, true, threads, lock_timeout_ms, NULL, NULL, &st);
+		if (!rc) {
+			int problems;
+			rep->rebuilt_from_sources = true;
+			rep->index_rebuilt = true;
+			rc = vz_collection_verify(dir, false, lock_timeout_ms, ignore_problem, NULL, &problems);
+			if (!rc && problems) rc = vz_fail(VZ_ECORRUPT, "rebuilt from %s, but verify still finds %d problems: run vz verify for details", yml, problems);
+		}
+	}
+	vz_workspace_free(w);
+	return rc;
+}
+
+struct text_ctx { vz_bm25 *m; int rc; };
+
+static int add_text(void *ctx, const vz_result *r, const float *vector)
+{
+	(void)vector;
+	struct text_ctx *t = ctx;
+	if (!r->payload) return VZ_OK;
+	json_t *o = json_loadb(r->payload, r->payload_len, 0, NULL);
+	json_t *text = json_is_object(o) ? json_object_get(o, "text") : NULL;
+	int rc = json_is_string(text) ? vz_bm25_add_document(t->m, json_string_value(text), json_string_length(text)) : VZ_OK;
+	json_decref(o);
+	return rc;
+}
+
+/* Makes terms.bin again from the texts the rows store (their payload's "text"), with a save
+ * count past every earlier one. Texts inserted with a payload of their own, and deleted ones,
+ * are no longer known: their document counts are gone. */
+static int rebuild_terms(struct vz_collection *c)
+{
+	vz_bm25 *m;
+	int rc = vz_bm25_new(c->meta.cfg.dim, &m);
+	if (rc) return rc;
+	vz_bm25_set_origin(m, &c->meta.id, c->meta.terms_saves);
+	struct text_ctx t = { m, 0 };
+	rc = vz_collection_foreach(c, add_text, &t);
+	if (!rc) rc = vz_bm25_save_dir(m, c->dir);
+	vz_bm25_free(m);
+	return rc;
+}
+
 static void count_transactions(const vz_wal_log *w, uint64_t after_seq, vz_recover_report *rep)
 {
 	size_t begin = SIZE_MAX; /* the open transaction's begin record */
@@ -1499,6 +1712,47 @@ int vz_collection_recover(const char *dir, enum vz_recover_mode mode, bool dry_r
 	if (!rc && !dry_run) rc = check_writable(dir);
 	if (rc) { vz_collection_close(c); return rc; }
 
+	/* Check everything before writing anything: what cannot be made again from the rest is
+	 * never written over (a checkpoint of a damaged vectors.bin would make the damage look
+	 * whole), and what can is rebuilt after the checkpoint's own checks pass. */
+	struct found f = { 0 };
+	int problems;
+	vz_meta meta;
+	bool workspace = false;
+	if ((rc = vz_verify_locked(dir, false, sort_problem, &f, &problems))) { vz_collection_close(c); return rc; }
+	if (vz_meta_read(dir, &meta) == VZ_OK) {
+		workspace = meta.workspace;
+		vz_meta_free(&meta);
+	}
+	if (workspace && problems && !dry_run) {
+		/* a workspace collection is made from its sources, all of it: build it again when
+		 * metadata.json says from which workspace file */
+		vz_collection_close(c);
+		rc = rebuild_from_sources(dir, threads, lock_timeout_ms, rep);
+		if (rc != VZ_ENOENT) return rc;
+		if (!(c = calloc(1, sizeof *c))) return vz_fail(VZ_ENOMEM, "out of memory");
+		c->lock.fd = -1;
+		c->rerank_fd = -1;
+	}
+	if (workspace && problems) {
+		rep->restore_needed = true;
+		snprintf(rep->damage, sizeof rep->damage, "%s", f.first_fatal[0] ? f.first_fatal : f.index ? "index.hnsw: damaged" : "cache.bin: damaged");
+		vz_collection_close(c);
+		return vz_fail(VZ_ECORRUPT, "%s: rebuild the collection from its sources with vz build --force (nothing was changed)", rep->damage);
+	}
+	if (f.fatal) {
+		rep->restore_needed = true;
+		snprintf(rep->damage, sizeof rep->damage, "%s", f.first_fatal);
+		vz_collection_close(c);
+		return vz_fail(VZ_ECORRUPT, "%s: cannot be rebuilt from the other files: restore from a backup (nothing was changed)", rep->damage);
+	}
+	if (workspace) {
+		/* nothing damaged: only leftovers of a crash to clean */
+		if (!dry_run) rc = vz_cleanup_temps(dir, &rep->temps_removed);
+		vz_collection_close(c);
+		return rc;
+	}
+
 	/* look at the WAL first: the mode decides whether we may go on at all */
 	char wal[4200];
 	vz_wal_log w;
@@ -1512,6 +1766,15 @@ int vz_collection_recover(const char *dir, enum vz_recover_mode mode, bool dry_r
 				 w.damage_what, w.torn_tail ? "torn tail" : "good records follow it");
 		rep->records_salvaged = mode == VZ_RECOVER_SALVAGE ? w.good_after_damage : 0;
 		rep->bytes_dropped = !w.damaged ? 0 : mode == VZ_RECOVER_SALVAGE ? w.bytes_lost : w.map.size - w.damage_offset;
+		if (w.damaged) {
+			/* damage can have taken acknowledged records: name what is not kept */
+			vz_meta m2;
+			if (vz_meta_read(dir, &m2) == VZ_OK) {
+				list_lost(rep, &w, m2.wal_seq, mode);
+				vz_meta_free(&m2);
+			}
+			rep->data_lost = true;
+		}
 		vz_wal_free(&w);
 		if (w.damaged && mode == VZ_RECOVER_ABSOLUTE) rc = vz_fail(VZ_ECORRUPT, "%s; mode absolute allows no damage: nothing was changed", rep->damage);
 		else if (w.damaged && mode == VZ_RECOVER_TOLERATE_TAIL && !w.torn_tail)
@@ -1531,18 +1794,20 @@ int vz_collection_recover(const char *dir, enum vz_recover_mode mode, bool dry_r
 		return rc ? rc : vz_fail(VZ_ENOENT, "the collection was dropped; its removal is now finished");
 	}
 	if (c->has_wal) count_transactions(&c->wal, c->meta.wal_seq, rep);
-	if (c->has_index && vz_hnsw_verify(&c->index) != VZ_OK) {
+	if (c->has_index && (f.index || vz_hnsw_verify(&c->index) != VZ_OK)) {
 		vz_unmap(&c->index_map);
 		c->has_index = false;
 	}
 	rep->index_rebuilt = c->meta.rows > 0 && !c->has_index;
+	rep->terms_rebuilt = f.terms;
 	if (dry_run) { vz_collection_close(c); return VZ_OK; }
 	c->wal_corrupt = false;
+	/* before the checkpoint, which records terms.bin's save count */
+	if (f.terms && (rc = rebuild_terms(c))) { vz_collection_close(c); return vz_fail_prefix(rc, "terms.bin: "); }
 	rc = vz_collection_checkpoint(c, threads, true);
 	rep->checkpoint_written = rc == VZ_OK;
 	vz_collection_close(c);
 	if (rc) return rc;
-	int problems;
 	rc = vz_collection_verify(dir, false, lock_timeout_ms, ignore_problem, NULL, &problems);
 	if (rc) return rc;
 	if (problems) return vz_fail(VZ_ECORRUPT, "recovered, but verify still finds %d problems: run vz verify for details", problems);

@@ -19,7 +19,7 @@
 /* Reference document length in terms for the b normalisation (a 2 KB chunk holds about 300). */
 #define BM25_REF_LEN 256.0
 #define TERM_MAX 64
-#define TERMS_VERSION 1
+#define TERMS_VERSION 2 /* 1, still read, carries no collection id */
 
 /* ---- tokenizer ---- */
 
@@ -170,7 +170,21 @@ struct vz_bm25 {
 	uint32_t native; /* a native model's code (embed_native.c), 0 for bm25 */
 	uint64_t documents;
 	term_map df;
+	vz_coll_id id;  /* the collection it belongs to (zero: unknown) */
+	uint64_t saves; /* terms.bin: how many times it was saved; cache.bin: its generation */
 };
+
+void vz_bm25_set_origin(vz_bm25 *m, const vz_coll_id *id, uint64_t saves)
+{
+	m->id = *id;
+	m->saves = saves;
+}
+
+void vz_bm25_origin(const vz_bm25 *m, vz_coll_id *id, uint64_t *saves)
+{
+	*id = m->id;
+	*saves = m->saves;
+}
 
 int vz_bm25_new(uint32_t dim, vz_bm25 **out)
 {
@@ -381,7 +395,10 @@ int vz_bm25_save(const vz_bm25 *m, const char *path)
 {
 	vz_buf body = { 0 };
 	int rc = vz_bm25_encode(m, &body);
-	vz_file_header h = { .version = TERMS_VERSION, .body_length = body.len };
+	/* generation: the save count, so that an older copy is told apart (metadata.json keeps the
+	 * count at each checkpoint); aux and aux2: the collection id */
+	vz_file_header h = { .version = TERMS_VERSION, .generation = m->saves + 1, .body_length = body.len };
+	vz_id_to_words(&m->id, &h.aux, &h.aux2);
 	memcpy(h.magic, VZ_MAGIC_TERMS, 8);
 	h.body_checksum = vz_hash64(body.data, body.len);
 	unsigned char head[VZ_HEADER_SIZE];
@@ -421,6 +438,10 @@ int vz_bm25_load(const char *path, vz_bm25 **out)
 	vz_reader r;
 	rc = vz_ws_open_body(&map, VZ_MAGIC_TERMS, TERMS_VERSION, &h, &r);
 	if (!rc) rc = vz_bm25_decode(&r, out);
+	if (!rc) {
+		vz_header_id(&h, &(*out)->id);
+		(*out)->saves = h.generation;
+	}
 	if (!rc && r.left) {
 		vz_bm25_free(*out);
 		*out = NULL;
@@ -431,24 +452,65 @@ int vz_bm25_load(const char *path, vz_bm25 **out)
 	return rc;
 }
 
+/* Checks that the table m read from path belongs to the collection of metadata.json: its id,
+ * and the generation (cache.bin) or a save count no lower than the checkpoint's (terms.bin). */
+static int check_origin(const vz_bm25 *m, const vz_meta *meta, const char *path, bool cache)
+{
+	char want[33], got[33];
+	if (vz_id_is_set(&meta->id) && !vz_id_equal(&m->id, &meta->id)) {
+		vz_id_hex(&meta->id, want);
+		if (!vz_id_is_set(&m->id))
+			return vz_fail(VZ_ECORRUPT, "%s: carries no collection id, metadata.json names %s (an older copy?)", path, want);
+		vz_id_hex(&m->id, got);
+		return vz_fail(VZ_ECORRUPT, "%s: belongs to collection %s, this is %s", path, got, want);
+	}
+	if (cache && vz_id_is_set(&meta->id) && m->saves != meta->generation)
+		return vz_fail(VZ_ECORRUPT, "%s: generation %llu, metadata.json says %llu (%s)", path, (unsigned long long)m->saves,
+			       (unsigned long long)meta->generation, m->saves < meta->generation ? "an older copy?" : "a newer copy?");
+	if (!cache && m->saves < meta->terms_saves)
+		return vz_fail(VZ_ECORRUPT, "%s: saved %llu times, metadata.json says %llu (an older copy?)", path,
+			       (unsigned long long)m->saves, (unsigned long long)meta->terms_saves);
+	return VZ_OK;
+}
+
 int vz_bm25_open_dir(const char *collection_dir, uint32_t dim, vz_bm25 **out)
 {
 	*out = NULL;
 	char path[4096];
+	vz_meta meta;
+	bool have_meta = vz_meta_read(collection_dir, &meta) == VZ_OK, cache = true;
 	int rc = vz_path_fmt(path, sizeof path, "%s/cache.bin", collection_dir);
-	if (rc) return rc;
+	if (rc) goto out;
 	rc = vz_ws_cache_load_model(path, out);
+	if (rc == VZ_ENOENT && have_meta && meta.workspace) {
+		rc = vz_fail(VZ_ECORRUPT, "%s: missing (vz build --force makes it again)", path);
+		goto out;
+	}
 	if (rc != VZ_ENOENT) goto check;
-	if ((rc = vz_path_fmt(path, sizeof path, "%s/terms.bin", collection_dir))) return rc;
+	cache = false;
+	if ((rc = vz_path_fmt(path, sizeof path, "%s/terms.bin", collection_dir))) goto out;
 	rc = vz_bm25_load(path, out);
-	if (rc == VZ_ENOENT) return vz_bm25_new(dim, out);
+	if (rc == VZ_ENOENT) {
+		/* no text was ever saved, or the file was lost: metadata.json knows which */
+		if (have_meta && meta.terms_saves > 0) {
+			rc = vz_fail(VZ_ECORRUPT, "%s: missing, metadata.json says it was saved %llu times (vz recover makes it again)", path,
+				     (unsigned long long)meta.terms_saves);
+			goto out;
+		}
+		rc = vz_bm25_new(dim, out);
+		if (!rc && have_meta) (*out)->id = meta.id;
+		goto out;
+	}
 check:
-	if (!rc && (*out)->dim != dim) {
-		uint32_t stored = (*out)->dim;
+	if (!rc && (*out)->dim != dim)
+		rc = vz_fail(VZ_ECORRUPT, "%s: dimension %u, the collection has %u", path, (*out)->dim, dim);
+	if (!rc && have_meta) rc = check_origin(*out, &meta, path, cache);
+	if (rc) {
 		vz_bm25_free(*out);
 		*out = NULL;
-		return vz_fail(VZ_ECORRUPT, "%s: dimension %u, the collection has %u", path, stored, dim);
 	}
+out:
+	if (have_meta) vz_meta_free(&meta);
 	return rc;
 }
 
@@ -456,7 +518,15 @@ int vz_bm25_save_dir(const vz_bm25 *m, const char *collection_dir)
 {
 	char path[4096];
 	int rc = vz_path_fmt(path, sizeof path, "%s/terms.bin", collection_dir);
-	return rc ? rc : vz_bm25_save(m, path);
+	if (rc) return rc;
+	if (vz_id_is_set(&m->id)) return vz_bm25_save(m, path);
+	/* a table made without the collection's identity takes it from metadata.json */
+	vz_meta meta;
+	if ((rc = vz_meta_read(collection_dir, &meta))) return rc == VZ_ENOENT ? vz_bm25_save(m, path) : rc;
+	vz_bm25 copy = *m;
+	copy.id = meta.id;
+	vz_meta_free(&meta);
+	return vz_bm25_save(&copy, path);
 }
 
 int vz_embed_query(const char *collection_dir, const char *text, size_t len, float *out, uint32_t dim)

@@ -1,7 +1,11 @@
-/* header.c: the versioned 64-byte header that starts every binary file of the format. */
-#include "vz.h"
+/* header.c: the versioned 64-byte header that starts every binary file of the format, and the
+ * collection identity that version 2 headers carry. */
+#include "internal.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 void vz_header_encode(const vz_file_header *h, unsigned char out[VZ_HEADER_SIZE])
 {
@@ -39,4 +43,73 @@ int vz_header_decode(const unsigned char *buf, size_t len, const char *want_magi
 		return vz_fail(VZ_ECORRUPT, "offset 8: unsupported format version %u (this vz reads up to %u)",
 			       h->version, max_version);
 	return VZ_OK;
+}
+
+bool vz_id_is_set(const vz_coll_id *id)
+{
+	for (int i = 0; i < 16; i++)
+		if (id->b[i]) return true;
+	return false;
+}
+
+bool vz_id_equal(const vz_coll_id *a, const vz_coll_id *b) { return memcmp(a->b, b->b, 16) == 0; }
+
+void vz_id_new(vz_coll_id *id)
+{
+	size_t got = 0;
+	while (got < sizeof id->b) {
+		ssize_t n = getrandom(id->b + got, sizeof id->b - got, 0);
+		if (n > 0) got += (size_t)n;
+		else if (n < 0 && errno != EINTR) break;
+	}
+	if (got < sizeof id->b) {
+		/* no entropy source at all: still unique enough to tell collections apart */
+		uint64_t a = vz_random_u64(), b = vz_random_u64() ^ (uint64_t)getpid();
+		vz_id_from_words(a, b, id);
+	}
+	if (!vz_id_is_set(id)) id->b[0] = 1;
+}
+
+void vz_id_hex(const vz_coll_id *id, char out[33])
+{
+	static const char hex[] = "0123456789abcdef";
+	for (int i = 0; i < 16; i++) {
+		out[2 * i] = hex[id->b[i] >> 4];
+		out[2 * i + 1] = hex[id->b[i] & 15];
+	}
+	out[32] = '\0';
+}
+
+int vz_id_parse(const char *s, vz_coll_id *id)
+{
+	for (int i = 0; i < 32; i++) {
+		char c = s[i];
+		int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+		if (v < 0) return vz_fail(VZ_ECORRUPT, "collection id is not 32 lowercase hexadecimal digits");
+		if (i % 2 == 0) id->b[i / 2] = (unsigned char)(v << 4);
+		else id->b[i / 2] |= (unsigned char)v;
+	}
+	if (s[32]) return vz_fail(VZ_ECORRUPT, "collection id is not 32 lowercase hexadecimal digits");
+	return VZ_OK;
+}
+
+void vz_id_to_words(const vz_coll_id *id, uint64_t *a, uint64_t *b)
+{
+	*a = vz_load_u64(id->b);
+	*b = vz_load_u64(id->b + 8);
+}
+
+void vz_id_from_words(uint64_t a, uint64_t b, vz_coll_id *id)
+{
+	vz_store_u64(id->b, a);
+	vz_store_u64(id->b + 8, b);
+}
+
+bool vz_header_id(const vz_file_header *h, vz_coll_id *id)
+{
+	memset(id, 0, sizeof *id);
+	if (h->version < 2 || !memcmp(h->magic, VZ_MAGIC_CACHE, 8)) return false;
+	if (!memcmp(h->magic, VZ_MAGIC_WAL, 8)) vz_id_from_words(h->body_length, h->body_checksum, id);
+	else vz_id_from_words(h->aux, h->aux2, id);
+	return true;
 }

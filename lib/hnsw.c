@@ -3,7 +3,8 @@
  * index.hnsw, and searched in place from a read-only mapping.
  *
  * index.hnsw (little-endian; sections start on 64-byte boundaries):
- *   0    vz_file_header: magic VZHNSW01, flags bit 0 = sq8, aux = node count, aux2 = dim,
+ *   0    vz_file_header: magic VZHNSW01, version 2, flags bit 0 = sq8, aux and aux2 = the
+ *        collection id (version 1, still read: aux = node count, aux2 = dim),
  *        body_checksum = XXH3-64 of bytes 64..end
  *   64   layout, 128 bytes: u64 count, u32 dim, u32 metric, u32 m, u32 m0 (= 2m), u32 max_level,
  *        u32 entry_point (0xffffffff when empty), u64 levels_off, u64 links0_off,
@@ -31,7 +32,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define INDEX_VERSION 1
+#define INDEX_VERSION 2
+#define INDEX_READ_VERSION 2
 #define LAYOUT_SIZE 128
 #define NONE 0xffffffffu
 #define MAX_LEVEL 30
@@ -715,7 +717,7 @@ int vz_hnsw_builder_add(vz_hnsw_builder *b, size_t first, size_t count, int thre
 	return rc;
 }
 
-int vz_hnsw_builder_write(vz_hnsw_builder *b, vz_tmpfile *out, uint64_t generation)
+int vz_hnsw_builder_write(vz_hnsw_builder *b, vz_tmpfile *out, const vz_coll_id *id, uint64_t generation)
 {
 	const struct graph *g = &b->g;
 	uint64_t n = g->n;
@@ -821,7 +823,8 @@ int vz_hnsw_builder_write(vz_hnsw_builder *b, vz_tmpfile *out, uint64_t generati
 	if (!rc && pos != end) rc = vz_fail(VZ_EINTERNAL, "index.hnsw: wrote %llu bytes, planned %llu", (unsigned long long)pos, (unsigned long long)end);
 	if (!rc) {
 		vz_file_header hd = { .version = INDEX_VERSION, .flags = b->sq8 ? 1 : 0, .generation = generation,
-				      .body_length = end - VZ_HEADER_SIZE, .body_checksum = vz_hasher_digest(h), .aux = n, .aux2 = g->dim };
+				      .body_length = end - VZ_HEADER_SIZE, .body_checksum = vz_hasher_digest(h) };
+		if (id) vz_id_to_words(id, &hd.aux, &hd.aux2);
 		memcpy(hd.magic, VZ_MAGIC_INDEX, 8);
 		vz_header_encode(&hd, head);
 		rc = vz_io_pwrite(out->fd, head, sizeof head, 0, out->path);
@@ -837,8 +840,9 @@ int vz_hnsw_open(const unsigned char *data, size_t size, uint32_t dim, enum vz_m
 	memset(idx, 0, sizeof *idx);
 	idx->rerank_fd = -1;
 	vz_file_header h;
-	int rc = vz_header_decode(data, size, VZ_MAGIC_INDEX, INDEX_VERSION, &h);
+	int rc = vz_header_decode(data, size, VZ_MAGIC_INDEX, INDEX_READ_VERSION, &h);
 	if (rc) return rc;
+	bool v1 = h.version == 1; /* the node count and dimension repeated in the header */
 	if (size < VZ_HEADER_SIZE + LAYOUT_SIZE) return vz_fail(VZ_ECORRUPT, "offset 64: file too short for its layout block");
 	if (h.body_length != size - VZ_HEADER_SIZE)
 		return vz_fail(VZ_ECORRUPT, "offset 24: header says the body is %llu bytes, the file has %zu",
@@ -855,8 +859,8 @@ int vz_hnsw_open(const unsigned char *data, size_t size, uint32_t dim, enum vz_m
 	uint64_t upper_off = vz_load_u64(L + 56);
 	idx->upper_len = vz_load_u64(L + 64);
 	uint64_t sq8_off = vz_load_u64(L + 72);
-	if (n != expect_rows || h.aux != n) return vz_fail(VZ_ECORRUPT, "offset 64: %llu nodes, expected %zu", (unsigned long long)n, expect_rows);
-	if (idx->dim != dim || h.aux2 != dim) return vz_fail(VZ_ECORRUPT, "offset 72: dimension %u, expected %u", idx->dim, dim);
+	if (n != expect_rows || (v1 && h.aux != n)) return vz_fail(VZ_ECORRUPT, "offset 64: %llu nodes, expected %zu", (unsigned long long)n, expect_rows);
+	if (idx->dim != dim || (v1 && h.aux2 != dim)) return vz_fail(VZ_ECORRUPT, "offset 72: dimension %u, expected %u", idx->dim, dim);
 	if (idx->metric != metric) return vz_fail(VZ_ECORRUPT, "offset 76: metric does not match the configuration");
 	if (idx->m < 2 || idx->m > 128 || idx->m0 != 2 * idx->m) return vz_fail(VZ_ECORRUPT, "offset 80: bad link counts (m %u, m0 %u)", idx->m, idx->m0);
 	if (idx->max_level > MAX_LEVEL) return vz_fail(VZ_ECORRUPT, "offset 88: max level %u out of range", idx->max_level);

@@ -28,8 +28,9 @@ typedef struct vz_wal_writer {
 } vz_wal_writer;
 /* Encodes one record into w->buf, advancing the sequence and the chain. */
 int vz_wal_encode(vz_wal_writer *w, uint32_t type, uint64_t txn, const void *payload, size_t len);
-/* Writes a fresh wal.log (header only, new salt, first sequence first_seq) atomically. */
-int vz_wal_reset(const char *path, uint64_t generation, uint64_t first_seq, vz_wal_writer *w);
+/* Writes a fresh wal.log at path (header only: version 2 with the collection id, the salt,
+ * first sequence first_seq) atomically. */
+int vz_wal_reset(const char *path, const vz_coll_id *id, uint64_t generation, uint64_t salt, uint64_t first_seq, vz_wal_writer *w);
 /* Appends w->buf to the log at path at offset `at` (truncating anything after it first when
  * the file is longer: a torn tail), then fdatasync. Clears w->buf. */
 int vz_wal_append(const char *path, uint64_t at, vz_wal_writer *w);
@@ -56,6 +57,13 @@ typedef struct vz_meta {
 	uint64_t rows, live, tombstones;
 	int64_t created, checkpoint_time; /* unix seconds */
 	vz_file_sum vectors, index;
+	uint32_t format_version; /* as read: 1 (no identity) or 2 */
+	vz_coll_id id;           /* the collection's identity; all zero for format_version 1 */
+	/* What wal.log must start with (format_version 2, dynamic collections): a header of this
+	 * generation, this salt and this first sequence number. */
+	bool has_wal_start;
+	uint64_t wal_salt, wal_first_seq;
+	uint64_t terms_saves;    /* terms.bin's save count when the checkpoint was taken (0: none) */
 	char *extra_json;        /* extra top-level members as raw text ("" when none), malloc'd */
 } vz_meta;
 
@@ -65,6 +73,16 @@ int vz_meta_read(const char *dir, vz_meta *m);
 /* Writes metadata.json atomically (the commit point of a checkpoint). */
 int vz_meta_write(const char *dir, const vz_meta *m);
 void vz_meta_free(vz_meta *m);
+
+/* Checks that a file header belongs with metadata m: the same collection (when m has an
+ * identity) and, with check_gen, the same generation. VZ_ECORRUPT naming the file otherwise
+ * ("index.hnsw: generation 1, metadata.json says 2 (an older copy?)"). */
+int vz_meta_check_header(const vz_meta *m, const char *name, const vz_file_header *h, bool check_gen);
+/* Checks wal.log's header against what m says the log starts with (VZ_ECORRUPT naming it). */
+int vz_meta_check_wal(const vz_meta *m, const vz_file_header *h);
+
+/* vz_collection_verify for a caller that holds the collection's lock already. */
+int vz_verify_locked(const char *dir, bool quick, vz_verify_cb cb, void *ctx, int *problems);
 
 /* Finds, among NAME, NAME.new and NAME.prev in dir, the data file of generation gen (see the
  * checkpoint protocol in collection.c) and puts its path in out (NAME when none matches). With
@@ -114,5 +132,5 @@ typedef struct vz_out_row {
 /* Writes vectors.bin for rows into a temp file and commits it as `to`; each row's floats are
  * asked of read, once per row in order 0..n-1, so that they never need to be in memory at
  * once. Fills sum with size and body checksum. */
-int vz_vectors_write(const char *to, uint64_t generation, uint32_t dim, enum vz_metric metric, vz_row_reader read,
-			  void *ctx, const vz_out_row *rows, uint64_t n, vz_file_sum *sum);
+int vz_vectors_write(const char *to, const vz_coll_id *id, uint64_t generation, uint32_t dim, enum vz_metric metric,
+		     vz_row_reader read, void *ctx, const vz_out_row *rows, uint64_t n, vz_file_sum *sum);

@@ -2,7 +2,9 @@
  *
  * Why one layer: durability bugs hide in the rare paths (a failed fsync, a crash between a
  * rename and a directory fsync). Counting every mutating call lets the tests fail or crash
- * each one in turn (VZ_FAULT) and prove that the files are always the old or the new state. */
+ * each one in turn (VZ_FAULT) and prove that the files are always the old or the new state.
+ * The power-cut mode (N:powercut, N:garble) goes further: it also throws away, at the cut,
+ * whatever the page cache would lose with the power, so a missing fsync shows up in the tests. */
 
 #include "vz.h"
 
@@ -16,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum fault_kind { FAULT_NONE, FAULT_ERRNO, FAULT_CRASH, FAULT_TORN };
+enum fault_kind { FAULT_NONE, FAULT_ERRNO, FAULT_CRASH, FAULT_TORN, FAULT_POWERCUT, FAULT_GARBLE };
 
 static struct {
 	bool loaded;
@@ -41,6 +43,8 @@ static void load_fault_config(void)
 	io.at = n;
 	if (!strcmp(what, "crash")) io.kind = FAULT_CRASH;
 	else if (!strcmp(what, "torn")) io.kind = FAULT_TORN;
+	else if (!strcmp(what, "powercut")) io.kind = FAULT_POWERCUT;
+	else if (!strcmp(what, "garble")) io.kind = FAULT_GARBLE;
 	else {
 		io.kind = FAULT_ERRNO;
 		if (!strcmp(what, "EIO")) io.errnum = EIO;
@@ -52,10 +56,330 @@ static void load_fault_config(void)
 	}
 }
 
+static void pc_cut(void) __attribute__((noreturn));
+
 static void die_now(void)
 {
 	/* A real crash: no atexit handlers, no stdio flush, no cleanup. */
 	kill(getpid(), SIGKILL);
+	_exit(137);
+}
+
+/* A plain positioned write of all of buf (the power-cut's own, never counted). */
+static int write_all_raw(int fd, const unsigned char *p, size_t len, off_t off)
+{
+	while (len > 0) {
+		ssize_t w = pwrite(fd, p, len, off);
+		if (w < 0 && errno == EINTR) continue;
+		if (w <= 0) return -1;
+		p += w; len -= (size_t)w; off += w;
+	}
+	return 0;
+}
+/* ---- power-cut simulation (VZ_FAULT=N:powercut and N:garble) ----
+ *
+ * A crash keeps everything the process wrote (it is in the page cache); a power cut does not.
+ * In power-cut mode the layer remembers, for every file changed since its last fsync or
+ * fdatasync, its durable contents (read before the first change) and the ranges written since;
+ * and, in order, every create, mkdir, rename, unlink and rmdir whose directory has not been
+ * fsynced since (with the durable contents of whatever a rename replaced or an unlink removed).
+ * At call N, before doing it, the cut puts the files back to their durable contents (garble: the
+ * ranges written since the fsync hold, per 512-byte sector, the new bytes, the old ones, zeros
+ * or random bytes, as a disk that wrote part of them), undoes the directory changes newest first
+ * and kills the process. A rename is durable once the directory of its new name is fsynced
+ * (between two directories too: journalling file systems commit a rename whole; vz renames
+ * out of temporary directories only, whose state does not matter). */
+
+struct pc_range { off_t off; size_t len; };
+
+struct pc_file {
+	dev_t dev;
+	ino_t ino;
+	int wfd, rfd;              /* our own descriptors: they outlive the caller's close */
+	bool dirty;                /* changed since the last fsync */
+	unsigned char *snap;       /* its durable contents */
+	size_t snap_len;
+	struct pc_range *ranges;   /* written since the last fsync */
+	size_t nranges, cap;
+};
+
+enum pc_op { PC_CREATE, PC_MKDIR, PC_RENAME, PC_EXCHANGE, PC_UNLINK, PC_RMDIR };
+
+struct pc_dirop {
+	enum pc_op op;
+	char *path, *from;         /* from: a rename's old name */
+	dev_t dev;
+	ino_t ino;                 /* the directory whose fsync makes the change durable */
+	bool had_file, had_dir;    /* the name held a file (contents below) or an empty directory */
+	unsigned char *old;
+	size_t old_len;
+	mode_t old_mode;
+};
+
+static struct {
+	struct pc_file *f;
+	size_t nf, capf;
+	struct pc_dirop *d;
+	size_t nd, capd;
+} pc;
+
+static bool pc_on(void) { return io.kind == FAULT_POWERCUT || io.kind == FAULT_GARBLE; }
+
+static void parent_of(const char *path, char *out, size_t cap);
+
+static void *pc_grow(void *p, size_t *cap, size_t n, size_t size)
+{
+	if (n < *cap) return p;
+	size_t c = *cap ? *cap * 2 : 16;
+	void *q = realloc(p, c * size);
+	if (!q) die_now(); /* the simulation cannot go on faithfully: stop as a crash would */
+	*cap = c;
+	return q;
+}
+
+/* Reads all of fd from offset 0 into a malloc'd buffer. */
+static unsigned char *pc_read_all(int fd, size_t *len)
+{
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) != 0) die_now();
+	size_t n = (size_t)st.st_size, got = 0;
+	unsigned char *b = malloc(n ? n : 1);
+	if (!b) die_now();
+	while (got < n) {
+		ssize_t r = pread(fd, b + got, n - got, (off_t)got);
+		if (r < 0 && errno == EINTR) continue;
+		if (r <= 0) break;
+		got += (size_t)r;
+	}
+	*len = got;
+	return b;
+}
+
+static struct pc_file *pc_find(dev_t dev, ino_t ino)
+{
+	for (size_t i = 0; i < pc.nf; i++)
+		if (pc.f[i].dev == dev && pc.f[i].ino == ino) return &pc.f[i];
+	return NULL;
+}
+
+static struct pc_file *pc_file_of(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) != 0) die_now();
+	struct pc_file *f = pc_find(st.st_dev, st.st_ino);
+	if (f) return f;
+	pc.f = pc_grow(pc.f, &pc.capf, pc.nf, sizeof *pc.f);
+	f = &pc.f[pc.nf++];
+	memset(f, 0, sizeof *f);
+	f->dev = st.st_dev;
+	f->ino = st.st_ino;
+	/* new open file descriptions, not dups: a dup would share (and so keep) the caller's flock */
+	char proc[64];
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+	f->wfd = open(proc, O_WRONLY | O_CLOEXEC);
+	f->rfd = open(proc, O_RDONLY | O_CLOEXEC);
+	if (f->wfd < 0 || f->rfd < 0) die_now(); /* cannot simulate faithfully: stop as a crash */
+	return f;
+}
+
+/* The file is about to change: keep its durable contents if they are not kept yet. */
+static void pc_dirty(struct pc_file *f)
+{
+	if (f->dirty) return;
+	f->snap = pc_read_all(f->rfd, &f->snap_len);
+	f->dirty = true;
+	f->nranges = 0;
+}
+
+static void pc_write(int fd, size_t len, off_t off, bool positioned)
+{
+	if (!pc_on() || len == 0) return;
+	if (!positioned) {
+		struct stat st;
+		int fl = fcntl(fd, F_GETFL);
+		if (fl >= 0 && (fl & O_APPEND)) off = fstat(fd, &st) == 0 ? st.st_size : 0;
+		else off = lseek(fd, 0, SEEK_CUR);
+	}
+	struct pc_file *f = pc_file_of(fd);
+	pc_dirty(f);
+	f->ranges = pc_grow(f->ranges, &f->cap, f->nranges, sizeof *f->ranges);
+	f->ranges[f->nranges++] = (struct pc_range){ off, len };
+}
+
+static void pc_truncate(int fd)
+{
+	if (pc_on()) pc_dirty(pc_file_of(fd));
+}
+
+static void pc_synced(int fd)
+{
+	struct stat st;
+	if (!pc_on() || fstat(fd, &st) != 0) return;
+	struct pc_file *f = pc_find(st.st_dev, st.st_ino);
+	if (!f || !f->dirty) return;
+	free(f->snap);
+	f->snap = NULL;
+	f->snap_len = 0;
+	f->nranges = 0;
+	f->dirty = false;
+}
+
+/* The durable contents of the file at path (NULL when it is no regular file). */
+static unsigned char *pc_durable_copy(const char *path, size_t *len, mode_t *mode, bool *is_dir)
+{
+	struct stat st;
+	*is_dir = false;
+	if (lstat(path, &st) != 0) return NULL;
+	*mode = st.st_mode & 07777;
+	if (S_ISDIR(st.st_mode)) { *is_dir = true; return NULL; }
+	if (!S_ISREG(st.st_mode)) return NULL;
+	struct pc_file *f = pc_find(st.st_dev, st.st_ino);
+	if (f && f->dirty) {
+		unsigned char *b = malloc(f->snap_len ? f->snap_len : 1);
+		if (!b) die_now();
+		memcpy(b, f->snap, f->snap_len);
+		*len = f->snap_len;
+		return b;
+	}
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) die_now();
+	unsigned char *b = pc_read_all(fd, len);
+	close(fd);
+	return b;
+}
+
+/* Records a directory change just made; old (may be NULL) is the durable copy of what it replaced. */
+static void pc_dir_change(enum pc_op op, const char *path, const char *from, unsigned char *old, size_t old_len,
+			  mode_t old_mode, bool had_dir)
+{
+	pc.d = pc_grow(pc.d, &pc.capd, pc.nd, sizeof *pc.d);
+	struct pc_dirop *d = &pc.d[pc.nd++];
+	memset(d, 0, sizeof *d);
+	d->op = op;
+	d->path = strdup(path);
+	d->from = from ? strdup(from) : NULL;
+	if (!d->path || (from && !d->from)) die_now();
+	d->had_file = old != NULL;
+	d->had_dir = had_dir;
+	d->old = old;
+	d->old_len = old_len;
+	d->old_mode = old_mode;
+	char dir[4096];
+	struct stat st;
+	parent_of(path, dir, sizeof dir);
+	if (stat(dir, &st) != 0) die_now();
+	d->dev = st.st_dev;
+	d->ino = st.st_ino;
+}
+
+static void pc_dir_synced(const char *dir)
+{
+	struct stat st;
+	if (!pc_on() || stat(dir, &st) != 0) return;
+	size_t keep = 0;
+	for (size_t i = 0; i < pc.nd; i++) {
+		struct pc_dirop *d = &pc.d[i];
+		if (d->dev == st.st_dev && d->ino == st.st_ino) {
+			free(d->path);
+			free(d->from);
+			free(d->old);
+		} else {
+			pc.d[keep++] = *d;
+		}
+	}
+	pc.nd = keep;
+}
+
+static void pc_rm_tree(const char *path)
+{
+	DIR *dir = opendir(path);
+	if (dir) {
+		struct dirent *e;
+		while ((e = readdir(dir))) {
+			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+			char child[4096];
+			snprintf(child, sizeof child, "%s/%s", path, e->d_name);
+			struct stat st;
+			if (lstat(child, &st) == 0 && S_ISDIR(st.st_mode)) pc_rm_tree(child);
+			else unlink(child);
+		}
+		closedir(dir);
+	}
+	rmdir(path);
+}
+
+static void pc_put_back(const char *path, const unsigned char *b, size_t len, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (fd < 0) return;
+	if (write_all_raw(fd, b, len, 0)) { /* best effort: nothing else can be done at the cut */ }
+	close(fd);
+}
+
+static uint64_t pc_rand(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* Garble: the durable contents, with each written sector (new size kept) as the new bytes,
+ * the old ones, zeros or random bytes. */
+static void pc_garble(struct pc_file *f, uint64_t *seed)
+{
+	size_t n;
+	unsigned char *now = pc_read_all(f->rfd, &n);
+	for (size_t r = 0; r < f->nranges; r++) {
+		size_t a = (size_t)f->ranges[r].off, b = a + f->ranges[r].len;
+		if (b > n) b = n;
+		while (a < b) {
+			size_t end = (a / 512 + 1) * 512;
+			if (end > b) end = b;
+			uint64_t pick = pc_rand(seed) % 4;
+			for (size_t i = a; i < end; i++) {
+				if (pick == 1) now[i] = i < f->snap_len ? f->snap[i] : 0;
+				else if (pick == 2) now[i] = 0;
+				else if (pick == 3) now[i] = (unsigned char)pc_rand(seed);
+			}
+			a = end;
+		}
+	}
+	write_all_raw(f->wfd, now, n, 0);
+	free(now);
+}
+
+static void pc_cut(void)
+{
+	uint64_t seed = io.at * 0x9E3779B97F4A7C15ull | 1;
+	for (size_t i = 0; i < pc.nf; i++) {
+		struct pc_file *f = &pc.f[i];
+		if (!f->dirty) continue;
+		if (io.kind == FAULT_GARBLE) {
+			pc_garble(f, &seed);
+		} else {
+			if (ftruncate(f->wfd, (off_t)f->snap_len) != 0) { /* best effort */ }
+			write_all_raw(f->wfd, f->snap, f->snap_len, 0);
+		}
+	}
+	for (size_t i = pc.nd; i-- > 0;) {
+		struct pc_dirop *d = &pc.d[i];
+		switch (d->op) {
+		case PC_CREATE: unlink(d->path); break;
+		case PC_MKDIR: pc_rm_tree(d->path); break;
+		case PC_RMDIR: mkdir(d->path, 0755); break;
+		case PC_UNLINK:
+			if (d->had_file) pc_put_back(d->path, d->old, d->old_len, d->old_mode);
+			break;
+		case PC_RENAME:
+			if (rename(d->path, d->from) != 0) break;
+			if (d->had_file) pc_put_back(d->path, d->old, d->old_len, d->old_mode);
+			else if (d->had_dir) mkdir(d->path, d->old_mode);
+			break;
+		case PC_EXCHANGE: renameat2(AT_FDCWD, d->path, AT_FDCWD, d->from, RENAME_EXCHANGE); break;
+		}
+	}
+	die_now();
 	_exit(137);
 }
 
@@ -76,6 +400,8 @@ static int io_gate(const char *op, const char *path)
 	case FAULT_ERRNO: return io.errnum;
 	case FAULT_CRASH: die_now(); break;
 	case FAULT_TORN: return -1;
+	case FAULT_POWERCUT:
+	case FAULT_GARBLE: pc_cut();
 	case FAULT_NONE: break;
 	}
 	return 0;
@@ -91,6 +417,20 @@ uint64_t vz_io_calls(void) { return io.calls; }
 void vz_io_fault_reload(void)
 {
 	memset(&io, 0, sizeof io);
+	for (size_t i = 0; i < pc.nf; i++) {
+		close(pc.f[i].wfd);
+		close(pc.f[i].rfd);
+		free(pc.f[i].snap);
+		free(pc.f[i].ranges);
+	}
+	for (size_t i = 0; i < pc.nd; i++) {
+		free(pc.d[i].path);
+		free(pc.d[i].from);
+		free(pc.d[i].old);
+	}
+	free(pc.f);
+	free(pc.d);
+	memset(&pc, 0, sizeof pc);
 	load_fault_config();
 }
 
@@ -99,10 +439,30 @@ int vz_io_open_write(const char *path, int flags, mode_t mode, int *fd)
 	int g = io_gate("open", path);
 	if (g < 0) die_now();
 	if (g) return os_fail(g, "open", path);
+	struct stat before;
+	bool existed = pc_on() && lstat(path, &before) == 0;
+	size_t old_len = 0;
+	mode_t old_mode = 0;
+	bool old_dir;
+	unsigned char *old = existed && (flags & O_TRUNC) ? pc_durable_copy(path, &old_len, &old_mode, &old_dir) : NULL;
 	int f = open(path, flags | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (f < 0) {
+		free(old);
 		if (errno == ELOOP) return vz_fail(VZ_EPERM, "%s: refusing to open through a symlink", path);
 		return os_fail(errno, "open", path);
+	}
+	if (pc_on()) {
+		struct pc_file *pf = pc_file_of(f);
+		if (!existed && (flags & O_CREAT)) {
+			pc_dirty(pf); /* new: its durable contents are none */
+			pc_dir_change(PC_CREATE, path, NULL, NULL, 0, 0, false);
+		} else if (old && !pf->dirty) {
+			pf->snap = old; /* truncated by the open: durable contents read before */
+			pf->snap_len = old_len;
+			pf->dirty = true;
+			old = NULL;
+		}
+		free(old);
 	}
 	*fd = f;
 	return VZ_OK;
@@ -130,6 +490,7 @@ static int gated_write(int fd, const void *buf, size_t len, off_t off, bool posi
 		write_loop(fd, buf, len / 2, off, positioned, path);
 		die_now();
 	}
+	pc_write(fd, len, off, positioned);
 	return write_loop(fd, buf, len, off, positioned, path);
 }
 
@@ -153,20 +514,24 @@ int vz_io_pwrite(int fd, const void *buf, size_t len, off_t offset, const char *
 int vz_io_fsync(int fd, const char *path)
 {
 	SIMPLE_GATE("fsync", path);
-	if (fsync(fd) != 0) return os_fail(errno, "fsync", path);
+	/* in power-cut mode the simulation decides what is durable: no need to wait for the disk */
+	if (!pc_on() && fsync(fd) != 0) return os_fail(errno, "fsync", path);
+	pc_synced(fd);
 	return VZ_OK;
 }
 
 int vz_io_fdatasync(int fd, const char *path)
 {
 	SIMPLE_GATE("fdatasync", path);
-	if (fdatasync(fd) != 0) return os_fail(errno, "fdatasync", path);
+	if (!pc_on() && fdatasync(fd) != 0) return os_fail(errno, "fdatasync", path);
+	pc_synced(fd);
 	return VZ_OK;
 }
 
 int vz_io_ftruncate(int fd, off_t len, const char *path)
 {
 	SIMPLE_GATE("ftruncate", path);
+	pc_truncate(fd);
 	if (ftruncate(fd, len) != 0) return os_fail(errno, "truncate", path);
 	return VZ_OK;
 }
@@ -174,7 +539,12 @@ int vz_io_ftruncate(int fd, off_t len, const char *path)
 int vz_io_rename(const char *from, const char *to)
 {
 	SIMPLE_GATE("rename", to);
-	if (rename(from, to) != 0) return os_fail(errno, "rename", to);
+	size_t old_len = 0;
+	mode_t old_mode = 0;
+	bool old_dir = false;
+	unsigned char *old = pc_on() ? pc_durable_copy(to, &old_len, &old_mode, &old_dir) : NULL;
+	if (rename(from, to) != 0) { free(old); return os_fail(errno, "rename", to); }
+	if (pc_on()) pc_dir_change(PC_RENAME, to, from, old, old_len, old_mode, old_dir);
 	return VZ_OK;
 }
 
@@ -185,16 +555,31 @@ int vz_io_rename_noreplace(const char *from, const char *to)
 		if (errno == EEXIST) return vz_fail(VZ_EEXIST, "%s: already exists", to);
 		return os_fail(errno, "rename", to);
 	}
+	if (pc_on()) pc_dir_change(PC_RENAME, to, from, NULL, 0, 0, false);
+	return VZ_OK;
+}
+
+int vz_io_rename_exchange(const char *a, const char *b)
+{
+	SIMPLE_GATE("rename", b);
+	if (renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE) != 0) return os_fail(errno, "rename", b);
+	if (pc_on()) pc_dir_change(PC_EXCHANGE, b, a, NULL, 0, 0, false);
 	return VZ_OK;
 }
 
 int vz_io_unlink(const char *path, bool missing_ok)
 {
 	SIMPLE_GATE("unlink", path);
+	size_t old_len = 0;
+	mode_t old_mode = 0;
+	bool old_dir = false;
+	unsigned char *old = pc_on() ? pc_durable_copy(path, &old_len, &old_mode, &old_dir) : NULL;
 	if (unlink(path) != 0) {
+		free(old);
 		if (errno == ENOENT && missing_ok) return VZ_OK;
 		return os_fail(errno, "unlink", path);
 	}
+	if (pc_on()) pc_dir_change(PC_UNLINK, path, NULL, old, old_len, old_mode, false);
 	return VZ_OK;
 }
 
@@ -202,6 +587,7 @@ int vz_io_rmdir(const char *path)
 {
 	SIMPLE_GATE("rmdir", path);
 	if (rmdir(path) != 0) return os_fail(errno, "rmdir", path);
+	if (pc_on()) pc_dir_change(PC_RMDIR, path, NULL, NULL, 0, 0, false);
 	return VZ_OK;
 }
 
@@ -214,6 +600,7 @@ int vz_io_mkdir(const char *path, mode_t mode, bool exist_ok)
 		if (errno == EEXIST) return vz_fail(VZ_EEXIST, "%s: already exists", path);
 		return os_fail(errno, "mkdir", path);
 	}
+	if (pc_on()) pc_dir_change(PC_MKDIR, path, NULL, NULL, 0, 0, false);
 	return VZ_OK;
 }
 
@@ -222,8 +609,9 @@ int vz_io_fsync_dir(const char *dir)
 	SIMPLE_GATE("fsync_dir", dir);
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) return os_fail(errno, "open directory", dir);
-	int rc = fsync(fd) != 0 ? os_fail(errno, "fsync directory", dir) : VZ_OK;
+	int rc = !pc_on() && fsync(fd) != 0 ? os_fail(errno, "fsync directory", dir) : VZ_OK;
 	close(fd);
+	if (!rc) pc_dir_synced(dir);
 	return rc;
 }
 

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define META_VERSION 1
+#define META_VERSION 2
 #define META_MAX_SIZE (1u << 20)
 static const char META_SUM_KEY[] = ",\n  \"meta_xxh3\": \"";
 
@@ -169,7 +169,25 @@ int vz_meta_read(const char *dir, vz_meta *m)
 	const char *kind = NULL;
 	json_t *files;
 	if ((rc = get_uint(o, "format_version", 1000, &v))) goto out;
-	if (v != META_VERSION) { rc = vz_fail(VZ_ECORRUPT, "unsupported format_version %llu", (unsigned long long)v); goto out; }
+	if (v < 1 || v > META_VERSION) { rc = vz_fail(VZ_ECORRUPT, "unsupported format_version %llu (this vz reads up to %d)", (unsigned long long)v, META_VERSION); goto out; }
+	m->format_version = (uint32_t)v;
+	if (v >= 2) {
+		const char *idhex = NULL;
+		if ((rc = get_str(o, "collection_id", &idhex))) goto out;
+		if ((rc = vz_id_parse(idhex, &m->id))) goto out;
+		if (!vz_id_is_set(&m->id)) { rc = vz_fail(VZ_ECORRUPT, "field \"collection_id\" is zero"); goto out; }
+		json_t *wal = json_object_get(o, "wal");
+		if (wal) {
+			const char *salt = NULL;
+			char *salt_end;
+			if (!json_is_object(wal)) { rc = vz_fail(VZ_ECORRUPT, "field \"wal\" is not an object"); goto out; }
+			if ((rc = get_str(wal, "salt", &salt)) || (rc = get_uint(wal, "first_seq", INT64_MAX, &m->wal_first_seq))) goto out;
+			m->wal_salt = strtoull(salt, &salt_end, 16);
+			if (strlen(salt) != 16 || *salt_end) { rc = vz_fail(VZ_ECORRUPT, "wal.salt is not 16 hex digits"); goto out; }
+			m->has_wal_start = true;
+		}
+		if (json_object_get(o, "terms_saves") && (rc = get_uint(o, "terms_saves", INT64_MAX, &m->terms_saves))) goto out;
+	}
 	if ((rc = get_str(o, "kind", &kind))) goto out;
 	m->workspace = !strcmp(kind, "workspace");
 	if (!m->workspace && strcmp(kind, "dynamic")) { rc = vz_fail(VZ_ECORRUPT, "unknown kind \"%s\"", kind); goto out; }
@@ -211,14 +229,23 @@ out:
 int vz_meta_write(const char *dir, const vz_meta *m)
 {
 	vz_buf b = { 0 };
-	int rc = vz_buf_printf(&b, "{\n  \"format_version\": %d,\n  \"kind\": \"%s\",\n  \"config\": ", META_VERSION,
-			       m->workspace ? "workspace" : "dynamic");
+	if (!vz_id_is_set(&m->id)) return vz_fail(VZ_EINTERNAL, "metadata.json: no collection id to write");
+	char idhex[33];
+	vz_id_hex(&m->id, idhex);
+	int rc = vz_buf_printf(&b, "{\n  \"format_version\": %d,\n  \"kind\": \"%s\",\n  \"collection_id\": \"%s\",\n  \"config\": ",
+			       META_VERSION, m->workspace ? "workspace" : "dynamic", idhex);
 	if (!rc) rc = vz_config_to_json(&m->cfg, &b);
 	if (!rc)
 		rc = vz_buf_printf(&b, ",\n  \"generation\": %" PRIu64 ",\n  \"wal_seq\": %" PRIu64 ",\n  \"rows\": %" PRIu64
 				       ",\n  \"live\": %" PRIu64 ",\n  \"tombstones\": %" PRIu64 ",\n  \"created\": %" PRId64
 				       ",\n  \"checkpoint_time\": %" PRId64 ",\n  \"files\": {",
 				   m->generation, m->wal_seq, m->rows, m->live, m->tombstones, m->created, m->checkpoint_time);
+	if (!rc && m->has_wal_start) {
+		/* "wal" goes before "files": the members keep one fixed order */
+		b.len -= strlen(",\n  \"files\": {");
+		rc = vz_buf_printf(&b, ",\n  \"wal\": {\"salt\": \"%016" PRIx64 "\", \"first_seq\": %" PRIu64 "},\n  \"files\": {",
+				   m->wal_salt, m->wal_first_seq);
+	}
 	const char *sep = "";
 	const vz_file_sum *sums[2] = { &m->vectors, &m->index };
 	const char *names[2] = { "vectors.bin", "index.hnsw" };
@@ -229,6 +256,7 @@ int vz_meta_write(const char *dir, const vz_meta *m)
 		sep = ",";
 	}
 	if (!rc) rc = vz_buf_printf(&b, "\n  }");
+	if (!rc && m->terms_saves) rc = vz_buf_printf(&b, ",\n  \"terms_saves\": %" PRIu64, m->terms_saves);
 	if (!rc && m->extra_json && m->extra_json[0]) rc = vz_buf_printf(&b, ",\n  \"extra\": %s", m->extra_json);
 	if (!rc) {
 		uint64_t h = vz_hash64(b.data, b.len);
@@ -245,4 +273,39 @@ void vz_meta_free(vz_meta *m)
 {
 	free(m->extra_json);
 	m->extra_json = NULL;
+}
+
+int vz_meta_check_header(const vz_meta *m, const char *name, const vz_file_header *h, bool check_gen)
+{
+	char want[33], got[33];
+	vz_coll_id id;
+	if (vz_id_is_set(&m->id)) {
+		vz_id_hex(&m->id, want);
+		if (!vz_header_id(h, &id))
+			return vz_fail(VZ_ECORRUPT, "%s: format version %u carries no collection id, metadata.json names %s (an older copy?)",
+				       name, h->version, want);
+		if (!vz_id_is_set(&id))
+			return vz_fail(VZ_ECORRUPT, "%s: carries no collection id, metadata.json names %s", name, want);
+		if (!vz_id_equal(&id, &m->id)) {
+			vz_id_hex(&id, got);
+			return vz_fail(VZ_ECORRUPT, "%s: belongs to collection %s, this is %s", name, got, want);
+		}
+	}
+	if (check_gen && h->generation != m->generation)
+		return vz_fail(VZ_ECORRUPT, "%s: generation %llu, metadata.json says %llu (%s)", name, (unsigned long long)h->generation,
+			       (unsigned long long)m->generation, h->generation < m->generation ? "an older copy?" : "a newer copy?");
+	return VZ_OK;
+}
+
+int vz_meta_check_wal(const vz_meta *m, const vz_file_header *h)
+{
+	int rc = vz_meta_check_header(m, "wal.log", h, m->has_wal_start);
+	if (rc || !m->has_wal_start) return rc;
+	if (h->aux != m->wal_salt)
+		return vz_fail(VZ_ECORRUPT, "wal.log: salt %016llx, metadata.json says %016llx (a log of another checkpoint?)",
+			       (unsigned long long)h->aux, (unsigned long long)m->wal_salt);
+	if (h->aux2 != m->wal_first_seq)
+		return vz_fail(VZ_ECORRUPT, "wal.log: first sequence number %llu, metadata.json says %llu", (unsigned long long)h->aux2,
+			       (unsigned long long)m->wal_first_seq);
+	return VZ_OK;
 }

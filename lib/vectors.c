@@ -1,7 +1,8 @@
 /* vectors.c: vectors.bin, the rows of a checkpoint, laid out to be mapped and used in place.
  *
  * Layout (little-endian; every section starts on a 64-byte boundary):
- *   0    vz_file_header: magic VZVECS01, aux = rows, aux2 = dim, body_checksum over bytes 64..end
+ *   0    vz_file_header: magic VZVECS01, version 2: aux and aux2 = the collection id (version 1,
+ *        still read: aux = rows, aux2 = dim), body_checksum over bytes 64..end
  *   64   layout: u64 rows, u32 dim, u32 metric, u64 vectors_off, u64 rowinfo_off, u64 heap_off,
  *        u64 heap_len, u64 hash_off, u64 hash_slots
  *   vectors_off  rows * dim float32, row-major (cosine rows are unit length)
@@ -17,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define VECTORS_VERSION 1
+#define VECTORS_VERSION 2
 
 static uint64_t align64(uint64_t x) { return (x + 63) & ~(uint64_t)63; }
 
@@ -43,12 +44,13 @@ int vz_vectors_open(const char *path, uint64_t expect_rows, uint32_t dim, enum v
 	v->heap_len = vz_load_u64(L + 40);
 	uint64_t hash_off = vz_load_u64(L + 48);
 	v->hash_slots = vz_load_u64(L + 56);
-	if (v->rows != expect_rows || v->header.aux != v->rows) {
+	bool v1 = v->header.version == 1; /* the rows and dimension repeated in the header */
+	if (v->rows != expect_rows || (v1 && v->header.aux != v->rows)) {
 		rc = vz_fail(VZ_ECORRUPT, "offset 64: %llu rows, metadata.json says %llu", (unsigned long long)v->rows,
 			     (unsigned long long)expect_rows);
 		goto bad;
 	}
-	if (v->dim != dim || v->header.aux2 != dim) { rc = vz_fail(VZ_ECORRUPT, "offset 72: dimension %u, expected %u", v->dim, dim); goto bad; }
+	if (v->dim != dim || (v1 && v->header.aux2 != dim)) { rc = vz_fail(VZ_ECORRUPT, "offset 72: dimension %u, expected %u", v->dim, dim); goto bad; }
 	if (v->metric != metric) { rc = vz_fail(VZ_ECORRUPT, "offset 76: metric %u does not match the configuration", (unsigned)v->metric); goto bad; }
 	uint64_t vec_len, ri_len, hash_len, end;
 	if (vz_mul_overflow_u64(v->rows, (uint64_t)dim * 4, &vec_len) || vz_mul_overflow_u64(v->rows, VZ_ROWINFO_SIZE, &ri_len) ||
@@ -178,8 +180,8 @@ int vz_vectors_verify(const vz_vectors *v, vz_verify_cb cb, void *ctx)
 	return problems;
 }
 
-int vz_vectors_write(const char *to, uint64_t generation, uint32_t dim, enum vz_metric metric, vz_row_reader read,
-			  void *ctx, const vz_out_row *rows, uint64_t n, vz_file_sum *sum)
+int vz_vectors_write(const char *to, const vz_coll_id *id, uint64_t generation, uint32_t dim, enum vz_metric metric,
+		     vz_row_reader read, void *ctx, const vz_out_row *rows, uint64_t n, vz_file_sum *sum)
 {
 	if (n > UINT32_MAX - 1) return vz_fail(VZ_ERANGE, "too many rows (%llu)", (unsigned long long)n);
 	uint64_t live = 0, heap_len = 0;
@@ -284,7 +286,8 @@ int vz_vectors_write(const char *to, uint64_t generation, uint32_t dim, enum vz_
 	if (!rc && pos != total) rc = vz_fail(VZ_EINTERNAL, "vectors.bin: wrote %llu bytes, planned %llu", (unsigned long long)pos, (unsigned long long)total);
 	if (!rc) {
 		vz_file_header h = { .version = VECTORS_VERSION, .generation = generation, .body_length = total - VZ_HEADER_SIZE,
-				     .body_checksum = vz_hasher_digest(body), .aux = n, .aux2 = dim };
+				     .body_checksum = vz_hasher_digest(body) };
+		vz_id_to_words(id, &h.aux, &h.aux2);
 		memcpy(h.magic, VZ_MAGIC_VECTORS, 8);
 		vz_header_encode(&h, head);
 		rc = vz_io_pwrite(t.fd, head, sizeof head, 0, t.path);

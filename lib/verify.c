@@ -1,5 +1,5 @@
 /* verify.c: full integrity checks of a collection, and recovery. */
-#include "internal.h"
+#include "ws_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +31,9 @@ struct checker {
 	vz_verify_cb cb;
 	void *ctx;
 	int problems;
+	/* for naming metadata.json when every other file disagrees with it the same way */
+	int id_checked, foreign, gen_checked, newer;
+	vz_coll_id other;
 };
 
 static void problem(struct checker *k, const char *file, int64_t off, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -60,18 +63,64 @@ static const char *short_detail(const char *detail, const char *dir)
 	return detail;
 }
 
+/* The detail without a leading "NAME: " (the report names the file already). */
+static const char *without_name(const char *detail, const char *name)
+{
+	size_t l = strlen(name);
+	if (!strncmp(detail, name, l) && detail[l] == ':' && detail[l + 1] == ' ') return detail + l + 2;
+	return detail;
+}
+
+/* Reads and checks the header of the file at path (any version this vz reads). */
+static int read_header(const char *path, const char *magic, vz_file_header *h)
+{
+	vz_map map;
+	int rc = vz_map_file(path, &map);
+	if (rc) return rc;
+	rc = vz_header_decode(map.data, map.size, magic, 2, h);
+	vz_unmap(&map);
+	return rc;
+}
+
+/* Whether the header h of file name belongs with metadata m (identity, and generation when
+ * check_gen); counts what disagrees for blame_metadata. */
+static bool check_identity(struct checker *k, const vz_meta *m, const char *name, const vz_file_header *h, bool check_gen)
+{
+	vz_coll_id id;
+	if (vz_id_is_set(&m->id)) {
+		k->id_checked++;
+		if (vz_header_id(h, &id) && !vz_id_equal(&id, &m->id)) {
+			if (k->foreign == 0 || vz_id_equal(&id, &k->other)) k->foreign++;
+			k->other = id;
+		}
+	}
+	if (check_gen) {
+		k->gen_checked++;
+		if (h->generation > m->generation) k->newer++;
+	}
+	int rc = !strcmp(name, "wal.log") ? vz_meta_check_wal(m, h) : vz_meta_check_header(m, name, h, check_gen);
+	if (rc) problem(k, name, 0, "%s", without_name(vz_last_error(), name));
+	return rc == VZ_OK;
+}
+
 static void check_data_file(struct checker *k, const char *dir, const vz_meta *m, const char *name, bool quick)
 {
 	char path[4200];
-	const vz_file_sum *want = !strcmp(name, "vectors.bin") ? &m->vectors : &m->index;
+	bool is_vectors = !strcmp(name, "vectors.bin");
+	const vz_file_sum *want = is_vectors ? &m->vectors : &m->index;
+	const char *magic = is_vectors ? VZ_MAGIC_VECTORS : VZ_MAGIC_INDEX;
 	if (m->rows == 0) return;
 	/* an interrupted checkpoint may have left the committed file under another name */
-	vz_settle_data_file(dir, name, !strcmp(name, "vectors.bin") ? VZ_MAGIC_VECTORS : VZ_MAGIC_INDEX, m->generation, false, path, sizeof path);
-	if (!strcmp(name, "vectors.bin")) {
+	vz_settle_data_file(dir, name, magic, m->generation, false, path, sizeof path);
+	vz_file_header h;
+	int rc = read_header(path, magic, &h);
+	if (rc == VZ_ENOENT) { problem(k, name, -1, "missing (metadata.json lists it)"); return; }
+	if (rc) { problem(k, name, 0, "%s", short_detail(vz_last_error(), dir)); return; }
+	if (!check_identity(k, m, name, &h, true)) return;
+	if (is_vectors) {
 		vz_vectors v;
-		int rc = vz_vectors_open(path, m->rows, m->cfg.dim, m->cfg.metric, &v);
+		rc = vz_vectors_open(path, m->rows, m->cfg.dim, m->cfg.metric, &v);
 		if (rc) { problem(k, name, 0, "%s", short_detail(vz_last_error(), dir)); return; }
-		if (v.header.generation != m->generation) problem(k, name, 16, "generation %llu, metadata.json says %llu", (unsigned long long)v.header.generation, (unsigned long long)m->generation);
 		if (v.map.size != want->size) problem(k, name, -1, "size %zu, metadata.json says %llu", v.map.size, (unsigned long long)want->size);
 		if (v.header.body_checksum != want->body_checksum) problem(k, name, 32, "body checksum in the header differs from metadata.json");
 		uint64_t tomb = 0;
@@ -85,16 +134,13 @@ static void check_data_file(struct checker *k, const char *dir, const vz_meta *m
 		return;
 	}
 	vz_map map;
-	int rc = vz_map_file(path, &map);
+	rc = vz_map_file(path, &map);
 	if (rc) { problem(k, name, -1, "%s", short_detail(vz_last_error(), dir)); return; }
 	vz_hnsw_index idx;
-	vz_file_header h;
-	rc = vz_header_decode(map.data, map.size, VZ_MAGIC_INDEX, 1, &h);
-	if (!rc) rc = vz_hnsw_open(map.data, map.size, m->cfg.dim, m->cfg.metric, m->rows, &idx);
+	rc = vz_hnsw_open(map.data, map.size, m->cfg.dim, m->cfg.metric, m->rows, &idx);
 	if (rc) {
 		problem(k, name, 0, "%s", short_detail(vz_last_error(), dir));
 	} else {
-		if (h.generation != m->generation) problem(k, name, 16, "generation %llu, metadata.json says %llu", (unsigned long long)h.generation, (unsigned long long)m->generation);
 		if (map.size != want->size) problem(k, name, -1, "size %zu, metadata.json says %llu", map.size, (unsigned long long)want->size);
 		if (h.body_checksum != want->body_checksum) problem(k, name, 32, "body checksum in the header differs from metadata.json");
 		if (!quick && vz_hnsw_verify(&idx)) problem(k, name, -1, "%s", vz_last_error());
@@ -106,10 +152,13 @@ static void check_wal(struct checker *k, const char *dir, const vz_meta *m, bool
 {
 	char path[4200];
 	snprintf(path, sizeof path, "%s/wal.log", dir);
+	if (m->has_wal_start) vz_settle_data_file(dir, "wal.log", VZ_MAGIC_WAL, m->generation, false, path, sizeof path);
 	vz_wal_log w;
 	int rc = vz_wal_scan(path, VZ_WAL_SCAN_STOP, &w);
+	if (rc == VZ_ENOENT) { problem(k, "wal.log", -1, "missing (a dynamic collection needs its log)"); return; }
 	if (rc) { problem(k, "wal.log", 0, "%s", short_detail(vz_last_error(), dir)); return; }
-	if (quick) { vz_wal_free(&w); return; }
+	bool ok = check_identity(k, m, "wal.log", &w.header, m->has_wal_start);
+	if (quick || !ok) { vz_wal_free(&w); return; }
 	if (w.damaged)
 		problem(k, "wal.log", (int64_t)w.damage_offset, "%s (%s; %llu bytes after it)", w.damage_what,
 			w.torn_tail ? "a torn tail" : "good records follow: not just a torn tail",
@@ -139,40 +188,126 @@ static void check_wal(struct checker *k, const char *dir, const vz_meta *m, bool
 	vz_wal_free(&w);
 }
 
-int vz_collection_verify(const char *dir, bool quick, int lock_timeout_ms, vz_verify_cb cb, void *ctx, int *problems)
+/* terms.bin (dynamic collections with an embedding): every byte (checksum), the table's
+ * structure, the collection id, and a save count no lower than the checkpoint's. */
+static void check_terms(struct checker *k, const char *dir, const vz_meta *m, bool quick)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/terms.bin", dir);
+	vz_file_header h;
+	int rc = read_header(path, VZ_MAGIC_TERMS, &h);
+	if (rc == VZ_ENOENT) {
+		if (m->terms_saves > 0) problem(k, "terms.bin", -1, "missing, metadata.json says it was saved %llu times", (unsigned long long)m->terms_saves);
+		return;
+	}
+	if (rc) { problem(k, "terms.bin", 0, "%s", vz_last_error()); return; }
+	if (!check_identity(k, m, "terms.bin", &h, false)) return;
+	if (h.generation < m->terms_saves)
+		problem(k, "terms.bin", 16, "saved %llu times, metadata.json says %llu (an older copy?)", (unsigned long long)h.generation,
+			(unsigned long long)m->terms_saves);
+	if (quick) return;
+	vz_bm25 *model;
+	if ((rc = vz_bm25_load(path, &model))) { problem(k, "terms.bin", -1, "%s", short_detail(vz_last_error(), dir)); return; }
+	if (vz_bm25_dim(model) != m->cfg.dim) problem(k, "terms.bin", VZ_HEADER_SIZE, "dimension %u, the collection has %u", vz_bm25_dim(model), m->cfg.dim);
+	vz_bm25_free(model);
+}
+
+/* cache.bin (workspace collections): every byte, its structure, the collection id, the
+ * snapshot's generation, and one chunk per row. */
+static void check_cache(struct checker *k, const char *dir, const vz_meta *m)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/cache.bin", dir);
+	vz_file_header h;
+	vz_coll_id id;
+	uint64_t chunks;
+	int rc = vz_ws_cache_info(path, &h, &id, &chunks);
+	if (rc == VZ_ENOENT) { problem(k, "cache.bin", -1, "missing (vz build --force makes it again)"); return; }
+	if (rc) { problem(k, "cache.bin", -1, "%s", short_detail(vz_last_error(), dir)); return; }
+	char want[33], got[33];
+	if (vz_id_is_set(&m->id)) {
+		k->id_checked++;
+		vz_id_hex(&m->id, want);
+		if (h.version < 2) {
+			problem(k, "cache.bin", 8, "format version %u carries no collection id, metadata.json names %s (an older copy?)", h.version, want);
+			return;
+		}
+		if (!vz_id_equal(&id, &m->id)) {
+			if (k->foreign == 0 || vz_id_equal(&id, &k->other)) k->foreign++;
+			k->other = id;
+			vz_id_hex(&id, got);
+			problem(k, "cache.bin", VZ_HEADER_SIZE, "belongs to collection %s, this is %s", got, want);
+			return;
+		}
+	}
+	k->gen_checked++;
+	if (h.generation > m->generation) k->newer++;
+	if (h.generation != m->generation)
+		problem(k, "cache.bin", 16, "generation %llu, metadata.json says %llu (%s)", (unsigned long long)h.generation,
+			(unsigned long long)m->generation, h.generation < m->generation ? "an older copy?" : "a newer copy?");
+	else if (chunks != m->rows)
+		problem(k, "cache.bin", -1, "%llu chunks, metadata.json says %llu rows", (unsigned long long)chunks, (unsigned long long)m->rows);
+}
+
+/* When every other file disagrees with metadata.json in the same way, it is metadata.json that
+ * is the odd one out: say so. */
+static void blame_metadata(struct checker *k, const vz_meta *m)
+{
+	char want[33], got[33];
+	if (k->id_checked > 0 && k->foreign == k->id_checked) {
+		vz_id_hex(&m->id, want);
+		vz_id_hex(&k->other, got);
+		problem(k, "metadata.json", -1, "names collection %s, every other file belongs to %s (a copy from another collection?)", want, got);
+	} else if (k->gen_checked > 0 && k->newer == k->gen_checked) {
+		problem(k, "metadata.json", -1, "generation %llu, every other file is of a later one (an older copy?)", (unsigned long long)m->generation);
+	}
+}
+
+int vz_verify_locked(const char *dir, bool quick, vz_verify_cb cb, void *ctx, int *problems)
 {
 	*problems = 0;
-	vz_lock lock = VZ_LOCK_INIT;
-	int rc = vz_collection_lock(dir, VZ_LOCK_SHARED, lock_timeout_ms, &lock);
-	if (rc) return rc;
-	struct checker k = { cb, ctx, 0 };
+	struct checker k = { .cb = cb, .ctx = ctx };
 	vz_meta m;
-	rc = vz_meta_read(dir, &m);
+	int rc = vz_meta_read(dir, &m);
 	if (rc) {
-		problem(&k, "metadata.json", -1, "%s", short_detail(vz_last_error(), dir));
+		problem(&k, "metadata.json", -1, "%s", rc == VZ_ENOENT ? "missing" : short_detail(vz_last_error(), dir));
 		/* without metadata the other files can still be checked on their own */
 		char path[4200];
-		const char *names[] = { "vectors.bin", "index.hnsw", "wal.log" };
-		const char *magics[] = { VZ_MAGIC_VECTORS, VZ_MAGIC_INDEX, VZ_MAGIC_WAL };
-		for (int i = 0; i < 3; i++) {
+		const char *names[] = { "vectors.bin", "index.hnsw", "wal.log", "terms.bin", "cache.bin" };
+		const char *magics[] = { VZ_MAGIC_VECTORS, VZ_MAGIC_INDEX, VZ_MAGIC_WAL, VZ_MAGIC_TERMS, VZ_MAGIC_CACHE };
+		for (int i = 0; i < 5; i++) {
 			snprintf(path, sizeof path, "%s/%s", dir, names[i]);
 			vz_map mp;
 			vz_file_header h;
 			if (vz_map_file(path, &mp)) continue;
-			if (vz_header_decode(mp.data, mp.size, magics[i], 1, &h)) problem(&k, names[i], 0, "%s", vz_last_error());
-			else if (i < 2 && h.body_checksum != vz_hash64(mp.data + VZ_HEADER_SIZE, mp.size - VZ_HEADER_SIZE))
+			if (vz_header_decode(mp.data, mp.size, magics[i], 2, &h)) problem(&k, names[i], 0, "%s", vz_last_error());
+			else if (i != 2 && h.body_checksum != vz_hash64(mp.data + VZ_HEADER_SIZE, mp.size - VZ_HEADER_SIZE))
 				problem(&k, names[i], -1, "body checksum mismatch");
 			vz_unmap(&mp);
 		}
-		vz_lock_release(&lock);
 		*problems = k.problems;
 		return VZ_OK;
 	}
 	check_data_file(&k, dir, &m, "vectors.bin", quick);
 	check_data_file(&k, dir, &m, "index.hnsw", quick);
 	if (!m.workspace) check_wal(&k, dir, &m, quick);
+	if (!m.workspace && m.cfg.embedding[0]) check_terms(&k, dir, &m, quick);
+	/* cache.bin holds the df table that embeds query texts: a snapshot without an embedding
+	 * (written by the library alone) has none */
+	if (m.workspace && !quick && m.cfg.embedding[0]) check_cache(&k, dir, &m);
+	blame_metadata(&k, &m);
 	vz_meta_free(&m);
-	vz_lock_release(&lock);
 	*problems = k.problems;
 	return VZ_OK;
+}
+
+int vz_collection_verify(const char *dir, bool quick, int lock_timeout_ms, vz_verify_cb cb, void *ctx, int *problems)
+{
+	*problems = 0;
+	vz_lock lock = VZ_LOCK_INIT;
+	int rc = vz_collection_lock(dir, VZ_LOCK_SHARED, lock_timeout_ms, &lock);
+	if (rc) return rc;
+	rc = vz_verify_locked(dir, quick, cb, ctx, problems);
+	vz_lock_release(&lock);
+	return rc;
 }

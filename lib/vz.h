@@ -96,10 +96,20 @@ void vz_hasher_free(vz_hasher *h);
  *                       doing it (a simulated crash).
  *   VZ_FAULT="N:torn"   at the Nth counted call, if it is a write, half the bytes are written,
  *                       then the process kills itself; other calls behave as crash.
+ *   VZ_FAULT="N:powercut"  a simulated power cut at the Nth counted call, before doing it: every
+ *                       file changed since its last fsync/fdatasync gets back the contents it
+ *                       had then; every create, mkdir, rename, unlink and rmdir not followed by
+ *                       an fsync of its directory (vz_io_fsync_dir; for a rename, the directory of
+ *                       the new name) is undone, newest first; then the process kills itself.
+ *                       The layer keeps what it needs for that (durable contents of the changed
+ *                       and the removed files) in memory from the first call on.
+ *   VZ_FAULT="N:garble"  the same, but the ranges written since the last fsync hold, per 512-byte
+ *                       sector, the new bytes, the old ones, zeros or random bytes (seeded by N),
+ *                       as a disk that wrote some of them; file sizes stay as written.
  *   VZ_IO_TRACE=PATH    every counted call appends "N op path" to PATH (never itself counted).
  * Counted calls: vz_io_open_write, vz_io_write, vz_io_pwrite, vz_io_fsync, vz_io_fdatasync,
- * vz_io_rename, vz_io_rename_noreplace, vz_io_unlink, vz_io_rmdir, vz_io_mkdir,
- * vz_io_ftruncate, vz_io_fsync_dir.
+ * vz_io_rename, vz_io_rename_noreplace, vz_io_rename_exchange, vz_io_unlink, vz_io_rmdir,
+ * vz_io_mkdir, vz_io_ftruncate, vz_io_fsync_dir.
  * All return 0 or a vz_err (from errno via vz_err_from_errno) with the path in the detail.
  * A failed fsync is final: callers report it and never retry.
  * ------------------------------------------------------------------------------------------- */
@@ -124,6 +134,8 @@ int vz_io_ftruncate(int fd, off_t len, const char *path);
 int vz_io_rename(const char *from, const char *to);
 /* Renames, failing with VZ_EEXIST when `to` exists (renameat2 RENAME_NOREPLACE). */
 int vz_io_rename_noreplace(const char *from, const char *to);
+/* Swaps the two names atomically (RENAME_EXCHANGE); both must exist. */
+int vz_io_rename_exchange(const char *a, const char *b);
 /* Unlinks path; a missing path is success when missing_ok. */
 int vz_io_unlink(const char *path, bool missing_ok);
 int vz_io_rmdir(const char *path);
@@ -242,6 +254,26 @@ typedef struct vz_file_header {
 	uint64_t aux2;           /* kind-specific (e.g. WAL: first sequence number) */
 	uint64_t header_checksum;
 } vz_file_header;
+
+/* A collection's identity: 128 random bits fixed when it is created (getrandom), carried by
+ * every file it writes so that a file of another collection is never taken for its own. All
+ * zero: none (a collection of format version 1, until its next checkpoint gives it one). */
+typedef struct vz_coll_id { unsigned char b[16]; } vz_coll_id;
+bool vz_id_is_set(const vz_coll_id *id);
+bool vz_id_equal(const vz_coll_id *a, const vz_coll_id *b);
+/* A new random identity (getrandom; never all zero). */
+void vz_id_new(vz_coll_id *id);
+/* 32 lowercase hexadecimal digits and a NUL. */
+void vz_id_hex(const vz_coll_id *id, char out[33]);
+/* Parses 32 hexadecimal digits; VZ_ECORRUPT otherwise. */
+int vz_id_parse(const char *hex, vz_coll_id *id);
+/* The identity as two header words (first 8 bytes little-endian in a, last 8 in b), and back. */
+void vz_id_to_words(const vz_coll_id *id, uint64_t *a, uint64_t *b);
+void vz_id_from_words(uint64_t a, uint64_t b, vz_coll_id *id);
+/* The identity a header of version 2 or later carries (vectors.bin, index.hnsw, terms.bin:
+ * aux and aux2; wal.log: the body_length and body_checksum words, unused by a log). False for
+ * version 1 and for cache.bin (whose body starts with it). */
+bool vz_header_id(const vz_file_header *h, vz_coll_id *id);
 
 /* Serialises h into out[VZ_HEADER_SIZE], computing header_checksum. */
 void vz_header_encode(const vz_file_header *h, unsigned char out[VZ_HEADER_SIZE]);
@@ -440,7 +472,8 @@ void vz_sq8_range_add(float *lo, float *hi, const float *row, uint32_t dim);
 void vz_sq8_range_finish(float *lo, const float *hi, float *step, uint32_t dim);
 void vz_sq8_encode(const float *row, const float *min, const float *step, uint32_t dim, uint8_t *codes);
 int vz_hnsw_builder_add(vz_hnsw_builder *b, size_t first, size_t count, int threads);
-int vz_hnsw_builder_write(vz_hnsw_builder *b, vz_tmpfile *out, uint64_t generation);
+/* Writes the index into out: a version 2 header carrying id (NULL: none) and generation. */
+int vz_hnsw_builder_write(vz_hnsw_builder *b, vz_tmpfile *out, const vz_coll_id *id, uint64_t generation);
 void vz_hnsw_builder_free(vz_hnsw_builder *b);
 int vz_hnsw_open(const unsigned char *data, size_t size, uint32_t dim, enum vz_metric metric,
                  size_t expect_rows, vz_hnsw_index *idx);
@@ -514,6 +547,10 @@ int vz_config_from_json_text(const char *text, size_t len, vz_config *c);
 /* Takes the collection's lock (dir/LOCK) shared or exclusive, waiting at most timeout_ms;
  * VZ_ENOENT when the collection does not exist (or vanished while waiting, e.g. dropped). */
 int vz_collection_lock(const char *dir, enum vz_lock_mode mode, int timeout_ms, vz_lock *lock);
+/* Checks the body checksum of vectors.bin (every byte of the checkpoint's rows), for a reader
+ * about to read them all (dump): damage is then an error, not rows printed wrong. VZ_ECORRUPT
+ * naming the file. */
+int vz_collection_check_rows(vz_collection *c);
 /* Sets the automatic checkpoint thresholds of the dynamic collection in dir (0: leave that one
  * as it is) in its metadata.json, under its exclusive lock (lib/thresholds.c). VZ_EPERM for a
  * workspace collection, VZ_EINVAL for a value out of range. */
@@ -595,7 +632,7 @@ typedef struct vz_wal_log {
 	bool damaged;          /* something after valid_end is not a good record */
 	uint64_t damage_offset;
 	char damage_what[160];
-	bool torn_tail;        /* the damage is only a tail: no good record follows it */
+	bool torn_tail;        /* the damage is only a tail: in the last transaction, no later one follows */
 	size_t good_after_damage; /* good records found after the damage (salvage scan) */
 	uint64_t bytes_lost;   /* bytes of the log not covered by good records */
 } vz_wal_log;

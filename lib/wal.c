@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define WAL_VERSION 1
+#define WAL_VERSION 2 /* 1, still read, has no collection id */
 #define NO_PAYLOAD 0xFFFFFFFFu
 /* A record longer than this is damage, not data: bounds what a corrupt length can make us read. */
 #define WAL_MAX_RECORD ((uint64_t)VZ_MAX_PAYLOAD_LEN + 4u * VZ_MAX_DIM + 1024u)
@@ -66,9 +66,11 @@ int vz_wal_encode(vz_wal_writer *w, uint32_t type, uint64_t txn, const void *pay
 	return VZ_OK;
 }
 
-int vz_wal_reset(const char *path, uint64_t generation, uint64_t first_seq, vz_wal_writer *w)
+int vz_wal_reset(const char *path, const vz_coll_id *id, uint64_t generation, uint64_t salt, uint64_t first_seq, vz_wal_writer *w)
 {
-	vz_file_header h = { .version = WAL_VERSION, .generation = generation, .aux = vz_random_u64(), .aux2 = first_seq };
+	vz_file_header h = { .version = WAL_VERSION, .generation = generation, .aux = salt ? salt : vz_random_u64(), .aux2 = first_seq };
+	/* a log has no body checksum: those two words carry the collection id */
+	vz_id_to_words(id, &h.body_length, &h.body_checksum);
 	memcpy(h.magic, VZ_MAGIC_WAL, 8);
 	unsigned char buf[VZ_HEADER_SIZE];
 	vz_header_encode(&h, buf);
@@ -209,12 +211,20 @@ int vz_wal_scan(const char *path, enum vz_wal_scan_mode mode, vz_wal_log *out)
 	if (!out->damaged) return VZ_OK;
 
 	/* Look past the damage for records that still check out (8-byte aligned positions): none
-	 * means a torn tail, the common result of a crash during an append. */
+	 * means a torn tail, the common result of a crash during an append. So do good records of
+	 * only the transaction the damage is in when that is the last one: a power cut during an
+	 * append (not yet fdatasynced, so never acknowledged) can leave any mix of its sectors
+	 * written, garbage, zeros or new, so its own records may follow its damage. A record of a
+	 * later transaction proves the damaged one was acknowledged: that is real damage. */
+	bool in_txn = out->n > 0 && out->entries[out->n - 1].type != VZ_WAL_COMMIT;
+	uint64_t last_txn = in_txn ? out->entries[out->n - 1].txn : expect_seq;
+	size_t later_txns = 0;
 	uint64_t covered = 0;
 	for (uint64_t p = (out->damage_offset + 8) & ~(uint64_t)7; p + VZ_WAL_RECORD_HEADER <= size; p += 8) {
 		vz_wal_entry e;
 		if (!record_at(out, p, &e, why, sizeof why) || e.seq < expect_seq) continue;
 		out->good_after_damage++;
+		if (e.txn != last_txn) later_txns++;
 		covered += record_span(&e);
 		if (mode == VZ_WAL_SCAN_SALVAGE) {
 			if ((rc = push_entry(out, &cap, &e))) { vz_wal_free(out); return rc; }
@@ -222,7 +232,7 @@ int vz_wal_scan(const char *path, enum vz_wal_scan_mode mode, vz_wal_log *out)
 		}
 		p += record_span(&e) - 8;
 	}
-	out->torn_tail = out->good_after_damage == 0;
+	out->torn_tail = later_txns == 0;
 	out->bytes_lost = size - out->damage_offset - covered;
 	return VZ_OK;
 }

@@ -1,7 +1,8 @@
 /* wsbuild.c: `vz build` for one workspace collection, and its cache.bin.
  *
- * cache.bin (vz_file_header VZ_MAGIC_CACHE, version 1; generation = the snapshot's, aux = the
+ * cache.bin (vz_file_header VZ_MAGIC_CACHE, version 2; generation = the snapshot's, aux = the
  * configuration hash; body checksummed; parsed as untrusted input):
+ *   16 bytes: the collection id (not in version 1, still read)
  *   df table (see ws_internal.h)
  *   u64 files, then per file (sorted by path):
  *     u32 path length, path, u64 size, u64 mtime (ns), u64 content hash (XXH3), u32 chunks,
@@ -19,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CACHE_VERSION 1
+#define CACHE_VERSION 2 /* 1, still read, carries no collection id */
 #define BINARY_PROBE 8192
 
 typedef struct ws_chunk {
@@ -40,6 +41,7 @@ typedef struct ws_file {
 
 typedef struct ws_cache {
 	uint64_t config_hash, generation;
+	vz_coll_id id;
 	uint32_t dim;
 	ws_file *files;
 	size_t n;
@@ -114,7 +116,12 @@ static int cache_load(const char *path, ws_cache *c, vz_bm25 **model)
 	vz_bm25 *m = NULL;
 	uint64_t n = 0;
 	rc = vz_ws_open_body(&map, VZ_MAGIC_CACHE, CACHE_VERSION, &h, &r);
+	if (!rc && h.version >= 2) {
+		const unsigned char *idb;
+		if (!(rc = vz_rd_bytes(&r, sizeof c->id.b, &idb))) memcpy(c->id.b, idb, sizeof c->id.b);
+	}
 	if (!rc) rc = vz_bm25_decode(&r, &m);
+	if (!rc) vz_bm25_set_origin(m, &c->id, h.generation);
 	if (!rc && !model) {
 		c->dim = vz_bm25_dim(m);
 		rc = vz_rd_u64(&r, &n);
@@ -146,6 +153,22 @@ int vz_ws_cache_load_model(const char *path, vz_bm25 **out)
 	return cache_load(path, &c, out);
 }
 
+int vz_ws_cache_info(const char *path, vz_file_header *h, vz_coll_id *id, uint64_t *chunks)
+{
+	ws_cache c;
+	int rc = cache_load(path, &c, NULL);
+	if (rc) return rc;
+	*id = c.id;
+	*chunks = 0;
+	for (size_t i = 0; i < c.n; i++) *chunks += c.files[i].n_chunks;
+	cache_free(&c);
+	vz_map map;
+	if ((rc = vz_map_file(path, &map))) return rc;
+	rc = vz_header_decode(map.data, map.size, VZ_MAGIC_CACHE, CACHE_VERSION, h);
+	vz_unmap(&map);
+	return rc;
+}
+
 int vz_ws_cache_check(const char *path)
 {
 	ws_cache c;
@@ -157,7 +180,8 @@ int vz_ws_cache_check(const char *path)
 static int cache_save(const char *path, const ws_cache *c, const vz_bm25 *m)
 {
 	vz_buf b = { 0 };
-	int rc = vz_bm25_encode(m, &b);
+	int rc = vz_buf_put(&b, c->id.b, sizeof c->id.b);
+	if (!rc) rc = vz_bm25_encode(m, &b);
 	if (!rc) rc = vz_buf_u64(&b, c->n);
 	for (size_t i = 0; i < c->n && !rc; i++) {
 		const ws_file *f = &c->files[i];
@@ -464,6 +488,10 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 	if (dirty) {
 		cur.generation = generation + 1;
 		if ((rc = write_snapshot(dir, w, wc, &cur, threads))) goto out;
+		/* cache.bin carries the identity the snapshot was given */
+		if ((rc = vz_meta_read(dir, &meta))) goto out;
+		cur.id = meta.id;
+		vz_meta_free(&meta);
 		rc = cache_save(cpath, &cur, model);
 	} else if (stamp_old && vz_meta_read(dir, &meta) == VZ_OK) {
 		/* the workspace file changed, not this collection: only its record in metadata.json */

@@ -259,7 +259,10 @@ PY
 	off=$("$VZ" wal s --json | python3 -c 'import json,sys; r=[json.loads(l) for l in sys.stdin if "\"seq\"" in l]; print([x for x in r if x["type"] == "insert"][0]["offset"] + 45)')
 	printf X | dd of="$w" bs=1 seek="$off" conv=notrunc 2>/dev/null
 	run "$VZ" recover s --mode salvage
-	assert_success
+	# the recovered checkpoint is written, but a committed transaction lost a record (not a
+	# torn tail: good records follow the damage): exit 1
+	assert_equal "$status" 1
+	assert_output --partial "lost 64 bytes of the damaged log that could not be read"
 	assert_output --partial "transactions replayed, 1 dropped"
 	assert_output --regexp "[0-9]+ records salvaged after the damage"
 	run "$VZ" dump s

@@ -68,7 +68,7 @@ static void write_and_open(vz_hnsw_builder *b, const char *path, vz_map *map, vz
 {
 	vz_tmpfile t;
 	CHECK_OK(vz_tmpfile_open(&t, path));
-	CHECK_OK(vz_hnsw_builder_write(b, &t, 1));
+	CHECK_OK(vz_hnsw_builder_write(b, &t, NULL, 1));
 	CHECK_OK(vz_tmpfile_commit(&t));
 	CHECK_OK(vz_map_file(path, map));
 	CHECK_OK(vz_hnsw_open(map->data, map->size, dim, m, n, idx));
@@ -483,7 +483,7 @@ TEST(damaged_indexes_are_refused_never_a_crash)
 	uint64_t links0 = vz_load_u64(bad + 64 + 40);
 	vz_store_u32(bad + links0 + 4, (uint32_t)n + 7);
 	vz_file_header h;
-	CHECK_OK(vz_header_decode(orig, size, VZ_MAGIC_INDEX, 1, &h));
+	CHECK_OK(vz_header_decode(orig, size, VZ_MAGIC_INDEX, 2, &h));
 	h.body_checksum = vz_hash64(bad + 64, size - 64);
 	vz_header_encode(&h, bad);
 	CHECK_OK(vz_hnsw_open(bad, size, 8, VZ_METRIC_EUCLIDEAN, n, &idx));
