@@ -4,7 +4,10 @@
 #   bulk: 100k x 128 in one transaction, from .fvecs and from JSON lines;
 #   single: one process per one-vector insert (median and p99 latency).
 # Ratios last. Environment: VZ (binary), BENCH_DIR (scratch; default build/bench/durability),
-# BENCH_N (rows, default 100000), BENCH_SINGLE (single inserts, default 200).
+# BENCH_N (rows, default 100000), BENCH_SINGLE (single inserts, default 200), BENCH_CKPT_SIZES
+# (collections a 1000-operation checkpoint is folded into, default "100000 1000000").
+#   never wait: the default insert's time to acknowledge, queries during its detached
+#   checkpoint, time until the index is complete, checkpoint time and bytes per 1000 operations.
 set -euo pipefail
 VZ=${VZ:-$PWD/vz}
 D=${BENCH_DIR:-$PWD/build/bench/durability}
@@ -47,6 +50,63 @@ for ((i = 0; i < S; i++)); do
 	t0=$(now); echo "$line" | "$VZ" insert s - -q; t1=$(now); echo "$t1 - $t0" | bc >> "$D/vz_single"
 	t0=$(now); sqlite3 "$D/single.db" "PRAGMA synchronous=FULL; INSERT INTO v VALUES('s$i', X'$hex', NULL);"; t1=$(now); echo "$t1 - $t0" | bc >> "$D/sq_single"
 done
+# Never wait: the default insert (acknowledged after the WAL fsync, its checkpoint detached),
+# queries while that checkpoint builds, and the time until the index is complete.
+"$VZ" create nw --dim 128 --metric euclidean -q
+t0=$(now); VZ_AUTO_CHECKPOINT=background "$VZ" insert nw "$D/base.fvecs" -q; t1=$(now)
+nw_ack=$(echo "$t1 - $t0" | bc)
+q="[$(python3 -c "import random; r=random.Random(99); print(','.join('%.5f' % r.gauss(0,1) for _ in range(128)))")]"
+: > "$D/nw_query"
+for i in $(seq 1 600); do [ -d "$VZ_DATA_DIR/dynamic/nw/.vztmp.checkpoint" ] && break; sleep 0.05; done
+while [ -d "$VZ_DATA_DIR/dynamic/nw/.vztmp.checkpoint" ] && [ "$(wc -l < "$D/nw_query")" -lt 50 ]; do
+	a=$(now); "$VZ" query nw --vector "$q" -k 10 >/dev/null; b=$(now); echo "$b - $a" | bc >> "$D/nw_query"
+done
+"$VZ" checkpoint --wait nw -q; t2=$(now)
+nw_indexed=$(echo "$t2 - $t0" | bc)
+a=$(now); for i in 1 2 3 4 5 6 7 8 9 10; do "$VZ" query nw --vector "$q" -k 10 >/dev/null; done; b=$(now)
+nw_query_after=$(echo "($b - $a) / 10" | bc -l)
+
+# A checkpoint folding 1000 operations into a collection of S rows (BENCH_CKPT_SIZES): its
+# time and the bytes its process wrote (wchar of /proc/PID/io, reaped children included).
+: > "$D/ckpt"
+for S in ${BENCH_CKPT_SIZES:-100000 1000000}; do
+	python3 - "$D/c$S.fvecs" "$S" <<'PY2'
+import random, struct, sys
+r = random.Random(3)
+with open(sys.argv[1], "wb") as f:
+    for _ in range(int(sys.argv[2])): f.write(struct.pack("<i128f", 128, *[r.gauss(0, 1) for _ in range(128)]))
+PY2
+	"$VZ" create "c$S" --dim 128 --metric euclidean --checkpoint-ops 100000000 -q
+	VZ_AUTO_CHECKPOINT=off "$VZ" insert "c$S" "$D/c$S.fvecs" -q
+	"$VZ" checkpoint --wait "c$S" -q
+	python3 -c "
+import json, random
+r = random.Random(4)
+for i in range(1000): print(json.dumps({'id': 'n%d' % i, 'vector': [round(r.gauss(0, 1), 5) for _ in range(128)]}))" > "$D/ops.jsonl"
+	VZ_AUTO_CHECKPOINT=off "$VZ" insert "c$S" "$D/ops.jsonl" -q
+	a=$(now)
+	w=$(bash -c '"$0" checkpoint "$1" -q && sed -n "s/^wchar: //p" /proc/$$/io' "$VZ" "c$S")
+	b=$(now)
+	echo "$S $(echo "$b - $a" | bc) $w" >> "$D/ckpt"
+	rm -f "$D/c$S.fvecs"
+done
+
+python3 - "$nw_ack" "$nw_indexed" "$nw_query_after" "$D/nw_query" "$D/ckpt" "$N" <<'PY'
+import statistics, sys
+ack, indexed, after = float(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]) * 1000
+qs = sorted(float(x) * 1000 for x in open(sys.argv[4]))
+n = int(sys.argv[6])
+print(f"never wait: default insert of {n} x 128 (WAL fsync, checkpoint detached):")
+print(f"  acknowledged after              {ack:8.2f} s  {n / ack:10.0f} rows/s")
+print(f"  index complete after            {indexed:8.2f} s")
+if qs:
+    print(f"  vz query during its checkpoint  {statistics.median(qs):8.1f} ms median, {qs[-1]:.1f} ms max ({len(qs)} queries)")
+print(f"  vz query once indexed           {after:8.1f} ms")
+for line in open(sys.argv[5]):
+    s, t, w = line.split()
+    print(f"  checkpoint of 1000 ops into {int(s):>8} rows: {float(t):6.2f} s, {int(w) / 2**20:8.1f} MiB written")
+PY
+
 python3 - "$N" "$vz_fvecs_wal" "$vz_jsonl_wal" "$vz_fvecs_bulk" "$sq_bulk" "$D/vz_single" "$D/sq_single" <<'PY'
 import statistics, sys
 n = int(sys.argv[1]); fw, jw, fb, sq = map(float, sys.argv[2:6])

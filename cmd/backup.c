@@ -80,11 +80,11 @@ static void checkpoint_all(struct vz_cli *cli, char **names, int n)
 {
 	for (int i = 0; i < n; i++) {
 		if (strchr(names[i], '/')) continue;
-		vz_collection *c;
-		if (vz_cli_open(cli, names[i], VZ_OPEN_WRITE, &c)) continue;
-		int rc = vz_collection_checkpoint(c, vz_cli_threads(0), false);
+		char cdir[4200];
+		if (vz_cli_collection_dir(cli, names[i], cdir, sizeof cdir, NULL)) continue;
+		/* built without the collection's lock, as every checkpoint: writers go on meanwhile */
+		int rc = vz_checkpoint_dir(cdir, 0, vz_cli_threads(0), cli->lock_timeout_ms, NULL);
 		if (rc) vz_warnf(cli, "%s: checkpoint before the backup failed: %s", names[i], vz_last_error());
-		vz_collection_close(c);
 	}
 }
 

@@ -5,10 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { O_ALL, O_IF_NEEDED, O_THREADS, O_JSON, O_SET_OPS, O_SET_SECONDS };
+enum { O_ALL, O_IF_NEEDED, O_WAIT, O_THREADS, O_JSON, O_SET_OPS, O_SET_SECONDS };
 static const struct vz_option options[] = {
 	[O_ALL] = { "all", 0, OPT_FLAG, NULL, "every dynamic collection in the data directory", 0, 0, COMPLETE_NONE, NULL },
 	[O_IF_NEEDED] = { "if-needed", 0, OPT_FLAG, NULL, "only when the automatic thresholds are reached (for cron)", 0, 0, COMPLETE_NONE, NULL },
+	[O_WAIT] = { "wait", 0, OPT_FLAG, NULL, "wait for a running checkpoint however long it takes, then fold what is left", 0, 0, COMPLETE_NONE, NULL },
 	[O_THREADS] = { "threads", 0, OPT_INT, "N", "threads for index builds (default: every core; 1 is reproducible)", 1, 1024, COMPLETE_NONE, NULL },
 	[O_JSON] = { "json", 0, OPT_FLAG, NULL, "one JSON object per collection", 0, 0, COMPLETE_NONE, NULL },
 	[O_SET_OPS] = { "set-ops", 0, OPT_INT, "N", "from now on, checkpoint automatically after N WAL operations (no checkpoint now)", 1, 100000000, COMPLETE_NONE, NULL },
@@ -95,32 +96,46 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	}
 	char **done = calloc((size_t)n + 1, sizeof *done);
 	if (!done) { vz_cli_targets_free(names, n); return vz_report(cli, vz_fail(VZ_ENOMEM, "out of memory")); }
+	unsigned flags = (opt_set(args, O_IF_NEEDED) ? VZ_CHECKPOINT_IF_NEEDED : 0) | (opt_set(args, O_WAIT) ? VZ_CHECKPOINT_WAIT : 0);
 	for (int i = 0; i < n; i++) {
 		if (opt_set(args, O_ALL) && strchr(names[i], '/')) continue; /* workspace: rebuilt by vz build */
-		vz_collection *c;
-		if ((rc = vz_cli_open(cli, names[i], VZ_OPEN_WRITE, &c))) { status = rc; continue; }
-		vz_collection_stats before;
-		vz_collection_stats_get(c, &before);
-		bool skip = opt_set(args, O_IF_NEEDED) && !vz_collection_checkpoint_due(c);
-		double t0 = vz_now();
-		if (!skip && (rc = vz_collection_checkpoint(c, vz_cli_threads(opt_int(args, O_THREADS, 0)), false))) {
-			status = vz_report(cli, rc);
-			vz_collection_close(c);
+		char dir[4200];
+		bool ws;
+		if ((rc = vz_cli_collection_dir(cli, names[i], dir, sizeof dir, &ws))) { status = rc; continue; }
+		if (ws) {
+			status = vz_report(cli, vz_fail(VZ_EPERM, "%s is a workspace collection: vz build rebuilds it, there is no WAL to fold", names[i]));
 			continue;
 		}
-		vz_collection_stats after;
-		vz_collection_stats_get(c, &after);
-		vz_collection_close(c);
-		if (!skip && before.wal_ops > 0) done[ndone++] = names[i];
+		double t0 = vz_now();
+		vz_checkpoint_report rep;
+		/* the index is built without the collection's lock: readers and writers go on */
+		if ((rc = vz_checkpoint_dir(dir, flags, vz_cli_threads(opt_int(args, O_THREADS, 0)), cli->lock_timeout_ms, &rep))) {
+			if (rc == VZ_ENOENT && !strstr(vz_last_error(), "no such collection")) vz_fail(VZ_ENOENT, "no such collection: %s", names[i]);
+			status = vz_report(cli, rc);
+			continue;
+		}
+		vz_collection_stats now = { 0 };
+		if (!rep.checkpointed) {
+			vz_collection *c;
+			if ((rc = vz_cli_open(cli, names[i], VZ_OPEN_READ, &c))) { status = rc; continue; }
+			vz_collection_stats_get(c, &now);
+			vz_collection_close(c);
+		} else {
+			now.generation = rep.generation;
+			now.rows = rep.rows;
+			now.live = rep.live;
+			done[ndone++] = names[i];
+		}
 		if (opt_set(args, O_JSON))
-			printf("{\"collection\":\"%s\",\"checkpointed\":%s,\"operations\":%llu,\"generation\":%llu,\"rows\":%llu,\"live\":%llu,\"seconds\":%.3f}\n",
-			       names[i], skip || before.wal_ops == 0 ? "false" : "true", (unsigned long long)before.wal_ops,
-			       (unsigned long long)after.generation, (unsigned long long)after.rows, (unsigned long long)after.live, vz_now() - t0);
-		else if (skip)
-			vz_infof(cli, "%s: not needed (%llu operations in the WAL)", names[i], (unsigned long long)before.wal_ops);
+			printf("{\"collection\":\"%s\",\"checkpointed\":%s,\"operations\":%llu,\"generation\":%llu,\"rows\":%llu,\"live\":%llu,\"kept_records\":%llu,\"seconds\":%.3f,\"seconds_locked\":%.3f}\n",
+			       names[i], rep.checkpointed ? "true" : "false", (unsigned long long)rep.operations,
+			       (unsigned long long)now.generation, (unsigned long long)now.rows, (unsigned long long)now.live,
+			       (unsigned long long)rep.kept_records, vz_now() - t0, rep.seconds_locked);
+		else if (!rep.checkpointed)
+			vz_infof(cli, "%s: not needed (%llu operations in the WAL)", names[i], (unsigned long long)rep.operations);
 		else
 			vz_infof(cli, "%s: folded %llu operations; generation %llu, %llu live vectors", names[i],
-				 (unsigned long long)before.wal_ops, (unsigned long long)after.generation, (unsigned long long)after.live);
+				 (unsigned long long)rep.operations, (unsigned long long)now.generation, (unsigned long long)now.live);
 	}
 	if ((rc = vz_cli_backup_after_checkpoint(cli, done, ndone)) && !status) status = rc;
 	free(done);

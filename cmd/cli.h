@@ -166,6 +166,8 @@ int vz_cli_collection_dir(const struct vz_cli *cli, const char *name, char *dir,
 int vz_cli_open(const struct vz_cli *cli, const char *name, unsigned flags, vz_collection **c);
 /* Prints a query/get result: JSON object (id, score, payload) or text "score<TAB>id<TAB>payload". */
 void vz_print_result(FILE *out, const vz_result *r, bool json, bool with_score);
+/* Prints the first line of a vz dump, {"vz_dump":1,"config":{...}}, with its newline. */
+void vz_print_dump_header(FILE *out, const vz_config *cfg);
 /* Prints a float vector as a JSON array. */
 void vz_print_vector(FILE *out, const float *v, uint32_t dim);
 /* The number of threads for index builds: --threads if given (>0), else every core. */

@@ -185,3 +185,11 @@ void vz_cli_print_backup_problem(bool json, const char *archive, const char *fil
 		vz_printf_safe(stdout, "%s: %s\n", file, what);
 	}
 }
+
+void vz_print_dump_header(FILE *out, const vz_config *cfg)
+{
+	fprintf(out, "{\"vz_dump\":1,\"config\":{\"dim\":%u,\"metric\":\"%s\",\"m\":%u,\"ef_construction\":%u,\"ef_search\":%u,"
+		     "\"quantization\":\"%s\",\"embedding\":\"%s\",\"checkpoint_ops\":%u,\"checkpoint_seconds\":%u}}\n",
+		cfg->dim, vz_metric_name(cfg->metric), cfg->m, cfg->ef_construction, cfg->ef_search,
+		cfg->quantization == VZ_QUANT_SQ8 ? "sq8" : "none", cfg->embedding, cfg->checkpoint_ops, cfg->checkpoint_seconds);
+}

@@ -90,10 +90,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 		}
 	} else {
 		/* the header line carries the configuration, so load recreates the collection exactly */
-		fprintf(out, "{\"vz_dump\":1,\"config\":{\"dim\":%u,\"metric\":\"%s\",\"m\":%u,\"ef_construction\":%u,\"ef_search\":%u,"
-			     "\"quantization\":\"%s\",\"embedding\":\"%s\",\"checkpoint_ops\":%u,\"checkpoint_seconds\":%u}}\n",
-			cfg->dim, vz_metric_name(cfg->metric), cfg->m, cfg->ef_construction, cfg->ef_search,
-			cfg->quantization == VZ_QUANT_SQ8 ? "sq8" : "none", cfg->embedding, cfg->checkpoint_ops, cfg->checkpoint_seconds);
+		vz_print_dump_header(out, cfg);
 	}
 	rc = vz_collection_foreach(c, dump_row, &d);
 	if (rc) rc = vz_report(cli, vz_fail(VZ_EIO, "write error"));

@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 enum { O_FORCE, O_THREADS };
 static const struct vz_option options[] = {
@@ -15,12 +16,20 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	const char *name = args->pos[0], *path = args->pos[1];
 	char *text;
 	size_t len;
-	int rc = vz_read_file(path, (size_t)1 << 36, &text, &len);
+	vz_config cfg;
+	vz_batch b;
+	struct stat st;
+	int rc;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		/* a directory written by vz export (for LanceDB, Qdrant, Milvus or pgvector) */
+		if ((rc = vz_export_read(path, &cfg, &b))) return vz_report(cli, rc);
+		goto have_batch;
+	}
+	rc = vz_read_file(path, (size_t)1 << 36, &text, &len);
 	if (rc) return vz_report(cli, rc);
 	char *nl = memchr(text, '\n', len);
 	size_t hl = nl ? (size_t)(nl - text) : len;
 	const char *key = "{\"vz_dump\":1,\"config\":";
-	vz_config cfg;
 	if (hl < strlen(key) + 1 || strncmp(text, key, strlen(key)) != 0 || text[hl - 1] != '}') {
 		free(text);
 		return vz_report(cli, vz_fail(VZ_EDATA, "%s: line 1: not a vz dump header ({\"vz_dump\":1,\"config\":{...}})", path));
@@ -32,12 +41,12 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 		snprintf(why, sizeof why, "%s", vz_last_error());
 		return vz_report(cli, vz_fail(VZ_EDATA, "%s: line 1: %s", path, why));
 	}
-	vz_batch b;
 	/* the header, read, becomes a blank line: the rows' line numbers are then the file's */
 	memset(text, ' ', hl);
 	rc = vz_batch_parse(path, (const unsigned char *)text, len, VZ_FMT_JSONL, cfg.dim, 0, 0, &b);
 	free(text);
 	if (rc) return vz_report(cli, rc);
+have_batch:;
 	char dd[4096];
 	if ((rc = vz_cli_data_dir(cli, dd, sizeof dd, NULL))) { vz_batch_free(&b); return vz_report(cli, rc); }
 	if (opt_set(args, O_FORCE)) {
@@ -53,7 +62,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 		vz_batch_free(&b);
 		return rc == VZ_EINVAL ? vz_usage_error(cli, "%s", vz_last_error()) : vz_report(cli, rc);
 	}
-	rc = vz_cli_write_batch(cli, name, &b, VZ_OP_INSERT, VZ_WRITE_BULK, vz_cli_threads(opt_int(args, O_THREADS, 0)), false);
+	rc = vz_cli_write_batch(cli, name, &b, VZ_OP_INSERT, 0, vz_cli_threads(opt_int(args, O_THREADS, 0)), false);
 	vz_batch_free(&b);
 	if (rc) {
 		/* all or nothing: do not leave an empty collection behind a refused load */
@@ -66,6 +75,6 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 }
 
 const struct vz_command vz_cmd_load = {
-	.name = "load", .summary = "create a collection from a vz dump file", .usage = "COLL FILE [--force]",
+	.name = "load", .summary = "create a collection from a vz dump file or a vz export directory", .usage = "COLL FILE|DIR [--force]",
 	.options = options, .nopts = VZ_NOPTS(options), .min_args = 2, .max_args = 2, .arg_complete = COMPLETE_COLLECTION, .run = run,
 };

@@ -4,8 +4,11 @@
 
 #include "cli.h"
 
-/* A batch of at least this many inserts takes the bulk path (no WAL copy). */
-#define VZ_CLI_BULK_MIN 10000
+/* A batch of inserts whose WAL records would pass this many bytes takes the bulk path (written
+ * straight into a new checkpoint, acknowledged after its index is built): a WAL that large costs
+ * every reader its replay until the background checkpoint folds it. Smaller batches go through
+ * the WAL and are acknowledged after its fsync. */
+#define VZ_CLI_BULK_WAL_BYTES (256ull << 20)
 /* A flag for vz_cli_write_batch (beside enum vz_write_flags): never take the bulk path. */
 #define VZ_CLI_NO_BULK (1u << 30)
 
@@ -15,5 +18,12 @@ int vz_cli_read_batch(struct vz_cli *cli, const char *path, const char *format, 
  * or 0 to use the batch's own). Prints the outcome; returns the exit code. */
 int vz_cli_write_batch(struct vz_cli *cli, const char *coll, vz_batch *b, enum vz_op forced_op, unsigned flags,
 		       int threads, bool json);
+
+/* After a write whose WAL reached the automatic checkpoint thresholds: VZ_AUTO_CHECKPOINT
+ * decides: "background" (the default) starts a detached `vz checkpoint --if-needed` and returns
+ * at once, as `git gc --auto` does; "inline" runs the same checkpoint in this process before it
+ * exits (it stops nobody either: see vz_checkpoint_dir); "off" leaves it to `vz checkpoint`.
+ * True when a checkpoint ran here and folded the log. */
+bool vz_cli_auto_checkpoint(struct vz_cli *cli, const char *coll);
 
 #endif

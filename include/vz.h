@@ -206,6 +206,8 @@ typedef struct vz_write_stats {
 	uint64_t first_seq, last_seq;  /* WAL records written (0 for a bulk write) */
 	bool checkpointed;             /* an automatic (or bulk) checkpoint followed */
 	bool terms_saved;              /* vz_collection_write_text: the document frequencies were saved */
+	bool checkpoint_due;           /* the WAL has reached the thresholds and no checkpoint ran
+	                                  (VZ_WRITE_NO_AUTO_CHECKPOINT): see vz_checkpoint_dir */
 } vz_write_stats;
 
 /* Applies the writes as ONE transaction: all are checked first (dimension, NaN, existing id for
@@ -258,6 +260,32 @@ bool vz_collection_checkpoint_due(vz_collection *c);
  * Does nothing (returns 0) when the WAL is empty unless force. Errors: VZ_EINVAL (not open for
  * writing), VZ_EPERM (a workspace collection), VZ_EIO, VZ_ENOMEM; the collection is then as before. */
 int vz_collection_checkpoint(vz_collection *c, int threads, bool force);
+
+/* Folds the WAL without stopping anyone (the checkpoint `vz checkpoint` and the automatic one
+ * run): a snapshot of the collection (checkpoint files + WAL) is taken under the shared lock,
+ * the new vectors.bin and index.hnsw are built in dir/.vztmp.checkpoint holding no lock of the
+ * collection, so readers and writers go on; only the switch takes the exclusive lock (a rename
+ * or three and a copy of the records written meanwhile into a restarted WAL: milliseconds).
+ * One checkpoint of a collection runs at a time: a second one waits up to lock_timeout_ms
+ * (without bound with VZ_CHECKPOINT_WAIT) and then fails with VZ_EBUSY naming the holder. A
+ * crash at any point leaves the collection as before or as after. Errors: VZ_ENOENT (no such
+ * collection, or dropped meanwhile), VZ_EBUSY (lock timeout; or the collection was recovered
+ * or restored during the build: nothing switched), VZ_ECORRUPT (damage: run recover), VZ_EPERM
+ * (a workspace collection), VZ_EIO (ENOSPC and the other I/O errors). */
+enum vz_checkpoint_flags {
+	VZ_CHECKPOINT_FORCE = 1,     /* rebuild (compact) even when nothing is in the WAL */
+	VZ_CHECKPOINT_IF_NEEDED = 2, /* only when the automatic thresholds are reached, and not
+	                                while another checkpoint runs (returns 0 at once) */
+	VZ_CHECKPOINT_WAIT = 4,      /* wait for a running checkpoint without a time limit */
+};
+typedef struct vz_checkpoint_report {
+	bool checkpointed;        /* false: nothing to fold, or not due (VZ_CHECKPOINT_IF_NEEDED) */
+	uint64_t operations;      /* WAL operations in the snapshot */
+	uint64_t kept_records;    /* records written during the build, carried into the new WAL */
+	uint64_t generation, rows, live; /* of the new checkpoint */
+	double seconds_locked;    /* how long the switch held the exclusive lock */
+} vz_checkpoint_report;
+int vz_checkpoint_dir(const char *dir, unsigned flags, int threads, int lock_timeout_ms, vz_checkpoint_report *rep);
 
 enum vz_recover_mode {
 	VZ_RECOVER_POINT_IN_TIME = 1, /* replay up to the first bad record, drop the rest */

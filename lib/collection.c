@@ -7,8 +7,12 @@
  *   2. metadata.json replaced atomically: generation G+1, the WAL position folded, checksums.
  *      This is the commit point;
  *   3. the .new files renamed over vectors.bin and index.hnsw, directory fsync;
- *   4. wal.log replaced by wal.log.new, an empty log written in step 1 that starts after the
- *      folded sequence number (its salt and first sequence number are in metadata.json).
+ *   4. wal.log replaced by wal.log.new, written in step 1, that starts after the folded
+ *      sequence number (its salt and first sequence number are in metadata.json): empty, or
+ *      holding copies of the records written while a detached checkpoint was built.
+ * A detached checkpoint (vz_checkpoint_dir) builds step 1 in .vztmp.checkpoint from a snapshot
+ * taken under the shared lock, holding no lock of the collection meanwhile; steps 1 (the move
+ * into place and the log) to 4 run under the exclusive lock.
  * Open reads metadata.json first and takes each file from the name whose header carries the
  * committed generation (finishing steps 3-4 when it holds the exclusive lock), and checks that
  * every file carries the collection id of metadata.json. WAL records at or below metadata's
@@ -19,10 +23,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -205,6 +211,27 @@ int vz_collection_lock(const char *dir, enum vz_lock_mode mode, int timeout_ms, 
 		if (stat(path, &b) != 0) return vz_fail(VZ_ENOENT, "no such collection: %s (it was dropped)", base_name(dir));
 	}
 	return vz_fail(VZ_EBUSY, "%s: the collection keeps being replaced; retry later", dir);
+}
+
+/* The checkpoint lock is an flock on the collection directory itself (no file to create, back up
+ * or leave behind): one checkpoint of a collection at a time. It is always taken before the
+ * collection's LOCK, never while holding it, so the two cannot deadlock. */
+static int checkpoint_lock(const char *dir, int timeout_ms, vz_lock *l)
+{
+	int rc = vz_lock_acquire(dir, VZ_LOCK_EXCLUSIVE, timeout_ms, false, l);
+	if (rc == VZ_EBUSY) vz_fail_prefix(rc, "a checkpoint of %s is already running: ", base_name(dir));
+	return rc;
+}
+
+/* Takes the checkpoint lock if nobody holds it, without waiting and without asking who does. */
+static bool try_checkpoint_lock(const char *dir, vz_lock *l)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) return false;
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) { close(fd); return false; }
+	l->fd = fd;
+	l->mode = VZ_LOCK_EXCLUSIVE;
+	return true;
 }
 
 /* ---- staged checkpoint files ---- */
@@ -494,7 +521,14 @@ static int load(struct vz_collection *c, enum vz_wal_scan_mode scan, bool index_
 	char path[4200];
 	int rc;
 	if (write) {
-		if ((rc = vz_cleanup_temps(c->dir, NULL))) return rc;
+		/* a detached checkpoint stages its files in .vztmp.checkpoint while holding the
+		 * checkpoint lock: temp files are only leftovers when nobody holds it */
+		vz_lock ck = VZ_LOCK_INIT;
+		if (try_checkpoint_lock(c->dir, &ck)) {
+			rc = vz_cleanup_temps(c->dir, NULL);
+			vz_lock_release(&ck);
+			if (rc) return rc;
+		}
 	}
 	if ((rc = vz_meta_read(c->dir, &c->meta))) return rc;
 	if (c->meta.rows > 0) {
@@ -1029,15 +1063,28 @@ static bool contiguous(const vz_write *w, size_t n, uint32_t dim)
 	return n > 0;
 }
 
+/* The sequence number of the last commit record replayed: what a checkpoint of this state folds.
+ * Records after it (a transaction a crashed writer left without its commit) are not part of the
+ * state and must stay in the log's numbering for the next writer, who cuts them. */
+static uint64_t last_committed_seq(const struct vz_collection *c)
+{
+	if (!c->has_wal) return c->meta.wal_seq;
+	for (size_t i = c->wal_kept; i > 0; i--)
+		if (c->wal.entries[i - 1].type == VZ_WAL_COMMIT)
+			return c->wal.entries[i - 1].seq > c->meta.wal_seq ? c->wal.entries[i - 1].seq : c->meta.wal_seq;
+	return c->meta.wal_seq;
+}
+
 /* A checkpoint of the base, the delta and, for a bulk load, the new rows `extra` (all
  * inserts of ids not present, checked by the caller): those go from the caller's batch
  * straight into vectors.bin, never through the delta, so a bulk load holds its vectors once
  * (or, for a fresh collection, only in the caller's batch; for sq8, only as codes).
  * release_extra: extra's vectors lie in a read-only file mapping, in row order, whose pages
  * may be let go once read (VZ_WRITE_RELEASE). */
-static int checkpoint_with(vz_collection *c, int threads, bool force, const vz_write *extra, size_t nextra, bool release_extra)
+static int checkpoint_build(vz_collection *c, const char *out_dir, int threads, bool force, const vz_write *extra, size_t nextra,
+			    bool release_extra, vz_meta *m_out, bool *built)
 {
-	if (!(c->flags & VZ_OPEN_WRITE)) return vz_fail(VZ_EINTERNAL, "checkpoint needs the collection open for writing");
+	*built = false;
 	if (c->wal_corrupt) return vz_fail(VZ_ECORRUPT, "%s", c->warning);
 	if (c->nd == 0 && nextra == 0 && !force && c->has_index == (c->meta.rows > 0)) return VZ_OK;
 	threads = default_threads(threads);
@@ -1114,7 +1161,7 @@ static int checkpoint_with(vz_collection *c, int threads, bool force, const vz_w
 	src.packed = in_place ? extra[0].vector : vecs;
 	vz_meta m = c->meta;
 	m.generation = c->meta.generation + 1;
-	m.wal_seq = c->has_wal && c->writer.next_seq > 0 ? c->writer.next_seq - 1 : c->meta.wal_seq;
+	m.wal_seq = last_committed_seq(c);
 	m.rows = n_out;
 	m.live = live;
 	m.tombstones = n_out - live;
@@ -1125,10 +1172,28 @@ static int checkpoint_with(vz_collection *c, int threads, bool force, const vz_w
 	if (!vz_id_is_set(&m.id) && (rc = upgrade_terms(c->dir, &m.id))) goto out;
 	m.terms_saves = terms_saves(c->dir, &m);
 	if (n_out > 0) {
-		rc = write_data_files(c->dir, &c->meta.cfg, &m.id, m.generation, &src, rows, n_out,
+		rc = write_data_files(out_dir, &c->meta.cfg, &m.id, m.generation, &src, rows, n_out,
 				      compact || !c->has_index ? NULL : &c->index, kept_base, threads, &m.vectors, &m.index);
 		if (rc) goto out;
 	}
+	*m_out = m;
+	*built = true;
+out:
+	free(vecs);
+	free(src.row);
+	free(rows);
+	return rc;
+}
+
+/* A checkpoint under the exclusive lock the caller holds (bulk loads, recover, and programs
+ * that call vz_collection_checkpoint): build, the next (empty) log, commit, reload. */
+static int checkpoint_with(vz_collection *c, int threads, bool force, const vz_write *extra, size_t nextra, bool release_extra)
+{
+	if (!(c->flags & VZ_OPEN_WRITE)) return vz_fail(VZ_EINTERNAL, "checkpoint needs the collection open for writing");
+	vz_meta m;
+	bool built;
+	int rc = checkpoint_build(c, c->dir, threads, force, extra, nextra, release_extra, &m, &built);
+	if (rc || !built) return rc;
 	if (c->has_wal) {
 		/* the next log, empty, starting after the folded records: written before the commit,
 		 * put in place by it, and named in metadata.json (salt, first sequence number) */
@@ -1138,14 +1203,9 @@ static int checkpoint_with(vz_collection *c, int threads, bool force, const vz_w
 		m.wal_first_seq = c->writer.next_seq;
 		if ((rc = vz_path_fmt(wal, sizeof wal, "%s/wal.log.new", c->dir)) ||
 		    (rc = vz_wal_reset(wal, &m.id, m.generation, m.wal_salt, m.wal_first_seq, NULL)))
-			goto out;
+			return rc;
 	}
-	if ((rc = commit_checkpoint(c->dir, &m))) goto out;
-out:
-	free(vecs);
-	free(src.row);
-	free(rows);
-	if (rc) return rc;
+	if ((rc = commit_checkpoint(c->dir, &m))) return rc;
 	/* reload from the new files: the delta is now folded */
 	unload(c);
 	c->wal_corrupt = false;
@@ -1155,7 +1215,159 @@ out:
 
 int vz_collection_checkpoint(vz_collection *c, int threads, bool force)
 {
-	return checkpoint_with(c, threads, force, NULL, 0, false);
+	vz_lock ck = VZ_LOCK_INIT;
+	int rc = checkpoint_lock(c->dir, 0, &ck);
+	if (!rc) rc = checkpoint_with(c, threads, force, NULL, 0, false);
+	vz_lock_release(&ck);
+	return rc;
+}
+
+/* ---- checkpoints that stop no one ---- */
+
+/* Moves the staged NAME.new files of a checkpoint from stage into dir, where commit_checkpoint
+ * takes them (renames within one file system; the directory fsync follows in the commit). */
+static int adopt_staged(const char *stage, const char *dir, const vz_meta *m)
+{
+	static const char *const names[2] = { "vectors.bin.new", "index.hnsw.new" };
+	for (int i = 0; i < 2 && m->rows > 0; i++) {
+		char from[4400], to[4400];
+		int rc = vz_path_fmt(from, sizeof from, "%s/%s", stage, names[i]);
+		if (!rc) rc = vz_path_fmt(to, sizeof to, "%s/%s", dir, names[i]);
+		if (!rc) rc = vz_io_rename(from, to);
+		if (rc) return rc;
+	}
+	return VZ_OK;
+}
+
+/* The switch of a detached checkpoint, under the exclusive lock: the collection must still be at
+ * the generation the snapshot was taken from; the records appended since the snapshot (seq >
+ * m->wal_seq) are carried into the new log. */
+static int checkpoint_switch(const char *dir, const char *stage, uint64_t snap_gen, const vz_meta *built, uint64_t *kept)
+{
+	vz_meta cur;
+	char wal[4200], walnew[4200];
+	int rc = vz_meta_read(dir, &cur);
+	if (rc) return rc;
+	uint64_t gen = cur.generation, rows = cur.rows;
+	bool wal_start = cur.has_wal_start;
+	vz_meta_free(&cur);
+	if (gen != snap_gen)
+		return vz_fail(VZ_EBUSY, "%s: the collection changed during the checkpoint (generation %llu, the checkpoint started at %llu); nothing was switched",
+			       dir, (unsigned long long)gen, (unsigned long long)snap_gen);
+	/* an in-lock checkpoint interrupted after its commit may have left the committed files under
+	 * NAME.new, the names the staged files and the new log are about to take: put them in place */
+	if (rows > 0 &&
+	    ((rc = vz_settle_data_file(dir, "vectors.bin", VZ_MAGIC_VECTORS, gen, true, wal, sizeof wal)) ||
+	     (rc = vz_settle_data_file(dir, "index.hnsw", VZ_MAGIC_INDEX, gen, true, wal, sizeof wal))))
+		return rc;
+	if (wal_start && (rc = vz_settle_data_file(dir, "wal.log", VZ_MAGIC_WAL, gen, true, wal, sizeof wal))) return rc;
+	if ((rc = vz_path_fmt(wal, sizeof wal, "%s/wal.log", dir)) || (rc = vz_path_fmt(walnew, sizeof walnew, "%s/wal.log.new", dir))) return rc;
+	vz_wal_log w;
+	if ((rc = vz_wal_scan(wal, VZ_WAL_SCAN_STOP, &w))) return rc;
+	if (w.damaged && !w.torn_tail) {
+		rc = vz_fail(VZ_ECORRUPT, "%s: offset %llu: %s; nothing was switched (run vz recover)", wal,
+			     (unsigned long long)w.damage_offset, w.damage_what);
+		vz_wal_free(&w);
+		return rc;
+	}
+	/* keep whole transactions after the snapshot; a trailing one without its commit was never
+	 * acknowledged (its writer died) and is left out, as the next writer would cut it */
+	size_t first = 0, end = 0;
+	while (first < w.n && w.entries[first].seq <= built->wal_seq) first++;
+	for (size_t i = first; i < w.n; i++)
+		if (w.entries[i].type == VZ_WAL_COMMIT) end = i + 1;
+	if (end < first) end = first;
+	if (first > 0 && w.entries[first - 1].seq != built->wal_seq) {
+		rc = vz_fail(VZ_EINTERNAL, "%s: the log no longer holds record %llu that the checkpoint folded; nothing was switched", wal,
+			     (unsigned long long)built->wal_seq);
+		vz_wal_free(&w);
+		return rc;
+	}
+	/* the next log holds copies of those records; written before the commit, put in place by it
+	 * and named in metadata.json, as every checkpoint's */
+	vz_meta m = *built;
+	m.has_wal_start = true;
+	m.wal_salt = vz_random_u64();
+	m.wal_first_seq = built->wal_seq + 1;
+	rc = vz_wal_restart_with(walnew, &m.id, m.generation, m.wal_salt, m.wal_first_seq, w.entries + first, end - first);
+	*kept = end - first;
+	vz_wal_free(&w);
+	if (!rc) rc = adopt_staged(stage, dir, &m);
+	if (!rc) rc = commit_checkpoint(dir, &m);
+	if (rc) vz_io_unlink(walnew, true);
+	return rc;
+}
+
+int vz_checkpoint_dir(const char *dir, unsigned flags, int threads, int lock_timeout_ms, vz_checkpoint_report *rep)
+{
+	vz_checkpoint_report local;
+	if (!rep) rep = &local;
+	memset(rep, 0, sizeof *rep);
+	vz_lock ck = VZ_LOCK_INIT;
+	int rc = check_collection_dir(dir);
+	if (!rc && (flags & VZ_CHECKPOINT_IF_NEEDED) && !(flags & VZ_CHECKPOINT_WAIT) && !try_checkpoint_lock(dir, &ck))
+		return VZ_OK; /* one is running: it does what is needed */
+	if (!rc && ck.fd < 0) rc = checkpoint_lock(dir, (flags & VZ_CHECKPOINT_WAIT) ? INT_MAX / 2 : lock_timeout_ms, &ck);
+	if (rc) return rc;
+	char stage[4200] = "";
+	vz_collection *c = NULL;
+	if ((rc = vz_path_fmt(stage, sizeof stage, "%s/.vztmp.checkpoint", dir))) goto out;
+	/* a checkpointer that died left its staging behind: we hold the checkpoint lock, it is ours */
+	if ((rc = vz_io_remove_tree(stage)) && rc != VZ_ENOENT) goto out;
+	/* the snapshot: the checkpoint files and the WAL as they are now, read under the shared
+	 * lock; then the lock goes and writers append while the index is built */
+	if ((rc = open_in(dir, VZ_OPEN_READ, lock_timeout_ms, VZ_WAL_SCAN_STOP, false, &c))) {
+		/* a drop that was interrupted: opening for writing finishes it (and says so) */
+		if (rc == VZ_ENOENT && !open_in(dir, VZ_OPEN_WRITE, lock_timeout_ms, VZ_WAL_SCAN_STOP, false, &c)) rc = VZ_OK;
+		if (rc) goto out;
+		rc = vz_fail(VZ_EINTERNAL, "%s: could not be opened for reading, but could for writing", dir);
+		goto out;
+	}
+	if (c->meta.workspace) { rc = vz_fail(VZ_EPERM, "workspace collections are rebuilt by vz build, not checkpointed"); goto out; }
+	rep->operations = c->wal_ops;
+	if ((flags & VZ_CHECKPOINT_IF_NEEDED) && !vz_collection_checkpoint_due(c)) goto out;
+	if (!vz_id_is_set(&c->meta.id)) {
+		/* format version 1: this checkpoint gives the collection its identity and rewrites
+		 * terms.bin with it, which only a holder of the exclusive lock may do (once) */
+		vz_collection_close(c);
+		if ((rc = open_in(dir, VZ_OPEN_WRITE, lock_timeout_ms, VZ_WAL_SCAN_STOP, false, &c))) goto out;
+		rep->operations = c->wal_ops;
+		if ((rc = checkpoint_with(c, threads <= 0 ? default_threads(threads) : threads, true, NULL, 0, false))) goto out;
+		rep->checkpointed = true;
+		rep->generation = c->meta.generation;
+		rep->rows = c->meta.rows;
+		rep->live = c->meta.live;
+		goto out;
+	}
+	vz_lock_release(&c->lock);
+	uint64_t snap_gen = c->meta.generation;
+	if ((rc = vz_io_mkdir(stage, 0755, false))) goto out;
+	vz_meta m;
+	bool built;
+	rc = checkpoint_build(c, stage, threads <= 0 ? default_threads(threads) : threads, flags & VZ_CHECKPOINT_FORCE, NULL, 0, false,
+			      &m, &built);
+	if (rc || !built) goto out;
+	vz_lock lk = VZ_LOCK_INIT;
+	if ((rc = vz_collection_lock(dir, VZ_LOCK_EXCLUSIVE, lock_timeout_ms, &lk))) goto out;
+	double t0 = wall_now();
+	rc = checkpoint_switch(dir, stage, snap_gen, &m, &rep->kept_records);
+	rep->seconds_locked = wall_now() - t0;
+	vz_lock_release(&lk);
+	if (rc) goto out;
+	rep->checkpointed = true;
+	rep->generation = m.generation;
+	rep->rows = m.rows;
+	rep->live = m.live;
+out:
+	vz_collection_close(c);
+	if (stage[0]) {
+		char saved[1024];
+		snprintf(saved, sizeof saved, "%s", vz_last_error());
+		vz_io_remove_tree(stage);
+		if (rc) vz_fail(rc, "%s", saved);
+	}
+	vz_lock_release(&ck);
+	return rc;
 }
 
 int vz_collection_write_snapshot(const char *dir, const vz_config *cfg, const vz_row *in, size_t n, int threads,
@@ -1317,6 +1529,11 @@ int vz_collection_write(vz_collection *c, const vz_write *w, size_t n, unsigned 
 	if (rc) goto out;
 	bool bulk = flags & VZ_WRITE_BULK, all_inserts = true;
 	for (size_t i = 0; i < n && all_inserts; i++) all_inserts = ops[i] == VZ_WRITE_INSERT;
+	/* a bulk write is made durable by its own checkpoint, which needs the checkpoint lock: while
+	 * a detached checkpoint builds, the batch goes through the WAL instead (never wait for it,
+	 * and never wait for it while holding the lock its switch needs) */
+	vz_lock ck = VZ_LOCK_INIT;
+	if (bulk && !try_checkpoint_lock(c->dir, &ck)) bulk = false;
 	if (bulk && all_inserts) {
 		/* the common bulk load: new rows only, straight from the batch into the checkpoint */
 		if ((rc = checkpoint_with(c, threads, false, w, n, flags & VZ_WRITE_RELEASE))) {
@@ -1389,7 +1606,7 @@ int vz_collection_write(vz_collection *c, const vz_write *w, size_t n, unsigned 
 	}
 	if (rc) goto out;
 	if (bulk) {
-		rc = vz_collection_checkpoint(c, threads, false);
+		rc = checkpoint_with(c, threads, false, NULL, 0, false);
 		if (rc) {
 			/* the batch was never durable: drop it from memory */
 			unload(c);
@@ -1398,12 +1615,19 @@ int vz_collection_write(vz_collection *c, const vz_write *w, size_t n, unsigned 
 			goto out;
 		}
 		st->checkpointed = true;
-	} else if (!(flags & VZ_WRITE_NO_AUTO_CHECKPOINT) && vz_collection_checkpoint_due(c)) {
-		int crc = vz_collection_checkpoint(c, threads, false);
-		st->checkpointed = crc == VZ_OK;
-		if (crc) vz_fail_prefix(crc, "the transaction is committed, but the automatic checkpoint failed: ");
+	} else if (vz_collection_checkpoint_due(c)) {
+		if (flags & VZ_WRITE_NO_AUTO_CHECKPOINT) {
+			st->checkpoint_due = true;
+		} else {
+			/* a detached checkpoint already running will not fold this transaction; the
+			 * next write that finds the thresholds reached starts the next one */
+			int crc = ck.fd >= 0 || try_checkpoint_lock(c->dir, &ck) ? checkpoint_with(c, threads, false, NULL, 0, false) : VZ_EBUSY;
+			st->checkpointed = crc == VZ_OK;
+			if (crc && crc != VZ_EBUSY) vz_fail_prefix(crc, "the transaction is committed, but the automatic checkpoint failed: ");
+		}
 	}
 out:
+	vz_lock_release(&ck);
 	free(ops);
 	free(norm);
 	return rc;
@@ -1682,6 +1906,9 @@ static void count_transactions(const vz_wal_log *w, uint64_t after_seq, vz_recov
 	if (begin != SIZE_MAX) rep->transactions_dropped++;
 }
 
+static int recover_locked(struct vz_collection *c, const char *dir, enum vz_recover_mode mode, bool dry_run, int threads,
+			  int lock_timeout_ms, vz_recover_report *rep);
+
 /* Recovery rewrites files: without write access it says so before it reads anything, rather
  * than failing halfway in a way that looks like damage. */
 static int check_writable(const char *dir)
@@ -1707,11 +1934,24 @@ int vz_collection_recover(const char *dir, enum vz_recover_mode mode, bool dry_r
 	c->lock.fd = -1;
 	c->rerank_fd = -1;
 	c->flags = dry_run ? VZ_OPEN_READ : VZ_OPEN_WRITE;
+	vz_lock ck = VZ_LOCK_INIT;
 	int rc = vz_path_fmt(c->dir, sizeof c->dir, "%s", dir);
+	/* the checkpoint lock before the collection's (the order every checkpoint takes them in):
+	 * recover writes a checkpoint, and a detached one must not switch in under it */
+	if (!rc && !dry_run) rc = check_collection_dir(dir);
+	if (!rc && !dry_run) rc = checkpoint_lock(dir, lock_timeout_ms, &ck);
 	if (!rc) rc = vz_collection_lock(dir, VZ_LOCK_EXCLUSIVE, lock_timeout_ms, &c->lock);
 	if (!rc && !dry_run) rc = check_writable(dir);
-	if (rc) { vz_collection_close(c); return rc; }
+	if (rc) { vz_collection_close(c); vz_lock_release(&ck); return rc; }
+	rc = recover_locked(c, dir, mode, dry_run, threads, lock_timeout_ms, rep);
+	vz_lock_release(&ck);
+	return rc;
+}
 
+static int recover_locked(struct vz_collection *c, const char *dir, enum vz_recover_mode mode, bool dry_run, int threads,
+			  int lock_timeout_ms, vz_recover_report *rep)
+{
+	int rc = VZ_OK;
 	/* Check everything before writing anything: what cannot be made again from the rest is
 	 * never written over (a checkpoint of a damaged vectors.bin would make the damage look
 	 * whole), and what can is rebuilt after the checkpoint's own checks pass. */
@@ -1804,7 +2044,7 @@ int vz_collection_recover(const char *dir, enum vz_recover_mode mode, bool dry_r
 	c->wal_corrupt = false;
 	/* before the checkpoint, which records terms.bin's save count */
 	if (f.terms && (rc = rebuild_terms(c))) { vz_collection_close(c); return vz_fail_prefix(rc, "terms.bin: "); }
-	rc = vz_collection_checkpoint(c, threads, true);
+	rc = checkpoint_with(c, threads, true, NULL, 0, false); /* the checkpoint lock is ours */
 	rep->checkpoint_written = rc == VZ_OK;
 	vz_collection_close(c);
 	if (rc) return rc;

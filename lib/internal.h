@@ -34,6 +34,11 @@ int vz_wal_reset(const char *path, const vz_coll_id *id, uint64_t generation, ui
 /* Appends w->buf to the log at path at offset `at` (truncating anything after it first when
  * the file is longer: a torn tail), then fdatasync. Clears w->buf. */
 int vz_wal_append(const char *path, uint64_t at, vz_wal_writer *w);
+/* Writes (atomically) a log for `generation` of collection id, under `salt` (0: a random one),
+ * whose records are copies of keep[0..n) (seq first_seq, first_seq + 1, ...: records a
+ * checkpoint did not fold), chained anew. vz_wal_reset is the same with no records. */
+int vz_wal_restart_with(const char *path, const vz_coll_id *id, uint64_t generation, uint64_t salt, uint64_t first_seq,
+			const vz_wal_entry *keep, size_t n);
 /* Random 64-bit value (getentropy). */
 uint64_t vz_random_u64(void);
 

@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum fault_kind { FAULT_NONE, FAULT_ERRNO, FAULT_CRASH, FAULT_TORN, FAULT_POWERCUT, FAULT_GARBLE };
+enum fault_kind { FAULT_NONE, FAULT_ERRNO, FAULT_CRASH, FAULT_TORN, FAULT_STOP, FAULT_POWERCUT, FAULT_GARBLE };
 
 static struct {
 	bool loaded;
@@ -43,6 +43,7 @@ static void load_fault_config(void)
 	io.at = n;
 	if (!strcmp(what, "crash")) io.kind = FAULT_CRASH;
 	else if (!strcmp(what, "torn")) io.kind = FAULT_TORN;
+	else if (!strcmp(what, "stop")) io.kind = FAULT_STOP; /* SIGSTOP before the call: a test acts, then SIGCONT */
 	else if (!strcmp(what, "powercut")) io.kind = FAULT_POWERCUT;
 	else if (!strcmp(what, "garble")) io.kind = FAULT_GARBLE;
 	else {
@@ -400,6 +401,7 @@ static int io_gate(const char *op, const char *path)
 	case FAULT_ERRNO: return io.errnum;
 	case FAULT_CRASH: die_now(); break;
 	case FAULT_TORN: return -1;
+	case FAULT_STOP: raise(SIGSTOP); break;
 	case FAULT_POWERCUT:
 	case FAULT_GARBLE: pc_cut();
 	case FAULT_NONE: break;

@@ -106,6 +106,8 @@ void vz_hasher_free(vz_hasher *h);
  *   VZ_FAULT="N:garble"  the same, but the ranges written since the last fsync hold, per 512-byte
  *                       sector, the new bytes, the old ones, zeros or random bytes (seeded by N),
  *                       as a disk that wrote some of them; file sizes stay as written.
+ *   VZ_FAULT="N:stop"   the process stops itself (SIGSTOP) before the Nth counted call and goes
+ *                       on when continued: a test acts on the collection at that exact point.
  *   VZ_IO_TRACE=PATH    every counted call appends "N op path" to PATH (never itself counted).
  * Counted calls: vz_io_open_write, vz_io_write, vz_io_pwrite, vz_io_fsync, vz_io_fdatasync,
  * vz_io_rename, vz_io_rename_noreplace, vz_io_rename_exchange, vz_io_unlink, vz_io_rmdir,
@@ -542,6 +544,25 @@ int vz_parse_vector(const char *text, float **out, uint32_t *dim);
 /* Parses a configuration object as written in metadata.json and dump headers (every field
  * required; validated). VZ_ECORRUPT with detail otherwise. */
 int vz_config_from_json_text(const char *text, size_t len, vz_config *c);
+
+
+/* ===== section: export forms of other engines (lib/foreign.c) ===== */
+
+/* `vz export --to TARGET` writes a directory: vz.json (the dump header), the engine's
+ * definition of the table (table.json, collection.json, schema.json or schema.sql, carrying
+ * the metric in the engine's own words) and the rows in the form its bulk import takes. */
+enum vz_export_target { VZ_TO_LANCEDB, VZ_TO_QDRANT, VZ_TO_MILVUS, VZ_TO_PGVECTOR, VZ_TO_COUNT };
+const char *vz_export_target_name(enum vz_export_target t);
+const char *vz_export_definition_file(enum vz_export_target t);
+/* VZ_EINVAL with detail for an unknown name. */
+int vz_export_target_parse(const char *name, enum vz_export_target *t);
+/* The metric as the engine names it (LanceDB "cosine", Qdrant "Euclid", Milvus "IP", pgvector
+ * "vector_cosine_ops"...). */
+const char *vz_export_metric(enum vz_export_target t, enum vz_metric m);
+/* Reads an export directory back (any of the four forms, told apart by the definition file):
+ * the configuration (vz.json when present, else the defaults with the definition's dimension
+ * and metric) and every row. VZ_EDATA naming the file and row for anything malformed. */
+int vz_export_read(const char *dir, vz_config *cfg, vz_batch *b);
 
 
 /* Takes the collection's lock (dir/LOCK) shared or exclusive, waiting at most timeout_ms;

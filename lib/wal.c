@@ -66,21 +66,45 @@ int vz_wal_encode(vz_wal_writer *w, uint32_t type, uint64_t txn, const void *pay
 	return VZ_OK;
 }
 
-int vz_wal_reset(const char *path, const vz_coll_id *id, uint64_t generation, uint64_t salt, uint64_t first_seq, vz_wal_writer *w)
+int vz_wal_restart_with(const char *path, const vz_coll_id *id, uint64_t generation, uint64_t salt, uint64_t first_seq,
+			const vz_wal_entry *keep, size_t n)
 {
+	vz_wal_writer w = { 0 };
 	vz_file_header h = { .version = WAL_VERSION, .generation = generation, .aux = salt ? salt : vz_random_u64(), .aux2 = first_seq };
 	/* a log has no body checksum: those two words carry the collection id */
 	vz_id_to_words(id, &h.body_length, &h.body_checksum);
 	memcpy(h.magic, VZ_MAGIC_WAL, 8);
-	unsigned char buf[VZ_HEADER_SIZE];
-	vz_header_encode(&h, buf);
-	int rc = vz_atomic_write(path, buf, sizeof buf);
+	w.salt = w.prev_checksum = h.aux;
+	w.next_seq = first_seq;
+	int rc = vz_buf_reserve(&w.buf, VZ_HEADER_SIZE);
+	if (!rc) {
+		vz_header_encode(&h, w.buf.data);
+		w.buf.len = VZ_HEADER_SIZE;
+	}
+	/* the records keep their sequence numbers and transactions; only the chain and the salt are
+	 * new, so the log verifies as one written by a single writer */
+	for (size_t i = 0; i < n && !rc; i++) {
+		if (keep[i].seq != w.next_seq)
+			rc = vz_fail(VZ_EINTERNAL, "%s: record %llu kept out of sequence (expected %llu)", path,
+				     (unsigned long long)keep[i].seq, (unsigned long long)w.next_seq);
+		else
+			rc = vz_wal_encode(&w, keep[i].type, keep[i].txn, keep[i].payload, keep[i].length);
+	}
+	if (!rc) rc = vz_atomic_write(path, w.buf.data, w.buf.len);
+	vz_buf_free(&w.buf);
+	return rc;
+}
+
+int vz_wal_reset(const char *path, const vz_coll_id *id, uint64_t generation, uint64_t salt, uint64_t first_seq, vz_wal_writer *w)
+{
+	if (!salt) salt = vz_random_u64();
+	int rc = vz_wal_restart_with(path, id, generation, salt, first_seq, NULL, 0);
 	if (rc) return rc;
 	if (w) {
 		vz_buf_free(&w->buf);
-		w->salt = h.aux;
+		w->salt = salt;
 		w->next_seq = first_seq;
-		w->prev_checksum = h.aux;
+		w->prev_checksum = salt;
 	}
 	return VZ_OK;
 }

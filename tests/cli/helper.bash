@@ -10,6 +10,9 @@ ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 export VZ ROOT
 export VZ_DATA_DIR="$BATS_TEST_TMPDIR/data"
 export VZ_LOCK_TIMEOUT=2000
+# Writers check the automatic checkpoint in this process, so that what a test sees does not race
+# a detached checkpoint; tests/cli/nowait.bats tests the background default.
+export VZ_AUTO_CHECKPOINT=inline
 unset VZ_FAULT VZ_IO_TRACE
 
 # random float vectors as JSON lines: jsonl N DIM [SEED] [PREFIX]

@@ -52,4 +52,15 @@ done
 printf '{"id":"s%d","vector":[%d,1,2,3,4,5,6,7]}\n' 1 1 2 2 3 3 4 4 | "$VZ" insert s - -q
 "$VZ" checkpoint s -q
 cp $VZ_DATA_DIR/dynamic/s/index.hnsw $C/index/sq8
+# export (fuzz_export.c): a byte picking the engine (+4: with vz.json), then an export's rows file
+rm -rf "$C/export"; mkdir -p "$C/export"
+"$VZ" create x --dim 3 --metric euclidean -q
+printf '%s\n' '{"id":"a\"q","vector":[0.1,0.2,0.3],"payload":{"t":"x,y"}}' '{"id":"é","vector":[1,2,3]}' '{"id":"s","vector":[1,2,3],"payload":"str"}' | "$VZ" insert x - -q
+i=0
+for e in lancedb qdrant milvus pgvector; do
+  "$VZ" export x --to $e -o "$tmp/x.$e" -q
+  r=$(ls "$tmp/x.$e" | grep -E "^(rows\.|points-)")
+  for flag in 0 4; do { printf "\\$(printf %03o $((i + flag)))"; cat "$tmp/x.$e/$r"; } > "$C/export/$e-$flag"; done
+  i=$((i + 1))
+done
 echo "corpus: $(find $C -type f | wc -l) files"

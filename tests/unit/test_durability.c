@@ -283,3 +283,86 @@ TEST(crash_and_io_errors_at_every_call_of_bulk_insert_into_an_empty_collection) 
 TEST(crash_and_io_errors_at_every_call_of_bulk_upsert) { exercise(setup_seeded, op_bulk_upsert, "bulk upsert"); }
 TEST(crash_and_io_errors_at_every_call_of_drop) { exercise(setup_seeded, op_drop, "drop"); }
 TEST(crash_and_io_errors_at_every_call_of_insert_with_auto_checkpoint) { exercise(setup_auto, op_auto, "insert+auto checkpoint"); }
+
+/* ---- checkpoints that stop no one ---- */
+
+static int op_detached_checkpoint(void) { return vz_checkpoint_dir(COLL, 0, 1, 1000, NULL); }
+TEST(crash_and_io_errors_at_every_call_of_a_detached_checkpoint) { exercise(setup_seeded, op_detached_checkpoint, "detached checkpoint"); }
+
+static int do_one_more(vz_collection *c) { return insert_range(c, 500, 501, "during", VZ_WRITE_INSERT, 0); }
+static int do_update_during(vz_collection *c) { return insert_range(c, 2, 4, "a", VZ_WRITE_UPDATE, 0); }
+
+/* A detached checkpoint stopped before each of its I/O calls in turn; while it is stopped, a
+ * writer inserts one row and updates two in two transactions. Every write that is not refused
+ * as busy (the switch holds the lock) must be in the result, whether it landed in the snapshot,
+ * between the snapshot and the switch (carried into the new WAL) or after; the checkpoint
+ * itself must succeed; verify must be clean. The writer is refused only while the switch
+ * runs, i.e. for a run of the last calls, never during the build. */
+TEST(writes_during_a_detached_checkpoint_at_every_call_are_kept)
+{
+	CHECK(t_sh("rm -rf " DATA " template") == 0);
+	CHECK_INT(run_child(setup_seeded, NULL, NULL, NULL), 0);
+	CHECK(t_sh("cp -a " DATA " template") == 0);
+	uint64_t calls;
+	setenv("VZ_IO_TRACE", "trace", 1);
+	CHECK_INT(run_child(op_detached_checkpoint, NULL, &calls, NULL), 0);
+	unsetenv("VZ_IO_TRACE");
+	CHECK(calls > 5);
+	/* the oracle: the seeded state plus both writes, made without any checkpoint */
+	restore_template();
+	CHECK_INT(with_write(do_one_more), 0);
+	CHECK_INT(with_write(do_update_during), 0);
+	struct sig with_writes = state_of(COLL);
+	restore_template();
+	struct sig without = state_of(COLL);
+	uint64_t first_busy = 0, last_busy = 0, busy = 0;
+	for (uint64_t n = 1; n <= calls; n++) {
+		restore_template();
+		char spec[64];
+		snprintf(spec, sizeof spec, "%llu:stop", (unsigned long long)n);
+		pid_t pid = fork();
+		if (pid == 0) {
+			setenv("VZ_FAULT", spec, 1);
+			vz_io_fault_reload();
+			_exit(op_detached_checkpoint() ? 1 : 0);
+		}
+		int st;
+		CHECK(waitpid(pid, &st, WUNTRACED) == pid && WIFSTOPPED(st));
+		vz_collection *c;
+		int rc = vz_collection_open(COLL, VZ_OPEN_WRITE, 50, &c);
+		if (rc == VZ_OK) {
+			CHECK_INT(do_one_more(c), 0);
+			CHECK_INT(do_update_during(c), 0);
+			vz_collection_close(c);
+		} else {
+			CHECK_INT(rc, VZ_EBUSY);
+			if (!busy) first_busy = n;
+			last_busy = n;
+			busy++;
+		}
+		kill(pid, SIGCONT);
+		CHECK(waitpid(pid, &st, 0) == pid);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			t_fail(__FILE__, __LINE__, "checkpoint stopped at call %llu: status %d", (unsigned long long)n, st);
+		struct sig now = state_of(COLL);
+		struct sig want = rc == VZ_OK ? with_writes : without;
+		if (now.h != want.h || now.n != want.n)
+			t_fail(__FILE__, __LINE__, "write while the checkpoint was stopped at call %llu (%s): %llu rows, want %llu",
+			       (unsigned long long)n, rc ? "refused" : "done", (unsigned long long)now.n, (unsigned long long)want.n);
+		verify_clean(COLL);
+	}
+	/* refused only inside the switch: one run at the end, and never for most of the calls */
+	if (busy) CHECK_INT(last_busy - first_busy + 1, busy);
+	{
+		/* the switch's first call: moving the staged vectors.bin.new into place */
+		FILE *f = fopen("trace", "r");
+		char line[8192];
+		uint64_t at = 0;
+		while (f && fgets(line, sizeof line, f))
+			if (strstr(line, " rename ") && strstr(line, ".vztmp.checkpoint/vectors.bin.new")) { at = strtoull(line, NULL, 10); break; }
+		if (f) fclose(f);
+		if (!at) t_fail(__FILE__, __LINE__, "the trace shows no move of the staged vectors.bin.new");
+		if (busy && first_busy <= at) t_fail(__FILE__, __LINE__, "a writer was refused at call %llu, before the switch (call %llu)",
+					    (unsigned long long)first_busy, (unsigned long long)at);
+	}
+}

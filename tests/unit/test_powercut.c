@@ -238,6 +238,16 @@ TEST(powercut_at_every_call_of_create_insert_apply_checkpoint_insert_drop)
 	cut_everywhere(NULL, steps, 6, COLL, NULL);
 }
 
+/* the checkpoint `vz checkpoint` and the automatic one run: built in .vztmp.checkpoint without
+ * the collection's lock, switched in under it */
+static int op_detached_checkpoint(void) { return vz_checkpoint_dir(COLL, 0, 1, 1000, NULL); }
+
+TEST(powercut_at_every_call_of_inserts_and_detached_checkpoints)
+{
+	const step_fn steps[] = { op_insert, op_detached_checkpoint, op_insert_more, op_apply, op_detached_checkpoint };
+	cut_everywhere(op_create, steps, 5, COLL, NULL);
+}
+
 TEST(powercut_at_every_call_of_inserts_crossing_the_automatic_checkpoint_and_a_bulk_insert)
 {
 	const step_fn steps[] = { op_insert, op_insert_more, op_bulk };
