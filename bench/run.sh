@@ -18,6 +18,11 @@
 #   durability bench/durability.sh (vz insert vs sqlite3, bulk and single row, both durable).
 #   backup     bench/backup.sh (vz backup/verify/restore vs tar --zstd).
 #   workspace  vz build MB/s of text with 1 and 2 threads, and an incremental build after one change.
+#   text       text search: the top-3 hit rate of task questions over the section 1 man pages of
+#              the base packages (tests/cli/lib/man-corpus.py, text-eval.py) beside SQLite FTS5's
+#              bm25() on the same documents and questions; one-shot `vz query --text` latency on a
+#              10,000-file collection (median of BENCH_ONESHOT runs); first and no-change build of
+#              /usr/include (MB/s of source, seconds).
 #
 # Environment: BENCH_N (synthetic rows, default 1000000), BENCH_PARTS (default: all of the above),
 # BENCH_NQ (queries, default 1000), BENCH_ONESHOT (runs, default 50), BENCH_SQ8_N (rows of the sq8
@@ -29,7 +34,7 @@ VZ=${VZ:-$ROOT/vz}
 N=${BENCH_N:-1000000}
 NQ=${BENCH_NQ:-1000}
 RUNS=${BENCH_ONESHOT:-50}
-PARTS=${BENCH_PARTS:-ann oneshot sq8 recover durability backup workspace}
+PARTS=${BENCH_PARTS:-ann oneshot sq8 recover durability backup workspace text}
 OUT=$ROOT/build/bench
 PY=/usr/bin/python3 # Debian's interpreter: it has python3-hnswlib and python3-numpy
 mkdir -p "$OUT"
@@ -261,6 +266,42 @@ if has workspace; then
 	echo "one more line about lighthouses" >>"$f"
 	t0=$(ms_now); (cd "$W" && "$VZ" build) | tee -a "$RESULTS"; t1=$(ms_now)
 	say "incremental build after changing one file: $(calc "($t1 - $t0) / 1000" 3) s"
+fi
+
+if has text; then
+	say "## Text search: hit rate beside SQLite FTS5, one-shot latency, builds of /usr/include"
+	T=$OUT/text
+	rm -rf "$T" && mkdir -p "$T"
+	pages=$($PY tests/cli/lib/man-corpus.py "$T/corpus")
+	printf 'projects:\n  - name: man\n    path: corpus\n    collections:\n      - name: pages\n' >"$T/vectorize-workspace.yml"
+	(cd "$T" && "$VZ" build -q)
+	(cd "$T" && $PY "$ROOT/tests/cli/lib/text-eval.py" corpus "$ROOT/tests/fixtures/textsearch/man-questions.tsv" --vz "$VZ" man/pages --fts5) >"$T/rates.txt"
+	while read -r line; do say "$line ($pages man pages)"; done <"$T/rates.txt"
+	ratio "text top-3 hit rate, vz / FTS5 bm25(): $(awk '/^vz /{v=$5} /^fts5-bm25 /{f=$5} END {printf "%.2f", v / f}' "$T/rates.txt")"
+	# 10,000 files: headers, then man pages as roff source, to make up the number
+	mkdir -p "$T/many/src"
+	{ find /usr/include -type f -name '*.h'; find /usr/share/man/man[1-8] -type f -name '*.gz'; } >"$T/many.list" || true
+	head -n 10000 "$T/many.list" |
+		awk '{printf "%s\t%06d\n", $0, NR}' | while IFS=$'\t' read -r f i; do
+			case $f in *.gz) zcat "$f" >"$T/many/src/$i.txt" 2>/dev/null || true ;; *) cp "$f" "$T/many/src/$i.h" ;; esac
+		done
+	printf 'projects:\n  - name: m\n    path: src\n    collections:\n      - name: t\n' >"$T/many/vectorize-workspace.yml"
+	(cd "$T/many" && "$VZ" build) | tee -a "$RESULTS"
+	(cd "$T/many" && "$VZ" query m/t --text "compare two strings ignoring case" -k 10 >/dev/null)
+	for _ in $(seq "$RUNS"); do
+		t0=$(ms_now); (cd "$T/many" && "$VZ" query m/t --text "compare two strings ignoring case" -k 10 >/dev/null); t1=$(ms_now)
+		calc "$t1 - $t0" 3
+	done | median >"$T/oneshot.txt"
+	say "one-shot vz query --text on $(ls "$T/many/src" | wc -l) files, median of $RUNS: $(cat "$T/oneshot.txt") ms (goal < 5)"
+	mkdir -p "$T/inc"
+	printf 'projects:\n  - name: sys\n    path: /usr/include\n    collections:\n      - name: h\n' >"$T/inc/vectorize-workspace.yml"
+	mb=$(du -sb /usr/include | awk '{printf "%.1f", $1 / 1048576}')
+	t0=$(ms_now); (cd "$T/inc" && "$VZ" build) | tee -a "$RESULTS"; t1=$(ms_now)
+	s=$(calc "($t1 - $t0) / 1000")
+	say "first build of /usr/include: $mb MB in $s s = $(calc "$mb / $s" 1) MB/s (goal >= 20)"
+	t0=$(ms_now); (cd "$T/inc" && "$VZ" build -q); t1=$(ms_now)
+	say "no-change build of /usr/include: $(calc "$t1 - $t0" 0) ms (goal < 100)"
+	say "$(cd "$T/inc" && "$VZ" query sys/h --text "compare two strings ignoring case" -k 3 | cut -f1-2 | tr '\t\n' ' ;')"
 fi
 
 say "## Ratios (vz / peer)"

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { O_VECTOR, O_BATCH, O_TEXT, O_K, O_EF, O_FORMAT, O_JSON };
+enum { O_VECTOR, O_BATCH, O_TEXT, O_K, O_EF, O_FORMAT, O_JSON, O_CHUNKS };
 static const struct vz_option options[] = {
 	[O_VECTOR] = { "vector", 0, OPT_STRING, "JSON", "the query vector as a JSON array", 0, 0, COMPLETE_NONE, NULL },
 	[O_BATCH] = { "batch", 0, OPT_STRING, "FILE", "one query per vector of FILE (.fvecs, .npy or JSON lines; - for stdin)", 0, 0, COMPLETE_FILE, NULL },
@@ -13,17 +13,22 @@ static const struct vz_option options[] = {
 	[O_EF] = { "ef", 0, OPT_INT, "N", "search candidate list (default: the collection's ef_search)", 1, 100000, COMPLETE_NONE, NULL },
 	[O_FORMAT] = { "format", 0, OPT_STRING, "FMT", "format of --batch: jsonl, fvecs, npy or csv", 0, 0, COMPLETE_WORDS, "jsonl fvecs npy csv" },
 	[O_JSON] = { "json", 0, OPT_FLAG, NULL, "one JSON object a line", 0, 0, COMPLETE_NONE, NULL },
+	[O_CHUNKS] = { "chunks", 0, OPT_FLAG, NULL, "with --text: every matching chunk, not the best one of each file", 0, 0, COMPLETE_NONE, NULL },
 };
 
 int vz_cli_embed_text(const struct vz_cli *cli, vz_collection *c, const char *coll_dir, const char *text, float *out);
 /* Prints a --text result as "score<TAB>id<TAB>snippet" when its payload has a "text" member
  * (workspace chunks, inserted texts), else as vz_print_result does. */
 void vz_cli_print_text_hit(FILE *out, const vz_result *r, const char *query);
+/* Answers a --text query from the collection's postings.bin: VZ_ENOENT (nothing printed) when
+ * it has none or one of another generation, else an exit status. */
+int vz_cli_text_search(const struct vz_cli *cli, vz_collection *c, const char *coll_dir, const char *query, size_t k, bool chunks, bool json);
 
 static int run(struct vz_cli *cli, struct vz_args *args)
 {
 	int given = opt_set(args, O_VECTOR) + opt_set(args, O_BATCH) + opt_set(args, O_TEXT);
 	if (given != 1) return vz_usage_error(cli, "give exactly one of --vector, --batch or --text");
+	if (opt_set(args, O_CHUNKS) && !opt_set(args, O_TEXT)) return vz_usage_error(cli, "--chunks goes with --text");
 	size_t k = (size_t)opt_int(args, O_K, 10), ef = (size_t)opt_int(args, O_EF, 0);
 	bool json = opt_set(args, O_JSON);
 	vz_batch b = { 0 };
@@ -50,6 +55,9 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	if (opt_set(args, O_TEXT)) {
 		char dir[4200];
 		vz_cli_collection_dir(cli, args->pos[0], dir, sizeof dir, NULL);
+		rc = vz_cli_text_search(cli, c, dir, opt_str(args, O_TEXT, ""), k, opt_set(args, O_CHUNKS), json);
+		if (rc != VZ_ENOENT) goto out;
+		rc = 0;
 		qdim = cfg->dim;
 		if (!(single = malloc(sizeof(float) * qdim))) { rc = vz_report(cli, vz_fail(VZ_ENOMEM, "out of memory")); goto out; }
 		if ((rc = vz_cli_embed_text(cli, c, dir, opt_str(args, O_TEXT, ""), single))) goto out;

@@ -375,6 +375,14 @@ int vz_collection_query_text(vz_collection *c, const char *text, size_t len, siz
 #define VZ_WS_MAX_ALIASES 64        /* more aliases are refused (alias bombs) */
 #define VZ_WS_MAX_DEPTH 32          /* deeper nesting is refused */
 
+/* The ranking of text search in a workspace collection (processing.text_search of
+ * vz-workspace(5)): BM25F over each file's path and name, title and body. */
+typedef struct vz_text_weights {
+	float path, title, body; /* BM25F field weights */
+	float k1, b;             /* saturation and length normalisation */
+} vz_text_weights;
+#define VZ_TEXT_WEIGHTS_DEFAULT { 1.0f, 1.0f, 1.0f, 1.2f, 0.75f }
+
 typedef struct vz_ws_collection {
 	char project[65];          /* project name */
 	char name[65];             /* collection name */
@@ -386,6 +394,7 @@ typedef struct vz_ws_collection {
 	                              checkpoint_ops/seconds from a `checkpoint` section (else defaults) */
 	uint32_t chunk_size, chunk_overlap; /* bytes */
 	uint64_t max_file_size;    /* bytes; bigger files are skipped */
+	vz_text_weights text;      /* text search ranking (processing.text_search) */
 	uint64_t config_hash;      /* XXH3 of the effective configuration: a change rebuilds */
 	int line;                  /* where it is declared in the YAML (1-based) */
 	bool skip_hidden;          /* skip_hidden_files (default true): names starting with '.' are not read */

@@ -188,6 +188,26 @@ static void check_wal(struct checker *k, const char *dir, const vz_meta *m, bool
 	vz_wal_free(&w);
 }
 
+/* postings.bin of a workspace collection (absent when it was built before it existed). */
+static void check_postings(struct checker *k, const char *dir, const vz_meta *m, bool quick)
+{
+	char path[4200];
+	uint64_t gen;
+	if (vz_settle_data_file(dir, "postings.bin", VZ_MAGIC_POSTINGS, m->generation, false, path, sizeof path) || access(path, F_OK)) return;
+	vz_text_index *x;
+	int rc = quick ? vz_text_index_open(path, &x) : vz_text_index_check(path, &gen);
+	if (rc) {
+		const char *d = short_detail(vz_last_error(), dir);
+		problem(k, "postings.bin", -1, "%s", strncmp(d, "postings.bin: ", 14) ? d : d + 14);
+		return;
+	}
+	if (quick) {
+		gen = vz_text_index_generation(x);
+		vz_text_index_close(x);
+	}
+	if (gen != m->generation) problem(k, "postings.bin", 16, "generation %llu, metadata.json says %llu", (unsigned long long)gen, (unsigned long long)m->generation);
+}
+
 /* terms.bin (dynamic collections with an embedding): every byte (checksum), the table's
  * structure, the collection id, and a save count no lower than the checkpoint's. */
 static void check_terms(struct checker *k, const char *dir, const vz_meta *m, bool quick)
@@ -291,6 +311,7 @@ int vz_verify_locked(const char *dir, bool quick, vz_verify_cb cb, void *ctx, in
 	check_data_file(&k, dir, &m, "vectors.bin", quick);
 	check_data_file(&k, dir, &m, "index.hnsw", quick);
 	if (!m.workspace) check_wal(&k, dir, &m, quick);
+	else check_postings(&k, dir, &m, quick);
 	if (!m.workspace && m.cfg.embedding[0]) check_terms(&k, dir, &m, quick);
 	/* cache.bin holds the df table that embeds query texts: a snapshot without an embedding
 	 * (written by the library alone) has none */

@@ -721,6 +721,83 @@ int vz_bm25_save_dir(const vz_bm25 *m, const char *collection_dir);
 /* Embeds a query for the collection in collection_dir (vz_bm25_open_dir + vz_bm25_embed_query). */
 int vz_embed_query(const char *collection_dir, const char *text, size_t len, float *out, uint32_t dim);
 
+/* Text search (lib/textindex.c), DESIGN section 5: postings.bin, an inverted index of a
+ * workspace collection (layout in lib/textindex.c and vz-format(5)), ranked with BM25F over
+ * each file's path and name, title and body. Terms: runs of ASCII letters and digits or
+ * non-ASCII bytes, split further at camelCase changes (the whole word is a term too),
+ * lowercased, 2..64 bytes, common English function words left out; no stemming (it measured
+ * worse: see vz-format(5)). */
+#define VZ_MAGIC_POSTINGS "VZPOST01"
+/* vz_text_weights and VZ_TEXT_WEIGHTS_DEFAULT: in include/vz.h (part of vz_ws_collection) */
+typedef struct vz_text_chunk {
+	const char *text;
+	uint32_t len;
+	uint32_t line;  /* 1-based line of its first byte */
+	uint64_t start; /* byte offset in the file */
+	uint32_t terms; /* set by vz_text_index_write */
+} vz_text_chunk;
+typedef struct vz_text_doc {
+	const char *path;    /* sorted, distinct */
+	uint64_t hash;       /* of the content: identical files are grouped in results */
+	const char *title;   /* the title field: see vz_text_title */
+	uint32_t title_len;
+	vz_text_chunk *chunks;
+	uint32_t n_chunks;
+	uint64_t size;       /* of the file, and its modification time: the stat-first check */
+	int64_t mtime_ns;
+	uint32_t len[3];     /* set by vz_text_index_write */
+} vz_text_doc;
+/* The length of the title field of a file whose first bytes are t: everything up to 300 bytes
+ * past the start of its title line (the line after a NAME line as in man pages, the first
+ * Markdown heading, else the first non-blank line), so the lead of the text counts too. */
+size_t vz_text_title(const char *t, size_t len);
+/* Writes postings.bin for docs at path (atomic replace, through lib/io.c). */
+int vz_text_index_write(const char *path, vz_text_doc *docs, size_t n, const vz_text_weights *w, uint64_t generation, uint64_t config_hash);
+typedef struct vz_text_index vz_text_index;
+/* Maps postings.bin and checks its header and section table (not the body checksum). */
+int vz_text_index_open(const char *path, vz_text_index **out);
+/* Opens the postings.bin of collection directory dir that belongs to its committed generation
+ * (or postings.bin.new left by a build interrupted after its commit). VZ_ENOENT when there is
+ * none; VZ_ECORRUPT when damaged or of another generation. */
+int vz_text_index_open_dir(const char *dir, uint64_t generation, vz_text_index **out);
+/* An index of docs in memory, ranked the same way (dynamic text collections). */
+int vz_text_index_build(vz_text_doc *docs, size_t n, const vz_text_weights *w, vz_text_index **out);
+void vz_text_index_close(vz_text_index *x);
+uint64_t vz_text_index_generation(const vz_text_index *x);
+uint64_t vz_text_index_files(const vz_text_index *x);
+vz_text_weights vz_text_index_weights(const vz_text_index *x);
+/* The configuration hash of the workspace collection it was built for (header aux). */
+uint64_t vz_text_index_config(const vz_text_index *x);
+typedef struct vz_text_file_stat {
+	const char *path;
+	size_t path_len;
+	uint64_t size;
+	int64_t mtime_ns;
+	uint64_t hash;
+	uint32_t chunks;
+} vz_text_file_stat;
+/* What the file table says of file i (in path order). */
+int vz_text_index_file(const vz_text_index *x, uint32_t i, vz_text_file_stat *out);
+/* Full check (body checksum, every record); *generation gets the header's. */
+int vz_text_index_check(const char *path, uint64_t *generation);
+typedef struct vz_text_hit {
+	double score;
+	uint32_t file;       /* index in the file table */
+	uint32_t chunk;      /* the chunk's index in its file: its row id is PATH#CHUNK */
+	uint32_t line;       /* 1-based first line of the chunk */
+	const char *path;    /* into the mapping */
+	size_t path_len;
+	uint32_t *same;      /* files identical to this one (grouped under it) */
+	uint32_t n_same;
+} vz_text_hit;
+/* The k best files (best chunk each, identical files grouped) or with chunks the k best chunks
+ * for query. VZ_EDATA when the query has no terms. Free with vz_text_hits_free. */
+int vz_text_search(const vz_text_index *x, const char *query, size_t qlen, size_t k, bool chunks, vz_text_hit **out, size_t *n);
+void vz_text_hits_free(vz_text_hit *h, size_t n);
+int vz_text_file_path(const vz_text_index *x, uint32_t file, const char **path, size_t *len);
+/* Offset in text of the first term that is also a term of query (0 when none). */
+size_t vz_text_first_match(const char *text, size_t len, const char *query, size_t qlen);
+
 /* True for the built-in embedding models: bm25 and the native ones of the workspace file
  * (native_bow, native_hash, native_ngram; lib/embed_native.c). */
 bool vz_embedding_known(const char *name);

@@ -22,6 +22,7 @@ typedef struct settings {
 	char model[32];
 	long long dim, m, efc, efs, chunk_size, overlap, max_file, ckpt_ops, ckpt_secs;
 	long long metric, quant, skip_hidden, ngram_min, ngram_max;
+	double text[5]; /* processing.text_search: path_weight, title_weight, body_weight, k1, b; < 0: not given */
 	yaml_node_t *include, *exclude, *exts; /* sequences */
 	char wanted_model[32];  /* a model that needs weights: model is its fallback */
 	yaml_node_t *model_node; /* where the model was named */
@@ -40,6 +41,7 @@ static void settings_unset(settings *s)
 	memset(s, 0, sizeof *s);
 	s->dim = s->m = s->efc = s->efs = s->chunk_size = s->overlap = s->max_file = -1;
 	s->ckpt_ops = s->ckpt_secs = s->metric = s->quant = -1;
+	for (int i = 0; i < 5; i++) s->text[i] = -1;
 	s->skip_hidden = s->ngram_min = s->ngram_max = -1;
 }
 
@@ -58,6 +60,8 @@ static void settings_overlay(settings *base, const settings *over)
 				 &over->skip_hidden, &over->ngram_min, &over->ngram_max };
 	for (size_t i = 0; i < sizeof b / sizeof b[0]; i++)
 		if (*o[i] >= 0) *b[i] = *o[i];
+	for (int i = 0; i < 5; i++)
+		if (over->text[i] >= 0) base->text[i] = over->text[i];
 	if (over->include) base->include = over->include;
 	if (over->exclude) base->exclude = over->exclude;
 	if (over->exts) base->exts = over->exts;
@@ -123,6 +127,19 @@ static int get_int(parser *p, yaml_node_t *n, const char *what, long long min, l
 	long long v = strtoll(s, &end, 10);
 	if (!*s || *end || errno) return err_at(p, n, "%s must be an integer, not '%s'", what, s);
 	if (v < min || v > max) return err_at(p, n, "%s %lld out of range %lld..%lld", what, v, min, max);
+	*out = v;
+	return VZ_OK;
+}
+
+static int get_num(parser *p, yaml_node_t *n, const char *what, double min, double max, double *out)
+{
+	if (want(p, n, YAML_SCALAR_NODE, what)) return p->rc;
+	const char *s = scalar(n);
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (!*s || *end || errno || v != v) return err_at(p, n, "%s must be a number, not '%s'", what, s);
+	if (v < min || v > max) return err_at(p, n, "%s %g out of range %g..%g", what, v, min, max);
 	*out = v;
 	return VZ_OK;
 }
@@ -343,6 +360,15 @@ static int file_processing_pair(parser *p, const char *key, yaml_node_t *k, yaml
 	return rc == VZ_ENOENT ? unknown(p, k, "file_processing") : rc;
 }
 
+static int text_search_pair(parser *p, const char *key, yaml_node_t *k, yaml_node_t *v, void *ctx)
+{
+	settings *s = ctx;
+	static const char *const keys[5] = { "path_weight", "title_weight", "body_weight", "k1", "b" };
+	for (int i = 0; i < 5; i++)
+		if (!strcmp(key, keys[i])) return get_num(p, v, keys[i], 0, i == 4 ? 1 : 100, &s->text[i]);
+	return unknown(p, k, "text_search");
+}
+
 static int processing_pair(parser *p, const char *key, yaml_node_t *k, yaml_node_t *v, void *ctx)
 {
 	settings *s = ctx;
@@ -353,6 +379,7 @@ static int processing_pair(parser *p, const char *key, yaml_node_t *k, yaml_node
 	if (!strcmp(key, "include_patterns")) return check_patterns(p, v, "include_patterns") ? p->rc : (s->include = v, VZ_OK);
 	if (!strcmp(key, "exclude_patterns")) return check_patterns(p, v, "exclude_patterns") ? p->rc : (s->exclude = v, VZ_OK);
 	if (!strcmp(key, "file_processing")) return each_pair(p, v, "file_processing", file_processing_pair, s);
+	if (!strcmp(key, "text_search")) return each_pair(p, v, "text_search", text_search_pair, s);
 	/* scheduling knobs of the original system; vz build uses --threads instead */
 	if (!strcmp(key, "parallel_processing") || !strcmp(key, "max_concurrent_projects") ||
 	    !strcmp(key, "max_concurrent_collections") || !strcmp(key, "batch_size") || !strcmp(key, "max_workers"))
@@ -535,6 +562,10 @@ static int finish_collection(parser *p, const settings *s, const char *project, 
 	wc->chunk_size = s->chunk_size >= 0 ? (uint32_t)s->chunk_size : 2048;
 	wc->chunk_overlap = s->overlap >= 0 ? (uint32_t)s->overlap : 256;
 	wc->max_file_size = s->max_file >= 0 ? (uint64_t)s->max_file : 10u << 20;
+	wc->text = (vz_text_weights)VZ_TEXT_WEIGHTS_DEFAULT;
+	float *tw[5] = { &wc->text.path, &wc->text.title, &wc->text.body, &wc->text.k1, &wc->text.b };
+	for (int i = 0; i < 5; i++)
+		if (s->text[i] >= 0) *tw[i] = (float)s->text[i];
 	if (wc->chunk_overlap >= wc->chunk_size)
 		return err_at(p, at, "chunk_overlap %u must be smaller than chunk_size %u", wc->chunk_overlap, wc->chunk_size);
 	int rc = add_patterns(p, s->include, &wc->include, &wc->n_include);

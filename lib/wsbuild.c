@@ -1,15 +1,20 @@
 /* wsbuild.c: `vz build` for one workspace collection, and its cache.bin.
  *
- * cache.bin (vz_file_header VZ_MAGIC_CACHE, version 2; generation = the snapshot's, aux = the
+ * cache.bin (vz_file_header VZ_MAGIC_CACHE, version 3; generation = the snapshot's, aux = the
  * configuration hash; body checksummed; parsed as untrusted input):
  *   16 bytes: the collection id (not in version 1, still read)
  *   df table (see ws_internal.h)
  *   u64 files, then per file (sorted by path):
  *     u32 path length, path, u64 size, u64 mtime (ns), u64 content hash (XXH3), u32 chunks,
  *     then per chunk (the rows the file produced, in row order):
- *       u64 start, u64 end (byte range in the file), u32 text length, text, dim x f32 vector.
+ *       u64 start, u64 end (byte range in the file), u32 first line (1-based; version 3 on),
+ *       u32 text length, text, dim x f32 vector.
+ * A build does not use a cache older than version 3 (it reads every file again): its chunks
+ * have no lines for postings.bin.
  * Keeping each chunk's text and vector is what lets an incremental build re-read and re-embed
- * only the files that changed, and yet write the same snapshot as a full build. */
+ * only the files that changed, and yet write the same snapshot as a full build. A binary file
+ * (a NUL byte) is recorded with content hash 0 and no chunks, so that it is not read again
+ * while its size and modification time stay the same. */
 #include "ws_internal.h"
 
 #include <fcntl.h>
@@ -20,11 +25,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CACHE_VERSION 2 /* 1, still read, carries no collection id */
+#define CACHE_VERSION 3 /* 1 carries no collection id (2 added it), 1 and 2 no chunk lines (3 added them) */
 #define BINARY_PROBE 8192
 
 typedef struct ws_chunk {
 	uint64_t start, end;
+	uint32_t line;
 	char *text;
 	uint32_t text_len;
 	float *vec;
@@ -40,12 +46,16 @@ typedef struct ws_file {
 } ws_file;
 
 typedef struct ws_cache {
+	uint32_t version; /* of the file it was loaded from */
 	uint64_t config_hash, generation;
 	vz_coll_id id;
 	uint32_t dim;
 	ws_file *files;
 	size_t n;
 } ws_cache;
+
+/* A binary file's record: no rows. */
+static bool skipped(const ws_file *f) { return f->hash == 0 && f->n_chunks == 0; }
 
 static void file_free(ws_file *f)
 {
@@ -65,7 +75,7 @@ static void cache_free(ws_cache *c)
 	memset(c, 0, sizeof *c);
 }
 
-static int read_file_record(vz_reader *r, uint32_t dim, ws_file *f)
+static int read_file_record(vz_reader *r, uint32_t dim, uint32_t version, ws_file *f)
 {
 	uint32_t plen, n;
 	uint64_t mtime;
@@ -80,16 +90,19 @@ static int read_file_record(vz_reader *r, uint32_t dim, ws_file *f)
 	if ((rc = vz_rd_u64(r, &f->size)) || (rc = vz_rd_u64(r, &mtime)) || (rc = vz_rd_u64(r, &f->hash)) || (rc = vz_rd_u32(r, &n)))
 		return rc;
 	f->mtime_ns = (int64_t)mtime;
-	/* each chunk takes at least 20 bytes plus its vector: bound the count by what is left */
-	size_t per = 20 + (size_t)dim * 4;
+	/* each chunk takes at least 20 bytes (24 from version 3) plus its vector: bound the count
+	 * by what is left */
+	size_t per = (version >= 3 ? 24 : 20) + (size_t)dim * 4;
 	if (n > r->left / per) return vz_fail(VZ_ECORRUPT, "offset %zu: %u chunks do not fit", r->offset - 4, n);
 	if (n && !(f->chunks = calloc(n, sizeof *f->chunks))) return vz_fail(VZ_ENOMEM, "out of memory");
 	for (uint32_t i = 0; i < n; i++) {
 		ws_chunk *c = &f->chunks[i];
 		f->n_chunks = i + 1;
-		if ((rc = vz_rd_u64(r, &c->start)) || (rc = vz_rd_u64(r, &c->end)) || (rc = vz_rd_u32(r, &c->text_len))) return rc;
-		if (c->start > c->end || c->end > f->size || c->end - c->start != c->text_len)
-			return vz_fail(VZ_ECORRUPT, "offset %zu: chunk range %" PRIu64 "..%" PRIu64 " does not fit the file", r->offset - 20, c->start, c->end);
+		if ((rc = vz_rd_u64(r, &c->start)) || (rc = vz_rd_u64(r, &c->end)) || (version >= 3 && (rc = vz_rd_u32(r, &c->line))) ||
+		    (rc = vz_rd_u32(r, &c->text_len)))
+			return rc;
+		if (c->start > c->end || c->end > f->size || c->end - c->start != c->text_len || (version >= 3 && (!c->line || c->line - 1 > c->start)))
+			return vz_fail(VZ_ECORRUPT, "offset %zu: chunk range %" PRIu64 "..%" PRIu64 " (line %u) does not fit the file", r->offset - 24, c->start, c->end, c->line);
 		if ((rc = vz_rd_bytes(r, c->text_len, &p))) return rc;
 		if (!(c->text = malloc(c->text_len + 1u))) return vz_fail(VZ_ENOMEM, "out of memory");
 		memcpy(c->text, p, c->text_len);
@@ -129,7 +142,7 @@ static int cache_load(const char *path, ws_cache *c, vz_bm25 **model)
 		if (!rc && n && !(c->files = calloc(n, sizeof *c->files))) rc = vz_fail(VZ_ENOMEM, "out of memory");
 		for (uint64_t i = 0; i < n && !rc; i++) {
 			c->n = i + 1;
-			rc = read_file_record(&r, c->dim, &c->files[i]);
+			rc = read_file_record(&r, c->dim, h.version, &c->files[i]);
 			if (!rc && i > 0 && strcmp(c->files[i - 1].path, c->files[i].path) >= 0)
 				rc = vz_fail(VZ_ECORRUPT, "offset %zu: files not sorted", r.offset);
 		}
@@ -138,6 +151,7 @@ static int cache_load(const char *path, ws_cache *c, vz_bm25 **model)
 	vz_unmap(&map);
 	c->config_hash = h.aux;
 	c->generation = h.generation;
+	c->version = h.version;
 	if (!rc && model) *model = m;
 	else vz_bm25_free(m);
 	if (rc) {
@@ -196,6 +210,7 @@ static int cache_save(const char *path, const ws_cache *c, const vz_bm25 *m)
 			const ws_chunk *ch = &f->chunks[j];
 			rc = vz_buf_u64(&b, ch->start);
 			if (!rc) rc = vz_buf_u64(&b, ch->end);
+			if (!rc) rc = vz_buf_u32(&b, ch->line);
 			if (!rc) rc = vz_buf_u32(&b, ch->text_len);
 			if (!rc) rc = vz_buf_put(&b, ch->text, ch->text_len);
 			for (uint32_t k = 0; k < c->dim && !rc; k++) {
@@ -264,11 +279,13 @@ static int embed_file(const vz_ws_collection *c, const vz_bm25 *m, const char *f
 	int rc = vz_read_file(full, c->max_file_size, &data, &len);
 	if (rc == VZ_ENOMEM) return rc;
 	if (rc) return VZ_ENOENT; /* vanished, replaced or grown past the limit meanwhile */
+	memset(f, 0, sizeof *f);
 	if (binary(data, len)) {
 		free(data);
-		return VZ_EDATA; /* counted as skipped */
+		f->size = len;
+		f->mtime_ns = e->mtime_ns;
+		return (f->path = strdup(e->path)) ? VZ_OK : vz_fail(VZ_ENOMEM, "out of memory");
 	}
-	memset(f, 0, sizeof *f);
 	vz_ws_span *sp;
 	size_t n;
 	if ((rc = vz_ws_chunks(data, len, c->chunk_size, c->chunk_overlap, &sp, &n))) {
@@ -279,7 +296,10 @@ static int embed_file(const vz_ws_collection *c, const vz_bm25 *m, const char *f
 	f->mtime_ns = e->mtime_ns;
 	f->hash = vz_hash64(data, len);
 	if (!(f->path = strdup(e->path)) || (n && !(f->chunks = calloc(n, sizeof *f->chunks)))) rc = vz_fail(VZ_ENOMEM, "out of memory");
+	size_t line_at = 0;
+	uint32_t line = 1;
 	for (size_t i = 0; i < n && !rc; i++) {
+		for (; line_at < sp[i].start; line_at++) line += data[line_at] == '\n';
 		ws_chunk *ch = &f->chunks[f->n_chunks];
 		size_t tl = sp[i].end - sp[i].start;
 		if (!(ch->vec = malloc(c->cfg.dim * sizeof *ch->vec)) || !(ch->text = malloc(tl + 1))) {
@@ -300,6 +320,7 @@ static int embed_file(const vz_ws_collection *c, const vz_bm25 *m, const char *f
 		ch->text_len = (uint32_t)tl;
 		ch->start = sp[i].start;
 		ch->end = sp[i].end;
+		ch->line = line;
 		f->n_chunks++;
 	}
 	free(sp);
@@ -380,6 +401,98 @@ static int write_snapshot(const char *dir, const vz_workspace *w, const vz_ws_co
 	return rc;
 }
 
+/* Writes postings.bin for the files of cache c (the snapshot of generation c->generation), as
+ * NAME (postings.bin or postings.bin.new: see vz_workspace_build). */
+static int write_postings(const char *dir, const char *name, const vz_ws_collection *wc, const ws_cache *c)
+{
+	char path[4200];
+	int rc = vz_path_fmt(path, sizeof path, "%s/%s", dir, name);
+	if (rc) return rc;
+	vz_text_doc *docs = calloc(c->n ? c->n : 1, sizeof *docs);
+	size_t n = 0, nch = 0;
+	for (size_t i = 0; i < c->n; i++) nch += c->files[i].n_chunks;
+	vz_text_chunk *chunks = calloc(nch ? nch : 1, sizeof *chunks);
+	if (!docs || !chunks) rc = vz_fail(VZ_ENOMEM, "out of memory");
+	nch = 0;
+	for (size_t i = 0; i < c->n && !rc; i++) {
+		const ws_file *f = &c->files[i];
+		vz_text_doc *d = &docs[n++];
+		d->path = f->path;
+		d->hash = f->hash;
+		d->size = f->size;
+		d->mtime_ns = f->mtime_ns;
+		if (f->n_chunks) { /* else no words: no rows, no title */
+			d->title = f->chunks[0].text;
+			d->title_len = (uint32_t)vz_text_title(f->chunks[0].text, f->chunks[0].text_len);
+		}
+		d->chunks = chunks + nch;
+		d->n_chunks = f->n_chunks;
+		for (uint32_t j = 0; j < f->n_chunks; j++, nch++)
+			chunks[nch] = (vz_text_chunk){ .text = f->chunks[j].text, .len = f->chunks[j].text_len, .line = f->chunks[j].line, .start = f->chunks[j].start };
+	}
+	if (!rc) rc = vz_text_index_write(path, docs, n, &wc->text, c->generation, wc->config_hash);
+	free(docs);
+	free(chunks);
+	return rc;
+}
+
+/* True when postings.bin is there, of generation gen and with the weights of wc. */
+static bool postings_current(const char *dir, const vz_ws_collection *wc, uint64_t gen)
+{
+	/* cache.bin of the same generation too: a crash after the snapshot's commit leaves it
+	 * behind, and then the slow path writes it again */
+	char cp[4200];
+	vz_map map;
+	vz_file_header h;
+	if (vz_path_fmt(cp, sizeof cp, "%s/cache.bin", dir) || vz_map_file(cp, &map)) return false;
+	bool cache_ok = vz_header_decode(map.data, map.size, VZ_MAGIC_CACHE, CACHE_VERSION, &h) == VZ_OK && h.generation == gen &&
+			h.version == CACHE_VERSION;
+	vz_unmap(&map);
+	if (!cache_ok) return false;
+	vz_text_index *x;
+	if (vz_text_index_open_dir(dir, gen, &x)) return false;
+	vz_text_weights w = vz_text_index_weights(x);
+	bool ok = vz_text_index_generation(x) == gen && !memcmp(&w, &wc->text, sizeof w);
+	vz_text_index_close(x);
+	return ok;
+}
+
+/* The stat-first check (as git's index does): true when postings.bin of the committed
+ * generation was built with this configuration from exactly these paths, sizes and
+ * modification times, so that nothing needs reading; fills st. */
+static bool unchanged(const char *dir, const vz_ws_collection *wc, const vz_ws_entry *ents, size_t n, uint64_t gen, vz_ws_stats *st)
+{
+	/* cache.bin of the same generation too: a crash after the snapshot's commit leaves it
+	 * behind, and then the slow path writes it again */
+	char cp[4200];
+	vz_map map;
+	vz_file_header h;
+	if (vz_path_fmt(cp, sizeof cp, "%s/cache.bin", dir) || vz_map_file(cp, &map)) return false;
+	bool cache_ok = vz_header_decode(map.data, map.size, VZ_MAGIC_CACHE, CACHE_VERSION, &h) == VZ_OK && h.generation == gen &&
+			h.version == CACHE_VERSION;
+	vz_unmap(&map);
+	if (!cache_ok) return false;
+	vz_text_index *x;
+	if (vz_text_index_open_dir(dir, gen, &x)) return false;
+	vz_text_weights w = vz_text_index_weights(x);
+	bool same = vz_text_index_config(x) == wc->config_hash && !memcmp(&w, &wc->text, sizeof w) && vz_text_index_files(x) == n;
+	uint64_t chunks = 0, files = 0;
+	for (size_t i = 0; i < n && same; i++) {
+		vz_text_file_stat fs;
+		same = !vz_text_index_file(x, (uint32_t)i, &fs) && fs.path_len == strlen(ents[i].path) &&
+		       !memcmp(fs.path, ents[i].path, fs.path_len) && fs.size == ents[i].size && fs.mtime_ns == ents[i].mtime_ns;
+		chunks += fs.chunks;
+		files += !(fs.hash == 0 && fs.chunks == 0);
+	}
+	vz_text_index_close(x);
+	if (same) {
+		st->files = files;
+		st->binary = n - files;
+		st->chunks = chunks;
+	}
+	return same;
+}
+
 static int open_collection_dir(const char *data_dir, const vz_ws_collection *wc, int timeout_ms, char *dir, size_t cap, vz_lock *lock)
 {
 	int rc = vz_path_fmt(dir, cap, "%s/workspace/%s/%s", data_dir, wc->project, wc->name);
@@ -406,15 +519,11 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 	size_t n_ents = 0;
 	vz_bm25 *model = NULL;
 	if ((rc = vz_path_fmt(cpath, sizeof cpath, "%s/cache.bin", dir))) goto out;
-	if (cache_load(cpath, &old, NULL) == VZ_ENOMEM) {
-		rc = VZ_ENOMEM;
-		goto out;
-	}
 	vz_meta meta;
-	uint64_t generation = old.generation;
+	uint64_t meta_gen = 0;
 	bool have_meta = vz_meta_read(dir, &meta) == VZ_OK, stamp_old = false;
 	if (have_meta) {
-		if (meta.generation > generation) generation = meta.generation;
+		meta_gen = meta.generation;
 		vz_buf ex = { 0 };
 		if (vz_buf_put(&ex, "{", 1) == VZ_OK && ws_extra(w, wc, &ex) == VZ_OK) {
 			ex.data[ex.len - 1] = '}';
@@ -426,12 +535,18 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		vz_buf_free(&ex);
 		vz_meta_free(&meta);
 	}
-	if (force || old.config_hash != wc->config_hash || old.dim != wc->cfg.dim) {
+	if ((rc = vz_ws_walk(wc, data_dir, &ents, &n_ents))) goto out;
+	st->too_large = vz_ws_walk_too_large();
+	if (!force && have_meta && !stamp_old && unchanged(dir, wc, ents, n_ents, meta_gen, st)) goto out;
+	if (cache_load(cpath, &old, NULL) == VZ_ENOMEM) {
+		rc = VZ_ENOMEM;
+		goto out;
+	}
+	uint64_t generation = old.generation > meta_gen ? old.generation : meta_gen;
+	if (force || old.config_hash != wc->config_hash || old.dim != wc->cfg.dim || (old.n && old.version < 3)) {
 		st->rebuilt = old.n > 0 || force;
 		cache_free(&old);
 	}
-	if ((rc = vz_ws_walk(wc, data_dir, &ents, &n_ents))) goto out;
-	st->too_large = vz_ws_walk_too_large();
 	if ((rc = vz_bm25_new(wc->cfg.dim, &model))) goto out;
 	vz_bm25_set_native(model, vz_native_code(wc->cfg.embedding, wc->ngram_min, wc->ngram_max));
 	cur.dim = wc->cfg.dim;
@@ -441,9 +556,13 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		goto out;
 	}
 	size_t oi = 0;
+	bool restat = false; /* the rows stay, the recorded sizes, times or binary files do not */
 	for (size_t i = 0; i < n_ents; i++) {
 		const vz_ws_entry *e = &ents[i];
-		while (oi < old.n && strcmp(old.files[oi].path, e->path) < 0) oi++, st->removed++;
+		for (; oi < old.n && strcmp(old.files[oi].path, e->path) < 0; oi++) {
+			if (skipped(&old.files[oi])) restat = true;
+			else st->removed++;
+		}
 		ws_file *prev = oi < old.n && !strcmp(old.files[oi].path, e->path) ? &old.files[oi] : NULL;
 		if (prev) oi++;
 		if (progress) progress(ctx, i, n_ents);
@@ -456,26 +575,32 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		if ((rc = vz_path_fmt(full, sizeof full, "%s/%s", wc->project_dir, e->path))) goto out;
 		ws_file f;
 		rc = embed_file(wc, model, full, e, &f);
-		if (rc == VZ_EDATA) st->binary++;
-		if (rc == VZ_ENOENT || rc == VZ_EDATA) { /* vanished or binary: as if it were not there */
+		if (rc == VZ_ENOENT) { /* vanished: as if it were not there */
 			rc = VZ_OK;
-			if (prev) st->removed++;
+			if (prev && !skipped(prev)) st->removed++;
+			if (prev && skipped(prev)) restat = true;
 			continue;
 		}
 		if (rc) goto out;
 		if (prev && prev->hash == f.hash) {
-			/* only touched: keep the old rows, take the new mtime */
+			/* only touched: keep the old rows, take the new size (binary) and mtime */
 			file_free(&f);
+			prev->size = e->size;
 			prev->mtime_ns = e->mtime_ns;
+			restat = true;
 			cur.files[cur.n++] = *prev;
 			memset(prev, 0, sizeof *prev);
 			continue;
 		}
-		if (prev) st->changed++;
-		else st->added++;
+		if (prev && !skipped(prev)) st->changed++;
+		else if (!skipped(&f)) st->added++;
+		else restat = true; /* a new binary file, or a text file that became one */
 		cur.files[cur.n++] = f;
 	}
-	st->removed += old.n - oi;
+	for (; oi < old.n; oi++) {
+		if (skipped(&old.files[oi])) restat = true;
+		else st->removed++;
+	}
 	if (progress) progress(ctx, n_ents, n_ents);
 	for (size_t i = 0; i < cur.n; i++) {
 		st->chunks += cur.files[i].n_chunks;
@@ -483,17 +608,38 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 			rc = vz_bm25_add_document(model, cur.files[i].chunks[j].text, cur.files[i].chunks[j].text_len);
 	}
 	if (rc) goto out;
-	st->files = cur.n;
+	for (size_t i = 0; i < cur.n; i++) {
+		if (skipped(&cur.files[i])) st->binary++;
+		else st->files++;
+	}
 	bool dirty = st->rebuilt || st->changed || st->added || st->removed || !have_meta || old.config_hash != wc->config_hash;
 	if (dirty) {
 		cur.generation = generation + 1;
+		/* postings.bin.new, then the snapshot's commit (metadata.json), then the rename to
+		 * postings.bin: a crash anywhere leaves a postings file of the committed generation,
+		 * which readers pick (vz_text_index_open_dir) */
+		char settled[4200];
+		if ((rc = write_postings(dir, "postings.bin.new", wc, &cur))) goto out;
 		if ((rc = write_snapshot(dir, w, wc, &cur, threads))) goto out;
+		if ((rc = vz_settle_data_file(dir, "postings.bin", VZ_MAGIC_POSTINGS, cur.generation, true, settled, sizeof settled))) goto out;
 		/* cache.bin carries the identity the snapshot was given */
 		if ((rc = vz_meta_read(dir, &meta))) goto out;
 		cur.id = meta.id;
 		vz_meta_free(&meta);
 		rc = cache_save(cpath, &cur, model);
-	} else if (stamp_old && vz_meta_read(dir, &meta) == VZ_OK) {
+		goto out;
+	}
+	if (restat || !postings_current(dir, wc, generation)) {
+		/* the same rows, but files touched, binary files come or gone, a collection built
+		 * before postings.bin existed, or other ranking weights: postings.bin and cache.bin
+		 * of the same generation, so that the next build's stat-first check holds */
+		cur.generation = generation;
+		if ((rc = vz_meta_read(dir, &meta))) goto out;
+		cur.id = meta.id; /* the snapshot's identity, as after a snapshot */
+		vz_meta_free(&meta);
+		if ((rc = write_postings(dir, "postings.bin", wc, &cur)) || (rc = cache_save(cpath, &cur, model))) goto out;
+	}
+	if (stamp_old && vz_meta_read(dir, &meta) == VZ_OK) {
 		/* the workspace file changed, not this collection: only its record in metadata.json */
 		vz_buf ex = { 0 };
 		if (!(rc = vz_buf_put(&ex, "{", 1)) && !(rc = ws_extra(w, wc, &ex)) && !(rc = vz_buf_put(&ex, "", 1))) {
@@ -573,15 +719,19 @@ int vz_workspace_diff(const vz_workspace *w, const vz_ws_collection *wc, const c
 	for (size_t i = 0; i < n_ents && !rc; i++) {
 		const vz_ws_entry *e = &ents[i];
 		while (oi < old.n && strcmp(old.files[oi].path, e->path) < 0) {
-			st->removed++;
-			if (fn) fn(ctx, 'R', old.files[oi].path);
+			if (!skipped(&old.files[oi])) {
+				st->removed++;
+				if (fn) fn(ctx, 'R', old.files[oi].path);
+			}
 			oi++;
 		}
 		ws_file *prev = oi < old.n && !strcmp(old.files[oi].path, e->path) ? &old.files[oi++] : NULL;
 		if (prev && prev->size == e->size && prev->mtime_ns == e->mtime_ns) {
-			st->files++;
+			if (skipped(prev)) st->binary++; /* recorded as binary: not read again */
+			else st->files++;
 			continue;
 		}
+		if (prev && skipped(prev)) prev = NULL; /* a binary file's record has no rows to change */
 		char full[8192];
 		char *data;
 		size_t len;
@@ -610,6 +760,7 @@ int vz_workspace_diff(const vz_workspace *w, const vz_ws_collection *wc, const c
 		if (fn) fn(ctx, prev ? 'C' : 'A', e->path);
 	}
 	for (; !rc && oi < old.n; oi++) {
+		if (skipped(&old.files[oi])) continue;
 		st->removed++;
 		if (fn) fn(ctx, 'R', old.files[oi].path);
 	}

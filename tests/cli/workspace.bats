@@ -86,7 +86,7 @@ setup() {
 	refute_output --partial 'Cargo.lock'
 }
 
-@test "a text query prints score, path#chunk and a one-line snippet; build -q prints nothing" {
+@test "a text query prints score, path:LINE and a one-line snippet; build -q prints nothing" {
 	cp "$FIX/simplified.yml" "$W/vectorize-workspace.yml"
 	cd "$W"
 	run "$VZ" build -q
@@ -94,12 +94,12 @@ setup() {
 	assert_output ""
 	run "$VZ" query proj/docs --text 'replay the journal' -k 1
 	assert_success
-	assert_output --regexp $'^[0-9.]+\tdocs/sub/recovery.md#0\t# Recovery After a power cut, replay the journal from the last checkpoint.$'
+	assert_output --regexp $'^[0-9.]+\tdocs/sub/recovery.md:2\t# Recovery After a power cut, replay the journal from the last checkpoint.$'
 	printf '%s ' $(seq 1 200) > proj/docs/long.md
 	echo 'a zeppelin moored above the harbour' >> proj/docs/long.md
 	"$VZ" build -q
 	run "$VZ" query proj/docs --text 'zeppelin' -k 1
-	assert_output --regexp $'^[0-9.]+\tdocs/long.md#[0-9]+\t\.\.\.[0-9 ]+ a zeppelin moored above the harbour$'
+	assert_output --regexp $'^[0-9.]+\tdocs/long.md:1\t\.\.\.[0-9 ]+ a zeppelin moored above the harbour$'
 }
 
 @test "an incremental build re-reads only the changed file and answers like a full build" {

@@ -1,110 +1,155 @@
-/* test_text.c: the library's text rows and text queries (lib/text.c): texts are embedded with
- * the collection's model, counted in terms.bin once the rows are durable, given {"text": ...}
- * payloads; refused without an embedding or without terms, with nothing written. */
+/* test_text.c: the text search index (lib/textindex.c): terms, postings.bin written, read,
+ * ranked and checked, and its refusal of damaged bytes. */
 #include "t.h"
 
-#include <sys/stat.h>
+#include <string.h>
 
-static vz_collection *open_new(const char *name, const char *embedding, uint32_t dim, char *dir)
+static vz_text_chunk chunks[6];
+static vz_text_doc docs[4];
+
+/* Four files: two identical, one long with the match in its second chunk, one camelCase. */
+static void make_docs(void)
 {
-	vz_config cfg;
-	vz_config_defaults(&cfg);
-	cfg.dim = dim;
-	strcpy(cfg.embedding, embedding);
-	CHECK_OK(vz_collection_create(t_dir(), name, &cfg));
-	CHECK_OK(vz_collection_path(t_dir(), name, dir, 4096, NULL));
-	vz_collection *c;
-	CHECK_OK(vz_collection_open(dir, VZ_OPEN_WRITE, 1000, &c));
-	return c;
+	static const char *a = "# Airships\nA zeppelin is a rigid airship.\n";
+	static const char *c1 = "# Weather\nrain and wind and rain\n";
+	static const char *c2 = "more rain\nthe zeppelin moored above the harbour\n";
+	static const char *d = "parseHttpHeader reads the HTTPServer_config of a request\n";
+	memset(docs, 0, sizeof docs);
+	chunks[0] = (vz_text_chunk){ .text = a, .len = (uint32_t)strlen(a), .line = 1, .start = 0 };
+	chunks[1] = chunks[0];
+	chunks[2] = (vz_text_chunk){ .text = c1, .len = (uint32_t)strlen(c1), .line = 1, .start = 0 };
+	chunks[3] = (vz_text_chunk){ .text = c2, .len = (uint32_t)strlen(c2), .line = 3, .start = strlen(c1) };
+	chunks[4] = (vz_text_chunk){ .text = d, .len = (uint32_t)strlen(d), .line = 1, .start = 0 };
+	const char *paths[4] = { "a/ship.md", "b/ship.md", "code/http_parser.c", "long.md" };
+	vz_text_chunk *cs[4] = { &chunks[0], &chunks[1], &chunks[4], &chunks[2] };
+	uint32_t nc[4] = { 1, 1, 1, 2 };
+	for (int i = 0; i < 4; i++) {
+		docs[i].path = paths[i];
+		docs[i].hash = i < 2 ? 7 : (uint64_t)i + 100;
+		docs[i].size = 1000 + (uint64_t)i;
+		docs[i].mtime_ns = -5 - i;
+		docs[i].chunks = cs[i];
+		docs[i].n_chunks = nc[i];
+		docs[i].title = cs[i]->text;
+		docs[i].title_len = (uint32_t)vz_text_title(cs[i]->text, cs[i]->len);
+	}
 }
 
-static uint64_t live_rows(vz_collection *c)
+TEST(text_index_ranks_groups_and_splits_words)
 {
-	vz_collection_stats st;
-	CHECK_OK(vz_collection_stats_get(c, &st));
-	return st.live;
-}
-
-TEST(text_rows_embedded_counted_and_found)
-{
-	char dir[4096];
-	vz_collection *c = open_new("notes", "bm25", 64, dir);
-	const char *texts[3] = { "the lighthouse keeper climbs the stairs", NULL, "backups are verified before restore" };
-	float v[64] = { 1 };
-	vz_write w[3] = { { .op = VZ_WRITE_INSERT, .id = "keeper", .id_len = 6 },
-			  { .op = VZ_WRITE_INSERT, .id = "vec", .id_len = 3, .vector = v, .dim = 64 },
-			  { .op = VZ_WRITE_INSERT, .id = "backup", .id_len = 6, .payload = "{\"n\":1}", .payload_len = 7 } };
-	vz_write_stats st;
-	CHECK_OK(vz_collection_write_text(c, w, texts, 3, 0, 1, &st));
-	CHECK_INT(st.inserted, 3);
-	CHECK(st.terms_saved);
-	CHECK(w[0].vector == NULL); /* the caller's rows are left as they were */
-
-	/* a text row without a payload shows its text; one with a payload keeps it */
-	vz_result r;
-	const float *vec;
-	CHECK_OK(vz_collection_get(c, "keeper", 6, &r, &vec));
-	CHECK_INT(r.payload_len, strlen("{\"text\":\"the lighthouse keeper climbs the stairs\"}"));
-	CHECK(!memcmp(r.payload, "{\"text\":\"the lighthouse keeper climbs the stairs\"}", r.payload_len));
-	CHECK_OK(vz_collection_get(c, "backup", 6, &r, &vec));
-	CHECK(r.payload_len == 7 && !memcmp(r.payload, "{\"n\":1}", 7));
-
-	/* the text rows' vectors are the model's document vectors */
-	vz_bm25 *m;
-	char terms[4200];
-	snprintf(terms, sizeof terms, "%s/terms.bin", dir);
-	CHECK_OK(vz_bm25_load(terms, &m));
-	CHECK_INT(vz_bm25_documents(m), 2);
-	float want[64];
-	CHECK_OK(vz_embed_text(m, texts[0], strlen(texts[0]), want));
-	CHECK_OK(vz_collection_get(c, "keeper", 6, &r, &vec));
-	for (int i = 0; i < 64; i++) CHECK(vec[i] == want[i]);
-	vz_bm25_free(m);
-
-	/* a query in words finds the row that has them */
-	vz_result res[2];
+	make_docs();
+	vz_text_weights w = VZ_TEXT_WEIGHTS_DEFAULT;
+	CHECK_OK(vz_text_index_write("postings.bin", docs, 4, &w, 5, 77));
+	uint64_t gen = 0;
+	CHECK_OK(vz_text_index_check("postings.bin", &gen));
+	CHECK_INT(gen, 5);
+	vz_text_index *x;
+	CHECK_OK(vz_text_index_open("postings.bin", &x));
+	CHECK_INT(vz_text_index_files(x), 4);
+	CHECK_INT(vz_text_index_config(x), 77);
+	vz_text_file_stat fs;
+	CHECK_OK(vz_text_index_file(x, 3, &fs));
+	CHECK(fs.path_len == 7 && !memcmp(fs.path, "long.md", 7));
+	CHECK_INT(fs.size, 1003);
+	CHECK_INT(fs.mtime_ns, -8);
+	CHECK_INT(fs.chunks, 2);
+	CHECK_INT(vz_text_index_file(x, 4, &fs), VZ_ECORRUPT);
+	vz_text_hit *h;
 	size_t n;
-	CHECK_OK(vz_collection_query_text(c, "verified backups", 16, 2, 0, res, &n));
-	CHECK(n >= 1);
-	CHECK(res[0].id_len == 6 && !memcmp(res[0].id, "backup", 6));
-	vz_collection_close(c);
+	/* per file: the identical ships grouped, long.md's best chunk is its second */
+	CHECK_OK(vz_text_search(x, "zeppelin", 8, 10, false, &h, &n));
+	CHECK_INT(n, 2);
+	bool ship_first = !strncmp(h[0].path, "a/ship.md", h[0].path_len);
+	const vz_text_hit *ship = ship_first ? &h[0] : &h[1], *lng = ship_first ? &h[1] : &h[0];
+	CHECK_INT(ship->path_len, 9);
+	CHECK_INT(ship->n_same, 1);
+	const char *p;
+	size_t pl;
+	CHECK_OK(vz_text_file_path(x, ship->same[0], &p, &pl));
+	CHECK(pl == 9 && !memcmp(p, "b/ship.md", 9));
+	CHECK(lng->path_len == 7 && !memcmp(lng->path, "long.md", 7));
+	CHECK_INT(lng->chunk, 1);
+	CHECK_INT(lng->line, 3);
+	vz_text_hits_free(h, n);
+	/* per chunk: every chunk with the term, no grouping */
+	CHECK_OK(vz_text_search(x, "zeppelin", 8, 10, true, &h, &n));
+	CHECK_INT(n, 3);
+	vz_text_hits_free(h, n);
+	/* camelCase, snake_case and acronyms split; the whole word matches too; case folds */
+	const char *qs[] = { "http header", "PARSEHTTPHEADER", "server config", "parser" };
+	for (size_t i = 0; i < 4; i++) {
+		CHECK_OK(vz_text_search(x, qs[i], strlen(qs[i]), 10, false, &h, &n));
+		CHECK_INT(n, 1);
+		CHECK(h[0].path_len == 18 && !memcmp(h[0].path, "code/http_parser.c", 18));
+		vz_text_hits_free(h, n);
+	}
+	/* no hashing: a word no file has finds nothing */
+	CHECK_OK(vz_text_search(x, "submarine", 9, 10, false, &h, &n));
+	CHECK_INT(n, 0);
+	vz_text_hits_free(h, n);
+	CHECK_INT(vz_text_search(x, "the of and", 10, 10, false, &h, &n), VZ_EDATA);
+	/* the title field makes a title word count more than the same word in a body */
+	CHECK_OK(vz_text_search(x, "rain", 4, 10, false, &h, &n));
+	CHECK_INT(n, 1);
+	vz_text_hits_free(h, n);
+	vz_text_index_close(x);
+	CHECK_INT(vz_text_first_match("Rain, then zeppelins and a Zeppelin", 35, "zeppelin", 8), 27);
+	CHECK_INT(vz_text_first_match("nothing", 7, "zeppelin", 8), 0);
+	/* the same input writes the same bytes */
+	CHECK_OK(vz_text_index_write("again.bin", docs, 4, &w, 5, 77));
+	CHECK_INT(t_sh("cmp -s postings.bin again.bin"), 0);
 }
 
-TEST(text_rows_refused_leave_nothing_written)
+TEST(text_index_title_field)
 {
-	char dir[4096], plain[4096];
-	/* no embedding: texts and text queries are refused */
-	vz_collection *c = open_new("plain", "", 8, plain);
-	const char *texts[1] = { "some words" };
-	vz_write w[1] = { { .op = VZ_WRITE_INSERT, .id = "a", .id_len = 1 } };
-	CHECK_INT(vz_collection_write_text(c, w, texts, 1, 0, 1, NULL), VZ_EINVAL);
-	CHECK(strstr(vz_last_error(), "no built-in embedding"));
-	CHECK_INT(live_rows(c), 0);
-	vz_result res[1];
-	size_t n = 9;
-	CHECK_INT(vz_collection_query_text(c, "words", 5, 1, 0, res, &n), VZ_EINVAL);
-	CHECK_INT(n, 0);
-	vz_collection_close(c);
+	const char *man = "LS(1)   User Commands   LS(1)\n\nNAME\n       ls - list directory contents\n\nSYNOPSIS\n";
+	size_t n = vz_text_title(man, strlen(man));
+	CHECK_INT(n, strlen(man)); /* shorter than 300 bytes past the NAME line: all of it */
+	char big[1000];
+	memset(big, 'x', sizeof big);
+	memcpy(big, "intro\n\n# Heading\n", 17);
+	CHECK_INT(vz_text_title(big, sizeof big), 9 + 300); /* from the heading's text */
+	memcpy(big, "\n\n  first line\n", 15);
+	CHECK_INT(vz_text_title(big, sizeof big), 4 + 300);
+}
 
-	/* a text without terms fails the whole transaction, and no frequency is counted */
-	c = open_new("notes", "bm25", 32, dir);
-	const char *two[2] = { "good words here", "!!! ... ???" };
-	vz_write w2[2] = { { .op = VZ_WRITE_INSERT, .id = "a", .id_len = 1 }, { .op = VZ_WRITE_INSERT, .id = "b", .id_len = 1 } };
-	CHECK_INT(vz_collection_write_text(c, w2, two, 2, 0, 1, NULL), VZ_EDATA);
-	CHECK_INT(live_rows(c), 0);
-	char terms[4200];
-	struct stat sb;
-	snprintf(terms, sizeof terms, "%s/terms.bin", dir);
-	CHECK(stat(terms, &sb) != 0);
-	CHECK_INT(vz_collection_query_text(c, "???", 3, 1, 0, res, &n), VZ_EDATA);
-
-	/* a bad row beside the texts (an existing id) also leaves the frequencies alone */
-	CHECK_OK(vz_collection_write_text(c, w2, two, 1, 0, 1, NULL));
-	CHECK_INT(vz_collection_write_text(c, w2, two, 1, 0, 1, NULL), VZ_EEXIST);
-	vz_bm25 *m;
-	CHECK_OK(vz_bm25_load(terms, &m));
-	CHECK_INT(vz_bm25_documents(m), 1);
-	vz_bm25_free(m);
-	CHECK_INT(live_rows(c), 1);
-	vz_collection_close(c);
+TEST(text_index_damage_is_refused)
+{
+	make_docs();
+	vz_text_weights w = VZ_TEXT_WEIGHTS_DEFAULT;
+	CHECK_OK(vz_text_index_write("postings.bin", docs, 4, &w, 9, 77));
+	size_t len;
+	char *data = t_slurp("postings.bin", &len);
+	uint64_t gen;
+	vz_text_index *x;
+	/* every single flipped byte is caught by the full check; none crashes a search */
+	for (size_t i = 0; i < len; i++) {
+		data[i] ^= 0x41;
+		t_write("bad.bin", data, len);
+		CHECK_INT(vz_text_index_check("bad.bin", &gen), VZ_ECORRUPT);
+		if (vz_text_index_open("bad.bin", &x) == VZ_OK) {
+			vz_text_hit *h;
+			size_t n;
+			if (vz_text_search(x, "zeppelin rain http", 18, 10, false, &h, &n) == VZ_OK) vz_text_hits_free(h, n);
+			if (vz_text_search(x, "zeppelin rain http", 18, 10, true, &h, &n) == VZ_OK) vz_text_hits_free(h, n);
+			vz_text_index_close(x);
+		}
+		data[i] ^= 0x41;
+	}
+	for (size_t cut = 0; cut < len; cut += 7) {
+		t_write("short.bin", data, cut);
+		CHECK_INT(vz_text_index_check("short.bin", &gen), VZ_ECORRUPT);
+		CHECK_INT(vz_text_index_open("short.bin", &x), VZ_ECORRUPT);
+	}
+	free(data);
+	CHECK_INT(vz_text_index_open("missing.bin", &x), VZ_ENOENT);
+	/* by directory: the file of the committed generation, else a refusal naming both */
+	CHECK_INT(t_sh("mkdir -p c && cp postings.bin c/postings.bin.new"), 0);
+	CHECK_OK(vz_text_index_open_dir("c", 9, &x));
+	vz_text_index_close(x);
+	CHECK_INT(vz_text_index_open_dir("c", 8, &x), VZ_ENOENT); /* none of generation 8 */
+	CHECK_INT(t_sh("cp postings.bin c/postings.bin"), 0);
+	CHECK_INT(vz_text_index_open_dir("c", 8, &x), VZ_ECORRUPT);
+	CHECK(strstr(vz_last_error(), "generation 9, the collection's is 8") != NULL);
+	CHECK_INT(vz_text_index_open_dir("nowhere", 1, &x), VZ_ENOENT);
 }

@@ -1,0 +1,1011 @@
+/* textindex.c: exact lexical search for `query --text` (DESIGN section 5): the tokenizer, the
+ * inverted index file postings.bin (written by workspace builds) and BM25F ranking over three
+ * fields of each file (path and name, title, body), per file with its best chunk or per chunk.
+ *
+ * postings.bin: vz_file_header (magic VZPOST01, version 1, generation = the snapshot's, aux =
+ * the workspace collection's configuration hash),
+ * then the body (all integers little-endian, offsets relative to the body's first byte):
+ *   0   u32 fields (3), u32 flags (0)
+ *   8   f32 weight path, f32 weight title, f32 weight body, f32 k1, f32 b
+ *   28  u32 0
+ *   32  u64 files, u64 chunks, u64 terms
+ *   56  u64 total terms of the path, title and body fields over all files, u64 over all chunks
+ *   88  u64 offsets of the file table, chunk table, term dictionary, postings, strings
+ *   128 sections, in that order:
+ *   file table, 64 bytes a file (sorted by path): u64 content hash, u32 path offset, u32 path
+ *     length, u32 title offset, u32 title length (into strings), u32 first chunk, u32 chunks,
+ *     u32 terms in path, title and body, u32 0, u64 size, u64 modification time (ns)
+ *   chunk table, 16 bytes a chunk (files' chunks in order): u32 file, u32 first line (1-based),
+ *     u32 terms, u32 index of the chunk in its file (its row id is PATH#INDEX)
+ *   dictionary, 24 bytes a term (sorted by bytes): u32 string offset, u32 length, u32 files,
+ *     u32 chunks, u64 offset of its postings
+ *   postings of a term: files x (u32 file, u16 tf path, u16 tf title, u32 tf body) ascending
+ *     by file, then chunks x (u32 chunk, u32 tf) ascending by chunk
+ *   strings: the bytes of paths, titles and terms
+ * Opening checks the header and that the sections fit (O(1)); every access checks its bounds,
+ * so that a damaged file gives wrong answers at worst; verify checks the body checksum and
+ * every record. */
+#include "ws_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define POSTINGS_VERSION 1
+#define TERM_MAX 64
+#define LEAD 300 /* bytes of a file's title field past the start of its title line */
+#define HEAD 128
+#define FILE_REC 64
+#define CHUNK_REC 16
+#define DICT_REC 24
+#define FPOST 12
+#define CPOST 8
+
+/* ---- tokens ---- */
+
+static bool word_byte(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
+}
+static bool lower(unsigned char c) { return c >= 'a' && c <= 'z'; }
+static bool upper(unsigned char c) { return c >= 'A' && c <= 'Z'; }
+
+static bool stopword(const char *t, size_t n)
+{
+	static const char *const words[] = { "a", "about", "all", "an", "and", "any", "are", "as", "at", "be", "been",
+		"but", "by", "can", "could", "do", "does", "each", "for", "from", "had", "has", "have", "how", "if", "in",
+		"into", "is", "it", "its", "me", "my", "no", "not", "of", "on", "or", "our", "so", "some", "such", "than",
+		"that", "the", "their", "them", "then", "there", "these", "they", "this", "those", "to", "was", "we",
+		"were", "what", "when", "where", "which", "while", "who", "will", "with", "would", "you", "your" };
+	if (n > 5) return false;
+	size_t lo = 0, hi = sizeof words / sizeof words[0];
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strncmp(words[mid], t, n);
+		if (!c) c = words[mid][n] ? 1 : 0;
+		if (!c) return true;
+		if (c < 0) lo = mid + 1;
+		else hi = mid;
+	}
+	return false;
+}
+
+typedef void (*token_fn)(void *ctx, const char *term, size_t n, size_t offset);
+
+static void emit(const char *s, size_t n, size_t offset, token_fn fn, void *ctx)
+{
+	if (n < 2 || n > TERM_MAX) return;
+	char t[TERM_MAX];
+	for (size_t i = 0; i < n; i++) t[i] = upper((unsigned char)s[i]) ? (char)(s[i] - 'A' + 'a') : s[i];
+	if (stopword(t, n)) return;
+	fn(ctx, t, n, offset);
+}
+
+/* Words are runs of ASCII letters and digits or non-ASCII bytes, so snake_case, paths and
+ * dotted names split at their punctuation; camelCase and HTTPServer split at the case change,
+ * and the whole word is a term as well. */
+static void tokens(const char *s, size_t len, token_fn fn, void *ctx)
+{
+	size_t i = 0;
+	while (i < len) {
+		while (i < len && !word_byte((unsigned char)s[i])) i++;
+		size_t a = i;
+		while (i < len && word_byte((unsigned char)s[i])) i++;
+		size_t e = i, p = a, parts = 0;
+		for (size_t j = a + 1; j < e; j++) {
+			unsigned char x = (unsigned char)s[j - 1], y = (unsigned char)s[j];
+			if ((lower(x) && upper(y)) || (upper(x) && upper(y) && j + 1 < e && lower((unsigned char)s[j + 1]))) {
+				emit(s + p, j - p, p, fn, ctx);
+				p = j;
+				parts++;
+			}
+		}
+		if (e > p) emit(s + p, e - p, p, fn, ctx);
+		if (parts) emit(s + a, e - a, a, fn, ctx);
+	}
+}
+
+/* ---- the title field of a file: its first bytes up to LEAD past its title line (a man page's
+ * NAME line, the first Markdown heading, or the first line), so that the lead of the text
+ * that describes the file counts with its title (0.84 -> 0.90 on the man-page corpus) ---- */
+
+static bool line_is(const char *l, size_t n, const char *word)
+{
+	while (n && (l[0] == ' ' || l[0] == '\t')) l++, n--;
+	while (n && (l[n - 1] == ' ' || l[n - 1] == '\t' || l[n - 1] == '\r')) n--;
+	return n == strlen(word) && !memcmp(l, word, n);
+}
+
+static bool blank(const char *l, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (l[i] != ' ' && l[i] != '\t' && l[i] != '\r') return false;
+	return true;
+}
+
+static void title_line(const char *t, size_t len, size_t *start)
+{
+	size_t first = len, lines = 0;
+	bool after_name = false;
+	for (size_t i = 0; i < len && lines < 60; lines++) {
+		const char *nl = memchr(t + i, '\n', len - i);
+		size_t e = nl ? (size_t)(nl - t) : len, ln = e - i;
+		const char *l = t + i;
+		if (!blank(l, ln)) {
+			size_t a = 0;
+			while (a < ln && (l[a] == ' ' || l[a] == '\t')) a++;
+			if (after_name || (l[a] == '#' && lines < 40) || line_is(l, ln, "NAME") || line_is(l, ln, ".SH NAME")) {
+				if (after_name || l[a] == '#') {
+					while (a < ln && (l[a] == '#' || l[a] == ' ')) a++;
+					*start = i + a;
+					return;
+				}
+				after_name = true;
+			} else if (first == len) {
+				first = i + a;
+			}
+		}
+		i = e + 1;
+	}
+	*start = first == len ? 0 : first;
+}
+
+size_t vz_text_title(const char *t, size_t len)
+{
+	size_t start;
+	title_line(t, len, &start);
+	size_t n = start + LEAD < len ? start + LEAD : len;
+	while (n < len && ((unsigned char)t[n] & 0xC0) == 0x80) n++; /* a whole UTF-8 character */
+	return n;
+}
+
+/* ---- building ---- */
+
+typedef struct fpost { uint32_t term, file; uint16_t tf[2]; uint32_t body; } fpost;
+typedef struct cpost { uint32_t term, chunk, tf; } cpost;
+
+typedef struct builder {
+	/* term table: open addressing over term ids, strings in an arena */
+	uint32_t *slots; /* term id + 1, 0 empty */
+	size_t cap, n_terms;
+	uint32_t *str_off, *str_len;
+	size_t terms_cap;
+	vz_buf arena;
+	/* per-document counting: mark[t] = document + 1 when t has an entry in the current one */
+	uint32_t *fmark, *fidx, *cmark, *cidx;
+	fpost *fp;
+	size_t n_fp, fp_cap;
+	cpost *cp;
+	size_t n_cp, cp_cap;
+	size_t fp_start, cp_start; /* first entry of the current file / chunk */
+	uint32_t cur_file, cur_chunk;
+	int field; /* 0 path, 1 title, 2 body, 3 chunk only */
+	size_t skip_before;  /* body: offsets below this were counted by the previous chunk */
+	uint64_t flen[3], clen;
+	uint32_t cur_flen[3], cur_clen;
+	int rc;
+} builder;
+
+static int term_id(builder *b, const char *t, size_t n, uint32_t *id)
+{
+	if ((b->n_terms + 1) * 2 > b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 1024;
+		uint32_t *s = calloc(cap, sizeof *s);
+		if (!s) return vz_fail(VZ_ENOMEM, "out of memory (term table)");
+		for (size_t i = 0; i < b->cap; i++) {
+			if (!b->slots[i]) continue;
+			uint32_t k = b->slots[i] - 1;
+			size_t j = vz_hash64(b->arena.data + b->str_off[k], b->str_len[k]) & (cap - 1);
+			while (s[j]) j = (j + 1) & (cap - 1);
+			s[j] = b->slots[i];
+		}
+		free(b->slots);
+		b->slots = s;
+		b->cap = cap;
+	}
+	size_t j = vz_hash64(t, n) & (b->cap - 1);
+	while (b->slots[j]) {
+		uint32_t k = b->slots[j] - 1;
+		if (b->str_len[k] == n && !memcmp(b->arena.data + b->str_off[k], t, n)) {
+			*id = k;
+			return VZ_OK;
+		}
+		j = (j + 1) & (b->cap - 1);
+	}
+	if (b->n_terms == b->terms_cap) {
+		size_t c = b->terms_cap ? b->terms_cap * 2 : 1024;
+		uint32_t *o = realloc(b->str_off, c * sizeof *o);
+		if (o) b->str_off = o;
+		uint32_t *l = realloc(b->str_len, c * sizeof *l);
+		if (l) b->str_len = l;
+		uint32_t *m[4] = { b->fmark, b->fidx, b->cmark, b->cidx };
+		bool ok = o && l;
+		for (int q = 0; q < 4 && ok; q++) {
+			uint32_t *r = realloc(m[q], c * sizeof *r);
+			if (!r) ok = false;
+			else m[q] = r;
+		}
+		b->fmark = m[0], b->fidx = m[1], b->cmark = m[2], b->cidx = m[3];
+		if (!ok) return vz_fail(VZ_ENOMEM, "out of memory (term table)");
+		memset(b->fmark + b->terms_cap, 0, (c - b->terms_cap) * sizeof *b->fmark);
+		memset(b->cmark + b->terms_cap, 0, (c - b->terms_cap) * sizeof *b->cmark);
+		b->terms_cap = c;
+	}
+	if (b->arena.len + n > UINT32_MAX) return vz_fail(VZ_EINVAL, "too many distinct terms for postings.bin");
+	uint32_t k = (uint32_t)b->n_terms++;
+	b->str_off[k] = (uint32_t)b->arena.len;
+	b->str_len[k] = (uint32_t)n;
+	int rc = vz_buf_put(&b->arena, t, n);
+	if (rc) return rc;
+	b->slots[j] = k + 1;
+	*id = k;
+	return VZ_OK;
+}
+
+static void count_token(void *ctx, const char *t, size_t n, size_t offset)
+{
+	builder *b = ctx;
+	uint32_t id = 0;
+	if (b->rc || (b->rc = term_id(b, t, n, &id))) return;
+	if (b->field == 3 || b->field == 2) {
+		/* every token of a chunk counts for the chunk */
+		if (b->cmark[id] != b->cur_chunk + 1) {
+			if (b->n_cp == b->cp_cap) {
+				size_t c = b->cp_cap ? b->cp_cap * 2 : 4096;
+				cpost *p = realloc(b->cp, c * sizeof *p);
+				if (!p) { b->rc = vz_fail(VZ_ENOMEM, "out of memory (postings)"); return; }
+				b->cp = p;
+				b->cp_cap = c;
+			}
+			b->cmark[id] = b->cur_chunk + 1;
+			b->cidx[id] = (uint32_t)b->n_cp;
+			b->cp[b->n_cp++] = (cpost){ id, b->cur_chunk, 0 };
+		}
+		b->cp[b->cidx[id]].tf++;
+		b->cur_clen++;
+		if (offset < b->skip_before) return; /* the overlap: the previous chunk counted it for the file */
+	}
+	int f = b->field == 3 ? 2 : b->field;
+	if (b->fmark[id] != b->cur_file + 1) {
+		if (b->n_fp == b->fp_cap) {
+			size_t c = b->fp_cap ? b->fp_cap * 2 : 4096;
+			fpost *p = realloc(b->fp, c * sizeof *p);
+			if (!p) { b->rc = vz_fail(VZ_ENOMEM, "out of memory (postings)"); return; }
+			b->fp = p;
+			b->fp_cap = c;
+		}
+		b->fmark[id] = b->cur_file + 1;
+		b->fidx[id] = (uint32_t)b->n_fp;
+		b->fp[b->n_fp++] = (fpost){ id, b->cur_file, { 0, 0 }, 0 };
+	}
+	fpost *p = &b->fp[b->fidx[id]];
+	if (f < 2) {
+		if (p->tf[f] < UINT16_MAX) p->tf[f]++;
+	} else if (p->body < UINT32_MAX) p->body++;
+	b->cur_flen[f]++;
+}
+
+static const builder *sort_ctx;
+static int cmp_term(const void *x, const void *y)
+{
+	uint32_t a = *(const uint32_t *)x, c = *(const uint32_t *)y;
+	const builder *b = sort_ctx;
+	size_t la = b->str_len[a], lc = b->str_len[c];
+	int r = memcmp(b->arena.data + b->str_off[a], b->arena.data + b->str_off[c], la < lc ? la : lc);
+	return r ? r : (la > lc) - (la < lc);
+}
+
+static void put32(unsigned char *p, uint32_t v) { vz_store_u32(p, v); }
+static void put64(unsigned char *p, uint64_t v) { vz_store_u64(p, v); }
+static void putf(unsigned char *p, float f)
+{
+	uint32_t u;
+	memcpy(&u, &f, 4);
+	vz_store_u32(p, u);
+}
+
+static int encode(builder *b, const vz_text_doc *docs, size_t n, size_t n_chunks, const vz_text_weights *w, vz_buf *out)
+{
+	/* term order: by bytes; rank[id] = position in the dictionary */
+	uint32_t *order = malloc((b->n_terms ? b->n_terms : 1) * sizeof *order);
+	uint32_t *rank = malloc((b->n_terms ? b->n_terms : 1) * sizeof *rank);
+	size_t *fstart = calloc(b->n_terms + 1, sizeof *fstart), *cstart = calloc(b->n_terms + 1, sizeof *cstart);
+	int rc = order && rank && fstart && cstart ? VZ_OK : vz_fail(VZ_ENOMEM, "out of memory");
+	if (rc) goto out;
+	for (uint32_t i = 0; i < b->n_terms; i++) order[i] = i;
+	sort_ctx = b;
+	qsort(order, b->n_terms, sizeof *order, cmp_term);
+	for (uint32_t i = 0; i < b->n_terms; i++) rank[order[i]] = i;
+	/* counting sort of the postings by dictionary position (stable: documents stay ascending) */
+	for (size_t i = 0; i < b->n_fp; i++) fstart[rank[b->fp[i].term] + 1]++;
+	for (size_t i = 0; i < b->n_cp; i++) cstart[rank[b->cp[i].term] + 1]++;
+	for (size_t i = 0; i < b->n_terms; i++) fstart[i + 1] += fstart[i], cstart[i + 1] += cstart[i];
+	uint64_t strings = 0;
+	for (size_t i = 0; i < n; i++) strings += strlen(docs[i].path) + docs[i].title_len;
+	strings += b->arena.len;
+	uint64_t off_files = HEAD, off_chunks = off_files + (uint64_t)n * FILE_REC, off_dict = off_chunks + (uint64_t)n_chunks * CHUNK_REC;
+	uint64_t off_post = off_dict + (uint64_t)b->n_terms * DICT_REC, off_str = off_post + (uint64_t)b->n_fp * FPOST + (uint64_t)b->n_cp * CPOST;
+	if (strings > UINT32_MAX || n > UINT32_MAX || n_chunks > UINT32_MAX) { rc = vz_fail(VZ_EINVAL, "too much text for postings.bin"); goto out; }
+	if ((rc = vz_buf_reserve(out, off_str + strings))) goto out;
+	unsigned char *p = out->data;
+	memset(p, 0, off_str);
+	put32(p, 3);
+	putf(p + 8, w->path), putf(p + 12, w->title), putf(p + 16, w->body), putf(p + 20, w->k1), putf(p + 24, w->b);
+	put64(p + 32, n), put64(p + 40, n_chunks), put64(p + 48, b->n_terms);
+	put64(p + 56, b->flen[0]), put64(p + 64, b->flen[1]), put64(p + 72, b->flen[2]), put64(p + 80, b->clen);
+	put64(p + 88, off_files), put64(p + 96, off_chunks), put64(p + 104, off_dict), put64(p + 112, off_post), put64(p + 120, off_str);
+	uint64_t s = off_str, c = 0;
+	for (size_t i = 0; i < n; i++) {
+		const vz_text_doc *d = &docs[i];
+		unsigned char *r = p + off_files + i * FILE_REC;
+		size_t pl = strlen(d->path);
+		put64(r, d->hash);
+		put32(r + 8, (uint32_t)(s - off_str)), put32(r + 12, (uint32_t)pl);
+		memcpy(p + s, d->path, pl), s += pl;
+		put32(r + 16, (uint32_t)(s - off_str)), put32(r + 20, d->title_len);
+		if (d->title_len) memcpy(p + s, d->title, d->title_len), s += d->title_len;
+		put32(r + 24, (uint32_t)c), put32(r + 28, d->n_chunks);
+		put32(r + 32, d->len[0]), put32(r + 36, d->len[1]), put32(r + 40, d->len[2]);
+		put64(r + 48, d->size), put64(r + 56, (uint64_t)d->mtime_ns);
+		for (uint32_t j = 0; j < d->n_chunks; j++, c++) {
+			unsigned char *q = p + off_chunks + c * CHUNK_REC;
+			put32(q, (uint32_t)i), put32(q + 4, d->chunks[j].line), put32(q + 8, d->chunks[j].terms), put32(q + 12, j);
+		}
+	}
+	uint64_t post = 0;
+	for (size_t i = 0; i < b->n_terms; i++) {
+		uint32_t id = order[i];
+		unsigned char *r = p + off_dict + i * DICT_REC;
+		put32(r, (uint32_t)(s - off_str)), put32(r + 4, b->str_len[id]);
+		memcpy(p + s, b->arena.data + b->str_off[id], b->str_len[id]), s += b->str_len[id];
+		put32(r + 8, (uint32_t)(fstart[i + 1] - fstart[i])), put32(r + 12, (uint32_t)(cstart[i + 1] - cstart[i]));
+		put64(r + 16, post);
+		post += (fstart[i + 1] - fstart[i]) * FPOST + (cstart[i + 1] - cstart[i]) * CPOST;
+	}
+	/* scatter the postings: fpos/cpos count what each term has so far */
+	{
+		size_t *fpos = calloc(b->n_terms + 1, sizeof *fpos), *cpos = calloc(b->n_terms + 1, sizeof *cpos);
+		if (!fpos || !cpos) {
+			free(fpos), free(cpos);
+			rc = vz_fail(VZ_ENOMEM, "out of memory");
+			goto out;
+		}
+		for (size_t i = 0; i < b->n_fp; i++) {
+			const fpost *f = &b->fp[i];
+			uint32_t t = rank[f->term];
+			unsigned char *r = p + off_post + vz_load_u64(p + off_dict + (uint64_t)t * DICT_REC + 16) + fpos[t]++ * FPOST;
+			put32(r, f->file);
+			r[4] = (unsigned char)f->tf[0], r[5] = (unsigned char)(f->tf[0] >> 8);
+			r[6] = (unsigned char)f->tf[1], r[7] = (unsigned char)(f->tf[1] >> 8);
+			put32(r + 8, f->body);
+		}
+		for (size_t i = 0; i < b->n_cp; i++) {
+			const cpost *f = &b->cp[i];
+			uint32_t t = rank[f->term];
+			uint64_t nf = fstart[t + 1] - fstart[t];
+			unsigned char *r = p + off_post + vz_load_u64(p + off_dict + (uint64_t)t * DICT_REC + 16) + nf * FPOST + cpos[t]++ * CPOST;
+			put32(r, f->chunk), put32(r + 4, f->tf);
+		}
+		free(fpos);
+		free(cpos);
+	}
+	out->len = s;
+out:
+	free(order);
+	free(rank);
+	free(fstart);
+	free(cstart);
+	return rc;
+}
+
+static void builder_free(builder *b)
+{
+	free(b->slots), free(b->str_off), free(b->str_len), free(b->fmark), free(b->fidx), free(b->cmark), free(b->cidx);
+	free(b->fp), free(b->cp);
+	vz_buf_free(&b->arena);
+}
+
+/* The body of postings.bin for docs into body. */
+static int build_body(vz_text_doc *docs, size_t n, const vz_text_weights *w, vz_buf *body)
+{
+	builder b = { 0 };
+	size_t n_chunks = 0;
+	for (size_t i = 0; i < n && !b.rc; i++) {
+		vz_text_doc *d = &docs[i];
+		b.cur_file = (uint32_t)i;
+		memset(b.cur_flen, 0, sizeof b.cur_flen);
+		b.field = 0;
+		tokens(d->path, strlen(d->path), count_token, &b);
+		b.field = 1;
+		tokens(d->title, d->title_len, count_token, &b);
+		uint64_t prev_end = 0;
+		for (uint32_t j = 0; j < d->n_chunks && !b.rc; j++) {
+			vz_text_chunk *ch = &d->chunks[j];
+			b.cur_chunk = (uint32_t)n_chunks++;
+			b.cur_clen = 0;
+			b.field = 2;
+			b.skip_before = prev_end > ch->start ? (size_t)(prev_end - ch->start) : 0;
+			tokens(ch->text, ch->len, count_token, &b);
+			ch->terms = b.cur_clen;
+			b.clen += b.cur_clen;
+			if (ch->start + ch->len > prev_end) prev_end = ch->start + ch->len;
+		}
+		for (int f = 0; f < 3; f++) d->len[f] = b.cur_flen[f], b.flen[f] += b.cur_flen[f];
+	}
+	int rc = b.rc;
+	if (!rc) rc = encode(&b, docs, n, n_chunks, w, body);
+	builder_free(&b);
+	return rc;
+}
+
+int vz_text_index_write(const char *path, vz_text_doc *docs, size_t n, const vz_text_weights *w, uint64_t generation, uint64_t config_hash)
+{
+	vz_buf body = { 0 };
+	int rc = build_body(docs, n, w, &body);
+	if (!rc) {
+		vz_file_header h = { .version = POSTINGS_VERSION, .generation = generation, .body_length = body.len,
+				     .body_checksum = vz_hash64(body.data, body.len), .aux = config_hash };
+		memcpy(h.magic, VZ_MAGIC_POSTINGS, 8);
+		unsigned char head[VZ_HEADER_SIZE];
+		vz_header_encode(&h, head);
+		vz_tmpfile t;
+		rc = vz_tmpfile_open(&t, path);
+		if (!rc) {
+			rc = vz_tmpfile_write(&t, head, sizeof head);
+			if (!rc) rc = vz_tmpfile_write(&t, body.data, body.len);
+			if (rc) vz_tmpfile_abort(&t);
+			else rc = vz_tmpfile_commit(&t);
+		}
+	}
+	vz_buf_free(&body);
+	return rc;
+}
+
+/* ---- reading ---- */
+
+struct vz_text_index {
+	vz_map map;
+	vz_buf own; /* the body, for an index built in memory */
+	const unsigned char *p; /* the body */
+	size_t size;
+	uint64_t generation, config;
+	uint64_t files, chunks, terms;
+	uint64_t off_files, off_chunks, off_dict, off_post, off_str;
+	vz_text_weights w;
+	double avg[3], cavg;
+};
+
+static float getf(const unsigned char *p)
+{
+	uint32_t u = vz_load_u32(p);
+	float f;
+	memcpy(&f, &u, 4);
+	return f;
+}
+
+static int layout(vz_text_index *x)
+{
+	const unsigned char *p = x->p;
+	if (x->size < HEAD) return vz_fail(VZ_ECORRUPT, "offset %d: body of %zu bytes is shorter than its %d-byte head", VZ_HEADER_SIZE, x->size, HEAD);
+	if (vz_load_u32(p) != 3) return vz_fail(VZ_ECORRUPT, "offset %d: %u fields, want 3", VZ_HEADER_SIZE, vz_load_u32(p));
+	x->w = (vz_text_weights){ getf(p + 8), getf(p + 12), getf(p + 16), getf(p + 20), getf(p + 24) };
+	float *wv[] = { &x->w.path, &x->w.title, &x->w.body, &x->w.k1, &x->w.b };
+	for (int i = 0; i < 5; i++)
+		if (!(*wv[i] >= 0 && *wv[i] <= 1000)) return vz_fail(VZ_ECORRUPT, "offset %d: ranking parameter %d out of range", VZ_HEADER_SIZE + 8 + 4 * i, i);
+	if (x->w.b > 1) return vz_fail(VZ_ECORRUPT, "offset %d: b %g above 1", VZ_HEADER_SIZE + 24, x->w.b);
+	x->files = vz_load_u64(p + 32), x->chunks = vz_load_u64(p + 40), x->terms = vz_load_u64(p + 48);
+	x->off_files = vz_load_u64(p + 88), x->off_chunks = vz_load_u64(p + 96), x->off_dict = vz_load_u64(p + 104);
+	x->off_post = vz_load_u64(p + 112), x->off_str = vz_load_u64(p + 120);
+	if (x->files > UINT32_MAX || x->chunks > UINT32_MAX || x->terms > UINT32_MAX || x->off_files != HEAD ||
+	    x->off_chunks != HEAD + x->files * FILE_REC || x->off_dict != x->off_chunks + x->chunks * CHUNK_REC ||
+	    x->off_post != x->off_dict + x->terms * DICT_REC || x->off_str < x->off_post || x->off_str > x->size)
+		return vz_fail(VZ_ECORRUPT, "offset %d: section table does not fit the %zu-byte body", VZ_HEADER_SIZE + 88, x->size);
+	for (int f = 0; f < 3; f++) {
+		double t = (double)vz_load_u64(p + 56 + 8 * f);
+		x->avg[f] = x->files && t > 0 ? t / (double)x->files : 1;
+	}
+	double ct = (double)vz_load_u64(p + 80);
+	x->cavg = x->chunks && ct > 0 ? ct / (double)x->chunks : 1;
+	return VZ_OK;
+}
+
+int vz_text_index_open(const char *path, vz_text_index **out)
+{
+	*out = NULL;
+	vz_text_index *x = calloc(1, sizeof *x);
+	if (!x) return vz_fail(VZ_ENOMEM, "out of memory");
+	int rc = vz_map_file(path, &x->map);
+	if (rc) {
+		free(x);
+		return rc;
+	}
+	vz_file_header h;
+	rc = vz_header_decode(x->map.data, x->map.size, VZ_MAGIC_POSTINGS, POSTINGS_VERSION, &h);
+	if (!rc && h.body_length != x->map.size - VZ_HEADER_SIZE)
+		rc = vz_fail(VZ_ECORRUPT, "offset 24: body length %llu, file has %zu", (unsigned long long)h.body_length, x->map.size - VZ_HEADER_SIZE);
+	if (!rc) {
+		x->p = x->map.data + VZ_HEADER_SIZE;
+		x->size = x->map.size - VZ_HEADER_SIZE;
+		x->generation = h.generation;
+		x->config = h.aux;
+		rc = layout(x);
+	}
+	if (rc) {
+		vz_fail_prefix(rc, "%s: ", path);
+		vz_text_index_close(x);
+		return rc;
+	}
+	*out = x;
+	return VZ_OK;
+}
+
+int vz_text_index_open_dir(const char *dir, uint64_t generation, vz_text_index **out)
+{
+	*out = NULL;
+	char path[4200];
+	int rc = vz_settle_data_file(dir, "postings.bin", VZ_MAGIC_POSTINGS, generation, false, path, sizeof path);
+	if (!rc) rc = vz_text_index_open(path, out);
+	if (!rc && (*out)->generation != generation) {
+		rc = vz_fail(VZ_ECORRUPT, "%s: generation %llu, the collection's is %llu (run vz build)", path,
+			     (unsigned long long)(*out)->generation, (unsigned long long)generation);
+		vz_text_index_close(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+int vz_text_index_build(vz_text_doc *docs, size_t n, const vz_text_weights *w, vz_text_index **out)
+{
+	*out = NULL;
+	vz_text_index *x = calloc(1, sizeof *x);
+	if (!x) return vz_fail(VZ_ENOMEM, "out of memory");
+	int rc = build_body(docs, n, w, &x->own);
+	if (!rc) {
+		x->p = x->own.data;
+		x->size = x->own.len;
+		rc = layout(x);
+	}
+	if (rc) {
+		vz_text_index_close(x);
+		return rc;
+	}
+	*out = x;
+	return VZ_OK;
+}
+
+void vz_text_index_close(vz_text_index *x)
+{
+	if (!x) return;
+	vz_buf_free(&x->own);
+	vz_unmap(&x->map);
+	free(x);
+}
+
+uint64_t vz_text_index_generation(const vz_text_index *x) { return x->generation; }
+uint64_t vz_text_index_files(const vz_text_index *x) { return x->files; }
+uint64_t vz_text_index_config(const vz_text_index *x) { return x->config; }
+vz_text_weights vz_text_index_weights(const vz_text_index *x) { return x->w; }
+
+/* A string of the strings section, or false when it does not fit. */
+static bool str_at(const vz_text_index *x, uint32_t off, uint32_t len, const char **s)
+{
+	if ((uint64_t)off + len > x->size - x->off_str) return false;
+	*s = (const char *)x->p + x->off_str + off;
+	return true;
+}
+
+int vz_text_file_path(const vz_text_index *x, uint32_t file, const char **path, size_t *len)
+{
+	*path = "", *len = 0;
+	if (file >= x->files) return vz_fail(VZ_ECORRUPT, "file %u of %llu", file, (unsigned long long)x->files);
+	const unsigned char *r = x->p + x->off_files + (uint64_t)file * FILE_REC;
+	uint32_t n = vz_load_u32(r + 12);
+	if (!str_at(x, vz_load_u32(r + 8), n, path)) return vz_fail(VZ_ECORRUPT, "offset %llu: path out of bounds", (unsigned long long)(VZ_HEADER_SIZE + x->off_files + (uint64_t)file * FILE_REC + 8));
+	*len = n;
+	return VZ_OK;
+}
+
+int vz_text_index_file(const vz_text_index *x, uint32_t i, vz_text_file_stat *out)
+{
+	int rc = vz_text_file_path(x, i, &out->path, &out->path_len);
+	if (rc) return rc;
+	const unsigned char *r = x->p + x->off_files + (uint64_t)i * FILE_REC;
+	out->size = vz_load_u64(r + 48);
+	out->mtime_ns = (int64_t)vz_load_u64(r + 56);
+	out->chunks = vz_load_u32(r + 28);
+	out->hash = vz_load_u64(r);
+	return VZ_OK;
+}
+
+/* The dictionary entry of term t, or -1. */
+static int64_t lookup(const vz_text_index *x, const char *t, size_t n)
+{
+	uint64_t lo = 0, hi = x->terms;
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		const unsigned char *r = x->p + x->off_dict + mid * DICT_REC;
+		const char *s;
+		uint32_t l = vz_load_u32(r + 4);
+		if (!str_at(x, vz_load_u32(r), l, &s)) return -1;
+		int c = memcmp(s, t, l < n ? l : n);
+		if (!c) c = (l > n) - (l < n);
+		if (!c) return (int64_t)mid;
+		if (c < 0) lo = mid + 1;
+		else hi = mid;
+	}
+	return -1;
+}
+
+/* The postings of dictionary entry i: nf file postings at *fp, nc chunk postings at *cp;
+ * false when they do not fit. */
+static bool postings(const vz_text_index *x, uint64_t i, const unsigned char **fp, uint32_t *nf, const unsigned char **cp, uint32_t *nc)
+{
+	const unsigned char *r = x->p + x->off_dict + i * DICT_REC;
+	*nf = vz_load_u32(r + 8), *nc = vz_load_u32(r + 12);
+	uint64_t off = vz_load_u64(r + 16), room = x->off_str - x->off_post;
+	uint64_t need = (uint64_t)*nf * FPOST + (uint64_t)*nc * CPOST;
+	if (off > room || need > room - off) return false;
+	*fp = x->p + x->off_post + off;
+	*cp = *fp + (uint64_t)*nf * FPOST;
+	return true;
+}
+
+typedef struct qterms {
+	char t[32][TERM_MAX];
+	size_t n[32];
+	size_t count;
+} qterms;
+
+static void add_qterm(void *ctx, const char *t, size_t n, size_t offset)
+{
+	(void)offset;
+	qterms *q = ctx;
+	for (size_t i = 0; i < q->count; i++)
+		if (q->n[i] == n && !memcmp(q->t[i], t, n)) return;
+	if (q->count == 32) return;
+	memcpy(q->t[q->count], t, n);
+	q->n[q->count++] = n;
+}
+
+typedef struct first_match {
+	const qterms *q;
+	size_t at;
+	bool found;
+} first_match;
+
+static void match_token(void *ctx, const char *t, size_t n, size_t offset)
+{
+	first_match *m = ctx;
+	if (m->found) return;
+	for (size_t i = 0; i < m->q->count; i++)
+		if (m->q->n[i] == n && !memcmp(m->q->t[i], t, n)) {
+			m->found = true;
+			m->at = offset;
+			return;
+		}
+}
+
+size_t vz_text_first_match(const char *text, size_t len, const char *query, size_t qlen)
+{
+	qterms q = { .count = 0 };
+	tokens(query, qlen, add_qterm, &q);
+	first_match m = { &q, 0, false };
+	tokens(text, len, match_token, &m);
+	return m.found ? m.at : 0;
+}
+
+static double idf(uint64_t n, uint64_t df)
+{
+	if (df > n) df = n;
+	return log(1 + ((double)n - (double)df + 0.5) / ((double)df + 0.5));
+}
+
+static double saturate(const vz_text_index *x, double tf, double len, double avg)
+{
+	if (tf <= 0) return 0;
+	double norm = 1 - x->w.b + x->w.b * len / avg;
+	return tf * (x->w.k1 + 1) / (tf + x->w.k1 * norm);
+}
+
+/* The weighted BM25 term-frequency part of field f (0 path, 1 title, 2 body) of a file. Each
+ * field saturates on its own and the weighted parts add up (as FTS5's column weights do): a
+ * term in the title counts beside many in the body, where one saturation over the weighted sum
+ * (classic BM25F) let long bodies drown the title (top-3 hit rate 0.84 against 0.90 on the
+ * man-page corpus of tests/cli/textsearch.bats). */
+static double field_score(const vz_text_index *x, const unsigned char *frec, int f, double tf)
+{
+	double w = f == 0 ? x->w.path : f == 1 ? x->w.title : x->w.body;
+	return w * saturate(x, tf, vz_load_u32(frec + 32 + 4 * f), x->avg[f]);
+}
+
+typedef struct cand {
+	double score;
+	uint32_t id;
+} cand;
+
+static int cmp_cand(const void *a, const void *b)
+{
+	const cand *x = a, *y = b;
+	if (x->score != y->score) return x->score < y->score ? 1 : -1;
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+static const unsigned char *chunk_rec(const vz_text_index *x, uint32_t c) { return x->p + x->off_chunks + (uint64_t)c * CHUNK_REC; }
+static const unsigned char *file_rec(const vz_text_index *x, uint32_t f) { return x->p + x->off_files + (uint64_t)f * FILE_REC; }
+
+void vz_text_hits_free(vz_text_hit *h, size_t n)
+{
+	for (size_t i = 0; h && i < n; i++) free(h[i].same);
+	free(h);
+}
+
+static int fill_hit(const vz_text_index *x, vz_text_hit *h, uint32_t file, uint32_t chunk, double score)
+{
+	memset(h, 0, sizeof *h);
+	h->score = score;
+	h->file = file;
+	const unsigned char *c = chunk_rec(x, chunk);
+	h->chunk = vz_load_u32(c + 12);
+	h->line = vz_load_u32(c + 4);
+	return vz_text_file_path(x, file, &h->path, &h->path_len);
+}
+
+/* Every chunk that has a query term in its body or its file's path or title, scored with
+ * BM25F: the file's path and title fields beside the chunk's body. */
+static int search_chunks(const vz_text_index *x, const qterms *q, size_t k, vz_text_hit **out, size_t *n)
+{
+	double *cs = calloc(x->chunks ? x->chunks : 1, sizeof *cs), *pf = calloc(x->files ? x->files : 1, sizeof *pf);
+	uint32_t *stamp = calloc(x->chunks ? x->chunks : 1, sizeof *stamp);
+	cand *cands = NULL;
+	int rc = cs && pf && stamp ? VZ_OK : vz_fail(VZ_ENOMEM, "out of memory");
+	for (size_t t = 0; t < q->count && !rc; t++) {
+		int64_t e = lookup(x, q->t[t], q->n[t]);
+		const unsigned char *fp, *cp;
+		uint32_t nf, nc;
+		if (e < 0 || !postings(x, (uint64_t)e, &fp, &nf, &cp, &nc)) continue;
+		double w = idf(x->chunks, nc > nf ? nc : nf);
+		for (uint32_t i = 0; i < nf; i++) {
+			uint32_t f = vz_load_u32(fp + i * FPOST);
+			if (f >= x->files) continue;
+			const unsigned char *r = file_rec(x, f);
+			pf[f] = field_score(x, r, 0, fp[i * FPOST + 4] | fp[i * FPOST + 5] << 8) + field_score(x, r, 1, fp[i * FPOST + 6] | fp[i * FPOST + 7] << 8);
+		}
+		for (uint32_t i = 0; i < nc; i++) {
+			uint32_t c = vz_load_u32(cp + i * CPOST);
+			if (c >= x->chunks) continue;
+			const unsigned char *cr = chunk_rec(x, c);
+			uint32_t f = vz_load_u32(cr);
+			if (f >= x->files) continue;
+			double tf = vz_load_u32(cp + i * CPOST + 4);
+			cs[c] += w * (pf[f] + x->w.body * saturate(x, tf, vz_load_u32(cr + 8), x->cavg));
+			stamp[c] = (uint32_t)t + 1;
+		}
+		for (uint32_t i = 0; i < nf; i++) {
+			uint32_t f = vz_load_u32(fp + i * FPOST);
+			if (f >= x->files) continue;
+			if (pf[f] > 0) {
+				const unsigned char *r = file_rec(x, f);
+				uint64_t first = vz_load_u32(r + 24), cnt = vz_load_u32(r + 28);
+				for (uint64_t c = first; c < first + cnt && c < x->chunks; c++)
+					if (stamp[c] != t + 1) cs[c] += w * pf[f];
+			}
+			pf[f] = 0;
+		}
+	}
+	size_t m = 0;
+	if (!rc) {
+		for (uint64_t c = 0; c < x->chunks; c++) m += cs[c] > 0;
+		if (!(cands = malloc((m ? m : 1) * sizeof *cands))) rc = vz_fail(VZ_ENOMEM, "out of memory");
+	}
+	if (!rc) {
+		m = 0;
+		for (uint64_t c = 0; c < x->chunks; c++)
+			if (cs[c] > 0) cands[m++] = (cand){ cs[c], (uint32_t)c };
+		qsort(cands, m, sizeof *cands, cmp_cand);
+		if (m > k) m = k;
+		if (!(*out = calloc(m ? m : 1, sizeof **out))) rc = vz_fail(VZ_ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < m && !rc; i++) {
+		rc = fill_hit(x, &(*out)[i], vz_load_u32(chunk_rec(x, cands[i].id)), cands[i].id, cands[i].score);
+		*n = i + 1;
+	}
+	free(cs), free(pf), free(stamp), free(cands);
+	if (rc) {
+		vz_text_hits_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+/* Files ranked with BM25F over path, title and body; identical files (same content hash)
+ * grouped under the best of them; each hit shows its file's best chunk (BM25 of the chunk's
+ * body, the first chunk when only the path or title matched). */
+static int search_files(const vz_text_index *x, const qterms *q, size_t k, vz_text_hit **out, size_t *n)
+{
+	double *fs = calloc(x->files ? x->files : 1, sizeof *fs);
+	cand *cands = NULL;
+	int64_t ent[32];
+	int rc = fs ? VZ_OK : vz_fail(VZ_ENOMEM, "out of memory");
+	for (size_t t = 0; t < q->count && !rc; t++) {
+		ent[t] = lookup(x, q->t[t], q->n[t]);
+		const unsigned char *fp, *cp;
+		uint32_t nf, nc;
+		if (ent[t] < 0 || !postings(x, (uint64_t)ent[t], &fp, &nf, &cp, &nc)) {
+			ent[t] = -1;
+			continue;
+		}
+		double w = idf(x->files, nf);
+		for (uint32_t i = 0; i < nf; i++) {
+			const unsigned char *p = fp + i * FPOST;
+			uint32_t f = vz_load_u32(p);
+			if (f >= x->files) continue;
+			const unsigned char *r = file_rec(x, f);
+			fs[f] += w * (field_score(x, r, 0, p[4] | p[5] << 8) + field_score(x, r, 1, p[6] | p[7] << 8) + field_score(x, r, 2, vz_load_u32(p + 8)));
+		}
+	}
+	size_t m = 0;
+	if (!rc) {
+		for (uint64_t f = 0; f < x->files; f++) m += fs[f] > 0;
+		if (!(cands = malloc((m ? m : 1) * sizeof *cands))) rc = vz_fail(VZ_ENOMEM, "out of memory");
+	}
+	vz_text_hit *hits = NULL;
+	size_t nh = 0;
+	if (!rc) {
+		m = 0;
+		for (uint64_t f = 0; f < x->files; f++)
+			if (fs[f] > 0) cands[m++] = (cand){ fs[f], (uint32_t)f };
+		qsort(cands, m, sizeof *cands, cmp_cand);
+		if (!(hits = calloc(k < m ? k : m ? m : 1, sizeof *hits))) rc = vz_fail(VZ_ENOMEM, "out of memory");
+	}
+	/* group identical files: the first (best) of each content hash is the hit */
+	for (size_t i = 0; i < m && !rc; i++) {
+		uint32_t f = cands[i].id;
+		uint64_t h = vz_load_u64(file_rec(x, f));
+		size_t j = 0;
+		while (j < nh && vz_load_u64(file_rec(x, hits[j].file)) != h) j++;
+		if (j < nh) {
+			uint32_t *s = realloc(hits[j].same, (hits[j].n_same + 1) * sizeof *s);
+			if (!s) { rc = vz_fail(VZ_ENOMEM, "out of memory"); break; }
+			hits[j].same = s;
+			s[hits[j].n_same++] = f;
+			continue;
+		}
+		if (nh == k) continue; /* later ones may still be copies of a hit */
+		const unsigned char *r = file_rec(x, f);
+		if (!vz_load_u32(r + 28) || vz_load_u32(r + 24) >= x->chunks) continue;
+		rc = fill_hit(x, &hits[nh], f, vz_load_u32(r + 24), cands[i].score);
+		nh++;
+	}
+	/* the best chunk of each hit */
+	double *cs = NULL;
+	if (!rc && nh) {
+		for (size_t i = 0; i < x->files; i++) fs[i] = 0;
+		for (size_t i = 0; i < nh; i++) fs[hits[i].file] = 1; /* now: which files are hits */
+		if (!(cs = calloc(x->chunks ? x->chunks : 1, sizeof *cs))) rc = vz_fail(VZ_ENOMEM, "out of memory");
+	}
+	for (size_t t = 0; t < q->count && !rc && nh; t++) {
+		const unsigned char *fp, *cp;
+		uint32_t nf, nc;
+		if (ent[t] < 0 || !postings(x, (uint64_t)ent[t], &fp, &nf, &cp, &nc)) continue;
+		double w = idf(x->chunks, nc);
+		for (uint32_t i = 0; i < nc; i++) {
+			uint32_t c = vz_load_u32(cp + i * CPOST);
+			if (c >= x->chunks) continue;
+			const unsigned char *cr = chunk_rec(x, c);
+			uint32_t f = vz_load_u32(cr);
+			if (f >= x->files || !fs[f]) continue;
+			double tf = vz_load_u32(cp + i * CPOST + 4);
+			cs[c] += w * saturate(x, tf, vz_load_u32(cr + 8), x->cavg);
+		}
+	}
+	for (size_t i = 0; i < nh && !rc; i++) {
+		const unsigned char *r = file_rec(x, hits[i].file);
+		uint64_t first = vz_load_u32(r + 24), cnt = vz_load_u32(r + 28), best = first;
+		for (uint64_t c = first; c < first + cnt && c < x->chunks; c++)
+			if (cs[c] > cs[best]) best = c;
+		const unsigned char *cr = chunk_rec(x, (uint32_t)best);
+		hits[i].chunk = vz_load_u32(cr + 12);
+		hits[i].line = vz_load_u32(cr + 4);
+	}
+	free(cs), free(fs), free(cands);
+	if (rc) {
+		vz_text_hits_free(hits, nh);
+		return rc;
+	}
+	*out = hits;
+	*n = nh;
+	return VZ_OK;
+}
+
+int vz_text_search(const vz_text_index *x, const char *query, size_t qlen, size_t k, bool chunks, vz_text_hit **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	qterms q = { .count = 0 };
+	tokens(query, qlen, add_qterm, &q);
+	if (!q.count) return vz_fail(VZ_EDATA, "the query has no words to search for");
+	if (!k) return VZ_OK;
+	return chunks ? search_chunks(x, &q, k, out, n) : search_files(x, &q, k, out, n);
+}
+
+/* ---- verify ---- */
+
+int vz_text_index_check(const char *path, uint64_t *generation)
+{
+	vz_text_index *x;
+	int rc = vz_text_index_open(path, &x);
+	if (rc) return rc;
+	*generation = x->generation;
+	const unsigned char *p = x->p;
+	vz_file_header h;
+	vz_header_decode(x->map.data, x->map.size, VZ_MAGIC_POSTINGS, POSTINGS_VERSION, &h);
+#define BAD(off, ...) do { rc = vz_fail(VZ_ECORRUPT, "offset %llu: " __VA_ARGS__); goto out; } while (0)
+#define AT(o) (unsigned long long)(VZ_HEADER_SIZE + (o))
+	if (vz_hash64(p, x->size) != h.body_checksum) BAD(0, "body checksum mismatch", AT(-32));
+	uint64_t next_chunk = 0, lens[3] = { 0 }, clen = 0;
+	const char *prev = NULL;
+	size_t prev_len = 0;
+	for (uint64_t f = 0; f < x->files; f++) {
+		const unsigned char *r = file_rec(x, (uint32_t)f);
+		uint64_t o = x->off_files + f * FILE_REC;
+		const char *s, *t;
+		if (!str_at(x, vz_load_u32(r + 8), vz_load_u32(r + 12), &s) || !vz_load_u32(r + 12)) BAD(0, "file %llu: path out of bounds", AT(o + 8), (unsigned long long)f);
+		if (!str_at(x, vz_load_u32(r + 16), vz_load_u32(r + 20), &t)) BAD(0, "file %llu: title out of bounds", AT(o + 16), (unsigned long long)f);
+		size_t l = vz_load_u32(r + 12);
+		if (prev) {
+			int c = memcmp(prev, s, prev_len < l ? prev_len : l);
+			if (c > 0 || (!c && prev_len >= l)) BAD(0, "file %llu: paths not sorted", AT(o + 8), (unsigned long long)f);
+		}
+		prev = s, prev_len = l;
+		if (vz_load_u32(r + 24) != next_chunk) BAD(0, "file %llu: first chunk %u, want %llu", AT(o + 24), (unsigned long long)f, vz_load_u32(r + 24), (unsigned long long)next_chunk);
+		for (uint32_t j = 0; j < vz_load_u32(r + 28); j++, next_chunk++) {
+			if (next_chunk >= x->chunks) BAD(0, "file %llu: more chunks than the table holds", AT(o + 28), (unsigned long long)f);
+			const unsigned char *c = chunk_rec(x, (uint32_t)next_chunk);
+			if (vz_load_u32(c) != f || vz_load_u32(c + 12) != j || !vz_load_u32(c + 4))
+				BAD(0, "chunk %llu does not belong to file %llu as chunk %u", AT(x->off_chunks + next_chunk * CHUNK_REC), (unsigned long long)next_chunk, (unsigned long long)f, j);
+			clen += vz_load_u32(c + 8);
+		}
+		for (int k = 0; k < 3; k++) lens[k] += vz_load_u32(r + 32 + 4 * k);
+	}
+	if (next_chunk != x->chunks) BAD(0, "the files have %llu chunks, the table %llu", AT(40), (unsigned long long)next_chunk, (unsigned long long)x->chunks);
+	for (int k = 0; k < 3; k++)
+		if (lens[k] != vz_load_u64(p + 56 + 8 * k)) BAD(0, "field %d: total length differs from the files'", AT(56 + 8 * k), k);
+	if (clen != vz_load_u64(p + 80)) BAD(0, "total chunk length differs from the chunks'", AT(80));
+	uint64_t post = 0;
+	prev = NULL;
+	for (uint64_t i = 0; i < x->terms; i++) {
+		uint64_t o = x->off_dict + i * DICT_REC;
+		const unsigned char *r = p + o;
+		const char *s;
+		size_t l = vz_load_u32(r + 4);
+		if (!l || l > TERM_MAX || !str_at(x, vz_load_u32(r), (uint32_t)l, &s)) BAD(0, "term %llu out of bounds", AT(o), (unsigned long long)i);
+		if (prev) {
+			int c = memcmp(prev, s, prev_len < l ? prev_len : l);
+			if (c > 0 || (!c && prev_len >= l)) BAD(0, "term %llu: dictionary not sorted", AT(o), (unsigned long long)i);
+		}
+		prev = s, prev_len = l;
+		const unsigned char *fp, *cp;
+		uint32_t nf, nc;
+		if (vz_load_u64(r + 16) != post || !postings(x, i, &fp, &nf, &cp, &nc) || (!nf && !nc))
+			BAD(0, "term %llu: postings out of place", AT(o + 16), (unsigned long long)i);
+		for (uint32_t j = 0; j < nf; j++) {
+			uint32_t f = vz_load_u32(fp + j * FPOST);
+			if (f >= x->files || (j && f <= vz_load_u32(fp + (j - 1) * FPOST)))
+				BAD(0, "term %llu: file posting %u out of order or range", AT(x->off_post + post + j * FPOST), (unsigned long long)i, j);
+		}
+		for (uint32_t j = 0; j < nc; j++) {
+			uint32_t c = vz_load_u32(cp + j * CPOST);
+			if (c >= x->chunks || (j && c <= vz_load_u32(cp + (j - 1) * CPOST)) || !vz_load_u32(cp + j * CPOST + 4))
+				BAD(0, "term %llu: chunk posting %u out of order or range", AT(x->off_post + post + nf * FPOST + j * CPOST), (unsigned long long)i, j);
+		}
+		post += (uint64_t)nf * FPOST + (uint64_t)nc * CPOST;
+	}
+	if (post != x->off_str - x->off_post) BAD(0, "postings end at %llu, strings start at %llu", AT(x->off_post), (unsigned long long)AT(x->off_post + post), (unsigned long long)AT(x->off_str));
+#undef BAD
+#undef AT
+out:
+	if (rc) vz_fail_prefix(rc, "%s: ", path);
+	vz_text_index_close(x);
+	return rc;
+}

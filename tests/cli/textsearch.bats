@@ -1,0 +1,183 @@
+#!/usr/bin/env bats
+# Text search of workspace collections from postings.bin: ranking quality on real documents
+# (man pages rendered at test time), results per file with path:LINE and a snippet, identical
+# files grouped, --chunks, and the file's place in verify, crashes, backups and builds.
+load helper
+
+setup() {
+	W="$BATS_TEST_TMPDIR/ws"
+	mkdir -p "$W/p"
+	printf 'projects:\n  - name: p\n    path: p\n    collections:\n      - name: docs\n' > "$W/vectorize-workspace.yml"
+	cd "$W"
+}
+
+@test "search quality: task questions find the right man page in the top 3 (>= 0.85)" {
+	command -v mandoc >/dev/null || skip "mandoc is not installed"
+	rm -rf p
+	n=$(python3 "$ROOT/tests/cli/lib/man-corpus.py" p)
+	[ "$n" -ge 150 ] || fail "only $n man pages rendered"
+	"$VZ" build -q
+	run python3 "$ROOT/tests/cli/lib/text-eval.py" p "$ROOT/tests/fixtures/textsearch/man-questions.tsv" --vz "$VZ" p/docs
+	assert_success
+	echo "$output ($n pages)" >&3
+	hits=${output##*(}; hits=${hits%%/*}; total=${output##*/}; total=${total%%)*}
+	[ "$total" -ge 40 ] || fail "only $total questions have their page here"
+	[ $((hits * 100)) -ge $((total * 85)) ] || fail "$output"
+}
+
+@test "results are per file: best chunk as path:LINE with a snippet, identical files once, --chunks lists chunks" {
+	mkdir -p p/a p/b
+	{ echo "# Notes"; for i in $(seq 1 60); do echo "filler line $i about gardening and weather"; done; echo "the zeppelin moored above the harbour at dawn"; for i in $(seq 1 60); do echo "more filler $i on gardening"; done; } > p/long.md
+	printf '# Airships\nA zeppelin is a rigid airship.\n' > p/a/ship.md
+	cp p/a/ship.md p/b/ship.md
+	printf '# Other\nnothing to see\n' > p/other.md
+	"$VZ" build -q
+	run "$VZ" query p/docs --text "zeppelin harbour"
+	assert_success
+	assert_line --regexp $'^[0-9.]+\tlong.md:62\t\.\.\..*the zeppelin moored above the harbour at dawn'
+	assert_line --regexp $'^[0-9.]+\ta/ship.md:2\t.*A zeppelin is a rigid airship\.\t\(\+1 identical: b/ship.md\)$'
+	[ "${#lines[@]}" -eq 2 ]
+	run "$VZ" query p/docs --text "moored harbour" --json -k 1
+	assert_output --regexp '^\{"path":"long.md","line":62,"id":"long.md#[0-9]+","score":[0-9.]+,"text":".*zeppelin moored.*"\}$'
+	run "$VZ" query p/docs --text "gardening" --chunks -k 100
+	assert_success
+	[ "${#lines[@]}" -ge 3 ] || fail "expected every chunk of long.md: $output"
+	for l in "${lines[@]}"; do [[ "$l" == *$'\tlong.md:'* ]] || fail "not a chunk of long.md: $l"; done
+	run "$VZ" query p/docs --text "gardening" -k 100
+	[ "${#lines[@]}" -eq 1 ]
+	# a path too long for a row id: the row is named by its hash, the snippet still shows
+	long=$(printf 'd%.0s' $(seq 1 120))
+	mkdir -p "p/$long/$long"
+	printf '# Deep\na wombat lives down here\n' > "p/$long/$long/deep.md"
+	"$VZ" build -q
+	run "$VZ" query p/docs --text "wombat"
+	assert_output --regexp $'^[0-9.]+\t'"$long/$long"$'/deep.md:2\t# Deep a wombat lives down here$'
+	run "$VZ" query p/docs --vector '[1]' --chunks
+	assert_equal "$status" 64
+	run "$VZ" query p/docs --text "the of and"
+	assert_equal "$status" 65
+	assert_output --partial "no words"
+}
+
+@test "snippets never carry raw control characters" {
+	printf '# Esc\nbold\033[1mterminal\033[0m and b\bbell\007 and carriage\rreturn quokka\n' > p/ctl.md
+	"$VZ" build -q
+	run "$VZ" query p/docs --text "quokka terminal"
+	assert_success
+	[[ "$output" != *[$'\001'-$'\010'$'\013'-$'\037'$'\177']* ]] || fail "control characters in: $(printf '%q' "$output")"
+	assert_output --partial "quokka"
+}
+
+@test "verify checks postings.bin; a damaged one is reported and refused by queries" {
+	printf '# Backups\nCopy the archive to another disk every night.\n' > p/backup.md
+	"$VZ" build -q
+	D="$VZ_DATA_DIR/workspace/p/docs"
+	[ -f "$D/postings.bin" ]
+	run "$VZ" verify p/docs
+	assert_success
+	cp "$D/postings.bin" "$BATS_TEST_TMPDIR/good"
+	size=$(stat -c %s "$D/postings.bin")
+	printf 'Z' | dd of="$D/postings.bin" bs=1 seek=$((size - 3)) conv=notrunc 2>/dev/null
+	run "$VZ" verify p/docs
+	assert_failure 1
+	assert_output --partial "postings.bin: offset 32: body checksum mismatch"
+	cp "$BATS_TEST_TMPDIR/good" "$D/postings.bin"
+	printf 'Z' | dd of="$D/postings.bin" bs=1 seek=2 conv=notrunc 2>/dev/null
+	run "$VZ" query p/docs --text "archive disk"
+	assert_equal "$status" 65
+	assert_output --partial "postings.bin"
+	"$VZ" build -q --force
+	run "$VZ" verify p/docs
+	assert_success
+}
+
+@test "a crash at every I/O call of an incremental build leaves the old or the new answer; postings.bin always verifies" {
+	for i in 1 2 3 4 5; do printf '# Note %d\nplain words number %d\n' $i $i > p/n$i.md; done
+	"$VZ" build -q
+	cp -a "$VZ_DATA_DIR" "$BATS_TEST_TMPDIR/template"
+	n=1
+	while :; do
+		rm -rf "$VZ_DATA_DIR"; cp -a "$BATS_TEST_TMPDIR/template" "$VZ_DATA_DIR"
+		printf '# Note 3\nthe platypus lays eggs\n' > p/n3.md
+		VZ_FAULT="$n:crash" "$VZ" build -q && break
+		[ $? -eq 137 ] || fail "build under VZ_FAULT=$n:crash exited $?"
+		# (a crash between the snapshot's commit and cache.bin leaves cache.bin a generation
+		# behind, which verify reports and the next build mends; postings.bin never lags)
+		run "$VZ" verify p/docs
+		[ "$status" -eq 0 ] || [[ "$output" == *"cache.bin: offset 16: generation "*" (an older copy?)"* ]] || fail "after a crash at call $n: $output"
+		refute_output --partial "postings.bin"
+		run "$VZ" query p/docs --text "platypus number" -k 1
+		assert_success
+		[[ "$output" == *$'\tn3.md:2\t# Note 3 the platypus lays eggs' ]] || [[ "$output" == *$'\tn'[0-9]$'.md:2\t# Note '[0-9]' plain words number '[0-9] ]] || fail "after a crash at call $n: $output"
+		"$VZ" build -q
+		run "$VZ" query p/docs --text "platypus" -k 1
+		assert_output --regexp $'\tn3.md:2\t# Note 3 the platypus lays eggs$'
+		run "$VZ" verify p/docs
+		assert_success
+		n=$((n + 1))
+	done
+	[ "$n" -gt 5 ]
+}
+
+@test "postings.bin travels in backups; a no-change build leaves it alone" {
+	printf '# Backups\nCopy the archive to another disk every night.\n' > p/backup.md
+	"$VZ" build -q
+	D="$VZ_DATA_DIR/workspace/p/docs"
+	before=$(stat -c '%i %Y' "$D/postings.bin")
+	run "$VZ" build
+	assert_output --regexp '^p/docs: 1 files, 0 changed, 0 added, 0 removed'
+	assert_equal "$(stat -c '%i %Y' "$D/postings.bin")" "$before"
+	"$VZ" backup p/docs -o "$BATS_TEST_TMPDIR/b.tar.zst" -q
+	tar --zstd -tf "$BATS_TEST_TMPDIR/b.tar.zst" | grep -q 'workspace/p/docs/postings.bin$'
+	rm -rf "$D"
+	"$VZ" restore "$BATS_TEST_TMPDIR/b.tar.zst" -q
+	run "$VZ" query p/docs --text "archive night"
+	assert_success
+	assert_output --regexp $'^[0-9.]+\tbackup.md:2\t# Backups Copy the archive'
+}
+
+@test "processing.text_search weights rank fields; a change rewrites only postings.bin; bad values are refused" {
+	printf '# Gardening\nNothing about boats here.\n' > p/garden.md
+	{ printf '# Boats\n'; for i in $(seq 1 40); do echo "hull $i"; done; echo 'A page on gardening, gardening and more gardening.'; } > p/boats.md
+	"$VZ" build -q
+	D="$VZ_DATA_DIR/workspace/p/docs"
+	run "$VZ" query p/docs --text "gardening" -k 1
+	assert_output --regexp $'\tgarden.md:1\t'
+	vectors=$(stat -c '%i' "$D/vectors.bin") postings=$(stat -c '%i' "$D/postings.bin")
+	printf 'projects:\n  - name: p\n    path: p\n    collections:\n      - name: docs\n        processing:\n          text_search: { body_weight: 2.5, title_weight: 0, k1: 1.2, b: 0, path_weight: 1 }\n' > vectorize-workspace.yml
+	run "$VZ" build
+	assert_output --regexp '^p/docs: 2 files, 0 changed, 0 added, 0 removed'
+	assert_equal "$(stat -c '%i' "$D/vectors.bin")" "$vectors"
+	[ "$(stat -c '%i' "$D/postings.bin")" != "$postings" ]
+	run "$VZ" query p/docs --text "gardening" -k 1
+	assert_output --regexp $'\tboats.md:42\t'
+	printf 'projects:\n  - name: p\n    path: p\n    collections:\n      - name: docs\n        processing:\n          text_search: { b: 1.5 }\n' > vectorize-workspace.yml
+	run "$VZ" build
+	assert_equal "$status" 78
+	assert_output --partial "vectorize-workspace.yml:7:"
+	assert_output --partial "b 1.5 out of range 0..1"
+	printf 'projects:\n  - name: p\n    path: p\n    collections:\n      - name: docs\n        processing:\n          text_search: { title_weight: heavy }\n' > vectorize-workspace.yml
+	run "$VZ" build
+	assert_equal "$status" 78
+	assert_output --partial "title_weight must be a number, not 'heavy'"
+}
+
+@test "a no-change build reads no source file; after one change it reads that one file only" {
+	command -v strace >/dev/null || skip "strace is not installed"
+	# (LeakSanitizer cannot run under ptrace: the ASan build is traced without it)
+	for i in $(seq 1 30); do printf '# Note %d\nwords about topic %d\n' $i $i > p/n$i.md; done
+	printf 'binary\0data' > p/blob.md
+	"$VZ" build -q
+	ASAN_OPTIONS=detect_leaks=0 strace -f -e trace=openat -o "$BATS_TEST_TMPDIR/st" "$VZ" build
+	run grep -c '/p/n[0-9]*\.md"' "$BATS_TEST_TMPDIR/st"
+	assert_output 0
+	echo "and a lighthouse" >> p/n7.md
+	ASAN_OPTIONS=detect_leaks=0 strace -f -e trace=openat -o "$BATS_TEST_TMPDIR/st" "$VZ" build
+	run grep -o '/p/[a-z0-9]*\.md"' "$BATS_TEST_TMPDIR/st"
+	assert_output '/p/n7.md"'
+	run "$VZ" query p/docs --text lighthouse
+	assert_output --regexp $'^[0-9.]+\tn7.md:3\t'
+	touch p/n8.md
+	run "$VZ" build
+	assert_output --regexp '^p/docs: 30 files, 0 changed, 0 added, 0 removed'
+}
