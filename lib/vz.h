@@ -721,7 +721,7 @@ int vz_bm25_save_dir(const vz_bm25 *m, const char *collection_dir);
 /* Embeds a query for the collection in collection_dir (vz_bm25_open_dir + vz_bm25_embed_query). */
 int vz_embed_query(const char *collection_dir, const char *text, size_t len, float *out, uint32_t dim);
 
-/* Text search (lib/textindex.c), DESIGN section 5: postings.bin, an inverted index of a
+/* Text search (lib/textindex.c; vz-format(5), postings.bin): postings.bin, an inverted index of a
  * workspace collection (layout in lib/textindex.c and vz-format(5)), ranked with BM25F over
  * each file's path and name, title and body. Terms: runs of ASCII letters and digits or
  * non-ASCII bytes, split further at camelCase changes (the whole word is a term too),
