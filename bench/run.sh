@@ -5,7 +5,7 @@
 #   ann        ANN search and build beside hnswlib (Debian's libhnswlib-dev built with -O3
 #              -march=native, and python3-hnswlib) on Fashion-MNIST-784 and synthetic N x 128:
 #              recall@10 and single-thread QPS per ef, build time (2 threads each), peak RSS, bytes
-#              per vector; through ../shared/bench/annbench.py, vz as its external tool; then
+#              per vector; through bench/annbench/annbench.py, vz as its external tool; then
 #              QPS again in BENCH_ROUNDS (15) interleaved rounds per side (bench/qps.sh), medians;
 #              build time again in interleaved rounds (bench/build-rounds.sh): BENCH_BUILD_ROUNDS
 #              (5) on Fashion-MNIST, BENCH_BUILD_ROUNDS_LARGE (0: the harness's one build) on N x 128.
@@ -53,10 +53,11 @@ calc() { awk "BEGIN { printf \"%.${2:-2}f\\n\", $1 }"; }
 say "# vz bench $(date -u +%FT%TZ) on $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 say "# load at start: $(cut -d' ' -f1-3 /proc/loadavg); N=$N, $NQ queries"
 
-# The harness is copied so that its native tools are built here, not in the shared tree.
+# The harness (bench/annbench) is copied so that its native tools are built under build/, not in
+# the source tree.
 AB=$OUT/annbench
 if [ ! -x "$AB/native/hnsw_native" ]; then
-	rm -rf "$AB" && cp -r "$ROOT/../shared/bench" "$AB"
+	rm -rf "$AB" && cp -r "$ROOT/bench/annbench" "$AB"
 	g++ -O3 -march=native -std=c++17 -o "$AB/native/hnsw_native" "$AB/native/hnsw_native.cpp" -lpthread
 	cc -O2 -o "$AB/native/rsswrap" "$AB/native/rsswrap.c"
 fi
@@ -115,7 +116,7 @@ PY
 
 if has ann; then
 	say "## ANN search and build (M=16, ef_construction=200, k=10, single-thread queries, 2 build threads)"
-	"$PY" "$ROOT/../shared/bench/prep_data.py" >/dev/null # it finds ../data beside itself
+	"$PY" "$ROOT/bench/annbench/prep_data.py" >/dev/null # SIFT-5k from tests/fixtures
 	ann fashion-mnist-784 "$ANNBENCH_DATA/fvecs/fashion-mnist-784_base.fvecs" "$ANNBENCH_DATA/fvecs/fashion-mnist-784_query.fvecs" "${BENCH_BUILD_ROUNDS:-5}"
 	synth
 	ann "synthetic-$N-128" "${SYN}_base.fvecs" "${SYN}_query.fvecs" "${BENCH_BUILD_ROUNDS_LARGE:-0}"
@@ -305,3 +306,7 @@ fi
 
 say "## Ratios (vz / peer)"
 cat "$OUT/ratios.txt" | tee -a "$RESULTS"
+
+# The harness's own reference figures (other machine, other day), to read beside the above.
+say "## Reference figures of the harness (bench/annbench/README.md)"
+sed -n '/^Figures measured/,$p' bench/annbench/README.md | tee -a "$RESULTS"

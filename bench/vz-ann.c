@@ -1,4 +1,4 @@
-/* vz-ann.c: the query side of vz for ../shared/bench/annbench.py's external-tool contract.
+/* vz-ann.c: the query side of vz for bench/annbench/annbench.py's external-tool contract.
  *
  *   vz-ann query --index DATA_DIR --query Q.fvecs --k 10 --ef 64 --out ids.txt
  *

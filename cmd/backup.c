@@ -1,4 +1,4 @@
-/* backup.c: `vz backup`: consistent, compressed, self-verifying backups (DESIGN section 4).
+/* backup.c: `vz backup`: consistent, compressed, self-verifying backups (vz-backup(1); the archive: vz-format(5), Backup archives).
  *   vz backup [COLL... | --all] -o FILE|-       one archive (atomic for FILE; streamed for -)
  *   vz backup [COLL... | --all] --dir D --keep N  cron: a new timestamped file, then retention
  *   vz backup --auto                              cron: the `backup` section of the workspace file

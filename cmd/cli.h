@@ -105,8 +105,6 @@ int vz_report(const struct vz_cli *cli, int err);
 /* A usage error: prints the message and the usage line, returns VZ_EXIT_USAGE. */
 int vz_usage_error(const struct vz_cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Writes s (len bytes) as a JSON string literal with quotes, escaping as RFC 8259 requires. */
-void vz_json_string(FILE *out, const char *s, size_t len);
 /* Writes s (len bytes) for a human reader: control characters (C0, DEL, C1) and bytes that are
  * not UTF-8 print as backslash-octal escapes (\033), as git prints paths, so that stored data
  * never drives the terminal. Every message and every non-JSON output of data goes through it. */

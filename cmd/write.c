@@ -9,93 +9,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Rows given as text: the collection's BM25 model (held between embedding and saving, under the
- * collection's exclusive lock, so no other writer changes the terms meanwhile), their vectors,
- * and the payloads made for them. */
-struct text_rows {
-	vz_bm25 *model;
-	float *vectors;
-	char **payloads;
-	size_t n;
-};
-
-static void text_rows_free(struct text_rows *t)
-{
-	if (t->payloads)
-		for (size_t i = 0; i < t->n; i++) free(t->payloads[i]);
-	free(t->payloads);
-	free(t->vectors);
-	vz_bm25_free(t->model);
-	memset(t, 0, sizeof *t);
-}
-
-/* Rows given as text (JSON lines with "text", or insert --text) get their vector from the
- * collection's built-in embedding: every text is added to the document frequencies first, then
- * each is embedded with the updated model, as `vz build` does. A text row without a payload gets
- * {"text": TEXT} so that query results show what matched. */
-static int embed_texts(struct vz_cli *cli, const char *coll, const vz_config *cfg, const vz_batch *b, vz_write *w,
-		       struct text_rows *t)
-{
-	size_t ntext = 0;
-	for (size_t i = 0; i < b->n; i++)
-		if (b->texts && b->texts[i]) ntext++;
-	if (!ntext) return 0;
-	if (!cfg->embedding[0]) {
-		vz_errorf(cli, "%s has no built-in embedding: insert vectors, or create the collection with --embedding bm25 to insert texts", coll);
-		return VZ_EXIT_USAGE;
-	}
-	char dir[4200];
-	int rc = vz_cli_collection_dir(cli, coll, dir, sizeof dir, NULL);
-	if (rc) return rc;
-	if ((rc = vz_bm25_open_dir(dir, cfg->dim, &t->model))) return vz_report(cli, rc);
-	vz_bm25 *m = t->model;
-	float *vec = t->vectors = malloc(ntext * cfg->dim * sizeof(float));
-	char **payloads = t->payloads = calloc(b->n, sizeof *payloads);
-	t->n = b->n;
-	if (!vec || !payloads) rc = vz_fail(VZ_ENOMEM, "out of memory");
-	for (size_t i = 0; i < b->n && !rc; i++)
-		if (b->texts && b->texts[i]) rc = vz_bm25_add_document(m, b->texts[i], strlen(b->texts[i]));
-	for (size_t i = 0, k = 0; i < b->n && !rc; i++) {
-		if (!b->texts || !b->texts[i]) continue;
-		float *v = vec + k++ * cfg->dim;
-		if ((rc = vz_embed_text(m, b->texts[i], strlen(b->texts[i]), v))) break;
-		w[i].vector = v;
-		w[i].dim = cfg->dim;
-		if (!w[i].payload) {
-			size_t len = 0;
-			FILE *f = open_memstream(&payloads[i], &len);
-			if (!f) { rc = vz_fail(VZ_ENOMEM, "out of memory"); break; }
-			fputs("{\"text\":", f);
-			vz_json_string(f, b->texts[i], strlen(b->texts[i]));
-			fputc('}', f);
-			if (fclose(f)) { rc = vz_fail(VZ_ENOMEM, "out of memory"); break; }
-			w[i].payload = payloads[i];
-			w[i].payload_len = len;
-		}
-	}
-	if (rc) {
-		text_rows_free(t);
-		return vz_report(cli, rc);
-	}
-	return 0;
-}
-
-/* Stores the document frequencies after the rows are durable. A crash in between leaves the
- * frequencies short of those texts: query weights are slightly off, no row is lost. */
-static void save_terms(struct vz_cli *cli, const char *coll, const vz_bm25 *model)
-{
-	char dir[4200];
-	if (vz_cli_collection_dir(cli, coll, dir, sizeof dir, NULL) == 0 && vz_bm25_save_dir(model, dir))
-		vz_warnf(cli, "%s: the rows are written, but the term frequencies were not saved: %s", coll, vz_last_error());
-}
-
 int vz_cli_write_batch(struct vz_cli *cli, const char *coll, vz_batch *b, enum vz_op forced_op, unsigned flags,
 		       int threads, bool json)
 {
 	vz_collection *c;
 	int rc = vz_cli_open(cli, coll, VZ_OPEN_WRITE, &c);
 	if (rc) return rc;
-	const vz_config *cfg = vz_collection_config(c);
 	vz_write *w = calloc(b->n ? b->n : 1, sizeof *w);
 	if (!w) {
 		vz_collection_close(c);
@@ -115,12 +34,6 @@ int vz_cli_write_batch(struct vz_cli *cli, const char *coll, vz_batch *b, enum v
 		w[i].line = b->lines ? b->lines[i] : i + 1;
 		if (op != VZ_OP_INSERT) insert_only = false;
 	}
-	struct text_rows texts = { 0 };
-	if ((rc = embed_texts(cli, coll, cfg, b, w, &texts))) {
-		free(w);
-		vz_collection_close(c);
-		return rc;
-	}
 	/* very big loads skip the WAL: the batch goes straight into a new checkpoint (still atomic) */
 	uint64_t wal_bytes = (uint64_t)b->n * (64 + 4ull * b->dim);
 	for (size_t i = 0; b->payload_lens && i < b->n; i++) wal_bytes += b->payload_lens[i];
@@ -129,10 +42,10 @@ int vz_cli_write_batch(struct vz_cli *cli, const char *coll, vz_batch *b, enum v
 	flags &= ~VZ_CLI_NO_BULK;
 	if (b->map.data) flags |= VZ_WRITE_RELEASE; /* the rows are the input file's mapping */
 	vz_write_stats st;
-	rc = vz_collection_write(c, w, b->n, flags | VZ_WRITE_NO_AUTO_CHECKPOINT, threads, &st);
-	if (!rc && texts.model) save_terms(cli, coll, texts.model);
+	/* rows given as text (JSON lines with "text", or insert --text) are embedded by the library */
+	rc = vz_collection_write_text(c, w, (const char *const *)b->texts, b->n, flags | VZ_WRITE_NO_AUTO_CHECKPOINT, threads, &st);
+	if (!rc && !st.terms_saved) vz_warnf(cli, "%s: %s", coll, vz_last_error());
 	free(w);
-	text_rows_free(&texts);
 	const char *detail = rc ? NULL : vz_last_error();
 	bool cp_failed = !rc && !st.checkpointed && detail && strstr(detail, "automatic checkpoint failed");
 	vz_collection_stats cs = { 0 };

@@ -1,4 +1,4 @@
-/* backup.c: backups and restores (DESIGN section 4): a pax tar archive compressed with zstd,
+/* backup.c: backups and restores (vz-format(5), Backup archives): a pax tar archive compressed with zstd,
  * a manifest first, the collections' files after it. See the backup section of vz.h.
  *
  * Writing: each collection is snapshotted under its shared lock into a private staging directory
@@ -1107,7 +1107,7 @@ static int hash_file(const char *path, uint64_t *size, uint64_t *hash)
 
 /* Snapshots one collection into the staging directory: under its shared lock (unless the
  * caller holds a lock on it already), wal.log is copied and every other file hard-linked
- * (they are only ever replaced by rename, never changed in place: DESIGN section 4). */
+ * (they are only ever replaced by rename, never changed in place: vz-format(5), Atomic replace). */
 static int snapshot_collection(struct snapshot *s, const char *data_dir, const char *name, size_t index,
 			       int lock_timeout_ms, bool caller_locked)
 {

@@ -1,4 +1,4 @@
-/* datadir.c: which data directory is in use, and why (DESIGN section 2). */
+/* datadir.c: which data directory is in use, and why (vz(1), FILES). */
 #include "vz.h"
 
 #include <limits.h>

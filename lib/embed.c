@@ -1,4 +1,4 @@
-/* embed.c: the built-in text embedding (DESIGN section 6): BM25-weighted terms, feature-hashed
+/* embed.c: the built-in text embedding (vz-workspace(5); terms.bin: vz-format(5)): BM25-weighted terms, feature-hashed
  * into the dimension with a fixed hash (XXH3 of the term: low bits pick the bucket, the top bit
  * the sign), L2-normalised.
  *

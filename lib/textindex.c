@@ -1,4 +1,4 @@
-/* textindex.c: exact lexical search for `query --text` (DESIGN section 5): the tokenizer, the
+/* textindex.c: exact lexical search for `query --text` (vz-query(1), vz-format(5)): the tokenizer, the
  * inverted index file postings.bin (written by workspace builds) and BM25F ranking over three
  * fields of each file (path and name, title, body), per file with its best chunk or per chunk.
  *

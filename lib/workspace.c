@@ -1,4 +1,4 @@
-/* workspace.c: reads vectorize-workspace.yml (DESIGN section 6) with libyaml, in both schemas:
+/* workspace.c: reads vectorize-workspace.yml (vz-workspace(5)) with libyaml, in both schemas:
  *   simplified: workspace, defaults{embedding, dimension, metric, indexing, processing},
  *               projects[].collections[] with include_patterns/exclude_patterns and overrides;
  *   full:       global{default_embedding, default_collection, default_indexing, processing},

@@ -241,7 +241,7 @@ static int cache_save(const char *path, const ws_cache *c, const vz_bm25 *m)
 
 /* ---- JSON text (payloads and metadata): invalid UTF-8 becomes U+FFFD ---- */
 
-/* (vz_utf8_char_len, lib/util.c, says what is a character; vz_json_string of the CLI uses it too) */
+/* (vz_utf8_char_len, lib/util.c, says what is a character; vz_json_string uses it too) */
 static int json_str(vz_buf *b, const char *s, size_t len)
 {
 	int rc = vz_buf_put(b, "\"", 1);

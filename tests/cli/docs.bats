@@ -130,6 +130,17 @@ on_tty() { PATH="$BATS_TEST_TMPDIR/bin:$PATH" script -qec "$*" /dev/null </dev/n
 	done
 	for p in "$ROOT"/man/*.1; do assert_file_exist "$inst/usr/share/man/man1/$(basename "$p")"; done
 	for p in "$ROOT"/man/*.5; do assert_file_exist "$inst/usr/share/man/man5/$(basename "$p")"; done
+	for p in "$ROOT"/man/*.3; do assert_file_exist "$inst/usr/share/man/man3/$(basename "$p")"; done
+	assert_file_exist "$inst/usr/include/vz.h"
+	assert_file_exist "$inst/usr/lib/libvz.a"
+	assert_file_exist "$inst/usr/lib/pkgconfig/vz.pc"
+	assert_link_exist "$inst/usr/lib/libvz.so"
+	run objdump -p "$inst/usr/lib/libvz.so"
+	assert_success
+	assert_output --partial "SONAME               libvz.so.0"
+	# /usr/lib is searched by the loader: no rpath in vz.pc there
+	run grep -c rpath "$inst/usr/lib/pkgconfig/vz.pc"
+	assert_output 0
 	assert_file_exist "$inst/usr/share/bash-completion/completions/vz"
 	assert_file_exist "$inst/usr/share/zsh/vendor-completions/_vz"
 	assert_file_exist "$inst/usr/share/fish/vendor_completions.d/vz.fish"
@@ -143,4 +154,9 @@ on_tty() { PATH="$BATS_TEST_TMPDIR/bin:$PATH" script -qec "$*" /dev/null </dev/n
 		assert_success
 		assert_output "$inst/usr/share/man/man5/vz-format.5"
 	fi
+	# make uninstall removes every file and link that install wrote
+	run env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$ROOT" --no-print-directory uninstall DESTDIR="$inst" PREFIX=/usr
+	assert_success
+	run find "$inst" -type f -o -type l
+	assert_output ""
 }

@@ -14,7 +14,7 @@ static float *load_sift(int from, int to)
 {
 	const char *root = getenv("VZ_ROOT");
 	char path[4096];
-	snprintf(path, sizeof path, "%s/../shared/data/sift5k/sift-dataset-5k.tsv", root ? root : "..");
+	snprintf(path, sizeof path, "%s/tests/fixtures/sift5k/sift-dataset-5k.tsv", root ? root : ".");
 	FILE *f = fopen(path, "r");
 	if (!f) t_fail(__FILE__, __LINE__, "cannot open %s (set VZ_ROOT to the checkout)", path);
 	float *v = malloc(sizeof(float) * 128 * (size_t)(to - from));
