@@ -50,7 +50,7 @@ int vz_cli_write_batch(struct vz_cli *cli, const char *coll, vz_batch *b, enum v
 	bool cp_failed = !rc && !st.checkpointed && detail && strstr(detail, "automatic checkpoint failed");
 	vz_collection_stats cs = { 0 };
 	if (!rc && st.checkpoint_due) vz_collection_stats_get(c, &cs);
-	uint64_t work = (cs.live + cs.tombstones) * cfg->dim; /* floats a checkpoint rewrites */
+	uint64_t work = (cs.live + cs.tombstones) * vz_collection_config(c)->dim; /* floats a checkpoint rewrites */
 	vz_collection_close(c);
 	if (rc) return vz_report(cli, rc);
 	if (cp_failed) vz_warnf(cli, "%s", detail);
