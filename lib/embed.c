@@ -397,20 +397,10 @@ int vz_bm25_save(const vz_bm25 *m, const char *path)
 	int rc = vz_bm25_encode(m, &body);
 	/* generation: the save count, so that an older copy is told apart (metadata.json keeps the
 	 * count at each checkpoint); aux and aux2: the collection id */
-	vz_file_header h = { .version = TERMS_VERSION, .generation = m->saves + 1, .body_length = body.len };
+	vz_file_header h = { .version = TERMS_VERSION, .generation = m->saves + 1 };
 	vz_id_to_words(&m->id, &h.aux, &h.aux2);
 	memcpy(h.magic, VZ_MAGIC_TERMS, 8);
-	h.body_checksum = vz_hash64(body.data, body.len);
-	unsigned char head[VZ_HEADER_SIZE];
-	vz_header_encode(&h, head);
-	vz_tmpfile t;
-	if (!rc) rc = vz_tmpfile_open(&t, path);
-	if (!rc) {
-		rc = vz_tmpfile_write(&t, head, sizeof head);
-		if (!rc) rc = vz_tmpfile_write(&t, body.data, body.len);
-		if (rc) vz_tmpfile_abort(&t);
-		else rc = vz_tmpfile_commit(&t);
-	}
+	if (!rc) rc = vz_write_checked_file(path, &h, body.data, body.len);
 	vz_buf_free(&body);
 	return rc;
 }

@@ -113,3 +113,21 @@ bool vz_header_id(const vz_file_header *h, vz_coll_id *id)
 	else vz_id_from_words(h->aux, h->aux2, id);
 	return true;
 }
+
+int vz_write_checked_file(const char *path, vz_file_header *h, const void *body, size_t len)
+{
+	h->body_length = len;
+	h->body_checksum = vz_hash64(body, len);
+	unsigned char head[VZ_HEADER_SIZE];
+	vz_header_encode(h, head);
+	vz_tmpfile t;
+	int rc = vz_tmpfile_open(&t, path);
+	if (rc) return rc;
+	rc = vz_tmpfile_write(&t, head, sizeof head);
+	if (!rc) rc = vz_tmpfile_write(&t, body, len);
+	if (rc) {
+		vz_tmpfile_abort(&t);
+		return rc;
+	}
+	return vz_tmpfile_commit(&t);
+}

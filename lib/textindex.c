@@ -443,19 +443,9 @@ int vz_text_index_write(const char *path, vz_text_doc *docs, size_t n, const vz_
 	vz_buf body = { 0 };
 	int rc = build_body(docs, n, w, &body);
 	if (!rc) {
-		vz_file_header h = { .version = POSTINGS_VERSION, .generation = generation, .body_length = body.len,
-				     .body_checksum = vz_hash64(body.data, body.len), .aux = config_hash };
+		vz_file_header h = { .version = POSTINGS_VERSION, .generation = generation, .aux = config_hash };
 		memcpy(h.magic, VZ_MAGIC_POSTINGS, 8);
-		unsigned char head[VZ_HEADER_SIZE];
-		vz_header_encode(&h, head);
-		vz_tmpfile t;
-		rc = vz_tmpfile_open(&t, path);
-		if (!rc) {
-			rc = vz_tmpfile_write(&t, head, sizeof head);
-			if (!rc) rc = vz_tmpfile_write(&t, body.data, body.len);
-			if (rc) vz_tmpfile_abort(&t);
-			else rc = vz_tmpfile_commit(&t);
-		}
+		rc = vz_write_checked_file(path, &h, body.data, body.len);
 	}
 	vz_buf_free(&body);
 	return rc;

@@ -279,6 +279,9 @@ bool vz_header_id(const vz_file_header *h, vz_coll_id *id);
 
 /* Serialises h into out[VZ_HEADER_SIZE], computing header_checksum. */
 void vz_header_encode(const vz_file_header *h, unsigned char out[VZ_HEADER_SIZE]);
+/* Writes path atomically (temp file, fsync, rename, directory fsync) as h followed by body, with
+ * h's body_length and body_checksum set from body: the one writer of whole checksummed files. */
+int vz_write_checked_file(const char *path, vz_file_header *h, const void *body, size_t len);
 /* Parses and checks a header: length >= VZ_HEADER_SIZE, magic equal to want_magic, header
  * checksum, version <= max_version. VZ_ECORRUPT with a detail naming the field otherwise. */
 int vz_header_decode(const unsigned char *buf, size_t len, const char *want_magic,

@@ -221,19 +221,9 @@ static int cache_save(const char *path, const ws_cache *c, const vz_bm25 *m)
 		}
 	}
 	if (!rc) {
-		vz_file_header h = { .version = CACHE_VERSION, .generation = c->generation, .body_length = b.len,
-				     .body_checksum = vz_hash64(b.data, b.len), .aux = c->config_hash };
+		vz_file_header h = { .version = CACHE_VERSION, .generation = c->generation, .aux = c->config_hash };
 		memcpy(h.magic, VZ_MAGIC_CACHE, 8);
-		unsigned char head[VZ_HEADER_SIZE];
-		vz_header_encode(&h, head);
-		vz_tmpfile t;
-		rc = vz_tmpfile_open(&t, path);
-		if (!rc) {
-			rc = vz_tmpfile_write(&t, head, sizeof head);
-			if (!rc) rc = vz_tmpfile_write(&t, b.data, b.len);
-			if (rc) vz_tmpfile_abort(&t);
-			else rc = vz_tmpfile_commit(&t);
-		}
+		rc = vz_write_checked_file(path, &h, b.data, b.len);
 	}
 	vz_buf_free(&b);
 	return rc;
