@@ -426,19 +426,25 @@ static int write_postings(const char *dir, const char *name, const vz_ws_collect
 	return rc;
 }
 
+/* True when cache.bin is there, of this format version and of generation gen. */
+static bool cache_of_generation(const char *dir, uint64_t gen)
+{
+	char cp[4200];
+	vz_map map;
+	vz_file_header h;
+	if (vz_path_fmt(cp, sizeof cp, "%s/cache.bin", dir) || vz_map_file(cp, &map)) return false;
+	bool ok = vz_header_decode(map.data, map.size, VZ_MAGIC_CACHE, CACHE_VERSION, &h) == VZ_OK && h.generation == gen &&
+		  h.version == CACHE_VERSION;
+	vz_unmap(&map);
+	return ok;
+}
+
 /* True when postings.bin is there, of generation gen and with the weights of wc. */
 static bool postings_current(const char *dir, const vz_ws_collection *wc, uint64_t gen)
 {
 	/* cache.bin of the same generation too: a crash after the snapshot's commit leaves it
 	 * behind, and then the slow path writes it again */
-	char cp[4200];
-	vz_map map;
-	vz_file_header h;
-	if (vz_path_fmt(cp, sizeof cp, "%s/cache.bin", dir) || vz_map_file(cp, &map)) return false;
-	bool cache_ok = vz_header_decode(map.data, map.size, VZ_MAGIC_CACHE, CACHE_VERSION, &h) == VZ_OK && h.generation == gen &&
-			h.version == CACHE_VERSION;
-	vz_unmap(&map);
-	if (!cache_ok) return false;
+	if (!cache_of_generation(dir, gen)) return false;
 	vz_text_index *x;
 	if (vz_text_index_open_dir(dir, gen, &x)) return false;
 	vz_text_weights w = vz_text_index_weights(x);
@@ -454,14 +460,7 @@ static bool unchanged(const char *dir, const vz_ws_collection *wc, const vz_ws_e
 {
 	/* cache.bin of the same generation too: a crash after the snapshot's commit leaves it
 	 * behind, and then the slow path writes it again */
-	char cp[4200];
-	vz_map map;
-	vz_file_header h;
-	if (vz_path_fmt(cp, sizeof cp, "%s/cache.bin", dir) || vz_map_file(cp, &map)) return false;
-	bool cache_ok = vz_header_decode(map.data, map.size, VZ_MAGIC_CACHE, CACHE_VERSION, &h) == VZ_OK && h.generation == gen &&
-			h.version == CACHE_VERSION;
-	vz_unmap(&map);
-	if (!cache_ok) return false;
+	if (!cache_of_generation(dir, gen)) return false;
 	vz_text_index *x;
 	if (vz_text_index_open_dir(dir, gen, &x)) return false;
 	vz_text_weights w = vz_text_index_weights(x);
