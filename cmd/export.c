@@ -96,20 +96,28 @@ static void point_uuid(FILE *f, const char *id, size_t n)
 	putc('"', f);
 }
 
+/* {"id":ID,"vector":[...],"payload":"JSON text"|null}: LanceDB's and Milvus's row, whose string
+ * column keeps the payload byte for byte */
+static void id_vector_payload_text(FILE *f, const vz_result *r, const float *v, uint32_t dim)
+{
+	fputs("{\"id\":", f);
+	vz_json_string(f, r->id, r->id_len);
+	fputs(",\"vector\":", f);
+	vz_print_vector(f, v, dim);
+	fputs(",\"payload\":", f);
+	if (r->payload) vz_json_string(f, r->payload, r->payload_len);
+	else fputs("null", f);
+	putc('}', f);
+}
+
 static int row(void *ctx, const vz_result *r, const float *v)
 {
 	struct ex *e = ctx;
 	FILE *f = e->rows;
 	switch (e->to) {
 	case VZ_TO_LANCEDB: /* one JSON object a line; the payload as its JSON text, a string column */
-		fputs("{\"id\":", f);
-		vz_json_string(f, r->id, r->id_len);
-		fputs(",\"vector\":", f);
-		vz_print_vector(f, v, e->dim);
-		fputs(",\"payload\":", f);
-		if (r->payload) vz_json_string(f, r->payload, r->payload_len);
-		else fputs("null", f);
-		fputs("}\n", f);
+		id_vector_payload_text(f, r, v, e->dim);
+		putc('\n', f);
 		break;
 	case VZ_TO_QDRANT: /* PUT /collections/NAME/points bodies: {"points":[...]} */
 		if (f && ftell(f) > (long)QDRANT_FILE_BYTES) {
@@ -138,16 +146,10 @@ static int row(void *ctx, const vz_result *r, const float *v)
 		fputs("}}", f);
 		break;
 	case VZ_TO_MILVUS: /* row-based JSON for bulk insert: {"rows":[...]} */
-		fputs(e->n ? ",\n{\"id\":" : "{\"id\":", f);
-		vz_json_string(f, r->id, r->id_len);
-		fputs(",\"vector\":", f);
-		vz_print_vector(f, v, e->dim);
 		/* a JSON field takes an object (re-encoded by Milvus) or a string of JSON text (kept
 		 * as those bytes): the string carries any payload, byte for byte */
-		fputs(",\"payload\":", f);
-		if (r->payload) vz_json_string(f, r->payload, r->payload_len);
-		else fputs("null", f);
-		putc('}', f);
+		if (e->n) fputs(",\n", f);
+		id_vector_payload_text(f, r, v, e->dim);
 		break;
 	case VZ_TO_PGVECTOR: /* COPY ... WITH (FORMAT csv, HEADER true); an empty unquoted field is NULL */
 		csv_quoted(f, r->id, r->id_len);
