@@ -1303,6 +1303,7 @@ int vz_checkpoint_dir(const char *dir, unsigned flags, int threads, int lock_tim
 	vz_checkpoint_report local;
 	if (!rep) rep = &local;
 	memset(rep, 0, sizeof *rep);
+	threads = default_threads(threads);
 	vz_lock ck = VZ_LOCK_INIT;
 	int rc = check_collection_dir(dir);
 	if (!rc && (flags & VZ_CHECKPOINT_IF_NEEDED) && !(flags & VZ_CHECKPOINT_WAIT) && !try_checkpoint_lock(dir, &ck))
@@ -1313,7 +1314,7 @@ int vz_checkpoint_dir(const char *dir, unsigned flags, int threads, int lock_tim
 	vz_collection *c = NULL;
 	if ((rc = vz_path_fmt(stage, sizeof stage, "%s/.vztmp.checkpoint", dir))) goto out;
 	/* a checkpointer that died left its staging behind: we hold the checkpoint lock, it is ours */
-	if ((rc = vz_io_remove_tree(stage)) && rc != VZ_ENOENT) goto out;
+	if ((rc = vz_io_remove_tree(stage))) goto out;
 	/* the snapshot: the checkpoint files and the WAL as they are now, read under the shared
 	 * lock; then the lock goes and writers append while the index is built */
 	if ((rc = open_in(dir, VZ_OPEN_READ, lock_timeout_ms, VZ_WAL_SCAN_STOP, false, &c))) {
@@ -1332,7 +1333,7 @@ int vz_checkpoint_dir(const char *dir, unsigned flags, int threads, int lock_tim
 		vz_collection_close(c);
 		if ((rc = open_in(dir, VZ_OPEN_WRITE, lock_timeout_ms, VZ_WAL_SCAN_STOP, false, &c))) goto out;
 		rep->operations = c->wal_ops;
-		if ((rc = checkpoint_with(c, threads <= 0 ? default_threads(threads) : threads, true, NULL, 0, false))) goto out;
+		if ((rc = checkpoint_with(c, threads, true, NULL, 0, false))) goto out;
 		rep->checkpointed = true;
 		rep->generation = c->meta.generation;
 		rep->rows = c->meta.rows;
@@ -1344,7 +1345,7 @@ int vz_checkpoint_dir(const char *dir, unsigned flags, int threads, int lock_tim
 	if ((rc = vz_io_mkdir(stage, 0755, false))) goto out;
 	vz_meta m;
 	bool built;
-	rc = checkpoint_build(c, stage, threads <= 0 ? default_threads(threads) : threads, flags & VZ_CHECKPOINT_FORCE, NULL, 0, false,
+	rc = checkpoint_build(c, stage, threads, flags & VZ_CHECKPOINT_FORCE, NULL, 0, false,
 			      &m, &built);
 	if (rc || !built) goto out;
 	vz_lock lk = VZ_LOCK_INIT;
