@@ -19,7 +19,7 @@ enum { NATIVE_BOW = 1, NATIVE_HASH = 2, NATIVE_NGRAM = 3 };
 
 bool vz_embedding_known(const char *name)
 {
-	return !strcmp(name, "bm25") || !strcmp(name, "native_bow") || !strcmp(name, "native_hash") || !strcmp(name, "native_ngram");
+	return !strcmp(name, "bm25") || vz_native_code(name, 1, 1) != 0;
 }
 
 uint32_t vz_native_code(const char *name, uint32_t ngram_min, uint32_t ngram_max)

@@ -33,7 +33,6 @@
 #include <unistd.h>
 
 #define INDEX_VERSION 2
-#define INDEX_READ_VERSION 2
 #define LAYOUT_SIZE 128
 #define NONE 0xffffffffu
 #define MAX_LEVEL 30
@@ -840,7 +839,7 @@ int vz_hnsw_open(const unsigned char *data, size_t size, uint32_t dim, enum vz_m
 	memset(idx, 0, sizeof *idx);
 	idx->rerank_fd = -1;
 	vz_file_header h;
-	int rc = vz_header_decode(data, size, VZ_MAGIC_INDEX, INDEX_READ_VERSION, &h);
+	int rc = vz_header_decode(data, size, VZ_MAGIC_INDEX, INDEX_VERSION, &h);
 	if (rc) return rc;
 	bool v1 = h.version == 1; /* the node count and dimension repeated in the header */
 	if (size < VZ_HEADER_SIZE + LAYOUT_SIZE) return vz_fail(VZ_ECORRUPT, "offset 64: file too short for its layout block");

@@ -198,7 +198,7 @@ static void check_postings(struct checker *k, const char *dir, const vz_meta *m,
 	int rc = quick ? vz_text_index_open(path, &x) : vz_text_index_check(path, &gen);
 	if (rc) {
 		const char *d = short_detail(vz_last_error(), dir);
-		problem(k, "postings.bin", -1, "%s", strncmp(d, "postings.bin: ", 14) ? d : d + 14);
+		problem(k, "postings.bin", -1, "%s", without_name(d, "postings.bin"));
 		return;
 	}
 	if (quick) {
