@@ -238,14 +238,12 @@ int vz_meta_write(const char *dir, const vz_meta *m)
 	if (!rc)
 		rc = vz_buf_printf(&b, ",\n  \"generation\": %" PRIu64 ",\n  \"wal_seq\": %" PRIu64 ",\n  \"rows\": %" PRIu64
 				       ",\n  \"live\": %" PRIu64 ",\n  \"tombstones\": %" PRIu64 ",\n  \"created\": %" PRId64
-				       ",\n  \"checkpoint_time\": %" PRId64 ",\n  \"files\": {",
+				       ",\n  \"checkpoint_time\": %" PRId64,
 				   m->generation, m->wal_seq, m->rows, m->live, m->tombstones, m->created, m->checkpoint_time);
-	if (!rc && m->has_wal_start) {
-		/* "wal" goes before "files": the members keep one fixed order */
-		b.len -= strlen(",\n  \"files\": {");
-		rc = vz_buf_printf(&b, ",\n  \"wal\": {\"salt\": \"%016" PRIx64 "\", \"first_seq\": %" PRIu64 "},\n  \"files\": {",
-				   m->wal_salt, m->wal_first_seq);
-	}
+	/* "wal" goes before "files": the members keep one fixed order */
+	if (!rc && m->has_wal_start)
+		rc = vz_buf_printf(&b, ",\n  \"wal\": {\"salt\": \"%016" PRIx64 "\", \"first_seq\": %" PRIu64 "}", m->wal_salt, m->wal_first_seq);
+	if (!rc) rc = vz_buf_printf(&b, ",\n  \"files\": {");
 	const char *sep = "";
 	const vz_file_sum *sums[2] = { &m->vectors, &m->index };
 	const char *names[2] = { "vectors.bin", "index.hnsw" };
