@@ -439,16 +439,24 @@ static bool cache_of_generation(const char *dir, uint64_t gen)
 	return ok;
 }
 
+/* postings.bin, open, when it and cache.bin are of generation gen and it has the weights of wc;
+ * else NULL. (cache.bin too: a crash after the snapshot's commit leaves it behind, and then
+ * the slow path writes it again.) */
+static vz_text_index *open_current(const char *dir, const vz_ws_collection *wc, uint64_t gen)
+{
+	vz_text_index *x;
+	if (!cache_of_generation(dir, gen) || vz_text_index_open_dir(dir, gen, &x)) return NULL;
+	vz_text_weights w = vz_text_index_weights(x);
+	if (vz_text_index_generation(x) == gen && !memcmp(&w, &wc->text, sizeof w)) return x;
+	vz_text_index_close(x);
+	return NULL;
+}
+
 /* True when postings.bin is there, of generation gen and with the weights of wc. */
 static bool postings_current(const char *dir, const vz_ws_collection *wc, uint64_t gen)
 {
-	/* cache.bin of the same generation too: a crash after the snapshot's commit leaves it
-	 * behind, and then the slow path writes it again */
-	if (!cache_of_generation(dir, gen)) return false;
-	vz_text_index *x;
-	if (vz_text_index_open_dir(dir, gen, &x)) return false;
-	vz_text_weights w = vz_text_index_weights(x);
-	bool ok = vz_text_index_generation(x) == gen && !memcmp(&w, &wc->text, sizeof w);
+	vz_text_index *x = open_current(dir, wc, gen);
+	bool ok = x != NULL;
 	vz_text_index_close(x);
 	return ok;
 }
@@ -458,13 +466,9 @@ static bool postings_current(const char *dir, const vz_ws_collection *wc, uint64
  * modification times, so that nothing needs reading; fills st. */
 static bool unchanged(const char *dir, const vz_ws_collection *wc, const vz_ws_entry *ents, size_t n, uint64_t gen, vz_ws_stats *st)
 {
-	/* cache.bin of the same generation too: a crash after the snapshot's commit leaves it
-	 * behind, and then the slow path writes it again */
-	if (!cache_of_generation(dir, gen)) return false;
-	vz_text_index *x;
-	if (vz_text_index_open_dir(dir, gen, &x)) return false;
-	vz_text_weights w = vz_text_index_weights(x);
-	bool same = vz_text_index_config(x) == wc->config_hash && !memcmp(&w, &wc->text, sizeof w) && vz_text_index_files(x) == n;
+	vz_text_index *x = open_current(dir, wc, gen);
+	if (!x) return false;
+	bool same = vz_text_index_config(x) == wc->config_hash && vz_text_index_files(x) == n;
 	uint64_t chunks = 0, files = 0;
 	for (size_t i = 0; i < n && same; i++) {
 		vz_text_file_stat fs;
