@@ -47,15 +47,20 @@ void vz_print_safe(FILE *out, const char *s, size_t len)
 	print_safe(out, s, len, false);
 }
 
+static void vprint_safe(FILE *out, const char *fmt, va_list ap)
+{
+	char *text = NULL;
+	int n = vasprintf(&text, fmt, ap);
+	if (n >= 0) print_safe(out, text, (size_t)n, true);
+	free(text);
+}
+
 void vz_printf_safe(FILE *out, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	char *text = NULL;
-	int n = vasprintf(&text, fmt, ap);
+	vprint_safe(out, fmt, ap);
 	va_end(ap);
-	if (n >= 0) print_safe(out, text, (size_t)n, true);
-	free(text);
 }
 
 static void vmessage(const struct vz_cli *cli, const char *kind, const char *fmt, va_list ap)
@@ -65,10 +70,7 @@ static void vmessage(const struct vz_cli *cli, const char *kind, const char *fmt
 	if (label) fprintf(stderr, "%s %s: %s", cli->prog, label, kind);
 	else fprintf(stderr, "%s: %s", cli ? cli->prog : "vz", kind);
 	/* a message may quote ids, paths or texts from data: they must not drive the terminal */
-	char *text = NULL;
-	int n = vasprintf(&text, fmt, ap);
-	if (n >= 0) print_safe(stderr, text, (size_t)n, true);
-	free(text);
+	vprint_safe(stderr, fmt, ap);
 	fputc('\n', stderr);
 }
 

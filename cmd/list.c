@@ -45,6 +45,14 @@ static bool workspace_data_dir(const struct vz_cli *cli, const vz_workspace *w, 
 	       stat(dd, &a) == 0 && stat(mine, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
+/* True when name is among the collections found in the data directory. */
+static bool listed(char **names, int n, const char *name)
+{
+	for (int j = 0; j < n; j++)
+		if (!strcmp(names[j], name)) return true;
+	return false;
+}
+
 static int run(struct vz_cli *cli, struct vz_args *args)
 {
 	char **names;
@@ -61,11 +69,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 		w = NULL;
 	}
 	size_t declared_unbuilt = 0;
-	for (size_t i = 0; w && i < w->n; i++) {
-		bool found = false;
-		for (int j = 0; j < n && !found; j++) found = !strcmp(names[j], w->collections[i].full_name);
-		declared_unbuilt += !found;
-	}
+	for (size_t i = 0; w && i < w->n; i++) declared_unbuilt += !listed(names, n, w->collections[i].full_name);
 	if (!json && (n || declared_unbuilt) && cli->verbosity >= 0)
 		printf("%-32s %-9s %5s %-11s %10s %8s %12s %s\n", "NAME", "KIND", "DIM", "METRIC", "VECTORS", "WAL_OPS", "BYTES", "STATE");
 	for (int i = 0; i < n; i++) {
@@ -88,11 +92,8 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 			       "ok");
 		vz_collection_close(c);
 	}
-	for (size_t i = 0; w && i < w->n; i++) {
-		bool found = false;
-		for (int j = 0; j < n && !found; j++) found = !strcmp(names[j], w->collections[i].full_name);
-		if (!found) print_unbuilt(w->collections[i].full_name, json);
-	}
+	for (size_t i = 0; w && i < w->n; i++)
+		if (!listed(names, n, w->collections[i].full_name)) print_unbuilt(w->collections[i].full_name, json);
 	vz_workspace_free(w);
 	vz_cli_targets_free(names, n);
 	return status;

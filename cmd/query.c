@@ -52,15 +52,12 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	vz_collection *c;
 	if ((rc = vz_cli_open(cli, args->pos[0], VZ_OPEN_READ, &c))) goto out_free;
 	const vz_config *cfg = vz_collection_config(c);
-	if (!opt_set(args, O_TEXT) && strchr(args->pos[0], '/')) {
-		/* a workspace collection: say so when its workspace file changed since `vz build` (a
-		 * --text query says it on its own path) */
-		char dir[4200];
-		if (!vz_cli_collection_dir(cli, args->pos[0], dir, sizeof dir, NULL)) vz_cli_warn_stale(cli, c, dir);
-	}
+	char dir[4200] = "";
+	bool have_dir = vz_cli_collection_dir(cli, args->pos[0], dir, sizeof dir, NULL) == 0;
+	/* a workspace collection: say so when its workspace file changed since `vz build` (a --text
+	 * query says it on its own path) */
+	if (!opt_set(args, O_TEXT) && strchr(args->pos[0], '/') && have_dir) vz_cli_warn_stale(cli, c, dir);
 	if (opt_set(args, O_TEXT)) {
-		char dir[4200];
-		vz_cli_collection_dir(cli, args->pos[0], dir, sizeof dir, NULL);
 		rc = vz_cli_text_search(cli, c, dir, opt_str(args, O_TEXT, ""), k, opt_set(args, O_CHUNKS), json);
 		if (rc != VZ_ENOENT) goto out;
 		rc = 0;

@@ -26,11 +26,9 @@ static const struct vz_option options[] = {
 	[O_FILE] = { "workspace", 'w', OPT_STRING, "FILE", "the workspace file (default: vectorize-workspace.yml here or above); its data/ beside it", 0, 0, COMPLETE_FILE, NULL },
 };
 
-/* A watched directory and its path (to watch new subdirectories, and to tell which projects a
- * change is in). */
+/* A watched directory and its path (to watch new subdirectories). */
 struct watched {
 	int wd;
-	size_t project; /* unused (kept for the tree walk's signature) */
 	char *path;
 };
 
@@ -52,7 +50,7 @@ static bool skipped(const char *name)
 }
 
 /* Watches dir and its subdirectories (a directory that vanishes meanwhile is simply skipped). */
-static void watch_tree(struct watcher *wt, const char *dir, size_t project, int depth)
+static void watch_tree(struct watcher *wt, const char *dir, int depth)
 {
 	struct stat st;
 	if (depth > 64 || lstat(dir, &st) || !S_ISDIR(st.st_mode)) return;
@@ -69,7 +67,7 @@ static void watch_tree(struct watcher *wt, const char *dir, size_t project, int 
 	}
 	char *copy = strdup(dir);
 	if (!copy) return;
-	wt->dirs[wt->n++] = (struct watched){ wd, project, copy };
+	wt->dirs[wt->n++] = (struct watched){ wd, copy };
 	DIR *d = opendir(dir);
 	if (!d) return;
 	struct dirent *e;
@@ -78,7 +76,7 @@ static void watch_tree(struct watcher *wt, const char *dir, size_t project, int 
 		if (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN) continue;
 		char sub[4096];
 		if (snprintf(sub, sizeof sub, "%s/%s", dir, e->d_name) >= (int)sizeof sub) continue;
-		watch_tree(wt, sub, project, depth + 1);
+		watch_tree(wt, sub, depth + 1);
 	}
 	closedir(d);
 }
@@ -145,7 +143,7 @@ static bool drain(struct watcher *wt, const vz_workspace *w, bool *dirty)
 				continue;
 			if (excluded(w, full)) continue;
 			if ((ev->mask & IN_ISDIR) && (ev->mask & (IN_CREATE | IN_MOVED_TO)) && ev->len)
-				watch_tree(wt, full, 0, 0); /* may move wt->dirs: d is not used after */
+				watch_tree(wt, full, 0); /* may move wt->dirs: d is not used after */
 			if (mark_path(w, full, dirty)) any = true;
 		}
 	}
@@ -166,12 +164,12 @@ static int watch_all(const struct vz_cli *cli, struct watcher *wt, const vz_work
 	wt->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (wt->fd < 0) return vz_report(cli, vz_fail(vz_err_from_errno(errno), "inotify: %s", strerror(errno)));
 	if (w->n_watch_paths)
-		for (size_t i = 0; i < w->n_watch_paths; i++) watch_tree(wt, w->watch_paths[i], 0, 0);
+		for (size_t i = 0; i < w->n_watch_paths; i++) watch_tree(wt, w->watch_paths[i], 0);
 	else
 		for (size_t i = 0; i < w->n; i++) {
 			bool seen = false;
 			for (size_t j = 0; j < i && !seen; j++) seen = !strcmp(w->collections[j].project_dir, w->collections[i].project_dir);
-			if (!seen) watch_tree(wt, w->collections[i].project_dir, 0, 0);
+			if (!seen) watch_tree(wt, w->collections[i].project_dir, 0);
 		}
 	for (size_t i = 0; i < w->n; i++) dirty[i] = true; /* start from an up-to-date state */
 	wt->yaml_wd = -1;
