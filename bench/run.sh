@@ -13,6 +13,9 @@
 #              process loading its index and answering one query: median of BENCH_ONESHOT runs.
 #   sq8        peak RSS of building (vz insert --bulk, 2 threads) and of serving BENCH_NQ queries
 #              (vz query --batch) on synthetic BENCH_SQ8_N (1000000) x 768 with sq8; bar: 2 GiB.
+#   scale      bench/scale.sh: build and serve BENCH_SCALE_N (10,000,000) x 128 (build time, peak
+#              RSS, recall@10 at ef 64 and 128 against exact neighbours, QPS, one-shot latency),
+#              then the sq8 part above. Not in the default parts: at 10M it takes hours.
 #   recover    open and recover the N x 128 collection with 1000 operations in its WAL; verify MB/s
 #              beside xxhsum over the same files.
 #   durability bench/durability.sh (vz insert vs sqlite3, bulk and single row, both durable).
@@ -26,7 +29,7 @@
 #
 # Environment: BENCH_N (synthetic rows, default 1000000), BENCH_PARTS (default: all of the above),
 # BENCH_NQ (queries, default 1000), BENCH_ONESHOT (runs, default 50), BENCH_SQ8_N (rows of the sq8
-# part, default 1000000), VZ (binary).
+# part, default 1000000), BENCH_SCALE_N and BENCH_SCALE_ROUNDS (see bench/scale.sh), VZ (binary).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -161,7 +164,13 @@ if has oneshot; then
 	ratio "oneshot: vz / hnswlib one-process query: $v / $h ms = $(calc "$v / $h") (lower is better; bar: vz under 5 ms)"
 fi
 
-if has sq8; then
+if has scale; then
+	say "## Scale: $(( ${BENCH_SCALE_N:-10000000} )) x 128 built and served on this machine (bench/scale.sh)"
+	VZ=$VZ bash bench/scale.sh | tee -a "$RESULTS"
+	sed -n 's/^ratio: //p' "$RESULTS" >>"$OUT/ratios.txt"
+fi
+
+if has sq8 || has scale; then
 	SN=${BENCH_SQ8_N:-1000000}
 	say "## sq8: $SN x 768, peak RSS of building and of serving $NQ queries (bar: under 2 GiB each)"
 	S8=$ANNBENCH_DATA/synth768-$SN
