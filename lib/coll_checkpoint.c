@@ -199,8 +199,6 @@ static int commit_checkpoint(const char *dir, const vz_meta *m)
 	return VZ_OK;
 }
 
-int64_t vz_coll_unix_now(void) { return (int64_t)time(NULL); }
-
 /* Chooses the identity of a collection of format version 1 at its first checkpoint, and
  * rewrites its terms.bin (if any) to carry it. A terms.bin that already carries one (rewritten
  * by a checkpoint that then failed) gives it, so that the two never disagree. */
@@ -457,10 +455,11 @@ static int checkpoint_switch(const char *dir, const char *stage, uint64_t snap_g
 	}
 	/* keep whole transactions after the snapshot; a trailing one without its commit was never
 	 * acknowledged (its writer died) and is left out, as the next writer would cut it */
-	size_t first = 0, end = 0;
+	size_t first = 0, end = 0, pos = 0;
 	while (first < w.n && w.entries[first].seq <= built->wal_seq) first++;
-	for (size_t i = first; i < w.n; i++)
-		if (w.entries[i].type == VZ_WAL_COMMIT) end = i + 1;
+	vz_wal_txn t;
+	while (vz_wal_next_txn(&w, built->wal_seq, &pos, &t))
+		if (t.end < w.n && !t.ended_by_begin) end = t.end + 1;
 	if (end < first) end = first;
 	if (first > 0 && w.entries[first - 1].seq != built->wal_seq) {
 		rc = vz_fail(VZ_EINTERNAL, "%s: the log no longer holds record %llu that the checkpoint folded; nothing was switched", wal,

@@ -45,14 +45,11 @@ int vz_collection_create(const char *data_dir, const char *name, const vz_config
 	vz_wal_writer w = { 0 };
 	if ((rc = vz_path_fmt(p, sizeof p, "%s/wal.log", tmp)) || (rc = vz_wal_reset(p, &m.id, 0, m.wal_salt, 1, &w))) goto fail;
 	vz_buf conf = { 0 };
-	unsigned char begin[12] = { 0 }, commit[4] = { 0 };
-	vz_store_u64(begin, (uint64_t)(vz_coll_wall_now() * 1000));
-	vz_store_u32(begin + 8, 1);
-	vz_store_u32(commit, 1);
+	uint64_t txn = 0;
 	rc = vz_config_to_json(cfg, &conf);
-	if (!rc) rc = vz_wal_encode(&w, VZ_WAL_BEGIN, 1, begin, sizeof begin);
-	if (!rc) rc = vz_wal_encode(&w, VZ_WAL_CREATE, 1, conf.data, conf.len);
-	if (!rc) rc = vz_wal_encode(&w, VZ_WAL_COMMIT, 1, commit, sizeof commit);
+	if (!rc) rc = vz_wal_encode_begin(&w, 1, &txn);
+	if (!rc) rc = vz_wal_encode(&w, VZ_WAL_CREATE, txn, conf.data, conf.len);
+	if (!rc) rc = vz_wal_encode_commit(&w, txn, 1);
 	vz_buf_free(&conf);
 	if (!rc) rc = vz_wal_append(p, VZ_HEADER_SIZE, &w);
 	vz_buf_free(&w.buf);
@@ -77,26 +74,6 @@ out:
 	return rc;
 }
 
-/* Renames the directory away (atomic: the collection is gone), then removes it. */
-int vz_coll_finish_drop(struct vz_collection *c)
-{
-	char parent[4096], away[4400], dirlock[4200];
-	snprintf(parent, sizeof parent, "%s", c->dir);
-	char *slash = strrchr(parent, '/');
-	if (slash) *slash = '\0';
-	else strcpy(parent, ".");
-	int rc = vz_path_fmt(away, sizeof away, "%s/.vztmp.drop.%s.%016llx", parent, vz_coll_base_name(c->dir), (unsigned long long)vz_random_u64());
-	if (!rc) rc = vz_path_fmt(dirlock, sizeof dirlock, "%s/.lock", parent);
-	if (rc) return rc;
-	vz_lock dl = VZ_LOCK_INIT;
-	if ((rc = vz_lock_acquire(dirlock, VZ_LOCK_EXCLUSIVE, 10000, true, &dl))) return rc;
-	rc = vz_io_rename_noreplace(c->dir, away);
-	if (!rc) rc = vz_io_fsync_dir(parent);
-	if (!rc) rc = vz_io_remove_tree(away);
-	vz_lock_release(&dl);
-	return rc;
-}
-
 int vz_collection_drop(vz_collection *c)
 {
 	int rc = VZ_OK;
@@ -105,15 +82,11 @@ int vz_collection_drop(vz_collection *c)
 	if (!rc && c->has_wal && !c->wal_corrupt) {
 		/* DeleteCollection is durable before anything disappears: a crash after this point
 		 * finishes the drop on the next open, a crash before leaves the collection whole */
-		uint64_t txn = c->writer.next_seq;
-		unsigned char begin[12] = { 0 }, commit[4] = { 0 };
-		vz_store_u64(begin, (uint64_t)(vz_coll_wall_now() * 1000));
-		vz_store_u32(begin + 8, 1);
-		vz_store_u32(commit, 1);
+		uint64_t txn = 0;
 		char wal[4200];
-		rc = vz_wal_encode(&c->writer, VZ_WAL_BEGIN, txn, begin, sizeof begin);
+		rc = vz_wal_encode_begin(&c->writer, 1, &txn);
 		if (!rc) rc = vz_wal_encode(&c->writer, VZ_WAL_DROP, txn, NULL, 0);
-		if (!rc) rc = vz_wal_encode(&c->writer, VZ_WAL_COMMIT, txn, commit, sizeof commit);
+		if (!rc) rc = vz_wal_encode_commit(&c->writer, txn, 1);
 		if (!rc) rc = vz_path_fmt(wal, sizeof wal, "%s/wal.log", c->dir);
 		if (!rc) rc = vz_wal_append(wal, c->wal_end, &c->writer);
 	}

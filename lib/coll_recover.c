@@ -67,21 +67,12 @@ static void note_lost(vz_recover_report *rep, const vz_wal_log *w, size_t from, 
  * salvage, the unfinished one at the end). */
 static void list_lost(vz_recover_report *rep, const vz_wal_log *w, uint64_t after_seq, enum vz_recover_mode mode)
 {
-	size_t begin = SIZE_MAX;
-	for (size_t i = 0; i < w->n; i++) {
-		const vz_wal_entry *e = &w->entries[i];
-		if (e->seq <= after_seq) continue;
-		bool past = e->offset >= w->damage_offset;
-		if (e->type == VZ_WAL_BEGIN) {
-			if (begin != SIZE_MAX) note_lost(rep, w, begin, i);
-			begin = i;
-		} else if (e->type == VZ_WAL_COMMIT && begin != SIZE_MAX) {
-			bool kept = vz_coll_txn_complete(w, begin, i) && (mode == VZ_RECOVER_SALVAGE || !past);
-			if (!kept) note_lost(rep, w, begin, i);
-			begin = SIZE_MAX;
-		}
+	size_t pos = 0;
+	vz_wal_txn t;
+	while (vz_wal_next_txn(w, after_seq, &pos, &t)) {
+		bool past = t.end < w->n && w->entries[t.end].offset >= w->damage_offset;
+		if (!t.complete || (mode != VZ_RECOVER_SALVAGE && past)) note_lost(rep, w, t.begin, t.end);
 	}
-	if (begin != SIZE_MAX) note_lost(rep, w, begin, w->n);
 }
 
 /* Builds the workspace collection in dir again from its sources (vz build --force), when its
@@ -162,22 +153,14 @@ static int rebuild_terms(struct vz_collection *c)
 
 static void count_transactions(const vz_wal_log *w, uint64_t after_seq, vz_recover_report *rep)
 {
-	size_t begin = SIZE_MAX; /* the open transaction's begin record */
-	for (size_t i = 0; i < w->n; i++) {
-		const vz_wal_entry *e = &w->entries[i];
-		if (e->seq <= after_seq) continue;
-		rep->records_replayed++;
-		if (e->type == VZ_WAL_BEGIN) {
-			if (begin != SIZE_MAX) rep->transactions_dropped++;
-			begin = i;
-		} else if (e->type == VZ_WAL_COMMIT && begin != SIZE_MAX) {
-			/* the rule replay applies: a transaction missing a record is dropped, not replayed */
-			if (vz_coll_txn_complete(w, begin, i)) rep->transactions_replayed++;
-			else rep->transactions_dropped++;
-			begin = SIZE_MAX;
-		}
+	for (size_t i = 0; i < w->n; i++) rep->records_replayed += w->entries[i].seq > after_seq;
+	size_t pos = 0;
+	vz_wal_txn t;
+	/* the rule replay applies: a transaction missing a record is dropped, not replayed */
+	while (vz_wal_next_txn(w, after_seq, &pos, &t)) {
+		if (t.complete) rep->transactions_replayed++;
+		else rep->transactions_dropped++;
 	}
-	if (begin != SIZE_MAX) rep->transactions_dropped++;
 }
 
 static int recover_locked(struct vz_collection *c, const char *dir, enum vz_recover_mode mode, bool dry_run, int threads,

@@ -141,12 +141,9 @@ int vz_collection_write(vz_collection *c, const vz_write *w, size_t n, unsigned 
 		goto out;
 	}
 	if (!bulk) {
-		uint64_t txn = c->writer.next_seq, count = 0;
+		uint64_t txn, count = 0;
 		for (size_t i = 0; i < n; i++) count += ops[i] != 0;
-		unsigned char begin[12];
-		vz_store_u64(begin, (uint64_t)(vz_coll_wall_now() * 1000));
-		vz_store_u32(begin + 8, (uint32_t)count);
-		rc = vz_wal_encode(&c->writer, VZ_WAL_BEGIN, txn, begin, sizeof begin);
+		rc = vz_wal_encode_begin(&c->writer, (uint32_t)count, &txn);
 		vz_buf rec = { 0 };
 		for (size_t i = 0; i < n && !rc; i++) {
 			if (!ops[i]) continue;
@@ -162,9 +159,7 @@ int vz_collection_write(vz_collection *c, const vz_write *w, size_t n, unsigned 
 						  txn, rec.data, rec.len);
 		}
 		vz_buf_free(&rec);
-		unsigned char commit[4];
-		vz_store_u32(commit, (uint32_t)count);
-		if (!rc) rc = vz_wal_encode(&c->writer, VZ_WAL_COMMIT, txn, commit, sizeof commit);
+		if (!rc) rc = vz_wal_encode_commit(&c->writer, txn, (uint32_t)count);
 		char wal[4200];
 		uint64_t len = c->writer.buf.len;
 		st->first_seq = txn;

@@ -40,6 +40,8 @@ double vz_coll_wall_now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+int64_t vz_coll_unix_now(void) { return (int64_t)time(NULL); }
+
 /* Scales v to unit length for cosine. A vector already of unit length (within float rounding)
  * is left bit for bit as it is, so that a dump loaded back stores exactly the same floats. */
 int vz_coll_unit_length(float *v, uint32_t dim)
@@ -185,50 +187,6 @@ bool vz_coll_try_checkpoint_lock(const char *dir, vz_lock *l)
 	return true;
 }
 
-/* ---- staged checkpoint files ---- */
-
-static int file_generation(const char *path, const char *magic, uint64_t *gen)
-{
-	vz_map m;
-	int rc = vz_map_file(path, &m);
-	if (rc) return rc;
-	vz_file_header h;
-	rc = vz_header_decode(m.data, m.size, magic, 2, &h);
-	vz_unmap(&m);
-	if (rc) return rc;
-	*gen = h.generation;
-	return VZ_OK;
-}
-
-/* Picks, among NAME, NAME.new (a checkpoint interrupted after its commit) and NAME.prev (one
- * interrupted or undone before its end), the file whose header carries the committed generation.
- * With write access, moves it to NAME and removes the other candidates. */
-int vz_settle_data_file(const char *dir, const char *name, const char *magic, uint64_t gen, bool write, char *out, size_t cap)
-{
-	static const char *const suffix[3] = { "", ".new", ".prev" };
-	char cand[3][4200];
-	int found = -1, rc;
-	for (int i = 0; i < 3; i++) {
-		if ((rc = vz_path_fmt(cand[i], sizeof cand[i], "%s/%s%s", dir, name, suffix[i]))) return rc;
-		uint64_t g;
-		if (found < 0 && access(cand[i], F_OK) == 0 && file_generation(cand[i], magic, &g) == VZ_OK && g == gen) found = i;
-	}
-	snprintf(out, cap, "%s", cand[found > 0 ? found : 0]);
-	if (!write || found < 0) return VZ_OK;
-	bool changed = false;
-	if (found > 0) {
-		if ((rc = vz_io_rename(cand[found], cand[0]))) return rc;
-		snprintf(out, cap, "%s", cand[0]);
-		changed = true;
-	}
-	for (int i = 1; i < 3; i++) {
-		if (i == found || access(cand[i], F_OK) != 0) continue;
-		if ((rc = vz_io_unlink(cand[i], true))) return rc;
-		changed = true;
-	}
-	return changed ? vz_io_fsync_dir(dir) : VZ_OK;
-}
-
 /* ---- loading ---- */
 
 static void delta_clear(struct vz_collection *c)
@@ -364,44 +322,21 @@ int vz_coll_build_superseded(struct vz_collection *c)
 	return VZ_OK;
 }
 
-/* Whether the transaction from entries[begin] (its begin record) to entries[commit] is whole:
- * the same transaction, no sequence number missing between them, and as many operations as the
- * commit record counts. A salvage scan can skip a damaged record in the middle, and half a
- * transaction must never be applied (nor reported as replayed). */
-bool vz_coll_txn_complete(const vz_wal_log *w, size_t begin, size_t commit)
-{
-	const vz_wal_entry *b = &w->entries[begin], *e = &w->entries[commit];
-	return e->txn == b->txn && commit - begin == e->seq - b->seq && e->length >= 4 &&
-	       vz_load_u32(e->payload) + 1 == commit - begin;
-}
-
-/* Applies the committed transactions of the scanned WAL (records after the checkpoint). */
+/* Applies the complete transactions of the scanned WAL (records after the checkpoint). */
 static int replay(struct vz_collection *c)
 {
 	const vz_wal_log *w = &c->wal;
-	size_t begin = SIZE_MAX;
-	uint64_t txn = 0;
 	float *tmp = malloc(sizeof(float) * c->meta.cfg.dim);
 	if (!tmp) return vz_fail(VZ_ENOMEM, "out of memory");
 	int rc = VZ_OK;
-	for (size_t i = 0; i < w->n && !rc; i++) {
-		const vz_wal_entry *e = &w->entries[i];
-		if (e->seq <= c->meta.wal_seq) continue;
-		if (e->type == VZ_WAL_BEGIN) {
-			begin = i;
-			txn = e->txn;
-			continue;
-		}
-		if (e->type != VZ_WAL_COMMIT) continue;
-		if (begin == SIZE_MAX || e->txn != txn) continue; /* a commit without its begin: ignore */
-		if (!vz_coll_txn_complete(w, begin, i)) {
-			begin = SIZE_MAX;
-			continue;
-		}
-		double when = w->entries[begin].length >= 8 ? (double)vz_load_u64(w->entries[begin].payload) / 1000.0 : vz_coll_wall_now();
-		for (size_t j = begin + 1; j < i && !rc; j++) {
+	size_t pos = 0;
+	vz_wal_txn t;
+	while (!rc && vz_wal_next_txn(w, c->meta.wal_seq, &pos, &t)) {
+		if (!t.complete) continue;
+		double when = t.when ? t.when : vz_coll_wall_now();
+		for (size_t j = t.begin + 1; j < t.end && !rc; j++) {
 			const vz_wal_entry *op = &w->entries[j];
-			if (op->txn != txn) continue;
+			if (op->txn != t.txn) continue;
 			if (op->type == VZ_WAL_DROP) { c->dropped = true; continue; }
 			if (op->type != VZ_WAL_INSERT && op->type != VZ_WAL_UPDATE && op->type != VZ_WAL_DELETE) continue;
 			vz_wal_op o;
@@ -416,7 +351,6 @@ static int replay(struct vz_collection *c)
 			c->wal_ops++;
 			if (!c->oldest_op || when < c->oldest_op) c->oldest_op = when;
 		}
-		begin = SIZE_MAX;
 	}
 	free(tmp);
 	return rc;
@@ -547,6 +481,26 @@ int vz_coll_load(struct vz_collection *c, enum vz_wal_scan_mode scan, bool index
 	wal_writer_init(c);
 	if ((rc = replay(c))) return rc;
 	return vz_coll_build_superseded(c);
+}
+
+/* Renames the directory away (atomic: the collection is gone), then removes it. */
+int vz_coll_finish_drop(struct vz_collection *c)
+{
+	char parent[4096], away[4400], dirlock[4200];
+	snprintf(parent, sizeof parent, "%s", c->dir);
+	char *slash = strrchr(parent, '/');
+	if (slash) *slash = '\0';
+	else strcpy(parent, ".");
+	int rc = vz_path_fmt(away, sizeof away, "%s/.vztmp.drop.%s.%016llx", parent, vz_coll_base_name(c->dir), (unsigned long long)vz_random_u64());
+	if (!rc) rc = vz_path_fmt(dirlock, sizeof dirlock, "%s/.lock", parent);
+	if (rc) return rc;
+	vz_lock dl = VZ_LOCK_INIT;
+	if ((rc = vz_lock_acquire(dirlock, VZ_LOCK_EXCLUSIVE, 10000, true, &dl))) return rc;
+	rc = vz_io_rename_noreplace(c->dir, away);
+	if (!rc) rc = vz_io_fsync_dir(parent);
+	if (!rc) rc = vz_io_remove_tree(away);
+	vz_lock_release(&dl);
+	return rc;
 }
 
 int vz_coll_open_in(const char *dir, unsigned flags, int timeout, enum vz_wal_scan_mode scan, bool index_optional,

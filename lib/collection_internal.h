@@ -56,6 +56,7 @@ struct vz_collection {
 
 /* ---- collection.c ---- */
 double vz_coll_wall_now(void);
+int64_t vz_coll_unix_now(void);
 int vz_coll_unit_length(float *v, uint32_t dim);
 typedef bool (*vz_idmap_eq)(void *ctx, uint32_t index, const char *id, size_t len);
 int vz_idmap_grow(struct idmap *m, size_t want, uint64_t (*hash_of)(void *ctx, uint32_t index), void *ctx);
@@ -72,8 +73,8 @@ int vz_coll_delta_put(struct vz_collection *c, const char *id, size_t len, const
 		      size_t payload_len, bool has_payload);
 int vz_coll_cmp_u32(const void *a, const void *b);
 int vz_coll_build_superseded(struct vz_collection *c);
-bool vz_coll_txn_complete(const vz_wal_log *w, size_t begin, size_t commit);
 int vz_coll_load(struct vz_collection *c, enum vz_wal_scan_mode scan, bool index_optional);
+int vz_coll_finish_drop(struct vz_collection *c);
 int vz_coll_open_in(const char *dir, unsigned flags, int timeout, enum vz_wal_scan_mode scan, bool index_optional,
 		    vz_collection **out);
 
@@ -81,10 +82,6 @@ int vz_coll_open_in(const char *dir, unsigned flags, int timeout, enum vz_wal_sc
 bool vz_coll_skip_base(void *ctx, uint32_t row);
 
 /* ---- coll_checkpoint.c ---- */
-int64_t vz_coll_unix_now(void);
 int vz_coll_checkpoint_with(vz_collection *c, int threads, bool force, const vz_write *extra, size_t nextra, bool release_extra);
-
-/* ---- coll_create.c ---- */
-int vz_coll_finish_drop(struct vz_collection *c);
 
 #endif
