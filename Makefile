@@ -68,8 +68,8 @@ $(BUILD)/%.o: %.c | $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/cli/vz.o: $(BUILD)/commands.h
-$(BUILD)/cli/vz.o: ALL_CFLAGS += -I$(BUILD)
+$(BUILD)/cli/table.o: $(BUILD)/commands.h
+$(BUILD)/cli/table.o: ALL_CFLAGS += -I$(BUILD)
 # cmd/ holds one file a command; the frame they share (main, the command table, options, output,
 # batch reading) is in cli/, whose headers the commands include by name.
 $(CMD_OBJS): ALL_CFLAGS += -Icli

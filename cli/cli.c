@@ -191,6 +191,16 @@ void vz_print_command_help(FILE *out, const struct vz_command *cmd)
 	fprintf(out, "\nsee vz-%s(1) for details and examples\n", cmd->name);
 }
 
+int vz_unknown_command(struct vz_cli *cli, const char *name)
+{
+	const char *names[64];
+	int n = 0;
+	for (int i = 0; i < vz_ncommands && n < 64; i++) names[n++] = vz_commands[i]->name;
+	const char *hint = vz_did_you_mean(name, names, n);
+	if (hint) return vz_usage_error(cli, "unknown command '%s'; did you mean '%s'?", name, hint);
+	return vz_usage_error(cli, "unknown command '%s'", name);
+}
+
 void vz_print_main_help(FILE *out)
 {
 	fprintf(out, "usage: vz [--data-dir DIR] [-q|-v] COMMAND [ARGS...]\n"

@@ -73,10 +73,15 @@ struct vz_command {
 
 #define VZ_NOPTS(arr) ((int)(sizeof(arr) / sizeof((arr)[0])))
 
-/* The command table (sorted by name) and lookup. */
+/* The command table (sorted by name) and lookup (cli/table.c), and the usage error for a name
+ * not in it, with a did-you-mean (cli/cli.c). */
 extern const struct vz_command *const vz_commands[];
 extern const int vz_ncommands;
 const struct vz_command *vz_find_command(const char *name);
+int vz_unknown_command(struct vz_cli *cli, const char *name);
+
+/* `vz __complete WORD...` (cli/complete.c): prints the candidates, one a line. */
+int vz_complete_main(int argc, char **argv);
 
 /* Options every command accepts (after the command too): --data-dir, -q, -v, --lock-timeout, -h. */
 extern const struct vz_option vz_common_options[];

@@ -6,26 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define VZ_CMD(name) extern const struct vz_command vz_cmd_##name;
-#include "commands.h"
-#undef VZ_CMD
-
-#define VZ_CMD(name) &vz_cmd_##name,
-const struct vz_command *const vz_commands[] = {
-#include "commands.h"
-};
-#undef VZ_CMD
-const int vz_ncommands = VZ_NOPTS(vz_commands);
-
-const struct vz_command *vz_find_command(const char *name)
-{
-	for (int i = 0; i < vz_ncommands; i++)
-		if (!strcmp(vz_commands[i]->name, name)) return vz_commands[i];
-	return NULL;
-}
-
-int vz_complete_main(int argc, char **argv);
-
 /* Flushes stdout and turns a failed write (ENOSPC on /dev/full, EIO) into the I/O exit code.
  * Scripts must be able to tell that output was lost. */
 static int finish_stdout(struct vz_cli *cli, int code)
@@ -35,16 +15,6 @@ static int finish_stdout(struct vz_cli *cli, int code)
 		return code == 0 ? VZ_EXIT_IOERR : code;
 	}
 	return code;
-}
-
-static int unknown_command(struct vz_cli *cli, const char *name)
-{
-	const char *names[64];
-	int n = 0;
-	for (int i = 0; i < vz_ncommands && n < 64; i++) names[n++] = vz_commands[i]->name;
-	const char *hint = vz_did_you_mean(name, names, n);
-	if (hint) return vz_usage_error(cli, "unknown command '%s'; did you mean '%s'?", name, hint);
-	return vz_usage_error(cli, "unknown command '%s'", name);
 }
 
 static int run_command(struct vz_cli *cli, const struct vz_command *cmd, int argc, char **argv)
@@ -81,7 +51,7 @@ int main(int argc, char **argv)
 	const char *base = slash ? slash + 1 : argv[0] ? argv[0] : "vz";
 	if (!strncmp(base, "vz-", 3) && base[3]) {
 		const struct vz_command *cmd = vz_find_command(base + 3);
-		if (!cmd) return unknown_command(&cli, base + 3);
+		if (!cmd) return vz_unknown_command(&cli, base + 3);
 		argv[0] = (char *)cmd->name;
 		return run_command(&cli, cmd, argc, argv);
 	}
@@ -125,6 +95,6 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[i], "__complete")) return finish_stdout(&cli, vz_complete_main(argc - i - 1, argv + i + 1));
 	const struct vz_command *cmd = vz_find_command(argv[i]);
-	if (!cmd) return unknown_command(&cli, argv[i]);
+	if (!cmd) return vz_unknown_command(&cli, argv[i]);
 	return run_command(&cli, cmd, argc - i, argv + i);
 }
