@@ -105,6 +105,8 @@ void vz_errorf(const struct vz_cli *cli, const char *fmt, ...) __attribute__((fo
 void vz_warnf(const struct vz_cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Informational message on stderr, suppressed by -q. */
 void vz_infof(const struct vz_cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Detail on stderr only with -v: timings and what each step did. */
+void vz_verbosef(const struct vz_cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Reports a library failure (its code and vz_last_error detail) and returns the exit code. */
 int vz_report(const struct vz_cli *cli, int err);
 /* A usage error: prints the message and the usage line, returns VZ_EXIT_USAGE. */

@@ -17,12 +17,25 @@ static int finish_stdout(struct vz_cli *cli, int code)
 	return code;
 }
 
+/* A global option not known: the one it most likely means, else where command options go. */
+static int unknown_global_option(struct vz_cli *cli, const char *a)
+{
+	static const char *const names[] = { "--data-dir", "--lock-timeout", "--quiet", "--verbose", "--help", "--version" };
+	char word[64];
+	snprintf(word, sizeof word, "%.*s", (int)strcspn(a, "="), a);
+	const char *hint = a[1] == '-' ? vz_did_you_mean(word, names, VZ_NOPTS(names)) : NULL;
+	if (hint) return vz_usage_error(cli, "unknown global option '%s'; did you mean '%s'?", word, hint);
+	return vz_usage_error(cli, "unknown global option '%s' (command options go after the command)", a);
+}
+
 static int run_command(struct vz_cli *cli, const struct vz_command *cmd, int argc, char **argv)
 {
 	cli->cmd = cmd;
 	struct vz_args args;
 	int rc = vz_parse_args(cli, cmd, argc, argv, &args);
+	double start = vz_now();
 	if (rc == 0) rc = cmd->run(cli, &args);
+	if (rc >= 0) vz_verbosef(cli, "exit %d after %.3f s", rc, vz_now() - start);
 	else if (rc == -1) rc = 0; /* --help was printed */
 	free(args.pos);
 	return finish_stdout(cli, rc);
@@ -87,7 +100,7 @@ int main(int argc, char **argv)
 			cli.lock_timeout_ms = (int)t;
 			continue;
 		}
-		return vz_usage_error(&cli, "unknown global option '%s' (command options go after the command)", a);
+		return unknown_global_option(&cli, a);
 	}
 	if (i >= argc) {
 		vz_print_main_help(stderr);

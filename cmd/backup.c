@@ -197,7 +197,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 		vz_cli_backup_prefix(names, n, automatic || opt_set(args, O_ALL), prefix, sizeof prefix);
 		if ((rc = vz_backup_write_dir(dd, cnames, (size_t)n, &o, dir, prefix, keep, written, sizeof written, &s))) { rc = vz_report(cli, rc); goto out; }
 		if (opt_set(args, O_JSON)) print_summary(cli, written, &s, true);
-		else puts(written);
+		else if (cli->verbosity >= 0) puts(written); /* the name of the new archive; -q: nothing */
 		print_summary(cli, written, &s, false);
 	} else if (!strcmp(out, "-")) {
 		if ((rc = vz_backup_write_fd(dd, cnames, (size_t)n, &o, STDOUT_FILENO, "stdout", &s))) { rc = vz_report(cli, rc); goto out; }

@@ -521,7 +521,9 @@ typedef struct vz_batch {
  * (b->map, b->stride) rather than copied: a 3 GB input then costs no memory of its own, and the
  * pages read to check it are let go. The file must not change until vz_batch_free (a
  * truncated mapping faults). Other inputs are read as without the flag. */
-enum vz_read_flags { VZ_READ_OPS = 1, VZ_READ_TEXT_OK = 2, VZ_READ_IDS_ONLY = 4, VZ_READ_MAPPED = 8 };
+/* VZ_READ_QUERIES: query vectors (`query --batch`): a JSON line may be a bare array, "id" is
+ * optional (ids[i] NULL without one; always NULL for .fvecs and .npy rows) and may repeat. */
+enum vz_read_flags { VZ_READ_OPS = 1, VZ_READ_TEXT_OK = 2, VZ_READ_IDS_ONLY = 4, VZ_READ_MAPPED = 8, VZ_READ_QUERIES = 16 };
 /* Row i's floats in a batch with vectors (packed, or stride apart when left in a mapping). */
 static inline const float *vz_batch_row(const vz_batch *b, size_t i)
 {
