@@ -36,6 +36,10 @@ struct vz_option {
 
 #define VZ_MAX_OPTS 48
 
+/* The --format choices of the commands that read vectors (insert, update, query --batch). */
+#define VZ_CLI_INPUT_FORMATS "jsonl fvecs npy csv jsonl.zst fvecs.zst npy.zst csv.zst jsonl.gz fvecs.gz npy.gz csv.gz"
+
+
 struct vz_opt_value {
 	bool set;
 	int count;

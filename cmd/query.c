@@ -11,7 +11,7 @@ static const struct vz_option options[] = {
 	[O_TEXT] = { "text", 0, OPT_STRING, "TEXT", "embed TEXT with the collection's built-in embedding", 0, 0, COMPLETE_NONE, NULL },
 	[O_K] = { "k", 'k', OPT_INT, "N", "number of neighbours (default 10)", 1, 100000, COMPLETE_NONE, NULL },
 	[O_EF] = { "ef", 0, OPT_INT, "N", "search candidate list (default: the collection's ef_search)", 1, 100000, COMPLETE_NONE, NULL },
-	[O_FORMAT] = { "format", 0, OPT_STRING, "FMT", "format of --batch: jsonl, fvecs, npy or csv", 0, 0, COMPLETE_WORDS, "jsonl fvecs npy csv" },
+	[O_FORMAT] = { "format", 0, OPT_STRING, "FMT", "format of --batch: jsonl, fvecs, npy or csv, each maybe .zst or .gz (default: from the extension)", 0, 0, COMPLETE_WORDS, VZ_CLI_INPUT_FORMATS },
 	[O_JSON] = { "json", 0, OPT_FLAG, NULL, "one JSON object a line", 0, 0, COMPLETE_NONE, NULL },
 	[O_CHUNKS] = { "chunks", 0, OPT_FLAG, NULL, "with --text: every matching chunk, not the best one of each file", 0, 0, COMPLETE_NONE, NULL },
 };

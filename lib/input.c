@@ -19,11 +19,18 @@
 
 int vz_input_format_parse(const char *name, enum vz_input_format *out)
 {
-	if (!strcmp(name, "jsonl") || !strcmp(name, "json") || !strcmp(name, "ndjson")) *out = VZ_FMT_JSONL;
-	else if (!strcmp(name, "fvecs")) *out = VZ_FMT_FVECS;
-	else if (!strcmp(name, "npy")) *out = VZ_FMT_NPY;
-	else if (!strcmp(name, "csv")) *out = VZ_FMT_CSV;
-	else return vz_fail(VZ_EINVAL, "unknown input format '%s' (jsonl, fvecs, npy, csv)", name);
+	size_t l = strlen(name);
+	unsigned comp = 0;
+	if (l > 4 && !strcmp(name + l - 4, ".zst")) comp = VZ_FMT_ZSTD, l -= 4;
+	else if (l > 3 && !strcmp(name + l - 3, ".gz")) comp = VZ_FMT_GZIP, l -= 3;
+	char base[16];
+	snprintf(base, sizeof base, "%.*s", (int)(l < 15 ? l : 15), name);
+	if (!strcmp(base, "jsonl") || !strcmp(base, "json") || !strcmp(base, "ndjson")) *out = VZ_FMT_JSONL;
+	else if (!strcmp(base, "fvecs")) *out = VZ_FMT_FVECS;
+	else if (!strcmp(base, "npy")) *out = VZ_FMT_NPY;
+	else if (!strcmp(base, "csv")) *out = VZ_FMT_CSV;
+	else return vz_fail(VZ_EINVAL, "unknown input format '%s' (jsonl, fvecs, npy, csv; each may end in .zst or .gz)", name);
+	*out = (enum vz_input_format)(*out | comp);
 	return VZ_OK;
 }
 
@@ -31,6 +38,17 @@ enum vz_input_format vz_input_format_from_path(const char *path)
 {
 	const char *dot = strrchr(path, '.');
 	if (!dot || strchr(dot, '/')) return VZ_FMT_JSONL;
+	if (!strcmp(dot, ".zst") || !strcmp(dot, ".gz")) { /* rows.jsonl.zst: the suffix before */
+		size_t l = (size_t)(dot - path);
+		const char *inner = dot;
+		while (inner > path && inner[-1] != '.' && inner[-1] != '/') inner--;
+		if (inner == path || inner[-1] != '.') return VZ_FMT_JSONL;
+		size_t il = l - (size_t)(inner - path);
+		if (il == 5 && !strncmp(inner, "fvecs", 5)) return VZ_FMT_FVECS;
+		if (il == 3 && !strncmp(inner, "npy", 3)) return VZ_FMT_NPY;
+		if (il == 3 && !strncmp(inner, "csv", 3)) return VZ_FMT_CSV;
+		return VZ_FMT_JSONL;
+	}
 	if (!strcmp(dot, ".fvecs")) return VZ_FMT_FVECS;
 	if (!strcmp(dot, ".npy")) return VZ_FMT_NPY;
 	if (!strcmp(dot, ".csv")) return VZ_FMT_CSV;
@@ -819,12 +837,33 @@ int vz_batch_parse(const char *name, const unsigned char *data, size_t len, enum
 	return batch_parse(name, data, len, fmt, expect_dim, flags, id_base, out, NULL);
 }
 
+/* A compressed input: read whole, decompressed, parsed as the format it holds. */
+static int read_compressed(const char *path, const char *name, enum vz_compression comp, char *raw, size_t rlen,
+			   enum vz_input_format fmt, uint32_t expect_dim, unsigned flags, uint64_t id_base, vz_batch *out)
+{
+	char *data = NULL;
+	size_t len = 0;
+	int rc = VZ_OK;
+	if (!raw && (rc = vz_read_file(path, MAX_INPUT, &raw, &rlen))) return rc;
+	rc = vz_decompress(name, comp, (const unsigned char *)raw, rlen, MAX_INPUT, &data, &len);
+	free(raw);
+	if (rc) return rc;
+	rc = vz_batch_parse(name, (const unsigned char *)data, len, fmt, expect_dim, flags, id_base, out);
+	free(data);
+	return rc;
+}
+
 int vz_batch_read(const char *path, enum vz_input_format fmt, uint32_t expect_dim, unsigned flags, uint64_t id_base, vz_batch *out)
 {
 	memset(out, 0, sizeof *out);
 	char *data;
 	size_t len;
+	const char *name = !strcmp(path, "-") ? "stdin" : path;
+	enum vz_compression comp = (fmt & VZ_FMT_ZSTD) ? VZ_COMP_ZSTD : (fmt & VZ_FMT_GZIP) ? VZ_COMP_GZIP
+				   : vz_compression_of(path, NULL, 0);
+	fmt = VZ_FMT_BASE(fmt);
 	if (fmt == VZ_FMT_AUTO) fmt = vz_input_format_from_path(path);
+	if (comp != VZ_COMP_NONE) return read_compressed(path, name, comp, NULL, 0, fmt, expect_dim, flags, id_base, out);
 	bool lines = fmt == VZ_FMT_JSONL || fmt == VZ_FMT_CSV;
 	struct stat st;
 	if (!lines && strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size <= MAX_INPUT) {
@@ -838,7 +877,10 @@ int vz_batch_read(const char *path, enum vz_input_format fmt, uint32_t expect_di
 	}
 	int rc = vz_read_file_lines(path, MAX_INPUT, lines ? VZ_MAX_INPUT_LINE : 0, &data, &len);
 	if (rc) return rc;
-	rc = vz_batch_parse(!strcmp(path, "-") ? "stdin" : path, (const unsigned char *)data, len, fmt, expect_dim, flags, id_base, out);
+	/* a compressed stream without a suffix to tell (a pipe): known by its magic bytes */
+	if ((comp = vz_compression_of(NULL, (const unsigned char *)data, len)) != VZ_COMP_NONE)
+		return read_compressed(path, name, comp, data, len, fmt, expect_dim, flags, id_base, out);
+	rc = vz_batch_parse(name, (const unsigned char *)data, len, fmt, expect_dim, flags, id_base, out);
 	free(data);
 	return rc;
 }

@@ -500,7 +500,11 @@ int vz_exact_search(const float *vectors, size_t n, uint32_t dim, enum vz_metric
                     size_t k, bool (*skip)(void *ctx, uint32_t row), void *ctx, vz_hit *out, size_t *nout);
 
 /* ===== section: input formats (lib/input.c) ===== */
-enum vz_input_format { VZ_FMT_AUTO = 0, VZ_FMT_JSONL, VZ_FMT_FVECS, VZ_FMT_NPY, VZ_FMT_CSV };
+/* A format may carry a compression (VZ_FMT_ZSTD or VZ_FMT_GZIP or'ed in: "jsonl.zst" parses
+ * to VZ_FMT_JSONL | VZ_FMT_ZSTD); VZ_FMT_BASE strips it. vz_batch_read also knows a compressed
+ * file by its suffix (.zst, .gz: the format is then the suffix before it) or its magic bytes. */
+enum vz_input_format { VZ_FMT_AUTO = 0, VZ_FMT_JSONL, VZ_FMT_FVECS, VZ_FMT_NPY, VZ_FMT_CSV, VZ_FMT_ZSTD = 0x100, VZ_FMT_GZIP = 0x200 };
+#define VZ_FMT_BASE(f) ((enum vz_input_format)((f) & 0xff))
 enum vz_op { VZ_OP_INSERT = 1, VZ_OP_UPDATE = 2, VZ_OP_DELETE = 3, VZ_OP_UPSERT = 4 };
 int vz_input_format_parse(const char *name, enum vz_input_format *out);
 enum vz_input_format vz_input_format_from_path(const char *path);
@@ -535,6 +539,14 @@ int vz_batch_parse(const char *name, const unsigned char *data, size_t len, enum
                    uint32_t expect_dim, unsigned flags, uint64_t id_base, vz_batch *out);
 void vz_batch_free(vz_batch *b);
 int vz_parse_vector(const char *text, float **out, uint32_t *dim);
+/* Compressed input (lib/decompress.c). vz_compression_of: by path's suffix (.zst, .gz), else by
+ * data's magic bytes (either may be NULL). vz_decompress: the whole stream into a malloc'd,
+ * NUL-terminated out; VZ_EDATA naming name and the offset for a damaged or cut-short stream,
+ * VZ_ERANGE past max bytes, VZ_ENOMEM. */
+enum vz_compression { VZ_COMP_NONE, VZ_COMP_ZSTD, VZ_COMP_GZIP };
+enum vz_compression vz_compression_of(const char *path, const unsigned char *data, size_t len);
+int vz_decompress(const char *name, enum vz_compression comp, const unsigned char *in, size_t len, size_t max,
+                  char **out, size_t *olen);
 
 /* ===== section: collections and WAL (lib/wal.c, lib/collection.c) ===== */
 
