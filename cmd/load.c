@@ -1,4 +1,4 @@
-/* load.c: `vz load COLL FILE`: create a collection from a `vz dump` image. */
+/* load.c: `vz load COLL FILE`: create a collection from a `vz dump` image (also .zst or .gz). */
 #include "write.h"
 
 #include <stdlib.h>
@@ -27,6 +27,16 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	}
 	rc = vz_read_file(path, (size_t)1 << 36, &text, &len);
 	if (rc) return vz_report(cli, rc);
+	enum vz_compression comp = vz_compression_of(path, (const unsigned char *)text, len);
+	if (comp != VZ_COMP_NONE) { /* dump.jsonl.zst, dump.jsonl.gz */
+		char *plain;
+		size_t plen;
+		rc = vz_decompress(path, comp, (const unsigned char *)text, len, (size_t)1 << 36, &plain, &plen);
+		free(text);
+		if (rc) return vz_report(cli, rc);
+		text = plain;
+		len = plen;
+	}
 	char *nl = memchr(text, '\n', len);
 	size_t hl = nl ? (size_t)(nl - text) : len;
 	const char *key = "{\"vz_dump\":1,\"config\":";
