@@ -75,6 +75,8 @@ struct vz_command {
 	int (*run)(struct vz_cli *cli, struct vz_args *args); /* returns an exit code */
 };
 
+/* The plural ending of a count in a message: "1 file", "2 files". */
+#define VZ_S(n) ((n) == 1 ? "" : "s")
 #define VZ_NOPTS(arr) ((int)(sizeof(arr) / sizeof((arr)[0])))
 
 /* The command table (sorted by name) and lookup (cli/table.c), and the usage error for a name
@@ -179,6 +181,11 @@ int vz_cli_open(const struct vz_cli *cli, const char *name, unsigned flags, vz_c
 void vz_print_result(FILE *out, const vz_result *r, bool json, bool with_score);
 /* Prints the first line of a vz dump, {"vz_dump":1,"config":{...}}, with its newline. */
 void vz_print_dump_header(FILE *out, const vz_config *cfg);
+/* `vz version` and `vz --version`: "vz 0.1.0 (format 2, backup format 1)". */
+void vz_print_version(FILE *out);
+/* Prints s as a JSON string, or null when it is NULL or empty (JSON output never says "" or
+ * "never" for a value that is missing). */
+void vz_print_json_or_null(FILE *out, const char *s);
 /* Prints a float vector as a JSON array. */
 void vz_print_vector(FILE *out, const float *v, uint32_t dim);
 /* The number of threads for index builds: --threads if given (>0), else every core. */

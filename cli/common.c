@@ -84,6 +84,17 @@ int vz_cli_open(const struct vz_cli *cli, const char *name, unsigned flags, vz_c
 	return 0;
 }
 
+void vz_print_version(FILE *out)
+{
+	fprintf(out, "vz %s (format %d, backup format %d)\n", VZ_VERSION, VZ_FORMAT_VERSION, VZ_BACKUP_FORMAT_VERSION);
+}
+
+void vz_print_json_or_null(FILE *out, const char *s)
+{
+	if (s && *s) vz_json_string(out, s, strlen(s));
+	else fputs("null", out);
+}
+
 void vz_print_vector(FILE *out, const float *v, uint32_t dim)
 {
 	putc('[', out);

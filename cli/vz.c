@@ -76,7 +76,7 @@ int main(int argc, char **argv)
 		if (a[0] != '-' || !strcmp(a, "-")) break;
 		if (!strcmp(a, "--")) { i++; break; }
 		if (!strcmp(a, "--version")) {
-			printf("vz %s\n", VZ_VERSION);
+			vz_print_version(stdout);
 			return finish_stdout(&cli, 0);
 		}
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {

@@ -40,8 +40,8 @@ static void print_summary(const struct vz_cli *cli, const char *file, const vz_b
 		printf(",\"created\":\"%s\",\"collections\":%zu,\"files\":%zu,\"bytes\":%llu,\"archive_bytes\":%llu}\n", s->created,
 		       s->collections, s->files, (unsigned long long)s->bytes, (unsigned long long)s->archive_bytes);
 	} else {
-		vz_infof(cli, "%s: %zu collection%s, %zu files, %llu bytes (%llu compressed)", file, s->collections,
-			 s->collections == 1 ? "" : "s", s->files, (unsigned long long)s->bytes, (unsigned long long)s->archive_bytes);
+		vz_infof(cli, "%s: %zu collection%s, %zu file%s, %llu bytes (%llu compressed)", file, s->collections,
+			 VZ_S(s->collections), s->files, VZ_S(s->files), (unsigned long long)s->bytes, (unsigned long long)s->archive_bytes);
 	}
 }
 
@@ -69,8 +69,8 @@ int vz_cli_verify_backup(struct vz_cli *cli, const char *file, bool deep, bool j
 		return VZ_EXIT_CHECK;
 	}
 	if (p.json) print_summary(cli, file, &s, true);
-	else vz_infof(cli, "%s: ok (%s; %zu collection%s, %zu files, %llu bytes)", file, s.created, s.collections,
-		      s.collections == 1 ? "" : "s", s.files, (unsigned long long)s.bytes);
+	else vz_infof(cli, "%s: ok (%s; %zu collection%s, %zu file%s, %llu bytes)", file, s.created, s.collections,
+		      VZ_S(s.collections), s.files, VZ_S(s.files), (unsigned long long)s.bytes);
 	return 0;
 }
 

@@ -103,8 +103,8 @@ int vz_cli_build_one(const struct vz_cli *cli, const vz_workspace *w, const vz_w
 		char skipped[96] = "";
 		if (st.too_large || st.binary)
 			snprintf(skipped, sizeof skipped, ", %zu skipped (%zu too large, %zu binary)", st.too_large + st.binary, st.too_large, st.binary);
-		printf("%s: %zu files, %zu changed, %zu added, %zu removed, %zu chunks%s, %.2f s%s\n", c->full_name, st.files,
-		       st.changed, st.added, st.removed, st.chunks, skipped, st.seconds, st.rebuilt ? " (rebuilt)" : "");
+		printf("%s: %zu file%s, %zu changed, %zu added, %zu removed, %zu chunk%s%s, %.2f s%s\n", c->full_name, st.files,
+		       VZ_S(st.files), st.changed, st.added, st.removed, st.chunks, VZ_S(st.chunks), skipped, st.seconds, st.rebuilt ? " (rebuilt)" : "");
 	}
 	fflush(stdout);
 	return 0;
@@ -149,8 +149,8 @@ static int dry_run_one(const struct vz_cli *cli, const vz_workspace *w, const vz
 		       st.files, st.changed, st.added, st.removed, st.too_large, st.binary, st.not_built ? "false" : "true",
 		       st.rebuilt ? "true" : "false");
 	} else if (cli->verbosity >= 0) {
-		printf("%s: %zu files, %zu changed, %zu added, %zu removed%s%s (dry run: nothing written)\n", c->full_name, st.files,
-		       st.changed, st.added, st.removed, state ? ", " : "", state ? state : "");
+		printf("%s: %zu file%s, %zu changed, %zu added, %zu removed%s%s (dry run: nothing written)\n", c->full_name, st.files,
+		       VZ_S(st.files), st.changed, st.added, st.removed, state ? ", " : "", state ? state : "");
 	}
 	fflush(stdout);
 	return 0;

@@ -132,10 +132,11 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 			       (unsigned long long)now.generation, (unsigned long long)now.rows, (unsigned long long)now.live,
 			       (unsigned long long)rep.kept_records, vz_now() - t0, rep.seconds_locked);
 		else if (!rep.checkpointed)
-			vz_infof(cli, "%s: not needed (%llu operations in the WAL)", names[i], (unsigned long long)rep.operations);
+			vz_infof(cli, "%s: not needed (%llu operation%s in the WAL)", names[i], (unsigned long long)rep.operations, VZ_S(rep.operations));
 		else
-			vz_infof(cli, "%s: folded %llu operations; generation %llu, %llu live vectors", names[i],
-				 (unsigned long long)rep.operations, (unsigned long long)now.generation, (unsigned long long)now.live);
+			vz_infof(cli, "%s: folded %llu operation%s; generation %llu, %llu live vector%s", names[i],
+				 (unsigned long long)rep.operations, VZ_S(rep.operations), (unsigned long long)now.generation,
+				 (unsigned long long)now.live, VZ_S(now.live));
 	}
 	if ((rc = vz_cli_backup_after_checkpoint(cli, done, ndone)) && !status) status = rc;
 	free(done);

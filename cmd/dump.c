@@ -130,7 +130,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 out:
 	if (!to_stdout && fclose(out) != 0 && !rc) rc = vz_report(cli, vz_fail(VZ_EIO, "%s: write error", outp));
 	vz_collection_close(c);
-	if (!rc) vz_infof(cli, "%s: %llu vectors dumped", args->pos[0], (unsigned long long)d.rows);
+	if (!rc) vz_infof(cli, "%s: %llu vector%s dumped", args->pos[0], (unsigned long long)d.rows, VZ_S(d.rows));
 	return rc;
 }
 

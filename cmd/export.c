@@ -279,7 +279,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	if (slash) *(slash == parent ? slash + 1 : slash) = '\0';
 	vz_io_fsync_dir(slash ? parent : ".");
 	if (replace) vz_io_remove_tree(old);
-	vz_infof(cli, "%s: %llu vectors exported for %s to %s", name, (unsigned long long)e.n, vz_export_target_name(to), out);
+	vz_infof(cli, "%s: %llu vector%s exported for %s to %s", name, (unsigned long long)e.n, VZ_S(e.n), vz_export_target_name(to), out);
 	return 0;
 }
 

@@ -179,7 +179,7 @@ out.close()' | zstd -q --check -o "$BATS_TEST_TMPDIR/re.tar.zst"
 	assert_success
 	run "$VZ" restore "$BATS_TEST_TMPDIR/two.tar.zst" b2 --as b3 --json
 	assert_success
-	assert_output '{"restored":"b3","safety_backup":null}'
+	assert_output '{"collection":"b3","safety_backup":null}'
 	run "$VZ" restore "$BATS_TEST_TMPDIR/two.tar.zst" nope
 	assert_equal "$status" 66
 }

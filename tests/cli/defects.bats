@@ -261,8 +261,8 @@ PY
 	run "$VZ" create d --dim 2
 	assert_equal "$status" 0
 	run "$VZ" list --json
-	assert_line --index 0 --partial '"name":"c"'
-	assert_line --index 1 --partial '"name":"d"'
+	assert_line --index 0 --partial '"collection":"c"'
+	assert_line --index 1 --partial '"collection":"d"'
 	run "$VZ" verify --all
 	assert_equal "$status" 0
 	# inside it, a link is still never followed
@@ -282,8 +282,8 @@ PY
 	ln -s "$BATS_TEST_TMPDIR/other/dynamic/o" "$VZ_DATA_DIR/dynamic/evil"
 	run "$VZ" list --json
 	assert_equal "$status" 77
-	assert_line --partial '"name":"a"'
-	assert_line --partial '"name":"b"'
+	assert_line --partial '"collection":"a"'
+	assert_line --partial '"collection":"b"'
 	assert_line "vz list: $VZ_DATA_DIR/dynamic/evil: is a symlink; refusing to use it as a collection"
 	[ "${#lines[@]}" -eq 3 ]
 	run "$VZ" backup --all -o "$BATS_TEST_TMPDIR/all.tar.zst"
