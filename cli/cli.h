@@ -173,6 +173,10 @@ void vz_cli_print_backup_problem(bool json, const char *archive, const char *fil
 /* Resolves NAME or PROJECT/COLLECTION to its directory in this invocation's data directory.
  * Prints the error and returns its exit code on failure, 0 on success. */
 int vz_cli_collection_dir(const struct vz_cli *cli, const char *name, char *dir, size_t cap, bool *is_workspace);
+/* Reports rc of opening collection name (directory dir): when dir does not exist, "no such
+ * collection" with the full name and what to do (vz build for a workspace collection declared in
+ * the workspace file, vz create otherwise); else the library's detail. Returns the exit code. */
+int vz_cli_report_missing(const struct vz_cli *cli, const char *name, const char *dir, int rc);
 /* Opens a collection for reading or writing; writing a workspace collection is refused with 77
  * naming the YAML file. Prints the error and returns its exit code on failure. Prints the
  * collection's warning (WAL damage) on stderr. */

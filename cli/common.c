@@ -60,6 +60,24 @@ int vz_cli_collection_dir(const struct vz_cli *cli, const char *name, char *dir,
 	return 0;
 }
 
+int vz_cli_report_missing(const struct vz_cli *cli, const char *name, const char *dir, int rc)
+{
+	struct stat st;
+	if (rc != VZ_ENOENT || lstat(dir, &st) == 0) return vz_report(cli, rc); /* a file of it is missing: the library says which */
+	if (!strchr(name, '/')) {
+		vz_errorf(cli, "no such collection: %s (vz list shows the collections; vz create makes one)", name);
+		return VZ_EXIT_NOINPUT;
+	}
+	/* a workspace collection: declared and not built, or not declared at all */
+	char yml[4096];
+	vz_workspace *w = NULL;
+	bool declared = vz_find_workspace_file(yml, sizeof yml) == VZ_OK && vz_workspace_load(yml, &w) == VZ_OK && vz_workspace_find(w, name);
+	vz_workspace_free(w);
+	if (declared) vz_errorf(cli, "no such collection: %s is declared in %s but not built: run vz build", name, yml);
+	else vz_errorf(cli, "no such collection: %s (workspace collections are declared in %s and made by vz build)", name, VZ_WORKSPACE_FILE);
+	return VZ_EXIT_NOINPUT;
+}
+
 int vz_cli_open(const struct vz_cli *cli, const char *name, unsigned flags, vz_collection **c)
 {
 	char dir[4200];
@@ -72,13 +90,7 @@ int vz_cli_open(const struct vz_cli *cli, const char *name, unsigned flags, vz_c
 		vz_errorf(cli, "%s is a workspace collection and is read-only: edit %s and run 'vz build'", name, yml);
 		return VZ_EXIT_NOPERM;
 	}
-	if ((rc = vz_collection_open(dir, flags, cli->lock_timeout_ms, c))) {
-		if (rc == VZ_ENOENT && !strstr(vz_last_error(), "no such collection")) {
-			struct stat st;
-			if (stat(dir, &st) != 0) vz_fail(VZ_ENOENT, "no such collection: %s", name);
-		}
-		return vz_report(cli, rc);
-	}
+	if ((rc = vz_collection_open(dir, flags, cli->lock_timeout_ms, c))) return vz_cli_report_missing(cli, name, dir, rc);
 	const char *w = vz_collection_warning(*c);
 	if (w) vz_warnf(cli, "%s: %s", name, w);
 	return 0;

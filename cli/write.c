@@ -31,7 +31,7 @@ int vz_cli_write_batch(struct vz_cli *cli, const char *coll, vz_batch *b, enum v
 		w[i].dim = op == VZ_OP_DELETE ? 0 : b->dim;
 		w[i].payload = b->payloads ? b->payloads[i] : NULL;
 		w[i].payload_len = b->payload_lens ? b->payload_lens[i] : 0;
-		w[i].line = b->lines ? b->lines[i] : i + 1;
+		w[i].line = b->lines ? b->lines[i] : 0; /* ids given as arguments: no line to name */
 		if (op != VZ_OP_INSERT) insert_only = false;
 	}
 	/* very big loads skip the WAL: the batch goes straight into a new checkpoint (still atomic) */

@@ -110,8 +110,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 		vz_checkpoint_report rep;
 		/* the index is built without the collection's lock: readers and writers go on */
 		if ((rc = vz_checkpoint_dir(dir, flags, vz_cli_threads(opt_int(args, O_THREADS, 0)), cli->lock_timeout_ms, &rep))) {
-			if (rc == VZ_ENOENT && !strstr(vz_last_error(), "no such collection")) vz_fail(VZ_ENOENT, "no such collection: %s", names[i]);
-			status = vz_report(cli, rc);
+			status = vz_cli_report_missing(cli, names[i], dir, rc);
 			continue;
 		}
 		vz_collection_stats now = { 0 };

@@ -625,7 +625,7 @@ static int parse_project(parser *p, yaml_node_t *pn, yaml_node_t *key, const set
 	if (!vz_name_valid(pc.name)) return err_at(p, pc.name_node, "invalid project name '%s' (letters, digits, '.', '_', '-')", pc.name);
 	if (!pc.has_path || !pc.path[0]) return err_at(p, pn, "project '%s' needs a path", pc.name);
 	if (!pc.collections && p->last_unknown)
-		return err_at(p, p->last_unknown, "project '%s' has no collections: unknown key '%s' (misspelled?)", pc.name, scalar(p->last_unknown));
+		return err_at(p, p->last_unknown, "project '%s' has no collections: unknown key '%s' (did you mean 'collections'?)", pc.name, scalar(p->last_unknown));
 	if (!pc.collections) return err_at(p, pn, "project '%s' has no collections", pc.name);
 	for (size_t i = 0; i < p->w->n; i++)
 		if (!strcmp(p->w->collections[i].project, pc.name))

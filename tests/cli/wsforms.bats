@@ -95,7 +95,7 @@ form() { cp "$FIX/forms/$1.yml" "$W/vectorize-workspace.yml"; cd "$W"; }
 	assert_line --regexp '^proj/grams: 2 files, 0 changed, 2 added'
 	assert_line --regexp '^proj/bow: 1 file, 0 changed, 1 added'
 	assert_line --regexp '^proj/hashed: 4 files, 0 changed, 4 added'
-	[[ "$stderr" == *"vectorize-workspace.yml:32:5: project 'typo' has no collections: unknown key 'collectons' (misspelled?)"* ]]
+	[[ "$stderr" == *"vectorize-workspace.yml:32:5: project 'typo' has no collections: unknown key 'collectons' (did you mean 'collections'?)"* ]]
 	[[ "$stderr" == *"vectorize-workspace.yml:37: away/docs: project away: path $W/elsewhere: no such directory"* ]]
 	[[ "$stderr" != *"global_settings"* ]]
 	for c in grams:native_ngram bow:native_bow hashed:native_hash; do
