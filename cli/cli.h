@@ -113,6 +113,15 @@ void vz_warnf(const struct vz_cli *cli, const char *fmt, ...) __attribute__((for
 void vz_infof(const struct vz_cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Detail on stderr only with -v: timings and what each step did. */
 void vz_verbosef(const struct vz_cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Progress bars on stderr (cli/progress.c), only when it is a terminal and without -q
+ * (vz_cli_progress_wanted). vz_cli_bar draws "LABEL: WHAT [####    ] DONE/TOTAL" in place and
+ * erases it when done reaches total; vz_cli_progress_start/end install and remove the library's
+ * progress callback around a command (vz.c). */
+bool vz_cli_progress_wanted(const struct vz_cli *cli);
+void vz_cli_bar(const char *label, const char *what, uint64_t done, uint64_t total);
+void vz_cli_bar_clear(void);
+void vz_cli_progress_start(const struct vz_cli *cli);
+void vz_cli_progress_end(void);
 /* Reports a library failure (its code and vz_last_error detail) and returns the exit code. */
 int vz_report(const struct vz_cli *cli, int err);
 /* A usage error: prints the message and the usage line, returns VZ_EXIT_USAGE. */

@@ -34,7 +34,11 @@ static int run_command(struct vz_cli *cli, const struct vz_command *cmd, int arg
 	struct vz_args args;
 	int rc = vz_parse_args(cli, cmd, argc, argv, &args);
 	double start = vz_now();
-	if (rc == 0) rc = cmd->run(cli, &args);
+	if (rc == 0) {
+		vz_cli_progress_start(cli);
+		rc = cmd->run(cli, &args);
+		vz_cli_progress_end();
+	}
 	if (rc >= 0) vz_verbosef(cli, "exit %d after %.3f s", rc, vz_now() - start);
 	else if (rc == -1) rc = 0; /* --help was printed */
 	free(args.pos);

@@ -26,10 +26,7 @@ static void show_progress(void *ctx, size_t done, size_t total)
 	double now = vz_now();
 	if (done != total && now - p->last < 0.1) return;
 	p->last = now;
-	int width = 30, fill = total ? (int)((double)done / (double)total * width) : width;
-	fprintf(stderr, "\r%s [%.*s%*s] %zu/%zu files", p->name, fill, "##############################", width - fill, "", done, total);
-	if (done == total) fputs("\r\033[K", stderr);
-	fflush(stderr);
+	vz_cli_bar(p->name, "files", done, total);
 }
 
 /* Loads the workspace file named by --workspace, or the nearest one, printing its warnings. */
@@ -177,7 +174,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	/* a failing project or collection is reported and the others are built: the exit code is
 	 * the first failure's */
 	ec = args->npos ? 0 : vz_cli_workspace_failures(cli, w);
-	bool bar = isatty(STDERR_FILENO) && cli->verbosity >= 0 && !opt_set(args, O_JSON);
+	bool bar = vz_cli_progress_wanted(cli) && !opt_set(args, O_JSON);
 	for (size_t i = 0; i < w->n; i++) {
 		const vz_ws_collection *c = &w->collections[i];
 		bool chosen = args->npos == 0;

@@ -461,6 +461,15 @@ typedef struct vz_ws_stats {
 /* Progress: done of total files examined so far. */
 typedef void (*vz_ws_progress_fn)(void *ctx, size_t done, size_t total);
 
+/* Progress of the long operations of this process (index builds of inserts and checkpoints,
+ * WAL writes, backups, restores, verification): fn(ctx, what, done, total) with what a short
+ * phase name ("indexing", "writing", "archiving", "verifying", "restoring"), done of total
+ * units. Reports are at most one per 100 ms and phase, always one when a phase ends
+ * (done == total), from whichever thread does the work but never two at once. NULL turns it
+ * off (the default). Process-wide; returns nothing and cannot fail. */
+typedef void (*vz_progress_fn)(void *ctx, const char *what, uint64_t done, uint64_t total);
+void vz_set_progress(vz_progress_fn fn, void *ctx);
+
 /* Builds (incrementally) collection c of w into data_dir/workspace/P/C: walks the project,
  * re-reads and re-embeds only added and changed files (all of them with force or when the
  * configuration hash changed), writes the new checkpoint of the collection and its cache.bin

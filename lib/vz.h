@@ -387,6 +387,10 @@ double vz_now(void);
 void vz_json_string(FILE *out, const char *s, size_t len);
 
 
+/* Reports step done of total of phase what (a string literal) to vz_set_progress's callback,
+ * throttled (lib/progress.c). Cheap when no callback is set: loops call it for every step. */
+void vz_progress(const char *what, uint64_t done, uint64_t total);
+
 /* ===== sections below are added by the modules built on the foundation ===== */
 
 /* ---------------------------------------------------------------------------------------------
