@@ -192,6 +192,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	vz_backup_summary s;
 	char written[4400];
 	const char *const *cnames = (const char *const *)names;
+	double t0 = vz_now();
 	if (dir) {
 		char prefix[200]; /* --keep counts the backups of this same set only */
 		vz_cli_backup_prefix(names, n, automatic || opt_set(args, O_ALL), prefix, sizeof prefix);
@@ -207,6 +208,8 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 		if (opt_set(args, O_JSON)) print_summary(cli, out, &s, true);
 		print_summary(cli, out, &s, false);
 	}
+	vz_verbosef(cli, "%d collection%s archived in %.3f s (zstd level %d, %d thread%s)", n, VZ_S(n), vz_now() - t0, o.level, o.threads,
+		    VZ_S(o.threads));
 	rc = skipped;
 out:
 	vz_cli_targets_free(names, n);

@@ -136,6 +136,9 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 			vz_infof(cli, "%s: folded %llu operation%s; generation %llu, %llu live vector%s", names[i],
 				 (unsigned long long)rep.operations, VZ_S(rep.operations), (unsigned long long)now.generation,
 				 (unsigned long long)now.live, VZ_S(now.live));
+		if (!opt_set(args, O_JSON) && rep.checkpointed)
+			vz_verbosef(cli, "%s: %llu rows written, %llu WAL records kept for later transactions, %.3f s (%.3f s holding the lock)",
+				    names[i], (unsigned long long)now.rows, (unsigned long long)rep.kept_records, vz_now() - t0, rep.seconds_locked);
 	}
 	if ((rc = vz_cli_backup_after_checkpoint(cli, done, ndone)) && !status) status = rc;
 	free(done);
