@@ -151,7 +151,9 @@ static inline double opt_double(const struct vz_args *a, int i, double dflt)
 	return a->opt[i].set ? a->opt[i].dbl : dflt;
 }
 
-/* The data directory for this invocation (--data-dir, VZ_DATA_DIR, workspace, XDG). */
+/* VZ_EPERM when dir is writable by others (and not sticky): the one check of a data directory. */
+int vz_cli_check_data_dir(const char *dir);
+/* The data directory for this invocation (--data-dir, VZ_DATA_DIR, workspace, XDG), checked. */
 int vz_cli_data_dir(const struct vz_cli *cli, char *out, size_t cap, enum vz_datadir_source *source);
 /* Workspace commands (cmd/build.c): the data directory of workspace w (--data-dir, VZ_DATA_DIR,
  * else data/ beside its file), and the report of its projects that could not be read (returns

@@ -7,16 +7,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+int vz_cli_check_data_dir(const char *dir)
+{
+	/* like ssh's StrictModes: anyone could plant files or links in a directory others may write */
+	struct stat st;
+	if (stat(dir, &st) == 0 && (st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
+		return vz_fail(VZ_EPERM, "data directory %s is writable by others; refusing to use it (chmod o-w %s)", dir, dir);
+	return VZ_OK;
+}
+
 int vz_cli_data_dir(const struct vz_cli *cli, char *out, size_t cap, enum vz_datadir_source *source)
 {
 	enum vz_datadir_source s;
 	int rc = vz_datadir_resolve(cli->data_dir_opt, out, cap, source ? source : &s, NULL, 0);
-	if (rc) return rc;
-	/* like ssh's StrictModes: anyone could plant files or links in a directory others may write */
-	struct stat st;
-	if (stat(out, &st) == 0 && (st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
-		return vz_fail(VZ_EPERM, "data directory %s is writable by others; refusing to use it (chmod o-w %s)", out, out);
-	return VZ_OK;
+	return rc ? rc : vz_cli_check_data_dir(out);
 }
 
 static void list_dir_names(const char *dir, const char *prefix, FILE *out)

@@ -49,13 +49,10 @@ int vz_cli_load_workspace(const struct vz_cli *cli, const char *file, vz_workspa
 int vz_cli_workspace_data_dir(const struct vz_cli *cli, const vz_workspace *w, char *out, size_t cap)
 {
 	enum vz_datadir_source src;
-	int rc = vz_cli_data_dir(cli, out, cap, &src);
-	if (rc || src == VZ_DATADIR_OPTION || src == VZ_DATADIR_ENV) return rc;
-	if ((rc = vz_path_fmt(out, cap, "%s/data", w->dir))) return rc;
-	struct stat st;
-	if (stat(out, &st) == 0 && (st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
-		return vz_fail(VZ_EPERM, "data directory %s is writable by others; refusing to use it (chmod o-w %s)", out, out);
-	return VZ_OK;
+	int rc = vz_datadir_resolve(cli->data_dir_opt, out, cap, &src, NULL, 0);
+	if (rc) return rc;
+	if (src != VZ_DATADIR_OPTION && src != VZ_DATADIR_ENV && (rc = vz_path_fmt(out, cap, "%s/data", w->dir))) return rc;
+	return vz_cli_check_data_dir(out); /* the directory used, and only it */
 }
 
 /* Prints the projects of w that could not be read (file:line:column: why); returns the exit code

@@ -36,9 +36,9 @@ form() { cp "$FIX/forms/$1.yml" "$W/vectorize-workspace.yml"; cd "$W"; }
 	run "$VZ" list
 	assert_success
 	assert_line --regexp '^gone/notes +workspace +- +- +- +- +- +not built$'
-	assert_line --regexp '^all/everything +workspace +128 cosine +4 +0 +[0-9]+ ok$'
+	assert_line --regexp '^all/everything +workspace +128 +cosine +4 +0 +[0-9]+ +ok$'
 	run "$VZ" list --json
-	assert_line '{"name":"gone/notes","kind":"workspace","state":"not built"}'
+	assert_line '{"collection":"gone/notes","kind":"workspace","dim":null,"metric":null,"vectors":null,"wal_ops":null,"bytes":null,"state":"not built"}'
 }
 
 @test "a .env and hidden directories are in no payload and no backup; skip_hidden_files: false opts in" {
