@@ -23,7 +23,7 @@ endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # Start-up time is part of every one-shot command: the small libraries are linked statically
 # (Debian's -dev packages ship the .a files; not libzstd, whose .a is built without the threads
-# that backup --threads uses) and libarchive is opened with dlopen by lib/backup.c
+# that backup --threads uses) and libarchive is opened with dlopen by lib/backup_libarchive.c
 # only when a backup is read or written; linked, it costs each process about 9 ms of loading.
 LIBS = -Wl,-Bstatic -lyaml -lxxhash -ljansson -lz -Wl,-Bdynamic -lzstd -ldl -lm -pthread
 ALL_CFLAGS = $(CFLAGS_BASE) $(OPT) $(PKG_CFLAGS) $(CFLAGS)
