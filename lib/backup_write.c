@@ -492,6 +492,28 @@ static int prune(const char *dir, const char *prefix, int keep)
 	return rc;
 }
 
+/* The time to name a new backup of prefix in dir after: now, unless a backup there is stamped
+ * now or later (two in one second, or a clock set back), then one second past the newest. The
+ * old PREFIX-STAMP.N.tar.zst names of a second's later backups count as that second. */
+static time_t next_stamp_time(const char *dir, const char *prefix, time_t now)
+{
+	char newest[17] = "";
+	DIR *d = opendir(dir);
+	if (d) {
+		struct dirent *e;
+		char st[17];
+		unsigned sq;
+		while ((e = readdir(d)))
+			if (parse_backup_name(e->d_name, prefix, st, &sq) && strcmp(st, newest) > 0) memcpy(newest, st, sizeof st);
+		closedir(d);
+	}
+	struct tm tm;
+	memset(&tm, 0, sizeof tm);
+	if (!newest[0] || !strptime(newest, "%Y%m%dT%H%M%SZ", &tm)) return now;
+	time_t last = timegm(&tm);
+	return last >= now ? last + 1 : now;
+}
+
 static int backup_into_dir(const char *data_dir, const char *const *names, size_t n, const vz_backup_options *o,
 			   const char *dir, const char *prefix, int keep, bool caller_locked, char *written, size_t cap,
 			   vz_backup_summary *sum)
@@ -505,21 +527,14 @@ static int backup_into_dir(const char *data_dir, const char *const *names, size_
 	vz_tmpfile t;
 	if ((rc = vz_tmpfile_open(&t, final))) return rc;
 	if ((rc = backup_to_tmpfile(data_dir, names, n, o, &t, caller_locked, sum))) { vz_tmpfile_abort(&t); return rc; }
-	/* a name that sorts after every backup of this second, even ones already pruned */
-	unsigned seq = 0;
-	DIR *d = opendir(dir);
-	if (d) {
-		struct dirent *e;
-		char st[17];
-		unsigned sq;
-		while ((e = readdir(d)))
-			if (parse_backup_name(e->d_name, prefix, st, &sq) && !strcmp(st, stamp) && sq + 1 > seq) seq = sq + 1;
-		closedir(d);
-	}
-	for (;; seq++) {
-		if (seq && (rc = vz_path_fmt(final, sizeof final, "%s/%s-%s.%u.tar.zst", dir, prefix, stamp, seq))) break;
+	/* A name that sorts after every backup of the same set, by time, in ls and in any locale: the
+	 * stamp of now, or one second past the newest there (a second backup within a second). */
+	time_t when = next_stamp_time(dir, prefix, time(NULL));
+	for (int tries = 0;; tries++, when++) {
+		utc_stamps(when, NULL, 0, stamp, sizeof stamp);
+		if ((rc = vz_path_fmt(final, sizeof final, "%s/%s-%s.tar.zst", dir, prefix, stamp))) break;
 		rc = vz_io_rename_noreplace(t.path, final);
-		if (rc != VZ_EEXIST || seq >= 999999) break;
+		if (rc != VZ_EEXIST || tries >= 3600) break; /* EEXIST: a backup running beside this one */
 	}
 	if (rc) { vz_tmpfile_abort(&t); return rc; }
 	vz_io_close(t.fd);

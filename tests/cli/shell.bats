@@ -35,10 +35,13 @@ readme_cron() { sed -n '/^```cron$/,/^```$/p' "$ROOT/README.md" | grep -E '^[0-9
 	run bash -c "ls '$bk' | tail -n 1"
 	assert_equal "$output" "$(ls -t "$bk" | head -n 1)"
 	# --auto from a workspace file's backup section
-	mkdir -p "$BATS_TEST_TMPDIR/ws" && printf 'backup:\n  directory: %s\n  keep: 2\n' "$bk/auto" > "$BATS_TEST_TMPDIR/ws/vectorize-workspace.yml"
-	(cd "$BATS_TEST_TMPDIR/ws" && silent "$VZ" backup --auto -q)
+	mkdir -p "$BATS_TEST_TMPDIR/ws/p" && echo 'the nightly backup' > "$BATS_TEST_TMPDIR/ws/p/a.md"
+	printf 'projects:\n  - name: p\n    path: p\n    collections:\n      - name: docs\nbackup:\n  directory: %s\n  keep: 2\n' "$bk/auto" \
+		> "$BATS_TEST_TMPDIR/ws/vectorize-workspace.yml"
+	(cd "$BATS_TEST_TMPDIR/ws" && silent "$VZ" build -q && silent "$VZ" backup --auto -q)
 	assert_equal "$(ls "$bk/auto" | wc -l)" 1
 	# damage: verify -q says what is wrong on stdout and exits 1; the others go on quietly
+	"$VZ" checkpoint a -q
 	printf 'x' | dd of="$VZ_DATA_DIR/dynamic/a/vectors.bin" bs=1 seek=200 conv=notrunc 2>/dev/null
 	run "$VZ" verify --all -q
 	assert_equal "$status" 1
