@@ -145,6 +145,9 @@ struct reader {
 	vz_verify_cb cb;
 	void *ctx;
 	int problems;
+	/* progress (vz_progress): the phase ("verifying" when NULL), entry bytes read of the manifest's */
+	const char *phase;
+	uint64_t entry_bytes, entry_total;
 };
 
 /* What the scan does with the files: nothing (verify), or extract selected collections. */

@@ -74,6 +74,7 @@ int vz_backup_restore(const char *data_dir, const char *path, const char *const 
 	struct restore_report rr = { problem_cb, ctx, "" };
 	if ((rc = vz_bk_reader_init(&r, path, on_restore_problem, &rr))) goto out;
 	r.fd = fd;
+	r.phase = "restoring";
 	if ((rc = vz_io_mkdir_p(data_dir, 0755)) || (rc = vz_bk_stage_open(data_dir, &s))) goto out;
 	struct extract x = { .stage = s.dir, .names = names, .n = n, .as_name = as_name };
 	struct sink sk = { vz_bk_extract_manifest, vz_bk_extract_begin, &x };

@@ -306,6 +306,8 @@ static int write_archive(const struct snapshot *s, const char *manifest, time_t 
 	if ((rc = write_entry_header(a, w, VZ_BACKUP_MANIFEST, mlen, now))) goto out;
 	if (archive_write_data(a, manifest, mlen) != (la_ssize_t)mlen) { rc = archive_fail(a, w, VZ_BACKUP_MANIFEST); goto out; }
 	if (!(buf = malloc(CHUNK))) { rc = vz_fail(VZ_ENOMEM, "out of memory"); goto out; }
+	uint64_t total = 0, sent = 0; /* bytes, for vz_progress */
+	for (size_t i = 0; i < s->nfiles; i++) total += s->files[i].size;
 	for (size_t i = 0; i < s->nfiles && !rc; i++) {
 		const struct staged_file *f = &s->files[i];
 		if ((rc = write_entry_header(a, w, f->path, f->size, now))) break;
@@ -318,7 +320,9 @@ static int write_archive(const struct snapshot *s, const char *manifest, time_t 
 			if (k <= 0) { rc = vz_fail(k < 0 ? vz_err_from_errno(errno) : VZ_EINTERNAL, "%s: staged file changed", f->src); break; }
 			if (archive_write_data(a, buf, (size_t)k) != k) { rc = archive_fail(a, w, f->path); break; }
 			done += (uint64_t)k;
+			vz_progress("archiving", sent + done, total);
 		}
+		sent += done;
 		close(in);
 	}
 	if (!rc && archive_write_close(a) != ARCHIVE_OK) rc = archive_fail(a, w, "finishing the archive");

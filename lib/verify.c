@@ -308,14 +308,21 @@ int vz_verify_locked(const char *dir, bool quick, vz_verify_cb cb, void *ctx, in
 		*problems = k.problems;
 		return VZ_OK;
 	}
+	/* progress (vz_progress): the five files, one step each */
+	vz_progress("verifying", 0, 5);
 	check_data_file(&k, dir, &m, "vectors.bin", quick);
+	vz_progress("verifying", 1, 5);
 	check_data_file(&k, dir, &m, "index.hnsw", quick);
+	vz_progress("verifying", 2, 5);
 	if (!m.workspace) check_wal(&k, dir, &m, quick);
 	else check_postings(&k, dir, &m, quick);
+	vz_progress("verifying", 3, 5);
 	if (!m.workspace && m.cfg.embedding[0]) check_terms(&k, dir, &m, quick);
+	vz_progress("verifying", 4, 5);
 	/* cache.bin holds the df table that embeds query texts: a snapshot without an embedding
 	 * (written by the library alone) has none */
 	if (m.workspace && !quick && m.cfg.embedding[0]) check_cache(&k, dir, &m);
+	vz_progress("verifying", 5, 5);
 	blame_metadata(&k, &m);
 	vz_meta_free(&m);
 	*problems = k.problems;
