@@ -179,7 +179,7 @@ int vz_cli_text_search(const struct vz_cli *cli, vz_collection *c, const char *c
 	int rc = vz_collection_stats_get(c, &st);
 	if (rc) return vz_report(cli, rc);
 	vz_text_index *x;
-	if (!strstr(vz_collection_extra_json(c), "\"workspace\""))
+	if (!vz_collection_is_workspace(c))
 		return vz_collection_config(c)->embedding[0] ? dynamic_search(cli, c, query, k, json) : VZ_ENOENT;
 	/* none: a collection built before postings.bin existed: the vectors answer */
 	if ((rc = vz_text_index_open_dir(coll_dir, st.generation, &x))) return rc == VZ_ENOENT ? rc : vz_report(cli, rc);

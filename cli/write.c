@@ -48,7 +48,7 @@ int vz_cli_write_batch(struct vz_cli *cli, const char *coll, vz_batch *b, enum v
 	if (!rc && !st.terms_saved) vz_warnf(cli, "%s: %s", coll, vz_last_error());
 	free(w);
 	const char *detail = rc ? NULL : vz_last_error();
-	bool cp_failed = !rc && !st.checkpointed && detail && strstr(detail, "automatic checkpoint failed");
+	bool cp_failed = !rc && st.checkpoint_failed;
 	vz_collection_stats cs = { 0 };
 	if (!rc && st.checkpoint_due) vz_collection_stats_get(c, &cs);
 	uint64_t work = (cs.live + cs.tombstones) * vz_collection_config(c)->dim; /* floats a checkpoint rewrites */

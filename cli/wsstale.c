@@ -10,8 +10,8 @@
 
 void vz_cli_warn_stale(const struct vz_cli *cli, vz_collection *c, const char *coll_dir)
 {
+	if (!vz_collection_is_workspace(c)) return;
 	const char *extra = vz_collection_extra_json(c);
-	if (!strstr(extra, "\"workspace\"")) return;
 	json_t *root = json_loads(extra, 0, NULL); /* the "extra" object of metadata.json */
 	json_t *ws = json_object_get(root, "workspace");
 	const char *file = json_string_value(json_object_get(ws, "file"));

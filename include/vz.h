@@ -149,6 +149,9 @@ const char *vz_collection_dir(const vz_collection *c);
 const vz_config *vz_collection_config(const vz_collection *c);
 /* Extra metadata members as raw JSON text (borrowed; "" when none). */
 const char *vz_collection_extra_json(const vz_collection *c);
+/* Whether c is a workspace collection (built by vz_workspace_build, read-only), as its
+ * metadata.json's kind says. Cannot fail. */
+bool vz_collection_is_workspace(const vz_collection *c);
 
 typedef struct vz_result {
 	const char *id;      /* borrowed from the collection: valid until close */
@@ -211,6 +214,8 @@ typedef struct vz_write_stats {
 	bool terms_saved;              /* vz_collection_write_text: the document frequencies were saved */
 	bool checkpoint_due;           /* the WAL has reached the thresholds and no checkpoint ran
 	                                  (VZ_WRITE_NO_AUTO_CHECKPOINT): see vz_checkpoint_dir */
+	bool checkpoint_failed;        /* the automatic checkpoint ran and failed: the transaction is
+	                                  committed, vz_last_error says why the checkpoint failed */
 } vz_write_stats;
 
 /* Applies the writes as ONE transaction: all are checked first (dimension, NaN, existing id for

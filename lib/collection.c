@@ -546,4 +546,5 @@ void vz_collection_close(vz_collection *c)
 const vz_config *vz_collection_config(const vz_collection *c) { return &c->meta.cfg; }
 const char *vz_collection_extra_json(const vz_collection *c) { return c->meta.extra_json ? c->meta.extra_json : ""; }
 const char *vz_collection_warning(const vz_collection *c) { return c->warning[0] ? c->warning : NULL; }
+bool vz_collection_is_workspace(const vz_collection *c) { return c->meta.workspace; }
 const char *vz_collection_dir(const vz_collection *c) { return c->dir; }
