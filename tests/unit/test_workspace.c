@@ -315,6 +315,7 @@ static void top_ids(const char *dir, const char *text, char *out, size_t cap)
 {
 	vz_collection *c;
 	CHECK_OK(vz_collection_open(dir, VZ_OPEN_READ, 1000, &c));
+	CHECK(vz_collection_is_workspace(c));
 	float q[64];
 	CHECK_OK(vz_embed_query(dir, text, strlen(text), q, 64));
 	vz_result r[5];
