@@ -492,6 +492,11 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *c, const c
  * Errors: VZ_ENOENT (the project directory is missing), VZ_ECORRUPT (a damaged cache.bin),
  * VZ_EIO, VZ_EPERM, VZ_ENOMEM. */
 typedef void (*vz_ws_diff_fn)(void *ctx, char what, const char *path);
+/* The id of chunk chunk of the file path (path_len bytes, relative to its project) in a workspace
+ * collection, as vz_workspace_build names its rows: "PATH#CHUNK", or "xxh3:HASH#CHUNK" (the
+ * XXH3-64 of the path, 16 hex digits) when that would pass VZ_MAX_ID_LEN. Into out (cap bytes,
+ * VZ_MAX_ID_LEN + 1 always suffice). Errors: VZ_ERANGE when out is too small. */
+int vz_ws_row_id(const char *path, size_t path_len, uint32_t chunk, char *out, size_t cap);
 int vz_workspace_diff(const vz_workspace *w, const vz_ws_collection *c, const char *data_dir, vz_ws_diff_fn fn, void *ctx,
 		      vz_ws_stats *st);
 
