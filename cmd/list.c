@@ -69,8 +69,9 @@ static void print_json(const struct row *r)
 	       r->vectors, r->wal_ops, r->bytes);
 }
 
-/* The text table: each column as wide as its widest cell, numbers right-aligned. */
-static void print_table(const struct row *rows, size_t n)
+/* The text table: each column as wide as its widest cell, numbers right-aligned; the header line
+ * only when asked (not with -q, as before). */
+static void print_table(const struct row *rows, size_t n, bool header)
 {
 	enum { NCOL = 8 };
 	static const char *const head[NCOL] = { "NAME", "KIND", "DIM", "METRIC", "VECTORS", "WAL_OPS", "BYTES", "STATE" };
@@ -96,8 +97,8 @@ static void print_table(const struct row *rows, size_t n)
 		for (int c = 1; c < NCOL; c++)
 			if ((int)strlen(cell[i][c]) > width[c]) width[c] = (int)strlen(cell[i][c]);
 	}
-	for (int c = 0; c < NCOL - 1; c++) printf(right[c] ? "%*s  " : "%-*s  ", width[c], head[c]);
-	printf("%s\n", head[NCOL - 1]);
+	for (int c = 0; header && c < NCOL - 1; c++) printf(right[c] ? "%*s  " : "%-*s  ", width[c], head[c]);
+	if (header) printf("%s\n", head[NCOL - 1]);
 	for (size_t i = 0; i < n; i++) {
 		vz_printf_safe(stdout, "%-*s  ", width[0], rows[i].name);
 		for (int c = 1; c < NCOL - 1; c++) printf(right[c] ? "%*s  " : "%-*s  ", width[c], cell[i][c]);
@@ -157,8 +158,8 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	qsort(rows, nr, sizeof *rows, cmp_row);
 	if (json)
 		for (size_t i = 0; i < nr; i++) print_json(&rows[i]);
-	else if (nr && cli->verbosity >= 0)
-		print_table(rows, nr);
+	else if (nr)
+		print_table(rows, nr, cli->verbosity >= 0);
 	free(rows);
 	vz_workspace_free(w);
 	vz_cli_targets_free(names, n);
