@@ -12,7 +12,7 @@ const struct vz_option vz_common_options[] = {
 	{ "data-dir", 0, OPT_STRING, "DIR", "use DIR as the data directory (also VZ_DATA_DIR)", 0, 0, COMPLETE_DIR, NULL },
 	{ "lock-timeout", 0, OPT_INT, "MS", "wait at most MS milliseconds for a lock (also VZ_LOCK_TIMEOUT)", 0, 86400000, COMPLETE_NONE, NULL },
 	{ "quiet", 'q', OPT_FLAG, NULL, "print only data and errors", 0, 0, COMPLETE_NONE, NULL },
-	{ "verbose", 'v', OPT_FLAG, NULL, "print more about what is done (repeatable)", 0, 0, COMPLETE_NONE, NULL },
+	{ "verbose", 'v', OPT_FLAG, NULL, "print what each step did and how long it took (on stderr)", 0, 0, COMPLETE_NONE, NULL },
 	{ "help", 'h', OPT_FLAG, NULL, "show this help and exit", 0, 0, COMPLETE_NONE, NULL },
 };
 const int vz_ncommon_options = VZ_NOPTS(vz_common_options);
