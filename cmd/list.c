@@ -112,11 +112,14 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	char **names;
 	int n, status = 0;
 	char dd[4096];
-	int rc = vz_cli_data_dir(cli, dd, sizeof dd, NULL);
+	enum vz_datadir_source src;
+	int rc = vz_cli_data_dir(cli, dd, sizeof dd, &src);
 	if (rc) return vz_report(cli, rc);
 	struct stat dst;
-	if (stat(dd, &dst) != 0) { /* a mistyped VZ_DATA_DIR lists nothing: say so */
-		vz_errorf(cli, "data directory %s does not exist (vz create makes it; vz info says where it was looked for)", dd);
+	if ((src == VZ_DATADIR_OPTION || src == VZ_DATADIR_ENV) && stat(dd, &dst) != 0) {
+		/* a mistyped VZ_DATA_DIR or --data-dir would list nothing: say so (the default one
+		 * not made yet is just empty) */
+		vz_errorf(cli, "data directory %s (%s) does not exist", dd, vz_datadir_source_name(src));
 		return VZ_EXIT_NOINPUT;
 	}
 	if ((rc = vz_cli_targets(cli, args, true, &names, &n))) return rc;

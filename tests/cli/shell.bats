@@ -152,7 +152,10 @@ open("q.npy", "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h.e
 	# a data directory that is not there lists nothing: say so
 	run env VZ_DATA_DIR="$BATS_TEST_TMPDIR/typo" "$VZ" list
 	assert_equal "$status" 66
-	assert_output --partial "data directory $BATS_TEST_TMPDIR/typo does not exist"
+	assert_output "vz list: data directory $BATS_TEST_TMPDIR/typo (VZ_DATA_DIR environment variable) does not exist"
+	run env -u VZ_DATA_DIR XDG_DATA_HOME="$BATS_TEST_TMPDIR/fresh" bash -c "cd / && \"$VZ\" list" # the default, not made yet: empty
+	assert_success
+	assert_output ""
 	[ ! -e "$BATS_TEST_TMPDIR/typo" ]
 }
 
