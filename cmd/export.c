@@ -274,10 +274,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 		return vz_report(cli, vz_fail(VZ_EIO, "%s: cannot write the export: %s", out, e.why));
 	}
 	char parent[4096];
-	snprintf(parent, sizeof parent, "%s", out);
-	char *slash = strrchr(parent, '/');
-	if (slash) *(slash == parent ? slash + 1 : slash) = '\0';
-	vz_io_fsync_dir(slash ? parent : ".");
+	if (!vz_path_parent(out, parent, sizeof parent)) vz_io_fsync_dir(parent);
 	if (replace) vz_io_remove_tree(old);
 	vz_infof(cli, "%s: %llu vectors exported for %s to %s", name, (unsigned long long)e.n, vz_export_target_name(to), out);
 	return 0;

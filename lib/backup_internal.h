@@ -207,7 +207,6 @@ int vz_bk_open_archive(const char *path, int *fd);
 void vz_bk_close_archive(int fd);
 
 /* backup_write.c */
-void vz_bk_parent_dir(const char *path, char *out, size_t cap);
 int vz_bk_stage_open(const char *parent, struct stage *s);
 void vz_bk_stage_close(struct stage *s);
 int vz_bk_safety_backup(const char *data_dir, const char *name, const char *dir, int keep, int lock_timeout_ms,

@@ -30,15 +30,6 @@ static void utc_stamps(time_t t, char *iso, size_t icap, char *compact, size_t c
 	if (compact) strftime(compact, ccap, "%Y%m%dT%H%M%SZ", &tm);
 }
 
-void vz_bk_parent_dir(const char *path, char *out, size_t cap)
-{
-	snprintf(out, cap, "%s", path);
-	char *slash = strrchr(out, '/');
-	if (!slash) snprintf(out, cap, ".");
-	else if (slash == out) out[1] = '\0';
-	else *slash = '\0';
-}
-
 /* ---- the staging directory: DIR/.vztmp.stage.XXXX, owned while DIR/.../.owner is flocked ----
  * A crashed process leaves its staging directory behind; the next one to stage in the same
  * directory removes every staging directory whose owner lock it can take. */
@@ -227,11 +218,14 @@ static int snapshot_collection(struct snapshot *s, const char *data_dir, const c
 		    (rc = vz_path_fmt(f.src, sizeof f.src, "%s/%s", sdir, names[i])) ||
 		    (rc = vz_path_fmt(f.path, sizeof f.path, "%s/%s", prefix, names[i])))
 			break;
-		/* linkat without AT_SYMLINK_FOLLOW never follows a link; a name that became a link would
-		 * be refused when it is hashed (O_NOFOLLOW) */
-		if (strcmp(names[i], "wal.log") != 0 && linkat(AT_FDCWD, src, AT_FDCWD, f.src, 0) == 0) {
-			rc = snapshot_add(s, &f);
-			continue;
+		/* a hard link never follows a symlink; a name that became one would be refused when it
+		 * is hashed (O_NOFOLLOW). Where the file system cannot link (another device, links not
+		 * permitted), the file is copied; a failed write (VZ_EIO: I/O error, disk full) is final. */
+		if (strcmp(names[i], "wal.log") != 0) {
+			rc = vz_io_link(src, f.src);
+			if (!rc) rc = snapshot_add(s, &f);
+			if (!rc || rc == VZ_EIO || rc == VZ_ENOMEM) continue;
+			rc = VZ_OK;
 		}
 		int in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (in < 0) { rc = vz_fail(vz_err_from_errno(errno), "%s: %s", src, strerror(errno)); break; }
@@ -405,8 +399,8 @@ static int backup_to_tmpfile(const char *data_dir, const char *const *names, siz
 			     vz_tmpfile *t, bool caller_locked, vz_backup_summary *sum)
 {
 	char beside[4096];
-	vz_bk_parent_dir(t->path, beside, sizeof beside);
-	int rc = backup_to_fd(data_dir, names, n, o, t->fd, t->path, caller_locked, beside, sum);
+	int rc = vz_path_parent(t->path, beside, sizeof beside);
+	if (!rc) rc = backup_to_fd(data_dir, names, n, o, t->fd, t->path, caller_locked, beside, sum);
 	if (!rc) rc = vz_io_fsync(t->fd, t->path);
 	if (rc) return rc;
 	int problems;
@@ -528,7 +522,7 @@ static int backup_into_dir(const char *data_dir, const char *const *names, size_
 	t.hasher = NULL;
 	if ((rc = vz_io_fsync_dir(dir))) {
 		/* not known to be durable: a failed backup leaves no new file (best effort) */
-		unlink(final);
+		vz_io_unlink(final, true);
 		return rc;
 	}
 	if (written && (rc = vz_path_fmt(written, cap, "%s", final))) return rc;

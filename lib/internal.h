@@ -116,6 +116,8 @@ typedef struct vz_vectors {
 
 /* Maps and checks (O(1)) vectors.bin; rows/dim/metric must equal the expectation. */
 int vz_vectors_open(const char *path, uint64_t expect_rows, uint32_t dim, enum vz_metric metric, vz_vectors *v);
+/* The same over a mapping of path made already: v takes it over (*map is left empty), also on failure. */
+int vz_vectors_open_mapped(const char *path, vz_map *map, uint64_t expect_rows, uint32_t dim, enum vz_metric metric, vz_vectors *v);
 void vz_vectors_close(vz_vectors *v);
 /* Row accessors; they check bounds so a damaged file never makes them read outside the map. */
 int vz_vectors_row(const vz_vectors *v, uint64_t row, const char **id, size_t *id_len, const char **payload,

@@ -24,9 +24,21 @@ static uint64_t align64(uint64_t x) { return (x + 63) & ~(uint64_t)63; }
 
 int vz_vectors_open(const char *path, uint64_t expect_rows, uint32_t dim, enum vz_metric metric, vz_vectors *v)
 {
+	vz_map map;
+	int rc = vz_map_file(path, &map);
+	if (rc) {
+		memset(v, 0, sizeof *v);
+		return rc;
+	}
+	return vz_vectors_open_mapped(path, &map, expect_rows, dim, metric, v);
+}
+
+int vz_vectors_open_mapped(const char *path, vz_map *map, uint64_t expect_rows, uint32_t dim, enum vz_metric metric, vz_vectors *v)
+{
 	memset(v, 0, sizeof *v);
-	int rc = vz_map_file(path, &v->map);
-	if (rc) return rc;
+	v->map = *map;
+	memset(map, 0, sizeof *map);
+	int rc;
 	const unsigned char *d = v->map.data;
 	uint64_t size = v->map.size;
 	if ((rc = vz_header_decode(d, size, VZ_MAGIC_VECTORS, VECTORS_VERSION, &v->header))) goto bad;

@@ -71,14 +71,22 @@ static const char *without_name(const char *detail, const char *name)
 	return detail;
 }
 
-/* Reads and checks the header of the file at path (any version this vz reads). */
+/* Maps the file at path and checks its header (any version this vz reads); the mapping is kept
+ * for the checks that follow (unmapped on failure). */
+static int map_with_header(const char *path, const char *magic, vz_map *map, vz_file_header *h)
+{
+	int rc = vz_map_file(path, map);
+	if (rc) return rc;
+	if ((rc = vz_header_decode(map->data, map->size, magic, 2, h))) vz_unmap(map);
+	return rc;
+}
+
+/* Reads and checks the header of the file at path. */
 static int read_header(const char *path, const char *magic, vz_file_header *h)
 {
 	vz_map map;
-	int rc = vz_map_file(path, &map);
-	if (rc) return rc;
-	rc = vz_header_decode(map.data, map.size, magic, 2, h);
-	vz_unmap(&map);
+	int rc = map_with_header(path, magic, &map, h);
+	if (!rc) vz_unmap(&map);
 	return rc;
 }
 
@@ -113,13 +121,14 @@ static void check_data_file(struct checker *k, const char *dir, const vz_meta *m
 	/* an interrupted checkpoint may have left the committed file under another name */
 	vz_settle_data_file(dir, name, magic, m->generation, false, path, sizeof path);
 	vz_file_header h;
-	int rc = read_header(path, magic, &h);
+	vz_map map;
+	int rc = map_with_header(path, magic, &map, &h);
 	if (rc == VZ_ENOENT) { problem(k, name, -1, "missing (metadata.json lists it)"); return; }
 	if (rc) { problem(k, name, 0, "%s", short_detail(vz_last_error(), dir)); return; }
-	if (!check_identity(k, m, name, &h, true)) return;
+	if (!check_identity(k, m, name, &h, true)) { vz_unmap(&map); return; }
 	if (is_vectors) {
 		vz_vectors v;
-		rc = vz_vectors_open(path, m->rows, m->cfg.dim, m->cfg.metric, &v);
+		rc = vz_vectors_open_mapped(path, &map, m->rows, m->cfg.dim, m->cfg.metric, &v);
 		if (rc) { problem(k, name, 0, "%s", short_detail(vz_last_error(), dir)); return; }
 		if (v.map.size != want->size) problem(k, name, -1, "size %zu, metadata.json says %llu", v.map.size, (unsigned long long)want->size);
 		if (v.header.body_checksum != want->body_checksum) problem(k, name, 32, "body checksum in the header differs from metadata.json");
@@ -133,9 +142,6 @@ static void check_data_file(struct checker *k, const char *dir, const vz_meta *m
 		vz_vectors_close(&v);
 		return;
 	}
-	vz_map map;
-	rc = vz_map_file(path, &map);
-	if (rc) { problem(k, name, -1, "%s", short_detail(vz_last_error(), dir)); return; }
 	vz_hnsw_index idx;
 	rc = vz_hnsw_open(map.data, map.size, m->cfg.dim, m->cfg.metric, m->rows, &idx);
 	if (rc) {
