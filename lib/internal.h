@@ -124,8 +124,12 @@ int vz_vectors_row(const vz_vectors *v, uint64_t row, const char **id, size_t *i
 		   size_t *payload_len, unsigned *flags);
 /* The live row holding id, or -1. */
 int64_t vz_vectors_find(const vz_vectors *v, const char *id, size_t id_len);
-/* Full check of every row, the heap and the hash table; reports through cb; returns problems. */
+/* Full check of every row, the heap and the hash table; reports through cb; returns problems.
+ * It is the two halves below, which may run in two threads at once: the body checksum with
+ * every float finite (one pass over the bytes), and the rows, heap and id map. */
 int vz_vectors_verify(const vz_vectors *v, vz_verify_cb cb, void *ctx);
+int vz_vectors_verify_body(const vz_vectors *v, vz_verify_cb cb, void *ctx);
+int vz_vectors_verify_rows(const vz_vectors *v, vz_verify_cb cb, void *ctx);
 
 /* One row for the writer: where its id/payload bytes come from. */
 typedef struct vz_out_row {

@@ -1,6 +1,7 @@
 /* verify.c: full integrity checks of a collection, and recovery. */
 #include "ws_internal.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,16 +28,42 @@ const char *vz_recover_mode_name(enum vz_recover_mode m)
 	return "unknown";
 }
 
+/* Problems found while checks run in two threads (or before their turn), kept to be reported
+ * in order. */
+struct found { char *file, *what; int64_t off; };
+struct found_list { struct found *a; size_t n, cap; bool lost; };
+
 struct checker {
 	vz_verify_cb cb;
 	void *ctx;
 	int problems;
+	struct found_list *defer; /* problems go here instead of to cb while set */
 	/* for naming metadata.json when every other file disagrees with it the same way */
 	int id_checked, foreign, gen_checked, newer;
 	vz_coll_id other;
 };
 
 static void problem(struct checker *k, const char *file, int64_t off, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void found_cb(void *ctx, const char *file, int64_t off, const char *what)
+{
+	struct found_list *l = ctx;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 8;
+		struct found *a = realloc(l->a, cap * sizeof *a);
+		if (!a) { l->lost = true; return; }
+		l->a = a;
+		l->cap = cap;
+	}
+	char *f = strdup(file), *w = strdup(what);
+	if (!f || !w) {
+		free(f);
+		free(w);
+		l->lost = true;
+		return;
+	}
+	l->a[l->n++] = (struct found){ f, w, off };
+}
+
 static void problem(struct checker *k, const char *file, int64_t off, const char *fmt, ...)
 {
 	char what[512];
@@ -44,15 +71,25 @@ static void problem(struct checker *k, const char *file, int64_t off, const char
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof what, fmt, ap);
 	va_end(ap);
+	if (k->defer) {
+		found_cb(k->defer, file, off, what);
+		return;
+	}
 	k->problems++;
 	k->cb(k->ctx, file, off, what);
 }
 
-static void counting_cb(void *ctx, const char *file, int64_t off, const char *what)
+/* Reports the problems kept in l, in the order they were found, and empties it. */
+static void found_flush(struct checker *k, struct found_list *l, const char *name)
 {
-	struct checker *k = ctx;
-	k->problems++;
-	k->cb(k->ctx, file, off, what);
+	for (size_t i = 0; i < l->n; i++) {
+		problem(k, l->a[i].file, l->a[i].off, "%s", l->a[i].what);
+		free(l->a[i].file);
+		free(l->a[i].what);
+	}
+	if (l->lost) problem(k, name, -1, "out of memory while checking: some problems were not recorded");
+	free(l->a);
+	memset(l, 0, sizeof *l);
 }
 
 /* Strips "path/to/dir/" from a detail so reports name the file as "vectors.bin: ...". */
@@ -111,7 +148,31 @@ static bool check_identity(struct checker *k, const vz_meta *m, const char *name
 	return rc == VZ_OK;
 }
 
-static void check_data_file(struct checker *k, const char *dir, const vz_meta *m, const char *name, bool quick)
+/* vectors.bin and index.hnsw, open for their full checks (vz_verify_locked runs them on both
+ * cores: see deep_checks), and what those find. */
+struct deep {
+	bool vectors_open, index_open;
+	vz_vectors v;
+	vz_map imap;
+	vz_hnsw_index idx;
+	struct found_list body, rows, index;
+	uint64_t tombstones; /* metadata.json's count, checked with the rows */
+	int next;            /* the next of the three jobs to take */
+};
+
+static uint64_t count_tombstones(const vz_vectors *v)
+{
+	uint64_t tomb = 0;
+	for (uint64_t r = 0; r < v->rows; r++) {
+		unsigned f;
+		if (!vz_vectors_row(v, r, NULL, NULL, NULL, NULL, &f) && (f & VZ_ROW_TOMBSTONE)) tomb++;
+	}
+	return tomb;
+}
+
+/* The O(1) checks of a data file against metadata.json; the full ones are left to deep_checks
+ * (through d) unless quick. */
+static void check_data_file(struct checker *k, const char *dir, const vz_meta *m, const char *name, bool quick, struct deep *d)
 {
 	char path[4200];
 	bool is_vectors = !strcmp(name, "vectors.bin");
@@ -132,13 +193,14 @@ static void check_data_file(struct checker *k, const char *dir, const vz_meta *m
 		if (rc) { problem(k, name, 0, "%s", short_detail(vz_last_error(), dir)); return; }
 		if (v.map.size != want->size) problem(k, name, -1, "size %zu, metadata.json says %llu", v.map.size, (unsigned long long)want->size);
 		if (v.header.body_checksum != want->body_checksum) problem(k, name, 32, "body checksum in the header differs from metadata.json");
-		uint64_t tomb = 0;
-		for (uint64_t r = 0; r < v.rows; r++) {
-			unsigned f;
-			if (!vz_vectors_row(&v, r, NULL, NULL, NULL, NULL, &f) && (f & VZ_ROW_TOMBSTONE)) tomb++;
+		if (!quick) { /* the tombstones are counted with the rest of the rows */
+			d->v = v;
+			d->tombstones = m->tombstones;
+			d->vectors_open = true;
+			return;
 		}
+		uint64_t tomb = count_tombstones(&v);
 		if (tomb != m->tombstones) problem(k, name, -1, "%llu tombstones, metadata.json says %llu", (unsigned long long)tomb, (unsigned long long)m->tombstones);
-		if (!quick) vz_vectors_verify(&v, counting_cb, k) ;
 		vz_vectors_close(&v);
 		return;
 	}
@@ -149,9 +211,54 @@ static void check_data_file(struct checker *k, const char *dir, const vz_meta *m
 	} else {
 		if (map.size != want->size) problem(k, name, -1, "size %zu, metadata.json says %llu", map.size, (unsigned long long)want->size);
 		if (h.body_checksum != want->body_checksum) problem(k, name, 32, "body checksum in the header differs from metadata.json");
-		if (!quick && vz_hnsw_verify(&idx)) problem(k, name, -1, "%s", vz_last_error());
+		if (!quick) {
+			d->idx = idx;
+			d->imap = map;
+			d->index_open = true;
+			return;
+		}
 	}
 	vz_unmap(&map);
+}
+
+/* Takes the three jobs of deep_checks one at a time until none is left: vectors.bin's body
+ * (its checksum and every float finite, in one pass over the bytes), vectors.bin's rows and id
+ * map, index.hnsw (checksum and graph). */
+static void *deep_jobs(void *arg)
+{
+	struct deep *d = arg;
+	for (int job; (job = __atomic_fetch_add(&d->next, 1, __ATOMIC_RELAXED)) < 3;) {
+		if (job == 0 && d->vectors_open) vz_vectors_verify_body(&d->v, found_cb, &d->body);
+		if (job == 1 && d->vectors_open) {
+			uint64_t tomb = count_tombstones(&d->v);
+			if (tomb != d->tombstones) {
+				char what[128];
+				snprintf(what, sizeof what, "%llu tombstones, metadata.json says %llu", (unsigned long long)tomb, (unsigned long long)d->tombstones);
+				found_cb(&d->rows, "vectors.bin", -1, what);
+			}
+			vz_vectors_verify_rows(&d->v, found_cb, &d->rows);
+		}
+		if (job == 2 && d->index_open && vz_hnsw_verify(&d->idx)) found_cb(&d->index, "index.hnsw", -1, vz_last_error());
+	}
+	return NULL;
+}
+
+/* The full checks of vectors.bin and index.hnsw, on two threads (both cores). Problems are
+ * reported in the order of a one-thread run: vectors.bin's, then pending (index.hnsw's O(1)
+ * checks), then index.hnsw's. */
+static void deep_checks(struct checker *k, struct deep *d, struct found_list *pending)
+{
+	pthread_t t;
+	bool threaded = (d->vectors_open || d->index_open) && pthread_create(&t, NULL, deep_jobs, d) == 0;
+	deep_jobs(d);
+	if (threaded) pthread_join(t, NULL);
+	found_flush(k, &d->body, "vectors.bin");
+	found_flush(k, &d->rows, "vectors.bin");
+	found_flush(k, pending, "index.hnsw");
+	found_flush(k, &d->index, "index.hnsw");
+	if (d->vectors_open) vz_vectors_close(&d->v);
+	if (d->index_open) vz_unmap(&d->imap);
+	d->vectors_open = d->index_open = false;
 }
 
 static void check_wal(struct checker *k, const char *dir, const vz_meta *m, bool quick)
@@ -314,8 +421,13 @@ int vz_verify_locked(const char *dir, bool quick, vz_verify_cb cb, void *ctx, in
 		*problems = k.problems;
 		return VZ_OK;
 	}
-	check_data_file(&k, dir, &m, "vectors.bin", quick);
-	check_data_file(&k, dir, &m, "index.hnsw", quick);
+	struct deep d = { 0 };
+	struct found_list pending = { 0 };
+	check_data_file(&k, dir, &m, "vectors.bin", quick, &d);
+	k.defer = &pending;
+	check_data_file(&k, dir, &m, "index.hnsw", quick, &d);
+	k.defer = NULL;
+	deep_checks(&k, &d, &pending);
 	if (!m.workspace) check_wal(&k, dir, &m, quick);
 	else check_postings(&k, dir, &m, quick);
 	if (!m.workspace && m.cfg.embedding[0]) check_terms(&k, dir, &m, quick);
