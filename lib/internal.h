@@ -130,6 +130,12 @@ int64_t vz_vectors_find(const vz_vectors *v, const char *id, size_t id_len);
 int vz_vectors_verify(const vz_vectors *v, vz_verify_cb cb, void *ctx);
 int vz_vectors_verify_body(const vz_vectors *v, vz_verify_cb cb, void *ctx);
 int vz_vectors_verify_rows(const vz_vectors *v, vz_verify_cb cb, void *ctx);
+/* vz_vectors_verify_rows in parts that may run at once: rows [from, to) (adding the live rows
+ * and the tombstones found to the counts; it stops after 20 problems), then the id map
+ * against the number of live rows. */
+int vz_vectors_verify_row_range(const vz_vectors *v, uint64_t from, uint64_t to, uint64_t *live, uint64_t *tombstones,
+				vz_verify_cb cb, void *ctx);
+int vz_vectors_verify_id_map(const vz_vectors *v, uint64_t live, vz_verify_cb cb, void *ctx);
 
 /* One row for the writer: where its id/payload bytes come from. */
 typedef struct vz_out_row {

@@ -141,8 +141,8 @@ __attribute__((target_clones("avx2", "default"))) static bool all_finite(const u
 {
 	uint32_t bad = 0;
 	size_t i = 0;
-	for (; i + 64 <= n; i += 64)
-		for (int j = 0; j < 64; j++) bad |= (u[i + j] & 0x7fffffffu) + 0x00800000u;
+	for (; i + 256 <= n; i += 256)
+		for (int j = 0; j < 256; j++) bad |= (u[i + j] & 0x7fffffffu) + 0x00800000u;
 	for (; i < n; i++) bad |= (u[i] & 0x7fffffffu) + 0x00800000u;
 	return !(bad & 0x80000000u);
 }
@@ -204,10 +204,18 @@ int vz_vectors_verify(const vz_vectors *v, vz_verify_cb cb, void *ctx)
 
 int vz_vectors_verify_rows(const vz_vectors *v, vz_verify_cb cb, void *ctx)
 {
+	uint64_t live = 0, tombstones = 0;
+	int problems = vz_vectors_verify_row_range(v, 0, v->rows, &live, &tombstones, cb, ctx);
+	return problems > 20 ? problems : problems + vz_vectors_verify_id_map(v, live, cb, ctx);
+}
+
+int vz_vectors_verify_row_range(const vz_vectors *v, uint64_t from, uint64_t to, uint64_t *live, uint64_t *tombstones,
+				vz_verify_cb cb, void *ctx)
+{
 	int problems = 0;
 	char what[256];
-	uint64_t live = 0;
-	for (uint64_t r = 0; r < v->rows; r++) {
+	uint64_t mask = v->hash_slots - 1;
+	for (uint64_t r = from; r < to; r++) {
 		const char *id;
 		size_t il;
 		unsigned f;
@@ -218,8 +226,13 @@ int vz_vectors_verify_rows(const vz_vectors *v, vz_verify_cb cb, void *ctx)
 			if (++problems > 20) return problems;
 			continue;
 		}
-		if (f & VZ_ROW_TOMBSTONE) continue;
-		live++;
+		if (f & VZ_ROW_TOMBSTONE) {
+			++*tombstones;
+			continue;
+		}
+		++*live;
+		/* the first slot probed holding this row is what vz_vectors_find would answer */
+		if (v->hash_slots && vz_load_u32(v->hash + (vz_hash64(id, il) & mask) * 4) == r + 1) continue;
 		if (vz_vectors_find(v, id, il) != (int64_t)r) {
 			snprintf(what, sizeof what, "row %llu: id '%.*s' is not found through the id map (or is a duplicate)",
 				 (unsigned long long)r, (int)(il > 64 ? 64 : il), id);
@@ -227,6 +240,13 @@ int vz_vectors_verify_rows(const vz_vectors *v, vz_verify_cb cb, void *ctx)
 			if (++problems > 20) return problems;
 		}
 	}
+	return problems;
+}
+
+int vz_vectors_verify_id_map(const vz_vectors *v, uint64_t live, vz_verify_cb cb, void *ctx)
+{
+	int problems = 0;
+	char what[256];
 	uint64_t used = 0;
 	for (uint64_t s = 0; s < v->hash_slots; s++) {
 		uint32_t e = vz_load_u32(v->hash + s * 4);

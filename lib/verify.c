@@ -155,9 +155,10 @@ struct deep {
 	vz_vectors v;
 	vz_map imap;
 	vz_hnsw_index idx;
-	struct found_list body, rows, index;
-	uint64_t tombstones; /* metadata.json's count, checked with the rows */
-	int next;            /* the next of the three jobs to take */
+	struct found_list body, rows[2], index;
+	uint64_t live[2], tombstones[2]; /* found in each half of the rows */
+	uint64_t want_tombstones;        /* metadata.json's count */
+	int next;                        /* the next of the jobs to take */
 };
 
 static uint64_t count_tombstones(const vz_vectors *v)
@@ -195,7 +196,7 @@ static void check_data_file(struct checker *k, const char *dir, const vz_meta *m
 		if (v.header.body_checksum != want->body_checksum) problem(k, name, 32, "body checksum in the header differs from metadata.json");
 		if (!quick) { /* the tombstones are counted with the rest of the rows */
 			d->v = v;
-			d->tombstones = m->tombstones;
+			d->want_tombstones = m->tombstones;
 			d->vectors_open = true;
 			return;
 		}
@@ -221,24 +222,21 @@ static void check_data_file(struct checker *k, const char *dir, const vz_meta *m
 	vz_unmap(&map);
 }
 
-/* Takes the three jobs of deep_checks one at a time until none is left: vectors.bin's body
- * (its checksum and every float finite, in one pass over the bytes), vectors.bin's rows and id
- * map, index.hnsw (checksum and graph). */
+/* Takes the jobs of deep_checks one at a time until none is left, the longest first:
+ * vectors.bin's body (its checksum and every float finite, in one pass over the bytes),
+ * index.hnsw (checksum and graph), each half of vectors.bin's rows (ids and payloads in the
+ * heap, found through the id map; live rows and tombstones counted). */
 static void *deep_jobs(void *arg)
 {
 	struct deep *d = arg;
-	for (int job; (job = __atomic_fetch_add(&d->next, 1, __ATOMIC_RELAXED)) < 3;) {
+	for (int job; (job = __atomic_fetch_add(&d->next, 1, __ATOMIC_RELAXED)) < 4;) {
 		if (job == 0 && d->vectors_open) vz_vectors_verify_body(&d->v, found_cb, &d->body);
-		if (job == 1 && d->vectors_open) {
-			uint64_t tomb = count_tombstones(&d->v);
-			if (tomb != d->tombstones) {
-				char what[128];
-				snprintf(what, sizeof what, "%llu tombstones, metadata.json says %llu", (unsigned long long)tomb, (unsigned long long)d->tombstones);
-				found_cb(&d->rows, "vectors.bin", -1, what);
-			}
-			vz_vectors_verify_rows(&d->v, found_cb, &d->rows);
+		if (job == 1 && d->index_open && vz_hnsw_verify(&d->idx)) found_cb(&d->index, "index.hnsw", -1, vz_last_error());
+		if (job >= 2 && d->vectors_open) {
+			int half = job - 2;
+			uint64_t mid = d->v.rows / 2, from = half ? mid : 0, to = half ? d->v.rows : mid;
+			vz_vectors_verify_row_range(&d->v, from, to, &d->live[half], &d->tombstones[half], found_cb, &d->rows[half]);
 		}
-		if (job == 2 && d->index_open && vz_hnsw_verify(&d->idx)) found_cb(&d->index, "index.hnsw", -1, vz_last_error());
 	}
 	return NULL;
 }
@@ -253,7 +251,17 @@ static void deep_checks(struct checker *k, struct deep *d, struct found_list *pe
 	deep_jobs(d);
 	if (threaded) pthread_join(t, NULL);
 	found_flush(k, &d->body, "vectors.bin");
-	found_flush(k, &d->rows, "vectors.bin");
+	if (d->vectors_open) {
+		/* a half that stopped after 20 problems counted only part of its rows */
+		bool whole = d->rows[0].n <= 20 && d->rows[1].n <= 20;
+		uint64_t tomb = d->tombstones[0] + d->tombstones[1];
+		if (whole && tomb != d->want_tombstones)
+			problem(k, "vectors.bin", -1, "%llu tombstones, metadata.json says %llu", (unsigned long long)tomb, (unsigned long long)d->want_tombstones);
+		found_flush(k, &d->rows[0], "vectors.bin");
+		found_flush(k, &d->rows[1], "vectors.bin");
+		if (whole) vz_vectors_verify_id_map(&d->v, d->live[0] + d->live[1], found_cb, &d->rows[0]);
+		found_flush(k, &d->rows[0], "vectors.bin");
+	}
 	found_flush(k, pending, "index.hnsw");
 	found_flush(k, &d->index, "index.hnsw");
 	if (d->vectors_open) vz_vectors_close(&d->v);
