@@ -10,12 +10,9 @@ void *vz_hasher_new_avx2(void);
 void vz_hasher_update_avx2(void *st, const void *data, size_t len);
 uint64_t vz_hasher_digest_avx2(const void *st);
 void vz_hasher_free_avx2(void *st);
-static bool avx2(void)
-{
-	static int has = -1;
-	if (has < 0) has = __builtin_cpu_supports("avx2") ? 1 : 0;
-	return has;
-}
+/* The processor is read once, before main (and before any constructor that could hash). */
+__attribute__((constructor(101))) static void read_cpu(void) { __builtin_cpu_init(); }
+static bool avx2(void) { return __builtin_cpu_supports("avx2"); }
 #else
 static bool avx2(void) { return false; }
 #define vz_hash64_avx2(d, l) 0
