@@ -250,10 +250,24 @@ bool vz_bk_reads_back(int fd, uint64_t size)
 {
 	struct stat st;
 	if (fstat(fd, &st) != 0 || (uint64_t)st.st_size != size || size < TRAILER_SIZE) return false;
-	void *p = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
-	if (p == MAP_FAILED) return false;
+	void *p = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
+	vz_hasher *h = vz_hasher_new();
+	if (p == MAP_FAILED || !h) {
+		if (p != MAP_FAILED) munmap(p, (size_t)size);
+		vz_hasher_free(h);
+		return false;
+	}
+	/* a part at a time, letting go of what is behind: an archive of any size */
 	const unsigned char *d = p;
-	bool ok = trailer_ok(d + size - TRAILER_SIZE, size - TRAILER_SIZE, vz_hash64(d, (size_t)(size - TRAILER_SIZE)));
+	vz_releaser rel = { true, NULL };
+	for (uint64_t at = 0; at < size - TRAILER_SIZE;) {
+		size_t n = size - TRAILER_SIZE - at < 4 * CHUNK ? (size_t)(size - TRAILER_SIZE - at) : 4 * CHUNK;
+		vz_hasher_update(h, d + at, n);
+		at += n;
+		vz_release_behind(&rel, d + at);
+	}
+	bool ok = trailer_ok(d + size - TRAILER_SIZE, size - TRAILER_SIZE, vz_hasher_digest(h));
+	vz_hasher_free(h);
 	munmap(p, (size_t)size);
 	return ok;
 }

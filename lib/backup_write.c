@@ -87,6 +87,10 @@ void vz_bk_stage_close(struct stage *s)
 
 /* ---- writing ---- */
 
+/* Files over this size are hashed and compressed letting go of their pages behind (their
+ * pages stay in the page cache: compressing them maps them again without reading the disk). */
+#define BIG_FILE ((uint64_t)256 << 20)
+
 struct staged_file {
 	char path[400];   /* inside the archive */
 	char src[4400];   /* the staged copy */
@@ -188,9 +192,23 @@ static int map_and_hash(struct staged_file *f)
 {
 	int rc = vz_map_file(f->src, &f->map);
 	if (rc) return rc;
-	vz_map_populate(&f->map);
 	f->size = f->map.size;
-	f->hash = vz_hash64(f->map.data, f->map.size);
+	if (f->size <= BIG_FILE) {
+		f->hash = vz_hash64(f->map.data, f->map.size);
+		return VZ_OK;
+	}
+	/* a part at a time, letting go of what is behind, so that the resident size stays small */
+	vz_hasher *h = vz_hasher_new();
+	if (!h) return vz_fail(VZ_ENOMEM, "out of memory");
+	vz_releaser rel = { true, NULL };
+	for (uint64_t at = 0; at < f->size;) {
+		size_t n = f->size - at < 8 * CHUNK ? (size_t)(f->size - at) : 8 * CHUNK;
+		vz_hasher_update(h, f->map.data + at, n);
+		at += n;
+		vz_release_behind(&rel, f->map.data + at);
+	}
+	f->hash = vz_hasher_digest(h);
+	vz_hasher_free(h);
 	return VZ_OK;
 }
 
@@ -306,11 +324,13 @@ static int write_archive(const struct snapshot *s, const char *manifest, time_t 
 		const struct staged_file *f = &s->files[i];
 		if ((rc = write_entry_header(a, w, f->path, f->size, now))) break;
 		/* from the mapping the hash was taken from: the bytes hashed are the bytes archived */
+		vz_releaser rel = { f->size > BIG_FILE, NULL };
 		for (uint64_t done = 0; done < f->size;) {
 			size_t n = f->size - done < 8 * CHUNK ? (size_t)(f->size - done) : 8 * CHUNK;
 			la_ssize_t k = archive_write_data(a, f->map.data + done, n);
 			if (k <= 0) { rc = archive_fail(a, w, f->path); break; }
 			done += (uint64_t)k;
+			vz_release_behind(&rel, f->map.data + done);
 		}
 	}
 	if (!rc && archive_write_close(a) != ARCHIVE_OK) rc = archive_fail(a, w, "finishing the archive");

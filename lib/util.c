@@ -132,11 +132,6 @@ void vz_map_prefault(const vz_map *m)
 	}
 }
 
-void vz_map_populate(const vz_map *m)
-{
-	if (m->data) populate(m->data, m->size);
-}
-
 void vz_map_advise_huge(const vz_map *m, bool huge)
 {
 	if (m->data && m->size >= (2u << 20)) madvise((void *)m->data, m->size, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);

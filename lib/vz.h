@@ -352,9 +352,6 @@ void vz_map_advise_huge(const vz_map *m, bool huge);
  * (4 KiB pages: 512 entries per 2 MiB); the rest then faults in as it is read. Only about
  * speed. */
 void vz_map_prefault(const vz_map *m);
-/* Enters every page of the mapping into the page tables at once (MADV_POPULATE_READ), for a
- * pass that reads all of it: one call instead of a page fault per few pages. Only about speed. */
-void vz_map_populate(const vz_map *m);
 /* Re-reads a file just written (and fsynced) into the page cache as 2 MiB folios: drops its
  * clean pages, then reads it through a huge-page mapping. Pages written with write() sit in
  * small folios that every later mapping maps 4 KiB at a time; re-read this way, a search's
