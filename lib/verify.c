@@ -242,8 +242,8 @@ static void *deep_jobs(void *arg)
 }
 
 /* The full checks of vectors.bin and index.hnsw, on two threads (both cores). Problems are
- * reported in the order of a one-thread run: vectors.bin's, then pending (index.hnsw's O(1)
- * checks), then index.hnsw's. */
+ * reported in one order whichever thread found them: vectors.bin's (body, tombstone count, rows,
+ * id map), then pending (index.hnsw's O(1) checks), then index.hnsw's. */
 static void deep_checks(struct checker *k, struct deep *d, struct found_list *pending)
 {
 	pthread_t t;
