@@ -155,10 +155,13 @@ struct deep {
 	vz_vectors v;
 	vz_map imap;
 	vz_hnsw_index idx;
-	struct found_list body, rows[2], index;
+	struct found_list body, rows[2], id_map, index;
 	uint64_t live[2], tombstones[2]; /* found in each half of the rows */
 	uint64_t want_tombstones;        /* metadata.json's count */
+	bool whole;                      /* no half of the rows stopped early (after 20 problems) */
 	int next;                        /* the next of the jobs to take */
+	int rows_left;                   /* halves of the rows not done: the last checks the id map */
+	int vectors_users;               /* jobs not done with vectors.bin: the last unmaps it */
 };
 
 static uint64_t count_tombstones(const vz_vectors *v)
@@ -230,13 +233,23 @@ static void *deep_jobs(void *arg)
 {
 	struct deep *d = arg;
 	for (int job; (job = __atomic_fetch_add(&d->next, 1, __ATOMIC_RELAXED)) < 4;) {
-		if (job == 0 && d->vectors_open) vz_vectors_verify_body(&d->v, found_cb, &d->body);
-		if (job == 1 && d->index_open && vz_hnsw_verify(&d->idx)) found_cb(&d->index, "index.hnsw", -1, vz_last_error());
-		if (job >= 2 && d->vectors_open) {
+		if (job == 1) {
+			if (d->index_open && vz_hnsw_verify(&d->idx)) found_cb(&d->index, "index.hnsw", -1, vz_last_error());
+			vz_unmap(&d->imap); /* here, while the other thread works, not after */
+			continue;
+		}
+		if (!d->vectors_open) continue;
+		if (job == 0) vz_vectors_verify_body(&d->v, found_cb, &d->body);
+		if (job >= 2) {
 			int half = job - 2;
 			uint64_t mid = d->v.rows / 2, from = half ? mid : 0, to = half ? d->v.rows : mid;
 			vz_vectors_verify_row_range(&d->v, from, to, &d->live[half], &d->tombstones[half], found_cb, &d->rows[half]);
+			if (__atomic_sub_fetch(&d->rows_left, 1, __ATOMIC_ACQ_REL) == 0) {
+				d->whole = d->rows[0].n <= 20 && d->rows[1].n <= 20;
+				if (d->whole) vz_vectors_verify_id_map(&d->v, d->live[0] + d->live[1], found_cb, &d->id_map);
+			}
 		}
+		if (__atomic_sub_fetch(&d->vectors_users, 1, __ATOMIC_ACQ_REL) == 0) vz_vectors_close(&d->v);
 	}
 	return NULL;
 }
@@ -247,26 +260,22 @@ static void *deep_jobs(void *arg)
 static void deep_checks(struct checker *k, struct deep *d, struct found_list *pending)
 {
 	pthread_t t;
+	d->rows_left = 2;
+	d->vectors_users = 3;
 	bool threaded = (d->vectors_open || d->index_open) && pthread_create(&t, NULL, deep_jobs, d) == 0;
 	deep_jobs(d);
 	if (threaded) pthread_join(t, NULL);
 	found_flush(k, &d->body, "vectors.bin");
-	if (d->vectors_open) {
-		/* a half that stopped after 20 problems counted only part of its rows */
-		bool whole = d->rows[0].n <= 20 && d->rows[1].n <= 20;
-		uint64_t tomb = d->tombstones[0] + d->tombstones[1];
-		if (whole && tomb != d->want_tombstones)
-			problem(k, "vectors.bin", -1, "%llu tombstones, metadata.json says %llu", (unsigned long long)tomb, (unsigned long long)d->want_tombstones);
-		found_flush(k, &d->rows[0], "vectors.bin");
-		found_flush(k, &d->rows[1], "vectors.bin");
-		if (whole) vz_vectors_verify_id_map(&d->v, d->live[0] + d->live[1], found_cb, &d->rows[0]);
-		found_flush(k, &d->rows[0], "vectors.bin");
-	}
+	uint64_t tomb = d->tombstones[0] + d->tombstones[1];
+	/* a half that stopped after 20 problems counted only part of its rows */
+	if (d->vectors_open && d->whole && tomb != d->want_tombstones)
+		problem(k, "vectors.bin", -1, "%llu tombstones, metadata.json says %llu", (unsigned long long)tomb, (unsigned long long)d->want_tombstones);
+	found_flush(k, &d->rows[0], "vectors.bin");
+	found_flush(k, &d->rows[1], "vectors.bin");
+	found_flush(k, &d->id_map, "vectors.bin");
 	found_flush(k, pending, "index.hnsw");
 	found_flush(k, &d->index, "index.hnsw");
-	if (d->vectors_open) vz_vectors_close(&d->v);
-	if (d->index_open) vz_unmap(&d->imap);
-	d->vectors_open = d->index_open = false;
+	d->vectors_open = d->index_open = false; /* the jobs unmapped both files */
 }
 
 static void check_wal(struct checker *k, const char *dir, const vz_meta *m, bool quick)
