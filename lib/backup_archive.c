@@ -206,6 +206,11 @@ int vz_bk_writer_push(struct writer *w, const void *data, size_t len, ZSTD_EndDi
 			if (rc) return rc;
 			vz_hasher_update(w->hash, w->buf, out.pos);
 			w->written += out.pos;
+			/* the disk writes while the rest is compressed: the final fsync waits for less */
+			if (w->written - w->flushed >= 8 * CHUNK) {
+				vz_io_writeback(w->fd, (off_t)w->flushed, (off_t)(w->written - w->flushed));
+				w->flushed = w->written;
+			}
 		}
 		if (mode == ZSTD_e_end ? left == 0 : in.pos == in.size) return VZ_OK;
 	}

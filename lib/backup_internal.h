@@ -176,6 +176,7 @@ struct writer {
 	size_t cap;
 	int rc;
 	uint64_t written;
+	uint64_t flushed;    /* bytes whose writing to the disk was started (vz_io_writeback) */
 	vz_hasher *hash;     /* of everything written, for the trailer */
 };
 

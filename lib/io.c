@@ -591,6 +591,11 @@ int vz_io_rmdir(const char *path)
 	return VZ_OK;
 }
 
+void vz_io_writeback(int fd, off_t from, off_t len)
+{
+	if (sync_file_range(fd, from, len, SYNC_FILE_RANGE_WRITE) != 0) { /* a pipe, or not supported: only a hint */ }
+}
+
 int vz_io_link(const char *from, const char *to)
 {
 	SIMPLE_GATE("link", to);

@@ -141,6 +141,10 @@ int vz_io_rename_exchange(const char *a, const char *b);
 /* Unlinks path; a missing path is success when missing_ok. */
 int vz_io_unlink(const char *path, bool missing_ok);
 int vz_io_rmdir(const char *path);
+/* Starts writing bytes [from, from+len) of fd to the disk now (sync_file_range WRITE), so that a
+ * later fsync has less left to wait for: a hint for long sequential writes, not counted, never
+ * an error (durability still takes vz_io_fsync). */
+void vz_io_writeback(int fd, off_t from, off_t len);
 /* Makes `to` a new hard link to the file `from` (never following a symlink at from); VZ_EEXIST
  * when `to` exists. */
 int vz_io_link(const char *from, const char *to);
