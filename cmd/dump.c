@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -73,6 +74,18 @@ static int count_row(void *ctx, const vz_result *r, const float *v)
 	return 0;
 }
 
+/* Creates a new file (never replacing one) through the I/O layer, as a stream. */
+static int create_new(const char *path, FILE **out)
+{
+	int fd, rc = vz_io_open_write(path, O_WRONLY | O_CREAT | O_EXCL, 0666, &fd);
+	if (rc) return rc;
+	if (!(*out = fdopen(fd, "wb"))) {
+		rc = vz_fail(vz_err_from_errno(errno), "%s: cannot create: %s", path, strerror(errno));
+		vz_io_close(fd);
+	}
+	return rc;
+}
+
 static int run(struct vz_cli *cli, struct vz_args *args)
 {
 	const char *fmt = opt_str(args, O_FORMAT, "jsonl");
@@ -93,14 +106,14 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 		vz_collection_close(c);
 		return vz_report(cli, rc);
 	}
-	FILE *out = to_stdout ? stdout : fopen(outp, "wbx");
-	if (!out) {
+	FILE *out = stdout;
+	if (!to_stdout && (rc = create_new(outp, &out))) {
 		vz_collection_close(c);
-		return vz_report(cli, vz_fail(vz_err_from_errno(errno), "%s: cannot create: %s", outp, strerror(errno)));
+		return vz_report(cli, rc);
 	}
 	struct dump_ctx d = { out, cfg->dim, 0, NULL, f };
-	if (binary && opt_set(args, O_IDS) && !(d.ids = fopen(opt_str(args, O_IDS, ""), "wx"))) {
-		rc = vz_report(cli, vz_fail(vz_err_from_errno(errno), "%s: cannot create: %s", opt_str(args, O_IDS, ""), strerror(errno)));
+	if (binary && opt_set(args, O_IDS) && (rc = create_new(opt_str(args, O_IDS, ""), &d.ids))) {
+		rc = vz_report(cli, rc);
 		goto out;
 	}
 	if (npy) {

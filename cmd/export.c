@@ -275,10 +275,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 		return vz_report(cli, vz_fail(VZ_EIO, "%s: cannot write the export: %s", out, e.why));
 	}
 	char parent[4096];
-	snprintf(parent, sizeof parent, "%s", out);
-	char *slash = strrchr(parent, '/');
-	if (slash) *(slash == parent ? slash + 1 : slash) = '\0';
-	vz_io_fsync_dir(slash ? parent : ".");
+	if (!vz_path_parent(out, parent, sizeof parent)) vz_io_fsync_dir(parent);
 	if (replace) vz_io_remove_tree(old);
 	if (opt_set(args, O_JSON)) {
 		printf("{\"collection\":\"%s\",\"vectors\":%llu,\"to\":\"%s\",\"output\":", name, (unsigned long long)e.n,

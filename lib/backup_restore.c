@@ -13,8 +13,7 @@ static int switch_collection(const char *data_dir, struct mcoll *c, unsigned fla
 	safety[0] = '\0';
 	int rc = vz_collection_path(data_dir, c->target, target, sizeof target, &ws);
 	if (rc) return rc;
-	vz_bk_parent_dir(target, parent, sizeof parent);
-	if ((rc = vz_io_mkdir_p(parent, 0755)) || (rc = vz_path_fmt(plock, sizeof plock, "%s/.lock", parent))) return rc;
+	if ((rc = vz_path_parent(target, parent, sizeof parent)) || (rc = vz_io_mkdir_p(parent, 0755)) || (rc = vz_path_fmt(plock, sizeof plock, "%s/.lock", parent))) return rc;
 	struct stat st;
 	bool exists = lstat(target, &st) == 0;
 	vz_lock coll = VZ_LOCK_INIT, pl = VZ_LOCK_INIT;

@@ -487,11 +487,8 @@ int vz_coll_load(struct vz_collection *c, enum vz_wal_scan_mode scan, bool index
 int vz_coll_finish_drop(struct vz_collection *c)
 {
 	char parent[4096], away[4400], dirlock[4200];
-	snprintf(parent, sizeof parent, "%s", c->dir);
-	char *slash = strrchr(parent, '/');
-	if (slash) *slash = '\0';
-	else strcpy(parent, ".");
-	int rc = vz_path_fmt(away, sizeof away, "%s/.vztmp.drop.%s.%016llx", parent, vz_coll_base_name(c->dir), (unsigned long long)vz_random_u64());
+	int rc = vz_path_parent(c->dir, parent, sizeof parent);
+	if (!rc) rc = vz_path_fmt(away, sizeof away, "%s/.vztmp.drop.%s.%016llx", parent, vz_coll_base_name(c->dir), (unsigned long long)vz_random_u64());
 	if (!rc) rc = vz_path_fmt(dirlock, sizeof dirlock, "%s/.lock", parent);
 	if (rc) return rc;
 	vz_lock dl = VZ_LOCK_INIT;

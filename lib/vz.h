@@ -111,7 +111,7 @@ void vz_hasher_free(vz_hasher *h);
  *   VZ_IO_TRACE=PATH    every counted call appends "N op path" to PATH (never itself counted).
  * Counted calls: vz_io_open_write, vz_io_write, vz_io_pwrite, vz_io_fsync, vz_io_fdatasync,
  * vz_io_rename, vz_io_rename_noreplace, vz_io_rename_exchange, vz_io_unlink, vz_io_rmdir,
- * vz_io_mkdir, vz_io_ftruncate, vz_io_fsync_dir.
+ * vz_io_mkdir, vz_io_ftruncate, vz_io_fsync_dir, vz_io_link.
  * All return 0 or a vz_err (from errno via vz_err_from_errno) with the path in the detail.
  * A failed fsync is final: callers report it and never retry.
  * ------------------------------------------------------------------------------------------- */
@@ -141,6 +141,13 @@ int vz_io_rename_exchange(const char *a, const char *b);
 /* Unlinks path; a missing path is success when missing_ok. */
 int vz_io_unlink(const char *path, bool missing_ok);
 int vz_io_rmdir(const char *path);
+/* Starts writing bytes [from, from+len) of fd to the disk now (sync_file_range WRITE), so that a
+ * later fsync has less left to wait for: a hint for long sequential writes, not counted, never
+ * an error (durability still takes vz_io_fsync). */
+void vz_io_writeback(int fd, off_t from, off_t len);
+/* Makes `to` a new hard link to the file `from` (never following a symlink at from); VZ_EEXIST
+ * when `to` exists. */
+int vz_io_link(const char *from, const char *to);
 /* Creates a directory; an existing directory is success when exist_ok (a non-directory, or a
  * symlink, at path is VZ_EEXIST). */
 int vz_io_mkdir(const char *path, mode_t mode, bool exist_ok);
@@ -378,6 +385,9 @@ bool vz_utf8_valid(const char *s, size_t len, size_t *bad);
 
 /* snprintf into a fixed buffer; VZ_ERANGE (with detail) when the result would be truncated. */
 int vz_path_fmt(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The directory that holds path: path up to its last '/' ("/" for "/x", "." for a name without
+ * one). VZ_ERANGE (with detail) when it does not fit in out. */
+int vz_path_parent(const char *path, char *out, size_t cap);
 
 /* Monotonic clock in seconds. */
 double vz_now(void);

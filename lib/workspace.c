@@ -916,11 +916,7 @@ int vz_workspace_load(const char *path, vz_workspace **out)
 	char abs[4096];
 	if (!realpath(path, abs)) snprintf(abs, sizeof abs, "%s", path);
 	snprintf(w->path, sizeof w->path, "%s", abs);
-	snprintf(w->dir, sizeof w->dir, "%s", abs);
-	char *slash = strrchr(w->dir, '/');
-	if (slash == w->dir) slash[1] = 0;
-	else if (slash) *slash = 0;
-	else strcpy(w->dir, ".");
+	vz_path_parent(abs, w->dir, sizeof w->dir);
 
 	parser p = { .path = path, .w = w };
 	yaml_parser_t ps;
