@@ -16,10 +16,11 @@
 #   scale      bench/scale.sh: build and serve BENCH_SCALE_N (10,000,000) x 128 (build time, peak
 #              RSS, recall@10 at ef 64 and 128 against exact neighbours, QPS, one-shot latency),
 #              then the sq8 part above. Not in the default parts: at 10M it takes hours.
-#   recover    open and recover the N x 128 collection with 1000 operations in its WAL; verify MB/s
-#              beside xxhsum over the same files.
+#   recover    open and recover the N x 128 collection with 1000 operations in its WAL; verify
+#              beside xxhsum -H3 over the same files in BENCH_ROUNDS interleaved rounds (bench/pair.sh).
 #   durability bench/durability.sh (vz insert vs sqlite3, bulk and single row, both durable).
-#   backup     bench/backup.sh (vz backup/verify/restore vs tar --zstd).
+#   backup     bench/backup.sh: vz backup -o beside tar --zstd -cf && sync, vz verify beside
+#              xxhsum -H3 (100k x 128, interleaved rounds), backup --verify and restore beside tar.
 #   workspace  vz build MB/s of text with 1 and 2 threads, and an incremental build after one change.
 #   text       text search: the top-3 hit rate of task questions over the section 1 man pages of
 #              the base packages (tests/cli/lib/man-corpus.py, text-eval.py) beside SQLite FTS5's
@@ -65,7 +66,7 @@ if [ ! -x "$AB/native/hnsw_native" ]; then
 	cc -O2 -o "$AB/native/rsswrap" "$AB/native/rsswrap.c"
 fi
 cc -std=gnu11 -O2 -D_GNU_SOURCE -o "$OUT/vz-ann" bench/vz-ann.c build/libvz.a \
-	-Wl,-Bstatic -lyaml -lxxhash -ljansson -Wl,-Bdynamic -lzstd -ldl -lm -pthread
+	-Wl,-Bstatic -lyaml -lxxhash -ljansson -lz -Wl,-Bdynamic -lzstd -ldl -lm -pthread
 export ANNBENCH_DATA=$OUT/data
 mkdir -p "$ANNBENCH_DATA"
 
@@ -232,13 +233,11 @@ PY
 	rec_ms=$(calc "$t1 - $t0")
 	say "open (vz info, replaying $ops WAL operations): $open_ms ms; vz recover: $rec_ms ms"
 	bytes=$(find "$RD/dynamic/c" -type f ! -name LOCK -printf '%s\n' | awk '{s += $1} END {print s}')
-	t0=$(ms_now); VZ_DATA_DIR=$RD "$VZ" verify c -q; t1=$(ms_now)
-	vms=$(calc "$t1 - $t0" 1)
-	t0=$(ms_now); find "$RD/dynamic/c" -type f ! -name LOCK -exec xxhsum -H3 {} + >/dev/null; t1=$(ms_now)
-	xms=$(calc "$t1 - $t0" 1)
+	files=$(find "$RD/dynamic/c" -type f ! -name LOCK | sort | tr '\n' ' ')
+	read -r vms xms vratio < <(bash bench/pair.sh "${BENCH_ROUNDS:-15}" "VZ_DATA_DIR='$RD' '$VZ' verify c -q" "xxhsum -H3 $files")
 	vmb=$(calc "$bytes / 1048576 / ($vms / 1000)" 1) xmb=$(calc "$bytes / 1048576 / ($xms / 1000)" 1)
-	say "verify: $bytes bytes in $vms ms = $vmb MB/s; xxhsum -H3 over the same files: $xms ms = $xmb MB/s"
-	ratio "recover: verify MB/s vz / xxhsum: $vmb / $xmb = $(calc "$vmb / $xmb") (higher is better; verify also checks structure)"
+	say "verify: $bytes bytes in $vms ms = $vmb MB/s; xxhsum -H3 over the same files: $xms ms = $xmb MB/s (medians of ${BENCH_ROUNDS:-15} interleaved rounds)"
+	ratio "recover: verify speed vz / xxhsum -H3 at $N x 128: $vratio (median of the rounds' own ratios; higher is better; bar 0.8; verify also checks structure)"
 fi
 
 if has durability; then
@@ -248,7 +247,7 @@ fi
 
 if has backup; then
 	say "## Backup beside tar --zstd"
-	VZ=$VZ bash bench/backup.sh 2>&1 | tee -a "$RESULTS" | sed 's/^/backup: /' >>"$OUT/ratios.txt" || true
+	VZ=$VZ bash bench/backup.sh 2>&1 | tee -a "$RESULTS" | sed -n '/^ratios/,$p' | sed 's/^/backup: /' >>"$OUT/ratios.txt" || true
 fi
 
 if has workspace; then

@@ -78,7 +78,7 @@ echo "ratio: scale: build of $N x 128 (2 threads): $s s, peak RSS $((kb / 1024))
 # exact ground truth (after the build: a build that cannot finish makes it moot)
 if [ ! -f "$GT" ]; then
 	cc -std=gnu11 -O2 -D_GNU_SOURCE -o "$OUT/scale-gt" bench/scale-gt.c build/libvz.a \
-		-Wl,-Bstatic -lyaml -lxxhash -ljansson -Wl,-Bdynamic -lzstd -ldl -lm -pthread
+		-Wl,-Bstatic -lyaml -lxxhash -ljansson -lz -Wl,-Bdynamic -lzstd -ldl -lm -pthread
 	t0=$(ms_now)
 	"$OUT/scale-gt" "${SYN}_base.fvecs" "${SYN}_query.fvecs" 10 2 "$GT.tmp"
 	mv "$GT.tmp" "$GT"
@@ -86,9 +86,9 @@ if [ ! -f "$GT" ]; then
 fi
 
 # serving: recall@10 against the exact neighbours, then QPS of the whole process
-recall() { # results (query TAB id...) ground-truth.ivecs
+recall() { # results (--json: one object a query) ground-truth.ivecs
 	"$PY" - "$1" "$2" <<'PY'
-import struct, sys
+import json, struct, sys
 gt = []
 with open(sys.argv[2], "rb") as f:
     while (h := f.read(4)):
@@ -96,9 +96,8 @@ with open(sys.argv[2], "rb") as f:
         gt.append(set(struct.unpack(f"<{k}i", f.read(4 * k))))
 hit = n = 0
 for line in open(sys.argv[1]):
-    f = line.split("\t")
-    q, ids = int(f[0]), {int(x) for x in f[1:11]}
-    hit += len(ids & gt[q]); n += 1
+    r = json.loads(line)
+    hit += len({int(x["id"]) for x in r["results"][:10]} & gt[r["query"]]); n += 1
 assert n == len(gt), f"{n} result lines for {len(gt)} queries"
 print(f"{hit / (10 * n):.4f}")
 PY
@@ -107,8 +106,8 @@ q() { VZ_DATA_DIR=$DD/data "$VZ" query c --batch "${SYN}_query.fvecs" -k 10 "$@"
 threads_opt=
 "$VZ" query --help 2>&1 | grep -q -- '--threads' && threads_opt=1
 for ef in 64 128; do
-	q --ef "$ef" >"$DD/res-$ef.tsv" # also the warm-up
-	r=$(recall "$DD/res-$ef.tsv" "$GT")
+	q --ef "$ef" --json >"$DD/res-$ef.jsonl" # also the warm-up
+	r=$(recall "$DD/res-$ef.jsonl" "$GT")
 	for th in 1 ${threads_opt:+2}; do
 		topt=()
 		[ -n "$threads_opt" ] && topt=(--threads "$th")
