@@ -96,15 +96,18 @@ int vz_cli_build_one(const struct vz_cli *cli, const vz_workspace *w, const vz_w
 		printf("{\"collection\":");
 		vz_json_string(stdout, c->full_name, strlen(c->full_name));
 		printf(",\"files\":%zu,\"changed\":%zu,\"added\":%zu,\"removed\":%zu,\"chunks\":%zu,\"too_large\":%zu,\"binary\":%zu,"
-		       "\"embedding\":\"%s\",\"rebuilt\":%s,\"seconds\":%.3f}\n",
+		       "\"embedding\":\"%s\",\"rebuilt\":%s,\"read\":%zu,\"index\":\"%s\",\"appended\":%zu,\"tombstones\":%llu,\"seconds\":%.3f}\n",
 		       st.files, st.changed, st.added, st.removed, st.chunks, st.too_large, st.binary, c->cfg.embedding,
-		       st.rebuilt ? "true" : "false", st.seconds);
+		       st.rebuilt ? "true" : "false", st.read, st.index, st.appended, (unsigned long long)st.tombstones, st.seconds);
 	} else if (cli->verbosity >= 0) { /* the summary is a report, not data: -q silences it */
 		char skipped[96] = "";
 		if (st.too_large || st.binary)
 			snprintf(skipped, sizeof skipped, ", %zu skipped (%zu too large, %zu binary)", st.too_large + st.binary, st.too_large, st.binary);
 		printf("%s: %zu files, %zu changed, %zu added, %zu removed, %zu chunks%s, %.2f s%s\n", c->full_name, st.files,
 		       st.changed, st.added, st.removed, st.chunks, skipped, st.seconds, st.rebuilt ? " (rebuilt)" : "");
+		if (cli->verbosity > 0)
+			printf("%s: %zu files read, index %s, %zu rows appended, %llu tombstones\n", c->full_name, st.read, st.index,
+			       st.appended, (unsigned long long)st.tombstones);
 	}
 	fflush(stdout);
 	return 0;

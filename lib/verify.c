@@ -233,7 +233,7 @@ static void check_terms(struct checker *k, const char *dir, const vz_meta *m, bo
 }
 
 /* cache.bin (workspace collections): every byte, its structure, the collection id, the
- * snapshot's generation, and one chunk per row. */
+ * snapshot's generation, and one chunk per live row. */
 static void check_cache(struct checker *k, const char *dir, const vz_meta *m)
 {
 	char path[4200];
@@ -265,8 +265,8 @@ static void check_cache(struct checker *k, const char *dir, const vz_meta *m)
 	if (h.generation != m->generation)
 		problem(k, "cache.bin", 16, "generation %llu, metadata.json says %llu (%s)", (unsigned long long)h.generation,
 			(unsigned long long)m->generation, h.generation < m->generation ? "an older copy?" : "a newer copy?");
-	else if (chunks != m->rows)
-		problem(k, "cache.bin", -1, "%llu chunks, metadata.json says %llu rows", (unsigned long long)chunks, (unsigned long long)m->rows);
+	else if (chunks != m->live)
+		problem(k, "cache.bin", -1, "%llu chunks, metadata.json says %llu live rows", (unsigned long long)chunks, (unsigned long long)m->live);
 }
 
 /* When every other file disagrees with metadata.json in the same way, it is metadata.json that

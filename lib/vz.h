@@ -597,6 +597,14 @@ typedef struct vz_row {
 int vz_collection_write_snapshot(const char *dir, const vz_config *cfg, const vz_row *rows, size_t n,
 				 int threads, uint64_t generation, const char *extra_json);
 
+/* Writes the next snapshot of the workspace collection in dir (locked by the caller): its
+ * committed rows in their order, those numbered in dead[] now tombstones, then the rows of
+ * add[]; the committed graph is extended by the new rows instead of built again. *first_new
+ * gets the row number of add[0]. VZ_EINVAL when there is no graph to extend (no rows, no
+ * usable index.hnsw, sq8) or a dead row is out of range: write a full snapshot instead. */
+int vz_collection_extend_snapshot(const char *dir, const uint64_t *dead, size_t n_dead, const vz_row *add, size_t n_add,
+				  int threads, const char *extra_json, uint64_t *first_new);
+
 /* Loads what searches read into memory, as hnswlib's load does: each node's links and vector
  * side by side (vz_hnsw_pack; an sq8 index is loaded whole instead, with
  * vz_map_preload). A single query is fastest without: it visits a few thousand scattered
