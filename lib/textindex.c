@@ -651,31 +651,50 @@ static void add_qterm(void *ctx, const char *t, size_t n, size_t offset)
 	q->n[q->count++] = n;
 }
 
-typedef struct first_match {
+/* The passage of a text that a snippet shows: the query terms found in it, by offset. */
+#define PASSAGE 320 /* bytes from a match: about fifty words, as passage retrieval takes */
+#define PASSAGE_MATCHES 4096
+
+typedef struct matches {
 	const qterms *q;
-	size_t at;
-	bool found;
-} first_match;
+	uint32_t at[PASSAGE_MATCHES];
+	uint8_t term[PASSAGE_MATCHES];
+	size_t n;
+} matches;
 
 static void match_token(void *ctx, const char *t, size_t n, size_t offset)
 {
-	first_match *m = ctx;
-	if (m->found) return;
+	matches *m = ctx;
+	if (m->n == PASSAGE_MATCHES || offset > UINT32_MAX) return;
 	for (size_t i = 0; i < m->q->count; i++)
 		if (m->q->n[i] == n && !memcmp(m->q->t[i], t, n)) {
-			m->found = true;
-			m->at = offset;
+			m->at[m->n] = (uint32_t)offset;
+			m->term[m->n++] = (uint8_t)i;
 			return;
 		}
 }
 
-size_t vz_text_first_match(const char *text, size_t len, const char *query, size_t qlen)
+size_t vz_text_best_match(const char *text, size_t len, const char *query, size_t qlen)
 {
 	qterms q = { .count = 0 };
 	tokens(query, qlen, add_qterm, &q);
-	first_match m = { &q, 0, false };
-	tokens(text, len, match_token, &m);
-	return m.found ? m.at : 0;
+	matches *m = malloc(sizeof *m);
+	if (!m) return 0;
+	m->q = &q;
+	m->n = 0;
+	tokens(text, len, match_token, m);
+	/* slide a window of PASSAGE bytes from each match: the most distinct query terms, then the
+	 * most matches, win; the earliest of equals */
+	uint32_t count[32] = { 0 };
+	size_t distinct = 0, j = 0, best_score = 0, best = 0;
+	for (size_t i = 0; i < m->n; i++) {
+		for (; j < m->n && m->at[j] < (uint64_t)m->at[i] + PASSAGE; j++) distinct += count[m->term[j]]++ == 0;
+		size_t score = distinct * PASSAGE_MATCHES + (j - i);
+		if (score > best_score) best_score = score, best = m->at[i];
+		distinct -= --count[m->term[i]] == 0;
+	}
+	free(m);
+	return best;
 }
 
 static double idf(uint64_t n, uint64_t df)

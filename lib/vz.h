@@ -806,8 +806,10 @@ typedef struct vz_text_hit {
 int vz_text_search(const vz_text_index *x, const char *query, size_t qlen, size_t k, bool chunks, vz_text_hit **out, size_t *n);
 void vz_text_hits_free(vz_text_hit *h, size_t n);
 int vz_text_file_path(const vz_text_index *x, uint32_t file, const char **path, size_t *len);
-/* Offset in text of the first term that is also a term of query (0 when none). */
-size_t vz_text_first_match(const char *text, size_t len, const char *query, size_t qlen);
+/* Offset in text of the start of its passage that matches query best: of the windows of 320
+ * bytes from a term that is also a term of query, the one with the most distinct query terms,
+ * then the most matches, the earliest of equals (0 when none). Snippets and path:LINE show it. */
+size_t vz_text_best_match(const char *text, size_t len, const char *query, size_t qlen);
 
 /* True for the built-in embedding models: bm25 and the native ones of the workspace file
  * (native_bow, native_hash, native_ngram; lib/embed_native.c). */
