@@ -18,68 +18,11 @@
 #define BM25_B 0.75
 /* Reference document length in terms for the b normalisation (a 2 KB chunk holds about 300). */
 #define BM25_REF_LEN 256.0
-#define TERM_MAX 64
 #define TERMS_VERSION 2 /* 1, still read, carries no collection id */
-
-/* ---- tokenizer ---- */
-
-static bool word_byte(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
-}
-
-/* A light suffix strip so that "replaying", "replayed" and "replays" meet "replay". */
-static size_t stem(const char *t, size_t n)
-{
-	if (n > 5 && !memcmp(t + n - 3, "ing", 3)) return n - 3;
-	if (n > 4 && !memcmp(t + n - 2, "ed", 2)) return n - 2;
-	if (n > 4 && !memcmp(t + n - 2, "es", 2) && (t[n - 3] == 's' || t[n - 3] == 'x' || t[n - 3] == 'h')) return n - 2;
-	if (n > 3 && t[n - 1] == 's' && t[n - 2] != 's') return n - 1;
-	return n;
-}
-
-/* The most frequent English function words. They occur in nearly every chunk, so their idf is
- * near zero, but on the document side (which has no idf) they would take most of each vector's
- * weight and, hashed into the same buckets as meaningful terms, blur them. */
-static bool stopword(const char *t, size_t n)
-{
-	/* by length, each list its words back to back (a linear scan with strlen per word took a
-	 * sixth of an incremental build) */
-	static const char *const by_len[6] = { "", "", "anasatbebyifinisitofonortowe", "andareforhasitsthewasnotbutcanmayyou",
-		"fromhaveintothatthenthiswerewillwithwhenyour", "theirtherethesewhich" };
-	if (n < 2 || n > 5) return false;
-	for (const char *w = by_len[n]; *w; w += n)
-		if (w[0] == t[0] && !memcmp(w, t, n)) return true;
-	return false;
-}
-
-void vz_terms_each(const char *text, size_t len, void (*fn)(void *ctx, uint64_t h), void *ctx)
-{
-	size_t i = 0;
-	while (i < len) {
-		while (i < len && !word_byte((unsigned char)text[i])) i++;
-		size_t start = i;
-		while (i < len && word_byte((unsigned char)text[i])) i++;
-		size_t n = i - start;
-		if (n < 2 || n > TERM_MAX) continue; /* single letters and long blobs carry no meaning */
-		char term[TERM_MAX];
-		for (size_t k = 0; k < n; k++) {
-			char c = text[start + k];
-			term[k] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-		}
-		if (stopword(term, n)) continue;
-		fn(ctx, vz_hash64(term, stem(term, n)));
-	}
-}
 
 /* ---- a small open-addressing map from term hash to count ---- */
 
-typedef struct term_map {
-	uint64_t *keys; /* 0 marks an empty slot (a zero hash is remapped to 1) */
-	uint32_t *vals;
-	size_t cap, n;
-	bool failed;
-} term_map;
+typedef vz_term_map term_map;
 
 static uint64_t key_of(uint64_t h) { return h ? h : 1; }
 
@@ -141,6 +84,9 @@ static void map_free(term_map *m)
 	free(m->vals);
 	memset(m, 0, sizeof *m);
 }
+
+uint32_t *vz_term_slot(vz_term_map *m, uint64_t h) { return map_slot(m, h); }
+void vz_term_map_free(vz_term_map *m) { map_free(m); }
 
 static void count_term(void *ctx, uint64_t h)
 {
@@ -443,68 +389,6 @@ int vz_bm25_load(const char *path, vz_bm25 **out)
 	return rc;
 }
 
-/* Checks that the table m read from path belongs to the collection of metadata.json: its id,
- * and the generation (cache.bin) or a save count no lower than the checkpoint's (terms.bin). */
-static int check_origin(const vz_bm25 *m, const vz_meta *meta, const char *path, bool cache)
-{
-	char want[33], got[33];
-	if (vz_id_is_set(&meta->id) && !vz_id_equal(&m->id, &meta->id)) {
-		vz_id_hex(&meta->id, want);
-		if (!vz_id_is_set(&m->id))
-			return vz_fail(VZ_ECORRUPT, "%s: carries no collection id, metadata.json names %s (an older copy?)", path, want);
-		vz_id_hex(&m->id, got);
-		return vz_fail(VZ_ECORRUPT, "%s: belongs to collection %s, this is %s", path, got, want);
-	}
-	if (cache && vz_id_is_set(&meta->id) && m->saves != meta->generation)
-		return vz_fail(VZ_ECORRUPT, "%s: generation %llu, metadata.json says %llu (%s)", path, (unsigned long long)m->saves,
-			       (unsigned long long)meta->generation, m->saves < meta->generation ? "an older copy?" : "a newer copy?");
-	if (!cache && m->saves < meta->terms_saves)
-		return vz_fail(VZ_ECORRUPT, "%s: saved %llu times, metadata.json says %llu (an older copy?)", path,
-			       (unsigned long long)m->saves, (unsigned long long)meta->terms_saves);
-	return VZ_OK;
-}
-
-int vz_bm25_open_dir(const char *collection_dir, uint32_t dim, vz_bm25 **out)
-{
-	*out = NULL;
-	char path[4096];
-	vz_meta meta;
-	bool have_meta = vz_meta_read(collection_dir, &meta) == VZ_OK, cache = true;
-	int rc = vz_path_fmt(path, sizeof path, "%s/cache.bin", collection_dir);
-	if (rc) goto out;
-	rc = vz_ws_cache_load_model(path, out);
-	if (rc == VZ_ENOENT && have_meta && meta.workspace) {
-		rc = vz_fail(VZ_ECORRUPT, "%s: missing (vz build --force makes it again)", path);
-		goto out;
-	}
-	if (rc != VZ_ENOENT) goto check;
-	cache = false;
-	if ((rc = vz_path_fmt(path, sizeof path, "%s/terms.bin", collection_dir))) goto out;
-	rc = vz_bm25_load(path, out);
-	if (rc == VZ_ENOENT) {
-		/* no text was ever saved, or the file was lost: metadata.json knows which */
-		if (have_meta && meta.terms_saves > 0) {
-			rc = vz_fail(VZ_ECORRUPT, "%s: missing, metadata.json says it was saved %llu times (vz recover makes it again)", path,
-				     (unsigned long long)meta.terms_saves);
-			goto out;
-		}
-		rc = vz_bm25_new(dim, out);
-		if (!rc && have_meta) (*out)->id = meta.id;
-		goto out;
-	}
-check:
-	if (!rc && (*out)->dim != dim)
-		rc = vz_fail(VZ_ECORRUPT, "%s: dimension %u, the collection has %u", path, (*out)->dim, dim);
-	if (!rc && have_meta) rc = check_origin(*out, &meta, path, cache);
-	if (rc) {
-		vz_bm25_free(*out);
-		*out = NULL;
-	}
-out:
-	if (have_meta) vz_meta_free(&meta);
-	return rc;
-}
-
 int vz_bm25_save_dir(const vz_bm25 *m, const char *collection_dir)
 {
 	char path[4096];
@@ -518,14 +402,4 @@ int vz_bm25_save_dir(const vz_bm25 *m, const char *collection_dir)
 	copy.id = meta.id;
 	vz_meta_free(&meta);
 	return vz_bm25_save(&copy, path);
-}
-
-int vz_embed_query(const char *collection_dir, const char *text, size_t len, float *out, uint32_t dim)
-{
-	vz_bm25 *m;
-	int rc = vz_bm25_open_dir(collection_dir, dim, &m);
-	if (rc) return rc;
-	rc = vz_bm25_embed_query(m, text, len, out);
-	vz_bm25_free(m);
-	return rc;
 }

@@ -578,11 +578,13 @@ static bool str_at(const vz_text_index *x, uint32_t off, uint32_t len, const cha
 	return true;
 }
 
+static const unsigned char *file_rec(const vz_text_index *x, uint32_t f) { return x->p + x->off_files + (uint64_t)f * FILE_REC; }
+
 int vz_text_file_path(const vz_text_index *x, uint32_t file, const char **path, size_t *len)
 {
 	*path = "", *len = 0;
 	if (file >= x->files) return vz_fail(VZ_ECORRUPT, "file %u of %llu", file, (unsigned long long)x->files);
-	const unsigned char *r = x->p + x->off_files + (uint64_t)file * FILE_REC;
+	const unsigned char *r = file_rec(x, file);
 	uint32_t n = vz_load_u32(r + 12);
 	if (!str_at(x, vz_load_u32(r + 8), n, path)) return vz_fail(VZ_ECORRUPT, "offset %llu: path out of bounds", (unsigned long long)(VZ_HEADER_SIZE + x->off_files + (uint64_t)file * FILE_REC + 8));
 	*len = n;
@@ -593,7 +595,7 @@ int vz_text_index_file(const vz_text_index *x, uint32_t i, vz_text_file_stat *ou
 {
 	int rc = vz_text_file_path(x, i, &out->path, &out->path_len);
 	if (rc) return rc;
-	const unsigned char *r = x->p + x->off_files + (uint64_t)i * FILE_REC;
+	const unsigned char *r = file_rec(x, i);
 	out->size = vz_load_u64(r + 48);
 	out->mtime_ns = (int64_t)vz_load_u64(r + 56);
 	out->chunks = vz_load_u32(r + 28);
@@ -734,7 +736,6 @@ static int cmp_cand(const void *a, const void *b)
 }
 
 static const unsigned char *chunk_rec(const vz_text_index *x, uint32_t c) { return x->p + x->off_chunks + (uint64_t)c * CHUNK_REC; }
-static const unsigned char *file_rec(const vz_text_index *x, uint32_t f) { return x->p + x->off_files + (uint64_t)f * FILE_REC; }
 
 void vz_text_hits_free(vz_text_hit *h, size_t n)
 {

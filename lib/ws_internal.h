@@ -1,4 +1,4 @@
-/* ws_internal.h: helpers shared by the workspace files (embed.c, walk.c, wscache.c, wsbuild.c);
+/* ws_internal.h: helpers shared by the workspace files (embed.c, embed_dir.c, embed_native.c, walk.c, wsbuild.c);
  * not part of the public API. */
 #ifndef VZ_WS_INTERNAL_H
 #define VZ_WS_INTERNAL_H
@@ -20,8 +20,19 @@ int vz_rd_bytes(vz_reader *r, size_t n, const unsigned char **out);
 int vz_bm25_encode(const vz_bm25 *m, vz_buf *b);
 int vz_bm25_decode(vz_reader *r, vz_bm25 **out);
 
-/* Calls fn for each term of text (lowercased, stemmed) with its 64-bit hash. */
+/* Calls fn for each term of text (lowercased, stemmed) with its 64-bit hash (lib/terms.c). */
 void vz_terms_each(const char *text, size_t len, void (*fn)(void *ctx, uint64_t h), void *ctx);
+
+/* A small open-addressing map from a term's hash to a u32 (embed.c): zero it to start. */
+typedef struct vz_term_map {
+	uint64_t *keys; /* 0 marks an empty slot (a zero hash is remapped to 1) */
+	uint32_t *vals;
+	size_t cap, n;
+	bool failed;
+} vz_term_map;
+/* The value of h, inserted as 0 when absent; NULL when out of memory. */
+uint32_t *vz_term_slot(vz_term_map *m, uint64_t h);
+void vz_term_map_free(vz_term_map *m);
 
 /* Checks a mapped file's header (magic, version), body length and body checksum; r gets the body. */
 int vz_ws_open_body(const vz_map *map, const char *magic, uint32_t version, vz_file_header *h, vz_reader *r);

@@ -54,7 +54,8 @@ typedef struct ws_file {
 } ws_file;
 
 typedef struct ws_cache {
-	uint32_t version; /* of the file it was loaded from */
+	vz_file_header header; /* of the file it was loaded from */
+	uint32_t version;
 	uint64_t config_hash, generation;
 	vz_coll_id id;
 	uint32_t dim;
@@ -165,6 +166,7 @@ static int cache_load(const char *path, ws_cache *c, vz_bm25 **model)
 		if (!rc && r.left) rc = vz_fail(VZ_ECORRUPT, "offset %zu: trailing bytes", r.offset);
 	}
 	vz_unmap(&map);
+	c->header = h;
 	c->config_hash = h.aux;
 	c->generation = h.generation;
 	c->version = h.version;
@@ -189,15 +191,12 @@ int vz_ws_cache_info(const char *path, vz_file_header *h, vz_coll_id *id, uint64
 	ws_cache c;
 	int rc = cache_load(path, &c, NULL);
 	if (rc) return rc;
+	*h = c.header;
 	*id = c.id;
 	*chunks = 0;
 	for (size_t i = 0; i < c.n; i++) *chunks += c.files[i].n_chunks;
 	cache_free(&c);
-	vz_map map;
-	if ((rc = vz_map_file(path, &map))) return rc;
-	rc = vz_header_decode(map.data, map.size, VZ_MAGIC_CACHE, CACHE_VERSION, h);
-	vz_unmap(&map);
-	return rc;
+	return VZ_OK;
 }
 
 int vz_ws_cache_check(const char *path)
