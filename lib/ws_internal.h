@@ -42,8 +42,9 @@ int vz_ws_cache_load_model(const char *path, vz_bm25 **out);
  * For the fuzz target and checks; builds use the loader directly. */
 int vz_ws_cache_check(const char *path);
 /* Reads all of cache.bin like vz_ws_cache_check and tells what it holds: its header, the
- * collection id it carries (zero for version 1) and the number of chunks (rows). */
-int vz_ws_cache_info(const char *path, vz_file_header *h, vz_coll_id *id, uint64_t *chunks);
+ * collection id it carries (zero for version 1), the number of chunks (live rows) and the end
+ * of the rows its files name (no more than the snapshot's rows). */
+int vz_ws_cache_info(const char *path, vz_file_header *h, vz_coll_id *id, uint64_t *chunks, uint64_t *rows_end);
 /* Where a df table came from: the collection id and the save count of terms.bin (its header's
  * generation), or the generation of cache.bin. */
 void vz_bm25_set_origin(vz_bm25 *m, const vz_coll_id *id, uint64_t saves);

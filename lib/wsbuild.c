@@ -10,15 +10,17 @@
  *     before, the rows were in file order, chunk order),
  *     then per chunk (the rows the file produced, in row order):
  *       u64 start, u64 end (byte range in the file), u32 first line (1-based; version 3 on),
- *       u32 text length, text, dim x f32 vector.
+ *       u32 text length, text, and before version 4 dim x f32 vector (skipped when read).
  * A build does not use a cache older than version 3 (it reads every file again): its chunks
  * have no lines for postings.bin.
  * An incremental build keeps the committed rows where they are, makes those of changed and
  * removed files tombstones and appends the rows of changed and added files, so that the graph
  * of index.hnsw is extended instead of built again (vz_collection_extend_snapshot); when the
  * tombstones would pass a fifth of the rows, it writes the full snapshot in file order.
- * Keeping each chunk's text and vector is what lets an incremental build re-read and re-embed
- * only the files that changed, and yet write the same snapshot as a full build. A binary file
+ * Keeping each chunk's text is what lets an incremental build re-read and re-embed only the
+ * files that changed, and yet answer as a full build: an extended snapshot takes the vectors of
+ * the rows it keeps from vectors.bin, a snapshot written whole embeds the kept texts again (a
+ * document vector depends on its text alone, so it gets the same bits). A binary file
  * (a NUL byte) is recorded with content hash 0 and no chunks, so that it is not read again
  * while its size and modification time stay the same. */
 #include "ws_internal.h"
@@ -40,7 +42,7 @@ typedef struct ws_chunk {
 	uint32_t line;
 	char *text;
 	uint32_t text_len;
-	float *vec;
+	float *vec; /* embedded in this build, or NULL (see ensure_vectors) */
 } ws_chunk;
 
 typedef struct ws_file {
@@ -103,9 +105,9 @@ static int read_file_record(vz_reader *r, uint32_t dim, uint32_t version, ws_fil
 		return rc;
 	if (f->first_row > UINT64_MAX - n) return vz_fail(VZ_ECORRUPT, "offset %zu: first row %" PRIu64 " out of range", r->offset - 8, f->first_row);
 	f->mtime_ns = (int64_t)mtime;
-	/* each chunk takes at least 20 bytes (24 from version 3) plus its vector: bound the count
-	 * by what is left */
-	size_t per = (version >= 3 ? 24 : 20) + (size_t)dim * 4;
+	/* each chunk takes at least 20 bytes (24 from version 3) plus, before version 4, its
+	 * vector: bound the count by what is left */
+	size_t per = (version >= 3 ? 24 : 20) + (version < 4 ? (size_t)dim * 4 : 0);
 	if (n > r->left / per) return vz_fail(VZ_ECORRUPT, "offset %zu: %u chunks do not fit", r->offset - 4, n);
 	if (n && !(f->chunks = calloc(n, sizeof *f->chunks))) return vz_fail(VZ_ENOMEM, "out of memory");
 	for (uint32_t i = 0; i < n; i++) {
@@ -120,12 +122,7 @@ static int read_file_record(vz_reader *r, uint32_t dim, uint32_t version, ws_fil
 		if (!(c->text = malloc(c->text_len + 1u))) return vz_fail(VZ_ENOMEM, "out of memory");
 		memcpy(c->text, p, c->text_len);
 		c->text[c->text_len] = 0;
-		if ((rc = vz_rd_bytes(r, (size_t)dim * 4, &p))) return rc;
-		if (!(c->vec = malloc((size_t)dim * 4))) return vz_fail(VZ_ENOMEM, "out of memory");
-		for (uint32_t j = 0; j < dim; j++) {
-			uint32_t bits = vz_load_u32(p + 4 * j);
-			memcpy(&c->vec[j], &bits, 4);
-		}
+		if (version < 4 && (rc = vz_rd_bytes(r, (size_t)dim * 4, &p))) return rc;
 	}
 	return VZ_OK;
 }
@@ -186,15 +183,18 @@ int vz_ws_cache_load_model(const char *path, vz_bm25 **out)
 	return cache_load(path, &c, out);
 }
 
-int vz_ws_cache_info(const char *path, vz_file_header *h, vz_coll_id *id, uint64_t *chunks)
+int vz_ws_cache_info(const char *path, vz_file_header *h, vz_coll_id *id, uint64_t *chunks, uint64_t *rows_end)
 {
 	ws_cache c;
 	int rc = cache_load(path, &c, NULL);
 	if (rc) return rc;
 	*h = c.header;
 	*id = c.id;
-	*chunks = 0;
-	for (size_t i = 0; i < c.n; i++) *chunks += c.files[i].n_chunks;
+	*chunks = *rows_end = 0;
+	for (size_t i = 0; i < c.n; i++) {
+		*chunks += c.files[i].n_chunks;
+		if (c.files[i].n_chunks && c.files[i].first_row + c.files[i].n_chunks > *rows_end) *rows_end = c.files[i].first_row + c.files[i].n_chunks;
+	}
 	cache_free(&c);
 	return VZ_OK;
 }
@@ -230,11 +230,6 @@ static int cache_save(const char *path, const ws_cache *c, const vz_bm25 *m)
 			if (!rc) rc = vz_buf_u32(&b, ch->line);
 			if (!rc) rc = vz_buf_u32(&b, ch->text_len);
 			if (!rc) rc = vz_buf_put(&b, ch->text, ch->text_len);
-			for (uint32_t k = 0; k < c->dim && !rc; k++) {
-				uint32_t bits;
-				memcpy(&bits, &ch->vec[k], 4);
-				rc = vz_buf_u32(&b, bits);
-			}
 		}
 	}
 	if (!rc) {
@@ -410,8 +405,22 @@ static int make_rows(const ws_cache *c, bool fresh_only, vz_row **out, size_t *n
 	return VZ_OK;
 }
 
+/* Embeds again the chunks of c that have no vector (those cache.bin kept). */
+static int ensure_vectors(ws_cache *c, const vz_bm25 *m)
+{
+	for (size_t i = 0; i < c->n; i++)
+		for (uint32_t j = 0; j < c->files[i].n_chunks; j++) {
+			ws_chunk *ch = &c->files[i].chunks[j];
+			if (ch->vec) continue;
+			if (!(ch->vec = malloc(c->dim * sizeof *ch->vec))) return vz_fail(VZ_ENOMEM, "out of memory");
+			int rc = vz_embed_text(m, ch->text, ch->text_len, ch->vec);
+			if (rc) return vz_fail(rc == VZ_EDATA ? VZ_ECORRUPT : rc, "%s: chunk %u has no words to embed", c->files[i].path, j);
+		}
+	return VZ_OK;
+}
+
 /* Writes the snapshot of cache c: rows in file order, chunk order (each file's first_row set). */
-static int write_snapshot(const char *dir, const char *extra, const vz_ws_collection *wc, ws_cache *c, int threads)
+static int write_snapshot(const char *dir, const char *extra, const vz_ws_collection *wc, ws_cache *c, const vz_bm25 *m, int threads)
 {
 	vz_row *rows = NULL;
 	size_t n = 0;
@@ -421,7 +430,8 @@ static int write_snapshot(const char *dir, const char *extra, const vz_ws_collec
 		c->files[i].first_row = row;
 		row += c->files[i].n_chunks;
 	}
-	int rc = make_rows(c, false, &rows, &n, &ids, &pls);
+	int rc = ensure_vectors(c, m);
+	if (!rc) rc = make_rows(c, false, &rows, &n, &ids, &pls);
 	if (!rc) rc = vz_collection_write_snapshot(dir, &wc->cfg, rows, n, threads, c->generation, extra);
 	free(rows);
 	vz_buf_free(&ids);
@@ -719,7 +729,7 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 			st->index = "built";
 			st->appended = st->chunks;
 			st->tombstones = 0;
-			rc = write_snapshot(dir, (const char *)extra.data, wc, &cur, threads);
+			rc = write_snapshot(dir, (const char *)extra.data, wc, &cur, model, threads);
 		}
 		if (rc) goto out;
 		if ((rc = vz_settle_data_file(dir, "postings.bin", VZ_MAGIC_POSTINGS, cur.generation, true, settled, sizeof settled))) goto out;

@@ -489,6 +489,59 @@ TEST(ws_incremental_extends_the_graph_2000_files)
 	vz_workspace_free(w);
 }
 
+static void note_problem(void *ctx, const char *file, int64_t off, const char *what)
+{
+	(void)off;
+	snprintf(ctx, 512, "%s: %s", file, what);
+}
+
+/* cache.bin names the rows of each file: verify says when they lie past the snapshot's rows,
+ * even in a file whose checksums hold (a bug, not a bit flip), and a build then writes the
+ * snapshot whole instead of extending it. */
+TEST(ws_cache_rows_checked_by_verify)
+{
+	mkdir("p", 0755);
+	for (int i = 0; i < 6; i++) {
+		char path[32], text[64];
+		snprintf(path, sizeof path, "p/n%d.md", i);
+		snprintf(text, sizeof text, "# Note %d\nwords about topic %d\n", i, i);
+		put(path, text);
+	}
+	vz_workspace *w = load_ok("defaults: { embedding: { dimension: 8 } }\n"
+				  "projects:\n  - name: p\n    path: p\n    collections:\n      - name: c\n");
+	vz_ws_stats st;
+	CHECK_OK(vz_workspace_build(w, &w->collections[0], "data", false, 1, 1000, NULL, NULL, &st));
+	put("p/n3.md", "# Note 3\nwords about topic three, changed\n");
+	CHECK_OK(vz_workspace_build(w, &w->collections[0], "data", false, 1, 1000, NULL, NULL, &st));
+	CHECK_STR(st.index, "extended");
+	size_t len;
+	unsigned char *b = (unsigned char *)t_slurp("data/workspace/p/c/cache.bin", &len);
+	CHECK(b != NULL);
+	/* n3.md's record: u32 path length, path, u64 size, u64 mtime, u64 hash, u32 chunks, u64 first row */
+	unsigned char *at = memmem(b, len, "n3.md", 5);
+	CHECK(at != NULL);
+	at += 5 + 8 + 8 + 8 + 4;
+	CHECK_INT(vz_load_u64(at), 6); /* appended after the 6 rows of the first build */
+	vz_store_u64(at, 7);
+	vz_file_header h;
+	CHECK_OK(vz_header_decode(b, len, VZ_MAGIC_CACHE, 4, &h));
+	h.body_checksum = vz_hash64(b + VZ_HEADER_SIZE, len - VZ_HEADER_SIZE);
+	vz_header_encode(&h, b);
+	t_write("data/workspace/p/c/cache.bin", b, len);
+	free(b);
+	int problems = 0;
+	char said[512] = "";
+	CHECK_OK(vz_collection_verify("data/workspace/p/c", false, 1000, note_problem, said, &problems));
+	CHECK_INT(problems, 1);
+	CHECK_STR(said, "cache.bin: names rows up to 8, metadata.json says 7 rows");
+	put("p/n4.md", "# Note 4\nchanged as well\n");
+	CHECK_OK(vz_workspace_build(w, &w->collections[0], "data", false, 1, 1000, NULL, NULL, &st));
+	CHECK_STR(st.index, "built");
+	CHECK_OK(vz_collection_verify("data/workspace/p/c", false, 1000, note_problem, said, &problems));
+	CHECK_INT(problems, 0);
+	vz_workspace_free(w);
+}
+
 TEST(ws_readonly_error)
 {
 	put("vectorize-workspace.yml", "projects: []\n");
