@@ -764,7 +764,13 @@ typedef struct vz_text_doc {
 size_t vz_text_title(const char *t, size_t len);
 /* Writes postings.bin for docs at path (atomic replace, through lib/io.c). */
 int vz_text_index_write(const char *path, vz_text_doc *docs, size_t n, const vz_text_weights *w, uint64_t generation, uint64_t config_hash);
+/* The same, taking the postings of doc i from file from[i] of old when from[i] >= 0 (the same
+ * path, content hash and chunks; old written by this tokenizer) instead of tokenizing its text
+ * again: the same bytes, in a fraction of the time. VZ_ECORRUPT when old does not hold
+ * together (tokenize every file then), VZ_ENOMEM, VZ_EIO. */
 typedef struct vz_text_index vz_text_index;
+int vz_text_index_write_from(const char *path, const vz_text_index *old, const int64_t *from, vz_text_doc *docs, size_t n,
+			     const vz_text_weights *w, uint64_t generation, uint64_t config_hash);
 /* Maps postings.bin and checks its header and section table (not the body checksum). */
 int vz_text_index_open(const char *path, vz_text_index **out);
 /* Opens the postings.bin of collection directory dir that belongs to its committed generation

@@ -481,8 +481,9 @@ static int extend_snapshot(const char *dir, const char *extra, const ws_cache *o
 }
 
 /* Writes postings.bin for the files of cache c (the snapshot of generation c->generation), as
- * NAME (postings.bin or postings.bin.new: see vz_workspace_build). */
-static int write_postings(const char *dir, const char *name, const vz_ws_collection *wc, const ws_cache *c)
+ * NAME (postings.bin or postings.bin.new: see vz_workspace_build). The files kept from the last
+ * build (first_row set) take their postings from old, its postings.bin, when there is one. */
+static int write_postings(const char *dir, const char *name, const vz_ws_collection *wc, const ws_cache *c, const vz_text_index *old)
 {
 	char path[4200];
 	int rc = vz_path_fmt(path, sizeof path, "%s/%s", dir, name);
@@ -509,7 +510,24 @@ static int write_postings(const char *dir, const char *name, const vz_ws_collect
 		for (uint32_t j = 0; j < f->n_chunks; j++, nch++)
 			chunks[nch] = (vz_text_chunk){ .text = f->chunks[j].text, .len = f->chunks[j].text_len, .line = f->chunks[j].line, .start = f->chunks[j].start };
 	}
-	if (!rc) rc = vz_text_index_write(path, docs, n, &wc->text, c->generation, wc->config_hash);
+	int64_t *from = old ? malloc((c->n ? c->n : 1) * sizeof *from) : NULL;
+	if (old && !from) old = NULL; /* tokenize them all: slower, the same bytes */
+	for (size_t i = 0, j = 0; old && i < c->n; i++) {
+		vz_text_file_stat fs = { 0 };
+		from[i] = -1;
+		if (c->files[i].first_row == NO_ROW) continue;
+		size_t pl = strlen(c->files[i].path);
+		int cmp = -1;
+		for (; j < vz_text_index_files(old) && !vz_text_index_file(old, (uint32_t)j, &fs); j++) {
+			cmp = memcmp(fs.path, c->files[i].path, fs.path_len < pl ? fs.path_len : pl);
+			if (!cmp) cmp = (fs.path_len > pl) - (fs.path_len < pl);
+			if (cmp >= 0) break;
+		}
+		if (!cmp) from[i] = (int64_t)j;
+	}
+	if (!rc) rc = vz_text_index_write_from(path, old, from, docs, n, &wc->text, c->generation, wc->config_hash);
+	if (rc == VZ_ECORRUPT && old) rc = vz_text_index_write(path, docs, n, &wc->text, c->generation, wc->config_hash);
+	free(from);
 	free(docs);
 	free(chunks);
 	return rc;
@@ -602,6 +620,7 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 	size_t n_ents = 0;
 	vz_bm25 *model = NULL;
 	vz_buf extra = { 0 }; /* metadata.json's extra members for this build */
+	vz_text_index *prev_postings = NULL;
 	if ((rc = vz_path_fmt(cpath, sizeof cpath, "%s/cache.bin", dir)) || (rc = ws_extra(w, wc, &extra))) goto out;
 	vz_meta meta;
 	uint64_t meta_gen = 0, meta_rows = 0, meta_tomb = 0;
@@ -706,6 +725,11 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		if (skipped(&cur.files[i])) st->binary++;
 		else st->files++;
 	}
+	/* the committed postings.bin, whose postings of the files kept are taken over */
+	if (!count_all && vz_text_index_open_dir(dir, meta_gen, &prev_postings) == VZ_OK && vz_text_index_config(prev_postings) != wc->config_hash) {
+		vz_text_index_close(prev_postings);
+		prev_postings = NULL;
+	}
 	bool dirty = st->rebuilt || st->changed || st->added || st->removed || !have_meta || old.config_hash != wc->config_hash;
 	if (dirty) {
 		cur.generation = generation + 1;
@@ -713,7 +737,7 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		 * postings.bin: a crash anywhere leaves a postings file of the committed generation,
 		 * which readers pick (vz_text_index_open_dir) */
 		char settled[4200];
-		if ((rc = write_postings(dir, "postings.bin.new", wc, &cur))) goto out;
+		if ((rc = write_postings(dir, "postings.bin.new", wc, &cur, prev_postings))) goto out;
 		/* what is left in old is the records of changed and removed files: their rows die */
 		uint64_t dead = meta_tomb, added = 0;
 		for (size_t i = 0; i < old.n; i++) dead += old.files[i].n_chunks;
@@ -748,7 +772,7 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		if ((rc = vz_meta_read(dir, &meta))) goto out;
 		cur.id = meta.id; /* the snapshot's identity, as after a snapshot */
 		vz_meta_free(&meta);
-		if ((rc = write_postings(dir, "postings.bin", wc, &cur)) || (rc = cache_save(cpath, &cur, model))) goto out;
+		if ((rc = write_postings(dir, "postings.bin", wc, &cur, prev_postings)) || (rc = cache_save(cpath, &cur, model))) goto out;
 	}
 	if (stamp_old && vz_meta_read(dir, &meta) == VZ_OK) {
 		/* the workspace file changed, not this collection: only its record in metadata.json */
@@ -763,6 +787,7 @@ out:
 	vz_ws_entries_free(ents, n_ents);
 	vz_bm25_free(model);
 	vz_buf_free(&extra);
+	vz_text_index_close(prev_postings);
 	cache_free(&old);
 	cache_free(&cur);
 	vz_lock_release(&lock);
