@@ -1425,7 +1425,8 @@ int vz_collection_write_snapshot(const char *dir, const vz_config *cfg, const vz
 
 /* The committed rows of dir again, rows dead[] among them now tombstones, then add[] after
  * them; the graph of the committed index.hnsw is extended by the new rows, not built again
- * (as a checkpoint without compaction does). The caller holds the exclusive lock. */
+ * (as a checkpoint without compaction does). The caller holds the exclusive lock. Both files'
+ * body checksums are checked first: what is kept gets new ones. */
 int vz_collection_extend_snapshot(const char *dir, const uint64_t *dead, size_t n_dead, const vz_row *add, size_t n_add,
 				  int threads, const char *extra_json, uint64_t *first_new)
 {
@@ -1438,6 +1439,13 @@ int vz_collection_extend_snapshot(const char *dir, const uint64_t *dead, size_t 
 	if (!rc) rc = load(c, VZ_WAL_SCAN_STOP, false);
 	if (!rc && (!c->meta.workspace || !c->has_vec || !c->has_index || c->meta.cfg.quantization == VZ_QUANT_SQ8))
 		rc = vz_fail(VZ_EINVAL, "%s: no graph of plain vectors to extend", dir);
+	/* the rows and the graph kept get new checksums: damage must not pass into them unseen */
+	vz_file_header ih;
+	if (!rc) rc = vz_collection_check_rows(c);
+	if (!rc && (vz_header_decode(c->index_map.data, c->index_map.size, VZ_MAGIC_INDEX, 2, &ih) ||
+		    vz_hash64(c->index_map.data + VZ_HEADER_SIZE, c->index_map.size - VZ_HEADER_SIZE) != ih.body_checksum ||
+		    (c->meta.index.present && ih.body_checksum != c->meta.index.body_checksum)))
+		rc = vz_fail(VZ_ECORRUPT, "%s/index.hnsw: body checksum mismatch", dir);
 	uint32_t dim = c->meta.cfg.dim;
 	uint64_t n_base = c->meta.rows, n_out = n_base + n_add, live = 0;
 	float *vecs = NULL;

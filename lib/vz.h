@@ -601,7 +601,8 @@ int vz_collection_write_snapshot(const char *dir, const vz_config *cfg, const vz
  * committed rows in their order, those numbered in dead[] now tombstones, then the rows of
  * add[]; the committed graph is extended by the new rows instead of built again. *first_new
  * gets the row number of add[0]. VZ_EINVAL when there is no graph to extend (no rows, no
- * usable index.hnsw, sq8) or a dead row is out of range: write a full snapshot instead. */
+ * usable index.hnsw, sq8) or a dead row is out of range, VZ_ECORRUPT when vectors.bin or
+ * index.hnsw is damaged: write a full snapshot instead. */
 int vz_collection_extend_snapshot(const char *dir, const uint64_t *dead, size_t n_dead, const vz_row *add, size_t n_add,
 				  int threads, const char *extra_json, uint64_t *first_new);
 

@@ -749,7 +749,7 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		st->tombstones = dead;
 		if (extensible && rows_fit(&old, meta_rows) && rows_fit(&cur, meta_rows) && dead * 5 <= meta_rows + added)
 			rc = extend_snapshot(dir, (const char *)extra.data, &old, &cur, threads);
-		if (rc == VZ_EINVAL) { /* too many tombstones, or no graph to extend */
+		if (rc == VZ_EINVAL || rc == VZ_ECORRUPT) { /* too many tombstones, no graph to extend, or a damaged one */
 			st->index = "built";
 			st->appended = st->chunks;
 			st->tombstones = 0;
