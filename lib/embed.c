@@ -20,89 +20,22 @@
 #define BM25_REF_LEN 256.0
 #define TERMS_VERSION 2 /* 1, still read, carries no collection id */
 
-/* ---- a small open-addressing map from term hash to count ---- */
-
-typedef vz_term_map term_map;
-
-static uint64_t key_of(uint64_t h) { return h ? h : 1; }
-
-static int map_grow(term_map *m)
-{
-	size_t cap = m->cap ? m->cap * 2 : 64;
-	uint64_t *keys = calloc(cap, sizeof *keys);
-	uint32_t *vals = calloc(cap, sizeof *vals);
-	if (!keys || !vals) {
-		free(keys);
-		free(vals);
-		m->failed = true;
-		return vz_fail(VZ_ENOMEM, "out of memory (term table of %zu)", cap);
-	}
-	for (size_t i = 0; i < m->cap; i++) {
-		if (!m->keys[i]) continue;
-		size_t j = m->keys[i] & (cap - 1);
-		while (keys[j]) j = (j + 1) & (cap - 1);
-		keys[j] = m->keys[i];
-		vals[j] = m->vals[i];
-	}
-	free(m->keys);
-	free(m->vals);
-	m->keys = keys;
-	m->vals = vals;
-	m->cap = cap;
-	return VZ_OK;
-}
-
-/* The slot of key h, inserting it (count 0) when absent; NULL on out of memory. */
-static uint32_t *map_slot(term_map *m, uint64_t h)
-{
-	h = key_of(h);
-	if ((m->n + 1) * 2 > m->cap && map_grow(m)) return NULL;
-	size_t j = h & (m->cap - 1);
-	while (m->keys[j] && m->keys[j] != h) j = (j + 1) & (m->cap - 1);
-	if (!m->keys[j]) {
-		m->keys[j] = h;
-		m->n++;
-	}
-	return &m->vals[j];
-}
-
-static uint32_t map_get(const term_map *m, uint64_t h)
-{
-	if (!m->cap) return 0;
-	h = key_of(h);
-	size_t j = h & (m->cap - 1);
-	while (m->keys[j]) {
-		if (m->keys[j] == h) return m->vals[j];
-		j = (j + 1) & (m->cap - 1);
-	}
-	return 0;
-}
-
-static void map_free(term_map *m)
-{
-	free(m->keys);
-	free(m->vals);
-	memset(m, 0, sizeof *m);
-}
-
-uint32_t *vz_term_slot(vz_term_map *m, uint64_t h) { return map_slot(m, h); }
-void vz_term_map_free(vz_term_map *m) { map_free(m); }
 
 static void count_term(void *ctx, uint64_t h)
 {
-	term_map *m = ctx;
+	vz_term_map *m = ctx;
 	if (m->failed) return;
-	uint32_t *v = map_slot(m, h);
+	uint32_t *v = vz_term_slot(m, h);
 	if (v && *v < UINT32_MAX) (*v)++;
 }
 
 /* The term frequencies of text; the number of terms in *total. */
-static int term_counts(const char *text, size_t len, term_map *m, size_t *total)
+static int term_counts(const char *text, size_t len, vz_term_map *m, size_t *total)
 {
 	memset(m, 0, sizeof *m);
 	vz_terms_each(text, len, count_term, m);
 	if (m->failed) {
-		map_free(m);
+		vz_term_map_free(m);
 		return VZ_ENOMEM;
 	}
 	*total = 0;
@@ -116,7 +49,7 @@ struct vz_bm25 {
 	uint32_t dim;
 	uint32_t native; /* a native model's code (embed_native.c), 0 for bm25 */
 	uint64_t documents;
-	term_map df;
+	vz_term_map df;
 	vz_coll_id id;  /* the collection it belongs to (zero: unknown) */
 	uint64_t saves; /* terms.bin: how many times it was saved; cache.bin: its generation */
 };
@@ -147,7 +80,7 @@ int vz_bm25_new(uint32_t dim, vz_bm25 **out)
 void vz_bm25_free(vz_bm25 *m)
 {
 	if (!m) return;
-	map_free(&m->df);
+	vz_term_map_free(&m->df);
 	free(m);
 }
 
@@ -157,18 +90,18 @@ uint64_t vz_bm25_documents(const vz_bm25 *m) { return m->documents; }
 
 static int change_document(vz_bm25 *m, const char *text, size_t len, bool add)
 {
-	term_map tf;
+	vz_term_map tf;
 	size_t total;
 	int rc = term_counts(text, len, &tf, &total);
 	if (rc) return rc;
 	for (size_t i = 0; i < tf.cap && !rc; i++) {
 		if (!tf.keys[i]) continue;
-		uint32_t *v = map_slot(&m->df, tf.keys[i]);
+		uint32_t *v = vz_term_slot(&m->df, tf.keys[i]);
 		if (!v) rc = VZ_ENOMEM;
 		else if (add && *v < UINT32_MAX) (*v)++;
 		else if (!add && *v > 0) (*v)--;
 	}
-	map_free(&tf);
+	vz_term_map_free(&tf);
 	if (rc) return rc;
 	if (add) m->documents++;
 	else if (m->documents > 0) m->documents--;
@@ -197,7 +130,7 @@ int vz_embed_text(const vz_bm25 *m, const char *text, size_t len, float *out)
 {
 	if (m->native) return vz_native_embed(m->native, m->dim, text, len, out);
 	memset(out, 0, m->dim * sizeof *out);
-	term_map tf;
+	vz_term_map tf;
 	size_t total;
 	int rc = term_counts(text, len, &tf, &total);
 	if (rc) return rc;
@@ -207,13 +140,13 @@ int vz_embed_text(const vz_bm25 *m, const char *text, size_t len, float *out)
 		double f = tf.vals[i];
 		add_hashed(out, m->dim, tf.keys[i], f * (BM25_K1 + 1) / (f + norm_len));
 	}
-	map_free(&tf);
+	vz_term_map_free(&tf);
 	return normalise(out, m->dim, "text");
 }
 
 double vz_bm25_idf(const vz_bm25 *m, uint64_t h)
 {
-	double n = (double)m->documents, df = map_get(&m->df, h);
+	double n = (double)m->documents, df = vz_term_get(&m->df, h);
 	if (df > n) df = n;
 	return log(1 + (n - df + 0.5) / (df + 0.5));
 }
@@ -222,7 +155,7 @@ int vz_bm25_embed_query(const vz_bm25 *m, const char *text, size_t len, float *o
 {
 	if (m->native) return vz_native_embed(m->native, m->dim, text, len, out);
 	memset(out, 0, m->dim * sizeof *out);
-	term_map tf;
+	vz_term_map tf;
 	size_t total;
 	int rc = term_counts(text, len, &tf, &total);
 	if (rc) return rc;
@@ -230,13 +163,13 @@ int vz_bm25_embed_query(const vz_bm25 *m, const char *text, size_t len, float *o
 	 * unless no term of the query is known at all (then every term counts the same) */
 	bool known = false;
 	for (size_t i = 0; i < tf.cap; i++)
-		if (tf.keys[i] && map_get(&m->df, tf.keys[i])) {
+		if (tf.keys[i] && vz_term_get(&m->df, tf.keys[i])) {
 			add_hashed(out, m->dim, tf.keys[i], vz_bm25_idf(m, tf.keys[i]));
 			known = true;
 		}
 	for (size_t i = 0; i < tf.cap && !known; i++)
 		if (tf.keys[i]) add_hashed(out, m->dim, tf.keys[i], 1.0);
-	map_free(&tf);
+	vz_term_map_free(&tf);
 	return normalise(out, m->dim, "query");
 }
 
@@ -262,7 +195,7 @@ int vz_bm25_encode(const vz_bm25 *m, vz_buf *b)
 	if (!rc) rc = vz_buf_u64(b, n);
 	for (size_t i = 0; i < n && !rc; i++) {
 		rc = vz_buf_u64(b, keys[i]);
-		if (!rc) rc = vz_buf_u32(b, map_get(&m->df, keys[i]));
+		if (!rc) rc = vz_buf_u32(b, vz_term_get(&m->df, keys[i]));
 	}
 	free(keys);
 	return rc;
@@ -323,7 +256,7 @@ int vz_bm25_decode(vz_reader *r, vz_bm25 **out)
 			break;
 		}
 		prev = h;
-		uint32_t *v = map_slot(&m->df, h);
+		uint32_t *v = vz_term_slot(&m->df, h);
 		if (!v) {
 			rc = VZ_ENOMEM;
 			break;

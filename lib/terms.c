@@ -1,9 +1,10 @@
 /* terms.c: the terms of the built-in embeddings (lib/embed.c's bm25, lib/embed_native.c's
  * native_bow and native_hash): runs of ASCII letters and digits or non-ASCII bytes, lowercased,
- * lightly stemmed, 2..64 bytes, common English function words left out. Its own file so that
- * both embeddings call it and neither calls the other back. */
+ * lightly stemmed, 2..64 bytes, common English function words left out; and the map that
+ * counts them. Its own file so that both embeddings call it and neither calls the other back. */
 #include "ws_internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define TERM_MAX 64
@@ -55,4 +56,67 @@ void vz_terms_each(const char *text, size_t len, void (*fn)(void *ctx, uint64_t 
 		if (stopword(term, n)) continue;
 		fn(ctx, vz_hash64(term, stem(term, n)));
 	}
+}
+
+/* ---- a small open-addressing map from term hash to count ---- */
+
+static uint64_t key_of(uint64_t h) { return h ? h : 1; }
+
+static int map_grow(vz_term_map *m)
+{
+	size_t cap = m->cap ? m->cap * 2 : 64;
+	uint64_t *keys = calloc(cap, sizeof *keys);
+	uint32_t *vals = calloc(cap, sizeof *vals);
+	if (!keys || !vals) {
+		free(keys);
+		free(vals);
+		m->failed = true;
+		return vz_fail(VZ_ENOMEM, "out of memory (term table of %zu)", cap);
+	}
+	for (size_t i = 0; i < m->cap; i++) {
+		if (!m->keys[i]) continue;
+		size_t j = m->keys[i] & (cap - 1);
+		while (keys[j]) j = (j + 1) & (cap - 1);
+		keys[j] = m->keys[i];
+		vals[j] = m->vals[i];
+	}
+	free(m->keys);
+	free(m->vals);
+	m->keys = keys;
+	m->vals = vals;
+	m->cap = cap;
+	return VZ_OK;
+}
+
+/* The slot of key h, inserting it (count 0) when absent; NULL on out of memory. */
+uint32_t *vz_term_slot(vz_term_map *m, uint64_t h)
+{
+	h = key_of(h);
+	if ((m->n + 1) * 2 > m->cap && map_grow(m)) return NULL;
+	size_t j = h & (m->cap - 1);
+	while (m->keys[j] && m->keys[j] != h) j = (j + 1) & (m->cap - 1);
+	if (!m->keys[j]) {
+		m->keys[j] = h;
+		m->n++;
+	}
+	return &m->vals[j];
+}
+
+uint32_t vz_term_get(const vz_term_map *m, uint64_t h)
+{
+	if (!m->cap) return 0;
+	h = key_of(h);
+	size_t j = h & (m->cap - 1);
+	while (m->keys[j]) {
+		if (m->keys[j] == h) return m->vals[j];
+		j = (j + 1) & (m->cap - 1);
+	}
+	return 0;
+}
+
+void vz_term_map_free(vz_term_map *m)
+{
+	free(m->keys);
+	free(m->vals);
+	memset(m, 0, sizeof *m);
 }

@@ -23,7 +23,7 @@ int vz_bm25_decode(vz_reader *r, vz_bm25 **out);
 /* Calls fn for each term of text (lowercased, stemmed) with its 64-bit hash (lib/terms.c). */
 void vz_terms_each(const char *text, size_t len, void (*fn)(void *ctx, uint64_t h), void *ctx);
 
-/* A small open-addressing map from a term's hash to a u32 (embed.c): zero it to start. */
+/* A small open-addressing map from a term's hash to a u32 (terms.c): zero it to start. */
 typedef struct vz_term_map {
 	uint64_t *keys; /* 0 marks an empty slot (a zero hash is remapped to 1) */
 	uint32_t *vals;
@@ -32,6 +32,8 @@ typedef struct vz_term_map {
 } vz_term_map;
 /* The value of h, inserted as 0 when absent; NULL when out of memory. */
 uint32_t *vz_term_slot(vz_term_map *m, uint64_t h);
+/* The value of h (0 when absent). */
+uint32_t vz_term_get(const vz_term_map *m, uint64_t h);
 void vz_term_map_free(vz_term_map *m);
 
 /* Checks a mapped file's header (magic, version), body length and body checksum; r gets the body. */
