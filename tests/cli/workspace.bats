@@ -18,7 +18,7 @@ setup() {
 	run "$VZ" build
 	assert_success
 	assert_line --regexp '^proj/docs: 2 files, 0 changed, 2 added, 0 removed, 2 chunks, [0-9.]+ s$'
-	assert_line --regexp '^proj/code: 1 files, 0 changed, 1 added, 0 removed, 1 chunks, [0-9.]+ s$'
+	assert_line --regexp '^proj/code: 1 file, 0 changed, 1 added, 0 removed, 1 chunk, [0-9.]+ s$'
 	for f in vectors.bin index.hnsw metadata.json cache.bin; do
 		assert_file_exists "$VZ_DATA_DIR/workspace/proj/docs/$f"
 	done
@@ -134,7 +134,7 @@ setup() {
 	run "$VZ" build proj/docs --json
 	assert_output --regexp '"changed":1,"added":0,"removed":0,.*"read":1,"index":"extended","appended":1,"tombstones":1,'
 	run "$VZ" build proj/docs -v
-	assert_line 'proj/docs: 0 files read, index kept, 0 rows appended, 1 tombstones'
+	assert_line 'proj/docs: 0 files read, index kept, 0 rows appended, 1 tombstone'
 	run "$VZ" verify proj/docs
 	assert_success
 	run "$VZ" query proj/docs --text "lighthouse keeper" -k 1
