@@ -163,6 +163,20 @@ typedef struct vz_result {
  * k 0 gives no results. Errors: VZ_EDATA (a zero vector for cosine), VZ_ECORRUPT, VZ_ENOMEM. */
 int vz_collection_query(vz_collection *c, const float *query, size_t k, size_t ef, vz_result *out, size_t *n);
 
+/* ---- payload filters (lib/filter.c) ---- */
+
+/* A parsed payload filter: the expression of `vz query --where` (grammar and semantics in
+ * vz-query(1), FILTERS), e.g. `lang = "c" and stars >= 10`. */
+typedef struct vz_filter vz_filter;
+/* Parses text (NUL-terminated) into *out, freed with vz_filter_free. Errors: VZ_EINVAL for a
+ * bad expression, the detail naming the column and what was expected there ("column 8:
+ * expected a value (...), found 'and'"). */
+int vz_filter_parse(const char *text, vz_filter **out);
+void vz_filter_free(vz_filter *f);
+/* Whether the payload (len bytes of JSON text; NULL: the row has none) satisfies f. Never
+ * fails and never reads past len: malformed JSON is read as far as it is well formed. */
+bool vz_filter_match(const vz_filter *f, const char *payload, size_t len);
+
 /* ---- writing, reading and maintaining collections (lib/collection.c) ---- */
 
 /* Creates the dynamic collection NAME in data_dir/dynamic/ (made if missing): the directory is
