@@ -19,6 +19,7 @@
  * wal_seq are already folded and skipped (a log of format version 1, restarted after the
  * commit). */
 #include "ws_internal.h"
+#include "filter.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -78,6 +79,7 @@ struct vz_collection {
 	double oldest_op;     /* unix seconds of the oldest un-checkpointed operation, 0 if none */
 	bool dropped;
 	char warning[512];
+	struct vz_where_memo where; /* the last --where filter's answers for the base rows */
 };
 
 static double wall_now(void)
@@ -309,6 +311,7 @@ static void unload(struct vz_collection *c)
 	if (c->has_wal) vz_wal_free(&c->wal);
 	vz_meta_free(&c->meta);
 	vz_buf_free(&c->writer.buf);
+	vz_where_memo_free(&c->where);
 	c->has_vec = c->has_index = c->has_wal = false;
 }
 
@@ -673,7 +676,68 @@ static void fill_delta_result(const struct vz_collection *c, const struct delta_
 	r->score = vz_score(c->meta.cfg.metric, dist);
 }
 
+/* ---- payload filters (vz query --where; the grammar in lib/filter.c) ---- */
+
+struct where_ctx {
+	struct vz_collection *c;
+	const vz_filter *f;
+	bool base_skips; /* deleted or superseded rows to skip first */
+};
+
+/* Skips the rows skip_base skips and those whose payload fails the filter, asking the filter
+ * once per row and handle (c->where). */
+static bool skip_where(void *ctx, uint32_t row)
+{
+	struct where_ctx *w = ctx;
+	struct vz_collection *c = w->c;
+	if (w->base_skips && skip_base(c, row)) return true;
+	uint8_t *s = &c->where.state[row];
+	if (!*s) {
+		const char *id, *p;
+		size_t il, pl;
+		vz_vectors_row(&c->vec, row, &id, &il, &p, &pl, NULL);
+		*s = vz_filter_match(w->f, p, pl) ? 1 : 2;
+	}
+	return *s == 2;
+}
+
+/* Binds c->where to the filter of w: a fresh answer per base row, and the plan from an evenly
+ * spaced sample of them (kept for the next queries with the same filter, as a batch makes). */
+static int where_prepare(struct vz_collection *c, struct where_ctx *w, size_t ef)
+{
+	struct vz_where_memo *m = &c->where;
+	size_t rows = c->has_vec ? c->vec.rows : 0;
+	if (m->serial == vz_filter_serial(w->f) && m->rows == rows) return VZ_OK;
+	vz_where_memo_free(m);
+	if (!(m->state = calloc(rows ? rows : 1, 1))) return vz_fail(VZ_ENOMEM, "out of memory");
+	m->serial = vz_filter_serial(w->f);
+	m->rows = rows;
+	/* every row of a small collection; else rows picked by a fixed hash, not evenly spaced,
+	 * whose stride could fall in step with a pattern of the payloads (i % 100) */
+	bool all = rows <= VZ_WHERE_SAMPLE;
+	for (size_t i = 0; i < (all ? rows : VZ_WHERE_SAMPLE); i++) {
+		size_t r = all ? i : (size_t)(vz_hash64(&i, sizeof i) % rows);
+		if (w->base_skips && skip_base(c, (uint32_t)r)) continue;
+		m->sampled++;
+		m->hits += !skip_where(w, (uint32_t)r);
+	}
+	size_t gone = (size_t)c->meta.tombstones + c->nsup, live = rows > gone ? rows - gone : 0;
+	m->estimate = m->sampled ? (size_t)((double)m->hits / (double)m->sampled * (double)live + 0.5) : 0;
+	m->exact = !c->has_index || vz_where_exact(m->estimate, live, ef);
+	snprintf(m->plan, sizeof m->plan, "%s: %zu of %zu sampled rows match, some %zu of %zu rows", m->exact ? "exact scan" : "graph search",
+		 m->hits, m->sampled, m->estimate, live);
+	return VZ_OK;
+}
+
+const char *vz_collection_where_plan(const vz_collection *c) { return c->where.serial ? c->where.plan : NULL; }
+
 int vz_collection_query(vz_collection *c, const float *query, size_t k, size_t ef, vz_result *out, size_t *n)
+{
+	return vz_collection_query_where(c, query, k, ef, NULL, out, n);
+}
+
+int vz_collection_query_where(vz_collection *c, const float *query, size_t k, size_t ef, const vz_filter *f, vz_result *out,
+			      size_t *n)
 {
 	*n = 0;
 	if (k == 0) return VZ_OK;
@@ -693,10 +757,19 @@ int vz_collection_query(vz_collection *c, const float *query, size_t k, size_t e
 	 * (a cache miss each, some 20% of a search). The tombstone count is metadata.json's, which
 	 * verify checks against vectors.bin. */
 	bool (*skip)(void *, uint32_t) = c->meta.tombstones || c->nsup ? skip_base : NULL;
-	if (c->has_vec && c->has_index) {
-		rc = vz_hnsw_search(&c->index, c->vec.vectors, q, k, ef ? ef : c->meta.cfg.ef_search, skip, c, hits, &nb);
+	void *skip_ctx = c;
+	if (!ef) ef = c->meta.cfg.ef_search;
+	/* a filter: rows that fail it are skipped as deleted ones are, inside the search */
+	struct where_ctx w = { c, f, skip != NULL };
+	if (f && c->has_vec) {
+		if ((rc = where_prepare(c, &w, ef))) goto out;
+		skip = skip_where;
+		skip_ctx = &w;
+	}
+	if (c->has_vec && c->has_index && !(f && c->where.exact)) {
+		rc = vz_hnsw_search(&c->index, c->vec.vectors, q, k, ef, skip, skip_ctx, hits, &nb);
 	} else if (c->has_vec) {
-		rc = vz_exact_search(c->vec.vectors, c->vec.rows, dim, c->meta.cfg.metric, q, k, skip, c, hits, &nb);
+		rc = vz_exact_search(c->vec.vectors, c->vec.rows, dim, c->meta.cfg.metric, q, k, skip, skip_ctx, hits, &nb);
 	}
 	if (rc) goto out;
 	/* the delta is small: search it exactly and merge (k best of both, by distance then id) */
@@ -704,6 +777,7 @@ int vz_collection_query(vz_collection *c, const float *query, size_t k, size_t e
 	size_t nd = 0;
 	for (size_t i = 0; i < c->nd; i++) {
 		if (c->d[i].deleted) continue;
+		if (f && !vz_filter_match(f, c->d[i].has_payload ? c->d[i].payload : NULL, c->d[i].payload_len)) continue;
 		float d = vz_distance(c->meta.cfg.metric, c->d[i].vec, q, dim);
 		size_t pos = nd < k ? nd++ : k;
 		if (pos == k) {

@@ -7,6 +7,7 @@
  * when they were written, but the scanner never trusts them: anything malformed matches no
  * comparison and never reads outside the payload. */
 #include "vz.h"
+#include "filter.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -44,6 +45,7 @@ struct node {
 
 struct vz_filter {
 	struct node *root;
+	uint64_t serial;
 };
 
 /* ---------------------------------------------------------------------------------------------
@@ -628,7 +630,29 @@ int vz_filter_parse(const char *text, vz_filter **out)
 	if (rc) return rc;
 	vz_filter *f = malloc(sizeof *f);
 	if (!f) { free_node(root); return vz_fail(VZ_ENOMEM, "out of memory"); }
+	static _Atomic uint64_t serials;
 	f->root = root;
+	f->serial = ++serials;
 	*out = f;
 	return VZ_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * What a collection keeps of a filter (lib/filter.h)
+ * ------------------------------------------------------------------------------------------- */
+
+uint64_t vz_filter_serial(const vz_filter *f) { return f->serial; }
+
+void vz_where_memo_free(struct vz_where_memo *m)
+{
+	free(m->state);
+	memset(m, 0, sizeof *m);
+}
+
+bool vz_where_exact(size_t estimate, size_t live, size_t ef)
+{
+	const char *e = getenv("VZ_WHERE_PLAN_TMP");
+	if (e) return *e == 'e';
+	(void)live; (void)ef;
+	return estimate < 1000;
 }
