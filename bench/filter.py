@@ -7,10 +7,10 @@
   filter.py recall OUT K EXPR RESULTS.jsonl
                                recall@K of `vz query --batch --json` results against the exact
                                K nearest rows among those matching EXPR ("" for all, "g < X")
-  filter.py faiss OUT K EF EXPR
-                               the peer: faiss IndexHNSWFlat (M 16, efConstruction 200, built with
-                               2 threads), searched with one thread at efSearch EF, filtered with an
-                               IDSelectorBitmap: "recall ms_per_query"
+  filter.py faiss OUT K EF EXPR...
+                               the peer: faiss IndexHNSWFlat (M 16, efConstruction 200, built once
+                               with 2 threads), searched with one thread at efSearch EF, filtered
+                               with an IDSelectorBitmap: "recall ms_per_query" for each EXPR
 """
 import json
 import sys
@@ -89,24 +89,24 @@ def main():
         print(f"{hit / total:.4f}")
     elif cmd == "faiss":
         import faiss
-        k, ef, expr = int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+        k, ef, exprs = int(sys.argv[3]), int(sys.argv[4]), sys.argv[5:]
         base, g, q = load(out)
-        mask = mask_of(g, expr)
         faiss.omp_set_num_threads(2)
         idx = faiss.IndexHNSWFlat(base.shape[1], 16)
         idx.hnsw.efConstruction = 200
         idx.add(base)
         faiss.omp_set_num_threads(1)
-        bits = np.packbits(mask.astype(np.uint8), bitorder="little")
-        sel = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bits))
-        params = faiss.SearchParametersHNSW(sel=sel, efSearch=ef) if expr else faiss.SearchParametersHNSW(efSearch=ef)
-        t = time.perf_counter()
-        _, ids = idx.search(q, k, params=params)
-        ms = (time.perf_counter() - t) * 1000 / len(q)
-        want = truth(base, q, mask, k)
-        hit = sum(len(w & set(i for i in row.tolist() if i >= 0)) for w, row in zip(want, ids))
-        print(f"{hit / sum(len(w) for w in want):.4f} {ms:.3f}")
-
+        for expr in exprs:
+            mask = mask_of(g, expr)
+            bits = np.packbits(mask.astype(np.uint8), bitorder="little")
+            sel = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bits))
+            params = faiss.SearchParametersHNSW(sel=sel, efSearch=ef) if expr else faiss.SearchParametersHNSW(efSearch=ef)
+            t = time.perf_counter()
+            _, ids = idx.search(q, k, params=params)
+            ms = (time.perf_counter() - t) * 1000 / len(q)
+            want = truth(base, q, mask, k)
+            hit = sum(len(w & set(i for i in row.tolist() if i >= 0)) for w, row in zip(want, ids))
+            print(f"{hit / sum(len(w) for w in want):.4f} {ms:.3f}")
 
 if __name__ == "__main__":
     main()

@@ -36,7 +36,10 @@ fi
 q1=$("$PY" -c "import numpy as np, sys; a = np.fromfile(sys.argv[1], dtype=np.int32); print('[' + ','.join('%.9g' % x for x in a[1:1 + a[0]].view(np.float32)) + ']')" "$OUT/query.fvecs")
 
 echo "# filter: $N x $D, k 10, ef $EF, $NQ queries; load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-for expr in "" "g < 500" "g < 10" "g < 1"; do
+EXPRS=("" "g < 500" "g < 10" "g < 1")
+mapfile -t PEER < <("$PY" bench/filter.py faiss "$OUT" 10 "$EF" "${EXPRS[@]}")
+n=0
+for expr in "${EXPRS[@]}"; do
 	where=()
 	[ -n "$expr" ] && where=(--where "$expr")
 	t0=$(ms_now)
@@ -53,7 +56,8 @@ for expr in "" "g < 500" "g < 10" "g < 1"; do
 		b=$(ms_now)
 		calc "$b - $a"
 	done | median)
-	peer=$("$PY" bench/filter.py faiss "$OUT" 10 "$EF" "$expr")
+	peer=${PEER[n]}
+	n=$((n + 1))
 	label=${expr:-none}
 	echo "filter '$label': vz recall@10 $recall, $(calc "($t1 - $t0) / $NQ") ms/query in a batch ($plan), one-shot $one ms;" \
 		"faiss HNSW + IDSelectorBitmap recall@10 ${peer% *}, ${peer#* } ms/query in-process"

@@ -59,6 +59,15 @@ static inline void heap_push(heap *h, pair p, bool max)
 	h->a[i] = p;
 }
 
+static bool heap_grow(heap *h)
+{
+	pair *a = realloc(h->a, h->cap * 2 * sizeof(pair));
+	if (!a) return false;
+	h->a = a;
+	h->cap *= 2;
+	return true;
+}
+
 static inline pair heap_pop(heap *h, bool max)
 {
 	pair top = h->a[0], last = h->a[--h->n];
@@ -346,6 +355,10 @@ static void search_level(struct search_ctx *s, uint32_t ep, float ep_d, uint32_t
 			if (nb >= g->n || !visit(s->vis, nb)) continue;
 			float d = node_dist(s, nb);
 			if (s->top.n < ef || d < bound) {
+				/* a filter that skips most rows keeps top short, so that every node
+				 * reached becomes a candidate: the heap grows (or, out of memory, the
+				 * node is left out) */
+				if (s->cand.n == s->cand.cap && !heap_grow(&s->cand)) continue;
 				heap_push(&s->cand, (pair){ d, nb }, false);
 				/* the links of the node expanded next, as hnswlib does (not those of every
 				 * neighbour: most are never expanded) */

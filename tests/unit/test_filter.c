@@ -425,3 +425,53 @@ TEST(filter_random_expressions_agree_with_a_reference_on_random_payloads)
 	CHECK(matched > agreed / 10 && matched < agreed * 9 / 10);
 	for (int i = 0; i < PAYLOADS; i++) { free(pay[i]); json_decref(doc[i]); }
 }
+
+/* ---- the graph search under a filter that passes few rows ---- */
+
+static bool skip_but_thousandth(void *ctx, uint32_t row)
+{
+	(void)ctx;
+	return row % 1000 != 0;
+}
+
+TEST(graph_search_with_a_filter_passing_one_row_in_1000_walks_the_graph_within_bounds)
+{
+	/* top stays short of ef until the search has reached thousands of nodes: each becomes a
+	 * candidate, far more than the candidate heap holds at first (ef * 32 + 256) */
+	const size_t n = 20000, dim = 8;
+	float *v = malloc(sizeof(float) * n * dim);
+	unsigned long long s = 1;
+	for (size_t i = 0; i < n * dim; i++) {
+		s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+		v[i] = (float)(s >> 40) / (float)(1 << 24) - 0.5f;
+	}
+	vz_hnsw_params p = { .m = 8, .ef_construction = 40, .seed = 1 };
+	vz_hnsw_builder *b;
+	CHECK_OK(vz_hnsw_builder_new(dim, VZ_METRIC_EUCLIDEAN, &p, v, n, &b));
+	CHECK_OK(vz_hnsw_builder_add(b, 0, n, 2));
+	vz_tmpfile t;
+	CHECK_OK(vz_tmpfile_open(&t, "index.hnsw"));
+	CHECK_OK(vz_hnsw_builder_write(b, &t, NULL, 1));
+	CHECK_OK(vz_tmpfile_commit(&t));
+	vz_map map;
+	vz_hnsw_index idx;
+	CHECK_OK(vz_map_file("index.hnsw", &map));
+	CHECK_OK(vz_hnsw_open(map.data, map.size, dim, VZ_METRIC_EUCLIDEAN, n, &idx));
+	size_t found = 0;
+	for (size_t q = 0; q < 20; q++) {
+		vz_hit got[10], want[10];
+		size_t ng, nw;
+		CHECK_OK(vz_hnsw_search(&idx, v, v + q * 7 * dim, 10, 10, skip_but_thousandth, NULL, got, &ng));
+		CHECK_OK(vz_exact_search(v, n, dim, VZ_METRIC_EUCLIDEAN, v + q * 7 * dim, 10, skip_but_thousandth, NULL, want, &nw));
+		CHECK_INT(ng, 10);
+		CHECK_INT(nw, 10);
+		for (size_t i = 0; i < ng; i++) {
+			CHECK(got[i].row % 1000 == 0);
+			for (size_t j = 0; j < nw; j++) found += got[i].row == want[j].row;
+		}
+	}
+	CHECK(found >= 190); /* recall@10 >= 0.95 over the 20 queries */
+	vz_hnsw_builder_free(b);
+	vz_unmap(&map);
+	free(v);
+}
