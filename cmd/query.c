@@ -63,6 +63,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 		qdim = b.dim;
 		nq = b.n;
 	}
+	if (where) vz_filter_set_queries(where, nq);
 	vz_collection *c;
 	if ((rc = vz_cli_open(cli, args->pos[0], VZ_OPEN_READ, &c))) goto out_free;
 	const vz_config *cfg = vz_collection_config(c);

@@ -176,6 +176,9 @@ void vz_filter_free(vz_filter *f);
 /* Whether the payload (len bytes of JSON text; NULL: the row has none) satisfies f. Never
  * fails and never reads past len: malformed JSON is read as far as it is well formed. */
 bool vz_filter_match(const vz_filter *f, const char *payload, size_t len);
+/* How many queries will use f (default 1), which the choice between the graph and an exact scan
+ * weighs: the scan evaluates the filter on every row once, then answers each query cheaply. */
+void vz_filter_set_queries(vz_filter *f, size_t n);
 /* vz_collection_query restricted to the rows whose payload satisfies f (NULL: every row), f
  * applied inside the search: rows failing it are walked through but never returned. The first
  * query with f evaluates it on a sample of the rows and chooses between the HNSW graph and an

@@ -723,7 +723,7 @@ static int where_prepare(struct vz_collection *c, struct where_ctx *w, size_t ef
 	}
 	size_t gone = (size_t)c->meta.tombstones + c->nsup, live = rows > gone ? rows - gone : 0;
 	m->estimate = m->sampled ? (size_t)((double)m->hits / (double)m->sampled * (double)live + 0.5) : 0;
-	m->exact = !c->has_index || vz_where_exact(m->estimate, live, ef);
+	m->exact = !c->has_index || vz_where_exact(m->estimate, live, ef, c->meta.cfg.dim, vz_filter_queries(w->f));
 	snprintf(m->plan, sizeof m->plan, "%s: %zu of %zu sampled rows match, some %zu of %zu rows", m->exact ? "exact scan" : "graph search",
 		 m->hits, m->sampled, m->estimate, live);
 	return VZ_OK;

@@ -21,8 +21,10 @@ uint64_t vz_filter_serial(const vz_filter *f);
 /* Rows a sample takes (evenly spaced). */
 #define VZ_WHERE_SAMPLE 1024
 /* Whether an exact scan of the rows matching is expected to cost less than the graph search
- * at ef, with estimate of live rows matching (see vz-query(1), FILTERS). */
-bool vz_where_exact(size_t estimate, size_t live, size_t ef);
+ * at ef over queries queries, with estimate of the live rows matching (the model: filter.c). */
+bool vz_where_exact(size_t estimate, size_t live, size_t ef, uint32_t dim, size_t queries);
+/* The queries a filter was told it will serve (vz_filter_set_queries). */
+size_t vz_filter_queries(const vz_filter *f);
 void vz_where_memo_free(struct vz_where_memo *m);
 
 #endif
