@@ -701,8 +701,8 @@ static bool skip_where(void *ctx, uint32_t row)
 	return *s == 2;
 }
 
-/* Binds c->where to the filter of w: a fresh answer per base row, and the plan from an evenly
- * spaced sample of them (kept for the next queries with the same filter, as a batch makes). */
+/* Binds c->where to the filter of w: a fresh answer per base row, and the plan from a sample
+ * of them (kept for the next queries with the same filter, as a batch makes). */
 static int where_prepare(struct vz_collection *c, struct where_ctx *w, size_t ef)
 {
 	struct vz_where_memo *m = &c->where;
