@@ -227,6 +227,18 @@ static bool parse_number(const char *p, const char *e, double *out)
 	char buf[400];
 	size_t n = (size_t)(e - p);
 	if (n == 0 || n >= sizeof buf || !(*p == '-' || isdigit((unsigned char)*p))) return false;
+	/* an integer of up to 15 digits is exact in a double: no strtod (a third of the time of
+	 * evaluating `g < 10` on every row) */
+	const char *d = p + (*p == '-');
+	if (e - d >= 1 && e - d <= 15) {
+		uint64_t v = 0;
+		const char *q = d;
+		while (q < e && isdigit((unsigned char)*q)) v = v * 10 + (uint64_t)(*q++ - '0');
+		if (q == e) {
+			*out = *p == '-' ? -(double)v : (double)v;
+			return true;
+		}
+	}
 	memcpy(buf, p, n);
 	buf[n] = '\0';
 	char *stop;
