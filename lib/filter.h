@@ -1,5 +1,5 @@
 /* filter.h: what a collection keeps of a payload filter (lib/filter.c) between the queries of
- * one open handle (lib/collection.c): each base row's answer, asked once, and the plan chosen
+ * one open handle (lib/coll_where.c): each base row's answer, asked once, and the plan chosen
  * from a sample of the rows, an exact scan of the matching rows or the HNSW graph. */
 #ifndef VZ_FILTER_H
 #define VZ_FILTER_H
