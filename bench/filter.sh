@@ -7,13 +7,13 @@
 # RUNS processes) and the plan it chose (-v), beside faiss's IndexHNSWFlat filtered with an
 # IDSelectorBitmap (same M and efConstruction, one search thread, in-process time).
 #
-# Environment: BENCH_FILTER_N (default 200000), BENCH_FILTER_NQ (1000), BENCH_ONESHOT (runs,
+# Environment: BENCH_FILTER_N (default 100000), BENCH_FILTER_NQ (1000), BENCH_ONESHOT (runs,
 # default 50), BENCH_EF (64), VZ (binary).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 VZ=${VZ:-$ROOT/vz}
-N=${BENCH_FILTER_N:-200000}
+N=${BENCH_FILTER_N:-100000}
 NQ=${BENCH_FILTER_NQ:-1000}
 RUNS=${BENCH_ONESHOT:-50}
 EF=${BENCH_EF:-64}

@@ -19,7 +19,7 @@
 #   backup     bench/backup.sh (vz backup/verify/restore vs tar --zstd).
 #   filter     bench/filter.sh: `vz query --where` at 50%, 1% and 0.1% selectivity beside the
 #              unfiltered query, recall@10 against the filtered truth and latency, beside faiss's
-#              HNSW with an IDSelectorBitmap (BENCH_FILTER_N rows, default 200000, x 64).
+#              HNSW with an IDSelectorBitmap (BENCH_FILTER_N rows, default 100000, x 64).
 #   workspace  vz build MB/s of text with 1 and 2 threads, and an incremental build after one change.
 #   text       text search: the top-3 hit rate of task questions over the section 1 man pages of
 #              the base packages (tests/cli/lib/man-corpus.py, text-eval.py) beside SQLite FTS5's
