@@ -14,7 +14,7 @@ static const struct vz_option options[] = {
 	[O_FORMAT] = { "format", 0, OPT_STRING, "FMT", "format of --batch: jsonl, fvecs, npy or csv", 0, 0, COMPLETE_WORDS, "jsonl fvecs npy csv" },
 	[O_JSON] = { "json", 0, OPT_FLAG, NULL, "one JSON object a line", 0, 0, COMPLETE_NONE, NULL },
 	[O_CHUNKS] = { "chunks", 0, OPT_FLAG, NULL, "with --text: every matching chunk, not the best one of each file", 0, 0, COMPLETE_NONE, NULL },
-	[O_WHERE] = { "where", 0, OPT_STRING, "EXPR", "only rows whose payload satisfies EXPR (vz-query(1), FILTERS)", 0, 0, COMPLETE_NONE, NULL },
+	[O_WHERE] = { "where", 0, OPT_STRING, "EXPR", "keep only rows whose payload satisfies EXPR", 0, 0, COMPLETE_NONE, NULL },
 };
 
 /* --where: the filter, parsed before the collection is opened (a bad expression is a usage
