@@ -18,6 +18,9 @@
 #   durability bench/durability.sh (vz insert vs sqlite3, bulk and single row, both durable).
 #   backup     bench/backup.sh: vz backup -o beside tar --zstd -cf && sync, vz verify beside
 #              xxhsum -H3 (100k x 128, interleaved rounds), backup --verify and restore beside tar.
+#   filter     bench/filter.sh: `vz query --where` at 50%, 1% and 0.1% selectivity beside the
+#              unfiltered query, recall@10 against the filtered truth and latency, beside faiss's
+#              HNSW with an IDSelectorBitmap (BENCH_FILTER_N rows, default 100000, x 64).
 #   workspace  vz build MB/s of text with 1 and 2 threads, and an incremental build after one change
 #              (wall and CPU seconds: the graph is extended, not built again).
 #   text       text search: the top-3 hit rate of task questions over the section 1 man pages of
@@ -36,7 +39,7 @@ VZ=${VZ:-$ROOT/vz}
 N=${BENCH_N:-1000000}
 NQ=${BENCH_NQ:-1000}
 RUNS=${BENCH_ONESHOT:-50}
-PARTS=${BENCH_PARTS:-ann oneshot sq8 recover durability backup workspace text}
+PARTS=${BENCH_PARTS:-ann oneshot sq8 recover durability backup filter workspace text}
 OUT=$ROOT/build/bench
 PY=/usr/bin/python3 # Debian's interpreter: it has python3-hnswlib and python3-numpy
 mkdir -p "$OUT"
@@ -250,6 +253,11 @@ fi
 if has backup; then
 	say "## Backup beside tar --zstd"
 	VZ=$VZ bash bench/backup.sh 2>&1 | tee -a "$RESULTS" | sed -n '/^ratios/,$p' | sed 's/^/backup: /' >>"$OUT/ratios.txt" || true
+fi
+
+if has filter; then
+	say "## Filtered queries (--where) beside the unfiltered query and faiss"
+	VZ=$VZ bash bench/filter.sh 2>&1 | tee -a "$RESULTS" | sed -n 's/^filter /filter: /p' >>"$OUT/ratios.txt" || true
 fi
 
 if has workspace; then

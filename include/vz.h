@@ -169,6 +169,34 @@ typedef struct vz_result {
  * k 0 gives no results. Errors: VZ_EDATA (a zero vector for cosine), VZ_ECORRUPT, VZ_ENOMEM. */
 int vz_collection_query(vz_collection *c, const float *query, size_t k, size_t ef, vz_result *out, size_t *n);
 
+/* ---- payload filters (lib/filter.c) ---- */
+
+/* A parsed payload filter: the expression of `vz query --where` (grammar and semantics in
+ * vz-query(1), FILTERS), e.g. `lang = "c" and stars >= 10`. */
+typedef struct vz_filter vz_filter;
+/* Parses text (NUL-terminated) into *out, freed with vz_filter_free. Errors: VZ_EINVAL for a
+ * bad expression, the detail naming the column and what was expected there ("column 8:
+ * expected a value (...), found 'and'"). */
+int vz_filter_parse(const char *text, vz_filter **out);
+void vz_filter_free(vz_filter *f);
+/* Whether the payload (len bytes of JSON text; NULL: the row has none) satisfies f. Never
+ * fails and never reads past len: malformed JSON is read as far as it is well formed. */
+bool vz_filter_match(const vz_filter *f, const char *payload, size_t len);
+/* How many queries will use f (default 1), which the choice between the graph and an exact scan
+ * weighs: the scan evaluates the filter on every row once, then answers each query cheaply. */
+void vz_filter_set_queries(vz_filter *f, size_t n);
+/* vz_collection_query restricted to the rows whose payload satisfies f (NULL: every row), f
+ * applied inside the search: rows failing it are walked through but never returned. The first
+ * query with f evaluates it on a sample of the rows and chooses between the HNSW graph and an
+ * exact scan of the matching rows (when few match); c keeps each row's answer and the choice
+ * for the next queries with f, until it is closed or queried with another filter. The WAL
+ * delta is filtered and searched exactly. Errors: those of vz_collection_query. */
+int vz_collection_query_where(vz_collection *c, const float *query, size_t k, size_t ef, const vz_filter *f, vz_result *out,
+			      size_t *n);
+/* The choice of the last filtered query of c in words ("exact scan: 3 of 1024 sampled rows
+ * match, some 29 of 10000 rows"), or NULL when c was not queried with a filter. Borrowed. */
+const char *vz_collection_where_plan(const vz_collection *c);
+
 /* ---- writing, reading and maintaining collections (lib/collection.c) ---- */
 
 /* Creates the dynamic collection NAME in data_dir/dynamic/ (made if missing): the directory is

@@ -133,6 +133,15 @@ void hnsw_greedy(struct search_ctx *s, uint32_t *cur, float *cur_d, uint32_t lev
 	}
 }
 
+static bool heap_grow(heap *h)
+{
+	pair *a = realloc(h->a, h->cap * 2 * sizeof(pair));
+	if (!a) return false;
+	h->a = a;
+	h->cap *= 2;
+	return true;
+}
+
 /* Best-first search of one level from ep; leaves up to ef results in s->top (a max-heap). */
 void hnsw_search_level(struct search_ctx *s, uint32_t ep, float ep_d, uint32_t lev, size_t ef, uint32_t *buf)
 {
@@ -163,6 +172,10 @@ void hnsw_search_level(struct search_ctx *s, uint32_t ep, float ep_d, uint32_t l
 			if (nb >= g->n || !visit(s->vis, nb)) continue;
 			float d = node_dist(s, nb);
 			if (s->top.n < ef || d < bound) {
+				/* a filter that skips most rows keeps top short, so that every node
+				 * reached becomes a candidate: the heap grows (or, out of memory, the
+				 * node is left out) */
+				if (s->cand.n == s->cand.cap && !heap_grow(&s->cand)) continue;
 				heap_push(&s->cand, (pair){ d, nb }, false);
 				/* the links of the node expanded next, as hnswlib does (not those of every
 				 * neighbour: most are never expanded) */
