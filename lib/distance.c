@@ -175,6 +175,23 @@ __attribute__((target("avx2,fma"))) static float l2sq_avx2(const float *a, const
 {
 	__m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
 	size_t i = 0;
+	if (n >= 64) {
+		/* four chains, not two: two wait on the FMA latency (Fashion-MNIST-784, 10,000 queries,
+		 * whole `vz query --batch` process: user time 0.92x, 5 interleaved pairs at load 13) */
+		__m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
+		for (; i + 32 <= n; i += 32) {
+			__m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+			__m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8));
+			__m256 d2 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16));
+			__m256 d3 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24));
+			acc0 = _mm256_fmadd_ps(d0, d0, acc0);
+			acc1 = _mm256_fmadd_ps(d1, d1, acc1);
+			acc2 = _mm256_fmadd_ps(d2, d2, acc2);
+			acc3 = _mm256_fmadd_ps(d3, d3, acc3);
+		}
+		acc0 = _mm256_add_ps(acc0, acc2);
+		acc1 = _mm256_add_ps(acc1, acc3);
+	}
 	for (; i + 16 <= n; i += 16) {
 		__m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
 		__m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8));

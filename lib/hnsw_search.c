@@ -133,11 +133,26 @@ void hnsw_greedy(struct search_ctx *s, uint32_t *cur, float *cur_d, uint32_t lev
 	}
 }
 
+/* Where node's distance is read: its sq8 codes or its floats. */
+static inline const void *row_of(const struct search_ctx *s, uint32_t node)
+{
+	const struct graph *g = s->g;
+	return s->sq ? (const void *)(g->sq_codes + (size_t)node * g->dim) : (const void *)(g->vectors + (size_t)node * g->vstride);
+}
+
+/* Asks for the cache lines of a row after its first. */
+static inline void prefetch_rest(const void *row, size_t bytes)
+{
+	const char *line = (const char *)((uintptr_t)row & ~(uintptr_t)63), *last = (const char *)row + bytes - 1;
+	for (line += 64; line <= last; line += 64) __builtin_prefetch(line);
+}
+
 /* Best-first search of one level from ep; leaves up to ef results in s->top (a max-heap). */
 void hnsw_search_level(struct search_ctx *s, uint32_t ep, float ep_d, uint32_t lev, size_t ef, uint32_t *buf)
 {
 	const struct graph *g = s->g;
 	uint32_t cap = lev == 0 ? g->m0 : g->m;
+	size_t row_bytes = s->sq ? g->dim : (size_t)g->dim * sizeof(float);
 	s->cand.n = s->top.n = 0;
 	visit(s->vis, ep);
 	heap_push(&s->cand, (pair){ ep_d, ep }, false);
@@ -151,16 +166,19 @@ void hnsw_search_level(struct search_ctx *s, uint32_t ep, float ep_d, uint32_t l
 		if (c.d > bound && s->top.n >= ef) break;
 		uint32_t n;
 		const uint32_t *nbs = read_links(s, c.id, lev, buf, cap, &n);
-		for (uint32_t i = 0; i < n; i++) {
-			uint32_t nb = nbs[i];
-			if (nb < g->n) {
-				if (s->sq) __builtin_prefetch(g->sq_codes + (size_t)nb * g->dim);
-				else __builtin_prefetch(g->vectors + (size_t)nb * g->vstride);
-			}
-		}
+		/* the neighbours not visited yet, their first line asked for; then, while one is
+		 * measured, the rest of the next one's row (the hardware's prefetcher starts only a few
+		 * lines in: a 784-float row is 49 lines) */
+		uint32_t todo[n ? n : 1], t = 0;
 		for (uint32_t i = 0; i < n; i++) {
 			uint32_t nb = nbs[i];
 			if (nb >= g->n || !visit(s->vis, nb)) continue;
+			todo[t++] = nb;
+			__builtin_prefetch(row_of(s, nb));
+		}
+		for (uint32_t i = 0; i < t; i++) {
+			uint32_t nb = todo[i];
+			if (i + 1 < t) prefetch_rest(row_of(s, todo[i + 1]), row_bytes);
 			float d = node_dist(s, nb);
 			if (s->top.n < ef || d < bound) {
 				heap_push(&s->cand, (pair){ d, nb }, false);
