@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { O_VECTOR, O_BATCH, O_TEXT, O_K, O_EF, O_FORMAT, O_JSON, O_CHUNKS };
+enum { O_VECTOR, O_BATCH, O_TEXT, O_K, O_EF, O_FORMAT, O_JSON, O_CHUNKS, O_THREADS };
 static const struct vz_option options[] = {
 	[O_VECTOR] = { "vector", 0, OPT_STRING, "JSON", "the query vector as a JSON array", 0, 0, COMPLETE_NONE, NULL },
 	[O_BATCH] = { "batch", 0, OPT_STRING, "FILE", "one query per vector of FILE (.fvecs, .npy or JSON lines; - for stdin)", 0, 0, COMPLETE_FILE, NULL },
@@ -14,6 +14,7 @@ static const struct vz_option options[] = {
 	[O_FORMAT] = { "format", 0, OPT_STRING, "FMT", "format of --batch: jsonl, fvecs, npy or csv", 0, 0, COMPLETE_WORDS, "jsonl fvecs npy csv" },
 	[O_JSON] = { "json", 0, OPT_FLAG, NULL, "one JSON object a line", 0, 0, COMPLETE_NONE, NULL },
 	[O_CHUNKS] = { "chunks", 0, OPT_FLAG, NULL, "with --text: every matching chunk, not the best one of each file", 0, 0, COMPLETE_NONE, NULL },
+	[O_THREADS] = { "threads", 0, OPT_INT, "N", "threads answering a --batch (default: every core)", 1, 1024, COMPLETE_NONE, NULL },
 };
 
 int vz_cli_embed_text(const struct vz_cli *cli, vz_collection *c, const char *coll_dir, const char *text, float *out);
@@ -23,6 +24,83 @@ void vz_cli_print_text_hit(FILE *out, const vz_result *r, const char *query);
 /* Answers a --text query from the collection's postings.bin: VZ_ENOENT (nothing printed) when
  * it has none or one of another generation, else an exit status. */
 int vz_cli_text_search(const struct vz_cli *cli, vz_collection *c, const char *coll_dir, const char *query, size_t k, bool chunks, bool json);
+
+/* A batch's output: each query's line built here and written in one call. Ids of printable
+ * ASCII (nearly all) are copied; others, and JSON scores, go through the shared printers. */
+struct batch_out {
+	bool json;
+	size_t len;
+	char line[8192];
+};
+
+static void out_flush(struct batch_out *o)
+{
+	if (o->len) fwrite(o->line, 1, o->len, stdout);
+	o->len = 0;
+}
+
+static void out_put(struct batch_out *o, const char *s, size_t n)
+{
+	if (o->len + n > sizeof o->line) out_flush(o);
+	if (n > sizeof o->line) { fwrite(s, 1, n, stdout); return; }
+	memcpy(o->line + o->len, s, n);
+	o->len += n;
+}
+
+static void out_id(struct batch_out *o, const char *id, size_t n)
+{
+	bool plain = true;
+	for (size_t i = 0; i < n && plain; i++) {
+		unsigned char c = (unsigned char)id[i];
+		plain = c >= 0x20 && c < 0x7f && !(o->json && (c == '"' || c == '\\'));
+	}
+	if (plain) {
+		if (o->json) out_put(o, "\"", 1);
+		out_put(o, id, n);
+		if (o->json) out_put(o, "\"", 1);
+		return;
+	}
+	out_flush(o);
+	if (o->json) vz_json_string(stdout, id, n);
+	else vz_print_safe(stdout, id, n);
+}
+
+static int print_batch_results(void *ctx, size_t i, const vz_result *r, size_t n)
+{
+	struct batch_out *o = ctx;
+	char num[32];
+	int len = snprintf(num, sizeof num, o->json ? "{\"query\":%zu,\"results\":[" : "%zu", i);
+	out_put(o, num, (size_t)len);
+	for (size_t j = 0; j < n; j++) {
+		if (o->json) {
+			out_put(o, j ? ",{\"id\":" : "{\"id\":", j ? 7 : 6);
+			out_id(o, r[j].id, r[j].id_len);
+			out_put(o, ",\"score\":", 9);
+			out_flush(o);
+			vz_print_float(stdout, r[j].score);
+			out_put(o, "}", 1);
+		} else {
+			out_put(o, "\t", 1);
+			out_id(o, r[j].id, r[j].id_len);
+		}
+	}
+	out_put(o, o->json ? "]}\n" : "\n", o->json ? 3 : 1);
+	out_flush(o);
+	return ferror(stdout) ? VZ_EIO : VZ_OK;
+}
+
+/* --batch: the library answers the queries (vz_collection_query_batch), this prints them in order. */
+static int run_batch(const struct vz_cli *cli, vz_collection *c, const vz_batch *b, size_t k, size_t ef, bool json, int threads)
+{
+	struct batch_out *o = malloc(sizeof *o);
+	if (!o) return vz_report(cli, vz_fail(VZ_ENOMEM, "out of memory"));
+	o->json = json;
+	o->len = 0;
+	int rc = vz_collection_query_batch(c, b->vectors, b->n, k, ef, threads, print_batch_results, o);
+	free(o);
+	/* a closed or full stdout stops the batch quietly, as a failed printf did */
+	return rc == VZ_EIO && ferror(stdout) ? 0 : rc ? vz_report(cli, rc) : 0;
+}
 
 static int run(struct vz_cli *cli, struct vz_args *args)
 {
@@ -67,6 +145,10 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	}
 	if (nq > 0 && qdim != cfg->dim) {
 		rc = vz_report(cli, vz_fail(VZ_EDATA, "query vectors have dimension %u, the collection has %u", qdim, cfg->dim));
+		goto out;
+	}
+	if (opt_set(args, O_BATCH)) {
+		rc = run_batch(cli, c, &b, k, ef, json, vz_cli_threads(opt_int(args, O_THREADS, 0)));
 		goto out;
 	}
 	/* a long batch visits most of the vectors: load them once, as hnswlib's load does (a

@@ -265,6 +265,13 @@ void vz_hnsw_unpack(vz_hnsw_index *idx)
 
 static _Thread_local struct visited query_visited;
 
+void vz_hnsw_search_thread_done(void)
+{
+	free(query_visited.slot);
+	free(query_visited.mark);
+	memset(&query_visited, 0, sizeof query_visited);
+}
+
 int vz_hnsw_search(const vz_hnsw_index *idx, const float *vectors, const float *query, size_t k, size_t ef,
 		   bool (*skip)(void *ctx, uint32_t row), void *ctx, vz_hit *out, size_t *nout)
 {

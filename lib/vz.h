@@ -486,6 +486,9 @@ size_t vz_hnsw_count(const vz_hnsw_index *idx);
 int vz_hnsw_search(const vz_hnsw_index *idx, const float *vectors, const float *query, size_t k, size_t ef,
                    bool (*skip)(void *ctx, uint32_t row), void *ctx, vz_hit *out, size_t *nout);
 int vz_hnsw_verify(const vz_hnsw_index *idx);
+/* Frees what vz_hnsw_search keeps per thread (its visited set): for a thread that searched and
+ * is about to end. */
+void vz_hnsw_search_thread_done(void);
 /* Copies each node's layer-0 links and its vector (from vectors, the collection's rows) side
  * by side into anonymous memory, hnswlib's layout, which later searches of idx
  * use: a visit then reads one place instead of two (two TLB misses and two cache misses). For
