@@ -1,6 +1,7 @@
 /* wal.c: `vz wal COLL`: list the WAL's records, for manual repair. */
 #include "cli.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 enum { O_JSON, O_SALVAGE };
@@ -23,8 +24,20 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	rc = vz_wal_scan(path, opt_set(args, O_SALVAGE) ? VZ_WAL_SCAN_SALVAGE : VZ_WAL_SCAN_STOP, &w);
 	vz_lock_release(&lock);
 	if (rc) return vz_report(cli, rc);
+	/* each record's transaction as replay and recover judge it (vz_wal_next_txn) */
+	const char **state = calloc(w.n ? w.n : 1, sizeof *state);
+	if (!state) {
+		vz_wal_free(&w);
+		return vz_report(cli, vz_fail(VZ_ENOMEM, "out of memory"));
+	}
+	size_t pos = 0;
+	vz_wal_txn t;
+	for (size_t i = 0; i < w.n; i++) state[i] = "none";
+	while (vz_wal_next_txn(&w, 0, &pos, &t))
+		for (size_t i = t.begin; i <= t.end && i < w.n; i++)
+			if (i < t.end || !t.ended_by_begin) state[i] = t.complete ? "committed" : "incomplete";
 	bool json = opt_set(args, O_JSON);
-	if (!json) printf("%-8s %-10s %-8s %-8s %-10s %8s %s\n", "OFFSET", "SEQ", "TYPE", "TXN", "ID", "SIZE", "CHECKSUM");
+	if (!json) printf("%-8s %-10s %-8s %-8s %-10s %8s %-8s %s\n", "OFFSET", "SEQ", "TYPE", "TXN", "ID", "SIZE", "CHECKSUM", "TXN-STATE");
 	for (size_t i = 0; i < w.n; i++) {
 		const vz_wal_entry *e = &w.entries[i];
 		vz_wal_op op = { 0 };
@@ -34,11 +47,11 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 			       (unsigned long long)e->seq, vz_wal_type_name(e->type), (unsigned long long)e->txn);
 			if (has_id) vz_json_string(stdout, op.id, op.id_len);
 			else fputs("null", stdout);
-			printf(",\"size\":%u,\"checksum_ok\":%s}\n", e->length, e->checksum_ok ? "true" : "false");
+			printf(",\"size\":%u,\"checksum_ok\":%s,\"txn_state\":\"%s\"}\n", e->length, e->checksum_ok ? "true" : "false", state[i]);
 		} else {
-			vz_printf_safe(stdout, "%-8llu %-10llu %-8s %-8llu %-10.*s %8u %s\n", (unsigned long long)e->offset, (unsigned long long)e->seq,
+			vz_printf_safe(stdout, "%-8llu %-10llu %-8s %-8llu %-10.*s %8u %-8s %s\n", (unsigned long long)e->offset, (unsigned long long)e->seq,
 			       vz_wal_type_name(e->type), (unsigned long long)e->txn, has_id ? (int)op.id_len : 1, has_id ? op.id : "-",
-			       e->length, e->checksum_ok ? "ok" : "BAD");
+			       e->length, e->checksum_ok ? "ok" : "BAD", state[i]);
 		}
 	}
 	if (w.damaged) {
@@ -51,6 +64,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 			       w.torn_tail ? "torn tail" : "good records follow: see --salvage and vz recover");
 		}
 	}
+	free(state);
 	vz_wal_free(&w);
 	return 0;
 }

@@ -1,8 +1,10 @@
-/* header.c: the versioned 64-byte header that starts every binary file of the format, and the
- * collection identity that version 2 headers carry. */
+/* header.c: the versioned 64-byte header that starts every binary file of the format, the
+ * collection identity that version 2 headers carry, and which of a file's names (NAME, NAME.new,
+ * NAME.prev) carries the committed generation. */
 #include "internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
 #include <unistd.h>
@@ -130,4 +132,53 @@ int vz_write_checked_file(const char *path, vz_file_header *h, const void *body,
 		return rc;
 	}
 	return vz_tmpfile_commit(&t);
+}
+
+uint64_t vz_random_u64(void)
+{
+	uint64_t v = 0;
+	if (getentropy(&v, sizeof v) != 0) v = (uint64_t)getpid() * 0x9E3779B97F4A7C15ull ^ (uint64_t)(vz_now() * 1e9);
+	return v ? v : 1;
+}
+
+static int file_generation(const char *path, const char *magic, uint64_t *gen)
+{
+	vz_map m;
+	int rc = vz_map_file(path, &m);
+	if (rc) return rc;
+	vz_file_header h;
+	rc = vz_header_decode(m.data, m.size, magic, 2, &h);
+	vz_unmap(&m);
+	if (rc) return rc;
+	*gen = h.generation;
+	return VZ_OK;
+}
+
+/* Picks, among NAME, NAME.new (a checkpoint interrupted after its commit) and NAME.prev (one
+ * interrupted or undone before its end), the file whose header carries the committed generation.
+ * With write access, moves it to NAME and removes the other candidates. */
+int vz_settle_data_file(const char *dir, const char *name, const char *magic, uint64_t gen, bool write, char *out, size_t cap)
+{
+	static const char *const suffix[3] = { "", ".new", ".prev" };
+	char cand[3][4200];
+	int found = -1, rc;
+	for (int i = 0; i < 3; i++) {
+		if ((rc = vz_path_fmt(cand[i], sizeof cand[i], "%s/%s%s", dir, name, suffix[i]))) return rc;
+		uint64_t g;
+		if (found < 0 && access(cand[i], F_OK) == 0 && file_generation(cand[i], magic, &g) == VZ_OK && g == gen) found = i;
+	}
+	snprintf(out, cap, "%s", cand[found > 0 ? found : 0]);
+	if (!write || found < 0) return VZ_OK;
+	bool changed = false;
+	if (found > 0) {
+		if ((rc = vz_io_rename(cand[found], cand[0]))) return rc;
+		snprintf(out, cap, "%s", cand[0]);
+		changed = true;
+	}
+	for (int i = 1; i < 3; i++) {
+		if (i == found || access(cand[i], F_OK) != 0) continue;
+		if ((rc = vz_io_unlink(cand[i], true))) return rc;
+		changed = true;
+	}
+	return changed ? vz_io_fsync_dir(dir) : VZ_OK;
 }

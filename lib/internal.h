@@ -45,6 +45,13 @@ uint64_t vz_random_u64(void);
 int vz_wal_encode_op(vz_buf *b, const char *id, size_t id_len, const float *v, uint32_t dim,
 		     const char *payload, size_t payload_len, bool has_payload);
 
+/* A transaction's framing, the one encoder of it: vz_wal_encode_begin encodes the begin record
+ * (wall-clock milliseconds now, count operations) and gives the transaction's number (the
+ * begin record's sequence number); the operations follow (vz_wal_encode with that txn), then
+ * vz_wal_encode_commit with the same count. */
+int vz_wal_encode_begin(vz_wal_writer *w, uint32_t count, uint64_t *txn);
+int vz_wal_encode_commit(vz_wal_writer *w, uint64_t txn, uint32_t count);
+
 #endif
 
 /* ---- metadata.json (lib/meta.c) ---- */

@@ -163,19 +163,23 @@ static void check_wal(struct checker *k, const char *dir, const vz_meta *m, bool
 		problem(k, "wal.log", (int64_t)w.damage_offset, "%s (%s; %llu bytes after it)", w.damage_what,
 			w.torn_tail ? "a torn tail" : "good records follow: not just a torn tail",
 			(unsigned long long)(w.map.size - w.damage_offset));
-	uint64_t open_txn = 0;
-	bool in_txn = false;
-	for (size_t i = 0; i < w.n; i++) {
-		const vz_wal_entry *e = &w.entries[i];
-		if (e->type == VZ_WAL_BEGIN) {
-			if (in_txn) problem(k, "wal.log", (int64_t)e->offset, "transaction %llu begins inside transaction %llu", (unsigned long long)e->txn, (unsigned long long)open_txn);
-			in_txn = true;
-			open_txn = e->txn;
-		} else if (e->type == VZ_WAL_COMMIT) {
-			if (!in_txn || e->txn != open_txn) problem(k, "wal.log", (int64_t)e->offset, "commit of transaction %llu that was not begun", (unsigned long long)e->txn);
-			in_txn = false;
-		} else {
-			if (!in_txn || e->txn != open_txn) problem(k, "wal.log", (int64_t)e->offset, "%s record outside its transaction", vz_wal_type_name(e->type));
+	/* the transactions as replay finds them (vz_wal_next_txn): what lies outside one, and a
+	 * transaction that is not whole, is damage; an unfinished transaction at the very end was
+	 * never acknowledged: not damage */
+	size_t pos = 0;
+	bool more = true;
+	while (more) {
+		vz_wal_txn t;
+		more = vz_wal_next_txn(&w, 0, &pos, &t);
+		for (size_t i = t.stray; i < t.begin; i++) {
+			const vz_wal_entry *e = &w.entries[i];
+			if (e->type == VZ_WAL_COMMIT) problem(k, "wal.log", (int64_t)e->offset, "commit of transaction %llu that was not begun", (unsigned long long)e->txn);
+			else problem(k, "wal.log", (int64_t)e->offset, "%s record outside its transaction", vz_wal_type_name(e->type));
+		}
+		if (!more) break;
+		for (size_t i = t.begin + 1; i < t.end; i++) {
+			const vz_wal_entry *e = &w.entries[i];
+			if (e->txn != t.txn) problem(k, "wal.log", (int64_t)e->offset, "%s record outside its transaction", vz_wal_type_name(e->type));
 			if (e->type == VZ_WAL_INSERT || e->type == VZ_WAL_UPDATE || e->type == VZ_WAL_DELETE) {
 				vz_wal_op op;
 				if (vz_wal_decode_op(e, &op)) problem(k, "wal.log", (int64_t)e->offset, "%s", vz_last_error());
@@ -183,8 +187,13 @@ static void check_wal(struct checker *k, const char *dir, const vz_meta *m, bool
 					problem(k, "wal.log", (int64_t)e->offset, "vector of dimension %u in a collection of %u", op.dim, m->cfg.dim);
 			}
 		}
+		if (t.ended_by_begin)
+			problem(k, "wal.log", (int64_t)w.entries[t.end].offset, "transaction %llu begins inside transaction %llu",
+				(unsigned long long)w.entries[t.end].txn, (unsigned long long)t.txn);
+		else if (t.end < w.n && !t.complete)
+			problem(k, "wal.log", (int64_t)w.entries[t.end].offset, "transaction %llu is not whole (its commit record does not match its begin and operations)",
+				(unsigned long long)t.txn);
 	}
-	/* an unfinished transaction at the very end was never acknowledged: not damage */
 	vz_wal_free(&w);
 }
 

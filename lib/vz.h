@@ -690,6 +690,26 @@ typedef struct vz_wal_op {
 /* Decodes an insert/update/delete record; VZ_ECORRUPT (naming the offset) when malformed. */
 int vz_wal_decode_op(const vz_wal_entry *e, vz_wal_op *op);
 
+/* One transaction of a scanned log, as vz_wal_next_txn finds it: entries[begin] is its begin
+ * record, entries[end] its commit record (end == n: the log ends before its commit). The one
+ * rule for whole transactions: complete when the commit is there, carries the same
+ * transaction, no sequence number is missing between the two and the commit counts as many
+ * operations as lie between them (a salvage scan can skip a damaged record in the middle, and
+ * half a transaction is never applied nor reported as replayed). Only complete transactions
+ * are replayed. Records from `stray` up to `begin` belong to no transaction (a commit or an
+ * operation without its begin): no transaction applies them. */
+typedef struct vz_wal_txn {
+	size_t stray, begin, end;
+	uint64_t txn;
+	bool complete;
+	bool ended_by_begin;  /* incomplete because another begin came before any commit */
+	double when;          /* unix seconds of the begin record, 0 when it carries none */
+} vz_wal_txn;
+/* Steps to the next transaction of w whose begin record's sequence number is above after_seq
+ * (records at or below it are folded). *pos starts at 0. False at the end of the log; then
+ * t->stray..w->n are the records left after the last transaction (t->begin == w->n). */
+bool vz_wal_next_txn(const vz_wal_log *w, uint64_t after_seq, size_t *pos, vz_wal_txn *t);
+
 
 /* ===== section: workspace (lib/workspace.c, lib/embed.c) ===== */
 

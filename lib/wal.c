@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define WAL_VERSION 2 /* 1, still read, has no collection id */
@@ -26,13 +27,6 @@ const char *vz_wal_type_name(uint32_t type)
 	case VZ_WAL_COMMIT: return "commit";
 	}
 	return "unknown";
-}
-
-uint64_t vz_random_u64(void)
-{
-	uint64_t v = 0;
-	if (getentropy(&v, sizeof v) != 0) v = (uint64_t)getpid() * 0x9E3779B97F4A7C15ull ^ (uint64_t)(vz_now() * 1e9);
-	return v ? v : 1;
 }
 
 static uint64_t record_checksum(const unsigned char *hdr32, const unsigned char *payload, uint32_t len, uint64_t salt)
@@ -64,6 +58,24 @@ int vz_wal_encode(vz_wal_writer *w, uint32_t type, uint64_t txn, const void *pay
 	w->prev_checksum = chk;
 	w->next_seq++;
 	return VZ_OK;
+}
+
+int vz_wal_encode_begin(vz_wal_writer *w, uint32_t count, uint64_t *txn)
+{
+	unsigned char begin[12];
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	vz_store_u64(begin, (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+	vz_store_u32(begin + 8, count);
+	*txn = w->next_seq;
+	return vz_wal_encode(w, VZ_WAL_BEGIN, *txn, begin, sizeof begin);
+}
+
+int vz_wal_encode_commit(vz_wal_writer *w, uint64_t txn, uint32_t count)
+{
+	unsigned char commit[4];
+	vz_store_u32(commit, count);
+	return vz_wal_encode(w, VZ_WAL_COMMIT, txn, commit, sizeof commit);
 }
 
 int vz_wal_restart_with(const char *path, const vz_coll_id *id, uint64_t generation, uint64_t salt, uint64_t first_seq,
@@ -319,4 +331,38 @@ int vz_wal_decode_op(const vz_wal_entry *e, vz_wal_op *op)
 bad:
 	return vz_fail(VZ_ECORRUPT, "wal.log: offset %llu: malformed %s record", (unsigned long long)e->offset,
 		       vz_wal_type_name(e->type));
+}
+
+bool vz_wal_next_txn(const vz_wal_log *w, uint64_t after_seq, size_t *pos, vz_wal_txn *t)
+{
+	size_t i = *pos;
+	while (i < w->n && w->entries[i].seq <= after_seq) i++;
+	memset(t, 0, sizeof *t);
+	t->stray = i;
+	while (i < w->n && w->entries[i].type != VZ_WAL_BEGIN) i++;
+	t->begin = t->end = i;
+	if (i == w->n) {
+		*pos = i;
+		return false;
+	}
+	const vz_wal_entry *b = &w->entries[i];
+	t->txn = b->txn;
+	t->when = b->length >= 8 ? (double)vz_load_u64(b->payload) / 1000.0 : 0;
+	for (i++; i < w->n && w->entries[i].type != VZ_WAL_BEGIN && w->entries[i].type != VZ_WAL_COMMIT; i++)
+		;
+	t->end = i;
+	if (i == w->n) {
+		*pos = i;
+		return true;
+	}
+	const vz_wal_entry *e = &w->entries[i];
+	if (e->type == VZ_WAL_BEGIN) {
+		t->ended_by_begin = true;
+		*pos = i; /* the next transaction starts here */
+		return true;
+	}
+	t->complete = e->txn == b->txn && i - t->begin == e->seq - b->seq && e->length >= 4 &&
+		      vz_load_u32(e->payload) + 1 == i - t->begin;
+	*pos = i + 1;
+	return true;
 }

@@ -188,7 +188,7 @@ PY
 	echo '{"id":"q","vector":[1,2,3,4]}' | "$VZ" insert docs - -q
 	run "$VZ" wal docs --json
 	assert_success
-	assert_line --index 0 --regexp '^\{"offset":64,"seq":1,"type":"begin","txn":1,"id":null,"size":12,"checksum_ok":true\}$'
+	assert_line --index 0 --regexp '^\{"offset":64,"seq":1,"type":"begin","txn":1,"id":null,"size":12,"checksum_ok":true,"txn_state":"committed"\}$'
 	assert_line --index 1 --partial '"type":"create"'
 	assert_line --partial '"type":"insert","txn":4,"id":"v0"'
 	assert_line --partial '"id":"q"'

@@ -1,0 +1,609 @@
+/* coll_checkpoint.c: checkpoints: building vectors.bin and index.hnsw from the base, the delta
+ * and a bulk batch; the commit protocol (described at the top of collection.c); the detached
+ * checkpoint that stops no one (vz_checkpoint_dir); workspace snapshots. */
+#include "collection_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- checkpoints ---- */
+
+static int default_threads(int threads)
+{
+	if (threads > 0) return threads;
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (int)n : 1;
+}
+
+/* The floats of a checkpoint's output rows, read in order (once for the sq8 ranges, once to
+ * write vectors.bin and encode): either packed in one array, or one pointer per row: kept
+ * base rows (mapped vectors.bin), delta rows, then the caller's new rows from first_new on
+ * (raw, normalised here for cosine). Mapped rows are let go behind the reader. */
+struct row_source {
+	const float *packed;
+	const float **row;
+	uint64_t kept_base, first_new;
+	bool normalize_new;
+	vz_releaser base, fresh;
+	const float *min, *step; /* set: each row read is also encoded into codes */
+	uint8_t *codes;
+};
+
+/* Row r's floats where they lie, or normalised into scratch */
+static const float *source_row(const struct row_source *s, uint64_t r, uint32_t dim, float *scratch)
+{
+	const float *p = s->packed ? s->packed + r * dim : s->row[r];
+	if (r < s->first_new || !s->normalize_new) return p;
+	memcpy(scratch, p, sizeof(float) * dim);
+	vz_coll_unit_length(scratch, dim);
+	return scratch;
+}
+
+static int read_row(void *ctx, uint64_t r, uint32_t dim, float *scratch, const float **out)
+{
+	struct row_source *s = ctx;
+	if (s->packed) { /* memory of our own, never let go */
+	} else if (r < s->kept_base) vz_release_behind(&s->base, s->row[r]);
+	else if (r >= s->first_new) vz_release_behind(&s->fresh, s->row[r]);
+	const float *p = source_row(s, r, dim, scratch);
+	if (s->codes) vz_sq8_encode(p, s->min, s->step, dim, s->codes + r * dim);
+	*out = p;
+	return VZ_OK;
+}
+
+/* The builder's reader (vz_hnsw_builder_use_codes): a row's floats as it is inserted, from any
+ * of the build's threads. Rows come in about ascending order, so mapped ones are let go in
+ * windows of 8192 rows, 4096 rows behind the one read: each window once, with nothing shared
+ * between the threads (a row let go before a slow thread reads it is read back from the page
+ * cache, no more). */
+static int build_row(void *ctx, uint64_t r, uint32_t dim, float *scratch, const float **out)
+{
+	const struct row_source *s = ctx;
+	*out = source_row(s, r, dim, scratch);
+	const uint64_t lag = 4096, window = 8192;
+	if (!s->packed && r % window == 0 && r >= lag + window) {
+		uint64_t from = r - lag - window, to = r - lag;
+		if ((s->fresh.on && from >= s->first_new) || (s->base.on && to <= s->kept_base)) vz_map_release(s->row[from], s->row[to]);
+	}
+	return VZ_OK;
+}
+
+/* sq8: the graph is built on codes, the floats are only streamed (ranges, then vectors.bin
+ * and the codes together), so a load never holds them all: 1M x 768 floats are 2.9 GiB, their
+ * codes 0.7. The codes and ranges are made here, sized rows * dim + 3 * dim. */
+static int encode_sq8(struct row_source *src, uint64_t n, uint32_t dim, float **ranges, uint8_t **codes)
+{
+	float *lo = malloc(sizeof(float) * dim * 4), *hi = lo ? lo + dim : NULL, *step = lo ? hi + dim : NULL;
+	uint64_t bytes;
+	*codes = vz_mul_overflow_u64(n, dim, &bytes) ? NULL : malloc(bytes ? bytes : 1);
+	*ranges = lo;
+	if (!lo || !*codes) return vz_fail(VZ_ENOMEM, "out of memory for the sq8 codes of %llu rows", (unsigned long long)n);
+	float *scratch = step + dim;
+	vz_sq8_range_start(lo, hi, dim);
+	for (uint64_t r = 0; r < n; r++) {
+		const float *row;
+		int rc = read_row(src, r, dim, scratch, &row);
+		if (rc) return rc;
+		vz_sq8_range_add(lo, hi, row, dim);
+	}
+	vz_sq8_range_finish(lo, hi, step, dim);
+	src->min = lo;
+	src->step = step;
+	src->codes = *codes;
+	return VZ_OK;
+}
+
+/* Writes vectors.bin.new and index.hnsw.new for rows [0,n) of src. When base_index is given
+ * (and not compacting), its graph holds rows [0, n_base) and only the rest are inserted. */
+static int write_data_files(const char *dir, const vz_config *cfg, const vz_coll_id *id, uint64_t gen, struct row_source *src,
+			    const vz_out_row *rows, size_t n, const vz_hnsw_index *base_index, size_t n_base,
+			    int threads, vz_file_sum *vsum, vz_file_sum *isum)
+{
+	char vpath[4200], ipath[4200];
+	bool sq8 = cfg->quantization == VZ_QUANT_SQ8;
+	float *ranges = NULL;
+	uint8_t *codes = NULL;
+	int rc = vz_path_fmt(vpath, sizeof vpath, "%s/vectors.bin.new", dir);
+	if (!rc) rc = vz_path_fmt(ipath, sizeof ipath, "%s/index.hnsw.new", dir);
+	if (!rc && sq8) rc = encode_sq8(src, n, cfg->dim, &ranges, &codes);
+	if (!rc) rc = vz_vectors_write(vpath, id, gen, cfg->dim, cfg->metric, read_row, src, rows, n, vsum);
+	if (rc) { free(ranges); free(codes); return rc; }
+	const float *vectors = sq8 ? NULL : src->packed;
+	vz_hnsw_builder *b = NULL;
+	vz_hnsw_params p = { .m = cfg->m, .ef_construction = cfg->ef_construction, .seed = 42, .sq8 = sq8 };
+	if (base_index) rc = vz_hnsw_builder_from_index(base_index, vectors, n, &b);
+	else rc = vz_hnsw_builder_new(cfg->dim, cfg->metric, &p, vectors, n, &b);
+	if (!rc && sq8) rc = vz_hnsw_builder_use_codes(b, src->min, src->step, codes, build_row, src);
+	size_t first = base_index ? n_base : 0; /* rows already in the graph */
+	if (!rc && n > first) rc = vz_hnsw_builder_add(b, first, n - first, threads);
+	vz_tmpfile t;
+	if (!rc) rc = vz_tmpfile_open(&t, ipath);
+	if (!rc) {
+		rc = vz_hnsw_builder_write(b, &t, id, gen);
+		if (!rc) {
+			/* the index's own header carries its body checksum: keep it for metadata.json */
+			unsigned char head[VZ_HEADER_SIZE];
+			vz_file_header h;
+			if (pread(t.fd, head, sizeof head, 0) != (ssize_t)sizeof head ||
+			    vz_header_decode(head, sizeof head, VZ_MAGIC_INDEX, 2, &h))
+				rc = vz_fail(VZ_EINTERNAL, "index.hnsw: could not read back the header just written");
+			isum->present = true;
+			isum->size = t.written;
+			isum->body_checksum = h.body_checksum;
+		}
+		if (rc) vz_tmpfile_abort(&t);
+		else rc = vz_tmpfile_commit_as(&t, ipath);
+	}
+	vz_hnsw_builder_free(b);
+	free(ranges);
+	free(codes);
+	return rc;
+}
+
+/* Steps 2-3 of the protocol: metadata.json (the commit point), then each NAME.new into place,
+ * the old file kept as NAME.prev until the end. When any step fails, the previous
+ * metadata.json is put back: a command that reports an error has changed nothing, and open
+ * finds the files of the restored generation among NAME, NAME.new and NAME.prev. */
+static int commit_checkpoint(const char *dir, const vz_meta *m)
+{
+	char meta_path[4200], p[3][4200];
+	static const char *const names[2] = { "vectors.bin", "index.hnsw" };
+	int rc = vz_path_fmt(meta_path, sizeof meta_path, "%s/metadata.json", dir);
+	if (rc) return rc;
+	char *old = NULL;
+	size_t old_len = 0;
+	if (vz_read_file(meta_path, 1u << 20, &old, &old_len) != VZ_OK) old = NULL;
+	rc = vz_meta_write(dir, m);
+	for (int i = 0; !rc && i < 2 && m->rows > 0; i++) {
+		if ((rc = vz_path_fmt(p[0], sizeof p[0], "%s/%s", dir, names[i])) || (rc = vz_path_fmt(p[1], sizeof p[1], "%s/%s.new", dir, names[i])) ||
+		    (rc = vz_path_fmt(p[2], sizeof p[2], "%s/%s.prev", dir, names[i])))
+			break;
+		if (access(p[0], F_OK) == 0 && (rc = vz_io_rename(p[0], p[2]))) break;
+		rc = vz_io_rename(p[1], p[0]);
+	}
+	/* the new log, written before the commit, replaces the folded one */
+	if (!rc && m->has_wal_start && !(rc = vz_path_fmt(p[1], sizeof p[1], "%s/wal.log.new", dir)) && access(p[1], F_OK) == 0) {
+		if (!(rc = vz_path_fmt(p[0], sizeof p[0], "%s/wal.log", dir)) && !(rc = vz_path_fmt(p[2], sizeof p[2], "%s/wal.log.prev", dir)) &&
+		    (access(p[0], F_OK) != 0 || !(rc = vz_io_rename(p[0], p[2]))))
+			rc = vz_io_rename(p[1], p[0]);
+	}
+	if (!rc) rc = vz_io_fsync_dir(dir);
+	if (rc) {
+		char saved[1024];
+		snprintf(saved, sizeof saved, "%s", vz_last_error());
+		if (old) vz_atomic_write(meta_path, old, old_len);
+		else vz_io_unlink(meta_path, true);
+		vz_fail(rc, "%s", saved);
+		free(old);
+		return rc;
+	}
+	free(old);
+	/* the next reader maps the new files in 2 MiB pages (not the float vectors of an sq8
+	 * collection: see vz_map_advise_huge) */
+	for (int i = m->cfg.quantization == VZ_QUANT_SQ8 ? 1 : 0; i < 2 && m->rows > 0; i++)
+		if (!vz_path_fmt(p[0], sizeof p[0], "%s/%s", dir, names[i])) vz_cache_huge(p[0]);
+	/* committed and durable: the previous files are garbage now (a failure to remove them is
+	 * harmless: the next writer removes them) */
+	for (int i = 0; i < 3; i++)
+		if (!vz_path_fmt(p[2], sizeof p[2], "%s/%s.prev", dir, i < 2 ? names[i] : "wal.log") && access(p[2], F_OK) == 0) vz_io_unlink(p[2], true);
+	return VZ_OK;
+}
+
+/* Chooses the identity of a collection of format version 1 at its first checkpoint, and
+ * rewrites its terms.bin (if any) to carry it. A terms.bin that already carries one (rewritten
+ * by a checkpoint that then failed) gives it, so that the two never disagree. */
+static int upgrade_terms(const char *dir, vz_coll_id *id)
+{
+	char p[4200];
+	vz_bm25 *t;
+	uint64_t saves;
+	vz_coll_id old;
+	vz_id_new(id);
+	if (vz_path_fmt(p, sizeof p, "%s/terms.bin", dir) || vz_bm25_load(p, &t)) return VZ_OK; /* none, or verify's to name */
+	vz_bm25_origin(t, &old, &saves);
+	int rc = VZ_OK;
+	if (vz_id_is_set(&old)) *id = old;
+	else {
+		vz_bm25_set_origin(t, id, saves);
+		rc = vz_bm25_save(t, p);
+	}
+	vz_bm25_free(t);
+	return rc;
+}
+
+/* The save count of terms.bin (its header's generation) for metadata.json to remember: a later
+ * copy of an older terms.bin is then told apart. What metadata.json had when it is unreadable
+ * (verify and recover say why). */
+static uint64_t terms_saves(const char *dir, const vz_meta *m)
+{
+	char p[4200];
+	vz_map map;
+	vz_file_header h;
+	uint64_t saves = m->terms_saves;
+	if (vz_path_fmt(p, sizeof p, "%s/terms.bin", dir) || vz_map_file(p, &map)) return saves;
+	if (!vz_header_decode(map.data, map.size, VZ_MAGIC_TERMS, 2, &h) && !vz_meta_check_header(m, "terms.bin", &h, false) && h.generation > saves)
+		saves = h.generation;
+	vz_unmap(&map);
+	return saves;
+}
+
+/* True when the n vectors of w lie one after the other in one array (a batch read from a
+ * file), so that a checkpoint can index them where they are instead of copying them. */
+static bool contiguous(const vz_write *w, size_t n, uint32_t dim)
+{
+	for (size_t i = 1; i < n; i++)
+		if (w[i].vector != w[0].vector + i * dim) return false;
+	return n > 0;
+}
+
+/* The sequence number of the last commit record replayed: what a checkpoint of this state folds.
+ * Records after it (a transaction a crashed writer left without its commit) are not part of the
+ * state and must stay in the log's numbering for the next writer, who cuts them. */
+static uint64_t last_committed_seq(const struct vz_collection *c)
+{
+	if (!c->has_wal) return c->meta.wal_seq;
+	for (size_t i = c->wal_kept; i > 0; i--)
+		if (c->wal.entries[i - 1].type == VZ_WAL_COMMIT)
+			return c->wal.entries[i - 1].seq > c->meta.wal_seq ? c->wal.entries[i - 1].seq : c->meta.wal_seq;
+	return c->meta.wal_seq;
+}
+
+/* A checkpoint of the base, the delta and, for a bulk load, the new rows `extra` (all
+ * inserts of ids not present, checked by the caller): those go from the caller's batch
+ * straight into vectors.bin, never through the delta, so a bulk load holds its vectors once
+ * (or, for a fresh collection, only in the caller's batch; for sq8, only as codes).
+ * release_extra: extra's vectors lie in a read-only file mapping, in row order, whose pages
+ * may be let go once read (VZ_WRITE_RELEASE). */
+static int checkpoint_build(vz_collection *c, const char *out_dir, int threads, bool force, const vz_write *extra, size_t nextra,
+			    bool release_extra, vz_meta *m_out, bool *built)
+{
+	*built = false;
+	if (c->wal_corrupt) return vz_fail(VZ_ECORRUPT, "%s", c->warning);
+	if (c->nd == 0 && nextra == 0 && !force && c->has_index == (c->meta.rows > 0)) return VZ_OK;
+	threads = default_threads(threads);
+	int rc = vz_coll_build_superseded(c);
+	if (rc) return rc;
+	uint32_t dim = c->meta.cfg.dim;
+	uint64_t n_base = c->has_vec ? c->vec.rows : 0, tomb = 0, n_new = 0;
+	for (uint64_t r = 0; r < n_base; r++) tomb += vz_coll_skip_base(c, (uint32_t)r);
+	for (size_t i = 0; i < c->nd; i++) n_new += !c->d[i].deleted;
+	n_new += nextra;
+	uint64_t total = n_base + n_new;
+	/* compact when tombstones pass 20%, or when there is no usable graph to extend */
+	bool compact = (tomb > 0 && tomb * 5 > total) || (n_base > 0 && !c->has_index) || force;
+	if (force && tomb == 0 && c->has_index) compact = false;
+	uint64_t n_out = compact ? total - tomb : total;
+	bool cosine = c->meta.cfg.metric == VZ_METRIC_COSINE;
+	/* sq8 streams the rows (see encode_sq8); floats are gathered into one array, unless they
+	 * are only the new rows, as they are: then the caller's array is indexed in place */
+	bool sq8 = c->meta.cfg.quantization == VZ_QUANT_SQ8;
+	bool in_place = !sq8 && n_out == nextra && !cosine && contiguous(extra, nextra, dim);
+	struct row_source src = { .first_new = n_out - nextra, .normalize_new = sq8 && cosine, .base.on = true,
+				  .fresh.on = release_extra };
+	float *vecs = in_place || sq8 ? NULL : malloc(sizeof(float) * dim * (n_out ? n_out : 1));
+	src.row = sq8 ? malloc(sizeof(float *) * (n_out ? n_out : 1)) : NULL;
+	vz_out_row *rows = calloc(n_out ? n_out : 1, sizeof *rows);
+	if ((!vecs && !in_place && !sq8) || (sq8 && !src.row) || !rows) {
+		free(vecs);
+		free(src.row);
+		free(rows);
+		return vz_fail(VZ_ENOMEM, "out of memory for a checkpoint of %llu rows", (unsigned long long)n_out);
+	}
+	uint64_t at = 0, live = 0;
+	/* the floats of output row `at`: one more pointer for sq8, else copied into vecs */
+#define PUT_ROW(v)                                                                       \
+	do {                                                                             \
+		if (sq8) src.row[at] = (v);                                              \
+		else if (!in_place) memcpy(vecs + at * dim, (v), sizeof(float) * dim);   \
+	} while (0)
+	for (uint64_t r = 0; r < n_base; r++) {
+		bool dead = vz_coll_skip_base(c, (uint32_t)r);
+		if (dead && compact) continue;
+		vz_out_row *o = &rows[at];
+		const char *pl;
+		size_t pll;
+		if ((rc = vz_vectors_row(&c->vec, r, &o->id, &o->id_len, &pl, &pll, NULL))) goto out;
+		o->payload = pl;
+		o->payload_len = pll;
+		o->has_payload = pl != NULL;
+		o->tombstone = dead;
+		live += !dead;
+		PUT_ROW(c->vec.vectors + r * dim);
+		if (!sq8) vz_release_behind(&src.base, c->vec.vectors + r * dim);
+		at++;
+	}
+	uint64_t kept_base = at;
+	src.kept_base = kept_base;
+	for (size_t i = 0; i < c->nd; i++) {
+		const struct delta_entry *e = &c->d[i];
+		if (e->deleted) continue;
+		rows[at] = (vz_out_row){ e->id, e->id_len, e->payload, e->payload_len, e->has_payload, false };
+		PUT_ROW(e->vec);
+		at++;
+		live++;
+	}
+	for (size_t i = 0; i < nextra; i++, at++, live++) {
+		const vz_write *x = &extra[i];
+		rows[at] = (vz_out_row){ x->id, x->id_len, x->payload, x->payload_len, x->payload != NULL, false };
+		PUT_ROW(x->vector);
+		if (sq8 || in_place) continue;
+		vz_release_behind(&src.fresh, x->vector);
+		if (cosine) vz_coll_unit_length(vecs + at * dim, dim);
+	}
+#undef PUT_ROW
+	src.packed = in_place ? extra[0].vector : vecs;
+	vz_meta m = c->meta;
+	m.generation = c->meta.generation + 1;
+	m.wal_seq = last_committed_seq(c);
+	m.rows = n_out;
+	m.live = live;
+	m.tombstones = n_out - live;
+	m.checkpoint_time = vz_coll_unix_now();
+	memset(&m.vectors, 0, sizeof m.vectors);
+	memset(&m.index, 0, sizeof m.index);
+	/* a collection of format version 1 gets its identity now, with every file rewritten */
+	if (!vz_id_is_set(&m.id) && (rc = upgrade_terms(c->dir, &m.id))) goto out;
+	m.terms_saves = terms_saves(c->dir, &m);
+	if (n_out > 0) {
+		rc = write_data_files(out_dir, &c->meta.cfg, &m.id, m.generation, &src, rows, n_out,
+				      compact || !c->has_index ? NULL : &c->index, kept_base, threads, &m.vectors, &m.index);
+		if (rc) goto out;
+	}
+	*m_out = m;
+	*built = true;
+out:
+	free(vecs);
+	free(src.row);
+	free(rows);
+	return rc;
+}
+
+/* A checkpoint under the exclusive lock the caller holds (bulk loads, recover, and programs
+ * that call vz_collection_checkpoint): build, the next (empty) log, commit, reload. */
+int vz_coll_checkpoint_with(vz_collection *c, int threads, bool force, const vz_write *extra, size_t nextra, bool release_extra)
+{
+	if (!(c->flags & VZ_OPEN_WRITE)) return vz_fail(VZ_EINTERNAL, "checkpoint needs the collection open for writing");
+	vz_meta m;
+	bool built;
+	int rc = checkpoint_build(c, c->dir, threads, force, extra, nextra, release_extra, &m, &built);
+	if (rc || !built) return rc;
+	if (c->has_wal) {
+		/* the next log, empty, starting after the folded records: written before the commit,
+		 * put in place by it, and named in metadata.json (salt, first sequence number) */
+		char wal[4200];
+		m.has_wal_start = true;
+		m.wal_salt = vz_random_u64();
+		m.wal_first_seq = c->writer.next_seq;
+		if ((rc = vz_path_fmt(wal, sizeof wal, "%s/wal.log.new", c->dir)) ||
+		    (rc = vz_wal_reset(wal, &m.id, m.generation, m.wal_salt, m.wal_first_seq, NULL)))
+			return rc;
+	}
+	if ((rc = commit_checkpoint(c->dir, &m))) return rc;
+	/* reload from the new files: the delta is now folded */
+	vz_coll_unload(c);
+	c->wal_corrupt = false;
+	c->warning[0] = '\0';
+	return vz_coll_load(c, VZ_WAL_SCAN_STOP, false);
+}
+
+int vz_collection_checkpoint(vz_collection *c, int threads, bool force)
+{
+	vz_lock ck = VZ_LOCK_INIT;
+	int rc = vz_coll_checkpoint_lock(c->dir, 0, &ck);
+	if (!rc) rc = vz_coll_checkpoint_with(c, threads, force, NULL, 0, false);
+	vz_lock_release(&ck);
+	return rc;
+}
+
+/* ---- checkpoints that stop no one ---- */
+
+/* Moves the staged NAME.new files of a checkpoint from stage into dir, where commit_checkpoint
+ * takes them (renames within one file system; the directory fsync follows in the commit). */
+static int adopt_staged(const char *stage, const char *dir, const vz_meta *m)
+{
+	static const char *const names[2] = { "vectors.bin.new", "index.hnsw.new" };
+	for (int i = 0; i < 2 && m->rows > 0; i++) {
+		char from[4400], to[4400];
+		int rc = vz_path_fmt(from, sizeof from, "%s/%s", stage, names[i]);
+		if (!rc) rc = vz_path_fmt(to, sizeof to, "%s/%s", dir, names[i]);
+		if (!rc) rc = vz_io_rename(from, to);
+		if (rc) return rc;
+	}
+	return VZ_OK;
+}
+
+/* The switch of a detached checkpoint, under the exclusive lock: the collection must still be at
+ * the generation the snapshot was taken from; the records appended since the snapshot (seq >
+ * m->wal_seq) are carried into the new log. */
+static int checkpoint_switch(const char *dir, const char *stage, uint64_t snap_gen, const vz_meta *built, uint64_t *kept)
+{
+	vz_meta cur;
+	char wal[4200], walnew[4200];
+	int rc = vz_meta_read(dir, &cur);
+	if (rc) return rc;
+	uint64_t gen = cur.generation, rows = cur.rows;
+	bool wal_start = cur.has_wal_start;
+	vz_meta_free(&cur);
+	if (gen != snap_gen)
+		return vz_fail(VZ_EBUSY, "%s: the collection changed during the checkpoint (generation %llu, the checkpoint started at %llu); nothing was switched",
+			       dir, (unsigned long long)gen, (unsigned long long)snap_gen);
+	/* an in-lock checkpoint interrupted after its commit may have left the committed files under
+	 * NAME.new, the names the staged files and the new log are about to take: put them in place */
+	if (rows > 0 &&
+	    ((rc = vz_settle_data_file(dir, "vectors.bin", VZ_MAGIC_VECTORS, gen, true, wal, sizeof wal)) ||
+	     (rc = vz_settle_data_file(dir, "index.hnsw", VZ_MAGIC_INDEX, gen, true, wal, sizeof wal))))
+		return rc;
+	if (wal_start && (rc = vz_settle_data_file(dir, "wal.log", VZ_MAGIC_WAL, gen, true, wal, sizeof wal))) return rc;
+	if ((rc = vz_path_fmt(wal, sizeof wal, "%s/wal.log", dir)) || (rc = vz_path_fmt(walnew, sizeof walnew, "%s/wal.log.new", dir))) return rc;
+	vz_wal_log w;
+	if ((rc = vz_wal_scan(wal, VZ_WAL_SCAN_STOP, &w))) return rc;
+	if (w.damaged && !w.torn_tail) {
+		rc = vz_fail(VZ_ECORRUPT, "%s: offset %llu: %s; nothing was switched (run vz recover)", wal,
+			     (unsigned long long)w.damage_offset, w.damage_what);
+		vz_wal_free(&w);
+		return rc;
+	}
+	/* keep whole transactions after the snapshot; a trailing one without its commit was never
+	 * acknowledged (its writer died) and is left out, as the next writer would cut it */
+	size_t first = 0, end = 0, pos = 0;
+	while (first < w.n && w.entries[first].seq <= built->wal_seq) first++;
+	vz_wal_txn t;
+	while (vz_wal_next_txn(&w, built->wal_seq, &pos, &t))
+		if (t.end < w.n && !t.ended_by_begin) end = t.end + 1;
+	if (end < first) end = first;
+	if (first > 0 && w.entries[first - 1].seq != built->wal_seq) {
+		rc = vz_fail(VZ_EINTERNAL, "%s: the log no longer holds record %llu that the checkpoint folded; nothing was switched", wal,
+			     (unsigned long long)built->wal_seq);
+		vz_wal_free(&w);
+		return rc;
+	}
+	/* the next log holds copies of those records; written before the commit, put in place by it
+	 * and named in metadata.json, as every checkpoint's */
+	vz_meta m = *built;
+	m.has_wal_start = true;
+	m.wal_salt = vz_random_u64();
+	m.wal_first_seq = built->wal_seq + 1;
+	rc = vz_wal_restart_with(walnew, &m.id, m.generation, m.wal_salt, m.wal_first_seq, w.entries + first, end - first);
+	*kept = end - first;
+	vz_wal_free(&w);
+	if (!rc) rc = adopt_staged(stage, dir, &m);
+	if (!rc) rc = commit_checkpoint(dir, &m);
+	if (rc) vz_io_unlink(walnew, true);
+	return rc;
+}
+
+int vz_checkpoint_dir(const char *dir, unsigned flags, int threads, int lock_timeout_ms, vz_checkpoint_report *rep)
+{
+	vz_checkpoint_report local;
+	if (!rep) rep = &local;
+	memset(rep, 0, sizeof *rep);
+	threads = default_threads(threads);
+	vz_lock ck = VZ_LOCK_INIT;
+	int rc = vz_coll_check_dir(dir);
+	if (!rc && (flags & VZ_CHECKPOINT_IF_NEEDED) && !(flags & VZ_CHECKPOINT_WAIT) && !vz_coll_try_checkpoint_lock(dir, &ck))
+		return VZ_OK; /* one is running: it does what is needed */
+	if (!rc && ck.fd < 0) rc = vz_coll_checkpoint_lock(dir, (flags & VZ_CHECKPOINT_WAIT) ? INT_MAX / 2 : lock_timeout_ms, &ck);
+	if (rc) return rc;
+	char stage[4200] = "";
+	vz_collection *c = NULL;
+	if ((rc = vz_path_fmt(stage, sizeof stage, "%s/.vztmp.checkpoint", dir))) goto out;
+	/* a checkpointer that died left its staging behind: we hold the checkpoint lock, it is ours */
+	if ((rc = vz_io_remove_tree(stage))) goto out;
+	/* the snapshot: the checkpoint files and the WAL as they are now, read under the shared
+	 * lock; then the lock goes and writers append while the index is built */
+	if ((rc = vz_coll_open_in(dir, VZ_OPEN_READ, lock_timeout_ms, VZ_WAL_SCAN_STOP, false, &c))) {
+		/* a drop that was interrupted: opening for writing finishes it (and says so) */
+		if (rc == VZ_ENOENT && !vz_coll_open_in(dir, VZ_OPEN_WRITE, lock_timeout_ms, VZ_WAL_SCAN_STOP, false, &c)) rc = VZ_OK;
+		if (rc) goto out;
+		rc = vz_fail(VZ_EINTERNAL, "%s: could not be opened for reading, but could for writing", dir);
+		goto out;
+	}
+	if (c->meta.workspace) { rc = vz_fail(VZ_EPERM, "workspace collections are rebuilt by vz build, not checkpointed"); goto out; }
+	rep->operations = c->wal_ops;
+	if ((flags & VZ_CHECKPOINT_IF_NEEDED) && !vz_collection_checkpoint_due(c)) goto out;
+	if (!vz_id_is_set(&c->meta.id)) {
+		/* format version 1: this checkpoint gives the collection its identity and rewrites
+		 * terms.bin with it, which only a holder of the exclusive lock may do (once) */
+		vz_collection_close(c);
+		if ((rc = vz_coll_open_in(dir, VZ_OPEN_WRITE, lock_timeout_ms, VZ_WAL_SCAN_STOP, false, &c))) goto out;
+		rep->operations = c->wal_ops;
+		if ((rc = vz_coll_checkpoint_with(c, threads, true, NULL, 0, false))) goto out;
+		rep->checkpointed = true;
+		rep->generation = c->meta.generation;
+		rep->rows = c->meta.rows;
+		rep->live = c->meta.live;
+		goto out;
+	}
+	vz_lock_release(&c->lock);
+	uint64_t snap_gen = c->meta.generation;
+	if ((rc = vz_io_mkdir(stage, 0755, false))) goto out;
+	vz_meta m;
+	bool built;
+	rc = checkpoint_build(c, stage, threads, flags & VZ_CHECKPOINT_FORCE, NULL, 0, false,
+			      &m, &built);
+	if (rc || !built) goto out;
+	vz_lock lk = VZ_LOCK_INIT;
+	if ((rc = vz_collection_lock(dir, VZ_LOCK_EXCLUSIVE, lock_timeout_ms, &lk))) goto out;
+	double t0 = vz_coll_wall_now();
+	rc = checkpoint_switch(dir, stage, snap_gen, &m, &rep->kept_records);
+	rep->seconds_locked = vz_coll_wall_now() - t0;
+	vz_lock_release(&lk);
+	if (rc) goto out;
+	rep->checkpointed = true;
+	rep->generation = m.generation;
+	rep->rows = m.rows;
+	rep->live = m.live;
+out:
+	vz_collection_close(c);
+	if (stage[0]) {
+		char saved[1024];
+		snprintf(saved, sizeof saved, "%s", vz_last_error());
+		vz_io_remove_tree(stage);
+		if (rc) vz_fail(rc, "%s", saved);
+	}
+	vz_lock_release(&ck);
+	return rc;
+}
+
+int vz_collection_write_snapshot(const char *dir, const vz_config *cfg, const vz_row *in, size_t n, int threads,
+				 uint64_t generation, const char *extra_json)
+{
+	int rc = vz_config_validate(cfg);
+	if (rc) return rc;
+	uint32_t dim = cfg->dim;
+	float *vecs = malloc(sizeof(float) * dim * (n ? n : 1));
+	vz_out_row *rows = calloc(n ? n : 1, sizeof *rows);
+	if (!vecs || !rows) { free(vecs); free(rows); return vz_fail(VZ_ENOMEM, "out of memory"); }
+	for (size_t i = 0; i < n && !rc; i++) {
+		if (in[i].id_len == 0 || in[i].id_len > VZ_MAX_ID_LEN) rc = vz_fail(VZ_EDATA, "row %zu: bad id length", i);
+		memcpy(vecs + i * dim, in[i].vector, sizeof(float) * dim);
+		if (!rc && cfg->metric == VZ_METRIC_COSINE && vz_coll_unit_length(vecs + i * dim, dim))
+			memset(vecs + i * dim, 0, sizeof(float) * dim); /* an empty text: kept, never close to anything */
+		rows[i] = (vz_out_row){ in[i].id, in[i].id_len, in[i].payload, in[i].payload_len, in[i].payload != NULL, false };
+	}
+	vz_meta m = { .cfg = *cfg, .workspace = true, .generation = generation, .rows = n, .live = n,
+		      .created = vz_coll_unix_now(), .checkpoint_time = vz_coll_unix_now() };
+	/* the identity stays for the collection's life: a rebuild keeps the one it has */
+	vz_meta old;
+	if (vz_meta_read(dir, &old) == VZ_OK) {
+		m.id = old.id;
+		vz_meta_free(&old);
+	}
+	if (!vz_id_is_set(&m.id)) vz_id_new(&m.id);
+	char *extra = NULL;
+	if (extra_json && extra_json[0]) {
+		/* accept an object or bare members */
+		size_t l = strlen(extra_json);
+		extra = malloc(l + 3);
+		if (!extra) rc = vz_fail(VZ_ENOMEM, "out of memory");
+		else if (extra_json[0] == '{') memcpy(extra, extra_json, l + 1);
+		else snprintf(extra, l + 3, "{%s}", extra_json);
+	}
+	m.extra_json = extra;
+	struct row_source src = { .packed = vecs, .first_new = n };
+	if (!rc && n) rc = write_data_files(dir, cfg, &m.id, generation, &src, rows, n, NULL, 0, default_threads(threads), &m.vectors, &m.index);
+	if (!rc) rc = commit_checkpoint(dir, &m);
+	if (!rc) {
+		char lock[4200];
+		int fd;
+		/* the LOCK file makes the directory a collection others can lock */
+		if (!(rc = vz_path_fmt(lock, sizeof lock, "%s/LOCK", dir)) && access(lock, F_OK) != 0 &&
+		    !(rc = vz_io_open_write(lock, O_WRONLY | O_CREAT, 0644, &fd)))
+			vz_io_close(fd);
+	}
+	free(extra);
+	free(vecs);
+	free(rows);
+	return rc;
+}
+

@@ -1,0 +1,204 @@
+/* coll_query.c: reading an open collection: k nearest neighbours (the index merged with the
+ * delta), get, foreach, stats, and when a checkpoint is due. Split from collection.c, whose
+ * struct it reads through collection_internal.h. */
+#include "collection_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- reading ---- */
+
+bool vz_coll_skip_base(void *ctx, uint32_t row)
+{
+	const struct vz_collection *c = ctx;
+	const unsigned char *ri = c->vec.rowinfo + (uint64_t)row * VZ_ROWINFO_SIZE;
+	if (ri[18] & VZ_ROW_TOMBSTONE) return true;
+	return c->nsup && bsearch(&row, c->superseded, c->nsup, sizeof(uint32_t), vz_coll_cmp_u32) != NULL;
+}
+
+static void fill_base_result(const struct vz_collection *c, uint32_t row, float dist, vz_result *r)
+{
+	memset(r, 0, sizeof *r);
+	vz_vectors_row(&c->vec, row, &r->id, &r->id_len, &r->payload, &r->payload_len, NULL);
+	r->distance = dist;
+	r->score = vz_score(c->meta.cfg.metric, dist);
+}
+
+static void fill_delta_result(const struct vz_collection *c, const struct delta_entry *e, float dist, vz_result *r)
+{
+	r->id = e->id;
+	r->id_len = e->id_len;
+	r->payload = e->has_payload ? e->payload : NULL;
+	r->payload_len = e->payload_len;
+	r->distance = dist;
+	r->score = vz_score(c->meta.cfg.metric, dist);
+}
+
+int vz_collection_query(vz_collection *c, const float *query, size_t k, size_t ef, vz_result *out, size_t *n)
+{
+	*n = 0;
+	if (k == 0) return VZ_OK;
+	uint32_t dim = c->meta.cfg.dim;
+	float *q = malloc(sizeof(float) * dim);
+	vz_hit *hits = malloc(sizeof(vz_hit) * k * 2);
+	if (!q || !hits) { free(q); free(hits); return vz_fail(VZ_ENOMEM, "out of memory"); }
+	memcpy(q, query, sizeof(float) * dim);
+	int rc = VZ_OK;
+	if (c->meta.cfg.metric == VZ_METRIC_COSINE && (rc = vz_normalize(q, dim))) {
+		rc = vz_fail(VZ_EDATA, "the query vector is all zeros (cosine needs a direction)");
+		goto out;
+	}
+	if ((rc = vz_coll_build_superseded(c))) goto out;
+	size_t nb = 0;
+	/* Without deleted or superseded rows nothing is skipped: no row-info lookup per visited node
+	 * (a cache miss each, some 20% of a search). The tombstone count is metadata.json's, which
+	 * verify checks against vectors.bin. */
+	bool (*skip)(void *, uint32_t) = c->meta.tombstones || c->nsup ? vz_coll_skip_base : NULL;
+	if (c->has_vec && c->has_index) {
+		rc = vz_hnsw_search(&c->index, c->vec.vectors, q, k, ef ? ef : c->meta.cfg.ef_search, skip, c, hits, &nb);
+	} else if (c->has_vec) {
+		rc = vz_exact_search(c->vec.vectors, c->vec.rows, dim, c->meta.cfg.metric, q, k, skip, c, hits, &nb);
+	}
+	if (rc) goto out;
+	/* the delta is small: search it exactly and merge (k best of both, by distance then id) */
+	vz_hit *dh = hits + k;
+	size_t nd = 0;
+	for (size_t i = 0; i < c->nd; i++) {
+		if (c->d[i].deleted) continue;
+		float d = vz_distance(c->meta.cfg.metric, c->d[i].vec, q, dim);
+		size_t pos = nd < k ? nd++ : k;
+		if (pos == k) {
+			if (d >= dh[k - 1].distance) continue;
+			pos = k - 1;
+		}
+		while (pos > 0 && dh[pos - 1].distance > d) { dh[pos] = dh[pos - 1]; pos--; }
+		dh[pos] = (vz_hit){ (uint32_t)i, d };
+	}
+	size_t i = 0, j = 0;
+	while (*n < k && (i < nb || j < nd)) {
+		if (j >= nd || (i < nb && hits[i].distance <= dh[j].distance)) {
+			fill_base_result(c, hits[i].row, hits[i].distance, &out[(*n)++]);
+			i++;
+		} else {
+			fill_delta_result(c, &c->d[dh[j].row], dh[j].distance, &out[(*n)++]);
+			j++;
+		}
+	}
+out:
+	free(q);
+	free(hits);
+	return rc;
+}
+
+void vz_collection_preload(vz_collection *c)
+{
+	if (!c->has_index) return;
+	/* each result reads its row's info and id: a page each, which a long batch reads nearly
+	 * all of (31 MB for a million rows), and which would otherwise come from disk whenever
+	 * the page cache has let them go */
+	const unsigned char *lo = c->vec.rowinfo, *hi = c->vec.rowinfo + c->vec.rows * VZ_ROWINFO_SIZE;
+	if (c->vec.heap && c->vec.heap < lo) lo = c->vec.heap;
+	if (c->vec.heap && c->vec.heap + c->vec.heap_len > hi) hi = c->vec.heap + c->vec.heap_len;
+	vz_map_preload(&c->vec.map, (size_t)(lo - c->vec.map.data), (size_t)(hi - lo));
+	if (c->index.sq_codes) vz_map_preload(&c->index_map, 0, c->index_map.size);
+	else if (vz_hnsw_pack(&c->index, c->vec.vectors, true) != VZ_OK) vz_map_preload(&c->index_map, 0, c->index_map.size);
+}
+
+void vz_collection_prefault(vz_collection *c)
+{
+	if (c->has_index) vz_map_prefault(&c->index_map);
+	if (c->has_vec && c->meta.cfg.quantization != VZ_QUANT_SQ8) vz_map_prefault(&c->vec.map);
+}
+
+int vz_collection_get(vz_collection *c, const char *id, size_t id_len, vz_result *r, const float **vector)
+{
+	int64_t at = vz_idmap_find(&c->dmap, id, id_len, vz_coll_delta_eq, c, NULL);
+	if (at >= 0) {
+		if (c->d[at].deleted) return vz_fail(VZ_ENOENT, "no such id: %.*s", (int)id_len, id);
+		fill_delta_result(c, &c->d[at], 0, r);
+		if (vector) *vector = c->d[at].vec;
+		return VZ_OK;
+	}
+	int64_t row = vz_coll_base_find(c, id, id_len);
+	if (row < 0) return vz_fail(VZ_ENOENT, "no such id: %.*s", (int)id_len, id);
+	fill_base_result(c, (uint32_t)row, 0, r);
+	if (vector) *vector = c->vec.vectors + (uint64_t)row * c->meta.cfg.dim;
+	return VZ_OK;
+}
+
+int vz_collection_foreach(vz_collection *c, int (*fn)(void *ctx, const vz_result *r, const float *vector), void *ctx)
+{
+	int rc = vz_coll_build_superseded(c);
+	if (rc) return rc;
+	uint32_t dim = c->meta.cfg.dim;
+	for (uint64_t row = 0; c->has_vec && row < c->vec.rows; row++) {
+		if (vz_coll_skip_base(c, (uint32_t)row)) continue;
+		vz_result r;
+		fill_base_result(c, (uint32_t)row, 0, &r);
+		if ((rc = fn(ctx, &r, c->vec.vectors + row * dim))) return rc;
+	}
+	for (size_t i = 0; i < c->nd; i++) {
+		if (c->d[i].deleted) continue;
+		vz_result r;
+		fill_delta_result(c, &c->d[i], 0, &r);
+		if ((rc = fn(ctx, &r, c->d[i].vec))) return rc;
+	}
+	return VZ_OK;
+}
+
+int vz_collection_check_rows(vz_collection *c)
+{
+	if (c->has_vec && (vz_hash64(c->vec.map.data + VZ_HEADER_SIZE, c->vec.map.size - VZ_HEADER_SIZE) != c->vec.header.body_checksum ||
+			   (c->meta.vectors.present && c->vec.header.body_checksum != c->meta.vectors.body_checksum)))
+		return vz_fail(VZ_ECORRUPT, "%s/vectors.bin: body checksum mismatch (bytes 64..end were changed): run vz verify", c->dir);
+	return VZ_OK;
+}
+
+static uint64_t file_size(const char *dir, const char *name)
+{
+	char p[4200];
+	struct stat st;
+	if (vz_path_fmt(p, sizeof p, "%s/%s", dir, name) || stat(p, &st) != 0) return 0;
+	return (uint64_t)st.st_size;
+}
+
+int vz_collection_stats_get(vz_collection *c, vz_collection_stats *st)
+{
+	memset(st, 0, sizeof *st);
+	st->generation = c->meta.generation;
+	st->rows = c->meta.rows;
+	st->tombstones = c->meta.tombstones;
+	int64_t live = (int64_t)c->meta.live;
+	for (size_t i = 0; i < c->nd; i++) {
+		bool was = c->d[i].base_row >= 0;
+		bool is = !c->d[i].deleted;
+		live += (int64_t)is - (int64_t)was;
+	}
+	st->live = live > 0 ? (uint64_t)live : 0;
+	st->wal_ops = c->wal_ops;
+	st->wal_bytes = c->has_wal ? c->wal.map.size : 0;
+	st->wal_oldest_age = c->oldest_op ? vz_coll_wall_now() - c->oldest_op : 0;
+	st->checkpoint_time = c->meta.checkpoint_time;
+	const char *files[] = { "metadata.json", "vectors.bin", "index.hnsw", "wal.log", "cache.bin", "postings.bin" };
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) st->bytes += file_size(c->dir, files[i]);
+	st->workspace = c->meta.workspace;
+	st->wal_damaged = c->wal_corrupt;
+	return VZ_OK;
+}
+
+bool vz_collection_checkpoint_due(vz_collection *c)
+{
+	if (c->wal_ops == 0) return false;
+	return c->wal_ops >= c->meta.cfg.checkpoint_ops || vz_coll_wall_now() - c->oldest_op >= c->meta.cfg.checkpoint_seconds;
+}
+

@@ -1,0 +1,312 @@
+/* coll_recover.c: vz recover: check every file first, then rebuild what can be made again from
+ * the rest (index, terms, a checkpoint of the replayed WAL) or refuse and say "restore from a
+ * backup"; workspace collections are built again from their sources. */
+#include "collection_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- recovery ---- */
+
+static void ignore_problem(void *ctx, const char *file, int64_t offset, const char *what)
+{
+	(void)ctx; (void)file; (void)offset; (void)what;
+}
+
+/* What recover's first check found, by file: what it may rebuild and what it must not touch. */
+struct found {
+	bool fatal, index, terms, wal_records;
+	char first_fatal[256];
+};
+
+static void sort_problem(void *ctx, const char *file, int64_t offset, const char *what)
+{
+	struct found *f = ctx;
+	bool fatal = false;
+	if (!strcmp(file, "index.hnsw")) f->index = true;
+	else if (!strcmp(file, "terms.bin")) f->terms = true;
+	/* record damage is the recovery mode's business; a header, an identity or a missing log
+	 * (reported at offset 0 or without one) is not */
+	else if (!strcmp(file, "wal.log") && offset >= VZ_HEADER_SIZE) f->wal_records = true;
+	else fatal = true;
+	if (fatal && !f->fatal) {
+		f->fatal = true;
+		snprintf(f->first_fatal, sizeof f->first_fatal, "%s: %s", file, what);
+	}
+}
+
+/* Adds the ids of the insert/update/delete records among entries [from, to) to the report. */
+static void note_lost(vz_recover_report *rep, const vz_wal_log *w, size_t from, size_t to)
+{
+	for (size_t i = from; i < to; i++) {
+		const vz_wal_entry *e = &w->entries[i];
+		vz_wal_op op;
+		if ((e->type != VZ_WAL_INSERT && e->type != VZ_WAL_UPDATE && e->type != VZ_WAL_DELETE) || vz_wal_decode_op(e, &op)) continue;
+		rep->ids_lost++;
+		size_t at = strlen(rep->lost_ids), cap = sizeof rep->lost_ids;
+		if (at + op.id_len + 8 >= cap) {
+			if (at + 4 < cap && strcmp(rep->lost_ids + (at >= 3 ? at - 3 : 0), "...")) snprintf(rep->lost_ids + at, cap - at, "...");
+			continue;
+		}
+		snprintf(rep->lost_ids + at, cap - at, "%s%.*s", at ? ", " : "", (int)op.id_len, op.id);
+	}
+}
+
+/* From a salvage scan of a damaged log: the ids of the records that the mode will not apply
+ * (whole transactions past the damage in point-in-time, transactions that lost a record in
+ * salvage, the unfinished one at the end). */
+static void list_lost(vz_recover_report *rep, const vz_wal_log *w, uint64_t after_seq, enum vz_recover_mode mode)
+{
+	size_t pos = 0;
+	vz_wal_txn t;
+	while (vz_wal_next_txn(w, after_seq, &pos, &t)) {
+		bool past = t.end < w->n && w->entries[t.end].offset >= w->damage_offset;
+		if (!t.complete || (mode != VZ_RECOVER_SALVAGE && past)) note_lost(rep, w, t.begin, t.end);
+	}
+}
+
+/* Builds the workspace collection in dir again from its sources (vz build --force), when its
+ * metadata.json can be read and names the workspace file; VZ_ENOENT when it cannot say. The
+ * collection is the one dir names, whatever metadata.json says (it may be another's copy, in
+ * which case it goes, so that the rebuild gets an identity of its own). */
+static int rebuild_from_sources(const char *dir, int threads, int lock_timeout_ms, vz_recover_report *rep)
+{
+	vz_meta m;
+	if (vz_meta_read(dir, &m)) return VZ_ENOENT;
+	json_t *o = m.extra_json ? json_loads(m.extra_json, 0, NULL) : NULL;
+	json_t *ws = json_object_get(o, "workspace"), *file = json_object_get(ws, "file"), *coll = json_object_get(ws, "collection");
+	char yml[4096] = "", data[4096], name[140], named[140] = "";
+	if (json_is_string(file)) snprintf(yml, sizeof yml, "%s", json_string_value(file));
+	if (json_is_string(coll)) snprintf(named, sizeof named, "%s", json_string_value(coll));
+	json_decref(o);
+	vz_meta_free(&m);
+	/* dir is DATA/workspace/PROJECT/COLLECTION */
+	snprintf(data, sizeof data, "%s", dir);
+	char *cut[3];
+	for (int i = 0; i < 3; i++) {
+		cut[i] = strrchr(data, '/');
+		if (!cut[i] || !yml[0]) return VZ_ENOENT;
+		*cut[i] = '\0';
+	}
+	snprintf(name, sizeof name, "%s/%s", cut[1] + 1, cut[0] + 1);
+	vz_workspace *w;
+	if (vz_workspace_load(yml, &w)) return VZ_ENOENT;
+	const vz_ws_collection *wc = vz_workspace_find(w, name);
+	int rc = VZ_ENOENT;
+	if (wc) {
+		/* a metadata.json copied from another collection would lend it its identity */
+		char meta_path[4200];
+		if (strcmp(named, name) && !vz_path_fmt(meta_path, sizeof meta_path, "%s/metadata.json", dir)) vz_io_unlink(meta_path, true);
+		vz_ws_stats st;
+		rc = vz_workspace_build(w, wc, data, true, threads, lock_timeout_ms, NULL, NULL, &st);
+		if (!rc) {
+			int problems;
+			rep->rebuilt_from_sources = true;
+			rep->index_rebuilt = true;
+			rc = vz_collection_verify(dir, false, lock_timeout_ms, ignore_problem, NULL, &problems);
+			if (!rc && problems) rc = vz_fail(VZ_ECORRUPT, "rebuilt from %s, but verify still finds %d problems: run vz verify for details", yml, problems);
+		}
+	}
+	vz_workspace_free(w);
+	return rc;
+}
+
+struct text_ctx { vz_bm25 *m; int rc; };
+
+static int add_text(void *ctx, const vz_result *r, const float *vector)
+{
+	(void)vector;
+	struct text_ctx *t = ctx;
+	if (!r->payload) return VZ_OK;
+	json_t *o = json_loadb(r->payload, r->payload_len, 0, NULL);
+	json_t *text = json_is_object(o) ? json_object_get(o, "text") : NULL;
+	int rc = json_is_string(text) ? vz_bm25_add_document(t->m, json_string_value(text), json_string_length(text)) : VZ_OK;
+	json_decref(o);
+	return rc;
+}
+
+/* Makes terms.bin again from the texts the rows store (their payload's "text"), with a save
+ * count past every earlier one. Texts inserted with a payload of their own, and deleted ones,
+ * are no longer known: their document counts are gone. */
+static int rebuild_terms(struct vz_collection *c)
+{
+	vz_bm25 *m;
+	int rc = vz_bm25_new(c->meta.cfg.dim, &m);
+	if (rc) return rc;
+	vz_bm25_set_origin(m, &c->meta.id, c->meta.terms_saves);
+	struct text_ctx t = { m, 0 };
+	rc = vz_collection_foreach(c, add_text, &t);
+	if (!rc) rc = vz_bm25_save_dir(m, c->dir);
+	vz_bm25_free(m);
+	return rc;
+}
+
+static void count_transactions(const vz_wal_log *w, uint64_t after_seq, vz_recover_report *rep)
+{
+	for (size_t i = 0; i < w->n; i++) rep->records_replayed += w->entries[i].seq > after_seq;
+	size_t pos = 0;
+	vz_wal_txn t;
+	/* the rule replay applies: a transaction missing a record is dropped, not replayed */
+	while (vz_wal_next_txn(w, after_seq, &pos, &t)) {
+		if (t.complete) rep->transactions_replayed++;
+		else rep->transactions_dropped++;
+	}
+}
+
+static int recover_locked(struct vz_collection *c, const char *dir, enum vz_recover_mode mode, bool dry_run, int threads,
+			  int lock_timeout_ms, vz_recover_report *rep);
+
+/* Recovery rewrites files: without write access it says so before it reads anything, rather
+ * than failing halfway in a way that looks like damage. */
+static int check_writable(const char *dir)
+{
+	char wal[4200];
+	const char *what = dir;
+	int e = 0;
+	if (access(dir, W_OK) != 0) e = errno;
+	else if (!vz_path_fmt(wal, sizeof wal, "%s/wal.log", dir) && access(wal, W_OK) != 0 && errno != ENOENT) e = errno, what = wal;
+	if (!e) return VZ_OK;
+	if (e == EACCES || e == EPERM || e == EROFS)
+		return vz_fail(VZ_EPERM, "%s: cannot write: %s (recover needs write access; nothing was changed, use --dry-run to see what it would do)", what,
+			       e == EROFS ? "read-only file system" : "permission denied");
+	return vz_fail(vz_err_from_errno(e), "%s: access: %s", what, strerror(e));
+}
+
+int vz_collection_recover(const char *dir, enum vz_recover_mode mode, bool dry_run, int threads, int lock_timeout_ms,
+			  vz_recover_report *rep)
+{
+	memset(rep, 0, sizeof *rep);
+	struct vz_collection *c = calloc(1, sizeof *c);
+	if (!c) return vz_fail(VZ_ENOMEM, "out of memory");
+	c->lock.fd = -1;
+	c->rerank_fd = -1;
+	c->flags = dry_run ? VZ_OPEN_READ : VZ_OPEN_WRITE;
+	vz_lock ck = VZ_LOCK_INIT;
+	int rc = vz_path_fmt(c->dir, sizeof c->dir, "%s", dir);
+	/* the checkpoint lock before the collection's (the order every checkpoint takes them in):
+	 * recover writes a checkpoint, and a detached one must not switch in under it */
+	if (!rc && !dry_run) rc = vz_coll_check_dir(dir);
+	if (!rc && !dry_run) rc = vz_coll_checkpoint_lock(dir, lock_timeout_ms, &ck);
+	if (!rc) rc = vz_collection_lock(dir, VZ_LOCK_EXCLUSIVE, lock_timeout_ms, &c->lock);
+	if (!rc && !dry_run) rc = check_writable(dir);
+	if (rc) { vz_collection_close(c); vz_lock_release(&ck); return rc; }
+	rc = recover_locked(c, dir, mode, dry_run, threads, lock_timeout_ms, rep);
+	vz_lock_release(&ck);
+	return rc;
+}
+
+static int recover_locked(struct vz_collection *c, const char *dir, enum vz_recover_mode mode, bool dry_run, int threads,
+			  int lock_timeout_ms, vz_recover_report *rep)
+{
+	int rc = VZ_OK;
+	/* Check everything before writing anything: what cannot be made again from the rest is
+	 * never written over (a checkpoint of a damaged vectors.bin would make the damage look
+	 * whole), and what can is rebuilt after the checkpoint's own checks pass. */
+	struct found f = { 0 };
+	int problems;
+	vz_meta meta;
+	bool workspace = false;
+	if ((rc = vz_verify_locked(dir, false, sort_problem, &f, &problems))) { vz_collection_close(c); return rc; }
+	if (vz_meta_read(dir, &meta) == VZ_OK) {
+		workspace = meta.workspace;
+		vz_meta_free(&meta);
+	}
+	if (workspace && problems && !dry_run) {
+		/* a workspace collection is made from its sources, all of it: build it again when
+		 * metadata.json says from which workspace file */
+		vz_collection_close(c);
+		rc = rebuild_from_sources(dir, threads, lock_timeout_ms, rep);
+		if (rc != VZ_ENOENT) return rc;
+		if (!(c = calloc(1, sizeof *c))) return vz_fail(VZ_ENOMEM, "out of memory");
+		c->lock.fd = -1;
+		c->rerank_fd = -1;
+	}
+	if (workspace && problems) {
+		rep->restore_needed = true;
+		snprintf(rep->damage, sizeof rep->damage, "%s", f.first_fatal[0] ? f.first_fatal : f.index ? "index.hnsw: damaged" : "cache.bin: damaged");
+		vz_collection_close(c);
+		return vz_fail(VZ_ECORRUPT, "%s: rebuild the collection from its sources with vz build --force (nothing was changed)", rep->damage);
+	}
+	if (f.fatal) {
+		rep->restore_needed = true;
+		snprintf(rep->damage, sizeof rep->damage, "%s", f.first_fatal);
+		vz_collection_close(c);
+		return vz_fail(VZ_ECORRUPT, "%s: cannot be rebuilt from the other files: restore from a backup (nothing was changed)", rep->damage);
+	}
+	if (workspace) {
+		/* nothing damaged: only leftovers of a crash to clean */
+		if (!dry_run) rc = vz_cleanup_temps(dir, &rep->temps_removed);
+		vz_collection_close(c);
+		return rc;
+	}
+
+	/* look at the WAL first: the mode decides whether we may go on at all */
+	char wal[4200];
+	vz_wal_log w;
+	bool dynamic = access((snprintf(wal, sizeof wal, "%s/wal.log", dir), wal), F_OK) == 0;
+	if (dynamic) {
+		if ((rc = vz_wal_scan(wal, VZ_WAL_SCAN_SALVAGE, &w))) { vz_collection_close(c); return rc; }
+		rep->wal_damaged = w.damaged;
+		rep->torn_tail = w.torn_tail;
+		if (w.damaged)
+			snprintf(rep->damage, sizeof rep->damage, "wal.log: offset %llu: %s (%s)", (unsigned long long)w.damage_offset,
+				 w.damage_what, w.torn_tail ? "torn tail" : "good records follow it");
+		rep->records_salvaged = mode == VZ_RECOVER_SALVAGE ? w.good_after_damage : 0;
+		rep->bytes_dropped = !w.damaged ? 0 : mode == VZ_RECOVER_SALVAGE ? w.bytes_lost : w.map.size - w.damage_offset;
+		if (w.damaged) {
+			/* damage can have taken acknowledged records: name what is not kept */
+			vz_meta m2;
+			if (vz_meta_read(dir, &m2) == VZ_OK) {
+				list_lost(rep, &w, m2.wal_seq, mode);
+				vz_meta_free(&m2);
+			}
+			rep->data_lost = true;
+		}
+		vz_wal_free(&w);
+		if (w.damaged && mode == VZ_RECOVER_ABSOLUTE) rc = vz_fail(VZ_ECORRUPT, "%s; mode absolute allows no damage: nothing was changed", rep->damage);
+		else if (w.damaged && mode == VZ_RECOVER_TOLERATE_TAIL && !w.torn_tail)
+			rc = vz_fail(VZ_ECORRUPT, "%s; mode tolerate-tail allows only a torn tail: nothing was changed (point-in-time or salvage would go on)", rep->damage);
+		if (rc) { vz_collection_close(c); return rc; }
+	}
+	if (!dry_run && (rc = vz_cleanup_temps(dir, &rep->temps_removed))) { vz_collection_close(c); return rc; }
+	rc = vz_coll_load(c, mode == VZ_RECOVER_SALVAGE ? VZ_WAL_SCAN_SALVAGE : VZ_WAL_SCAN_STOP, true);
+	if (rc) {
+		vz_collection_close(c);
+		/* a backup is the answer to damage, not to a file that could not be opened or read */
+		return rc == VZ_ECORRUPT || rc == VZ_EDATA ? vz_fail_prefix(rc, "cannot recover (restore from a backup): ") : rc;
+	}
+	if (c->dropped) {
+		rc = dry_run ? VZ_OK : vz_coll_finish_drop(c);
+		vz_collection_close(c);
+		return rc ? rc : vz_fail(VZ_ENOENT, "the collection was dropped; its removal is now finished");
+	}
+	if (c->has_wal) count_transactions(&c->wal, c->meta.wal_seq, rep);
+	if (c->has_index && (f.index || vz_hnsw_verify(&c->index) != VZ_OK)) {
+		vz_unmap(&c->index_map);
+		c->has_index = false;
+	}
+	rep->index_rebuilt = c->meta.rows > 0 && !c->has_index;
+	rep->terms_rebuilt = f.terms;
+	if (dry_run) { vz_collection_close(c); return VZ_OK; }
+	c->wal_corrupt = false;
+	/* before the checkpoint, which records terms.bin's save count */
+	if (f.terms && (rc = rebuild_terms(c))) { vz_collection_close(c); return vz_fail_prefix(rc, "terms.bin: "); }
+	rc = vz_coll_checkpoint_with(c, threads, true, NULL, 0, false); /* the checkpoint lock is ours */
+	rep->checkpoint_written = rc == VZ_OK;
+	vz_collection_close(c);
+	if (rc) return rc;
+	rc = vz_collection_verify(dir, false, lock_timeout_ms, ignore_problem, NULL, &problems);
+	if (rc) return rc;
+	if (problems) return vz_fail(VZ_ECORRUPT, "recovered, but verify still finds %d problems: run vz verify for details", problems);
+	return VZ_OK;
+}
