@@ -215,6 +215,14 @@ void hnsw_ctx_free(struct search_ctx *s)
 
 size_t vz_hnsw_count(const vz_hnsw_index *idx) { return idx->count; }
 
+/* Where a packed row's vector starts (u32 words): past its links, on a 64-byte boundary, so
+ * that a distance reads as few cache lines as the vector fills (128 floats: 8, where from just
+ * past the links they spanned 9) */
+static inline size_t packed_vector_at(const vz_hnsw_index *idx)
+{
+	return (1 + (size_t)idx->m0 + 15) & ~(size_t)15;
+}
+
 static void graph_of_index(const vz_hnsw_index *idx, const float *vectors, struct graph *g)
 {
 	*g = (struct graph){ .n = (uint32_t)idx->count, .dim = idx->dim, .m = idx->m, .m0 = idx->m0, .max_level = idx->max_level,
@@ -225,12 +233,12 @@ static void graph_of_index(const vz_hnsw_index *idx, const float *vectors, struc
 	if (idx->packed && idx->packed_half) {
 		g->links0 = idx->packed;
 		g->lstride = idx->packed_stride;
-		g->h16 = (const uint16_t *)(idx->packed + 1 + idx->m0);
+		g->h16 = (const uint16_t *)(idx->packed + packed_vector_at(idx));
 		g->hstride = idx->packed_stride * 2;
 		g->hkernel = vz_h16_kernel_for(idx->metric);
 	} else if (idx->packed) {
 		g->links0 = idx->packed;
-		g->vectors = (const float *)(idx->packed + 1 + idx->m0);
+		g->vectors = (const float *)(idx->packed + packed_vector_at(idx));
 		g->vstride = g->lstride = idx->packed_stride;
 	}
 }
@@ -260,7 +268,7 @@ static inline bool half_exact(float f, uint16_t *h)
 static bool pack_half(vz_hnsw_index *idx, const float *vectors, bool mapped)
 {
 	if (!vz_h16_kernel_for(idx->metric)) return false;
-	size_t links = 1 + (size_t)idx->m0, stride = (links + (idx->dim + 1) / 2 + 15) & ~(size_t)15, bytes;
+	size_t links = 1 + (size_t)idx->m0, at = packed_vector_at(idx), stride = (at + (idx->dim + 1) / 2 + 15) & ~(size_t)15, bytes;
 	if (vz_mul_overflow(idx->count, stride * sizeof(uint32_t), &bytes)) return false;
 	uint32_t *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED) return false;
@@ -268,7 +276,7 @@ static bool pack_half(vz_hnsw_index *idx, const float *vectors, bool mapped)
 	for (size_t i = 0; i < idx->count; i++) {
 		uint32_t *row = p + i * stride;
 		memcpy(row, idx->links0 + i * links, links * sizeof(uint32_t));
-		uint16_t *h = (uint16_t *)(row + links);
+		uint16_t *h = (uint16_t *)(row + at);
 		const float *v = vectors + i * idx->dim;
 		for (uint32_t d = 0; d < idx->dim; d++) {
 			if (!half_exact(v[d], &h[d])) {
@@ -294,7 +302,7 @@ int vz_hnsw_pack(vz_hnsw_index *idx, const float *vectors, bool mapped)
 {
 	if (idx->packed || idx->sq_codes || idx->count == 0) return VZ_OK;
 	if (pack_half(idx, vectors, mapped)) return VZ_OK;
-	size_t stride = 1 + (size_t)idx->m0 + idx->dim, bytes;
+	size_t at = packed_vector_at(idx), stride = (at + idx->dim + 15) & ~(size_t)15, bytes;
 	if (vz_mul_overflow(idx->count, stride * sizeof(uint32_t), &bytes)) return vz_fail(VZ_ENOMEM, "index too large to load");
 	uint32_t *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED) return vz_fail(VZ_ENOMEM, "out of memory to load the index (%zu bytes)", bytes);
@@ -304,7 +312,7 @@ int vz_hnsw_pack(vz_hnsw_index *idx, const float *vectors, bool mapped)
 	const size_t batch = 1024; /* nodes copied between drops: a few MiB held twice at most */
 	for (size_t i = 0; i < idx->count; i++) {
 		memcpy(p + i * stride, idx->links0 + i * (1 + idx->m0), (1 + (size_t)idx->m0) * sizeof(uint32_t));
-		memcpy(p + i * stride + 1 + idx->m0, vectors + i * idx->dim, (size_t)idx->dim * sizeof(float));
+		memcpy(p + i * stride + at, vectors + i * idx->dim, (size_t)idx->dim * sizeof(float));
 		/* the mapped pages copied are not read again: the resident size need not hold them twice */
 		if (mapped && ((i + 1) % batch == 0 || i + 1 == idx->count)) {
 			size_t from = i + 1 - ((i % batch) + 1);

@@ -444,7 +444,8 @@ typedef struct vz_hnsw_index {
 	uint64_t upper_len;
 	const float *sq_min, *sq_step;
 	const uint8_t *sq_codes;
-	/* set by vz_hnsw_pack: per node, its layer-0 links then its vector, packed_stride u32 apart;
+	/* set by vz_hnsw_pack: per node, its layer-0 links then (from the next 64-byte boundary)
+	 * its vector, rows packed_stride u32 apart, 64-byte aligned;
 	 * the vector in binary16 when packed_half (every value of the rows converts exactly) */
 	uint32_t *packed;
 	size_t packed_bytes, packed_stride;
