@@ -6,9 +6,12 @@
 #              -march=native, and python3-hnswlib) on Fashion-MNIST-784 and synthetic N x 128:
 #              recall@10 and single-thread QPS per ef, build time (2 threads each), peak RSS, bytes
 #              per vector; through bench/annbench/annbench.py, vz as its external tool; then
-#              QPS again in BENCH_ROUNDS (15) interleaved rounds per side (bench/qps.sh), medians;
-#              build time again in interleaved rounds (bench/build-rounds.sh): BENCH_BUILD_ROUNDS
-#              (5) on Fashion-MNIST, BENCH_BUILD_ROUNDS_LARGE (0: the harness's one build) on N x 128.
+#              QPS again in BENCH_ROUNDS (15) interleaved rounds per side (bench/qps.sh), medians:
+#              the whole `vz query --batch` process (1 thread, and every core) and the library
+#              in-process beside hnswlib's in-process search, at least 10,000 queries a round;
+#              build time and peak RSS again in interleaved rounds (bench/build-rounds.sh):
+#              BENCH_BUILD_ROUNDS (5) on Fashion-MNIST, BENCH_BUILD_ROUNDS_LARGE (0: the
+#              harness's one build) on N x 128.
 #   oneshot    one `vz query` process on the N x 128 collection (warm cache) beside one hnswlib
 #              process loading its index and answering one query: median of BENCH_ONESHOT runs.
 #   sq8        peak RSS of building (vz insert --bulk, 2 threads) and of serving BENCH_NQ queries
@@ -97,10 +100,10 @@ ann() { # label base query build-rounds
 		--workdir "$wd" --json "$OUT/ann-$label.json" >"$OUT/ann-$label.log" 2>&1
 	"$PY" "$AB/summarize.py" "$OUT/ann-$label.json" | tee -a "$RESULTS"
 	# the harness times each ef once; interleaved rounds give the QPS ratio that holds
-	bash bench/qps.sh "$label" "$wd" "$OUT/ann-$label.json" "${BENCH_ROUNDS:-15}" | tee -a "$RESULTS" | tail -1 >>"$OUT/qps-$label.txt"
+	bash bench/qps.sh "$label" "$wd" "$OUT/ann-$label.json" "${BENCH_ROUNDS:-15}" | tee -a "$RESULTS" | tail -3 >>"$OUT/qps-$label.txt"
 	# and interleaved build rounds, where a build is short enough to repeat
 	if ((build_rounds > 0)); then
-		bash bench/build-rounds.sh "$label" "$wd" "$base" "$build_rounds" 2 | tee -a "$RESULTS" | tail -1 >>"$OUT/qps-$label.txt"
+		bash bench/build-rounds.sh "$label" "$wd" "$base" "$build_rounds" 2 | tee -a "$RESULTS" | tail -2 >>"$OUT/qps-$label.txt"
 	fi
 	# ratios: best single-thread QPS at recall >= 0.95, build seconds, peak RSS of build and search
 	"$PY" - "$OUT/ann-$label.json" "$label" >>"$OUT/ratios.txt" <<'PY'

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { O_VECTOR, O_BATCH, O_TEXT, O_K, O_EF, O_FORMAT, O_JSON, O_CHUNKS, O_WHERE };
+enum { O_VECTOR, O_BATCH, O_TEXT, O_K, O_EF, O_FORMAT, O_JSON, O_CHUNKS, O_WHERE, O_THREADS };
 static const struct vz_option options[] = {
 	[O_VECTOR] = { "vector", 0, OPT_STRING, "JSON", "the query vector as a JSON array", 0, 0, COMPLETE_NONE, NULL },
 	[O_BATCH] = { "batch", 0, OPT_STRING, "FILE", "one query per vector of FILE (JSON lines of {\"vector\"} or arrays, .fvecs, .npy, .csv; .zst/.gz; - for stdin)", 0, 0, COMPLETE_FILE, NULL },
@@ -15,6 +15,7 @@ static const struct vz_option options[] = {
 	[O_JSON] = { "json", 0, OPT_FLAG, NULL, "one JSON object a line", 0, 0, COMPLETE_NONE, NULL },
 	[O_CHUNKS] = { "chunks", 0, OPT_FLAG, NULL, "with --text: every matching chunk, not the best one of each file", 0, 0, COMPLETE_NONE, NULL },
 	[O_WHERE] = { "where", 0, OPT_STRING, "EXPR", "keep only rows whose payload satisfies EXPR", 0, 0, COMPLETE_NONE, NULL },
+	[O_THREADS] = { "threads", 0, OPT_INT, "N", "threads answering a --batch (default: every core)", 1, 1024, COMPLETE_NONE, NULL },
 };
 
 /* --where: the filter, parsed before the collection is opened (a bad expression is a usage
@@ -67,6 +68,25 @@ static void print_batch_result(size_t i, const char *qid, const vz_result *res, 
 	}
 }
 
+/* --batch: the library answers the queries (vz_collection_query_batch, --threads), this prints
+ * them in order as they come. */
+struct batch_out { const vz_batch *b; bool json; };
+
+static int print_batch_results(void *ctx, size_t i, const vz_result *r, size_t n)
+{
+	const struct batch_out *o = ctx;
+	print_batch_result(i, o->b->ids ? o->b->ids[i] : NULL, r, n, o->json);
+	return ferror(stdout) ? VZ_EIO : VZ_OK;
+}
+
+static int run_batch(const struct vz_cli *cli, vz_collection *c, const vz_batch *b, size_t k, size_t ef, bool json, int threads)
+{
+	struct batch_out o = { b, json };
+	int rc = vz_collection_query_batch(c, b->vectors, b->n, k, ef, threads, print_batch_results, &o);
+	/* a closed or full stdout stops the batch quietly, as a failed printf did */
+	return rc == VZ_EIO && ferror(stdout) ? 0 : rc ? vz_report(cli, rc) : 0;
+}
+
 static int run(struct vz_cli *cli, struct vz_args *args)
 {
 	int given = opt_set(args, O_VECTOR) + opt_set(args, O_BATCH) + opt_set(args, O_TEXT);
@@ -115,6 +135,12 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 		rc = vz_report(cli, vz_fail(VZ_EDATA, "query vectors have dimension %u, the collection has %u", qdim, cfg->dim));
 		goto out;
 	}
+	/* a filtered batch is answered query by query below: the filter's rows are evaluated once,
+	 * on this thread, and kept for every query */
+	if (opt_set(args, O_BATCH) && !where) {
+		rc = run_batch(cli, c, &b, k, ef, json, vz_cli_threads(opt_int(args, O_THREADS, 0)));
+		goto out;
+	}
 	/* a long batch visits most of the vectors: load them once, as hnswlib's load does (a
 	 * short one would spend longer loading than searching) */
 	if (nq >= 1000) vz_collection_preload(c);
@@ -129,7 +155,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 		if (where && i == 0 && cli->verbosity > 0 && vz_collection_where_plan(c))
 			fprintf(stderr, "%s: --where: %s\n", cli->prog, vz_collection_where_plan(c));
 		if (opt_set(args, O_BATCH)) {
-			print_batch_result(i, b.ids[i], res, n, json);
+			print_batch_result(i, b.ids ? b.ids[i] : NULL, res, n, json);
 		} else {
 			for (size_t j = 0; j < n; j++) {
 				if (!json && opt_set(args, O_TEXT)) vz_cli_print_text_hit(stdout, &res[j], opt_str(args, O_TEXT, ""));

@@ -197,6 +197,19 @@ int vz_collection_query_where(vz_collection *c, const float *query, size_t k, si
  * match, some 29 of 10000 rows"), or NULL when c was not queried with a filter. Borrowed. */
 const char *vz_collection_where_plan(const vz_collection *c);
 
+/* Receives one query's results from vz_collection_query_batch: query i (from 0), n results
+ * nearest first, borrowed until the call returns. A non-zero return ends the batch. */
+typedef int (*vz_batch_emit)(void *ctx, size_t i, const vz_result *results, size_t n);
+/* vz_collection_query of each of nq queries (nq * dim floats, one query after another), with
+ * `threads` threads (0: one per core; 1: all on the calling thread), each query's results
+ * handed to emit on the calling thread in query order, as they are ready. A batch of 1000
+ * queries or more first loads what searches read into memory; a shorter one enters the
+ * mapped pages ahead. Several threads search c at once inside this call only: c is still for
+ * one thread at a time. Errors: those of vz_collection_query for the first query that fails
+ * (the queries before it are handed over), VZ_ENOMEM, or what emit returned. */
+int vz_collection_query_batch(vz_collection *c, const float *queries, size_t nq, size_t k, size_t ef, int threads,
+			      vz_batch_emit emit, void *ctx);
+
 /* ---- writing, reading and maintaining collections (lib/collection.c) ---- */
 
 /* Creates the dynamic collection NAME in data_dir/dynamic/ (made if missing): the directory is

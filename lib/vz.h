@@ -424,6 +424,11 @@ vz_kernel vz_kernel_for(enum vz_metric m);
  * (step unused). */
 typedef float (*vz_sq8_kernel)(const float *q, const float *step, const uint8_t *c, size_t dim);
 vz_sq8_kernel vz_sq8_kernel_for(enum vz_metric m);
+/* The kernel of vz_kernel_for(m) with the second vector in binary16, computing exactly what
+ * that kernel computes on the floats the halves hold (same operations, same order), or NULL
+ * where there is none at the chosen level (only avx2 with F16C has one). */
+typedef float (*vz_h16_kernel)(const float *a, const uint16_t *b, size_t dim);
+vz_h16_kernel vz_h16_kernel_for(enum vz_metric m);
 /* The score shown to users for an internal distance: cosine similarity for cosine, the dot
  * product for dot_product (higher is better), the L2 distance for euclidean (lower is better). */
 float vz_score(enum vz_metric m, float distance);
@@ -453,9 +458,12 @@ typedef struct vz_hnsw_index {
 	uint64_t upper_len;
 	const float *sq_min, *sq_step;
 	const uint8_t *sq_codes;
-	/* set by vz_hnsw_pack: per node, its layer-0 links then its vector, packed_stride u32 apart */
+	/* set by vz_hnsw_pack: per node, its layer-0 links then (from the next 64-byte boundary)
+	 * its vector, rows packed_stride u32 apart, 64-byte aligned;
+	 * the vector in binary16 when packed_half (every value of the rows converts exactly) */
 	uint32_t *packed;
 	size_t packed_bytes, packed_stride;
+	bool packed_half;
 	/* sq8 re-ranking reads each float vector with pread from this descriptor (not owned), at
 	 * rerank_off + row * dim * 4, rather than through the vectors argument: a mapped read
 	 * maps 64 KiB around it (fault-around), so a batch of 1000 queries on 1M x 768 held
@@ -500,6 +508,9 @@ size_t vz_hnsw_count(const vz_hnsw_index *idx);
 int vz_hnsw_search(const vz_hnsw_index *idx, const float *vectors, const float *query, size_t k, size_t ef,
                    bool (*skip)(void *ctx, uint32_t row), void *ctx, vz_hit *out, size_t *nout);
 int vz_hnsw_verify(const vz_hnsw_index *idx);
+/* Frees what vz_hnsw_search keeps per thread (its visited set): for a thread that searched and
+ * is about to end. */
+void vz_hnsw_search_thread_done(void);
 /* Copies each node's layer-0 links and its vector (from vectors, the collection's rows) side
  * by side into anonymous memory, hnswlib's layout, which later searches of idx
  * use: a visit then reads one place instead of two (two TLB misses and two cache misses). For
