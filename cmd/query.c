@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { O_VECTOR, O_BATCH, O_TEXT, O_K, O_EF, O_FORMAT, O_JSON, O_CHUNKS };
+enum { O_VECTOR, O_BATCH, O_TEXT, O_K, O_EF, O_FORMAT, O_JSON, O_CHUNKS, O_WHERE, O_THREADS };
 static const struct vz_option options[] = {
 	[O_VECTOR] = { "vector", 0, OPT_STRING, "JSON", "the query vector as a JSON array", 0, 0, COMPLETE_NONE, NULL },
 	[O_BATCH] = { "batch", 0, OPT_STRING, "FILE", "one query per vector of FILE (JSON lines of {\"vector\"} or arrays, .fvecs, .npy, .csv; .zst/.gz; - for stdin)", 0, 0, COMPLETE_FILE, NULL },
@@ -14,7 +14,20 @@ static const struct vz_option options[] = {
 	[O_FORMAT] = { "format", 0, OPT_STRING, "FMT", "format of --batch: jsonl, fvecs, npy or csv, each maybe .zst or .gz (default: from the extension)", 0, 0, COMPLETE_WORDS, VZ_CLI_INPUT_FORMATS },
 	[O_JSON] = { "json", 0, OPT_FLAG, NULL, "one JSON object a line", 0, 0, COMPLETE_NONE, NULL },
 	[O_CHUNKS] = { "chunks", 0, OPT_FLAG, NULL, "with --text: every matching chunk, not the best one of each file", 0, 0, COMPLETE_NONE, NULL },
+	[O_WHERE] = { "where", 0, OPT_STRING, "EXPR", "keep only rows whose payload satisfies EXPR", 0, 0, COMPLETE_NONE, NULL },
+	[O_THREADS] = { "threads", 0, OPT_INT, "N", "threads answering a --batch (default: every core)", 1, 1024, COMPLETE_NONE, NULL },
 };
+
+/* --where: the filter, parsed before the collection is opened (a bad expression is a usage
+ * error, exit 64, naming the column); NULL without the option. */
+static int parse_where(struct vz_cli *cli, struct vz_args *args, vz_filter **f)
+{
+	*f = NULL;
+	if (!opt_set(args, O_WHERE)) return 0;
+	if (opt_set(args, O_TEXT)) return vz_usage_error(cli, "--where goes with --vector or --batch, not --text");
+	if (vz_filter_parse(opt_str(args, O_WHERE, ""), f)) return vz_usage_error(cli, "--where: %s", vz_last_error());
+	return 0;
+}
 
 int vz_cli_embed_text(const struct vz_cli *cli, vz_collection *c, const char *coll_dir, const char *text, float *out);
 /* Prints a --text result as "score<TAB>id<TAB>snippet" when its payload has a "text" member
@@ -55,6 +68,25 @@ static void print_batch_result(size_t i, const char *qid, const vz_result *res, 
 	}
 }
 
+/* --batch: the library answers the queries (vz_collection_query_batch, --threads), this prints
+ * them in order as they come. */
+struct batch_out { const vz_batch *b; bool json; };
+
+static int print_batch_results(void *ctx, size_t i, const vz_result *r, size_t n)
+{
+	const struct batch_out *o = ctx;
+	print_batch_result(i, o->b->ids ? o->b->ids[i] : NULL, r, n, o->json);
+	return ferror(stdout) ? VZ_EIO : VZ_OK;
+}
+
+static int run_batch(const struct vz_cli *cli, vz_collection *c, const vz_batch *b, size_t k, size_t ef, bool json, int threads)
+{
+	struct batch_out o = { b, json };
+	int rc = vz_collection_query_batch(c, b->vectors, b->n, k, ef, threads, print_batch_results, &o);
+	/* a closed or full stdout stops the batch quietly, as a failed printf did */
+	return rc == VZ_EIO && ferror(stdout) ? 0 : rc ? vz_report(cli, rc) : 0;
+}
+
 static int run(struct vz_cli *cli, struct vz_args *args)
 {
 	int given = opt_set(args, O_VECTOR) + opt_set(args, O_BATCH) + opt_set(args, O_TEXT);
@@ -62,11 +94,13 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	if (opt_set(args, O_CHUNKS) && !opt_set(args, O_TEXT)) return vz_usage_error(cli, "--chunks goes with --text");
 	size_t k = (size_t)opt_int(args, O_K, 10), ef = (size_t)opt_int(args, O_EF, 0);
 	bool json = opt_set(args, O_JSON);
+	vz_filter *where;
+	int rc = parse_where(cli, args, &where);
+	if (rc) return rc;
 	vz_batch b = { 0 };
 	float *single = NULL;
 	uint32_t qdim = 0;
 	size_t nq = 1;
-	int rc;
 	if (opt_set(args, O_VECTOR)) {
 		if ((rc = vz_parse_vector(opt_str(args, O_VECTOR, ""), &single, &qdim))) {
 			vz_fail_prefix(rc, "--vector: ");
@@ -80,6 +114,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 		qdim = b.dim;
 		nq = b.n;
 	}
+	if (where) vz_filter_set_queries(where, nq);
 	vz_collection *c;
 	if ((rc = vz_cli_open(cli, args->pos[0], VZ_OPEN_READ, &c))) goto out_free;
 	const vz_config *cfg = vz_collection_config(c);
@@ -100,6 +135,12 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 		rc = vz_report(cli, vz_fail(VZ_EDATA, "query vectors have dimension %u, the collection has %u", qdim, cfg->dim));
 		goto out;
 	}
+	/* a filtered batch is answered query by query below: the filter's rows are evaluated once,
+	 * on this thread, and kept for every query */
+	if (opt_set(args, O_BATCH) && !where) {
+		rc = run_batch(cli, c, &b, k, ef, json, vz_cli_threads(opt_int(args, O_THREADS, 0)));
+		goto out;
+	}
 	/* a long batch visits most of the vectors: load them once, as hnswlib's load does (a
 	 * short one would spend longer loading than searching) */
 	if (nq >= 1000) vz_collection_preload(c);
@@ -109,10 +150,12 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	for (size_t i = 0; i < nq && rc == 0; i++) {
 		const float *q = single ? single : b.vectors + i * b.dim;
 		size_t n;
-		int qrc = vz_collection_query(c, q, k, ef, res, &n);
+		int qrc = vz_collection_query_where(c, q, k, ef, where, res, &n);
 		if (qrc) { rc = vz_report(cli, qrc); break; }
+		if (where && i == 0 && cli->verbosity > 0 && vz_collection_where_plan(c))
+			fprintf(stderr, "%s: --where: %s\n", cli->prog, vz_collection_where_plan(c));
 		if (opt_set(args, O_BATCH)) {
-			print_batch_result(i, b.ids[i], res, n, json);
+			print_batch_result(i, b.ids ? b.ids[i] : NULL, res, n, json);
 		} else {
 			for (size_t j = 0; j < n; j++) {
 				if (!json && opt_set(args, O_TEXT)) vz_cli_print_text_hit(stdout, &res[j], opt_str(args, O_TEXT, ""));
@@ -126,6 +169,7 @@ out:
 	vz_collection_close(c);
 out_free:
 	free(single);
+	vz_filter_free(where);
 	if (opt_set(args, O_BATCH)) vz_batch_free(&b);
 	return rc;
 }

@@ -169,6 +169,47 @@ typedef struct vz_result {
  * k 0 gives no results. Errors: VZ_EDATA (a zero vector for cosine), VZ_ECORRUPT, VZ_ENOMEM. */
 int vz_collection_query(vz_collection *c, const float *query, size_t k, size_t ef, vz_result *out, size_t *n);
 
+/* ---- payload filters (lib/filter.c) ---- */
+
+/* A parsed payload filter: the expression of `vz query --where` (grammar and semantics in
+ * vz-query(1), FILTERS), e.g. `lang = "c" and stars >= 10`. */
+typedef struct vz_filter vz_filter;
+/* Parses text (NUL-terminated) into *out, freed with vz_filter_free. Errors: VZ_EINVAL for a
+ * bad expression, the detail naming the column and what was expected there ("column 8:
+ * expected a value (...), found 'and'"). */
+int vz_filter_parse(const char *text, vz_filter **out);
+void vz_filter_free(vz_filter *f);
+/* Whether the payload (len bytes of JSON text; NULL: the row has none) satisfies f. Never
+ * fails and never reads past len: malformed JSON is read as far as it is well formed. */
+bool vz_filter_match(const vz_filter *f, const char *payload, size_t len);
+/* How many queries will use f (default 1), which the choice between the graph and an exact scan
+ * weighs: the scan evaluates the filter on every row once, then answers each query cheaply. */
+void vz_filter_set_queries(vz_filter *f, size_t n);
+/* vz_collection_query restricted to the rows whose payload satisfies f (NULL: every row), f
+ * applied inside the search: rows failing it are walked through but never returned. The first
+ * query with f evaluates it on a sample of the rows and chooses between the HNSW graph and an
+ * exact scan of the matching rows (when few match); c keeps each row's answer and the choice
+ * for the next queries with f, until it is closed or queried with another filter. The WAL
+ * delta is filtered and searched exactly. Errors: those of vz_collection_query. */
+int vz_collection_query_where(vz_collection *c, const float *query, size_t k, size_t ef, const vz_filter *f, vz_result *out,
+			      size_t *n);
+/* The choice of the last filtered query of c in words ("exact scan: 3 of 1024 sampled rows
+ * match, some 29 of 10000 rows"), or NULL when c was not queried with a filter. Borrowed. */
+const char *vz_collection_where_plan(const vz_collection *c);
+
+/* Receives one query's results from vz_collection_query_batch: query i (from 0), n results
+ * nearest first, borrowed until the call returns. A non-zero return ends the batch. */
+typedef int (*vz_batch_emit)(void *ctx, size_t i, const vz_result *results, size_t n);
+/* vz_collection_query of each of nq queries (nq * dim floats, one query after another), with
+ * `threads` threads (0: one per core; 1: all on the calling thread), each query's results
+ * handed to emit on the calling thread in query order, as they are ready. A batch of 1000
+ * queries or more first loads what searches read into memory; a shorter one enters the
+ * mapped pages ahead. Several threads search c at once inside this call only: c is still for
+ * one thread at a time. Errors: those of vz_collection_query for the first query that fails
+ * (the queries before it are handed over), VZ_ENOMEM, or what emit returned. */
+int vz_collection_query_batch(vz_collection *c, const float *queries, size_t nq, size_t k, size_t ef, int threads,
+			      vz_batch_emit emit, void *ctx);
+
 /* ---- writing, reading and maintaining collections (lib/collection.c) ---- */
 
 /* Creates the dynamic collection NAME in data_dir/dynamic/ (made if missing): the directory is
@@ -462,6 +503,12 @@ typedef struct vz_ws_stats {
 	bool not_built;     /* vz_workspace_diff: the collection has no cache.bin yet */
 	bool rebuilt;       /* the configuration changed (or --force): everything was re-embedded */
 	double seconds;
+	/* vz_workspace_build only: files read (hashed, and embedded when changed); rows written to
+	 * the snapshot anew; its tombstones after the build; and what became of the HNSW graph:
+	 * "kept" (no rows changed), "extended" (by the new rows only) or "built" (whole) */
+	size_t read, appended;
+	uint64_t tombstones;
+	const char *index;
 } vz_ws_stats;
 /* Progress: done of total files examined so far. */
 typedef void (*vz_ws_progress_fn)(void *ctx, size_t done, size_t total);

@@ -46,6 +46,12 @@ static void fill_delta_result(const struct vz_collection *c, const struct delta_
 
 int vz_collection_query(vz_collection *c, const float *query, size_t k, size_t ef, vz_result *out, size_t *n)
 {
+	return vz_collection_query_where(c, query, k, ef, NULL, out, n);
+}
+
+int vz_collection_query_where(vz_collection *c, const float *query, size_t k, size_t ef, const vz_filter *f, vz_result *out,
+			      size_t *n)
+{
 	*n = 0;
 	if (k == 0) return VZ_OK;
 	uint32_t dim = c->meta.cfg.dim;
@@ -64,10 +70,20 @@ int vz_collection_query(vz_collection *c, const float *query, size_t k, size_t e
 	 * (a cache miss each, some 20% of a search). The tombstone count is metadata.json's, which
 	 * verify checks against vectors.bin. */
 	bool (*skip)(void *, uint32_t) = c->meta.tombstones || c->nsup ? vz_coll_skip_base : NULL;
-	if (c->has_vec && c->has_index) {
-		rc = vz_hnsw_search(&c->index, c->vec.vectors, q, k, ef ? ef : c->meta.cfg.ef_search, skip, c, hits, &nb);
+	void *skip_ctx = c;
+	if (!ef) ef = c->meta.cfg.ef_search;
+	/* a filter (coll_where.c): rows that fail it are skipped as deleted ones are, inside the
+	 * search, or the matching rows are scanned exactly when few match */
+	struct vz_coll_where w = { c, f, skip != NULL };
+	if (f && c->has_vec) {
+		if ((rc = vz_coll_where_prepare(c, &w, ef))) goto out;
+		skip = vz_coll_skip_where;
+		skip_ctx = &w;
+	}
+	if (c->has_vec && c->has_index && !(f && c->where.exact)) {
+		rc = vz_hnsw_search(&c->index, c->vec.vectors, q, k, ef, skip, skip_ctx, hits, &nb);
 	} else if (c->has_vec) {
-		rc = vz_exact_search(c->vec.vectors, c->vec.rows, dim, c->meta.cfg.metric, q, k, skip, c, hits, &nb);
+		rc = vz_exact_search(c->vec.vectors, c->vec.rows, dim, c->meta.cfg.metric, q, k, skip, skip_ctx, hits, &nb);
 	}
 	if (rc) goto out;
 	/* the delta is small: search it exactly and merge (k best of both, by distance then id) */
@@ -75,6 +91,7 @@ int vz_collection_query(vz_collection *c, const float *query, size_t k, size_t e
 	size_t nd = 0;
 	for (size_t i = 0; i < c->nd; i++) {
 		if (c->d[i].deleted) continue;
+		if (f && !vz_filter_match(f, c->d[i].has_payload ? c->d[i].payload : NULL, c->d[i].payload_len)) continue;
 		float d = vz_distance(c->meta.cfg.metric, c->d[i].vec, q, dim);
 		size_t pos = nd < k ? nd++ : k;
 		if (pos == k) {

@@ -218,6 +218,7 @@ void vz_coll_unload(struct vz_collection *c)
 	if (c->has_wal) vz_wal_free(&c->wal);
 	vz_meta_free(&c->meta);
 	vz_buf_free(&c->writer.buf);
+	vz_where_memo_free(&c->where);
 	c->has_vec = c->has_index = c->has_wal = false;
 }
 

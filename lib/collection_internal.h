@@ -6,6 +6,7 @@
 #define VZ_COLLECTION_INTERNAL_H
 
 #include "ws_internal.h"
+#include "filter.h"
 
 struct delta_entry {
 	char *id;
@@ -52,6 +53,7 @@ struct vz_collection {
 	double oldest_op;     /* unix seconds of the oldest un-checkpointed operation, 0 if none */
 	bool dropped;
 	char warning[512];
+	struct vz_where_memo where; /* the last --where filter's answers for the base rows */
 };
 
 /* ---- collection.c ---- */
@@ -80,6 +82,19 @@ int vz_coll_open_in(const char *dir, unsigned flags, int timeout, enum vz_wal_sc
 
 /* ---- coll_query.c ---- */
 bool vz_coll_skip_base(void *ctx, uint32_t row);
+
+/* ---- coll_where.c ---- */
+/* What a filtered search passes its skip function: the rows vz_coll_skip_base skips (when
+ * base_skips) and those whose payload fails f. */
+struct vz_coll_where {
+	struct vz_collection *c;
+	const vz_filter *f;
+	bool base_skips;
+};
+bool vz_coll_skip_where(void *ctx, uint32_t row);
+/* Binds c->where to w->f (each base row's answer, kept for the next queries with the same
+ * filter) and chooses the plan (c->where.exact) from a sample of the rows. */
+int vz_coll_where_prepare(struct vz_collection *c, struct vz_coll_where *w, size_t ef);
 
 /* ---- coll_checkpoint.c ---- */
 int vz_coll_checkpoint_with(vz_collection *c, int threads, bool force, const vz_write *extra, size_t nextra, bool release_extra);

@@ -76,6 +76,9 @@ struct graph {
 	uint64_t upper_len;
 	const float *sq_min, *sq_step; /* sq8 */
 	const uint8_t *sq_codes;
+	const uint16_t *h16;          /* packed in half precision: rows hstride u16 apart, read with hkernel */
+	size_t hstride;
+	vz_h16_kernel hkernel;
 };
 
 static inline const uint32_t *links_at(const struct graph *g, uint32_t node, uint32_t lev)
@@ -89,15 +92,21 @@ static inline const uint32_t *links_at(const struct graph *g, uint32_t node, uin
 	return g->upper + off;
 }
 
+/* the metric's distance from what its kernel gives */
+static inline float metric_dist(const struct graph *g, float d)
+{
+	return g->metric == VZ_METRIC_EUCLIDEAN ? d : g->metric == VZ_METRIC_COSINE ? 1.0f - d : -d;
+}
+
 static inline float dist_vec(const struct graph *g, const float *q, const float *v)
 {
 	/* vz_distance, with the kernel looked up once per search */
-	float d = g->kernel(q, v, g->dim);
-	return g->metric == VZ_METRIC_EUCLIDEAN ? d : g->metric == VZ_METRIC_COSINE ? 1.0f - d : -d;
+	return metric_dist(g, g->kernel(q, v, g->dim));
 }
 
 static inline float dist_to(const struct graph *g, const float *q, uint32_t node)
 {
+	if (g->h16) return metric_dist(g, g->hkernel(q, g->h16 + (size_t)node * g->hstride, g->dim));
 	return dist_vec(g, q, g->vectors + (size_t)node * g->vstride);
 }
 

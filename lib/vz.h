@@ -424,6 +424,11 @@ vz_kernel vz_kernel_for(enum vz_metric m);
  * (step unused). */
 typedef float (*vz_sq8_kernel)(const float *q, const float *step, const uint8_t *c, size_t dim);
 vz_sq8_kernel vz_sq8_kernel_for(enum vz_metric m);
+/* The kernel of vz_kernel_for(m) with the second vector in binary16, computing exactly what
+ * that kernel computes on the floats the halves hold (same operations, same order), or NULL
+ * where there is none at the chosen level (only avx2 with F16C has one). */
+typedef float (*vz_h16_kernel)(const float *a, const uint16_t *b, size_t dim);
+vz_h16_kernel vz_h16_kernel_for(enum vz_metric m);
 /* The score shown to users for an internal distance: cosine similarity for cosine, the dot
  * product for dot_product (higher is better), the L2 distance for euclidean (lower is better). */
 float vz_score(enum vz_metric m, float distance);
@@ -453,9 +458,12 @@ typedef struct vz_hnsw_index {
 	uint64_t upper_len;
 	const float *sq_min, *sq_step;
 	const uint8_t *sq_codes;
-	/* set by vz_hnsw_pack: per node, its layer-0 links then its vector, packed_stride u32 apart */
+	/* set by vz_hnsw_pack: per node, its layer-0 links then (from the next 64-byte boundary)
+	 * its vector, rows packed_stride u32 apart, 64-byte aligned;
+	 * the vector in binary16 when packed_half (every value of the rows converts exactly) */
 	uint32_t *packed;
 	size_t packed_bytes, packed_stride;
+	bool packed_half;
 	/* sq8 re-ranking reads each float vector with pread from this descriptor (not owned), at
 	 * rerank_off + row * dim * 4, rather than through the vectors argument: a mapped read
 	 * maps 64 KiB around it (fault-around), so a batch of 1000 queries on 1M x 768 held
@@ -500,6 +508,9 @@ size_t vz_hnsw_count(const vz_hnsw_index *idx);
 int vz_hnsw_search(const vz_hnsw_index *idx, const float *vectors, const float *query, size_t k, size_t ef,
                    bool (*skip)(void *ctx, uint32_t row), void *ctx, vz_hit *out, size_t *nout);
 int vz_hnsw_verify(const vz_hnsw_index *idx);
+/* Frees what vz_hnsw_search keeps per thread (its visited set): for a thread that searched and
+ * is about to end. */
+void vz_hnsw_search_thread_done(void);
 /* Copies each node's layer-0 links and its vector (from vectors, the collection's rows) side
  * by side into anonymous memory, hnswlib's layout, which later searches of idx
  * use: a visit then reads one place instead of two (two TLB misses and two cache misses). For
@@ -624,6 +635,15 @@ typedef struct vz_row {
  * "\"workspace\":{...}"), or NULL. Used by workspace builds, bulk loads and restores. */
 int vz_collection_write_snapshot(const char *dir, const vz_config *cfg, const vz_row *rows, size_t n,
 				 int threads, uint64_t generation, const char *extra_json);
+
+/* Writes the next snapshot of the workspace collection in dir (locked by the caller): its
+ * committed rows in their order, those numbered in dead[] now tombstones, then the rows of
+ * add[]; the committed graph is extended by the new rows instead of built again. *first_new
+ * gets the row number of add[0]. VZ_EINVAL when there is no graph to extend (no rows, no
+ * usable index.hnsw, sq8) or a dead row is out of range, VZ_ECORRUPT when vectors.bin or
+ * index.hnsw is damaged: write a full snapshot instead. */
+int vz_collection_extend_snapshot(const char *dir, const uint64_t *dead, size_t n_dead, const vz_row *add, size_t n_add,
+				  int threads, const char *extra_json, uint64_t *first_new);
 
 /* Loads what searches read into memory, as hnswlib's load does: each node's links and vector
  * side by side (vz_hnsw_pack; an sq8 index is loaded whole instead, with
@@ -804,7 +824,13 @@ typedef struct vz_text_doc {
 size_t vz_text_title(const char *t, size_t len);
 /* Writes postings.bin for docs at path (atomic replace, through lib/io.c). */
 int vz_text_index_write(const char *path, vz_text_doc *docs, size_t n, const vz_text_weights *w, uint64_t generation, uint64_t config_hash);
+/* The same, taking the postings of doc i from file from[i] of old when from[i] >= 0 (the same
+ * path, content hash and chunks; old written by this tokenizer) instead of tokenizing its text
+ * again: the same bytes, in a fraction of the time. VZ_ECORRUPT when old does not hold
+ * together (tokenize every file then), VZ_ENOMEM, VZ_EIO. */
 typedef struct vz_text_index vz_text_index;
+int vz_text_index_write_from(const char *path, const vz_text_index *old, const int64_t *from, vz_text_doc *docs, size_t n,
+			     const vz_text_weights *w, uint64_t generation, uint64_t config_hash);
 /* Maps postings.bin and checks its header and section table (not the body checksum). */
 int vz_text_index_open(const char *path, vz_text_index **out);
 /* Opens the postings.bin of collection directory dir that belongs to its committed generation
@@ -846,8 +872,10 @@ typedef struct vz_text_hit {
 int vz_text_search(const vz_text_index *x, const char *query, size_t qlen, size_t k, bool chunks, vz_text_hit **out, size_t *n);
 void vz_text_hits_free(vz_text_hit *h, size_t n);
 int vz_text_file_path(const vz_text_index *x, uint32_t file, const char **path, size_t *len);
-/* Offset in text of the first term that is also a term of query (0 when none). */
-size_t vz_text_first_match(const char *text, size_t len, const char *query, size_t qlen);
+/* Offset in text of the start of its passage that matches query best: of the windows of 320
+ * bytes from a term that is also a term of query, the one with the most distinct query terms,
+ * then the most matches, the earliest of equals (0 when none). Snippets and path:LINE show it. */
+size_t vz_text_best_match(const char *text, size_t len, const char *query, size_t qlen);
 
 /* True for the built-in embedding models: bm25 and the native ones of the workspace file
  * (native_bow, native_hash, native_ngram; lib/embed_native.c). */

@@ -553,3 +553,56 @@ TEST(packed_index_answers_exactly_as_the_mapped_one)
 	free(v);
 	free(q);
 }
+
+/* Rows whose every value is a half exactly (pixels, SIFT's integers) pack in binary16 and answer
+ * bit for bit as the mapped floats; one value that is not (a fraction, out of range, too small)
+ * keeps the floats. Odd and long dimensions: every part of the kernels runs. */
+TEST(half_packed_index_answers_exactly_as_the_mapped_one)
+{
+	enum vz_metric ms[] = { VZ_METRIC_EUCLIDEAN, VZ_METRIC_DOT, VZ_METRIC_COSINE };
+	const uint32_t dims[] = { 19, 100 };
+	const size_t n = 1000, nq = 40;
+	const float spoil[] = { 0.1f, 70000.0f, 1e-6f, 0 }; /* 0: nothing spoilt */
+	bool have_kernel = vz_h16_kernel_for(VZ_METRIC_EUCLIDEAN) != NULL;
+	for (int mi = 0; mi < 3; mi++) {
+		for (int di = 0; di < 2; di++) {
+			uint32_t dim = dims[di];
+			float *v = malloc(sizeof(float) * n * dim), *q = malloc(sizeof(float) * nq * dim);
+			unsigned s = 7 + mi * 3 + di;
+			/* pixel-like integers (cosine: the same over 256, powers of two apart: exact) */
+			for (size_t i = 0; i < n * dim; i++) v[i] = (float)(rand_r(&s) % 256) / (ms[mi] == VZ_METRIC_COSINE ? 256.0f : 1.0f);
+			for (size_t i = 0; i < nq * dim; i++) q[i] = (float)(rand_r(&s) % 256) / 7.0f; /* queries need not be */
+			for (int sp = 0; sp < 4; sp++) {
+				float keep = v[(n / 2) * dim + dim / 2];
+				if (spoil[sp]) v[(n / 2) * dim + dim / 2] = spoil[sp];
+				vz_hnsw_builder *b = build(v, n, dim, ms[mi], 1, false);
+				vz_map map;
+				vz_hnsw_index idx;
+				write_and_open(b, "h.hnsw", &map, &idx, n, dim, ms[mi]);
+				vz_hit before[nq][10], after[10];
+				size_t nb[nq], na;
+				for (size_t i = 0; i < nq; i++) CHECK_OK(vz_hnsw_search(&idx, v, q + i * dim, 10, 40, NULL, NULL, before[i], &nb[i]));
+				CHECK_OK(vz_hnsw_pack(&idx, v, false));
+				CHECK(idx.packed != NULL);
+				if (idx.packed_half != (have_kernel && !spoil[sp]))
+					t_fail(__FILE__, __LINE__, "metric %d dim %u spoil %g: packed_half %d", mi, dim, spoil[sp], idx.packed_half);
+				for (size_t i = 0; i < nq; i++) {
+					CHECK_OK(vz_hnsw_search(&idx, v, q + i * dim, 10, 40, NULL, NULL, after, &na));
+					CHECK_INT(na, nb[i]);
+					for (size_t j = 0; j < na; j++) {
+						CHECK_INT(after[j].row, before[i][j].row);
+						CHECK(after[j].distance == before[i][j].distance);
+					}
+				}
+				vz_hnsw_unpack(&idx);
+				CHECK(!idx.packed && !idx.packed_half);
+				vz_unmap(&map);
+				vz_hnsw_builder_free(b);
+				unlink("h.hnsw");
+				v[(n / 2) * dim + dim / 2] = keep;
+			}
+			free(v);
+			free(q);
+		}
+	}
+}

@@ -1,0 +1,209 @@
+/* test_query_batch.c: vz_collection_query_batch answers every query exactly as
+ * vz_collection_query does, in query order, with any number of threads, short batches and long
+ * ones (which load the index first); a failing query or a caller that says stop ends the batch
+ * after exactly the queries before it. */
+#include "t.h"
+
+#include <math.h>
+
+#define DIM 16
+#define ROWS 3000
+#define NQ 1500 /* above the 1000 from which a batch loads the index */
+#define K 10
+
+struct data {
+	float *vecs;
+	char (*ids)[16];
+	vz_write *w;
+};
+
+static float rnd(uint64_t *s)
+{
+	*s = *s * 6364136223846793005ull + 1442695040888963407ull;
+	return (float)((*s >> 40) & 0xffff) / 65536.0f - 0.5f;
+}
+
+static struct data make(size_t n, uint64_t seed)
+{
+	struct data d = { malloc(sizeof(float) * DIM * n), malloc(16 * n), calloc(n, sizeof(vz_write)) };
+	CHECK(d.vecs && d.ids && d.w);
+	for (size_t i = 0; i < n * DIM; i++) d.vecs[i] = rnd(&seed);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(d.ids[i], 16, "r%zu", i);
+		d.w[i] = (vz_write){ VZ_WRITE_INSERT, d.ids[i], strlen(d.ids[i]), d.vecs + i * DIM, DIM, NULL, 0, i + 1 };
+	}
+	return d;
+}
+
+static void release(struct data *d)
+{
+	free(d->vecs);
+	free(d->ids);
+	free(d->w);
+}
+
+/* A collection with an index (ROWS bulk-loaded), a WAL delta (50 more rows) and a deleted row. */
+static void build(const char *name, enum vz_metric metric)
+{
+	vz_config cfg;
+	vz_config_defaults(&cfg);
+	cfg.dim = DIM;
+	cfg.metric = metric;
+	cfg.checkpoint_ops = 1000000;
+	CHECK_OK(vz_collection_create("data", name, &cfg));
+	char dir[256];
+	snprintf(dir, sizeof dir, "data/dynamic/%s", name);
+	vz_collection *c;
+	CHECK_OK(vz_collection_open(dir, VZ_OPEN_WRITE, 1000, &c));
+	struct data base = make(ROWS, 1), more = make(50, 2);
+	for (size_t i = 0; i < 50; i++) {
+		snprintf(more.ids[i], 16, "d%zu", i);
+		more.w[i].id_len = strlen(more.ids[i]);
+	}
+	CHECK_OK(vz_collection_write(c, base.w, ROWS, VZ_WRITE_BULK, 2, NULL));
+	CHECK_OK(vz_collection_write(c, more.w, 50, 0, 1, NULL));
+	vz_write del = { .op = VZ_WRITE_DELETE, .id = "r7", .id_len = 2 };
+	CHECK_OK(vz_collection_write(c, &del, 1, 0, 1, NULL));
+	vz_collection_close(c);
+	release(&base);
+	release(&more);
+}
+
+static vz_collection *open_read(const char *name)
+{
+	char dir[256];
+	snprintf(dir, sizeof dir, "data/dynamic/%s", name);
+	vz_collection *c;
+	CHECK_OK(vz_collection_open(dir, VZ_OPEN_READ, 1000, &c));
+	return c;
+}
+
+/* what a batch handed over: per query, its ids and distances, and in which order it came */
+struct got {
+	size_t calls, stop_at;
+	int stop_rc;
+	size_t *order, *n;
+	char (*ids)[K][16];
+	float (*dist)[K];
+};
+
+static int collect(void *ctx, size_t i, const vz_result *r, size_t n)
+{
+	struct got *g = ctx;
+	if (g->calls == g->stop_at) return g->stop_rc;
+	g->order[g->calls++] = i;
+	g->n[i] = n;
+	for (size_t j = 0; j < n && j < K; j++) {
+		snprintf(g->ids[i][j], 16, "%.*s", (int)r[j].id_len, r[j].id);
+		g->dist[i][j] = r[j].distance;
+	}
+	return 0;
+}
+
+static struct got got_new(size_t nq)
+{
+	struct got g = { 0, (size_t)-1, 0, calloc(nq, sizeof(size_t)), calloc(nq, sizeof(size_t)), calloc(nq, sizeof *g.ids),
+			 calloc(nq, sizeof *g.dist) };
+	CHECK(g.order && g.n && g.ids && g.dist);
+	return g;
+}
+
+static void got_free(struct got *g)
+{
+	free(g->order);
+	free(g->n);
+	free(g->ids);
+	free(g->dist);
+}
+
+/* the answers of one vz_collection_query per query, on a handle that was never preloaded */
+static struct got one_by_one(const char *name, const float *q, size_t nq, size_t k)
+{
+	vz_collection *c = open_read(name);
+	struct got g = got_new(nq);
+	vz_result r[K];
+	for (size_t i = 0; i < nq; i++) {
+		size_t n;
+		CHECK_OK(vz_collection_query(c, q + i * DIM, k, 32, r, &n));
+		collect(&g, i, r, n);
+	}
+	vz_collection_close(c);
+	return g;
+}
+
+static void check_same(const struct got *want, const struct got *g, size_t nq)
+{
+	CHECK_INT(g->calls, nq);
+	for (size_t i = 0; i < nq; i++) {
+		CHECK_INT(g->order[i], i);
+		CHECK_INT(g->n[i], want->n[i]);
+		for (size_t j = 0; j < g->n[i]; j++) {
+			if (strcmp(g->ids[i][j], want->ids[i][j]) || g->dist[i][j] != want->dist[i][j])
+				t_fail(__FILE__, __LINE__, "query %zu result %zu: %s %g, want %s %g", i, j, g->ids[i][j], g->dist[i][j],
+				       want->ids[i][j], want->dist[i][j]);
+		}
+	}
+}
+
+TEST(batch_answers_as_single_queries_in_order_with_any_threads)
+{
+	build("b", VZ_METRIC_EUCLIDEAN);
+	struct data q = make(NQ, 99);
+	struct got want = one_by_one("b", q.vecs, NQ, K);
+	CHECK_INT(want.n[0], K);
+	int threads[] = { 1, 2, 3, 0 };
+	size_t sizes[] = { NQ, 70, 1 }; /* a long batch (index loaded), short ones (prefaulted) */
+	for (size_t s = 0; s < 3; s++) {
+		for (size_t t = 0; t < 4; t++) {
+			vz_collection *c = open_read("b");
+			struct got g = got_new(sizes[s]);
+			CHECK_OK(vz_collection_query_batch(c, q.vecs, sizes[s], K, 32, threads[t], collect, &g));
+			check_same(&want, &g, sizes[s]);
+			got_free(&g);
+			vz_collection_close(c);
+		}
+	}
+	/* k 0: every query handed over, with no results; no queries: nothing */
+	vz_collection *c = open_read("b");
+	struct got g = got_new(NQ);
+	CHECK_OK(vz_collection_query_batch(c, q.vecs, 200, 0, 32, 2, collect, &g));
+	CHECK_INT(g.calls, 200);
+	for (size_t i = 0; i < 200; i++) CHECK_INT(g.n[i], 0);
+	g.calls = 0;
+	CHECK_OK(vz_collection_query_batch(c, q.vecs, 0, K, 32, 2, collect, &g));
+	CHECK_INT(g.calls, 0);
+	got_free(&g);
+	vz_collection_close(c);
+	got_free(&want);
+	release(&q);
+}
+
+TEST(a_failing_query_or_a_stop_ends_the_batch_after_the_queries_before_it)
+{
+	build("cos", VZ_METRIC_COSINE);
+	struct data q = make(NQ, 5);
+	for (int d = 0; d < DIM; d++) q.vecs[700 * DIM + d] = 0; /* cosine has no direction for it */
+	int threads[] = { 1, 2, 3 };
+	for (size_t t = 0; t < 3; t++) {
+		vz_collection *c = open_read("cos");
+		struct got g = got_new(NQ);
+		CHECK_INT(vz_collection_query_batch(c, q.vecs, NQ, K, 32, threads[t], collect, &g), VZ_EDATA);
+		CHECK(strstr(vz_last_error(), "all zeros") != NULL);
+		CHECK_INT(g.calls, 700);
+		for (size_t i = 0; i < 700; i++) CHECK_INT(g.order[i], i);
+		/* the caller stops it: its code comes back, nothing is handed over after */
+		g.calls = 0;
+		g.stop_at = 300;
+		g.stop_rc = 42;
+		CHECK_INT(vz_collection_query_batch(c, q.vecs, 600, K, 32, threads[t], collect, &g), 42);
+		CHECK_INT(g.calls, 300);
+		/* the handle still answers after both */
+		vz_result r[K];
+		size_t n;
+		CHECK_OK(vz_collection_query(c, q.vecs, K, 32, r, &n));
+		CHECK_INT(n, K);
+		got_free(&g);
+		vz_collection_close(c);
+	}
+	release(&q);
+}
