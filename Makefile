@@ -23,15 +23,17 @@ endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # Start-up time is part of every one-shot command: the small libraries are linked statically
 # (Debian's -dev packages ship the .a files; not libzstd, whose .a is built without the threads
-# that backup --threads uses) and libarchive is opened with dlopen by lib/backup.c
+# that backup --threads uses) and libarchive is opened with dlopen by lib/backup_libarchive.c
 # only when a backup is read or written; linked, it costs each process about 9 ms of loading.
 LIBS = -Wl,-Bstatic -lyaml -lxxhash -ljansson -Wl,-Bdynamic -lzstd -ldl -lm -pthread
 ALL_CFLAGS = $(CFLAGS_BASE) $(OPT) $(PKG_CFLAGS) $(CFLAGS)
 
 LIB_SRCS := $(sort $(wildcard lib/*.c))
 CMD_SRCS := $(sort $(wildcard cmd/*.c))
+CLI_SRCS := $(sort $(wildcard cli/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 CMD_OBJS := $(CMD_SRCS:%.c=$(BUILD)/%.o)
+CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/*.c))
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/%.o)
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -66,8 +68,11 @@ $(BUILD)/%.o: %.c | $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/cmd/vz.o: $(BUILD)/commands.h
-$(BUILD)/cmd/vz.o: ALL_CFLAGS += -I$(BUILD)
+$(BUILD)/cli/vz.o: $(BUILD)/commands.h
+$(BUILD)/cli/vz.o: ALL_CFLAGS += -I$(BUILD)
+# cmd/ holds one file a command; the frame they share (main, the command table, options, output,
+# batch reading) is in cli/, whose headers the commands include by name.
+$(CMD_OBJS): ALL_CFLAGS += -Icli
 
 $(BUILD)/libvz.a: $(LIB_OBJS)
 	@rm -f $@
@@ -105,8 +110,8 @@ PC_LINES = 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
 	'Requires.private: $(filter-out libarchive,$(PKGS))' \
 	'Cflags: -I$${includedir}' 'Libs: $(strip -L$${libdir} $(PC_RPATH) -lvz)' 'Libs.private: -ldl -lm -pthread'
 
-$(VZ_BIN): $(CMD_OBJS) $(BUILD)/libvz.a Makefile
-	$(CC) $(LDFLAGS) -o $@ $(CMD_OBJS) $(BUILD)/libvz.a $(LIBS)
+$(VZ_BIN): $(CMD_OBJS) $(CLI_OBJS) $(BUILD)/libvz.a Makefile
+	$(CC) $(LDFLAGS) -o $@ $(CMD_OBJS) $(CLI_OBJS) $(BUILD)/libvz.a $(LIBS)
 
 $(BUILD)/unit-tests: $(UNIT_OBJS) $(BUILD)/libvz.a Makefile
 	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJS) $(BUILD)/libvz.a $(LIBS) -larchive # the backup tests craft hostile archives

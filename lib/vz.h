@@ -421,12 +421,12 @@ const char *vz_simd_level(void);
 /* Forces a kernel level (tests and benchmarks; also env VZ_SIMD). VZ_EINVAL when the CPU lacks it. */
 int vz_simd_force(const char *level);
 
-/* ===== section: hnsw (lib/hnsw.c) ===== */
+/* ===== section: hnsw (lib/hnsw_build.c, lib/hnsw_search.c, lib/hnsw_file.c) ===== */
 typedef struct vz_hnsw_params { uint32_t m; uint32_t ef_construction; uint64_t seed; bool sq8; } vz_hnsw_params;
 typedef struct vz_hit { uint32_t row; float distance; } vz_hit;
 typedef struct vz_hnsw_builder vz_hnsw_builder;
 /* An opened index.hnsw: pointers into the caller's mapping (borrowed), checked by vz_hnsw_open
- * to lie inside it. The layout is described at the top of lib/hnsw.c and in vz-format(5). */
+ * to lie inside it. The layout is described at the top of lib/hnsw_file.c and in vz-format(5). */
 typedef struct vz_hnsw_index {
 	const unsigned char *data;
 	size_t size;

@@ -1,4 +1,4 @@
-/* fuzz_backup.c: backup archives from memory (lib/backup.c): the zstd frames and the
+/* fuzz_backup.c: backup archives from memory (lib/backup_*.c): the zstd frames and the
  * end-of-backup checksum, the tar structure, the manifest (JSON), every entry checked against it.
  * An input starting with 't' is a plain tar stream: it is compressed here (checksum flag on, the
  * trailer added) so that mutations reach the tar and manifest checks instead of failing the
@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, 1);
 	size_t len = ZSTD_compress2(cc, z, cap, data + 1, size - 1);
 	if (ZSTD_isError(len)) abort();
-	/* the end-of-backup trailer (see lib/backup.c) */
+	/* the end-of-backup trailer (see lib/backup_internal.h) */
 	unsigned char *t = z + len;
 	vz_store_u32(t, 0x184D2A5Au);
 	vz_store_u32(t + 4, 24);

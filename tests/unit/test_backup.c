@@ -1,4 +1,4 @@
-/* test_backup.c: backups and restores (lib/backup.c). Round trips with real collections,
+/* test_backup.c: backups and restores (lib/backup_*.c). Round trips with real collections,
  * damage of every kind (bit flips at every offset, truncation at many offsets, repacked archives),
  * hostile archives built here with libarchive + libzstd, and I/O faults at every call. */
 #include "t.h"
@@ -333,7 +333,7 @@ TEST(backup_truncation_at_many_offsets_is_detected)
 	free(bk);
 }
 
-/* Appends vz's end-of-backup trailer (see lib/backup.c) to a zstd stream made by other tools:
+/* Appends vz's end-of-backup trailer (see lib/backup_internal.h) to a zstd stream made by other tools:
  * a skippable frame with the compressed length and its XXH3. */
 static void add_trailer(unsigned char **buf, size_t *len)
 {

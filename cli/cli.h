@@ -137,7 +137,7 @@ int vz_cli_data_dir(const struct vz_cli *cli, char *out, size_t cap, enum vz_dat
 int vz_cli_workspace_data_dir(const struct vz_cli *cli, const vz_workspace *w, char *out, size_t cap);
 int vz_cli_workspace_failures(const struct vz_cli *cli, const vz_workspace *w);
 /* Warns when collection c (in coll_dir) is a workspace collection whose workspace file changed
- * since its build (cmd/wsstale.c): one stat; the file is parsed only when it changed. */
+ * since its build (cli/wsstale.c): one stat; the file is parsed only when it changed. */
 void vz_cli_warn_stale(const struct vz_cli *cli, vz_collection *c, const char *coll_dir);
 /* Backups by kind (cmd/backup.c): the file name prefix of a backup of names (all: every
  * collection, --all or --auto): "vz" for all (the historical name), "vz-NAME" for one ('/' as

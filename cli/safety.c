@@ -1,4 +1,4 @@
-/* safety.c: the safety backup written before a drop (lib/backup.c). */
+/* safety.c: the safety backup written before a drop (lib/backup_write.c). */
 #include "cli.h"
 
 int vz_cli_safety_backup(struct vz_cli *cli, const char *name, const char *dir)

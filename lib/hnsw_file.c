@@ -1,0 +1,245 @@
+/* hnsw_file.c: index.hnsw, the file of the HNSW graph - written from a builder, opened in place
+ * from a read-only mapping, and verified.
+ *
+ * index.hnsw (little-endian; sections start on 64-byte boundaries):
+ *   0    vz_file_header: magic VZHNSW01, version 2, flags bit 0 = sq8, aux and aux2 = the
+ *        collection id (version 1, still read: aux = node count, aux2 = dim),
+ *        body_checksum = XXH3-64 of bytes 64..end
+ *   64   layout, 128 bytes: u64 count, u32 dim, u32 metric, u32 m, u32 m0 (= 2m), u32 max_level,
+ *        u32 entry_point (0xffffffff when empty), u64 levels_off, u64 links0_off,
+ *        u64 upper_index_off, u64 upper_off, u64 upper_len (u32 words), u64 sq8_off (0: none),
+ *        u32 ef_construction, u32 reserved, u64 seed, zeros
+ *   levels_off       count bytes: each node's top level
+ *   links0_off       count blocks of (1 + m0) u32: neighbour count, then neighbour rows
+ *   upper_index_off  count u32: where the node's upper blocks start in the upper array (words),
+ *                    0xffffffff for nodes on level 0 only
+ *   upper_off        upper_len u32: for each node with level L > 0, L blocks of (1 + m) u32
+ *                    for levels 1..L
+ *   sq8_off          dim float minima, dim float steps, then count * dim u8 codes
+ * Opening checks only the header and that these sections fit the file (O(1)); searches check
+ * every neighbour id and block against the bounds as they go, so a damaged file can give poor
+ * results but never a crash; vz_hnsw_verify checks everything. */
+#include "hnsw_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int vz_hnsw_builder_write(vz_hnsw_builder *b, vz_tmpfile *out, const vz_coll_id *id, uint64_t generation)
+{
+	const struct graph *g = &b->g;
+	uint64_t n = g->n;
+	uint64_t upper_len = 0;
+	for (uint64_t i = 0; i < n; i++) upper_len += (uint64_t)b->levels[i] * (1 + g->m);
+	if (upper_len >= NONE) return vz_fail(VZ_ERANGE, "index too large");
+#define A64(x) (((x) + 63) & ~(uint64_t)63)
+	uint64_t levels_off = VZ_HEADER_SIZE + LAYOUT_SIZE;
+	uint64_t links0_off = A64(levels_off + n);
+	uint64_t uidx_off = A64(links0_off + n * (1 + g->m0) * 4);
+	uint64_t upper_off = A64(uidx_off + n * 4);
+	uint64_t end = A64(upper_off + upper_len * 4);
+	uint64_t sq8_off = b->sq8 ? end : 0;
+	if (b->sq8) end = sq8_off + (uint64_t)g->dim * 8 + n * g->dim;
+	unsigned char layout[LAYOUT_SIZE] = { 0 };
+	vz_store_u64(layout, n);
+	vz_store_u32(layout + 8, g->dim);
+	vz_store_u32(layout + 12, (uint32_t)g->metric);
+	vz_store_u32(layout + 16, g->m);
+	vz_store_u32(layout + 20, g->m0);
+	vz_store_u32(layout + 24, g->ep == NONE ? 0 : g->max_level);
+	vz_store_u32(layout + 28, g->ep);
+	vz_store_u64(layout + 32, levels_off);
+	vz_store_u64(layout + 40, links0_off);
+	vz_store_u64(layout + 48, uidx_off);
+	vz_store_u64(layout + 56, upper_off);
+	vz_store_u64(layout + 64, upper_len);
+	vz_store_u64(layout + 72, sq8_off);
+	vz_store_u32(layout + 80, b->ef_construction);
+	vz_store_u64(layout + 88, b->seed);
+
+	vz_hasher *h = vz_hasher_new();
+	if (!h) return vz_fail(VZ_ENOMEM, "out of memory");
+	unsigned char zeros[64] = { 0 }, head[VZ_HEADER_SIZE] = { 0 };
+	uint64_t pos = VZ_HEADER_SIZE;
+	int rc = vz_tmpfile_write(out, head, sizeof head);
+	vz_stage stage; /* upper blocks and sq8 codes come a node at a time */
+	vz_stage_init(&stage, out, 1u << 20);
+#define EMIT(p, len)                                                          \
+	do {                                                                  \
+		size_t len_ = (size_t)(len);                                  \
+		if (!rc && len_) {                                            \
+			rc = vz_stage_write(&stage, (p), len_);               \
+			vz_hasher_update(h, (p), len_);                       \
+			pos += len_;                                          \
+		}                                                             \
+	} while (0)
+#define PAD(off)                                                              \
+	do {                                                                  \
+		while (!rc && pos < (off)) {                                  \
+			uint64_t z_ = (off) - pos > 64 ? 64 : (off) - pos;    \
+			EMIT(zeros, z_);                                      \
+		}                                                             \
+	} while (0)
+	EMIT(layout, sizeof layout);
+	EMIT(b->levels, n);
+	PAD(links0_off);
+	EMIT(b->links0, n * (1 + g->m0) * 4);
+	PAD(uidx_off);
+	uint32_t *uidx = malloc((n ? n : 1) * 4);
+	if (!uidx) rc = vz_fail(VZ_ENOMEM, "out of memory");
+	uint64_t at = 0;
+	for (uint64_t i = 0; i < n && uidx; i++) {
+		uidx[i] = b->levels[i] ? (uint32_t)at : NONE;
+		at += (uint64_t)b->levels[i] * (1 + g->m);
+	}
+	if (uidx) EMIT(uidx, n * 4);
+	free(uidx);
+	PAD(upper_off);
+	for (uint64_t i = 0; i < n; i++)
+		if (b->levels[i]) EMIT(b->upper[i], (size_t)b->levels[i] * (1 + g->m) * 4);
+	if (b->sq8 && !g->vectors) {
+		/* built on codes: they and their ranges are the caller's */
+		PAD(sq8_off);
+		EMIT(g->sq_min, (size_t)g->dim * 4);
+		EMIT(g->sq_step, (size_t)g->dim * 4);
+		for (uint64_t i = 0; i < n; i += 4096) EMIT(g->sq_codes + i * g->dim, (size_t)((n - i < 4096 ? n - i : 4096) * g->dim));
+	} else if (b->sq8) {
+		PAD(sq8_off);
+		float *mn = malloc(sizeof(float) * g->dim * 3), *step = mn ? mn + g->dim : NULL, *hi = mn ? step + g->dim : NULL;
+		uint8_t *codes = malloc(g->dim ? g->dim : 1);
+		if (!mn || !codes) rc = vz_fail(VZ_ENOMEM, "out of memory");
+		if (!rc) {
+			vz_sq8_range_start(mn, hi, g->dim);
+			for (uint64_t i = 0; i < n; i++) vz_sq8_range_add(mn, hi, g->vectors + i * g->dim, g->dim);
+			vz_sq8_range_finish(mn, hi, step, g->dim);
+		}
+		EMIT(mn, (size_t)g->dim * 8);
+		for (uint64_t i = 0; !rc && i < n; i++) {
+			vz_sq8_encode(g->vectors + i * g->dim, mn, step, g->dim, codes);
+			EMIT(codes, g->dim);
+		}
+		free(mn);
+		free(codes);
+	} else {
+		PAD(end);
+	}
+#undef EMIT
+#undef PAD
+#undef A64
+	int frc = vz_stage_finish(&stage);
+	if (!rc) rc = frc;
+	if (!rc && pos != end) rc = vz_fail(VZ_EINTERNAL, "index.hnsw: wrote %llu bytes, planned %llu", (unsigned long long)pos, (unsigned long long)end);
+	if (!rc) {
+		vz_file_header hd = { .version = INDEX_VERSION, .flags = b->sq8 ? 1 : 0, .generation = generation,
+				      .body_length = end - VZ_HEADER_SIZE, .body_checksum = vz_hasher_digest(h) };
+		if (id) vz_id_to_words(id, &hd.aux, &hd.aux2);
+		memcpy(hd.magic, VZ_MAGIC_INDEX, 8);
+		vz_header_encode(&hd, head);
+		rc = vz_io_pwrite(out->fd, head, sizeof head, 0, out->path);
+	}
+	vz_hasher_free(h);
+	return rc;
+}
+
+/* ---- the mapped index ---- */
+
+int vz_hnsw_open(const unsigned char *data, size_t size, uint32_t dim, enum vz_metric metric, size_t expect_rows, vz_hnsw_index *idx)
+{
+	memset(idx, 0, sizeof *idx);
+	idx->rerank_fd = -1;
+	vz_file_header h;
+	int rc = vz_header_decode(data, size, VZ_MAGIC_INDEX, INDEX_VERSION, &h);
+	if (rc) return rc;
+	bool v1 = h.version == 1; /* the node count and dimension repeated in the header */
+	if (size < VZ_HEADER_SIZE + LAYOUT_SIZE) return vz_fail(VZ_ECORRUPT, "offset 64: file too short for its layout block");
+	if (h.body_length != size - VZ_HEADER_SIZE)
+		return vz_fail(VZ_ECORRUPT, "offset 24: header says the body is %llu bytes, the file has %zu",
+			       (unsigned long long)h.body_length, size - VZ_HEADER_SIZE);
+	const unsigned char *L = data + VZ_HEADER_SIZE;
+	uint64_t n = vz_load_u64(L);
+	idx->dim = vz_load_u32(L + 8);
+	idx->metric = (enum vz_metric)vz_load_u32(L + 12);
+	idx->m = vz_load_u32(L + 16);
+	idx->m0 = vz_load_u32(L + 20);
+	idx->max_level = vz_load_u32(L + 24);
+	idx->entry_point = vz_load_u32(L + 28);
+	uint64_t levels_off = vz_load_u64(L + 32), links0_off = vz_load_u64(L + 40), uidx_off = vz_load_u64(L + 48);
+	uint64_t upper_off = vz_load_u64(L + 56);
+	idx->upper_len = vz_load_u64(L + 64);
+	uint64_t sq8_off = vz_load_u64(L + 72);
+	if (n != expect_rows || (v1 && h.aux != n)) return vz_fail(VZ_ECORRUPT, "offset 64: %llu nodes, expected %zu", (unsigned long long)n, expect_rows);
+	if (idx->dim != dim || (v1 && h.aux2 != dim)) return vz_fail(VZ_ECORRUPT, "offset 72: dimension %u, expected %u", idx->dim, dim);
+	if (idx->metric != metric) return vz_fail(VZ_ECORRUPT, "offset 76: metric does not match the configuration");
+	if (idx->m < 2 || idx->m > 128 || idx->m0 != 2 * idx->m) return vz_fail(VZ_ECORRUPT, "offset 80: bad link counts (m %u, m0 %u)", idx->m, idx->m0);
+	if (idx->max_level > MAX_LEVEL) return vz_fail(VZ_ECORRUPT, "offset 88: max level %u out of range", idx->max_level);
+	if (n > 0 ? idx->entry_point >= n : idx->entry_point != NONE) return vz_fail(VZ_ECORRUPT, "offset 92: entry point %u out of range", idx->entry_point);
+	uint64_t end, words;
+	const char *what = NULL;
+	if (levels_off != VZ_HEADER_SIZE + LAYOUT_SIZE) what = "levels offset";
+	else if (links0_off != ((levels_off + n + 63) & ~(uint64_t)63)) what = "layer-0 links offset";
+	else if (vz_mul_overflow_u64(n, (uint64_t)(1 + idx->m0) * 4, &words) || vz_add_overflow_u64(links0_off, words, &end) ||
+		 uidx_off != ((end + 63) & ~(uint64_t)63))
+		what = "upper index offset";
+	else if (upper_off != ((uidx_off + n * 4 + 63) & ~(uint64_t)63)) what = "upper links offset";
+	else if (vz_mul_overflow_u64(idx->upper_len, 4, &words) || vz_add_overflow_u64(upper_off, words, &end) || end > size) what = "upper links length";
+	else if (sq8_off) {
+		uint64_t codes;
+		if (!(h.flags & 1) || sq8_off != ((end + 63) & ~(uint64_t)63) || vz_mul_overflow_u64(n, dim, &codes) ||
+		    sq8_off + (uint64_t)dim * 8 + codes != size)
+			what = "sq8 section";
+	} else if (((end + 63) & ~(uint64_t)63) != size) {
+		what = "section sizes do not add up to the file size";
+	}
+	if (what) return vz_fail(VZ_ECORRUPT, "offset 64: %s", what);
+	idx->data = data;
+	idx->size = size;
+	idx->count = n;
+	idx->levels = data + levels_off;
+	idx->links0 = (const uint32_t *)(data + links0_off);
+	idx->upper_index = (const uint32_t *)(data + uidx_off);
+	idx->upper = (const uint32_t *)(data + upper_off);
+	if (sq8_off) {
+		idx->sq_min = (const float *)(data + sq8_off);
+		idx->sq_step = idx->sq_min + dim;
+		idx->sq_codes = data + sq8_off + (uint64_t)dim * 8;
+	}
+	return VZ_OK;
+}
+
+int vz_hnsw_verify(const vz_hnsw_index *idx)
+{
+	uint64_t body = vz_hash64(idx->data + VZ_HEADER_SIZE, idx->size - VZ_HEADER_SIZE);
+	if (body != vz_load_u64(idx->data + 32)) return vz_fail(VZ_ECORRUPT, "offset 64: body checksum mismatch");
+	size_t n = idx->count;
+	uint64_t expect_upper = 0;
+	size_t links0_base = (size_t)((const unsigned char *)idx->links0 - idx->data);
+	for (size_t i = 0; i < n; i++) {
+		uint32_t lv = idx->levels[i];
+		if (lv > idx->max_level)
+			return vz_fail(VZ_ECORRUPT, "offset %zu: node %zu has level %u above the top level %u",
+				       (size_t)(idx->levels - idx->data) + i, i, lv, idx->max_level);
+		const uint32_t *l = idx->links0 + i * (1 + idx->m0);
+		if (l[0] > idx->m0) return vz_fail(VZ_ECORRUPT, "offset %zu: node %zu has %u links at level 0 (at most %u)", links0_base + i * (1 + idx->m0) * 4, i, l[0], idx->m0);
+		for (uint32_t j = 0; j < l[0]; j++)
+			if (l[1 + j] >= n || l[1 + j] == i)
+				return vz_fail(VZ_ECORRUPT, "offset %zu: node %zu: neighbour id %u out of range", links0_base + (i * (1 + idx->m0) + 1 + j) * 4, i, l[1 + j]);
+		uint32_t base = idx->upper_index[i];
+		if (lv == 0) {
+			if (base != NONE) return vz_fail(VZ_ECORRUPT, "node %zu: level 0 but has upper links", i);
+			continue;
+		}
+		if (base != expect_upper) return vz_fail(VZ_ECORRUPT, "node %zu: upper links at word %u, expected %llu", i, base, (unsigned long long)expect_upper);
+		expect_upper += (uint64_t)lv * (1 + idx->m);
+		if (expect_upper > idx->upper_len) return vz_fail(VZ_ECORRUPT, "node %zu: upper links past the end", i);
+		for (uint32_t lev = 1; lev <= lv; lev++) {
+			const uint32_t *u = idx->upper + base + (size_t)(lev - 1) * (1 + idx->m);
+			if (u[0] > idx->m) return vz_fail(VZ_ECORRUPT, "node %zu: %u links at level %u (at most %u)", i, u[0], lev, idx->m);
+			for (uint32_t j = 0; j < u[0]; j++)
+				if (u[1 + j] >= n || u[1 + j] == i || idx->levels[u[1 + j]] < lev)
+					return vz_fail(VZ_ECORRUPT, "node %zu: level %u neighbour %u out of range or below that level", i, lev, u[1 + j]);
+		}
+	}
+	if (expect_upper != idx->upper_len) return vz_fail(VZ_ECORRUPT, "upper links: %llu words used of %llu", (unsigned long long)expect_upper, (unsigned long long)idx->upper_len);
+	if (n && idx->levels[idx->entry_point] != idx->max_level)
+		return vz_fail(VZ_ECORRUPT, "entry point %u is on level %u, not the top level %u", idx->entry_point, idx->levels[idx->entry_point], idx->max_level);
+	return VZ_OK;
+}

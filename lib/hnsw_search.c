@@ -1,0 +1,325 @@
+/* hnsw_search.c: searching an HNSW graph - the visited set, best-first search of a level and
+ * greedy descent (shared with the builder), and vz_hnsw_search of a mapped or packed index;
+ * also vz_exact_search, the brute force the tests and small collections use. */
+#include "hnsw_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define VISITED_MIN 8192
+
+static int visited_grow(struct visited *v, size_t cap)
+{
+	uint32_t *slot = calloc(cap, sizeof(uint32_t));
+	if (!slot) return vz_fail(VZ_ENOMEM, "out of memory");
+	for (size_t i = 0; i < v->cap; i++) {
+		if (!v->slot[i]) continue;
+		size_t h = ((v->slot[i] - 1) * 2654435761u) & (cap - 1);
+		while (slot[h]) h = (h + 1) & (cap - 1);
+		slot[h] = v->slot[i];
+	}
+	free(v->slot);
+	v->slot = slot;
+	v->cap = cap;
+	return VZ_OK;
+}
+
+/* Switches the set to dense marks for a graph of n nodes (false: back to the hash set). */
+int hnsw_visited_mode(struct visited *v, bool dense, size_t n)
+{
+	v->dense = false;
+	if (!dense) return VZ_OK;
+	if (v->nodes < n) {
+		free(v->mark);
+		v->nodes = 0;
+		if (!(v->mark = calloc(n, sizeof(uint16_t)))) return VZ_OK; /* the hash set serves */
+		v->nodes = n;
+		v->epoch = 0;
+	}
+	v->dense = true;
+	return VZ_OK;
+}
+
+/* Empties the set for a new search. */
+int hnsw_visited_reset(struct visited *v)
+{
+	if (v->dense) {
+		if (++v->epoch == 0) {
+			memset(v->mark, 0, v->nodes * sizeof(uint16_t));
+			v->epoch = 1;
+		}
+		return VZ_OK;
+	}
+	if (!v->cap) return visited_grow(v, VISITED_MIN);
+	if (v->used) memset(v->slot, 0, v->cap * sizeof(uint32_t));
+	v->used = 0;
+	return VZ_OK;
+}
+
+/* Adds node; true when it was not there yet. Out of memory to grow, it answers true (the node
+ * is searched again: slower, still correct) and tries again at the next insertion. */
+static inline bool visit(struct visited *v, uint32_t node)
+{
+	if (v->dense) {
+		if (v->mark[node] == v->epoch) return false;
+		v->mark[node] = v->epoch;
+		return true;
+	}
+	if (v->used * 2 >= v->cap && visited_grow(v, v->cap * 2)) return true;
+	uint32_t key = node + 1;
+	size_t h = (node * 2654435761u) & (v->cap - 1);
+	while (v->slot[h]) {
+		if (v->slot[h] == key) return false;
+		h = (h + 1) & (v->cap - 1);
+	}
+	v->slot[h] = key;
+	v->used++;
+	return true;
+}
+
+/* The per-query terms of sq8_dist: r = q - min (euclidean), qs = q * step and base = q . min
+ * (dot products); r and qs are dim floats each, in the caller's buf (2 * dim floats). */
+void hnsw_sq8_query_prepare(const struct graph *g, const float *q, float *buf, struct sq8_query *sq)
+{
+	sq->r = buf;
+	sq->qs = buf + g->dim;
+	sq->base = 0;
+	sq->kernel = vz_sq8_kernel_for(g->metric);
+	for (uint32_t i = 0; i < g->dim; i++) {
+		sq->r[i] = q[i] - g->sq_min[i];
+		sq->qs[i] = q[i] * g->sq_step[i];
+		sq->base += q[i] * g->sq_min[i];
+	}
+}
+
+/* A node's neighbour list at lev (at most cap ids; *count of them): while building, copied
+ * into buf under the node's stripe lock, as other threads rewrite lists; in a finished graph,
+ * read in place (the copy was 2% of a query's time on Fashion-MNIST). */
+static inline const uint32_t *read_links(const struct search_ctx *s, uint32_t node, uint32_t lev, uint32_t *buf, uint32_t cap,
+					 uint32_t *count)
+{
+	*count = 0;
+	const uint32_t *l = links_at(s->g, node, lev);
+	if (!l) return buf;
+	if (!s->locks) {
+		*count = l[0] < cap ? l[0] : cap;
+		return l + 1;
+	}
+	pthread_mutex_lock(&s->locks[node % STRIPES]);
+	uint32_t n = l[0] < cap ? l[0] : cap;
+	memcpy(buf, l + 1, n * sizeof(uint32_t));
+	pthread_mutex_unlock(&s->locks[node % STRIPES]);
+	*count = n;
+	return buf;
+}
+
+/* Greedy descent on one upper level: returns the closest node found from *cur. */
+void hnsw_greedy(struct search_ctx *s, uint32_t *cur, float *cur_d, uint32_t lev, uint32_t *buf)
+{
+	bool changed = true;
+	while (changed) {
+		changed = false;
+		uint32_t n;
+		const uint32_t *nbs = read_links(s, *cur, lev, buf, s->g->m, &n);
+		for (uint32_t i = 0; i < n; i++) {
+			uint32_t nb = nbs[i];
+			if (nb >= s->g->n) continue;
+			float d = node_dist(s, nb);
+			if (d < *cur_d) { *cur_d = d; *cur = nb; changed = true; }
+		}
+	}
+}
+
+/* Best-first search of one level from ep; leaves up to ef results in s->top (a max-heap). */
+void hnsw_search_level(struct search_ctx *s, uint32_t ep, float ep_d, uint32_t lev, size_t ef, uint32_t *buf)
+{
+	const struct graph *g = s->g;
+	uint32_t cap = lev == 0 ? g->m0 : g->m;
+	s->cand.n = s->top.n = 0;
+	visit(s->vis, ep);
+	heap_push(&s->cand, (pair){ ep_d, ep }, false);
+	float bound = INFINITY;
+	if (!s->skip || !s->skip(s->skip_ctx, ep)) {
+		heap_push(&s->top, (pair){ ep_d, ep }, true);
+		bound = ep_d;
+	}
+	while (s->cand.n) {
+		pair c = heap_pop(&s->cand, false);
+		if (c.d > bound && s->top.n >= ef) break;
+		uint32_t n;
+		const uint32_t *nbs = read_links(s, c.id, lev, buf, cap, &n);
+		for (uint32_t i = 0; i < n; i++) {
+			uint32_t nb = nbs[i];
+			if (nb < g->n) {
+				if (s->sq) __builtin_prefetch(g->sq_codes + (size_t)nb * g->dim);
+				else __builtin_prefetch(g->vectors + (size_t)nb * g->vstride);
+			}
+		}
+		for (uint32_t i = 0; i < n; i++) {
+			uint32_t nb = nbs[i];
+			if (nb >= g->n || !visit(s->vis, nb)) continue;
+			float d = node_dist(s, nb);
+			if (s->top.n < ef || d < bound) {
+				heap_push(&s->cand, (pair){ d, nb }, false);
+				/* the links of the node expanded next, as hnswlib does (not those of every
+				 * neighbour: most are never expanded) */
+				__builtin_prefetch(g->links0 + (size_t)s->cand.a[0].id * g->lstride);
+				if (!s->skip || !s->skip(s->skip_ctx, nb)) {
+					heap_push(&s->top, (pair){ d, nb }, true);
+					if (s->top.n > ef) heap_pop(&s->top, true);
+					bound = s->top.a[0].d;
+				}
+			}
+		}
+	}
+}
+
+int hnsw_ctx_init(struct search_ctx *s, size_t ef)
+{
+	size_t cap = ef * 32 + 256; /* candidates can outgrow ef; grown on demand below */
+	s->cand.a = malloc(cap * sizeof(pair));
+	s->top.a = malloc((ef + 2) * sizeof(pair));
+	s->cand.cap = cap;
+	s->top.cap = ef + 2;
+	if (!s->cand.a || !s->top.a) return vz_fail(VZ_ENOMEM, "out of memory");
+	return hnsw_visited_reset(s->vis);
+}
+
+void hnsw_ctx_free(struct search_ctx *s)
+{
+	free(s->cand.a);
+	free(s->top.a);
+}
+
+size_t vz_hnsw_count(const vz_hnsw_index *idx) { return idx->count; }
+
+static void graph_of_index(const vz_hnsw_index *idx, const float *vectors, struct graph *g)
+{
+	*g = (struct graph){ .n = (uint32_t)idx->count, .dim = idx->dim, .m = idx->m, .m0 = idx->m0, .max_level = idx->max_level,
+			     .ep = idx->entry_point, .metric = idx->metric, .vectors = vectors, .levels = idx->levels,
+			     .links0 = (uint32_t *)idx->links0, .upper_index = idx->upper_index, .upper = idx->upper,
+			     .upper_len = idx->upper_len, .sq_min = idx->sq_min, .sq_step = idx->sq_step, .sq_codes = idx->sq_codes,
+			     .vstride = idx->dim, .lstride = 1 + (size_t)idx->m0, .kernel = vz_kernel_for(idx->metric) };
+	if (idx->packed) {
+		g->links0 = idx->packed;
+		g->vectors = (const float *)(idx->packed + 1 + idx->m0);
+		g->vstride = g->lstride = idx->packed_stride;
+	}
+}
+
+int vz_hnsw_pack(vz_hnsw_index *idx, const float *vectors, bool mapped)
+{
+	if (idx->packed || idx->sq_codes || idx->count == 0) return VZ_OK;
+	size_t stride = 1 + (size_t)idx->m0 + idx->dim, bytes;
+	if (vz_mul_overflow(idx->count, stride * sizeof(uint32_t), &bytes)) return vz_fail(VZ_ENOMEM, "index too large to load");
+	uint32_t *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) return vz_fail(VZ_ENOMEM, "out of memory to load the index (%zu bytes)", bytes);
+	/* no MADV_HUGEPAGE: measured on this project's VMs, 2 MiB pages made the load slower
+	 * (compaction, zeroing) and the searches after it no faster (QPS medians 0.62 -> 0.82
+	 * of hnswlib's on 1M x 128 without them) */
+	const size_t batch = 1024; /* nodes copied between drops: a few MiB held twice at most */
+	for (size_t i = 0; i < idx->count; i++) {
+		memcpy(p + i * stride, idx->links0 + i * (1 + idx->m0), (1 + (size_t)idx->m0) * sizeof(uint32_t));
+		memcpy(p + i * stride + 1 + idx->m0, vectors + i * idx->dim, (size_t)idx->dim * sizeof(float));
+		/* the mapped pages copied are not read again: the resident size need not hold them twice */
+		if (mapped && ((i + 1) % batch == 0 || i + 1 == idx->count)) {
+			size_t from = i + 1 - ((i % batch) + 1);
+			vz_map_release(idx->links0 + from * (1 + idx->m0), idx->links0 + (i + 1) * (1 + idx->m0));
+			vz_map_release(vectors + from * idx->dim, vectors + (i + 1) * idx->dim);
+		}
+	}
+	mprotect(p, bytes, PROT_READ);
+	idx->packed = p;
+	idx->packed_bytes = bytes;
+	idx->packed_stride = stride;
+	return VZ_OK;
+}
+
+void vz_hnsw_unpack(vz_hnsw_index *idx)
+{
+	if (idx->packed) munmap(idx->packed, idx->packed_bytes);
+	idx->packed = NULL;
+	idx->packed_bytes = idx->packed_stride = 0;
+}
+
+static _Thread_local struct visited query_visited;
+
+int vz_hnsw_search(const vz_hnsw_index *idx, const float *vectors, const float *query, size_t k, size_t ef,
+		   bool (*skip)(void *ctx, uint32_t row), void *ctx, vz_hit *out, size_t *nout)
+{
+	*nout = 0;
+	if (idx->count == 0 || k == 0) return VZ_OK;
+	struct graph g;
+	graph_of_index(idx, vectors, &g);
+	if (ef < k) ef = k;
+	struct sq8_query sq = { 0 };
+	bool use_sq = g.sq_codes != NULL;
+	if (use_sq) {
+		float *buf = malloc(sizeof(float) * g.dim * 2);
+		if (!buf) return vz_fail(VZ_ENOMEM, "out of memory");
+		hnsw_sq8_query_prepare(&g, query, buf, &sq);
+		ef = ef * 2 > ef + 32 ? ef * 2 : ef + 32; /* a wider beam makes up for approximate distances */
+	}
+	struct search_ctx s = { .g = &g, .q = query, .sq = use_sq ? &sq : NULL, .vis = &query_visited, .skip = skip, .skip_ctx = ctx };
+	hnsw_visited_mode(&query_visited, idx->packed != NULL, g.n);
+	uint32_t *buf = malloc(sizeof(uint32_t) * (g.m0 + 1));
+	int rc = buf ? hnsw_ctx_init(&s, ef) : vz_fail(VZ_ENOMEM, "out of memory");
+	if (!rc) {
+		uint32_t cur = g.ep;
+		float cur_d = node_dist(&s, cur);
+		for (uint32_t lev = g.max_level; lev > 0; lev--) hnsw_greedy(&s, &cur, &cur_d, lev, buf);
+		hnsw_search_level(&s, cur, cur_d, 0, ef, buf);
+		size_t n = s.top.n;
+		pair *all = s.cand.a; /* reuse: the candidate heap is no longer needed */
+		for (size_t i = n; i > 0; i--) all[i - 1] = heap_pop(&s.top, true);
+		if (use_sq) {
+			/* re-rank on the float vectors (sq.r, done with, holds one read) */
+			size_t len = sizeof(float) * g.dim;
+			for (size_t i = 0; i < n && !rc; i++) {
+				if (idx->rerank_fd < 0) {
+					all[i].d = dist_to(&g, query, all[i].id);
+					continue;
+				}
+				off_t at = (off_t)(idx->rerank_off + (uint64_t)all[i].id * len);
+				ssize_t got = pread(idx->rerank_fd, sq.r, len, at);
+				if (got != (ssize_t)len)
+					rc = vz_fail(got < 0 ? vz_err_from_errno(errno) : VZ_ECORRUPT,
+						     "vectors.bin: reading row %u at offset %lld: %s", all[i].id, (long long)at,
+						     got < 0 ? strerror(errno) : "the file is shorter than its rows");
+				else
+					all[i].d = dist_vec(&g, query, sq.r);
+			}
+			qsort(all, n, sizeof(pair), pair_cmp);
+		}
+		for (size_t i = 0; !rc && i < n && i < k; i++) out[i] = (vz_hit){ all[i].id, all[i].d };
+		if (!rc) *nout = n < k ? n : k;
+	}
+	hnsw_ctx_free(&s);
+	free(buf);
+	free(sq.r);
+	return rc;
+}
+
+int vz_exact_search(const float *vectors, size_t n, uint32_t dim, enum vz_metric metric, const float *query, size_t k,
+		    bool (*skip)(void *ctx, uint32_t row), void *ctx, vz_hit *out, size_t *nout)
+{
+	heap top = { malloc(sizeof(pair) * (k + 1)), 0, k + 1 };
+	if (!top.a) return vz_fail(VZ_ENOMEM, "out of memory");
+	for (size_t r = 0; r < n; r++) {
+		if (skip && skip(ctx, (uint32_t)r)) continue;
+		pair p = { vz_distance(metric, vectors + r * dim, query, dim), (uint32_t)r };
+		if (top.n < k) heap_push(&top, p, true);
+		else if (k && worse(top.a[0], p)) { heap_pop(&top, true); heap_push(&top, p, true); }
+	}
+	size_t got = top.n;
+	for (size_t i = got; i > 0; i--) {
+		pair p = heap_pop(&top, true);
+		out[i - 1] = (vz_hit){ p.id, p.d };
+	}
+	free(top.a);
+	*nout = got;
+	return VZ_OK;
+}
