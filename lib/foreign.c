@@ -6,7 +6,7 @@
  * rewritten as a vz JSON line (id, vector and payload spans copied byte for byte, the payload
  * string of LanceDB and the CSV fields of pgvector decoded) and handed to vz_batch_parse, so
  * the one strict reader of JSON lines checks every value. */
-#include "vz.h"
+#include "internal.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -48,41 +48,10 @@ static int metric_from(enum vz_export_target t, const char *s, enum vz_metric *m
 	return -1;
 }
 
-/* ---- a growing text buffer of vz JSON lines ---- */
+/* ---- the vz JSON lines the rows become, in a vz_buf ---- */
 
-struct out { char *p; size_t n, cap; };
-
-static int put(struct out *o, const char *s, size_t n)
-{
-	if (o->n + n + 1 > o->cap) {
-		size_t cap = o->cap ? o->cap : 1 << 16;
-		while (o->n + n + 1 > cap) cap *= 2;
-		char *np = realloc(o->p, cap);
-		if (!np) return vz_fail(VZ_ENOMEM, "out of memory");
-		o->p = np;
-		o->cap = cap;
-	}
-	memcpy(o->p + o->n, s, n);
-	o->n += n;
-	o->p[o->n] = '\0';
-	return 0;
-}
-
-static int puts_(struct out *o, const char *s) { return put(o, s, strlen(s)); }
-
-/* s as a JSON string literal (RFC 8259 escapes for '"', '\\' and control characters). */
-static int put_json_string(struct out *o, const char *s, size_t n)
-{
-	int rc = put(o, "\"", 1);
-	for (size_t i = 0; i < n && !rc; i++) {
-		unsigned char c = (unsigned char)s[i];
-		char esc[8];
-		if (c == '"' || c == '\\') { esc[0] = '\\'; esc[1] = (char)c; rc = put(o, esc, 2); }
-		else if (c < 0x20) { snprintf(esc, sizeof esc, "\\u%04x", c); rc = put(o, esc, 6); }
-		else rc = put(o, (const char *)&c, 1);
-	}
-	return rc ? rc : put(o, "\"", 1);
-}
+static int put(vz_buf *o, const char *s, size_t n) { return vz_buf_put(o, s, n); }
+static int puts_(vz_buf *o, const char *s) { return vz_buf_put(o, s, strlen(s)); }
 
 /* ---- spans of JSON text: lenient (vz_batch_parse checks every value strictly afterwards) ---- */
 
@@ -163,7 +132,7 @@ static json_t *decode_string(const struct span *v)
 
 /* One row as a vz JSON line. id is a JSON string literal, vector an array, payload raw JSON
  * text or NULL. */
-static int put_row(struct out *o, const struct span *id, const struct span *vec, const char *payload, size_t plen)
+static int put_row(vz_buf *o, const struct span *id, const struct span *vec, const char *payload, size_t plen)
 {
 	int rc = puts_(o, "{\"id\":");
 	if (!rc) rc = put(o, id->p, (size_t)(id->end - id->p));
@@ -182,7 +151,7 @@ static int bad(const char *file, size_t row, const char *what)
 
 /* A row object {id, vector, payload}: LanceDB and Milvus (payload a JSON string holding its
  * JSON text, or null; Milvus also an object) and Qdrant (id a UUID, payload {"vz_id", "vz_payload"}). */
-static int convert_row(enum vz_export_target t, const char *file, size_t row, struct span *s, struct out *o)
+static int convert_row(enum vz_export_target t, const char *file, size_t row, struct span *s, vz_buf *o)
 {
 	if (!eat(s, '{')) return bad(file, row, "a JSON object expected");
 	struct span key, val, id = { 0 }, vec = { 0 }, pay = { 0 };
@@ -221,7 +190,7 @@ static int convert_row(enum vz_export_target t, const char *file, size_t row, st
 }
 
 /* {"points": [...]} (Qdrant) or {"rows": [...]} (Milvus): every element a row. */
-static int convert_wrapped(enum vz_export_target t, const char *file, const char *text, size_t len, const char *root, struct out *o)
+static int convert_wrapped(enum vz_export_target t, const char *file, const char *text, size_t len, const char *root, vz_buf *o)
 {
 	struct span s = { text, text + len }, key, val;
 	bool first = true;
@@ -244,31 +213,31 @@ static int convert_wrapped(enum vz_export_target t, const char *file, const char
  * NULL in CSV). Returns the decoded field (malloc'd) or NULL on bad quoting. */
 static char *csv_field(const char **p, const char *end, size_t *len, bool *is_null)
 {
-	struct out f = { 0 };
+	vz_buf f = { 0 };
 	*is_null = false;
 	if (*p < end && **p == '"') {
 		(*p)++;
 		for (;;) {
-			if (*p >= end) { free(f.p); return NULL; }
+			if (*p >= end) { vz_buf_free(&f); return NULL; }
 			char c = *(*p)++;
 			if (c == '"') {
-				if (*p < end && **p == '"') { (*p)++; if (put(&f, "\"", 1)) { free(f.p); return NULL; } continue; }
+				if (*p < end && **p == '"') { (*p)++; if (put(&f, "\"", 1)) { vz_buf_free(&f); return NULL; } continue; }
 				break;
 			}
-			if (put(&f, &c, 1)) { free(f.p); return NULL; }
+			if (put(&f, &c, 1)) { vz_buf_free(&f); return NULL; }
 		}
 	} else {
 		const char *q = *p;
 		while (*p < end && **p != ',' && **p != '\n' && **p != '\r') (*p)++;
 		*is_null = *p == q;
-		if (put(&f, q, (size_t)(*p - q))) { free(f.p); return NULL; }
+		if (put(&f, q, (size_t)(*p - q))) { vz_buf_free(&f); return NULL; }
 	}
-	if (put(&f, "", 0)) { free(f.p); return NULL; }
-	*len = f.n;
-	return f.p;
+	if (put(&f, "", 1)) { vz_buf_free(&f); return NULL; }
+	*len = f.len - 1;
+	return (char *)f.data;
 }
 
-static int convert_csv(const char *file, const char *text, size_t len, struct out *o)
+static int convert_csv(const char *file, const char *text, size_t len, vz_buf *o)
 {
 	const char *p = text, *end = text + len;
 	static const char header[] = "id,embedding,payload";
@@ -291,7 +260,7 @@ static int convert_csv(const char *file, const char *text, size_t len, struct ou
 		if (!rc && p < end && *p == '\r') p++;
 		if (!rc && p < end && *p++ != '\n') rc = bad(file, row, "end of line expected after three fields");
 		if (!rc && (nul[0] || nul[1])) rc = bad(file, row, "id and embedding must not be NULL");
-		if (!rc && (rc = put(o, "{\"id\":", 6)) == 0 && (rc = put_json_string(o, f[0], fl[0])) == 0 && (rc = puts_(o, ",\"vector\":")) == 0 &&
+		if (!rc && (rc = put(o, "{\"id\":", 6)) == 0 && (rc = vz_buf_json_string(o, f[0], fl[0], VZ_JSON_KEEP_INVALID)) == 0 && (rc = puts_(o, ",\"vector\":")) == 0 &&
 		    (rc = put(o, f[1], fl[1])) == 0 && !nul[2] && (rc = puts_(o, ",\"payload\":")) == 0)
 			rc = put(o, f[2], fl[2]);
 		if (!rc) rc = puts_(o, "}\n");
@@ -357,7 +326,7 @@ static bool exists(const char *path)
 	return stat(path, &st) == 0;
 }
 
-static int add_file(enum vz_export_target t, const char *path, struct out *o)
+static int add_file(enum vz_export_target t, const char *path, vz_buf *o)
 {
 	char *text;
 	size_t len;
@@ -415,7 +384,7 @@ int vz_export_read(const char *dir, vz_config *cfg, vz_batch *b)
 			return vz_fail(VZ_EDATA, "%s: dimension %u and metric %s disagree with %s/%s (%u, %s)", path, cfg->dim, vz_metric_name(cfg->metric), dir,
 				       def_files[t], dim, metric_names[t][metric]);
 	}
-	struct out o = { 0 };
+	vz_buf o = { 0 };
 	if (t == VZ_TO_QDRANT) {
 		/* points-000001.json, points-000002.json, ... until the first missing one */
 		for (unsigned i = 1; !rc; i++) {
@@ -432,7 +401,7 @@ int vz_export_read(const char *dir, vz_config *cfg, vz_batch *b)
 		/* the rewritten text has one line per row: its errors name the row of the rows file */
 		static const char *const rows[VZ_TO_COUNT] = { "rows.jsonl", "points-*.json", "rows.json", "rows.csv" };
 		snprintf(path, sizeof path, "%s/%s", dir, rows[t]);
-		rc = vz_batch_parse(path, (const unsigned char *)(o.p ? o.p : ""), o.n, VZ_FMT_JSONL, dim, 0, 0, b);
+		rc = vz_batch_parse(path, o.data ? o.data : (const unsigned char *)"", o.len, VZ_FMT_JSONL, dim, 0, 0, b);
 		size_t pl = strlen(path);
 		const char *why = vz_last_error();
 		if (rc && !strncmp(why, path, pl) && !strncmp(why + pl, ": line ", 7)) {
@@ -444,6 +413,6 @@ int vz_export_read(const char *dir, vz_config *cfg, vz_batch *b)
 			rc = vz_fail(rc, "%s: row %s", path, msg);
 		}
 	}
-	free(o.p);
+	vz_buf_free(&o);
 	return rc;
 }

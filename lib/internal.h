@@ -18,6 +18,15 @@ int vz_buf_pad(vz_buf *b, size_t align);
 int vz_buf_printf(vz_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void vz_buf_free(vz_buf *b);
 
+/* The one JSON string writer (lib/json.c): s as a quoted JSON string literal, through put
+ * (called with runs of bytes; its non-zero return stops the writing and is returned).
+ * Invalid UTF-8 becomes \ufffd, or with VZ_JSON_KEEP_INVALID is passed through as it is
+ * (for text a strict reader checks next, so that it can name the line and byte). */
+enum { VZ_JSON_KEEP_INVALID = 1 };
+typedef int (*vz_json_sink)(void *ctx, const char *p, size_t n);
+int vz_json_escape(const char *s, size_t len, unsigned flags, vz_json_sink put, void *ctx);
+int vz_buf_json_string(vz_buf *b, const char *s, size_t len, unsigned flags);
+
 /* WAL writing: records are encoded into a buffer, then appended with one write and made
  * durable with fdatasync before the caller reports success. */
 typedef struct vz_wal_writer {

@@ -308,31 +308,3 @@ double vz_now(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
-
-void vz_json_string(FILE *out, const char *s, size_t len)
-{
-	static const char hex[] = "0123456789abcdef";
-	putc('"', out);
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		switch (c) {
-		case '"': fputs("\\\"", out); break;
-		case '\\': fputs("\\\\", out); break;
-		case '\n': fputs("\\n", out); break;
-		case '\r': fputs("\\r", out); break;
-		case '\t': fputs("\\t", out); break;
-		case '\b': fputs("\\b", out); break;
-		case '\f': fputs("\\f", out); break;
-		default:
-			if (c < 0x20) fprintf(out, "\\u00%c%c", hex[c >> 4], hex[c & 15]);
-			else if (c < 0x80) putc(c, out);
-			else {
-				/* what is not UTF-8 becomes U+FFFD: the line must stay valid JSON */
-				size_t n = vz_utf8_char_len((const unsigned char *)s + i, len - i);
-				if (n) fwrite(s + i, 1, n, out), i += n - 1;
-				else fputs("\\ufffd", out);
-			}
-		}
-	}
-	putc('"', out);
-}

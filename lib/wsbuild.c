@@ -229,30 +229,6 @@ static int cache_save(const char *path, const ws_cache *c, const vz_bm25 *m)
 	return rc;
 }
 
-/* ---- JSON text (payloads and metadata): invalid UTF-8 becomes U+FFFD ---- */
-
-/* (vz_utf8_char_len, lib/util.c, says what is a character; vz_json_string uses it too) */
-static int json_str(vz_buf *b, const char *s, size_t len)
-{
-	int rc = vz_buf_put(b, "\"", 1);
-	const unsigned char *u = (const unsigned char *)s;
-	for (size_t i = 0; i < len && !rc;) {
-		unsigned char c = u[i];
-		if (c == '"' || c == '\\') rc = vz_buf_printf(b, "\\%c", c), i++;
-		else if (c == '\n') rc = vz_buf_put(b, "\\n", 2), i++;
-		else if (c == '\t') rc = vz_buf_put(b, "\\t", 2), i++;
-		else if (c < 0x20 || c == 0x7f) rc = vz_buf_printf(b, "\\u%04x", c), i++;
-		else if (c < 0x80) rc = vz_buf_put(b, &c, 1), i++;
-		else {
-			size_t n = vz_utf8_char_len(u + i, len - i);
-			if (n) rc = vz_buf_put(b, u + i, n), i += n;
-			else rc = vz_buf_put(b, "\\ufffd", 6), i++;
-		}
-	}
-	if (!rc) rc = vz_buf_put(b, "\"", 1);
-	return rc;
-}
-
 /* ---- the build ---- */
 
 static bool binary(const char *data, size_t len)
@@ -338,9 +314,9 @@ static int ws_extra(const vz_workspace *w, const vz_ws_collection *wc, vz_buf *e
 	struct stat st;
 	if (stat(w->path, &st)) memset(&st, 0, sizeof st);
 	int rc = vz_buf_put(extra, "\"workspace\":{\"file\":", 20);
-	if (!rc) rc = json_str(extra, w->path, strlen(w->path));
+	if (!rc) rc = vz_buf_json_string(extra, w->path, strlen(w->path), 0);
 	if (!rc) rc = vz_buf_printf(extra, ",\"collection\":");
-	if (!rc) rc = json_str(extra, wc->full_name, strlen(wc->full_name));
+	if (!rc) rc = vz_buf_json_string(extra, wc->full_name, strlen(wc->full_name), 0);
 	if (!rc) rc = vz_buf_printf(extra, ",\"config_hash\":\"%016" PRIx64 "\",\"file_size\":%lld,\"file_mtime_ns\":%lld}",
 				    wc->config_hash, (long long)st.st_size,
 				    (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec);
@@ -367,9 +343,9 @@ static int write_snapshot(const char *dir, const vz_workspace *w, const vz_ws_co
 			rows[r].id_len = ids.len - id_off[r];
 			pl_off[r] = pls.len;
 			if (!rc) rc = vz_buf_put(&pls, "{\"path\":", 8);
-			if (!rc) rc = json_str(&pls, f->path, strlen(f->path));
+			if (!rc) rc = vz_buf_json_string(&pls, f->path, strlen(f->path), 0);
 			if (!rc) rc = vz_buf_printf(&pls, ",\"chunk\":%u,\"start\":%" PRIu64 ",\"end\":%" PRIu64 ",\"text\":", j, ch->start, ch->end);
-			if (!rc) rc = json_str(&pls, ch->text, ch->text_len);
+			if (!rc) rc = vz_buf_json_string(&pls, ch->text, ch->text_len, 0);
 			if (!rc) rc = vz_buf_put(&pls, "}", 1);
 			rows[r].payload_len = pls.len - pl_off[r];
 			rows[r].vector = ch->vec;
