@@ -12,7 +12,7 @@ BUILD ?= build
 SAN ?=
 CC ?= cc
 
-PKGS := yaml-0.1 libzstd libxxhash jansson libarchive
+PKGS := yaml-0.1 libzstd libxxhash jansson zlib libarchive
 CFLAGS_BASE := -std=gnu11 -g -Wall -Wextra -Wshadow -Wno-missing-field-initializers -Wno-format-truncation -D_GNU_SOURCE -pthread -fno-strict-aliasing
 OPT ?= -O2
 ifeq ($(SAN),1)
@@ -25,7 +25,7 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # (Debian's -dev packages ship the .a files; not libzstd, whose .a is built without the threads
 # that backup --threads uses) and libarchive is opened with dlopen by lib/backup_libarchive.c
 # only when a backup is read or written; linked, it costs each process about 9 ms of loading.
-LIBS = -Wl,-Bstatic -lyaml -lxxhash -ljansson -Wl,-Bdynamic -lzstd -ldl -lm -pthread
+LIBS = -Wl,-Bstatic -lyaml -lxxhash -ljansson -lz -Wl,-Bdynamic -lzstd -ldl -lm -pthread
 ALL_CFLAGS = $(CFLAGS_BASE) $(OPT) $(PKG_CFLAGS) $(CFLAGS)
 
 LIB_SRCS := $(sort $(wildcard lib/*.c))
@@ -68,8 +68,8 @@ $(BUILD)/%.o: %.c | $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/cli/vz.o: $(BUILD)/commands.h
-$(BUILD)/cli/vz.o: ALL_CFLAGS += -I$(BUILD)
+$(BUILD)/cli/table.o: $(BUILD)/commands.h
+$(BUILD)/cli/table.o: ALL_CFLAGS += -I$(BUILD)
 # cmd/ holds one file a command; the frame they share (main, the command table, options, output,
 # batch reading) is in cli/, whose headers the commands include by name.
 $(CMD_OBJS): ALL_CFLAGS += -Icli
@@ -86,7 +86,7 @@ $(BUILD)/libvz.a: $(LIB_OBJS)
 VERSION := $(shell sed -n 's/^\#define VZ_VERSION "\(.*\)"/\1/p' include/vz.h)
 SOVERSION := 0
 PIC_OBJS := $(LIB_SRCS:%.c=$(BUILD)/pic/%.o)
-SHLIBS = -lyaml -lxxhash -ljansson -lzstd -ldl -lm -pthread
+SHLIBS = -lyaml -lxxhash -ljansson -lz -lzstd -ldl -lm -pthread
 $(BUILD)/pic/%.o: %.c | $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -fPIC -MMD -MP -c $< -o $@

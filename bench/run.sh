@@ -13,10 +13,11 @@
 #              process loading its index and answering one query: median of BENCH_ONESHOT runs.
 #   sq8        peak RSS of building (vz insert --bulk, 2 threads) and of serving BENCH_NQ queries
 #              (vz query --batch) on synthetic BENCH_SQ8_N (1000000) x 768 with sq8; bar: 2 GiB.
-#   recover    open and recover the N x 128 collection with 1000 operations in its WAL; verify MB/s
-#              beside xxhsum over the same files.
+#   recover    open and recover the N x 128 collection with 1000 operations in its WAL; verify
+#              beside xxhsum -H3 over the same files in BENCH_ROUNDS interleaved rounds (bench/pair.sh).
 #   durability bench/durability.sh (vz insert vs sqlite3, bulk and single row, both durable).
-#   backup     bench/backup.sh (vz backup/verify/restore vs tar --zstd).
+#   backup     bench/backup.sh: vz backup -o beside tar --zstd -cf && sync, vz verify beside
+#              xxhsum -H3 (100k x 128, interleaved rounds), backup --verify and restore beside tar.
 #   workspace  vz build MB/s of text with 1 and 2 threads, and an incremental build after one change.
 #   text       text search: the top-3 hit rate of task questions over the section 1 man pages of
 #              the base packages (tests/cli/lib/man-corpus.py, text-eval.py) beside SQLite FTS5's
@@ -223,13 +224,11 @@ PY
 	rec_ms=$(calc "$t1 - $t0")
 	say "open (vz info, replaying $ops WAL operations): $open_ms ms; vz recover: $rec_ms ms"
 	bytes=$(find "$RD/dynamic/c" -type f ! -name LOCK -printf '%s\n' | awk '{s += $1} END {print s}')
-	t0=$(ms_now); VZ_DATA_DIR=$RD "$VZ" verify c -q; t1=$(ms_now)
-	vms=$(calc "$t1 - $t0" 1)
-	t0=$(ms_now); find "$RD/dynamic/c" -type f ! -name LOCK -exec xxhsum -H3 {} + >/dev/null; t1=$(ms_now)
-	xms=$(calc "$t1 - $t0" 1)
+	files=$(find "$RD/dynamic/c" -type f ! -name LOCK | sort | tr '\n' ' ')
+	read -r vms xms vratio < <(bash bench/pair.sh "${BENCH_ROUNDS:-15}" "VZ_DATA_DIR='$RD' '$VZ' verify c -q" "xxhsum -H3 $files")
 	vmb=$(calc "$bytes / 1048576 / ($vms / 1000)" 1) xmb=$(calc "$bytes / 1048576 / ($xms / 1000)" 1)
-	say "verify: $bytes bytes in $vms ms = $vmb MB/s; xxhsum -H3 over the same files: $xms ms = $xmb MB/s"
-	ratio "recover: verify MB/s vz / xxhsum: $vmb / $xmb = $(calc "$vmb / $xmb") (higher is better; verify also checks structure)"
+	say "verify: $bytes bytes in $vms ms = $vmb MB/s; xxhsum -H3 over the same files: $xms ms = $xmb MB/s (medians of ${BENCH_ROUNDS:-15} interleaved rounds)"
+	ratio "recover: verify speed vz / xxhsum -H3 at $N x 128: $vratio (median of the rounds' own ratios; higher is better; bar 0.8; verify also checks structure)"
 fi
 
 if has durability; then
@@ -239,7 +238,7 @@ fi
 
 if has backup; then
 	say "## Backup beside tar --zstd"
-	VZ=$VZ bash bench/backup.sh 2>&1 | tee -a "$RESULTS" | sed 's/^/backup: /' >>"$OUT/ratios.txt" || true
+	VZ=$VZ bash bench/backup.sh 2>&1 | tee -a "$RESULTS" | sed -n '/^ratios/,$p' | sed 's/^/backup: /' >>"$OUT/ratios.txt" || true
 fi
 
 if has workspace; then

@@ -6,12 +6,13 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 const struct vz_option vz_common_options[] = {
 	{ "data-dir", 0, OPT_STRING, "DIR", "use DIR as the data directory (also VZ_DATA_DIR)", 0, 0, COMPLETE_DIR, NULL },
 	{ "lock-timeout", 0, OPT_INT, "MS", "wait at most MS milliseconds for a lock (also VZ_LOCK_TIMEOUT)", 0, 86400000, COMPLETE_NONE, NULL },
 	{ "quiet", 'q', OPT_FLAG, NULL, "print only data and errors", 0, 0, COMPLETE_NONE, NULL },
-	{ "verbose", 'v', OPT_FLAG, NULL, "print more about what is done (repeatable)", 0, 0, COMPLETE_NONE, NULL },
+	{ "verbose", 'v', OPT_FLAG, NULL, "print what each step did and how long it took (on stderr)", 0, 0, COMPLETE_NONE, NULL },
 	{ "help", 'h', OPT_FLAG, NULL, "show this help and exit", 0, 0, COMPLETE_NONE, NULL },
 };
 const int vz_ncommon_options = VZ_NOPTS(vz_common_options);
@@ -99,6 +100,15 @@ void vz_infof(const struct vz_cli *cli, const char *fmt, ...)
 	va_end(ap);
 }
 
+void vz_verbosef(const struct vz_cli *cli, const char *fmt, ...)
+{
+	if (!cli || cli->verbosity < 1) return;
+	va_list ap;
+	va_start(ap, fmt);
+	vmessage(cli, "", fmt, ap);
+	va_end(ap);
+}
+
 int vz_report(const struct vz_cli *cli, int err)
 {
 	const char *d = vz_last_error();
@@ -160,9 +170,43 @@ const char *vz_did_you_mean(const char *word, const char *const *names, int n)
 
 /* ---- help ---- */
 
+static void print_wrapped(FILE *out, const char *text, int col, int indent);
+
 void vz_print_usage_line(FILE *out, const struct vz_command *cmd)
 {
-	fprintf(out, "vz %s %s\n", cmd->name, cmd->usage ? cmd->usage : "");
+	/* after "usage: " */
+	int n = fprintf(out, "vz %s ", cmd->name);
+	print_wrapped(out, cmd->usage ? cmd->usage : "", 7 + n, 7 + n);
+}
+
+#define HELP_WIDTH 80
+
+/* Prints text wrapped at HELP_WIDTH columns: the first line goes on from column col (where the
+ * caller left the cursor), the others start at column indent. A line break is a space (the
+ * texts are reflowed), an empty line a paragraph break. */
+static void print_wrapped(FILE *out, const char *text, int col, int indent)
+{
+	for (const char *p = text; *p;) {
+		size_t word = strcspn(p, " \n");
+		if (col > indent && col + 1 + (int)word > HELP_WIDTH) {
+			fprintf(out, "\n%*s", indent, "");
+			col = indent;
+		} else if (col > indent) {
+			putc(' ', out);
+			col++;
+		}
+		fwrite(p, 1, word, out);
+		col += (int)word;
+		p += word;
+		if (p[0] == '\n' && p[1] == '\n') {
+			fprintf(out, "\n\n%*s", indent, "");
+			col = indent;
+			p += 2;
+		}
+		while (*p == ' ' || *p == '\n') p++;
+		if (!*p) break;
+	}
+	putc('\n', out);
 }
 
 static void print_option(FILE *out, const struct vz_option *o)
@@ -173,7 +217,8 @@ static void print_option(FILE *out, const struct vz_option *o)
 	else n = snprintf(left, sizeof left, "    --%s", o->name);
 	if (o->value_name && n > 0 && (size_t)n < sizeof left)
 		snprintf(left + n, sizeof left - (size_t)n, " %s", o->value_name);
-	fprintf(out, "  %-28s %s\n", left, o->help);
+	n = fprintf(out, "  %-28s ", left);
+	print_wrapped(out, o->help, n, 31);
 }
 
 void vz_print_command_help(FILE *out, const struct vz_command *cmd)
@@ -181,7 +226,10 @@ void vz_print_command_help(FILE *out, const struct vz_command *cmd)
 	fprintf(out, "usage: ");
 	vz_print_usage_line(out, cmd);
 	fprintf(out, "\n%s\n", cmd->summary);
-	if (cmd->description) fprintf(out, "\n%s\n", cmd->description);
+	if (cmd->description) {
+		putc('\n', out);
+		print_wrapped(out, cmd->description, 0, 0);
+	}
 	if (cmd->nopts) {
 		fprintf(out, "\noptions:\n");
 		for (int i = 0; i < cmd->nopts; i++) print_option(out, &cmd->options[i]);
@@ -191,22 +239,88 @@ void vz_print_command_help(FILE *out, const struct vz_command *cmd)
 	fprintf(out, "\nsee vz-%s(1) for details and examples\n", cmd->name);
 }
 
+int vz_unknown_command(struct vz_cli *cli, const char *name)
+{
+	const char *names[64];
+	int n = 0;
+	for (int i = 0; i < vz_ncommands && n < 64; i++) names[n++] = vz_commands[i]->name;
+	const char *hint = vz_did_you_mean(name, names, n);
+	if (hint) return vz_usage_error(cli, "unknown command '%s'; did you mean '%s'?", name, hint);
+	return vz_usage_error(cli, "unknown command '%s'", name);
+}
+
 void vz_print_main_help(FILE *out)
 {
 	fprintf(out, "usage: vz [--data-dir DIR] [-q|-v] COMMAND [ARGS...]\n"
 		     "       vz help COMMAND | vz COMMAND --help | vz --version\n\n"
 		     "vz is a durable vector store on the local filesystem.\n\ncommands:\n");
-	for (int i = 0; i < vz_ncommands; i++)
-		fprintf(out, "  %-12s %s\n", vz_commands[i]->name, vz_commands[i]->summary);
+	for (int i = 0; i < vz_ncommands; i++) {
+		int n = fprintf(out, "  %-12s ", vz_commands[i]->name);
+		print_wrapped(out, vz_commands[i]->summary, n, 15);
+	}
 	fprintf(out, "\nglobal options:\n");
 	for (int i = 0; i < vz_ncommon_options; i++) print_option(out, &vz_common_options[i]);
 	fprintf(out, "      --version                print the version and exit\n"
-		     "\nexit status: 0 ok, 1 check failed, 64 usage, 65 bad data, 66 not found, 70 internal,\n"
-		     "71 OS error, 73 exists, 74 I/O error, 75 busy (retry), 77 not permitted, 78 bad config\n"
+		     "\nexit status: 0 ok, 1 check failed, 64 usage, 65 bad data, 66 not found,\n"
+		     "70 internal, 71 OS error, 73 exists, 74 I/O error, 75 busy (retry),\n"
+		     "77 not permitted, 78 bad config\n"
 		     "see vz(1)\n");
 }
 
 /* ---- parsing ---- */
+
+/* The choice of words (space-separated) that text most likely means, into out: the other
+ * systems' names of the same thing (l2 for euclidean, ip for dot_product), else the closest by
+ * spelling. False when none is close. */
+static bool choice_hint(const char *text, const char *words, char *out, size_t cap)
+{
+	static const char *const aliases[][2] = {
+		{ "l2", "euclidean" }, { "euclid", "euclidean" }, { "ip", "dot_product" }, { "dot", "dot_product" },
+		{ "inner_product", "dot_product" }, { "cos", "cosine" }, { "json", "jsonl" }, { "ndjson", "jsonl" },
+		{ "int8", "sq8" }, { "scalar", "sq8" },
+	};
+	char buf[256];
+	const char *names[32];
+	int n = 0;
+	snprintf(buf, sizeof buf, "%s", words);
+	for (char *w = strtok(buf, " "); w && n < 32; w = strtok(NULL, " ")) names[n++] = w;
+	const char *hint = NULL;
+	for (size_t a = 0; !hint && a < sizeof aliases / sizeof aliases[0]; a++)
+		if (!strcasecmp(text, aliases[a][0]))
+			for (int i = 0; i < n; i++)
+				if (!strcmp(names[i], aliases[a][1])) hint = names[i];
+	if (!hint) hint = vz_did_you_mean(text, names, n);
+	if (hint) snprintf(out, cap, "%s", hint);
+	return hint != NULL;
+}
+
+/* The name of positional argument i in a usage line ("NAME --dim N [options]": 0 is NAME), or
+ * NULL: words of capitals at the top level that do not follow an option. */
+static bool usage_arg_name(const char *usage, int i, char *out, size_t cap)
+{
+	int depth = 0, index = 0;
+	bool after_option = false;
+	for (const char *p = usage ? usage : ""; *p;) {
+		while (*p == ' ') p++;
+		size_t len = strcspn(p, " ");
+		if (!len) break;
+		bool word = depth == 0 && !after_option && p[0] >= 'A' && p[0] <= 'Z';
+		for (size_t k = 0; k < len; k++) {
+			if (p[k] == '[' || p[k] == '(') depth++;
+			else if (p[k] == ']' || p[k] == ')') depth--;
+		}
+		after_option = p[0] == '-';
+		if (word) {
+			if (index++ == i) {
+				size_t l = strcspn(p, " .|");
+				snprintf(out, cap, "%.*s", (int)l, p);
+				return true;
+			}
+		}
+		p += len;
+	}
+	return false;
+}
 
 static int parse_value(struct vz_cli *cli, const struct vz_option *o, const char *text, struct vz_opt_value *v)
 {
@@ -239,7 +353,11 @@ static int parse_value(struct vz_cli *cli, const struct vz_option *o, const char
 			w += wl;
 			while (*w == ' ') w++;
 		}
-		if (!ok) return vz_usage_error(cli, "--%s: '%s' is not one of: %s", o->name, text, o->words);
+		if (!ok) {
+			char hint[64];
+			if (choice_hint(text, o->words, hint, sizeof hint)) return vz_usage_error(cli, "--%s: '%s' is not one of: %s; did you mean '%s'?", o->name, text, o->words, hint);
+			return vz_usage_error(cli, "--%s: '%s' is not one of: %s", o->name, text, o->words);
+		}
 	}
 	v->set = true;
 	v->count++;
@@ -367,8 +485,12 @@ int vz_parse_args(struct vz_cli *cli, const struct vz_command *cmd, int argc, ch
 		vz_print_command_help(stdout, cmd);
 		return -1;
 	}
-	if (args->npos < cmd->min_args)
+	if (args->npos < cmd->min_args) {
+		char name[64];
+		if (usage_arg_name(cmd->usage, args->npos, name, sizeof name))
+			return vz_usage_error(cli, "missing argument %s", name);
 		return vz_usage_error(cli, "missing argument%s", cmd->min_args - args->npos > 1 ? "s" : "");
+	}
 	if (cmd->max_args >= 0 && args->npos > cmd->max_args)
 		return vz_usage_error(cli, "unexpected argument '%s'", args->pos[cmd->max_args]);
 	return 0;

@@ -36,6 +36,10 @@ struct vz_option {
 
 #define VZ_MAX_OPTS 48
 
+/* The --format choices of the commands that read vectors (insert, update, query --batch). */
+#define VZ_CLI_INPUT_FORMATS "jsonl fvecs npy csv jsonl.zst fvecs.zst npy.zst csv.zst jsonl.gz fvecs.gz npy.gz csv.gz"
+
+
 struct vz_opt_value {
 	bool set;
 	int count;
@@ -71,12 +75,19 @@ struct vz_command {
 	int (*run)(struct vz_cli *cli, struct vz_args *args); /* returns an exit code */
 };
 
+/* The plural ending of a count in a message: "1 file", "2 files". */
+#define VZ_S(n) ((n) == 1 ? "" : "s")
 #define VZ_NOPTS(arr) ((int)(sizeof(arr) / sizeof((arr)[0])))
 
-/* The command table (sorted by name) and lookup. */
+/* The command table (sorted by name) and lookup (cli/table.c), and the usage error for a name
+ * not in it, with a did-you-mean (cli/cli.c). */
 extern const struct vz_command *const vz_commands[];
 extern const int vz_ncommands;
 const struct vz_command *vz_find_command(const char *name);
+int vz_unknown_command(struct vz_cli *cli, const char *name);
+
+/* `vz __complete WORD...` (cli/complete.c): prints the candidates, one a line. */
+int vz_complete_main(int argc, char **argv);
 
 /* Options every command accepts (after the command too): --data-dir, -q, -v, --lock-timeout, -h. */
 extern const struct vz_option vz_common_options[];
@@ -100,6 +111,17 @@ void vz_errorf(const struct vz_cli *cli, const char *fmt, ...) __attribute__((fo
 void vz_warnf(const struct vz_cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Informational message on stderr, suppressed by -q. */
 void vz_infof(const struct vz_cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Detail on stderr only with -v: timings and what each step did. */
+void vz_verbosef(const struct vz_cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Progress bars on stderr (cli/progress.c), only when it is a terminal and without -q
+ * (vz_cli_progress_wanted). vz_cli_bar draws "LABEL: WHAT [####    ] DONE/TOTAL" in place and
+ * erases it when done reaches total; vz_cli_progress_start/end install and remove the library's
+ * progress callback around a command (vz.c). */
+bool vz_cli_progress_wanted(const struct vz_cli *cli);
+void vz_cli_bar(const char *label, const char *what, uint64_t done, uint64_t total);
+void vz_cli_bar_clear(void);
+void vz_cli_progress_start(const struct vz_cli *cli);
+void vz_cli_progress_end(void);
 /* Reports a library failure (its code and vz_last_error detail) and returns the exit code. */
 int vz_report(const struct vz_cli *cli, int err);
 /* A usage error: prints the message and the usage line, returns VZ_EXIT_USAGE. */
@@ -129,7 +151,9 @@ static inline double opt_double(const struct vz_args *a, int i, double dflt)
 	return a->opt[i].set ? a->opt[i].dbl : dflt;
 }
 
-/* The data directory for this invocation (--data-dir, VZ_DATA_DIR, workspace, XDG). */
+/* VZ_EPERM when dir is writable by others (and not sticky): the one check of a data directory. */
+int vz_cli_check_data_dir(const char *dir);
+/* The data directory for this invocation (--data-dir, VZ_DATA_DIR, workspace, XDG), checked. */
 int vz_cli_data_dir(const struct vz_cli *cli, char *out, size_t cap, enum vz_datadir_source *source);
 /* Workspace commands (cmd/build.c): the data directory of workspace w (--data-dir, VZ_DATA_DIR,
  * else data/ beside its file), and the report of its projects that could not be read (returns
@@ -160,6 +184,10 @@ void vz_cli_print_backup_problem(bool json, const char *archive, const char *fil
 /* Resolves NAME or PROJECT/COLLECTION to its directory in this invocation's data directory.
  * Prints the error and returns its exit code on failure, 0 on success. */
 int vz_cli_collection_dir(const struct vz_cli *cli, const char *name, char *dir, size_t cap, bool *is_workspace);
+/* Reports rc of opening collection name (directory dir): when dir does not exist, "no such
+ * collection" with the full name and what to do (vz build for a workspace collection declared in
+ * the workspace file, vz create otherwise); else the library's detail. Returns the exit code. */
+int vz_cli_report_missing(const struct vz_cli *cli, const char *name, const char *dir, int rc);
 /* Opens a collection for reading or writing; writing a workspace collection is refused with 77
  * naming the YAML file. Prints the error and returns its exit code on failure. Prints the
  * collection's warning (WAL damage) on stderr. */
@@ -168,6 +196,11 @@ int vz_cli_open(const struct vz_cli *cli, const char *name, unsigned flags, vz_c
 void vz_print_result(FILE *out, const vz_result *r, bool json, bool with_score);
 /* Prints the first line of a vz dump, {"vz_dump":1,"config":{...}}, with its newline. */
 void vz_print_dump_header(FILE *out, const vz_config *cfg);
+/* `vz version` and `vz --version`: "vz 0.1.0 (format 2, backup format 1)". */
+void vz_print_version(FILE *out);
+/* Prints s as a JSON string, or null when it is NULL or empty (JSON output never says "" or
+ * "never" for a value that is missing). */
+void vz_print_json_or_null(FILE *out, const char *s);
 /* Prints a float vector as a JSON array. */
 void vz_print_vector(FILE *out, const float *v, uint32_t dim);
 /* The number of threads for index builds: --threads if given (>0), else every core. */

@@ -7,16 +7,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+int vz_cli_check_data_dir(const char *dir)
+{
+	/* like ssh's StrictModes: anyone could plant files or links in a directory others may write */
+	struct stat st;
+	if (stat(dir, &st) == 0 && (st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
+		return vz_fail(VZ_EPERM, "data directory %s is writable by others; refusing to use it (chmod o-w %s)", dir, dir);
+	return VZ_OK;
+}
+
 int vz_cli_data_dir(const struct vz_cli *cli, char *out, size_t cap, enum vz_datadir_source *source)
 {
 	enum vz_datadir_source s;
 	int rc = vz_datadir_resolve(cli->data_dir_opt, out, cap, source ? source : &s, NULL, 0);
-	if (rc) return rc;
-	/* like ssh's StrictModes: anyone could plant files or links in a directory others may write */
-	struct stat st;
-	if (stat(out, &st) == 0 && (st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
-		return vz_fail(VZ_EPERM, "data directory %s is writable by others; refusing to use it (chmod o-w %s)", out, out);
-	return VZ_OK;
+	return rc ? rc : vz_cli_check_data_dir(out);
 }
 
 static void list_dir_names(const char *dir, const char *prefix, FILE *out)
@@ -60,6 +64,24 @@ int vz_cli_collection_dir(const struct vz_cli *cli, const char *name, char *dir,
 	return 0;
 }
 
+int vz_cli_report_missing(const struct vz_cli *cli, const char *name, const char *dir, int rc)
+{
+	struct stat st;
+	if (rc != VZ_ENOENT || lstat(dir, &st) == 0) return vz_report(cli, rc); /* a file of it is missing: the library says which */
+	if (!strchr(name, '/')) {
+		vz_errorf(cli, "no such collection: %s (vz list shows the collections; vz create makes one)", name);
+		return VZ_EXIT_NOINPUT;
+	}
+	/* a workspace collection: declared and not built, or not declared at all */
+	char yml[4096];
+	vz_workspace *w = NULL;
+	bool declared = vz_find_workspace_file(yml, sizeof yml) == VZ_OK && vz_workspace_load(yml, &w) == VZ_OK && vz_workspace_find(w, name);
+	vz_workspace_free(w);
+	if (declared) vz_errorf(cli, "no such collection: %s is declared in %s but not built: run vz build", name, yml);
+	else vz_errorf(cli, "no such collection: %s (workspace collections are declared in %s and made by vz build)", name, VZ_WORKSPACE_FILE);
+	return VZ_EXIT_NOINPUT;
+}
+
 int vz_cli_open(const struct vz_cli *cli, const char *name, unsigned flags, vz_collection **c)
 {
 	char dir[4200];
@@ -72,16 +94,21 @@ int vz_cli_open(const struct vz_cli *cli, const char *name, unsigned flags, vz_c
 		vz_errorf(cli, "%s is a workspace collection and is read-only: edit %s and run 'vz build'", name, yml);
 		return VZ_EXIT_NOPERM;
 	}
-	if ((rc = vz_collection_open(dir, flags, cli->lock_timeout_ms, c))) {
-		if (rc == VZ_ENOENT && !strstr(vz_last_error(), "no such collection")) {
-			struct stat st;
-			if (stat(dir, &st) != 0) vz_fail(VZ_ENOENT, "no such collection: %s", name);
-		}
-		return vz_report(cli, rc);
-	}
+	if ((rc = vz_collection_open(dir, flags, cli->lock_timeout_ms, c))) return vz_cli_report_missing(cli, name, dir, rc);
 	const char *w = vz_collection_warning(*c);
 	if (w) vz_warnf(cli, "%s: %s", name, w);
 	return 0;
+}
+
+void vz_print_version(FILE *out)
+{
+	fprintf(out, "vz %s (format %d, backup format %d)\n", VZ_VERSION, VZ_FORMAT_VERSION, VZ_BACKUP_FORMAT_VERSION);
+}
+
+void vz_print_json_or_null(FILE *out, const char *s)
+{
+	if (s && *s) vz_json_string(out, s, strlen(s));
+	else fputs("null", out);
 }
 
 void vz_print_vector(FILE *out, const float *v, uint32_t dim)

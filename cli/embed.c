@@ -2,7 +2,6 @@
 #include "cli.h"
 
 #include <ctype.h>
-#include <inttypes.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,7 +178,7 @@ int vz_cli_text_search(const struct vz_cli *cli, vz_collection *c, const char *c
 	int rc = vz_collection_stats_get(c, &st);
 	if (rc) return vz_report(cli, rc);
 	vz_text_index *x;
-	if (!strstr(vz_collection_extra_json(c), "\"workspace\""))
+	if (!vz_collection_is_workspace(c))
 		return vz_collection_config(c)->embedding[0] ? dynamic_search(cli, c, query, k, json) : VZ_ENOENT;
 	/* none: a collection built before postings.bin existed: the vectors answer */
 	if ((rc = vz_text_index_open_dir(coll_dir, st.generation, &x))) return rc == VZ_ENOENT ? rc : vz_report(cli, rc);
@@ -190,9 +189,7 @@ int vz_cli_text_search(const struct vz_cli *cli, vz_collection *c, const char *c
 	char id[4200];
 	for (size_t i = 0; i < n; i++) {
 		const vz_text_hit *h = &hits[i];
-		/* the row id as the build names it (lib/wsbuild.c): PATH#CHUNK, or by the path's hash when long */
-		if ((size_t)snprintf(id, sizeof id, "%.*s#%u", (int)h->path_len, h->path, h->chunk) > VZ_MAX_ID_LEN)
-			snprintf(id, sizeof id, "xxh3:%016" PRIx64 "#%u", vz_hash64(h->path, h->path_len), h->chunk);
+		if (vz_ws_row_id(h->path, h->path_len, h->chunk, id, sizeof id)) continue; /* cannot be: id has room */
 		vz_result r;
 		const float *v;
 		const char *text = "";

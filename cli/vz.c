@@ -6,26 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define VZ_CMD(name) extern const struct vz_command vz_cmd_##name;
-#include "commands.h"
-#undef VZ_CMD
-
-#define VZ_CMD(name) &vz_cmd_##name,
-const struct vz_command *const vz_commands[] = {
-#include "commands.h"
-};
-#undef VZ_CMD
-const int vz_ncommands = VZ_NOPTS(vz_commands);
-
-const struct vz_command *vz_find_command(const char *name)
-{
-	for (int i = 0; i < vz_ncommands; i++)
-		if (!strcmp(vz_commands[i]->name, name)) return vz_commands[i];
-	return NULL;
-}
-
-int vz_complete_main(int argc, char **argv);
-
 /* Flushes stdout and turns a failed write (ENOSPC on /dev/full, EIO) into the I/O exit code.
  * Scripts must be able to tell that output was lost. */
 static int finish_stdout(struct vz_cli *cli, int code)
@@ -37,14 +17,15 @@ static int finish_stdout(struct vz_cli *cli, int code)
 	return code;
 }
 
-static int unknown_command(struct vz_cli *cli, const char *name)
+/* A global option not known: the one it most likely means, else where command options go. */
+static int unknown_global_option(struct vz_cli *cli, const char *a)
 {
-	const char *names[64];
-	int n = 0;
-	for (int i = 0; i < vz_ncommands && n < 64; i++) names[n++] = vz_commands[i]->name;
-	const char *hint = vz_did_you_mean(name, names, n);
-	if (hint) return vz_usage_error(cli, "unknown command '%s'; did you mean '%s'?", name, hint);
-	return vz_usage_error(cli, "unknown command '%s'", name);
+	static const char *const names[] = { "--data-dir", "--lock-timeout", "--quiet", "--verbose", "--help", "--version" };
+	char word[64];
+	snprintf(word, sizeof word, "%.*s", (int)strcspn(a, "="), a);
+	const char *hint = a[1] == '-' ? vz_did_you_mean(word, names, VZ_NOPTS(names)) : NULL;
+	if (hint) return vz_usage_error(cli, "unknown global option '%s'; did you mean '%s'?", word, hint);
+	return vz_usage_error(cli, "unknown global option '%s' (command options go after the command)", a);
 }
 
 static int run_command(struct vz_cli *cli, const struct vz_command *cmd, int argc, char **argv)
@@ -52,7 +33,13 @@ static int run_command(struct vz_cli *cli, const struct vz_command *cmd, int arg
 	cli->cmd = cmd;
 	struct vz_args args;
 	int rc = vz_parse_args(cli, cmd, argc, argv, &args);
-	if (rc == 0) rc = cmd->run(cli, &args);
+	double start = vz_now();
+	if (rc == 0) {
+		vz_cli_progress_start(cli);
+		rc = cmd->run(cli, &args);
+		vz_cli_progress_end();
+	}
+	if (rc >= 0) vz_verbosef(cli, "exit %d after %.3f s", rc, vz_now() - start);
 	else if (rc == -1) rc = 0; /* --help was printed */
 	free(args.pos);
 	return finish_stdout(cli, rc);
@@ -81,7 +68,7 @@ int main(int argc, char **argv)
 	const char *base = slash ? slash + 1 : argv[0] ? argv[0] : "vz";
 	if (!strncmp(base, "vz-", 3) && base[3]) {
 		const struct vz_command *cmd = vz_find_command(base + 3);
-		if (!cmd) return unknown_command(&cli, base + 3);
+		if (!cmd) return vz_unknown_command(&cli, base + 3);
 		argv[0] = (char *)cmd->name;
 		return run_command(&cli, cmd, argc, argv);
 	}
@@ -93,7 +80,7 @@ int main(int argc, char **argv)
 		if (a[0] != '-' || !strcmp(a, "-")) break;
 		if (!strcmp(a, "--")) { i++; break; }
 		if (!strcmp(a, "--version")) {
-			printf("vz %s\n", VZ_VERSION);
+			vz_print_version(stdout);
 			return finish_stdout(&cli, 0);
 		}
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -117,7 +104,7 @@ int main(int argc, char **argv)
 			cli.lock_timeout_ms = (int)t;
 			continue;
 		}
-		return vz_usage_error(&cli, "unknown global option '%s' (command options go after the command)", a);
+		return unknown_global_option(&cli, a);
 	}
 	if (i >= argc) {
 		vz_print_main_help(stderr);
@@ -125,6 +112,6 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[i], "__complete")) return finish_stdout(&cli, vz_complete_main(argc - i - 1, argv + i + 1));
 	const struct vz_command *cmd = vz_find_command(argv[i]);
-	if (!cmd) return unknown_command(&cli, argv[i]);
+	if (!cmd) return vz_unknown_command(&cli, argv[i]);
 	return run_command(&cli, cmd, argc - i, argv + i);
 }

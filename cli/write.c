@@ -31,7 +31,7 @@ int vz_cli_write_batch(struct vz_cli *cli, const char *coll, vz_batch *b, enum v
 		w[i].dim = op == VZ_OP_DELETE ? 0 : b->dim;
 		w[i].payload = b->payloads ? b->payloads[i] : NULL;
 		w[i].payload_len = b->payload_lens ? b->payload_lens[i] : 0;
-		w[i].line = b->lines ? b->lines[i] : i + 1;
+		w[i].line = b->lines ? b->lines[i] : 0; /* ids given as arguments: no line to name */
 		if (op != VZ_OP_INSERT) insert_only = false;
 	}
 	/* very big loads skip the WAL: the batch goes straight into a new checkpoint (still atomic) */
@@ -42,17 +42,22 @@ int vz_cli_write_batch(struct vz_cli *cli, const char *coll, vz_batch *b, enum v
 	flags &= ~VZ_CLI_NO_BULK;
 	if (b->map.data) flags |= VZ_WRITE_RELEASE; /* the rows are the input file's mapping */
 	vz_write_stats st;
+	double t0 = vz_now();
 	/* rows given as text (JSON lines with "text", or insert --text) are embedded by the library */
 	rc = vz_collection_write_text(c, w, (const char *const *)b->texts, b->n, flags | VZ_WRITE_NO_AUTO_CHECKPOINT, threads, &st);
 	if (!rc && !st.terms_saved) vz_warnf(cli, "%s: %s", coll, vz_last_error());
 	free(w);
 	const char *detail = rc ? NULL : vz_last_error();
-	bool cp_failed = !rc && !st.checkpointed && detail && strstr(detail, "automatic checkpoint failed");
+	bool cp_failed = !rc && st.checkpoint_failed;
 	vz_collection_stats cs = { 0 };
 	if (!rc && st.checkpoint_due) vz_collection_stats_get(c, &cs);
 	uint64_t work = (cs.live + cs.tombstones) * vz_collection_config(c)->dim; /* floats a checkpoint rewrites */
 	vz_collection_close(c);
 	if (rc) return vz_report(cli, rc);
+	vz_verbosef(cli, "%s: %zu row%s written %s in %.3f s (sequence numbers %llu to %llu)%s", coll, b->n, VZ_S(b->n),
+		    (flags & VZ_WRITE_BULK) ? "straight into a new checkpoint (bulk)" : "through the WAL, acknowledged after its fsync",
+		    vz_now() - t0, (unsigned long long)st.first_seq, (unsigned long long)st.last_seq,
+		    st.checkpoint_due ? "; the automatic checkpoint thresholds are reached" : "");
 	if (cp_failed) vz_warnf(cli, "%s", detail);
 	if (st.checkpoint_due && vz_cli_auto_checkpoint(cli, coll, work, threads)) st.checkpointed = true;
 	if (json)

@@ -16,8 +16,8 @@ static const struct vz_option options[] = {
 	[O_OUTPUT] = { "output", 'o', OPT_STRING, "FILE", "write the archive to FILE (- for stdout)", 0, 0, COMPLETE_FILE, NULL },
 	[O_DIR] = { "dir", 0, OPT_STRING, "DIR", "write vz-YYYYMMDDTHHMMSSZ.tar.zst into DIR", 0, 0, COMPLETE_DIR, NULL },
 	[O_KEEP] = { "keep", 0, OPT_INT, "N", "with --dir: keep the newest N backups, remove older ones (0: all)", 0, 100000, COMPLETE_NONE, NULL },
-	[O_LEVEL] = { "level", 0, OPT_INT, "N", "zstd compression level (default 3)", 1, 19, COMPLETE_NONE, NULL },
-	[O_THREADS] = { "threads", 0, OPT_INT, "N", "zstd compression threads (default 0: none)", 0, 256, COMPLETE_NONE, NULL },
+	[O_LEVEL] = { "level", 0, OPT_INT, "N", "zstd compression level (default 1)", 1, 19, COMPLETE_NONE, NULL },
+	[O_THREADS] = { "threads", 0, OPT_INT, "N", "zstd compression threads (default: one per core; 0: none)", 0, 256, COMPLETE_NONE, NULL },
 	[O_VERIFY] = { "verify", 0, OPT_STRING, "FILE", "check the backup FILE without restoring it; exit 1 when damaged", 0, 0, COMPLETE_FILE, NULL },
 	[O_QUICK] = { "quick", 0, OPT_FLAG, NULL, "with --verify: check the archive and manifest only, not each collection", 0, 0, COMPLETE_NONE, NULL },
 	[O_AUTO] = { "auto", 0, OPT_FLAG, NULL, "back up every collection as the workspace file's backup section says", 0, 0, COMPLETE_NONE, NULL },
@@ -40,8 +40,8 @@ static void print_summary(const struct vz_cli *cli, const char *file, const vz_b
 		printf(",\"created\":\"%s\",\"collections\":%zu,\"files\":%zu,\"bytes\":%llu,\"archive_bytes\":%llu}\n", s->created,
 		       s->collections, s->files, (unsigned long long)s->bytes, (unsigned long long)s->archive_bytes);
 	} else {
-		vz_infof(cli, "%s: %zu collection%s, %zu files, %llu bytes (%llu compressed)", file, s->collections,
-			 s->collections == 1 ? "" : "s", s->files, (unsigned long long)s->bytes, (unsigned long long)s->archive_bytes);
+		vz_infof(cli, "%s: %zu collection%s, %zu file%s, %llu bytes (%llu compressed)", file, s->collections,
+			 VZ_S(s->collections), s->files, VZ_S(s->files), (unsigned long long)s->bytes, (unsigned long long)s->archive_bytes);
 	}
 }
 
@@ -69,8 +69,8 @@ int vz_cli_verify_backup(struct vz_cli *cli, const char *file, bool deep, bool j
 		return VZ_EXIT_CHECK;
 	}
 	if (p.json) print_summary(cli, file, &s, true);
-	else vz_infof(cli, "%s: ok (%s; %zu collection%s, %zu files, %llu bytes)", file, s.created, s.collections,
-		      s.collections == 1 ? "" : "s", s.files, (unsigned long long)s.bytes);
+	else vz_infof(cli, "%s: ok (%s; %zu collection%s, %zu file%s, %llu bytes)", file, s.created, s.collections,
+		      VZ_S(s.collections), s.files, VZ_S(s.files), (unsigned long long)s.bytes);
 	return 0;
 }
 
@@ -192,12 +192,13 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	vz_backup_summary s;
 	char written[4400];
 	const char *const *cnames = (const char *const *)names;
+	double t0 = vz_now();
 	if (dir) {
 		char prefix[200]; /* --keep counts the backups of this same set only */
 		vz_cli_backup_prefix(names, n, automatic || opt_set(args, O_ALL), prefix, sizeof prefix);
 		if ((rc = vz_backup_write_dir(dd, cnames, (size_t)n, &o, dir, prefix, keep, written, sizeof written, &s))) { rc = vz_report(cli, rc); goto out; }
 		if (opt_set(args, O_JSON)) print_summary(cli, written, &s, true);
-		else puts(written);
+		else if (cli->verbosity >= 0) puts(written); /* the name of the new archive; -q: nothing */
 		print_summary(cli, written, &s, false);
 	} else if (!strcmp(out, "-")) {
 		if ((rc = vz_backup_write_fd(dd, cnames, (size_t)n, &o, STDOUT_FILENO, "stdout", &s))) { rc = vz_report(cli, rc); goto out; }
@@ -207,6 +208,8 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 		if (opt_set(args, O_JSON)) print_summary(cli, out, &s, true);
 		print_summary(cli, out, &s, false);
 	}
+	vz_verbosef(cli, "%d collection%s archived in %.3f s (zstd level %d, %d thread%s)", n, VZ_S(n), vz_now() - t0, o.level, o.threads,
+		    VZ_S(o.threads));
 	rc = skipped;
 out:
 	vz_cli_targets_free(names, n);

@@ -26,10 +26,7 @@ static void show_progress(void *ctx, size_t done, size_t total)
 	double now = vz_now();
 	if (done != total && now - p->last < 0.1) return;
 	p->last = now;
-	int width = 30, fill = total ? (int)((double)done / (double)total * width) : width;
-	fprintf(stderr, "\r%s [%.*s%*s] %zu/%zu files", p->name, fill, "##############################", width - fill, "", done, total);
-	if (done == total) fputs("\r\033[K", stderr);
-	fflush(stderr);
+	vz_cli_bar(p->name, "files", done, total);
 }
 
 /* Loads the workspace file named by --workspace, or the nearest one, printing its warnings. */
@@ -52,13 +49,10 @@ int vz_cli_load_workspace(const struct vz_cli *cli, const char *file, vz_workspa
 int vz_cli_workspace_data_dir(const struct vz_cli *cli, const vz_workspace *w, char *out, size_t cap)
 {
 	enum vz_datadir_source src;
-	int rc = vz_cli_data_dir(cli, out, cap, &src);
-	if (rc || src == VZ_DATADIR_OPTION || src == VZ_DATADIR_ENV) return rc;
-	if ((rc = vz_path_fmt(out, cap, "%s/data", w->dir))) return rc;
-	struct stat st;
-	if (stat(out, &st) == 0 && (st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
-		return vz_fail(VZ_EPERM, "data directory %s is writable by others; refusing to use it (chmod o-w %s)", out, out);
-	return VZ_OK;
+	int rc = vz_datadir_resolve(cli->data_dir_opt, out, cap, &src, NULL, 0);
+	if (rc) return rc;
+	if (src != VZ_DATADIR_OPTION && src != VZ_DATADIR_ENV && (rc = vz_path_fmt(out, cap, "%s/data", w->dir))) return rc;
+	return vz_cli_check_data_dir(out); /* the directory used, and only it */
 }
 
 /* Prints the projects of w that could not be read (file:line:column: why); returns the exit code
@@ -103,8 +97,8 @@ int vz_cli_build_one(const struct vz_cli *cli, const vz_workspace *w, const vz_w
 		char skipped[96] = "";
 		if (st.too_large || st.binary)
 			snprintf(skipped, sizeof skipped, ", %zu skipped (%zu too large, %zu binary)", st.too_large + st.binary, st.too_large, st.binary);
-		printf("%s: %zu files, %zu changed, %zu added, %zu removed, %zu chunks%s, %.2f s%s\n", c->full_name, st.files,
-		       st.changed, st.added, st.removed, st.chunks, skipped, st.seconds, st.rebuilt ? " (rebuilt)" : "");
+		printf("%s: %zu file%s, %zu changed, %zu added, %zu removed, %zu chunk%s%s, %.2f s%s\n", c->full_name, st.files,
+		       VZ_S(st.files), st.changed, st.added, st.removed, st.chunks, VZ_S(st.chunks), skipped, st.seconds, st.rebuilt ? " (rebuilt)" : "");
 	}
 	fflush(stdout);
 	return 0;
@@ -149,8 +143,8 @@ static int dry_run_one(const struct vz_cli *cli, const vz_workspace *w, const vz
 		       st.files, st.changed, st.added, st.removed, st.too_large, st.binary, st.not_built ? "false" : "true",
 		       st.rebuilt ? "true" : "false");
 	} else if (cli->verbosity >= 0) {
-		printf("%s: %zu files, %zu changed, %zu added, %zu removed%s%s (dry run: nothing written)\n", c->full_name, st.files,
-		       st.changed, st.added, st.removed, state ? ", " : "", state ? state : "");
+		printf("%s: %zu file%s, %zu changed, %zu added, %zu removed%s%s (dry run: nothing written)\n", c->full_name, st.files,
+		       VZ_S(st.files), st.changed, st.added, st.removed, state ? ", " : "", state ? state : "");
 	}
 	fflush(stdout);
 	return 0;
@@ -177,7 +171,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	/* a failing project or collection is reported and the others are built: the exit code is
 	 * the first failure's */
 	ec = args->npos ? 0 : vz_cli_workspace_failures(cli, w);
-	bool bar = isatty(STDERR_FILENO) && cli->verbosity >= 0 && !opt_set(args, O_JSON);
+	bool bar = vz_cli_progress_wanted(cli) && !opt_set(args, O_JSON);
 	for (size_t i = 0; i < w->n; i++) {
 		const vz_ws_collection *c = &w->collections[i];
 		bool chosen = args->npos == 0;

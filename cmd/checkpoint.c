@@ -112,8 +112,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 		vz_checkpoint_report rep;
 		/* the index is built without the collection's lock: readers and writers go on */
 		if ((rc = vz_checkpoint_dir(dir, flags, vz_cli_threads(opt_int(args, O_THREADS, 0)), cli->lock_timeout_ms, &rep))) {
-			if (rc == VZ_ENOENT && !strstr(vz_last_error(), "no such collection")) vz_fail(VZ_ENOENT, "no such collection: %s", names[i]);
-			status = vz_report(cli, rc);
+			status = vz_cli_report_missing(cli, names[i], dir, rc);
 			continue;
 		}
 		vz_collection_stats now = { 0 };
@@ -134,10 +133,14 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 			       (unsigned long long)now.generation, (unsigned long long)now.rows, (unsigned long long)now.live,
 			       (unsigned long long)rep.kept_records, vz_now() - t0, rep.seconds_locked);
 		else if (!rep.checkpointed)
-			vz_infof(cli, "%s: not needed (%llu operations in the WAL)", names[i], (unsigned long long)rep.operations);
+			vz_infof(cli, "%s: not needed (%llu operation%s in the WAL)", names[i], (unsigned long long)rep.operations, VZ_S(rep.operations));
 		else
-			vz_infof(cli, "%s: folded %llu operations; generation %llu, %llu live vectors", names[i],
-				 (unsigned long long)rep.operations, (unsigned long long)now.generation, (unsigned long long)now.live);
+			vz_infof(cli, "%s: folded %llu operation%s; generation %llu, %llu live vector%s", names[i],
+				 (unsigned long long)rep.operations, VZ_S(rep.operations), (unsigned long long)now.generation,
+				 (unsigned long long)now.live, VZ_S(now.live));
+		if (!opt_set(args, O_JSON) && rep.checkpointed)
+			vz_verbosef(cli, "%s: %llu rows written, %llu WAL records kept for later transactions, %.3f s (%.3f s holding the lock)",
+				    names[i], (unsigned long long)now.rows, (unsigned long long)rep.kept_records, vz_now() - t0, rep.seconds_locked);
 	}
 	if ((rc = vz_cli_backup_after_checkpoint(cli, done, ndone)) && !status) status = rc;
 	free(done);

@@ -51,11 +51,13 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	if (!rc) rc = vz_collection_create(dd, name, &cfg);
 	if (rc == VZ_EINVAL) return vz_usage_error(cli, "%s", vz_last_error());
 	if (rc) return vz_report(cli, rc);
-	if (opt_set(args, O_JSON))
-		printf("{\"name\":\"%s\",\"dim\":%u,\"metric\":\"%s\",\"m\":%u,\"ef_construction\":%u,\"ef_search\":%u,\"quantization\":\"%s\",\"embedding\":\"%s\"}\n",
+	if (opt_set(args, O_JSON)) {
+		printf("{\"collection\":\"%s\",\"dim\":%u,\"metric\":\"%s\",\"m\":%u,\"ef_construction\":%u,\"ef_search\":%u,\"quantization\":\"%s\",\"embedding\":",
 		       name, cfg.dim, vz_metric_name(cfg.metric), cfg.m, cfg.ef_construction, cfg.ef_search,
-		       cfg.quantization == VZ_QUANT_SQ8 ? "sq8" : "none", cfg.embedding);
-	else
+		       cfg.quantization == VZ_QUANT_SQ8 ? "sq8" : "none");
+		vz_print_json_or_null(stdout, cfg.embedding);
+		puts("}");
+	} else
 		vz_infof(cli, "created %s (dim %u, %s)", name, cfg.dim, vz_metric_name(cfg.metric));
 	return 0;
 }

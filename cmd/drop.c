@@ -1,13 +1,15 @@
 /* drop.c: `vz drop NAME`: delete a dynamic collection (after a safety backup). */
 #include "cli.h"
 
-enum { O_NO_BACKUP, O_BACKUP_DIR };
+enum { O_NO_BACKUP, O_BACKUP_DIR, O_JSON };
 static const struct vz_option options[] = {
 	[O_NO_BACKUP] = { "no-backup", 0, OPT_FLAG, NULL, "do not write a safety backup first", 0, 0, COMPLETE_NONE, NULL },
 	[O_BACKUP_DIR] = { "backup-dir", 0, OPT_STRING, "DIR", "where the safety backup goes (default DATA_DIR/backups)", 0, 0, COMPLETE_DIR, NULL },
+	[O_JSON] = { "json", 0, OPT_FLAG, NULL, "print {\"collection\",\"safety_backup\"} (null with --no-backup)", 0, 0, COMPLETE_NONE, NULL },
 };
 
-int vz_cli_safety_backup(struct vz_cli *cli, const char *name, const char *dir);
+/* Writes the safety backup of name into dir (NULL: DATA_DIR/backups), its path into written. */
+int vz_cli_safety_backup(struct vz_cli *cli, const char *name, const char *dir, char *written, size_t cap);
 
 static int run(struct vz_cli *cli, struct vz_args *args)
 {
@@ -23,19 +25,26 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 		vz_errorf(cli, "%s is a workspace collection and is read-only: remove it from %s and run 'vz build'", name, yml);
 		return VZ_EXIT_NOPERM;
 	}
+	char written[4400] = "";
 	if (!opt_set(args, O_NO_BACKUP)) {
-		int rc = vz_cli_safety_backup(cli, name, opt_str(args, O_BACKUP_DIR, NULL));
+		int rc = vz_cli_safety_backup(cli, name, opt_str(args, O_BACKUP_DIR, NULL), written, sizeof written);
 		if (rc) return rc;
 	}
 	vz_collection *c;
 	int rc = vz_cli_open(cli, name, VZ_OPEN_WRITE, &c);
 	if (rc) return rc;
 	if ((rc = vz_collection_drop(c))) return vz_report(cli, rc);
-	vz_infof(cli, "dropped %s", name);
+	if (opt_set(args, O_JSON)) {
+		printf("{\"collection\":\"%s\",\"safety_backup\":", name);
+		vz_print_json_or_null(stdout, written);
+		puts("}");
+	} else {
+		vz_infof(cli, "dropped %s", name);
+	}
 	return 0;
 }
 
 const struct vz_command vz_cmd_drop = {
-	.name = "drop", .summary = "delete a dynamic collection (after a safety backup)", .usage = "NAME [--no-backup] [--backup-dir DIR]",
+	.name = "drop", .summary = "delete a dynamic collection (after a safety backup)", .usage = "NAME [--no-backup] [--backup-dir DIR] [--json]",
 	.options = options, .nopts = VZ_NOPTS(options), .min_args = 1, .max_args = 1, .arg_complete = COMPLETE_COLLECTION, .run = run,
 };

@@ -12,11 +12,12 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-enum { O_TO, O_OUTPUT, O_FORCE };
+enum { O_TO, O_OUTPUT, O_FORCE, O_JSON };
 static const struct vz_option options[] = {
 	[O_TO] = { "to", 0, OPT_STRING, "ENGINE", "the engine whose import form to write", 0, 0, COMPLETE_WORDS, "lancedb qdrant milvus pgvector" },
 	[O_OUTPUT] = { "output", 'o', OPT_STRING, "DIR", "the directory to create (default: COLL.ENGINE here)", 0, 0, COMPLETE_DIR, NULL },
 	[O_FORCE] = { "force", 0, OPT_FLAG, NULL, "replace DIR if it holds an earlier export", 0, 0, COMPLETE_NONE, NULL },
+	[O_JSON] = { "json", 0, OPT_FLAG, NULL, "print {\"collection\",\"vectors\",\"to\",\"output\"}", 0, 0, COMPLETE_NONE, NULL },
 };
 
 /* Qdrant: a new points file past this many bytes, well under its 32 MiB request limit. */
@@ -274,18 +275,22 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 		return vz_report(cli, vz_fail(VZ_EIO, "%s: cannot write the export: %s", out, e.why));
 	}
 	char parent[4096];
-	snprintf(parent, sizeof parent, "%s", out);
-	char *slash = strrchr(parent, '/');
-	if (slash) *(slash == parent ? slash + 1 : slash) = '\0';
-	vz_io_fsync_dir(slash ? parent : ".");
+	if (!vz_path_parent(out, parent, sizeof parent)) vz_io_fsync_dir(parent);
 	if (replace) vz_io_remove_tree(old);
-	vz_infof(cli, "%s: %llu vectors exported for %s to %s", name, (unsigned long long)e.n, vz_export_target_name(to), out);
+	if (opt_set(args, O_JSON)) {
+		printf("{\"collection\":\"%s\",\"vectors\":%llu,\"to\":\"%s\",\"output\":", name, (unsigned long long)e.n,
+		       vz_export_target_name(to));
+		vz_print_json_or_null(stdout, out);
+		puts("}");
+	} else {
+		vz_infof(cli, "%s: %llu vector%s exported for %s to %s", name, (unsigned long long)e.n, VZ_S(e.n), vz_export_target_name(to), out);
+	}
 	return 0;
 }
 
 const struct vz_command vz_cmd_export = {
 	.name = "export", .summary = "write a collection in the import form of LanceDB, Qdrant, Milvus or pgvector",
-	.usage = "COLL --to lancedb|qdrant|milvus|pgvector [-o DIR] [--force]",
+	.usage = "COLL --to lancedb|qdrant|milvus|pgvector [-o DIR] [--force] [--json]",
 	.description = "Writes the directory DIR: vz.json (the configuration), the engine's table definition with the metric\n"
 		       "in its words, and the rows as its bulk import takes them (floats read back bit-identical).\n"
 		       "vz load COLL DIR reads any of the four back.",

@@ -37,10 +37,10 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 			}
 			fputs("}\n", stdout);
 		} else {
+			/* as query prints a hit: no payload, no column (but an empty one before a vector) */
 			vz_print_safe(stdout, r.id, r.id_len);
-			putchar('\t');
+			if (r.payload || with_vec) putchar('\t');
 			if (r.payload) vz_print_safe(stdout, r.payload, r.payload_len);
-			else fputs("null", stdout);
 			if (with_vec) {
 				putchar('\t');
 				vz_print_vector(stdout, v, dim);

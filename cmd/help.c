@@ -15,14 +15,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 		return 0;
 	}
 	const struct vz_command *cmd = vz_find_command(args->pos[0]);
-	if (!cmd) {
-		const char *names[64];
-		int n = 0;
-		for (int i = 0; i < vz_ncommands && n < 64; i++) names[n++] = vz_commands[i]->name;
-		const char *hint = vz_did_you_mean(args->pos[0], names, n);
-		if (hint) return vz_usage_error(cli, "unknown command '%s'; did you mean '%s'?", args->pos[0], hint);
-		return vz_usage_error(cli, "unknown command '%s'", args->pos[0]);
-	}
+	if (!cmd) return vz_unknown_command(cli, args->pos[0]);
 	if (isatty(STDOUT_FILENO) && !getenv("VZ_NO_MAN")) {
 		char page[64];
 		snprintf(page, sizeof page, "vz-%s", cmd->name);

@@ -6,7 +6,7 @@
 
 enum { O_FORMAT, O_TEXT, O_ID, O_PAYLOAD, O_UPSERT, O_ID_BASE, O_THREADS, O_BULK, O_NO_BULK, O_JSON };
 static const struct vz_option options[] = {
-	[O_FORMAT] = { "format", 0, OPT_STRING, "FMT", "input format: jsonl, fvecs, npy or csv (default: from the extension)", 0, 0, COMPLETE_WORDS, "jsonl fvecs npy csv" },
+	[O_FORMAT] = { "format", 0, OPT_STRING, "FMT", "input format: jsonl, fvecs, npy or csv, each maybe .zst or .gz (default: from the extension)", 0, 0, COMPLETE_WORDS, VZ_CLI_INPUT_FORMATS },
 	[O_TEXT] = { "text", 0, OPT_STRING, "TEXT", "insert one text, embedded by the collection's built-in embedding (needs --id)", 0, 0, COMPLETE_NONE, NULL },
 	[O_ID] = { "id", 0, OPT_STRING, "ID", "the id of the --text row", 0, 0, COMPLETE_NONE, NULL },
 	[O_PAYLOAD] = { "payload", 0, OPT_STRING, "JSON", "the payload of the --text row (default: {\"text\": TEXT})", 0, 0, COMPLETE_NONE, NULL },

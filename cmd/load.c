@@ -1,14 +1,15 @@
-/* load.c: `vz load COLL FILE`: create a collection from a `vz dump` image. */
+/* load.c: `vz load COLL FILE`: create a collection from a `vz dump` image (also .zst or .gz). */
 #include "write.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-enum { O_FORCE, O_THREADS };
+enum { O_FORCE, O_THREADS, O_JSON };
 static const struct vz_option options[] = {
 	[O_FORCE] = { "force", 0, OPT_FLAG, NULL, "drop an existing collection of that name first (no safety backup)", 0, 0, COMPLETE_NONE, NULL },
 	[O_THREADS] = { "threads", 0, OPT_INT, "N", "threads for index builds (default: every core)", 1, 1024, COMPLETE_NONE, NULL },
+	[O_JSON] = { "json", 0, OPT_FLAG, NULL, "print what was written as a JSON object", 0, 0, COMPLETE_NONE, NULL },
 };
 
 static int run(struct vz_cli *cli, struct vz_args *args)
@@ -27,6 +28,16 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	}
 	rc = vz_read_file(path, (size_t)1 << 36, &text, &len);
 	if (rc) return vz_report(cli, rc);
+	enum vz_compression comp = vz_compression_of(path, (const unsigned char *)text, len);
+	if (comp != VZ_COMP_NONE) { /* dump.jsonl.zst, dump.jsonl.gz */
+		char *plain;
+		size_t plen;
+		rc = vz_decompress(path, comp, (const unsigned char *)text, len, (size_t)1 << 36, &plain, &plen);
+		free(text);
+		if (rc) return vz_report(cli, rc);
+		text = plain;
+		len = plen;
+	}
 	char *nl = memchr(text, '\n', len);
 	size_t hl = nl ? (size_t)(nl - text) : len;
 	const char *key = "{\"vz_dump\":1,\"config\":";
@@ -62,7 +73,7 @@ have_batch:;
 		vz_batch_free(&b);
 		return rc == VZ_EINVAL ? vz_usage_error(cli, "%s", vz_last_error()) : vz_report(cli, rc);
 	}
-	rc = vz_cli_write_batch(cli, name, &b, VZ_OP_INSERT, 0, vz_cli_threads(opt_int(args, O_THREADS, 0)), false);
+	rc = vz_cli_write_batch(cli, name, &b, VZ_OP_INSERT, 0, vz_cli_threads(opt_int(args, O_THREADS, 0)), opt_set(args, O_JSON));
 	vz_batch_free(&b);
 	if (rc) {
 		/* all or nothing: do not leave an empty collection behind a refused load */
@@ -75,6 +86,6 @@ have_batch:;
 }
 
 const struct vz_command vz_cmd_load = {
-	.name = "load", .summary = "create a collection from a vz dump file or a vz export directory", .usage = "COLL FILE|DIR [--force]",
+	.name = "load", .summary = "create a collection from a vz dump file or a vz export directory", .usage = "COLL FILE|DIR [--force] [--json]",
 	.options = options, .nopts = VZ_NOPTS(options), .min_args = 2, .max_args = 2, .arg_complete = COMPLETE_COLLECTION, .run = run,
 };

@@ -7,11 +7,11 @@
 enum { O_VECTOR, O_BATCH, O_TEXT, O_K, O_EF, O_FORMAT, O_JSON, O_CHUNKS };
 static const struct vz_option options[] = {
 	[O_VECTOR] = { "vector", 0, OPT_STRING, "JSON", "the query vector as a JSON array", 0, 0, COMPLETE_NONE, NULL },
-	[O_BATCH] = { "batch", 0, OPT_STRING, "FILE", "one query per vector of FILE (.fvecs, .npy or JSON lines; - for stdin)", 0, 0, COMPLETE_FILE, NULL },
+	[O_BATCH] = { "batch", 0, OPT_STRING, "FILE", "one query per vector of FILE (JSON lines of {\"vector\"} or arrays, .fvecs, .npy, .csv; .zst/.gz; - for stdin)", 0, 0, COMPLETE_FILE, NULL },
 	[O_TEXT] = { "text", 0, OPT_STRING, "TEXT", "embed TEXT with the collection's built-in embedding", 0, 0, COMPLETE_NONE, NULL },
 	[O_K] = { "k", 'k', OPT_INT, "N", "number of neighbours (default 10)", 1, 100000, COMPLETE_NONE, NULL },
 	[O_EF] = { "ef", 0, OPT_INT, "N", "search candidate list (default: the collection's ef_search)", 1, 100000, COMPLETE_NONE, NULL },
-	[O_FORMAT] = { "format", 0, OPT_STRING, "FMT", "format of --batch: jsonl, fvecs, npy or csv", 0, 0, COMPLETE_WORDS, "jsonl fvecs npy csv" },
+	[O_FORMAT] = { "format", 0, OPT_STRING, "FMT", "format of --batch: jsonl, fvecs, npy or csv, each maybe .zst or .gz (default: from the extension)", 0, 0, COMPLETE_WORDS, VZ_CLI_INPUT_FORMATS },
 	[O_JSON] = { "json", 0, OPT_FLAG, NULL, "one JSON object a line", 0, 0, COMPLETE_NONE, NULL },
 	[O_CHUNKS] = { "chunks", 0, OPT_FLAG, NULL, "with --text: every matching chunk, not the best one of each file", 0, 0, COMPLETE_NONE, NULL },
 };
@@ -23,6 +23,37 @@ void vz_cli_print_text_hit(FILE *out, const vz_result *r, const char *query);
 /* Answers a --text query from the collection's postings.bin: VZ_ENOENT (nothing printed) when
  * it has none or one of another generation, else an exit status. */
 int vz_cli_text_search(const struct vz_cli *cli, vz_collection *c, const char *coll_dir, const char *query, size_t k, bool chunks, bool json);
+
+/* One query of a batch, streamed as it is ready. JSON: {"query":N,"id":ID or null,"results":
+ * [{"id","score"}...]}; text: one line a hit, QUERY<TAB>SCORE<TAB>ID, QUERY the query's id, or
+ * its number from 0 when it has none; a query without hits prints nothing in text. */
+static void print_batch_result(size_t i, const char *qid, const vz_result *res, size_t n, bool json)
+{
+	if (json) {
+		printf("{\"query\":%zu,\"id\":", i);
+		if (qid) vz_json_string(stdout, qid, strlen(qid));
+		else fputs("null", stdout);
+		fputs(",\"results\":[", stdout);
+		for (size_t j = 0; j < n; j++) {
+			fputs(j ? ",{\"id\":" : "{\"id\":", stdout);
+			vz_json_string(stdout, res[j].id, res[j].id_len);
+			fputs(",\"score\":", stdout);
+			vz_print_float(stdout, res[j].score);
+			putchar('}');
+		}
+		fputs("]}\n", stdout);
+		return;
+	}
+	for (size_t j = 0; j < n; j++) {
+		if (qid) vz_print_safe(stdout, qid, strlen(qid));
+		else printf("%zu", i);
+		putchar('\t');
+		vz_print_float(stdout, res[j].score);
+		putchar('\t');
+		vz_print_safe(stdout, res[j].id, res[j].id_len);
+		putchar('\n');
+	}
+}
 
 static int run(struct vz_cli *cli, struct vz_args *args)
 {
@@ -45,7 +76,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 		enum vz_input_format fmt = VZ_FMT_AUTO;
 		if (opt_set(args, O_FORMAT) && vz_input_format_parse(opt_str(args, O_FORMAT, ""), &fmt))
 			return vz_usage_error(cli, "%s", vz_last_error());
-		if ((rc = vz_batch_read(opt_str(args, O_BATCH, "-"), fmt, 0, 0, 0, &b))) return vz_report(cli, rc);
+		if ((rc = vz_batch_read(opt_str(args, O_BATCH, "-"), fmt, 0, VZ_READ_QUERIES, 0, &b))) return vz_report(cli, rc);
 		qdim = b.dim;
 		nq = b.n;
 	}
@@ -81,25 +112,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 		int qrc = vz_collection_query(c, q, k, ef, res, &n);
 		if (qrc) { rc = vz_report(cli, qrc); break; }
 		if (opt_set(args, O_BATCH)) {
-			/* batches stream: one line per query, flushed as it is ready */
-			if (json) {
-				printf("{\"query\":%zu,\"results\":[", i);
-				for (size_t j = 0; j < n; j++) {
-					fputs(j ? ",{\"id\":" : "{\"id\":", stdout);
-					vz_json_string(stdout, res[j].id, res[j].id_len);
-					fputs(",\"score\":", stdout);
-					vz_print_float(stdout, res[j].score);
-					putchar('}');
-				}
-				fputs("]}\n", stdout);
-			} else {
-				printf("%zu", i);
-				for (size_t j = 0; j < n; j++) {
-					putchar('\t');
-					vz_print_safe(stdout, res[j].id, res[j].id_len);
-				}
-				putchar('\n');
-			}
+			print_batch_result(i, b.ids[i], res, n, json);
 		} else {
 			for (size_t j = 0; j < n; j++) {
 				if (!json && opt_set(args, O_TEXT)) vz_cli_print_text_hit(stdout, &res[j], opt_str(args, O_TEXT, ""));

@@ -45,10 +45,11 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 		} else if (!rc) {
 			char salvaged[64] = "";
 			if (r.records_salvaged)
-				snprintf(salvaged, sizeof salvaged, ", %llu records salvaged after the damage", (unsigned long long)r.records_salvaged);
-			vz_infof(cli, "%s: %s%llu transactions replayed, %llu dropped, %llu WAL bytes dropped%s%s", names[i], dry ? "(dry run) " : "",
-				 (unsigned long long)r.transactions_replayed, (unsigned long long)r.transactions_dropped,
-				 (unsigned long long)r.bytes_dropped, salvaged,
+				snprintf(salvaged, sizeof salvaged, ", %llu record%s salvaged after the damage", (unsigned long long)r.records_salvaged,
+					 VZ_S(r.records_salvaged));
+			vz_infof(cli, "%s: %s%llu transaction%s replayed, %llu dropped, %llu WAL byte%s dropped%s%s", names[i], dry ? "(dry run) " : "",
+				 (unsigned long long)r.transactions_replayed, VZ_S(r.transactions_replayed), (unsigned long long)r.transactions_dropped,
+				 (unsigned long long)r.bytes_dropped, VZ_S(r.bytes_dropped), salvaged,
 				 r.index_rebuilt ? (dry ? ", index would be rebuilt" : ", index rebuilt") : "");
 			if (r.rebuilt_from_sources) vz_infof(cli, "%s: rebuilt from its sources", names[i]);
 			if (r.terms_rebuilt) vz_infof(cli, "%s: terms.bin %s from the stored texts", names[i], dry ? "would be rebuilt" : "rebuilt");

@@ -23,7 +23,7 @@ static void on_restored(void *ctx, const char *name, const char *safety)
 {
 	const struct out *o = ctx;
 	if (o->json) {
-		printf("{\"restored\":");
+		printf("{\"collection\":");
 		vz_json_string(stdout, name, strlen(name));
 		printf(",\"safety_backup\":");
 		if (safety) vz_json_string(stdout, safety, strlen(safety));

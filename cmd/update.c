@@ -3,7 +3,7 @@
 
 enum { O_FORMAT, O_THREADS, O_JSON };
 static const struct vz_option options[] = {
-	[O_FORMAT] = { "format", 0, OPT_STRING, "FMT", "input format: jsonl, fvecs, npy or csv (default: from the extension)", 0, 0, COMPLETE_WORDS, "jsonl fvecs npy csv" },
+	[O_FORMAT] = { "format", 0, OPT_STRING, "FMT", "input format: jsonl, fvecs, npy or csv, each maybe .zst or .gz (default: from the extension)", 0, 0, COMPLETE_WORDS, VZ_CLI_INPUT_FORMATS },
 	[O_THREADS] = { "threads", 0, OPT_INT, "N", "threads for index builds (default: every core)", 1, 1024, COMPLETE_NONE, NULL },
 	[O_JSON] = { "json", 0, OPT_FLAG, NULL, "print what was written as a JSON object", 0, 0, COMPLETE_NONE, NULL },
 };

@@ -43,11 +43,13 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 		if ((rc = vz_cli_collection_dir(cli, names[i], dir, sizeof dir, NULL))) { status = rc; continue; }
 		struct report r = { cli, names[i], opt_set(args, O_JSON) };
 		int problems;
+		double t0 = vz_now();
 		if ((rc = vz_collection_verify(dir, opt_set(args, O_QUICK), cli->lock_timeout_ms, on_problem, &r, &problems))) {
 			status = vz_report(cli, rc);
 			continue;
 		}
 		if (problems) damaged++;
+		vz_verbosef(cli, "%s: %s check in %.3f s", names[i], opt_set(args, O_QUICK) ? "quick" : "full", vz_now() - t0);
 		if (r.json) printf("{\"collection\":\"%s\",\"ok\":%s,\"problems\":%d}\n", names[i], problems ? "false" : "true", problems);
 		else if (!problems) vz_infof(cli, "%s: ok", names[i]);
 		else vz_errorf(cli, "%s: %d problem%s found", names[i], problems, problems > 1 ? "s" : "");

@@ -9,8 +9,11 @@ static const struct vz_option options[] = {
 static int run(struct vz_cli *cli, struct vz_args *args)
 {
 	(void)cli;
-	if (opt_set(args, O_JSON)) printf("{\"version\":\"%s\",\"format_version\":1}\n", VZ_VERSION);
-	else printf("vz %s\n", VZ_VERSION);
+	if (opt_set(args, O_JSON))
+		printf("{\"version\":\"%s\",\"format_version\":%d,\"backup_format_version\":%d}\n", VZ_VERSION, VZ_FORMAT_VERSION,
+		       VZ_BACKUP_FORMAT_VERSION);
+	else
+		vz_print_version(stdout);
 	return 0;
 }
 

@@ -20,10 +20,11 @@ int vz_cli_load_workspace(const struct vz_cli *cli, const char *file, vz_workspa
 int vz_cli_build_one(const struct vz_cli *cli, const vz_workspace *w, const vz_ws_collection *c, const char *data_dir,
 		     bool force, int threads, bool json, bool bar);
 
-enum { O_DEBOUNCE, O_FILE };
+enum { O_DEBOUNCE, O_FILE, O_JSON };
 static const struct vz_option options[] = {
 	[O_DEBOUNCE] = { "debounce", 0, OPT_INT, "MS", "wait for MS quiet milliseconds before rebuilding (default: file_watcher.debounce_ms, else 500)", 0, 600000, COMPLETE_NONE, NULL },
 	[O_FILE] = { "workspace", 'w', OPT_STRING, "FILE", "the workspace file (default: vectorize-workspace.yml here or above); its data/ beside it", 0, 0, COMPLETE_FILE, NULL },
+	[O_JSON] = { "json", 0, OPT_FLAG, NULL, "print each build's summary as a JSON object (as vz build --json does)", 0, 0, COMPLETE_NONE, NULL },
 };
 
 /* A watched directory and its path (to watch new subdirectories). */
@@ -275,7 +276,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 				}
 				/* a failed build (a file vanished mid-walk, a busy lock) is reported; the next
 				 * change tries again */
-				vz_cli_build_one(cli, w, &w->collections[i], data_dir, false, 1, false, false);
+				vz_cli_build_one(cli, w, &w->collections[i], data_dir, false, 1, opt_set(args, O_JSON), false);
 			}
 			first = false;
 		}
@@ -291,7 +292,7 @@ out:
 
 const struct vz_command vz_cmd_watch = {
 	.name = "watch", .summary = "rebuild workspace collections as their files change",
-	.usage = "[-w FILE] [--debounce MS]",
+	.usage = "[-w FILE] [--debounce MS] [--json]",
 	.description = "Builds the workspace collections, then watches every project directory (or "
 		       "file_watcher.watch_paths; recursively, new directories included) and rebuilds the affected "
 		       "collections once changes have been quiet for the debounce time. A change of the workspace file "

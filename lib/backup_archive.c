@@ -5,6 +5,26 @@
  * checksum is always on and every output byte passes vz_io_write. */
 #include "backup_internal.h"
 
+#include <sys/mman.h>
+
+void vz_bk_trailer_make(unsigned char t[TRAILER_SIZE], uint64_t length, uint64_t hash)
+{
+	vz_store_u32(t, TRAILER_MAGIC);
+	vz_store_u32(t + 4, TRAILER_SIZE - 8);
+	memcpy(t + 8, "VZBK", 4);
+	vz_store_u32(t + 12, 1);
+	vz_store_u64(t + 16, length);
+	vz_store_u64(t + 24, hash);
+}
+
+/* The trailer at t (its magic number read already) closes `length` compressed bytes of this hash. */
+static bool trailer_ok(const unsigned char *t, uint64_t length, uint64_t hash)
+{
+	unsigned char want[TRAILER_SIZE];
+	vz_bk_trailer_make(want, length, hash);
+	return !memcmp(t, want, TRAILER_SIZE);
+}
+
 void vz_bk_report(struct reader *r, const char *file, int64_t offset, const char *fmt, ...)
 {
 	char what[600];
@@ -92,9 +112,7 @@ la_ssize_t vz_bk_reader_read(struct archive *a, void *ctx, const void **buf)
 					continue;
 				}
 				const unsigned char *t = r->in + r->in_pos;
-				if (r->in_len - r->in_pos < TRAILER_SIZE || vz_load_u32(t + 4) != TRAILER_SIZE - 8 || memcmp(t + 8, "VZBK", 4) ||
-				    vz_load_u32(t + 12) != 1 || vz_load_u64(t + 16) != r->consumed ||
-				    vz_load_u64(t + 24) != vz_hasher_digest(r->consumed_hash)) {
+				if (r->in_len - r->in_pos < TRAILER_SIZE || !trailer_ok(t, r->consumed, vz_hasher_digest(r->consumed_hash))) {
 					snprintf(r->problem, sizeof r->problem,
 						 "the checksum of the compressed archive does not match: damaged or truncated");
 					goto fail;
@@ -188,6 +206,11 @@ int vz_bk_writer_push(struct writer *w, const void *data, size_t len, ZSTD_EndDi
 			if (rc) return rc;
 			vz_hasher_update(w->hash, w->buf, out.pos);
 			w->written += out.pos;
+			/* the disk writes while the rest is compressed: the final fsync waits for less */
+			if (w->written - w->flushed >= 8 * CHUNK) {
+				vz_io_writeback(w->fd, (off_t)w->flushed, (off_t)(w->written - w->flushed));
+				w->flushed = w->written;
+			}
 		}
 		if (mode == ZSTD_e_end ? left == 0 : in.pos == in.size) return VZ_OK;
 	}
@@ -208,7 +231,7 @@ int vz_bk_writer_init(struct writer *w, int fd, const char *name, const vz_backu
 	memset(w, 0, sizeof *w);
 	w->fd = fd;
 	w->name = name;
-	w->cap = ZSTD_CStreamOutSize();
+	w->cap = 4 * CHUNK; /* large writes */
 	w->buf = malloc(w->cap);
 	w->cctx = ZSTD_createCCtx();
 	w->hash = vz_hasher_new();
@@ -226,4 +249,30 @@ void vz_bk_writer_free(struct writer *w)
 	free(w->buf);
 	vz_hasher_free(w->hash);
 	ZSTD_freeCCtx(w->cctx);
+}
+
+bool vz_bk_reads_back(int fd, uint64_t size)
+{
+	struct stat st;
+	if (fstat(fd, &st) != 0 || (uint64_t)st.st_size != size || size < TRAILER_SIZE) return false;
+	void *p = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
+	vz_hasher *h = vz_hasher_new();
+	if (p == MAP_FAILED || !h) {
+		if (p != MAP_FAILED) munmap(p, (size_t)size);
+		vz_hasher_free(h);
+		return false;
+	}
+	/* a part at a time, letting go of what is behind: an archive of any size */
+	const unsigned char *d = p;
+	vz_releaser rel = { true, NULL };
+	for (uint64_t at = 0; at < size - TRAILER_SIZE;) {
+		size_t n = size - TRAILER_SIZE - at < 4 * CHUNK ? (size_t)(size - TRAILER_SIZE - at) : 4 * CHUNK;
+		vz_hasher_update(h, d + at, n);
+		at += n;
+		vz_release_behind(&rel, d + at);
+	}
+	bool ok = trailer_ok(d + size - TRAILER_SIZE, size - TRAILER_SIZE, vz_hasher_digest(h));
+	vz_hasher_free(h);
+	munmap(p, (size_t)size);
+	return ok;
 }

@@ -25,7 +25,7 @@
 /* libarchive is loaded with dlopen when a backup is first read or written, not linked: it pulls
  * in a dozen libraries (libxml2, ICU, nettle, ...) whose loading cost every vz process about
  * 9 ms at start, a query included. The calls below go through these pointers. */
-#define VZ_ARCHIVE_FUNCS(X) X(archive_entry_filetype) X(archive_entry_free) X(archive_entry_hardlink) X(archive_entry_new) X(archive_entry_pathname) X(archive_entry_set_filetype) X(archive_entry_set_mtime) X(archive_entry_set_pathname) X(archive_entry_set_perm) X(archive_entry_set_size) X(archive_entry_size) X(archive_entry_size_is_set) X(archive_entry_sparse_count) X(archive_entry_symlink) X(archive_error_string) X(archive_read_data) X(archive_read_free) X(archive_read_new) X(archive_read_next_header) X(archive_read_open) X(archive_read_support_format_tar) X(archive_set_error) X(archive_write_close) X(archive_write_data) X(archive_write_free) X(archive_write_header) X(archive_write_new) X(archive_write_open) X(archive_write_set_format_pax_restricted)
+#define VZ_ARCHIVE_FUNCS(X) X(archive_entry_filetype) X(archive_entry_free) X(archive_entry_hardlink) X(archive_entry_new) X(archive_entry_pathname) X(archive_entry_set_filetype) X(archive_entry_set_mtime) X(archive_entry_set_pathname) X(archive_entry_set_perm) X(archive_entry_set_size) X(archive_entry_size) X(archive_entry_size_is_set) X(archive_entry_sparse_count) X(archive_entry_symlink) X(archive_error_string) X(archive_read_data) X(archive_read_free) X(archive_read_new) X(archive_read_next_header) X(archive_read_open) X(archive_read_support_format_tar) X(archive_set_error) X(archive_write_close) X(archive_write_data) X(archive_write_free) X(archive_write_header) X(archive_write_new) X(archive_write_open) X(archive_write_set_format_pax_restricted) X(archive_write_set_bytes_per_block)
 struct vz_bk_libarchive {
 #define VZ_ARCHIVE_POINTER(f) __typeof__(f) *f;
 	VZ_ARCHIVE_FUNCS(VZ_ARCHIVE_POINTER)
@@ -69,6 +69,7 @@ int vz_bk_libarchive_load(void);
 #define archive_write_new (vz_bk_libarchive.archive_write_new)
 #define archive_write_open (vz_bk_libarchive.archive_write_open)
 #define archive_write_set_format_pax_restricted (vz_bk_libarchive.archive_write_set_format_pax_restricted)
+#define archive_write_set_bytes_per_block (vz_bk_libarchive.archive_write_set_bytes_per_block)
 #endif
 
 #define CHUNK (1u << 20)
@@ -145,6 +146,9 @@ struct reader {
 	vz_verify_cb cb;
 	void *ctx;
 	int problems;
+	/* progress (vz_progress): the phase ("verifying" when NULL), entry bytes read of the manifest's */
+	const char *phase;
+	uint64_t entry_bytes, entry_total;
 };
 
 /* What the scan does with the files: nothing (verify), or extract selected collections. */
@@ -175,6 +179,7 @@ struct writer {
 	size_t cap;
 	int rc;
 	uint64_t written;
+	uint64_t flushed;    /* bytes whose writing to the disk was started (vz_io_writeback) */
 	vz_hasher *hash;     /* of everything written, for the trailer */
 };
 
@@ -197,6 +202,11 @@ int vz_bk_writer_push(struct writer *w, const void *data, size_t len, ZSTD_EndDi
 la_ssize_t vz_bk_writer_cb(struct archive *a, void *ctx, const void *buf, size_t len);
 int vz_bk_writer_init(struct writer *w, int fd, const char *name, const vz_backup_options *o);
 void vz_bk_writer_free(struct writer *w);
+/* The end-of-backup trailer closing `length` compressed bytes whose XXH3 is hash. */
+void vz_bk_trailer_make(unsigned char t[TRAILER_SIZE], uint64_t length, uint64_t hash);
+/* True when the archive open at fd is `size` bytes that end with a trailer whose checksum and
+ * length match the bytes before it. */
+bool vz_bk_reads_back(int fd, uint64_t size);
 
 /* backup_verify.c */
 int vz_bk_scan(struct reader *r, const struct sink *sink, struct manifest *m);
@@ -207,7 +217,6 @@ int vz_bk_open_archive(const char *path, int *fd);
 void vz_bk_close_archive(int fd);
 
 /* backup_write.c */
-void vz_bk_parent_dir(const char *path, char *out, size_t cap);
 int vz_bk_stage_open(const char *parent, struct stage *s);
 void vz_bk_stage_close(struct stage *s);
 int vz_bk_safety_backup(const char *data_dir, const char *name, const char *dir, int keep, int lock_timeout_ms,

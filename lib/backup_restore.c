@@ -13,8 +13,7 @@ static int switch_collection(const char *data_dir, struct mcoll *c, unsigned fla
 	safety[0] = '\0';
 	int rc = vz_collection_path(data_dir, c->target, target, sizeof target, &ws);
 	if (rc) return rc;
-	vz_bk_parent_dir(target, parent, sizeof parent);
-	if ((rc = vz_io_mkdir_p(parent, 0755)) || (rc = vz_path_fmt(plock, sizeof plock, "%s/.lock", parent))) return rc;
+	if ((rc = vz_path_parent(target, parent, sizeof parent)) || (rc = vz_io_mkdir_p(parent, 0755)) || (rc = vz_path_fmt(plock, sizeof plock, "%s/.lock", parent))) return rc;
 	struct stat st;
 	bool exists = lstat(target, &st) == 0;
 	vz_lock coll = VZ_LOCK_INIT, pl = VZ_LOCK_INIT;
@@ -74,6 +73,7 @@ int vz_backup_restore(const char *data_dir, const char *path, const char *const 
 	struct restore_report rr = { problem_cb, ctx, "" };
 	if ((rc = vz_bk_reader_init(&r, path, on_restore_problem, &rr))) goto out;
 	r.fd = fd;
+	r.phase = "restoring";
 	if ((rc = vz_io_mkdir_p(data_dir, 0755)) || (rc = vz_bk_stage_open(data_dir, &s))) goto out;
 	struct extract x = { .stage = s.dir, .names = names, .n = n, .as_name = as_name };
 	struct sink sk = { vz_bk_extract_manifest, vz_bk_extract_begin, &x };

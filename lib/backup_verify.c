@@ -92,6 +92,8 @@ static int read_entry(struct reader *r, struct archive *a, const struct mfile *f
 		vz_hasher_update(h, buf, (size_t)k);
 		if (fd >= 0 && (rc = vz_io_write(fd, buf, (size_t)k, out_path))) break;
 		got += (uint64_t)k;
+		r->entry_bytes += (uint64_t)k;
+		vz_progress(r->phase ? r->phase : "verifying", r->entry_bytes, r->entry_total);
 	}
 	if (!rc && !*fatal) {
 		if (got != f->size)
@@ -166,6 +168,7 @@ int vz_bk_scan(struct reader *r, const struct sink *sink, struct manifest *m)
 		goto out;
 	}
 	r->limit = vz_bk_manifest_stream_bound(m, have) + r->out_cap; /* + one block read ahead */
+	for (size_t i = 0; i < m->nfiles; i++) r->entry_total += m->files[i].size;
 	if (sink && sink->manifest && (rc = sink->manifest(sink->sctx, m))) goto out;
 	for (;;) {
 		st = archive_read_next_header(a, &e);

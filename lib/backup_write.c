@@ -17,8 +17,9 @@
 
 void vz_backup_options_default(vz_backup_options *o)
 {
-	o->level = 3;
-	o->threads = 0;
+	o->level = 1;
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	o->threads = cores > 1 ? (int)(cores < 256 ? cores : 256) : 0;
 	o->lock_timeout_ms = VZ_LOCK_TIMEOUT_DEFAULT_MS;
 }
 
@@ -28,15 +29,6 @@ static void utc_stamps(time_t t, char *iso, size_t icap, char *compact, size_t c
 	gmtime_r(&t, &tm);
 	if (iso) strftime(iso, icap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 	if (compact) strftime(compact, ccap, "%Y%m%dT%H%M%SZ", &tm);
-}
-
-void vz_bk_parent_dir(const char *path, char *out, size_t cap)
-{
-	snprintf(out, cap, "%s", path);
-	char *slash = strrchr(out, '/');
-	if (!slash) snprintf(out, cap, ".");
-	else if (slash == out) out[1] = '\0';
-	else *slash = '\0';
 }
 
 /* ---- the staging directory: DIR/.vztmp.stage.XXXX, owned while DIR/.../.owner is flocked ----
@@ -95,10 +87,15 @@ void vz_bk_stage_close(struct stage *s)
 
 /* ---- writing ---- */
 
+/* Files over this size are hashed and compressed letting go of their pages behind (their
+ * pages stay in the page cache: compressing them maps them again without reading the disk). */
+#define BIG_FILE ((uint64_t)256 << 20)
+
 struct staged_file {
 	char path[400];   /* inside the archive */
 	char src[4400];   /* the staged copy */
 	uint64_t size, hash;
+	vz_map map;       /* of the staged copy: hashed, then compressed from, read once */
 };
 
 struct snapshot {
@@ -190,14 +187,28 @@ static int list_collection_files(const char *dir, const char *prefix, char ***ou
 	return VZ_OK;
 }
 
-static int hash_file(const char *path, uint64_t *size, uint64_t *hash)
+/* Maps a staged file (kept until the archive is written) and hashes it. */
+static int map_and_hash(struct staged_file *f)
 {
-	vz_map mp;
-	int rc = vz_map_file(path, &mp);
+	int rc = vz_map_file(f->src, &f->map);
 	if (rc) return rc;
-	*size = mp.size;
-	*hash = vz_hash64(mp.data, mp.size);
-	vz_unmap(&mp);
+	f->size = f->map.size;
+	if (f->size <= BIG_FILE) {
+		f->hash = vz_hash64(f->map.data, f->map.size);
+		return VZ_OK;
+	}
+	/* a part at a time, letting go of what is behind, so that the resident size stays small */
+	vz_hasher *h = vz_hasher_new();
+	if (!h) return vz_fail(VZ_ENOMEM, "out of memory");
+	vz_releaser rel = { true, NULL };
+	for (uint64_t at = 0; at < f->size;) {
+		size_t n = f->size - at < 8 * CHUNK ? (size_t)(f->size - at) : 8 * CHUNK;
+		vz_hasher_update(h, f->map.data + at, n);
+		at += n;
+		vz_release_behind(&rel, f->map.data + at);
+	}
+	f->hash = vz_hasher_digest(h);
+	vz_hasher_free(h);
 	return VZ_OK;
 }
 
@@ -227,11 +238,14 @@ static int snapshot_collection(struct snapshot *s, const char *data_dir, const c
 		    (rc = vz_path_fmt(f.src, sizeof f.src, "%s/%s", sdir, names[i])) ||
 		    (rc = vz_path_fmt(f.path, sizeof f.path, "%s/%s", prefix, names[i])))
 			break;
-		/* linkat without AT_SYMLINK_FOLLOW never follows a link; a name that became a link would
-		 * be refused when it is hashed (O_NOFOLLOW) */
-		if (strcmp(names[i], "wal.log") != 0 && linkat(AT_FDCWD, src, AT_FDCWD, f.src, 0) == 0) {
-			rc = snapshot_add(s, &f);
-			continue;
+		/* a hard link never follows a symlink; a name that became one would be refused when it
+		 * is hashed (O_NOFOLLOW). Where the file system cannot link (another device, links not
+		 * permitted), the file is copied; a failed write (VZ_EIO: I/O error, disk full) is final. */
+		if (strcmp(names[i], "wal.log") != 0) {
+			rc = vz_io_link(src, f.src);
+			if (!rc) rc = snapshot_add(s, &f);
+			if (!rc || rc == VZ_EIO || rc == VZ_ENOMEM) continue;
+			rc = VZ_OK;
 		}
 		int in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (in < 0) { rc = vz_fail(vz_err_from_errno(errno), "%s: %s", src, strerror(errno)); break; }
@@ -259,7 +273,7 @@ unlock:
 	}
 	for (size_t i = first; i < s->nfiles; i++) {
 		struct staged_file *f = &s->files[i];
-		if ((rc = hash_file(f->src, &f->size, &f->hash))) return rc;
+		if ((rc = map_and_hash(f))) return rc;
 		char hex[17];
 		snprintf(hex, sizeof hex, "%016llx", (unsigned long long)f->hash);
 		json_t *jf = json_pack("{s:s, s:I, s:s}", "path", f->path, "size", (json_int_t)f->size, "xxh3", hex);
@@ -296,8 +310,9 @@ static int write_archive(const struct snapshot *s, const char *manifest, time_t 
 	struct archive *a = archive_write_new();
 	if (!a) return vz_fail(VZ_ENOMEM, "out of memory");
 	int rc = VZ_OK;
-	unsigned char *buf = NULL;
-	if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+	/* unblocked: libarchive hands each write straight to the compressor instead of cutting
+	 * it into 10240-byte blocks (the end of the archive is then not padded to a block) */
+	if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK || archive_write_set_bytes_per_block(a, 0) != ARCHIVE_OK ||
 	    archive_write_open(a, w, NULL, vz_bk_writer_cb, NULL) != ARCHIVE_OK) {
 		rc = archive_fail(a, w, "cannot start the archive");
 		goto out;
@@ -305,36 +320,31 @@ static int write_archive(const struct snapshot *s, const char *manifest, time_t 
 	size_t mlen = strlen(manifest);
 	if ((rc = write_entry_header(a, w, VZ_BACKUP_MANIFEST, mlen, now))) goto out;
 	if (archive_write_data(a, manifest, mlen) != (la_ssize_t)mlen) { rc = archive_fail(a, w, VZ_BACKUP_MANIFEST); goto out; }
-	if (!(buf = malloc(CHUNK))) { rc = vz_fail(VZ_ENOMEM, "out of memory"); goto out; }
+	uint64_t total = 0, sent = 0; /* bytes, for vz_progress */
+	for (size_t i = 0; i < s->nfiles; i++) total += s->files[i].size;
 	for (size_t i = 0; i < s->nfiles && !rc; i++) {
 		const struct staged_file *f = &s->files[i];
 		if ((rc = write_entry_header(a, w, f->path, f->size, now))) break;
-		int in = open(f->src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (in < 0) { rc = vz_fail(vz_err_from_errno(errno), "%s: %s", f->src, strerror(errno)); break; }
-		uint64_t done = 0;
-		while (done < f->size) {
-			ssize_t k = read(in, buf, CHUNK);
-			if (k < 0 && errno == EINTR) continue;
-			if (k <= 0) { rc = vz_fail(k < 0 ? vz_err_from_errno(errno) : VZ_EINTERNAL, "%s: staged file changed", f->src); break; }
-			if (archive_write_data(a, buf, (size_t)k) != k) { rc = archive_fail(a, w, f->path); break; }
+		/* from the mapping the hash was taken from: the bytes hashed are the bytes archived */
+		vz_releaser rel = { f->size > BIG_FILE, NULL };
+		for (uint64_t done = 0; done < f->size;) {
+			size_t n = f->size - done < 8 * CHUNK ? (size_t)(f->size - done) : 8 * CHUNK;
+			la_ssize_t k = archive_write_data(a, f->map.data + done, n);
+			if (k <= 0) { rc = archive_fail(a, w, f->path); break; }
 			done += (uint64_t)k;
+			vz_release_behind(&rel, f->map.data + done);
+			vz_progress("archiving", sent + done, total);
 		}
-		close(in);
+		sent += f->size;
 	}
 	if (!rc && archive_write_close(a) != ARCHIVE_OK) rc = archive_fail(a, w, "finishing the archive");
 	if (!rc) rc = vz_bk_writer_push(w, NULL, 0, ZSTD_e_end);
 	if (!rc) {
 		unsigned char t[TRAILER_SIZE];
-		vz_store_u32(t, TRAILER_MAGIC);
-		vz_store_u32(t + 4, TRAILER_SIZE - 8);
-		memcpy(t + 8, "VZBK", 4);
-		vz_store_u32(t + 12, 1);
-		vz_store_u64(t + 16, w->written);
-		vz_store_u64(t + 24, vz_hasher_digest(w->hash));
+		vz_bk_trailer_make(t, w->written, vz_hasher_digest(w->hash));
 		if (!(rc = vz_io_write(w->fd, t, sizeof t, w->name))) w->written += sizeof t;
 	}
 out:
-	free(buf);
 	archive_write_free(a);
 	return rc;
 }
@@ -387,6 +397,7 @@ out:
 	free(text);
 	json_decref(root);
 	json_decref(s.collections);
+	for (size_t i = 0; i < s.nfiles; i++) vz_unmap(&s.files[i].map);
 	free(s.files);
 	vz_bk_stage_close(&s.stage);
 	vz_bk_writer_free(&w);
@@ -405,13 +416,16 @@ static int backup_to_tmpfile(const char *data_dir, const char *const *names, siz
 			     vz_tmpfile *t, bool caller_locked, vz_backup_summary *sum)
 {
 	char beside[4096];
-	vz_bk_parent_dir(t->path, beside, sizeof beside);
-	int rc = backup_to_fd(data_dir, names, n, o, t->fd, t->path, caller_locked, beside, sum);
+	vz_backup_summary s;
+	int rc = vz_path_parent(t->path, beside, sizeof beside);
+	if (!rc) rc = backup_to_fd(data_dir, names, n, o, t->fd, t->path, caller_locked, beside, &s);
 	if (!rc) rc = vz_io_fsync(t->fd, t->path);
 	if (rc) return rc;
-	int problems;
-	if ((rc = vz_backup_verify(t->path, false, NULL, NULL, &problems, NULL))) return rc;
-	if (problems) return vz_fail(VZ_EIO, "%s: the backup just written does not verify (%d problems): not kept", t->target, problems);
+	/* what the file holds is what was written: its bytes read back against the checksum of
+	 * the compressed stream taken while writing it (the data is not read a second time) */
+	if (!vz_bk_reads_back(t->fd, s.archive_bytes))
+		return vz_fail(VZ_EIO, "%s: the backup just written does not read back as written: not kept", t->target);
+	if (sum) *sum = s;
 	return VZ_OK;
 }
 
@@ -492,6 +506,28 @@ static int prune(const char *dir, const char *prefix, int keep)
 	return rc;
 }
 
+/* The time to name a new backup of prefix in dir after: now, unless a backup there is stamped
+ * now or later (two in one second, or a clock set back), then one second past the newest. The
+ * old PREFIX-STAMP.N.tar.zst names of a second's later backups count as that second. */
+static time_t next_stamp_time(const char *dir, const char *prefix, time_t now)
+{
+	char newest[17] = "";
+	DIR *d = opendir(dir);
+	if (d) {
+		struct dirent *e;
+		char st[17];
+		unsigned sq;
+		while ((e = readdir(d)))
+			if (parse_backup_name(e->d_name, prefix, st, &sq) && strcmp(st, newest) > 0) memcpy(newest, st, sizeof st);
+		closedir(d);
+	}
+	struct tm tm;
+	memset(&tm, 0, sizeof tm);
+	if (!newest[0] || !strptime(newest, "%Y%m%dT%H%M%SZ", &tm)) return now;
+	time_t last = timegm(&tm);
+	return last >= now ? last + 1 : now;
+}
+
 static int backup_into_dir(const char *data_dir, const char *const *names, size_t n, const vz_backup_options *o,
 			   const char *dir, const char *prefix, int keep, bool caller_locked, char *written, size_t cap,
 			   vz_backup_summary *sum)
@@ -505,21 +541,14 @@ static int backup_into_dir(const char *data_dir, const char *const *names, size_
 	vz_tmpfile t;
 	if ((rc = vz_tmpfile_open(&t, final))) return rc;
 	if ((rc = backup_to_tmpfile(data_dir, names, n, o, &t, caller_locked, sum))) { vz_tmpfile_abort(&t); return rc; }
-	/* a name that sorts after every backup of this second, even ones already pruned */
-	unsigned seq = 0;
-	DIR *d = opendir(dir);
-	if (d) {
-		struct dirent *e;
-		char st[17];
-		unsigned sq;
-		while ((e = readdir(d)))
-			if (parse_backup_name(e->d_name, prefix, st, &sq) && !strcmp(st, stamp) && sq + 1 > seq) seq = sq + 1;
-		closedir(d);
-	}
-	for (;; seq++) {
-		if (seq && (rc = vz_path_fmt(final, sizeof final, "%s/%s-%s.%u.tar.zst", dir, prefix, stamp, seq))) break;
+	/* A name that sorts after every backup of the same set, by time, in ls and in any locale: the
+	 * stamp of now, or one second past the newest there (a second backup within a second). */
+	time_t when = next_stamp_time(dir, prefix, time(NULL));
+	for (int tries = 0;; tries++, when++) {
+		utc_stamps(when, NULL, 0, stamp, sizeof stamp);
+		if ((rc = vz_path_fmt(final, sizeof final, "%s/%s-%s.tar.zst", dir, prefix, stamp))) break;
 		rc = vz_io_rename_noreplace(t.path, final);
-		if (rc != VZ_EEXIST || seq >= 999999) break;
+		if (rc != VZ_EEXIST || tries >= 3600) break; /* EEXIST: a backup running beside this one */
 	}
 	if (rc) { vz_tmpfile_abort(&t); return rc; }
 	vz_io_close(t.fd);
@@ -528,7 +557,7 @@ static int backup_into_dir(const char *data_dir, const char *const *names, size_
 	t.hasher = NULL;
 	if ((rc = vz_io_fsync_dir(dir))) {
 		/* not known to be durable: a failed backup leaves no new file (best effort) */
-		unlink(final);
+		vz_io_unlink(final, true);
 		return rc;
 	}
 	if (written && (rc = vz_path_fmt(written, cap, "%s", final))) return rc;

@@ -157,6 +157,7 @@ int vz_collection_write(vz_collection *c, const vz_write *w, size_t n, unsigned 
 			rc = vz_wal_encode_op(&rec, w[i].id, w[i].id_len, v, dim, w[i].payload, w[i].payload_len, w[i].payload != NULL);
 			if (!rc) rc = vz_wal_encode(&c->writer, ops[i] == VZ_WRITE_INSERT ? VZ_WAL_INSERT : ops[i] == VZ_WRITE_UPDATE ? VZ_WAL_UPDATE : VZ_WAL_DELETE,
 						  txn, rec.data, rec.len);
+			vz_progress("writing", (i + 1) / 2, n); /* rows: half for the records, half for the rows in memory */
 		}
 		vz_buf_free(&rec);
 		if (!rc) rc = vz_wal_encode_commit(&c->writer, txn, (uint32_t)count);
@@ -192,6 +193,7 @@ int vz_collection_write(vz_collection *c, const vz_write *w, size_t n, unsigned 
 		}
 		c->wal_ops++;
 		if (!c->oldest_op) c->oldest_op = now;
+		if (!bulk) vz_progress("writing", (n + i + 1) / 2, n);
 	}
 	if (rc) goto out;
 	if (bulk) {
@@ -212,7 +214,8 @@ int vz_collection_write(vz_collection *c, const vz_write *w, size_t n, unsigned 
 			 * next write that finds the thresholds reached starts the next one */
 			int crc = ck.fd >= 0 || vz_coll_try_checkpoint_lock(c->dir, &ck) ? vz_coll_checkpoint_with(c, threads, false, NULL, 0, false) : VZ_EBUSY;
 			st->checkpointed = crc == VZ_OK;
-			if (crc && crc != VZ_EBUSY) vz_fail_prefix(crc, "the transaction is committed, but the automatic checkpoint failed: ");
+			st->checkpoint_failed = crc && crc != VZ_EBUSY;
+			if (st->checkpoint_failed) vz_fail_prefix(crc, "the transaction is committed, but the automatic checkpoint failed: ");
 		}
 	}
 out:

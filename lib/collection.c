@@ -492,11 +492,8 @@ int vz_coll_load(struct vz_collection *c, enum vz_wal_scan_mode scan, bool index
 int vz_coll_finish_drop(struct vz_collection *c)
 {
 	char parent[4096], away[4400], dirlock[4200];
-	snprintf(parent, sizeof parent, "%s", c->dir);
-	char *slash = strrchr(parent, '/');
-	if (slash) *slash = '\0';
-	else strcpy(parent, ".");
-	int rc = vz_path_fmt(away, sizeof away, "%s/.vztmp.drop.%s.%016llx", parent, vz_coll_base_name(c->dir), (unsigned long long)vz_random_u64());
+	int rc = vz_path_parent(c->dir, parent, sizeof parent);
+	if (!rc) rc = vz_path_fmt(away, sizeof away, "%s/.vztmp.drop.%s.%016llx", parent, vz_coll_base_name(c->dir), (unsigned long long)vz_random_u64());
 	if (!rc) rc = vz_path_fmt(dirlock, sizeof dirlock, "%s/.lock", parent);
 	if (rc) return rc;
 	vz_lock dl = VZ_LOCK_INIT;
@@ -551,4 +548,5 @@ void vz_collection_close(vz_collection *c)
 const vz_config *vz_collection_config(const vz_collection *c) { return &c->meta.cfg; }
 const char *vz_collection_extra_json(const vz_collection *c) { return c->meta.extra_json ? c->meta.extra_json : ""; }
 const char *vz_collection_warning(const vz_collection *c) { return c->warning[0] ? c->warning : NULL; }
+bool vz_collection_is_workspace(const vz_collection *c) { return c->meta.workspace; }
 const char *vz_collection_dir(const vz_collection *c) { return c->dir; }

@@ -32,13 +32,9 @@ int vz_find_workspace_file(char *out, size_t cap)
 		struct stat st;
 		if (stat(candidate, &st) == 0 && S_ISREG(st.st_mode))
 			return vz_path_fmt(out, cap, "%s", candidate);
-		char *slash = strrchr(dir, '/');
-		if (!slash || slash == dir) {
-			if (strcmp(dir, "/") == 0) break;
-			strcpy(dir, "/");
-			continue;
-		}
-		*slash = '\0';
+		char up[sizeof dir];
+		if (vz_path_parent(dir, up, sizeof up) || !strcmp(up, dir)) break;
+		memcpy(dir, up, sizeof dir);
 	}
 	return vz_fail(VZ_ENOENT, "no vectorize-workspace.yml in this directory or any parent");
 }
@@ -108,9 +104,10 @@ static int datadir_resolve(const char *option, char *out, size_t cap, enum vz_da
 	if (vz_find_workspace_file(ws, sizeof ws) == VZ_OK) {
 		*source = VZ_DATADIR_WORKSPACE;
 		if (workspace_file && wcap) snprintf(workspace_file, wcap, "%s", ws);
-		char *slash = strrchr(ws, '/');
-		*slash = '\0';
-		return vz_path_fmt(out, cap, "%s/data", ws[0] ? ws : "");
+		char dir[PATH_MAX + 32];
+		int rc = vz_path_parent(ws, dir, sizeof dir);
+		if (rc) return rc;
+		return vz_path_fmt(out, cap, "%s/data", strcmp(dir, "/") ? dir : "");
 	}
 	*source = VZ_DATADIR_XDG;
 	const char *xdg = getenv("XDG_DATA_HOME");

@@ -300,6 +300,7 @@ static void *worker_main(void *arg)
 			worker_failed(w, rc);
 			break;
 		}
+		vz_progress("indexing", i + 1, b->end); /* rows of the index linked so far */
 	}
 	return NULL;
 }

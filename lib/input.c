@@ -19,11 +19,18 @@
 
 int vz_input_format_parse(const char *name, enum vz_input_format *out)
 {
-	if (!strcmp(name, "jsonl") || !strcmp(name, "json") || !strcmp(name, "ndjson")) *out = VZ_FMT_JSONL;
-	else if (!strcmp(name, "fvecs")) *out = VZ_FMT_FVECS;
-	else if (!strcmp(name, "npy")) *out = VZ_FMT_NPY;
-	else if (!strcmp(name, "csv")) *out = VZ_FMT_CSV;
-	else return vz_fail(VZ_EINVAL, "unknown input format '%s' (jsonl, fvecs, npy, csv)", name);
+	size_t l = strlen(name);
+	unsigned comp = 0;
+	if (l > 4 && !strcmp(name + l - 4, ".zst")) comp = VZ_FMT_ZSTD, l -= 4;
+	else if (l > 3 && !strcmp(name + l - 3, ".gz")) comp = VZ_FMT_GZIP, l -= 3;
+	char base[16];
+	snprintf(base, sizeof base, "%.*s", (int)(l < 15 ? l : 15), name);
+	if (!strcmp(base, "jsonl") || !strcmp(base, "json") || !strcmp(base, "ndjson")) *out = VZ_FMT_JSONL;
+	else if (!strcmp(base, "fvecs")) *out = VZ_FMT_FVECS;
+	else if (!strcmp(base, "npy")) *out = VZ_FMT_NPY;
+	else if (!strcmp(base, "csv")) *out = VZ_FMT_CSV;
+	else return vz_fail(VZ_EINVAL, "unknown input format '%s' (jsonl, fvecs, npy, csv; each may end in .zst or .gz)", name);
+	*out = (enum vz_input_format)(*out | comp);
 	return VZ_OK;
 }
 
@@ -31,6 +38,17 @@ enum vz_input_format vz_input_format_from_path(const char *path)
 {
 	const char *dot = strrchr(path, '.');
 	if (!dot || strchr(dot, '/')) return VZ_FMT_JSONL;
+	if (!strcmp(dot, ".zst") || !strcmp(dot, ".gz")) { /* rows.jsonl.zst: the suffix before */
+		size_t l = (size_t)(dot - path);
+		const char *inner = dot;
+		while (inner > path && inner[-1] != '.' && inner[-1] != '/') inner--;
+		if (inner == path || inner[-1] != '.') return VZ_FMT_JSONL;
+		size_t il = l - (size_t)(inner - path);
+		if (il == 5 && !strncmp(inner, "fvecs", 5)) return VZ_FMT_FVECS;
+		if (il == 3 && !strncmp(inner, "npy", 3)) return VZ_FMT_NPY;
+		if (il == 3 && !strncmp(inner, "csv", 3)) return VZ_FMT_CSV;
+		return VZ_FMT_JSONL;
+	}
 	if (!strcmp(dot, ".fvecs")) return VZ_FMT_FVECS;
 	if (!strcmp(dot, ".npy")) return VZ_FMT_NPY;
 	if (!strcmp(dot, ".csv")) return VZ_FMT_CSV;
@@ -135,6 +153,7 @@ struct scan {
 	const char *name;
 	size_t line;
 	char why[160];
+	const char *at; /* where the first failure was found (its column is reported) */
 };
 
 static void ws(struct scan *s)
@@ -146,6 +165,7 @@ static bool fail(struct scan *s, const char *fmt, ...) __attribute__((format(pri
 static bool fail(struct scan *s, const char *fmt, ...)
 {
 	if (!s->why[0]) {
+		s->at = s->p;
 		va_list ap;
 		va_start(ap, fmt);
 		vsnprintf(s->why, sizeof s->why, fmt, ap);
@@ -318,6 +338,7 @@ static bool scan_vector(struct scan *s, struct builder *g, size_t at, uint32_t *
 	if (s->p < s->end && *s->p == ']') { s->p++; *dim = 0; return true; }
 	for (;;) {
 		ws(s);
+		if (s->p >= s->end) return fail(s, "the array ends after value %u: a number or ']' expected", n);
 		if (n >= VZ_MAX_DIM) return fail(s, "vector longer than %d values", VZ_MAX_DIM);
 		if (reserve_floats(g, at + n + 1)) return fail(s, "out of memory");
 		const char *num = s->p;
@@ -349,10 +370,12 @@ static int parse_jsonl(const char *name, const char *data, size_t len, uint32_t 
 	size_t line = 0;
 	int rc = VZ_OK;
 	bool ids_only = flags & VZ_READ_IDS_ONLY;
+	if (len >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3)) p += 3; /* a UTF-8 byte order mark (Windows editors) */
 	while (p < end && !rc) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *le = nl ? nl : end;
 		line++;
+		const char *line_start = p;
 		struct scan s = { .p = p, .end = le, .name = name, .line = line };
 		p = nl ? nl + 1 : end;
 		size_t bad;
@@ -380,17 +403,25 @@ static int parse_jsonl(const char *name, const char *data, size_t len, uint32_t 
 			b->n++;
 			continue;
 		}
-		if (*s.p != '{') { rc = vz_fail(VZ_EDATA, "%s: line %zu: a JSON object expected", name, line); break; }
-		s.p++;
-		bool have_vec = false, have_op = false;
+		bool queries = flags & VZ_READ_QUERIES;
+		if (line == 1 && !queries && !ids_only && !strncmp(s.p, "{\"vz_dump\":", 11) && (size_t)(s.end - s.p) > 11)
+			continue; /* the configuration line of a vz dump: its rows insert as they are */
+		if (*s.p != '{' && !(queries && *s.p == '[')) {
+			rc = vz_fail(VZ_EDATA, "%s: line %zu: a JSON object expected ({\"id\":..,\"vector\":[..]}%s), not '%c'", name, line,
+				     queries ? " or a bare array" : "", *s.p);
+			break;
+		}
+		bool have_vec = false, have_op = false, bare = *s.p == '[';
 		unsigned seen = 0;
 		uint32_t dim = 0;
 		size_t vat = b->n * (b->dim ? b->dim : (expect_dim ? expect_dim : 0));
 		/* vectors are stored at n*dim; until the dimension is known, the first one goes at 0 */
 		if (b->n > 0 && b->dim == 0) vat = 0;
+		if (!bare) s.p++;
 		ws(&s);
 		bool ok = true;
-		if (s.p < s.end && *s.p == '}') s.p++;
+		if (bare) ok = have_vec = scan_vector(&s, &g, vat, &dim);
+		else if (s.p < s.end && *s.p == '}') s.p++;
 		else
 			for (;;) {
 				ws(&s);
@@ -462,8 +493,13 @@ static int parse_jsonl(const char *name, const char *data, size_t len, uint32_t 
 			ws(&s);
 			if (s.p != s.end) ok = fail(&s, "trailing characters after the object");
 		}
-		if (!ok) { rc = vz_fail(VZ_EDATA, "%s: line %zu: %s", name, line, s.why); break; }
-		if (!b->ids[i]) { rc = vz_fail(VZ_EDATA, "%s: line %zu: no \"id\"", name, line); break; }
+		if (!ok) {
+			/* the column in bytes, counted from 1, as jq and Python's json report it */
+			size_t col = s.at ? (size_t)(s.at - line_start) + 1 : 1;
+			rc = vz_fail(VZ_EDATA, "%s: line %zu: %s (column %zu)", name, line, s.why, col);
+			break;
+		}
+		if (!b->ids[i] && !queries) { rc = vz_fail(VZ_EDATA, "%s: line %zu: no \"id\"", name, line); break; }
 		if ((flags & VZ_READ_OPS) && !have_op) { rc = vz_fail(VZ_EDATA, "%s: line %zu: no \"op\"", name, line); break; }
 		if (have_vec && b->texts[i]) { rc = vz_fail(VZ_EDATA, "%s: line %zu: both \"vector\" and \"text\" (give one)", name, line); break; }
 		bool needs_vec = !ids_only && b->ops[i] != VZ_OP_DELETE;
@@ -500,7 +536,7 @@ static int parse_jsonl(const char *name, const char *data, size_t len, uint32_t 
 		free(b->texts[b->n]);
 		b->ids[b->n] = b->payloads[b->n] = b->texts[b->n] = NULL;
 	}
-	if (!rc && !(flags & VZ_READ_OPS) && !ids_only) rc = check_duplicates(name, b, "line");
+	if (!rc && !(flags & (VZ_READ_OPS | VZ_READ_QUERIES)) && !ids_only) rc = check_duplicates(name, b, "line");
 	return rc;
 }
 
@@ -656,6 +692,7 @@ static int parse_csv(const char *name, const char *data, size_t len, uint32_t ex
 	const char *p = data, *end = data + len;
 	size_t line = 0, row = 0;
 	int with_ids = -1;
+	if (len >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3)) p += 3; /* a UTF-8 byte order mark (spreadsheets write one) */
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p)), *le = nl ? nl : end;
 		line++;
@@ -779,6 +816,11 @@ static int batch_parse(const char *name, const unsigned char *data, size_t len, 
 	}
 	if (!rc && out->n && (flags & VZ_READ_OPS) && fmt != VZ_FMT_JSONL && fmt != VZ_FMT_AUTO)
 		rc = vz_fail(VZ_EDATA, "%s: operations must be JSON lines", name);
+	if (!rc && (flags & VZ_READ_QUERIES) && (fmt == VZ_FMT_FVECS || fmt == VZ_FMT_NPY))
+		for (size_t i = 0; i < out->n; i++) { /* rows of a matrix are queries without ids */
+			free(out->ids[i]);
+			out->ids[i] = NULL;
+		}
 	/* rows left in the mapping: the batch owns it from here, or, refused, must not free them */
 	/* (<=: a file of no rows leaves vectors just past the end of the mapping, still not ours) */
 	bool borrowed = keep && out->vectors && (const unsigned char *)out->vectors >= data &&
@@ -795,12 +837,33 @@ int vz_batch_parse(const char *name, const unsigned char *data, size_t len, enum
 	return batch_parse(name, data, len, fmt, expect_dim, flags, id_base, out, NULL);
 }
 
+/* A compressed input: read whole, decompressed, parsed as the format it holds. */
+static int read_compressed(const char *path, const char *name, enum vz_compression comp, char *raw, size_t rlen,
+			   enum vz_input_format fmt, uint32_t expect_dim, unsigned flags, uint64_t id_base, vz_batch *out)
+{
+	char *data = NULL;
+	size_t len = 0;
+	int rc = VZ_OK;
+	if (!raw && (rc = vz_read_file(path, MAX_INPUT, &raw, &rlen))) return rc;
+	rc = vz_decompress(name, comp, (const unsigned char *)raw, rlen, MAX_INPUT, &data, &len);
+	free(raw);
+	if (rc) return rc;
+	rc = vz_batch_parse(name, (const unsigned char *)data, len, fmt, expect_dim, flags, id_base, out);
+	free(data);
+	return rc;
+}
+
 int vz_batch_read(const char *path, enum vz_input_format fmt, uint32_t expect_dim, unsigned flags, uint64_t id_base, vz_batch *out)
 {
 	memset(out, 0, sizeof *out);
 	char *data;
 	size_t len;
+	const char *name = !strcmp(path, "-") ? "stdin" : path;
+	enum vz_compression comp = (fmt & VZ_FMT_ZSTD) ? VZ_COMP_ZSTD : (fmt & VZ_FMT_GZIP) ? VZ_COMP_GZIP
+				   : vz_compression_of(path, NULL, 0);
+	fmt = VZ_FMT_BASE(fmt);
 	if (fmt == VZ_FMT_AUTO) fmt = vz_input_format_from_path(path);
+	if (comp != VZ_COMP_NONE) return read_compressed(path, name, comp, NULL, 0, fmt, expect_dim, flags, id_base, out);
 	bool lines = fmt == VZ_FMT_JSONL || fmt == VZ_FMT_CSV;
 	struct stat st;
 	if (!lines && strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size <= MAX_INPUT) {
@@ -814,7 +877,10 @@ int vz_batch_read(const char *path, enum vz_input_format fmt, uint32_t expect_di
 	}
 	int rc = vz_read_file_lines(path, MAX_INPUT, lines ? VZ_MAX_INPUT_LINE : 0, &data, &len);
 	if (rc) return rc;
-	rc = vz_batch_parse(!strcmp(path, "-") ? "stdin" : path, (const unsigned char *)data, len, fmt, expect_dim, flags, id_base, out);
+	/* a compressed stream without a suffix to tell (a pipe): known by its magic bytes */
+	if ((comp = vz_compression_of(NULL, (const unsigned char *)data, len)) != VZ_COMP_NONE)
+		return read_compressed(path, name, comp, data, len, fmt, expect_dim, flags, id_base, out);
+	rc = vz_batch_parse(name, (const unsigned char *)data, len, fmt, expect_dim, flags, id_base, out);
 	free(data);
 	return rc;
 }

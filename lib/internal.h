@@ -150,14 +150,26 @@ typedef struct vz_vectors {
 
 /* Maps and checks (O(1)) vectors.bin; rows/dim/metric must equal the expectation. */
 int vz_vectors_open(const char *path, uint64_t expect_rows, uint32_t dim, enum vz_metric metric, vz_vectors *v);
+/* The same over a mapping of path made already: v takes it over (*map is left empty), also on failure. */
+int vz_vectors_open_mapped(const char *path, vz_map *map, uint64_t expect_rows, uint32_t dim, enum vz_metric metric, vz_vectors *v);
 void vz_vectors_close(vz_vectors *v);
 /* Row accessors; they check bounds so a damaged file never makes them read outside the map. */
 int vz_vectors_row(const vz_vectors *v, uint64_t row, const char **id, size_t *id_len, const char **payload,
 		   size_t *payload_len, unsigned *flags);
 /* The live row holding id, or -1. */
 int64_t vz_vectors_find(const vz_vectors *v, const char *id, size_t id_len);
-/* Full check of every row, the heap and the hash table; reports through cb; returns problems. */
+/* Full check of every row, the heap and the hash table; reports through cb; returns problems.
+ * It is the two halves below, which may run in two threads at once: the body checksum with
+ * every float finite (one pass over the bytes), and the rows, heap and id map. */
 int vz_vectors_verify(const vz_vectors *v, vz_verify_cb cb, void *ctx);
+int vz_vectors_verify_body(const vz_vectors *v, vz_verify_cb cb, void *ctx);
+int vz_vectors_verify_rows(const vz_vectors *v, vz_verify_cb cb, void *ctx);
+/* vz_vectors_verify_rows in parts that may run at once: rows [from, to) (adding the live rows
+ * and the tombstones found to the counts; it stops after 20 problems), then the id map
+ * against the number of live rows. */
+int vz_vectors_verify_row_range(const vz_vectors *v, uint64_t from, uint64_t to, uint64_t *live, uint64_t *tombstones,
+				vz_verify_cb cb, void *ctx);
+int vz_vectors_verify_id_map(const vz_vectors *v, uint64_t live, vz_verify_cb cb, void *ctx);
 
 /* One row for the writer: where its id/payload bytes come from. */
 typedef struct vz_out_row {

@@ -126,7 +126,6 @@ static struct {
 
 static bool pc_on(void) { return io.kind == FAULT_POWERCUT || io.kind == FAULT_GARBLE; }
 
-static void parent_of(const char *path, char *out, size_t cap);
 
 static void *pc_grow(void *p, size_t *cap, size_t n, size_t size)
 {
@@ -267,8 +266,7 @@ static void pc_dir_change(enum pc_op op, const char *path, const char *from, uns
 	d->old_mode = old_mode;
 	char dir[4096];
 	struct stat st;
-	parent_of(path, dir, sizeof dir);
-	if (stat(dir, &st) != 0) die_now();
+	if (vz_path_parent(path, dir, sizeof dir) || stat(dir, &st) != 0) die_now();
 	d->dev = st.st_dev;
 	d->ino = st.st_ino;
 }
@@ -593,6 +591,22 @@ int vz_io_rmdir(const char *path)
 	return VZ_OK;
 }
 
+void vz_io_writeback(int fd, off_t from, off_t len)
+{
+	if (sync_file_range(fd, from, len, SYNC_FILE_RANGE_WRITE) != 0) { /* a pipe, or not supported: only a hint */ }
+}
+
+int vz_io_link(const char *from, const char *to)
+{
+	SIMPLE_GATE("link", to);
+	if (linkat(AT_FDCWD, from, AT_FDCWD, to, 0) != 0) {
+		if (errno == EEXIST) return vz_fail(VZ_EEXIST, "%s: already exists", to);
+		return os_fail(errno, "link", to);
+	}
+	if (pc_on()) pc_dir_change(PC_CREATE, to, NULL, NULL, 0, 0, false);
+	return VZ_OK;
+}
+
 int vz_io_mkdir(const char *path, mode_t mode, bool exist_ok)
 {
 	SIMPLE_GATE("mkdir", path);
@@ -622,15 +636,6 @@ void vz_io_close(int fd)
 	if (fd >= 0) close(fd);
 }
 
-static void parent_of(const char *path, char *out, size_t cap)
-{
-	snprintf(out, cap, "%s", path);
-	char *slash = strrchr(out, '/');
-	if (!slash) snprintf(out, cap, ".");
-	else if (slash == out) out[1] = '\0';
-	else *slash = '\0';
-}
-
 int vz_io_mkdir_p(const char *path, mode_t mode)
 {
 	char buf[4096];
@@ -658,8 +663,7 @@ int vz_io_mkdir_p(const char *path, mode_t mode)
 			int rc = vz_io_mkdir(buf, mode, true);
 			if (rc) return rc;
 			char parent[4096];
-			parent_of(buf, parent, sizeof parent);
-			if ((rc = vz_io_fsync_dir(parent))) return rc;
+			if ((rc = vz_path_parent(buf, parent, sizeof parent)) || (rc = vz_io_fsync_dir(parent))) return rc;
 		} else {
 			return os_fail(errno, "stat", buf);
 		}
@@ -710,7 +714,8 @@ int vz_tmpfile_open(vz_tmpfile *t, const char *target)
 	if (snprintf(t->target, sizeof t->target, "%s", target) >= (int)sizeof t->target)
 		return vz_fail(VZ_ERANGE, "%s: path too long", target);
 	char dir[4096];
-	parent_of(target, dir, sizeof dir);
+	int prc = vz_path_parent(target, dir, sizeof dir);
+	if (prc) return prc;
 	const char *base = strrchr(target, '/');
 	base = base ? base + 1 : target;
 	t->hasher = vz_hasher_new();
@@ -800,7 +805,7 @@ int vz_tmpfile_commit_as(vz_tmpfile *t, const char *to)
 	if ((rc = vz_io_rename(t->path, to))) { vz_tmpfile_abort(t); return rc; }
 	tmpfile_release(t);
 	char dir[4096];
-	parent_of(to, dir, sizeof dir);
+	if ((rc = vz_path_parent(to, dir, sizeof dir))) return rc;
 	return vz_io_fsync_dir(dir);
 }
 

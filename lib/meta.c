@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define META_VERSION 3
+#define META_VERSION VZ_FORMAT_VERSION
 #define META_MAX_SIZE (1u << 20)
 static const char META_SUM_KEY[] = ",\n  \"meta_xxh3\": \"";
 

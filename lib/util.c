@@ -302,6 +302,14 @@ int vz_path_fmt(char *out, size_t cap, const char *fmt, ...)
 	return VZ_OK;
 }
 
+int vz_path_parent(const char *path, char *out, size_t cap)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash) return vz_path_fmt(out, cap, ".");
+	if (slash == path) return vz_path_fmt(out, cap, "/");
+	return vz_path_fmt(out, cap, "%.*s", (int)(slash - path), path);
+}
+
 double vz_now(void)
 {
 	struct timespec ts;

@@ -24,9 +24,21 @@ static uint64_t align64(uint64_t x) { return (x + 63) & ~(uint64_t)63; }
 
 int vz_vectors_open(const char *path, uint64_t expect_rows, uint32_t dim, enum vz_metric metric, vz_vectors *v)
 {
+	vz_map map;
+	int rc = vz_map_file(path, &map);
+	if (rc) {
+		memset(v, 0, sizeof *v);
+		return rc;
+	}
+	return vz_vectors_open_mapped(path, &map, expect_rows, dim, metric, v);
+}
+
+int vz_vectors_open_mapped(const char *path, vz_map *map, uint64_t expect_rows, uint32_t dim, enum vz_metric metric, vz_vectors *v)
+{
 	memset(v, 0, sizeof *v);
-	int rc = vz_map_file(path, &v->map);
-	if (rc) return rc;
+	v->map = *map;
+	memset(map, 0, sizeof *map);
+	int rc;
 	const unsigned char *d = v->map.data;
 	uint64_t size = v->map.size;
 	if ((rc = vz_header_decode(d, size, VZ_MAGIC_VECTORS, VECTORS_VERSION, &v->header))) goto bad;
@@ -122,17 +134,88 @@ int64_t vz_vectors_find(const vz_vectors *v, const char *id, size_t id_len)
 	return -1;
 }
 
-int vz_vectors_verify(const vz_vectors *v, vz_verify_cb cb, void *ctx)
+/* True when the n floats at u (read as their bits) are all finite: no exponent of all ones,
+ * which is what carries into the sign bit when 1 is added to the exponent of the magnitude. A
+ * fixed count per inner loop, so that the compiler vectorizes it. */
+__attribute__((target_clones("avx2", "default"))) static bool all_finite(const uint32_t *u, size_t n)
+{
+	uint32_t bad = 0;
+	size_t i = 0;
+	for (; i + 256 <= n; i += 256)
+		for (int j = 0; j < 256; j++) bad |= (u[i + j] & 0x7fffffffu) + 0x00800000u;
+	for (; i < n; i++) bad |= (u[i] & 0x7fffffffu) + 0x00800000u;
+	return !(bad & 0x80000000u);
+}
+
+/* Reports the live rows with a non-finite value among floats [from, to) of the vectors section,
+ * each once (*last_row: the last row reported, across calls); returns how many. */
+static int report_non_finite(const vz_vectors *v, uint64_t from, uint64_t to, uint64_t *last_row, vz_verify_cb cb, void *ctx)
+{
+	const uint32_t *u = (const uint32_t *)v->vectors;
+	int problems = 0;
+	for (uint64_t i = from; i < to; i++) {
+		uint64_t r = i / v->dim;
+		unsigned f;
+		if ((int32_t)(u[i] & 0x7fffffffu) <= 0x7f7fffff || r == *last_row) continue;
+		*last_row = r;
+		if (vz_vectors_row(v, r, NULL, NULL, NULL, NULL, &f) || (f & VZ_ROW_TOMBSTONE)) continue;
+		char what[256];
+		snprintf(what, sizeof what, "row %llu: NaN or infinite value", (unsigned long long)r);
+		cb(ctx, "vectors.bin", (int64_t)((const unsigned char *)(u + i) - v->map.data), what);
+		problems++;
+	}
+	return problems;
+}
+
+int vz_vectors_verify_body(const vz_vectors *v, vz_verify_cb cb, void *ctx)
 {
 	int problems = 0;
-	char what[256];
-	uint64_t body = vz_hash64(v->map.data + VZ_HEADER_SIZE, v->map.size - VZ_HEADER_SIZE);
+	uint64_t last_row = UINT64_MAX;
+	const unsigned char *d = v->map.data;
+	uint64_t vec_from = (uint64_t)((const unsigned char *)v->vectors - d), vec_to = vec_from + v->rows * v->dim * 4;
+	vz_hasher *h = vz_hasher_new();
+	uint64_t body = h ? 0 : vz_hash64(d + VZ_HEADER_SIZE, v->map.size - VZ_HEADER_SIZE);
+	/* a part at a time: the floats of a part are checked while it is in the cache from hashing */
+	const uint64_t part = 256u << 10;
+	for (uint64_t at = VZ_HEADER_SIZE; at < v->map.size;) {
+		uint64_t end = (at / part + 1) * part;
+		if (end > v->map.size) end = v->map.size;
+		if (h) vz_hasher_update(h, d + at, (size_t)(end - at));
+		uint64_t a = at > vec_from ? at : vec_from, b = end < vec_to ? end : vec_to;
+		if (a < b && !all_finite((const uint32_t *)(d + a), (size_t)(b - a) / 4) && problems <= 20)
+			problems += report_non_finite(v, (a - vec_from) / 4, (b - vec_from) / 4, &last_row, cb, ctx);
+		at = end;
+	}
+	if (h) {
+		body = vz_hasher_digest(h);
+		vz_hasher_free(h);
+	}
 	if (body != v->header.body_checksum) {
 		cb(ctx, "vectors.bin", -1, "body checksum mismatch (bytes 64..end were changed)");
 		problems++;
 	}
-	uint64_t live = 0;
-	for (uint64_t r = 0; r < v->rows; r++) {
+	return problems;
+}
+
+int vz_vectors_verify(const vz_vectors *v, vz_verify_cb cb, void *ctx)
+{
+	return vz_vectors_verify_body(v, cb, ctx) + vz_vectors_verify_rows(v, cb, ctx);
+}
+
+int vz_vectors_verify_rows(const vz_vectors *v, vz_verify_cb cb, void *ctx)
+{
+	uint64_t live = 0, tombstones = 0;
+	int problems = vz_vectors_verify_row_range(v, 0, v->rows, &live, &tombstones, cb, ctx);
+	return problems > 20 ? problems : problems + vz_vectors_verify_id_map(v, live, cb, ctx);
+}
+
+int vz_vectors_verify_row_range(const vz_vectors *v, uint64_t from, uint64_t to, uint64_t *live, uint64_t *tombstones,
+				vz_verify_cb cb, void *ctx)
+{
+	int problems = 0;
+	char what[256];
+	uint64_t mask = v->hash_slots - 1;
+	for (uint64_t r = from; r < to; r++) {
 		const char *id;
 		size_t il;
 		unsigned f;
@@ -143,23 +226,27 @@ int vz_vectors_verify(const vz_vectors *v, vz_verify_cb cb, void *ctx)
 			if (++problems > 20) return problems;
 			continue;
 		}
-		if (f & VZ_ROW_TOMBSTONE) continue;
-		live++;
+		if (f & VZ_ROW_TOMBSTONE) {
+			++*tombstones;
+			continue;
+		}
+		++*live;
+		/* the first slot probed holding this row is what vz_vectors_find would answer */
+		if (v->hash_slots && vz_load_u32(v->hash + (vz_hash64(id, il) & mask) * 4) == r + 1) continue;
 		if (vz_vectors_find(v, id, il) != (int64_t)r) {
 			snprintf(what, sizeof what, "row %llu: id '%.*s' is not found through the id map (or is a duplicate)",
 				 (unsigned long long)r, (int)(il > 64 ? 64 : il), id);
 			cb(ctx, "vectors.bin", off, what);
 			if (++problems > 20) return problems;
 		}
-		const float *vec = v->vectors + r * v->dim;
-		for (uint32_t i = 0; i < v->dim; i++)
-			if (vec[i] != vec[i] || vec[i] - vec[i] != 0) {
-				snprintf(what, sizeof what, "row %llu: NaN or infinite value", (unsigned long long)r);
-				cb(ctx, "vectors.bin", (int64_t)((const unsigned char *)(vec + i) - v->map.data), what);
-				problems++;
-				break;
-			}
 	}
+	return problems;
+}
+
+int vz_vectors_verify_id_map(const vz_vectors *v, uint64_t live, vz_verify_cb cb, void *ctx)
+{
+	int problems = 0;
+	char what[256];
 	uint64_t used = 0;
 	for (uint64_t s = 0; s < v->hash_slots; s++) {
 		uint32_t e = vz_load_u32(v->hash + s * 4);

@@ -1,6 +1,7 @@
 /* verify.c: full integrity checks of a collection, and recovery. */
 #include "ws_internal.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,16 +28,42 @@ const char *vz_recover_mode_name(enum vz_recover_mode m)
 	return "unknown";
 }
 
+/* Problems found while checks run in two threads (or before their turn), kept to be reported
+ * in order. */
+struct found { char *file, *what; int64_t off; };
+struct found_list { struct found *a; size_t n, cap; bool lost; };
+
 struct checker {
 	vz_verify_cb cb;
 	void *ctx;
 	int problems;
+	struct found_list *defer; /* problems go here instead of to cb while set */
 	/* for naming metadata.json when every other file disagrees with it the same way */
 	int id_checked, foreign, gen_checked, newer;
 	vz_coll_id other;
 };
 
 static void problem(struct checker *k, const char *file, int64_t off, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void found_cb(void *ctx, const char *file, int64_t off, const char *what)
+{
+	struct found_list *l = ctx;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 8;
+		struct found *a = realloc(l->a, cap * sizeof *a);
+		if (!a) { l->lost = true; return; }
+		l->a = a;
+		l->cap = cap;
+	}
+	char *f = strdup(file), *w = strdup(what);
+	if (!f || !w) {
+		free(f);
+		free(w);
+		l->lost = true;
+		return;
+	}
+	l->a[l->n++] = (struct found){ f, w, off };
+}
+
 static void problem(struct checker *k, const char *file, int64_t off, const char *fmt, ...)
 {
 	char what[512];
@@ -44,15 +71,25 @@ static void problem(struct checker *k, const char *file, int64_t off, const char
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof what, fmt, ap);
 	va_end(ap);
+	if (k->defer) {
+		found_cb(k->defer, file, off, what);
+		return;
+	}
 	k->problems++;
 	k->cb(k->ctx, file, off, what);
 }
 
-static void counting_cb(void *ctx, const char *file, int64_t off, const char *what)
+/* Reports the problems kept in l, in the order they were found, and empties it. */
+static void found_flush(struct checker *k, struct found_list *l, const char *name)
 {
-	struct checker *k = ctx;
-	k->problems++;
-	k->cb(k->ctx, file, off, what);
+	for (size_t i = 0; i < l->n; i++) {
+		problem(k, l->a[i].file, l->a[i].off, "%s", l->a[i].what);
+		free(l->a[i].file);
+		free(l->a[i].what);
+	}
+	if (l->lost) problem(k, name, -1, "out of memory while checking: some problems were not recorded");
+	free(l->a);
+	memset(l, 0, sizeof *l);
 }
 
 /* Strips "path/to/dir/" from a detail so reports name the file as "vectors.bin: ...". */
@@ -71,14 +108,22 @@ static const char *without_name(const char *detail, const char *name)
 	return detail;
 }
 
-/* Reads and checks the header of the file at path (any version this vz reads). */
+/* Maps the file at path and checks its header (any version this vz reads); the mapping is kept
+ * for the checks that follow (unmapped on failure). */
+static int map_with_header(const char *path, const char *magic, vz_map *map, vz_file_header *h)
+{
+	int rc = vz_map_file(path, map);
+	if (rc) return rc;
+	if ((rc = vz_header_decode(map->data, map->size, magic, 2, h))) vz_unmap(map);
+	return rc;
+}
+
+/* Reads and checks the header of the file at path. */
 static int read_header(const char *path, const char *magic, vz_file_header *h)
 {
 	vz_map map;
-	int rc = vz_map_file(path, &map);
-	if (rc) return rc;
-	rc = vz_header_decode(map.data, map.size, magic, 2, h);
-	vz_unmap(&map);
+	int rc = map_with_header(path, magic, &map, h);
+	if (!rc) vz_unmap(&map);
 	return rc;
 }
 
@@ -103,7 +148,35 @@ static bool check_identity(struct checker *k, const vz_meta *m, const char *name
 	return rc == VZ_OK;
 }
 
-static void check_data_file(struct checker *k, const char *dir, const vz_meta *m, const char *name, bool quick)
+/* vectors.bin and index.hnsw, open for their full checks (vz_verify_locked runs them on both
+ * cores: see deep_checks), and what those find. */
+struct deep {
+	bool vectors_open, index_open;
+	vz_vectors v;
+	vz_map imap;
+	vz_hnsw_index idx;
+	struct found_list body, rows[2], id_map, index;
+	uint64_t live[2], tombstones[2]; /* found in each half of the rows */
+	uint64_t want_tombstones;        /* metadata.json's count */
+	bool whole;                      /* no half of the rows stopped early (after 20 problems) */
+	int next;                        /* the next of the jobs to take */
+	int rows_left;                   /* halves of the rows not done: the last checks the id map */
+	int vectors_users;               /* jobs not done with vectors.bin: the last unmaps it */
+};
+
+static uint64_t count_tombstones(const vz_vectors *v)
+{
+	uint64_t tomb = 0;
+	for (uint64_t r = 0; r < v->rows; r++) {
+		unsigned f;
+		if (!vz_vectors_row(v, r, NULL, NULL, NULL, NULL, &f) && (f & VZ_ROW_TOMBSTONE)) tomb++;
+	}
+	return tomb;
+}
+
+/* The O(1) checks of a data file against metadata.json; the full ones are left to deep_checks
+ * (through d) unless quick. */
+static void check_data_file(struct checker *k, const char *dir, const vz_meta *m, const char *name, bool quick, struct deep *d)
 {
 	char path[4200];
 	bool is_vectors = !strcmp(name, "vectors.bin");
@@ -113,29 +186,28 @@ static void check_data_file(struct checker *k, const char *dir, const vz_meta *m
 	/* an interrupted checkpoint may have left the committed file under another name */
 	vz_settle_data_file(dir, name, magic, m->base_generation, false, path, sizeof path);
 	vz_file_header h;
-	int rc = read_header(path, magic, &h);
+	vz_map map;
+	int rc = map_with_header(path, magic, &map, &h);
 	if (rc == VZ_ENOENT) { problem(k, name, -1, "missing (metadata.json lists it)"); return; }
 	if (rc) { problem(k, name, 0, "%s", short_detail(vz_last_error(), dir)); return; }
-	if (!check_identity(k, m, name, &h, true)) return;
+	if (!check_identity(k, m, name, &h, true)) { vz_unmap(&map); return; }
 	if (is_vectors) {
 		vz_vectors v;
-		rc = vz_vectors_open(path, m->rows, m->cfg.dim, m->cfg.metric, &v);
+		rc = vz_vectors_open_mapped(path, &map, m->rows, m->cfg.dim, m->cfg.metric, &v);
 		if (rc) { problem(k, name, 0, "%s", short_detail(vz_last_error(), dir)); return; }
 		if (v.map.size != want->size) problem(k, name, -1, "size %zu, metadata.json says %llu", v.map.size, (unsigned long long)want->size);
 		if (v.header.body_checksum != want->body_checksum) problem(k, name, 32, "body checksum in the header differs from metadata.json");
-		uint64_t tomb = 0;
-		for (uint64_t r = 0; r < v.rows; r++) {
-			unsigned f;
-			if (!vz_vectors_row(&v, r, NULL, NULL, NULL, NULL, &f) && (f & VZ_ROW_TOMBSTONE)) tomb++;
+		if (!quick) { /* the tombstones are counted with the rest of the rows */
+			d->v = v;
+			d->want_tombstones = m->tombstones;
+			d->vectors_open = true;
+			return;
 		}
+		uint64_t tomb = count_tombstones(&v);
 		if (tomb != m->tombstones) problem(k, name, -1, "%llu tombstones, metadata.json says %llu", (unsigned long long)tomb, (unsigned long long)m->tombstones);
-		if (!quick) vz_vectors_verify(&v, counting_cb, k) ;
 		vz_vectors_close(&v);
 		return;
 	}
-	vz_map map;
-	rc = vz_map_file(path, &map);
-	if (rc) { problem(k, name, -1, "%s", short_detail(vz_last_error(), dir)); return; }
 	vz_hnsw_index idx;
 	rc = vz_hnsw_open(map.data, map.size, m->cfg.dim, m->cfg.metric, m->rows, &idx);
 	if (rc) {
@@ -143,7 +215,12 @@ static void check_data_file(struct checker *k, const char *dir, const vz_meta *m
 	} else {
 		if (map.size != want->size) problem(k, name, -1, "size %zu, metadata.json says %llu", map.size, (unsigned long long)want->size);
 		if (h.body_checksum != want->body_checksum) problem(k, name, 32, "body checksum in the header differs from metadata.json");
-		if (!quick && vz_hnsw_verify(&idx)) problem(k, name, -1, "%s", vz_last_error());
+		if (!quick) {
+			d->idx = idx;
+			d->imap = map;
+			d->index_open = true;
+			return;
+		}
 	}
 	vz_unmap(&map);
 }
@@ -205,6 +282,59 @@ static void check_segments(struct checker *k, const char *dir, const vz_meta *m,
 			vz_vectors_close(&v);
 		}
 	}
+}
+
+/* Takes the jobs of deep_checks one at a time until none is left, the longest first:
+ * vectors.bin's body (its checksum and every float finite, in one pass over the bytes),
+ * index.hnsw (checksum and graph), each half of vectors.bin's rows (ids and payloads in the
+ * heap, found through the id map; live rows and tombstones counted). */
+static void *deep_jobs(void *arg)
+{
+	struct deep *d = arg;
+	for (int job; (job = __atomic_fetch_add(&d->next, 1, __ATOMIC_RELAXED)) < 4;) {
+		if (job == 1) {
+			if (d->index_open && vz_hnsw_verify(&d->idx)) found_cb(&d->index, "index.hnsw", -1, vz_last_error());
+			vz_unmap(&d->imap); /* here, while the other thread works, not after */
+			continue;
+		}
+		if (!d->vectors_open) continue;
+		if (job == 0) vz_vectors_verify_body(&d->v, found_cb, &d->body);
+		if (job >= 2) {
+			int half = job - 2;
+			uint64_t mid = d->v.rows / 2, from = half ? mid : 0, to = half ? d->v.rows : mid;
+			vz_vectors_verify_row_range(&d->v, from, to, &d->live[half], &d->tombstones[half], found_cb, &d->rows[half]);
+			if (__atomic_sub_fetch(&d->rows_left, 1, __ATOMIC_ACQ_REL) == 0) {
+				d->whole = d->rows[0].n <= 20 && d->rows[1].n <= 20;
+				if (d->whole) vz_vectors_verify_id_map(&d->v, d->live[0] + d->live[1], found_cb, &d->id_map);
+			}
+		}
+		if (__atomic_sub_fetch(&d->vectors_users, 1, __ATOMIC_ACQ_REL) == 0) vz_vectors_close(&d->v);
+	}
+	return NULL;
+}
+
+/* The full checks of vectors.bin and index.hnsw, on two threads (both cores). Problems are
+ * reported in one order whichever thread found them: vectors.bin's (body, tombstone count, rows,
+ * id map), then pending (index.hnsw's O(1) checks), then index.hnsw's. */
+static void deep_checks(struct checker *k, struct deep *d, struct found_list *pending)
+{
+	pthread_t t;
+	d->rows_left = 2;
+	d->vectors_users = 3;
+	bool threaded = (d->vectors_open || d->index_open) && pthread_create(&t, NULL, deep_jobs, d) == 0;
+	deep_jobs(d);
+	if (threaded) pthread_join(t, NULL);
+	found_flush(k, &d->body, "vectors.bin");
+	uint64_t tomb = d->tombstones[0] + d->tombstones[1];
+	/* a half that stopped after 20 problems counted only part of its rows */
+	if (d->vectors_open && d->whole && tomb != d->want_tombstones)
+		problem(k, "vectors.bin", -1, "%llu tombstones, metadata.json says %llu", (unsigned long long)tomb, (unsigned long long)d->want_tombstones);
+	found_flush(k, &d->rows[0], "vectors.bin");
+	found_flush(k, &d->rows[1], "vectors.bin");
+	found_flush(k, &d->id_map, "vectors.bin");
+	found_flush(k, pending, "index.hnsw");
+	found_flush(k, &d->index, "index.hnsw");
+	d->vectors_open = d->index_open = false; /* the jobs unmapped both files */
 }
 
 static void check_wal(struct checker *k, const char *dir, const vz_meta *m, bool quick)
@@ -376,15 +506,27 @@ int vz_verify_locked(const char *dir, bool quick, vz_verify_cb cb, void *ctx, in
 		*problems = k.problems;
 		return VZ_OK;
 	}
-	check_data_file(&k, dir, &m, "vectors.bin", quick);
-	check_data_file(&k, dir, &m, "index.hnsw", quick);
+	/* progress (vz_progress): the five files, one step each */
+	vz_progress("verifying", 0, 5);
+	struct deep d = { 0 };
+	struct found_list pending = { 0 };
+	check_data_file(&k, dir, &m, "vectors.bin", quick, &d);
+	vz_progress("verifying", 1, 5);
+	k.defer = &pending;
+	check_data_file(&k, dir, &m, "index.hnsw", quick, &d);
+	k.defer = NULL;
+	deep_checks(&k, &d, &pending);
+	vz_progress("verifying", 2, 5);
 	if (!m.workspace) check_segments(&k, dir, &m, quick);
 	if (!m.workspace) check_wal(&k, dir, &m, quick);
 	else check_postings(&k, dir, &m, quick);
+	vz_progress("verifying", 3, 5);
 	if (!m.workspace && m.cfg.embedding[0]) check_terms(&k, dir, &m, quick);
+	vz_progress("verifying", 4, 5);
 	/* cache.bin holds the df table that embeds query texts: a snapshot without an embedding
 	 * (written by the library alone) has none */
 	if (m.workspace && !quick && m.cfg.embedding[0]) check_cache(&k, dir, &m);
+	vz_progress("verifying", 5, 5);
 	blame_metadata(&k, &m);
 	vz_meta_free(&m);
 	*problems = k.problems;

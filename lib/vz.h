@@ -111,7 +111,7 @@ void vz_hasher_free(vz_hasher *h);
  *   VZ_IO_TRACE=PATH    every counted call appends "N op path" to PATH (never itself counted).
  * Counted calls: vz_io_open_write, vz_io_write, vz_io_pwrite, vz_io_fsync, vz_io_fdatasync,
  * vz_io_rename, vz_io_rename_noreplace, vz_io_rename_exchange, vz_io_unlink, vz_io_rmdir,
- * vz_io_mkdir, vz_io_ftruncate, vz_io_fsync_dir.
+ * vz_io_mkdir, vz_io_ftruncate, vz_io_fsync_dir, vz_io_link.
  * All return 0 or a vz_err (from errno via vz_err_from_errno) with the path in the detail.
  * A failed fsync is final: callers report it and never retry.
  * ------------------------------------------------------------------------------------------- */
@@ -141,6 +141,13 @@ int vz_io_rename_exchange(const char *a, const char *b);
 /* Unlinks path; a missing path is success when missing_ok. */
 int vz_io_unlink(const char *path, bool missing_ok);
 int vz_io_rmdir(const char *path);
+/* Starts writing bytes [from, from+len) of fd to the disk now (sync_file_range WRITE), so that a
+ * later fsync has less left to wait for: a hint for long sequential writes, not counted, never
+ * an error (durability still takes vz_io_fsync). */
+void vz_io_writeback(int fd, off_t from, off_t len);
+/* Makes `to` a new hard link to the file `from` (never following a symlink at from); VZ_EEXIST
+ * when `to` exists. */
+int vz_io_link(const char *from, const char *to);
 /* Creates a directory; an existing directory is success when exist_ok (a non-directory, or a
  * symlink, at path is VZ_EEXIST). */
 int vz_io_mkdir(const char *path, mode_t mode, bool exist_ok);
@@ -378,6 +385,9 @@ bool vz_utf8_valid(const char *s, size_t len, size_t *bad);
 
 /* snprintf into a fixed buffer; VZ_ERANGE (with detail) when the result would be truncated. */
 int vz_path_fmt(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The directory that holds path: path up to its last '/' ("/" for "/x", "." for a name without
+ * one). VZ_ERANGE (with detail) when it does not fit in out. */
+int vz_path_parent(const char *path, char *out, size_t cap);
 
 /* Monotonic clock in seconds. */
 double vz_now(void);
@@ -386,6 +396,10 @@ double vz_now(void);
  * (the CLI's output, and the {"text": ...} payload of text rows). */
 void vz_json_string(FILE *out, const char *s, size_t len);
 
+
+/* Reports step done of total of phase what (a string literal) to vz_set_progress's callback,
+ * throttled (lib/progress.c). Cheap when no callback is set: loops call it for every step. */
+void vz_progress(const char *what, uint64_t done, uint64_t total);
 
 /* ===== sections below are added by the modules built on the foundation ===== */
 
@@ -500,7 +514,11 @@ int vz_exact_search(const float *vectors, size_t n, uint32_t dim, enum vz_metric
                     size_t k, bool (*skip)(void *ctx, uint32_t row), void *ctx, vz_hit *out, size_t *nout);
 
 /* ===== section: input formats (lib/input.c) ===== */
-enum vz_input_format { VZ_FMT_AUTO = 0, VZ_FMT_JSONL, VZ_FMT_FVECS, VZ_FMT_NPY, VZ_FMT_CSV };
+/* A format may carry a compression (VZ_FMT_ZSTD or VZ_FMT_GZIP or'ed in: "jsonl.zst" parses
+ * to VZ_FMT_JSONL | VZ_FMT_ZSTD); VZ_FMT_BASE strips it. vz_batch_read also knows a compressed
+ * file by its suffix (.zst, .gz: the format is then the suffix before it) or its magic bytes. */
+enum vz_input_format { VZ_FMT_AUTO = 0, VZ_FMT_JSONL, VZ_FMT_FVECS, VZ_FMT_NPY, VZ_FMT_CSV, VZ_FMT_ZSTD = 0x100, VZ_FMT_GZIP = 0x200 };
+#define VZ_FMT_BASE(f) ((enum vz_input_format)((f) & 0xff))
 enum vz_op { VZ_OP_INSERT = 1, VZ_OP_UPDATE = 2, VZ_OP_DELETE = 3, VZ_OP_UPSERT = 4 };
 int vz_input_format_parse(const char *name, enum vz_input_format *out);
 enum vz_input_format vz_input_format_from_path(const char *path);
@@ -521,7 +539,9 @@ typedef struct vz_batch {
  * (b->map, b->stride) rather than copied: a 3 GB input then costs no memory of its own, and the
  * pages read to check it are let go. The file must not change until vz_batch_free (a
  * truncated mapping faults). Other inputs are read as without the flag. */
-enum vz_read_flags { VZ_READ_OPS = 1, VZ_READ_TEXT_OK = 2, VZ_READ_IDS_ONLY = 4, VZ_READ_MAPPED = 8 };
+/* VZ_READ_QUERIES: query vectors (`query --batch`): a JSON line may be a bare array, "id" is
+ * optional (ids[i] NULL without one; always NULL for .fvecs and .npy rows) and may repeat. */
+enum vz_read_flags { VZ_READ_OPS = 1, VZ_READ_TEXT_OK = 2, VZ_READ_IDS_ONLY = 4, VZ_READ_MAPPED = 8, VZ_READ_QUERIES = 16 };
 /* Row i's floats in a batch with vectors (packed, or stride apart when left in a mapping). */
 static inline const float *vz_batch_row(const vz_batch *b, size_t i)
 {
@@ -533,6 +553,14 @@ int vz_batch_parse(const char *name, const unsigned char *data, size_t len, enum
                    uint32_t expect_dim, unsigned flags, uint64_t id_base, vz_batch *out);
 void vz_batch_free(vz_batch *b);
 int vz_parse_vector(const char *text, float **out, uint32_t *dim);
+/* Compressed input (lib/decompress.c). vz_compression_of: by path's suffix (.zst, .gz), else by
+ * data's magic bytes (either may be NULL). vz_decompress: the whole stream into a malloc'd,
+ * NUL-terminated out; VZ_EDATA naming name and the offset for a damaged or cut-short stream,
+ * VZ_ERANGE past max bytes, VZ_ENOMEM. */
+enum vz_compression { VZ_COMP_NONE, VZ_COMP_ZSTD, VZ_COMP_GZIP };
+enum vz_compression vz_compression_of(const char *path, const unsigned char *data, size_t len);
+int vz_decompress(const char *name, enum vz_compression comp, const unsigned char *in, size_t len, size_t max,
+                  char **out, size_t *olen);
 
 /* ===== section: collections and WAL (lib/wal.c, lib/collection.c) ===== */
 

@@ -625,7 +625,7 @@ static int parse_project(parser *p, yaml_node_t *pn, yaml_node_t *key, const set
 	if (!vz_name_valid(pc.name)) return err_at(p, pc.name_node, "invalid project name '%s' (letters, digits, '.', '_', '-')", pc.name);
 	if (!pc.has_path || !pc.path[0]) return err_at(p, pn, "project '%s' needs a path", pc.name);
 	if (!pc.collections && p->last_unknown)
-		return err_at(p, p->last_unknown, "project '%s' has no collections: unknown key '%s' (misspelled?)", pc.name, scalar(p->last_unknown));
+		return err_at(p, p->last_unknown, "project '%s' has no collections: unknown key '%s' (did you mean 'collections'?)", pc.name, scalar(p->last_unknown));
 	if (!pc.collections) return err_at(p, pn, "project '%s' has no collections", pc.name);
 	for (size_t i = 0; i < p->w->n; i++)
 		if (!strcmp(p->w->collections[i].project, pc.name))
@@ -916,11 +916,7 @@ int vz_workspace_load(const char *path, vz_workspace **out)
 	char abs[4096];
 	if (!realpath(path, abs)) snprintf(abs, sizeof abs, "%s", path);
 	snprintf(w->path, sizeof w->path, "%s", abs);
-	snprintf(w->dir, sizeof w->dir, "%s", abs);
-	char *slash = strrchr(w->dir, '/');
-	if (slash == w->dir) slash[1] = 0;
-	else if (slash) *slash = 0;
-	else strcpy(w->dir, ".");
+	vz_path_parent(abs, w->dir, sizeof w->dir);
 
 	parser p = { .path = path, .w = w };
 	yaml_parser_t ps;

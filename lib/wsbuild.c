@@ -295,15 +295,20 @@ static int embed_file(const vz_ws_collection *c, const vz_bm25 *m, const char *f
 	return rc;
 }
 
+int vz_ws_row_id(const char *path, size_t path_len, uint32_t chunk, char *out, size_t cap)
+{
+	int n = snprintf(out, cap, "%.*s#%u", (int)path_len, path, chunk);
+	if (n > VZ_MAX_ID_LEN) /* a very long path: name the row by the path's hash instead */
+		n = snprintf(out, cap, "xxh3:%016" PRIx64 "#%u", vz_hash64(path, path_len), chunk);
+	if (n < 0 || (size_t)n >= cap) return vz_fail(VZ_ERANGE, "row id of %s#%u: longer than %zu bytes", path, chunk, cap ? cap - 1 : 0);
+	return VZ_OK;
+}
+
 static int row_id(vz_buf *ids, const char *path, uint32_t chunk)
 {
-	size_t before = ids->len;
-	int rc = vz_buf_printf(ids, "%s#%u", path, chunk);
-	if (!rc && ids->len - before > VZ_MAX_ID_LEN) {
-		ids->len = before; /* a very long path: name the row by the path's hash instead */
-		rc = vz_buf_printf(ids, "xxh3:%016" PRIx64 "#%u", vz_hash64(path, strlen(path)), chunk);
-	}
-	return rc;
+	char id[VZ_MAX_ID_LEN + 1];
+	int rc = vz_ws_row_id(path, strlen(path), chunk, id, sizeof id);
+	return rc ? rc : vz_buf_printf(ids, "%s", id);
 }
 
 /* The "workspace" member of metadata.json: the file, the collection, its configuration hash,

@@ -179,7 +179,7 @@ out.close()' | zstd -q --check -o "$BATS_TEST_TMPDIR/re.tar.zst"
 	assert_success
 	run "$VZ" restore "$BATS_TEST_TMPDIR/two.tar.zst" b2 --as b3 --json
 	assert_success
-	assert_output '{"restored":"b3","safety_backup":null}'
+	assert_output '{"collection":"b3","safety_backup":null}'
 	run "$VZ" restore "$BATS_TEST_TMPDIR/two.tar.zst" nope
 	assert_equal "$status" 66
 }
@@ -218,6 +218,31 @@ out.close()' | zstd -q --check -o "$BATS_TEST_TMPDIR/re.tar.zst"
 		rm -rf "$VZ_DATA_DIR"/.vztmp.stage.*
 	done
 	assert_equal "$failed" "$must_fail"
+}
+
+@test "the snapshot's hard links go through the I/O layer: a failing one fails the backup cleanly, EXDEV falls back to a copy" {
+	VZ_IO_TRACE="$BATS_TEST_TMPDIR/trace" "$VZ" backup b -o "$BATS_TEST_TMPDIR/probe.tar.zst" -q
+	# vectors.bin, index.hnsw and metadata.json are linked into the staging directory; wal.log is copied
+	n=$(awk '$2 == "link" {print $1; exit}' "$BATS_TEST_TMPDIR/trace")
+	[ -n "$n" ]
+	assert_equal "$(awk '$2 == "link"' "$BATS_TEST_TMPDIR/trace" | wc -l)" 3
+	grep -q '^[0-9]* link .*/\.vztmp\.stage\.[0-9a-f]*/s0/' "$BATS_TEST_TMPDIR/trace"
+	before=$("$VZ" dump b | sha256sum)
+	VZ_FAULT="$n:EIO" run "$VZ" backup b -o "$BK"
+	assert_equal "$status" 74
+	assert_output --regexp "^vz backup: .*/\.vztmp\.stage\.[0-9a-f]+/s0/[a-z.]+: link: Input/output error"
+	[ ! -e "$BK" ]
+	[ -z "$(ls -A "$BATS_TEST_TMPDIR" | grep vztmp)" ]
+	[ -z "$(ls -A "$VZ_DATA_DIR" | grep vztmp)" ]
+	assert_equal "$("$VZ" dump b | sha256sum)" "$before"
+	run "$VZ" verify b
+	assert_success
+	# a file system that cannot link (EXDEV: 18): the file is copied, the backup is whole
+	VZ_FAULT="$n:18" run "$VZ" backup b -o "$BK"
+	assert_success
+	run "$VZ" backup --verify "$BK"
+	assert_success
+	cmp <(tar --zstd -xOf "$BK" dynamic/b/vectors.bin) "$VZ_DATA_DIR/dynamic/b/vectors.bin"
 }
 
 @test "drop writes a safety backup first, which restores the collection" {

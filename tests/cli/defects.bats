@@ -254,15 +254,15 @@ PY
 	echo '{"id":"a","vector":[1,2,3]}' | "$VZ" insert c -q
 	[ -f "$BATS_TEST_TMPDIR/real/a/data/dynamic/c/metadata.json" ]
 	run "$VZ" get c a
-	assert_output "a	null"
+	assert_output "a" # no payload: the id alone, as query prints it
 	# the data directory itself a symlink, as ~/.local/share/vz -> /big/disk/vz
 	ln -s "$BATS_TEST_TMPDIR/real/a/data" "$BATS_TEST_TMPDIR/dd"
 	export VZ_DATA_DIR="$BATS_TEST_TMPDIR/dd"
 	run "$VZ" create d --dim 2
 	assert_equal "$status" 0
 	run "$VZ" list --json
-	assert_line --index 0 --partial '"name":"c"'
-	assert_line --index 1 --partial '"name":"d"'
+	assert_line --index 0 --partial '"collection":"c"'
+	assert_line --index 1 --partial '"collection":"d"'
 	run "$VZ" verify --all
 	assert_equal "$status" 0
 	# inside it, a link is still never followed
@@ -282,8 +282,8 @@ PY
 	ln -s "$BATS_TEST_TMPDIR/other/dynamic/o" "$VZ_DATA_DIR/dynamic/evil"
 	run "$VZ" list --json
 	assert_equal "$status" 77
-	assert_line --partial '"name":"a"'
-	assert_line --partial '"name":"b"'
+	assert_line --partial '"collection":"a"'
+	assert_line --partial '"collection":"b"'
 	assert_line "vz list: $VZ_DATA_DIR/dynamic/evil: is a symlink; refusing to use it as a collection"
 	[ "${#lines[@]}" -eq 3 ]
 	run "$VZ" backup --all -o "$BATS_TEST_TMPDIR/all.tar.zst"

@@ -34,7 +34,7 @@ setup() {
 @test "create --json prints the configuration" {
 	run "$VZ" create e --dim 3 --metric dot_product --m 8 --ef-search 40 --json
 	assert_success
-	assert_output '{"name":"e","dim":3,"metric":"dot_product","m":8,"ef_construction":200,"ef_search":40,"quantization":"none","embedding":""}'
+	assert_output '{"collection":"e","dim":3,"metric":"dot_product","m":8,"ef_construction":200,"ef_search":40,"quantization":"none","embedding":null}'
 }
 
 @test "get prints stored payloads and vectors" {
@@ -161,13 +161,13 @@ J
 
 @test "list and info report counts, WAL and the data directory in use" {
 	run "$VZ" list --json
-	assert_output '{"name":"docs","kind":"dynamic","dim":4,"metric":"euclidean","vectors":50,"wal_ops":50,"bytes":'"$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["bytes"])' "$output")"'}'
+	assert_output '{"collection":"docs","kind":"dynamic","dim":4,"metric":"euclidean","vectors":50,"wal_ops":50,"bytes":'"$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["bytes"])' "$output")"',"state":"ok"}'
 	run "$VZ" info docs --json
 	assert_success
 	python3 - "$output" <<'PY'
 import json, sys
 o = json.loads(sys.argv[1])
-assert o["vectors"] == 50 and o["wal_ops"] == 50 and o["generation"] == 0 and o["last_checkpoint"] == "never", o
+assert o["vectors"] == 50 and o["wal_ops"] == 50 and o["generation"] == 0 and o["last_checkpoint"] is None and o["embedding"] is None, o
 PY
 	"$VZ" checkpoint docs -q
 	run "$VZ" info docs --json

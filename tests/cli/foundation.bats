@@ -5,7 +5,7 @@ load helper
 @test "vz --version prints the version" {
 	run "$VZ" --version
 	assert_success
-	assert_output --regexp '^vz [0-9]+\.[0-9]+\.[0-9]+$'
+	assert_output --regexp '^vz [0-9]+\.[0-9]+\.[0-9]+ \(format [0-9]+, backup format [0-9]+\)$'
 }
 
 @test "an unknown command is a usage error with a hint" {

@@ -122,9 +122,9 @@ PY
 	echo '{"id":"far","vector":[5,5,5]}' | "$VZ" insert c - -q
 	run "$VZ" query c --batch "$BATS_TEST_TMPDIR/q.jsonl" -k 1 --json
 	assert_success
-	assert_line --index 0 '{"query":0,"results":[{"id":"keep","score":0}]}'
-	assert_line --index 1 '{"query":1,"results":[{"id":"far","score":0}]}'
+	assert_line --index 0 '{"query":0,"id":"q0","results":[{"id":"keep","score":0}]}'
+	assert_line --index 1 '{"query":1,"id":"q1","results":[{"id":"far","score":0}]}'
 	python3 -c 'import struct,sys; open(sys.argv[1],"wb").write(struct.pack("<i3f",3,5,5,5))' "$BATS_TEST_TMPDIR/q.fvecs"
 	run "$VZ" query c --batch "$BATS_TEST_TMPDIR/q.fvecs" -k 2
-	assert_output $'0\tfar\tkeep'
+	assert_output $'0\t0\tfar\n0\t6.928203\tkeep'
 }

@@ -125,7 +125,7 @@ setup() {
 	D="$VZ_DATA_DIR/workspace/p/docs"
 	before=$(stat -c '%i %Y' "$D/postings.bin")
 	run "$VZ" build
-	assert_output --regexp '^p/docs: 1 files, 0 changed, 0 added, 0 removed'
+	assert_output --regexp '^p/docs: 1 file, 0 changed, 0 added, 0 removed'
 	assert_equal "$(stat -c '%i %Y' "$D/postings.bin")" "$before"
 	"$VZ" backup p/docs -o "$BATS_TEST_TMPDIR/b.tar.zst" -q
 	tar --zstd -tf "$BATS_TEST_TMPDIR/b.tar.zst" | grep -q 'workspace/p/docs/postings.bin$'

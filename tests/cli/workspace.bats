@@ -18,7 +18,7 @@ setup() {
 	run "$VZ" build
 	assert_success
 	assert_line --regexp '^proj/docs: 2 files, 0 changed, 2 added, 0 removed, 2 chunks, [0-9.]+ s$'
-	assert_line --regexp '^proj/code: 1 files, 0 changed, 1 added, 0 removed, 1 chunks, [0-9.]+ s$'
+	assert_line --regexp '^proj/code: 1 file, 0 changed, 1 added, 0 removed, 1 chunk, [0-9.]+ s$'
 	for f in vectors.bin index.hnsw metadata.json cache.bin; do
 		assert_file_exists "$VZ_DATA_DIR/workspace/proj/docs/$f"
 	done

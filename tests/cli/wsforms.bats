@@ -35,10 +35,10 @@ form() { cp "$FIX/forms/$1.yml" "$W/vectorize-workspace.yml"; cd "$W"; }
 	assert_output '{"collection":"gone/notes","line":29,"error":"gone/notes: project gone: path '"$W"'/no-such-project: no such directory","exit":78}'
 	run "$VZ" list
 	assert_success
-	assert_line --regexp '^gone/notes +workspace +- +- +- +- +- not built$'
-	assert_line --regexp '^all/everything +workspace +128 cosine +4 +0 +[0-9]+ ok$'
+	assert_line --regexp '^gone/notes +workspace +- +- +- +- +- +not built$'
+	assert_line --regexp '^all/everything +workspace +128 +cosine +4 +0 +[0-9]+ +ok$'
 	run "$VZ" list --json
-	assert_line '{"name":"gone/notes","kind":"workspace","state":"not built"}'
+	assert_line '{"collection":"gone/notes","kind":"workspace","dim":null,"metric":null,"vectors":null,"wal_ops":null,"bytes":null,"state":"not built"}'
 }
 
 @test "a .env and hidden directories are in no payload and no backup; skip_hidden_files: false opts in" {
@@ -66,7 +66,7 @@ form() { cp "$FIX/forms/$1.yml" "$W/vectorize-workspace.yml"; cd "$W"; }
 	run --separate-stderr "$VZ" build -v
 	assert_equal "$status" 78
 	assert_line --regexp '^proj/docs: 3 files, 0 changed, 3 added'
-	assert_line --regexp '^proj/code: 1 files, 0 changed, 1 added'
+	assert_line --regexp '^proj/code: 1 file, 0 changed, 1 added'
 	[[ "$stderr" == *"vectorize-workspace.yml:5:12: proj/docs: embedding model 'real_model' needs trained weights vz cannot have: bm25 is used instead"* ]]
 	[[ "$stderr" == *"vectorize-workspace.yml:29:29: proj/code: embedding model 'onnx_model' needs trained weights vz cannot have: bm25 is used instead"* ]]
 	[ "$(grep -c "proj/docs: embedding model" <<< "$stderr")" -eq 1 ]
@@ -93,9 +93,9 @@ form() { cp "$FIX/forms/$1.yml" "$W/vectorize-workspace.yml"; cd "$W"; }
 	run --separate-stderr "$VZ" build
 	assert_equal "$status" 78
 	assert_line --regexp '^proj/grams: 2 files, 0 changed, 2 added'
-	assert_line --regexp '^proj/bow: 1 files, 0 changed, 1 added'
+	assert_line --regexp '^proj/bow: 1 file, 0 changed, 1 added'
 	assert_line --regexp '^proj/hashed: 4 files, 0 changed, 4 added'
-	[[ "$stderr" == *"vectorize-workspace.yml:32:5: project 'typo' has no collections: unknown key 'collectons' (misspelled?)"* ]]
+	[[ "$stderr" == *"vectorize-workspace.yml:32:5: project 'typo' has no collections: unknown key 'collectons' (did you mean 'collections'?)"* ]]
 	[[ "$stderr" == *"vectorize-workspace.yml:37: away/docs: project away: path $W/elsewhere: no such directory"* ]]
 	[[ "$stderr" != *"global_settings"* ]]
 	for c in grams:native_ngram bow:native_bow hashed:native_hash; do
@@ -212,7 +212,7 @@ proj/code: 0 files, 0 changed, 0 added, 1 removed (dry run: nothing written)"
 	assert_equal "$?" 0
 	run cat "$BATS_TEST_TMPDIR/watch.out"
 	assert_output --partial 'vectorize-workspace.yml changed: reloaded'
-	assert_line --regexp '^m/docs: 1 files, 0 changed, 1 added'
+	assert_line --regexp '^m/docs: 1 file, 0 changed, 1 added'
 	# the .tmp file triggered no build: p/docs was built once at start and once after the reload
 	[ "$(grep -c '^p/docs:' "$BATS_TEST_TMPDIR/watch.out")" -eq 2 ]
 	run "$VZ" query m/docs --text 'harbour pilots' -k 1 --json

@@ -9,8 +9,8 @@ shift
 cd "$(dirname "$0")/../.."
 out=build/fuzz
 mkdir -p "$out"
-flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE -std=gnu11 $(pkg-config --cflags yaml-0.1 libzstd libxxhash jansson libarchive)"
-libs="$(pkg-config --libs yaml-0.1 libzstd libxxhash jansson libarchive) -lm -pthread"
+flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE -std=gnu11 $(pkg-config --cflags yaml-0.1 libzstd libxxhash jansson zlib libarchive)"
+libs="$(pkg-config --libs yaml-0.1 libzstd libxxhash jansson zlib libarchive) -lm -pthread"
 srcs=$(ls lib/*.c)
 rc=0
 targets=("$@")

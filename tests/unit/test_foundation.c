@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 TEST(error_codes_map_to_exit_codes)
 {
@@ -84,6 +85,37 @@ TEST(hash_streaming_equals_one_shot)
 	CHECK(vz_hasher_digest(h) == vz_hash64(s, strlen(s)));
 	vz_hasher_free(h);
 	CHECK(vz_hash64_seeded(s, 5, 1) != vz_hash64_seeded(s, 5, 2));
+}
+
+/* vz_hash64 and vz_hasher take lib/hash_avx2.c's code where the processor has AVX2: the same
+ * bits as libxxhash's XXH3 at every length class (short, mid, long with a partial stripe and
+ * block) and any split of the stream. */
+TEST(hash_is_xxh3_whichever_code_computes_it)
+{
+	size_t max = (1u << 20) + 4093;
+	unsigned char *buf = malloc(max);
+	CHECK(buf);
+	uint64_t x = 88172645463325252ull;
+	for (size_t i = 0; i < max; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		buf[i] = (unsigned char)x;
+	}
+	size_t lens[] = { 0, 1, 3, 4, 8, 9, 16, 17, 128, 129, 240, 241, 1024, 1025, 4096 + 7, 65536 + 63, max };
+	for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+		uint64_t want = XXH3_64bits(buf, lens[i]);
+		CHECK(vz_hash64(buf, lens[i]) == want);
+		vz_hasher *h = vz_hasher_new();
+		CHECK(h);
+		for (size_t at = 0; at < lens[i];) {
+			size_t n = (at * 7 + 13) % 70001 + 1;
+			if (n > lens[i] - at) n = lens[i] - at;
+			vz_hasher_update(h, buf + at, n);
+			at += n;
+		}
+		CHECK(vz_hasher_digest(h) == want);
+		vz_hasher_free(h);
+	}
+	free(buf);
 }
 
 TEST(names_are_never_paths)

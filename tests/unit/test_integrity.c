@@ -3,6 +3,8 @@
  * handled by each recovery mode as vz-recover(1) says. */
 #include "t.h"
 
+#include "../../lib/internal.h"
+
 #include <math.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -271,4 +273,101 @@ TEST(leftover_temp_files_are_removed)
 	CHECK_OK(vz_collection_recover(COLL, VZ_RECOVER_POINT_IN_TIME, false, 1, 1000, &rep));
 	CHECK_INT(rep.temps_removed, 1);
 	CHECK(access(COLL "/.vztmp.vectors.bin.abcdef", F_OK) != 0);
+}
+
+/* The full check of vectors.bin hashes its body and checks every float on one pass, a part of
+ * 256 KiB at a time: a NaN or infinity is reported once per live row at its exact offset, on
+ * either side of a part boundary, never for a tombstone, never for the largest finite value
+ * or a denormal; the body checksum still covers every byte. */
+struct problem_list { int n; int64_t off[16]; char what[16][128]; };
+
+static void keep_problem(void *ctx, const char *file, int64_t off, const char *what)
+{
+	struct problem_list *l = ctx;
+	CHECK_STR(file, "vectors.bin");
+	if (l->n < 16) {
+		l->off[l->n] = off;
+		snprintf(l->what[l->n], sizeof l->what[0], "%s", what);
+	}
+	l->n++;
+}
+
+static void set_float_bits(unsigned char *d, uint64_t off, uint32_t bits) { memcpy(d + off, &bits, 4); }
+
+TEST(verify_finds_every_non_finite_float_of_a_live_row_on_its_one_pass)
+{
+	enum { D = 128, ROWS = 1200 };
+	vz_config cfg;
+	vz_config_defaults(&cfg);
+	cfg.dim = D;
+	cfg.metric = VZ_METRIC_EUCLIDEAN;
+	CHECK_OK(vz_collection_create("data", "c", &cfg));
+	vz_collection *c;
+	CHECK_OK(vz_collection_open(COLL, VZ_OPEN_WRITE, 1000, &c));
+	static float v[100][D];
+	for (int b = 0; b < ROWS / 100; b++) {
+		vz_write w[100];
+		char ids[100][16];
+		for (int i = 0; i < 100; i++) {
+			snprintf(ids[i], sizeof ids[i], "r%d", b * 100 + i);
+			for (int d = 0; d < D; d++) v[i][d] = (float)sin((b * 100 + i) * 0.7 + d);
+			w[i] = (vz_write){ VZ_WRITE_INSERT, ids[i], strlen(ids[i]), v[i], D, NULL, 0, 0 };
+		}
+		CHECK_OK(vz_collection_write(c, w, 100, 0, 1, NULL));
+	}
+	CHECK_OK(vz_collection_checkpoint(c, 1, true));
+	vz_collection_close(c);
+	size_t len;
+	unsigned char *d = (unsigned char *)t_slurp(COLL "/vectors.bin", &len);
+	CHECK(d && len > 2 * (256u << 10));
+	uint64_t vec_off;
+	memcpy(&vec_off, d + VZ_HEADER_SIZE + 16, 8);
+	uint64_t ri_off;
+	memcpy(&ri_off, d + VZ_HEADER_SIZE + 24, 8);
+	const uint64_t part = 256u << 10, row_bytes = D * 4;
+	/* a row across the first boundary, bad on both sides: one report, at its first bad float;
+	 * a row whose only bad float is the first of the third part */
+	uint64_t at_a = part - 8, at_inf = vec_off + 700 * row_bytes + 5 * 4, at_c = 2 * part;
+	uint64_t row_a = (at_a - vec_off) / row_bytes, row_c = (at_c - vec_off) / row_bytes;
+	CHECK(row_a == (part - vec_off) / row_bytes && (part - vec_off) % row_bytes != 0); /* the row crosses the boundary */
+	CHECK(row_c > 700 && row_c < ROWS);
+	set_float_bits(d, at_a, 0x7fc00000);             /* NaN */
+	set_float_bits(d, at_a + 4, 0xffc00001);         /* another NaN in the same row */
+	set_float_bits(d, part, 0xff800000);             /* -inf in the same row, in the next part */
+	set_float_bits(d, at_inf, 0x7f800000);           /* +inf */
+	set_float_bits(d, at_c, 0x7f800001);             /* NaN */
+	set_float_bits(d, vec_off + 3 * row_bytes, 0x7f7fffff);  /* the largest finite float */
+	set_float_bits(d, vec_off + 4 * row_bytes + 8, 0x00000001); /* a denormal */
+	/* a tombstone holding a NaN: not a live row, not reported */
+	set_float_bits(d, vec_off + 900 * row_bytes + 12, 0x7fffffff);
+	d[ri_off + 900 * VZ_ROWINFO_SIZE + 18] |= VZ_ROW_TOMBSTONE;
+	vz_file_header h;
+	CHECK_OK(vz_header_decode(d, len, VZ_MAGIC_VECTORS, 2, &h));
+	h.body_checksum = vz_hash64(d + VZ_HEADER_SIZE, len - VZ_HEADER_SIZE);
+	vz_header_encode(&h, d);
+	t_write("v.bin", d, len);
+	vz_vectors vv;
+	CHECK_OK(vz_vectors_open("v.bin", ROWS, D, VZ_METRIC_EUCLIDEAN, &vv));
+	struct problem_list l = { 0 };
+	CHECK_INT(vz_vectors_verify_body(&vv, keep_problem, &l), 3);
+	CHECK_INT(l.n, 3);
+	char want[128];
+	snprintf(want, sizeof want, "row %llu: NaN or infinite value", (unsigned long long)row_a);
+	CHECK_STR(l.what[0], want);
+	CHECK(l.off[0] == (int64_t)at_a);
+	CHECK_STR(l.what[1], "row 700: NaN or infinite value");
+	CHECK(l.off[1] == (int64_t)at_inf);
+	snprintf(want, sizeof want, "row %llu: NaN or infinite value", (unsigned long long)row_c);
+	CHECK_STR(l.what[2], want);
+	CHECK(l.off[2] == (int64_t)at_c);
+	vz_vectors_close(&vv);
+	/* one byte changed without its checksum: the same pass says so */
+	d[len - 1] ^= 1;
+	t_write("v.bin", d, len);
+	CHECK_OK(vz_vectors_open("v.bin", ROWS, D, VZ_METRIC_EUCLIDEAN, &vv));
+	memset(&l, 0, sizeof l);
+	CHECK_INT(vz_vectors_verify_body(&vv, keep_problem, &l), 4);
+	CHECK_STR(l.what[3], "body checksum mismatch (bytes 64..end were changed)");
+	vz_vectors_close(&vv);
+	free(d);
 }

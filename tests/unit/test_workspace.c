@@ -315,6 +315,7 @@ static void top_ids(const char *dir, const char *text, char *out, size_t cap)
 {
 	vz_collection *c;
 	CHECK_OK(vz_collection_open(dir, VZ_OPEN_READ, 1000, &c));
+	CHECK(vz_collection_is_workspace(c));
 	float q[64];
 	CHECK_OK(vz_embed_query(dir, text, strlen(text), q, 64));
 	vz_result r[5];
@@ -372,4 +373,21 @@ TEST(ws_readonly_error)
 	char want[4300];
 	snprintf(want, sizeof want, "p/docs is a workspace collection: edit %s/vectorize-workspace.yml and run vz build", t_dir());
 	CHECK_STR(vz_last_error(), want);
+}
+
+/* One row id for the build and for its readers (vz query --text): PATH#CHUNK, or by the path's
+ * hash past VZ_MAX_ID_LEN; a buffer too small is refused, not cut. */
+TEST(ws_row_id_names_rows_as_the_build_does)
+{
+	char id[VZ_MAX_ID_LEN + 1], longp[400];
+	CHECK_OK(vz_ws_row_id("man/vz.1", 8, 3, id, sizeof id));
+	CHECK_STR(id, "man/vz.1#3");
+	memset(longp, 'a', sizeof longp - 1);
+	longp[sizeof longp - 1] = '\0';
+	CHECK_OK(vz_ws_row_id(longp, strlen(longp), 12, id, sizeof id));
+	char want[64];
+	snprintf(want, sizeof want, "xxh3:%016llx#12", (unsigned long long)vz_hash64(longp, strlen(longp)));
+	CHECK_STR(id, want);
+	char small[8];
+	CHECK_INT(vz_ws_row_id("man/vz.1", 8, 3, small, sizeof small), VZ_ERANGE);
 }

@@ -122,7 +122,7 @@ TEST(wsforms_bad_project_does_not_stop_the_others)
 	CHECK_STR(w->collections[0].full_name, "a/c");
 	CHECK_STR(w->collections[1].full_name, "z/f");
 	CHECK_INT(w->n_failures, 2);
-	CHECK(strstr(w->failures[0].message, ":8:5: project 'typo' has no collections: unknown key 'collectons' (misspelled?)"));
+	CHECK(strstr(w->failures[0].message, ":8:5: project 'typo' has no collections: unknown key 'collectons' (did you mean 'collections'?)"));
 	CHECK_STR(w->failures[0].project, "typo");
 	CHECK(strstr(w->failures[1].message, ":14:17: unknown metric 'manhattan'"));
 	CHECK_INT(w->failures[1].err, VZ_ECONFIG);
