@@ -199,9 +199,9 @@ int vz_cli_text_search(const struct vz_cli *cli, vz_collection *c, const char *c
 			const char *t = json_string_value(json_object_get(payload, "text"));
 			if (t) text = t;
 		}
-		size_t len = strlen(text), at = vz_text_first_match(text, len, query, strlen(query)), start = snippet_start(text, at);
+		size_t len = strlen(text), at = vz_text_best_match(text, len, query, strlen(query)), start = snippet_start(text, at);
 		uint32_t line = h->line;
-		for (size_t j = 0; j < at; j++) line += text[j] == '\n'; /* the line of the first match */
+		for (size_t j = 0; j < at; j++) line += text[j] == '\n'; /* the line of the best passage */
 		if (json) {
 			fputs("{\"path\":", stdout);
 			vz_json_string(stdout, h->path, h->path_len);

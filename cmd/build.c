@@ -90,15 +90,18 @@ int vz_cli_build_one(const struct vz_cli *cli, const vz_workspace *w, const vz_w
 		printf("{\"collection\":");
 		vz_json_string(stdout, c->full_name, strlen(c->full_name));
 		printf(",\"files\":%zu,\"changed\":%zu,\"added\":%zu,\"removed\":%zu,\"chunks\":%zu,\"too_large\":%zu,\"binary\":%zu,"
-		       "\"embedding\":\"%s\",\"rebuilt\":%s,\"seconds\":%.3f}\n",
+		       "\"embedding\":\"%s\",\"rebuilt\":%s,\"read\":%zu,\"index\":\"%s\",\"appended\":%zu,\"tombstones\":%llu,\"seconds\":%.3f}\n",
 		       st.files, st.changed, st.added, st.removed, st.chunks, st.too_large, st.binary, c->cfg.embedding,
-		       st.rebuilt ? "true" : "false", st.seconds);
+		       st.rebuilt ? "true" : "false", st.read, st.index, st.appended, (unsigned long long)st.tombstones, st.seconds);
 	} else if (cli->verbosity >= 0) { /* the summary is a report, not data: -q silences it */
 		char skipped[96] = "";
 		if (st.too_large || st.binary)
 			snprintf(skipped, sizeof skipped, ", %zu skipped (%zu too large, %zu binary)", st.too_large + st.binary, st.too_large, st.binary);
 		printf("%s: %zu file%s, %zu changed, %zu added, %zu removed, %zu chunk%s%s, %.2f s%s\n", c->full_name, st.files,
 		       VZ_S(st.files), st.changed, st.added, st.removed, st.chunks, VZ_S(st.chunks), skipped, st.seconds, st.rebuilt ? " (rebuilt)" : "");
+		if (cli->verbosity > 0)
+			printf("%s: %zu file%s read, index %s, %zu row%s appended, %llu tombstone%s\n", c->full_name, st.read, VZ_S(st.read), st.index,
+			       st.appended, VZ_S(st.appended), (unsigned long long)st.tombstones, VZ_S(st.tombstones));
 	}
 	fflush(stdout);
 	return 0;

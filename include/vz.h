@@ -463,6 +463,12 @@ typedef struct vz_ws_stats {
 	bool not_built;     /* vz_workspace_diff: the collection has no cache.bin yet */
 	bool rebuilt;       /* the configuration changed (or --force): everything was re-embedded */
 	double seconds;
+	/* vz_workspace_build only: files read (hashed, and embedded when changed); rows written to
+	 * the snapshot anew; its tombstones after the build; and what became of the HNSW graph:
+	 * "kept" (no rows changed), "extended" (by the new rows only) or "built" (whole) */
+	size_t read, appended;
+	uint64_t tombstones;
+	const char *index;
 } vz_ws_stats;
 /* Progress: done of total files examined so far. */
 typedef void (*vz_ws_progress_fn)(void *ctx, size_t done, size_t total);

@@ -710,3 +710,86 @@ int vz_collection_write_snapshot(const char *dir, const vz_config *cfg, const vz
 	return rc;
 }
 
+/* The committed rows of dir again, rows dead[] among them now tombstones, then add[] after
+ * them; the graph of the committed index.hnsw is extended by the new rows, not built again
+ * (as a checkpoint without compaction does). The caller holds the exclusive lock. Both files'
+ * body checksums are checked first: what is kept gets new ones. */
+int vz_collection_extend_snapshot(const char *dir, const uint64_t *dead, size_t n_dead, const vz_row *add, size_t n_add,
+				  int threads, const char *extra_json, uint64_t *first_new)
+{
+	struct vz_collection *c = calloc(1, sizeof *c);
+	if (!c) return vz_fail(VZ_ENOMEM, "out of memory");
+	c->lock.fd = -1;
+	c->rerank_fd = -1;
+	c->flags = VZ_OPEN_WRITE;
+	int rc = vz_path_fmt(c->dir, sizeof c->dir, "%s", dir);
+	if (!rc) rc = vz_coll_load(c, VZ_WAL_SCAN_STOP, false);
+	if (!rc && (!c->meta.workspace || !c->has_vec || !c->has_index || c->meta.cfg.quantization == VZ_QUANT_SQ8))
+		rc = vz_fail(VZ_EINVAL, "%s: no graph of plain vectors to extend", dir);
+	/* the rows and the graph kept get new checksums: damage must not pass into them unseen */
+	vz_file_header ih;
+	if (!rc) rc = vz_collection_check_rows(c);
+	if (!rc && (vz_header_decode(c->index_map.data, c->index_map.size, VZ_MAGIC_INDEX, 2, &ih) ||
+		    vz_hash64(c->index_map.data + VZ_HEADER_SIZE, c->index_map.size - VZ_HEADER_SIZE) != ih.body_checksum ||
+		    (c->meta.index.present && ih.body_checksum != c->meta.index.body_checksum)))
+		rc = vz_fail(VZ_ECORRUPT, "%s/index.hnsw: body checksum mismatch", dir);
+	uint32_t dim = c->meta.cfg.dim;
+	uint64_t n_base = c->meta.rows, n_out = n_base + n_add, live = 0;
+	float *vecs = NULL;
+	vz_out_row *rows = NULL;
+	if (!rc) {
+		vecs = malloc(sizeof(float) * dim * n_out);
+		rows = calloc(n_out, sizeof *rows);
+		if (!vecs || !rows) rc = vz_fail(VZ_ENOMEM, "out of memory for %llu rows", (unsigned long long)n_out);
+	}
+	for (uint64_t r = 0; r < n_base && !rc; r++) {
+		vz_out_row *o = &rows[r];
+		const char *pl;
+		size_t pll;
+		if ((rc = vz_vectors_row(&c->vec, r, &o->id, &o->id_len, &pl, &pll, NULL))) break;
+		o->payload = pl;
+		o->payload_len = pll;
+		o->has_payload = pl != NULL;
+		o->tombstone = vz_coll_skip_base(c, (uint32_t)r);
+		memcpy(vecs + r * dim, c->vec.vectors + r * dim, sizeof(float) * dim);
+	}
+	for (size_t i = 0; i < n_dead && !rc; i++) {
+		if (dead[i] >= n_base) rc = vz_fail(VZ_EINVAL, "row %llu is not one of the %llu rows", (unsigned long long)dead[i], (unsigned long long)n_base);
+		else rows[dead[i]].tombstone = true;
+	}
+	for (size_t i = 0; i < n_add && !rc; i++) {
+		uint64_t at = n_base + i;
+		if (add[i].id_len == 0 || add[i].id_len > VZ_MAX_ID_LEN) rc = vz_fail(VZ_EDATA, "row %zu: bad id length", i);
+		rows[at] = (vz_out_row){ add[i].id, add[i].id_len, add[i].payload, add[i].payload_len, add[i].payload != NULL, false };
+		memcpy(vecs + at * dim, add[i].vector, sizeof(float) * dim);
+		if (!rc && c->meta.cfg.metric == VZ_METRIC_COSINE && vz_coll_unit_length(vecs + at * dim, dim))
+			memset(vecs + at * dim, 0, sizeof(float) * dim); /* an empty text, as in a full snapshot */
+	}
+	for (uint64_t r = 0; r < n_out && !rc; r++) live += !rows[r].tombstone;
+	vz_meta m = { 0 };
+	char *extra = NULL;
+	if (!rc) {
+		m = c->meta;
+		m.generation = c->meta.generation + 1;
+		m.rows = n_out;
+		m.live = live;
+		m.tombstones = n_out - live;
+		m.checkpoint_time = vz_coll_unix_now();
+		memset(&m.vectors, 0, sizeof m.vectors);
+		memset(&m.index, 0, sizeof m.index);
+		m.base_generation = m.generation; /* a new base (workspace collections have no segments) */
+		if (extra_json && !(extra = strdup(extra_json))) rc = vz_fail(VZ_ENOMEM, "out of memory");
+		if (extra) m.extra_json = extra;
+	}
+	struct row_source src = { .packed = vecs, .first_new = n_out };
+	if (!rc) rc = write_data_files(dir, &m.cfg, &m.id, m.generation, &src, rows, n_out, &c->index, n_base, default_threads(threads), &m.vectors, &m.index, 0);
+	if (!rc) rc = commit_checkpoint(dir, &m);
+	if (!rc && first_new) *first_new = n_base;
+	free(extra);
+	free(vecs);
+	free(rows);
+	vz_coll_unload(c);
+	free(c);
+	return rc;
+}
+

@@ -18,144 +18,24 @@
 #define BM25_B 0.75
 /* Reference document length in terms for the b normalisation (a 2 KB chunk holds about 300). */
 #define BM25_REF_LEN 256.0
-#define TERM_MAX 64
 #define TERMS_VERSION 2 /* 1, still read, carries no collection id */
 
-/* ---- tokenizer ---- */
-
-static bool word_byte(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
-}
-
-/* A light suffix strip so that "replaying", "replayed" and "replays" meet "replay". */
-static size_t stem(const char *t, size_t n)
-{
-	if (n > 5 && !memcmp(t + n - 3, "ing", 3)) return n - 3;
-	if (n > 4 && !memcmp(t + n - 2, "ed", 2)) return n - 2;
-	if (n > 4 && !memcmp(t + n - 2, "es", 2) && (t[n - 3] == 's' || t[n - 3] == 'x' || t[n - 3] == 'h')) return n - 2;
-	if (n > 3 && t[n - 1] == 's' && t[n - 2] != 's') return n - 1;
-	return n;
-}
-
-/* The most frequent English function words. They occur in nearly every chunk, so their idf is
- * near zero, but on the document side (which has no idf) they would take most of each vector's
- * weight and, hashed into the same buckets as meaningful terms, blur them. */
-static bool stopword(const char *t, size_t n)
-{
-	static const char *const words[] = { "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have",
-		"if", "in", "into", "is", "it", "its", "of", "on", "or", "that", "the", "their", "then", "there", "these",
-		"this", "to", "was", "were", "which", "will", "with", "not", "but", "can", "may", "when", "we", "you", "your" };
-	if (n > 5) return false;
-	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
-		if (strlen(words[i]) == n && !memcmp(words[i], t, n)) return true;
-	return false;
-}
-
-void vz_terms_each(const char *text, size_t len, void (*fn)(void *ctx, uint64_t h), void *ctx)
-{
-	size_t i = 0;
-	while (i < len) {
-		while (i < len && !word_byte((unsigned char)text[i])) i++;
-		size_t start = i;
-		while (i < len && word_byte((unsigned char)text[i])) i++;
-		size_t n = i - start;
-		if (n < 2 || n > TERM_MAX) continue; /* single letters and long blobs carry no meaning */
-		char term[TERM_MAX];
-		for (size_t k = 0; k < n; k++) {
-			char c = text[start + k];
-			term[k] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-		}
-		if (stopword(term, n)) continue;
-		fn(ctx, vz_hash64(term, stem(term, n)));
-	}
-}
-
-/* ---- a small open-addressing map from term hash to count ---- */
-
-typedef struct term_map {
-	uint64_t *keys; /* 0 marks an empty slot (a zero hash is remapped to 1) */
-	uint32_t *vals;
-	size_t cap, n;
-	bool failed;
-} term_map;
-
-static uint64_t key_of(uint64_t h) { return h ? h : 1; }
-
-static int map_grow(term_map *m)
-{
-	size_t cap = m->cap ? m->cap * 2 : 64;
-	uint64_t *keys = calloc(cap, sizeof *keys);
-	uint32_t *vals = calloc(cap, sizeof *vals);
-	if (!keys || !vals) {
-		free(keys);
-		free(vals);
-		m->failed = true;
-		return vz_fail(VZ_ENOMEM, "out of memory (term table of %zu)", cap);
-	}
-	for (size_t i = 0; i < m->cap; i++) {
-		if (!m->keys[i]) continue;
-		size_t j = m->keys[i] & (cap - 1);
-		while (keys[j]) j = (j + 1) & (cap - 1);
-		keys[j] = m->keys[i];
-		vals[j] = m->vals[i];
-	}
-	free(m->keys);
-	free(m->vals);
-	m->keys = keys;
-	m->vals = vals;
-	m->cap = cap;
-	return VZ_OK;
-}
-
-/* The slot of key h, inserting it (count 0) when absent; NULL on out of memory. */
-static uint32_t *map_slot(term_map *m, uint64_t h)
-{
-	h = key_of(h);
-	if ((m->n + 1) * 2 > m->cap && map_grow(m)) return NULL;
-	size_t j = h & (m->cap - 1);
-	while (m->keys[j] && m->keys[j] != h) j = (j + 1) & (m->cap - 1);
-	if (!m->keys[j]) {
-		m->keys[j] = h;
-		m->n++;
-	}
-	return &m->vals[j];
-}
-
-static uint32_t map_get(const term_map *m, uint64_t h)
-{
-	if (!m->cap) return 0;
-	h = key_of(h);
-	size_t j = h & (m->cap - 1);
-	while (m->keys[j]) {
-		if (m->keys[j] == h) return m->vals[j];
-		j = (j + 1) & (m->cap - 1);
-	}
-	return 0;
-}
-
-static void map_free(term_map *m)
-{
-	free(m->keys);
-	free(m->vals);
-	memset(m, 0, sizeof *m);
-}
 
 static void count_term(void *ctx, uint64_t h)
 {
-	term_map *m = ctx;
+	vz_term_map *m = ctx;
 	if (m->failed) return;
-	uint32_t *v = map_slot(m, h);
+	uint32_t *v = vz_term_slot(m, h);
 	if (v && *v < UINT32_MAX) (*v)++;
 }
 
 /* The term frequencies of text; the number of terms in *total. */
-static int term_counts(const char *text, size_t len, term_map *m, size_t *total)
+static int term_counts(const char *text, size_t len, vz_term_map *m, size_t *total)
 {
 	memset(m, 0, sizeof *m);
 	vz_terms_each(text, len, count_term, m);
 	if (m->failed) {
-		map_free(m);
+		vz_term_map_free(m);
 		return VZ_ENOMEM;
 	}
 	*total = 0;
@@ -169,7 +49,7 @@ struct vz_bm25 {
 	uint32_t dim;
 	uint32_t native; /* a native model's code (embed_native.c), 0 for bm25 */
 	uint64_t documents;
-	term_map df;
+	vz_term_map df;
 	vz_coll_id id;  /* the collection it belongs to (zero: unknown) */
 	uint64_t saves; /* terms.bin: how many times it was saved; cache.bin: its generation */
 };
@@ -200,7 +80,7 @@ int vz_bm25_new(uint32_t dim, vz_bm25 **out)
 void vz_bm25_free(vz_bm25 *m)
 {
 	if (!m) return;
-	map_free(&m->df);
+	vz_term_map_free(&m->df);
 	free(m);
 }
 
@@ -210,18 +90,18 @@ uint64_t vz_bm25_documents(const vz_bm25 *m) { return m->documents; }
 
 static int change_document(vz_bm25 *m, const char *text, size_t len, bool add)
 {
-	term_map tf;
+	vz_term_map tf;
 	size_t total;
 	int rc = term_counts(text, len, &tf, &total);
 	if (rc) return rc;
 	for (size_t i = 0; i < tf.cap && !rc; i++) {
 		if (!tf.keys[i]) continue;
-		uint32_t *v = map_slot(&m->df, tf.keys[i]);
+		uint32_t *v = vz_term_slot(&m->df, tf.keys[i]);
 		if (!v) rc = VZ_ENOMEM;
 		else if (add && *v < UINT32_MAX) (*v)++;
 		else if (!add && *v > 0) (*v)--;
 	}
-	map_free(&tf);
+	vz_term_map_free(&tf);
 	if (rc) return rc;
 	if (add) m->documents++;
 	else if (m->documents > 0) m->documents--;
@@ -250,7 +130,7 @@ int vz_embed_text(const vz_bm25 *m, const char *text, size_t len, float *out)
 {
 	if (m->native) return vz_native_embed(m->native, m->dim, text, len, out);
 	memset(out, 0, m->dim * sizeof *out);
-	term_map tf;
+	vz_term_map tf;
 	size_t total;
 	int rc = term_counts(text, len, &tf, &total);
 	if (rc) return rc;
@@ -260,13 +140,13 @@ int vz_embed_text(const vz_bm25 *m, const char *text, size_t len, float *out)
 		double f = tf.vals[i];
 		add_hashed(out, m->dim, tf.keys[i], f * (BM25_K1 + 1) / (f + norm_len));
 	}
-	map_free(&tf);
+	vz_term_map_free(&tf);
 	return normalise(out, m->dim, "text");
 }
 
 double vz_bm25_idf(const vz_bm25 *m, uint64_t h)
 {
-	double n = (double)m->documents, df = map_get(&m->df, h);
+	double n = (double)m->documents, df = vz_term_get(&m->df, h);
 	if (df > n) df = n;
 	return log(1 + (n - df + 0.5) / (df + 0.5));
 }
@@ -275,7 +155,7 @@ int vz_bm25_embed_query(const vz_bm25 *m, const char *text, size_t len, float *o
 {
 	if (m->native) return vz_native_embed(m->native, m->dim, text, len, out);
 	memset(out, 0, m->dim * sizeof *out);
-	term_map tf;
+	vz_term_map tf;
 	size_t total;
 	int rc = term_counts(text, len, &tf, &total);
 	if (rc) return rc;
@@ -283,13 +163,13 @@ int vz_bm25_embed_query(const vz_bm25 *m, const char *text, size_t len, float *o
 	 * unless no term of the query is known at all (then every term counts the same) */
 	bool known = false;
 	for (size_t i = 0; i < tf.cap; i++)
-		if (tf.keys[i] && map_get(&m->df, tf.keys[i])) {
+		if (tf.keys[i] && vz_term_get(&m->df, tf.keys[i])) {
 			add_hashed(out, m->dim, tf.keys[i], vz_bm25_idf(m, tf.keys[i]));
 			known = true;
 		}
 	for (size_t i = 0; i < tf.cap && !known; i++)
 		if (tf.keys[i]) add_hashed(out, m->dim, tf.keys[i], 1.0);
-	map_free(&tf);
+	vz_term_map_free(&tf);
 	return normalise(out, m->dim, "query");
 }
 
@@ -315,7 +195,7 @@ int vz_bm25_encode(const vz_bm25 *m, vz_buf *b)
 	if (!rc) rc = vz_buf_u64(b, n);
 	for (size_t i = 0; i < n && !rc; i++) {
 		rc = vz_buf_u64(b, keys[i]);
-		if (!rc) rc = vz_buf_u32(b, map_get(&m->df, keys[i]));
+		if (!rc) rc = vz_buf_u32(b, vz_term_get(&m->df, keys[i]));
 	}
 	free(keys);
 	return rc;
@@ -376,7 +256,7 @@ int vz_bm25_decode(vz_reader *r, vz_bm25 **out)
 			break;
 		}
 		prev = h;
-		uint32_t *v = map_slot(&m->df, h);
+		uint32_t *v = vz_term_slot(&m->df, h);
 		if (!v) {
 			rc = VZ_ENOMEM;
 			break;
@@ -442,68 +322,6 @@ int vz_bm25_load(const char *path, vz_bm25 **out)
 	return rc;
 }
 
-/* Checks that the table m read from path belongs to the collection of metadata.json: its id,
- * and the generation (cache.bin) or a save count no lower than the checkpoint's (terms.bin). */
-static int check_origin(const vz_bm25 *m, const vz_meta *meta, const char *path, bool cache)
-{
-	char want[33], got[33];
-	if (vz_id_is_set(&meta->id) && !vz_id_equal(&m->id, &meta->id)) {
-		vz_id_hex(&meta->id, want);
-		if (!vz_id_is_set(&m->id))
-			return vz_fail(VZ_ECORRUPT, "%s: carries no collection id, metadata.json names %s (an older copy?)", path, want);
-		vz_id_hex(&m->id, got);
-		return vz_fail(VZ_ECORRUPT, "%s: belongs to collection %s, this is %s", path, got, want);
-	}
-	if (cache && vz_id_is_set(&meta->id) && m->saves != meta->generation)
-		return vz_fail(VZ_ECORRUPT, "%s: generation %llu, metadata.json says %llu (%s)", path, (unsigned long long)m->saves,
-			       (unsigned long long)meta->generation, m->saves < meta->generation ? "an older copy?" : "a newer copy?");
-	if (!cache && m->saves < meta->terms_saves)
-		return vz_fail(VZ_ECORRUPT, "%s: saved %llu times, metadata.json says %llu (an older copy?)", path,
-			       (unsigned long long)m->saves, (unsigned long long)meta->terms_saves);
-	return VZ_OK;
-}
-
-int vz_bm25_open_dir(const char *collection_dir, uint32_t dim, vz_bm25 **out)
-{
-	*out = NULL;
-	char path[4096];
-	vz_meta meta;
-	bool have_meta = vz_meta_read(collection_dir, &meta) == VZ_OK, cache = true;
-	int rc = vz_path_fmt(path, sizeof path, "%s/cache.bin", collection_dir);
-	if (rc) goto out;
-	rc = vz_ws_cache_load_model(path, out);
-	if (rc == VZ_ENOENT && have_meta && meta.workspace) {
-		rc = vz_fail(VZ_ECORRUPT, "%s: missing (vz build --force makes it again)", path);
-		goto out;
-	}
-	if (rc != VZ_ENOENT) goto check;
-	cache = false;
-	if ((rc = vz_path_fmt(path, sizeof path, "%s/terms.bin", collection_dir))) goto out;
-	rc = vz_bm25_load(path, out);
-	if (rc == VZ_ENOENT) {
-		/* no text was ever saved, or the file was lost: metadata.json knows which */
-		if (have_meta && meta.terms_saves > 0) {
-			rc = vz_fail(VZ_ECORRUPT, "%s: missing, metadata.json says it was saved %llu times (vz recover makes it again)", path,
-				     (unsigned long long)meta.terms_saves);
-			goto out;
-		}
-		rc = vz_bm25_new(dim, out);
-		if (!rc && have_meta) (*out)->id = meta.id;
-		goto out;
-	}
-check:
-	if (!rc && (*out)->dim != dim)
-		rc = vz_fail(VZ_ECORRUPT, "%s: dimension %u, the collection has %u", path, (*out)->dim, dim);
-	if (!rc && have_meta) rc = check_origin(*out, &meta, path, cache);
-	if (rc) {
-		vz_bm25_free(*out);
-		*out = NULL;
-	}
-out:
-	if (have_meta) vz_meta_free(&meta);
-	return rc;
-}
-
 int vz_bm25_save_dir(const vz_bm25 *m, const char *collection_dir)
 {
 	char path[4096];
@@ -517,14 +335,4 @@ int vz_bm25_save_dir(const vz_bm25 *m, const char *collection_dir)
 	copy.id = meta.id;
 	vz_meta_free(&meta);
 	return vz_bm25_save(&copy, path);
-}
-
-int vz_embed_query(const char *collection_dir, const char *text, size_t len, float *out, uint32_t dim)
-{
-	vz_bm25 *m;
-	int rc = vz_bm25_open_dir(collection_dir, dim, &m);
-	if (rc) return rc;
-	rc = vz_bm25_embed_query(m, text, len, out);
-	vz_bm25_free(m);
-	return rc;
 }

@@ -41,9 +41,10 @@ bool vz_native_valid(uint32_t code)
 struct acc {
 	float *out;
 	uint32_t dim;
-	uint64_t *seen; /* term hashes, for counts (native_hash) */
+	uint64_t *seen; /* term hashes in order of first appearance, for counts (native_hash) */
 	uint32_t *count;
 	size_t n, cap;
+	vz_term_map at; /* term hash -> 1 + its index in seen */
 	int rc;
 };
 
@@ -56,11 +57,16 @@ static void bow_term(void *ctx, uint64_t h)
 static void count_term(void *ctx, uint64_t h)
 {
 	struct acc *a = ctx;
-	for (size_t i = 0; i < a->n; i++) /* short texts (chunks): a linear table is enough */
-		if (a->seen[i] == h) {
-			a->count[i]++;
-			return;
-		}
+	if (a->rc) return;
+	uint32_t *at = vz_term_slot(&a->at, h);
+	if (!at) {
+		a->rc = VZ_ENOMEM;
+		return;
+	}
+	if (*at) {
+		a->count[*at - 1]++;
+		return;
+	}
 	if (a->n == a->cap) {
 		size_t cap = a->cap ? a->cap * 2 : 64;
 		uint64_t *s = realloc(a->seen, cap * sizeof *s);
@@ -75,6 +81,7 @@ static void count_term(void *ctx, uint64_t h)
 	}
 	a->seen[a->n] = h;
 	a->count[a->n++] = 1;
+	*at = (uint32_t)a->n;
 }
 
 static void add_signed(struct acc *a)
@@ -126,6 +133,7 @@ int vz_native_embed(uint32_t code, uint32_t dim, const char *text, size_t len, f
 	if (!rc && kind != NATIVE_BOW) add_signed(&a);
 	free(a.seen);
 	free(a.count);
+	vz_term_map_free(&a.at);
 	if (rc) return rc == VZ_ENOMEM ? vz_fail(VZ_ENOMEM, "out of memory") : rc;
 	double s = 0;
 	for (uint32_t i = 0; i < dim; i++) s += (double)out[i] * out[i];

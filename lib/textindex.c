@@ -52,21 +52,15 @@ static bool upper(unsigned char c) { return c >= 'A' && c <= 'Z'; }
 
 static bool stopword(const char *t, size_t n)
 {
-	static const char *const words[] = { "a", "about", "all", "an", "and", "any", "are", "as", "at", "be", "been",
-		"but", "by", "can", "could", "do", "does", "each", "for", "from", "had", "has", "have", "how", "if", "in",
-		"into", "is", "it", "its", "me", "my", "no", "not", "of", "on", "or", "our", "so", "some", "such", "than",
-		"that", "the", "their", "them", "then", "there", "these", "they", "this", "those", "to", "was", "we",
-		"were", "what", "when", "where", "which", "while", "who", "will", "with", "would", "you", "your" };
-	if (n > 5) return false;
-	size_t lo = 0, hi = sizeof words / sizeof words[0];
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int c = strncmp(words[mid], t, n);
-		if (!c) c = words[mid][n] ? 1 : 0;
-		if (!c) return true;
-		if (c < 0) lo = mid + 1;
-		else hi = mid;
-	}
+	/* by length, each list its words back to back (a binary search with strncmp took a tenth of
+	 * an incremental build) */
+	static const char *const by_len[6] = { "", "a", "anasatbebydoifinisitmemynoofonorsotowe",
+		"allandanyarebutcanforhadhashowitsnotourthewaswhoyou",
+		"beendoeseachfromhaveintosomesuchthanthatthemthentheythiswerewhatwhenwillwithyour",
+		"aboutcouldtheirtherethesethosewherewhichwhilewould" };
+	if (n < 1 || n > 5) return false;
+	for (const char *w = by_len[n]; *w; w += n)
+		if (w[0] == t[0] && !memcmp(w, t, n)) return true;
 	return false;
 }
 
@@ -405,13 +399,59 @@ static void builder_free(builder *b)
 	vz_buf_free(&b->arena);
 }
 
-/* The body of postings.bin for docs into body. */
-static int build_body(vz_text_doc *docs, size_t n, const vz_text_weights *w, vz_buf *body)
+/* The postings of the files an index had before, bucketed by their file (chunk) in the new
+ * one: see take_old. */
+typedef struct old_posts {
+	fpost *fp;
+	cpost *cp;
+	size_t *fstart, *cstart; /* per new file / new chunk: its range in fp / cp */
+} old_posts;
+
+static int take_old(builder *b, const vz_text_index *x, const int64_t *from, vz_text_doc *docs, size_t n, old_posts *op);
+static void copy_old(builder *b, const vz_text_index *x, const old_posts *op, vz_text_doc *d, uint32_t file, int64_t from, size_t first_chunk);
+
+static int append_fp(builder *b, const fpost *f)
+{
+	if (b->n_fp == b->fp_cap) {
+		size_t c = b->fp_cap ? b->fp_cap * 2 : 4096;
+		fpost *p = realloc(b->fp, c * sizeof *p);
+		if (!p) return vz_fail(VZ_ENOMEM, "out of memory (postings)");
+		b->fp = p;
+		b->fp_cap = c;
+	}
+	b->fp[b->n_fp++] = *f;
+	return VZ_OK;
+}
+
+static int append_cp(builder *b, const cpost *c)
+{
+	if (b->n_cp == b->cp_cap) {
+		size_t n = b->cp_cap ? b->cp_cap * 2 : 4096;
+		cpost *p = realloc(b->cp, n * sizeof *p);
+		if (!p) return vz_fail(VZ_ENOMEM, "out of memory (postings)");
+		b->cp = p;
+		b->cp_cap = n;
+	}
+	b->cp[b->n_cp++] = *c;
+	return VZ_OK;
+}
+
+/* The body of postings.bin for docs into body. With old (an index of the same tokenizer and
+ * weights), doc i with from[i] >= 0 is file from[i] of old, unchanged: its postings are taken
+ * from there instead of tokenizing its text again; the bytes are the same. */
+static int build_body(vz_text_doc *docs, size_t n, const vz_text_weights *w, const vz_text_index *old, const int64_t *from, vz_buf *body)
 {
 	builder b = { 0 };
+	old_posts op = { 0 };
 	size_t n_chunks = 0;
+	if (old) b.rc = take_old(&b, old, from, docs, n, &op);
 	for (size_t i = 0; i < n && !b.rc; i++) {
 		vz_text_doc *d = &docs[i];
+		if (old && from[i] >= 0) {
+			copy_old(&b, old, &op, d, (uint32_t)i, from[i], n_chunks);
+			n_chunks += d->n_chunks;
+			continue;
+		}
 		b.cur_file = (uint32_t)i;
 		memset(b.cur_flen, 0, sizeof b.cur_flen);
 		b.field = 0;
@@ -435,13 +475,20 @@ static int build_body(vz_text_doc *docs, size_t n, const vz_text_weights *w, vz_
 	int rc = b.rc;
 	if (!rc) rc = encode(&b, docs, n, n_chunks, w, body);
 	builder_free(&b);
+	free(op.fp), free(op.cp), free(op.fstart), free(op.cstart);
 	return rc;
 }
 
 int vz_text_index_write(const char *path, vz_text_doc *docs, size_t n, const vz_text_weights *w, uint64_t generation, uint64_t config_hash)
 {
+	return vz_text_index_write_from(path, NULL, NULL, docs, n, w, generation, config_hash);
+}
+
+int vz_text_index_write_from(const char *path, const vz_text_index *old, const int64_t *from, vz_text_doc *docs, size_t n,
+			     const vz_text_weights *w, uint64_t generation, uint64_t config_hash)
+{
 	vz_buf body = { 0 };
-	int rc = build_body(docs, n, w, &body);
+	int rc = build_body(docs, n, w, old, from, &body);
 	if (!rc) {
 		vz_file_header h = { .version = POSTINGS_VERSION, .generation = generation, .aux = config_hash };
 		memcpy(h.magic, VZ_MAGIC_POSTINGS, 8);
@@ -549,7 +596,7 @@ int vz_text_index_build(vz_text_doc *docs, size_t n, const vz_text_weights *w, v
 	*out = NULL;
 	vz_text_index *x = calloc(1, sizeof *x);
 	if (!x) return vz_fail(VZ_ENOMEM, "out of memory");
-	int rc = build_body(docs, n, w, &x->own);
+	int rc = build_body(docs, n, w, NULL, NULL, &x->own);
 	if (!rc) {
 		x->p = x->own.data;
 		x->size = x->own.len;
@@ -584,11 +631,13 @@ static bool str_at(const vz_text_index *x, uint32_t off, uint32_t len, const cha
 	return true;
 }
 
+static const unsigned char *file_rec(const vz_text_index *x, uint32_t f) { return x->p + x->off_files + (uint64_t)f * FILE_REC; }
+
 int vz_text_file_path(const vz_text_index *x, uint32_t file, const char **path, size_t *len)
 {
 	*path = "", *len = 0;
 	if (file >= x->files) return vz_fail(VZ_ECORRUPT, "file %u of %llu", file, (unsigned long long)x->files);
-	const unsigned char *r = x->p + x->off_files + (uint64_t)file * FILE_REC;
+	const unsigned char *r = file_rec(x, file);
 	uint32_t n = vz_load_u32(r + 12);
 	if (!str_at(x, vz_load_u32(r + 8), n, path)) return vz_fail(VZ_ECORRUPT, "offset %llu: path out of bounds", (unsigned long long)(VZ_HEADER_SIZE + x->off_files + (uint64_t)file * FILE_REC + 8));
 	*len = n;
@@ -599,7 +648,7 @@ int vz_text_index_file(const vz_text_index *x, uint32_t i, vz_text_file_stat *ou
 {
 	int rc = vz_text_file_path(x, i, &out->path, &out->path_len);
 	if (rc) return rc;
-	const unsigned char *r = x->p + x->off_files + (uint64_t)i * FILE_REC;
+	const unsigned char *r = file_rec(x, i);
 	out->size = vz_load_u64(r + 48);
 	out->mtime_ns = (int64_t)vz_load_u64(r + 56);
 	out->chunks = vz_load_u32(r + 28);
@@ -640,6 +689,113 @@ static bool postings(const vz_text_index *x, uint64_t i, const unsigned char **f
 	return true;
 }
 
+/* The postings of the files of x that docs keep (from[i] >= 0: doc i is file from[i] of x, the
+ * same path, content and chunks), bucketed by their new file and chunk; their terms enter b.
+ * VZ_ECORRUPT when x is damaged or does not hold together (the caller then tokenizes every
+ * file). */
+static int take_old(builder *b, const vz_text_index *x, const int64_t *from, vz_text_doc *docs, size_t n, old_posts *op)
+{
+	/* what is taken over gets a new checksum: a bit flip since the file was written must not
+	 * pass into it unseen, so the old body is checked first (XXH3: a few ms for 20 MB) */
+	vz_file_header h;
+	if (x->map.data && (vz_header_decode(x->map.data, x->map.size, VZ_MAGIC_POSTINGS, POSTINGS_VERSION, &h) || vz_hash64(x->p, x->size) != h.body_checksum))
+		return vz_fail(VZ_ECORRUPT, "postings.bin: body checksum mismatch");
+	int64_t *to = malloc((x->files ? x->files : 1) * sizeof *to); /* old file -> new file, or -1 */
+	size_t *cbase = malloc((n + 1) * sizeof *cbase);              /* new file -> its first new chunk */
+	int rc = to && cbase ? VZ_OK : vz_fail(VZ_ENOMEM, "out of memory");
+	for (uint64_t f = 0; f < x->files && !rc; f++) to[f] = -1;
+	size_t nc = 0;
+	for (size_t i = 0; i < n && !rc; i++) {
+		cbase[i] = nc;
+		nc += docs[i].n_chunks;
+		if (from[i] < 0) continue;
+		const unsigned char *r;
+		if ((uint64_t)from[i] >= x->files || to[from[i]] >= 0 || vz_load_u32((r = file_rec(x, (uint32_t)from[i])) + 28) != docs[i].n_chunks ||
+		    vz_load_u64(r) != docs[i].hash || (uint64_t)vz_load_u32(r + 24) + docs[i].n_chunks > x->chunks)
+			rc = vz_fail(VZ_ECORRUPT, "postings.bin: file %lld is not the file it was", (long long)from[i]);
+		else to[from[i]] = (int64_t)i;
+	}
+	cbase[n] = nc;
+	if (!rc) {
+		op->fstart = calloc(n + 2, sizeof *op->fstart);
+		op->cstart = calloc(nc + 2, sizeof *op->cstart);
+		if (!op->fstart || !op->cstart) rc = vz_fail(VZ_ENOMEM, "out of memory");
+	}
+	/* two passes over the dictionary: count what each new file and chunk gets, then place it */
+	size_t nfp = 0, ncp = 0;
+	for (int pass = 0; pass < 2 && !rc; pass++) {
+		if (pass == 1) {
+			for (size_t i = 0; i < n; i++) op->fstart[i + 1] += op->fstart[i];
+			for (size_t i = 0; i < nc; i++) op->cstart[i + 1] += op->cstart[i];
+			op->fp = malloc((nfp ? nfp : 1) * sizeof *op->fp);
+			op->cp = malloc((ncp ? ncp : 1) * sizeof *op->cp);
+			if (!op->fp || !op->cp) {
+				rc = vz_fail(VZ_ENOMEM, "out of memory");
+				break;
+			}
+		}
+		for (uint64_t t = 0; t < x->terms && !rc; t++) {
+			const unsigned char *fp, *cp, *d = x->p + x->off_dict + t * DICT_REC;
+			uint32_t nf, ncp_t, id = 0;
+			const char *str;
+			if (!postings(x, t, &fp, &nf, &cp, &ncp_t) || !str_at(x, vz_load_u32(d), vz_load_u32(d + 4), &str) || vz_load_u32(d + 4) > TERM_MAX) {
+				rc = vz_fail(VZ_ECORRUPT, "postings.bin: term %llu out of bounds", (unsigned long long)t);
+				break;
+			}
+			bool named = false;
+			for (uint32_t k = 0; k < nf + ncp_t && !rc; k++) {
+				bool file = k < nf;
+				const unsigned char *q = file ? fp + (uint64_t)k * FPOST : cp + (uint64_t)(k - nf) * CPOST;
+				uint32_t of = vz_load_u32(q), oc = of;
+				if (!file) {
+					if (oc >= x->chunks) { rc = vz_fail(VZ_ECORRUPT, "postings.bin: chunk %u out of range", oc); break; }
+					of = vz_load_u32(x->p + x->off_chunks + (uint64_t)oc * CHUNK_REC);
+				}
+				if (of >= x->files) { rc = vz_fail(VZ_ECORRUPT, "postings.bin: file %u out of range", of); break; }
+				if (to[of] < 0) continue;
+				size_t nfile = (size_t)to[of], nchunk = 0;
+				if (!file) {
+					uint32_t first = vz_load_u32(file_rec(x, of) + 24);
+					if (oc < first || oc - first >= docs[nfile].n_chunks) { rc = vz_fail(VZ_ECORRUPT, "postings.bin: chunk %u not of file %u", oc, of); break; }
+					nchunk = cbase[nfile] + (oc - first);
+				}
+				if (pass == 0) {
+					if (file) op->fstart[nfile + 1]++, nfp++;
+					else op->cstart[nchunk + 1]++, ncp++;
+					continue;
+				}
+				if (!named && (rc = term_id(b, str, vz_load_u32(d + 4), &id))) break;
+				named = true;
+				if (file) op->fp[op->fstart[nfile]++] = (fpost){ id, (uint32_t)nfile, { (uint16_t)(q[4] | q[5] << 8), (uint16_t)(q[6] | q[7] << 8) }, vz_load_u32(q + 8) };
+				else op->cp[op->cstart[nchunk]++] = (cpost){ id, (uint32_t)nchunk, vz_load_u32(q + 4) };
+			}
+		}
+	}
+	if (!rc) { /* the placing moved each start to the next one's: move them back */
+		memmove(op->fstart + 1, op->fstart, n * sizeof *op->fstart), op->fstart[0] = 0;
+		memmove(op->cstart + 1, op->cstart, nc * sizeof *op->cstart), op->cstart[0] = 0;
+	}
+	free(to);
+	free(cbase);
+	return rc;
+}
+
+/* Doc d, new file `file`, as file `from` of x: its postings (from take_old), field lengths and
+ * chunk term counts. */
+static void copy_old(builder *b, const vz_text_index *x, const old_posts *op, vz_text_doc *d, uint32_t file, int64_t from, size_t first_chunk)
+{
+	const unsigned char *r = file_rec(x, (uint32_t)from);
+	for (size_t k = op->fstart[file]; k < op->fstart[file + 1] && !b->rc; k++) b->rc = append_fp(b, &op->fp[k]);
+	for (int f = 0; f < 3; f++) d->len[f] = vz_load_u32(r + 32 + 4 * f), b->flen[f] += d->len[f];
+	uint32_t oc = vz_load_u32(r + 24);
+	for (uint32_t j = 0; j < d->n_chunks && !b->rc; j++) {
+		size_t c = first_chunk + j;
+		for (size_t k = op->cstart[c]; k < op->cstart[c + 1] && !b->rc; k++) b->rc = append_cp(b, &op->cp[k]);
+		d->chunks[j].terms = vz_load_u32(x->p + x->off_chunks + (uint64_t)(oc + j) * CHUNK_REC + 8);
+		b->clen += d->chunks[j].terms;
+	}
+}
+
 typedef struct qterms {
 	char t[32][TERM_MAX];
 	size_t n[32];
@@ -657,31 +813,50 @@ static void add_qterm(void *ctx, const char *t, size_t n, size_t offset)
 	q->n[q->count++] = n;
 }
 
-typedef struct first_match {
+/* The passage of a text that a snippet shows: the query terms found in it, by offset. */
+#define PASSAGE 320 /* bytes from a match: about fifty words, as passage retrieval takes */
+#define PASSAGE_MATCHES 4096
+
+typedef struct matches {
 	const qterms *q;
-	size_t at;
-	bool found;
-} first_match;
+	uint32_t at[PASSAGE_MATCHES];
+	uint8_t term[PASSAGE_MATCHES];
+	size_t n;
+} matches;
 
 static void match_token(void *ctx, const char *t, size_t n, size_t offset)
 {
-	first_match *m = ctx;
-	if (m->found) return;
+	matches *m = ctx;
+	if (m->n == PASSAGE_MATCHES || offset > UINT32_MAX) return;
 	for (size_t i = 0; i < m->q->count; i++)
 		if (m->q->n[i] == n && !memcmp(m->q->t[i], t, n)) {
-			m->found = true;
-			m->at = offset;
+			m->at[m->n] = (uint32_t)offset;
+			m->term[m->n++] = (uint8_t)i;
 			return;
 		}
 }
 
-size_t vz_text_first_match(const char *text, size_t len, const char *query, size_t qlen)
+size_t vz_text_best_match(const char *text, size_t len, const char *query, size_t qlen)
 {
 	qterms q = { .count = 0 };
 	tokens(query, qlen, add_qterm, &q);
-	first_match m = { &q, 0, false };
-	tokens(text, len, match_token, &m);
-	return m.found ? m.at : 0;
+	matches *m = malloc(sizeof *m);
+	if (!m) return 0;
+	m->q = &q;
+	m->n = 0;
+	tokens(text, len, match_token, m);
+	/* slide a window of PASSAGE bytes from each match: the most distinct query terms, then the
+	 * most matches, win; the earliest of equals */
+	uint32_t count[32] = { 0 };
+	size_t distinct = 0, j = 0, best_score = 0, best = 0;
+	for (size_t i = 0; i < m->n; i++) {
+		for (; j < m->n && m->at[j] < (uint64_t)m->at[i] + PASSAGE; j++) distinct += count[m->term[j]]++ == 0;
+		size_t score = distinct * PASSAGE_MATCHES + (j - i);
+		if (score > best_score) best_score = score, best = m->at[i];
+		distinct -= --count[m->term[i]] == 0;
+	}
+	free(m);
+	return best;
 }
 
 static double idf(uint64_t n, uint64_t df)
@@ -721,7 +896,6 @@ static int cmp_cand(const void *a, const void *b)
 }
 
 static const unsigned char *chunk_rec(const vz_text_index *x, uint32_t c) { return x->p + x->off_chunks + (uint64_t)c * CHUNK_REC; }
-static const unsigned char *file_rec(const vz_text_index *x, uint32_t f) { return x->p + x->off_files + (uint64_t)f * FILE_REC; }
 
 void vz_text_hits_free(vz_text_hit *h, size_t n)
 {

@@ -431,15 +431,15 @@ static void check_terms(struct checker *k, const char *dir, const vz_meta *m, bo
 }
 
 /* cache.bin (workspace collections): every byte, its structure, the collection id, the
- * snapshot's generation, and one chunk per row. */
+ * snapshot's generation, and one chunk per live row. */
 static void check_cache(struct checker *k, const char *dir, const vz_meta *m)
 {
 	char path[4200];
 	snprintf(path, sizeof path, "%s/cache.bin", dir);
 	vz_file_header h;
 	vz_coll_id id;
-	uint64_t chunks;
-	int rc = vz_ws_cache_info(path, &h, &id, &chunks);
+	uint64_t chunks, rows_end;
+	int rc = vz_ws_cache_info(path, &h, &id, &chunks, &rows_end);
 	if (rc == VZ_ENOENT) { problem(k, "cache.bin", -1, "missing (vz build --force makes it again)"); return; }
 	if (rc) { problem(k, "cache.bin", -1, "%s", short_detail(vz_last_error(), dir)); return; }
 	char want[33], got[33];
@@ -463,8 +463,10 @@ static void check_cache(struct checker *k, const char *dir, const vz_meta *m)
 	if (h.generation != m->generation)
 		problem(k, "cache.bin", 16, "generation %llu, metadata.json says %llu (%s)", (unsigned long long)h.generation,
 			(unsigned long long)m->generation, h.generation < m->generation ? "an older copy?" : "a newer copy?");
-	else if (chunks != m->rows)
-		problem(k, "cache.bin", -1, "%llu chunks, metadata.json says %llu rows", (unsigned long long)chunks, (unsigned long long)m->rows);
+	else if (chunks != m->live)
+		problem(k, "cache.bin", -1, "%llu chunks, metadata.json says %llu live rows", (unsigned long long)chunks, (unsigned long long)m->live);
+	else if (rows_end > m->rows)
+		problem(k, "cache.bin", -1, "names rows up to %llu, metadata.json says %llu rows", (unsigned long long)rows_end, (unsigned long long)m->rows);
 }
 
 /* When every other file disagrees with metadata.json in the same way, it is metadata.json that

@@ -625,6 +625,15 @@ typedef struct vz_row {
 int vz_collection_write_snapshot(const char *dir, const vz_config *cfg, const vz_row *rows, size_t n,
 				 int threads, uint64_t generation, const char *extra_json);
 
+/* Writes the next snapshot of the workspace collection in dir (locked by the caller): its
+ * committed rows in their order, those numbered in dead[] now tombstones, then the rows of
+ * add[]; the committed graph is extended by the new rows instead of built again. *first_new
+ * gets the row number of add[0]. VZ_EINVAL when there is no graph to extend (no rows, no
+ * usable index.hnsw, sq8) or a dead row is out of range, VZ_ECORRUPT when vectors.bin or
+ * index.hnsw is damaged: write a full snapshot instead. */
+int vz_collection_extend_snapshot(const char *dir, const uint64_t *dead, size_t n_dead, const vz_row *add, size_t n_add,
+				  int threads, const char *extra_json, uint64_t *first_new);
+
 /* Loads what searches read into memory, as hnswlib's load does: each node's links and vector
  * side by side (vz_hnsw_pack; an sq8 index is loaded whole instead, with
  * vz_map_preload). A single query is fastest without: it visits a few thousand scattered
@@ -804,7 +813,13 @@ typedef struct vz_text_doc {
 size_t vz_text_title(const char *t, size_t len);
 /* Writes postings.bin for docs at path (atomic replace, through lib/io.c). */
 int vz_text_index_write(const char *path, vz_text_doc *docs, size_t n, const vz_text_weights *w, uint64_t generation, uint64_t config_hash);
+/* The same, taking the postings of doc i from file from[i] of old when from[i] >= 0 (the same
+ * path, content hash and chunks; old written by this tokenizer) instead of tokenizing its text
+ * again: the same bytes, in a fraction of the time. VZ_ECORRUPT when old does not hold
+ * together (tokenize every file then), VZ_ENOMEM, VZ_EIO. */
 typedef struct vz_text_index vz_text_index;
+int vz_text_index_write_from(const char *path, const vz_text_index *old, const int64_t *from, vz_text_doc *docs, size_t n,
+			     const vz_text_weights *w, uint64_t generation, uint64_t config_hash);
 /* Maps postings.bin and checks its header and section table (not the body checksum). */
 int vz_text_index_open(const char *path, vz_text_index **out);
 /* Opens the postings.bin of collection directory dir that belongs to its committed generation
@@ -846,8 +861,10 @@ typedef struct vz_text_hit {
 int vz_text_search(const vz_text_index *x, const char *query, size_t qlen, size_t k, bool chunks, vz_text_hit **out, size_t *n);
 void vz_text_hits_free(vz_text_hit *h, size_t n);
 int vz_text_file_path(const vz_text_index *x, uint32_t file, const char **path, size_t *len);
-/* Offset in text of the first term that is also a term of query (0 when none). */
-size_t vz_text_first_match(const char *text, size_t len, const char *query, size_t qlen);
+/* Offset in text of the start of its passage that matches query best: of the windows of 320
+ * bytes from a term that is also a term of query, the one with the most distinct query terms,
+ * then the most matches, the earliest of equals (0 when none). Snippets and path:LINE show it. */
+size_t vz_text_best_match(const char *text, size_t len, const char *query, size_t qlen);
 
 /* True for the built-in embedding models: bm25 and the native ones of the workspace file
  * (native_bow, native_hash, native_ngram; lib/embed_native.c). */

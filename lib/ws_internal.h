@@ -1,4 +1,4 @@
-/* ws_internal.h: helpers shared by the workspace files (embed.c, walk.c, wscache.c, wsbuild.c);
+/* ws_internal.h: helpers shared by the workspace files (embed.c, embed_dir.c, embed_native.c, walk.c, wsbuild.c);
  * not part of the public API. */
 #ifndef VZ_WS_INTERNAL_H
 #define VZ_WS_INTERNAL_H
@@ -20,8 +20,21 @@ int vz_rd_bytes(vz_reader *r, size_t n, const unsigned char **out);
 int vz_bm25_encode(const vz_bm25 *m, vz_buf *b);
 int vz_bm25_decode(vz_reader *r, vz_bm25 **out);
 
-/* Calls fn for each term of text (lowercased, stemmed) with its 64-bit hash. */
+/* Calls fn for each term of text (lowercased, stemmed) with its 64-bit hash (lib/terms.c). */
 void vz_terms_each(const char *text, size_t len, void (*fn)(void *ctx, uint64_t h), void *ctx);
+
+/* A small open-addressing map from a term's hash to a u32 (terms.c): zero it to start. */
+typedef struct vz_term_map {
+	uint64_t *keys; /* 0 marks an empty slot (a zero hash is remapped to 1) */
+	uint32_t *vals;
+	size_t cap, n;
+	bool failed;
+} vz_term_map;
+/* The value of h, inserted as 0 when absent; NULL when out of memory. */
+uint32_t *vz_term_slot(vz_term_map *m, uint64_t h);
+/* The value of h (0 when absent). */
+uint32_t vz_term_get(const vz_term_map *m, uint64_t h);
+void vz_term_map_free(vz_term_map *m);
 
 /* Checks a mapped file's header (magic, version), body length and body checksum; r gets the body. */
 int vz_ws_open_body(const vz_map *map, const char *magic, uint32_t version, vz_file_header *h, vz_reader *r);
@@ -31,8 +44,9 @@ int vz_ws_cache_load_model(const char *path, vz_bm25 **out);
  * For the fuzz target and checks; builds use the loader directly. */
 int vz_ws_cache_check(const char *path);
 /* Reads all of cache.bin like vz_ws_cache_check and tells what it holds: its header, the
- * collection id it carries (zero for version 1) and the number of chunks (rows). */
-int vz_ws_cache_info(const char *path, vz_file_header *h, vz_coll_id *id, uint64_t *chunks);
+ * collection id it carries (zero for version 1), the number of chunks (live rows) and the end
+ * of the rows its files name (no more than the snapshot's rows). */
+int vz_ws_cache_info(const char *path, vz_file_header *h, vz_coll_id *id, uint64_t *chunks, uint64_t *rows_end);
 /* Where a df table came from: the collection id and the save count of terms.bin (its header's
  * generation), or the generation of cache.bin. */
 void vz_bm25_set_origin(vz_bm25 *m, const vz_coll_id *id, uint64_t saves);

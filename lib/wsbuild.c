@@ -1,18 +1,26 @@
 /* wsbuild.c: `vz build` for one workspace collection, and its cache.bin.
  *
- * cache.bin (vz_file_header VZ_MAGIC_CACHE, version 3; generation = the snapshot's, aux = the
+ * cache.bin (vz_file_header VZ_MAGIC_CACHE, version 4; generation = the snapshot's, aux = the
  * configuration hash; body checksummed; parsed as untrusted input):
  *   16 bytes: the collection id (not in version 1, still read)
  *   df table (see ws_internal.h)
  *   u64 files, then per file (sorted by path):
  *     u32 path length, path, u64 size, u64 mtime (ns), u64 content hash (XXH3), u32 chunks,
+ *     u64 first row (version 4 on: the snapshot's row of its first chunk, the others follow it;
+ *     before, the rows were in file order, chunk order),
  *     then per chunk (the rows the file produced, in row order):
  *       u64 start, u64 end (byte range in the file), u32 first line (1-based; version 3 on),
- *       u32 text length, text, dim x f32 vector.
+ *       u32 text length, text, and before version 4 dim x f32 vector (skipped when read).
  * A build does not use a cache older than version 3 (it reads every file again): its chunks
  * have no lines for postings.bin.
- * Keeping each chunk's text and vector is what lets an incremental build re-read and re-embed
- * only the files that changed, and yet write the same snapshot as a full build. A binary file
+ * An incremental build keeps the committed rows where they are, makes those of changed and
+ * removed files tombstones and appends the rows of changed and added files, so that the graph
+ * of index.hnsw is extended instead of built again (vz_collection_extend_snapshot); when the
+ * tombstones would pass a fifth of the rows, it writes the full snapshot in file order.
+ * Keeping each chunk's text is what lets an incremental build re-read and re-embed only the
+ * files that changed, and yet answer as a full build: an extended snapshot takes the vectors of
+ * the rows it keeps from vectors.bin, a snapshot written whole embeds the kept texts again (a
+ * document vector depends on its text alone, so it gets the same bits). A binary file
  * (a NUL byte) is recorded with content hash 0 and no chunks, so that it is not read again
  * while its size and modification time stay the same. */
 #include "ws_internal.h"
@@ -25,7 +33,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CACHE_VERSION 3 /* 1 carries no collection id (2 added it), 1 and 2 no chunk lines (3 added them) */
+#define CACHE_VERSION 4 /* 1 carries no collection id (2 added it), 1 and 2 no chunk lines (3 added them), 1 to 3 no rows (4) */
+#define NO_ROW UINT64_MAX /* a file whose rows are not in the snapshot yet */
 #define BINARY_PROBE 8192
 
 typedef struct ws_chunk {
@@ -33,7 +42,7 @@ typedef struct ws_chunk {
 	uint32_t line;
 	char *text;
 	uint32_t text_len;
-	float *vec;
+	float *vec; /* embedded in this build, or NULL (see ensure_vectors) */
 } ws_chunk;
 
 typedef struct ws_file {
@@ -42,16 +51,19 @@ typedef struct ws_file {
 	int64_t mtime_ns;
 	uint64_t hash;
 	uint32_t n_chunks;
+	uint64_t first_row; /* the snapshot's row of chunk 0, or NO_ROW */
 	ws_chunk *chunks;
 } ws_file;
 
 typedef struct ws_cache {
-	uint32_t version; /* of the file it was loaded from */
+	vz_file_header header; /* of the file it was loaded from */
+	uint32_t version;
 	uint64_t config_hash, generation;
 	vz_coll_id id;
 	uint32_t dim;
 	ws_file *files;
 	size_t n;
+	vz_bm25 *model; /* the df table of the chunks of files */
 } ws_cache;
 
 /* A binary file's record: no rows. */
@@ -72,6 +84,7 @@ static void cache_free(ws_cache *c)
 {
 	for (size_t i = 0; i < c->n; i++) file_free(&c->files[i]);
 	free(c->files);
+	vz_bm25_free(c->model);
 	memset(c, 0, sizeof *c);
 }
 
@@ -87,12 +100,14 @@ static int read_file_record(vz_reader *r, uint32_t dim, uint32_t version, ws_fil
 	if ((rc = vz_rd_bytes(r, plen, &p))) return rc;
 	if (memchr(p, 0, plen)) return vz_fail(VZ_ECORRUPT, "offset %zu: NUL in a path", at + 4);
 	if (!(f->path = strndup((const char *)p, plen))) return vz_fail(VZ_ENOMEM, "out of memory");
-	if ((rc = vz_rd_u64(r, &f->size)) || (rc = vz_rd_u64(r, &mtime)) || (rc = vz_rd_u64(r, &f->hash)) || (rc = vz_rd_u32(r, &n)))
+	if ((rc = vz_rd_u64(r, &f->size)) || (rc = vz_rd_u64(r, &mtime)) || (rc = vz_rd_u64(r, &f->hash)) || (rc = vz_rd_u32(r, &n)) ||
+	    (version >= 4 && (rc = vz_rd_u64(r, &f->first_row))))
 		return rc;
+	if (f->first_row > UINT64_MAX - n) return vz_fail(VZ_ECORRUPT, "offset %zu: first row %" PRIu64 " out of range", r->offset - 8, f->first_row);
 	f->mtime_ns = (int64_t)mtime;
-	/* each chunk takes at least 20 bytes (24 from version 3) plus its vector: bound the count
-	 * by what is left */
-	size_t per = (version >= 3 ? 24 : 20) + (size_t)dim * 4;
+	/* each chunk takes at least 20 bytes (24 from version 3) plus, before version 4, its
+	 * vector: bound the count by what is left */
+	size_t per = (version >= 3 ? 24 : 20) + (version < 4 ? (size_t)dim * 4 : 0);
 	if (n > r->left / per) return vz_fail(VZ_ECORRUPT, "offset %zu: %u chunks do not fit", r->offset - 4, n);
 	if (n && !(f->chunks = calloc(n, sizeof *f->chunks))) return vz_fail(VZ_ENOMEM, "out of memory");
 	for (uint32_t i = 0; i < n; i++) {
@@ -107,17 +122,13 @@ static int read_file_record(vz_reader *r, uint32_t dim, uint32_t version, ws_fil
 		if (!(c->text = malloc(c->text_len + 1u))) return vz_fail(VZ_ENOMEM, "out of memory");
 		memcpy(c->text, p, c->text_len);
 		c->text[c->text_len] = 0;
-		if ((rc = vz_rd_bytes(r, (size_t)dim * 4, &p))) return rc;
-		if (!(c->vec = malloc((size_t)dim * 4))) return vz_fail(VZ_ENOMEM, "out of memory");
-		for (uint32_t j = 0; j < dim; j++) {
-			uint32_t bits = vz_load_u32(p + 4 * j);
-			memcpy(&c->vec[j], &bits, 4);
-		}
+		if (version < 4 && (rc = vz_rd_bytes(r, (size_t)dim * 4, &p))) return rc;
 	}
 	return VZ_OK;
 }
 
-/* Loads cache.bin; VZ_ENOENT when missing, VZ_ECORRUPT when damaged (the caller rebuilds). */
+/* Loads cache.bin (only its df table into *model when model is not NULL); VZ_ENOENT when
+ * missing, VZ_ECORRUPT when damaged (the caller rebuilds). */
 static int cache_load(const char *path, ws_cache *c, vz_bm25 **model)
 {
 	memset(c, 0, sizeof *c);
@@ -140,19 +151,24 @@ static int cache_load(const char *path, ws_cache *c, vz_bm25 **model)
 		rc = vz_rd_u64(&r, &n);
 		if (!rc && n > r.left / 36) rc = vz_fail(VZ_ECORRUPT, "offset %zu: %" PRIu64 " files do not fit", r.offset - 8, n);
 		if (!rc && n && !(c->files = calloc(n, sizeof *c->files))) rc = vz_fail(VZ_ENOMEM, "out of memory");
+		uint64_t row = 0; /* before version 4, in file order */
 		for (uint64_t i = 0; i < n && !rc; i++) {
 			c->n = i + 1;
 			rc = read_file_record(&r, c->dim, h.version, &c->files[i]);
+			if (!rc && h.version < 4) c->files[i].first_row = row;
+			row += c->files[i].n_chunks;
 			if (!rc && i > 0 && strcmp(c->files[i - 1].path, c->files[i].path) >= 0)
 				rc = vz_fail(VZ_ECORRUPT, "offset %zu: files not sorted", r.offset);
 		}
 		if (!rc && r.left) rc = vz_fail(VZ_ECORRUPT, "offset %zu: trailing bytes", r.offset);
 	}
 	vz_unmap(&map);
+	c->header = h;
 	c->config_hash = h.aux;
 	c->generation = h.generation;
 	c->version = h.version;
 	if (!rc && model) *model = m;
+	else if (!rc) c->model = m;
 	else vz_bm25_free(m);
 	if (rc) {
 		cache_free(c);
@@ -167,20 +183,20 @@ int vz_ws_cache_load_model(const char *path, vz_bm25 **out)
 	return cache_load(path, &c, out);
 }
 
-int vz_ws_cache_info(const char *path, vz_file_header *h, vz_coll_id *id, uint64_t *chunks)
+int vz_ws_cache_info(const char *path, vz_file_header *h, vz_coll_id *id, uint64_t *chunks, uint64_t *rows_end)
 {
 	ws_cache c;
 	int rc = cache_load(path, &c, NULL);
 	if (rc) return rc;
+	*h = c.header;
 	*id = c.id;
-	*chunks = 0;
-	for (size_t i = 0; i < c.n; i++) *chunks += c.files[i].n_chunks;
+	*chunks = *rows_end = 0;
+	for (size_t i = 0; i < c.n; i++) {
+		*chunks += c.files[i].n_chunks;
+		if (c.files[i].n_chunks && c.files[i].first_row + c.files[i].n_chunks > *rows_end) *rows_end = c.files[i].first_row + c.files[i].n_chunks;
+	}
 	cache_free(&c);
-	vz_map map;
-	if ((rc = vz_map_file(path, &map))) return rc;
-	rc = vz_header_decode(map.data, map.size, VZ_MAGIC_CACHE, CACHE_VERSION, h);
-	vz_unmap(&map);
-	return rc;
+	return VZ_OK;
 }
 
 int vz_ws_cache_check(const char *path)
@@ -206,6 +222,7 @@ static int cache_save(const char *path, const ws_cache *c, const vz_bm25 *m)
 		if (!rc) rc = vz_buf_u64(&b, (uint64_t)f->mtime_ns);
 		if (!rc) rc = vz_buf_u64(&b, f->hash);
 		if (!rc) rc = vz_buf_u32(&b, f->n_chunks);
+		if (!rc) rc = vz_buf_u64(&b, f->n_chunks ? f->first_row : 0);
 		for (uint32_t j = 0; j < f->n_chunks && !rc; j++) {
 			const ws_chunk *ch = &f->chunks[j];
 			rc = vz_buf_u64(&b, ch->start);
@@ -213,11 +230,6 @@ static int cache_save(const char *path, const ws_cache *c, const vz_bm25 *m)
 			if (!rc) rc = vz_buf_u32(&b, ch->line);
 			if (!rc) rc = vz_buf_u32(&b, ch->text_len);
 			if (!rc) rc = vz_buf_put(&b, ch->text, ch->text_len);
-			for (uint32_t k = 0; k < c->dim && !rc; k++) {
-				uint32_t bits;
-				memcpy(&bits, &ch->vec[k], 4);
-				rc = vz_buf_u32(&b, bits);
-			}
 		}
 	}
 	if (!rc) {
@@ -311,70 +323,148 @@ static int row_id(vz_buf *ids, const char *path, uint32_t chunk)
 	return rc ? rc : vz_buf_printf(ids, "%s", id);
 }
 
-/* The "workspace" member of metadata.json: the file, the collection, its configuration hash,
- * and the file's size and mtime at build time (so a query can tell with one stat that the
- * file changed since). NUL-terminated. */
+/* The extra members of metadata.json, as one object: "workspace" with the file, the
+ * collection, its configuration hash, and the file's size and mtime at build time (so a query
+ * can tell with one stat that the file changed since). NUL-terminated. */
 static int ws_extra(const vz_workspace *w, const vz_ws_collection *wc, vz_buf *extra)
 {
 	struct stat st;
 	if (stat(w->path, &st)) memset(&st, 0, sizeof st);
-	int rc = vz_buf_put(extra, "\"workspace\":{\"file\":", 20);
+	int rc = vz_buf_put(extra, "{\"workspace\":{\"file\":", 21);
 	if (!rc) rc = vz_buf_json_string(extra, w->path, strlen(w->path), 0);
 	if (!rc) rc = vz_buf_printf(extra, ",\"collection\":");
 	if (!rc) rc = vz_buf_json_string(extra, wc->full_name, strlen(wc->full_name), 0);
-	if (!rc) rc = vz_buf_printf(extra, ",\"config_hash\":\"%016" PRIx64 "\",\"file_size\":%lld,\"file_mtime_ns\":%lld}",
+	if (!rc) rc = vz_buf_printf(extra, ",\"config_hash\":\"%016" PRIx64 "\",\"file_size\":%lld,\"file_mtime_ns\":%lld}}",
 				    wc->config_hash, (long long)st.st_size,
 				    (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec);
 	if (!rc) rc = vz_buf_put(extra, "", 1);
 	return rc;
 }
 
-/* Writes the snapshot of cache c: rows in file order, chunk order. */
-static int write_snapshot(const char *dir, const vz_workspace *w, const vz_ws_collection *wc, const ws_cache *c, int threads)
+/* The rows of the files of c (of those with no row yet when fresh_only), in file order, chunk
+ * order; their ids and payloads point into ids and pls. */
+static int make_rows(const ws_cache *c, bool fresh_only, vz_row **out, size_t *nout, vz_buf *ids, vz_buf *pls)
 {
 	size_t n = 0;
-	for (size_t i = 0; i < c->n; i++) n += c->files[i].n_chunks;
+	for (size_t i = 0; i < c->n; i++)
+		if (!fresh_only || c->files[i].first_row == NO_ROW) n += c->files[i].n_chunks;
 	vz_row *rows = calloc(n ? n : 1, sizeof *rows);
 	size_t *id_off = calloc(n ? n : 1, sizeof *id_off), *pl_off = calloc(n ? n : 1, sizeof *pl_off);
-	vz_buf ids = { 0 }, pls = { 0 }, extra = { 0 };
 	int rc = rows && id_off && pl_off ? VZ_OK : vz_fail(VZ_ENOMEM, "out of memory");
 	size_t r = 0;
 	for (size_t i = 0; i < c->n && !rc; i++) {
 		const ws_file *f = &c->files[i];
+		if (fresh_only && f->first_row != NO_ROW) continue;
 		for (uint32_t j = 0; j < f->n_chunks && !rc; j++, r++) {
 			const ws_chunk *ch = &f->chunks[j];
-			id_off[r] = ids.len;
-			rc = row_id(&ids, f->path, j);
-			rows[r].id_len = ids.len - id_off[r];
-			pl_off[r] = pls.len;
-			if (!rc) rc = vz_buf_put(&pls, "{\"path\":", 8);
-			if (!rc) rc = vz_buf_json_string(&pls, f->path, strlen(f->path), 0);
-			if (!rc) rc = vz_buf_printf(&pls, ",\"chunk\":%u,\"start\":%" PRIu64 ",\"end\":%" PRIu64 ",\"text\":", j, ch->start, ch->end);
-			if (!rc) rc = vz_buf_json_string(&pls, ch->text, ch->text_len, 0);
-			if (!rc) rc = vz_buf_put(&pls, "}", 1);
-			rows[r].payload_len = pls.len - pl_off[r];
+			id_off[r] = ids->len;
+			rc = row_id(ids, f->path, j);
+			rows[r].id_len = ids->len - id_off[r];
+			pl_off[r] = pls->len;
+			if (!rc) rc = vz_buf_put(pls, "{\"path\":", 8);
+			if (!rc) rc = vz_buf_json_string(pls, f->path, strlen(f->path), 0);
+			if (!rc) rc = vz_buf_printf(pls, ",\"chunk\":%u,\"start\":%" PRIu64 ",\"end\":%" PRIu64 ",\"text\":", j, ch->start, ch->end);
+			if (!rc) rc = vz_buf_json_string(pls, ch->text, ch->text_len, 0);
+			if (!rc) rc = vz_buf_put(pls, "}", 1);
+			rows[r].payload_len = pls->len - pl_off[r];
 			rows[r].vector = ch->vec;
 		}
 	}
 	/* the buffers may have moved while growing: point the rows into them now */
 	for (size_t i = 0; i < n && !rc; i++) {
-		rows[i].id = (const char *)ids.data + id_off[i];
-		rows[i].payload = (const char *)pls.data + pl_off[i];
+		rows[i].id = (const char *)ids->data + id_off[i];
+		rows[i].payload = (const char *)pls->data + pl_off[i];
 	}
-	if (!rc) rc = ws_extra(w, wc, &extra);
-	if (!rc) rc = vz_collection_write_snapshot(dir, &wc->cfg, rows, n, threads, c->generation, (const char *)extra.data);
-	free(rows);
 	free(id_off);
 	free(pl_off);
+	if (rc) {
+		free(rows);
+		return rc;
+	}
+	*out = rows;
+	*nout = n;
+	return VZ_OK;
+}
+
+/* Embeds again the chunks of c that have no vector (those cache.bin kept). */
+static int ensure_vectors(ws_cache *c, const vz_bm25 *m)
+{
+	for (size_t i = 0; i < c->n; i++)
+		for (uint32_t j = 0; j < c->files[i].n_chunks; j++) {
+			ws_chunk *ch = &c->files[i].chunks[j];
+			if (ch->vec) continue;
+			if (!(ch->vec = malloc(c->dim * sizeof *ch->vec))) return vz_fail(VZ_ENOMEM, "out of memory");
+			int rc = vz_embed_text(m, ch->text, ch->text_len, ch->vec);
+			if (rc) return vz_fail(rc == VZ_EDATA ? VZ_ECORRUPT : rc, "%s: chunk %u has no words to embed", c->files[i].path, j);
+		}
+	return VZ_OK;
+}
+
+/* Writes the snapshot of cache c: rows in file order, chunk order (each file's first_row set). */
+static int write_snapshot(const char *dir, const char *extra, const vz_ws_collection *wc, ws_cache *c, const vz_bm25 *m, int threads)
+{
+	vz_row *rows = NULL;
+	size_t n = 0;
+	vz_buf ids = { 0 }, pls = { 0 };
+	uint64_t row = 0;
+	for (size_t i = 0; i < c->n; i++) {
+		c->files[i].first_row = row;
+		row += c->files[i].n_chunks;
+	}
+	int rc = ensure_vectors(c, m);
+	if (!rc) rc = make_rows(c, false, &rows, &n, &ids, &pls);
+	if (!rc) rc = vz_collection_write_snapshot(dir, &wc->cfg, rows, n, threads, c->generation, extra);
+	free(rows);
 	vz_buf_free(&ids);
 	vz_buf_free(&pls);
-	vz_buf_free(&extra);
+	return rc;
+}
+
+/* True when the rows that cache c gives its files lie among the n rows of the snapshot. */
+static bool rows_fit(const ws_cache *c, uint64_t n)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (c->files[i].n_chunks && c->files[i].first_row != NO_ROW && (c->files[i].first_row > n || n - c->files[i].first_row < c->files[i].n_chunks))
+			return false;
+	return true;
+}
+
+/* The next snapshot as the committed one extended: the rows of the files of old that are still
+ * there (changed or removed files) become tombstones, the files of c with no row yet are
+ * appended. VZ_EINVAL or VZ_ECORRUPT when it cannot be done (vz_collection_extend_snapshot):
+ * then nothing was written. */
+static int extend_snapshot(const char *dir, const char *extra, const ws_cache *old, ws_cache *c, int threads)
+{
+	size_t n_dead = 0;
+	for (size_t i = 0; i < old->n; i++) n_dead += old->files[i].n_chunks;
+	uint64_t *dead = malloc((n_dead ? n_dead : 1) * sizeof *dead);
+	if (!dead) return vz_fail(VZ_ENOMEM, "out of memory");
+	n_dead = 0;
+	for (size_t i = 0; i < old->n; i++)
+		for (uint32_t j = 0; j < old->files[i].n_chunks; j++) dead[n_dead++] = old->files[i].first_row + j;
+	vz_row *rows = NULL;
+	size_t n = 0;
+	vz_buf ids = { 0 }, pls = { 0 };
+	uint64_t first = 0;
+	int rc = make_rows(c, true, &rows, &n, &ids, &pls);
+	if (!rc) rc = vz_collection_extend_snapshot(dir, dead, n_dead, rows, n, threads, extra, &first);
+	for (size_t i = 0; i < c->n && !rc; i++) {
+		ws_file *f = &c->files[i];
+		if (f->first_row != NO_ROW) continue;
+		f->first_row = first;
+		first += f->n_chunks;
+	}
+	free(dead);
+	free(rows);
+	vz_buf_free(&ids);
+	vz_buf_free(&pls);
 	return rc;
 }
 
 /* Writes postings.bin for the files of cache c (the snapshot of generation c->generation), as
- * NAME (postings.bin or postings.bin.new: see vz_workspace_build). */
-static int write_postings(const char *dir, const char *name, const vz_ws_collection *wc, const ws_cache *c)
+ * NAME (postings.bin or postings.bin.new: see vz_workspace_build). The files kept from the last
+ * build (first_row set) take their postings from old, its postings.bin, when there is one. */
+static int write_postings(const char *dir, const char *name, const vz_ws_collection *wc, const ws_cache *c, const vz_text_index *old)
 {
 	char path[4200];
 	int rc = vz_path_fmt(path, sizeof path, "%s/%s", dir, name);
@@ -401,7 +491,24 @@ static int write_postings(const char *dir, const char *name, const vz_ws_collect
 		for (uint32_t j = 0; j < f->n_chunks; j++, nch++)
 			chunks[nch] = (vz_text_chunk){ .text = f->chunks[j].text, .len = f->chunks[j].text_len, .line = f->chunks[j].line, .start = f->chunks[j].start };
 	}
-	if (!rc) rc = vz_text_index_write(path, docs, n, &wc->text, c->generation, wc->config_hash);
+	int64_t *from = old ? malloc((c->n ? c->n : 1) * sizeof *from) : NULL;
+	if (old && !from) old = NULL; /* tokenize them all: slower, the same bytes */
+	for (size_t i = 0, j = 0; old && i < c->n; i++) {
+		vz_text_file_stat fs = { 0 };
+		from[i] = -1;
+		if (c->files[i].first_row == NO_ROW) continue;
+		size_t pl = strlen(c->files[i].path);
+		int cmp = -1;
+		for (; j < vz_text_index_files(old) && !vz_text_index_file(old, (uint32_t)j, &fs); j++) {
+			cmp = memcmp(fs.path, c->files[i].path, fs.path_len < pl ? fs.path_len : pl);
+			if (!cmp) cmp = (fs.path_len > pl) - (fs.path_len < pl);
+			if (cmp >= 0) break;
+		}
+		if (!cmp) from[i] = (int64_t)j;
+	}
+	if (!rc) rc = vz_text_index_write_from(path, old, from, docs, n, &wc->text, c->generation, wc->config_hash);
+	if (rc == VZ_ECORRUPT && old) rc = vz_text_index_write(path, docs, n, &wc->text, c->generation, wc->config_hash);
+	free(from);
 	free(docs);
 	free(chunks);
 	return rc;
@@ -484,6 +591,7 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 {
 	double t0 = vz_now();
 	memset(st, 0, sizeof *st);
+	st->index = "kept";
 	char dir[4096], cpath[4200];
 	vz_lock lock = VZ_LOCK_INIT;
 	int rc = open_collection_dir(data_dir, wc, lock_timeout_ms, dir, sizeof dir, &lock);
@@ -492,21 +600,20 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 	vz_ws_entry *ents = NULL;
 	size_t n_ents = 0;
 	vz_bm25 *model = NULL;
-	if ((rc = vz_path_fmt(cpath, sizeof cpath, "%s/cache.bin", dir))) goto out;
+	vz_buf extra = { 0 }; /* metadata.json's extra members for this build */
+	vz_text_index *prev_postings = NULL;
+	if ((rc = vz_path_fmt(cpath, sizeof cpath, "%s/cache.bin", dir)) || (rc = ws_extra(w, wc, &extra))) goto out;
 	vz_meta meta;
-	uint64_t meta_gen = 0;
+	uint64_t meta_gen = 0, meta_rows = 0, meta_tomb = 0;
 	bool have_meta = vz_meta_read(dir, &meta) == VZ_OK, stamp_old = false;
 	if (have_meta) {
 		meta_gen = meta.generation;
-		vz_buf ex = { 0 };
-		if (vz_buf_put(&ex, "{", 1) == VZ_OK && ws_extra(w, wc, &ex) == VZ_OK) {
-			ex.data[ex.len - 1] = '}';
-			json_t *a = json_loads(meta.extra_json, 0, NULL), *b = json_loadb((const char *)ex.data, ex.len, 0, NULL);
-			stamp_old = !a || !b || !json_equal(a, b);
-			json_decref(a);
-			json_decref(b);
-		}
-		vz_buf_free(&ex);
+		meta_rows = meta.rows;
+		meta_tomb = st->tombstones = meta.tombstones;
+		json_t *a = json_loads(meta.extra_json, 0, NULL), *b = json_loadb((const char *)extra.data, extra.len - 1, 0, NULL);
+		stamp_old = !a || !b || !json_equal(a, b);
+		json_decref(a);
+		json_decref(b);
 		vz_meta_free(&meta);
 	}
 	if ((rc = vz_ws_walk(wc, data_dir, &ents, &n_ents))) goto out;
@@ -517,11 +624,18 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		goto out;
 	}
 	uint64_t generation = old.generation > meta_gen ? old.generation : meta_gen;
+	/* the committed graph can be extended when cache.bin tells the rows of that snapshot */
+	bool extensible = have_meta && old.n && old.generation == meta_gen && wc->cfg.quantization != VZ_QUANT_SQ8;
 	if (force || old.config_hash != wc->config_hash || old.dim != wc->cfg.dim || (old.n && old.version < 3)) {
+		extensible = false;
 		st->rebuilt = old.n > 0 || force;
 		cache_free(&old);
 	}
-	if ((rc = vz_bm25_new(wc->cfg.dim, &model))) goto out;
+	/* the df table of the files kept is the old one, less the changed and removed files'
+	 * chunks, plus the new ones' (the same counts as counting every chunk again) */
+	bool count_all = !old.model;
+	if (old.model) model = old.model, old.model = NULL;
+	else if ((rc = vz_bm25_new(wc->cfg.dim, &model))) goto out;
 	vz_bm25_set_native(model, vz_native_code(wc->cfg.embedding, wc->ngram_min, wc->ngram_max));
 	cur.dim = wc->cfg.dim;
 	cur.config_hash = wc->config_hash;
@@ -541,7 +655,7 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		if (prev) oi++;
 		if (progress) progress(ctx, i, n_ents);
 		if (prev && prev->size == e->size && prev->mtime_ns == e->mtime_ns) {
-			cur.files[cur.n++] = *prev; /* unchanged: moved over, not re-read */
+			cur.files[cur.n++] = *prev; /* unchanged: moved over with its rows, not re-read */
 			memset(prev, 0, sizeof *prev);
 			continue;
 		}
@@ -549,6 +663,7 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		if ((rc = vz_path_fmt(full, sizeof full, "%s/%s", wc->project_dir, e->path))) goto out;
 		ws_file f;
 		rc = embed_file(wc, model, full, e, &f);
+		st->read += rc == VZ_OK;
 		if (rc == VZ_ENOENT) { /* vanished: as if it were not there */
 			rc = VZ_OK;
 			if (prev && !skipped(prev)) st->removed++;
@@ -566,6 +681,7 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 			memset(prev, 0, sizeof *prev);
 			continue;
 		}
+		f.first_row = NO_ROW;
 		if (prev && !skipped(prev)) st->changed++;
 		else if (!skipped(&f)) st->added++;
 		else restat = true; /* a new binary file, or a text file that became one */
@@ -576,8 +692,12 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		else st->removed++;
 	}
 	if (progress) progress(ctx, n_ents, n_ents);
+	for (size_t i = 0; i < old.n && !count_all; i++) /* what is left in old: changed and removed files */
+		for (uint32_t j = 0; j < old.files[i].n_chunks && !rc; j++)
+			rc = vz_bm25_remove_document(model, old.files[i].chunks[j].text, old.files[i].chunks[j].text_len);
 	for (size_t i = 0; i < cur.n; i++) {
 		st->chunks += cur.files[i].n_chunks;
+		if (!count_all && cur.files[i].first_row != NO_ROW) continue; /* counted in the old table */
 		for (uint32_t j = 0; j < cur.files[i].n_chunks && !rc; j++)
 			rc = vz_bm25_add_document(model, cur.files[i].chunks[j].text, cur.files[i].chunks[j].text_len);
 	}
@@ -586,6 +706,11 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		if (skipped(&cur.files[i])) st->binary++;
 		else st->files++;
 	}
+	/* the committed postings.bin, whose postings of the files kept are taken over */
+	if (!count_all && vz_text_index_open_dir(dir, meta_gen, &prev_postings) == VZ_OK && vz_text_index_config(prev_postings) != wc->config_hash) {
+		vz_text_index_close(prev_postings);
+		prev_postings = NULL;
+	}
 	bool dirty = st->rebuilt || st->changed || st->added || st->removed || !have_meta || old.config_hash != wc->config_hash;
 	if (dirty) {
 		cur.generation = generation + 1;
@@ -593,8 +718,25 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		 * postings.bin: a crash anywhere leaves a postings file of the committed generation,
 		 * which readers pick (vz_text_index_open_dir) */
 		char settled[4200];
-		if ((rc = write_postings(dir, "postings.bin.new", wc, &cur))) goto out;
-		if ((rc = write_snapshot(dir, w, wc, &cur, threads))) goto out;
+		if ((rc = write_postings(dir, "postings.bin.new", wc, &cur, prev_postings))) goto out;
+		/* what is left in old is the records of changed and removed files: their rows die */
+		uint64_t dead = meta_tomb, added = 0;
+		for (size_t i = 0; i < old.n; i++) dead += old.files[i].n_chunks;
+		for (size_t i = 0; i < cur.n; i++)
+			if (cur.files[i].first_row == NO_ROW) added += cur.files[i].n_chunks;
+		rc = VZ_EINVAL;
+		st->index = "extended";
+		st->appended = added;
+		st->tombstones = dead;
+		if (extensible && rows_fit(&old, meta_rows) && rows_fit(&cur, meta_rows) && dead * 5 <= meta_rows + added)
+			rc = extend_snapshot(dir, (const char *)extra.data, &old, &cur, threads);
+		if (rc == VZ_EINVAL || rc == VZ_ECORRUPT) { /* too many tombstones, no graph to extend, or a damaged one */
+			st->index = "built";
+			st->appended = st->chunks;
+			st->tombstones = 0;
+			rc = write_snapshot(dir, (const char *)extra.data, wc, &cur, model, threads);
+		}
+		if (rc) goto out;
 		if ((rc = vz_settle_data_file(dir, "postings.bin", VZ_MAGIC_POSTINGS, cur.generation, true, settled, sizeof settled))) goto out;
 		/* cache.bin carries the identity the snapshot was given */
 		if ((rc = vz_meta_read(dir, &meta))) goto out;
@@ -611,25 +753,22 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		if ((rc = vz_meta_read(dir, &meta))) goto out;
 		cur.id = meta.id; /* the snapshot's identity, as after a snapshot */
 		vz_meta_free(&meta);
-		if ((rc = write_postings(dir, "postings.bin", wc, &cur)) || (rc = cache_save(cpath, &cur, model))) goto out;
+		if ((rc = write_postings(dir, "postings.bin", wc, &cur, prev_postings)) || (rc = cache_save(cpath, &cur, model))) goto out;
 	}
 	if (stamp_old && vz_meta_read(dir, &meta) == VZ_OK) {
 		/* the workspace file changed, not this collection: only its record in metadata.json */
-		vz_buf ex = { 0 };
-		if (!(rc = vz_buf_put(&ex, "{", 1)) && !(rc = ws_extra(w, wc, &ex)) && !(rc = vz_buf_put(&ex, "", 1))) {
-			ex.data[ex.len - 2] = '}';
-			char *prev = meta.extra_json;
-			meta.extra_json = (char *)ex.data;
-			rc = vz_meta_write(dir, &meta);
-			meta.extra_json = prev;
-		}
-		vz_buf_free(&ex);
+		char *prev = meta.extra_json;
+		meta.extra_json = (char *)extra.data;
+		rc = vz_meta_write(dir, &meta);
+		meta.extra_json = prev;
 		vz_meta_free(&meta);
 	}
 out:
 	st->seconds = vz_now() - t0;
 	vz_ws_entries_free(ents, n_ents);
 	vz_bm25_free(model);
+	vz_buf_free(&extra);
+	vz_text_index_close(prev_postings);
 	cache_free(&old);
 	cache_free(&cur);
 	vz_lock_release(&lock);

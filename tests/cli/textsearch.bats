@@ -26,16 +26,17 @@ setup() {
 }
 
 @test "results are per file: best chunk as path:LINE with a snippet, identical files once, --chunks lists chunks" {
-	mkdir -p p/a p/b
+	mkdir -p p/a p/b p/c
 	{ echo "# Notes"; for i in $(seq 1 60); do echo "filler line $i about gardening and weather"; done; echo "the zeppelin moored above the harbour at dawn"; for i in $(seq 1 60); do echo "more filler $i on gardening"; done; } > p/long.md
 	printf '# Airships\nA zeppelin is a rigid airship.\n' > p/a/ship.md
 	cp p/a/ship.md p/b/ship.md
+	cp p/a/ship.md p/c/ship.md
 	printf '# Other\nnothing to see\n' > p/other.md
 	"$VZ" build -q
 	run "$VZ" query p/docs --text "zeppelin harbour"
 	assert_success
 	assert_line --regexp $'^[0-9.]+\tlong.md:62\t\.\.\..*the zeppelin moored above the harbour at dawn'
-	assert_line --regexp $'^[0-9.]+\ta/ship.md:2\t.*A zeppelin is a rigid airship\.\t\(\+1 identical: b/ship.md\)$'
+	assert_line --regexp $'^[0-9.]+\ta/ship.md:2\t.*A zeppelin is a rigid airship\.\t\(\+2 identical: b/ship.md c/ship.md\)$'
 	[ "${#lines[@]}" -eq 2 ]
 	run "$VZ" query p/docs --text "moored harbour" --json -k 1
 	assert_output --regexp '^\{"path":"long.md","line":62,"id":"long.md#[0-9]+","score":[0-9.]+,"text":".*zeppelin moored.*"\}$'
@@ -62,10 +63,44 @@ setup() {
 @test "snippets never carry raw control characters" {
 	printf '# Esc\nbold\033[1mterminal\033[0m and b\bbell\007 and carriage\rreturn quokka\n' > p/ctl.md
 	"$VZ" build -q
-	run "$VZ" query p/docs --text "quokka terminal"
+	for args in "" "--chunks" "--json"; do
+		run "$VZ" query p/docs --text "quokka terminal" $args
+		assert_success
+		[[ "$output" != *[$'\001'-$'\010'$'\013'-$'\037'$'\177']* ]] || fail "control characters in ($args): $(printf '%q' "$output")"
+		assert_output --partial "quokka"
+	done
+	# a dynamic text collection prints its snippets the same way
+	"$VZ" create notes --embedding bm25 --dim 64 -q
+	"$VZ" insert notes --text $'a bell\007 rings\033[2J for the quokka' --id n1 -q
+	run "$VZ" query notes --text "quokka bell"
 	assert_success
 	[[ "$output" != *[$'\001'-$'\010'$'\013'-$'\037'$'\177']* ]] || fail "control characters in: $(printf '%q' "$output")"
 	assert_output --partial "quokka"
+}
+
+@test "path:LINE and the snippet point at the passage with the most query terms, not the first one" {
+	# the shape of README.md's recipes: a recovery note that says "restore from a backup" once,
+	# then, in the same chunk, the restore procedure
+	{
+		echo "# Recipes"
+		echo "vz recover docs --mode salvage      # keep every readable transaction"
+		echo "# damage to metadata.json makes it exit 1 with \"restore from a backup\", changing nothing."
+		echo "vz dump docs > docs.jsonl           # the manual path: dump, edit, load"
+		for i in 1 2 3 4 5 6; do echo "# note $i on the write-ahead log, checkpoints and tombstones in general"; done
+		echo "Disaster recovery from the nightly backups:"
+		echo "vz verify --backup \"\$b\"             # checks the archive first"
+		echo "vz restore \"\$b\" docs --force        # one collection"
+		echo "vz restore \"\$b\" --force             # or every collection in the archive"
+	} > p/README.md
+	"$VZ" build -q
+	run "$VZ" query p/docs --text "how do I restore a backup" -k 1
+	assert_success
+	assert_output --regexp $'^[0-9.]+\tREADME.md:12\t\.\.\..*vz verify --backup'
+	run "$VZ" query p/docs --text "how do I restore a backup" --json -k 1
+	assert_output --regexp '^\{"path":"README.md","line":12,'
+	# one match only: the first one, as before
+	run "$VZ" query p/docs --text "salvage" -k 1
+	assert_output --regexp $'^[0-9.]+\tREADME.md:2\t'
 }
 
 @test "verify checks postings.bin; a damaged one is reported and refused by queries" {
@@ -117,6 +152,34 @@ setup() {
 		n=$((n + 1))
 	done
 	[ "$n" -gt 5 ]
+}
+
+@test "an incremental build takes no damage over from the files it extends" {
+	for i in $(seq 1 20); do printf '# Note %d\nwords about topic %d and a heron\n' $i $i > p/n$i.md; done
+	"$VZ" build -q
+	D="$VZ_DATA_DIR/workspace/p/docs"
+	for file in postings.bin vectors.bin index.hnsw; do
+		# a bit flip in the body, then one file changes
+		size=$(stat -c %s "$D/$file")
+		byte=$(od -An -tu1 -j $((size / 2)) -N1 "$D/$file" | tr -d ' ')
+		printf "\\$(printf '%03o' $((byte ^ 4)))" | dd of="$D/$file" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
+		run "$VZ" verify p/docs
+		assert_failure 1
+		assert_output --partial "$file"
+		echo "and an egret near $file" >> p/n5.md
+		run "$VZ" build --json
+		# postings.bin: the kept files tokenized again; the others: the snapshot written whole
+		if [ "$file" = postings.bin ]; then want=extended; else want=built; fi
+		assert_output --partial "\"read\":1,\"index\":\"$want\""
+		run "$VZ" verify p/docs
+		assert_success
+		"$VZ" query p/docs --text "heron topic egret" -k 20 --json > "$BATS_TEST_TMPDIR/inc"
+		cp -a "$VZ_DATA_DIR" "$BATS_TEST_TMPDIR/keep"
+		"$VZ" build -q --force
+		"$VZ" query p/docs --text "heron topic egret" -k 20 --json > "$BATS_TEST_TMPDIR/full"
+		cmp "$BATS_TEST_TMPDIR/inc" "$BATS_TEST_TMPDIR/full"
+		rm -rf "$VZ_DATA_DIR" && mv "$BATS_TEST_TMPDIR/keep" "$VZ_DATA_DIR"
+	done
 }
 
 @test "postings.bin travels in backups; a no-change build leaves it alone" {

@@ -124,6 +124,28 @@ setup() {
 	assert_output --regexp '^proj/docs: 41 files, 0 changed, 0 added, 1 removed'
 }
 
+@test "after one change a build reads one file and extends the graph (vz build --json and -v say so)" {
+	cp "$FIX/simplified.yml" "$W/vectorize-workspace.yml"
+	cd "$W"
+	for i in $(seq 1 60); do printf '# Note %d\nTopic %d talks about item%d and shared words.\n' $i $((i % 7)) $i > proj/docs/n$i.md; done
+	run "$VZ" build proj/docs --json
+	assert_output --partial '"read":62,"index":"built"'
+	echo "The lighthouse keeper logs every ship." >> proj/docs/n17.md
+	run "$VZ" build proj/docs --json
+	assert_output --regexp '"changed":1,"added":0,"removed":0,.*"read":1,"index":"extended","appended":1,"tombstones":1,'
+	run "$VZ" build proj/docs -v
+	assert_line 'proj/docs: 0 files read, index kept, 0 rows appended, 1 tombstone'
+	run "$VZ" verify proj/docs
+	assert_success
+	run "$VZ" query proj/docs --text "lighthouse keeper" -k 1
+	assert_output --regexp $'^[0-9.]+\tdocs/n17.md:3\t.*The lighthouse keeper logs every ship.$'
+	# the answers are a forced build's
+	"$VZ" query proj/docs --text "lighthouse ship" -k 5 --json > "$BATS_TEST_TMPDIR/inc"
+	"$VZ" build --force proj/docs -q
+	"$VZ" query proj/docs --text "lighthouse ship" -k 5 --json > "$BATS_TEST_TMPDIR/full"
+	cmp "$BATS_TEST_TMPDIR/inc" "$BATS_TEST_TMPDIR/full"
+}
+
 @test "workspace collections are read-only (77, naming the workspace file)" {
 	cp "$FIX/simplified.yml" "$W/vectorize-workspace.yml"
 	cd "$W"

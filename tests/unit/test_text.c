@@ -93,8 +93,16 @@ TEST(text_index_ranks_groups_and_splits_words)
 	CHECK_INT(n, 1);
 	vz_text_hits_free(h, n);
 	vz_text_index_close(x);
-	CHECK_INT(vz_text_first_match("Rain, then zeppelins and a Zeppelin", 35, "zeppelin", 8), 27);
-	CHECK_INT(vz_text_first_match("nothing", 7, "zeppelin", 8), 0);
+	CHECK_INT(vz_text_best_match("Rain, then zeppelins and a Zeppelin", 35, "zeppelin", 8), 27);
+	CHECK_INT(vz_text_best_match("nothing", 7, "zeppelin", 8), 0);
+	/* the passage with the most distinct query terms, then the most matches, wins */
+	char far[1200];
+	snprintf(far, sizeof far, "rain once.%600s rain and snow, snow again.", "");
+	CHECK_INT(vz_text_best_match(far, strlen(far), "snow rain", 9), 611);
+	snprintf(far, sizeof far, "rain snow.%600s rain and snow, snow again.", "");
+	CHECK_INT(vz_text_best_match(far, strlen(far), "snow rain", 9), 611);
+	snprintf(far, sizeof far, "rain snow snow.%600s rain and snow.", "");
+	CHECK_INT(vz_text_best_match(far, strlen(far), "snow rain", 9), 0);
 	/* the same input writes the same bytes */
 	CHECK_OK(vz_text_index_write("again.bin", docs, 4, &w, 5, 77));
 	CHECK_INT(t_sh("cmp -s postings.bin again.bin"), 0);
