@@ -7,7 +7,9 @@
 # BENCH_N (rows, default 100000), BENCH_SINGLE (single inserts, default 200), BENCH_CKPT_SIZES
 # (collections a 1000-operation checkpoint is folded into, default "100000 1000000").
 #   never wait: the default insert's time to acknowledge, queries during its detached
-#   checkpoint, time until the index is complete, checkpoint time and bytes per 1000 operations.
+#   checkpoint, time until the index is complete, checkpoint time and bytes per 1000 operations
+#   (an incremental checkpoint: a segment beside the base), a query with N rows not yet
+#   checkpointed, recover of an undamaged collection with 1000 operations in its log.
 set -euo pipefail
 VZ=${VZ:-$PWD/vz}
 D=${BENCH_DIR:-$PWD/build/bench/durability}
@@ -65,6 +67,13 @@ done
 nw_indexed=$(echo "$t2 - $t0" | bc)
 a=$(now); for i in 1 2 3 4 5 6 7 8 9 10; do "$VZ" query nw --vector "$q" -k 10 >/dev/null; done; b=$(now)
 nw_query_after=$(echo "($b - $a) / 10" | bc -l)
+# A query while N rows are in the log only (no checkpoint at all): each process opens the
+# collection, so this is the cost of taking the log in.
+"$VZ" create u --dim 128 --metric euclidean --checkpoint-ops 100000000 -q
+VZ_AUTO_CHECKPOINT=off "$VZ" insert u "$D/base.fvecs" --no-bulk -q
+a=$(now); for i in 1 2 3 4 5 6 7 8 9 10; do "$VZ" query u --vector "$q" -k 10 >/dev/null; done; b=$(now)
+u_query=$(echo "($b - $a) / 10" | bc -l)
+"$VZ" drop u --no-backup -q
 
 # A checkpoint folding 1000 operations into a collection of S rows (BENCH_CKPT_SIZES): its
 # time and the bytes its process wrote (wchar of /proc/PID/io, reaped children included).
@@ -87,13 +96,22 @@ for i in range(1000): print(json.dumps({'id': 'n%d' % i, 'vector': [round(r.gaus
 	a=$(now)
 	w=$(bash -c '"$0" checkpoint "$1" -q && sed -n "s/^wchar: //p" /proc/$$/io' "$VZ" "c$S")
 	b=$(now)
-	echo "$S $(echo "$b - $a" | bc) $w" >> "$D/ckpt"
+	# recover of the undamaged collection with another 1000 operations in its log
+	python3 -c "
+import json, random
+r = random.Random(5)
+for i in range(1000): print(json.dumps({'id': 'm%d' % i, 'vector': [round(r.gauss(0, 1), 5) for _ in range(128)]}))" > "$D/ops2.jsonl"
+	VZ_AUTO_CHECKPOINT=off "$VZ" insert "c$S" "$D/ops2.jsonl" -q
+	a2=$(now); "$VZ" recover "c$S" -q; b2=$(now)
+	echo "$S $(echo "$b - $a" | bc) $w $(echo "$b2 - $a2" | bc)" >> "$D/ckpt"
+	"$VZ" drop "c$S" --no-backup -q
 	rm -f "$D/c$S.fvecs"
 done
 
-python3 - "$nw_ack" "$nw_indexed" "$nw_query_after" "$D/nw_query" "$D/ckpt" "$N" <<'PY'
+python3 - "$nw_ack" "$nw_indexed" "$nw_query_after" "$D/nw_query" "$D/ckpt" "$N" "$u_query" <<'PY'
 import statistics, sys
 ack, indexed, after = float(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]) * 1000
+u_query = float(sys.argv[7]) * 1000
 qs = sorted(float(x) * 1000 for x in open(sys.argv[4]))
 n = int(sys.argv[6])
 print(f"never wait: default insert of {n} x 128 (WAL fsync, checkpoint detached):")
@@ -102,9 +120,11 @@ print(f"  index complete after            {indexed:8.2f} s")
 if qs:
     print(f"  vz query during its checkpoint  {statistics.median(qs):8.1f} ms median, {qs[-1]:.1f} ms max ({len(qs)} queries)")
 print(f"  vz query once indexed           {after:8.1f} ms")
+print(f"  vz query, {n} rows in the log   {u_query:8.1f} ms (no checkpoint yet)")
 for line in open(sys.argv[5]):
-    s, t, w = line.split()
+    s, t, w, rec = line.split()
     print(f"  checkpoint of 1000 ops into {int(s):>8} rows: {float(t):6.2f} s, {int(w) / 2**20:8.1f} MiB written")
+    print(f"  recover with 1000 ops in the log, {int(s):>8} rows: {float(rec):6.2f} s")
 PY
 
 python3 - "$N" "$vz_fvecs_wal" "$vz_jsonl_wal" "$vz_fvecs_bulk" "$sq_bulk" "$D/vz_single" "$D/sq_single" <<'PY'

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { O_ALL, O_IF_NEEDED, O_WAIT, O_THREADS, O_JSON, O_SET_OPS, O_SET_SECONDS };
+enum { O_ALL, O_IF_NEEDED, O_WAIT, O_THREADS, O_JSON, O_SET_OPS, O_SET_SECONDS, O_COMPACT };
 static const struct vz_option options[] = {
 	[O_ALL] = { "all", 0, OPT_FLAG, NULL, "every dynamic collection in the data directory", 0, 0, COMPLETE_NONE, NULL },
 	[O_IF_NEEDED] = { "if-needed", 0, OPT_FLAG, NULL, "only when the automatic thresholds are reached (for cron)", 0, 0, COMPLETE_NONE, NULL },
@@ -14,6 +14,7 @@ static const struct vz_option options[] = {
 	[O_JSON] = { "json", 0, OPT_FLAG, NULL, "one JSON object per collection", 0, 0, COMPLETE_NONE, NULL },
 	[O_SET_OPS] = { "set-ops", 0, OPT_INT, "N", "from now on, checkpoint automatically after N WAL operations (no checkpoint now)", 1, 100000000, COMPLETE_NONE, NULL },
 	[O_SET_SECONDS] = { "set-seconds", 0, OPT_INT, "S", "... or when the oldest is S seconds old (no checkpoint now)", 1, 100000000, COMPLETE_NONE, NULL },
+	[O_COMPACT] = { "compact", 0, OPT_FLAG, NULL, "fold the segments and the WAL into a new vectors.bin and index.hnsw, even with nothing to fold", 0, 0, COMPLETE_NONE, NULL },
 };
 
 /* The workspace file's `backup: {after_checkpoint: true}`: the collections just checkpointed
@@ -96,7 +97,8 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	}
 	char **done = calloc((size_t)n + 1, sizeof *done);
 	if (!done) { vz_cli_targets_free(names, n); return vz_report(cli, vz_fail(VZ_ENOMEM, "out of memory")); }
-	unsigned flags = (opt_set(args, O_IF_NEEDED) ? VZ_CHECKPOINT_IF_NEEDED : 0) | (opt_set(args, O_WAIT) ? VZ_CHECKPOINT_WAIT : 0);
+	unsigned flags = (opt_set(args, O_IF_NEEDED) ? VZ_CHECKPOINT_IF_NEEDED : 0) | (opt_set(args, O_WAIT) ? VZ_CHECKPOINT_WAIT : 0) |
+			 (opt_set(args, O_COMPACT) ? VZ_CHECKPOINT_FORCE : 0);
 	for (int i = 0; i < n; i++) {
 		if (opt_set(args, O_ALL) && strchr(names[i], '/')) continue; /* workspace: rebuilt by vz build */
 		char dir[4200];

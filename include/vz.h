@@ -32,8 +32,9 @@ extern "C" {
 
 #define VZ_VERSION "0.1.0"
 /* The on-disk format version of the collections this library writes (metadata.json's
- * format_version), and the newest it reads; vz-format(5). */
-#define VZ_FORMAT_VERSION 2
+ * format_version: 3 for a dynamic collection with segments, 2 without), and the newest it
+ * reads; vz-format(5). */
+#define VZ_FORMAT_VERSION 3
 
 /* ---------------------------------------------------------------------------------------------
  * Errors

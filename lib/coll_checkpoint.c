@@ -103,21 +103,22 @@ static int encode_sq8(struct row_source *src, uint64_t n, uint32_t dim, float **
 	return VZ_OK;
 }
 
-/* Writes vectors.bin.new and index.hnsw.new for rows [0,n) of src. When base_index is given
- * (and not compacting), its graph holds rows [0, n_base) and only the rest are inserted. */
+/* Writes vectors.bin.new and index.hnsw.new (or, with seg_gen, the files of that segment) for
+ * rows [0,n) of src. When base_index is given (and not compacting), its graph holds rows
+ * [0, n_base) and only the rest are inserted. */
 static int write_data_files(const char *dir, const vz_config *cfg, const vz_coll_id *id, uint64_t gen, struct row_source *src,
 			    const vz_out_row *rows, size_t n, const vz_hnsw_index *base_index, size_t n_base,
-			    int threads, vz_file_sum *vsum, vz_file_sum *isum)
+			    int threads, vz_file_sum *vsum, vz_file_sum *isum, uint64_t seg_gen)
 {
 	char vpath[4200], ipath[4200];
 	bool sq8 = cfg->quantization == VZ_QUANT_SQ8;
 	float *ranges = NULL;
 	uint8_t *codes = NULL;
-	int rc = vz_path_fmt(vpath, sizeof vpath, "%s/vectors.bin.new", dir);
-	if (!rc) rc = vz_path_fmt(ipath, sizeof ipath, "%s/index.hnsw.new", dir);
+	int rc = seg_gen ? vz_segment_path(dir, seg_gen, false, vpath, sizeof vpath) : vz_path_fmt(vpath, sizeof vpath, "%s/vectors.bin.new", dir);
+	if (!rc) rc = seg_gen ? vz_segment_path(dir, seg_gen, true, ipath, sizeof ipath) : vz_path_fmt(ipath, sizeof ipath, "%s/index.hnsw.new", dir);
 	if (!rc && sq8) rc = encode_sq8(src, n, cfg->dim, &ranges, &codes);
 	if (!rc) rc = vz_vectors_write(vpath, id, gen, cfg->dim, cfg->metric, read_row, src, rows, n, vsum);
-	if (rc) { free(ranges); free(codes); return rc; }
+	if (rc || !isum) { free(ranges); free(codes); return rc; } /* no isum: a segment without a graph */
 	const float *vectors = sq8 ? NULL : src->packed;
 	vz_hnsw_builder *b = NULL;
 	vz_hnsw_params p = { .m = cfg->m, .ef_construction = cfg->ef_construction, .seed = 42, .sq8 = sq8 };
@@ -163,8 +164,9 @@ static int commit_checkpoint(const char *dir, const vz_meta *m)
 	char *old = NULL;
 	size_t old_len = 0;
 	if (vz_read_file(meta_path, 1u << 20, &old, &old_len) != VZ_OK) old = NULL;
+	bool base = m->rows > 0 && m->base_generation == m->generation; /* this checkpoint wrote the base */
 	rc = vz_meta_write(dir, m);
-	for (int i = 0; !rc && i < 2 && m->rows > 0; i++) {
+	for (int i = 0; !rc && i < 2 && base; i++) {
 		if ((rc = vz_path_fmt(p[0], sizeof p[0], "%s/%s", dir, names[i])) || (rc = vz_path_fmt(p[1], sizeof p[1], "%s/%s.new", dir, names[i])) ||
 		    (rc = vz_path_fmt(p[2], sizeof p[2], "%s/%s.prev", dir, names[i])))
 			break;
@@ -190,8 +192,10 @@ static int commit_checkpoint(const char *dir, const vz_meta *m)
 	free(old);
 	/* the next reader maps the new files in 2 MiB pages (not the float vectors of an sq8
 	 * collection: see vz_map_advise_huge) */
-	for (int i = m->cfg.quantization == VZ_QUANT_SQ8 ? 1 : 0; i < 2 && m->rows > 0; i++)
+	for (int i = m->cfg.quantization == VZ_QUANT_SQ8 ? 1 : 0; i < 2 && base; i++)
 		if (!vz_path_fmt(p[0], sizeof p[0], "%s/%s", dir, names[i])) vz_cache_huge(p[0]);
+	/* segments folded into the base by this checkpoint */
+	if (!m->workspace) vz_coll_remove_unlisted_segments(dir, m);
 	/* committed and durable: the previous files are garbage now (a failure to remove them is
 	 * harmless: the next writer removes them) */
 	for (int i = 0; i < 3; i++)
@@ -258,37 +262,102 @@ static uint64_t last_committed_seq(const struct vz_collection *c)
 	return c->meta.wal_seq;
 }
 
+/* An incremental checkpoint: the delta's rows (n of them: its live rows, and a tombstone row
+ * for each delete of a row the base or a segment holds) as a new segment with a graph of its
+ * own (flat: without one, searched exactly until the next checkpoint folds it into the base);
+ * the base and the older segments are not touched. Without rows it only starts the next log
+ * (a new generation, the same files). */
+static int segment_build(vz_collection *c, const char *out_dir, int threads, uint64_t n, bool flat, vz_meta *m_out, bool *built)
+{
+	uint32_t dim = c->meta.cfg.dim;
+	float *vecs = calloc((size_t)(n ? n : 1) * dim, sizeof(float));
+	vz_out_row *rows = calloc(n ? n : 1, sizeof *rows);
+	if (!vecs || !rows) {
+		free(vecs);
+		free(rows);
+		return vz_fail(VZ_ENOMEM, "out of memory for a segment of %llu rows", (unsigned long long)n);
+	}
+	uint64_t at = 0, live = 0;
+	for (size_t i = 0; i < c->nd; i++) {
+		const struct delta_entry *e = &c->d[i];
+		if (e->deleted && e->base_row < 0) continue;
+		rows[at] = (vz_out_row){ e->id, e->id_len, e->payload, e->payload_len, e->has_payload && !e->deleted, e->deleted };
+		if (!e->deleted) memcpy(vecs + at * dim, e->vec, sizeof(float) * dim);
+		live += !e->deleted;
+		at++;
+	}
+	vz_meta m = c->meta;
+	m.generation = c->meta.generation + 1;
+	m.wal_seq = last_committed_seq(c);
+	m.checkpoint_time = vz_coll_unix_now();
+	m.terms_saves = terms_saves(c->dir, &m);
+	int rc = VZ_OK;
+	if (n > 0) {
+		vz_segment_sum *g = &m.segments[m.nsegments++];
+		memset(g, 0, sizeof *g);
+		g->generation = m.generation;
+		g->rows = n;
+		g->live = live;
+		struct row_source src = { .packed = vecs, .first_new = n };
+		rc = write_data_files(out_dir, &c->meta.cfg, &m.id, m.generation, &src, rows, n, NULL, 0, threads, &g->vectors,
+				      flat ? NULL : &g->index, m.generation);
+	}
+	if (!rc) {
+		*m_out = m;
+		*built = true;
+	}
+	free(vecs);
+	free(rows);
+	return rc;
+}
+
 /* A checkpoint of the base, the delta and, for a bulk load, the new rows `extra` (all
  * inserts of ids not present, checked by the caller): those go from the caller's batch
  * straight into vectors.bin, never through the delta, so a bulk load holds its vectors once
  * (or, for a fresh collection, only in the caller's batch; for sq8, only as codes).
  * release_extra: extra's vectors lie in a read-only file mapping, in row order, whose pages
  * may be let go once read (VZ_WRITE_RELEASE). */
-static int checkpoint_build(vz_collection *c, const char *out_dir, int threads, bool force, const vz_write *extra, size_t nextra,
+static int checkpoint_build(vz_collection *c, const char *out_dir, int threads, unsigned flags, const vz_write *extra, size_t nextra,
 			    bool release_extra, vz_meta *m_out, bool *built)
 {
 	*built = false;
+	bool force = flags & VZ_CK_FORCE;
+	bool flat = false; /* a segment without a graph is there: its rows go into the base now */
+	for (uint32_t i = 0; i < c->meta.nsegments; i++) flat |= !c->meta.segments[i].index.present;
 	if (c->wal_corrupt) return vz_fail(VZ_ECORRUPT, "%s", c->warning);
-	if (c->nd == 0 && nextra == 0 && !force && c->has_index == (c->meta.rows > 0)) return VZ_OK;
+	if (c->nd == 0 && nextra == 0 && !force && !flat && c->has_index == (c->meta.rows > 0)) return VZ_OK;
 	threads = default_threads(threads);
 	int rc = vz_coll_build_superseded(c);
 	if (rc) return rc;
 	uint32_t dim = c->meta.cfg.dim;
-	uint64_t n_base = c->has_vec ? c->vec.rows : 0, tomb = 0, n_new = 0;
+	/* the row space: the base's rows, then the segments' (coll_segment.c) */
+	uint64_t n_base = c->nseg ? c->nrows : c->has_vec ? c->vec.rows : 0, tomb = 0, n_new = 0, seg_rows = 0, delta_rows = 0;
 	for (uint64_t r = 0; r < n_base; r++) tomb += vz_coll_skip_base(c, (uint32_t)r);
 	for (size_t i = 0; i < c->nd; i++) n_new += !c->d[i].deleted;
+	for (size_t i = 0; i < c->nd; i++) delta_rows += !c->d[i].deleted || c->d[i].base_row >= 0;
+	for (uint32_t i = 0; i < c->meta.nsegments; i++) seg_rows += c->meta.segments[i].rows;
 	n_new += nextra;
 	uint64_t total = n_base + n_new;
 	/* compact when tombstones pass 20%, or when there is no usable graph to extend */
-	bool compact = (tomb > 0 && tomb * 5 > total) || (n_base > 0 && !c->has_index) || force;
-	if (force && tomb == 0 && c->has_index) compact = false;
+	bool compact = (tomb > 0 && tomb * 5 > total) || (n_base > 0 && !c->has_index) || (flags & VZ_CK_COMPACT);
+	if ((flags & VZ_CK_COMPACT) && tomb == 0 && c->has_index) compact = false;
+	/* an incremental checkpoint writes the delta as a segment and leaves the base as it is, while
+	 * the segments stay few and small beside it (a quarter of its rows); otherwise this one folds
+	 * them into a new base (compaction). Not for sq8 (its graph re-ranks from vectors.bin) nor
+	 * for a collection of format version 1 (its first checkpoint rewrites every file). */
+	if ((flags & VZ_CK_FLAT) && delta_rows > 0)
+		return segment_build(c, out_dir, threads, delta_rows, true, m_out, built);
+	if (!compact && !flat && !(flags & VZ_CK_COMPACT) && nextra == 0 && c->has_vec && c->has_index && vz_id_is_set(&c->meta.id) &&
+	    c->meta.cfg.quantization != VZ_QUANT_SQ8 &&
+	    (delta_rows == 0 || (c->meta.nsegments < VZ_MAX_SEGMENTS && (seg_rows + delta_rows) * 4 <= c->vec.rows)))
+		return segment_build(c, out_dir, threads, delta_rows, false, m_out, built);
 	uint64_t n_out = compact ? total - tomb : total;
 	bool cosine = c->meta.cfg.metric == VZ_METRIC_COSINE;
 	/* sq8 streams the rows (see encode_sq8); floats are gathered into one array, unless they
 	 * are only the new rows, as they are: then the caller's array is indexed in place */
 	bool sq8 = c->meta.cfg.quantization == VZ_QUANT_SQ8;
 	bool in_place = !sq8 && n_out == nextra && !cosine && contiguous(extra, nextra, dim);
-	struct row_source src = { .first_new = n_out - nextra, .normalize_new = sq8 && cosine, .base.on = true,
+	struct row_source src = { .first_new = n_out - nextra, .normalize_new = sq8 && cosine, .base.on = !c->nseg,
 				  .fresh.on = release_extra };
 	float *vecs = in_place || sq8 ? NULL : malloc(sizeof(float) * dim * (n_out ? n_out : 1));
 	src.row = sq8 ? malloc(sizeof(float *) * (n_out ? n_out : 1)) : NULL;
@@ -312,14 +381,17 @@ static int checkpoint_build(vz_collection *c, const char *out_dir, int threads, 
 		vz_out_row *o = &rows[at];
 		const char *pl;
 		size_t pll;
-		if ((rc = vz_vectors_row(&c->vec, r, &o->id, &o->id_len, &pl, &pll, NULL))) goto out;
+		uint64_t local;
+		const vz_vectors *layer = vz_coll_layer(c, r, &local);
+		const float *v = layer->vectors + local * dim;
+		if ((rc = vz_vectors_row(layer, local, &o->id, &o->id_len, &pl, &pll, NULL))) goto out;
 		o->payload = pl;
 		o->payload_len = pll;
 		o->has_payload = pl != NULL;
 		o->tombstone = dead;
 		live += !dead;
-		PUT_ROW(c->vec.vectors + r * dim);
-		if (!sq8) vz_release_behind(&src.base, c->vec.vectors + r * dim);
+		PUT_ROW(v);
+		if (!sq8) vz_release_behind(&src.base, v);
 		at++;
 	}
 	uint64_t kept_base = at;
@@ -351,12 +423,14 @@ static int checkpoint_build(vz_collection *c, const char *out_dir, int threads, 
 	m.checkpoint_time = vz_coll_unix_now();
 	memset(&m.vectors, 0, sizeof m.vectors);
 	memset(&m.index, 0, sizeof m.index);
+	m.base_generation = m.generation;
+	m.nsegments = 0;
 	/* a collection of format version 1 gets its identity now, with every file rewritten */
 	if (!vz_id_is_set(&m.id) && (rc = upgrade_terms(c->dir, &m.id))) goto out;
 	m.terms_saves = terms_saves(c->dir, &m);
 	if (n_out > 0) {
 		rc = write_data_files(out_dir, &c->meta.cfg, &m.id, m.generation, &src, rows, n_out,
-				      compact || !c->has_index ? NULL : &c->index, kept_base, threads, &m.vectors, &m.index);
+				      compact || !c->has_index ? NULL : &c->index, compact ? kept_base : c->vec.rows, threads, &m.vectors, &m.index, 0);
 		if (rc) goto out;
 	}
 	*m_out = m;
@@ -370,12 +444,12 @@ out:
 
 /* A checkpoint under the exclusive lock the caller holds (bulk loads, recover, and programs
  * that call vz_collection_checkpoint): build, the next (empty) log, commit, reload. */
-int vz_coll_checkpoint_with(vz_collection *c, int threads, bool force, const vz_write *extra, size_t nextra, bool release_extra)
+int vz_coll_checkpoint_with(vz_collection *c, int threads, unsigned flags, const vz_write *extra, size_t nextra, bool release_extra)
 {
 	if (!(c->flags & VZ_OPEN_WRITE)) return vz_fail(VZ_EINTERNAL, "checkpoint needs the collection open for writing");
 	vz_meta m;
 	bool built;
-	int rc = checkpoint_build(c, c->dir, threads, force, extra, nextra, release_extra, &m, &built);
+	int rc = checkpoint_build(c, c->dir, threads, flags, extra, nextra, release_extra, &m, &built);
 	if (rc || !built) return rc;
 	if (c->has_wal) {
 		/* the next log, empty, starting after the folded records: written before the commit,
@@ -400,7 +474,7 @@ int vz_collection_checkpoint(vz_collection *c, int threads, bool force)
 {
 	vz_lock ck = VZ_LOCK_INIT;
 	int rc = vz_coll_checkpoint_lock(c->dir, 0, &ck);
-	if (!rc) rc = vz_coll_checkpoint_with(c, threads, force, NULL, 0, false);
+	if (!rc) rc = vz_coll_checkpoint_with(c, threads, force ? VZ_CK_FORCE | VZ_CK_COMPACT : 0, NULL, 0, false);
 	vz_lock_release(&ck);
 	return rc;
 }
@@ -412,9 +486,17 @@ int vz_collection_checkpoint(vz_collection *c, int threads, bool force)
 static int adopt_staged(const char *stage, const char *dir, const vz_meta *m)
 {
 	static const char *const names[2] = { "vectors.bin.new", "index.hnsw.new" };
-	for (int i = 0; i < 2 && m->rows > 0; i++) {
-		char from[4400], to[4400];
-		int rc = vz_path_fmt(from, sizeof from, "%s/%s", stage, names[i]);
+	bool base = m->base_generation == m->generation;
+	bool seg = m->nsegments && m->segments[m->nsegments - 1].generation == m->generation;
+	for (int i = 0; i < 2 && (base ? m->rows > 0 : seg); i++) {
+		if (!base && i && !m->segments[m->nsegments - 1].index.present) break;
+		char from[4400], to[4400], segname[64];
+		if (!base) vz_segment_name(m->generation, i, segname, sizeof segname);
+		int rc = vz_path_fmt(from, sizeof from, "%s/%s", stage, base ? names[i] : segname);
+		if (!rc && !base) rc = vz_path_fmt(to, sizeof to, "%s/%s", dir, segname);
+		if (!rc && !base) rc = vz_io_rename(from, to);
+		if (rc) return rc;
+		if (!base) continue;
 		if (!rc) rc = vz_path_fmt(to, sizeof to, "%s/%s", dir, names[i]);
 		if (!rc) rc = vz_io_rename(from, to);
 		if (rc) return rc;
@@ -431,7 +513,7 @@ static int checkpoint_switch(const char *dir, const char *stage, uint64_t snap_g
 	char wal[4200], walnew[4200];
 	int rc = vz_meta_read(dir, &cur);
 	if (rc) return rc;
-	uint64_t gen = cur.generation, rows = cur.rows;
+	uint64_t gen = cur.generation, rows = cur.rows, base_gen = cur.base_generation;
 	bool wal_start = cur.has_wal_start;
 	vz_meta_free(&cur);
 	if (gen != snap_gen)
@@ -440,8 +522,8 @@ static int checkpoint_switch(const char *dir, const char *stage, uint64_t snap_g
 	/* an in-lock checkpoint interrupted after its commit may have left the committed files under
 	 * NAME.new, the names the staged files and the new log are about to take: put them in place */
 	if (rows > 0 &&
-	    ((rc = vz_settle_data_file(dir, "vectors.bin", VZ_MAGIC_VECTORS, gen, true, wal, sizeof wal)) ||
-	     (rc = vz_settle_data_file(dir, "index.hnsw", VZ_MAGIC_INDEX, gen, true, wal, sizeof wal))))
+	    ((rc = vz_settle_data_file(dir, "vectors.bin", VZ_MAGIC_VECTORS, base_gen, true, wal, sizeof wal)) ||
+	     (rc = vz_settle_data_file(dir, "index.hnsw", VZ_MAGIC_INDEX, base_gen, true, wal, sizeof wal))))
 		return rc;
 	if (wal_start && (rc = vz_settle_data_file(dir, "wal.log", VZ_MAGIC_WAL, gen, true, wal, sizeof wal))) return rc;
 	if ((rc = vz_path_fmt(wal, sizeof wal, "%s/wal.log", dir)) || (rc = vz_path_fmt(walnew, sizeof walnew, "%s/wal.log.new", dir))) return rc;
@@ -517,32 +599,52 @@ int vz_checkpoint_dir(const char *dir, unsigned flags, int threads, int lock_tim
 		vz_collection_close(c);
 		if ((rc = vz_coll_open_in(dir, VZ_OPEN_WRITE, lock_timeout_ms, VZ_WAL_SCAN_STOP, false, &c))) goto out;
 		rep->operations = c->wal_ops;
-		if ((rc = vz_coll_checkpoint_with(c, threads, true, NULL, 0, false))) goto out;
+		if ((rc = vz_coll_checkpoint_with(c, threads, VZ_CK_FORCE | VZ_CK_COMPACT, NULL, 0, false))) goto out;
 		rep->checkpointed = true;
 		rep->generation = c->meta.generation;
 		rep->rows = c->meta.rows;
 		rep->live = c->meta.live;
 		goto out;
 	}
-	vz_lock_release(&c->lock);
-	uint64_t snap_gen = c->meta.generation;
-	if ((rc = vz_io_mkdir(stage, 0755, false))) goto out;
-	vz_meta m;
-	bool built;
-	rc = checkpoint_build(c, stage, threads, flags & VZ_CHECKPOINT_FORCE, NULL, 0, false,
-			      &m, &built);
-	if (rc || !built) goto out;
-	vz_lock lk = VZ_LOCK_INIT;
-	if ((rc = vz_collection_lock(dir, VZ_LOCK_EXCLUSIVE, lock_timeout_ms, &lk))) goto out;
-	double t0 = vz_coll_wall_now();
-	rc = checkpoint_switch(dir, stage, snap_gen, &m, &rep->kept_records);
-	rep->seconds_locked = vz_coll_wall_now() - t0;
-	vz_lock_release(&lk);
-	if (rc) goto out;
-	rep->checkpointed = true;
-	rep->generation = m.generation;
-	rep->rows = m.rows;
-	rep->live = m.live;
+	/* A large log is folded in two passes: first into a segment without a graph (the rows
+	 * written out, well under a second), so that the log is short again and readers map the
+	 * rows instead of replaying them; then the index, by the compaction that a segment without
+	 * a graph calls for (see checkpoint_build). */
+	unsigned ckflags = flags & VZ_CHECKPOINT_FORCE ? VZ_CK_FORCE | VZ_CK_COMPACT : 0;
+	if (!ckflags && c->meta.nsegments < VZ_MAX_SEGMENTS && c->meta.cfg.quantization != VZ_QUANT_SQ8 && c->nd >= VZ_FLAT_SEGMENT_ROWS)
+		ckflags = VZ_CK_FLAT;
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass) {
+			/* the second pass: a new snapshot (writers went on meanwhile) */
+			vz_collection_close(c);
+			c = NULL;
+			if ((rc = vz_io_remove_tree(stage)) || (rc = vz_coll_open_in(dir, VZ_OPEN_READ, lock_timeout_ms, VZ_WAL_SCAN_STOP, false, &c))) goto out;
+			ckflags = 0;
+		}
+		vz_lock_release(&c->lock);
+		uint64_t snap_gen = c->meta.generation;
+		if ((rc = vz_io_mkdir(stage, 0755, false))) goto out;
+		vz_meta m;
+		bool built;
+		/* what the snapshot holds live: the checkpoint's too, whether it writes a base or a segment */
+		vz_collection_stats snap;
+		vz_collection_stats_get(c, &snap);
+		rc = checkpoint_build(c, stage, threads, ckflags, NULL, 0, false, &m, &built);
+		if (rc || !built) goto out;
+		vz_lock lk = VZ_LOCK_INIT;
+		if ((rc = vz_collection_lock(dir, VZ_LOCK_EXCLUSIVE, lock_timeout_ms, &lk))) goto out;
+		double t0 = vz_coll_wall_now();
+		rc = checkpoint_switch(dir, stage, snap_gen, &m, &rep->kept_records);
+		rep->seconds_locked += vz_coll_wall_now() - t0;
+		vz_lock_release(&lk);
+		if (rc) goto out;
+		rep->checkpointed = true;
+		rep->generation = m.generation;
+		rep->rows = m.rows;
+		for (uint32_t i = 0; i < m.nsegments; i++) rep->rows += m.segments[i].rows;
+		rep->live = snap.live;
+		if (!(ckflags & VZ_CK_FLAT)) break;
+	}
 out:
 	vz_collection_close(c);
 	if (stage[0]) {
@@ -591,7 +693,8 @@ int vz_collection_write_snapshot(const char *dir, const vz_config *cfg, const vz
 	}
 	m.extra_json = extra;
 	struct row_source src = { .packed = vecs, .first_new = n };
-	if (!rc && n) rc = write_data_files(dir, cfg, &m.id, generation, &src, rows, n, NULL, 0, default_threads(threads), &m.vectors, &m.index);
+	m.base_generation = generation;
+	if (!rc && n) rc = write_data_files(dir, cfg, &m.id, generation, &src, rows, n, NULL, 0, default_threads(threads), &m.vectors, &m.index, 0);
 	if (!rc) rc = commit_checkpoint(dir, &m);
 	if (!rc) {
 		char lock[4200];
@@ -674,11 +777,12 @@ int vz_collection_extend_snapshot(const char *dir, const uint64_t *dead, size_t 
 		m.checkpoint_time = vz_coll_unix_now();
 		memset(&m.vectors, 0, sizeof m.vectors);
 		memset(&m.index, 0, sizeof m.index);
+		m.base_generation = m.generation; /* a new base (workspace collections have no segments) */
 		if (extra_json && !(extra = strdup(extra_json))) rc = vz_fail(VZ_ENOMEM, "out of memory");
 		if (extra) m.extra_json = extra;
 	}
 	struct row_source src = { .packed = vecs, .first_new = n_out };
-	if (!rc) rc = write_data_files(dir, &m.cfg, &m.id, m.generation, &src, rows, n_out, &c->index, n_base, default_threads(threads), &m.vectors, &m.index);
+	if (!rc) rc = write_data_files(dir, &m.cfg, &m.id, m.generation, &src, rows, n_out, &c->index, n_base, default_threads(threads), &m.vectors, &m.index, 0);
 	if (!rc) rc = commit_checkpoint(dir, &m);
 	if (!rc && first_new) *first_new = n_base;
 	free(extra);

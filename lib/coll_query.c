@@ -21,15 +21,20 @@
 bool vz_coll_skip_base(void *ctx, uint32_t row)
 {
 	const struct vz_collection *c = ctx;
-	const unsigned char *ri = c->vec.rowinfo + (uint64_t)row * VZ_ROWINFO_SIZE;
-	if (ri[18] & VZ_ROW_TOMBSTONE) return true;
+	if (c->nseg) {
+		if (vz_coll_row_dead(c, row)) return true;
+	} else if (c->vec.rowinfo[(uint64_t)row * VZ_ROWINFO_SIZE + 18] & VZ_ROW_TOMBSTONE) {
+		return true;
+	}
 	return c->nsup && bsearch(&row, c->superseded, c->nsup, sizeof(uint32_t), vz_coll_cmp_u32) != NULL;
 }
 
 static void fill_base_result(const struct vz_collection *c, uint32_t row, float dist, vz_result *r)
 {
 	memset(r, 0, sizeof *r);
-	vz_vectors_row(&c->vec, row, &r->id, &r->id_len, &r->payload, &r->payload_len, NULL);
+	uint64_t local;
+	const vz_vectors *v = vz_coll_layer(c, row, &local);
+	vz_vectors_row(v, local, &r->id, &r->id_len, &r->payload, &r->payload_len, NULL);
 	r->distance = dist;
 	r->score = vz_score(c->meta.cfg.metric, dist);
 }
@@ -42,6 +47,49 @@ static void fill_delta_result(const struct vz_collection *c, const struct delta_
 	r->payload_len = e->payload_len;
 	r->distance = dist;
 	r->score = vz_score(c->meta.cfg.metric, dist);
+}
+
+/* The skip of a segment's own search: its rows are numbered from 0, the row space's from first;
+ * w, when a filter is given, skips the rows that fail it too. */
+struct seg_skip { const struct vz_collection *c; struct vz_coll_where *w; uint64_t first; };
+
+static bool skip_segment_row(void *ctx, uint32_t row)
+{
+	const struct seg_skip *s = ctx;
+	uint32_t r = (uint32_t)(s->first + row);
+	return s->w ? vz_coll_skip_where(s->w, r) : vz_coll_skip_base((void *)s->c, r);
+}
+
+/* Searches each segment (its own graph, or exactly when it has none or exact is asked) and
+ * merges its k best into hits[0..*nb) (k best of all, by distance), in row-space numbers. */
+static int search_segments(const struct vz_collection *c, const float *q, size_t k, size_t ef, struct vz_coll_where *w, bool exact,
+			   vz_hit *hits, size_t *nb)
+{
+	vz_hit *sh = malloc(sizeof(vz_hit) * k * 2);
+	if (!sh) return vz_fail(VZ_ENOMEM, "out of memory");
+	int rc = VZ_OK;
+	for (uint32_t i = 0; i < c->nseg && !rc; i++) {
+		const struct coll_segment *s = &c->seg[i];
+		struct seg_skip ctx = { c, w, s->first };
+		size_t ns = 0;
+		if (s->has_index && !exact) rc = vz_hnsw_search(&s->index, s->vec.vectors, q, k, ef, skip_segment_row, &ctx, sh, &ns);
+		else rc = vz_exact_search(s->vec.vectors, s->vec.rows, c->meta.cfg.dim, c->meta.cfg.metric, q, k, skip_segment_row, &ctx, sh, &ns);
+		vz_hit *merged = sh + k;
+		size_t a = 0, b = 0, n = 0;
+		while (!rc && n < k && (a < *nb || b < ns)) {
+			if (b >= ns || (a < *nb && hits[a].distance <= sh[b].distance)) merged[n++] = hits[a++];
+			else {
+				merged[n] = sh[b++];
+				merged[n++].row += (uint32_t)s->first;
+			}
+		}
+		if (!rc) {
+			memcpy(hits, merged, n * sizeof *hits);
+			*nb = n;
+		}
+	}
+	free(sh);
+	return rc;
 }
 
 int vz_collection_query(vz_collection *c, const float *query, size_t k, size_t ef, vz_result *out, size_t *n)
@@ -69,22 +117,25 @@ int vz_collection_query_where(vz_collection *c, const float *query, size_t k, si
 	/* Without deleted or superseded rows nothing is skipped: no row-info lookup per visited node
 	 * (a cache miss each, some 20% of a search). The tombstone count is metadata.json's, which
 	 * verify checks against vectors.bin. */
-	bool (*skip)(void *, uint32_t) = c->meta.tombstones || c->nsup ? vz_coll_skip_base : NULL;
+	bool (*skip)(void *, uint32_t) = c->meta.tombstones || c->nsup || c->ndead ? vz_coll_skip_base : NULL;
 	void *skip_ctx = c;
 	if (!ef) ef = c->meta.cfg.ef_search;
 	/* a filter (coll_where.c): rows that fail it are skipped as deleted ones are, inside the
-	 * search, or the matching rows are scanned exactly when few match */
-	struct vz_coll_where w = { c, f, skip != NULL };
-	if (f && c->has_vec) {
+	 * search, or the matching rows are scanned exactly when few match; a segment's rows are
+	 * always checked for being dead */
+	struct vz_coll_where w = { c, f, skip != NULL }, wseg = { c, f, true };
+	if (f && (c->has_vec || c->nseg)) {
 		if ((rc = vz_coll_where_prepare(c, &w, ef))) goto out;
 		skip = vz_coll_skip_where;
 		skip_ctx = &w;
 	}
-	if (c->has_vec && c->has_index && !(f && c->where.exact)) {
+	bool exact = f && c->where.exact;
+	if (c->has_vec && c->has_index && !exact) {
 		rc = vz_hnsw_search(&c->index, c->vec.vectors, q, k, ef, skip, skip_ctx, hits, &nb);
 	} else if (c->has_vec) {
 		rc = vz_exact_search(c->vec.vectors, c->vec.rows, dim, c->meta.cfg.metric, q, k, skip, skip_ctx, hits, &nb);
 	}
+	if (!rc && c->nseg) rc = search_segments(c, q, k, ef, f ? &wseg : NULL, exact, hits, &nb);
 	if (rc) goto out;
 	/* the delta is small: search it exactly and merge (k best of both, by distance then id) */
 	vz_hit *dh = hits + k;
@@ -149,7 +200,7 @@ int vz_collection_get(vz_collection *c, const char *id, size_t id_len, vz_result
 	int64_t row = vz_coll_base_find(c, id, id_len);
 	if (row < 0) return vz_fail(VZ_ENOENT, "no such id: %.*s", (int)id_len, id);
 	fill_base_result(c, (uint32_t)row, 0, r);
-	if (vector) *vector = c->vec.vectors + (uint64_t)row * c->meta.cfg.dim;
+	if (vector) *vector = vz_coll_row_vector(c, (uint64_t)row);
 	return VZ_OK;
 }
 
@@ -158,11 +209,12 @@ int vz_collection_foreach(vz_collection *c, int (*fn)(void *ctx, const vz_result
 	int rc = vz_coll_build_superseded(c);
 	if (rc) return rc;
 	uint32_t dim = c->meta.cfg.dim;
-	for (uint64_t row = 0; c->has_vec && row < c->vec.rows; row++) {
+	uint64_t rows = c->nseg ? c->nrows : c->has_vec ? c->vec.rows : 0;
+	for (uint64_t row = 0; row < rows; row++) {
 		if (vz_coll_skip_base(c, (uint32_t)row)) continue;
 		vz_result r;
 		fill_base_result(c, (uint32_t)row, 0, &r);
-		if ((rc = fn(ctx, &r, c->vec.vectors + row * dim))) return rc;
+		if ((rc = fn(ctx, &r, c->nseg ? vz_coll_row_vector(c, row) : c->vec.vectors + row * dim))) return rc;
 	}
 	for (size_t i = 0; i < c->nd; i++) {
 		if (c->d[i].deleted) continue;
@@ -178,6 +230,13 @@ int vz_collection_check_rows(vz_collection *c)
 	if (c->has_vec && (vz_hash64(c->vec.map.data + VZ_HEADER_SIZE, c->vec.map.size - VZ_HEADER_SIZE) != c->vec.header.body_checksum ||
 			   (c->meta.vectors.present && c->vec.header.body_checksum != c->meta.vectors.body_checksum)))
 		return vz_fail(VZ_ECORRUPT, "%s/vectors.bin: body checksum mismatch (bytes 64..end were changed): run vz verify", c->dir);
+	for (uint32_t i = 0; i < c->nseg; i++) {
+		const vz_vectors *v = &c->seg[i].vec;
+		char name[64];
+		vz_segment_name(c->meta.segments[i].generation, false, name, sizeof name);
+		if (vz_hash64(v->map.data + VZ_HEADER_SIZE, v->map.size - VZ_HEADER_SIZE) != v->header.body_checksum)
+			return vz_fail(VZ_ECORRUPT, "%s/%s: body checksum mismatch (bytes 64..end were changed): run vz verify", c->dir, name);
+	}
 	return VZ_OK;
 }
 
@@ -195,7 +254,19 @@ int vz_collection_stats_get(vz_collection *c, vz_collection_stats *st)
 	st->generation = c->meta.generation;
 	st->rows = c->meta.rows;
 	st->tombstones = c->meta.tombstones;
-	int64_t live = (int64_t)c->meta.live;
+	int64_t live = (int64_t)c->meta.live - (int64_t)c->ndead;
+	st->tombstones += c->ndead;
+	for (uint32_t i = 0; i < c->meta.nsegments; i++) {
+		const vz_segment_sum *g = &c->meta.segments[i];
+		char name[64];
+		st->rows += g->rows;
+		st->tombstones += g->rows - g->live;
+		live += (int64_t)g->live;
+		for (int f = 0; f < 2; f++) {
+			vz_segment_name(g->generation, f, name, sizeof name);
+			st->bytes += file_size(c->dir, name);
+		}
+	}
 	for (size_t i = 0; i < c->nd; i++) {
 		bool was = c->d[i].base_row >= 0;
 		bool is = !c->d[i].deleted;

@@ -291,7 +291,8 @@ static int recover_locked(struct vz_collection *c, const char *dir, enum vz_reco
 		return rc ? rc : vz_fail(VZ_ENOENT, "the collection was dropped; its removal is now finished");
 	}
 	if (c->has_wal) count_transactions(&c->wal, c->meta.wal_seq, rep);
-	if (c->has_index && (f.index || vz_hnsw_verify(&c->index) != VZ_OK)) {
+	/* the first check walked the graph already (f.index says what it found) */
+	if (c->has_index && f.index) {
 		vz_unmap(&c->index_map);
 		c->has_index = false;
 	}
@@ -301,11 +302,16 @@ static int recover_locked(struct vz_collection *c, const char *dir, enum vz_reco
 	c->wal_corrupt = false;
 	/* before the checkpoint, which records terms.bin's save count */
 	if (f.terms && (rc = rebuild_terms(c))) { vz_collection_close(c); return vz_fail_prefix(rc, "terms.bin: "); }
-	rc = vz_coll_checkpoint_with(c, threads, true, NULL, 0, false); /* the checkpoint lock is ours */
+	/* incremental (a segment or only the next log) unless the base needs rebuilding: the
+	 * checkpoint lock is ours */
+	rc = vz_coll_checkpoint_with(c, threads, VZ_CK_FORCE, NULL, 0, false);
 	rep->checkpoint_written = rc == VZ_OK;
+	/* the base is the one checked in full above when the checkpoint left it alone: the files
+	 * this one wrote (a segment, the log, metadata.json) are checked against each other */
+	bool base_kept = c->meta.base_generation != c->meta.generation;
 	vz_collection_close(c);
 	if (rc) return rc;
-	rc = vz_collection_verify(dir, false, lock_timeout_ms, ignore_problem, NULL, &problems);
+	rc = vz_collection_verify(dir, base_kept, lock_timeout_ms, ignore_problem, NULL, &problems);
 	if (rc) return rc;
 	if (problems) return vz_fail(VZ_ECORRUPT, "recovered, but verify still finds %d problems: run vz verify for details", problems);
 	return VZ_OK;

@@ -17,7 +17,8 @@ bool vz_coll_skip_where(void *ctx, uint32_t row)
 	if (!*s) {
 		const char *id, *p;
 		size_t il, pl;
-		vz_vectors_row(&c->vec, row, &id, &il, &p, &pl, NULL);
+		uint64_t local;
+		vz_vectors_row(vz_coll_layer(c, row, &local), local, &id, &il, &p, &pl, NULL);
 		*s = vz_filter_match(w->f, p, pl) ? 1 : 2;
 	}
 	return *s == 2;
@@ -26,7 +27,7 @@ bool vz_coll_skip_where(void *ctx, uint32_t row)
 int vz_coll_where_prepare(struct vz_collection *c, struct vz_coll_where *w, size_t ef)
 {
 	struct vz_where_memo *m = &c->where;
-	size_t rows = c->has_vec ? c->vec.rows : 0;
+	size_t rows = c->nseg ? c->nrows : c->has_vec ? c->vec.rows : 0; /* the row space: base and segments */
 	if (m->serial == vz_filter_serial(w->f) && m->rows == rows) return VZ_OK;
 	vz_where_memo_free(m);
 	if (!(m->state = calloc(rows ? rows : 1, 1))) return vz_fail(VZ_ENOMEM, "out of memory");
@@ -41,7 +42,7 @@ int vz_coll_where_prepare(struct vz_collection *c, struct vz_coll_where *w, size
 		m->sampled++;
 		m->hits += !vz_coll_skip_where(w, (uint32_t)r);
 	}
-	size_t gone = (size_t)c->meta.tombstones + c->nsup, live = rows > gone ? rows - gone : 0;
+	size_t gone = (size_t)c->meta.tombstones + c->nsup + c->ndead, live = rows > gone ? rows - gone : 0;
 	m->estimate = m->sampled ? (size_t)((double)m->hits / (double)m->sampled * (double)live + 0.5) : 0;
 	m->exact = !c->has_index || vz_where_exact(m->estimate, live, ef, c->meta.cfg.dim, vz_filter_queries(w->f));
 	snprintf(m->plan, sizeof m->plan, "%s: %zu of %zu sampled rows match, some %zu of %zu rows", m->exact ? "exact scan" : "graph search",

@@ -219,12 +219,14 @@ void vz_coll_unload(struct vz_collection *c)
 	vz_meta_free(&c->meta);
 	vz_buf_free(&c->writer.buf);
 	vz_where_memo_free(&c->where);
+	vz_coll_close_segments(c);
 	c->has_vec = c->has_index = c->has_wal = false;
 }
 
 /* Base row of id (live rows only), or -1. */
 int64_t vz_coll_base_find(const struct vz_collection *c, const char *id, size_t len)
 {
+	if (c->nseg) return vz_coll_layers_find(c, id, len);
 	return c->has_vec ? vz_vectors_find(&c->vec, id, len) : -1;
 }
 
@@ -262,8 +264,9 @@ int vz_coll_delta_put(struct vz_collection *c, const char *id, size_t len, const
 		e->id_len = len;
 		e->base_row = vz_coll_base_find(c, id, len);
 		e->deleted = true; /* until filled below */
-		if (e->base_row >= 0)
-			vz_vectors_row(&c->vec, (uint64_t)e->base_row, NULL, NULL, &old_payload, &old_len, NULL);
+		uint64_t local = 0;
+		const vz_vectors *layer = e->base_row >= 0 ? vz_coll_layer(c, (uint64_t)e->base_row, &local) : NULL;
+		if (layer) vz_vectors_row(layer, local, NULL, NULL, &old_payload, &old_len, NULL);
 		old_has = old_payload != NULL;
 		c->dmap.slots[slot] = (uint32_t)(c->nd + 1);
 		c->nd++;
@@ -418,7 +421,7 @@ int vz_coll_load(struct vz_collection *c, enum vz_wal_scan_mode scan, bool index
 	}
 	if ((rc = vz_meta_read(c->dir, &c->meta))) return rc;
 	if (c->meta.rows > 0) {
-		if ((rc = vz_settle_data_file(c->dir, "vectors.bin", VZ_MAGIC_VECTORS, c->meta.generation, write, path, sizeof path))) return rc;
+		if ((rc = vz_settle_data_file(c->dir, "vectors.bin", VZ_MAGIC_VECTORS, c->meta.base_generation, write, path, sizeof path))) return rc;
 		if ((rc = vz_vectors_open(path, c->meta.rows, c->meta.cfg.dim, c->meta.cfg.metric, &c->vec))) return rc;
 		c->has_vec = true;
 		vz_map_advise_huge(&c->vec.map, c->meta.cfg.quantization != VZ_QUANT_SQ8);
@@ -426,7 +429,7 @@ int vz_coll_load(struct vz_collection *c, enum vz_wal_scan_mode scan, bool index
 			return vz_fail(vz_err_from_errno(errno), "%s: open: %s", path, strerror(errno));
 		if ((rc = vz_meta_check_header(&c->meta, "vectors.bin", &c->vec.header, true)))
 			return vz_fail_prefix(rc, "%s: ", c->dir);
-		if ((rc = vz_settle_data_file(c->dir, "index.hnsw", VZ_MAGIC_INDEX, c->meta.generation, write, path, sizeof path))) return rc;
+		if ((rc = vz_settle_data_file(c->dir, "index.hnsw", VZ_MAGIC_INDEX, c->meta.base_generation, write, path, sizeof path))) return rc;
 		rc = vz_map_file(path, &c->index_map);
 		if (!rc) rc = vz_hnsw_open(c->index_map.data, c->index_map.size, c->meta.cfg.dim, c->meta.cfg.metric, c->meta.rows, &c->index);
 		if (!rc) {
@@ -459,6 +462,8 @@ int vz_coll_load(struct vz_collection *c, enum vz_wal_scan_mode scan, bool index
 		}
 	}
 	if (c->meta.workspace) return VZ_OK;
+	if (write && (rc = vz_coll_remove_unlisted_segments(c->dir, &c->meta))) return rc;
+	if ((rc = vz_coll_open_segments(c))) return rc;
 	/* a checkpoint interrupted after its commit may have left the new log as wal.log.new */
 	if (c->meta.has_wal_start) {
 		if ((rc = vz_settle_data_file(c->dir, "wal.log", VZ_MAGIC_WAL, c->meta.generation, write, path, sizeof path))) return rc;

@@ -26,6 +26,16 @@ struct idmap {
 	size_t nslots, used;
 };
 
+/* An opened segment (coll_segment.c). */
+struct coll_segment {
+	vz_vectors vec;
+	bool has_vec;
+	vz_map index_map;
+	vz_hnsw_index index;
+	bool has_index;       /* false: a segment without a graph, searched exactly */
+	uint64_t first;       /* the row number of its row 0 in the collection's row space */
+};
+
 struct vz_collection {
 	char dir[4096];
 	unsigned flags;
@@ -54,6 +64,11 @@ struct vz_collection {
 	bool dropped;
 	char warning[512];
 	struct vz_where_memo where; /* the last --where filter's answers for the base rows */
+	struct coll_segment *seg; /* meta.nsegments of them, oldest first */
+	uint32_t nseg;
+	uint64_t nrows;       /* base rows + segment rows: the row space */
+	uint64_t *dead;       /* bitmap over the row space: replaced by a newer segment (NULL without) */
+	uint64_t ndead;
 };
 
 /* ---- collection.c ---- */
@@ -97,6 +112,26 @@ bool vz_coll_skip_where(void *ctx, uint32_t row);
 int vz_coll_where_prepare(struct vz_collection *c, struct vz_coll_where *w, size_t ef);
 
 /* ---- coll_checkpoint.c ---- */
-int vz_coll_checkpoint_with(vz_collection *c, int threads, bool force, const vz_write *extra, size_t nextra, bool release_extra);
+/* flags: VZ_CK_FORCE, a new generation even with nothing to fold (a segment, or only the next
+ * log); VZ_CK_COMPACT, fold the segments and the delta into a new base (vz checkpoint --force) */
+enum { VZ_CK_FORCE = 1, VZ_CK_COMPACT = 2, VZ_CK_FLAT = 4 /* the delta as a segment without a graph */ };
+/* A detached checkpoint of at least this many operations first writes them as a segment without
+ * a graph, then builds the index (vz_checkpoint_dir). */
+#define VZ_FLAT_SEGMENT_ROWS 10000
+int vz_coll_checkpoint_with(vz_collection *c, int threads, unsigned flags, const vz_write *extra, size_t nextra, bool release_extra);
+
+/* ---- coll_segment.c ---- */
+/* The vectors file holding row (of the row space) and the row's number in it. */
+const vz_vectors *vz_coll_layer(const struct vz_collection *c, uint64_t row, uint64_t *local);
+const float *vz_coll_row_vector(const struct vz_collection *c, uint64_t row);
+/* A tombstone, or replaced by a newer segment (not counting the delta). */
+bool vz_coll_row_dead(const struct vz_collection *c, uint64_t row);
+/* The row of id's current state in the base and the segments (live rows only), or -1. */
+int64_t vz_coll_layers_find(const struct vz_collection *c, const char *id, size_t len);
+/* Opens the segments metadata.json lists (after the base) and marks the rows they replace. */
+int vz_coll_open_segments(struct vz_collection *c);
+void vz_coll_close_segments(struct vz_collection *c);
+/* Removes seg-* files that m does not list (an interrupted checkpoint's, or folded ones). */
+int vz_coll_remove_unlisted_segments(const char *dir, const vz_meta *m);
 
 #endif

@@ -70,6 +70,18 @@ typedef struct vz_file_sum {
 	uint64_t body_checksum;
 } vz_file_sum;
 
+/* A segment (metadata format_version 3): the rows one incremental checkpoint folded, in
+ * seg-G.vec (the vectors.bin format; deletes are tombstone rows) and seg-G.hnsw (a graph over
+ * its rows alone), G the generation of the checkpoint that wrote them (lib/coll_segment.c). */
+#define VZ_MAX_SEGMENTS 8
+typedef struct vz_segment_sum {
+	uint64_t generation, rows, live;
+	vz_file_sum vectors, index;
+} vz_segment_sum;
+/* seg-GEN.vec or seg-GEN.hnsw: its path in dir, its name */
+int vz_segment_path(const char *dir, uint64_t gen, bool index, char *out, size_t cap);
+void vz_segment_name(uint64_t gen, bool index, char *out, size_t cap);
+
 typedef struct vz_meta {
 	vz_config cfg;
 	bool workspace;
@@ -86,6 +98,12 @@ typedef struct vz_meta {
 	uint64_t wal_salt, wal_first_seq;
 	uint64_t terms_saves;    /* terms.bin's save count when the checkpoint was taken (0: none) */
 	char *extra_json;        /* extra top-level members as raw text ("" when none), malloc'd */
+	/* format_version 3: the generation vectors.bin and index.hnsw were written by (older than
+	 * `generation` when incremental checkpoints added segments since; equal without), and the
+	 * segments, oldest first. Written as version 2 when there are none. */
+	uint64_t base_generation;
+	uint32_t nsegments;
+	vz_segment_sum segments[VZ_MAX_SEGMENTS];
 } vz_meta;
 
 int vz_config_to_json(const vz_config *c, vz_buf *b);

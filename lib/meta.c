@@ -129,6 +129,34 @@ static int file_sum_from_json(json_t *files, const char *name, vz_file_sum *f)
 	return VZ_OK;
 }
 
+/* "base_generation" and "segments" of format_version 3 (see vz_meta). */
+static int segments_from_json(json_t *o, vz_meta *m)
+{
+	int rc = get_uint(o, "base_generation", m->generation, &m->base_generation);
+	json_t *segs = json_object_get(o, "segments");
+	if (rc) return rc;
+	if (!json_is_array(segs)) return vz_fail(VZ_ECORRUPT, "field \"segments\" is missing");
+	if (json_array_size(segs) > VZ_MAX_SEGMENTS)
+		return vz_fail(VZ_ECORRUPT, "%zu segments, at most %d", json_array_size(segs), VZ_MAX_SEGMENTS);
+	uint64_t after = m->base_generation;
+	for (size_t i = 0; i < json_array_size(segs); i++) {
+		json_t *s = json_array_get(segs, i);
+		vz_segment_sum *g = &m->segments[i];
+		if (!json_is_object(s)) return vz_fail(VZ_ECORRUPT, "segments[%zu] is not an object", i);
+		if ((rc = get_uint(s, "generation", m->generation, &g->generation)) || (rc = get_uint(s, "rows", UINT32_MAX, &g->rows)) ||
+		    (rc = get_uint(s, "live", UINT32_MAX, &g->live)) || (rc = file_sum_from_json(s, "vectors", &g->vectors)) ||
+		    (rc = file_sum_from_json(s, "index", &g->index)))
+			return vz_fail_prefix(rc, "segments[%zu]: ", i);
+		if (g->generation <= after || g->live > g->rows || g->rows == 0 || !g->vectors.present)
+			return vz_fail(VZ_ECORRUPT, "segments[%zu]: generation %llu, rows %llu, live %llu: not a segment after generation %llu with its rows listed",
+				       i, (unsigned long long)g->generation, (unsigned long long)g->rows, (unsigned long long)g->live,
+				       (unsigned long long)after);
+		after = g->generation;
+		m->nsegments++;
+	}
+	return VZ_OK;
+}
+
 int vz_meta_read(const char *dir, vz_meta *m)
 {
 	memset(m, 0, sizeof *m);
@@ -210,6 +238,8 @@ int vz_meta_read(const char *dir, vz_meta *m)
 		rc = vz_fail(VZ_ECORRUPT, "rows > 0 but vectors.bin or index.hnsw is not listed");
 		goto out;
 	}
+	m->base_generation = m->generation;
+	if (m->format_version >= 3 && (rc = segments_from_json(o, m))) goto out;
 	json_t *extra = json_object_get(o, "extra");
 	if (extra) {
 		char *s = json_dumps(extra, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -232,8 +262,11 @@ int vz_meta_write(const char *dir, const vz_meta *m)
 	if (!vz_id_is_set(&m->id)) return vz_fail(VZ_EINTERNAL, "metadata.json: no collection id to write");
 	char idhex[33];
 	vz_id_hex(&m->id, idhex);
+	/* version 2 while the base is of this generation and there are no segments: a collection
+	 * without any reads as it always did */
+	bool v3 = m->nsegments || m->base_generation != m->generation;
 	int rc = vz_buf_printf(&b, "{\n  \"format_version\": %d,\n  \"kind\": \"%s\",\n  \"collection_id\": \"%s\",\n  \"config\": ",
-			       META_VERSION, m->workspace ? "workspace" : "dynamic", idhex);
+			       v3 ? META_VERSION : 2, m->workspace ? "workspace" : "dynamic", idhex);
 	if (!rc) rc = vz_config_to_json(&m->cfg, &b);
 	if (!rc)
 		rc = vz_buf_printf(&b, ",\n  \"generation\": %" PRIu64 ",\n  \"wal_seq\": %" PRIu64 ",\n  \"rows\": %" PRIu64
@@ -254,6 +287,19 @@ int vz_meta_write(const char *dir, const vz_meta *m)
 		sep = ",";
 	}
 	if (!rc) rc = vz_buf_printf(&b, "\n  }");
+	if (!rc && v3) rc = vz_buf_printf(&b, ",\n  \"base_generation\": %" PRIu64 ",\n  \"segments\": [%s", m->base_generation, m->nsegments ? "" : "]");
+	for (uint32_t i = 0; i < m->nsegments && !rc; i++) {
+		const vz_segment_sum *g = &m->segments[i];
+		rc = vz_buf_printf(&b, "%s\n    {\"generation\": %" PRIu64 ", \"rows\": %" PRIu64 ", \"live\": %" PRIu64
+				   ", \"vectors\": {\"size\": %" PRIu64 ", \"body_xxh3\": \"%016" PRIx64 "\"}",
+				   i ? "," : "", g->generation, g->rows, g->live, g->vectors.size, g->vectors.body_checksum);
+		/* a segment without a graph (written first, for a large log) lists none */
+		if (!rc && g->index.present)
+			rc = vz_buf_printf(&b, ", \"index\": {\"size\": %" PRIu64 ", \"body_xxh3\": \"%016" PRIx64 "\"}", g->index.size,
+					   g->index.body_checksum);
+		if (!rc) rc = vz_buf_printf(&b, "}");
+		if (!rc && i + 1 == m->nsegments) rc = vz_buf_printf(&b, "\n  ]");
+	}
 	if (!rc && m->terms_saves) rc = vz_buf_printf(&b, ",\n  \"terms_saves\": %" PRIu64, m->terms_saves);
 	if (!rc && m->extra_json && m->extra_json[0]) rc = vz_buf_printf(&b, ",\n  \"extra\": %s", m->extra_json);
 	if (!rc) {
@@ -289,9 +335,13 @@ int vz_meta_check_header(const vz_meta *m, const char *name, const vz_file_heade
 			return vz_fail(VZ_ECORRUPT, "%s: belongs to collection %s, this is %s", name, got, want);
 		}
 	}
-	if (check_gen && h->generation != m->generation)
+	/* vectors.bin and index.hnsw are of the base generation, segments of their own */
+	uint64_t want_gen = m->generation;
+	if (!strcmp(name, "vectors.bin") || !strcmp(name, "index.hnsw")) want_gen = m->base_generation;
+	else if (!strncmp(name, "seg-", 4)) want_gen = strtoull(name + 4, NULL, 10);
+	if (check_gen && h->generation != want_gen)
 		return vz_fail(VZ_ECORRUPT, "%s: generation %llu, metadata.json says %llu (%s)", name, (unsigned long long)h->generation,
-			       (unsigned long long)m->generation, h->generation < m->generation ? "an older copy?" : "a newer copy?");
+			       (unsigned long long)want_gen, h->generation < want_gen ? "an older copy?" : "a newer copy?");
 	return VZ_OK;
 }
 

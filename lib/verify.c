@@ -184,7 +184,7 @@ static void check_data_file(struct checker *k, const char *dir, const vz_meta *m
 	const char *magic = is_vectors ? VZ_MAGIC_VECTORS : VZ_MAGIC_INDEX;
 	if (m->rows == 0) return;
 	/* an interrupted checkpoint may have left the committed file under another name */
-	vz_settle_data_file(dir, name, magic, m->generation, false, path, sizeof path);
+	vz_settle_data_file(dir, name, magic, m->base_generation, false, path, sizeof path);
 	vz_file_header h;
 	vz_map map;
 	int rc = map_with_header(path, magic, &map, &h);
@@ -223,6 +223,65 @@ static void check_data_file(struct checker *k, const char *dir, const vz_meta *m
 		}
 	}
 	vz_unmap(&map);
+}
+
+/* vz_vectors_verify names vectors.bin: a segment's problems carry the segment's name */
+struct renamed { struct checker *k; const char *name; };
+
+static void renamed_cb(void *ctx, const char *file, int64_t offset, const char *what)
+{
+	const struct renamed *r = ctx;
+	(void)file;
+	problem(r->k, r->name, offset, "%s", what);
+}
+
+/* The segments metadata.json lists (format_version 3): each file there, of its collection and
+ * generation, of the size and body checksum listed, whole (body hash) and, unless quick, sound
+ * inside (rows, graph). A segment's rows exist nowhere else: recover refuses to go on without
+ * them (restore from a backup). */
+static void check_segments(struct checker *k, const char *dir, const vz_meta *m, bool quick)
+{
+	for (uint32_t i = 0; i < m->nsegments; i++) {
+		const vz_segment_sum *g = &m->segments[i];
+		for (int f = 0; f < 2; f++) {
+			char name[64], path[4200];
+			const vz_file_sum *want = f ? &g->index : &g->vectors;
+			const char *magic = f ? VZ_MAGIC_INDEX : VZ_MAGIC_VECTORS;
+			if (f && !want->present) continue; /* a segment without a graph */
+			vz_segment_name(g->generation, f, name, sizeof name);
+			snprintf(path, sizeof path, "%s/%s", dir, name);
+			vz_map map;
+			vz_file_header h;
+			bool whole = false;
+			int rc = vz_map_file(path, &map);
+			if (rc == VZ_ENOENT) { problem(k, name, -1, "missing (metadata.json lists it)"); continue; }
+			if (rc) { problem(k, name, -1, "%s", short_detail(vz_last_error(), dir)); continue; }
+			rc = vz_header_decode(map.data, map.size, magic, 2, &h);
+			if (rc) problem(k, name, 0, "%s", short_detail(vz_last_error(), dir));
+			else if (check_identity(k, m, name, &h, true)) {
+				if (map.size != want->size) problem(k, name, -1, "size %zu, metadata.json says %llu", map.size, (unsigned long long)want->size);
+				if (h.body_checksum != want->body_checksum) problem(k, name, 32, "body checksum in the header differs from metadata.json");
+				else if (vz_hash64(map.data + VZ_HEADER_SIZE, map.size - VZ_HEADER_SIZE) != h.body_checksum)
+					problem(k, name, -1, "body checksum mismatch (bytes 64..end were changed)");
+				else whole = true;
+				if (whole && f && !quick) {
+					vz_hnsw_index idx;
+					if (vz_hnsw_open(map.data, map.size, m->cfg.dim, m->cfg.metric, g->rows, &idx) || vz_hnsw_verify(&idx))
+						problem(k, name, -1, "%s", short_detail(vz_last_error(), dir));
+				}
+			}
+			vz_unmap(&map);
+			if (f || quick || !whole) continue;
+			vz_vectors v;
+			if (vz_vectors_open(path, g->rows, m->cfg.dim, m->cfg.metric, &v)) {
+				problem(k, name, 0, "%s", short_detail(vz_last_error(), dir));
+				continue;
+			}
+			struct renamed r = { k, name };
+			vz_vectors_verify(&v, renamed_cb, &r);
+			vz_vectors_close(&v);
+		}
+	}
 }
 
 /* Takes the jobs of deep_checks one at a time until none is left, the longest first:
@@ -460,6 +519,7 @@ int vz_verify_locked(const char *dir, bool quick, vz_verify_cb cb, void *ctx, in
 	k.defer = NULL;
 	deep_checks(&k, &d, &pending);
 	vz_progress("verifying", 2, 5);
+	if (!m.workspace) check_segments(&k, dir, &m, quick);
 	if (!m.workspace) check_wal(&k, dir, &m, quick);
 	else check_postings(&k, dir, &m, quick);
 	vz_progress("verifying", 3, 5);

@@ -264,7 +264,7 @@ open("q.npy", "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h.e
 	run --separate-stderr "$VZ" checkpoint zeta
 	assert_equal "$stderr" "vz checkpoint: zeta: folded 1 operation; generation 1, 1 live vector"
 	run "$VZ" version
-	assert_output --regexp '^vz [0-9.]+ \(format 2, backup format 1\)$'
+	assert_output --regexp '^vz [0-9.]+ \(format 3, backup format 1\)$'
 }
 
 @test "every --json output names the collection \"collection\" and says null for what is missing" {

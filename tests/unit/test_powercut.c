@@ -254,6 +254,36 @@ TEST(powercut_at_every_call_of_inserts_crossing_the_automatic_checkpoint_and_a_b
 	cut_everywhere(op_create_auto, steps, 3, COLL, NULL);
 }
 
+/* incremental checkpoints write segments beside a base of 40 rows (vectors.bin and index.hnsw
+ * untouched), then a forced one folds them into a new base (compaction) */
+static int op_create_base(void)
+{
+	int rc = op_create();
+	return rc ? rc : write_range(0, 40, VZ_WRITE_INSERT, VZ_WRITE_BULK);
+}
+static int op_upsert(void) { return write_range(2, 5, VZ_WRITE_UPSERT, 0); }
+static int op_compact(void) { return vz_checkpoint_dir(COLL, VZ_CHECKPOINT_FORCE, 1, 1000, NULL); }
+
+static void segments_as_expected(int acked, const char *what)
+{
+	/* after the first checkpoint (and until the compaction, which may be the step cut) the base is
+	 * still generation 1's, with segments beside it */
+	if (acked < 2 || acked > 3) return;
+	char *m = t_slurp(COLL "/metadata.json", NULL);
+	if (!m || !strstr(m, "\"base_generation\": 1,") || !strstr(m, "\"segments\": ["))
+		t_fail(__FILE__, __LINE__, "%s: after %d steps metadata.json lists no segments beside the first base:\n%s", what, acked, m ? m : "(none)");
+	free(m);
+}
+
+TEST(powercut_at_every_call_of_incremental_checkpoints_and_a_compaction)
+{
+	const step_fn steps[] = { op_apply, op_detached_checkpoint, op_upsert, op_detached_checkpoint, op_compact };
+	cut_everywhere(op_create_base, steps, 5, COLL, segments_as_expected);
+	/* and at the end the segments are folded: only the base is left */
+	CHECK(access(COLL "/seg-2.vec", F_OK) != 0);
+	CHECK(access(COLL "/seg-3.hnsw", F_OK) != 0);
+}
+
 /* ---- backup and restore ---- */
 
 static int op_seed(void)
