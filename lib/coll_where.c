@@ -18,7 +18,8 @@ bool vz_coll_skip_where(void *ctx, uint32_t row)
 		const char *id, *p;
 		size_t il, pl;
 		uint64_t local;
-		vz_vectors_row(vz_coll_layer(c, row, &local), local, &id, &il, &p, &pl, NULL);
+		const vz_vectors *v = vz_coll_layer(c, row, &local);
+		if (vz_vectors_row(v, local, &id, &il, &p, &pl, NULL)) p = NULL, pl = 0; /* verify names it */
 		*s = vz_filter_match(w->f, p, pl) ? 1 : 2;
 	}
 	return *s == 2;
