@@ -10,7 +10,7 @@
 # Safe to run again: present packages are skipped.
 set -eu
 BUILD="gcc make pkg-config libyaml-dev libzstd-dev libxxhash-dev libjansson-dev zlib1g-dev libarchive-dev"
-TEST="xxhash zstd time strace tar util-linux bats bats-assert bats-support bats-file mandoc python3 clang llvm libclang-rt-14-dev valgrind bash-completion zsh fish"
+TEST="xxhash zstd time strace tar util-linux procps bats bats-assert bats-support bats-file mandoc python3 clang llvm libclang-rt-14-dev valgrind bash-completion zsh fish"
 BENCH="sqlite3 bc xxhash g++ libhnswlib-dev python3-hnswlib python3-faiss python3-numpy dataset-fashion-mnist"
 check=0
 test=0

@@ -56,8 +56,11 @@ teardown() {
 	run "$VZ" query big --vector "$q" -k 1 --json
 	assert_output --partial '"id":"4242"'
 	# the writer left the checkpoint to a detached process: wait until it builds
-	for i in $(seq 1 600); do [ -d "$VZ_DATA_DIR/dynamic/big/.vztmp.checkpoint" ] && break; sleep 0.05; done
-	[ -d "$VZ_DATA_DIR/dynamic/big/.vztmp.checkpoint" ] || fail "no background checkpoint started building"
+	# (the detached `vz checkpoint` of this test's data directory: its first pass, a segment
+	# without a graph, may be over before the first look, its second builds the index for seconds)
+	running() { pgrep -f -- "--data-dir $VZ_DATA_DIR checkpoint --if-needed -q big" >/dev/null; }
+	for i in $(seq 1 600); do running && break; sleep 0.05; done
+	running || fail "no background checkpoint is running"
 	t0=$(date +%s%N)
 	run "$VZ" query big --vector "$q" -k 1 --json
 	qms=$(ms_since $t0)
@@ -68,19 +71,21 @@ teardown() {
 	ims=$(ms_since $t0)
 	assert_success
 	# both happened while the build was still running, or the test proved nothing
-	[ -d "$VZ_DATA_DIR/dynamic/big/.vztmp.checkpoint" ] || fail "the checkpoint ended before the query and insert were done"
+	running || fail "the checkpoint ended before the query and insert were done"
 	echo "acknowledged in $ams ms; query ${qms} ms, insert ${ims} ms during the checkpoint of $n rows"
 	[ "$qms" -lt 1000 ] || fail "query took $qms ms during the checkpoint"
 	[ "$ims" -lt 1000 ] || fail "insert took $ims ms during the checkpoint"
-	# wait for it, folding nothing more (one operation is not due): the insert made during the
-	# build is in the new WAL, the rest in the new checkpoint, made in two passes (a segment
-	# without a graph, generation 1, then the index, generation 2: vz-format(5), Segments)
+	# wait for it, folding nothing more (one operation is not due). The checkpoint is made in two
+	# passes (a segment without a graph, generation 1, then the index, generation 2: vz-format(5),
+	# Segments): the insert made during the first pass is folded by the second (no WAL left), one
+	# made during the second stays in the new WAL; nothing is lost either way
 	"$VZ" checkpoint --wait --if-needed big -q
 	run "$VZ" info big --json
 	assert_output --partial '"generation":2,'
-	assert_output --partial '"wal_ops":1,'
-	assert_output --partial "\"rows\":$n,"
 	assert_output --partial "\"vectors\":$((n + 1)),"
+	[[ "$output" == *'"wal_ops":1,'* && "$output" == *"\"rows\":$n,"* ]] ||
+		[[ "$output" == *'"wal_ops":0,'* && "$output" == *"\"rows\":$((n + 1)),"* ]] ||
+		fail "the insert made during the checkpoint is neither in the WAL nor in the checkpoint: $output"
 	run "$VZ" get big during --json
 	assert_success
 	assert_output --partial '"payload":{"x":1}'
