@@ -579,7 +579,7 @@ int vz_text_index_open(const char *path, vz_text_index **out)
 int vz_text_index_open_dir(const char *dir, uint64_t generation, vz_text_index **out)
 {
 	*out = NULL;
-	char path[4200];
+	char path[VZ_PATH_MAX];
 	int rc = vz_settle_data_file(dir, "postings.bin", VZ_MAGIC_POSTINGS, generation, false, path, sizeof path);
 	if (!rc) rc = vz_text_index_open(path, out);
 	if (!rc && (*out)->generation != generation) {
