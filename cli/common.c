@@ -35,7 +35,7 @@ static void list_dir_names(const char *dir, const char *prefix, FILE *out)
 
 int vz_list_collection_names(const struct vz_cli *cli, FILE *out)
 {
-	char dd[4096], p[4200];
+	char dd[VZ_PATH_MAX], p[VZ_PATH_MAX];
 	if (vz_cli_data_dir(cli, dd, sizeof dd, NULL)) return 0;
 	snprintf(p, sizeof p, "%s/dynamic", dd);
 	list_dir_names(p, "", out);
@@ -45,7 +45,7 @@ int vz_list_collection_names(const struct vz_cli *cli, FILE *out)
 	struct dirent *e;
 	while ((e = readdir(d))) {
 		if (!vz_name_valid(e->d_name)) continue;
-		char sub[4400], prefix[128];
+		char sub[VZ_PATH_MAX], prefix[128];
 		snprintf(sub, sizeof sub, "%s/%s", p, e->d_name);
 		snprintf(prefix, sizeof prefix, "%s/", e->d_name);
 		list_dir_names(sub, prefix, out);
@@ -56,7 +56,7 @@ int vz_list_collection_names(const struct vz_cli *cli, FILE *out)
 
 int vz_cli_collection_dir(const struct vz_cli *cli, const char *name, char *dir, size_t cap, bool *is_workspace)
 {
-	char dd[4096];
+	char dd[VZ_PATH_MAX];
 	int rc = vz_cli_data_dir(cli, dd, sizeof dd, NULL);
 	if (!rc) rc = vz_collection_path(dd, name, dir, cap, is_workspace);
 	if (rc == VZ_EINVAL) return vz_usage_error(cli, "%s", vz_last_error());
@@ -73,7 +73,7 @@ int vz_cli_report_missing(const struct vz_cli *cli, const char *name, const char
 		return VZ_EXIT_NOINPUT;
 	}
 	/* a workspace collection: declared and not built, or not declared at all */
-	char yml[4096];
+	char yml[VZ_PATH_MAX];
 	vz_workspace *w = NULL;
 	bool declared = vz_find_workspace_file(yml, sizeof yml) == VZ_OK && vz_workspace_load(yml, &w) == VZ_OK && vz_workspace_find(w, name);
 	vz_workspace_free(w);
@@ -84,12 +84,12 @@ int vz_cli_report_missing(const struct vz_cli *cli, const char *name, const char
 
 int vz_cli_open(const struct vz_cli *cli, const char *name, unsigned flags, vz_collection **c)
 {
-	char dir[4200];
+	char dir[VZ_PATH_MAX];
 	bool ws;
 	int rc = vz_cli_collection_dir(cli, name, dir, sizeof dir, &ws);
 	if (rc) return rc;
 	if (ws && (flags & VZ_OPEN_WRITE)) {
-		char yml[4096] = "vectorize-workspace.yml";
+		char yml[VZ_PATH_MAX] = "vectorize-workspace.yml";
 		vz_find_workspace_file(yml, sizeof yml);
 		vz_errorf(cli, "%s is a workspace collection and is read-only: edit %s and run 'vz build'", name, yml);
 		return VZ_EXIT_NOPERM;

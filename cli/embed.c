@@ -186,7 +186,7 @@ int vz_cli_text_search(const struct vz_cli *cli, vz_collection *c, const char *c
 	vz_text_hit *hits;
 	size_t n;
 	if ((rc = vz_text_search(x, query, strlen(query), k, chunks, &hits, &n))) goto out;
-	char id[4200];
+	char id[VZ_PATH_MAX];
 	for (size_t i = 0; i < n; i++) {
 		const vz_text_hit *h = &hits[i];
 		if (vz_ws_row_id(h->path, h->path_len, h->chunk, id, sizeof id)) continue; /* cannot be: id has room */

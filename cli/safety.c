@@ -3,7 +3,7 @@
 
 int vz_cli_safety_backup(struct vz_cli *cli, const char *name, const char *dir, char *written, size_t cap)
 {
-	char dd[4096];
+	char dd[VZ_PATH_MAX];
 	int rc = vz_cli_data_dir(cli, dd, sizeof dd, NULL);
 	if (!rc) rc = vz_backup_collection_to_dir(dd, name, dir, 0, cli->lock_timeout_ms, written, cap);
 	if (rc) {

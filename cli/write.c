@@ -91,7 +91,7 @@ int vz_cli_read_batch(struct vz_cli *cli, const char *path, const char *format, 
  * descriptor vz opens is close-on-exec. */
 static void spawn_checkpoint(struct vz_cli *cli, const char *coll, int threads)
 {
-	char dd[4096];
+	char dd[VZ_PATH_MAX];
 	if (vz_cli_data_dir(cli, dd, sizeof dd, NULL)) return;
 	fflush(NULL);
 	pid_t pid = fork();
@@ -133,7 +133,7 @@ bool vz_cli_auto_checkpoint(struct vz_cli *cli, const char *coll, uint64_t work,
 		spawn_checkpoint(cli, coll, threads);
 		return false;
 	}
-	char dir[4200];
+	char dir[VZ_PATH_MAX];
 	vz_checkpoint_report rep;
 	if (vz_cli_collection_dir(cli, coll, dir, sizeof dir, NULL)) return false;
 	int rc = vz_checkpoint_dir(dir, VZ_CHECKPOINT_IF_NEEDED, threads, cli->lock_timeout_ms, &rep);

@@ -80,7 +80,7 @@ static void checkpoint_all(struct vz_cli *cli, char **names, int n)
 {
 	for (int i = 0; i < n; i++) {
 		if (strchr(names[i], '/')) continue;
-		char cdir[4200];
+		char cdir[VZ_PATH_MAX];
 		if (vz_cli_collection_dir(cli, names[i], cdir, sizeof cdir, NULL)) continue;
 		/* built without the collection's lock, as every checkpoint: writers go on meanwhile */
 		int rc = vz_checkpoint_dir(cdir, 0, vz_cli_threads(0), cli->lock_timeout_ms, NULL);
@@ -121,7 +121,7 @@ static int drop_unusable(struct vz_cli *cli, const char *dd, char **names, int *
 {
 	int status = 0, kept = 0;
 	for (int i = 0; i < *n; i++) {
-		char dir[4400];
+		char dir[VZ_PATH_MAX];
 		struct stat st;
 		bool ws;
 		int rc = vz_collection_path(dd, names[i], dir, sizeof dir, &ws);
@@ -149,7 +149,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	vz_workspace *ws = NULL;
 	if (automatic) {
 		if (args->npos || opt_set(args, O_ALL) || out) return vz_usage_error(cli, "--auto backs up every collection into the configured directory");
-		char yml[4096];
+		char yml[VZ_PATH_MAX];
 		int rc = vz_find_workspace_file(yml, sizeof yml);
 		if (!rc) rc = vz_workspace_load(yml, &ws);
 		if (rc && !dir) {
@@ -180,7 +180,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	int n;
 	int rc = vz_cli_targets(cli, args, automatic || opt_set(args, O_ALL), &names, &n);
 	if (rc) { vz_workspace_free(ws); return rc; }
-	char dd[4096];
+	char dd[VZ_PATH_MAX];
 	if ((rc = vz_cli_data_dir(cli, dd, sizeof dd, NULL))) { rc = vz_report(cli, rc); goto out; }
 	int skipped = automatic || opt_set(args, O_ALL) ? drop_unusable(cli, dd, names, &n) : 0;
 	if (after_checkpoint) checkpoint_all(cli, names, n);
@@ -190,7 +190,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	o.threads = (int)opt_int(args, O_THREADS, o.threads);
 	o.lock_timeout_ms = cli->lock_timeout_ms;
 	vz_backup_summary s;
-	char written[4400];
+	char written[VZ_PATH_MAX];
 	const char *const *cnames = (const char *const *)names;
 	double t0 = vz_now();
 	if (dir) {

@@ -32,7 +32,7 @@ static void show_progress(void *ctx, size_t done, size_t total)
 /* Loads the workspace file named by --workspace, or the nearest one, printing its warnings. */
 int vz_cli_load_workspace(const struct vz_cli *cli, const char *file, vz_workspace **out)
 {
-	char path[4096];
+	char path[VZ_PATH_MAX];
 	int rc;
 	if (file) snprintf(path, sizeof path, "%s", file);
 	else if ((rc = vz_find_workspace_file(path, sizeof path))) {
@@ -165,7 +165,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 		}
 	if (cli->verbosity >= 1) /* keys of the original system that name what vz does not have */
 		for (size_t i = 0; i < w->n_not_applicable; i++) vz_infof(cli, "%s (accepted, not applicable)", w->not_applicable[i]);
-	char data_dir[4096];
+	char data_dir[VZ_PATH_MAX];
 	int drc = vz_cli_workspace_data_dir(cli, w, data_dir, sizeof data_dir);
 	if (drc) {
 		ec = vz_report(cli, drc);

@@ -24,7 +24,7 @@ static const struct vz_option options[] = {
 int vz_cli_backup_after_checkpoint(const struct vz_cli *cli, char **done, int ndone)
 {
 	if (!ndone) return 0;
-	char yml[4096];
+	char yml[VZ_PATH_MAX];
 	vz_workspace *ws = NULL;
 	if (vz_find_workspace_file(yml, sizeof yml) || vz_workspace_load(yml, &ws)) {
 		vz_workspace_free(ws);
@@ -32,7 +32,7 @@ int vz_cli_backup_after_checkpoint(const struct vz_cli *cli, char **done, int nd
 	}
 	int rc = 0;
 	if (ws->backup_set && ws->backup_after_checkpoint) {
-		char dd[4096], written[4400], prefix[200];
+		char dd[VZ_PATH_MAX], written[VZ_PATH_MAX], prefix[200];
 		vz_cli_backup_prefix(done, ndone, false, prefix, sizeof prefix);
 		vz_backup_options o;
 		vz_backup_summary s;
@@ -61,7 +61,7 @@ static int set_thresholds(struct vz_cli *cli, struct vz_args *args, char **names
 	uint32_t ops = (uint32_t)opt_int(args, O_SET_OPS, 0), secs = (uint32_t)opt_int(args, O_SET_SECONDS, 0);
 	for (int i = 0; i < n; i++) {
 		if (opt_set(args, O_ALL) && strchr(names[i], '/')) continue;
-		char dir[4200];
+		char dir[VZ_PATH_MAX];
 		bool ws;
 		int rc = vz_cli_collection_dir(cli, names[i], dir, sizeof dir, &ws);
 		if (rc) { status = rc; continue; }
@@ -101,7 +101,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 			 (opt_set(args, O_COMPACT) ? VZ_CHECKPOINT_FORCE : 0);
 	for (int i = 0; i < n; i++) {
 		if (opt_set(args, O_ALL) && strchr(names[i], '/')) continue; /* workspace: rebuilt by vz build */
-		char dir[4200];
+		char dir[VZ_PATH_MAX];
 		bool ws;
 		if ((rc = vz_cli_collection_dir(cli, names[i], dir, sizeof dir, &ws))) { status = rc; continue; }
 		if (ws) {

@@ -32,7 +32,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	cfg.quantization = !strcmp(opt_str(args, O_QUANT, "none"), "sq8") ? VZ_QUANT_SQ8 : VZ_QUANT_NONE;
 	if (opt_set(args, O_EMBEDDING)) snprintf(cfg.embedding, sizeof cfg.embedding, "%s", opt_str(args, O_EMBEDDING, ""));
 	/* the workspace file's checkpoint section is the default of new dynamic collections */
-	char yml[4096];
+	char yml[VZ_PATH_MAX];
 	vz_workspace *ws = NULL;
 	if (!(opt_set(args, O_CP_OPS) && opt_set(args, O_CP_SECONDS)) && vz_find_workspace_file(yml, sizeof yml) == VZ_OK &&
 	    vz_workspace_load(yml, &ws) == VZ_OK) {
@@ -46,7 +46,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 		return vz_usage_error(cli, "'%s': workspace collections (PROJECT/COLLECTION) are declared in vectorize-workspace.yml, not created", name);
 	if (!vz_name_valid(name))
 		return vz_usage_error(cli, "'%s' is not a valid collection name (letters, digits, '.', '_', '-'; at most 64; starting with a letter or digit)", name);
-	char dd[4096];
+	char dd[VZ_PATH_MAX];
 	int rc = vz_cli_data_dir(cli, dd, sizeof dd, NULL);
 	if (!rc) rc = vz_collection_create(dd, name, &cfg);
 	if (rc == VZ_EINVAL) return vz_usage_error(cli, "%s", vz_last_error());

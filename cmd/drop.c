@@ -15,17 +15,17 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 {
 	const char *name = args->pos[0];
 	/* a workspace collection is refused before anything is written, the safety backup included */
-	char dir[4200];
+	char dir[VZ_PATH_MAX];
 	bool ws;
 	int vrc = vz_cli_collection_dir(cli, name, dir, sizeof dir, &ws);
 	if (vrc) return vrc;
 	if (ws) {
-		char yml[4096] = "vectorize-workspace.yml";
+		char yml[VZ_PATH_MAX] = "vectorize-workspace.yml";
 		vz_find_workspace_file(yml, sizeof yml);
 		vz_errorf(cli, "%s is a workspace collection and is read-only: remove it from %s and run 'vz build'", name, yml);
 		return VZ_EXIT_NOPERM;
 	}
-	char written[4400] = "";
+	char written[VZ_PATH_MAX] = "";
 	if (!opt_set(args, O_NO_BACKUP)) {
 		int rc = vz_cli_safety_backup(cli, name, opt_str(args, O_BACKUP_DIR, NULL), written, sizeof written);
 		if (rc) return rc;

@@ -42,7 +42,7 @@ static void fail_with(struct ex *e, const char *what)
 
 static FILE *create(struct ex *e, const char *name)
 {
-	char path[4200];
+	char path[VZ_PATH_MAX];
 	snprintf(path, sizeof path, "%s/%s", e->tmp, name);
 	int fd;
 	if (vz_io_open_write(path, O_WRONLY | O_CREAT | O_EXCL, 0666, &fd)) {
@@ -212,7 +212,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	snprintf(table, sizeof table, "%s%s", (name[0] >= '0' && name[0] <= '9') ? "_" : "", name);
 	for (char *p = table; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_')) *p = '_';
-	char dflt[400], out[4096], tmp[4200], old[4200];
+	char dflt[400], out[VZ_PATH_MAX], tmp[VZ_PATH_MAX], old[VZ_PATH_MAX];
 	snprintf(dflt, sizeof dflt, "%s.%s", name, vz_export_target_name(to));
 	for (char *p = dflt; *p; p++)
 		if (*p == '/') *p = '-';
@@ -222,7 +222,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	struct stat st;
 	bool replace = false;
 	if (lstat(out, &st) == 0) {
-		char probe[4200];
+		char probe[VZ_PATH_MAX];
 		snprintf(probe, sizeof probe, "%s/vz.json", out);
 		if (!opt_set(args, O_FORCE))
 			return vz_report(cli, vz_fail(VZ_EEXIST, "%s: exists (--force replaces an earlier export)", out));
@@ -274,7 +274,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 		vz_io_remove_tree(tmp);
 		return vz_report(cli, vz_fail(VZ_EIO, "%s: cannot write the export: %s", out, e.why));
 	}
-	char parent[4096];
+	char parent[VZ_PATH_MAX];
 	if (!vz_path_parent(out, parent, sizeof parent)) vz_io_fsync_dir(parent);
 	if (replace) vz_io_remove_tree(old);
 	if (opt_set(args, O_JSON)) {

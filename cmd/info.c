@@ -21,7 +21,7 @@ static void iso_time(int64_t t, char *out, size_t cap)
 static int run(struct vz_cli *cli, struct vz_args *args)
 {
 	bool json = opt_set(args, O_JSON);
-	char dd[4096];
+	char dd[VZ_PATH_MAX];
 	enum vz_datadir_source src;
 	int rc = vz_cli_data_dir(cli, dd, sizeof dd, &src);
 	if (rc) return vz_report(cli, rc);

@@ -14,7 +14,7 @@ static const struct vz_option options[] = {
 /* A workspace collection whose directory holds no snapshot (its first build failed). */
 static bool unbuilt(const struct vz_cli *cli, const char *name)
 {
-	char dir[4200], meta[4300];
+	char dir[VZ_PATH_MAX], meta[VZ_PATH_MAX];
 	bool ws;
 	struct stat st;
 	if (!strchr(name, '/') || vz_cli_collection_dir(cli, name, dir, sizeof dir, &ws)) return false;
@@ -28,7 +28,7 @@ static bool workspace_data_dir(const struct vz_cli *cli, const vz_workspace *w, 
 {
 	for (int j = 0; j < n; j++)
 		if (vz_workspace_find(w, names[j])) return true;
-	char dd[4096], mine[4096];
+	char dd[VZ_PATH_MAX], mine[VZ_PATH_MAX];
 	struct stat a, b;
 	return vz_cli_data_dir(cli, dd, sizeof dd, NULL) == VZ_OK && vz_path_fmt(mine, sizeof mine, "%s/data", w->dir) == VZ_OK &&
 	       stat(dd, &a) == 0 && stat(mine, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
@@ -111,7 +111,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 {
 	char **names;
 	int n, status = 0;
-	char dd[4096];
+	char dd[VZ_PATH_MAX];
 	enum vz_datadir_source src;
 	int rc = vz_cli_data_dir(cli, dd, sizeof dd, &src);
 	if (rc) return vz_report(cli, rc);
@@ -125,7 +125,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	if ((rc = vz_cli_targets(cli, args, true, &names, &n))) return rc;
 	bool json = opt_set(args, O_JSON);
 	/* the declared collections of the workspace file here (read quietly: vz build reports on it) */
-	char yml[4096];
+	char yml[VZ_PATH_MAX];
 	vz_workspace *w = NULL;
 	if (vz_find_workspace_file(yml, sizeof yml) == VZ_OK && vz_workspace_load(yml, &w)) w = NULL;
 	if (w && !workspace_data_dir(cli, w, names, n)) { /* another data directory: not this file's */

@@ -58,11 +58,11 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	free(text);
 	if (rc) return vz_report(cli, rc);
 have_batch:;
-	char dd[4096];
+	char dd[VZ_PATH_MAX];
 	if ((rc = vz_cli_data_dir(cli, dd, sizeof dd, NULL))) { vz_batch_free(&b); return vz_report(cli, rc); }
 	if (opt_set(args, O_FORCE)) {
 		vz_collection *old;
-		char dir[4200];
+		char dir[VZ_PATH_MAX];
 		if (!vz_cli_collection_dir(cli, name, dir, sizeof dir, NULL) && !vz_collection_open(dir, VZ_OPEN_WRITE, cli->lock_timeout_ms, &old) &&
 		    (rc = vz_collection_drop(old))) {
 			vz_batch_free(&b);
@@ -77,7 +77,7 @@ have_batch:;
 	vz_batch_free(&b);
 	if (rc) {
 		/* all or nothing: do not leave an empty collection behind a refused load */
-		char dir[4200];
+		char dir[VZ_PATH_MAX];
 		vz_collection *made;
 		if (!vz_cli_collection_dir(cli, name, dir, sizeof dir, NULL) && !vz_collection_open(dir, VZ_OPEN_WRITE, cli->lock_timeout_ms, &made))
 			vz_collection_drop(made);

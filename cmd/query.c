@@ -118,7 +118,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	vz_collection *c;
 	if ((rc = vz_cli_open(cli, args->pos[0], VZ_OPEN_READ, &c))) goto out_free;
 	const vz_config *cfg = vz_collection_config(c);
-	char dir[4200] = "";
+	char dir[VZ_PATH_MAX] = "";
 	bool have_dir = vz_cli_collection_dir(cli, args->pos[0], dir, sizeof dir, NULL) == 0;
 	/* a workspace collection: say so when its workspace file changed since `vz build` (a --text
 	 * query says it on its own path) */

@@ -23,7 +23,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	bool dry = opt_set(args, O_DRY_RUN);
 	for (int i = 0; i < n; i++) {
 		if (opt_set(args, O_ALL) && strchr(names[i], '/')) continue;
-		char dir[4200];
+		char dir[VZ_PATH_MAX];
 		if ((rc = vz_cli_collection_dir(cli, names[i], dir, sizeof dir, NULL))) { status = rc; continue; }
 		vz_recover_report r;
 		rc = vz_collection_recover(dir, mode, dry, vz_cli_threads(opt_int(args, O_THREADS, 0)), cli->lock_timeout_ms, &r);

@@ -40,7 +40,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	const char *file = args->pos[0];
 	const char *as = opt_str(args, O_AS, NULL);
 	if (as && args->npos > 2) return vz_usage_error(cli, "--as NAME restores one collection");
-	char dd[4096];
+	char dd[VZ_PATH_MAX];
 	int rc = vz_cli_data_dir(cli, dd, sizeof dd, NULL);
 	if (rc) return vz_report(cli, rc);
 	struct out o = { cli, opt_set(args, O_JSON) };

@@ -39,7 +39,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	int rc = vz_cli_targets(cli, args, opt_set(args, O_ALL), &names, &n);
 	if (rc) return rc;
 	for (int i = 0; i < n; i++) {
-		char dir[4200];
+		char dir[VZ_PATH_MAX];
 		if ((rc = vz_cli_collection_dir(cli, names[i], dir, sizeof dir, NULL))) { status = rc; continue; }
 		struct report r = { cli, names[i], opt_set(args, O_JSON) };
 		int problems;

@@ -12,7 +12,7 @@ static const struct vz_option options[] = {
 
 static int run(struct vz_cli *cli, struct vz_args *args)
 {
-	char dir[4200], path[4300];
+	char dir[VZ_PATH_MAX], path[VZ_PATH_MAX];
 	bool ws;
 	int rc = vz_cli_collection_dir(cli, args->pos[0], dir, sizeof dir, &ws);
 	if (rc) return rc;

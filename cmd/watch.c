@@ -75,7 +75,7 @@ static void watch_tree(struct watcher *wt, const char *dir, int depth)
 	while ((e = readdir(d))) {
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || skipped(e->d_name)) continue;
 		if (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN) continue;
-		char sub[4096];
+		char sub[VZ_PATH_MAX];
 		if (snprintf(sub, sizeof sub, "%s/%s", dir, e->d_name) >= (int)sizeof sub) continue;
 		watch_tree(wt, sub, depth + 1);
 	}
@@ -139,7 +139,7 @@ static bool drain(struct watcher *wt, const vz_workspace *w, bool *dirty)
 			struct watched *d = find_wd(wt, ev->wd);
 			if (!d) continue;
 			if (ev->len && skipped(ev->name)) continue;
-			char full[4096];
+			char full[VZ_PATH_MAX];
 			if (snprintf(full, sizeof full, "%s%s%s", d->path, ev->len ? "/" : "", ev->len ? ev->name : "") >= (int)sizeof full)
 				continue;
 			if (excluded(w, full)) continue;
@@ -188,13 +188,13 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	const char *file = opt_str(args, O_FILE, NULL);
 	int ec = vz_cli_load_workspace(cli, file, &w);
 	if (ec) return ec;
-	char yaml[4096];
+	char yaml[VZ_PATH_MAX];
 	snprintf(yaml, sizeof yaml, "%s", w->path); /* reloads read the same file */
 	vz_cli_workspace_failures(cli, w);
 	struct watcher wt = { .fd = -1, .yaml_wd = -1 };
 	bool *dirty = NULL;
 	int sfd = -1;
-	char data_dir[4096];
+	char data_dir[VZ_PATH_MAX];
 	if (!w->watcher_enabled) {
 		vz_infof(cli, "file watching is off in %s (file_watcher.enabled: false): nothing to do", w->path);
 		goto out;

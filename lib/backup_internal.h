@@ -87,7 +87,7 @@ int vz_bk_libarchive_load(void);
  * A crashed process leaves its staging directory behind; the next one to stage in the same
  * directory removes every staging directory whose owner lock it can take. */
 struct stage {
-	char dir[4096];
+	char dir[VZ_PATH_MAX];
 	vz_lock owner;
 };
 
@@ -107,7 +107,7 @@ struct mcoll {
 	size_t first, n;      /* its files in manifest.files */
 	bool selected;        /* restore: extract it */
 	char target[140];     /* restore: name to restore it as */
-	char stage[4200];     /* restore/verify: where its files are extracted */
+	char stage[VZ_PATH_MAX];     /* restore/verify: where its files are extracted */
 	vz_coll_id id;        /* "collection_id" of the manifest: what its metadata.json must name (zero: none listed) */
 };
 

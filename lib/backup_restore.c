@@ -8,7 +8,7 @@
 static int switch_collection(const char *data_dir, struct mcoll *c, unsigned flags, const char *safety_dir,
 			     int lock_timeout_ms, char *safety, size_t scap)
 {
-	char target[4400], parent[4400], plock[4500];
+	char target[VZ_PATH_MAX], parent[VZ_PATH_MAX], plock[VZ_PATH_MAX];
 	bool ws;
 	safety[0] = '\0';
 	int rc = vz_collection_path(data_dir, c->target, target, sizeof target, &ws);
@@ -59,7 +59,7 @@ int vz_backup_restore(const char *data_dir, const char *path, const char *const 
 		      unsigned flags, const char *safety_dir, int lock_timeout_ms, vz_verify_cb problem_cb,
 		      vz_restore_cb done_cb, void *ctx)
 {
-	char tmp[4400];
+	char tmp[VZ_PATH_MAX];
 	if (as_name && vz_bk_collection_prefix(as_name, tmp, sizeof tmp)) return VZ_EINVAL;
 	if (as_name && n > 1) return vz_fail(VZ_EINVAL, "--as needs exactly one collection");
 	for (size_t i = 0; i < n; i++)
@@ -81,7 +81,7 @@ int vz_backup_restore(const char *data_dir, const char *path, const char *const 
 	if (!r.problems) {
 		/* refuse early, before checking the collections, when a target exists without --force */
 		for (size_t i = 0; i < m.ncolls && !(flags & VZ_RESTORE_FORCE); i++) {
-			char target[4400];
+			char target[VZ_PATH_MAX];
 			struct stat st;
 			if (!m.colls[i].selected) continue;
 			if ((rc = vz_collection_path(data_dir, m.colls[i].target, target, sizeof target, NULL))) goto out;
@@ -99,7 +99,7 @@ int vz_backup_restore(const char *data_dir, const char *path, const char *const 
 	}
 	for (size_t i = 0; i < m.ncolls; i++) {
 		if (!m.colls[i].selected) continue;
-		char safety[4400];
+		char safety[VZ_PATH_MAX];
 		if ((rc = switch_collection(data_dir, &m.colls[i], flags, safety_dir, lock_timeout_ms, safety, sizeof safety))) goto out;
 		if (done_cb) done_cb(ctx, m.colls[i].target, safety[0] ? safety : NULL);
 	}

@@ -181,7 +181,7 @@ int vz_bk_scan(struct reader *r, const struct sink *sink, struct manifest *m)
 			goto out; /* a hostile or foreign entry: stop before reading anything more */
 		}
 		int fd = -1;
-		char out_path[4400] = "";
+		char out_path[VZ_PATH_MAX] = "";
 		if (sink && sink->begin && (rc = sink->begin(sink->sctx, m, f, &fd, out_path, sizeof out_path))) goto out;
 		rc = read_entry(r, a, f, fd, out_path, &fatal);
 		if (fd >= 0) {
@@ -232,7 +232,7 @@ int vz_bk_extract_manifest(void *sctx, struct manifest *m)
 		if (!rc) rc = vz_io_mkdir(c->stage, 0755, false);
 		if (rc) return rc;
 		/* the restored collection needs its lock file (never part of a backup) */
-		char lock[4400];
+		char lock[VZ_PATH_MAX];
 		int fd;
 		if ((rc = vz_path_fmt(lock, sizeof lock, "%s/LOCK", c->stage)) ||
 		    (rc = vz_io_open_write(lock, O_WRONLY | O_CREAT | O_EXCL, 0644, &fd)))

@@ -43,7 +43,7 @@ static void stage_cleanup_stale(const char *parent)
 	struct dirent *e;
 	while ((e = readdir(d))) {
 		if (strncmp(e->d_name, STAGE_PREFIX, strlen(STAGE_PREFIX)) != 0) continue;
-		char dir[4200], owner[4300];
+		char dir[VZ_PATH_MAX], owner[VZ_PATH_MAX];
 		if (vz_path_fmt(dir, sizeof dir, "%s/%s", parent, e->d_name) ||
 		    vz_path_fmt(owner, sizeof owner, "%s/.owner", dir))
 			continue;
@@ -66,7 +66,7 @@ int vz_bk_stage_open(const char *parent, struct stage *s)
 		rc = vz_io_mkdir(s->dir, 0700, false);
 		if (rc == VZ_EEXIST) continue;
 		if (rc) return rc;
-		char owner[4200];
+		char owner[VZ_PATH_MAX];
 		if ((rc = vz_path_fmt(owner, sizeof owner, "%s/.owner", s->dir)) ||
 		    (rc = vz_lock_acquire(owner, VZ_LOCK_EXCLUSIVE, 0, true, &s->owner))) {
 			vz_io_remove_tree(s->dir);
@@ -93,7 +93,7 @@ void vz_bk_stage_close(struct stage *s)
 
 struct staged_file {
 	char path[400];   /* inside the archive */
-	char src[4400];   /* the staged copy */
+	char src[VZ_PATH_MAX];   /* the staged copy */
 	uint64_t size, hash;
 	vz_map map;       /* of the staged copy: hashed, then compressed from, read once */
 };
@@ -155,7 +155,7 @@ static int list_collection_files(const char *dir, const char *prefix, char ***ou
 		const char *nm = e->d_name;
 		if (!strcmp(nm, ".") || !strcmp(nm, "..") || !strcmp(nm, "LOCK") || !strncmp(nm, ".vztmp.", 7)) continue;
 		struct stat st;
-		char p[4400];
+		char p[VZ_PATH_MAX];
 		if ((rc = vz_path_fmt(p, sizeof p, "%s/%s", dir, nm))) break;
 		if (lstat(p, &st) != 0) {
 			if (errno == ENOENT) continue;
@@ -218,7 +218,7 @@ static int map_and_hash(struct staged_file *f)
 static int snapshot_collection(struct snapshot *s, const char *data_dir, const char *name, size_t index,
 			       int lock_timeout_ms, bool caller_locked)
 {
-	char dir[4400], prefix[160], sdir[4400];
+	char dir[VZ_PATH_MAX], prefix[160], sdir[VZ_PATH_MAX];
 	bool ws;
 	int rc = vz_bk_collection_prefix(name, prefix, sizeof prefix);
 	if (!rc) rc = vz_collection_path(data_dir, name, dir, sizeof dir, &ws);
@@ -233,7 +233,7 @@ static int snapshot_collection(struct snapshot *s, const char *data_dir, const c
 	if ((rc = list_collection_files(dir, prefix, &names, &n))) goto unlock;
 	for (size_t i = 0; i < n && !rc; i++) {
 		struct staged_file f = { 0 };
-		char src[4400];
+		char src[VZ_PATH_MAX];
 		if ((rc = vz_path_fmt(src, sizeof src, "%s/%s", dir, names[i])) ||
 		    (rc = vz_path_fmt(f.src, sizeof f.src, "%s/%s", sdir, names[i])) ||
 		    (rc = vz_path_fmt(f.path, sizeof f.path, "%s/%s", prefix, names[i])))
@@ -415,7 +415,7 @@ int vz_backup_write_fd(const char *data_dir, const char *const *names, size_t n,
 static int backup_to_tmpfile(const char *data_dir, const char *const *names, size_t n, const vz_backup_options *o,
 			     vz_tmpfile *t, bool caller_locked, vz_backup_summary *sum)
 {
-	char beside[4096];
+	char beside[VZ_PATH_MAX];
 	vz_backup_summary s;
 	int rc = vz_path_parent(t->path, beside, sizeof beside);
 	if (!rc) rc = backup_to_fd(data_dir, names, n, o, t->fd, t->path, caller_locked, beside, &s);
@@ -497,7 +497,7 @@ static int prune(const char *dir, const char *prefix, int keep)
 	if (!rc && n > (size_t)keep) {
 		qsort(list, n, sizeof *list, cmp_kept_newest_first);
 		for (size_t i = (size_t)keep; i < n && !rc; i++) {
-			char p[4400];
+			char p[VZ_PATH_MAX];
 			if (!(rc = vz_path_fmt(p, sizeof p, "%s/%s", dir, list[i].name))) rc = vz_io_unlink(p, true);
 		}
 		if (!rc) rc = vz_io_fsync_dir(dir);
@@ -535,7 +535,7 @@ static int backup_into_dir(const char *data_dir, const char *const *names, size_
 	if (keep < 0) return vz_fail(VZ_EINVAL, "keep must be 0 (keep all) or more");
 	int rc = vz_io_mkdir_p(dir, 0755);
 	if (rc) return rc;
-	char stamp[24], final[4400];
+	char stamp[24], final[VZ_PATH_MAX];
 	utc_stamps(time(NULL), NULL, 0, stamp, sizeof stamp);
 	if ((rc = vz_path_fmt(final, sizeof final, "%s/%s-%s.tar.zst", dir, prefix, stamp))) return rc;
 	vz_tmpfile t;
@@ -574,7 +574,7 @@ int vz_backup_write_dir(const char *data_dir, const char *const *names, size_t n
 int vz_bk_safety_backup(const char *data_dir, const char *name, const char *dir, int keep, int lock_timeout_ms,
 			 bool caller_locked, char *written, size_t cap)
 {
-	char prefix[160], defdir[4200];
+	char prefix[160], defdir[VZ_PATH_MAX];
 	if (!dir) {
 		int rc = vz_path_fmt(defdir, sizeof defdir, "%s/backups", data_dir);
 		if (rc) return rc;

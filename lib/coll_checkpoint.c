@@ -110,7 +110,7 @@ static int write_data_files(const char *dir, const vz_config *cfg, const vz_coll
 			    const vz_out_row *rows, size_t n, const vz_hnsw_index *base_index, size_t n_base,
 			    int threads, vz_file_sum *vsum, vz_file_sum *isum, uint64_t seg_gen)
 {
-	char vpath[4200], ipath[4200];
+	char vpath[VZ_PATH_MAX], ipath[VZ_PATH_MAX];
 	bool sq8 = cfg->quantization == VZ_QUANT_SQ8;
 	float *ranges = NULL;
 	uint8_t *codes = NULL;
@@ -157,7 +157,7 @@ static int write_data_files(const char *dir, const vz_config *cfg, const vz_coll
  * finds the files of the restored generation among NAME, NAME.new and NAME.prev. */
 static int commit_checkpoint(const char *dir, const vz_meta *m)
 {
-	char meta_path[4200], p[3][4200];
+	char meta_path[VZ_PATH_MAX], p[3][VZ_PATH_MAX];
 	static const char *const names[2] = { "vectors.bin", "index.hnsw" };
 	int rc = vz_path_fmt(meta_path, sizeof meta_path, "%s/metadata.json", dir);
 	if (rc) return rc;
@@ -208,7 +208,7 @@ static int commit_checkpoint(const char *dir, const vz_meta *m)
  * by a checkpoint that then failed) gives it, so that the two never disagree. */
 static int upgrade_terms(const char *dir, vz_coll_id *id)
 {
-	char p[4200];
+	char p[VZ_PATH_MAX];
 	vz_bm25 *t;
 	uint64_t saves;
 	vz_coll_id old;
@@ -230,7 +230,7 @@ static int upgrade_terms(const char *dir, vz_coll_id *id)
  * (verify and recover say why). */
 static uint64_t terms_saves(const char *dir, const vz_meta *m)
 {
-	char p[4200];
+	char p[VZ_PATH_MAX];
 	vz_map map;
 	vz_file_header h;
 	uint64_t saves = m->terms_saves;
@@ -454,7 +454,7 @@ int vz_coll_checkpoint_with(vz_collection *c, int threads, unsigned flags, const
 	if (c->has_wal) {
 		/* the next log, empty, starting after the folded records: written before the commit,
 		 * put in place by it, and named in metadata.json (salt, first sequence number) */
-		char wal[4200];
+		char wal[VZ_PATH_MAX];
 		m.has_wal_start = true;
 		m.wal_salt = vz_random_u64();
 		m.wal_first_seq = c->writer.next_seq;
@@ -490,7 +490,7 @@ static int adopt_staged(const char *stage, const char *dir, const vz_meta *m)
 	bool seg = m->nsegments && m->segments[m->nsegments - 1].generation == m->generation;
 	for (int i = 0; i < 2 && (base ? m->rows > 0 : seg); i++) {
 		if (!base && i && !m->segments[m->nsegments - 1].index.present) break;
-		char from[4400], to[4400], segname[64];
+		char from[VZ_PATH_MAX], to[VZ_PATH_MAX], segname[64];
 		if (!base) vz_segment_name(m->generation, i, segname, sizeof segname);
 		int rc = vz_path_fmt(from, sizeof from, "%s/%s", stage, base ? names[i] : segname);
 		if (!rc && !base) rc = vz_path_fmt(to, sizeof to, "%s/%s", dir, segname);
@@ -510,7 +510,7 @@ static int adopt_staged(const char *stage, const char *dir, const vz_meta *m)
 static int checkpoint_switch(const char *dir, const char *stage, uint64_t snap_gen, const vz_meta *built, uint64_t *kept)
 {
 	vz_meta cur;
-	char wal[4200], walnew[4200];
+	char wal[VZ_PATH_MAX], walnew[VZ_PATH_MAX];
 	int rc = vz_meta_read(dir, &cur);
 	if (rc) return rc;
 	uint64_t gen = cur.generation, rows = cur.rows, base_gen = cur.base_generation;
@@ -576,7 +576,7 @@ int vz_checkpoint_dir(const char *dir, unsigned flags, int threads, int lock_tim
 		return VZ_OK; /* one is running: it does what is needed */
 	if (!rc && ck.fd < 0) rc = vz_coll_checkpoint_lock(dir, (flags & VZ_CHECKPOINT_WAIT) ? INT_MAX / 2 : lock_timeout_ms, &ck);
 	if (rc) return rc;
-	char stage[4200] = "";
+	char stage[VZ_PATH_MAX] = "";
 	vz_collection *c = NULL;
 	if ((rc = vz_path_fmt(stage, sizeof stage, "%s/.vztmp.checkpoint", dir))) goto out;
 	/* a checkpointer that died left its staging behind: we hold the checkpoint lock, it is ours */
@@ -697,7 +697,7 @@ int vz_collection_write_snapshot(const char *dir, const vz_config *cfg, const vz
 	if (!rc && n) rc = write_data_files(dir, cfg, &m.id, generation, &src, rows, n, NULL, 0, default_threads(threads), &m.vectors, &m.index, 0);
 	if (!rc) rc = commit_checkpoint(dir, &m);
 	if (!rc) {
-		char lock[4200];
+		char lock[VZ_PATH_MAX];
 		int fd;
 		/* the LOCK file makes the directory a collection others can lock */
 		if (!(rc = vz_path_fmt(lock, sizeof lock, "%s/LOCK", dir)) && access(lock, F_OK) != 0 &&

@@ -22,7 +22,7 @@ int vz_collection_create(const char *data_dir, const char *name, const vz_config
 	if (!vz_name_valid(name)) return vz_fail(VZ_EINVAL, "'%s' is not a valid collection name (letters, digits, '.', '_', '-'; at most 64; starting with a letter or digit)", name);
 	int rc = vz_config_validate(cfg);
 	if (rc) return rc;
-	char parent[4200], final[4400], tmp[4400], p[4600], dirlock[4300];
+	char parent[VZ_PATH_MAX], final[VZ_PATH_MAX], tmp[VZ_PATH_MAX], p[VZ_PATH_MAX], dirlock[VZ_PATH_MAX];
 	if ((rc = vz_path_fmt(parent, sizeof parent, "%s/dynamic", data_dir))) return rc;
 	if ((rc = vz_io_mkdir_p(parent, 0755))) return rc;
 	if ((rc = vz_path_fmt(final, sizeof final, "%s/%s", parent, name))) return rc;
@@ -83,7 +83,7 @@ int vz_collection_drop(vz_collection *c)
 		/* DeleteCollection is durable before anything disappears: a crash after this point
 		 * finishes the drop on the next open, a crash before leaves the collection whole */
 		uint64_t txn = 0;
-		char wal[4200];
+		char wal[VZ_PATH_MAX];
 		rc = vz_wal_encode_begin(&c->writer, 1, &txn);
 		if (!rc) rc = vz_wal_encode(&c->writer, VZ_WAL_DROP, txn, NULL, 0);
 		if (!rc) rc = vz_wal_encode_commit(&c->writer, txn, 1);

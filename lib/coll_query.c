@@ -242,7 +242,7 @@ int vz_collection_check_rows(vz_collection *c)
 
 static uint64_t file_size(const char *dir, const char *name)
 {
-	char p[4200];
+	char p[VZ_PATH_MAX];
 	struct stat st;
 	if (vz_path_fmt(p, sizeof p, "%s/%s", dir, name) || stat(p, &st) != 0) return 0;
 	return (uint64_t)st.st_size;

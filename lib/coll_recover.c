@@ -85,7 +85,7 @@ static int rebuild_from_sources(const char *dir, int threads, int lock_timeout_m
 	if (vz_meta_read(dir, &m)) return VZ_ENOENT;
 	json_t *o = m.extra_json ? json_loads(m.extra_json, 0, NULL) : NULL;
 	json_t *ws = json_object_get(o, "workspace"), *file = json_object_get(ws, "file"), *coll = json_object_get(ws, "collection");
-	char yml[4096] = "", data[4096], name[140], named[140] = "";
+	char yml[VZ_PATH_MAX] = "", data[VZ_PATH_MAX], name[140], named[140] = "";
 	if (json_is_string(file)) snprintf(yml, sizeof yml, "%s", json_string_value(file));
 	if (json_is_string(coll)) snprintf(named, sizeof named, "%s", json_string_value(coll));
 	json_decref(o);
@@ -105,7 +105,7 @@ static int rebuild_from_sources(const char *dir, int threads, int lock_timeout_m
 	int rc = VZ_ENOENT;
 	if (wc) {
 		/* a metadata.json copied from another collection would lend it its identity */
-		char meta_path[4200];
+		char meta_path[VZ_PATH_MAX];
 		if (strcmp(named, name) && !vz_path_fmt(meta_path, sizeof meta_path, "%s/metadata.json", dir)) vz_io_unlink(meta_path, true);
 		vz_ws_stats st;
 		rc = vz_workspace_build(w, wc, data, true, threads, lock_timeout_ms, NULL, NULL, &st);
@@ -170,7 +170,7 @@ static int recover_locked(struct vz_collection *c, const char *dir, enum vz_reco
  * than failing halfway in a way that looks like damage. */
 static int check_writable(const char *dir)
 {
-	char wal[4200];
+	char wal[VZ_PATH_MAX];
 	const char *what = dir;
 	int e = 0;
 	if (access(dir, W_OK) != 0) e = errno;
@@ -251,7 +251,7 @@ static int recover_locked(struct vz_collection *c, const char *dir, enum vz_reco
 	}
 
 	/* look at the WAL first: the mode decides whether we may go on at all */
-	char wal[4200];
+	char wal[VZ_PATH_MAX];
 	vz_wal_log w;
 	bool dynamic = access((snprintf(wal, sizeof wal, "%s/wal.log", dir), wal), F_OK) == 0;
 	if (dynamic) {

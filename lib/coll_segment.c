@@ -77,7 +77,7 @@ int64_t vz_coll_layers_find(const struct vz_collection *c, const char *id, size_
 
 static int open_one(struct vz_collection *c, const vz_segment_sum *g, struct coll_segment *s)
 {
-	char path[4200], name[64];
+	char path[VZ_PATH_MAX], name[64];
 	const vz_config *cfg = &c->meta.cfg;
 	int rc = vz_segment_path(c->dir, g->generation, false, path, sizeof path);
 	if (!rc) rc = vz_vectors_open(path, g->rows, cfg->dim, cfg->metric, &s->vec);
@@ -167,7 +167,7 @@ int vz_coll_remove_unlisted_segments(const char *dir, const vz_meta *m)
 		bool listed = false;
 		for (uint32_t i = 0; i < m->nsegments; i++) listed |= m->segments[i].generation == gen;
 		if (listed) continue;
-		char p[4400];
+		char p[VZ_PATH_MAX];
 		if (!(rc = vz_path_fmt(p, sizeof p, "%s/%s", dir, e->d_name))) rc = vz_io_unlink(p, true);
 		removed = true;
 	}

@@ -161,7 +161,7 @@ int vz_collection_write(vz_collection *c, const vz_write *w, size_t n, unsigned 
 		}
 		vz_buf_free(&rec);
 		if (!rc) rc = vz_wal_encode_commit(&c->writer, txn, (uint32_t)count);
-		char wal[4200];
+		char wal[VZ_PATH_MAX];
 		uint64_t len = c->writer.buf.len;
 		st->first_seq = txn;
 		st->last_seq = c->writer.next_seq - 1;

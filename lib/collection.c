@@ -148,7 +148,7 @@ int vz_coll_check_dir(const char *dir)
 
 int vz_collection_lock(const char *dir, enum vz_lock_mode mode, int timeout_ms, vz_lock *lock)
 {
-	char path[4200];
+	char path[VZ_PATH_MAX];
 	int rc = vz_path_fmt(path, sizeof path, "%s/LOCK", dir);
 	if (rc) return rc;
 	if ((rc = vz_coll_check_dir(dir))) return rc;
@@ -407,7 +407,7 @@ static int cut_unacknowledged_tail(struct vz_collection *c, const char *path)
 int vz_coll_load(struct vz_collection *c, enum vz_wal_scan_mode scan, bool index_optional)
 {
 	bool write = c->flags & VZ_OPEN_WRITE;
-	char path[4200];
+	char path[VZ_PATH_MAX];
 	int rc;
 	if (write) {
 		/* a detached checkpoint stages its files in .vztmp.checkpoint while holding the
@@ -453,7 +453,7 @@ int vz_coll_load(struct vz_collection *c, enum vz_wal_scan_mode scan, bool index
 		/* a checkpoint that emptied the collection may have left old data files behind */
 		for (int i = 0; i < 2; i++) {
 			const char *n = i ? "index.hnsw" : "vectors.bin";
-			char p2[4200];
+			char p2[VZ_PATH_MAX];
 			if ((rc = vz_path_fmt(path, sizeof path, "%s/%s", c->dir, n)) ||
 			    (rc = vz_path_fmt(p2, sizeof p2, "%s/%s.new", c->dir, n)))
 				return rc;
@@ -492,7 +492,7 @@ int vz_coll_load(struct vz_collection *c, enum vz_wal_scan_mode scan, bool index
 /* Renames the directory away (atomic: the collection is gone), then removes it. */
 int vz_coll_finish_drop(struct vz_collection *c)
 {
-	char parent[4096], away[4400], dirlock[4200];
+	char parent[VZ_PATH_MAX], away[VZ_PATH_MAX], dirlock[VZ_PATH_MAX];
 	int rc = vz_path_parent(c->dir, parent, sizeof parent);
 	if (!rc) rc = vz_path_fmt(away, sizeof away, "%s/.vztmp.drop.%s.%016llx", parent, vz_coll_base_name(c->dir), (unsigned long long)vz_random_u64());
 	if (!rc) rc = vz_path_fmt(dirlock, sizeof dirlock, "%s/.lock", parent);

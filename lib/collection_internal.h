@@ -37,7 +37,7 @@ struct coll_segment {
 };
 
 struct vz_collection {
-	char dir[4096];
+	char dir[VZ_PATH_MAX];
 	unsigned flags;
 	vz_lock lock;
 	vz_meta meta;

@@ -324,7 +324,7 @@ int vz_bm25_load(const char *path, vz_bm25 **out)
 
 int vz_bm25_save_dir(const vz_bm25 *m, const char *collection_dir)
 {
-	char path[4096];
+	char path[VZ_PATH_MAX];
 	int rc = vz_path_fmt(path, sizeof path, "%s/terms.bin", collection_dir);
 	if (rc) return rc;
 	if (vz_id_is_set(&m->id)) return vz_bm25_save(m, path);

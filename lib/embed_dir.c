@@ -33,7 +33,7 @@ static int check_origin(const vz_bm25 *m, const vz_meta *meta, const char *path,
 int vz_bm25_open_dir(const char *collection_dir, uint32_t dim, vz_bm25 **out)
 {
 	*out = NULL;
-	char path[4096];
+	char path[VZ_PATH_MAX];
 	vz_meta meta;
 	bool have_meta = vz_meta_read(collection_dir, &meta) == VZ_OK, cache = true;
 	int rc = vz_path_fmt(path, sizeof path, "%s/cache.bin", collection_dir);

@@ -351,7 +351,7 @@ static int add_file(enum vz_export_target t, const char *path, vz_buf *o)
 
 int vz_export_read(const char *dir, vz_config *cfg, vz_batch *b)
 {
-	char path[4200];
+	char path[VZ_PATH_MAX];
 	int t = -1;
 	for (int i = 0; i < VZ_TO_COUNT; i++) {
 		snprintf(path, sizeof path, "%s/%s", dir, def_files[i]);

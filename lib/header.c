@@ -160,7 +160,7 @@ static int file_generation(const char *path, const char *magic, uint64_t *gen)
 int vz_settle_data_file(const char *dir, const char *name, const char *magic, uint64_t gen, bool write, char *out, size_t cap)
 {
 	static const char *const suffix[3] = { "", ".new", ".prev" };
-	char cand[3][4200];
+	char cand[3][VZ_PATH_MAX];
 	int found = -1, rc;
 	for (int i = 0; i < 3; i++) {
 		if ((rc = vz_path_fmt(cand[i], sizeof cand[i], "%s/%s%s", dir, name, suffix[i]))) return rc;

@@ -264,7 +264,7 @@ static void pc_dir_change(enum pc_op op, const char *path, const char *from, uns
 	d->old = old;
 	d->old_len = old_len;
 	d->old_mode = old_mode;
-	char dir[4096];
+	char dir[VZ_PATH_MAX];
 	struct stat st;
 	if (vz_path_parent(path, dir, sizeof dir) || stat(dir, &st) != 0) die_now();
 	d->dev = st.st_dev;
@@ -296,7 +296,7 @@ static void pc_rm_tree(const char *path)
 		struct dirent *e;
 		while ((e = readdir(dir))) {
 			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-			char child[4096];
+			char child[VZ_PATH_MAX];
 			snprintf(child, sizeof child, "%s/%s", path, e->d_name);
 			struct stat st;
 			if (lstat(child, &st) == 0 && S_ISDIR(st.st_mode)) pc_rm_tree(child);
@@ -638,7 +638,7 @@ void vz_io_close(int fd)
 
 int vz_io_mkdir_p(const char *path, mode_t mode)
 {
-	char buf[4096];
+	char buf[VZ_PATH_MAX];
 	if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
 		return vz_fail(VZ_ERANGE, "%s: path too long", path);
 	size_t len = strlen(buf);
@@ -662,7 +662,7 @@ int vz_io_mkdir_p(const char *path, mode_t mode)
 		} else if (errno == ENOENT) {
 			int rc = vz_io_mkdir(buf, mode, true);
 			if (rc) return rc;
-			char parent[4096];
+			char parent[VZ_PATH_MAX];
 			if ((rc = vz_path_parent(buf, parent, sizeof parent)) || (rc = vz_io_fsync_dir(parent))) return rc;
 		} else {
 			return os_fail(errno, "stat", buf);
@@ -684,7 +684,7 @@ int vz_io_remove_tree(const char *path)
 	int rc = VZ_OK;
 	while (rc == VZ_OK && (e = readdir(d))) {
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-		char child[4096];
+		char child[VZ_PATH_MAX];
 		if ((rc = vz_path_fmt(child, sizeof child, "%s/%s", path, e->d_name))) break;
 		rc = vz_io_remove_tree(child);
 	}
@@ -713,7 +713,7 @@ int vz_tmpfile_open(vz_tmpfile *t, const char *target)
 	t->fd = -1;
 	if (snprintf(t->target, sizeof t->target, "%s", target) >= (int)sizeof t->target)
 		return vz_fail(VZ_ERANGE, "%s: path too long", target);
-	char dir[4096];
+	char dir[VZ_PATH_MAX];
 	int prc = vz_path_parent(target, dir, sizeof dir);
 	if (prc) return prc;
 	const char *base = strrchr(target, '/');
@@ -804,7 +804,7 @@ int vz_tmpfile_commit_as(vz_tmpfile *t, const char *to)
 	if (rc) { vz_tmpfile_abort(t); return rc; }
 	if ((rc = vz_io_rename(t->path, to))) { vz_tmpfile_abort(t); return rc; }
 	tmpfile_release(t);
-	char dir[4096];
+	char dir[VZ_PATH_MAX];
 	if ((rc = vz_path_parent(to, dir, sizeof dir))) return rc;
 	return vz_io_fsync_dir(dir);
 }
@@ -829,7 +829,7 @@ int vz_cleanup_temps(const char *dir, int *removed)
 	int rc = VZ_OK;
 	while ((e = readdir(d))) {
 		if (strncmp(e->d_name, ".vztmp.", 7) != 0) continue;
-		char p[4096];
+		char p[VZ_PATH_MAX];
 		if ((rc = vz_path_fmt(p, sizeof p, "%s/%s", dir, e->d_name))) break;
 		if ((rc = vz_io_remove_tree(p))) break;
 		if (removed) (*removed)++;

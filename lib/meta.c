@@ -160,7 +160,7 @@ static int segments_from_json(json_t *o, vz_meta *m)
 int vz_meta_read(const char *dir, vz_meta *m)
 {
 	memset(m, 0, sizeof *m);
-	char path[4200];
+	char path[VZ_PATH_MAX];
 	int rc = vz_path_fmt(path, sizeof path, "%s/metadata.json", dir);
 	if (rc) return rc;
 	char *text;
@@ -306,7 +306,7 @@ int vz_meta_write(const char *dir, const vz_meta *m)
 		uint64_t h = vz_hash64(b.data, b.len);
 		rc = vz_buf_printf(&b, "%s%016" PRIx64 "\"\n}\n", META_SUM_KEY, h);
 	}
-	char path[4200];
+	char path[VZ_PATH_MAX];
 	if (!rc) rc = vz_path_fmt(path, sizeof path, "%s/metadata.json", dir);
 	if (!rc) rc = vz_atomic_write(path, b.data, b.len);
 	vz_buf_free(&b);

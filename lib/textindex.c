@@ -1,6 +1,7 @@
-/* textindex.c: exact lexical search for `query --text` (vz-query(1), vz-format(5)): the tokenizer, the
- * inverted index file postings.bin (written by workspace builds) and BM25F ranking over three
- * fields of each file (path and name, title, body), per file with its best chunk or per chunk.
+/* textindex.c: the index behind `query --text` (vz-query(1), vz-format(5)): the tokenizer and the
+ * inverted index file postings.bin (written by workspace builds): building, writing, opening and
+ * verifying it. Its BM25F ranking over three fields of each file (path and name, title, body),
+ * per file with its best chunk or per chunk, is textsearch.c's.
  *
  * postings.bin: vz_file_header (magic VZPOST01, version 1, generation = the snapshot's, aux =
  * the workspace collection's configuration hash),
@@ -25,21 +26,11 @@
  * Opening checks the header and that the sections fit (O(1)); every access checks its bounds,
  * so that a damaged file gives wrong answers at worst; verify checks the body checksum and
  * every record. */
-#include "ws_internal.h"
+#include "textindex_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define POSTINGS_VERSION 1
-#define TERM_MAX 64
-#define LEAD 300 /* bytes of a file's title field past the start of its title line */
-#define HEAD 128
-#define FILE_REC 64
-#define CHUNK_REC 16
-#define DICT_REC 24
-#define FPOST 12
-#define CPOST 8
 
 /* ---- tokens ---- */
 
@@ -64,7 +55,6 @@ static bool stopword(const char *t, size_t n)
 	return false;
 }
 
-typedef void (*token_fn)(void *ctx, const char *term, size_t n, size_t offset);
 
 static void emit(const char *s, size_t n, size_t offset, token_fn fn, void *ctx)
 {
@@ -78,7 +68,7 @@ static void emit(const char *s, size_t n, size_t offset, token_fn fn, void *ctx)
 /* Words are runs of ASCII letters and digits or non-ASCII bytes, so snake_case, paths and
  * dotted names split at their punctuation; camelCase and HTTPServer split at the case change,
  * and the whole word is a term as well. */
-static void tokens(const char *s, size_t len, token_fn fn, void *ctx)
+void vz_ti_tokens(const char *s, size_t len, token_fn fn, void *ctx)
 {
 	size_t i = 0;
 	while (i < len) {
@@ -455,9 +445,9 @@ static int build_body(vz_text_doc *docs, size_t n, const vz_text_weights *w, con
 		b.cur_file = (uint32_t)i;
 		memset(b.cur_flen, 0, sizeof b.cur_flen);
 		b.field = 0;
-		tokens(d->path, strlen(d->path), count_token, &b);
+		vz_ti_tokens(d->path, strlen(d->path), count_token, &b);
 		b.field = 1;
-		tokens(d->title, d->title_len, count_token, &b);
+		vz_ti_tokens(d->title, d->title_len, count_token, &b);
 		uint64_t prev_end = 0;
 		for (uint32_t j = 0; j < d->n_chunks && !b.rc; j++) {
 			vz_text_chunk *ch = &d->chunks[j];
@@ -465,7 +455,7 @@ static int build_body(vz_text_doc *docs, size_t n, const vz_text_weights *w, con
 			b.cur_clen = 0;
 			b.field = 2;
 			b.skip_before = prev_end > ch->start ? (size_t)(prev_end - ch->start) : 0;
-			tokens(ch->text, ch->len, count_token, &b);
+			vz_ti_tokens(ch->text, ch->len, count_token, &b);
 			ch->terms = b.cur_clen;
 			b.clen += b.cur_clen;
 			if (ch->start + ch->len > prev_end) prev_end = ch->start + ch->len;
@@ -500,17 +490,6 @@ int vz_text_index_write_from(const char *path, const vz_text_index *old, const i
 
 /* ---- reading ---- */
 
-struct vz_text_index {
-	vz_map map;
-	vz_buf own; /* the body, for an index built in memory */
-	const unsigned char *p; /* the body */
-	size_t size;
-	uint64_t generation, config;
-	uint64_t files, chunks, terms;
-	uint64_t off_files, off_chunks, off_dict, off_post, off_str;
-	vz_text_weights w;
-	double avg[3], cavg;
-};
 
 static float getf(const unsigned char *p)
 {
@@ -579,7 +558,7 @@ int vz_text_index_open(const char *path, vz_text_index **out)
 int vz_text_index_open_dir(const char *dir, uint64_t generation, vz_text_index **out)
 {
 	*out = NULL;
-	char path[4200];
+	char path[VZ_PATH_MAX];
 	int rc = vz_settle_data_file(dir, "postings.bin", VZ_MAGIC_POSTINGS, generation, false, path, sizeof path);
 	if (!rc) rc = vz_text_index_open(path, out);
 	if (!rc && (*out)->generation != generation) {
@@ -631,7 +610,6 @@ static bool str_at(const vz_text_index *x, uint32_t off, uint32_t len, const cha
 	return true;
 }
 
-static const unsigned char *file_rec(const vz_text_index *x, uint32_t f) { return x->p + x->off_files + (uint64_t)f * FILE_REC; }
 
 int vz_text_file_path(const vz_text_index *x, uint32_t file, const char **path, size_t *len)
 {
@@ -657,7 +635,7 @@ int vz_text_index_file(const vz_text_index *x, uint32_t i, vz_text_file_stat *ou
 }
 
 /* The dictionary entry of term t, or -1. */
-static int64_t lookup(const vz_text_index *x, const char *t, size_t n)
+int64_t vz_ti_lookup(const vz_text_index *x, const char *t, size_t n)
 {
 	uint64_t lo = 0, hi = x->terms;
 	while (lo < hi) {
@@ -677,7 +655,7 @@ static int64_t lookup(const vz_text_index *x, const char *t, size_t n)
 
 /* The postings of dictionary entry i: nf file postings at *fp, nc chunk postings at *cp;
  * false when they do not fit. */
-static bool postings(const vz_text_index *x, uint64_t i, const unsigned char **fp, uint32_t *nf, const unsigned char **cp, uint32_t *nc)
+bool vz_ti_postings(const vz_text_index *x, uint64_t i, const unsigned char **fp, uint32_t *nf, const unsigned char **cp, uint32_t *nc)
 {
 	const unsigned char *r = x->p + x->off_dict + i * DICT_REC;
 	*nf = vz_load_u32(r + 8), *nc = vz_load_u32(r + 12);
@@ -738,7 +716,7 @@ static int take_old(builder *b, const vz_text_index *x, const int64_t *from, vz_
 			const unsigned char *fp, *cp, *d = x->p + x->off_dict + t * DICT_REC;
 			uint32_t nf, ncp_t, id = 0;
 			const char *str;
-			if (!postings(x, t, &fp, &nf, &cp, &ncp_t) || !str_at(x, vz_load_u32(d), vz_load_u32(d + 4), &str) || vz_load_u32(d + 4) > TERM_MAX) {
+			if (!vz_ti_postings(x, t, &fp, &nf, &cp, &ncp_t) || !str_at(x, vz_load_u32(d), vz_load_u32(d + 4), &str) || vz_load_u32(d + 4) > TERM_MAX) {
 				rc = vz_fail(VZ_ECORRUPT, "postings.bin: term %llu out of bounds", (unsigned long long)t);
 				break;
 			}
@@ -795,304 +773,6 @@ static void copy_old(builder *b, const vz_text_index *x, const old_posts *op, vz
 		b->clen += d->chunks[j].terms;
 	}
 }
-
-typedef struct qterms {
-	char t[32][TERM_MAX];
-	size_t n[32];
-	size_t count;
-} qterms;
-
-static void add_qterm(void *ctx, const char *t, size_t n, size_t offset)
-{
-	(void)offset;
-	qterms *q = ctx;
-	for (size_t i = 0; i < q->count; i++)
-		if (q->n[i] == n && !memcmp(q->t[i], t, n)) return;
-	if (q->count == 32) return;
-	memcpy(q->t[q->count], t, n);
-	q->n[q->count++] = n;
-}
-
-/* The passage of a text that a snippet shows: the query terms found in it, by offset. */
-#define PASSAGE 320 /* bytes from a match: about fifty words, as passage retrieval takes */
-#define PASSAGE_MATCHES 4096
-
-typedef struct matches {
-	const qterms *q;
-	uint32_t at[PASSAGE_MATCHES];
-	uint8_t term[PASSAGE_MATCHES];
-	size_t n;
-} matches;
-
-static void match_token(void *ctx, const char *t, size_t n, size_t offset)
-{
-	matches *m = ctx;
-	if (m->n == PASSAGE_MATCHES || offset > UINT32_MAX) return;
-	for (size_t i = 0; i < m->q->count; i++)
-		if (m->q->n[i] == n && !memcmp(m->q->t[i], t, n)) {
-			m->at[m->n] = (uint32_t)offset;
-			m->term[m->n++] = (uint8_t)i;
-			return;
-		}
-}
-
-size_t vz_text_best_match(const char *text, size_t len, const char *query, size_t qlen)
-{
-	qterms q = { .count = 0 };
-	tokens(query, qlen, add_qterm, &q);
-	matches *m = malloc(sizeof *m);
-	if (!m) return 0;
-	m->q = &q;
-	m->n = 0;
-	tokens(text, len, match_token, m);
-	/* slide a window of PASSAGE bytes from each match: the most distinct query terms, then the
-	 * most matches, win; the earliest of equals */
-	uint32_t count[32] = { 0 };
-	size_t distinct = 0, j = 0, best_score = 0, best = 0;
-	for (size_t i = 0; i < m->n; i++) {
-		for (; j < m->n && m->at[j] < (uint64_t)m->at[i] + PASSAGE; j++) distinct += count[m->term[j]]++ == 0;
-		size_t score = distinct * PASSAGE_MATCHES + (j - i);
-		if (score > best_score) best_score = score, best = m->at[i];
-		distinct -= --count[m->term[i]] == 0;
-	}
-	free(m);
-	return best;
-}
-
-static double idf(uint64_t n, uint64_t df)
-{
-	if (df > n) df = n;
-	return log(1 + ((double)n - (double)df + 0.5) / ((double)df + 0.5));
-}
-
-static double saturate(const vz_text_index *x, double tf, double len, double avg)
-{
-	if (tf <= 0) return 0;
-	double norm = 1 - x->w.b + x->w.b * len / avg;
-	return tf * (x->w.k1 + 1) / (tf + x->w.k1 * norm);
-}
-
-/* The weighted BM25 term-frequency part of field f (0 path, 1 title, 2 body) of a file. Each
- * field saturates on its own and the weighted parts add up (as FTS5's column weights do): a
- * term in the title counts beside many in the body, where one saturation over the weighted sum
- * (classic BM25F) let long bodies drown the title (top-3 hit rate 0.84 against 0.90 on the
- * man-page corpus of tests/cli/textsearch.bats). */
-static double field_score(const vz_text_index *x, const unsigned char *frec, int f, double tf)
-{
-	double w = f == 0 ? x->w.path : f == 1 ? x->w.title : x->w.body;
-	return w * saturate(x, tf, vz_load_u32(frec + 32 + 4 * f), x->avg[f]);
-}
-
-typedef struct cand {
-	double score;
-	uint32_t id;
-} cand;
-
-static int cmp_cand(const void *a, const void *b)
-{
-	const cand *x = a, *y = b;
-	if (x->score != y->score) return x->score < y->score ? 1 : -1;
-	return (x->id > y->id) - (x->id < y->id);
-}
-
-static const unsigned char *chunk_rec(const vz_text_index *x, uint32_t c) { return x->p + x->off_chunks + (uint64_t)c * CHUNK_REC; }
-
-void vz_text_hits_free(vz_text_hit *h, size_t n)
-{
-	for (size_t i = 0; h && i < n; i++) free(h[i].same);
-	free(h);
-}
-
-static int fill_hit(const vz_text_index *x, vz_text_hit *h, uint32_t file, uint32_t chunk, double score)
-{
-	memset(h, 0, sizeof *h);
-	h->score = score;
-	h->file = file;
-	const unsigned char *c = chunk_rec(x, chunk);
-	h->chunk = vz_load_u32(c + 12);
-	h->line = vz_load_u32(c + 4);
-	return vz_text_file_path(x, file, &h->path, &h->path_len);
-}
-
-/* Every chunk that has a query term in its body or its file's path or title, scored with
- * BM25F: the file's path and title fields beside the chunk's body. */
-static int search_chunks(const vz_text_index *x, const qterms *q, size_t k, vz_text_hit **out, size_t *n)
-{
-	double *cs = calloc(x->chunks ? x->chunks : 1, sizeof *cs), *pf = calloc(x->files ? x->files : 1, sizeof *pf);
-	uint32_t *stamp = calloc(x->chunks ? x->chunks : 1, sizeof *stamp);
-	cand *cands = NULL;
-	int rc = cs && pf && stamp ? VZ_OK : vz_fail(VZ_ENOMEM, "out of memory");
-	for (size_t t = 0; t < q->count && !rc; t++) {
-		int64_t e = lookup(x, q->t[t], q->n[t]);
-		const unsigned char *fp, *cp;
-		uint32_t nf, nc;
-		if (e < 0 || !postings(x, (uint64_t)e, &fp, &nf, &cp, &nc)) continue;
-		double w = idf(x->chunks, nc > nf ? nc : nf);
-		for (uint32_t i = 0; i < nf; i++) {
-			uint32_t f = vz_load_u32(fp + i * FPOST);
-			if (f >= x->files) continue;
-			const unsigned char *r = file_rec(x, f);
-			pf[f] = field_score(x, r, 0, fp[i * FPOST + 4] | fp[i * FPOST + 5] << 8) + field_score(x, r, 1, fp[i * FPOST + 6] | fp[i * FPOST + 7] << 8);
-		}
-		for (uint32_t i = 0; i < nc; i++) {
-			uint32_t c = vz_load_u32(cp + i * CPOST);
-			if (c >= x->chunks) continue;
-			const unsigned char *cr = chunk_rec(x, c);
-			uint32_t f = vz_load_u32(cr);
-			if (f >= x->files) continue;
-			double tf = vz_load_u32(cp + i * CPOST + 4);
-			cs[c] += w * (pf[f] + x->w.body * saturate(x, tf, vz_load_u32(cr + 8), x->cavg));
-			stamp[c] = (uint32_t)t + 1;
-		}
-		for (uint32_t i = 0; i < nf; i++) {
-			uint32_t f = vz_load_u32(fp + i * FPOST);
-			if (f >= x->files) continue;
-			if (pf[f] > 0) {
-				const unsigned char *r = file_rec(x, f);
-				uint64_t first = vz_load_u32(r + 24), cnt = vz_load_u32(r + 28);
-				for (uint64_t c = first; c < first + cnt && c < x->chunks; c++)
-					if (stamp[c] != t + 1) cs[c] += w * pf[f];
-			}
-			pf[f] = 0;
-		}
-	}
-	size_t m = 0;
-	if (!rc) {
-		for (uint64_t c = 0; c < x->chunks; c++) m += cs[c] > 0;
-		if (!(cands = malloc((m ? m : 1) * sizeof *cands))) rc = vz_fail(VZ_ENOMEM, "out of memory");
-	}
-	if (!rc) {
-		m = 0;
-		for (uint64_t c = 0; c < x->chunks; c++)
-			if (cs[c] > 0) cands[m++] = (cand){ cs[c], (uint32_t)c };
-		qsort(cands, m, sizeof *cands, cmp_cand);
-		if (m > k) m = k;
-		if (!(*out = calloc(m ? m : 1, sizeof **out))) rc = vz_fail(VZ_ENOMEM, "out of memory");
-	}
-	for (size_t i = 0; i < m && !rc; i++) {
-		rc = fill_hit(x, &(*out)[i], vz_load_u32(chunk_rec(x, cands[i].id)), cands[i].id, cands[i].score);
-		*n = i + 1;
-	}
-	free(cs), free(pf), free(stamp), free(cands);
-	if (rc) {
-		vz_text_hits_free(*out, *n);
-		*out = NULL;
-		*n = 0;
-	}
-	return rc;
-}
-
-/* Files ranked with BM25F over path, title and body; identical files (same content hash)
- * grouped under the best of them; each hit shows its file's best chunk (BM25 of the chunk's
- * body, the first chunk when only the path or title matched). */
-static int search_files(const vz_text_index *x, const qterms *q, size_t k, vz_text_hit **out, size_t *n)
-{
-	double *fs = calloc(x->files ? x->files : 1, sizeof *fs);
-	cand *cands = NULL;
-	int64_t ent[32];
-	int rc = fs ? VZ_OK : vz_fail(VZ_ENOMEM, "out of memory");
-	for (size_t t = 0; t < q->count && !rc; t++) {
-		ent[t] = lookup(x, q->t[t], q->n[t]);
-		const unsigned char *fp, *cp;
-		uint32_t nf, nc;
-		if (ent[t] < 0 || !postings(x, (uint64_t)ent[t], &fp, &nf, &cp, &nc)) {
-			ent[t] = -1;
-			continue;
-		}
-		double w = idf(x->files, nf);
-		for (uint32_t i = 0; i < nf; i++) {
-			const unsigned char *p = fp + i * FPOST;
-			uint32_t f = vz_load_u32(p);
-			if (f >= x->files) continue;
-			const unsigned char *r = file_rec(x, f);
-			fs[f] += w * (field_score(x, r, 0, p[4] | p[5] << 8) + field_score(x, r, 1, p[6] | p[7] << 8) + field_score(x, r, 2, vz_load_u32(p + 8)));
-		}
-	}
-	size_t m = 0;
-	if (!rc) {
-		for (uint64_t f = 0; f < x->files; f++) m += fs[f] > 0;
-		if (!(cands = malloc((m ? m : 1) * sizeof *cands))) rc = vz_fail(VZ_ENOMEM, "out of memory");
-	}
-	vz_text_hit *hits = NULL;
-	size_t nh = 0;
-	if (!rc) {
-		m = 0;
-		for (uint64_t f = 0; f < x->files; f++)
-			if (fs[f] > 0) cands[m++] = (cand){ fs[f], (uint32_t)f };
-		qsort(cands, m, sizeof *cands, cmp_cand);
-		if (!(hits = calloc(k < m ? k : m ? m : 1, sizeof *hits))) rc = vz_fail(VZ_ENOMEM, "out of memory");
-	}
-	/* group identical files: the first (best) of each content hash is the hit */
-	for (size_t i = 0; i < m && !rc; i++) {
-		uint32_t f = cands[i].id;
-		uint64_t h = vz_load_u64(file_rec(x, f));
-		size_t j = 0;
-		while (j < nh && vz_load_u64(file_rec(x, hits[j].file)) != h) j++;
-		if (j < nh) {
-			uint32_t *s = realloc(hits[j].same, (hits[j].n_same + 1) * sizeof *s);
-			if (!s) { rc = vz_fail(VZ_ENOMEM, "out of memory"); break; }
-			hits[j].same = s;
-			s[hits[j].n_same++] = f;
-			continue;
-		}
-		if (nh == k) continue; /* later ones may still be copies of a hit */
-		const unsigned char *r = file_rec(x, f);
-		if (!vz_load_u32(r + 28) || vz_load_u32(r + 24) >= x->chunks) continue;
-		rc = fill_hit(x, &hits[nh], f, vz_load_u32(r + 24), cands[i].score);
-		nh++;
-	}
-	/* the best chunk of each hit */
-	double *cs = NULL;
-	if (!rc && nh) {
-		for (size_t i = 0; i < x->files; i++) fs[i] = 0;
-		for (size_t i = 0; i < nh; i++) fs[hits[i].file] = 1; /* now: which files are hits */
-		if (!(cs = calloc(x->chunks ? x->chunks : 1, sizeof *cs))) rc = vz_fail(VZ_ENOMEM, "out of memory");
-	}
-	for (size_t t = 0; t < q->count && !rc && nh; t++) {
-		const unsigned char *fp, *cp;
-		uint32_t nf, nc;
-		if (ent[t] < 0 || !postings(x, (uint64_t)ent[t], &fp, &nf, &cp, &nc)) continue;
-		double w = idf(x->chunks, nc);
-		for (uint32_t i = 0; i < nc; i++) {
-			uint32_t c = vz_load_u32(cp + i * CPOST);
-			if (c >= x->chunks) continue;
-			const unsigned char *cr = chunk_rec(x, c);
-			uint32_t f = vz_load_u32(cr);
-			if (f >= x->files || !fs[f]) continue;
-			double tf = vz_load_u32(cp + i * CPOST + 4);
-			cs[c] += w * saturate(x, tf, vz_load_u32(cr + 8), x->cavg);
-		}
-	}
-	for (size_t i = 0; i < nh && !rc; i++) {
-		const unsigned char *r = file_rec(x, hits[i].file);
-		uint64_t first = vz_load_u32(r + 24), cnt = vz_load_u32(r + 28), best = first;
-		for (uint64_t c = first; c < first + cnt && c < x->chunks; c++)
-			if (cs[c] > cs[best]) best = c;
-		const unsigned char *cr = chunk_rec(x, (uint32_t)best);
-		hits[i].chunk = vz_load_u32(cr + 12);
-		hits[i].line = vz_load_u32(cr + 4);
-	}
-	free(cs), free(fs), free(cands);
-	if (rc) {
-		vz_text_hits_free(hits, nh);
-		return rc;
-	}
-	*out = hits;
-	*n = nh;
-	return VZ_OK;
-}
-
-int vz_text_search(const vz_text_index *x, const char *query, size_t qlen, size_t k, bool chunks, vz_text_hit **out, size_t *n)
-{
-	*out = NULL;
-	*n = 0;
-	qterms q = { .count = 0 };
-	tokens(query, qlen, add_qterm, &q);
-	if (!q.count) return vz_fail(VZ_EDATA, "the query has no words to search for");
-	if (!k) return VZ_OK;
-	return chunks ? search_chunks(x, &q, k, out, n) : search_files(x, &q, k, out, n);
-}
-
 /* ---- verify ---- */
 
 int vz_text_index_check(const char *path, uint64_t *generation)
@@ -1151,7 +831,7 @@ int vz_text_index_check(const char *path, uint64_t *generation)
 		prev = s, prev_len = l;
 		const unsigned char *fp, *cp;
 		uint32_t nf, nc;
-		if (vz_load_u64(r + 16) != post || !postings(x, i, &fp, &nf, &cp, &nc) || (!nf && !nc))
+		if (vz_load_u64(r + 16) != post || !vz_ti_postings(x, i, &fp, &nf, &cp, &nc) || (!nf && !nc))
 			BAD(0, "term %llu: postings out of place", AT(o + 16), (unsigned long long)i);
 		for (uint32_t j = 0; j < nf; j++) {
 			uint32_t f = vz_load_u32(fp + j * FPOST);

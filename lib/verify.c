@@ -178,7 +178,7 @@ static uint64_t count_tombstones(const vz_vectors *v)
  * (through d) unless quick. */
 static void check_data_file(struct checker *k, const char *dir, const vz_meta *m, const char *name, bool quick, struct deep *d)
 {
-	char path[4200];
+	char path[VZ_PATH_MAX];
 	bool is_vectors = !strcmp(name, "vectors.bin");
 	const vz_file_sum *want = is_vectors ? &m->vectors : &m->index;
 	const char *magic = is_vectors ? VZ_MAGIC_VECTORS : VZ_MAGIC_INDEX;
@@ -244,7 +244,7 @@ static void check_segments(struct checker *k, const char *dir, const vz_meta *m,
 	for (uint32_t i = 0; i < m->nsegments; i++) {
 		const vz_segment_sum *g = &m->segments[i];
 		for (int f = 0; f < 2; f++) {
-			char name[64], path[4200];
+			char name[64], path[VZ_PATH_MAX];
 			const vz_file_sum *want = f ? &g->index : &g->vectors;
 			const char *magic = f ? VZ_MAGIC_INDEX : VZ_MAGIC_VECTORS;
 			if (f && !want->present) continue; /* a segment without a graph */
@@ -339,7 +339,7 @@ static void deep_checks(struct checker *k, struct deep *d, struct found_list *pe
 
 static void check_wal(struct checker *k, const char *dir, const vz_meta *m, bool quick)
 {
-	char path[4200];
+	char path[VZ_PATH_MAX];
 	snprintf(path, sizeof path, "%s/wal.log", dir);
 	if (m->has_wal_start) vz_settle_data_file(dir, "wal.log", VZ_MAGIC_WAL, m->generation, false, path, sizeof path);
 	vz_wal_log w;
@@ -389,7 +389,7 @@ static void check_wal(struct checker *k, const char *dir, const vz_meta *m, bool
 /* postings.bin of a workspace collection (absent when it was built before it existed). */
 static void check_postings(struct checker *k, const char *dir, const vz_meta *m, bool quick)
 {
-	char path[4200];
+	char path[VZ_PATH_MAX];
 	uint64_t gen;
 	if (vz_settle_data_file(dir, "postings.bin", VZ_MAGIC_POSTINGS, m->generation, false, path, sizeof path) || access(path, F_OK)) return;
 	vz_text_index *x;
@@ -410,7 +410,7 @@ static void check_postings(struct checker *k, const char *dir, const vz_meta *m,
  * structure, the collection id, and a save count no lower than the checkpoint's. */
 static void check_terms(struct checker *k, const char *dir, const vz_meta *m, bool quick)
 {
-	char path[4200];
+	char path[VZ_PATH_MAX];
 	snprintf(path, sizeof path, "%s/terms.bin", dir);
 	vz_file_header h;
 	int rc = read_header(path, VZ_MAGIC_TERMS, &h);
@@ -434,7 +434,7 @@ static void check_terms(struct checker *k, const char *dir, const vz_meta *m, bo
  * snapshot's generation, and one chunk per live row. */
 static void check_cache(struct checker *k, const char *dir, const vz_meta *m)
 {
-	char path[4200];
+	char path[VZ_PATH_MAX];
 	snprintf(path, sizeof path, "%s/cache.bin", dir);
 	vz_file_header h;
 	vz_coll_id id;
@@ -492,7 +492,7 @@ int vz_verify_locked(const char *dir, bool quick, vz_verify_cb cb, void *ctx, in
 	if (rc) {
 		problem(&k, "metadata.json", -1, "%s", rc == VZ_ENOENT ? "missing" : short_detail(vz_last_error(), dir));
 		/* without metadata the other files can still be checked on their own */
-		char path[4200];
+		char path[VZ_PATH_MAX];
 		const char *names[] = { "vectors.bin", "index.hnsw", "wal.log", "terms.bin", "cache.bin" };
 		const char *magics[] = { VZ_MAGIC_VECTORS, VZ_MAGIC_INDEX, VZ_MAGIC_WAL, VZ_MAGIC_TERMS, VZ_MAGIC_CACHE };
 		for (int i = 0; i < 5; i++) {

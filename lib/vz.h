@@ -27,6 +27,13 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+/* The size of every buffer that holds a path: the longest path the kernel takes (PATH_MAX,
+ * 4096 with its NUL) and room for the longest suffix vz puts after one (".vztmp.checkpoint",
+ * "/wal.log.new", ".lock", a backup's time stamp). A path formatted into one never needs to be
+ * cut; if one ever were, what is left is longer than PATH_MAX, so that no system call takes it
+ * and a cut path cannot name another file. */
+#define VZ_PATH_MAX (4096 + 512)
+
 
 
 /* Records a detail message for the calling thread and returns err, so that library code can
@@ -173,8 +180,8 @@ int vz_io_remove_tree(const char *path);
  * ------------------------------------------------------------------------------------------- */
 typedef struct vz_tmpfile {
 	int fd;              /* open for writing; write through vz_io_write / vz_tmpfile_write */
-	char path[4096];     /* the temp file's path */
-	char target[4096];   /* the final path */
+	char path[VZ_PATH_MAX];     /* the temp file's path */
+	char target[VZ_PATH_MAX];   /* the final path */
 	uint64_t written;    /* bytes written through vz_tmpfile_write */
 	vz_hasher *hasher;   /* XXH3 of everything written through vz_tmpfile_write */
 } vz_tmpfile;

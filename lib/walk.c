@@ -3,6 +3,7 @@
 #include "ws_internal.h"
 
 #include <dirent.h>
+#include <limits.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -200,7 +201,7 @@ static int walk_dir(walker *w, int dfd, char *rel, size_t rel_len, int depth)
 		if (!strcmp(name, ".") || !strcmp(name, "..")) continue;
 		if (name[0] == '.' && w->c->skip_hidden) continue; /* .env, .ssh, .cache: secrets and noise */
 		size_t nl = strlen(name);
-		if (rel_len + nl + 2 >= 4096) continue; /* too deep a path to name: skipped */
+		if (rel_len + nl + 2 >= PATH_MAX) continue; /* longer than the kernel takes: skipped */
 		struct stat st;
 		if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW)) continue; /* vanished meanwhile */
 		size_t at = rel_len;
@@ -248,7 +249,7 @@ int vz_ws_walk(const vz_ws_collection *c, const char *data_dir, vz_ws_entry **ou
 	if (dfd < 0 && (errno == ENOENT || errno == ENOTDIR))
 		return vz_fail(VZ_ECONFIG, "project %s: path %s: no such directory", c->project, c->project_dir);
 	if (dfd < 0) return vz_fail(vz_err_from_errno(errno), "project %s: %s: %s", c->project, c->project_dir, strerror(errno));
-	char rel[4096] = "";
+	char rel[VZ_PATH_MAX] = "";
 	int rc = walk_dir(&w, dfd, rel, 0, 0);
 	last_too_large = w.too_large;
 	if (rc) {

@@ -587,7 +587,7 @@ static int finish_collection(parser *p, const settings *s, const char *project, 
 
 typedef struct project_ctx {
 	settings s;
-	char name[65], path[4096];
+	char name[65], path[VZ_PATH_MAX];
 	bool enabled, has_path;
 	yaml_node_t *name_node, *collections;
 } project_ctx;
@@ -631,7 +631,7 @@ static int parse_project(parser *p, yaml_node_t *pn, yaml_node_t *key, const set
 		if (!strcmp(p->w->collections[i].project, pc.name))
 			return err_at(p, pc.name_node, "project '%s' is defined twice", pc.name);
 	if (!pc.enabled) return VZ_OK;
-	char dir[4096];
+	char dir[VZ_PATH_MAX];
 	const char *rel = pc.path;
 	while (rel[0] == '.' && rel[1] == '/') /* "./proj": proj */
 		for (rel += 2; *rel == '/';) rel++;
@@ -749,7 +749,7 @@ static int backup_pair(parser *p, const char *key, yaml_node_t *k, yaml_node_t *
 	vz_workspace *w = p->w;
 	long long keep;
 	if (!strcmp(key, "directory")) {
-		char d[4096];
+		char d[VZ_PATH_MAX];
 		if (get_string(p, v, "backup directory", d, sizeof d)) return p->rc;
 		if ((d[0] == '/' ? vz_path_fmt(w->backup_directory, sizeof w->backup_directory, "%s", d)
 				 : vz_path_fmt(w->backup_directory, sizeof w->backup_directory, "%s/%s", w->dir, d)))
@@ -913,7 +913,7 @@ int vz_workspace_load(const char *path, vz_workspace **out)
 	w->watch_hot_reload = true;
 	w->debounce_ms = 500;
 	w->backup_keep = 7;
-	char abs[4096];
+	char abs[VZ_PATH_MAX];
 	if (!realpath(path, abs)) snprintf(abs, sizeof abs, "%s", path);
 	snprintf(w->path, sizeof w->path, "%s", abs);
 	vz_path_parent(abs, w->dir, sizeof w->dir);
@@ -967,7 +967,7 @@ const vz_ws_collection *vz_workspace_find(const vz_workspace *w, const char *ful
 
 int vz_workspace_readonly_error(const char *collection_name)
 {
-	char path[4096];
+	char path[VZ_PATH_MAX];
 	if (vz_find_workspace_file(path, sizeof path)) snprintf(path, sizeof path, "%s", VZ_WORKSPACE_FILE);
 	return vz_fail(VZ_EPERM, "%s is a workspace collection: edit %s and run vz build", collection_name, path);
 }

@@ -466,7 +466,7 @@ static int extend_snapshot(const char *dir, const char *extra, const ws_cache *o
  * build (first_row set) take their postings from old, its postings.bin, when there is one. */
 static int write_postings(const char *dir, const char *name, const vz_ws_collection *wc, const ws_cache *c, const vz_text_index *old)
 {
-	char path[4200];
+	char path[VZ_PATH_MAX];
 	int rc = vz_path_fmt(path, sizeof path, "%s/%s", dir, name);
 	if (rc) return rc;
 	vz_text_doc *docs = calloc(c->n ? c->n : 1, sizeof *docs);
@@ -517,7 +517,7 @@ static int write_postings(const char *dir, const char *name, const vz_ws_collect
 /* True when cache.bin is there, of this format version and of generation gen. */
 static bool cache_of_generation(const char *dir, uint64_t gen)
 {
-	char cp[4200];
+	char cp[VZ_PATH_MAX];
 	vz_map map;
 	vz_file_header h;
 	if (vz_path_fmt(cp, sizeof cp, "%s/cache.bin", dir) || vz_map_file(cp, &map)) return false;
@@ -578,7 +578,7 @@ static int open_collection_dir(const char *data_dir, const vz_ws_collection *wc,
 {
 	int rc = vz_path_fmt(dir, cap, "%s/workspace/%s/%s", data_dir, wc->project, wc->name);
 	if (rc || (rc = vz_io_mkdir_p(dir, 0755))) return rc;
-	char lp[4200];
+	char lp[VZ_PATH_MAX];
 	int fd;
 	if ((rc = vz_path_fmt(lp, sizeof lp, "%s/LOCK", dir))) return rc;
 	if ((rc = vz_io_open_write(lp, O_WRONLY | O_CREAT, 0644, &fd))) return rc;
@@ -592,7 +592,7 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 	double t0 = vz_now();
 	memset(st, 0, sizeof *st);
 	st->index = "kept";
-	char dir[4096], cpath[4200];
+	char dir[VZ_PATH_MAX], cpath[VZ_PATH_MAX];
 	vz_lock lock = VZ_LOCK_INIT;
 	int rc = open_collection_dir(data_dir, wc, lock_timeout_ms, dir, sizeof dir, &lock);
 	if (rc) return vz_fail_prefix(rc, "%s: ", wc->full_name);
@@ -659,7 +659,7 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 			memset(prev, 0, sizeof *prev);
 			continue;
 		}
-		char full[8192];
+		char full[VZ_PATH_MAX];
 		if ((rc = vz_path_fmt(full, sizeof full, "%s/%s", wc->project_dir, e->path))) goto out;
 		ws_file f;
 		rc = embed_file(wc, model, full, e, &f);
@@ -717,7 +717,7 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		/* postings.bin.new, then the snapshot's commit (metadata.json), then the rename to
 		 * postings.bin: a crash anywhere leaves a postings file of the committed generation,
 		 * which readers pick (vz_text_index_open_dir) */
-		char settled[4200];
+		char settled[VZ_PATH_MAX];
 		if ((rc = write_postings(dir, "postings.bin.new", wc, &cur, prev_postings))) goto out;
 		/* what is left in old is the records of changed and removed files: their rows die */
 		uint64_t dead = meta_tomb, added = 0;
@@ -779,7 +779,7 @@ out:
 int vz_workspace_config_changed(const char *collection_dir, const char *yaml_path, bool *changed)
 {
 	*changed = true;
-	char path[4200];
+	char path[VZ_PATH_MAX];
 	int rc = vz_path_fmt(path, sizeof path, "%s/cache.bin", collection_dir);
 	if (rc) return rc;
 	vz_map map;
@@ -791,7 +791,7 @@ int vz_workspace_config_changed(const char *collection_dir, const char *yaml_pat
 	vz_workspace *w;
 	if ((rc = vz_workspace_load(yaml_path, &w))) return rc;
 	/* the collection's name is the last two components of its directory */
-	char name[4096];
+	char name[VZ_PATH_MAX];
 	snprintf(name, sizeof name, "%s", collection_dir);
 	size_t l = strlen(name);
 	while (l > 1 && name[l - 1] == '/') name[--l] = 0;
@@ -813,7 +813,7 @@ int vz_workspace_diff(const vz_workspace *w, const vz_ws_collection *wc, const c
 	(void)w;
 	double t0 = vz_now();
 	memset(st, 0, sizeof *st);
-	char cpath[4200];
+	char cpath[VZ_PATH_MAX];
 	int rc = vz_path_fmt(cpath, sizeof cpath, "%s/workspace/%s/%s/cache.bin", data_dir, wc->project, wc->name);
 	if (rc) return rc;
 	ws_cache old = { 0 };
@@ -845,7 +845,7 @@ int vz_workspace_diff(const vz_workspace *w, const vz_ws_collection *wc, const c
 			continue;
 		}
 		if (prev && skipped(prev)) prev = NULL; /* a binary file's record has no rows to change */
-		char full[8192];
+		char full[VZ_PATH_MAX];
 		char *data;
 		size_t len;
 		if ((rc = vz_path_fmt(full, sizeof full, "%s/%s", wc->project_dir, e->path))) break;
