@@ -18,17 +18,6 @@
 
 /* ---- reading ---- */
 
-bool vz_coll_skip_base(void *ctx, uint32_t row)
-{
-	const struct vz_collection *c = ctx;
-	if (c->nseg) {
-		if (vz_coll_row_dead(c, row)) return true;
-	} else if (c->vec.rowinfo[(uint64_t)row * VZ_ROWINFO_SIZE + 18] & VZ_ROW_TOMBSTONE) {
-		return true;
-	}
-	return c->nsup && bsearch(&row, c->superseded, c->nsup, sizeof(uint32_t), vz_coll_cmp_u32) != NULL;
-}
-
 static void fill_base_result(const struct vz_collection *c, uint32_t row, float dist, vz_result *r)
 {
 	memset(r, 0, sizeof *r);

@@ -551,3 +551,16 @@ const char *vz_collection_extra_json(const vz_collection *c) { return c->meta.ex
 const char *vz_collection_warning(const vz_collection *c) { return c->warning[0] ? c->warning : NULL; }
 bool vz_collection_is_workspace(const vz_collection *c) { return c->meta.workspace; }
 const char *vz_collection_dir(const vz_collection *c) { return c->dir; }
+
+/* The skip of every search: deleted, replaced (a newer segment) and superseded (the delta) rows.
+ * Here, beside the state it reads, so that the query and filter files both call down to it. */
+bool vz_coll_skip_base(void *ctx, uint32_t row)
+{
+	const struct vz_collection *c = ctx;
+	if (c->nseg) {
+		if (vz_coll_row_dead(c, row)) return true;
+	} else if (c->vec.rowinfo[(uint64_t)row * VZ_ROWINFO_SIZE + 18] & VZ_ROW_TOMBSTONE) {
+		return true;
+	}
+	return c->nsup && bsearch(&row, c->superseded, c->nsup, sizeof(uint32_t), vz_coll_cmp_u32) != NULL;
+}
