@@ -267,6 +267,22 @@ static uint64_t last_committed_seq(const struct vz_collection *c)
  * own (flat: without one, searched exactly until the next checkpoint folds it into the base);
  * the base and the older segments are not touched. Without rows it only starts the next log
  * (a new generation, the same files). */
+/* The metadata of a new base of n_out rows (live of them live) following c's: the next
+ * generation, its own base generation, the file sums cleared for the writer to fill. */
+static vz_meta new_base_meta(const struct vz_collection *c, uint64_t n_out, uint64_t live)
+{
+	vz_meta m = c->meta;
+	m.generation = c->meta.generation + 1;
+	m.rows = n_out;
+	m.live = live;
+	m.tombstones = n_out - live;
+	m.checkpoint_time = vz_coll_unix_now();
+	memset(&m.vectors, 0, sizeof m.vectors);
+	memset(&m.index, 0, sizeof m.index);
+	m.base_generation = m.generation;
+	return m;
+}
+
 static int segment_build(vz_collection *c, const char *out_dir, int threads, uint64_t n, bool flat, vz_meta *m_out, bool *built)
 {
 	uint32_t dim = c->meta.cfg.dim;
@@ -414,16 +430,8 @@ static int checkpoint_build(vz_collection *c, const char *out_dir, int threads, 
 	}
 #undef PUT_ROW
 	src.packed = in_place ? extra[0].vector : vecs;
-	vz_meta m = c->meta;
-	m.generation = c->meta.generation + 1;
+	vz_meta m = new_base_meta(c, n_out, live);
 	m.wal_seq = last_committed_seq(c);
-	m.rows = n_out;
-	m.live = live;
-	m.tombstones = n_out - live;
-	m.checkpoint_time = vz_coll_unix_now();
-	memset(&m.vectors, 0, sizeof m.vectors);
-	memset(&m.index, 0, sizeof m.index);
-	m.base_generation = m.generation;
 	m.nsegments = 0;
 	/* a collection of format version 1 gets its identity now, with every file rewritten */
 	if (!vz_id_is_set(&m.id) && (rc = upgrade_terms(c->dir, &m.id))) goto out;
@@ -769,15 +777,7 @@ int vz_collection_extend_snapshot(const char *dir, const uint64_t *dead, size_t 
 	vz_meta m = { 0 };
 	char *extra = NULL;
 	if (!rc) {
-		m = c->meta;
-		m.generation = c->meta.generation + 1;
-		m.rows = n_out;
-		m.live = live;
-		m.tombstones = n_out - live;
-		m.checkpoint_time = vz_coll_unix_now();
-		memset(&m.vectors, 0, sizeof m.vectors);
-		memset(&m.index, 0, sizeof m.index);
-		m.base_generation = m.generation; /* a new base (workspace collections have no segments) */
+		m = new_base_meta(c, n_out, live); /* workspace collections have no segments */
 		if (extra_json && !(extra = strdup(extra_json))) rc = vz_fail(VZ_ENOMEM, "out of memory");
 		if (extra) m.extra_json = extra;
 	}
