@@ -134,6 +134,15 @@ int vz_write_checked_file(const char *path, vz_file_header *h, const void *body,
 	return vz_tmpfile_commit(&t);
 }
 
+int vz_header_write_start(vz_tmpfile *t, const char *magic, const vz_coll_id *id, vz_file_header *h)
+{
+	memcpy(h->magic, magic, 8);
+	if (id) vz_id_to_words(id, &h->aux, &h->aux2);
+	unsigned char head[VZ_HEADER_SIZE];
+	vz_header_encode(h, head);
+	return vz_io_pwrite(t->fd, head, sizeof head, 0, t->path);
+}
+
 uint64_t vz_random_u64(void)
 {
 	uint64_t v = 0;
