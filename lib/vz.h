@@ -761,7 +761,7 @@ typedef struct vz_wal_txn {
 bool vz_wal_next_txn(const vz_wal_log *w, uint64_t after_seq, size_t *pos, vz_wal_txn *t);
 
 
-/* ===== section: workspace (lib/workspace.c, lib/embed.c) ===== */
+/* ===== section: workspace (lib/workspace.c, lib/ws_yaml.c, lib/embed.c) ===== */
 
 /* The built-in text embedding (lib/embed.c), vz-workspace(5) and vz-format(5), terms.bin. Terms are runs of ASCII letters
  * and digits or non-ASCII bytes, lowercased, lightly stemmed, 2..64 bytes, common English
