@@ -30,10 +30,10 @@
 #include <sys/stat.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define CACHE_VERSION 4 /* 1 carries no collection id (2 added it), 1 and 2 no chunk lines (3 added them), 1 to 3 no rows (4) */
 #define NO_ROW UINT64_MAX /* a file whose rows are not in the snapshot yet */
@@ -640,7 +640,8 @@ static int read_changed(const vz_ws_collection *wc, const vz_bm25 *model, const 
 {
 	read_job j = { .wc = wc, .model = model, .ents = ents, .todo = todo, .n_todo = n };
 	if (!(j.res = *out = calloc(n ? n : 1, sizeof *j.res))) return vz_fail(VZ_ENOMEM, "out of memory");
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t set; /* the cores this process may run on (taskset, cgroups) */
+	int cores = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
 	size_t threads = cores < 1 ? 1 : cores > READ_THREADS_MAX ? READ_THREADS_MAX : (size_t)cores;
 	if (threads > n / 8 + 1) threads = n / 8 + 1; /* a few files: not worth a thread */
 	pthread_t t[READ_THREADS_MAX];
