@@ -142,19 +142,26 @@ uint64_t vz_random_u64(void)
 	return v ? v : 1;
 }
 
-/* The generation in path's header: only the header is read (the caller maps the file it picks,
- * a second mapping of the whole file here cost a text query two maps of each file). */
-static int file_generation(const char *path, const char *magic, uint64_t *gen)
+int vz_header_read(const char *path, const char *want_magic, uint32_t max_version, vz_file_header *h)
 {
 	unsigned char buf[VZ_HEADER_SIZE];
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) return vz_fail(VZ_ENOENT, "%s: no such file", path);
+	if (fd < 0 && errno == ELOOP) return vz_fail(VZ_EPERM, "%s: is a symlink; refusing to follow it", path);
 	if (fd < 0) return vz_fail(vz_err_from_errno(errno), "%s: open: %s", path, strerror(errno));
 	ssize_t got = pread(fd, buf, sizeof buf, 0);
 	int e = errno;
 	close(fd);
 	if (got < 0) return vz_fail(vz_err_from_errno(e), "%s: read: %s", path, strerror(e));
+	return vz_header_decode(buf, (size_t)got, want_magic, max_version, h);
+}
+
+/* The generation in path's header: only the header is read (the caller maps the file it picks,
+ * a second mapping of the whole file here cost a text query two maps of each file). */
+static int file_generation(const char *path, const char *magic, uint64_t *gen)
+{
 	vz_file_header h;
-	int rc = vz_header_decode(buf, (size_t)got, magic, 2, &h);
+	int rc = vz_header_read(path, magic, 2, &h);
 	if (rc) return rc;
 	*gen = h.generation;
 	return VZ_OK;

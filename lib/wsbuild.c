@@ -521,13 +521,9 @@ static int write_postings(const char *dir, const char *name, const vz_ws_collect
 static bool cache_of_generation(const char *dir, uint64_t gen)
 {
 	char cp[VZ_PATH_MAX];
-	vz_map map;
 	vz_file_header h;
-	if (vz_path_fmt(cp, sizeof cp, "%s/cache.bin", dir) || vz_map_file(cp, &map)) return false;
-	bool ok = vz_header_decode(map.data, map.size, VZ_MAGIC_CACHE, CACHE_VERSION, &h) == VZ_OK && h.generation == gen &&
-		  h.version == CACHE_VERSION;
-	vz_unmap(&map);
-	return ok;
+	if (vz_path_fmt(cp, sizeof cp, "%s/cache.bin", dir) || vz_header_read(cp, VZ_MAGIC_CACHE, CACHE_VERSION, &h)) return false;
+	return h.generation == gen && h.version == CACHE_VERSION;
 }
 
 /* postings.bin, open, when it and cache.bin are of generation gen and it has the weights of wc;
@@ -874,12 +870,8 @@ int vz_workspace_config_changed(const char *collection_dir, const char *yaml_pat
 	char path[VZ_PATH_MAX];
 	int rc = vz_path_fmt(path, sizeof path, "%s/cache.bin", collection_dir);
 	if (rc) return rc;
-	vz_map map;
-	if ((rc = vz_map_file(path, &map))) return rc;
 	vz_file_header h;
-	rc = vz_header_decode(map.data, map.size, VZ_MAGIC_CACHE, CACHE_VERSION, &h);
-	vz_unmap(&map);
-	if (rc) return vz_fail_prefix(rc, "%s: ", path);
+	if ((rc = vz_header_read(path, VZ_MAGIC_CACHE, CACHE_VERSION, &h))) return rc == VZ_ECORRUPT ? vz_fail_prefix(rc, "%s: ", path) : rc;
 	vz_workspace *w;
 	if ((rc = vz_workspace_load(yaml_path, &w))) return rc;
 	/* the collection's name is the last two components of its directory */
