@@ -275,7 +275,7 @@ setup() {
 	assert_success
 }
 
-@test "files are read on every core with the same bytes as on one; the workspace graph is built at ef_construction 40 unless the file says" {
+@test "files are read on every core with the same bytes as on one; the workspace graph is built at ef_construction 80 unless the file says" {
 	command -v taskset >/dev/null || skip "taskset is not installed"
 	for i in $(seq 1 80); do printf '# Note %d\nwords about topic %d and more words %d\n' $i $i $((i * 7)) > p/n$i.md; done
 	printf 'binary\0data' > p/blob.md
@@ -288,7 +288,7 @@ setup() {
 	cmp <(tail -c +65 "$A/vectors.bin") <(tail -c +65 "$B/vectors.bin")
 	cmp <(tail -c +65 "$A/index.hnsw") <(tail -c +65 "$B/index.hnsw")
 	run "$VZ" info p/docs --json
-	assert_output --partial '"ef_construction":40,'
+	assert_output --partial '"ef_construction":80,'
 	printf 'projects:\n  - name: p\n    path: p\n    collections:\n      - name: docs\n        indexing: { ef_construction: 120 }\n' > vectorize-workspace.yml
 	run "$VZ" build
 	assert_success
