@@ -307,6 +307,17 @@ int vz_vectors_verify_id_map(const vz_vectors *v, uint64_t live, vz_verify_cb cb
 	int problems = 0;
 	char what[256];
 	uint64_t used = 0;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	/* one branch-free pass (vectorized) when every entry is in range, as it is unless damaged */
+	const uint32_t *h = (const uint32_t *)(const void *)v->hash; /* 64-byte aligned in the mapping */
+	uint32_t top = 0;
+	for (uint64_t s = 0; s < v->hash_slots; s++) {
+		used += h[s] != 0;
+		top = h[s] > top ? h[s] : top;
+	}
+	if (top <= v->rows) goto counted;
+	used = 0;
+#endif
 	for (uint64_t s = 0; s < v->hash_slots; s++) {
 		uint32_t e = vz_load_u32(v->hash + s * 4);
 		if (!e) continue;
@@ -317,6 +328,7 @@ int vz_vectors_verify_id_map(const vz_vectors *v, uint64_t live, vz_verify_cb cb
 			problems++;
 		}
 	}
+counted:
 	if (used != live) {
 		snprintf(what, sizeof what, "id map holds %llu entries for %llu live rows", (unsigned long long)used,
 			 (unsigned long long)live);
