@@ -31,13 +31,13 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 			printf("{\"collection\":\"%s\",\"mode\":\"%s\",\"dry_run\":%s,\"ok\":%s,\"records_replayed\":%llu,\"transactions_replayed\":%llu,"
 			       "\"transactions_dropped\":%llu,\"bytes_dropped\":%llu,\"records_salvaged\":%llu,\"temps_removed\":%d,"
 			       "\"wal_damaged\":%s,\"torn_tail\":%s,\"index_rebuilt\":%s,\"terms_rebuilt\":%s,\"restore_needed\":%s,"
-			       "\"data_lost\":%s,\"ids_lost\":%llu,\"lost_ids\":",
+			       "\"graphs_rebuilt\":%d,\"data_lost\":%s,\"ids_lost\":%llu,\"lost_ids\":",
 			       names[i], vz_recover_mode_name(mode), dry ? "true" : "false", rc ? "false" : "true",
 			       (unsigned long long)r.records_replayed, (unsigned long long)r.transactions_replayed,
 			       (unsigned long long)r.transactions_dropped, (unsigned long long)r.bytes_dropped,
 			       (unsigned long long)r.records_salvaged, r.temps_removed, r.wal_damaged ? "true" : "false",
 			       r.torn_tail ? "true" : "false", r.index_rebuilt ? "true" : "false", r.terms_rebuilt ? "true" : "false",
-			       r.restore_needed ? "true" : "false", r.data_lost ? "true" : "false", (unsigned long long)r.ids_lost);
+			       r.restore_needed ? "true" : "false", r.graphs_rebuilt, r.data_lost ? "true" : "false", (unsigned long long)r.ids_lost);
 			vz_json_string(stdout, r.lost_ids, strlen(r.lost_ids));
 			fputs(",\"damage\":", stdout);
 			vz_json_string(stdout, r.damage, strlen(r.damage));
@@ -51,6 +51,9 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 				 (unsigned long long)r.transactions_replayed, VZ_S(r.transactions_replayed), (unsigned long long)r.transactions_dropped,
 				 (unsigned long long)r.bytes_dropped, VZ_S(r.bytes_dropped), salvaged,
 				 r.index_rebuilt ? (dry ? ", index would be rebuilt" : ", index rebuilt") : "");
+			if (r.graphs_rebuilt)
+				vz_infof(cli, "%s: %d segment graph%s %s from the segment's rows", names[i], r.graphs_rebuilt, VZ_S(r.graphs_rebuilt),
+					 dry ? "would be rebuilt" : "rebuilt");
 			if (r.rebuilt_from_sources) vz_infof(cli, "%s: rebuilt from its sources", names[i]);
 			if (r.terms_rebuilt) vz_infof(cli, "%s: terms.bin %s from the stored texts", names[i], dry ? "would be rebuilt" : "rebuilt");
 			if (r.damage[0]) vz_infof(cli, "%s: %s", names[i], r.damage);

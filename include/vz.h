@@ -371,6 +371,7 @@ typedef struct vz_recover_report {
 	uint64_t ids_lost;             /* ids of dropped records (all of them, even past lost_ids) */
 	char lost_ids[1024];           /* "a, b, c" (cut with "..." when longer), or "" */
 	char damage[256];              /* where and what, or "" */
+	int graphs_rebuilt;            /* segment graphs (seg-G.hnsw) built again from their rows */
 } vz_recover_report;
 
 /* Recovers the collection in dir (exclusive lock): first checks every file as verify does and
@@ -378,8 +379,8 @@ typedef struct vz_recover_report {
  * is damaged or does not belong (metadata.json, vectors.bin, the log's header); a damaged
  * workspace collection is built again from the sources its metadata.json names (refused as
  * above when it names none); then cleans temp files, finishes an
- * interrupted checkpoint or drop, scans the WAL in the given mode, rebuilds index.hnsw and
- * terms.bin when they fail their checks, writes a fresh checkpoint with everything recovered
+ * interrupted checkpoint or drop, scans the WAL in the given mode, rebuilds index.hnsw, a
+ * segment's graph (seg-G.hnsw, from its seg-G.vec) and terms.bin when they fail their checks, writes a fresh checkpoint with everything recovered
  * (not with dry_run), and verifies it. What a damaged log cost is in rep->data_lost and
  * rep->lost_ids (rep must not be NULL). Errors: VZ_ECORRUPT when the mode forbids what was found
  * (nothing is changed), VZ_ENOENT, VZ_EBUSY, VZ_EPERM (the collection cannot be written), VZ_EIO,

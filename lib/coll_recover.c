@@ -1,6 +1,6 @@
 /* coll_recover.c: vz recover: check every file first, then rebuild what can be made again from
- * the rest (index, terms, a checkpoint of the replayed WAL) or refuse and say "restore from a
- * backup"; workspace collections are built again from their sources. */
+ * the rest (index, a segment's graph, terms, a checkpoint of the replayed WAL) or refuse and say
+ * "restore from a backup"; workspace collections are built again from their sources. */
 #include "collection_internal.h"
 
 #include <errno.h>
@@ -26,15 +26,32 @@ static void ignore_problem(void *ctx, const char *file, int64_t offset, const ch
 /* What recover's first check found, by file: what it may rebuild and what it must not touch. */
 struct found {
 	bool fatal, index, terms, wal_records;
+	uint32_t ngraphs;
+	uint64_t graphs[VZ_MAX_SEGMENTS]; /* generations of the segments whose graph (seg-G.hnsw) failed */
 	char first_fatal[256];
 };
+
+/* A segment's graph is derived from its rows (seg-G.vec, checksummed): damage there is rebuilt,
+ * as index.hnsw's is; false for every other file. */
+static bool note_graph(struct found *f, const char *file)
+{
+	unsigned long long gen;
+	int end = 0;
+	if (sscanf(file, "seg-%llu.hnsw%n", &gen, &end) != 1 || file[end]) return false;
+	for (uint32_t i = 0; i < f->ngraphs; i++)
+		if (f->graphs[i] == gen) return true;
+	if (f->ngraphs == VZ_MAX_SEGMENTS) return false;
+	f->graphs[f->ngraphs++] = gen;
+	return true;
+}
 
 static void sort_problem(void *ctx, const char *file, int64_t offset, const char *what)
 {
 	struct found *f = ctx;
 	bool fatal = false;
 	if (!strcmp(file, "index.hnsw")) f->index = true;
-	else if (!strcmp(file, "terms.bin")) f->terms = true;
+	else if (note_graph(f, file)) { /* rebuilt from its segment's rows */
+	} else if (!strcmp(file, "terms.bin")) f->terms = true;
 	/* record damage is the recovery mode's business; a header, an identity or a missing log
 	 * (reported at offset 0 or without one) is not */
 	else if (!strcmp(file, "wal.log") && offset >= VZ_HEADER_SIZE) f->wal_records = true;
@@ -151,6 +168,61 @@ static int rebuild_terms(struct vz_collection *c)
 	return rc;
 }
 
+/* Builds the graph of the segment of generation gen (seg-G.hnsw) again from its rows: seg-G.vec,
+ * which the first check found whole (its body checksum, as metadata.json lists it), holds every
+ * vector the graph links (tombstone rows as zeros, as the checkpoint that wrote it gave them).
+ * The new graph goes in whole or not at all (a temp file renamed over the damaged one, through
+ * lib/io.c), then metadata.json, the commit, records its size and checksum. A crash between the
+ * two leaves a graph that metadata.json does not vouch for: readers refuse it and verify names
+ * it, as they did the damaged one, and the next recover builds it again. */
+static int rebuild_graph(const char *dir, vz_meta *m, uint64_t gen, int threads)
+{
+	vz_segment_sum *g = NULL;
+	for (uint32_t i = 0; i < m->nsegments; i++)
+		if (m->segments[i].generation == gen) g = &m->segments[i];
+	char vpath[VZ_PATH_MAX], ipath[VZ_PATH_MAX];
+	if (!g || !g->index.present || m->cfg.quantization == VZ_QUANT_SQ8)
+		return vz_fail(VZ_ECORRUPT, "seg-%llu.hnsw: metadata.json lists no graph of plain vectors to rebuild: restore from a backup (nothing was changed)",
+			       (unsigned long long)gen);
+	int rc = vz_segment_path(dir, gen, false, vpath, sizeof vpath);
+	if (!rc) rc = vz_segment_path(dir, gen, true, ipath, sizeof ipath);
+	vz_vectors v;
+	if (rc || (rc = vz_vectors_open(vpath, g->rows, m->cfg.dim, m->cfg.metric, &v))) return rc;
+	vz_hnsw_params p = { .m = m->cfg.m, .ef_construction = m->cfg.ef_construction, .seed = 42 };
+	vz_hnsw_builder *b = NULL;
+	vz_tmpfile t;
+	vz_file_sum sum = { .present = true };
+	rc = vz_hnsw_builder_new(m->cfg.dim, m->cfg.metric, &p, v.vectors, g->rows, &b);
+	if (!rc) rc = vz_hnsw_builder_add(b, 0, g->rows, threads > 0 ? threads : 1);
+	if (!rc && !(rc = vz_tmpfile_open(&t, ipath))) {
+		unsigned char head[VZ_HEADER_SIZE];
+		vz_file_header h;
+		rc = vz_hnsw_builder_write(b, &t, &m->id, gen);
+		if (!rc && (pread(t.fd, head, sizeof head, 0) != (ssize_t)sizeof head || vz_header_decode(head, sizeof head, VZ_MAGIC_INDEX, 2, &h)))
+			rc = vz_fail(VZ_EINTERNAL, "%s: could not read back the header just written", ipath);
+		sum.size = t.written;
+		sum.body_checksum = rc ? 0 : h.body_checksum;
+		if (rc) vz_tmpfile_abort(&t);
+		else rc = vz_tmpfile_commit_as(&t, ipath);
+	}
+	vz_hnsw_builder_free(b);
+	vz_vectors_close(&v);
+	if (rc) return rc;
+	g->index = sum;
+	return vz_meta_write(dir, m);
+}
+
+/* Rebuilds the graphs the first check found damaged or missing (f->graphs). */
+static int rebuild_graphs(const char *dir, const struct found *f, int threads)
+{
+	vz_meta m;
+	int rc = vz_meta_read(dir, &m);
+	if (rc) return rc;
+	for (uint32_t i = 0; !rc && i < f->ngraphs; i++) rc = rebuild_graph(dir, &m, f->graphs[i], threads);
+	vz_meta_free(&m);
+	return rc;
+}
+
 static void count_transactions(const vz_wal_log *w, uint64_t after_seq, vz_recover_report *rep)
 {
 	for (size_t i = 0; i < w->n; i++) rep->records_replayed += w->entries[i].seq > after_seq;
@@ -165,6 +237,26 @@ static void count_transactions(const vz_wal_log *w, uint64_t after_seq, vz_recov
 
 static int recover_locked(struct vz_collection *c, const char *dir, enum vz_recover_mode mode, bool dry_run, int threads,
 			  int lock_timeout_ms, vz_recover_report *rep);
+
+/* The transactions a dry run would replay, from the log as the mode reads it (the collection
+ * cannot be opened while a segment's graph is damaged). */
+static int count_from_log(const char *dir, enum vz_recover_mode mode, vz_recover_report *rep)
+{
+	char wal[VZ_PATH_MAX];
+	vz_meta m;
+	vz_wal_log w;
+	int rc = vz_meta_read(dir, &m);
+	if (rc) return rc;
+	uint64_t after = m.wal_seq;
+	bool settle = m.has_wal_start;
+	if (settle) rc = vz_settle_data_file(dir, "wal.log", VZ_MAGIC_WAL, m.generation, false, wal, sizeof wal);
+	else rc = vz_path_fmt(wal, sizeof wal, "%s/wal.log", dir);
+	vz_meta_free(&m);
+	if (rc || (rc = vz_wal_scan(wal, mode == VZ_RECOVER_SALVAGE ? VZ_WAL_SCAN_SALVAGE : VZ_WAL_SCAN_STOP, &w))) return rc;
+	count_transactions(&w, after, rep);
+	vz_wal_free(&w);
+	return VZ_OK;
+}
 
 /* Recovery rewrites files: without write access it says so before it reads anything, rather
  * than failing halfway in a way that looks like damage. */
@@ -279,6 +371,16 @@ static int recover_locked(struct vz_collection *c, const char *dir, enum vz_reco
 		if (rc) { vz_collection_close(c); return rc; }
 	}
 	if (!dry_run && (rc = vz_cleanup_temps(dir, &rep->temps_removed))) { vz_collection_close(c); return rc; }
+	/* a damaged segment graph first: the collection does not open without it */
+	rep->graphs_rebuilt = (int)f.ngraphs;
+	if (f.ngraphs && dry_run) {
+		vz_collection_close(c);
+		return count_from_log(dir, mode, rep);
+	}
+	if (f.ngraphs && (rc = rebuild_graphs(dir, &f, threads))) {
+		vz_collection_close(c);
+		return rc;
+	}
 	rc = vz_coll_load(c, mode == VZ_RECOVER_SALVAGE ? VZ_WAL_SCAN_SALVAGE : VZ_WAL_SCAN_STOP, true);
 	if (rc) {
 		vz_collection_close(c);

@@ -75,6 +75,23 @@ int64_t vz_coll_layers_find(const struct vz_collection *c, const char *id, size_
 	return find_before(c, id, len, c->nseg + 1);
 }
 
+static int open_graph(struct vz_collection *c, const vz_segment_sum *g, struct coll_segment *s, char *path, size_t cap)
+{
+	char name[64];
+	const vz_config *cfg = &c->meta.cfg;
+	int rc;
+	if ((rc = vz_segment_path(c->dir, g->generation, true, path, cap)) || (rc = vz_map_file(path, &s->index_map))) return rc;
+	vz_segment_name(g->generation, true, name, sizeof name);
+	vz_file_header h;
+	if ((rc = vz_header_decode(s->index_map.data, s->index_map.size, VZ_MAGIC_INDEX, 2, &h))) return vz_fail_prefix(rc, "%s: ", path);
+	if ((rc = vz_meta_check_header(&c->meta, name, &h, true))) return vz_fail_prefix(rc, "%s: ", c->dir);
+	if (h.body_checksum != g->index.body_checksum)
+		return vz_fail(VZ_ECORRUPT, "%s/%s: body checksum in the header differs from metadata.json", c->dir, name);
+	if ((rc = vz_hnsw_open(s->index_map.data, s->index_map.size, cfg->dim, cfg->metric, g->rows, &s->index)))
+		return vz_fail_prefix(rc, "%s: ", path);
+	return VZ_OK;
+}
+
 static int open_one(struct vz_collection *c, const vz_segment_sum *g, struct coll_segment *s)
 {
 	char path[VZ_PATH_MAX], name[64];
@@ -88,15 +105,9 @@ static int open_one(struct vz_collection *c, const vz_segment_sum *g, struct col
 	if (s->vec.header.body_checksum != g->vectors.body_checksum)
 		return vz_fail(VZ_ECORRUPT, "%s/%s: body checksum in the header differs from metadata.json", c->dir, name);
 	if (!g->index.present) return VZ_OK; /* no graph (yet) */
-	if ((rc = vz_segment_path(c->dir, g->generation, true, path, sizeof path)) || (rc = vz_map_file(path, &s->index_map))) return rc;
-	vz_segment_name(g->generation, true, name, sizeof name);
-	vz_file_header h;
-	if ((rc = vz_header_decode(s->index_map.data, s->index_map.size, VZ_MAGIC_INDEX, 2, &h))) return vz_fail_prefix(rc, "%s: ", path);
-	if ((rc = vz_meta_check_header(&c->meta, name, &h, true))) return vz_fail_prefix(rc, "%s: ", c->dir);
-	if (h.body_checksum != g->index.body_checksum)
-		return vz_fail(VZ_ECORRUPT, "%s/%s: body checksum in the header differs from metadata.json", c->dir, name);
-	if ((rc = vz_hnsw_open(s->index_map.data, s->index_map.size, cfg->dim, cfg->metric, g->rows, &s->index)))
-		return vz_fail_prefix(rc, "%s: ", path);
+	if ((rc = open_graph(c, g, s, path, sizeof path)))
+		/* derived from seg-G.vec: recover builds it again */
+		return vz_fail_prefix(rc == VZ_ENOENT ? VZ_ECORRUPT : rc, "segment graph unusable (run vz recover to rebuild it): ");
 	s->has_index = true;
 	return VZ_OK;
 }

@@ -209,35 +209,94 @@ int vz_vectors_verify_rows(const vz_vectors *v, vz_verify_cb cb, void *ctx)
 	return problems > 20 ? problems : problems + vz_vectors_verify_id_map(v, live, cb, ctx);
 }
 
+/* Whether row r (id, il, first slot `slot`) is what vz_vectors_find(id) answers, as it would
+ * answer it, without reading the ids of the rows probed before r's slot unless their length is
+ * r's: the rows probed before it are gathered here, their row entries fetched ahead by the caller. */
+enum { PROBED_MAX = 64 };
+static int gather_probed(const vz_vectors *v, uint64_t r, uint64_t slot, uint32_t *probed, int *n)
+{
+	uint64_t mask = v->hash_slots - 1;
+	*n = 0;
+	for (uint64_t probe = 0; probe < v->hash_slots; probe++, slot = (slot + 1) & mask) {
+		uint32_t e = vz_load_u32(v->hash + slot * 4);
+		if (e == 0) return -1; /* not found */
+		if (e == r + 1) return 0;
+		if (e - 1 >= v->rows) continue; /* never a match */
+		if (*n == PROBED_MAX) return 1; /* a long run: vz_vectors_find decides */
+		probed[(*n)++] = e - 1;
+		__builtin_prefetch(v->rowinfo + (uint64_t)(e - 1) * VZ_ROWINFO_SIZE);
+	}
+	return -1;
+}
+
 int vz_vectors_verify_row_range(const vz_vectors *v, uint64_t from, uint64_t to, uint64_t *live, uint64_t *tombstones,
 				vz_verify_cb cb, void *ctx)
 {
 	int problems = 0;
 	char what[256];
 	uint64_t mask = v->hash_slots - 1;
-	for (uint64_t r = from; r < to; r++) {
-		const char *id;
-		size_t il;
-		unsigned f;
-		int64_t off = (int64_t)((v->rowinfo - v->map.data) + r * VZ_ROWINFO_SIZE);
-		if (vz_vectors_row(v, r, &id, &il, NULL, NULL, &f)) {
-			snprintf(what, sizeof what, "row %llu: id or payload outside the heap", (unsigned long long)r);
-			cb(ctx, "vectors.bin", off, what);
-			if (++problems > 20) return problems;
-			continue;
+	/* a batch at a time: every live row's id hashed and its first slot fetched ahead, so that the
+	 * id map's random reads overlap instead of waiting one after the other; the rows whose first
+	 * slot holds another row then have the rows probed before theirs fetched ahead too */
+	enum { BATCH = 32 };
+	const char *ids[BATCH];
+	size_t lens[BATCH];
+	uint64_t slots[BATCH];
+	int state[BATCH], nprobed[BATCH];
+	uint32_t probed[BATCH][PROBED_MAX];
+	for (uint64_t at = from; at < to; at += BATCH) {
+		uint64_t n = to - at < BATCH ? to - at : BATCH;
+		for (uint64_t i = 0; i < n; i++) {
+			uint64_t r = at + i;
+			unsigned f;
+			ids[i] = NULL;
+			if (vz_vectors_row(v, r, &ids[i], &lens[i], NULL, NULL, &f)) {
+				snprintf(what, sizeof what, "row %llu: id or payload outside the heap", (unsigned long long)r);
+				cb(ctx, "vectors.bin", (int64_t)((v->rowinfo - v->map.data) + r * VZ_ROWINFO_SIZE), what);
+				if (++problems > 20) return problems;
+				ids[i] = NULL;
+				continue;
+			}
+			if (f & VZ_ROW_TOMBSTONE) {
+				++*tombstones;
+				ids[i] = NULL;
+				continue;
+			}
+			++*live;
+			if (!v->hash_slots) continue;
+			slots[i] = vz_hash64(ids[i], lens[i]) & mask;
+			__builtin_prefetch(v->hash + slots[i] * 4);
 		}
-		if (f & VZ_ROW_TOMBSTONE) {
-			++*tombstones;
-			continue;
+		for (uint64_t i = 0; i < n; i++) {
+			state[i] = 0;
+			nprobed[i] = 0;
+			if (ids[i] && v->hash_slots) state[i] = gather_probed(v, at + i, slots[i], probed[i], &nprobed[i]);
 		}
-		++*live;
-		/* the first slot probed holding this row is what vz_vectors_find would answer */
-		if (v->hash_slots && vz_load_u32(v->hash + (vz_hash64(id, il) & mask) * 4) == r + 1) continue;
-		if (vz_vectors_find(v, id, il) != (int64_t)r) {
-			snprintf(what, sizeof what, "row %llu: id '%.*s' is not found through the id map (or is a duplicate)",
-				 (unsigned long long)r, (int)(il > 64 ? 64 : il), id);
-			cb(ctx, "vectors.bin", off, what);
-			if (++problems > 20) return problems;
+		/* the ids of probed rows as long as r's are compared: fetch them */
+		for (uint64_t i = 0; i < n; i++)
+			for (int j = 0; ids[i] && j < nprobed[i]; j++) {
+				const unsigned char *e = v->rowinfo + (uint64_t)probed[i][j] * VZ_ROWINFO_SIZE;
+				if (((size_t)e[16] | (size_t)e[17] << 8) == lens[i]) __builtin_prefetch(v->heap + vz_load_u64(e));
+			}
+		for (uint64_t i = 0; i < n; i++) {
+			uint64_t r = at + i;
+			if (!ids[i]) continue;
+			bool found = v->hash_slots && state[i] == 0;
+			for (int j = 0; found && j < nprobed[i]; j++) {
+				const char *rid;
+				size_t rl;
+				unsigned f;
+				/* as vz_vectors_find: an earlier live row of the same id is what it answers */
+				if (vz_vectors_row(v, probed[i][j], &rid, &rl, NULL, NULL, &f)) continue;
+				if (rl == lens[i] && !memcmp(rid, ids[i], rl) && !(f & VZ_ROW_TOMBSTONE)) found = false;
+			}
+			if (state[i] == 1) found = vz_vectors_find(v, ids[i], lens[i]) == (int64_t)r;
+			if (!found) {
+				snprintf(what, sizeof what, "row %llu: id '%.*s' is not found through the id map (or is a duplicate)",
+					 (unsigned long long)r, (int)(lens[i] > 64 ? 64 : lens[i]), ids[i]);
+				cb(ctx, "vectors.bin", (int64_t)((v->rowinfo - v->map.data) + r * VZ_ROWINFO_SIZE), what);
+				if (++problems > 20) return problems;
+			}
 		}
 	}
 	return problems;
@@ -248,6 +307,17 @@ int vz_vectors_verify_id_map(const vz_vectors *v, uint64_t live, vz_verify_cb cb
 	int problems = 0;
 	char what[256];
 	uint64_t used = 0;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	/* one branch-free pass (vectorized) when every entry is in range, as it is unless damaged */
+	const uint32_t *h = (const uint32_t *)(const void *)v->hash; /* 64-byte aligned in the mapping */
+	uint32_t top = 0;
+	for (uint64_t s = 0; s < v->hash_slots; s++) {
+		used += h[s] != 0;
+		top = h[s] > top ? h[s] : top;
+	}
+	if (top <= v->rows) goto counted;
+	used = 0;
+#endif
 	for (uint64_t s = 0; s < v->hash_slots; s++) {
 		uint32_t e = vz_load_u32(v->hash + s * 4);
 		if (!e) continue;
@@ -258,6 +328,7 @@ int vz_vectors_verify_id_map(const vz_vectors *v, uint64_t live, vz_verify_cb cb
 			problems++;
 		}
 	}
+counted:
 	if (used != live) {
 		snprintf(what, sizeof what, "id map holds %llu entries for %llu live rows", (unsigned long long)used,
 			 (unsigned long long)live);

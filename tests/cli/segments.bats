@@ -117,13 +117,13 @@ meta() { python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(eval
 	assert_equal "$(sha256sum "$d/seg-2.vec")" "$before"
 	# missing: readers are refused with its name, verify names it
 	rm -rf "$d" && cp -a "$BATS_TEST_TMPDIR/pristine" "$d"
-	rm "$d/seg-2.hnsw"
+	rm "$d/seg-2.vec"
 	run "$VZ" verify s
 	assert_equal "$status" 1
-	assert_line --index 0 "s: seg-2.hnsw: missing (metadata.json lists it)"
+	assert_line --index 0 "s: seg-2.vec: missing (metadata.json lists it)"
 	run "$VZ" query s --vector '[9,9,9,9,9,9,9,9]' -k 1
 	assert_equal "$status" 65
-	assert_output --partial "seg-2.hnsw"
+	assert_output --partial "seg-2.vec"
 	run "$VZ" recover s
 	assert_equal "$status" 1
 	assert_output --partial "restore from a backup"
