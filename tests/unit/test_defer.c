@@ -135,3 +135,42 @@ TEST(defer_index_goes_through_the_wal_where_no_segment_can_be_taken)
 	vz_collection_close(c);
 	free(w);
 }
+
+/* A segment without a graph of over 2^20 floats is scanned in two halves on two threads: the
+ * k best equal a brute force over the same rows, ties and all */
+TEST(defer_index_large_segment_scan_equals_brute_force)
+{
+	enum { N = 90000, K = 10 };
+	vz_collection *c = make("big", VZ_METRIC_EUCLIDEAN, VZ_QUANT_NONE);
+	float *vecs = malloc(sizeof(float) * N * DIM);
+	char (*ids)[16] = malloc(16 * (size_t)N);
+	CHECK(vecs && ids);
+	vz_write *w = rows_of(0, N, VZ_WRITE_INSERT, vecs, ids);
+	/* rows 0..99 repeat row 100..199: equal distances across the two halves' boundary too */
+	memcpy(vecs + (N / 2) * DIM, vecs, sizeof(float) * DIM * 100);
+	vz_write_stats st;
+	CHECK_OK(vz_collection_write(c, w, N, VZ_WRITE_DEFER_INDEX | VZ_WRITE_NO_AUTO_CHECKPOINT, 1, &st));
+	CHECK(st.checkpointed && st.checkpoint_due);
+	for (int qi = 0; qi < 5; qi++) {
+		const float *q = vecs + (size_t)(qi * 17989 % N) * DIM;
+		/* brute force: the K smallest distances */
+		float best[K];
+		for (int i = 0; i < K; i++) best[i] = INFINITY;
+		for (int r = 0; r < N; r++) {
+			float d = vz_distance(VZ_METRIC_EUCLIDEAN, vecs + (size_t)r * DIM, q, DIM);
+			if (d >= best[K - 1]) continue;
+			int p = K - 1;
+			while (p > 0 && best[p - 1] > d) { best[p] = best[p - 1]; p--; }
+			best[p] = d;
+		}
+		vz_result res[K];
+		size_t n;
+		CHECK_OK(vz_collection_query(c, q, K, 64, res, &n));
+		CHECK(n == K);
+		for (int i = 0; i < K; i++) CHECK(fabsf(res[i].distance - best[i]) <= 1e-5f * (1 + best[i]));
+	}
+	vz_collection_close(c);
+	free(w);
+	free(vecs);
+	free(ids);
+}
