@@ -9,7 +9,8 @@
 #   never wait: the default insert's time to acknowledge, queries during its detached
 #   checkpoint, time until the index is complete, checkpoint time and bytes per 1000 operations
 #   (an incremental checkpoint: a segment beside the base), a query with N rows not yet
-#   checkpointed, recover of an undamaged collection with 1000 operations in its log.
+#   checkpointed (in the log, and in a segment without a graph), recover of an undamaged
+#   collection with 1000 operations in its log.
 set -euo pipefail
 VZ=${VZ:-$PWD/vz}
 D=${BENCH_DIR:-$PWD/build/bench/durability}
@@ -74,6 +75,13 @@ VZ_AUTO_CHECKPOINT=off "$VZ" insert u "$D/base.fvecs" --no-bulk -q
 a=$(now); for i in 1 2 3 4 5 6 7 8 9 10; do "$VZ" query u --vector "$q" -k 10 >/dev/null; done; b=$(now)
 u_query=$(echo "($b - $a) / 10" | bc -l)
 "$VZ" drop u --no-backup -q
+# The same N rows inserted by default with no checkpoint after (a segment without a graph, the
+# index not built): what a query costs before the index exists, per process (median of 20).
+"$VZ" create sg --dim 128 --metric euclidean -q
+VZ_AUTO_CHECKPOINT=off "$VZ" insert sg "$D/base.fvecs" -q
+: > "$D/sg_query"
+for i in $(seq 1 20); do a=$(now); "$VZ" query sg --vector "$q" -k 10 >/dev/null; b=$(now); echo "$b - $a" | bc >> "$D/sg_query"; done
+"$VZ" drop sg --no-backup -q
 
 # A checkpoint folding 1000 operations into a collection of S rows (BENCH_CKPT_SIZES): its
 # time and the bytes its process wrote (wchar of /proc/PID/io, reaped children included).
@@ -108,19 +116,22 @@ for i in range(1000): print(json.dumps({'id': 'm%d' % i, 'vector': [round(r.gaus
 	rm -f "$D/c$S.fvecs"
 done
 
-python3 - "$nw_ack" "$nw_indexed" "$nw_query_after" "$D/nw_query" "$D/ckpt" "$N" "$u_query" <<'PY'
+python3 - "$nw_ack" "$nw_indexed" "$nw_query_after" "$D/nw_query" "$D/ckpt" "$N" "$u_query" "$D/sg_query" "$sq_bulk" <<'PY'
 import statistics, sys
 ack, indexed, after = float(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]) * 1000
 u_query = float(sys.argv[7]) * 1000
+sg = sorted(float(x) * 1000 for x in open(sys.argv[8]))
+sq = float(sys.argv[9])
 qs = sorted(float(x) * 1000 for x in open(sys.argv[4]))
 n = int(sys.argv[6])
-print(f"never wait: default insert of {n} x 128 (WAL fsync, checkpoint detached):")
-print(f"  acknowledged after              {ack:8.2f} s  {n / ack:10.0f} rows/s")
+print(f"never wait: default insert of {n} x 128 (a segment without a graph, its index built detached):")
+print(f"  acknowledged after              {ack:8.2f} s  {n / ack:10.0f} rows/s  ({sq / ack:.2f}x sqlite3's throughput)")
 print(f"  index complete after            {indexed:8.2f} s")
 if qs:
     print(f"  vz query during its checkpoint  {statistics.median(qs):8.1f} ms median, {qs[-1]:.1f} ms max ({len(qs)} queries)")
 print(f"  vz query once indexed           {after:8.1f} ms")
-print(f"  vz query, {n} rows in the log   {u_query:8.1f} ms (no checkpoint yet)")
+print(f"  vz query, {n} rows in the log   {u_query:8.1f} ms (no checkpoint yet, --no-bulk: the log replayed)")
+print(f"  vz query, {n} rows not indexed  {statistics.median(sg):8.1f} ms median of {len(sg)} (a segment without a graph, scanned)")
 for line in open(sys.argv[5]):
     s, t, w, rec = line.split()
     print(f"  checkpoint of 1000 ops into {int(s):>8} rows: {float(t):6.2f} s, {int(w) / 2**20:8.1f} MiB written")

@@ -5,10 +5,17 @@
 #include "cli.h"
 
 /* A batch of inserts whose WAL records would pass this many bytes takes the bulk path (written
- * straight into a new checkpoint, acknowledged after its index is built): a WAL that large costs
- * every reader its replay until the background checkpoint folds it. Smaller batches go through
- * the WAL and are acknowledged after its fsync. */
+ * straight into a new checkpoint as a segment without a graph, acknowledged before its index is
+ * built, which the detached checkpoint does): a WAL that large costs every reader its replay
+ * until a checkpoint folds it. Smaller batches go through the WAL and are acknowledged after its
+ * fsync. */
 #define VZ_CLI_BULK_WAL_BYTES (256ull << 20)
+/* A batch of at least this many inserts is written as a segment without a graph (unless
+ * checkpoints run inline, or --no-bulk): acknowledged as fast as the WAL would, and no reader
+ * replays it from the log; the detached checkpoint indexes it. */
+#define VZ_CLI_SEGMENT_ROWS 10000
+/* That threshold, or VZ_BULK_BYTES's (bytes) when set to a number. */
+uint64_t vz_cli_bulk_bytes(void);
 /* A flag for vz_cli_write_batch (beside enum vz_write_flags): never take the bulk path. */
 #define VZ_CLI_NO_BULK (1u << 30)
 

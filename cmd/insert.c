@@ -13,8 +13,8 @@ static const struct vz_option options[] = {
 	[O_UPSERT] = { "upsert", 0, OPT_FLAG, NULL, "replace ids that already exist instead of refusing the batch", 0, 0, COMPLETE_NONE, NULL },
 	[O_ID_BASE] = { "id-base", 0, OPT_INT, "N", "first id for rows without ids (fvecs, npy, csv; default 0)", 0, 1e15, COMPLETE_NONE, NULL },
 	[O_THREADS] = { "threads", 0, OPT_INT, "N", "threads for index builds (default: every core; 1 is reproducible)", 1, 1024, COMPLETE_NONE, NULL },
-	[O_BULK] = { "bulk", 0, OPT_FLAG, NULL, "write straight into a new checkpoint, not through the WAL (default past 256 MiB of log)", 0, 0, COMPLETE_NONE, NULL },
-	[O_NO_BULK] = { "no-bulk", 0, OPT_FLAG, NULL, "always go through the WAL", 0, 0, COMPLETE_NONE, NULL },
+	[O_BULK] = { "bulk", 0, OPT_FLAG, NULL, "write straight into a new checkpoint, its index built before the reply (past 256 MiB of log, or 10000 rows: a segment, indexed in the background)", 0, 0, COMPLETE_NONE, NULL },
+	[O_NO_BULK] = { "no-bulk", 0, OPT_FLAG, NULL, "always go through the WAL (no segment, no new checkpoint)", 0, 0, COMPLETE_NONE, NULL },
 	[O_JSON] = { "json", 0, OPT_FLAG, NULL, "print what was written as a JSON object", 0, 0, COMPLETE_NONE, NULL },
 };
 

@@ -250,6 +250,13 @@ enum vz_write_flags {
 	 * a bulk load lets go once read (madvise MADV_DONTNEED), so that the input is never all
 	 * resident. Never for memory of your own (it would read back as zeros). */
 	VZ_WRITE_RELEASE = 8,
+	/* acknowledge a batch of inserts before its index is built: the batch (and the WAL's
+	 * operations) are written as a segment without a graph (vz-format(5), Segments), made
+	 * durable and committed; queries scan it exactly until a checkpoint builds its index
+	 * (vz_checkpoint_dir, which stats->checkpoint_due asks for). Where a collection takes no
+	 * more segments (8 of them, or sq8), or the batch is not all inserts, the batch goes through
+	 * the WAL instead, or with VZ_WRITE_BULK into a new base with its index. */
+	VZ_WRITE_DEFER_INDEX = 16,
 };
 
 typedef struct vz_write_stats {
@@ -258,7 +265,8 @@ typedef struct vz_write_stats {
 	bool checkpointed;             /* an automatic (or bulk) checkpoint followed */
 	bool terms_saved;              /* vz_collection_write_text: the document frequencies were saved */
 	bool checkpoint_due;           /* the WAL has reached the thresholds and no checkpoint ran
-	                                  (VZ_WRITE_NO_AUTO_CHECKPOINT): see vz_checkpoint_dir */
+	                                  (VZ_WRITE_NO_AUTO_CHECKPOINT), or a bulk write deferred its
+	                                  index (VZ_WRITE_DEFER_INDEX): see vz_checkpoint_dir */
 	bool checkpoint_failed;        /* the automatic checkpoint ran and failed: the transaction is
 	                                  committed, vz_last_error says why the checkpoint failed */
 } vz_write_stats;
@@ -304,7 +312,8 @@ int vz_collection_stats_get(vz_collection *c, vz_collection_stats *st);
  * ignored: run vz recover"), or NULL. Borrowed. */
 const char *vz_collection_warning(const vz_collection *c);
 
-/* True when the WAL has reached the automatic checkpoint thresholds. */
+/* True when the WAL has reached the automatic checkpoint thresholds, or a segment waits for its
+ * index (VZ_WRITE_DEFER_INDEX, or the first pass of a large log's checkpoint). */
 bool vz_collection_checkpoint_due(vz_collection *c);
 
 /* Folds the WAL into new vectors.bin/index.hnsw (new rows inserted into the existing graph;

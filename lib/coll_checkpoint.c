@@ -283,24 +283,35 @@ static vz_meta new_base_meta(const struct vz_collection *c, uint64_t n_out, uint
 	return m;
 }
 
-static int segment_build(vz_collection *c, const char *out_dir, int threads, uint64_t n, bool flat, vz_meta *m_out, bool *built)
+static int segment_build(vz_collection *c, const char *out_dir, int threads, uint64_t n, const vz_write *extra, size_t nextra,
+			 bool release_extra, bool flat, vz_meta *m_out, bool *built)
 {
 	uint32_t dim = c->meta.cfg.dim;
-	float *vecs = calloc((size_t)(n ? n : 1) * dim, sizeof(float));
-	vz_out_row *rows = calloc(n ? n : 1, sizeof *rows);
-	if (!vecs || !rows) {
-		free(vecs);
+	uint64_t total = n + nextra;
+	/* the rows' floats where they lie (the delta's, the caller's batch: normalised as they are
+	 * read for cosine), a tombstone's all zeros */
+	const float **ptr = malloc(sizeof *ptr * (size_t)(total ? total : 1));
+	float *zero = calloc(dim, sizeof(float));
+	vz_out_row *rows = calloc(total ? total : 1, sizeof *rows);
+	if (!ptr || !zero || !rows) {
+		free(ptr);
+		free(zero);
 		free(rows);
-		return vz_fail(VZ_ENOMEM, "out of memory for a segment of %llu rows", (unsigned long long)n);
+		return vz_fail(VZ_ENOMEM, "out of memory for a segment of %llu rows", (unsigned long long)total);
 	}
 	uint64_t at = 0, live = 0;
 	for (size_t i = 0; i < c->nd; i++) {
 		const struct delta_entry *e = &c->d[i];
 		if (e->deleted && e->base_row < 0) continue;
 		rows[at] = (vz_out_row){ e->id, e->id_len, e->payload, e->payload_len, e->has_payload && !e->deleted, e->deleted };
-		if (!e->deleted) memcpy(vecs + at * dim, e->vec, sizeof(float) * dim);
+		ptr[at] = e->deleted ? zero : e->vec;
 		live += !e->deleted;
 		at++;
+	}
+	for (size_t i = 0; i < nextra; i++, at++, live++) {
+		const vz_write *x = &extra[i];
+		rows[at] = (vz_out_row){ x->id, x->id_len, x->payload, x->payload_len, x->payload != NULL, false };
+		ptr[at] = x->vector;
 	}
 	vz_meta m = c->meta;
 	m.generation = c->meta.generation + 1;
@@ -308,21 +319,32 @@ static int segment_build(vz_collection *c, const char *out_dir, int threads, uin
 	m.checkpoint_time = vz_coll_unix_now();
 	m.terms_saves = terms_saves(c->dir, &m);
 	int rc = VZ_OK;
-	if (n > 0) {
+	if (total > 0) {
 		vz_segment_sum *g = &m.segments[m.nsegments++];
 		memset(g, 0, sizeof *g);
 		g->generation = m.generation;
-		g->rows = n;
+		g->rows = total;
 		g->live = live;
-		struct row_source src = { .packed = vecs, .first_new = n };
-		rc = write_data_files(out_dir, &c->meta.cfg, &m.id, m.generation, &src, rows, n, NULL, 0, threads, &g->vectors,
-				      flat ? NULL : &g->index, m.generation);
+		/* a graph reads packed rows: only a segment without one is written from the pointers */
+		float *vecs = NULL;
+		if (!flat && !(vecs = malloc(sizeof(float) * dim * (size_t)total))) rc = vz_fail(VZ_ENOMEM, "out of memory for a segment of %llu rows", (unsigned long long)total);
+		for (uint64_t r = 0; vecs && r < total; r++) {
+			memcpy(vecs + r * dim, ptr[r], sizeof(float) * dim);
+			if (r >= n && c->meta.cfg.metric == VZ_METRIC_COSINE) vz_coll_unit_length(vecs + r * dim, dim);
+		}
+		struct row_source src = { .packed = vecs, .row = ptr, .first_new = vecs ? total : n,
+					  .normalize_new = !vecs && c->meta.cfg.metric == VZ_METRIC_COSINE, .fresh.on = release_extra && !vecs };
+		if (!rc)
+			rc = write_data_files(out_dir, &c->meta.cfg, &m.id, m.generation, &src, rows, total, NULL, 0, threads, &g->vectors,
+					      flat ? NULL : &g->index, m.generation);
+		free(vecs);
 	}
 	if (!rc) {
 		*m_out = m;
 		*built = true;
 	}
-	free(vecs);
+	free(ptr);
+	free(zero);
 	free(rows);
 	return rc;
 }
@@ -361,12 +383,15 @@ static int checkpoint_build(vz_collection *c, const char *out_dir, int threads, 
 	 * the segments stay few and small beside it (a quarter of its rows); otherwise this one folds
 	 * them into a new base (compaction). Not for sq8 (its graph re-ranks from vectors.bin) nor
 	 * for a collection of format version 1 (its first checkpoint rewrites every file). */
-	if ((flags & VZ_CK_FLAT) && delta_rows > 0)
-		return segment_build(c, out_dir, threads, delta_rows, true, m_out, built);
+	/* a segment without a graph (the first pass of a large log, a bulk load acknowledged before
+	 * its index): while the collection takes one more segment (not sq8: see above) */
+	if ((flags & VZ_CK_FLAT) && delta_rows + nextra > 0 && c->meta.nsegments < VZ_MAX_SEGMENTS &&
+	    c->meta.cfg.quantization != VZ_QUANT_SQ8 && vz_id_is_set(&c->meta.id))
+		return segment_build(c, out_dir, threads, delta_rows, extra, nextra, release_extra, true, m_out, built);
 	if (!compact && !flat && !(flags & VZ_CK_COMPACT) && nextra == 0 && c->has_vec && c->has_index && vz_id_is_set(&c->meta.id) &&
 	    c->meta.cfg.quantization != VZ_QUANT_SQ8 &&
 	    (delta_rows == 0 || (c->meta.nsegments < VZ_MAX_SEGMENTS && (seg_rows + delta_rows) * 4 <= c->vec.rows)))
-		return segment_build(c, out_dir, threads, delta_rows, false, m_out, built);
+		return segment_build(c, out_dir, threads, delta_rows, NULL, 0, false, false, m_out, built);
 	uint64_t n_out = compact ? total - tomb : total;
 	bool cosine = c->meta.cfg.metric == VZ_METRIC_COSINE;
 	/* sq8 streams the rows (see encode_sq8); floats are gathered into one array, unless they

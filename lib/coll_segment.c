@@ -130,9 +130,11 @@ int vz_coll_open_segments(struct vz_collection *c)
 	}
 	if (!(c->dead = calloc((c->nrows + 63) / 64, sizeof *c->dead))) return vz_fail(VZ_ENOMEM, "out of memory");
 	/* oldest segment first: each of its rows replaces the live row of its id in the layers
-	 * before it, of which there is at most one not yet replaced */
+	 * before it, of which there is at most one not yet replaced (none when those hold no rows:
+	 * a bulk load or a large log written into an empty collection is opened without a lookup) */
 	for (uint32_t i = 0; i < c->nseg; i++) {
 		const struct coll_segment *s = &c->seg[i];
+		if (s->first == 0) continue;
 		for (uint64_t r = 0; r < s->vec.rows; r++) {
 			const char *id;
 			size_t len;

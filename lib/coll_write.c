@@ -123,14 +123,22 @@ int vz_collection_write(vz_collection *c, const vz_write *w, size_t n, unsigned 
 	if (rc) goto out;
 	bool bulk = flags & VZ_WRITE_BULK, all_inserts = true;
 	for (size_t i = 0; i < n && all_inserts; i++) all_inserts = ops[i] == VZ_WRITE_INSERT;
+	/* VZ_WRITE_DEFER_INDEX alone: new rows as a segment without a graph where the collection
+	 * takes one (so that no reader replays them from the log), else through the WAL */
+	if (!bulk && (flags & VZ_WRITE_DEFER_INDEX) && all_inserts && c->meta.nsegments < VZ_MAX_SEGMENTS &&
+	    c->meta.cfg.quantization != VZ_QUANT_SQ8 && vz_id_is_set(&c->meta.id))
+		bulk = true;
 	/* a bulk write is made durable by its own checkpoint, which needs the checkpoint lock: while
 	 * a detached checkpoint builds, the batch goes through the WAL instead (never wait for it,
 	 * and never wait for it while holding the lock its switch needs) */
 	vz_lock ck = VZ_LOCK_INIT;
 	if (bulk && !vz_coll_try_checkpoint_lock(c->dir, &ck)) bulk = false;
 	if (bulk && all_inserts) {
-		/* the common bulk load: new rows only, straight from the batch into the checkpoint */
-		if ((rc = vz_coll_checkpoint_with(c, threads, false, w, n, flags & VZ_WRITE_RELEASE))) {
+		/* the common bulk load: new rows only, straight from the batch into the checkpoint;
+		 * with VZ_WRITE_DEFER_INDEX as a segment without a graph, the index left to the next
+		 * checkpoint (the second pass of a large log's) */
+		unsigned ckflags = flags & VZ_WRITE_DEFER_INDEX ? VZ_CK_FLAT : 0;
+		if ((rc = vz_coll_checkpoint_with(c, threads, ckflags, w, n, flags & VZ_WRITE_RELEASE))) {
 			vz_coll_unload(c);
 			int rc2 = vz_coll_load(c, VZ_WAL_SCAN_STOP, false);
 			(void)rc2;
@@ -138,6 +146,7 @@ int vz_collection_write(vz_collection *c, const vz_write *w, size_t n, unsigned 
 		}
 		st->inserted = n;
 		st->checkpointed = true;
+		st->checkpoint_due = vz_collection_checkpoint_due(c); /* the index, when deferred */
 		goto out;
 	}
 	if (!bulk) {
@@ -197,7 +206,7 @@ int vz_collection_write(vz_collection *c, const vz_write *w, size_t n, unsigned 
 	}
 	if (rc) goto out;
 	if (bulk) {
-		rc = vz_coll_checkpoint_with(c, threads, false, NULL, 0, false);
+		rc = vz_coll_checkpoint_with(c, threads, flags & VZ_WRITE_DEFER_INDEX ? VZ_CK_FLAT : 0, NULL, 0, false);
 		if (rc) {
 			/* the batch was never durable: drop it from memory */
 			vz_coll_unload(c);
@@ -206,6 +215,7 @@ int vz_collection_write(vz_collection *c, const vz_write *w, size_t n, unsigned 
 			goto out;
 		}
 		st->checkpointed = true;
+		st->checkpoint_due = vz_collection_checkpoint_due(c);
 	} else if (vz_collection_checkpoint_due(c)) {
 		if (flags & VZ_WRITE_NO_AUTO_CHECKPOINT) {
 			st->checkpoint_due = true;
