@@ -1,5 +1,6 @@
 /* cli.c: the shared option parser, generated help, "did you mean" and message helpers. */
 #include "cli.h"
+#include "../lib/fmtfloat.h"
 
 #include <errno.h>
 #include <math.h>
@@ -500,11 +501,7 @@ int vz_parse_args(struct vz_cli *cli, const struct vz_command *cmd, int argc, ch
 
 void vz_print_float(FILE *out, float f)
 {
-	char buf[32];
+	char buf[VZ_FLOAT_CHARS];
 	/* the shortest of %.6g..%.9g that reads back to the same float */
-	for (int prec = 6; prec <= 9; prec++) {
-		snprintf(buf, sizeof buf, "%.*g", prec, (double)f);
-		if (strtof(buf, NULL) == f) break;
-	}
-	fputs(buf, out);
+	fwrite(buf, 1, vz_format_float(buf, sizeof buf, f), out);
 }
