@@ -30,6 +30,14 @@ static void print_safe(FILE *out, const char *s, size_t len, bool keep_nl)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	for (size_t i = 0; i < len;) {
+		/* a run of printable ASCII (ids, mostly) goes out in one write, not a write a byte */
+		size_t run = i;
+		while (run < len && u[run] >= 0x20 && u[run] < 0x7f) run++;
+		if (run > i) {
+			fwrite(u + i, 1, run - i, out);
+			i = run;
+			continue;
+		}
 		unsigned char c = u[i];
 		size_t n = c < 0x80 ? 1 : vz_utf8_char_len(u + i, len - i);
 		bool control = c < 0x20 || c == 0x7f || (c == 0xC2 && n == 2 && u[i + 1] < 0xA0);
