@@ -7,7 +7,8 @@
 # core (default --threads) are printed beside. One timing per ef (what the harness does) swings
 # by a third on a shared VM; ROUNDS alternating runs of each, compared by their medians, hold.
 # The ef compared is, for each side, the smallest whose recall@10 in the harness's JSON reaches
-# 0.95. Prints one line per ef and the ratio lines last.
+# 0.95; both sides are timed at both efs, so the ratio is also printed at equal ef. Prints one
+# line per ef and the ratio lines last.
 set -euo pipefail
 label=$1 wd=$2 json=$3 rounds=${4:-7}
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -69,6 +70,21 @@ for ef in $(printf '%s\n' "$ef_vz" "$ef_h" | sort -un); do
 done
 h=$(median <"$wd/rounds-h-$ef_h")
 ratio() { awk "BEGIN { printf \"%.2f\", $1 / $2 }"; }
+# at equal ef (the same search effort; its recall per side from the harness)
+for ef in $(printf '%s\n' "$ef_vz" "$ef_h" | sort -un); do
+	rec=$("$PY" - "$json" "$ef" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1])); ef = int(sys.argv[2])
+res = {r["algo"]: r for r in s["results"]}
+def rec(name):
+    r = [x for x in res[name]["runs"] if x.get("ef") == ef]
+    return f"{r[0]['recall_dist']:.4f}" if r else "?"
+print(f"recall@10 vz {rec('vz')}, hnswlib {rec('native_hnswlib_avx512')}")
+PY
+)
+	v=$(median <"$wd/rounds-vz-$ef") h1=$(median <"$wd/rounds-h-$ef")
+	echo "$label: vz query --batch process, 1 thread / native_hnswlib_avx512 in-process 1 thread: QPS at equal ef=$ef ($rec), median of $rounds interleaved rounds: $v / $h1 = $(ratio "$v" "$h1") (higher is better)"
+done
 for what in "vz query --batch process, 1 thread:vz" "vz library in-process, 1 thread:lib" "vz query --batch process, $(nproc) threads:vzt"; do
 	v=$(median <"$wd/rounds-${what##*:}-$ef_vz")
 	echo "$label: ${what%:*} / native_hnswlib_avx512 in-process 1 thread: QPS at recall@10 >= 0.95, median of $rounds interleaved rounds (vz ef=$ef_vz, hnswlib ef=$ef_h, $nq queries, load $(cut -d' ' -f1 /proc/loadavg)): $v / $h = $(ratio "$v" "$h") (higher is better)"

@@ -3,7 +3,8 @@
 # machine; ratios are printed last and everything is kept in build/bench/results.txt.
 #
 #   ann        ANN search and build beside hnswlib (Debian's libhnswlib-dev built with -O3
-#              -march=native, and python3-hnswlib) on Fashion-MNIST-784 and synthetic N x 128:
+#              -march=native, and python3-hnswlib) on Fashion-MNIST-784 and synthetic
+#              BENCH_ANN_N (100,000) x 128:
 #              recall@10 and single-thread QPS per ef, build time (2 threads each), peak RSS, bytes
 #              per vector; through bench/annbench/annbench.py, vz as its external tool; then
 #              QPS again in BENCH_ROUNDS (15) interleaved rounds per side (bench/qps.sh), medians:
@@ -12,6 +13,9 @@
 #              build time and peak RSS again in interleaved rounds (bench/build-rounds.sh):
 #              BENCH_BUILD_ROUNDS (5) on Fashion-MNIST, BENCH_BUILD_ROUNDS_LARGE (0: the
 #              harness's one build) on N x 128.
+#   ann-large  the same on synthetic N x 128 (default 1M) beside hnswlib -march=native only, the
+#              exact neighbours by bench/scale-gt.c (numpy on Debian's reference BLAS: most of an
+#              hour at 1M); one build each.
 #   oneshot    one `vz query` process on the N x 128 collection (warm cache) beside one hnswlib
 #              process loading its index and answering one query: median of BENCH_ONESHOT runs.
 #   sq8        peak RSS of building (vz insert --bulk, 2 threads) and of serving BENCH_NQ queries
@@ -45,7 +49,7 @@ VZ=${VZ:-$ROOT/vz}
 N=${BENCH_N:-1000000}
 NQ=${BENCH_NQ:-1000}
 RUNS=${BENCH_ONESHOT:-50}
-PARTS=${BENCH_PARTS:-ann oneshot sq8 recover durability backup filter workspace text}
+PARTS=${BENCH_PARTS:-ann ann-large oneshot sq8 recover durability backup filter workspace text}
 OUT=$ROOT/build/bench
 PY=/usr/bin/python3 # Debian's interpreter: it has python3-hnswlib and python3-numpy
 mkdir -p "$OUT"
@@ -90,20 +94,21 @@ mkdir -p "$ANNBENCH_DATA"
 SYN=$ANNBENCH_DATA/synth$N
 synth() { [ -f "${SYN}_base.fvecs" ] || "$PY" "$AB/annbench.py" gen --n "$N" --d 128 --nq "$NQ" --out "$SYN" >/dev/null; }
 
-# One data set through the harness: hnswlib (Debian's Python build), hnswlib -march=native, vz.
+# One data set through the harness: hnswlib (Debian's Python build; ANN_ALGOS= leaves it out),
+# hnswlib -march=native, vz; ANN_GT: the exact neighbours (.ivecs), else the harness computes them.
 ann() { # label base query build-rounds
 	local label=$1 base=$2 query=$3 build_rounds=$4 wd=$OUT/work-$1
 	mkdir -p "$wd"
 	"$PY" "$AB/annbench.py" run --label "$label" --base "$base" --query "$query" --nq "$NQ" \
-		--algos hnswlib --ext-config "$AB/tools_native.json" --build-threads 2 \
+		--algos "${ANN_ALGOS-hnswlib}" --ext-config "$AB/${ANN_TOOLS:-tools_native.json}" ${ANN_GT:+--gt "$ANN_GT"} --build-threads 2 \
 		--ext-name vz \
 		--ext-build "rm -rf {index} && VZ_DATA_DIR={index} $VZ create c --dim {dim} --metric euclidean --m {M} --ef-construction {efc} -q && VZ_DATA_DIR={index} $VZ insert c {base} --bulk --threads {threads} -q" \
 		--ext-query "$OUT/vz-ann query --index {index} --query {query} --k {k} --ef {ef} --out {out}" \
-		--M 16 --efc 200 --efs 10,20,40,80,160 --k 10 --lat-queries 200 --bf-queries 100 \
+		--M 16 --efc 200 --efs 10,16,20,24,32,40,64,80,160 --k 10 --lat-queries 200 --bf-queries 100 \
 		--workdir "$wd" --json "$OUT/ann-$label.json" >"$OUT/ann-$label.log" 2>&1
 	"$PY" "$AB/summarize.py" "$OUT/ann-$label.json" | tee -a "$RESULTS"
 	# the harness times each ef once; interleaved rounds give the QPS ratio that holds
-	bash bench/qps.sh "$label" "$wd" "$OUT/ann-$label.json" "${BENCH_ROUNDS:-15}" | tee -a "$RESULTS" | tail -3 >>"$OUT/qps-$label.txt"
+	bash bench/qps.sh "$label" "$wd" "$OUT/ann-$label.json" "${BENCH_ROUNDS:-15}" | tee -a "$RESULTS" | grep -F "(higher is better)" >>"$OUT/qps-$label.txt"
 	# and interleaved build rounds, where a build is short enough to repeat
 	if ((build_rounds > 0)); then
 		bash bench/build-rounds.sh "$label" "$wd" "$base" "$build_rounds" 2 | tee -a "$RESULTS" | tail -2 >>"$OUT/qps-$label.txt"
@@ -139,8 +144,24 @@ if has ann; then
 	say "## ANN search and build (M=16, ef_construction=200, k=10, single-thread queries, 2 build threads)"
 	"$PY" "$ROOT/bench/annbench/prep_data.py" >/dev/null # SIFT-5k from tests/fixtures
 	ann fashion-mnist-784 "$ANNBENCH_DATA/fvecs/fashion-mnist-784_base.fvecs" "$ANNBENCH_DATA/fvecs/fashion-mnist-784_query.fvecs" "${BENCH_BUILD_ROUNDS:-5}"
+	AN=${BENCH_ANN_N:-100000} AS=$ANNBENCH_DATA/synth${BENCH_ANN_N:-100000}
+	[ -f "${AS}_base.fvecs" ] || "$PY" "$AB/annbench.py" gen --n "$AN" --d 128 --nq "$NQ" --out "$AS" >/dev/null
+	ann "synthetic-$AN-128" "${AS}_base.fvecs" "${AS}_query.fvecs" "${BENCH_BUILD_ROUNDS_LARGE:-0}"
+	cat "$OUT"/qps-*.txt >>"$OUT/ratios.txt" && rm -f "$OUT"/qps-*.txt
+fi
+
+if has ann-large; then
+	say "## ANN search and build on synthetic $N x 128 beside hnswlib -march=native (one build each)"
 	synth
-	ann "synthetic-$N-128" "${SYN}_base.fvecs" "${SYN}_query.fvecs" "${BENCH_BUILD_ROUNDS_LARGE:-0}"
+	GT=$ANNBENCH_DATA/synth$N-gt10-q$NQ.ivecs
+	if [ ! -f "$GT" ]; then
+		cc -std=gnu11 -O2 -D_GNU_SOURCE -o "$OUT/scale-gt" bench/scale-gt.c build/libvz.a \
+			-Wl,-Bstatic -lyaml -lxxhash -ljansson -lz -Wl,-Bdynamic -lzstd -ldl -lm -pthread
+		"$OUT/scale-gt" "${SYN}_base.fvecs" "${SYN}_query.fvecs" 10 "$(nproc)" "$GT.tmp" && mv "$GT.tmp" "$GT"
+	fi
+	"$PY" -c "import json, sys; json.dump(json.load(open(sys.argv[1]))[:1], open(sys.argv[2], 'w'))" \
+		"$AB/tools_native.json" "$AB/tools_native_hnsw.json" # hnswlib without the exact scan
+	ANN_ALGOS= ANN_TOOLS=tools_native_hnsw.json ANN_GT=$GT ann "synthetic-$N-128" "${SYN}_base.fvecs" "${SYN}_query.fvecs" 0
 	cat "$OUT"/qps-*.txt >>"$OUT/ratios.txt" && rm -f "$OUT"/qps-*.txt
 fi
 

@@ -1,5 +1,6 @@
 /* cli.c: the shared option parser, generated help, "did you mean" and message helpers. */
 #include "cli.h"
+#include "../lib/fmtfloat.h"
 
 #include <errno.h>
 #include <math.h>
@@ -29,6 +30,14 @@ static void print_safe(FILE *out, const char *s, size_t len, bool keep_nl)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	for (size_t i = 0; i < len;) {
+		/* a run of printable ASCII (ids, mostly) goes out in one write, not a write a byte */
+		size_t run = i;
+		while (run < len && u[run] >= 0x20 && u[run] < 0x7f) run++;
+		if (run > i) {
+			fwrite(u + i, 1, run - i, out);
+			i = run;
+			continue;
+		}
 		unsigned char c = u[i];
 		size_t n = c < 0x80 ? 1 : vz_utf8_char_len(u + i, len - i);
 		bool control = c < 0x20 || c == 0x7f || (c == 0xC2 && n == 2 && u[i + 1] < 0xA0);
@@ -500,11 +509,7 @@ int vz_parse_args(struct vz_cli *cli, const struct vz_command *cmd, int argc, ch
 
 void vz_print_float(FILE *out, float f)
 {
-	char buf[32];
+	char buf[VZ_FLOAT_CHARS];
 	/* the shortest of %.6g..%.9g that reads back to the same float */
-	for (int prec = 6; prec <= 9; prec++) {
-		snprintf(buf, sizeof buf, "%.*g", prec, (double)f);
-		if (strtof(buf, NULL) == f) break;
-	}
-	fputs(buf, out);
+	fwrite(buf, 1, vz_format_float(buf, sizeof buf, f), out);
 }

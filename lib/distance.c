@@ -171,7 +171,26 @@ __attribute__((target("avx2,fma"))) static float hsum256(__m256 v)
 	return _mm_cvtss_f32(s);
 }
 
-__attribute__((target("avx2,fma"))) static float l2sq_avx2(const float *a, const float *b, size_t n)
+/* The AVX2 bodies, one per metric, parameterised by how 8 (load8) and 1 (load1) values of the
+ * row b are read: floats as they are, or binary16 widened as they are loaded (F16C). Always
+ * inlined with a constant loader, so that each kernel below is compiled as if written out, and
+ * float and half rows go through the same operations in the same order: rows whose floats
+ * convert exactly give bit-identical results. */
+__attribute__((target("avx2,fma"), always_inline)) static inline __m256 row_f32_8(const void *b, size_t i)
+{
+	return _mm256_loadu_ps((const float *)b + i);
+}
+
+__attribute__((target("avx2,fma"), always_inline)) static inline float row_f32_1(const void *b, size_t i)
+{
+	return ((const float *)b)[i];
+}
+
+typedef __m256 (*row_load8)(const void *b, size_t i);
+typedef float (*row_load1)(const void *b, size_t i);
+
+__attribute__((target("avx2,fma"), always_inline)) static inline float l2sq_avx2_body(const float *a, const void *b, size_t n,
+										      row_load8 load8, row_load1 load1)
 {
 	__m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
 	size_t i = 0;
@@ -180,10 +199,10 @@ __attribute__((target("avx2,fma"))) static float l2sq_avx2(const float *a, const
 		 * whole `vz query --batch` process: user time 0.92x, 5 interleaved pairs at load 13) */
 		__m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
 		for (; i + 32 <= n; i += 32) {
-			__m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
-			__m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8));
-			__m256 d2 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16));
-			__m256 d3 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24));
+			__m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), load8(b, i));
+			__m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), load8(b, i + 8));
+			__m256 d2 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 16), load8(b, i + 16));
+			__m256 d3 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 24), load8(b, i + 24));
 			acc0 = _mm256_fmadd_ps(d0, d0, acc0);
 			acc1 = _mm256_fmadd_ps(d1, d1, acc1);
 			acc2 = _mm256_fmadd_ps(d2, d2, acc2);
@@ -193,32 +212,43 @@ __attribute__((target("avx2,fma"))) static float l2sq_avx2(const float *a, const
 		acc1 = _mm256_add_ps(acc1, acc3);
 	}
 	for (; i + 16 <= n; i += 16) {
-		__m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
-		__m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8));
+		__m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), load8(b, i));
+		__m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), load8(b, i + 8));
 		acc0 = _mm256_fmadd_ps(d0, d0, acc0);
 		acc1 = _mm256_fmadd_ps(d1, d1, acc1);
 	}
 	for (; i + 8 <= n; i += 8) {
-		__m256 d = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+		__m256 d = _mm256_sub_ps(_mm256_loadu_ps(a + i), load8(b, i));
 		acc0 = _mm256_fmadd_ps(d, d, acc0);
 	}
 	float s = hsum256(_mm256_add_ps(acc0, acc1));
-	for (; i < n; i++) { float d = a[i] - b[i]; s += d * d; }
+	for (; i < n; i++) { float d = a[i] - load1(b, i); s += d * d; }
 	return s;
 }
 
-__attribute__((target("avx2,fma"))) static float dot_avx2(const float *a, const float *b, size_t n)
+__attribute__((target("avx2,fma"), always_inline)) static inline float dot_avx2_body(const float *a, const void *b, size_t n,
+										     row_load8 load8, row_load1 load1)
 {
 	__m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
 	size_t i = 0;
 	for (; i + 16 <= n; i += 16) {
-		acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
-		acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+		acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load8(b, i), acc0);
+		acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), load8(b, i + 8), acc1);
 	}
-	for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+	for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load8(b, i), acc0);
 	float s = hsum256(_mm256_add_ps(acc0, acc1));
-	for (; i < n; i++) s += a[i] * b[i];
+	for (; i < n; i++) s += a[i] * load1(b, i);
 	return s;
+}
+
+__attribute__((target("avx2,fma"))) static float l2sq_avx2(const float *a, const float *b, size_t n)
+{
+	return l2sq_avx2_body(a, b, n, row_f32_8, row_f32_1);
+}
+
+__attribute__((target("avx2,fma"))) static float dot_avx2(const float *a, const float *b, size_t n)
+{
+	return dot_avx2_body(a, b, n, row_f32_8, row_f32_1);
 }
 
 __attribute__((target("avx512f"))) static float l2sq_avx512(const float *a, const float *b, size_t n)
@@ -330,60 +360,26 @@ __attribute__((target("avx512f"))) static float sq8_dot_avx512(const float *w, c
 	for (; i + 16 <= n; i += 16) acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(w + i), codes16_avx512(c + i), acc0);
 	return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) + sq8_dot_scalar(w + i, NULL, c + i, n - i);
 }
-/* Half-precision rows (vz_hnsw_pack of integer-like data): the avx2 kernels above with each
- * row value converted from binary16 as it is loaded (F16C), in the same order of operations,
- * so that rows whose floats convert exactly give the float kernels' results bit for bit. */
-__attribute__((target("avx2,fma,f16c"))) static inline __m256 half8(const uint16_t *h)
+/* Half-precision rows (vz_hnsw_pack of integer-like data): the avx2 bodies above with each row
+ * value converted from binary16 as it is loaded (F16C). */
+__attribute__((target("avx2,fma,f16c"), always_inline)) static inline __m256 row_h16_8(const void *b, size_t i)
 {
-	return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)h));
+	return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)b + i)));
+}
+
+__attribute__((target("avx2,fma,f16c"), always_inline)) static inline float row_h16_1(const void *b, size_t i)
+{
+	return _cvtsh_ss(((const uint16_t *)b)[i]);
 }
 
 __attribute__((target("avx2,fma,f16c"))) static float l2sq_h16_avx2(const float *a, const uint16_t *b, size_t n)
 {
-	__m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-	size_t i = 0;
-	if (n >= 64) {
-		__m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
-		for (; i + 32 <= n; i += 32) {
-			__m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), half8(b + i));
-			__m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), half8(b + i + 8));
-			__m256 d2 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 16), half8(b + i + 16));
-			__m256 d3 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 24), half8(b + i + 24));
-			acc0 = _mm256_fmadd_ps(d0, d0, acc0);
-			acc1 = _mm256_fmadd_ps(d1, d1, acc1);
-			acc2 = _mm256_fmadd_ps(d2, d2, acc2);
-			acc3 = _mm256_fmadd_ps(d3, d3, acc3);
-		}
-		acc0 = _mm256_add_ps(acc0, acc2);
-		acc1 = _mm256_add_ps(acc1, acc3);
-	}
-	for (; i + 16 <= n; i += 16) {
-		__m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), half8(b + i));
-		__m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), half8(b + i + 8));
-		acc0 = _mm256_fmadd_ps(d0, d0, acc0);
-		acc1 = _mm256_fmadd_ps(d1, d1, acc1);
-	}
-	for (; i + 8 <= n; i += 8) {
-		__m256 d = _mm256_sub_ps(_mm256_loadu_ps(a + i), half8(b + i));
-		acc0 = _mm256_fmadd_ps(d, d, acc0);
-	}
-	float s = hsum256(_mm256_add_ps(acc0, acc1));
-	for (; i < n; i++) { float d = a[i] - _cvtsh_ss(b[i]); s += d * d; }
-	return s;
+	return l2sq_avx2_body(a, b, n, row_h16_8, row_h16_1);
 }
 
 __attribute__((target("avx2,fma,f16c"))) static float dot_h16_avx2(const float *a, const uint16_t *b, size_t n)
 {
-	__m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-	size_t i = 0;
-	for (; i + 16 <= n; i += 16) {
-		acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), half8(b + i), acc0);
-		acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), half8(b + i + 8), acc1);
-	}
-	for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), half8(b + i), acc0);
-	float s = hsum256(_mm256_add_ps(acc0, acc1));
-	for (; i < n; i++) s += a[i] * _cvtsh_ss(b[i]);
-	return s;
+	return dot_avx2_body(a, b, n, row_h16_8, row_h16_1);
 }
 #endif
 

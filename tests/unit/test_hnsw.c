@@ -449,6 +449,58 @@ TEST(every_simd_kernel_equals_scalar_on_odd_dimensions)
 	CHECK_INT(vz_simd_force("avx9000"), VZ_EINVAL);
 }
 
+/* v (|v| < 2048) in binary16, written out by hand: the test does not trust the converter it tests. */
+static uint16_t half_of_int(int v)
+{
+	if (v == 0) return 0;
+	uint16_t sign = v < 0 ? 0x8000 : 0;
+	unsigned m = (unsigned)(v < 0 ? -v : v);
+	int e = 31 - __builtin_clz(m);
+	return (uint16_t)(sign | (unsigned)(e + 15) << 10 | ((m << (10 - e)) & 0x3ff));
+}
+
+/* The half-precision kernels share the float kernels' bodies (only the row's load differs): on
+ * rows whose values are halves exactly, every dimension (each loop and tail of the bodies) and
+ * both metrics give the float kernel's result bit for bit; at a level without them, none. */
+TEST(half_kernels_equal_the_float_kernels_bit_for_bit)
+{
+	float a[800], b[800];
+	uint16_t h[800];
+	unsigned s = 11;
+	for (int i = 0; i < 800; i++) {
+		a[i] = (float)rand_r(&s) / RAND_MAX * 512 - 256;  /* the query: any float */
+		int v = (int)(rand_r(&s) % 4096) - 2048;         /* the row: integers, halves exactly */
+		b[i] = (float)v;
+		h[i] = half_of_int(v);
+	}
+	char level[16];
+	snprintf(level, sizeof level, "%s", vz_simd_level());
+	CHECK_OK(vz_simd_force("sse"));
+	CHECK(vz_h16_kernel_for(VZ_METRIC_EUCLIDEAN) == NULL && vz_h16_kernel_for(VZ_METRIC_DOT) == NULL);
+	if (vz_simd_force("avx2") != VZ_OK || !vz_h16_kernel_for(VZ_METRIC_EUCLIDEAN)) { /* no AVX2 or F16C here */
+		CHECK_OK(vz_simd_force(level));
+		return;
+	}
+	enum vz_metric ms[] = { VZ_METRIC_EUCLIDEAN, VZ_METRIC_DOT };
+	int compared = 0;
+	for (int mi = 0; mi < 2; mi++) {
+		vz_kernel f = vz_kernel_for(ms[mi]);
+		vz_h16_kernel hk = vz_h16_kernel_for(ms[mi]);
+		for (uint32_t d = 1; d <= 784; d += d < 80 ? 1 : 89) {
+			float want = f(a + 1, b + 3, d), got = hk(a + 1, h + 3, d);
+			if (memcmp(&want, &got, sizeof want))
+				t_fail(__FILE__, __LINE__, "metric %d dim %u: half kernel %.9g, float kernel %.9g", mi, d, got, want);
+			compared++;
+		}
+	}
+	CHECK(compared > 160);
+	/* a half row that is not the float row gives another result: the comparison can fail */
+	h[3] ^= 1;
+	float w = vz_kernel_for(VZ_METRIC_EUCLIDEAN)(a + 1, b + 3, 16), g = vz_h16_kernel_for(VZ_METRIC_EUCLIDEAN)(a + 1, h + 3, 16);
+	CHECK(w != g);
+	CHECK_OK(vz_simd_force(level));
+}
+
 TEST(damaged_indexes_are_refused_never_a_crash)
 {
 	const size_t n = 500;
