@@ -63,14 +63,14 @@ int main(int argc, char **argv)
 		cli.lock_timeout_ms = (int)v;
 	}
 
-	/* busybox style: a link named vz-<command> runs that command */
+	/* busybox style: a link named vz-<command>, the command one of the table, runs that command
+	 * (as git does for git-<command>); any other name (vz-bench, a copy of the binary) is vz */
 	const char *slash = argv[0] ? strrchr(argv[0], '/') : NULL;
 	const char *base = slash ? slash + 1 : argv[0] ? argv[0] : "vz";
-	if (!strncmp(base, "vz-", 3) && base[3]) {
-		const struct vz_command *cmd = vz_find_command(base + 3);
-		if (!cmd) return vz_unknown_command(&cli, base + 3);
-		argv[0] = (char *)cmd->name;
-		return run_command(&cli, cmd, argc, argv);
+	const struct vz_command *link_cmd = !strncmp(base, "vz-", 3) ? vz_find_command(base + 3) : NULL;
+	if (link_cmd) {
+		argv[0] = (char *)link_cmd->name;
+		return run_command(&cli, link_cmd, argc, argv);
 	}
 
 	/* global options before the command */

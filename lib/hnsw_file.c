@@ -131,10 +131,7 @@ int vz_hnsw_builder_write(vz_hnsw_builder *b, vz_tmpfile *out, const vz_coll_id 
 	if (!rc) {
 		vz_file_header hd = { .version = INDEX_VERSION, .flags = b->sq8 ? 1 : 0, .generation = generation,
 				      .body_length = end - VZ_HEADER_SIZE, .body_checksum = vz_hasher_digest(h) };
-		if (id) vz_id_to_words(id, &hd.aux, &hd.aux2);
-		memcpy(hd.magic, VZ_MAGIC_INDEX, 8);
-		vz_header_encode(&hd, head);
-		rc = vz_io_pwrite(out->fd, head, sizeof head, 0, out->path);
+		rc = vz_header_write_start(out, VZ_MAGIC_INDEX, id, &hd);
 	}
 	vz_hasher_free(h);
 	return rc;

@@ -374,10 +374,7 @@ int vz_vectors_write(const char *to, const vz_coll_id *id, uint64_t generation, 
 	if (!rc) {
 		vz_file_header h = { .version = VECTORS_VERSION, .generation = generation, .body_length = total - VZ_HEADER_SIZE,
 				     .body_checksum = vz_hasher_digest(body) };
-		vz_id_to_words(id, &h.aux, &h.aux2);
-		memcpy(h.magic, VZ_MAGIC_VECTORS, 8);
-		vz_header_encode(&h, head);
-		rc = vz_io_pwrite(t.fd, head, sizeof head, 0, t.path);
+		rc = vz_header_write_start(&t, VZ_MAGIC_VECTORS, id, &h);
 		sum->present = true;
 		sum->size = total;
 		sum->body_checksum = h.body_checksum;

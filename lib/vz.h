@@ -296,10 +296,18 @@ void vz_header_encode(const vz_file_header *h, unsigned char out[VZ_HEADER_SIZE]
 /* Writes path atomically (temp file, fsync, rename, directory fsync) as h followed by body, with
  * h's body_length and body_checksum set from body: the one writer of whole checksummed files. */
 int vz_write_checked_file(const char *path, vz_file_header *h, const void *body, size_t len);
+/* The writing side of vz_header_decode for a file streamed into t behind a VZ_HEADER_SIZE
+ * placeholder, once its body is written: sets h's magic, and aux and aux2 to id (NULL: left as
+ * the caller set them), then writes the encoded header at offset 0 of t. The caller sets
+ * version, flags, generation, body_length and body_checksum. vz_io_pwrite's errors. */
+int vz_header_write_start(vz_tmpfile *t, const char *magic, const vz_coll_id *id, vz_file_header *h);
 /* Parses and checks a header: length >= VZ_HEADER_SIZE, magic equal to want_magic, header
  * checksum, version <= max_version. VZ_ECORRUPT with a detail naming the field otherwise. */
 int vz_header_decode(const unsigned char *buf, size_t len, const char *want_magic,
 		     uint32_t max_version, vz_file_header *h);
+/* Reads and checks the header of the file at path (only its first VZ_HEADER_SIZE bytes), as
+ * vz_header_decode does; errors of open and read as VZ_ENOENT, VZ_EPERM, VZ_EIO. */
+int vz_header_read(const char *path, const char *want_magic, uint32_t max_version, vz_file_header *h);
 
 /* Little-endian load/store helpers for format code. */
 static inline uint32_t vz_load_u32(const unsigned char *p)
@@ -756,7 +764,7 @@ typedef struct vz_wal_txn {
 bool vz_wal_next_txn(const vz_wal_log *w, uint64_t after_seq, size_t *pos, vz_wal_txn *t);
 
 
-/* ===== section: workspace (lib/workspace.c, lib/embed.c) ===== */
+/* ===== section: workspace (lib/workspace.c, lib/ws_yaml.c, lib/embed.c) ===== */
 
 /* The built-in text embedding (lib/embed.c), vz-workspace(5) and vz-format(5), terms.bin. Terms are runs of ASCII letters
  * and digits or non-ASCII bytes, lowercased, lightly stemmed, 2..64 bytes, common English

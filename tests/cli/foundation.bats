@@ -108,9 +108,34 @@ load helper
 	run "$BATS_TEST_TMPDIR/vz-version" --json
 	assert_success
 	assert_output --partial '"version"'
-	ln -s "$VZ" "$BATS_TEST_TMPDIR/vz-nosuch"
-	run "$BATS_TEST_TMPDIR/vz-nosuch"
-	assert_equal "$status" 64
+}
+
+@test "only vz-<command> with a command of the table is that command; any other name is vz" {
+	mkdir "$BATS_TEST_TMPDIR/bin"
+	"$VZ" create coll --dim 2
+	for name in vz-bench vz-ver vz- vz-__complete vz-VERSION myvz; do
+		ln -s "$VZ" "$BATS_TEST_TMPDIR/bin/$name"
+		# vz's own global options and commands, not a command named after the link
+		run "$BATS_TEST_TMPDIR/bin/$name" --version
+		assert_success
+		assert_output --regexp '^vz [0-9]'
+		run "$BATS_TEST_TMPDIR/bin/$name" version --json
+		assert_success
+		assert_output --partial '"version"'
+		run "$BATS_TEST_TMPDIR/bin/$name" list
+		assert_success
+		assert_output --partial coll
+		run -64 "$BATS_TEST_TMPDIR/bin/$name"
+		assert_output --partial 'usage: vz [--data-dir DIR]'
+		run -64 "$BATS_TEST_TMPDIR/bin/$name" bench
+		assert_output --partial "unknown command 'bench'"
+	done
+	# a real command still is one: vz-list takes no command word
+	ln -s "$VZ" "$BATS_TEST_TMPDIR/bin/vz-list"
+	run "$BATS_TEST_TMPDIR/bin/vz-list" --json
+	assert_success
+	assert_output --partial '"coll"'
+	run -64 "$BATS_TEST_TMPDIR/bin/vz-list" --no-such-option
 }
 
 @test "__complete lists commands and each command's options" {
