@@ -138,3 +138,52 @@ done | median >"$DD/true.txt"
 echo "one-shot: vz query --vector on $N x 128 (default ef 64), median of $RUNS: $(cat "$DD/oneshot.txt") ms; /bin/true $(cat "$DD/true.txt") ms; load $l0"
 echo "ratio: scale: one-shot vz query on $N x 128: $(cat "$DD/oneshot.txt") ms (goal: under 2.5 ms)"
 echo "# scale: load at end $(load)"
+
+# ---- sq8 at scale (BENCH_SCALE_SQ8=1): a block of its own, after the N x 128 part above ----
+# BENCH_SCALE_SQ8_N (default 1,000,000) x 768 with sq8 codes, built and served under 2 GiB:
+# the same generator (seed 1234, 1,000 clustered queries), exact 10 nearest neighbours by
+# bench/scale-gt.c, `vz create c --dim 768 --metric euclidean --quantization sq8` and
+# `vz insert c BASE.fvecs --bulk --threads 2` (seconds, peak RSS), recall@10 at ef 64 and 128
+# of one `vz query --batch` process over the 1,000 queries (its seconds and peak RSS). The
+# data (3 GiB), the ground truth and the collection are removed at the end.
+if [ "${BENCH_SCALE_SQ8:-0}" = 1 ]; then
+	SN=${BENCH_SCALE_SQ8_N:-1000000}
+	S8=$DATA/synth768-$SN
+	GT8=${S8}_gt10.ivecs
+	SD=$OUT/scale-sq8-$SN
+	echo "# scale sq8: $SN x 768, $NQ queries; load at start $(load)"
+	if [ ! -f "${S8}_base.fvecs" ] || [ "$(stat -c %s "${S8}_base.fvecs")" != $((SN * 769 * 4)) ]; then
+		t0=$(ms_now)
+		"$PY" bench/annbench/annbench.py gen --n "$SN" --d 768 --nq "$NQ" --out "$S8" >/dev/null
+		rm -f "$GT8"
+		echo "data: generated $SN x 768 in $(calc "($(ms_now) - $t0) / 1000" 1) s"
+	fi
+	rm -rf "$SD" && mkdir -p "$SD"
+	VZ_DATA_DIR=$SD/data "$VZ" create c --dim 768 --metric euclidean --quantization sq8 -q
+	l0=$(load)
+	/usr/bin/time -f "%M %e %U %S" -o "$SD/time.txt" env VZ_DATA_DIR="$SD/data" \
+		"$VZ" insert c "${S8}_base.fvecs" --bulk --threads 2 -q
+	read -r kb s us ss <"$SD/time.txt"
+	bytes=$(du -sb "$SD/data/dynamic/c" | cut -f1)
+	echo "sq8 build: vz insert --bulk --threads 2 of $SN x 768 (M 16, ef_construction 200): $s s ($us s user, $ss s system), peak RSS $((kb / 1024)) MiB, $(calc "$bytes / 1073741824") GiB on disk; load $l0 at start, $(load) at end"
+	echo "ratio: scale sq8: peak RSS of building $SN x 768 / 2 GiB: $((kb / 1024)) / 2048 MiB = $(calc "$kb / 2097152") (bar: under 1; build $s s, 2 threads)"
+	if [ ! -f "$GT8" ]; then
+		[ -x "$OUT/scale-gt" ] || cc -std=gnu11 -O2 -D_GNU_SOURCE -o "$OUT/scale-gt" bench/scale-gt.c build/libvz.a \
+			-Wl,-Bstatic -lyaml -lxxhash -ljansson -lz -Wl,-Bdynamic -lzstd -ldl -lm -pthread
+		t0=$(ms_now)
+		"$OUT/scale-gt" "${S8}_base.fvecs" "${S8}_query.fvecs" 10 2 "$GT8.tmp"
+		mv "$GT8.tmp" "$GT8"
+		echo "ground truth: exact 10 nearest of $NQ queries in $(calc "($(ms_now) - $t0) / 1000" 1) s (2 threads)"
+	fi
+	for ef in 64 128; do
+		l0=$(load)
+		/usr/bin/time -f "%M %e" -o "$SD/serve.txt" env VZ_DATA_DIR="$SD/data" \
+			"$VZ" query c --batch "${S8}_query.fvecs" -k 10 --ef "$ef" --json >"$SD/res-$ef.jsonl"
+		r=$(recall "$SD/res-$ef.jsonl" "$GT8")
+		read -r sk ss <"$SD/serve.txt"
+		echo "sq8 serve: ef $ef: recall@10 $r; one vz query --batch process over $NQ queries: $ss s, peak RSS $((sk / 1024)) MiB (load $l0)"
+		echo "ratio: scale sq8: $SN x 768, ef $ef: recall@10 $r; peak RSS of serving $NQ queries / 2 GiB: $((sk / 1024)) / 2048 MiB = $(calc "$sk / 2097152") (bar: under 1)"
+	done
+	rm -rf "$SD" "${S8}_base.fvecs" "${S8}_query.fvecs" "$GT8"
+	echo "# scale sq8: load at end $(load)"
+fi

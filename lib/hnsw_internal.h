@@ -186,6 +186,10 @@ struct vz_hnsw_builder {
 	uint32_t **upper;
 	pthread_mutex_t locks[STRIPES];
 	pthread_mutex_t global;
+	/* a float graph searched on sq8 codes while it is built (hnsw_build.c, build_codes):
+	 * the codes and their ranges, made for one vz_hnsw_builder_add and freed by it */
+	uint8_t *build_codes;
+	float *build_ranges;
 	double mult;
 	_Atomic size_t next;
 	size_t end;

@@ -542,22 +542,21 @@ static int parse_jsonl(const char *name, const char *data, size_t len, uint32_t 
 
 /* ---- binary formats ---- */
 
+/* Rows of a matrix: numbered ids and row numbers (the "line" an error names), each array sized
+ * once. The arrays of payloads, texts and operations stay NULL (no row has one; readers of a
+ * batch take NULL as none): with the doubling, 30 MiB of a 1M-row bulk load's peak. */
 static int add_numbered_rows(struct builder *g, size_t rows, uint32_t dim, uint64_t id_base, const char *unit)
 {
 	vz_batch *b = g->b;
 	(void)unit;
+	b->ids = calloc(rows ? rows : 1, sizeof *b->ids);
+	b->lines = malloc(sizeof *b->lines * (rows ? rows : 1));
+	if (!b->ids || !b->lines) return vz_fail(VZ_ENOMEM, "out of memory for %zu rows", rows);
 	for (size_t r = 0; r < rows; r++) {
-		int rc = grow(g);
-		if (rc) return rc;
 		char id[32];
 		snprintf(id, sizeof id, "%llu", (unsigned long long)(id_base + r));
-		b->ids[r] = strdup(id);
-		b->payloads[r] = NULL;
-		b->payload_lens[r] = 0;
-		b->texts[r] = NULL;
-		b->ops[r] = VZ_OP_INSERT;
+		if (!(b->ids[r] = strdup(id))) return vz_fail(VZ_ENOMEM, "out of memory");
 		b->lines[r] = r + 1;
-		if (!b->ids[r]) return vz_fail(VZ_ENOMEM, "out of memory");
 		b->n = r + 1;
 	}
 	b->dim = dim;
