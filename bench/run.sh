@@ -325,6 +325,27 @@ if has text; then
 		echo "$(calc "$WALL * 1000" 0) $(calc "$CPU * 1000" 1)"
 	done >"$T/oneshot.txt"
 	say "one-shot vz query --text on $(ls "$T/many/src" | wc -l) files, median of $RUNS: $(awk '{print $1}' "$T/oneshot.txt" | median) ms, $(awk '{print $2}' "$T/oneshot.txt" | median) ms CPU (goal < 5)"
+	# the peer: one sqlite3 process answering the same words with FTS5 bm25() over the same files
+	if command -v sqlite3 >/dev/null; then
+		$PY - "$T/many/src" "$T/many/fts5.db" <<'PYEOF'
+import os, sqlite3, sys
+src, out = sys.argv[1], sys.argv[2]
+if os.path.exists(out):
+    os.unlink(out)
+db = sqlite3.connect(out)
+db.execute("CREATE VIRTUAL TABLE d USING fts5(path UNINDEXED, body, tokenize='unicode61')")
+db.executemany("INSERT INTO d VALUES (?, ?)", ((n, open(os.path.join(src, n), encoding="utf-8", errors="replace").read()) for n in sorted(os.listdir(src))))
+db.commit()
+PYEOF
+		FQ="SELECT path FROM d WHERE d MATCH '\"compare\" OR \"two\" OR \"strings\" OR \"ignoring\" OR \"case\"' ORDER BY bm25(d) LIMIT 10"
+		sqlite3 "$T/many/fts5.db" "$FQ" >/dev/null
+		for _ in $(seq "$RUNS"); do
+			timed sqlite3 "$T/many/fts5.db" "$FQ" >/dev/null
+			echo "$(calc "$WALL * 1000" 0) $(calc "$CPU * 1000" 1)"
+		done >"$T/oneshot-fts5.txt"
+		say "one-shot sqlite3 FTS5 bm25() on the same files, median of $RUNS: $(awk '{print $1}' "$T/oneshot-fts5.txt" | median) ms, $(awk '{print $2}' "$T/oneshot-fts5.txt" | median) ms CPU"
+		ratio "one-shot text query CPU, vz / sqlite3 FTS5: $(calc "$(awk '{print $2}' "$T/oneshot.txt" | median) / $(awk '{print $2}' "$T/oneshot-fts5.txt" | median)")"
+	fi
 	mkdir -p "$T/inc"
 	printf 'projects:\n  - name: sys\n    path: /usr/include\n    collections:\n      - name: h\n' >"$T/inc/vectorize-workspace.yml"
 	mb=$(du -sb /usr/include | awk '{printf "%.1f", $1 / 1048576}')

@@ -116,7 +116,8 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	}
 	if (where) vz_filter_set_queries(where, nq);
 	vz_collection *c;
-	if ((rc = vz_cli_open(cli, args->pos[0], VZ_OPEN_READ, &c))) goto out_free;
+	/* a text query ranks with postings.bin: index.hnsw is not needed */
+	if ((rc = vz_cli_open(cli, args->pos[0], VZ_OPEN_READ | (opt_set(args, O_TEXT) ? VZ_OPEN_NO_INDEX : 0), &c))) goto out_free;
 	const vz_config *cfg = vz_collection_config(c);
 	char dir[VZ_PATH_MAX] = "";
 	bool have_dir = vz_cli_collection_dir(cli, args->pos[0], dir, sizeof dir, NULL) == 0;

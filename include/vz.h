@@ -133,6 +133,9 @@ enum vz_open_flags {
 	 * tail): the rows it would serve lack acknowledged ones. With this flag it opens anyway,
 	 * with vz_collection_warning set (vz info, which reports the damage). */
 	VZ_OPEN_DAMAGED_OK = 4,
+	/* index.hnsw is not opened: a handle for gets and `--text` queries (postings.bin ranks
+	 * them); its vector queries scan every row exactly. */
+	VZ_OPEN_NO_INDEX = 8,
 };
 
 /* Opens the collection in dir: takes the lock, reads metadata.json, maps vectors.bin and

@@ -4,6 +4,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -150,14 +151,26 @@ uint64_t vz_random_u64(void)
 	return v ? v : 1;
 }
 
+int vz_header_read(const char *path, const char *want_magic, uint32_t max_version, vz_file_header *h)
+{
+	unsigned char buf[VZ_HEADER_SIZE];
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) return vz_fail(VZ_ENOENT, "%s: no such file", path);
+	if (fd < 0 && errno == ELOOP) return vz_fail(VZ_EPERM, "%s: is a symlink; refusing to follow it", path);
+	if (fd < 0) return vz_fail(vz_err_from_errno(errno), "%s: open: %s", path, strerror(errno));
+	ssize_t got = pread(fd, buf, sizeof buf, 0);
+	int e = errno;
+	close(fd);
+	if (got < 0) return vz_fail(vz_err_from_errno(e), "%s: read: %s", path, strerror(e));
+	return vz_header_decode(buf, (size_t)got, want_magic, max_version, h);
+}
+
+/* The generation in path's header: only the header is read (the caller maps the file it picks,
+ * a second mapping of the whole file here cost a text query two maps of each file). */
 static int file_generation(const char *path, const char *magic, uint64_t *gen)
 {
-	vz_map m;
-	int rc = vz_map_file(path, &m);
-	if (rc) return rc;
 	vz_file_header h;
-	rc = vz_header_decode(m.data, m.size, magic, 2, &h);
-	vz_unmap(&m);
+	int rc = vz_header_read(path, magic, 2, &h);
 	if (rc) return rc;
 	*gen = h.generation;
 	return VZ_OK;
@@ -173,7 +186,7 @@ int vz_settle_data_file(const char *dir, const char *name, const char *magic, ui
 	int found = -1, rc;
 	for (int i = 0; i < 3; i++) {
 		if ((rc = vz_path_fmt(cand[i], sizeof cand[i], "%s/%s%s", dir, name, suffix[i]))) return rc;
-		uint64_t g;
+		uint64_t g = 0;
 		if (found < 0 && access(cand[i], F_OK) == 0 && file_generation(cand[i], magic, &g) == VZ_OK && g == gen) found = i;
 	}
 	snprintf(out, cap, "%s", cand[found > 0 ? found : 0]);

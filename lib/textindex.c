@@ -226,6 +226,36 @@ static int term_id(builder *b, const char *t, size_t n, uint32_t *id)
 	return VZ_OK;
 }
 
+/* Room for entry n of the array p of *cap entries of size bytes each: p, or p moved to twice
+ * the room (4096 at first), or NULL (out of memory; p is kept). One growth for both postings
+ * arrays. */
+static void *room_for(void *p, size_t n, size_t *cap, size_t size)
+{
+	if (n < *cap) return p;
+	size_t c = *cap ? *cap * 2 : 4096;
+	void *q = realloc(p, c * size);
+	if (q) *cap = c;
+	return q;
+}
+
+static int append_fp(builder *b, const fpost *f)
+{
+	fpost *p = room_for(b->fp, b->n_fp, &b->fp_cap, sizeof *p);
+	if (!p) return vz_fail(VZ_ENOMEM, "out of memory (postings)");
+	b->fp = p;
+	b->fp[b->n_fp++] = *f;
+	return VZ_OK;
+}
+
+static int append_cp(builder *b, const cpost *c)
+{
+	cpost *p = room_for(b->cp, b->n_cp, &b->cp_cap, sizeof *p);
+	if (!p) return vz_fail(VZ_ENOMEM, "out of memory (postings)");
+	b->cp = p;
+	b->cp[b->n_cp++] = *c;
+	return VZ_OK;
+}
+
 static void count_token(void *ctx, const char *t, size_t n, size_t offset)
 {
 	builder *b = ctx;
@@ -234,16 +264,9 @@ static void count_token(void *ctx, const char *t, size_t n, size_t offset)
 	if (b->field == 3 || b->field == 2) {
 		/* every token of a chunk counts for the chunk */
 		if (b->cmark[id] != b->cur_chunk + 1) {
-			if (b->n_cp == b->cp_cap) {
-				size_t c = b->cp_cap ? b->cp_cap * 2 : 4096;
-				cpost *p = realloc(b->cp, c * sizeof *p);
-				if (!p) { b->rc = vz_fail(VZ_ENOMEM, "out of memory (postings)"); return; }
-				b->cp = p;
-				b->cp_cap = c;
-			}
 			b->cmark[id] = b->cur_chunk + 1;
 			b->cidx[id] = (uint32_t)b->n_cp;
-			b->cp[b->n_cp++] = (cpost){ id, b->cur_chunk, 0 };
+			if ((b->rc = append_cp(b, &(cpost){ id, b->cur_chunk, 0 }))) return;
 		}
 		b->cp[b->cidx[id]].tf++;
 		b->cur_clen++;
@@ -251,16 +274,9 @@ static void count_token(void *ctx, const char *t, size_t n, size_t offset)
 	}
 	int f = b->field == 3 ? 2 : b->field;
 	if (b->fmark[id] != b->cur_file + 1) {
-		if (b->n_fp == b->fp_cap) {
-			size_t c = b->fp_cap ? b->fp_cap * 2 : 4096;
-			fpost *p = realloc(b->fp, c * sizeof *p);
-			if (!p) { b->rc = vz_fail(VZ_ENOMEM, "out of memory (postings)"); return; }
-			b->fp = p;
-			b->fp_cap = c;
-		}
 		b->fmark[id] = b->cur_file + 1;
 		b->fidx[id] = (uint32_t)b->n_fp;
-		b->fp[b->n_fp++] = (fpost){ id, b->cur_file, { 0, 0 }, 0 };
+		if ((b->rc = append_fp(b, &(fpost){ id, b->cur_file, { 0, 0 }, 0 }))) return;
 	}
 	fpost *p = &b->fp[b->fidx[id]];
 	if (f < 2) {
@@ -399,32 +415,6 @@ typedef struct old_posts {
 
 static int take_old(builder *b, const vz_text_index *x, const int64_t *from, vz_text_doc *docs, size_t n, old_posts *op);
 static void copy_old(builder *b, const vz_text_index *x, const old_posts *op, vz_text_doc *d, uint32_t file, int64_t from, size_t first_chunk);
-
-static int append_fp(builder *b, const fpost *f)
-{
-	if (b->n_fp == b->fp_cap) {
-		size_t c = b->fp_cap ? b->fp_cap * 2 : 4096;
-		fpost *p = realloc(b->fp, c * sizeof *p);
-		if (!p) return vz_fail(VZ_ENOMEM, "out of memory (postings)");
-		b->fp = p;
-		b->fp_cap = c;
-	}
-	b->fp[b->n_fp++] = *f;
-	return VZ_OK;
-}
-
-static int append_cp(builder *b, const cpost *c)
-{
-	if (b->n_cp == b->cp_cap) {
-		size_t n = b->cp_cap ? b->cp_cap * 2 : 4096;
-		cpost *p = realloc(b->cp, n * sizeof *p);
-		if (!p) return vz_fail(VZ_ENOMEM, "out of memory (postings)");
-		b->cp = p;
-		b->cp_cap = n;
-	}
-	b->cp[b->n_cp++] = *c;
-	return VZ_OK;
-}
 
 /* The body of postings.bin for docs into body. With old (an index of the same tokenizer and
  * weights), doc i with from[i] >= 0 is file from[i] of old, unchanged: its postings are taken

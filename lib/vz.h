@@ -305,6 +305,9 @@ int vz_header_write_start(vz_tmpfile *t, const char *magic, const vz_coll_id *id
  * checksum, version <= max_version. VZ_ECORRUPT with a detail naming the field otherwise. */
 int vz_header_decode(const unsigned char *buf, size_t len, const char *want_magic,
 		     uint32_t max_version, vz_file_header *h);
+/* Reads and checks the header of the file at path (only its first VZ_HEADER_SIZE bytes), as
+ * vz_header_decode does; errors of open and read as VZ_ENOENT, VZ_EPERM, VZ_EIO. */
+int vz_header_read(const char *path, const char *want_magic, uint32_t max_version, vz_file_header *h);
 
 /* Little-endian load/store helpers for format code. */
 static inline uint32_t vz_load_u32(const unsigned char *p)

@@ -29,6 +29,8 @@
 #include <jansson.h>
 #include <sys/stat.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,7 @@
 #define CACHE_VERSION 4 /* 1 carries no collection id (2 added it), 1 and 2 no chunk lines (3 added them), 1 to 3 no rows (4) */
 #define NO_ROW UINT64_MAX /* a file whose rows are not in the snapshot yet */
 #define BINARY_PROBE 8192
+#define READ_THREADS_MAX 8 /* threads reading and embedding changed files */
 
 typedef struct ws_chunk {
 	uint64_t start, end;
@@ -518,13 +521,9 @@ static int write_postings(const char *dir, const char *name, const vz_ws_collect
 static bool cache_of_generation(const char *dir, uint64_t gen)
 {
 	char cp[VZ_PATH_MAX];
-	vz_map map;
 	vz_file_header h;
-	if (vz_path_fmt(cp, sizeof cp, "%s/cache.bin", dir) || vz_map_file(cp, &map)) return false;
-	bool ok = vz_header_decode(map.data, map.size, VZ_MAGIC_CACHE, CACHE_VERSION, &h) == VZ_OK && h.generation == gen &&
-		  h.version == CACHE_VERSION;
-	vz_unmap(&map);
-	return ok;
+	if (vz_path_fmt(cp, sizeof cp, "%s/cache.bin", dir) || vz_header_read(cp, VZ_MAGIC_CACHE, CACHE_VERSION, &h)) return false;
+	return h.generation == gen && h.version == CACHE_VERSION;
 }
 
 /* postings.bin, open, when it and cache.bin are of generation gen and it has the weights of wc;
@@ -586,6 +585,70 @@ static int open_collection_dir(const char *data_dir, const vz_ws_collection *wc,
 	return vz_collection_lock(dir, VZ_LOCK_EXCLUSIVE, timeout_ms, lock);
 }
 
+/* ---- reading the files that changed, on every core ---- */
+
+/* What embed_file made of one file, or its error (msg: the detail, from the reading thread). */
+typedef struct read_result {
+	ws_file f;
+	int rc;
+	char *msg;
+} read_result;
+
+typedef struct read_job {
+	const vz_ws_collection *wc;
+	const vz_bm25 *model;
+	const vz_ws_entry *ents;
+	const size_t *todo;
+	size_t n_todo, next; /* next: the next item to take (atomic) */
+	read_result *res;
+} read_job;
+
+static void *read_worker(void *arg)
+{
+	read_job *j = arg;
+	for (;;) {
+		size_t t = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
+		if (t >= j->n_todo) break;
+		const vz_ws_entry *e = &j->ents[j->todo[t]];
+		read_result *r = &j->res[t];
+		char full[VZ_PATH_MAX];
+		r->rc = vz_path_fmt(full, sizeof full, "%s/%s", j->wc->project_dir, e->path);
+		if (!r->rc) r->rc = embed_file(j->wc, j->model, full, e, &r->f);
+		if (r->rc && r->rc != VZ_ENOENT) r->msg = strdup(vz_last_error());
+	}
+	return NULL;
+}
+
+static void read_results_free(read_result *res, size_t n)
+{
+	for (size_t i = 0; res && i < n; i++) {
+		file_free(&res[i].f);
+		free(res[i].msg);
+	}
+	free(res);
+}
+
+/* Reads, chunks and embeds the files ents[todo[0..n)] into *out (one result each, in that
+ * order), with a thread a core: each result depends on its file alone, so the same bytes come
+ * out whatever the count (the model is only read). */
+static int read_changed(const vz_ws_collection *wc, const vz_bm25 *model, const vz_ws_entry *ents, const size_t *todo, size_t n,
+			read_result **out)
+{
+	read_job j = { .wc = wc, .model = model, .ents = ents, .todo = todo, .n_todo = n };
+	if (!(j.res = *out = calloc(n ? n : 1, sizeof *j.res))) return vz_fail(VZ_ENOMEM, "out of memory");
+	cpu_set_t set; /* the cores this process may run on (taskset, cgroups) */
+	int cores = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+	size_t threads = cores < 1 ? 1 : cores > READ_THREADS_MAX ? READ_THREADS_MAX : (size_t)cores;
+	if (threads > n / 8 + 1) threads = n / 8 + 1; /* a few files: not worth a thread */
+	pthread_t t[READ_THREADS_MAX];
+	size_t started = 0;
+	for (; started + 1 < threads; started++)
+		if (pthread_create(&t[started], NULL, read_worker, &j)) break;
+	read_worker(&j); /* this thread reads too (alone when no thread started) */
+	for (size_t i = 0; i < started; i++) pthread_join(t[i], NULL);
+	return VZ_OK;
+}
+
 int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const char *data_dir, bool force,
 		       int threads, int lock_timeout_ms, vz_ws_progress_fn progress, void *ctx, vz_ws_stats *st)
 {
@@ -645,6 +708,17 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 	}
 	size_t oi = 0;
 	bool restat = false; /* the rows stay, the recorded sizes, times or binary files do not */
+	/* first the stat-first match against the last build, then the files that differ are read
+	 * on every core (read_changed), then taken in path order */
+	ws_file **prev_of = calloc(n_ents ? n_ents : 1, sizeof *prev_of);
+	size_t *todo = calloc(n_ents ? n_ents : 1, sizeof *todo), n_todo = 0;
+	read_result *res = NULL;
+	if (!prev_of || !todo) {
+		free(prev_of);
+		free(todo);
+		rc = vz_fail(VZ_ENOMEM, "out of memory");
+		goto out;
+	}
 	for (size_t i = 0; i < n_ents; i++) {
 		const vz_ws_entry *e = &ents[i];
 		for (; oi < old.n && strcmp(old.files[oi].path, e->path) < 0; oi++) {
@@ -653,16 +727,27 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		}
 		ws_file *prev = oi < old.n && !strcmp(old.files[oi].path, e->path) ? &old.files[oi] : NULL;
 		if (prev) oi++;
+		prev_of[i] = prev;
+		if (!(prev && prev->size == e->size && prev->mtime_ns == e->mtime_ns)) todo[n_todo++] = i;
+	}
+	for (; oi < old.n; oi++) {
+		if (skipped(&old.files[oi])) restat = true;
+		else st->removed++;
+	}
+	rc = read_changed(wc, model, ents, todo, n_todo, &res);
+	for (size_t i = 0, t = 0; i < n_ents && !rc; i++) {
+		const vz_ws_entry *e = &ents[i];
+		ws_file *prev = prev_of[i];
 		if (progress) progress(ctx, i, n_ents);
-		if (prev && prev->size == e->size && prev->mtime_ns == e->mtime_ns) {
+		if (t == n_todo || todo[t] != i) {
 			cur.files[cur.n++] = *prev; /* unchanged: moved over with its rows, not re-read */
 			memset(prev, 0, sizeof *prev);
 			continue;
 		}
-		char full[VZ_PATH_MAX];
-		if ((rc = vz_path_fmt(full, sizeof full, "%s/%s", wc->project_dir, e->path))) goto out;
-		ws_file f;
-		rc = embed_file(wc, model, full, e, &f);
+		read_result *r = &res[t++];
+		ws_file f = r->f;
+		memset(&r->f, 0, sizeof r->f);
+		rc = r->rc;
 		st->read += rc == VZ_OK;
 		if (rc == VZ_ENOENT) { /* vanished: as if it were not there */
 			rc = VZ_OK;
@@ -670,7 +755,10 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 			if (prev && skipped(prev)) restat = true;
 			continue;
 		}
-		if (rc) goto out;
+		if (rc) {
+			vz_fail(rc, "%s", r->msg ? r->msg : vz_strerror(rc));
+			break;
+		}
 		if (prev && prev->hash == f.hash) {
 			/* only touched: keep the old rows, take the new size (binary) and mtime */
 			file_free(&f);
@@ -687,10 +775,10 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		else restat = true; /* a new binary file, or a text file that became one */
 		cur.files[cur.n++] = f;
 	}
-	for (; oi < old.n; oi++) {
-		if (skipped(&old.files[oi])) restat = true;
-		else st->removed++;
-	}
+	read_results_free(res, n_todo);
+	free(prev_of);
+	free(todo);
+	if (rc) goto out;
 	if (progress) progress(ctx, n_ents, n_ents);
 	for (size_t i = 0; i < old.n && !count_all; i++) /* what is left in old: changed and removed files */
 		for (uint32_t j = 0; j < old.files[i].n_chunks && !rc; j++)
@@ -782,12 +870,8 @@ int vz_workspace_config_changed(const char *collection_dir, const char *yaml_pat
 	char path[VZ_PATH_MAX];
 	int rc = vz_path_fmt(path, sizeof path, "%s/cache.bin", collection_dir);
 	if (rc) return rc;
-	vz_map map;
-	if ((rc = vz_map_file(path, &map))) return rc;
 	vz_file_header h;
-	rc = vz_header_decode(map.data, map.size, VZ_MAGIC_CACHE, CACHE_VERSION, &h);
-	vz_unmap(&map);
-	if (rc) return vz_fail_prefix(rc, "%s: ", path);
+	if ((rc = vz_header_read(path, VZ_MAGIC_CACHE, CACHE_VERSION, &h))) return rc == VZ_ECORRUPT ? vz_fail_prefix(rc, "%s: ", path) : rc;
 	vz_workspace *w;
 	if ((rc = vz_workspace_load(yaml_path, &w))) return rc;
 	/* the collection's name is the last two components of its directory */

@@ -244,3 +244,55 @@ setup() {
 	run "$VZ" build
 	assert_output --regexp '^p/docs: 30 files, 0 changed, 0 added, 0 removed'
 }
+
+@test "a text query opens no index.hnsw and maps each file once: it answers with the graph damaged or gone, a vector query does not" {
+	for i in $(seq 1 12); do printf '# Note %d\nwords about lighthouse number %d\n' $i $i > p/n$i.md; done
+	printf '# Harbour\nthe ferry leaves the harbour at noon\n' > p/ferry.md
+	"$VZ" build -q
+	D="$VZ_DATA_DIR/workspace/p/docs"
+	if command -v strace >/dev/null; then
+		ASAN_OPTIONS=detect_leaks=0 strace -e trace=openat,mmap -o "$BATS_TEST_TMPDIR/st" "$VZ" query p/docs --text "ferry harbour" -k 1
+		run grep -c 'index\.hnsw' "$BATS_TEST_TMPDIR/st"
+		assert_output 0
+		# the header of each data file is read, then the file is mapped once
+		run grep -c 'mmap(.*MAP_SHARED, [0-9]*, 0)' "$BATS_TEST_TMPDIR/st"
+		assert_output 2
+	fi
+	cp "$D/index.hnsw" "$BATS_TEST_TMPDIR/good"
+	printf 'Z' | dd of="$D/index.hnsw" bs=1 seek=2 conv=notrunc 2>/dev/null
+	run "$VZ" query p/docs --text "ferry harbour" -k 1
+	assert_success
+	assert_output --regexp $'^[0-9.]+\tferry.md:1\t'
+	run "$VZ" query p/docs --vector "[$(printf '0,%.0s' $(seq 1 511))1]" -k 1
+	assert_equal "$status" 65
+	assert_output --partial "index unusable"
+	rm "$D/index.hnsw"
+	run "$VZ" query p/docs --text "ferry harbour" -k 1
+	assert_success
+	assert_output --regexp $'^[0-9.]+\tferry.md:1\t'
+	cp "$BATS_TEST_TMPDIR/good" "$D/index.hnsw"
+	run "$VZ" verify p/docs
+	assert_success
+}
+
+@test "files are read on every core with the same bytes as on one; the workspace graph is built at ef_construction 80 unless the file says" {
+	command -v taskset >/dev/null || skip "taskset is not installed"
+	for i in $(seq 1 80); do printf '# Note %d\nwords about topic %d and more words %d\n' $i $i $((i * 7)) > p/n$i.md; done
+	printf 'binary\0data' > p/blob.md
+	VZ_DATA_DIR="$BATS_TEST_TMPDIR/one" taskset -c 0 "$VZ" build -q
+	"$VZ" build -q
+	A="$BATS_TEST_TMPDIR/one/workspace/p/docs" B="$VZ_DATA_DIR/workspace/p/docs"
+	cmp "$A/postings.bin" "$B/postings.bin"
+	# past the header (and, in cache.bin, the collection's random id) the files are the same
+	cmp <(tail -c +81 "$A/cache.bin") <(tail -c +81 "$B/cache.bin")
+	cmp <(tail -c +65 "$A/vectors.bin") <(tail -c +65 "$B/vectors.bin")
+	cmp <(tail -c +65 "$A/index.hnsw") <(tail -c +65 "$B/index.hnsw")
+	run "$VZ" info p/docs --json
+	assert_output --partial '"ef_construction":80,'
+	printf 'projects:\n  - name: p\n    path: p\n    collections:\n      - name: docs\n        indexing: { ef_construction: 120 }\n' > vectorize-workspace.yml
+	run "$VZ" build
+	assert_success
+	assert_output --partial "80 files"
+	run "$VZ" info p/docs --json
+	assert_output --partial '"ef_construction":120,'
+}
