@@ -170,6 +170,7 @@ void hnsw_greedy(struct search_ctx *s, uint32_t *cur, float *cur_d, uint32_t lev
 void hnsw_search_level(struct search_ctx *s, uint32_t ep, float ep_d, uint32_t lev, size_t ef, uint32_t *buf);
 int hnsw_ctx_init(struct search_ctx *s, size_t ef);
 void hnsw_ctx_free(struct search_ctx *s);
+size_t vz_hnsw_count(const vz_hnsw_index *idx);
 
 /* ---- the builder ---- */
 

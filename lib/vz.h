@@ -519,7 +519,6 @@ int vz_hnsw_builder_write(vz_hnsw_builder *b, vz_tmpfile *out, const vz_coll_id 
 void vz_hnsw_builder_free(vz_hnsw_builder *b);
 int vz_hnsw_open(const unsigned char *data, size_t size, uint32_t dim, enum vz_metric metric,
                  size_t expect_rows, vz_hnsw_index *idx);
-size_t vz_hnsw_count(const vz_hnsw_index *idx);
 int vz_hnsw_search(const vz_hnsw_index *idx, const float *vectors, const float *query, size_t k, size_t ef,
                    bool (*skip)(void *ctx, uint32_t row), void *ctx, vz_hit *out, size_t *nout);
 int vz_hnsw_verify(const vz_hnsw_index *idx);
