@@ -153,10 +153,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 		rc = run_batch(cli, c, &b, k, ef, json, vz_cli_threads(opt_int(args, O_THREADS, 0)));
 		goto out;
 	}
-	/* a long batch visits most of the vectors: load them once, as hnswlib's load does (a
-	 * short one would spend longer loading than searching) */
-	if (nq >= 1000) vz_collection_preload(c);
-	else vz_collection_prefault(c);
+	vz_collection_warm(c, nq, ef);
 	vz_result *res = malloc(sizeof(vz_result) * k);
 	if (!res) { rc = vz_report(cli, vz_fail(VZ_ENOMEM, "out of memory")); goto out; }
 	for (size_t i = 0; i < nq && rc == 0; i++) {

@@ -225,6 +225,14 @@ void vz_collection_preload(vz_collection *c)
 	else if (vz_hnsw_pack(&c->index, c->vec.vectors, true) != VZ_OK) vz_map_preload(&c->index_map, 0, c->index_map.size);
 }
 
+void vz_collection_warm(vz_collection *c, size_t nq, size_t ef)
+{
+	uint64_t rows = c->nseg ? c->nrows : c->has_vec ? c->vec.rows : 0;
+	if (!ef) ef = c->meta.cfg.ef_search;
+	if (nq >= 1000 && (uint64_t)nq * ef * 16 >= rows) vz_collection_preload(c);
+	else vz_collection_prefault(c);
+}
+
 void vz_collection_prefault(vz_collection *c)
 {
 	if (c->has_index) vz_map_prefault(&c->index_map);

@@ -115,10 +115,7 @@ int vz_collection_query_batch(vz_collection *c, const float *queries, size_t nq,
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		threads = n > 0 ? (int)n : 1;
 	}
-	/* a long batch visits most of the vectors: load them once, as hnswlib's load does (a
-	 * short one would spend longer loading than searching) */
-	if (nq >= 1000) vz_collection_preload(c);
-	else vz_collection_prefault(c);
+	vz_collection_warm(c, nq, ef);
 	size_t kk = k ? k : 1;
 	vz_result *one = malloc(sizeof(vz_result) * kk);
 	if (!one) return vz_fail(VZ_ENOMEM, "out of memory");
