@@ -276,7 +276,8 @@ int vz_vectors_verify_row_range(const vz_vectors *v, uint64_t from, uint64_t to,
 		for (uint64_t i = 0; i < n; i++)
 			for (int j = 0; ids[i] && j < nprobed[i]; j++) {
 				const unsigned char *e = v->rowinfo + (uint64_t)probed[i][j] * VZ_ROWINFO_SIZE;
-				if (((size_t)e[16] | (size_t)e[17] << 8) == lens[i]) __builtin_prefetch(v->heap + vz_load_u64(e));
+				uint64_t off = vz_load_u64(e); /* a damaged offset may point anywhere: fetch only inside the heap */
+				if (((size_t)e[16] | (size_t)e[17] << 8) == lens[i] && off < v->heap_len) __builtin_prefetch(v->heap + off);
 			}
 		for (uint64_t i = 0; i < n; i++) {
 			uint64_t r = at + i;
