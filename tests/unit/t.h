@@ -21,6 +21,9 @@ int t_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *t_slurp(const char *path, size_t *len);
 /* Writes a whole file (plain libc, outside the I/O layer: test setup only). */
 void t_write(const char *path, const void *data, size_t len);
+/* Creates collection NAME in ./data (dimension DIM, METRIC, QUANT; checkpoint_ops 1,000,000 so
+ * that nothing checkpoints unless the test asks) and opens it for writing. */
+vz_collection *t_create_open(const char *name, uint32_t dim, enum vz_metric metric, enum vz_quant quant);
 
 #define TEST(name)                                                                       \
 	static void test_##name(void);                                                   \
