@@ -127,3 +127,19 @@ vz_collection *t_create_open(const char *name, uint32_t dim, enum vz_metric metr
 	CHECK_OK(vz_collection_open(dir, VZ_OPEN_WRITE, 1000, &c));
 	return c;
 }
+
+int t_fork_faulted(const char *spec, int pipe_fd[2])
+{
+	if (pipe(pipe_fd) != 0) t_fail(__FILE__, __LINE__, "pipe");
+	pid_t pid = fork();
+	if (pid < 0) t_fail(__FILE__, __LINE__, "fork");
+	if (pid == 0) {
+		close(pipe_fd[0]);
+		if (spec) setenv("VZ_FAULT", spec, 1);
+		else unsetenv("VZ_FAULT");
+		vz_io_fault_reload();
+		return 0;
+	}
+	close(pipe_fd[1]);
+	return (int)pid;
+}
