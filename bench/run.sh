@@ -32,7 +32,7 @@
 #              unfiltered query, recall@10 against the filtered truth and latency, beside faiss's
 #              HNSW with an IDSelectorBitmap (BENCH_FILTER_N rows, default 100000, x 64).
 #   workspace  vz build MB/s of text with 1 and 2 threads, and an incremental build after one change
-#              (wall and CPU seconds: the graph is extended, not built again).
+#              (wall and CPU seconds: the graph is extended, not built again; megabytes written).
 #   text       text search: the top-3 hit rate of task questions over the section 1 man pages of
 #              the base packages (tests/cli/lib/man-corpus.py, text-eval.py) beside SQLite FTS5's
 #              bm25() on the same documents and questions; one-shot `vz query --text` latency on a
