@@ -646,9 +646,10 @@ typedef struct vz_row {
  * caller, or be private to it): vectors.bin and index.hnsw (built with `threads` threads; 1
  * gives a byte-identical result for the same input), then metadata.json as the commit point.
  * extra_json is text inserted as extra members of metadata.json's top-level object (e.g.
- * "\"workspace\":{...}"), or NULL. Used by workspace builds, bulk loads and restores. */
+ * "\"workspace\":{...}"), or NULL. Used by workspace builds, bulk loads and restores.
+ * defer_graph: no index.hnsw (metadata.json lists none); vz_checkpoint_dir builds it later. */
 int vz_collection_write_snapshot(const char *dir, const vz_config *cfg, const vz_row *rows, size_t n,
-				 int threads, uint64_t generation, const char *extra_json);
+				 int threads, uint64_t generation, const char *extra_json, bool defer_graph);
 
 /* Writes the next snapshot of the workspace collection in dir (locked by the caller): its
  * committed rows in their order, those numbered in dead[] now tombstones, then the rows of
