@@ -120,9 +120,11 @@ graph_listed() { grep -q '"index.hnsw"' "$D/metadata.json"; }
 	run env VZ_AUTO_CHECKPOINT=background "$VZ" build --json
 	assert_success
 	assert_output --partial '"index":"deferred"'
+	# the detached checkpoint, started by the build with the workspace's data directory
+	for i in $(seq 1 600); do graph_listed && break; sleep 0.05; done
+	graph_listed || fail "no detached checkpoint built the graph in 30 s"
 	run "$VZ" checkpoint p/docs --wait
 	assert_success
-	graph_listed
 	run "$VZ" verify p/docs
 	assert_success
 	[ "$(vector_answers)" = "$(exact_answers)" ]
