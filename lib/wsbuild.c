@@ -823,7 +823,7 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		if (rc == VZ_EINVAL || rc == VZ_ECORRUPT) { /* too many tombstones, no graph to extend, or a damaged one */
 			/* the graph, the most of a first build's time, can wait for a detached checkpoint:
 			 * --text queries never use it, --vector ones scan the rows until it is there */
-			bool defer = (flags & VZ_WS_BUILD_DEFER_GRAPH) && wc->cfg.quantization != VZ_QUANT_SQ8;
+			bool defer = (flags & VZ_WS_BUILD_DEFER_GRAPH) && wc->cfg.quantization != VZ_QUANT_SQ8 && st->chunks > 0;
 			st->index = defer ? "deferred" : "built";
 			st->appended = st->chunks;
 			st->tombstones = 0;
