@@ -98,6 +98,13 @@ int vz_coll_open_in(const char *dir, unsigned flags, int timeout, enum vz_wal_sc
 /* ---- coll_query.c ---- */
 bool vz_coll_skip_base(void *ctx, uint32_t row);
 
+/* vz_collection_warm reads the base graph with pread (vz_hnsw_index.by_read) when the queries
+ * visit under 1/VZ_READ_SPARSE of its rows (a query visits some 16 x ef nodes): one query at
+ * ef 64 from 33k rows up. */
+#define VZ_READ_SPARSE 32
+/* Closes the descriptors of a graph read with pread and maps it again (nothing when it is not). */
+void vz_collection_read_done(struct vz_collection *c);
+
 /* ---- coll_where.c ---- */
 /* What a filtered search passes its skip function: the rows vz_coll_skip_base skips (when
  * base_skips) and those whose payload fails f. */

@@ -486,6 +486,16 @@ typedef struct vz_hnsw_index {
 	 * vz_hnsw_open sets): read the vectors argument. */
 	int rerank_fd;
 	uint64_t rerank_off;
+	/* by_read (set by the collection for a few queries on a large index, false from
+	 * vz_hnsw_open): a search of the unpacked float graph reads each link list and vector it
+	 * visits with pread, from read_index_fd (the file mapped at data) and read_vec_fd (the
+	 * file whose mapping starts at read_vec_base, where the vectors argument points), at the
+	 * offset it has in its mapping: a page fault per scattered node, and the page-table
+	 * entries torn down at exit, cost some three times a read (hnsw_internal.h). Descriptors
+	 * not owned; the answers are the same bytes. A failed or short read fails the search. */
+	bool by_read;
+	int read_index_fd, read_vec_fd;
+	const unsigned char *read_vec_base;
 } vz_hnsw_index;
 int vz_hnsw_builder_new(uint32_t dim, enum vz_metric metric, const vz_hnsw_params *p,
                         const float *vectors, size_t capacity, vz_hnsw_builder **out);
