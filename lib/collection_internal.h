@@ -102,7 +102,7 @@ bool vz_coll_skip_base(void *ctx, uint32_t row);
  * visit under 1/VZ_READ_SPARSE of its rows (a query visits some 16 x ef nodes): one query at
  * ef 64 from 33k rows up. */
 #define VZ_READ_SPARSE 32
-/* Closes the descriptors of a graph read with pread and maps it again (nothing when it is not). */
+/* Closes the descriptors of a graph read with pread: searches read the mapping again (nothing when it is not read so). */
 void vz_collection_read_done(struct vz_collection *c);
 
 /* ---- coll_where.c ---- */
