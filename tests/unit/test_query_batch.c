@@ -211,7 +211,7 @@ TEST(a_failing_query_or_a_stop_ends_the_batch_after_the_queries_before_it)
 	release(&q);
 }
 
-/* ef 5 from one query visits some 80 rows, under 1/VZ_READ_SPARSE of ROWS: read with pread */
+/* ef 5 from one query visits some 80 rows, under 1/VZ_READ_SPARSE of ROWS */
 #define SPARSE_EF 5
 
 TEST(a_few_queries_read_the_graph_with_pread_and_answer_the_same_bytes)
@@ -231,10 +231,14 @@ TEST(a_few_queries_read_the_graph_with_pread_and_answer_the_same_bytes)
 	CHECK(!m->index.by_read);
 	vz_collection_close(m);
 	CHECK_INT(want.n[0], K);
-	/* one query, then a short batch on 1 and 2 threads: by pread, the same ids and distances */
+	/* read with pread, a short batch on 1 and 2 threads: the same ids and distances (files this
+	 * small are entered whole by a prefault and read through the mapping: vz_collection_warm
+	 * reads larger ones so) */
 	for (int threads = 1; threads <= 2; threads++) {
 		vz_collection *c = open_read("p");
 		vz_collection_warm(c, 1, SPARSE_EF);
+		CHECK(!c->index.by_read);
+		CHECK(vz_coll_read_by_pread(c));
 		CHECK(c->index.by_read);
 		CHECK(c->index.read_index_fd >= 0 && c->index.read_vec_fd >= 0);
 		struct got g = got_new(200);
@@ -247,6 +251,7 @@ TEST(a_few_queries_read_the_graph_with_pread_and_answer_the_same_bytes)
 	/* a batch that visits more than that is prefaulted, not read; a long one is loaded, and
 	 * the descriptors of an earlier short one are closed */
 	vz_collection *c = open_read("p");
+	CHECK(vz_coll_read_by_pread(c));
 	vz_collection_warm(c, 1, SPARSE_EF);
 	CHECK(c->index.by_read);
 	struct got g = got_new(200);
@@ -267,7 +272,7 @@ TEST(a_graph_read_with_pread_that_shrinks_under_the_handle_fails_the_query_namin
 	build("s", VZ_METRIC_EUCLIDEAN);
 	struct data q = make(1, 3);
 	vz_collection *c = open_read("s");
-	vz_collection_warm(c, 1, SPARSE_EF);
+	CHECK(vz_coll_read_by_pread(c));
 	CHECK(c->index.by_read);
 	/* cut index.hnsw to its header (as no writer of vz does: the reads find the file short) */
 	CHECK_INT(truncate("data/dynamic/s/index.hnsw", 64), 0);
@@ -306,7 +311,7 @@ TEST(a_file_replaced_since_the_open_is_not_read_with_pread)
 	free(bytes);
 	CHECK_INT(rename("data/dynamic/x/index.hnsw.tmp", "data/dynamic/x/index.hnsw"), 0);
 	/* its header is not the mapped one: the graph is not read from it, and the mapping answers */
-	vz_collection_warm(c, 1, SPARSE_EF);
+	CHECK(!vz_coll_read_by_pread(c));
 	CHECK(!c->index.by_read);
 	struct got g = got_new(1);
 	CHECK_OK(vz_collection_query(c, q.vecs, K, SPARSE_EF, r, &n));
