@@ -332,7 +332,6 @@ static bool pack_half(vz_hnsw_index *idx, const float *vectors, bool mapped)
 	if (vz_mul_overflow(idx->count, stride * sizeof(uint32_t), &bytes)) return false;
 	uint32_t *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED) return false;
-	madvise(p, bytes, MADV_HUGEPAGE); /* as vz_hnsw_pack's */
 	const size_t batch = 1024;
 	for (size_t i = 0; i < idx->count; i++) {
 		uint32_t *row = p + i * stride;
@@ -367,12 +366,12 @@ int vz_hnsw_pack(vz_hnsw_index *idx, const float *vectors, bool mapped)
 	if (vz_mul_overflow(idx->count, stride * sizeof(uint32_t), &bytes)) return vz_fail(VZ_ENOMEM, "index too large to load");
 	uint32_t *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED) return vz_fail(VZ_ENOMEM, "out of memory to load the index (%zu bytes)", bytes);
-	/* in 2 MiB pages: a page fault per 2 MiB copied, not per 4 KiB, and fewer TLB misses in
-	 * the searches after (100k x 128, ef 20, one thread, `vz query --batch` process CPU time,
-	 * perf stat, interleaved, load 10: 1,000 queries 120 -> 67 ms, 18,448 -> 1,590 faults;
-	 * 10,000 queries, medians of 4 pairs, 588 -> 506 ms). An earlier measurement on 1M x 128
-	 * found the load slower with them (compaction, zeroing) and the searches no faster. */
-	madvise(p, bytes, MADV_HUGEPAGE);
+	/* no MADV_HUGEPAGE: measured on this project's VMs, 2 MiB pages made the load slower
+	 * (compaction, zeroing) and the searches after it no faster (QPS medians 0.62 -> 0.82
+	 * of hnswlib's on 1M x 128 without them). Measured again (10,000 queries, ef 80, one
+	 * thread, `vz query --batch` process CPU time, 5 interleaved pairs, load 10): 1M x 128
+	 * 3.3 -> 4.5 s with them, 43% of it clear_page_erms zeroing fresh 2 MiB pages (the VM
+	 * backs each on first touch), though 100k x 128 gained (585 -> 520 ms). */
 	const size_t batch = 1024; /* nodes copied between drops: a few MiB held twice at most */
 	for (size_t i = 0; i < idx->count; i++) {
 		memcpy(p + i * stride, idx->links0 + i * (1 + idx->m0), (1 + (size_t)idx->m0) * sizeof(uint32_t));
