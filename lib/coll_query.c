@@ -267,8 +267,6 @@ void vz_collection_read_done(struct vz_collection *c)
 	c->index.by_read = false;
 }
 
-static bool prefault(struct vz_collection *c);
-
 void vz_collection_warm(vz_collection *c, size_t nq, size_t ef)
 {
 	uint64_t rows = c->nseg ? c->nrows : c->has_vec ? c->vec.rows : 0;
@@ -278,26 +276,19 @@ void vz_collection_warm(vz_collection *c, size_t nq, size_t ef)
 		vz_collection_preload(c);
 		return;
 	}
-	/* the queries visit under 1/VZ_READ_SPARSE of the base rows: a read costs less than the
-	 * fault (and its 64 KiB of fault-around) it saves, but more than nothing: a mapping whose
-	 * page-table entries were all entered at once (2 MiB folios) is read as it is (100k x 128,
-	 * one query: 2.0 ms of CPU mapped, 2.5 ms read) */
+	/* the queries visit under 1/VZ_READ_SPARSE of the base rows of files too large for a
+	 * prefault to enter: a read costs less than the fault it saves (10M x 128: 1,000 visits
+	 * 7.8 -> 3.3 ms of CPU); smaller files are mostly entered by the prefault (1M x 128, one
+	 * query: 140 faults; some 1,080 reads cost 1-1.5 ms more at load 10) */
 	bool sparse = (uint64_t)nq * ef * 16 * VZ_READ_SPARSE < (c->has_vec ? c->vec.rows : 0);
 	if (sparse && c->index_map.size + c->vec.map.size > VZ_READ_BYTES && vz_coll_read_by_pread(c)) return;
-	if (!prefault(c) && sparse) vz_coll_read_by_pread(c);
-}
-
-/* vz_collection_prefault: true when it entered both mappings whole */
-static bool prefault(struct vz_collection *c)
-{
-	bool whole = !c->has_index || vz_map_prefault(&c->index_map);
-	if (c->has_vec && c->meta.cfg.quantization != VZ_QUANT_SQ8) whole = vz_map_prefault(&c->vec.map) && whole;
-	return whole;
+	vz_collection_prefault(c);
 }
 
 void vz_collection_prefault(vz_collection *c)
 {
-	prefault(c);
+	if (c->has_index) vz_map_prefault(&c->index_map);
+	if (c->has_vec && c->meta.cfg.quantization != VZ_QUANT_SQ8) vz_map_prefault(&c->vec.map);
 }
 
 int vz_collection_get(vz_collection *c, const char *id, size_t id_len, vz_result *r, const float **vector)

@@ -102,9 +102,8 @@ bool vz_coll_skip_base(void *ctx, uint32_t row);
  * visit under 1/VZ_READ_SPARSE of its rows (a query visits some 16 x ef nodes): one query at
  * ef 64 from 33k rows up. */
 #define VZ_READ_SPARSE 32
-/* ... and when index.hnsw and vectors.bin together are larger than this (what half a millisecond
- * of page-table entries, vz_map_prefault's budget, enters at best), without trying to prefault
- * them; smaller ones are read so when the prefault could not enter them whole. */
+/* ... and index.hnsw and vectors.bin together are larger than this: more than half a
+ * millisecond of page-table entries (vz_map_prefault's budget) enters at best. */
 #define VZ_READ_BYTES ((size_t)1 << 30)
 /* Has the base graph read with pread (vz_hnsw_index.by_read); false when it cannot be (no
  * float graph, sq8, loaded, or the files in place are not the ones mapped). */

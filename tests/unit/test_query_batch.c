@@ -232,8 +232,8 @@ TEST(a_few_queries_read_the_graph_with_pread_and_answer_the_same_bytes)
 	vz_collection_close(m);
 	CHECK_INT(want.n[0], K);
 	/* read with pread, a short batch on 1 and 2 threads: the same ids and distances (files this
-	 * small are entered whole by a prefault and read through the mapping: vz_collection_warm
-	 * reads larger ones so) */
+	 * small are prefaulted and read through the mapping: vz_collection_warm reads files over
+	 * VZ_READ_BYTES so) */
 	for (int threads = 1; threads <= 2; threads++) {
 		vz_collection *c = open_read("p");
 		vz_collection_warm(c, 1, SPARSE_EF);
