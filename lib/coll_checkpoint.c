@@ -342,8 +342,12 @@ static int segment_build(vz_collection *c, const char *out_dir, int threads, uin
 		}
 		struct row_source src = { .packed = vecs, .row = ptr, .first_new = vecs ? total : n,
 					  .normalize_new = !vecs && c->meta.cfg.metric == VZ_METRIC_COSINE, .fresh.on = release_extra && !vecs };
+		/* a segment holds float rows and a float graph, sq8 collections' too: compaction
+		 * quantises them into the base (vz-format(5), Segments) */
+		vz_config fcfg = c->meta.cfg;
+		fcfg.quantization = VZ_QUANT_NONE;
 		if (!rc)
-			rc = write_data_files(out_dir, &c->meta.cfg, &m.id, m.generation, &src, rows, total, NULL, 0, threads, &g->vectors,
+			rc = write_data_files(out_dir, &fcfg, &m.id, m.generation, &src, rows, total, NULL, 0, threads, &g->vectors,
 					      flat ? NULL : &g->index, m.generation);
 		free(vecs);
 	}
@@ -389,15 +393,13 @@ static int checkpoint_build(vz_collection *c, const char *out_dir, int threads, 
 	if ((flags & VZ_CK_COMPACT) && tomb == 0 && c->has_index) compact = false;
 	/* an incremental checkpoint writes the delta as a segment and leaves the base as it is, while
 	 * the segments stay few and small beside it (a quarter of its rows); otherwise this one folds
-	 * them into a new base (compaction). Not for sq8 (its graph re-ranks from vectors.bin) nor
-	 * for a collection of format version 1 (its first checkpoint rewrites every file). */
+	 * them into a new base (compaction). Not for a collection of format version 1 (its first
+	 * checkpoint rewrites every file). An sq8 collection's segments hold floats (segment_build). */
 	/* a segment without a graph (the first pass of a large log, a bulk load acknowledged before
-	 * its index): while the collection takes one more segment (not sq8: see above) */
-	if ((flags & VZ_CK_FLAT) && delta_rows + nextra > 0 && c->meta.nsegments < VZ_MAX_SEGMENTS &&
-	    c->meta.cfg.quantization != VZ_QUANT_SQ8 && vz_id_is_set(&c->meta.id))
+	 * its index): while the collection takes one more segment */
+	if ((flags & VZ_CK_FLAT) && delta_rows + nextra > 0 && c->meta.nsegments < VZ_MAX_SEGMENTS && vz_id_is_set(&c->meta.id))
 		return segment_build(c, out_dir, threads, delta_rows, extra, nextra, release_extra, true, m_out, built);
 	if (!compact && !flat && !(flags & VZ_CK_COMPACT) && nextra == 0 && c->has_vec && c->has_index && vz_id_is_set(&c->meta.id) &&
-	    c->meta.cfg.quantization != VZ_QUANT_SQ8 &&
 	    (delta_rows == 0 || (c->meta.nsegments < VZ_MAX_SEGMENTS && (seg_rows + delta_rows) * 4 <= c->vec.rows)))
 		return segment_build(c, out_dir, threads, delta_rows, NULL, 0, false, false, m_out, built);
 	/* a new base is written from the rows and the graph of the old one: they must have passed
@@ -752,7 +754,7 @@ int vz_checkpoint_dir(const char *dir, unsigned flags, int threads, int lock_tim
 	 * rows instead of replaying them; then the index, by the compaction that a segment without
 	 * a graph calls for (see checkpoint_build). */
 	unsigned ckflags = flags & VZ_CHECKPOINT_FORCE ? VZ_CK_FORCE | VZ_CK_COMPACT : 0;
-	if (!ckflags && c->meta.nsegments < VZ_MAX_SEGMENTS && c->meta.cfg.quantization != VZ_QUANT_SQ8 && c->nd >= VZ_FLAT_SEGMENT_ROWS)
+	if (!ckflags && c->meta.nsegments < VZ_MAX_SEGMENTS && c->nd >= VZ_FLAT_SEGMENT_ROWS)
 		ckflags = VZ_CK_FLAT;
 	for (int pass = 0; pass < 2; pass++) {
 		if (pass) {

@@ -183,8 +183,9 @@ static int rebuild_graph(const char *dir, vz_meta *m, uint64_t gen, int threads)
 	for (uint32_t i = 0; i < m->nsegments; i++)
 		if (m->segments[i].generation == gen) g = &m->segments[i];
 	char vpath[VZ_PATH_MAX], ipath[VZ_PATH_MAX];
-	if (!g || !g->index.present || m->cfg.quantization == VZ_QUANT_SQ8)
-		return vz_fail(VZ_ECORRUPT, "seg-%llu.hnsw: metadata.json lists no graph of plain vectors to rebuild: restore from a backup (nothing was changed)",
+	/* a segment's graph is a float graph, an sq8 collection's too (vz-format(5), Segments) */
+	if (!g || !g->index.present)
+		return vz_fail(VZ_ECORRUPT, "seg-%llu.hnsw: metadata.json lists no graph to rebuild: restore from a backup (nothing was changed)",
 			       (unsigned long long)gen);
 	int rc = vz_segment_path(dir, gen, false, vpath, sizeof vpath);
 	if (!rc) rc = vz_segment_path(dir, gen, true, ipath, sizeof ipath);

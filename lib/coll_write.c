@@ -126,7 +126,7 @@ int vz_collection_write(vz_collection *c, const vz_write *w, size_t n, unsigned 
 	/* VZ_WRITE_DEFER_INDEX alone: new rows as a segment without a graph where the collection
 	 * takes one (so that no reader replays them from the log), else through the WAL */
 	if (!bulk && (flags & VZ_WRITE_DEFER_INDEX) && all_inserts && c->meta.nsegments < VZ_MAX_SEGMENTS &&
-	    c->meta.cfg.quantization != VZ_QUANT_SQ8 && vz_id_is_set(&c->meta.id))
+	    vz_id_is_set(&c->meta.id))
 		bulk = true;
 	/* a bulk write is made durable by its own checkpoint, which needs the checkpoint lock: while
 	 * a detached checkpoint builds, the batch goes through the WAL instead (never wait for it,
