@@ -1,7 +1,8 @@
 /* test_defer.c: writes acknowledged before their index (VZ_WRITE_DEFER_INDEX). A batch of new
  * rows is committed as a segment without a graph (the log's operations folded with it), read
- * back exactly, and indexed by the next checkpoint; where no segment can be taken (sq8, a batch
- * that is not all inserts) it goes through the WAL, or with VZ_WRITE_BULK into an indexed base.
+ * back exactly, and indexed by the next checkpoint (an sq8 collection's too: a segment of floats,
+ * quantised into the base by that checkpoint); where no segment can be taken (a batch that is
+ * not all inserts) it goes through the WAL.
  * The power cuts of the same path are in test_powercut.c. */
 #include "t.h"
 
@@ -101,20 +102,35 @@ TEST(defer_index_goes_through_the_wal_where_no_segment_can_be_taken)
 	CHECK(s.wal_ops == 100 && s.generation == 0 && s.live == 98);
 	vz_collection_close(c);
 	free(w);
-	/* sq8 (its graph re-ranks from vectors.bin: no segments): the log; with VZ_WRITE_BULK an
-	 * indexed base */
-	c = t_create_open("q", DIM, VZ_METRIC_EUCLIDEAN, VZ_QUANT_SQ8);
-	w = rows_of(0, 100, VZ_WRITE_INSERT, vecs, ids);
-	CHECK_OK(vz_collection_write(c, w, 100, VZ_WRITE_DEFER_INDEX | VZ_WRITE_NO_AUTO_CHECKPOINT, 1, &st));
-	CHECK(!st.checkpointed && st.last_seq > 0);
-	free(w);
-	w = rows_of(100, 200, VZ_WRITE_INSERT, vecs + 100 * DIM, ids + 100);
-	CHECK_OK(vz_collection_write(c, w, 200, VZ_WRITE_BULK | VZ_WRITE_DEFER_INDEX | VZ_WRITE_NO_AUTO_CHECKPOINT, 1, &st));
-	CHECK(st.checkpointed && !st.checkpoint_due);
+}
+
+/* sq8: a segment of float rows without a graph, as any collection's; the checkpoint it asks for
+ * quantises it into an sq8 base (flags bit 0 of index.hnsw) */
+TEST(defer_index_of_sq8_is_a_float_segment_that_the_checkpoint_quantises)
+{
+	static float vecs[300 * DIM];
+	static char ids[300][16];
+	vz_write_stats st;
+	vz_collection_stats s;
+	vz_collection *c = t_create_open("q", DIM, VZ_METRIC_EUCLIDEAN, VZ_QUANT_SQ8);
+	vz_write *w = rows_of(0, 300, VZ_WRITE_INSERT, vecs, ids);
+	CHECK_OK(vz_collection_write(c, w, 300, VZ_WRITE_DEFER_INDEX | VZ_WRITE_NO_AUTO_CHECKPOINT, 1, &st));
+	CHECK(st.checkpointed && st.checkpoint_due);
 	vz_collection_stats_get(c, &s);
 	CHECK(s.live == 300 && s.wal_ops == 0 && s.generation == 1);
-	CHECK(access("data/dynamic/q/index.hnsw", F_OK) == 0 && access("data/dynamic/q/seg-1.vec", F_OK) != 0);
+	CHECK(access("data/dynamic/q/seg-1.vec", F_OK) == 0 && access("data/dynamic/q/seg-1.hnsw", F_OK) != 0);
+	CHECK(access("data/dynamic/q/index.hnsw", F_OK) != 0);
 	finds_itself(c, 150, vecs + 150 * DIM);
+	CHECK_OK(vz_collection_checkpoint(c, 1, false));
+	vz_collection_stats_get(c, &s);
+	CHECK(s.live == 300 && s.generation == 2);
+	CHECK(access("data/dynamic/q/index.hnsw", F_OK) == 0 && access("data/dynamic/q/seg-1.vec", F_OK) != 0);
+	unsigned char head[16] = { 0 };
+	FILE *f = fopen("data/dynamic/q/index.hnsw", "rb");
+	CHECK(f && fread(head, 1, sizeof head, f) == sizeof head);
+	if (f) fclose(f);
+	CHECK(head[12] & 1);
+	for (int i = 0; i < 300; i += 49) finds_itself(c, i, vecs + i * DIM);
 	vz_collection_close(c);
 	free(w);
 }
