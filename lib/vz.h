@@ -439,6 +439,10 @@ vz_kernel vz_kernel_for(enum vz_metric m);
  * (step unused). */
 typedef float (*vz_sq8_kernel)(const float *q, const float *step, const uint8_t *c, size_t dim);
 vz_sq8_kernel vz_sq8_kernel_for(enum vz_metric m);
+/* The squared L2 distance of two rows of dim one-byte codes, exact (an integer), at the
+ * chosen level (AVX2 at avx2 and avx512, else scalar): what graph builds on codes measure. */
+typedef uint32_t (*vz_u8_kernel)(const uint8_t *a, const uint8_t *b, size_t dim);
+vz_u8_kernel vz_u8_l2_kernel(void);
 /* The kernel of vz_kernel_for(m) with the second vector in binary16, computing exactly what
  * that kernel computes on the floats the halves hold (same operations, same order), or NULL
  * where there is none at the chosen level (only avx2 with F16C has one). */

@@ -477,6 +477,48 @@ TEST(every_simd_kernel_equals_scalar_on_odd_dimensions)
 	CHECK_INT(vz_simd_force("avx9000"), VZ_EINVAL);
 }
 
+/* The code-to-code kernel of builds on codes, at every level this CPU has, against the sum
+ * written out here: random codes, rows of only 0 against only 255 (the largest terms), every
+ * length from 0 to 67 (each tail) and 128, 784 and 4096, at odd addresses. */
+TEST(u8_kernel_equals_the_integer_sum_at_every_level_with_extreme_codes)
+{
+	const char *levels[] = { "scalar", "sse", "avx2", "avx512" };
+	static uint8_t a[4200], b[4200], zeros[4200], full[4200];
+	srand(17);
+	for (int i = 0; i < 4200; i++) {
+		a[i] = (uint8_t)(rand() & 255);
+		b[i] = (uint8_t)(rand() & 255);
+		full[i] = 255;
+	}
+	a[7] = 0, b[7] = 255, a[8] = 255, b[8] = 0; /* extremes inside the random rows too */
+	size_t dims[72];
+	int nd = 0;
+	for (size_t d = 0; d <= 67; d++) dims[nd++] = d;
+	dims[nd++] = 128;
+	dims[nd++] = 784;
+	dims[nd++] = 4096;
+	int tested = 0;
+	for (int l = 0; l < 4; l++) {
+		if (vz_simd_force(levels[l]) != VZ_OK) continue;
+		tested++;
+		vz_u8_kernel k = vz_u8_l2_kernel();
+		for (int i = 0; i < nd; i++) {
+			uint64_t want = 0;
+			for (size_t j = 0; j < dims[i]; j++) {
+				int64_t d = (int64_t)a[3 + j] - b[1 + j];
+				want += (uint64_t)(d * d);
+			}
+			uint32_t got = k(a + 3, b + 1, dims[i]);
+			if (got != want) t_fail(__FILE__, __LINE__, "%s dim %zu: %u, want %llu", levels[l], dims[i], got, (unsigned long long)want);
+			CHECK_INT(k(zeros + 1, full + 2, dims[i]), 65025ull * dims[i]);
+			CHECK_INT(k(full + 1, zeros, dims[i]), 65025ull * dims[i]);
+			CHECK_INT(k(a + 3, a + 3, dims[i]), 0);
+			CHECK_INT(k(b + 1, a + 3, dims[i]), got); /* symmetric */
+		}
+	}
+	CHECK(tested >= 2);
+}
+
 /* v (|v| < 2048) in binary16, written out by hand: the test does not trust the converter it tests. */
 static uint16_t half_of_int(int v)
 {
