@@ -517,6 +517,19 @@ void vz_sq8_range_start(float *lo, float *hi, uint32_t dim);
 void vz_sq8_range_add(float *lo, float *hi, const float *row, uint32_t dim);
 void vz_sq8_range_finish(float *lo, const float *hi, float *step, uint32_t dim);
 void vz_sq8_encode(const float *row, const float *min, const float *step, uint32_t dim, uint8_t *codes);
+/* Floats past this many bytes are searched on sq8 codes while the graph is built. A build
+ * waits mostly on the rows it measures coming from memory (at 100k x 128, 70% of the distance
+ * kernel's time is its first load); codes are a quarter of the bytes. Smaller sets stay in
+ * the cache and keep their floats. */
+#define VZ_BUILD_CODES_MIN (2u << 20)
+/* Every step made the largest of them: codes of one step, whose squared L2 distances are
+ * that step squared times an exact integer (vz_u8_l2_kernel). */
+void vz_sq8_step_uniform(float *step, uint32_t dim);
+/* Builds a float graph (not sq8; euclidean, or cosine on unit rows) on codes of one step
+ * (vz_sq8_step_uniform, capacity * dim bytes, kept by the caller until the builder is freed):
+ * each node's codes against the others', and no floats read at all (vectors may be NULL).
+ * Call it before vz_hnsw_builder_add. VZ_EINVAL for an sq8 or dot-product builder. */
+int vz_hnsw_builder_on_codes(vz_hnsw_builder *b, const uint8_t *codes);
 int vz_hnsw_builder_add(vz_hnsw_builder *b, size_t first, size_t count, int threads);
 /* Writes the index into out: a version 2 header carrying id (NULL: none) and generation. */
 int vz_hnsw_builder_write(vz_hnsw_builder *b, vz_tmpfile *out, const vz_coll_id *id, uint64_t generation);
