@@ -138,6 +138,11 @@ void vz_sq8_step_uniform(float *step, uint32_t dim)
 	for (uint32_t d = 0; d < dim; d++) step[d] = s;
 }
 
+bool vz_hnsw_build_on_codes(enum vz_metric metric, uint64_t rows, uint32_t dim)
+{
+	return metric != VZ_METRIC_DOT && rows * dim * sizeof(float) > VZ_BUILD_CODES_MIN;
+}
+
 int vz_hnsw_builder_on_codes(vz_hnsw_builder *b, const uint8_t *codes)
 {
 	if (b->sq8 || b->g.metric == VZ_METRIC_DOT) return vz_fail(VZ_EINVAL, "hnsw: only a euclidean or cosine float graph is built on codes of one step");

@@ -530,6 +530,9 @@ void vz_sq8_step_uniform(float *step, uint32_t dim);
  * each node's codes against the others', and no floats read at all (vectors may be NULL).
  * Call it before vz_hnsw_builder_add. VZ_EINVAL for an sq8 or dot-product builder. */
 int vz_hnsw_builder_on_codes(vz_hnsw_builder *b, const uint8_t *codes);
+/* Whether a float graph of rows x dim with this metric is built on codes of one step: past
+ * VZ_BUILD_CODES_MIN bytes of floats, euclidean or cosine. */
+bool vz_hnsw_build_on_codes(enum vz_metric metric, uint64_t rows, uint32_t dim);
 int vz_hnsw_builder_add(vz_hnsw_builder *b, size_t first, size_t count, int threads);
 /* Writes the index into out: a version 2 header carrying id (NULL: none) and generation. */
 int vz_hnsw_builder_write(vz_hnsw_builder *b, vz_tmpfile *out, const vz_coll_id *id, uint64_t generation);
