@@ -375,6 +375,9 @@ static void build_codes_free(vz_hnsw_builder *b)
 	b->build_ranges = NULL;
 }
 
+/* Below this many rows in one call, one thread (see vz_hnsw_builder_add). */
+enum { SMALL_BUILD_ROWS = 1024 };
+
 int vz_hnsw_builder_add(vz_hnsw_builder *b, size_t first, size_t count, int threads)
 {
 	if (first != b->g.n || first + count > b->capacity)
@@ -392,7 +395,10 @@ int vz_hnsw_builder_add(vz_hnsw_builder *b, size_t first, size_t count, int thre
 	atomic_store(&b->next, first);
 	b->end = first + count;
 	b->error = 0;
-	if (threads < 1) threads = 1;
+	/* A small graph is built on one thread: the threads' interleaving would make its links (and
+	 * so its approximate answers) differ from one build to the next, and for so few rows they
+	 * gain nothing. Then a graph rebuilt by recover is the same bytes as the one it replaces. */
+	if (threads < 1 || count < SMALL_BUILD_ROWS) threads = 1;
 	if ((size_t)threads > count) threads = count ? (int)count : 1;
 	struct worker *w = calloc((size_t)threads, sizeof *w);
 	pthread_t *t = calloc((size_t)threads, sizeof *t);

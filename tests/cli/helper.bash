@@ -27,6 +27,18 @@ for i in range(n):
 PY
 }
 
+# Collection s: a checkpointed base of 400 rows (dimension 8), then in the WAL $1 inserts (ids
+# n0...), an update of v5 to the vector whose every value is $2, and a delete of v7.
+base_then_ops() {
+	"$VZ" create s --dim 8 --metric euclidean -q
+	jsonl 400 8 1 > "$BATS_TEST_TMPDIR/base.jsonl"
+	"$VZ" insert s "$BATS_TEST_TMPDIR/base.jsonl" -q
+	"$VZ" checkpoint s -q
+	jsonl "$1" 8 2 n | "$VZ" insert s - -q
+	echo "{\"id\":\"v5\",\"vector\":[$2,$2,$2,$2,$2,$2,$2,$2],\"payload\":{\"u\":1}}" | "$VZ" update s - -q
+	"$VZ" delete s v7 -q
+}
+
 # sha256 of every file in the data directory except lock files: compare before/after.
 snapshot() {
 	(cd "$VZ_DATA_DIR" 2>/dev/null && find . -type f ! -name LOCK -print0 | sort -z | xargs -0 -r sha256sum)

@@ -5,15 +5,7 @@
 load helper
 
 # a base of 400 rows (dimension 8) in generation 1, then 12 operations in the WAL
-setup_segment() {
-	"$VZ" create s --dim 8 --metric euclidean -q
-	jsonl 400 8 1 > "$BATS_TEST_TMPDIR/base.jsonl"
-	"$VZ" insert s "$BATS_TEST_TMPDIR/base.jsonl" -q
-	"$VZ" checkpoint s -q
-	jsonl 10 8 2 n | "$VZ" insert s - -q
-	echo '{"id":"v5","vector":[9,9,9,9,9,9,9,9],"payload":{"u":1}}' | "$VZ" update s - -q
-	"$VZ" delete s v7 -q
-}
+setup_segment() { base_then_ops 10 9; }
 
 meta() { python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$VZ_DATA_DIR/dynamic/s/metadata.json" "$1"; }
 

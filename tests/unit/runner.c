@@ -110,3 +110,36 @@ int main(int argc, char **argv)
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
+
+vz_collection *t_create_open(const char *name, uint32_t dim, enum vz_metric metric, enum vz_quant quant)
+{
+	vz_config cfg;
+	vz_config_defaults(&cfg);
+	cfg.dim = dim;
+	cfg.metric = metric;
+	cfg.quantization = quant;
+	cfg.checkpoint_ops = 1000000;
+	CHECK(t_sh("mkdir -p data") == 0);
+	CHECK_OK(vz_collection_create("data", name, &cfg));
+	char dir[256];
+	snprintf(dir, sizeof dir, "data/dynamic/%s", name);
+	vz_collection *c;
+	CHECK_OK(vz_collection_open(dir, VZ_OPEN_WRITE, 1000, &c));
+	return c;
+}
+
+int t_fork_faulted(const char *spec, int pipe_fd[2])
+{
+	if (pipe(pipe_fd) != 0) t_fail(__FILE__, __LINE__, "pipe");
+	pid_t pid = fork();
+	if (pid < 0) t_fail(__FILE__, __LINE__, "fork");
+	if (pid == 0) {
+		close(pipe_fd[0]);
+		if (spec) setenv("VZ_FAULT", spec, 1);
+		else unsetenv("VZ_FAULT");
+		vz_io_fault_reload();
+		return 0;
+	}
+	close(pipe_fd[1]);
+	return (int)pid;
+}

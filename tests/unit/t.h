@@ -21,6 +21,13 @@ int t_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *t_slurp(const char *path, size_t *len);
 /* Writes a whole file (plain libc, outside the I/O layer: test setup only). */
 void t_write(const char *path, const void *data, size_t len);
+/* Forks a child that runs with the I/O layer's faults armed from VZ_FAULT=SPEC (none when NULL)
+ * and a pipe to the parent: returns 0 in the child (which writes to pipe_fd[1]) and the child's
+ * pid in the parent (which reads pipe_fd[0]); each side's other end is closed. */
+int t_fork_faulted(const char *spec, int pipe_fd[2]);
+/* Creates collection NAME in ./data (dimension DIM, METRIC, QUANT; checkpoint_ops 1,000,000 so
+ * that nothing checkpoints unless the test asks) and opens it for writing. */
+vz_collection *t_create_open(const char *name, uint32_t dim, enum vz_metric metric, enum vz_quant quant);
 
 #define TEST(name)                                                                       \
 	static void test_##name(void);                                                   \

@@ -52,25 +52,9 @@ static void free_rows(struct rows *r)
 	free(r->pl);
 }
 
-static vz_collection *create_open_q(const char *name, enum vz_metric metric, enum vz_quant quant)
-{
-	vz_config cfg;
-	vz_config_defaults(&cfg);
-	cfg.dim = DIM;
-	cfg.metric = metric;
-	cfg.quantization = quant;
-	cfg.checkpoint_ops = 1000000;
-	CHECK_INT(vz_collection_create("data", name, &cfg), VZ_OK);
-	char dir[256];
-	snprintf(dir, sizeof dir, "data/dynamic/%s", name);
-	vz_collection *c;
-	CHECK_INT(vz_collection_open(dir, VZ_OPEN_WRITE, 1000, &c), VZ_OK);
-	return c;
-}
-
 static vz_collection *create_open(const char *name, enum vz_metric metric)
 {
-	return create_open_q(name, metric, VZ_QUANT_NONE);
+	return t_create_open(name, DIM, metric, VZ_QUANT_NONE);
 }
 
 /* every row of r is in c with its vector (normalised when cosine) and payload, exactly */
@@ -293,7 +277,7 @@ TEST(preloading_a_collection_changes_no_answer)
 TEST(sq8_collection_reranks_on_the_exact_float_vectors)
 {
 	struct rows r = make_rows(0, ROWS, 9, false);
-	vz_collection *c = create_open_q("q8", VZ_METRIC_EUCLIDEAN, VZ_QUANT_SQ8);
+	vz_collection *c = t_create_open("q8", DIM, VZ_METRIC_EUCLIDEAN, VZ_QUANT_SQ8);
 	CHECK_INT(vz_collection_write(c, r.w, r.n, VZ_WRITE_BULK, 1, NULL), VZ_OK);
 	vz_collection_close(c);
 	CHECK_INT(vz_collection_open("data/dynamic/q8", VZ_OPEN_READ, 1000, &c), VZ_OK);
@@ -366,7 +350,7 @@ TEST(a_mapped_input_loads_into_sq8_exactly_as_a_copied_one)
 			snprintf(a, sizeof a, "m%d%d", npy, m);
 			snprintf(b, sizeof b, "c%d%d", npy, m);
 			snprintf(f, sizeof f, "f%d%d", npy, m);
-			vz_collection *ca = create_open_q(a, metrics[m], VZ_QUANT_SQ8), *cb = create_open_q(b, metrics[m], VZ_QUANT_SQ8);
+			vz_collection *ca = t_create_open(a, DIM, metrics[m], VZ_QUANT_SQ8), *cb = t_create_open(b, DIM, metrics[m], VZ_QUANT_SQ8);
 			vz_collection *cf = create_open(f, metrics[m]);
 			CHECK_INT(vz_collection_write(ca, wm, ROWS, VZ_WRITE_BULK | VZ_WRITE_RELEASE, 1, NULL), VZ_OK);
 			CHECK_INT(vz_collection_write(cb, wc, ROWS, VZ_WRITE_BULK, 1, NULL), VZ_OK);
@@ -435,7 +419,7 @@ TEST(sq8_checkpoints_stream_base_delta_and_new_rows_and_drop_the_deleted)
 {
 	/* base 3000 (bulk), 200 through the WAL, 1000 deleted (a compacting checkpoint, over 20%
 	 * tombstones), then 300 more through the WAL (an incremental one, on the existing graph) */
-	vz_collection *c = create_open_q("s", VZ_METRIC_EUCLIDEAN, VZ_QUANT_SQ8);
+	vz_collection *c = t_create_open("s", DIM, VZ_METRIC_EUCLIDEAN, VZ_QUANT_SQ8);
 	struct rows base = make_rows(0, ROWS, 12, false), tail = make_rows(ROWS, 200, 13, true), more = make_rows(ROWS + 200, 300, 14, false);
 	/* single-threaded builds: the same graphs, so the same answers, every run */
 	CHECK_INT(vz_collection_write(c, base.w, base.n, VZ_WRITE_BULK, 1, NULL), VZ_OK);

@@ -22,23 +22,6 @@ static vz_write *rows_of(int first, int n, enum vz_write_op op, float *vecs, cha
 	return w;
 }
 
-static vz_collection *make(const char *name, enum vz_metric metric, enum vz_quant quant)
-{
-	vz_config cfg;
-	vz_config_defaults(&cfg);
-	cfg.dim = DIM;
-	cfg.metric = metric;
-	cfg.quantization = quant;
-	cfg.checkpoint_ops = 1000000;
-	CHECK(t_sh("mkdir -p data") == 0);
-	CHECK_OK(vz_collection_create("data", name, &cfg));
-	char dir[256];
-	snprintf(dir, sizeof dir, "data/dynamic/%s", name);
-	vz_collection *c;
-	CHECK_OK(vz_collection_open(dir, VZ_OPEN_WRITE, 1000, &c));
-	return c;
-}
-
 static void no_problem(void *ctx, const char *file, int64_t off, const char *what)
 {
 	(void)ctx;
@@ -60,7 +43,7 @@ static void finds_itself(vz_collection *c, int i, const float *v)
 
 TEST(defer_index_commits_a_segment_without_a_graph_that_the_next_checkpoint_indexes)
 {
-	vz_collection *c = make("c", VZ_METRIC_COSINE, VZ_QUANT_NONE);
+	vz_collection *c = t_create_open("c", DIM, VZ_METRIC_COSINE, VZ_QUANT_NONE);
 	static float vecs[600 * DIM];
 	static char ids[600][16];
 	/* ten operations in the log first: the segment folds them too */
@@ -109,7 +92,7 @@ TEST(defer_index_goes_through_the_wal_where_no_segment_can_be_taken)
 	vz_write_stats st;
 	vz_collection_stats s;
 	/* not all inserts: the log */
-	vz_collection *c = make("m", VZ_METRIC_EUCLIDEAN, VZ_QUANT_NONE);
+	vz_collection *c = t_create_open("m", DIM, VZ_METRIC_EUCLIDEAN, VZ_QUANT_NONE);
 	vz_write *w = rows_of(0, 100, VZ_WRITE_INSERT, vecs, ids);
 	w[99] = (vz_write){ VZ_WRITE_DELETE, "r0", 2, NULL, 0, NULL, 0, 100 }; /* r0, inserted above */
 	CHECK_OK(vz_collection_write(c, w, 100, VZ_WRITE_DEFER_INDEX | VZ_WRITE_NO_AUTO_CHECKPOINT, 1, &st));
@@ -120,7 +103,7 @@ TEST(defer_index_goes_through_the_wal_where_no_segment_can_be_taken)
 	free(w);
 	/* sq8 (its graph re-ranks from vectors.bin: no segments): the log; with VZ_WRITE_BULK an
 	 * indexed base */
-	c = make("q", VZ_METRIC_EUCLIDEAN, VZ_QUANT_SQ8);
+	c = t_create_open("q", DIM, VZ_METRIC_EUCLIDEAN, VZ_QUANT_SQ8);
 	w = rows_of(0, 100, VZ_WRITE_INSERT, vecs, ids);
 	CHECK_OK(vz_collection_write(c, w, 100, VZ_WRITE_DEFER_INDEX | VZ_WRITE_NO_AUTO_CHECKPOINT, 1, &st));
 	CHECK(!st.checkpointed && st.last_seq > 0);
@@ -141,7 +124,7 @@ TEST(defer_index_goes_through_the_wal_where_no_segment_can_be_taken)
 TEST(defer_index_large_segment_scan_equals_brute_force)
 {
 	enum { N = 90000, K = 10 };
-	vz_collection *c = make("big", VZ_METRIC_EUCLIDEAN, VZ_QUANT_NONE);
+	vz_collection *c = t_create_open("big", DIM, VZ_METRIC_EUCLIDEAN, VZ_QUANT_NONE);
 	float *vecs = malloc(sizeof(float) * N * DIM);
 	char (*ids)[16] = malloc(16 * (size_t)N);
 	CHECK(vecs && ids);

@@ -111,19 +111,13 @@ typedef int (*op_fn)(void);
 static int run_child(op_fn op, const char *spec, uint64_t *calls, int *err)
 {
 	int pfd[2];
-	if (pipe(pfd) != 0) t_fail(__FILE__, __LINE__, "pipe");
-	pid_t pid = fork();
+	pid_t pid = t_fork_faulted(spec, pfd);
 	if (pid == 0) {
-		close(pfd[0]);
-		if (spec) setenv("VZ_FAULT", spec, 1);
-		else unsetenv("VZ_FAULT");
-		vz_io_fault_reload();
 		int rc = op();
 		uint64_t info[2] = { vz_io_calls(), (uint64_t)(int64_t)rc };
 		if (write(pfd[1], info, sizeof info) != sizeof info) _exit(3);
 		_exit(rc ? 1 : 0);
 	}
-	close(pfd[1]);
 	uint64_t info[2] = { 0, 0 };
 	ssize_t got = read(pfd[0], info, sizeof info);
 	close(pfd[0]);

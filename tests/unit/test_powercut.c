@@ -68,13 +68,8 @@ static struct sig state_of(const char *dir, const char *what)
 static int run_steps(const step_fn *steps, int n, const char *spec, bool *killed, uint64_t *calls)
 {
 	int pfd[2];
-	if (pipe(pfd) != 0) t_fail(__FILE__, __LINE__, "pipe");
-	pid_t pid = fork();
+	pid_t pid = t_fork_faulted(spec, pfd);
 	if (pid == 0) {
-		close(pfd[0]);
-		if (spec) setenv("VZ_FAULT", spec, 1);
-		else unsetenv("VZ_FAULT");
-		vz_io_fault_reload();
 		for (int i = 0; i < n; i++) {
 			if (steps[i]()) {
 				fprintf(stderr, "step %d: %s\n", i + 1, vz_last_error());
@@ -87,7 +82,6 @@ static int run_steps(const step_fn *steps, int n, const char *spec, bool *killed
 		if (write(pfd[1], &k, sizeof k) != sizeof k) _exit(3);
 		_exit(0);
 	}
-	close(pfd[1]);
 	unsigned char buf[MAX_STEPS + 8];
 	size_t got = 0;
 	ssize_t r;
