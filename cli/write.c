@@ -69,7 +69,7 @@ int vz_cli_write_batch(struct vz_cli *cli, const char *coll, vz_batch *b, enum v
 		    vz_now() - t0, (unsigned long long)st.first_seq, (unsigned long long)st.last_seq,
 		    st.checkpoint_due ? "; the automatic checkpoint thresholds are reached" : "");
 	if (cp_failed) vz_warnf(cli, "%s", detail);
-	if (st.checkpoint_due && vz_cli_auto_checkpoint(cli, coll, work, threads)) st.checkpointed = true;
+	if (st.checkpoint_due && vz_cli_auto_checkpoint(cli, NULL, coll, work, threads)) st.checkpointed = true;
 	if (json)
 		printf("{\"collection\":\"%s\",\"inserted\":%zu,\"updated\":%zu,\"deleted\":%zu,\"skipped\":%zu,\"first_seq\":%llu,\"last_seq\":%llu,\"checkpointed\":%s}\n",
 		       coll, st.inserted, st.updated, st.deleted, st.skipped, (unsigned long long)st.first_seq,
@@ -99,10 +99,11 @@ int vz_cli_read_batch(struct vz_cli *cli, const char *path, const char *format, 
  * its output to /dev/null, a grandchild so that nobody waits for it (or reaps it) and a pipe
  * reading our output ends with us. Nothing of this process is inherited but the binary: every
  * descriptor vz opens is close-on-exec. */
-static void spawn_checkpoint(struct vz_cli *cli, const char *coll, int threads)
+static void spawn_checkpoint(const struct vz_cli *cli, const char *data_dir, const char *coll, int threads)
 {
 	char dd[VZ_PATH_MAX];
-	if (vz_cli_data_dir(cli, dd, sizeof dd, NULL)) return;
+	if (data_dir) snprintf(dd, sizeof dd, "%s", data_dir);
+	else if (vz_cli_data_dir(cli, dd, sizeof dd, NULL)) return;
 	fflush(NULL);
 	pid_t pid = fork();
 	if (pid < 0) { vz_warnf(cli, "%s: could not start the automatic checkpoint: %s", coll, strerror(errno)); return; }
@@ -128,7 +129,7 @@ static void spawn_checkpoint(struct vz_cli *cli, const char *coll, int threads)
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
 }
 
-bool vz_cli_auto_checkpoint(struct vz_cli *cli, const char *coll, uint64_t work, int threads)
+bool vz_cli_auto_checkpoint(const struct vz_cli *cli, const char *data_dir, const char *coll, uint64_t work, int threads)
 {
 	const char *mode = getenv("VZ_AUTO_CHECKPOINT");
 	if (!mode || !*mode) mode = "auto";
@@ -140,12 +141,12 @@ bool vz_cli_auto_checkpoint(struct vz_cli *cli, const char *coll, uint64_t work,
 	/* auto: a small collection is folded here (milliseconds, and the next command finds it
 	 * folded); a larger one by a detached process */
 	if (!strcmp(mode, "background") || (!strcmp(mode, "auto") && work > VZ_CLI_INLINE_CHECKPOINT_FLOATS)) {
-		spawn_checkpoint(cli, coll, threads);
+		spawn_checkpoint(cli, data_dir, coll, threads);
 		return false;
 	}
 	char dir[VZ_PATH_MAX];
 	vz_checkpoint_report rep;
-	if (vz_cli_collection_dir(cli, coll, dir, sizeof dir, NULL)) return false;
+	if (data_dir ? vz_collection_path(data_dir, coll, dir, sizeof dir, NULL) : vz_cli_collection_dir(cli, coll, dir, sizeof dir, NULL)) return false;
 	int rc = vz_checkpoint_dir(dir, VZ_CHECKPOINT_IF_NEEDED, threads, cli->lock_timeout_ms, &rep);
 	if (rc == VZ_EBUSY) return false; /* one is running: it, or the next write, folds the log */
 	if (rc) vz_warnf(cli, "%s: the transaction is committed, but the automatic checkpoint failed: %s", coll, vz_last_error());

@@ -1,6 +1,9 @@
 /* build.c: `vz build [PROJECT/COLLECTION ...]`: (re)builds the workspace collections of
  * vectorize-workspace.yml, re-embedding only the files that changed. */
 #include "cli.h"
+#include "write.h"
+
+#include <stdlib.h>
 
 #include <string.h>
 #include <sys/stat.h>
@@ -73,7 +76,15 @@ int vz_cli_build_one(const struct vz_cli *cli, const vz_workspace *w, const vz_w
 {
 	struct progress p = { .name = c->full_name };
 	vz_ws_stats st;
-	int rc = vz_workspace_build(w, c, data_dir, force, threads, cli->lock_timeout_ms, bar ? show_progress : NULL, &p, &st);
+	/* the HNSW graph of a collection written whole is left to the automatic checkpoint (as a
+	 * bulk insert's index), unless VZ_AUTO_CHECKPOINT=inline: --text answers are ready sooner */
+	const char *mode = getenv("VZ_AUTO_CHECKPOINT");
+	unsigned flags = (force ? VZ_WS_BUILD_FORCE : 0) | (mode && !strcmp(mode, "inline") ? 0 : VZ_WS_BUILD_DEFER_GRAPH);
+	int rc = vz_workspace_build(w, c, data_dir, flags, threads, cli->lock_timeout_ms, bar ? show_progress : NULL, &p, &st);
+	/* a small graph is built here, a large one by a detached `vz checkpoint --if-needed` */
+	if (!rc && !strcmp(st.index, "deferred") &&
+	    vz_cli_auto_checkpoint(cli, data_dir, c->full_name, (uint64_t)st.chunks * c->cfg.dim, threads))
+		st.index = "built";
 	if (rc) { /* where the collection is declared, and why it failed */
 		vz_errorf(cli, "%s:%d: %s", w->path, c->line, vz_last_error());
 		if (json) {

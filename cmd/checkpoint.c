@@ -104,10 +104,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 		char dir[VZ_PATH_MAX];
 		bool ws;
 		if ((rc = vz_cli_collection_dir(cli, names[i], dir, sizeof dir, &ws))) { status = rc; continue; }
-		if (ws) {
-			status = vz_report(cli, vz_fail(VZ_EPERM, "%s is a workspace collection: vz build rebuilds it, there is no WAL to fold", names[i]));
-			continue;
-		}
+		/* a workspace collection: only the graph a build left to the checkpoint (else refused) */
 		double t0 = vz_now();
 		vz_checkpoint_report rep;
 		/* the index is built without the collection's lock: readers and writers go on */
@@ -134,6 +131,9 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 			       (unsigned long long)rep.kept_records, vz_now() - t0, rep.seconds_locked);
 		else if (!rep.checkpointed)
 			vz_infof(cli, "%s: not needed (%llu operation%s in the WAL)", names[i], (unsigned long long)rep.operations, VZ_S(rep.operations));
+		else if (ws)
+			vz_infof(cli, "%s: graph built; generation %llu, %llu live vector%s", names[i], (unsigned long long)now.generation,
+				 (unsigned long long)now.live, VZ_S(now.live));
 		else
 			vz_infof(cli, "%s: folded %llu operation%s; generation %llu, %llu live vector%s", names[i],
 				 (unsigned long long)rep.operations, VZ_S(rep.operations), (unsigned long long)now.generation,

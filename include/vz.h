@@ -519,7 +519,8 @@ typedef struct vz_ws_stats {
 	double seconds;
 	/* vz_workspace_build only: files read (hashed, and embedded when changed); rows written to
 	 * the snapshot anew; its tombstones after the build; and what became of the HNSW graph:
-	 * "kept" (no rows changed), "extended" (by the new rows only) or "built" (whole) */
+	 * "kept" (no rows changed), "extended" (by the new rows only), "built" (whole) or
+	 * "deferred" (VZ_WS_BUILD_DEFER_GRAPH: none yet, vz_checkpoint_dir builds it) */
 	size_t read, appended;
 	uint64_t tombstones;
 	const char *index;
@@ -540,10 +541,14 @@ void vz_set_progress(vz_progress_fn fn, void *ctx);
  * re-reads and re-embeds only added and changed files (all of them with force or when the
  * configuration hash changed), writes the new checkpoint of the collection and its cache.bin
  * under the collection's exclusive lock. Files that vanish while being read are skipped.
- * progress (may be NULL) is called from this thread; st must not be NULL.
+ * progress (may be NULL) is called from this thread; st must not be NULL. flags:
+ * VZ_WS_BUILD_FORCE re-reads every file; VZ_WS_BUILD_DEFER_GRAPH commits a snapshot written
+ * whole without its HNSW graph (not for sq8), which vz_checkpoint_dir builds later (until
+ * then --vector queries scan the rows exactly); an extended snapshot extends the graph as ever.
  * Errors: VZ_ENOENT (the project directory is missing), VZ_EBUSY (lock timeout), VZ_EIO, VZ_EPERM
  * (an unreadable directory), VZ_ENOMEM. */
-int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *c, const char *data_dir, bool force,
+enum { VZ_WS_BUILD_FORCE = 1, VZ_WS_BUILD_DEFER_GRAPH = 2 };
+int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *c, const char *data_dir, unsigned flags,
 		       int threads, int lock_timeout_ms, vz_ws_progress_fn progress, void *ctx, vz_ws_stats *st);
 
 /* What a build of c would do, without writing anything (and without the lock: a build running

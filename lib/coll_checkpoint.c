@@ -107,6 +107,30 @@ static int encode_sq8(struct row_source *src, uint64_t n, uint32_t dim, bool one
 	return VZ_OK;
 }
 
+/* Writes the graph of builder b as ipath (through a temp file), its size and body checksum
+ * into isum for metadata.json. */
+static int write_graph_file(vz_hnsw_builder *b, const char *ipath, const vz_coll_id *id, uint64_t gen, vz_file_sum *isum)
+{
+	vz_tmpfile t;
+	int rc = vz_tmpfile_open(&t, ipath);
+	if (rc) return rc;
+	rc = vz_hnsw_builder_write(b, &t, id, gen);
+	if (!rc) {
+		/* the index's own header carries its body checksum: keep it for metadata.json */
+		unsigned char head[VZ_HEADER_SIZE];
+		vz_file_header h;
+		if (pread(t.fd, head, sizeof head, 0) != (ssize_t)sizeof head ||
+		    vz_header_decode(head, sizeof head, VZ_MAGIC_INDEX, 2, &h))
+			rc = vz_fail(VZ_EINTERNAL, "index.hnsw: could not read back the header just written");
+		isum->present = true;
+		isum->size = t.written;
+		isum->body_checksum = h.body_checksum;
+	}
+	if (rc) vz_tmpfile_abort(&t);
+	else rc = vz_tmpfile_commit_as(&t, ipath);
+	return rc;
+}
+
 /* Writes vectors.bin.new and index.hnsw.new (or, with seg_gen, the files of that segment) for
  * rows [0,n) of src. When base_index is given (and not compacting), its graph holds rows
  * [0, n_base) and only the rest are inserted. */
@@ -132,24 +156,7 @@ static int write_data_files(const char *dir, const vz_config *cfg, const vz_coll
 	else if (!rc && src->on_codes) rc = vz_hnsw_builder_on_codes(b, codes);
 	size_t first = base_index ? n_base : 0; /* rows already in the graph */
 	if (!rc && n > first) rc = vz_hnsw_builder_add(b, first, n - first, threads);
-	vz_tmpfile t;
-	if (!rc) rc = vz_tmpfile_open(&t, ipath);
-	if (!rc) {
-		rc = vz_hnsw_builder_write(b, &t, id, gen);
-		if (!rc) {
-			/* the index's own header carries its body checksum: keep it for metadata.json */
-			unsigned char head[VZ_HEADER_SIZE];
-			vz_file_header h;
-			if (pread(t.fd, head, sizeof head, 0) != (ssize_t)sizeof head ||
-			    vz_header_decode(head, sizeof head, VZ_MAGIC_INDEX, 2, &h))
-				rc = vz_fail(VZ_EINTERNAL, "index.hnsw: could not read back the header just written");
-			isum->present = true;
-			isum->size = t.written;
-			isum->body_checksum = h.body_checksum;
-		}
-		if (rc) vz_tmpfile_abort(&t);
-		else rc = vz_tmpfile_commit_as(&t, ipath);
-	}
+	if (!rc) rc = write_graph_file(b, ipath, id, gen, isum);
 	vz_hnsw_builder_free(b);
 	free(ranges);
 	free(codes);
@@ -176,6 +183,7 @@ static int commit_checkpoint(const char *dir, const vz_meta *m)
 		    (rc = vz_path_fmt(p[2], sizeof p[2], "%s/%s.prev", dir, names[i])))
 			break;
 		if (access(p[0], F_OK) == 0 && (rc = vz_io_rename(p[0], p[2]))) break;
+		if (i == 1 && !m->index.present) continue; /* a workspace graph deferred: the old one goes */
 		rc = vz_io_rename(p[1], p[0]);
 	}
 	/* the new log, written before the commit, replaces the folded one */
@@ -605,6 +613,71 @@ static int checkpoint_switch(const char *dir, const char *stage, uint64_t snap_g
 	return rc;
 }
 
+/* The deferred graph of the workspace collection *cp (open for reading under the shared lock,
+ * the checkpoint lock held): built from the mapped vectors.bin without the collection's lock
+ * (a build may go on meanwhile), written to the stage, then under the exclusive lock, when the
+ * collection is still of the generation it was built for and has no graph, renamed to
+ * index.hnsw and named in metadata.json (the commit point). The generation stays, so that
+ * postings.bin and cache.bin remain those of the snapshot; an index.hnsw that a crash left
+ * unnamed is ignored by readers and replaced here. A build that committed another snapshot
+ * meanwhile: its graph is built again, at most three times, then VZ_EBUSY. */
+static int workspace_graph(const char *dir, const char *stage, vz_collection **cp, int threads, int lock_timeout_ms,
+			   vz_checkpoint_report *rep)
+{
+	int rc = VZ_OK;
+	for (int pass = 0; pass < 3; pass++) {
+		vz_collection *c = *cp;
+		if (pass) {
+			vz_collection_close(c);
+			*cp = c = NULL;
+			if ((rc = vz_coll_open_in(dir, VZ_OPEN_READ, lock_timeout_ms, VZ_WAL_SCAN_STOP, false, cp))) return rc;
+			c = *cp;
+			if (!c->meta.workspace || c->meta.rows == 0 || c->meta.index.present) return VZ_OK; /* done by another */
+		}
+		vz_lock_release(&c->lock);
+		const vz_config *cfg = &c->meta.cfg;
+		uint64_t gen = c->meta.generation, n = c->meta.rows;
+		char staged[VZ_PATH_MAX], ipath[VZ_PATH_MAX];
+		vz_hnsw_params p = { .m = cfg->m, .ef_construction = cfg->ef_construction, .seed = 42, .sq8 = false };
+		vz_hnsw_builder *b = NULL;
+		vz_file_sum isum = { 0 };
+		if ((rc = vz_io_remove_tree(stage)) || (rc = vz_io_mkdir(stage, 0755, false)) ||
+		    (rc = vz_path_fmt(staged, sizeof staged, "%s/index.hnsw", stage)) || (rc = vz_path_fmt(ipath, sizeof ipath, "%s/index.hnsw", dir)))
+			return rc;
+		rc = vz_hnsw_builder_new(cfg->dim, cfg->metric, &p, c->vec.vectors, n, &b);
+		if (!rc) rc = vz_hnsw_builder_add(b, 0, n, threads);
+		if (!rc) rc = write_graph_file(b, staged, &c->meta.id, gen, &isum);
+		vz_hnsw_builder_free(b);
+		if (rc) return rc;
+		vz_lock lk = VZ_LOCK_INIT;
+		if ((rc = vz_collection_lock(dir, VZ_LOCK_EXCLUSIVE, lock_timeout_ms, &lk))) return rc;
+		double t0 = vz_coll_wall_now();
+		vz_meta m;
+		bool again = false;
+		if ((rc = vz_meta_read(dir, &m))) {
+			vz_lock_release(&lk);
+			return rc;
+		}
+		if (m.generation != gen || m.rows != n || m.index.present) {
+			again = !m.index.present && m.rows > 0; /* another snapshot, still without a graph */
+		} else {
+			m.index = isum;
+			if (!(rc = vz_io_rename(staged, ipath)) && !(rc = vz_io_fsync_dir(dir))) rc = vz_meta_write(dir, &m);
+			if (!rc) {
+				rep->checkpointed = true;
+				rep->generation = gen;
+				rep->rows = m.rows;
+				rep->live = m.live;
+			}
+		}
+		vz_meta_free(&m);
+		rep->seconds_locked += vz_coll_wall_now() - t0;
+		vz_lock_release(&lk);
+		if (rc || !again) return rc;
+	}
+	return vz_fail(VZ_EBUSY, "%s: builds kept replacing the snapshot whose graph was being built; nothing was switched", dir);
+}
+
 int vz_checkpoint_dir(const char *dir, unsigned flags, int threads, int lock_timeout_ms, vz_checkpoint_report *rep)
 {
 	vz_checkpoint_report local;
@@ -631,7 +704,14 @@ int vz_checkpoint_dir(const char *dir, unsigned flags, int threads, int lock_tim
 		rc = vz_fail(VZ_EINTERNAL, "%s: could not be opened for reading, but could for writing", dir);
 		goto out;
 	}
-	if (c->meta.workspace) { rc = vz_fail(VZ_EPERM, "workspace collections are rebuilt by vz build, not checkpointed"); goto out; }
+	if (c->meta.workspace) {
+		/* the one thing a checkpoint does for a workspace collection: the graph a build left
+		 * to it; with one, nothing is due (an explicit checkpoint is refused, as ever) */
+		if (c->meta.rows > 0 && !c->meta.index.present) rc = workspace_graph(dir, stage, &c, threads, lock_timeout_ms, rep);
+		else if (!(flags & (VZ_CHECKPOINT_IF_NEEDED | VZ_CHECKPOINT_WAIT)))
+			rc = vz_fail(VZ_EPERM, "%s: a workspace collection: vz build rebuilds it, there is no WAL to fold", dir);
+		goto out;
+	}
 	rep->operations = c->wal_ops;
 	if ((flags & VZ_CHECKPOINT_IF_NEEDED) && !vz_collection_checkpoint_due(c)) goto out;
 	if (!vz_id_is_set(&c->meta.id)) {
@@ -699,7 +779,7 @@ out:
 }
 
 int vz_collection_write_snapshot(const char *dir, const vz_config *cfg, const vz_row *in, size_t n, int threads,
-				 uint64_t generation, const char *extra_json)
+				 uint64_t generation, const char *extra_json, bool defer_graph)
 {
 	int rc = vz_config_validate(cfg);
 	if (rc) return rc;
@@ -735,7 +815,9 @@ int vz_collection_write_snapshot(const char *dir, const vz_config *cfg, const vz
 	m.extra_json = extra;
 	struct row_source src = { .packed = vecs, .first_new = n };
 	m.base_generation = generation;
-	if (!rc && n) rc = write_data_files(dir, cfg, &m.id, generation, &src, rows, n, NULL, 0, default_threads(threads), &m.vectors, &m.index, 0);
+	if (!rc && n)
+		rc = write_data_files(dir, cfg, &m.id, generation, &src, rows, n, NULL, 0, default_threads(threads), &m.vectors,
+				      defer_graph ? NULL : &m.index, 0);
 	if (!rc) rc = commit_checkpoint(dir, &m);
 	if (!rc) {
 		char lock[VZ_PATH_MAX];

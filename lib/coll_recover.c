@@ -125,7 +125,7 @@ static int rebuild_from_sources(const char *dir, int threads, int lock_timeout_m
 		char meta_path[VZ_PATH_MAX];
 		if (strcmp(named, name) && !vz_path_fmt(meta_path, sizeof meta_path, "%s/metadata.json", dir)) vz_io_unlink(meta_path, true);
 		vz_ws_stats st;
-		rc = vz_workspace_build(w, wc, data, true, threads, lock_timeout_ms, NULL, NULL, &st);
+		rc = vz_workspace_build(w, wc, data, VZ_WS_BUILD_FORCE, threads, lock_timeout_ms, NULL, NULL, &st);
 		if (!rc) {
 			int problems;
 			rep->rebuilt_from_sources = true;

@@ -211,6 +211,7 @@ void vz_coll_unload(struct vz_collection *c)
 {
 	delta_clear(c);
 	vz_hnsw_unpack(&c->index);
+	vz_collection_read_done(c);
 	if (c->has_vec) vz_vectors_close(&c->vec);
 	if (c->rerank_fd >= 0) close(c->rerank_fd);
 	c->rerank_fd = -1;
@@ -429,8 +430,9 @@ int vz_coll_load(struct vz_collection *c, enum vz_wal_scan_mode scan, bool index
 			return vz_fail(vz_err_from_errno(errno), "%s: open: %s", path, strerror(errno));
 		if ((rc = vz_meta_check_header(&c->meta, "vectors.bin", &c->vec.header, true)))
 			return vz_fail_prefix(rc, "%s: ", c->dir);
-		rc = VZ_ENOENT; /* VZ_OPEN_NO_INDEX: as a missing index.hnsw, without the error */
-		if (!(c->flags & VZ_OPEN_NO_INDEX)) {
+		rc = VZ_ENOENT; /* VZ_OPEN_NO_INDEX, or a graph not built yet: as a missing index.hnsw, without the error */
+		bool want_index = !(c->flags & VZ_OPEN_NO_INDEX) && c->meta.index.present;
+		if (want_index) {
 			if ((rc = vz_settle_data_file(c->dir, "index.hnsw", VZ_MAGIC_INDEX, c->meta.base_generation, write, path, sizeof path))) return rc;
 			rc = vz_map_file(path, &c->index_map);
 		}
@@ -441,7 +443,7 @@ int vz_coll_load(struct vz_collection *c, enum vz_wal_scan_mode scan, bool index
 			if (rc) vz_fail_prefix(rc, "%s: ", path);
 			else if ((rc = vz_meta_check_header(&c->meta, "index.hnsw", &h, true))) vz_fail_prefix(rc, "%s: ", c->dir);
 		}
-		if (rc && !index_optional && !(c->flags & VZ_OPEN_NO_INDEX)) {
+		if (rc && !index_optional && want_index) {
 			if (rc == VZ_ENOENT || rc == VZ_ECORRUPT) vz_fail_prefix(rc, "index unusable (run vz recover to rebuild it): ");
 			return rc;
 		}

@@ -98,6 +98,19 @@ int vz_coll_open_in(const char *dir, unsigned flags, int timeout, enum vz_wal_sc
 /* ---- coll_query.c ---- */
 bool vz_coll_skip_base(void *ctx, uint32_t row);
 
+/* vz_collection_warm reads the base graph with pread (vz_hnsw_index.by_read) when the queries
+ * visit under 1/VZ_READ_SPARSE of its rows (a query visits some 16 x ef nodes): one query at
+ * ef 64 from 33k rows up. */
+#define VZ_READ_SPARSE 32
+/* ... and index.hnsw and vectors.bin together are larger than this: more than half a
+ * millisecond of page-table entries (vz_map_prefault's budget) enters at best. */
+#define VZ_READ_BYTES ((size_t)1 << 30)
+/* Has the base graph read with pread (vz_hnsw_index.by_read); false when it cannot be (no
+ * float graph, sq8, loaded, or the files in place are not the ones mapped). */
+bool vz_coll_read_by_pread(struct vz_collection *c);
+/* Closes the descriptors of a graph read with pread: searches read the mapping again (nothing when it is not read so). */
+void vz_collection_read_done(struct vz_collection *c);
+
 /* ---- coll_where.c ---- */
 /* What a filtered search passes its skip function: the rows vz_coll_skip_base skips (when
  * base_skips) and those whose payload fails f. */

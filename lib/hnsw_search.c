@@ -95,13 +95,60 @@ void hnsw_sq8_query_prepare(const struct graph *g, const float *q, float *buf, s
 	}
 }
 
+/* Reads len bytes at p, a pointer into the mapping that starts at base, from fd (the file
+ * mapped there) into dst; false, with rd->err set on the first failure, when it could not. */
+static bool reader_get(struct hnsw_reader *rd, int fd, const unsigned char *base, const char *file, const void *p, void *dst,
+		       size_t len)
+{
+	uint64_t off = (uint64_t)((const unsigned char *)p - base);
+	ssize_t got = pread(fd, dst, len, (off_t)off);
+	if (got == (ssize_t)len) return true;
+	if (!rd->err) {
+		rd->err = got < 0 ? vz_err_from_errno(errno) : VZ_ECORRUPT;
+		rd->err_errno = got < 0 ? errno : 0;
+		rd->err_file = file;
+		rd->err_off = off;
+	}
+	return false;
+}
+
+const float *hnsw_read_vector(const struct graph *g, uint32_t node)
+{
+	struct hnsw_reader *rd = g->rd;
+	const float *v = g->vectors + (size_t)node * g->vstride;
+	return reader_get(rd, rd->vec_fd, rd->vec_base, "vectors.bin", v, rd->vbuf, sizeof(float) * g->dim) ? rd->vbuf : NULL;
+}
+
+/* read_links of a graph read by pread: the list into buf (1 + m0 words), its ids from buf[1] */
+static const uint32_t *read_links_pread(const struct graph *g, uint32_t node, uint32_t lev, uint32_t *buf, uint32_t cap, uint32_t *count)
+{
+	struct hnsw_reader *rd = g->rd;
+	const uint32_t *l;
+	if (lev == 0) {
+		l = g->links0 + (size_t)node * g->lstride;
+	} else {
+		uint32_t base;
+		if (!reader_get(rd, rd->index_fd, rd->index_base, "index.hnsw", g->upper_index + node, &base, sizeof base) || base == NONE)
+			return buf;
+		uint64_t off = (uint64_t)base + (uint64_t)(lev - 1) * (1 + g->m);
+		if (off + 1 + g->m > g->upper_len) return buf;
+		l = g->upper + off;
+	}
+	if (!reader_get(rd, rd->index_fd, rd->index_base, "index.hnsw", l, buf, sizeof(uint32_t) * (1 + (size_t)(lev ? g->m : g->m0))))
+		return buf;
+	*count = buf[0] < cap ? buf[0] : cap;
+	return buf + 1;
+}
+
 /* A node's neighbour list at lev (at most cap ids; *count of them): while building, copied
  * into buf under the node's stripe lock, as other threads rewrite lists; in a finished graph,
- * read in place (the copy was 2% of a query's time on Fashion-MNIST). */
+ * read in place (the copy was 2% of a query's time on Fashion-MNIST), or with pread into buf
+ * (1 + m0 words) when the graph is read so. */
 static inline const uint32_t *read_links(const struct search_ctx *s, uint32_t node, uint32_t lev, uint32_t *buf, uint32_t cap,
 					 uint32_t *count)
 {
 	*count = 0;
+	if (s->g->rd) return read_links_pread(s->g, node, lev, buf, cap, count);
 	const uint32_t *l = links_at(s->g, node, lev);
 	if (!l) return buf;
 	if (!s->locks) {
@@ -184,11 +231,11 @@ void hnsw_search_level(struct search_ctx *s, uint32_t ep, float ep_d, uint32_t l
 			uint32_t nb = nbs[i];
 			if (nb >= g->n || !visit(s->vis, nb)) continue;
 			todo[t++] = nb;
-			__builtin_prefetch(row_of(s, nb));
+			if (!g->rd) __builtin_prefetch(row_of(s, nb));
 		}
 		for (uint32_t i = 0; i < t; i++) {
 			uint32_t nb = todo[i];
-			if (i + 1 < t) prefetch_rest(row_of(s, todo[i + 1]), row_bytes);
+			if (i + 1 < t && !g->rd) prefetch_rest(row_of(s, todo[i + 1]), row_bytes);
 			float d = node_dist(s, nb);
 			if (s->top.n < ef || d < bound) {
 				/* a filter that skips most rows keeps top short, so that every node
@@ -198,7 +245,7 @@ void hnsw_search_level(struct search_ctx *s, uint32_t ep, float ep_d, uint32_t l
 				heap_push(&s->cand, (pair){ d, nb }, false);
 				/* the links of the node expanded next, as hnswlib does (not those of every
 				 * neighbour: most are never expanded) */
-				__builtin_prefetch(g->links0 + (size_t)s->cand.a[0].id * g->lstride);
+				if (!g->rd) __builtin_prefetch(g->links0 + (size_t)s->cand.a[0].id * g->lstride);
 				if (!s->skip || !s->skip(s->skip_ctx, nb)) {
 					heap_push(&s->top, (pair){ d, nb }, true);
 					if (s->top.n > ef) heap_pop(&s->top, true);
@@ -321,7 +368,10 @@ int vz_hnsw_pack(vz_hnsw_index *idx, const float *vectors, bool mapped)
 	if (p == MAP_FAILED) return vz_fail(VZ_ENOMEM, "out of memory to load the index (%zu bytes)", bytes);
 	/* no MADV_HUGEPAGE: measured on this project's VMs, 2 MiB pages made the load slower
 	 * (compaction, zeroing) and the searches after it no faster (QPS medians 0.62 -> 0.82
-	 * of hnswlib's on 1M x 128 without them) */
+	 * of hnswlib's on 1M x 128 without them). Measured again (10,000 queries, ef 80, one
+	 * thread, `vz query --batch` process CPU time, 5 interleaved pairs, load 10): 1M x 128
+	 * 3.3 -> 4.5 s with them, 43% of it clear_page_erms zeroing fresh 2 MiB pages (the VM
+	 * backs each on first touch), though 100k x 128 gained (585 -> 520 ms). */
 	const size_t batch = 1024; /* nodes copied between drops: a few MiB held twice at most */
 	for (size_t i = 0; i < idx->count; i++) {
 		memcpy(p + i * stride, idx->links0 + i * (1 + idx->m0), (1 + (size_t)idx->m0) * sizeof(uint32_t));
@@ -364,6 +414,11 @@ int vz_hnsw_search(const vz_hnsw_index *idx, const float *vectors, const float *
 	if (idx->count == 0 || k == 0) return VZ_OK;
 	struct graph g;
 	graph_of_index(idx, vectors, &g);
+	struct hnsw_reader rd = { .index_fd = idx->read_index_fd, .vec_fd = idx->read_vec_fd, .index_base = idx->data, .vec_base = idx->read_vec_base };
+	if (idx->by_read && !idx->packed && !g.sq_codes) {
+		if (!(rd.vbuf = malloc(sizeof(float) * g.dim))) return vz_fail(VZ_ENOMEM, "out of memory");
+		g.rd = &rd;
+	}
 	if (ef < k) ef = k;
 	struct sq8_query sq = { 0 };
 	bool use_sq = g.sq_codes != NULL;
@@ -404,12 +459,16 @@ int vz_hnsw_search(const vz_hnsw_index *idx, const float *vectors, const float *
 			}
 			qsort(all, n, sizeof(pair), pair_cmp);
 		}
+		if (!rc && rd.err)
+			rc = vz_fail(rd.err, "%s: reading at offset %llu: %s", rd.err_file, (unsigned long long)rd.err_off,
+				     rd.err_errno ? strerror(rd.err_errno) : "the file is shorter than when it was opened");
 		for (size_t i = 0; !rc && i < n && i < k; i++) out[i] = (vz_hit){ all[i].id, all[i].d };
 		if (!rc) *nout = n < k ? n : k;
 	}
 	hnsw_ctx_free(&s);
 	free(buf);
 	free(sq.r);
+	free(rd.vbuf);
 	return rc;
 }
 

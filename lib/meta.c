@@ -234,7 +234,9 @@ int vz_meta_read(const char *dir, vz_meta *m)
 	if (!json_is_object(files)) { rc = vz_fail(VZ_ECORRUPT, "field \"files\" is missing"); goto out; }
 	if ((rc = file_sum_from_json(files, "vectors.bin", &m->vectors))) goto out;
 	if ((rc = file_sum_from_json(files, "index.hnsw", &m->index))) goto out;
-	if (m->rows > 0 && (!m->vectors.present || !m->index.present)) {
+	/* a workspace collection's graph may not be built yet: it lists no index.hnsw then (a
+	 * detached vz checkpoint adds it, vz-format(5) "Deferred graph") */
+	if (m->rows > 0 && (!m->vectors.present || (!m->index.present && !m->workspace))) {
 		rc = vz_fail(VZ_ECORRUPT, "rows > 0 but vectors.bin or index.hnsw is not listed");
 		goto out;
 	}

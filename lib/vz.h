@@ -490,6 +490,16 @@ typedef struct vz_hnsw_index {
 	 * vz_hnsw_open sets): read the vectors argument. */
 	int rerank_fd;
 	uint64_t rerank_off;
+	/* by_read (set by the collection for a few queries on a large index, false from
+	 * vz_hnsw_open): a search of the unpacked float graph reads each link list and vector it
+	 * visits with pread, from read_index_fd (the file mapped at data) and read_vec_fd (the
+	 * file whose mapping starts at read_vec_base, where the vectors argument points), at the
+	 * offset it has in its mapping: a page fault per scattered node, and the page-table
+	 * entries torn down at exit, cost some three times a read (hnsw_internal.h). Descriptors
+	 * not owned; the answers are the same bytes. A failed or short read fails the search. */
+	bool by_read;
+	int read_index_fd, read_vec_fd;
+	const unsigned char *read_vec_base;
 } vz_hnsw_index;
 int vz_hnsw_builder_new(uint32_t dim, enum vz_metric metric, const vz_hnsw_params *p,
                         const float *vectors, size_t capacity, vz_hnsw_builder **out);
@@ -666,9 +676,10 @@ typedef struct vz_row {
  * caller, or be private to it): vectors.bin and index.hnsw (built with `threads` threads; 1
  * gives a byte-identical result for the same input), then metadata.json as the commit point.
  * extra_json is text inserted as extra members of metadata.json's top-level object (e.g.
- * "\"workspace\":{...}"), or NULL. Used by workspace builds, bulk loads and restores. */
+ * "\"workspace\":{...}"), or NULL. Used by workspace builds, bulk loads and restores.
+ * defer_graph: no index.hnsw (metadata.json lists none); vz_checkpoint_dir builds it later. */
 int vz_collection_write_snapshot(const char *dir, const vz_config *cfg, const vz_row *rows, size_t n,
-				 int threads, uint64_t generation, const char *extra_json);
+				 int threads, uint64_t generation, const char *extra_json, bool defer_graph);
 
 /* Writes the next snapshot of the workspace collection in dir (locked by the caller): its
  * committed rows in their order, those numbered in dead[] now tombstones, then the rows of
@@ -690,11 +701,13 @@ void vz_collection_preload(vz_collection *c);
  * A first query on a million rows otherwise takes a hundred page faults at some 40 us each
  * in a VM; entered in one call they cost 1.4 ms (6.7 -> 4.2 ms with the query). */
 void vz_collection_prefault(vz_collection *c);
-/* Readies c for nq queries at ef (0: the collection's ef_search) by the one of the two above
- * that pays: vz_collection_preload when the batch visits about as many nodes as there are
- * (a query visits some 16 x ef), else vz_collection_prefault. A thousand queries visit most
- * of a million rows but a quarter of ten million: loading those whole took 7 GiB and longer
- * than the queries. */
+/* Readies c for nq queries at ef (0: the collection's ef_search) by what pays:
+ * vz_collection_preload when the batch visits about as many nodes as there are (a query visits
+ * some 16 x ef); else vz_collection_prefault, unless the batch visits under a 32nd of the rows
+ * and index.hnsw and vectors.bin are over 1 GiB together: then the base graph is read with
+ * pread (vz_hnsw_index.by_read; 10M x 128, one query: 7.8 -> 3.3 ms of CPU). A thousand
+ * queries visit most of a million rows but a quarter of ten million: loading those whole took
+ * 7 GiB and longer than the queries. */
 void vz_collection_warm(vz_collection *c, size_t nq, size_t ef);
 
 /* ---- the write-ahead log (lib/wal.c) ----

@@ -404,7 +404,8 @@ static int ensure_vectors(ws_cache *c, const vz_bm25 *m)
 }
 
 /* Writes the snapshot of cache c: rows in file order, chunk order (each file's first_row set). */
-static int write_snapshot(const char *dir, const char *extra, const vz_ws_collection *wc, ws_cache *c, const vz_bm25 *m, int threads)
+static int write_snapshot(const char *dir, const char *extra, const vz_ws_collection *wc, ws_cache *c, const vz_bm25 *m, int threads,
+			  bool defer_graph)
 {
 	vz_row *rows = NULL;
 	size_t n = 0;
@@ -416,7 +417,7 @@ static int write_snapshot(const char *dir, const char *extra, const vz_ws_collec
 	}
 	int rc = ensure_vectors(c, m);
 	if (!rc) rc = make_rows(c, false, &rows, &n, &ids, &pls);
-	if (!rc) rc = vz_collection_write_snapshot(dir, &wc->cfg, rows, n, threads, c->generation, extra);
+	if (!rc) rc = vz_collection_write_snapshot(dir, &wc->cfg, rows, n, threads, c->generation, extra, defer_graph);
 	free(rows);
 	vz_buf_free(&ids);
 	vz_buf_free(&pls);
@@ -649,10 +650,11 @@ static int read_changed(const vz_ws_collection *wc, const vz_bm25 *model, const 
 	return VZ_OK;
 }
 
-int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const char *data_dir, bool force,
+int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const char *data_dir, unsigned flags,
 		       int threads, int lock_timeout_ms, vz_ws_progress_fn progress, void *ctx, vz_ws_stats *st)
 {
 	double t0 = vz_now();
+	bool force = flags & VZ_WS_BUILD_FORCE;
 	memset(st, 0, sizeof *st);
 	st->index = "kept";
 	char dir[VZ_PATH_MAX], cpath[VZ_PATH_MAX];
@@ -819,10 +821,13 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		if (extensible && rows_fit(&old, meta_rows) && rows_fit(&cur, meta_rows) && dead * 5 <= meta_rows + added)
 			rc = extend_snapshot(dir, (const char *)extra.data, &old, &cur, threads);
 		if (rc == VZ_EINVAL || rc == VZ_ECORRUPT) { /* too many tombstones, no graph to extend, or a damaged one */
-			st->index = "built";
+			/* the graph, the most of a first build's time, can wait for a detached checkpoint:
+			 * --text queries never use it, --vector ones scan the rows until it is there */
+			bool defer = (flags & VZ_WS_BUILD_DEFER_GRAPH) && wc->cfg.quantization != VZ_QUANT_SQ8 && st->chunks > 0;
+			st->index = defer ? "deferred" : "built";
 			st->appended = st->chunks;
 			st->tombstones = 0;
-			rc = write_snapshot(dir, (const char *)extra.data, wc, &cur, model, threads);
+			rc = write_snapshot(dir, (const char *)extra.data, wc, &cur, model, threads, defer);
 		}
 		if (rc) goto out;
 		if ((rc = vz_settle_data_file(dir, "postings.bin", VZ_MAGIC_POSTINGS, cur.generation, true, settled, sizeof settled))) goto out;

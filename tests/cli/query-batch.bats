@@ -71,3 +71,20 @@ assert all(len(r["results"]) == 5 for r in rows), "five results each"' "$BATS_TE
 	run "$VZ" query c --batch "$BATS_TEST_TMPDIR/q.jsonl" -k 5 --threads 2
 	[ "$status" -eq 0 ] || [ "$status" -eq 65 ] || fail "status $status"
 }
+
+@test "query: single queries and a short batch at a small ef print what a loaded batch prints" {
+	# ef 2 visits some 32 of the 2000 rows, under a 32nd: the one-shot path (the mapping,
+	# prefaulted, or a pread per node on a larger collection); 1200 queries load the index
+	python3 -c '
+import json, sys
+for l in open(sys.argv[1]).readlines()[:20]: print(json.dumps(json.loads(l)["vector"]))' "$BATS_TEST_TMPDIR/q.jsonl" > "$BATS_TEST_TMPDIR/v20"
+	while read -r v; do
+		"$VZ" query c --vector "$v" -k 5 --ef 2 | cut -f2
+	done < "$BATS_TEST_TMPDIR/v20" > "$BATS_TEST_TMPDIR/want20"
+	"$VZ" query c --batch "$BATS_TEST_TMPDIR/q.jsonl" -k 5 --ef 2 --threads 1 > "$BATS_TEST_TMPDIR/b"
+	assert_equal "$(head -n 100 "$BATS_TEST_TMPDIR/b" | cut -f3)" "$(cat "$BATS_TEST_TMPDIR/want20")"
+	# and a short batch of them prints the same lines as the long one
+	head -n 20 "$BATS_TEST_TMPDIR/q.jsonl" > "$BATS_TEST_TMPDIR/q20.jsonl"
+	"$VZ" query c --batch "$BATS_TEST_TMPDIR/q20.jsonl" -k 5 --ef 2 > "$BATS_TEST_TMPDIR/s"
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/s")" "$(head -n 100 "$BATS_TEST_TMPDIR/b")"
+}

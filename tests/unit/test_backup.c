@@ -159,7 +159,7 @@ TEST(backup_round_trip_dynamic_and_workspace)
 		snprintf(ids[i], sizeof ids[i], "w%d", i);
 		rows[i] = (vz_row){ ids[i], strlen(ids[i]), vecs[i], NULL, 0 };
 	}
-	CHECK_OK(vz_collection_write_snapshot(DATA "/workspace/p/w", &cfg, rows, 20, 1, 1, NULL));
+	CHECK_OK(vz_collection_write_snapshot(DATA "/workspace/p/w", &cfg, rows, 20, 1, 1, NULL, false));
 
 	const char *names[] = { "c", "p/w" };
 	vz_backup_options o = opts();

@@ -1,10 +1,13 @@
 /* test_query_batch.c: vz_collection_query_batch answers every query exactly as
  * vz_collection_query does, in query order, with any number of threads, short batches and long
  * ones (which load the index first); a failing query or a caller that says stop ends the batch
- * after exactly the queries before it. */
+ * after exactly the queries before it. A few queries on a large index read it with pread
+ * (vz_hnsw_index.by_read) and answer the same; a file changed under them fails the query. */
 #include "t.h"
+#include "../../lib/collection_internal.h"
 
 #include <math.h>
+#include <unistd.h>
 
 #define DIM 16
 #define ROWS 3000
@@ -205,5 +208,117 @@ TEST(a_failing_query_or_a_stop_ends_the_batch_after_the_queries_before_it)
 		got_free(&g);
 		vz_collection_close(c);
 	}
+	release(&q);
+}
+
+/* ef 5 from one query visits some 80 rows, under 1/VZ_READ_SPARSE of ROWS */
+#define SPARSE_EF 5
+
+TEST(a_few_queries_read_the_graph_with_pread_and_answer_the_same_bytes)
+{
+	CHECK((uint64_t)SPARSE_EF * 16 * VZ_READ_SPARSE < ROWS);
+	build("p", VZ_METRIC_EUCLIDEAN);
+	struct data q = make(200, 7);
+	/* mapped: a handle never warmed */
+	vz_collection *m = open_read("p");
+	struct got want = got_new(200);
+	vz_result r[K];
+	size_t n;
+	for (size_t i = 0; i < 200; i++) {
+		CHECK_OK(vz_collection_query(m, q.vecs + i * DIM, K, SPARSE_EF, r, &n));
+		collect(&want, i, r, n);
+	}
+	CHECK(!m->index.by_read);
+	vz_collection_close(m);
+	CHECK_INT(want.n[0], K);
+	/* read with pread, a short batch on 1 and 2 threads: the same ids and distances (files this
+	 * small are prefaulted and read through the mapping: vz_collection_warm reads files over
+	 * VZ_READ_BYTES so) */
+	for (int threads = 1; threads <= 2; threads++) {
+		vz_collection *c = open_read("p");
+		vz_collection_warm(c, 1, SPARSE_EF);
+		CHECK(!c->index.by_read);
+		CHECK(vz_coll_read_by_pread(c));
+		CHECK(c->index.by_read);
+		CHECK(c->index.read_index_fd >= 0 && c->index.read_vec_fd >= 0);
+		struct got g = got_new(200);
+		CHECK_OK(vz_collection_query_batch(c, q.vecs, 2, K, SPARSE_EF, threads, collect, &g));
+		check_same(&want, &g, 2);
+		CHECK(c->index.by_read);
+		vz_collection_close(c);
+		got_free(&g);
+	}
+	/* a batch that visits more than that is prefaulted, not read; a long one is loaded, and
+	 * the descriptors of an earlier short one are closed */
+	vz_collection *c = open_read("p");
+	CHECK(vz_coll_read_by_pread(c));
+	vz_collection_warm(c, 1, SPARSE_EF);
+	CHECK(c->index.by_read);
+	struct got g = got_new(200);
+	CHECK_OK(vz_collection_query_batch(c, q.vecs, 200, K, SPARSE_EF, 1, collect, &g));
+	check_same(&want, &g, 200);
+	CHECK(c->index.by_read);
+	vz_collection_warm(c, 1500, 64);
+	CHECK(!c->index.by_read);
+	CHECK(c->index.packed != NULL);
+	vz_collection_close(c);
+	got_free(&g);
+	got_free(&want);
+	release(&q);
+}
+
+TEST(a_graph_read_with_pread_that_shrinks_under_the_handle_fails_the_query_naming_the_file)
+{
+	build("s", VZ_METRIC_EUCLIDEAN);
+	struct data q = make(1, 3);
+	vz_collection *c = open_read("s");
+	CHECK(vz_coll_read_by_pread(c));
+	CHECK(c->index.by_read);
+	/* cut index.hnsw to its header (as no writer of vz does: the reads find the file short) */
+	CHECK_INT(truncate("data/dynamic/s/index.hnsw", 64), 0);
+	vz_result r[K];
+	size_t n = 99;
+	CHECK_INT(vz_collection_query(c, q.vecs, K, SPARSE_EF, r, &n), VZ_ECORRUPT);
+	CHECK_INT(n, 0);
+	CHECK(strstr(vz_last_error(), "index.hnsw: reading at offset ") != NULL);
+	CHECK(strstr(vz_last_error(), "the file is shorter than when it was opened") != NULL);
+	vz_collection_close(c);
+	/* opened again, the cut index is refused as unusable, and vz verify's checks name it */
+	vz_collection *again;
+	CHECK_INT(vz_collection_open("data/dynamic/s", VZ_OPEN_READ, 1000, &again), VZ_ECORRUPT);
+	CHECK(strstr(vz_last_error(), "index unusable") != NULL);
+	release(&q);
+}
+
+TEST(a_file_replaced_since_the_open_is_not_read_with_pread)
+{
+	build("x", VZ_METRIC_EUCLIDEAN);
+	struct data q = make(1, 4);
+	vz_collection *c = open_read("x");
+	struct got want = got_new(1);
+	vz_result r[K];
+	size_t n;
+	CHECK_OK(vz_collection_query(c, q.vecs, K, SPARSE_EF, r, &n));
+	collect(&want, 0, r, n);
+	/* a new index.hnsw in its place while the handle maps the old one: a copy with one byte
+	 * of its header's generation changed, renamed over it */
+	char *bytes;
+	size_t len;
+	CHECK_OK(vz_read_file("data/dynamic/x/index.hnsw", 1u << 30, &bytes, &len));
+	bytes[16] ^= 1;
+	FILE *f = fopen("data/dynamic/x/index.hnsw.tmp", "wb");
+	CHECK(f && fwrite(bytes, 1, len, f) == len && fclose(f) == 0);
+	free(bytes);
+	CHECK_INT(rename("data/dynamic/x/index.hnsw.tmp", "data/dynamic/x/index.hnsw"), 0);
+	/* its header is not the mapped one: the graph is not read from it, and the mapping answers */
+	CHECK(!vz_coll_read_by_pread(c));
+	CHECK(!c->index.by_read);
+	struct got g = got_new(1);
+	CHECK_OK(vz_collection_query(c, q.vecs, K, SPARSE_EF, r, &n));
+	collect(&g, 0, r, n);
+	check_same(&want, &g, 1);
+	vz_collection_close(c);
+	got_free(&g);
+	got_free(&want);
 	release(&q);
 }

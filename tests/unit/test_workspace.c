@@ -557,6 +557,60 @@ TEST(ws_cache_rows_checked_by_verify)
 	vz_workspace_free(w);
 }
 
+/* VZ_WS_BUILD_DEFER_GRAPH: the snapshot without index.hnsw (verify clean, vector queries by an
+ * exact scan), then vz_checkpoint_dir adds the graph at the same generation; an incremental
+ * build without a graph writes the snapshot whole and defers again. */
+TEST(ws_deferred_graph_added_by_the_checkpoint)
+{
+	mkdir("p", 0755);
+	for (int i = 0; i < 8; i++) {
+		char path[32], text[64];
+		snprintf(path, sizeof path, "p/n%d.md", i);
+		snprintf(text, sizeof text, "# Note %d\nwords about topic %d\n", i, i);
+		put(path, text);
+	}
+	vz_workspace *w = load_ok("defaults: { embedding: { dimension: 8 } }\n"
+				  "projects:\n  - name: p\n    path: p\n    collections:\n      - name: c\n");
+	vz_ws_stats st;
+	const char *dir = "data/workspace/p/c";
+	CHECK_OK(vz_workspace_build(w, &w->collections[0], "data", VZ_WS_BUILD_DEFER_GRAPH, 1, 1000, NULL, NULL, &st));
+	CHECK_STR(st.index, "deferred");
+	struct stat sb;
+	CHECK(stat("data/workspace/p/c/index.hnsw", &sb) != 0);
+	int problems = -1;
+	CHECK_OK(vz_collection_verify(dir, false, 1000, NULL, NULL, &problems));
+	CHECK_INT(problems, 0);
+	put("p/n3.md", "# Note 3\nwords about topic three, changed\n");
+	CHECK_OK(vz_workspace_build(w, &w->collections[0], "data", VZ_WS_BUILD_DEFER_GRAPH, 1, 1000, NULL, NULL, &st));
+	CHECK_STR(st.index, "deferred"); /* no graph to extend: written whole, deferred again */
+	CHECK(stat("data/workspace/p/c/index.hnsw", &sb) != 0);
+	vz_collection *c;
+	vz_collection_stats cs;
+	CHECK_OK(vz_collection_open(dir, VZ_OPEN_READ, 1000, &c));
+	vz_collection_stats_get(c, &cs);
+	uint64_t gen = cs.generation;
+	vz_collection_close(c);
+	vz_checkpoint_report rep;
+	CHECK_OK(vz_checkpoint_dir(dir, VZ_CHECKPOINT_IF_NEEDED, 1, 1000, &rep));
+	CHECK(rep.checkpointed);
+	CHECK(stat("data/workspace/p/c/index.hnsw", &sb) == 0);
+	CHECK_INT(rep.generation, gen);
+	CHECK_OK(vz_collection_open(dir, VZ_OPEN_READ, 1000, &c));
+	vz_collection_stats_get(c, &cs);
+	CHECK_INT(cs.generation, gen);
+	vz_collection_close(c);
+	CHECK_OK(vz_collection_verify(dir, false, 1000, NULL, NULL, &problems));
+	CHECK_INT(problems, 0);
+	/* nothing more to do; a plain checkpoint is refused as ever */
+	CHECK_OK(vz_checkpoint_dir(dir, VZ_CHECKPOINT_IF_NEEDED, 1, 1000, &rep));
+	CHECK(!rep.checkpointed);
+	CHECK_INT(vz_checkpoint_dir(dir, 0, 1, 1000, &rep), VZ_EPERM);
+	put("p/n4.md", "# Note 4\nchanged as well\n");
+	CHECK_OK(vz_workspace_build(w, &w->collections[0], "data", VZ_WS_BUILD_DEFER_GRAPH, 1, 1000, NULL, NULL, &st));
+	CHECK_STR(st.index, "extended");
+	vz_workspace_free(w);
+}
+
 TEST(ws_readonly_error)
 {
 	put("vectorize-workspace.yml", "projects: []\n");

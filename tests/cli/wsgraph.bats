@@ -1,0 +1,242 @@
+#!/usr/bin/env bats
+# The graph of a workspace collection is left to the checkpoint: `vz build` commits the text
+# index and the vectors without index.hnsw (--text answers ready, --vector ones an exact scan),
+# a detached `vz checkpoint --if-needed` adds the graph without changing the generation; crashes,
+# power cuts and kills of that step, and builds during and after it.
+load helper
+
+setup() {
+	W="$BATS_TEST_TMPDIR/ws"
+	mkdir -p "$W/p"
+	printf 'projects:\n  - name: p\n    path: p\n    collections:\n      - name: docs\n' > "$W/vectorize-workspace.yml"
+	cd "$W"
+	corpus 60 1
+	D="$VZ_DATA_DIR/workspace/p/docs"
+}
+
+# corpus N SEED: N small files of random words (no two alike, so no ties among the neighbours)
+corpus() {
+	python3 - "$@" <<'PY'
+import random, sys
+n, seed = int(sys.argv[1]), int(sys.argv[2])
+r = random.Random(seed)
+vocab = ["w%03d" % i for i in range(400)]
+for i in range(n):
+    with open("p/f%04d.md" % i, "w") as f:
+        f.write("# File %d\n%s\n" % (i, " ".join(r.choice(vocab) for _ in range(25))))
+PY
+}
+
+# the ids of the rows (one chunk per file)
+ids() { for f in p/*.md; do f=${f#p/}; echo "$f#0"; done; }
+
+# the five nearest rows of each of six rows' vectors: by vz query --vector, one line per query
+vector_answers() {
+	"$VZ" get p/docs $(ids) --json --vector > "$BATS_TEST_TMPDIR/rows.jsonl"
+	python3 - "$BATS_TEST_TMPDIR/rows.jsonl" > "$BATS_TEST_TMPDIR/queries" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+for r in rows[::10]:
+    print(json.dumps(r["vector"]))
+PY
+	while read -r q; do
+		"$VZ" query p/docs --vector "$q" -k 5 --json | python3 -c 'import json,sys; print(" ".join(json.loads(l)["id"] for l in sys.stdin))'
+	done < "$BATS_TEST_TMPDIR/queries"
+}
+
+# the same, computed exactly (cosine) from the stored vectors
+exact_answers() {
+	"$VZ" get p/docs $(ids) --json --vector > "$BATS_TEST_TMPDIR/rows.jsonl"
+	python3 - "$BATS_TEST_TMPDIR/rows.jsonl" <<'PY'
+import json, math, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+def cos(a, b):
+    return sum(x * y for x, y in zip(a, b)) / (math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b)))
+for q in rows[::10]:
+    best = sorted(rows, key=lambda r: -cos(q["vector"], r["vector"]))[:5]
+    print(" ".join(r["id"] for r in best))
+PY
+}
+
+text_answers() {
+	for q in "w001 w002" "w100 w200 w300" "file w399"; do "$VZ" query p/docs --text "$q" -k 5; done
+}
+
+graph_listed() { grep -q '"index.hnsw"' "$D/metadata.json"; }
+
+@test "vz build leaves the graph to the checkpoint: --text as an inline build, --vector exact; the checkpoint adds the graph, same generation" {
+	run env VZ_AUTO_CHECKPOINT=off "$VZ" build --json
+	assert_success
+	assert_output --partial '"index":"deferred"'
+	! graph_listed || fail "metadata.json names a graph: $(cat "$D/metadata.json")"
+	[ ! -e "$D/index.hnsw" ]
+	run "$VZ" verify p/docs
+	assert_success
+	gen=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["generation"])' "$D/metadata.json")
+	# the text answers of a build that made its graph inline
+	VZ_DATA_DIR="$BATS_TEST_TMPDIR/inline" "$VZ" build -q
+	want_text=$(VZ_DATA_DIR="$BATS_TEST_TMPDIR/inline" text_answers)
+	[ -n "$want_text" ]
+	[ "$(text_answers)" = "$want_text" ] || fail "--text answers differ from an inline build's"
+	want=$(exact_answers)
+	[ "$(echo "$want" | wc -l)" -eq 6 ]
+	[ "$(vector_answers)" = "$want" ] || fail "--vector without a graph: $(vector_answers), exact: $want"
+	# recover leaves the graph to the checkpoint
+	run "$VZ" recover p/docs -q
+	assert_success
+	! graph_listed
+	run "$VZ" checkpoint p/docs
+	assert_success
+	assert_output --partial "p/docs: graph built; generation $gen, 60 live vectors"
+	graph_listed
+	[ -f "$D/index.hnsw" ]
+	grep -q "\"generation\": $gen," "$D/metadata.json"
+	# the same graph as the inline build's (one thread below 1024 rows: the same bytes)
+	sum() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["files"]["index.hnsw"]["body_xxh3"])' "$1/workspace/p/docs/metadata.json"; }
+	[ "$(sum "$VZ_DATA_DIR")" = "$(sum "$BATS_TEST_TMPDIR/inline")" ] || fail "the graph differs from an inline build's"
+	run "$VZ" verify p/docs
+	assert_success
+	[ "$(vector_answers)" = "$want" ] || fail "--vector with the graph (recall below 1.0)"
+	[ "$(text_answers)" = "$want_text" ]
+	# nothing more to do: --if-needed and --wait say so, a plain checkpoint is refused as ever
+	run "$VZ" checkpoint p/docs --if-needed
+	assert_success
+	run "$VZ" checkpoint p/docs --wait
+	assert_success
+	run "$VZ" checkpoint p/docs
+	assert_equal "$status" 77
+	assert_output --partial "a workspace collection: vz build rebuilds it, there is no WAL to fold"
+	# a graph that metadata.json names is still missed
+	mv "$D/index.hnsw" "$BATS_TEST_TMPDIR/graph"
+	run "$VZ" verify p/docs
+	assert_equal "$status" 1
+	assert_output --partial "index.hnsw: missing (metadata.json lists it)"
+	run "$VZ" query p/docs --vector "$(head -1 "$BATS_TEST_TMPDIR/queries")"
+	assert_equal "$status" 66
+	assert_output --partial "index unusable (run vz recover to rebuild it)"
+}
+
+@test "background and auto: vz build returns, the detached checkpoint builds the graph, vz checkpoint --wait waits for it" {
+	run env VZ_AUTO_CHECKPOINT=background "$VZ" build --json
+	assert_success
+	assert_output --partial '"index":"deferred"'
+	# the detached checkpoint, started by the build with the workspace's data directory
+	for i in $(seq 1 600); do graph_listed && break; sleep 0.05; done
+	graph_listed || fail "no detached checkpoint built the graph in 30 s"
+	run "$VZ" checkpoint p/docs --wait
+	assert_success
+	run "$VZ" verify p/docs
+	assert_success
+	[ "$(vector_answers)" = "$(exact_answers)" ]
+	# auto: a graph this small is built by vz build itself
+	rm -rf "$VZ_DATA_DIR"
+	run env VZ_AUTO_CHECKPOINT=auto "$VZ" build --json
+	assert_success
+	assert_output --partial '"index":"built"'
+	graph_listed
+	# inline: built within the snapshot, as before
+	rm -rf "$VZ_DATA_DIR"
+	run "$VZ" build --json
+	assert_output --partial '"index":"built"'
+	graph_listed
+}
+
+@test "incremental builds without a graph rewrite and defer again; with one they extend it; a build during the graph step" {
+	VZ_AUTO_CHECKPOINT=off "$VZ" build -q
+	printf '# Changed\nw005 w006 w007 brand new words here\n' > p/f0003.md
+	run env VZ_AUTO_CHECKPOINT=off "$VZ" build --json
+	assert_output --partial '"changed":1'
+	assert_output --partial '"index":"deferred"'
+	! graph_listed
+	[ "$(vector_answers)" = "$(exact_answers)" ]
+	"$VZ" checkpoint p/docs -q
+	graph_listed
+	printf '# Again\nw010 w011 w012 other words\n' > p/f0004.md
+	run env VZ_AUTO_CHECKPOINT=off "$VZ" build --json
+	assert_output --partial '"index":"extended"'
+	graph_listed
+	run "$VZ" verify p/docs
+	assert_success
+	[ "$(vector_answers)" = "$(exact_answers)" ]
+	# builds while graph steps run: whatever the order, the last snapshot gets its graph
+	rm -rf "$VZ_DATA_DIR"
+	corpus 900 2
+	VZ_AUTO_CHECKPOINT=off "$VZ" build -q
+	for i in 1 2 3; do
+		"$VZ" checkpoint p/docs --if-needed -q &
+		ck=$!
+		printf '# Round %d\nw%03d w%03d round words\n' $i $i $((i + 50)) > "p/f000$i.md"
+		VZ_AUTO_CHECKPOINT=off "$VZ" build -q --force
+		wait $ck || true # 75 when builds kept replacing the snapshot
+	done
+	run "$VZ" checkpoint p/docs --wait
+	assert_success
+	graph_listed
+	run "$VZ" verify p/docs
+	assert_success
+	run "$VZ" query p/docs --text "round words" -k 3
+	assert_line --index 0 --regexp $'\tf000[123]\\.md:1\t# Round [123] '
+}
+
+@test "a crash or power cut at each I/O call of the graph step leaves it as it was or done; the next checkpoint finishes it" {
+	VZ_AUTO_CHECKPOINT=off "$VZ" build -q
+	want=$(exact_answers)
+	cp -a "$VZ_DATA_DIR" "$BATS_TEST_TMPDIR/deferred"
+	VZ_IO_TRACE="$BATS_TEST_TMPDIR/trace" "$VZ" checkpoint p/docs -q
+	cp "$D/index.hnsw" "$BATS_TEST_TMPDIR/graph"
+	last=$(awk '$2 == "rename" && $3 ~ /\/metadata\.json$/ {n = $1} END {print n + 1}' "$BATS_TEST_TMPDIR/trace")
+	[ "$last" -gt 3 ] || fail "no commit of metadata.json in the trace: $(cat "$BATS_TEST_TMPDIR/trace")"
+	[ "$(sed -n "${last}p" "$BATS_TEST_TMPDIR/trace" | awk '{print $2}')" = fsync_dir ] || fail "no fsync of the directory after the commit"
+	for kind in crash powercut; do
+		asitwas=0 done_=0
+		for ((n = 1; n <= last; n++)); do
+			rm -rf "$VZ_DATA_DIR" && cp -a "$BATS_TEST_TMPDIR/deferred" "$VZ_DATA_DIR"
+			run env VZ_FAULT="$n:$kind" "$VZ" checkpoint p/docs -q
+			[ "$status" -eq 137 ] || fail "checkpoint under VZ_FAULT=$n:$kind exited $status: $output"
+			run "$VZ" verify p/docs
+			[ "$status" -eq 0 ] || fail "after VZ_FAULT=$n:$kind verify says: $output"
+			if graph_listed; then done_=$((done_ + 1)); else asitwas=$((asitwas + 1)); fi
+			run "$VZ" checkpoint p/docs --wait -q
+			assert_success
+			graph_listed || fail "after VZ_FAULT=$n:$kind a checkpoint did not add the graph"
+			run "$VZ" verify p/docs
+			assert_success
+			# the graph, however it came, is the one a clean step makes
+			cmp -s "$D/index.hnsw" "$BATS_TEST_TMPDIR/graph" || fail "after VZ_FAULT=$n:$kind the graph differs"
+		done
+		[ "$(vector_answers)" = "$want" ] || fail "after the faults of $kind the answers differ"
+		[ "$asitwas" -gt 0 ] || fail "$kind: no fault left it as it was"
+		[ "$done_" -gt 0 ] || [ "$kind" = powercut ] || fail "$kind: no fault left it done"
+	done
+	# an I/O error or a full disk: reported (74), nothing changed
+	for kind in EIO ENOSPC; do
+		rm -rf "$VZ_DATA_DIR" && cp -a "$BATS_TEST_TMPDIR/deferred" "$VZ_DATA_DIR"
+		run env VZ_FAULT="1:$kind" "$VZ" checkpoint p/docs -q
+		assert_equal "$status" 74
+		! graph_listed
+		run "$VZ" verify p/docs
+		assert_success
+	done
+}
+
+@test "SIGKILL of the graph step at random moments: verify clean, a later checkpoint finishes it" {
+	rm -rf p && mkdir p
+	corpus 1500 3
+	VZ_AUTO_CHECKPOINT=off "$VZ" build -q
+	for i in 1 2 3 4 5; do
+		"$VZ" checkpoint p/docs -q --threads 1 &
+		ck=$!
+		sleep "0.$((RANDOM % 500))"
+		kill -9 $ck 2>/dev/null || true
+		wait $ck 2>/dev/null || true
+		run "$VZ" verify p/docs --quick
+		assert_success
+		run "$VZ" query p/docs --text "w001 w002" -k 1
+		assert_success
+	done
+	run "$VZ" checkpoint p/docs --wait -q
+	assert_success
+	graph_listed
+	run "$VZ" verify p/docs
+	assert_success
+}
