@@ -369,7 +369,7 @@ static int segment_build(vz_collection *c, const char *out_dir, int threads, uin
  * release_extra: extra's vectors lie in a read-only file mapping, in row order, whose pages
  * may be let go once read (VZ_WRITE_RELEASE). */
 static int checkpoint_build(vz_collection *c, const char *out_dir, int threads, unsigned flags, const vz_write *extra, size_t nextra,
-			    bool release_extra, vz_meta *m_out, bool *built)
+			    bool release_extra, vz_ck_gate *gate, vz_meta *m_out, bool *built)
 {
 	*built = false;
 	bool force = flags & VZ_CK_FORCE;
@@ -405,6 +405,9 @@ static int checkpoint_build(vz_collection *c, const char *out_dir, int threads, 
 	    c->meta.cfg.quantization != VZ_QUANT_SQ8 &&
 	    (delta_rows == 0 || (c->meta.nsegments < VZ_MAX_SEGMENTS && (seg_rows + delta_rows) * 4 <= c->vec.rows)))
 		return segment_build(c, out_dir, threads, delta_rows, NULL, 0, false, false, m_out, built);
+	/* a new base is written from the rows and the graph of the old one: they must have passed
+	 * the check first (a segment is written from the delta alone) */
+	if (gate && (rc = gate->wait(gate))) return rc;
 	uint64_t n_out = compact ? total - tomb : total;
 	bool cosine = c->meta.cfg.metric == VZ_METRIC_COSINE;
 	/* sq8 streams the rows (see encode_sq8), and so does a float graph built on codes of one
@@ -491,15 +494,30 @@ out:
 	return rc;
 }
 
+/* Removes what a checkpoint built (m) and did not commit: its segment, or its NAME.new files. */
+static void drop_built(const vz_collection *c, const vz_meta *m)
+{
+	static const char *const names[2] = { "vectors.bin.new", "index.hnsw.new" };
+	char p[VZ_PATH_MAX];
+	vz_coll_remove_unlisted_segments(c->dir, &c->meta);
+	for (int i = 0; i < 2 && m->base_generation == m->generation; i++)
+		if (!vz_path_fmt(p, sizeof p, "%s/%s", c->dir, names[i])) vz_io_unlink(p, true);
+}
+
 /* A checkpoint under the exclusive lock the caller holds (bulk loads, recover, and programs
  * that call vz_collection_checkpoint): build, the next (empty) log, commit, reload. */
-int vz_coll_checkpoint_with(vz_collection *c, int threads, unsigned flags, const vz_write *extra, size_t nextra, bool release_extra)
+static int checkpoint_with(vz_collection *c, int threads, unsigned flags, const vz_write *extra, size_t nextra, bool release_extra,
+			   vz_ck_gate *gate)
 {
 	if (!(c->flags & VZ_OPEN_WRITE)) return vz_fail(VZ_EINTERNAL, "checkpoint needs the collection open for writing");
 	vz_meta m;
 	bool built;
-	int rc = checkpoint_build(c, c->dir, threads, flags, extra, nextra, release_extra, &m, &built);
+	int rc = checkpoint_build(c, c->dir, threads, flags, extra, nextra, release_extra, gate, &m, &built);
 	if (rc || !built) return rc;
+	if (gate && (rc = gate->wait(gate))) {
+		drop_built(c, &m);
+		return rc;
+	}
 	if (c->has_wal) {
 		/* the next log, empty, starting after the folded records: written before the commit,
 		 * put in place by it, and named in metadata.json (salt, first sequence number) */
@@ -517,6 +535,16 @@ int vz_coll_checkpoint_with(vz_collection *c, int threads, unsigned flags, const
 	c->wal_corrupt = false;
 	c->warning[0] = '\0';
 	return vz_coll_load(c, VZ_WAL_SCAN_STOP, false);
+}
+
+int vz_coll_checkpoint_with(vz_collection *c, int threads, unsigned flags, const vz_write *extra, size_t nextra, bool release_extra)
+{
+	return checkpoint_with(c, threads, flags, extra, nextra, release_extra, NULL);
+}
+
+int vz_coll_checkpoint_gated(vz_collection *c, int threads, unsigned flags, vz_ck_gate *gate)
+{
+	return checkpoint_with(c, threads, flags, NULL, 0, false, gate);
 }
 
 int vz_collection_checkpoint(vz_collection *c, int threads, bool force)
@@ -750,7 +778,7 @@ int vz_checkpoint_dir(const char *dir, unsigned flags, int threads, int lock_tim
 		/* what the snapshot holds live: the checkpoint's too, whether it writes a base or a segment */
 		vz_collection_stats snap;
 		vz_collection_stats_get(c, &snap);
-		rc = checkpoint_build(c, stage, threads, ckflags, NULL, 0, false, &m, &built);
+		rc = checkpoint_build(c, stage, threads, ckflags, NULL, 0, false, NULL, &m, &built);
 		if (rc || !built) goto out;
 		vz_lock lk = VZ_LOCK_INIT;
 		if ((rc = vz_collection_lock(dir, VZ_LOCK_EXCLUSIVE, lock_timeout_ms, &lk))) goto out;

@@ -3,11 +3,13 @@
  * "restore from a backup"; workspace collections are built again from their sources. */
 #include "collection_internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,6 +239,8 @@ static void count_transactions(const vz_wal_log *w, uint64_t after_seq, vz_recov
 
 static int recover_locked(struct vz_collection *c, const char *dir, enum vz_recover_mode mode, bool dry_run, int threads,
 			  int lock_timeout_ms, vz_recover_report *rep);
+static int recover_checked(struct vz_collection *c, const char *dir, enum vz_recover_mode mode, bool dry_run, int threads,
+			   int lock_timeout_ms, vz_recover_report *rep, const struct found *found, int problems, vz_ck_gate *gate);
 
 /* The transactions a dry run would replay, from the log as the mode reads it (the collection
  * cannot be opened while a segment's graph is damaged). */
@@ -297,18 +301,130 @@ int vz_collection_recover(const char *dir, enum vz_recover_mode mode, bool dry_r
 	return rc;
 }
 
+/* Whether opening dir for writing leaves it as it is: nothing there but the files metadata.json
+ * lists (and LOCK, terms.bin, the log), so no file that a crash left to settle or remove, and a
+ * log that ends with a whole transaction (none to cut). */
+static bool settled(const char *dir)
+{
+	vz_meta m;
+	if (vz_meta_read(dir, &m)) return false;
+	bool ok = !m.workspace;
+	DIR *d = ok ? opendir(dir) : NULL;
+	struct dirent *e;
+	while (d && ok && (e = readdir(d))) {
+		const char *n = e->d_name;
+		unsigned long long gen;
+		int end = 0;
+		bool listed = false;
+		if (!strcmp(n, ".") || !strcmp(n, "..") || !strcmp(n, "LOCK") || !strcmp(n, "metadata.json") || !strcmp(n, "wal.log") ||
+		    !strcmp(n, "terms.bin") || (m.rows > 0 && (!strcmp(n, "vectors.bin") || !strcmp(n, "index.hnsw"))))
+			continue;
+		if (sscanf(n, "seg-%llu.%n", &gen, &end) == 1 && (!strcmp(n + end, "vec") || !strcmp(n + end, "hnsw")))
+			for (uint32_t i = 0; i < m.nsegments; i++) listed |= m.segments[i].generation == gen;
+		ok = listed;
+	}
+	if (d) closedir(d);
+	vz_meta_free(&m);
+	char wal[VZ_PATH_MAX];
+	vz_wal_log w;
+	if (!ok || vz_path_fmt(wal, sizeof wal, "%s/wal.log", dir) || vz_wal_scan(wal, VZ_WAL_SCAN_STOP, &w)) return false;
+	ok = !w.damaged && w.valid_end == w.map.size && (w.n == 0 || w.entries[w.n - 1].type == VZ_WAL_COMMIT);
+	vz_wal_free(&w);
+	return ok;
+}
+
+/* The full check of every file (vz_verify_locked) on a thread of its own, while recover replays
+ * the log and writes the checkpoint's segment: the checkpoint waits for it (the gate) before its
+ * commit, and before it reads the base to write a new one. keep, a second descriptor of the
+ * collection's lock, holds the lock until the check passed, for recover to go on under it when
+ * the check finds damage. */
+struct beside {
+	vz_ck_gate gate; /* first: the checkpoint is handed &gate */
+	pthread_t thread;
+	const char *dir;
+	int keep, rc, problems;
+	bool joined;
+	struct found f;
+};
+
+static void *beside_run(void *arg)
+{
+	struct beside *b = arg;
+	b->rc = vz_verify_locked(b->dir, false, sort_problem, &b->f, &b->problems);
+	return NULL;
+}
+
+static void beside_join(struct beside *b)
+{
+	if (!b->joined) pthread_join(b->thread, NULL);
+	b->joined = true;
+}
+
+static int beside_wait(vz_ck_gate *g)
+{
+	struct beside *b = (struct beside *)g;
+	beside_join(b);
+	if (b->rc || b->problems) return vz_fail(VZ_ECORRUPT, "%s: the check of the files found damage", b->dir);
+	if (b->keep >= 0) close(b->keep);
+	b->keep = -1;
+	return VZ_OK;
+}
+
 static int recover_locked(struct vz_collection *c, const char *dir, enum vz_recover_mode mode, bool dry_run, int threads,
 			  int lock_timeout_ms, vz_recover_report *rep)
 {
-	int rc = VZ_OK;
-	/* Check everything before writing anything: what cannot be made again from the rest is
+	/* Check everything before committing anything: what cannot be made again from the rest is
 	 * never written over (a checkpoint of a damaged vectors.bin would make the damage look
 	 * whole), and what can is rebuilt after the checkpoint's own checks pass. */
 	struct found f = { 0 };
-	int problems;
+	int problems, rc;
+	struct beside b = { .gate.wait = beside_wait, .dir = dir, .keep = -1 };
+	/* When nothing is left to settle, the check runs beside the replay and the checkpoint's
+	 * segment (the files are read, not changed, until the gate): when it finds damage, the
+	 * segment goes and recover starts again from the check's findings, as if it had waited. */
+	if (!dry_run && settled(dir) && (b.keep = fcntl(c->lock.fd, F_DUPFD_CLOEXEC, 0)) >= 0) {
+		if (pthread_create(&b.thread, NULL, beside_run, &b) == 0) {
+			rc = recover_checked(c, dir, mode, dry_run, threads, lock_timeout_ms, rep, &f, 0, &b.gate);
+			beside_join(&b);
+			if (!b.rc && !b.problems) {
+				if (b.keep >= 0) close(b.keep);
+				return rc;
+			}
+			/* nothing was committed (the gate said no, or it was not reached): what was written
+			 * for the checkpoint goes, then the usual way, under the lock keep still holds */
+			vz_meta m;
+			if (vz_meta_read(dir, &m) == VZ_OK) {
+				vz_coll_remove_unlisted_segments(dir, &m);
+				vz_meta_free(&m);
+			}
+			vz_cleanup_temps(dir, NULL);
+			memset(rep, 0, sizeof *rep);
+			if (!(c = calloc(1, sizeof *c))) {
+				close(b.keep);
+				return vz_fail(VZ_ENOMEM, "out of memory");
+			}
+			c->lock = (vz_lock){ .fd = b.keep, .mode = VZ_LOCK_EXCLUSIVE };
+			c->rerank_fd = -1;
+			c->flags = VZ_OPEN_WRITE;
+			snprintf(c->dir, sizeof c->dir, "%s", dir);
+			if (!b.rc) return recover_checked(c, dir, mode, dry_run, threads, lock_timeout_ms, rep, &b.f, b.problems, NULL);
+		} else {
+			close(b.keep);
+		}
+	}
+	if ((rc = vz_verify_locked(dir, false, sort_problem, &f, &problems))) { vz_collection_close(c); return rc; }
+	return recover_checked(c, dir, mode, dry_run, threads, lock_timeout_ms, rep, &f, problems, NULL);
+}
+
+/* Recovery once the check's findings are known (found, problems), or, with gate, while the check
+ * runs (found empty: the checkpoint waits for the gate before its commit). */
+static int recover_checked(struct vz_collection *c, const char *dir, enum vz_recover_mode mode, bool dry_run, int threads,
+			   int lock_timeout_ms, vz_recover_report *rep, const struct found *found, int problems, vz_ck_gate *gate)
+{
+	int rc = VZ_OK;
+	struct found f = *found;
 	vz_meta meta;
 	bool workspace = false;
-	if ((rc = vz_verify_locked(dir, false, sort_problem, &f, &problems))) { vz_collection_close(c); return rc; }
 	if (vz_meta_read(dir, &meta) == VZ_OK) {
 		workspace = meta.workspace;
 		vz_meta_free(&meta);
@@ -388,7 +504,8 @@ static int recover_locked(struct vz_collection *c, const char *dir, enum vz_reco
 		return rc == VZ_ECORRUPT || rc == VZ_EDATA ? vz_fail_prefix(rc, "cannot recover (restore from a backup): ") : rc;
 	}
 	if (c->dropped) {
-		rc = dry_run ? VZ_OK : vz_coll_finish_drop(c);
+		rc = dry_run ? VZ_OK : gate ? gate->wait(gate) : VZ_OK;
+		if (!rc && !dry_run) rc = vz_coll_finish_drop(c);
 		vz_collection_close(c);
 		return rc ? rc : vz_fail(VZ_ENOENT, "the collection was dropped; its removal is now finished");
 	}
@@ -406,7 +523,8 @@ static int recover_locked(struct vz_collection *c, const char *dir, enum vz_reco
 	if (f.terms && (rc = rebuild_terms(c))) { vz_collection_close(c); return vz_fail_prefix(rc, "terms.bin: "); }
 	/* incremental (a segment or only the next log) unless the base needs rebuilding: the
 	 * checkpoint lock is ours */
-	rc = vz_coll_checkpoint_with(c, threads, VZ_CK_FORCE, NULL, 0, false);
+	rc = vz_coll_checkpoint_gated(c, threads, VZ_CK_FORCE, gate);
+	if (!rc && gate) rc = gate->wait(gate); /* it waited for the check already: nothing is "ok" without it */
 	rep->checkpoint_written = rc == VZ_OK;
 	/* the base is the one checked in full above when the checkpoint left it alone: the files
 	 * this one wrote (a segment, the log, metadata.json) are checked against each other */

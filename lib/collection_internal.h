@@ -132,6 +132,12 @@ enum { VZ_CK_FORCE = 1, VZ_CK_COMPACT = 2, VZ_CK_FLAT = 4 /* the delta as a segm
  * a graph, then builds the index (vz_checkpoint_dir). */
 #define VZ_FLAT_SEGMENT_ROWS 10000
 int vz_coll_checkpoint_with(vz_collection *c, int threads, unsigned flags, const vz_write *extra, size_t nextra, bool release_extra);
+/* What a checkpoint waits for before it reads the rows or the graph of the base to write a new
+ * base, and before its commit: recover's full check of the files, run while the log is
+ * replayed and a segment built (coll_recover.c). wait returns non-zero to stop the checkpoint,
+ * which then removes what it wrote and returns that code; it may be called more than once. */
+typedef struct vz_ck_gate { int (*wait)(struct vz_ck_gate *g); } vz_ck_gate;
+int vz_coll_checkpoint_gated(vz_collection *c, int threads, unsigned flags, vz_ck_gate *gate);
 
 /* ---- coll_segment.c ---- */
 /* The vectors file holding row (of the row space) and the row's number in it. */

@@ -158,3 +158,78 @@ answers() {
 		[ "$asitwas" -gt 0 ] || fail "$kind: no fault left the graph as it was"
 	done
 }
+
+# The offsets of the sections of a vectors.bin or a graph file (vz-format(5)): the layout
+# block, then each section's first byte and the file's last byte.
+sections() {
+	python3 - "$1" <<'PY'
+import struct, sys
+b = open(sys.argv[1], "rb").read()
+magic = b[:8]
+if magic == b"VZVECS01":
+    rows, dim, metric, vec, ri, heap, heap_len, hsh = struct.unpack_from("<QIIQQQQQ", b, 64)
+    offs = [64, vec, vec + rows * dim * 2, ri, heap, hsh]
+else:
+    lv, l0, ui, up = struct.unpack_from("<QQQQ", b, 64 + 32)
+    offs = [64, lv, l0, l0 + (ui - l0) // 2, ui, up]
+print(" ".join(str(o) for o in offs + [len(b) - 1]))
+PY
+}
+
+@test "recover of a collection with segments and a log finds a bit flipped in any section of any data file: names it, writes nothing from it" {
+	setup_segment
+	jsonl 3 8 4 x | "$VZ" insert s - -q
+	local want rows
+	want=$(answers)
+	rows=$("$VZ" dump s -q)
+	cp -a "$VZ_DATA_DIR" "$BATS_TEST_TMPDIR/pristine"
+	local file at byte n=0
+	for file in vectors.bin seg-2.vec index.hnsw seg-2.hnsw wal.log; do
+		local offsets
+		local orig="$BATS_TEST_TMPDIR/pristine/dynamic/s/$file"
+		if [ "$file" = wal.log ]; then offsets="80 $(($(stat -c %s "$orig") - 1))"; else offsets=$(sections "$orig"); fi
+		for at in $offsets; do
+			rm -rf "$VZ_DATA_DIR" && cp -a "$BATS_TEST_TMPDIR/pristine" "$VZ_DATA_DIR"
+			byte=$(od -An -tu1 -j "$at" -N1 "$D/$file")
+			printf "\\$(printf %o $((byte ^ 1)))" | dd of="$D/$file" bs=1 seek="$at" conv=notrunc status=none
+			local before
+			before=$(snapshot)
+			run "$VZ" recover s
+			n=$((n + 1))
+			case $file in
+			*.vec | vectors.bin)
+				# the rows exist nowhere else: refused, named, nothing changed
+				[ "$status" -eq 1 ] || fail "$file byte $at: recover exited $status: $output"
+				assert_output --partial "$file: "
+				assert_output --partial "restore from a backup (nothing was changed)"
+				assert_equal "$(snapshot)" "$before"
+				run "$VZ" verify s
+				assert_equal "$status" 1
+				assert_line --index 0 --partial "s: $file: " ;;
+			*.hnsw)
+				# a graph is made again from its rows, which were found whole
+				[ "$status" -eq 0 ] || fail "$file byte $at: recover exited $status: $output"
+				assert_output --regexp "(index rebuilt|1 segment graph rebuilt from the segment's rows)"
+				run "$VZ" verify s
+				assert_success
+				assert_equal "$("$VZ" dump s -q)" "$rows"
+				[ "$file" = index.hnsw ] || assert_equal "$(answers)" "$want" ;;
+			wal.log)
+				# a record of the log: in the first of its two transactions, what was dropped is
+				# named (exit 1); in the last one, a write a crash cut short, never acknowledged
+				if [ "$at" = 80 ]; then
+					[ "$status" -eq 1 ] || fail "$file byte $at: recover exited $status: $output"
+					assert_output --partial "wal.log: offset 64: "
+					assert_output --partial "lost 3 records of the damaged log: ids x0, x1, x2 (and records that could not be read)"
+				else
+					[ "$status" -eq 0 ] || fail "$file byte $at: recover exited $status: $output"
+					assert_output --partial "(torn tail)"
+					assert_output --partial "dropped the unfinished write at the end of the log, never acknowledged (a crash cut it short; restore from a backup if it was acknowledged): ids x0, x1, x2"
+				fi
+				run "$VZ" verify s
+				assert_success ;;
+			esac
+		done
+	done
+	[ "$n" -ge 30 ] || fail "only $n damaged copies were recovered"
+}
