@@ -37,6 +37,7 @@ struct row_source {
 	vz_releaser base, fresh;
 	const float *min, *step; /* set: each row read is also encoded into codes */
 	uint8_t *codes;
+	bool on_codes; /* a float graph built on codes of one step, made as the rows stream */
 };
 
 /* Row r's floats where they lie, or normalised into scratch */
@@ -80,8 +81,10 @@ static int build_row(void *ctx, uint64_t r, uint32_t dim, float *scratch, const 
 
 /* sq8: the graph is built on codes, the floats are only streamed (ranges, then vectors.bin
  * and the codes together), so a load never holds them all: 1M x 768 floats are 2.9 GiB, their
- * codes 0.7. The codes and ranges are made here, sized rows * dim + 3 * dim. */
-static int encode_sq8(struct row_source *src, uint64_t n, uint32_t dim, float **ranges, uint8_t **codes)
+ * codes 0.7. The codes and ranges are made here, sized rows * dim + 3 * dim. one_step: codes
+ * of one step for a float graph (src->on_codes; vz_hnsw_builder_on_codes), which then holds
+ * codes and links, not floats as well (1M x 128: 512 MB of floats, 128 MB of codes). */
+static int encode_sq8(struct row_source *src, uint64_t n, uint32_t dim, bool one_step, float **ranges, uint8_t **codes)
 {
 	float *lo = malloc(sizeof(float) * dim * 4), *hi = lo ? lo + dim : NULL, *step = lo ? hi + dim : NULL;
 	uint64_t bytes;
@@ -97,6 +100,7 @@ static int encode_sq8(struct row_source *src, uint64_t n, uint32_t dim, float **
 		vz_sq8_range_add(lo, hi, row, dim);
 	}
 	vz_sq8_range_finish(lo, hi, step, dim);
+	if (one_step) vz_sq8_step_uniform(step, dim);
 	src->min = lo;
 	src->step = step;
 	src->codes = *codes;
@@ -140,15 +144,16 @@ static int write_data_files(const char *dir, const vz_config *cfg, const vz_coll
 	uint8_t *codes = NULL;
 	int rc = seg_gen ? vz_segment_path(dir, seg_gen, false, vpath, sizeof vpath) : vz_path_fmt(vpath, sizeof vpath, "%s/vectors.bin.new", dir);
 	if (!rc) rc = seg_gen ? vz_segment_path(dir, seg_gen, true, ipath, sizeof ipath) : vz_path_fmt(ipath, sizeof ipath, "%s/index.hnsw.new", dir);
-	if (!rc && sq8) rc = encode_sq8(src, n, cfg->dim, &ranges, &codes);
+	if (!rc && (sq8 || src->on_codes)) rc = encode_sq8(src, n, cfg->dim, !sq8, &ranges, &codes);
 	if (!rc) rc = vz_vectors_write(vpath, id, gen, cfg->dim, cfg->metric, read_row, src, rows, n, vsum);
 	if (rc || !isum) { free(ranges); free(codes); return rc; } /* no isum: a segment without a graph */
-	const float *vectors = sq8 ? NULL : src->packed;
+	const float *vectors = sq8 || src->on_codes ? NULL : src->packed;
 	vz_hnsw_builder *b = NULL;
 	vz_hnsw_params p = { .m = cfg->m, .ef_construction = cfg->ef_construction, .seed = 42, .sq8 = sq8 };
 	if (base_index) rc = vz_hnsw_builder_from_index(base_index, vectors, n, &b);
 	else rc = vz_hnsw_builder_new(cfg->dim, cfg->metric, &p, vectors, n, &b);
 	if (!rc && sq8) rc = vz_hnsw_builder_use_codes(b, src->min, src->step, codes, build_row, src);
+	else if (!rc && src->on_codes) rc = vz_hnsw_builder_on_codes(b, codes);
 	size_t first = base_index ? n_base : 0; /* rows already in the graph */
 	if (!rc && n > first) rc = vz_hnsw_builder_add(b, first, n - first, threads);
 	if (!rc) rc = write_graph_file(b, ipath, id, gen, isum);
@@ -407,26 +412,29 @@ static int checkpoint_build(vz_collection *c, const char *out_dir, int threads, 
 	if (gate && (rc = gate->wait(gate))) return rc;
 	uint64_t n_out = compact ? total - tomb : total;
 	bool cosine = c->meta.cfg.metric == VZ_METRIC_COSINE;
-	/* sq8 streams the rows (see encode_sq8); floats are gathered into one array, unless they
-	 * are only the new rows, as they are: then the caller's array is indexed in place */
+	/* sq8 streams the rows (see encode_sq8), and so does a float graph built on codes of one
+	 * step (vz_hnsw_build_on_codes: no floats in memory at all); other floats are gathered into
+	 * one array, unless they are only the new rows, as they are: then the caller's array is
+	 * indexed in place */
 	bool sq8 = c->meta.cfg.quantization == VZ_QUANT_SQ8;
-	bool in_place = !sq8 && n_out == nextra && !cosine && contiguous(extra, nextra, dim);
-	struct row_source src = { .first_new = n_out - nextra, .normalize_new = sq8 && cosine, .base.on = !c->nseg,
-				  .fresh.on = release_extra };
-	float *vecs = in_place || sq8 ? NULL : malloc(sizeof(float) * dim * (n_out ? n_out : 1));
-	src.row = sq8 ? malloc(sizeof(float *) * (n_out ? n_out : 1)) : NULL;
+	bool on_codes = !sq8 && vz_hnsw_build_on_codes(c->meta.cfg.metric, n_out, dim), stream = sq8 || on_codes;
+	bool in_place = !stream && n_out == nextra && !cosine && contiguous(extra, nextra, dim);
+	struct row_source src = { .first_new = n_out - nextra, .normalize_new = stream && cosine, .base.on = !c->nseg,
+				  .fresh.on = release_extra, .on_codes = on_codes };
+	float *vecs = in_place || stream ? NULL : malloc(sizeof(float) * dim * (n_out ? n_out : 1));
+	src.row = stream ? malloc(sizeof(float *) * (n_out ? n_out : 1)) : NULL;
 	vz_out_row *rows = calloc(n_out ? n_out : 1, sizeof *rows);
-	if ((!vecs && !in_place && !sq8) || (sq8 && !src.row) || !rows) {
+	if ((!vecs && !in_place && !stream) || (stream && !src.row) || !rows) {
 		free(vecs);
 		free(src.row);
 		free(rows);
 		return vz_fail(VZ_ENOMEM, "out of memory for a checkpoint of %llu rows", (unsigned long long)n_out);
 	}
 	uint64_t at = 0, live = 0;
-	/* the floats of output row `at`: one more pointer for sq8, else copied into vecs */
+	/* the floats of output row `at`: one more pointer when streamed, else copied into vecs */
 #define PUT_ROW(v)                                                                       \
 	do {                                                                             \
-		if (sq8) src.row[at] = (v);                                              \
+		if (stream) src.row[at] = (v);                                           \
 		else if (!in_place) memcpy(vecs + at * dim, (v), sizeof(float) * dim);   \
 	} while (0)
 	for (uint64_t r = 0; r < n_base; r++) {
@@ -445,7 +453,7 @@ static int checkpoint_build(vz_collection *c, const char *out_dir, int threads, 
 		o->tombstone = dead;
 		live += !dead;
 		PUT_ROW(v);
-		if (!sq8) vz_release_behind(&src.base, v);
+		if (!stream) vz_release_behind(&src.base, v);
 		at++;
 	}
 	uint64_t kept_base = at;
@@ -462,7 +470,7 @@ static int checkpoint_build(vz_collection *c, const char *out_dir, int threads, 
 		const vz_write *x = &extra[i];
 		rows[at] = (vz_out_row){ x->id, x->id_len, x->payload, x->payload_len, x->payload != NULL, false };
 		PUT_ROW(x->vector);
-		if (sq8 || in_place) continue;
+		if (stream || in_place) continue;
 		vz_release_behind(&src.fresh, x->vector);
 		if (cosine) vz_coll_unit_length(vecs + at * dim, dim);
 	}

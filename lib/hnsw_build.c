@@ -10,13 +10,19 @@
 
 /* A node's own vector as the query of a search or of distances to other nodes: its floats,
  * or, in a graph built on sq8 codes (no floats), its codes decoded with the per-query terms
- * of sq8_dist. Distances between two nodes are then those of their decoded vectors. */
-struct node_query { const float *q; struct sq8_query sq; bool on_codes; };
+ * of sq8_dist. Distances between two nodes are then those of their decoded vectors. On codes
+ * of one step (g->u8), its codes c, measured against the others' in integers. */
+struct node_query { const float *q; struct sq8_query sq; bool on_codes; const uint8_t *c; };
 #define NODE_QUERY_FLOATS(dim) (3 * (size_t)(dim)) /* scratch one node_query needs */
 
 static void node_query_set(const struct graph *g, uint32_t node, float *scratch, struct node_query *nq)
 {
 	nq->on_codes = g->sq_codes != NULL;
+	nq->c = NULL;
+	if (g->u8) {
+		nq->c = g->sq_codes + (size_t)node * g->dim;
+		return;
+	}
 	if (g->vectors) {
 		nq->q = g->vectors + (size_t)node * g->vstride;
 		/* a float graph built on codes: the node's exact floats against the others' codes */
@@ -31,6 +37,7 @@ static void node_query_set(const struct graph *g, uint32_t node, float *scratch,
 
 static inline float node_query_dist(const struct graph *g, const struct node_query *nq, uint32_t node)
 {
+	if (nq->c) return (float)g->u8(nq->c, g->sq_codes + (size_t)node * g->dim, g->dim);
 	return nq->on_codes ? sq8_dist(g, &nq->sq, node) : dist_to(g, nq->q, node);
 }
 
@@ -122,6 +129,27 @@ void vz_sq8_range_finish(float *lo, const float *hi, float *step, uint32_t dim)
 		if (lo[d] > hi[d]) lo[d] = 0; /* no rows */
 		step[d] = hi[d] > lo[d] ? (hi[d] - lo[d]) / 255.0f : 0;
 	}
+}
+
+void vz_sq8_step_uniform(float *step, uint32_t dim)
+{
+	float s = 0;
+	for (uint32_t d = 0; d < dim; d++) s = step[d] > s ? step[d] : s;
+	for (uint32_t d = 0; d < dim; d++) step[d] = s;
+}
+
+bool vz_hnsw_build_on_codes(enum vz_metric metric, uint64_t rows, uint32_t dim)
+{
+	return metric != VZ_METRIC_DOT && rows * dim * sizeof(float) > VZ_BUILD_CODES_MIN;
+}
+
+int vz_hnsw_builder_on_codes(vz_hnsw_builder *b, const uint8_t *codes)
+{
+	if (b->sq8 || b->g.metric == VZ_METRIC_DOT) return vz_fail(VZ_EINVAL, "hnsw: only a euclidean or cosine float graph is built on codes of one step");
+	b->g.vectors = NULL;
+	b->g.sq_codes = codes;
+	b->g.u8 = vz_u8_l2_kernel();
+	return VZ_OK;
 }
 
 void vz_sq8_encode(const float *row, const float *min, const float *step, uint32_t dim, uint8_t *codes)
@@ -224,7 +252,7 @@ static int insert_node(vz_hnsw_builder *b, uint32_t node, struct worker *w)
 	} else {
 		node_query_set(g, node, w->node_buf, &nq);
 	}
-	struct search_ctx s = { .g = g, .q = nq.q, .sq = nq.on_codes ? &nq.sq : NULL, .locks = b->locks, .vis = &w->vis };
+	struct search_ctx s = { .g = g, .q = nq.q, .sq = nq.on_codes && !nq.c ? &nq.sq : NULL, .qc = nq.c, .locks = b->locks, .vis = &w->vis };
 	if (!rc) rc = (!scratch || !buf || !sorted || !sel) ? vz_fail(VZ_ENOMEM, "out of memory") : hnsw_ctx_init(&s, b->ef_construction);
 	if (rc) goto out;
 	/* a node above the current top level changes the entry point: hold the global lock for the
@@ -308,15 +336,13 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-/* Floats past this many bytes are searched on sq8 codes while the graph is built. A build
- * waits mostly on the rows it measures coming from memory (at 100k x 128, 70% of the distance
- * kernel's time is its first load); codes are a quarter of the bytes. Smaller sets stay in
- * the cache and keep their floats. */
-#define BUILD_CODES_MIN (2u << 20)
-
-/* Codes of rows [0, n) of a float graph, for one vz_hnsw_builder_add: each node is then the
- * query of its own search, exact floats against the others' codes (the asymmetric distance of
- * an sq8 search), in the search and in the choice of neighbours alike. */
+/* Codes of rows [0, n) of a float graph, for one vz_hnsw_builder_add. Euclidean and cosine
+ * (unit rows, ranked as by L2): codes of one step in every dimension, so that the squared L2
+ * distance of two rows is that step squared times an integer sum, and each node measures its
+ * own codes against the others' with vz_u8_l2_kernel (100k x 128, 2 threads: see the README).
+ * Dot product: each node is the query of its own search, exact floats against the others'
+ * codes (the asymmetric distance of an sq8 search), in the search and in the choice of
+ * neighbours alike. */
 static int build_codes(vz_hnsw_builder *b, size_t n)
 {
 	struct graph *g = &b->g;
@@ -330,16 +356,19 @@ static int build_codes(vz_hnsw_builder *b, size_t n)
 	vz_sq8_range_start(lo, hi, dim);
 	for (size_t i = 0; i < n; i++) vz_sq8_range_add(lo, hi, g->vectors + i * g->vstride, dim);
 	vz_sq8_range_finish(lo, hi, step, dim);
+	bool one_step = g->metric != VZ_METRIC_DOT;
+	if (one_step) vz_sq8_step_uniform(step, dim);
 	for (size_t i = 0; i < n; i++) vz_sq8_encode(g->vectors + i * g->vstride, lo, step, dim, b->build_codes + i * dim);
 	g->sq_min = lo;
 	g->sq_step = step;
 	g->sq_codes = b->build_codes;
+	g->u8 = one_step ? vz_u8_l2_kernel() : NULL;
 	return VZ_OK;
 }
 
 static void build_codes_free(vz_hnsw_builder *b)
 {
-	if (b->g.sq_codes == b->build_codes) b->g.sq_codes = NULL, b->g.sq_min = b->g.sq_step = NULL;
+	if (b->g.sq_codes == b->build_codes) b->g.sq_codes = NULL, b->g.sq_min = b->g.sq_step = NULL, b->g.u8 = NULL;
 	free(b->build_codes);
 	free(b->build_ranges);
 	b->build_codes = NULL;
@@ -375,7 +404,7 @@ int vz_hnsw_builder_add(vz_hnsw_builder *b, size_t first, size_t count, int thre
 	pthread_t *t = calloc((size_t)threads, sizeof *t);
 	if (!w || !t) { free(w); free(t); return vz_fail(VZ_ENOMEM, "out of memory"); }
 	int rc = VZ_OK;
-	if (b->g.vectors && !b->g.sq_codes && (uint64_t)b->end * b->g.dim * sizeof(float) > BUILD_CODES_MIN &&
+	if (b->g.vectors && !b->g.sq_codes && (uint64_t)b->end * b->g.dim * sizeof(float) > VZ_BUILD_CODES_MIN &&
 	    (rc = build_codes(b, b->end))) {
 		build_codes_free(b);
 		free(w);

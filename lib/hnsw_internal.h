@@ -76,6 +76,7 @@ struct graph {
 	uint64_t upper_len;
 	const float *sq_min, *sq_step; /* sq8 */
 	const uint8_t *sq_codes;
+	vz_u8_kernel u8;              /* builder on codes of one step: code against code (sq_codes) */
 	const uint16_t *h16;          /* packed in half precision: rows hstride u16 apart, read with hkernel */
 	size_t hstride;
 	vz_h16_kernel hkernel;
@@ -168,6 +169,7 @@ struct search_ctx {
 	const struct graph *g;
 	const float *q;
 	const struct sq8_query *sq;   /* approximate distances when set */
+	const uint8_t *qc;            /* or: the query's own codes, measured with g->u8 */
 	pthread_mutex_t *locks;       /* builder: stripe locks to read neighbour lists */
 	struct visited *vis;
 	skip_fn skip;
@@ -177,6 +179,7 @@ struct search_ctx {
 
 static inline float node_dist(const struct search_ctx *s, uint32_t node)
 {
+	if (s->qc) return (float)s->g->u8(s->qc, s->g->sq_codes + (size_t)node * s->g->dim, s->g->dim);
 	return s->sq ? sq8_dist(s->g, s->sq, node) : dist_to(s->g, s->q, node);
 }
 

@@ -193,7 +193,7 @@ static bool heap_grow(heap *h)
 static inline const void *row_of(const struct search_ctx *s, uint32_t node)
 {
 	const struct graph *g = s->g;
-	if (s->sq) return g->sq_codes + (size_t)node * g->dim;
+	if (s->sq || s->qc) return g->sq_codes + (size_t)node * g->dim;
 	return g->h16 ? (const void *)(g->h16 + (size_t)node * g->hstride) : (const void *)(g->vectors + (size_t)node * g->vstride);
 }
 
@@ -209,7 +209,7 @@ void hnsw_search_level(struct search_ctx *s, uint32_t ep, float ep_d, uint32_t l
 {
 	const struct graph *g = s->g;
 	uint32_t cap = lev == 0 ? g->m0 : g->m;
-	size_t row_bytes = (size_t)g->dim * (s->sq ? 1 : g->h16 ? sizeof(uint16_t) : sizeof(float));
+	size_t row_bytes = (size_t)g->dim * (s->sq || s->qc ? 1 : g->h16 ? sizeof(uint16_t) : sizeof(float));
 	s->cand.n = s->top.n = 0;
 	visit(s->vis, ep);
 	heap_push(&s->cand, (pair){ ep_d, ep }, false);

@@ -439,6 +439,10 @@ vz_kernel vz_kernel_for(enum vz_metric m);
  * (step unused). */
 typedef float (*vz_sq8_kernel)(const float *q, const float *step, const uint8_t *c, size_t dim);
 vz_sq8_kernel vz_sq8_kernel_for(enum vz_metric m);
+/* The squared L2 distance of two rows of dim one-byte codes, exact (an integer), at the
+ * chosen level (AVX2 at avx2 and avx512, else scalar): what graph builds on codes measure. */
+typedef uint32_t (*vz_u8_kernel)(const uint8_t *a, const uint8_t *b, size_t dim);
+vz_u8_kernel vz_u8_l2_kernel(void);
 /* The kernel of vz_kernel_for(m) with the second vector in binary16, computing exactly what
  * that kernel computes on the floats the halves hold (same operations, same order), or NULL
  * where there is none at the chosen level (only avx2 with F16C has one). */
@@ -523,6 +527,22 @@ void vz_sq8_range_start(float *lo, float *hi, uint32_t dim);
 void vz_sq8_range_add(float *lo, float *hi, const float *row, uint32_t dim);
 void vz_sq8_range_finish(float *lo, const float *hi, float *step, uint32_t dim);
 void vz_sq8_encode(const float *row, const float *min, const float *step, uint32_t dim, uint8_t *codes);
+/* Floats past this many bytes are searched on sq8 codes while the graph is built. A build
+ * waits mostly on the rows it measures coming from memory (at 100k x 128, 70% of the distance
+ * kernel's time is its first load); codes are a quarter of the bytes. Smaller sets stay in
+ * the cache and keep their floats. */
+#define VZ_BUILD_CODES_MIN (2u << 20)
+/* Every step made the largest of them: codes of one step, whose squared L2 distances are
+ * that step squared times an exact integer (vz_u8_l2_kernel). */
+void vz_sq8_step_uniform(float *step, uint32_t dim);
+/* Builds a float graph (not sq8; euclidean, or cosine on unit rows) on codes of one step
+ * (vz_sq8_step_uniform, capacity * dim bytes, kept by the caller until the builder is freed):
+ * each node's codes against the others', and no floats read at all (vectors may be NULL).
+ * Call it before vz_hnsw_builder_add. VZ_EINVAL for an sq8 or dot-product builder. */
+int vz_hnsw_builder_on_codes(vz_hnsw_builder *b, const uint8_t *codes);
+/* Whether a float graph of rows x dim with this metric is built on codes of one step: past
+ * VZ_BUILD_CODES_MIN bytes of floats, euclidean or cosine. */
+bool vz_hnsw_build_on_codes(enum vz_metric metric, uint64_t rows, uint32_t dim);
 int vz_hnsw_builder_add(vz_hnsw_builder *b, size_t first, size_t count, int threads);
 /* Writes the index into out: a version 2 header carrying id (NULL: none) and generation. */
 int vz_hnsw_builder_write(vz_hnsw_builder *b, vz_tmpfile *out, const vz_coll_id *id, uint64_t generation);

@@ -471,3 +471,81 @@ TEST(sq8_checkpoints_stream_base_delta_and_new_rows_and_drop_the_deleted)
 	free_rows(&tail);
 	free_rows(&more);
 }
+
+/* Past 2 MiB of floats a euclidean or cosine checkpoint streams its rows (ranges, then
+ * vectors.bin and the codes of one step the graph is built on) and never gathers them into one
+ * array: a mapped .fvecs (rows one dimension word apart, let go once read), the same rows
+ * copied into one array, and the logged path all write the same vectors.bin and index.hnsw
+ * (one build thread), whose rows are the input's floats exactly (normalised for cosine), as
+ * the dot product's packed path stores them; each collection verifies clean. */
+TEST(strided_input_streams_into_the_same_files_as_packed_rows)
+{
+	enum { N = 4200, D = 128 }; /* 2.15 MB of floats */
+	float *v = malloc(sizeof(float) * N * D);
+	fill(v, N, D, 21);
+	write_vectors_file("in.fvecs", v, N, D, false);
+	vz_batch mapped, copied;
+	CHECK_INT(vz_batch_read("in.fvecs", VZ_FMT_AUTO, 0, VZ_READ_MAPPED, 0, &mapped), VZ_OK);
+	CHECK_INT(vz_batch_read("in.fvecs", VZ_FMT_AUTO, 0, 0, 0, &copied), VZ_OK);
+	CHECK_INT(mapped.stride, D + 1);
+	CHECK(vz_hnsw_build_on_codes(VZ_METRIC_EUCLIDEAN, N, D));
+	vz_write *wm = batch_writes(&mapped), *wc = batch_writes(&copied);
+	enum vz_metric metrics[3] = { VZ_METRIC_EUCLIDEAN, VZ_METRIC_COSINE, VZ_METRIC_DOT };
+	for (int m = 0; m < 3; m++) {
+		const char *kind[3] = { "mapped", "copied", "logged" };
+		for (int k = 0; k < 3 - m; k++) { /* the logged path for euclidean; the dot product's packed path mapped only */
+			char name[32], dir[64];
+			snprintf(name, sizeof name, "%s%d", kind[k], m);
+			snprintf(dir, sizeof dir, "data/dynamic/%s", name);
+			vz_config cfg;
+			vz_config_defaults(&cfg);
+			cfg.dim = D;
+			cfg.metric = metrics[m];
+			cfg.checkpoint_ops = 1000000;
+			CHECK_INT(vz_collection_create("data", name, &cfg), VZ_OK);
+			vz_collection *c;
+			CHECK_INT(vz_collection_open(dir, VZ_OPEN_WRITE, 1000, &c), VZ_OK);
+			if (k == 0) CHECK_INT(vz_collection_write(c, wm, N, VZ_WRITE_BULK | VZ_WRITE_RELEASE, 1, NULL), VZ_OK);
+			if (k == 1) CHECK_INT(vz_collection_write(c, wc, N, VZ_WRITE_BULK, 1, NULL), VZ_OK);
+			if (k == 2) {
+				CHECK_INT(vz_collection_write(c, wc, N, 0, 1, NULL), VZ_OK);
+				CHECK_INT(vz_collection_checkpoint(c, 1, false), VZ_OK);
+			}
+			vz_collection_close(c);
+			CHECK_INT(vz_collection_open(dir, VZ_OPEN_READ, 1000, &c), VZ_OK);
+			for (size_t i = 0; i < N; i += 7) {
+				vz_result res;
+				const float *got;
+				CHECK_INT(vz_collection_get(c, copied.ids[i], strlen(copied.ids[i]), &res, &got), VZ_OK);
+				float want[D];
+				memcpy(want, v + i * D, sizeof want);
+				if (metrics[m] == VZ_METRIC_COSINE) CHECK_OK(vz_normalize(want, D));
+				if (memcmp(got, want, sizeof want)) t_fail(__FILE__, __LINE__, "%s row %zu: stored floats differ", name, i);
+				if (i % 210 == 0) { /* and a stored row is its own nearest neighbour */
+					vz_result top[10];
+					size_t n;
+					CHECK_INT(vz_collection_query(c, want, 10, 64, top, &n), VZ_OK);
+					CHECK(n == 10 && top[0].id_len == strlen(copied.ids[i]) && !memcmp(top[0].id, copied.ids[i], top[0].id_len));
+				}
+			}
+			vz_collection_close(c);
+			int problems = -1;
+			CHECK_INT(vz_collection_verify(dir, false, 1000, NULL, NULL, &problems), VZ_OK);
+			CHECK_INT(problems, 0);
+			if (k == 0) continue;
+			const char *files[2] = { "vectors.bin", "index.hnsw" };
+			for (int f = 0; f < 2; f++) {
+				char pa[96], pb[96];
+				snprintf(pa, sizeof pa, "data/dynamic/mapped%d/%s", m, files[f]);
+				snprintf(pb, sizeof pb, "%s/%s", dir, files[f]);
+				if (!same_file(pa, pb)) t_fail(__FILE__, __LINE__, "%s differs from %s", pb, pa);
+			}
+		}
+	}
+	for (size_t i = 0; i < N; i++) CHECK(!memcmp(wm[i].vector, v + i * D, sizeof(float) * D)); /* read back the same */
+	free(wm);
+	free(wc);
+	vz_batch_free(&mapped);
+	vz_batch_free(&copied);
+	free(v);
+}
