@@ -110,7 +110,7 @@ ann() { # label base query build-rounds
 		--ext-name vz \
 		--ext-build "rm -rf {index} && VZ_DATA_DIR={index} $VZ create c --dim {dim} --metric euclidean --m {M} --ef-construction {efc} -q && VZ_DATA_DIR={index} $VZ insert c {base} --bulk --threads {threads} -q" \
 		--ext-query "$OUT/vz-ann query --index {index} --query {query} --k {k} --ef {ef} --out {out}" \
-		--M 16 --efc 200 --efs 10,16,20,24,32,40,64,80,160 --k 10 --lat-queries 200 --bf-queries 100 \
+		--M 16 --efc 200 --efs 10,16,20,24,32,40,64,80,96,112,128,160 --k 10 --lat-queries 200 --bf-queries 100 \
 		--workdir "$wd" --json "$OUT/ann-$label.json" >"$OUT/ann-$label.log" 2>&1
 	"$PY" "$AB/summarize.py" "$OUT/ann-$label.json" | tee -a "$RESULTS"
 	# the harness times each ef once; interleaved rounds give the QPS ratio that holds

@@ -139,7 +139,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 				 (unsigned long long)rep.operations, VZ_S(rep.operations), (unsigned long long)now.generation,
 				 (unsigned long long)now.live, VZ_S(now.live));
 		if (!opt_set(args, O_JSON) && rep.checkpointed)
-			vz_verbosef(cli, "%s: %llu rows written, %llu WAL records kept for later transactions, %.3f s (%.3f s holding the lock)",
+			vz_verbosef(cli, "%s: %llu rows in its files, %llu WAL records kept for later transactions, %.3f s (%.3f s holding the lock)",
 				    names[i], (unsigned long long)now.rows, (unsigned long long)rep.kept_records, vz_now() - t0, rep.seconds_locked);
 	}
 	if ((rc = vz_cli_backup_after_checkpoint(cli, done, ndone)) && !status) status = rc;

@@ -59,7 +59,7 @@ readme_cron() { sed -n '/^```cron$/,/^```$/p' "$ROOT/README.md" | grep -E '^[0-9
 	[[ "$stderr" == *"a: 10 rows written through the WAL"* ]] || fail "$stderr"
 	[[ "$stderr" =~ exit\ 0\ after\ [0-9.]+\ s ]] || fail "$stderr"
 	run --separate-stderr "$VZ" checkpoint a -v
-	[[ "$stderr" == *"a: 10 rows written"*"holding the lock"* ]] || fail "$stderr"
+	[[ "$stderr" == *"a: 10 rows in its files"*"holding the lock"* ]] || fail "$stderr"
 	run --separate-stderr "$VZ" -v verify a
 	[[ "$stderr" == *"a: full check in"* ]] || fail "$stderr"
 	run "$VZ" verify a -q
