@@ -259,14 +259,6 @@ bool vz_coll_read_by_pread(struct vz_collection *c)
 	return true;
 }
 
-void vz_collection_read_done(struct vz_collection *c)
-{
-	if (!c->index.by_read) return;
-	close(c->index.read_index_fd);
-	close(c->index.read_vec_fd);
-	c->index.by_read = false;
-}
-
 void vz_collection_warm(vz_collection *c, size_t nq, size_t ef)
 {
 	uint64_t rows = c->nseg ? c->nrows : c->has_vec ? c->vec.rows : 0;

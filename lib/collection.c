@@ -207,6 +207,15 @@ static void delta_clear(struct vz_collection *c)
 	c->oldest_op = 0;
 }
 
+/* Ends the reading of the graph by pread (vz_collection_warm): its descriptors closed. */
+void vz_collection_read_done(struct vz_collection *c)
+{
+	if (!c->index.by_read) return;
+	close(c->index.read_index_fd);
+	close(c->index.read_vec_fd);
+	c->index.by_read = false;
+}
+
 void vz_coll_unload(struct vz_collection *c)
 {
 	delta_clear(c);

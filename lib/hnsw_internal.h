@@ -7,9 +7,11 @@
 
 #include "vz.h"
 
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <unistd.h>
 
 #define INDEX_VERSION 2
 #define LAYOUT_SIZE 128
@@ -97,8 +99,30 @@ struct hnsw_reader {
 	const char *err_file;
 	uint64_t err_off;
 };
+/* Reads len bytes at p, a pointer into the mapping that starts at base, from fd (the file
+ * mapped there) into dst; false, with rd->err set on the first failure, when it could not. */
+static inline bool reader_get(struct hnsw_reader *rd, int fd, const unsigned char *base, const char *file, const void *p, void *dst,
+		       size_t len)
+{
+	uint64_t off = (uint64_t)((const unsigned char *)p - base);
+	ssize_t got = pread(fd, dst, len, (off_t)off);
+	if (got == (ssize_t)len) return true;
+	if (!rd->err) {
+		rd->err = got < 0 ? vz_err_from_errno(errno) : VZ_ECORRUPT;
+		rd->err_errno = got < 0 ? errno : 0;
+		rd->err_file = file;
+		rd->err_off = off;
+	}
+	return false;
+}
+
 /* The vector of node into rd->vbuf; NULL when it could not be read (rd->err set). */
-const float *hnsw_read_vector(const struct graph *g, uint32_t node);
+static inline const float *hnsw_read_vector(const struct graph *g, uint32_t node)
+{
+	struct hnsw_reader *rd = g->rd;
+	const float *v = g->vectors + (size_t)node * g->vstride;
+	return reader_get(rd, rd->vec_fd, rd->vec_base, "vectors.bin", v, rd->vbuf, sizeof(float) * g->dim) ? rd->vbuf : NULL;
+}
 
 static inline const uint32_t *links_at(const struct graph *g, uint32_t node, uint32_t lev)
 {

@@ -95,30 +95,6 @@ void hnsw_sq8_query_prepare(const struct graph *g, const float *q, float *buf, s
 	}
 }
 
-/* Reads len bytes at p, a pointer into the mapping that starts at base, from fd (the file
- * mapped there) into dst; false, with rd->err set on the first failure, when it could not. */
-static bool reader_get(struct hnsw_reader *rd, int fd, const unsigned char *base, const char *file, const void *p, void *dst,
-		       size_t len)
-{
-	uint64_t off = (uint64_t)((const unsigned char *)p - base);
-	ssize_t got = pread(fd, dst, len, (off_t)off);
-	if (got == (ssize_t)len) return true;
-	if (!rd->err) {
-		rd->err = got < 0 ? vz_err_from_errno(errno) : VZ_ECORRUPT;
-		rd->err_errno = got < 0 ? errno : 0;
-		rd->err_file = file;
-		rd->err_off = off;
-	}
-	return false;
-}
-
-const float *hnsw_read_vector(const struct graph *g, uint32_t node)
-{
-	struct hnsw_reader *rd = g->rd;
-	const float *v = g->vectors + (size_t)node * g->vstride;
-	return reader_get(rd, rd->vec_fd, rd->vec_base, "vectors.bin", v, rd->vbuf, sizeof(float) * g->dim) ? rd->vbuf : NULL;
-}
-
 /* read_links of a graph read by pread: the list into buf (1 + m0 words), its ids from buf[1] */
 static const uint32_t *read_links_pread(const struct graph *g, uint32_t node, uint32_t lev, uint32_t *buf, uint32_t cap, uint32_t *count)
 {
