@@ -27,6 +27,15 @@ for i in range(n):
 PY
 }
 
+# A workspace in $W ($BATS_TEST_TMPDIR/ws) of one project p (files in $W/p) with one collection,
+# docs, of the defaults; the current directory is $W.
+workspace_p_docs() {
+	W="$BATS_TEST_TMPDIR/ws"
+	mkdir -p "$W/p"
+	printf 'projects:\n  - name: p\n    path: p\n    collections:\n      - name: docs\n' > "$W/vectorize-workspace.yml"
+	cd "$W"
+}
+
 # Collection s: a checkpointed base of 400 rows (dimension 8), then in the WAL $1 inserts (ids
 # n0...), an update of v5 to the vector whose every value is $2, and a delete of v7.
 base_then_ops() {

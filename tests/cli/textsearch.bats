@@ -5,10 +5,7 @@
 load helper
 
 setup() {
-	W="$BATS_TEST_TMPDIR/ws"
-	mkdir -p "$W/p"
-	printf 'projects:\n  - name: p\n    path: p\n    collections:\n      - name: docs\n' > "$W/vectorize-workspace.yml"
-	cd "$W"
+	workspace_p_docs
 }
 
 @test "search quality: task questions find the right man page in the top 3 (>= 0.85)" {

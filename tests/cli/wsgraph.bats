@@ -6,10 +6,7 @@
 load helper
 
 setup() {
-	W="$BATS_TEST_TMPDIR/ws"
-	mkdir -p "$W/p"
-	printf 'projects:\n  - name: p\n    path: p\n    collections:\n      - name: docs\n' > "$W/vectorize-workspace.yml"
-	cd "$W"
+	workspace_p_docs
 	corpus 60 1
 	D="$VZ_DATA_DIR/workspace/p/docs"
 }

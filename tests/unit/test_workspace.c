@@ -7,6 +7,18 @@
 
 static void put(const char *path, const char *text) { t_write(path, text, strlen(text)); }
 
+/* p/n0.md ... p/n(count-1).md: a titled note each, about a topic of its own */
+static void put_notes(int count)
+{
+	mkdir("p", 0755);
+	for (int i = 0; i < count; i++) {
+		char path[32], text[64];
+		snprintf(path, sizeof path, "p/n%d.md", i);
+		snprintf(text, sizeof text, "# Note %d\nwords about topic %d\n", i, i);
+		put(path, text);
+	}
+}
+
 static vz_workspace *load_ok(const char *yaml)
 {
 	put("vectorize-workspace.yml", yaml);
@@ -515,13 +527,7 @@ TEST(ws_incremental_extends_the_graph_2000_files)
  * snapshot whole instead of extending it. */
 TEST(ws_cache_rows_checked_by_verify)
 {
-	mkdir("p", 0755);
-	for (int i = 0; i < 6; i++) {
-		char path[32], text[64];
-		snprintf(path, sizeof path, "p/n%d.md", i);
-		snprintf(text, sizeof text, "# Note %d\nwords about topic %d\n", i, i);
-		put(path, text);
-	}
+	put_notes(6);
 	vz_workspace *w = load_ok("defaults: { embedding: { dimension: 8 } }\n"
 				  "projects:\n  - name: p\n    path: p\n    collections:\n      - name: c\n");
 	vz_ws_stats st;
@@ -562,13 +568,7 @@ TEST(ws_cache_rows_checked_by_verify)
  * build without a graph writes the snapshot whole and defers again. */
 TEST(ws_deferred_graph_added_by_the_checkpoint)
 {
-	mkdir("p", 0755);
-	for (int i = 0; i < 8; i++) {
-		char path[32], text[64];
-		snprintf(path, sizeof path, "p/n%d.md", i);
-		snprintf(text, sizeof text, "# Note %d\nwords about topic %d\n", i, i);
-		put(path, text);
-	}
+	put_notes(8);
 	vz_workspace *w = load_ok("defaults: { embedding: { dimension: 8 } }\n"
 				  "projects:\n  - name: p\n    path: p\n    collections:\n      - name: c\n");
 	vz_ws_stats st;
