@@ -37,9 +37,9 @@ struct found {
  * as index.hnsw's is; false for every other file. */
 static bool note_graph(struct found *f, const char *file)
 {
-	unsigned long long gen;
-	int end = 0;
-	if (sscanf(file, "seg-%llu.hnsw%n", &gen, &end) != 1 || file[end]) return false;
+	uint64_t gen;
+	bool graph;
+	if (!vz_segment_file_name(file, &gen, &graph) || !graph) return false;
 	for (uint32_t i = 0; i < f->ngraphs; i++)
 		if (f->graphs[i] == gen) return true;
 	if (f->ngraphs == VZ_MAX_SEGMENTS) return false;
@@ -314,15 +314,12 @@ static bool settled(const char *dir)
 	struct dirent *e;
 	while (d && ok && (e = readdir(d))) {
 		const char *n = e->d_name;
-		unsigned long long gen;
-		int end = 0;
-		bool listed = false;
+		uint64_t gen;
+		bool graph;
 		if (!strcmp(n, ".") || !strcmp(n, "..") || !strcmp(n, "LOCK") || !strcmp(n, "metadata.json") || !strcmp(n, "wal.log") ||
 		    !strcmp(n, "terms.bin") || (m.rows > 0 && (!strcmp(n, "vectors.bin") || !strcmp(n, "index.hnsw"))))
 			continue;
-		if (sscanf(n, "seg-%llu.%n", &gen, &end) == 1 && (!strcmp(n + end, "vec") || !strcmp(n + end, "hnsw")))
-			for (uint32_t i = 0; i < m.nsegments; i++) listed |= m.segments[i].generation == gen;
-		ok = listed;
+		ok = vz_segment_file_name(n, &gen, &graph) && vz_meta_lists_segment(&m, gen);
 	}
 	if (d) closedir(d);
 	vz_meta_free(&m);

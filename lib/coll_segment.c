@@ -166,6 +166,23 @@ void vz_coll_close_segments(struct vz_collection *c)
 	c->nrows = 0;
 }
 
+bool vz_segment_file_name(const char *name, uint64_t *gen, bool *graph)
+{
+	unsigned long long g;
+	int end = 0;
+	if (sscanf(name, "seg-%llu.%n", &g, &end) != 1 || !end) return false;
+	*graph = !strcmp(name + end, "hnsw");
+	*gen = g;
+	return *graph || !strcmp(name + end, "vec");
+}
+
+bool vz_meta_lists_segment(const vz_meta *m, uint64_t gen)
+{
+	for (uint32_t i = 0; i < m->nsegments; i++)
+		if (m->segments[i].generation == gen) return true;
+	return false;
+}
+
 int vz_coll_remove_unlisted_segments(const char *dir, const vz_meta *m)
 {
 	DIR *d = opendir(dir);
@@ -174,12 +191,9 @@ int vz_coll_remove_unlisted_segments(const char *dir, const vz_meta *m)
 	bool removed = false;
 	int rc = VZ_OK;
 	while (!rc && (e = readdir(d))) {
-		unsigned long long gen;
-		char ext[8];
-		if (sscanf(e->d_name, "seg-%llu.%7s", &gen, ext) != 2 || (strcmp(ext, "vec") && strcmp(ext, "hnsw"))) continue;
-		bool listed = false;
-		for (uint32_t i = 0; i < m->nsegments; i++) listed |= m->segments[i].generation == gen;
-		if (listed) continue;
+		uint64_t gen;
+		bool graph;
+		if (!vz_segment_file_name(e->d_name, &gen, &graph) || vz_meta_lists_segment(m, gen)) continue;
 		char p[VZ_PATH_MAX];
 		if (!(rc = vz_path_fmt(p, sizeof p, "%s/%s", dir, e->d_name))) rc = vz_io_unlink(p, true);
 		removed = true;

@@ -151,6 +151,11 @@ int64_t vz_coll_layers_find(const struct vz_collection *c, const char *id, size_
 int vz_coll_open_segments(struct vz_collection *c);
 void vz_coll_close_segments(struct vz_collection *c);
 /* Removes seg-* files that m does not list (an interrupted checkpoint's, or folded ones). */
+/* Whether name is a segment's file, seg-G.vec or seg-G.hnsw (nothing after it): *gen its
+ * generation, *graph whether it is the graph. */
+bool vz_segment_file_name(const char *name, uint64_t *gen, bool *graph);
+/* Whether metadata.json (m) lists the segment of generation gen. */
+bool vz_meta_lists_segment(const vz_meta *m, uint64_t gen);
 int vz_coll_remove_unlisted_segments(const char *dir, const vz_meta *m);
 
 #endif
