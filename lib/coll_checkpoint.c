@@ -107,9 +107,7 @@ static int encode_sq8(struct row_source *src, uint64_t n, uint32_t dim, bool one
 	return VZ_OK;
 }
 
-/* Writes the graph of builder b as ipath (through a temp file), its size and body checksum
- * into isum for metadata.json. */
-static int write_graph_file(vz_hnsw_builder *b, const char *ipath, const vz_coll_id *id, uint64_t gen, vz_file_sum *isum)
+int vz_coll_write_graph_file(vz_hnsw_builder *b, const char *ipath, const vz_coll_id *id, uint64_t gen, vz_file_sum *isum)
 {
 	vz_tmpfile t;
 	int rc = vz_tmpfile_open(&t, ipath);
@@ -121,7 +119,7 @@ static int write_graph_file(vz_hnsw_builder *b, const char *ipath, const vz_coll
 		vz_file_header h;
 		if (pread(t.fd, head, sizeof head, 0) != (ssize_t)sizeof head ||
 		    vz_header_decode(head, sizeof head, VZ_MAGIC_INDEX, 2, &h))
-			rc = vz_fail(VZ_EINTERNAL, "index.hnsw: could not read back the header just written");
+			rc = vz_fail(VZ_EINTERNAL, "%s: could not read back the header just written", ipath);
 		isum->present = true;
 		isum->size = t.written;
 		isum->body_checksum = h.body_checksum;
@@ -156,7 +154,7 @@ static int write_data_files(const char *dir, const vz_config *cfg, const vz_coll
 	else if (!rc && src->on_codes) rc = vz_hnsw_builder_on_codes(b, codes);
 	size_t first = base_index ? n_base : 0; /* rows already in the graph */
 	if (!rc && n > first) rc = vz_hnsw_builder_add(b, first, n - first, threads);
-	if (!rc) rc = write_graph_file(b, ipath, id, gen, isum);
+	if (!rc) rc = vz_coll_write_graph_file(b, ipath, id, gen, isum);
 	vz_hnsw_builder_free(b);
 	free(ranges);
 	free(codes);
@@ -676,7 +674,7 @@ static int workspace_graph(const char *dir, const char *stage, vz_collection **c
 			return rc;
 		rc = vz_hnsw_builder_new(cfg->dim, cfg->metric, &p, c->vec.vectors, n, &b);
 		if (!rc) rc = vz_hnsw_builder_add(b, 0, n, threads);
-		if (!rc) rc = write_graph_file(b, staged, &c->meta.id, gen, &isum);
+		if (!rc) rc = vz_coll_write_graph_file(b, staged, &c->meta.id, gen, &isum);
 		vz_hnsw_builder_free(b);
 		if (rc) return rc;
 		vz_lock lk = VZ_LOCK_INIT;

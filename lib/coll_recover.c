@@ -193,21 +193,10 @@ static int rebuild_graph(const char *dir, vz_meta *m, uint64_t gen, int threads)
 	if (rc || (rc = vz_vectors_open(vpath, g->rows, m->cfg.dim, m->cfg.metric, &v))) return rc;
 	vz_hnsw_params p = { .m = m->cfg.m, .ef_construction = m->cfg.ef_construction, .seed = 42 };
 	vz_hnsw_builder *b = NULL;
-	vz_tmpfile t;
-	vz_file_sum sum = { .present = true };
+	vz_file_sum sum = { 0 };
 	rc = vz_hnsw_builder_new(m->cfg.dim, m->cfg.metric, &p, v.vectors, g->rows, &b);
 	if (!rc) rc = vz_hnsw_builder_add(b, 0, g->rows, threads > 0 ? threads : 1);
-	if (!rc && !(rc = vz_tmpfile_open(&t, ipath))) {
-		unsigned char head[VZ_HEADER_SIZE];
-		vz_file_header h;
-		rc = vz_hnsw_builder_write(b, &t, &m->id, gen);
-		if (!rc && (pread(t.fd, head, sizeof head, 0) != (ssize_t)sizeof head || vz_header_decode(head, sizeof head, VZ_MAGIC_INDEX, 2, &h)))
-			rc = vz_fail(VZ_EINTERNAL, "%s: could not read back the header just written", ipath);
-		sum.size = t.written;
-		sum.body_checksum = rc ? 0 : h.body_checksum;
-		if (rc) vz_tmpfile_abort(&t);
-		else rc = vz_tmpfile_commit_as(&t, ipath);
-	}
+	if (!rc) rc = vz_coll_write_graph_file(b, ipath, &m->id, gen, &sum);
 	vz_hnsw_builder_free(b);
 	vz_vectors_close(&v);
 	if (rc) return rc;

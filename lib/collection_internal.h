@@ -151,6 +151,9 @@ int64_t vz_coll_layers_find(const struct vz_collection *c, const char *id, size_
 int vz_coll_open_segments(struct vz_collection *c);
 void vz_coll_close_segments(struct vz_collection *c);
 /* Removes seg-* files that m does not list (an interrupted checkpoint's, or folded ones). */
+/* Writes the graph of builder b as ipath (a temp file committed over it, through lib/io.c) and
+ * its size and body checksum into isum, for metadata.json (coll_checkpoint.c). */
+int vz_coll_write_graph_file(vz_hnsw_builder *b, const char *ipath, const vz_coll_id *id, uint64_t gen, vz_file_sum *isum);
 /* Whether name is a segment's file, seg-G.vec or seg-G.hnsw (nothing after it): *gen its
  * generation, *graph whether it is the graph. */
 bool vz_segment_file_name(const char *name, uint64_t *gen, bool *graph);
