@@ -151,7 +151,7 @@ static int write_data_files(const char *dir, const vz_config *cfg, const vz_coll
 	if (base_index) rc = vz_hnsw_builder_from_index(base_index, vectors, n, &b);
 	else rc = vz_hnsw_builder_new(cfg->dim, cfg->metric, &p, vectors, n, &b);
 	if (!rc && sq8) rc = vz_hnsw_builder_use_codes(b, src->min, src->step, codes, build_row, src);
-	else if (!rc && src->on_codes) rc = vz_hnsw_builder_on_codes(b, codes);
+	else if (!rc && src->on_codes && !(rc = vz_hnsw_builder_on_codes(b, codes))) vz_hnsw_builder_keep_codes(b, src->min, src->step);
 	size_t first = base_index ? n_base : 0; /* rows already in the graph */
 	if (!rc && n > first) rc = vz_hnsw_builder_add(b, first, n - first, threads);
 	if (!rc) rc = vz_coll_write_graph_file(b, ipath, id, gen, isum);

@@ -245,7 +245,7 @@ static int reopen_mapped(const struct vz_collection *c, const char *name, const 
 bool vz_coll_read_by_pread(struct vz_collection *c)
 {
 	if (c->index.by_read) return true;
-	if (!c->has_vec || !c->has_index || c->index.sq_codes || c->index.packed || c->meta.cfg.quantization == VZ_QUANT_SQ8) return false;
+	if (!c->has_vec || !c->has_index || (c->index.sq_codes && !c->index.float_codes) || c->index.packed || c->meta.cfg.quantization == VZ_QUANT_SQ8) return false;
 	int ifd = reopen_mapped(c, "index.hnsw", VZ_MAGIC_INDEX, c->index_map.data);
 	int vfd = ifd < 0 ? -1 : reopen_mapped(c, "vectors.bin", VZ_MAGIC_VECTORS, c->vec.map.data);
 	if (vfd < 0) {
