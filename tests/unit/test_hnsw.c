@@ -809,7 +809,8 @@ TEST(half_packed_index_answers_exactly_as_the_mapped_one)
 
 /* A float graph of VZ_SEARCH_CODES_MIN_ROWS rows keeps codes of its rows in its file (header
  * flags bit 1), whether built on the floats (encoded by the writer) or on codes of one step
- * (the builder's, kept): searches measure them and answer with exact float distances, recall@10
+ * (the builder's, kept): searches measure them and answer with exact float distances (euclidean
+ * and cosine), recall@10
  * within 0.01 of the float search at the same ef; a byte of the codes flipped is found by
  * verify; a graph extended from it stays a float graph; one row fewer keeps no codes. */
 TEST(float_graph_of_64ki_rows_searches_on_codes_with_exact_distances)
@@ -891,6 +892,26 @@ TEST(float_graph_of_64ki_rows_searches_on_codes_with_exact_distances)
 	CHECK_OK(vz_hnsw_builder_from_index(&xc, NULL, n, &g));
 	CHECK_OK(vz_hnsw_builder_on_codes(g, codes));
 	vz_hnsw_builder_free(g);
+	/* cosine (unit rows): the same, on codes its writer encoded */
+	for (size_t i = 0; i < n + nq; i++) CHECK_OK(vz_normalize(v + i * dim, dim));
+	vz_hnsw_builder *cb;
+	CHECK_OK(vz_hnsw_builder_new(dim, VZ_METRIC_COSINE, &p, v, n, &cb));
+	CHECK_OK(vz_hnsw_builder_add(cb, 0, n, 2));
+	vz_map mcos;
+	vz_hnsw_index xcos;
+	write_and_open(cb, "cos.hnsw", &mcos, &xcos, n, dim, VZ_METRIC_COSINE);
+	CHECK(xcos.sq_codes && xcos.float_codes);
+	vz_hnsw_index cfloats = xcos;
+	cfloats.sq_codes = NULL;
+	double rcos = recall(&xcos, v, n, q, nq, dim, VZ_METRIC_COSINE, 64, NULL), rfl = recall(&cfloats, v, n, q, nq, dim, VZ_METRIC_COSINE, 64, NULL);
+	if (rcos < rfl - 0.01 || rcos < 0.85) t_fail(__FILE__, __LINE__, "cosine ef 64: recall@10 on codes %.4f, on floats %.4f", rcos, rfl);
+	CHECK_OK(vz_hnsw_search(&xcos, v, q, 10, 64, NULL, NULL, got, &ng));
+	for (size_t k = 0; k < ng; k++) {
+		float d = vz_distance(VZ_METRIC_COSINE, v + (size_t)got[k].row * dim, q, dim);
+		CHECK(memcmp(&d, &got[k].distance, sizeof d) == 0);
+	}
+	vz_unmap(&mcos);
+	vz_hnsw_builder_free(cb);
 	/* one row fewer: no codes, as before */
 	vz_hnsw_builder *s;
 	CHECK_OK(vz_hnsw_builder_new(dim, VZ_METRIC_EUCLIDEAN, &p, v, n - 1, &s));
