@@ -552,7 +552,7 @@ bool vz_hnsw_build_on_codes(enum vz_metric metric, uint64_t rows, uint32_t dim);
  * euclidean or cosine. A search then reads a byte per dimension of each node it measures
  * instead of four, and the floats only of the best of its beam: 1M x 128, one graph with and
  * without codes, 10,000 queries at ef 96, one thread, whole `vz query --batch` process CPU
- * 0.71x (3.93 -> 2.97 s, medians of 3 interleaved pairs at load 15), recall@10 0.9556 ->
+ * 0.61x (3.39 -> 2.08 s, medians of 3 interleaved pairs at load 7), recall@10 0.9556 ->
  * 0.9526; 100k x 128 at ef 12 0.79x.
  * Fewer rows (Fashion-MNIST's 60,000, whose pixels pack exactly in half precision:
  * vz_hnsw_pack) keep the float search as measured. */
