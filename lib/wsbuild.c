@@ -465,6 +465,24 @@ static int extend_snapshot(const char *dir, const char *extra, const ws_cache *o
 	return rc;
 }
 
+/* The tombstone rows a segment needs for the records left in old (changed and removed files,
+ * sorted by path): one for each of their chunks that the file's new rows in c (c->files with
+ * no row yet, sorted by path) do not number again. */
+static uint64_t tombstone_rows(const ws_cache *old, const ws_cache *c)
+{
+	uint64_t n = 0;
+	size_t j = 0;
+	for (size_t i = 0; i < old->n; i++) {
+		const ws_file *f = &old->files[i];
+		if (!f->path || !f->n_chunks) continue;
+		int cmp = 1;
+		for (; j < c->n && (cmp = strcmp(c->files[j].path, f->path)) < 0; j++) {}
+		uint32_t kept = j < c->n && !cmp && c->files[j].first_row == NO_ROW ? c->files[j].n_chunks : 0;
+		if (f->n_chunks > kept) n += f->n_chunks - kept;
+	}
+	return n;
+}
+
 /* Writes postings.bin for the files of cache c (the snapshot of generation c->generation), as
  * NAME (postings.bin or postings.bin.new: see vz_workspace_build). The files kept from the last
  * build (first_row set) take their postings from old, its postings.bin, when there is one. */
@@ -669,12 +687,13 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 	vz_text_index *prev_postings = NULL;
 	if ((rc = vz_path_fmt(cpath, sizeof cpath, "%s/cache.bin", dir)) || (rc = ws_extra(w, wc, &extra))) goto out;
 	vz_meta meta;
-	uint64_t meta_gen = 0, meta_rows = 0, meta_tomb = 0;
+	uint64_t meta_gen = 0, meta_rows = 0;
 	bool have_meta = vz_meta_read(dir, &meta) == VZ_OK, stamp_old = false;
 	if (have_meta) {
 		meta_gen = meta.generation;
+		/* the row space: the base's rows, then each segment's (coll_segment.c) */
 		meta_rows = meta.rows;
-		meta_tomb = st->tombstones = meta.tombstones;
+		for (uint32_t i = 0; i < meta.nsegments; i++) meta_rows += meta.segments[i].rows;
 		json_t *a = json_loads(meta.extra_json, 0, NULL), *b = json_loadb((const char *)extra.data, extra.len - 1, 0, NULL);
 		stamp_old = !a || !b || !json_equal(a, b);
 		json_decref(a);
@@ -683,7 +702,10 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 	}
 	if ((rc = vz_ws_walk(wc, data_dir, &ents, &n_ents))) goto out;
 	st->too_large = vz_ws_walk_too_large();
-	if (!force && have_meta && !stamp_old && unchanged(dir, wc, ents, n_ents, meta_gen, st)) goto out;
+	if (!force && have_meta && !stamp_old && unchanged(dir, wc, ents, n_ents, meta_gen, st)) {
+		st->tombstones = meta_rows > st->chunks ? meta_rows - st->chunks : 0; /* the rows no file has */
+		goto out;
+	}
 	if (cache_load(cpath, &old, NULL) == VZ_ENOMEM) {
 		rc = VZ_ENOMEM;
 		goto out;
@@ -810,15 +832,19 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		char settled[VZ_PATH_MAX];
 		if ((rc = write_postings(dir, "postings.bin.new", wc, &cur, prev_postings))) goto out;
 		/* what is left in old is the records of changed and removed files: their rows die */
-		uint64_t dead = meta_tomb, added = 0;
-		for (size_t i = 0; i < old.n; i++) dead += old.files[i].n_chunks;
-		for (size_t i = 0; i < cur.n; i++)
+		uint64_t added = 0, live = 0;
+		for (size_t i = 0; i < cur.n; i++) {
+			live += cur.files[i].n_chunks;
 			if (cur.files[i].first_row == NO_ROW) added += cur.files[i].n_chunks;
+		}
+		/* the rows after a segment: those there, the new ones, and a tombstone row for each
+		 * dead row whose id (path#chunk) no new row takes over */
+		uint64_t total = meta_rows + added + tombstone_rows(&old, &cur), dead = total > live ? total - live : 0;
 		rc = VZ_EINVAL;
 		st->index = "extended";
 		st->appended = added;
 		st->tombstones = dead;
-		if (extensible && rows_fit(&old, meta_rows) && rows_fit(&cur, meta_rows) && dead * 5 <= meta_rows + added)
+		if (extensible && rows_fit(&old, meta_rows) && rows_fit(&cur, meta_rows) && dead * 5 <= total)
 			rc = extend_snapshot(dir, (const char *)extra.data, &old, &cur, threads);
 		if (rc == VZ_EINVAL || rc == VZ_ECORRUPT) { /* too many tombstones, no graph to extend, or a damaged one */
 			/* the graph, the most of a first build's time, can wait for a detached checkpoint:
@@ -838,6 +864,7 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		rc = cache_save(cpath, &cur, model);
 		goto out;
 	}
+	st->tombstones = meta_rows > st->chunks ? meta_rows - st->chunks : 0;
 	if (restat || !postings_current(dir, wc, generation)) {
 		/* the same rows, but files touched, binary files come or gone, a collection built
 		 * before postings.bin existed, or other ranking weights: postings.bin and cache.bin
