@@ -13,13 +13,15 @@
  *       u32 text length, text, and before version 4 dim x f32 vector (skipped when read).
  * A build does not use a cache older than version 3 (it reads every file again): its chunks
  * have no lines for postings.bin.
- * An incremental build keeps the committed rows where they are, makes those of changed and
- * removed files tombstones and appends the rows of changed and added files, so that the graph
- * of index.hnsw is extended instead of built again (vz_collection_extend_snapshot); when the
- * tombstones would pass a fifth of the rows, it writes the full snapshot in file order.
+ * An incremental build keeps the committed rows where they are and writes the rows of changed
+ * and added files as a segment beside them (seg-G.vec and its graph seg-G.hnsw; the rows of
+ * changed and removed files die: vz_collection_extend_snapshot), so that neither vectors.bin
+ * nor index.hnsw is written again; a file's rows are numbered in the sequence of the base's
+ * rows, then each segment's. With 8 segments, or when the dead rows would pass a fifth of the
+ * rows, it writes the full snapshot in file order (no segments).
  * Keeping each chunk's text is what lets an incremental build re-read and re-embed only the
- * files that changed, and yet answer as a full build: an extended snapshot takes the vectors of
- * the rows it keeps from vectors.bin, a snapshot written whole embeds the kept texts again (a
+ * files that changed, and yet answer as a full build: an extended snapshot keeps the vectors of
+ * the rows it keeps where they are, a snapshot written whole embeds the kept texts again (a
  * document vector depends on its text alone, so it gets the same bits). A binary file
  * (a NUL byte) is recorded with content hash 0 and no chunks, so that it is not read again
  * while its size and modification time stay the same. */
@@ -433,8 +435,8 @@ static bool rows_fit(const ws_cache *c, uint64_t n)
 	return true;
 }
 
-/* The next snapshot as the committed one extended: the rows of the files of old that are still
- * there (changed or removed files) become tombstones, the files of c with no row yet are
+/* The next snapshot as the committed one extended by a segment: the rows of the files of old
+ * that are still there (changed or removed files) die, the files of c with no row yet are
  * appended. VZ_EINVAL or VZ_ECORRUPT when it cannot be done (vz_collection_extend_snapshot):
  * then nothing was written. */
 static int extend_snapshot(const char *dir, const char *extra, const ws_cache *old, ws_cache *c, int threads)
