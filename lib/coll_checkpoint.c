@@ -809,6 +809,13 @@ out:
 int vz_collection_write_snapshot(const char *dir, const vz_config *cfg, const vz_row *in, size_t n, int threads,
 				 uint64_t generation, const char *extra_json, bool defer_graph)
 {
+	return vz_collection_write_snapshot_then(dir, cfg, in, n, threads, generation, extra_json, defer_graph, NULL, NULL);
+}
+
+int vz_collection_write_snapshot_then(const char *dir, const vz_config *cfg, const vz_row *in, size_t n, int threads,
+				      uint64_t generation, const char *extra_json, bool defer_graph, int (*before_commit)(void *ctx),
+				      void *ctx)
+{
 	int rc = vz_config_validate(cfg);
 	if (rc) return rc;
 	uint32_t dim = cfg->dim;
@@ -846,6 +853,7 @@ int vz_collection_write_snapshot(const char *dir, const vz_config *cfg, const vz
 	if (!rc && n)
 		rc = write_data_files(dir, cfg, &m.id, generation, &src, rows, n, NULL, 0, default_threads(threads), &m.vectors,
 				      defer_graph ? NULL : &m.index, 0);
+	if (!rc && before_commit) rc = before_commit(ctx);
 	if (!rc) rc = commit_checkpoint(dir, &m);
 	if (!rc) {
 		char lock[VZ_PATH_MAX];

@@ -680,6 +680,12 @@ typedef struct vz_row {
  * defer_graph: no index.hnsw (metadata.json lists none); vz_checkpoint_dir builds it later. */
 int vz_collection_write_snapshot(const char *dir, const vz_config *cfg, const vz_row *rows, size_t n,
 				 int threads, uint64_t generation, const char *extra_json, bool defer_graph);
+/* The same, calling before_commit(ctx) when the data files are written and before the commit:
+ * its error (nothing committed then) is returned. For a caller that writes files of its own
+ * meanwhile that must be complete when the snapshot is committed (a workspace's postings). */
+int vz_collection_write_snapshot_then(const char *dir, const vz_config *cfg, const vz_row *rows, size_t n, int threads,
+				      uint64_t generation, const char *extra_json, bool defer_graph, int (*before_commit)(void *ctx),
+				      void *ctx);
 
 /* Writes the next snapshot of the workspace collection in dir (locked by the caller) as one
  * more segment (seg-G.vec, seg-G.hnsw: coll_segment.c) beside its committed rows (the base's,
@@ -872,7 +878,25 @@ typedef struct vz_text_doc {
 	uint64_t size;       /* of the file, and its modification time: the stat-first check */
 	int64_t mtime_ns;
 	uint32_t len[3];     /* set by vz_text_index_write */
+	const struct vz_text_pre *pre; /* its tokens, counted by vz_text_tokens_add, or NULL */
 } vz_text_doc;
+/* Tokenizing while the files are read, on each reading thread: a thread's tokens state keeps
+ * the tokens of the docs it was given (its own term table and postings) until
+ * vz_text_index_write* takes them over (doc.pre), with no tokenizing there: the same bytes. */
+typedef struct vz_text_tokens vz_text_tokens;
+typedef struct vz_text_pre {
+	vz_text_tokens *t;
+	size_t fp0, fp1, cp0, cp1; /* its file and chunk postings in t */
+	uint32_t chunk0, chunks;   /* its first chunk in t, and how many */
+	uint32_t len[3];           /* terms in its path, title and body fields */
+} vz_text_pre;
+/* VZ_ENOMEM. */
+int vz_text_tokens_new(vz_text_tokens **out);
+void vz_text_tokens_free(vz_text_tokens *t);
+/* Counts the tokens of d (path, title and chunks, as vz_text_index_write would) into t, and
+ * where they are into *pre. Not thread-safe for one t. VZ_ENOMEM, VZ_EINVAL (more than 2^32
+ * files or chunks in t; then t takes no more). */
+int vz_text_tokens_add(vz_text_tokens *t, vz_text_doc *d, vz_text_pre *pre);
 /* The length of the title field of a file whose first bytes are t: everything up to 300 bytes
  * past the start of its title line (the line after a NAME line as in man pages, the first
  * Markdown heading, else the first non-blank line), so the lead of the text counts too. */

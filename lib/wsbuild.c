@@ -48,6 +48,8 @@ typedef struct ws_chunk {
 	char *text;
 	uint32_t text_len;
 	float *vec; /* embedded in this build, or NULL (see ensure_vectors) */
+	char *payload; /* its row's payload, made by the thread that read it, or NULL (make_rows) */
+	uint32_t payload_len;
 } ws_chunk;
 
 typedef struct ws_file {
@@ -58,6 +60,11 @@ typedef struct ws_file {
 	uint32_t n_chunks;
 	uint64_t first_row; /* the snapshot's row of chunk 0, or NO_ROW */
 	ws_chunk *chunks;
+	/* read in this build: the df counts of its chunks' terms and its tokens for postings.bin,
+	 * both counted by the thread that read it (see read_changed) */
+	bool fresh;
+	vz_term_map df;
+	vz_text_pre pre;
 } ws_file;
 
 typedef struct ws_cache {
@@ -79,7 +86,9 @@ static void file_free(ws_file *f)
 	for (uint32_t i = 0; i < f->n_chunks; i++) {
 		free(f->chunks[i].text);
 		free(f->chunks[i].vec);
+		free(f->chunks[i].payload);
 	}
+	vz_term_map_free(&f->df);
 	free(f->chunks);
 	free(f->path);
 	memset(f, 0, sizeof *f);
@@ -253,9 +262,13 @@ static bool binary(const char *data, size_t len)
 	return memchr(data, 0, len < BINARY_PROBE ? len : BINARY_PROBE) != NULL;
 }
 
-/* Reads, chunks and embeds one file into f. VZ_ENOENT when it vanished or is no longer a
- * readable regular text file (the caller skips it). */
-static int embed_file(const vz_ws_collection *c, const vz_bm25 *m, const char *full, const vz_ws_entry *e, ws_file *f)
+static int chunk_payload(vz_buf *pls, const char *path, uint32_t j, const ws_chunk *ch);
+static int tokenize_file(vz_text_tokens *tok, ws_file *f);
+
+/* Reads, chunks and embeds one file into f, and counts its terms (f->df) and tokens (into tok,
+ * f->pre). VZ_ENOENT when it vanished or is no longer a readable regular text file (the caller
+ * skips it). */
+static int embed_file(const vz_ws_collection *c, const vz_bm25 *m, const char *full, const vz_ws_entry *e, ws_file *f, vz_text_tokens *tok)
 {
 	char *data;
 	size_t len;
@@ -290,7 +303,7 @@ static int embed_file(const vz_ws_collection *c, const vz_bm25 *m, const char *f
 			rc = vz_fail(VZ_ENOMEM, "out of memory");
 			break;
 		}
-		rc = vz_embed_text(m, data + sp[i].start, tl, ch->vec);
+		rc = vz_embed_text_df(m, data + sp[i].start, tl, ch->vec, &f->df);
 		if (rc == VZ_EDATA) { /* no words in this chunk: not a row */
 			free(ch->vec);
 			free(ch->text);
@@ -304,11 +317,36 @@ static int embed_file(const vz_ws_collection *c, const vz_bm25 *m, const char *f
 		ch->start = sp[i].start;
 		ch->end = sp[i].end;
 		ch->line = line;
+		vz_buf pl = { 0 };
+		rc = chunk_payload(&pl, f->path, f->n_chunks, ch);
+		ch->payload = (char *)pl.data;
+		ch->payload_len = (uint32_t)pl.len;
+		if (!rc && pl.len > UINT32_MAX) rc = vz_fail(VZ_ERANGE, "%s: chunk %u: payload of %zu bytes", f->path, f->n_chunks, pl.len);
 		f->n_chunks++;
 	}
 	free(sp);
 	free(data);
+	f->fresh = true;
+	if (!rc) rc = tokenize_file(tok, f);
 	if (rc) file_free(f);
+	return rc;
+}
+
+/* The tokens of file f for postings.bin (its title field: the lead of its first chunk), counted
+ * into tok as write_postings would count them. */
+static int tokenize_file(vz_text_tokens *tok, ws_file *f)
+{
+	vz_text_chunk one, *chunks = f->n_chunks > 1 ? calloc(f->n_chunks, sizeof *chunks) : &one;
+	if (!chunks) return vz_fail(VZ_ENOMEM, "out of memory");
+	vz_text_doc d = { .path = f->path, .chunks = chunks, .n_chunks = f->n_chunks };
+	if (f->n_chunks) {
+		d.title = f->chunks[0].text;
+		d.title_len = (uint32_t)vz_text_title(f->chunks[0].text, f->chunks[0].text_len);
+	}
+	for (uint32_t j = 0; j < f->n_chunks; j++)
+		chunks[j] = (vz_text_chunk){ .text = f->chunks[j].text, .len = f->chunks[j].text_len, .line = f->chunks[j].line, .start = f->chunks[j].start };
+	int rc = vz_text_tokens_add(tok, &d, &f->pre);
+	if (chunks != &one) free(chunks);
 	return rc;
 }
 
@@ -346,6 +384,17 @@ static int ws_extra(const vz_workspace *w, const vz_ws_collection *wc, vz_buf *e
 	return rc;
 }
 
+/* The payload of chunk j of the file at path: its path, index, byte range and text, as JSON. */
+static int chunk_payload(vz_buf *pls, const char *path, uint32_t j, const ws_chunk *ch)
+{
+	int rc = vz_buf_put(pls, "{\"path\":", 8);
+	if (!rc) rc = vz_buf_json_string(pls, path, strlen(path), 0);
+	if (!rc) rc = vz_buf_printf(pls, ",\"chunk\":%u,\"start\":%" PRIu64 ",\"end\":%" PRIu64 ",\"text\":", j, ch->start, ch->end);
+	if (!rc) rc = vz_buf_json_string(pls, ch->text, ch->text_len, 0);
+	if (!rc) rc = vz_buf_put(pls, "}", 1);
+	return rc;
+}
+
 /* The rows of the files of c (of those with no row yet when fresh_only), in file order, chunk
  * order; their ids and payloads point into ids and pls. */
 static int make_rows(const ws_cache *c, bool fresh_only, vz_row **out, size_t *nout, vz_buf *ids, vz_buf *pls)
@@ -365,20 +414,21 @@ static int make_rows(const ws_cache *c, bool fresh_only, vz_row **out, size_t *n
 			id_off[r] = ids->len;
 			rc = row_id(ids, f->path, j);
 			rows[r].id_len = ids->len - id_off[r];
-			pl_off[r] = pls->len;
-			if (!rc) rc = vz_buf_put(pls, "{\"path\":", 8);
-			if (!rc) rc = vz_buf_json_string(pls, f->path, strlen(f->path), 0);
-			if (!rc) rc = vz_buf_printf(pls, ",\"chunk\":%u,\"start\":%" PRIu64 ",\"end\":%" PRIu64 ",\"text\":", j, ch->start, ch->end);
-			if (!rc) rc = vz_buf_json_string(pls, ch->text, ch->text_len, 0);
-			if (!rc) rc = vz_buf_put(pls, "}", 1);
-			rows[r].payload_len = pls->len - pl_off[r];
 			rows[r].vector = ch->vec;
+			if (ch->payload) { /* made by the thread that read the file */
+				rows[r].payload = ch->payload;
+				rows[r].payload_len = ch->payload_len;
+				continue;
+			}
+			pl_off[r] = pls->len;
+			if (!rc) rc = chunk_payload(pls, f->path, j, ch);
+			rows[r].payload_len = pls->len - pl_off[r];
 		}
 	}
 	/* the buffers may have moved while growing: point the rows into them now */
 	for (size_t i = 0; i < n && !rc; i++) {
 		rows[i].id = (const char *)ids->data + id_off[i];
-		rows[i].payload = (const char *)pls->data + pl_off[i];
+		if (!rows[i].payload) rows[i].payload = (const char *)pls->data + pl_off[i];
 	}
 	free(id_off);
 	free(pl_off);
@@ -405,9 +455,10 @@ static int ensure_vectors(ws_cache *c, const vz_bm25 *m)
 	return VZ_OK;
 }
 
-/* Writes the snapshot of cache c: rows in file order, chunk order (each file's first_row set). */
+/* Writes the snapshot of cache c: rows in file order, chunk order (each file's first_row set);
+ * before_commit(ctx), when not NULL, is called when its files are written, before the commit. */
 static int write_snapshot(const char *dir, const char *extra, const vz_ws_collection *wc, ws_cache *c, const vz_bm25 *m, int threads,
-			  bool defer_graph)
+			  bool defer_graph, int (*before_commit)(void *ctx), void *ctx)
 {
 	vz_row *rows = NULL;
 	size_t n = 0;
@@ -419,7 +470,7 @@ static int write_snapshot(const char *dir, const char *extra, const vz_ws_collec
 	}
 	int rc = ensure_vectors(c, m);
 	if (!rc) rc = make_rows(c, false, &rows, &n, &ids, &pls);
-	if (!rc) rc = vz_collection_write_snapshot(dir, &wc->cfg, rows, n, threads, c->generation, extra, defer_graph);
+	if (!rc) rc = vz_collection_write_snapshot_then(dir, &wc->cfg, rows, n, threads, c->generation, extra, defer_graph, before_commit, ctx);
 	free(rows);
 	vz_buf_free(&ids);
 	vz_buf_free(&pls);
@@ -485,21 +536,43 @@ static uint64_t tombstone_rows(const ws_cache *old, const ws_cache *c)
 	return n;
 }
 
-/* Writes postings.bin for the files of cache c (the snapshot of generation c->generation), as
- * NAME (postings.bin or postings.bin.new: see vz_workspace_build). The files kept from the last
- * build (first_row set) take their postings from old, its postings.bin, when there is one. */
-static int write_postings(const char *dir, const char *name, const vz_ws_collection *wc, const ws_cache *c, const vz_text_index *old)
-{
+/* postings.bin for the files of cache c (the snapshot of generation c->generation), as NAME
+ * (postings.bin or postings.bin.new: see vz_workspace_build): what postings_prepare gathers
+ * from c, so that postings_run can write it on another thread while c changes (write_snapshot
+ * numbers its rows meanwhile). */
+typedef struct postings_job {
 	char path[VZ_PATH_MAX];
-	int rc = vz_path_fmt(path, sizeof path, "%s/%s", dir, name);
+	const vz_ws_collection *wc;
+	const vz_text_index *old;
+	uint64_t generation;
+	vz_text_doc *docs;
+	vz_text_chunk *chunks;
+	int64_t *from;
+	size_t n;
+	vz_buf body; /* encoded on another thread (postings_thread), written by postings_join */
+	int rc;
+	char msg[1024]; /* the error of the encoding on another thread */
+	pthread_t thread;
+	bool started;
+} postings_job;
+
+/* The files kept from the last build (first_row set) take their postings from old, its
+ * postings.bin, when there is one. */
+static int postings_prepare(postings_job *j, const char *dir, const char *name, const vz_ws_collection *wc, const ws_cache *c,
+			    const vz_text_index *old)
+{
+	memset(j, 0, sizeof *j);
+	j->wc = wc;
+	j->generation = c->generation;
+	int rc = vz_path_fmt(j->path, sizeof j->path, "%s/%s", dir, name);
 	if (rc) return rc;
-	vz_text_doc *docs = calloc(c->n ? c->n : 1, sizeof *docs);
+	vz_text_doc *docs = j->docs = calloc(c->n ? c->n : 1, sizeof *docs);
 	size_t n = 0, nch = 0;
 	for (size_t i = 0; i < c->n; i++) nch += c->files[i].n_chunks;
-	vz_text_chunk *chunks = calloc(nch ? nch : 1, sizeof *chunks);
-	if (!docs || !chunks) rc = vz_fail(VZ_ENOMEM, "out of memory");
+	vz_text_chunk *chunks = j->chunks = calloc(nch ? nch : 1, sizeof *chunks);
+	if (!docs || !chunks) return vz_fail(VZ_ENOMEM, "out of memory");
 	nch = 0;
-	for (size_t i = 0; i < c->n && !rc; i++) {
+	for (size_t i = 0; i < c->n; i++) {
 		const ws_file *f = &c->files[i];
 		vz_text_doc *d = &docs[n++];
 		d->path = f->path;
@@ -512,29 +585,84 @@ static int write_postings(const char *dir, const char *name, const vz_ws_collect
 		}
 		d->chunks = chunks + nch;
 		d->n_chunks = f->n_chunks;
-		for (uint32_t j = 0; j < f->n_chunks; j++, nch++)
-			chunks[nch] = (vz_text_chunk){ .text = f->chunks[j].text, .len = f->chunks[j].text_len, .line = f->chunks[j].line, .start = f->chunks[j].start };
+		d->pre = f->fresh ? &f->pre : NULL; /* tokenized when it was read */
+		for (uint32_t k = 0; k < f->n_chunks; k++, nch++)
+			chunks[nch] = (vz_text_chunk){ .text = f->chunks[k].text, .len = f->chunks[k].text_len, .line = f->chunks[k].line, .start = f->chunks[k].start };
 	}
+	j->n = n;
 	int64_t *from = old ? malloc((c->n ? c->n : 1) * sizeof *from) : NULL;
 	if (old && !from) old = NULL; /* tokenize them all: slower, the same bytes */
-	for (size_t i = 0, j = 0; old && i < c->n; i++) {
+	for (size_t i = 0, k = 0; old && i < c->n; i++) {
 		vz_text_file_stat fs = { 0 };
 		from[i] = -1;
 		if (c->files[i].first_row == NO_ROW) continue;
 		size_t pl = strlen(c->files[i].path);
 		int cmp = -1;
-		for (; j < vz_text_index_files(old) && !vz_text_index_file(old, (uint32_t)j, &fs); j++) {
+		for (; k < vz_text_index_files(old) && !vz_text_index_file(old, (uint32_t)k, &fs); k++) {
 			cmp = memcmp(fs.path, c->files[i].path, fs.path_len < pl ? fs.path_len : pl);
 			if (!cmp) cmp = (fs.path_len > pl) - (fs.path_len < pl);
 			if (cmp >= 0) break;
 		}
-		if (!cmp) from[i] = (int64_t)j;
+		if (!cmp) from[i] = (int64_t)k;
 	}
-	if (!rc) rc = vz_text_index_write_from(path, old, from, docs, n, &wc->text, c->generation, wc->config_hash);
-	if (rc == VZ_ECORRUPT && old) rc = vz_text_index_write(path, docs, n, &wc->text, c->generation, wc->config_hash);
-	free(from);
-	free(docs);
-	free(chunks);
+	j->old = old;
+	j->from = from;
+	return VZ_OK;
+}
+
+/* The body of postings.bin into j->body: no I/O, so that it can run on another thread. */
+static int postings_encode(postings_job *j)
+{
+	int rc = vz_text_index_encode(j->old, j->from, j->docs, j->n, &j->wc->text, &j->body);
+	if (rc == VZ_ECORRUPT && j->old) {
+		j->body.len = 0;
+		rc = vz_text_index_encode(NULL, NULL, j->docs, j->n, &j->wc->text, &j->body);
+	}
+	return rc;
+}
+
+static void *postings_thread(void *arg)
+{
+	postings_job *j = arg;
+	if ((j->rc = postings_encode(j))) snprintf(j->msg, sizeof j->msg, "%s", vz_last_error());
+	return NULL;
+}
+
+/* Waits for the encoding started on another thread, then writes the file here (lib/io.c is
+ * for one thread at a time): a snapshot's before_commit. */
+static int postings_join(void *arg)
+{
+	postings_job *j = arg;
+	if (!j->started) return VZ_OK; /* run here (postings_run) before the snapshot was begun */
+	pthread_join(j->thread, NULL);
+	j->started = false;
+	if (j->rc) return vz_fail(j->rc, "%s", j->msg);
+	return vz_text_index_write_body(j->path, &j->body, j->generation, j->wc->config_hash);
+}
+
+static int postings_run(postings_job *j)
+{
+	int rc = postings_encode(j);
+	return rc ? rc : vz_text_index_write_body(j->path, &j->body, j->generation, j->wc->config_hash);
+}
+
+static void postings_free(postings_job *j)
+{
+	if (j->started) pthread_join(j->thread, NULL);
+	vz_buf_free(&j->body);
+	free(j->from);
+	free(j->docs);
+	free(j->chunks);
+	memset(j, 0, sizeof *j);
+}
+
+/* Writes postings.bin for the files of cache c as NAME, here (see postings_prepare). */
+static int write_postings(const char *dir, const char *name, const vz_ws_collection *wc, const ws_cache *c, const vz_text_index *old)
+{
+	postings_job j;
+	int rc = postings_prepare(&j, dir, name, wc, c, old);
+	if (!rc) rc = postings_run(&j);
+	postings_free(&j);
 	return rc;
 }
 
@@ -624,9 +752,15 @@ typedef struct read_job {
 	read_result *res;
 } read_job;
 
+typedef struct read_thread {
+	read_job *j;
+	vz_text_tokens *tok; /* this thread's: the tokens of the files it read */
+} read_thread;
+
 static void *read_worker(void *arg)
 {
-	read_job *j = arg;
+	read_thread *rt = arg;
+	read_job *j = rt->j;
 	for (;;) {
 		size_t t = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
 		if (t >= j->n_todo) break;
@@ -634,7 +768,7 @@ static void *read_worker(void *arg)
 		read_result *r = &j->res[t];
 		char full[VZ_PATH_MAX];
 		r->rc = vz_path_fmt(full, sizeof full, "%s/%s", j->wc->project_dir, e->path);
-		if (!r->rc) r->rc = embed_file(j->wc, j->model, full, e, &r->f);
+		if (!r->rc) r->rc = embed_file(j->wc, j->model, full, e, &r->f, rt->tok);
 		if (r->rc && r->rc != VZ_ENOENT) r->msg = strdup(vz_last_error());
 	}
 	return NULL;
@@ -651,9 +785,11 @@ static void read_results_free(read_result *res, size_t n)
 
 /* Reads, chunks and embeds the files ents[todo[0..n)] into *out (one result each, in that
  * order), with a thread a core: each result depends on its file alone, so the same bytes come
- * out whatever the count (the model is only read). */
+ * out whatever the count (the model is only read). The tokens of the files a thread read go
+ * into toks[thread] (READ_THREADS_MAX of them, made here; the caller frees them after
+ * write_postings, which takes the tokens over). */
 static int read_changed(const vz_ws_collection *wc, const vz_bm25 *model, const vz_ws_entry *ents, const size_t *todo, size_t n,
-			read_result **out)
+			read_result **out, vz_text_tokens **toks)
 {
 	read_job j = { .wc = wc, .model = model, .ents = ents, .todo = todo, .n_todo = n };
 	if (!(j.res = *out = calloc(n ? n : 1, sizeof *j.res))) return vz_fail(VZ_ENOMEM, "out of memory");
@@ -662,10 +798,16 @@ static int read_changed(const vz_ws_collection *wc, const vz_bm25 *model, const 
 	size_t threads = cores < 1 ? 1 : cores > READ_THREADS_MAX ? READ_THREADS_MAX : (size_t)cores;
 	if (threads > n / 8 + 1) threads = n / 8 + 1; /* a few files: not worth a thread */
 	pthread_t t[READ_THREADS_MAX];
+	read_thread rt[READ_THREADS_MAX];
+	for (size_t i = 0; i < threads; i++) {
+		int rc = vz_text_tokens_new(&toks[i]);
+		if (rc) return rc;
+		rt[i] = (read_thread){ .j = &j, .tok = toks[i] };
+	}
 	size_t started = 0;
 	for (; started + 1 < threads; started++)
-		if (pthread_create(&t[started], NULL, read_worker, &j)) break;
-	read_worker(&j); /* this thread reads too (alone when no thread started) */
+		if (pthread_create(&t[started], NULL, read_worker, &rt[started + 1])) break;
+	read_worker(&rt[0]); /* this thread reads too (alone when no thread started) */
 	for (size_t i = 0; i < started; i++) pthread_join(t[i], NULL);
 	return VZ_OK;
 }
@@ -687,6 +829,7 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 	vz_bm25 *model = NULL;
 	vz_buf extra = { 0 }; /* metadata.json's extra members for this build */
 	vz_text_index *prev_postings = NULL;
+	vz_text_tokens *toks[READ_THREADS_MAX] = { 0 }; /* of the threads that read the files */
 	if ((rc = vz_path_fmt(cpath, sizeof cpath, "%s/cache.bin", dir)) || (rc = ws_extra(w, wc, &extra))) goto out;
 	vz_meta meta;
 	uint64_t meta_gen = 0, meta_rows = 0;
@@ -760,7 +903,7 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		if (skipped(&old.files[oi])) restat = true;
 		else st->removed++;
 	}
-	rc = read_changed(wc, model, ents, todo, n_todo, &res);
+	rc = read_changed(wc, model, ents, todo, n_todo, &res, toks);
 	for (size_t i = 0, t = 0; i < n_ents && !rc; i++) {
 		const vz_ws_entry *e = &ents[i];
 		ws_file *prev = prev_of[i];
@@ -809,9 +952,14 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 	for (size_t i = 0; i < old.n && !count_all; i++) /* what is left in old: changed and removed files */
 		for (uint32_t j = 0; j < old.files[i].n_chunks && !rc; j++)
 			rc = vz_bm25_remove_document(model, old.files[i].chunks[j].text, old.files[i].chunks[j].text_len);
-	for (size_t i = 0; i < cur.n; i++) {
+	for (size_t i = 0; i < cur.n && !rc; i++) {
 		st->chunks += cur.files[i].n_chunks;
 		if (!count_all && cur.files[i].first_row != NO_ROW) continue; /* counted in the old table */
+		if (cur.files[i].fresh) { /* its terms were counted when it was read */
+			rc = vz_bm25_add_df(model, &cur.files[i].df, cur.files[i].n_chunks);
+			vz_term_map_free(&cur.files[i].df);
+			continue;
+		}
 		for (uint32_t j = 0; j < cur.files[i].n_chunks && !rc; j++)
 			rc = vz_bm25_add_document(model, cur.files[i].chunks[j].text, cur.files[i].chunks[j].text_len);
 	}
@@ -832,7 +980,6 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		 * postings.bin: a crash anywhere leaves a postings file of the committed generation,
 		 * which readers pick (vz_text_index_open_dir) */
 		char settled[VZ_PATH_MAX];
-		if ((rc = write_postings(dir, "postings.bin.new", wc, &cur, prev_postings))) goto out;
 		/* what is left in old is the records of changed and removed files: their rows die */
 		uint64_t added = 0, live = 0;
 		for (size_t i = 0; i < cur.n; i++) {
@@ -842,12 +989,22 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		/* the rows after a segment: those there, the new ones, and a tombstone row for each
 		 * dead row whose id (path#chunk) no new row takes over */
 		uint64_t total = meta_rows + added + tombstone_rows(&old, &cur), dead = total > live ? total - live : 0;
+		bool extend = extensible && rows_fit(&old, meta_rows) && rows_fit(&cur, meta_rows) && dead * 5 <= total;
+		/* for a snapshot written whole, postings.bin.new is encoded on another thread while
+		 * the snapshot's files are written, and written itself before the commit */
+		postings_job pj;
+		rc = postings_prepare(&pj, dir, "postings.bin.new", wc, &cur, prev_postings);
+		if (!rc && !extend && !pthread_create(&pj.thread, NULL, postings_thread, &pj)) pj.started = true;
+		else if (!rc) rc = postings_run(&pj);
+		if (rc) {
+			postings_free(&pj);
+			goto out;
+		}
 		rc = VZ_EINVAL;
 		st->index = "extended";
 		st->appended = added;
 		st->tombstones = dead;
-		if (extensible && rows_fit(&old, meta_rows) && rows_fit(&cur, meta_rows) && dead * 5 <= total)
-			rc = extend_snapshot(dir, (const char *)extra.data, &old, &cur, threads);
+		if (extend) rc = extend_snapshot(dir, (const char *)extra.data, &old, &cur, threads);
 		if (rc == VZ_EINVAL || rc == VZ_ECORRUPT) { /* too many tombstones, no graph to extend, or a damaged one */
 			/* the graph, the most of a first build's time, can wait for a detached checkpoint:
 			 * --text queries never use it, --vector ones scan the rows until it is there */
@@ -855,8 +1012,9 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 			st->index = defer ? "deferred" : "built";
 			st->appended = st->chunks;
 			st->tombstones = 0;
-			rc = write_snapshot(dir, (const char *)extra.data, wc, &cur, model, threads, defer);
+			rc = write_snapshot(dir, (const char *)extra.data, wc, &cur, model, threads, defer, postings_join, &pj);
 		}
+		postings_free(&pj);
 		if (rc) goto out;
 		if ((rc = vz_settle_data_file(dir, "postings.bin", VZ_MAGIC_POSTINGS, cur.generation, true, settled, sizeof settled))) goto out;
 		/* cache.bin carries the identity the snapshot was given */
@@ -893,6 +1051,7 @@ out:
 	vz_text_index_close(prev_postings);
 	cache_free(&old);
 	cache_free(&cur);
+	for (int i = 0; i < READ_THREADS_MAX; i++) vz_text_tokens_free(toks[i]);
 	vz_lock_release(&lock);
 	if (rc) vz_fail_prefix(rc, "%s: ", wc->full_name);
 	return rc;
