@@ -884,6 +884,62 @@ static bool row_id_among(const vz_row *const *sorted, size_t n, const char *id, 
 	return bsearch(&k, sorted, n, sizeof *sorted, row_id_cmp) != NULL;
 }
 
+/* A workspace collection's segments folded into a new base, with add[] after them: every row
+ * of the sequence (the base's, then each segment's) keeps its number, those dead or numbered in
+ * dead[] as tombstones, and the base's graph is extended by the rows after it, not built again
+ * (so the rows that cache.bin names stay where they are). The caller holds the exclusive lock. */
+static int fold_segments(struct vz_collection *c, const uint64_t *dead, size_t n_dead, const vz_row *add, size_t n_add, int threads,
+			 const char *extra_json)
+{
+	uint32_t dim = c->meta.cfg.dim;
+	uint64_t n_base = c->meta.rows, n_old = c->nrows, n_out = n_old + n_add, live = 0;
+	float *vecs = malloc(sizeof(float) * dim * n_out);
+	vz_out_row *rows = calloc(n_out, sizeof *rows);
+	int rc = vecs && rows ? VZ_OK : vz_fail(VZ_ENOMEM, "out of memory for %llu rows", (unsigned long long)n_out);
+	for (uint64_t r = 0; r < n_old && !rc; r++) {
+		vz_out_row *o = &rows[r];
+		uint64_t local;
+		const vz_vectors *v = vz_coll_layer(c, r, &local);
+		const char *pl;
+		size_t pll;
+		if ((rc = vz_vectors_row(v, local, &o->id, &o->id_len, &pl, &pll, NULL))) break;
+		o->payload = pl;
+		o->payload_len = pll;
+		o->has_payload = pl != NULL;
+		o->tombstone = r < n_base ? vz_coll_skip_base(c, (uint32_t)r) || vz_coll_row_dead(c, r) : vz_coll_row_dead(c, r);
+		memcpy(vecs + r * dim, vz_coll_row_vector(c, r), sizeof(float) * dim);
+	}
+	for (size_t i = 0; i < n_dead && !rc; i++) {
+		if (dead[i] >= n_old) rc = vz_fail(VZ_EINVAL, "row %llu is not one of the %llu rows", (unsigned long long)dead[i], (unsigned long long)n_old);
+		else rows[dead[i]].tombstone = true;
+	}
+	for (size_t i = 0; i < n_add && !rc; i++) {
+		uint64_t at = n_old + i;
+		rows[at] = (vz_out_row){ add[i].id, add[i].id_len, add[i].payload, add[i].payload_len, add[i].payload != NULL, false };
+		memcpy(vecs + at * dim, add[i].vector, sizeof(float) * dim);
+		if (c->meta.cfg.metric == VZ_METRIC_COSINE && vz_coll_unit_length(vecs + at * dim, dim))
+			memset(vecs + at * dim, 0, sizeof(float) * dim); /* an empty text, as in a full snapshot */
+	}
+	for (uint64_t r = 0; r < n_out && !rc; r++) live += !rows[r].tombstone;
+	vz_meta m = { 0 };
+	char *extra = NULL;
+	if (!rc) {
+		m = new_base_meta(c, n_out, live);
+		m.nsegments = 0; /* folded: metadata.json lists none, the commit removes their files */
+		if (extra_json && !(extra = strdup(extra_json))) rc = vz_fail(VZ_ENOMEM, "out of memory");
+		m.extra_json = extra ? extra : c->meta.extra_json;
+	}
+	struct row_source src = { .packed = vecs, .first_new = n_out };
+	if (!rc)
+		rc = write_data_files(c->dir, &m.cfg, &m.id, m.generation, &src, rows, n_out, &c->index, n_base, default_threads(threads), &m.vectors,
+				      &m.index, 0);
+	if (!rc) rc = commit_checkpoint(c->dir, &m);
+	free(extra);
+	free(vecs);
+	free(rows);
+	return rc;
+}
+
 /* The next snapshot of a workspace collection as one more segment beside the base and the
  * segments it has (coll_segment.c), none of which is rewritten: seg-G.vec holds the rows of
  * add[], then a tombstone row for each row of dead[] whose id no row of add[] takes over (a
@@ -901,7 +957,6 @@ int vz_collection_extend_snapshot(const char *dir, const uint64_t *dead, size_t 
 	if (!rc) rc = vz_coll_load(c, VZ_WAL_SCAN_STOP, false);
 	if (!rc && (!c->meta.workspace || !c->has_vec || !c->has_index || c->meta.cfg.quantization == VZ_QUANT_SQ8))
 		rc = vz_fail(VZ_EINVAL, "%s: no graph of plain vectors to extend", dir);
-	if (!rc && c->meta.nsegments >= VZ_MAX_SEGMENTS) rc = vz_fail(VZ_EINVAL, "%s: %u segments: time to write them into the base", dir, c->meta.nsegments);
 	/* damage must not stay behind a segment unseen: the rows and graphs kept are checked whole
 	 * (a hash of what is mapped, no write), and a damaged one makes the caller write it all */
 	if (!rc) rc = vz_collection_check_rows(c);
@@ -915,6 +970,14 @@ int vz_collection_extend_snapshot(const char *dir, const uint64_t *dead, size_t 
 		    vz_hash64(map->data + VZ_HEADER_SIZE, map->size - VZ_HEADER_SIZE) != ih.body_checksum ||
 		    (!i && ih.body_checksum != c->meta.index.body_checksum))
 			rc = vz_fail(VZ_ECORRUPT, "%s/%s: body checksum mismatch", dir, name);
+	}
+	if (!rc && c->meta.nsegments >= VZ_MAX_SEGMENTS) {
+		/* as many segments as there may be: this one goes into the base with them */
+		rc = fold_segments(c, dead, n_dead, add, n_add, threads, extra_json);
+		if (!rc && first_new) *first_new = c->nrows;
+		vz_coll_unload(c);
+		free(c);
+		return rc;
 	}
 	uint32_t dim = c->meta.cfg.dim;
 	const vz_row **sorted = NULL;

@@ -17,10 +17,11 @@
  * and added files as a segment beside them (seg-G.vec and its graph seg-G.hnsw; the rows of
  * changed and removed files die: vz_collection_extend_snapshot), so that neither vectors.bin
  * nor index.hnsw is written again; a file's rows are numbered in the sequence of the base's
- * rows, then each segment's. With 8 segments, or when the dead rows would pass a fifth of the
- * rows, it writes the full snapshot in file order (no segments). cache.bin too stays as it is
- * then: the records that differ from it go into cache.delta (see delta_save), which loads
- * apply over it.
+ * rows, then each segment's. With 8 segments, the segments and the new rows are folded into a
+ * new base whose graph is the old one extended (every row keeps its number); when the dead rows
+ * would pass a fifth of the rows, it writes the full snapshot in file order (no segments).
+ * While the rows keep their numbers, cache.bin stays as it is too: the records that differ
+ * from it go into cache.delta (see delta_save), which loads apply over it.
  * Keeping each chunk's text is what lets an incremental build re-read and re-embed only the
  * files that changed, and yet answer as a full build: an extended snapshot keeps the vectors of
  * the rows it keeps where they are, a snapshot written whole embeds the kept texts again (a

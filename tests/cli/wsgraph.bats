@@ -294,13 +294,15 @@ json_text_answers() { for q in "w001 w002" "w100 w200 w300" "file w399" "fresh w
 	run "$VZ" info p/docs --json
 	assert_output --partial '"segments":8,'
 	assert_output --partial '"graph":"built"'
-	# the ninth: eight segments are the most, all of it is written again as one snapshot
+	# the ninth: eight segments are the most, they and this one are folded into a new base
+	# whose graph is the old one extended (the rows keep their numbers: cache.bin stays)
 	printf '# Ninth\nw009 fresh words nine\n' > p/f0009.md
 	run "$VZ" build --json
-	assert_output --partial '"index":"built"'
+	assert_output --partial '"index":"extended"'
 	[ "$(segments)" -eq 0 ]
 	[ -z "$(ls "$D" | grep '^seg-')" ] || fail "segments left behind: $(ls "$D")"
-	[ ! -e "$D/cache.delta" ] # cache.bin written whole
+	[ "$(stat -c '%i %Y %s' "$D/vectors.bin" "$D/index.hnsw" "$D/cache.bin")" != "$base" ]
+	[ -f "$D/cache.delta" ]
 	run "$VZ" verify p/docs
 	assert_success
 	rm -rf "$BATS_TEST_TMPDIR/full"
@@ -315,6 +317,7 @@ json_text_answers() { for q in "w001 w002" "w100 w200 w300" "file w399" "fresh w
 	run "$VZ" build --json
 	assert_output --partial '"index":"built"'
 	[ "$(segments)" -eq 0 ]
+	[ ! -e "$D/cache.delta" ] # cache.bin written whole
 	vectors_exact
 }
 
