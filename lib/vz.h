@@ -687,12 +687,14 @@ int vz_collection_write_snapshot_then(const char *dir, const vz_config *cfg, con
 				      uint64_t generation, const char *extra_json, bool defer_graph, int (*before_commit)(void *ctx),
 				      void *ctx);
 
-/* Writes the next snapshot of the workspace collection in dir (locked by the caller): its
- * committed rows in their order, those numbered in dead[] now tombstones, then the rows of
- * add[]; the committed graph is extended by the new rows instead of built again. *first_new
- * gets the row number of add[0]. VZ_EINVAL when there is no graph to extend (no rows, no
- * usable index.hnsw, sq8) or a dead row is out of range, VZ_ECORRUPT when vectors.bin or
- * index.hnsw is damaged: write a full snapshot instead. */
+/* Writes the next snapshot of the workspace collection in dir (locked by the caller) as one
+ * more segment (seg-G.vec, seg-G.hnsw: coll_segment.c) beside its committed rows (the base's,
+ * then each segment's), which are not written again: the rows of add[], then a tombstone row
+ * for each row numbered in dead[] whose id no row of add[] takes over. *first_new gets the row
+ * number of add[0] in that sequence. VZ_EINVAL when there is no graph to extend (no rows, no
+ * usable index.hnsw, sq8), there are VZ_MAX_SEGMENTS segments already, or a dead row is out of
+ * range; VZ_ECORRUPT when a file kept is damaged (body checksums): write a full snapshot
+ * instead. */
 int vz_collection_extend_snapshot(const char *dir, const uint64_t *dead, size_t n_dead, const vz_row *add, size_t n_add,
 				  int threads, const char *extra_json, uint64_t *first_new);
 

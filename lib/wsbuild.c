@@ -13,13 +13,15 @@
  *       u32 text length, text, and before version 4 dim x f32 vector (skipped when read).
  * A build does not use a cache older than version 3 (it reads every file again): its chunks
  * have no lines for postings.bin.
- * An incremental build keeps the committed rows where they are, makes those of changed and
- * removed files tombstones and appends the rows of changed and added files, so that the graph
- * of index.hnsw is extended instead of built again (vz_collection_extend_snapshot); when the
- * tombstones would pass a fifth of the rows, it writes the full snapshot in file order.
+ * An incremental build keeps the committed rows where they are and writes the rows of changed
+ * and added files as a segment beside them (seg-G.vec and its graph seg-G.hnsw; the rows of
+ * changed and removed files die: vz_collection_extend_snapshot), so that neither vectors.bin
+ * nor index.hnsw is written again; a file's rows are numbered in the sequence of the base's
+ * rows, then each segment's. With 8 segments, or when the dead rows would pass a fifth of the
+ * rows, it writes the full snapshot in file order (no segments).
  * Keeping each chunk's text is what lets an incremental build re-read and re-embed only the
- * files that changed, and yet answer as a full build: an extended snapshot takes the vectors of
- * the rows it keeps from vectors.bin, a snapshot written whole embeds the kept texts again (a
+ * files that changed, and yet answer as a full build: an extended snapshot keeps the vectors of
+ * the rows it keeps where they are, a snapshot written whole embeds the kept texts again (a
  * document vector depends on its text alone, so it gets the same bits). A binary file
  * (a NUL byte) is recorded with content hash 0 and no chunks, so that it is not read again
  * while its size and modification time stay the same. */
@@ -495,8 +497,8 @@ static bool rows_fit(const ws_cache *c, uint64_t n)
 	return true;
 }
 
-/* The next snapshot as the committed one extended: the rows of the files of old that are still
- * there (changed or removed files) become tombstones, the files of c with no row yet are
+/* The next snapshot as the committed one extended by a segment: the rows of the files of old
+ * that are still there (changed or removed files) die, the files of c with no row yet are
  * appended. VZ_EINVAL or VZ_ECORRUPT when it cannot be done (vz_collection_extend_snapshot):
  * then nothing was written. */
 static int extend_snapshot(const char *dir, const char *extra, const ws_cache *old, ws_cache *c, int threads)
@@ -525,6 +527,24 @@ static int extend_snapshot(const char *dir, const char *extra, const ws_cache *o
 	vz_buf_free(&ids);
 	vz_buf_free(&pls);
 	return rc;
+}
+
+/* The tombstone rows a segment needs for the records left in old (changed and removed files,
+ * sorted by path): one for each of their chunks that the file's new rows in c (c->files with
+ * no row yet, sorted by path) do not number again. */
+static uint64_t tombstone_rows(const ws_cache *old, const ws_cache *c)
+{
+	uint64_t n = 0;
+	size_t j = 0;
+	for (size_t i = 0; i < old->n; i++) {
+		const ws_file *f = &old->files[i];
+		if (!f->path || !f->n_chunks) continue;
+		int cmp = 1;
+		for (; j < c->n && (cmp = strcmp(c->files[j].path, f->path)) < 0; j++) {}
+		uint32_t kept = j < c->n && !cmp && c->files[j].first_row == NO_ROW ? c->files[j].n_chunks : 0;
+		if (f->n_chunks > kept) n += f->n_chunks - kept;
+	}
+	return n;
 }
 
 /* postings.bin for the files of cache c (the snapshot of generation c->generation), as NAME
@@ -834,12 +854,13 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 	uint64_t df_docs[READ_THREADS_MAX] = { 0 };
 	if ((rc = vz_path_fmt(cpath, sizeof cpath, "%s/cache.bin", dir)) || (rc = ws_extra(w, wc, &extra))) goto out;
 	vz_meta meta;
-	uint64_t meta_gen = 0, meta_rows = 0, meta_tomb = 0;
+	uint64_t meta_gen = 0, meta_rows = 0;
 	bool have_meta = vz_meta_read(dir, &meta) == VZ_OK, stamp_old = false;
 	if (have_meta) {
 		meta_gen = meta.generation;
+		/* the row space: the base's rows, then each segment's (coll_segment.c) */
 		meta_rows = meta.rows;
-		meta_tomb = st->tombstones = meta.tombstones;
+		for (uint32_t i = 0; i < meta.nsegments; i++) meta_rows += meta.segments[i].rows;
 		json_t *a = json_loads(meta.extra_json, 0, NULL), *b = json_loadb((const char *)extra.data, extra.len - 1, 0, NULL);
 		stamp_old = !a || !b || !json_equal(a, b);
 		json_decref(a);
@@ -848,7 +869,10 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 	}
 	if ((rc = vz_ws_walk(wc, data_dir, &ents, &n_ents))) goto out;
 	st->too_large = vz_ws_walk_too_large();
-	if (!force && have_meta && !stamp_old && unchanged(dir, wc, ents, n_ents, meta_gen, st)) goto out;
+	if (!force && have_meta && !stamp_old && unchanged(dir, wc, ents, n_ents, meta_gen, st)) {
+		st->tombstones = meta_rows > st->chunks ? meta_rows - st->chunks : 0; /* the rows no file has */
+		goto out;
+	}
 	if (cache_load(cpath, &old, NULL) == VZ_ENOMEM) {
 		rc = VZ_ENOMEM;
 		goto out;
@@ -979,11 +1003,15 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		 * which readers pick (vz_text_index_open_dir) */
 		char settled[VZ_PATH_MAX];
 		/* what is left in old is the records of changed and removed files: their rows die */
-		uint64_t dead = meta_tomb, added = 0;
-		for (size_t i = 0; i < old.n; i++) dead += old.files[i].n_chunks;
-		for (size_t i = 0; i < cur.n; i++)
+		uint64_t added = 0, live = 0;
+		for (size_t i = 0; i < cur.n; i++) {
+			live += cur.files[i].n_chunks;
 			if (cur.files[i].first_row == NO_ROW) added += cur.files[i].n_chunks;
-		bool extend = extensible && rows_fit(&old, meta_rows) && rows_fit(&cur, meta_rows) && dead * 5 <= meta_rows + added;
+		}
+		/* the rows after a segment: those there, the new ones, and a tombstone row for each
+		 * dead row whose id (path#chunk) no new row takes over */
+		uint64_t total = meta_rows + added + tombstone_rows(&old, &cur), dead = total > live ? total - live : 0;
+		bool extend = extensible && rows_fit(&old, meta_rows) && rows_fit(&cur, meta_rows) && dead * 5 <= total;
 		/* for a snapshot written whole, postings.bin.new is encoded on another thread while
 		 * the snapshot's files are written, and written itself before the commit */
 		postings_job pj;
@@ -1018,6 +1046,7 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		rc = cache_save(cpath, &cur, model);
 		goto out;
 	}
+	st->tombstones = meta_rows > st->chunks ? meta_rows - st->chunks : 0;
 	if (restat || !postings_current(dir, wc, generation)) {
 		/* the same rows, but files touched, binary files come or gone, a collection built
 		 * before postings.bin existed, or other ranking weights: postings.bin and cache.bin
