@@ -441,7 +441,13 @@ static void check_cache(struct checker *k, const char *dir, const vz_meta *m)
 	uint64_t chunks, rows_end;
 	int rc = vz_ws_cache_info(path, &h, &id, &chunks, &rows_end);
 	if (rc == VZ_ENOENT) { problem(k, "cache.bin", -1, "missing (vz build --force makes it again)"); return; }
-	if (rc) { problem(k, "cache.bin", -1, "%s", short_detail(vz_last_error(), dir)); return; }
+	if (rc) {
+		/* the records that amend cache.bin (lib/wsbuild.c): named as their own file */
+		const char *d = short_detail(vz_last_error(), dir);
+		if (!strncmp(d, "cache.delta: ", 13)) problem(k, "cache.delta", -1, "%s", d + 13);
+		else problem(k, "cache.bin", -1, "%s", d);
+		return;
+	}
 	char want[33], got[33];
 	if (vz_id_is_set(&m->id)) {
 		k->id_checked++;

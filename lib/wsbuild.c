@@ -18,7 +18,9 @@
  * changed and removed files die: vz_collection_extend_snapshot), so that neither vectors.bin
  * nor index.hnsw is written again; a file's rows are numbered in the sequence of the base's
  * rows, then each segment's. With 8 segments, or when the dead rows would pass a fifth of the
- * rows, it writes the full snapshot in file order (no segments).
+ * rows, it writes the full snapshot in file order (no segments). cache.bin too stays as it is
+ * then: the records that differ from it go into cache.delta (see delta_save), which loads
+ * apply over it.
  * Keeping each chunk's text is what lets an incremental build re-read and re-embed only the
  * files that changed, and yet answer as a full build: an extended snapshot keeps the vectors of
  * the rows it keeps where they are, a snapshot written whole embeds the kept texts again (a
@@ -37,6 +39,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define DELTA_MAGIC "VZCDELT1" /* cache.delta: the records that differ from cache.bin's */
+#define DELTA_VERSION 1
 #define CACHE_VERSION 4 /* 1 carries no collection id (2 added it), 1 and 2 no chunk lines (3 added them), 1 to 3 no rows (4) */
 #define NO_ROW UINT64_MAX /* a file whose rows are not in the snapshot yet */
 #define BINARY_PROBE 8192
@@ -64,6 +68,7 @@ typedef struct ws_file {
 	 * were counted by the thread that read it (see read_changed) */
 	bool fresh;
 	vz_text_pre pre;
+	bool in_base; /* the record of cache.bin as it is there (not cache.delta's, not changed since) */
 } ws_file;
 
 typedef struct ws_cache {
@@ -75,6 +80,11 @@ typedef struct ws_cache {
 	ws_file *files;
 	size_t n;
 	vz_bm25 *model; /* the df table of the chunks of files */
+	/* cache.bin's own: its generation and its paths (sorted), which a cache.delta amends */
+	bool has_base;
+	uint64_t base_generation;
+	char **base_paths;
+	size_t n_base;
 } ws_cache;
 
 /* A binary file's record: no rows. */
@@ -96,6 +106,8 @@ static void cache_free(ws_cache *c)
 {
 	for (size_t i = 0; i < c->n; i++) file_free(&c->files[i]);
 	free(c->files);
+	for (size_t i = 0; i < c->n_base; i++) free(c->base_paths[i]);
+	free(c->base_paths);
 	vz_bm25_free(c->model);
 	memset(c, 0, sizeof *c);
 }
@@ -141,7 +153,7 @@ static int read_file_record(vz_reader *r, uint32_t dim, uint32_t version, ws_fil
 
 /* Loads cache.bin (only its df table into *model when model is not NULL); VZ_ENOENT when
  * missing, VZ_ECORRUPT when damaged (the caller rebuilds). */
-static int cache_load(const char *path, ws_cache *c, vz_bm25 **model)
+static int base_load(const char *path, ws_cache *c, vz_bm25 **model)
 {
 	memset(c, 0, sizeof *c);
 	vz_map map;
@@ -167,6 +179,7 @@ static int cache_load(const char *path, ws_cache *c, vz_bm25 **model)
 		for (uint64_t i = 0; i < n && !rc; i++) {
 			c->n = i + 1;
 			rc = read_file_record(&r, c->dim, h.version, &c->files[i]);
+			c->files[i].in_base = true;
 			if (!rc && h.version < 4) c->files[i].first_row = row;
 			row += c->files[i].n_chunks;
 			if (!rc && i > 0 && strcmp(c->files[i - 1].path, c->files[i].path) >= 0)
@@ -177,14 +190,140 @@ static int cache_load(const char *path, ws_cache *c, vz_bm25 **model)
 	vz_unmap(&map);
 	c->header = h;
 	c->config_hash = h.aux;
-	c->generation = h.generation;
+	c->generation = c->base_generation = h.generation;
 	c->version = h.version;
+	c->has_base = !rc;
 	if (!rc && model) *model = m;
 	else if (!rc) c->model = m;
 	else vz_bm25_free(m);
 	if (rc) {
 		cache_free(c);
 		vz_fail_prefix(rc, "%s: ", path);
+	}
+	return rc;
+}
+
+/* The path of the cache.delta beside the cache.bin at path. */
+static int delta_path_of(const char *path, char *out, size_t cap)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? vz_path_fmt(out, cap, "%.*s/cache.delta", (int)(slash - path), path) : vz_path_fmt(out, cap, "cache.delta");
+}
+
+/* Amends c, cache.bin as base_load left it (only its df table in *model when model is not
+ * NULL), with the cache.delta at dpath when there is one of that cache.bin's generation (one of
+ * an older cache.bin is left over from a crash: ignored). */
+static int delta_apply(const char *dpath, ws_cache *c, vz_bm25 **model)
+{
+	vz_map map;
+	int rc = vz_map_file(dpath, &map);
+	if (rc == VZ_ENOENT) return VZ_OK;
+	if (rc) return rc;
+	vz_file_header h;
+	vz_reader r;
+	vz_bm25 *m = NULL;
+	ws_file *recs = NULL, *out = NULL;
+	char **gone = NULL;
+	uint64_t n = 0, ng = 0;
+	rc = vz_ws_open_body(&map, DELTA_MAGIC, DELTA_VERSION, &h, &r);
+	if (!rc && h.aux2 != c->base_generation) goto done; /* of an older cache.bin */
+	const unsigned char *idb;
+	if (!rc && !(rc = vz_rd_bytes(&r, sizeof c->id.b, &idb)) && memcmp(idb, c->id.b, sizeof c->id.b))
+		rc = vz_fail(VZ_ECORRUPT, "offset %d: another collection id than cache.bin's", VZ_HEADER_SIZE);
+	if (!rc && h.aux != c->config_hash) rc = vz_fail(VZ_ECORRUPT, "offset 48: another configuration hash than cache.bin's");
+	if (!rc) rc = vz_bm25_decode(&r, &m);
+	if (!rc) vz_bm25_set_origin(m, &c->id, h.generation);
+	if (!rc && model) {
+		vz_bm25_free(*model);
+		*model = m;
+		m = NULL;
+		c->generation = c->header.generation = h.generation;
+		goto done;
+	}
+	if (!rc && vz_bm25_dim(m) != c->dim) rc = vz_fail(VZ_ECORRUPT, "offset %zu: dimension %u, cache.bin's is %u", r.offset, vz_bm25_dim(m), c->dim);
+	if (!rc) rc = vz_rd_u64(&r, &n);
+	if (!rc && n > r.left / 36) rc = vz_fail(VZ_ECORRUPT, "offset %zu: %" PRIu64 " files do not fit", r.offset - 8, n);
+	if (!rc && !(recs = calloc(n ? n : 1, sizeof *recs))) rc = vz_fail(VZ_ENOMEM, "out of memory");
+	size_t nrec = 0;
+	for (uint64_t i = 0; i < n && !rc; i++) {
+		nrec = i + 1;
+		rc = read_file_record(&r, c->dim, CACHE_VERSION, &recs[i]);
+		if (!rc && i > 0 && strcmp(recs[i - 1].path, recs[i].path) >= 0) rc = vz_fail(VZ_ECORRUPT, "offset %zu: files not sorted", r.offset);
+	}
+	/* the paths of cache.bin that are gone: u64 count, then each as u32 length and bytes */
+	if (!rc) rc = vz_rd_u64(&r, &ng);
+	if (!rc && ng > r.left / 5) rc = vz_fail(VZ_ECORRUPT, "offset %zu: %" PRIu64 " removed paths do not fit", r.offset - 8, ng);
+	if (!rc && !(gone = calloc(ng ? ng : 1, sizeof *gone))) rc = vz_fail(VZ_ENOMEM, "out of memory");
+	for (uint64_t i = 0; i < ng && !rc; i++) {
+		uint32_t pl;
+		const unsigned char *p;
+		size_t at = r.offset;
+		if ((rc = vz_rd_u32(&r, &pl)) || (pl == 0 || pl >= 4096 ? (rc = vz_fail(VZ_ECORRUPT, "offset %zu: path length %u", at, pl)) : 0) ||
+		    (rc = vz_rd_bytes(&r, pl, &p)))
+			break;
+		if (memchr(p, 0, pl)) rc = vz_fail(VZ_ECORRUPT, "offset %zu: NUL in a path", at + 4);
+		else if (!(gone[i] = strndup((const char *)p, pl))) rc = vz_fail(VZ_ENOMEM, "out of memory");
+		else if (i > 0 && strcmp(gone[i - 1], gone[i]) >= 0) rc = vz_fail(VZ_ECORRUPT, "offset %zu: removed paths not sorted", at);
+	}
+	if (!rc && r.left) rc = vz_fail(VZ_ECORRUPT, "offset %zu: trailing bytes", r.offset);
+	/* the merge by path: a record of the delta replaces cache.bin's, a removed path drops it */
+	if (!rc && !(out = calloc(c->n + nrec + 1, sizeof *out))) rc = vz_fail(VZ_ENOMEM, "out of memory");
+	size_t i = 0, j = 0, g = 0, k = 0;
+	while (!rc && (i < c->n || j < nrec)) {
+		int cmp = i < c->n && j < nrec ? strcmp(c->files[i].path, recs[j].path) : i < c->n ? -1 : 1;
+		if (cmp > 0) {
+			out[k++] = recs[j];
+			memset(&recs[j++], 0, sizeof *recs);
+			continue;
+		}
+		if (cmp == 0) {
+			out[k++] = recs[j];
+			memset(&recs[j++], 0, sizeof *recs);
+			file_free(&c->files[i++]);
+			continue;
+		}
+		while (g < ng && strcmp(gone[g], c->files[i].path) < 0) g++;
+		if (g < ng && !strcmp(gone[g], c->files[i].path)) file_free(&c->files[i++]);
+		else out[k++] = c->files[i++];
+	}
+	if (!rc) {
+		free(c->files);
+		c->files = out;
+		c->n = k;
+		out = NULL;
+		vz_bm25_free(c->model);
+		c->model = m;
+		m = NULL;
+		c->generation = c->header.generation = h.generation;
+	}
+	for (size_t x = 0; recs && x < nrec; x++) file_free(&recs[x]);
+done:
+	free(recs);
+	free(out);
+	for (uint64_t x = 0; gone && x < ng; x++) free(gone[x]);
+	free(gone);
+	vz_bm25_free(m);
+	vz_unmap(&map);
+	return rc;
+}
+
+/* cache.bin at path, amended by the cache.delta beside it (see delta_save). */
+static int cache_load(const char *path, ws_cache *c, vz_bm25 **model)
+{
+	int rc = base_load(path, c, model);
+	if (rc) return rc;
+	/* cache.bin's paths, for the next delta's removed ones */
+	if (!model && c->n && !(c->base_paths = calloc(c->n, sizeof *c->base_paths))) rc = vz_fail(VZ_ENOMEM, "out of memory");
+	for (size_t i = 0; !rc && !model && i < c->n; i++, c->n_base = i)
+		if (!(c->base_paths[i] = strdup(c->files[i].path))) rc = vz_fail(VZ_ENOMEM, "out of memory");
+	char dpath[VZ_PATH_MAX];
+	if (!rc && !(rc = delta_path_of(path, dpath, sizeof dpath)) && (rc = delta_apply(dpath, c, model))) vz_fail_prefix(rc, "%s: ", dpath);
+	if (rc) {
+		if (model) {
+			vz_bm25_free(*model);
+			*model = NULL;
+		}
+		cache_free(c);
 	}
 	return rc;
 }
@@ -219,31 +358,35 @@ int vz_ws_cache_check(const char *path)
 	return rc;
 }
 
+/* One file's record, as cache.bin and cache.delta hold it. */
+static int put_file_record(vz_buf *b, const ws_file *f)
+{
+	size_t pl = strlen(f->path);
+	int rc = vz_buf_u32(b, (uint32_t)pl);
+	if (!rc) rc = vz_buf_put(b, f->path, pl);
+	if (!rc) rc = vz_buf_u64(b, f->size);
+	if (!rc) rc = vz_buf_u64(b, (uint64_t)f->mtime_ns);
+	if (!rc) rc = vz_buf_u64(b, f->hash);
+	if (!rc) rc = vz_buf_u32(b, f->n_chunks);
+	if (!rc) rc = vz_buf_u64(b, f->n_chunks ? f->first_row : 0);
+	for (uint32_t j = 0; j < f->n_chunks && !rc; j++) {
+		const ws_chunk *ch = &f->chunks[j];
+		rc = vz_buf_u64(b, ch->start);
+		if (!rc) rc = vz_buf_u64(b, ch->end);
+		if (!rc) rc = vz_buf_u32(b, ch->line);
+		if (!rc) rc = vz_buf_u32(b, ch->text_len);
+		if (!rc) rc = vz_buf_put(b, ch->text, ch->text_len);
+	}
+	return rc;
+}
+
 static int cache_save(const char *path, const ws_cache *c, const vz_bm25 *m)
 {
 	vz_buf b = { 0 };
 	int rc = vz_buf_put(&b, c->id.b, sizeof c->id.b);
 	if (!rc) rc = vz_bm25_encode(m, &b);
 	if (!rc) rc = vz_buf_u64(&b, c->n);
-	for (size_t i = 0; i < c->n && !rc; i++) {
-		const ws_file *f = &c->files[i];
-		size_t pl = strlen(f->path);
-		rc = vz_buf_u32(&b, (uint32_t)pl);
-		if (!rc) rc = vz_buf_put(&b, f->path, pl);
-		if (!rc) rc = vz_buf_u64(&b, f->size);
-		if (!rc) rc = vz_buf_u64(&b, (uint64_t)f->mtime_ns);
-		if (!rc) rc = vz_buf_u64(&b, f->hash);
-		if (!rc) rc = vz_buf_u32(&b, f->n_chunks);
-		if (!rc) rc = vz_buf_u64(&b, f->n_chunks ? f->first_row : 0);
-		for (uint32_t j = 0; j < f->n_chunks && !rc; j++) {
-			const ws_chunk *ch = &f->chunks[j];
-			rc = vz_buf_u64(&b, ch->start);
-			if (!rc) rc = vz_buf_u64(&b, ch->end);
-			if (!rc) rc = vz_buf_u32(&b, ch->line);
-			if (!rc) rc = vz_buf_u32(&b, ch->text_len);
-			if (!rc) rc = vz_buf_put(&b, ch->text, ch->text_len);
-		}
-	}
+	for (size_t i = 0; i < c->n && !rc; i++) rc = put_file_record(&b, &c->files[i]);
 	if (!rc) {
 		vz_file_header h = { .version = CACHE_VERSION, .generation = c->generation, .aux = c->config_hash };
 		memcpy(h.magic, VZ_MAGIC_CACHE, 8);
@@ -251,6 +394,58 @@ static int cache_save(const char *path, const ws_cache *c, const vz_bm25 *m)
 	}
 	vz_buf_free(&b);
 	return rc;
+}
+
+/* cache.delta (vz_file_header "VZCDELT1", version 1; generation = the snapshot's, aux = the
+ * configuration hash, aux2 = the generation of the cache.bin it amends; body checksummed):
+ * 16 bytes collection id, the whole df table, u64 files and the records (as cache.bin's, sorted
+ * by path) of the files whose record is not cache.bin's, then u64 count and the paths (u32
+ * length, bytes; sorted) of cache.bin's files that are gone. Written instead of cache.bin
+ * while cache.bin's rows still hold (a build that added a segment, or only touched files), so
+ * that a build after one change writes that file's record, not every file's text. */
+static int delta_save(const char *dpath, const ws_cache *c, const ws_cache *old, const vz_bm25 *m)
+{
+	vz_buf b = { 0 };
+	size_t n = 0, ng = 0;
+	for (size_t i = 0; i < c->n; i++) n += !c->files[i].in_base;
+	int rc = vz_buf_put(&b, c->id.b, sizeof c->id.b);
+	if (!rc) rc = vz_bm25_encode(m, &b);
+	if (!rc) rc = vz_buf_u64(&b, n);
+	for (size_t i = 0; i < c->n && !rc; i++)
+		if (!c->files[i].in_base) rc = put_file_record(&b, &c->files[i]);
+	for (int pass = 0; pass < 2 && !rc; pass++) { /* count the gone paths, then write them */
+		if (pass) rc = vz_buf_u64(&b, ng);
+		for (size_t i = 0, j = 0; i < old->n_base && !rc; i++) {
+			int cmp = 1;
+			for (; j < c->n && (cmp = strcmp(c->files[j].path, old->base_paths[i])) < 0; j++) {}
+			if (j < c->n && !cmp) continue;
+			if (!pass) ng++;
+			else if (!(rc = vz_buf_u32(&b, (uint32_t)strlen(old->base_paths[i])))) rc = vz_buf_put(&b, old->base_paths[i], strlen(old->base_paths[i]));
+		}
+	}
+	if (!rc) {
+		vz_file_header h = { .version = DELTA_VERSION, .generation = c->generation, .aux = c->config_hash, .aux2 = old->base_generation };
+		memcpy(h.magic, DELTA_MAGIC, 8);
+		rc = vz_write_checked_file(dpath, &h, b.data, b.len);
+	}
+	vz_buf_free(&b);
+	return rc;
+}
+
+/* Saves the records of c: as a cache.delta beside old's cache.bin when may_amend (the rows of
+ * cache.bin's records still hold) and the changed records are few (a fifth of cache.bin's at
+ * most), else as a new cache.bin and no cache.delta (removed after: a crash between leaves a
+ * delta of an older cache.bin, which loads ignore). */
+static int cache_store(const char *path, const ws_cache *c, const ws_cache *old, const vz_bm25 *m, bool may_amend)
+{
+	char dpath[VZ_PATH_MAX];
+	int rc = delta_path_of(path, dpath, sizeof dpath);
+	if (rc) return rc;
+	size_t n = 0;
+	for (size_t i = 0; i < c->n; i++) n += !c->files[i].in_base;
+	if (may_amend && old->has_base && n * 5 <= old->n_base) return delta_save(dpath, c, old, m);
+	if ((rc = cache_save(path, c, m))) return rc;
+	return vz_io_unlink(dpath, true);
 }
 
 /* ---- the build ---- */
@@ -677,13 +872,17 @@ static int write_postings(const char *dir, const char *name, const vz_ws_collect
 	return rc;
 }
 
-/* True when cache.bin is there, of this format version and of generation gen. */
+/* True when cache.bin is there, of this format version and of generation gen, or amended to
+ * that generation by the cache.delta beside it (headers only). */
 static bool cache_of_generation(const char *dir, uint64_t gen)
 {
 	char cp[VZ_PATH_MAX];
-	vz_file_header h;
-	if (vz_path_fmt(cp, sizeof cp, "%s/cache.bin", dir) || vz_header_read(cp, VZ_MAGIC_CACHE, CACHE_VERSION, &h)) return false;
-	return h.generation == gen && h.version == CACHE_VERSION;
+	vz_file_header h, d;
+	if (vz_path_fmt(cp, sizeof cp, "%s/cache.bin", dir) || vz_header_read(cp, VZ_MAGIC_CACHE, CACHE_VERSION, &h) || h.version != CACHE_VERSION)
+		return false;
+	if (!vz_path_fmt(cp, sizeof cp, "%s/cache.delta", dir) && !vz_header_read(cp, DELTA_MAGIC, DELTA_VERSION, &d) && d.aux2 == h.generation)
+		return d.generation == gen;
+	return h.generation == gen;
 }
 
 /* postings.bin, open, when it and cache.bin are of generation gen and it has the weights of wc;
@@ -955,6 +1154,7 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 			file_free(&f);
 			prev->size = e->size;
 			prev->mtime_ns = e->mtime_ns;
+			prev->in_base = false; /* a record unlike cache.bin's now */
 			restat = true;
 			cur.files[cur.n++] = *prev;
 			memset(prev, 0, sizeof *prev);
@@ -1043,7 +1243,8 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		if ((rc = vz_meta_read(dir, &meta))) goto out;
 		cur.id = meta.id;
 		vz_meta_free(&meta);
-		rc = cache_save(cpath, &cur, model);
+		/* a segment leaves the rows of cache.bin's records where they are: a delta will do */
+		rc = cache_store(cpath, &cur, &old, model, !strcmp(st->index, "extended"));
 		goto out;
 	}
 	st->tombstones = meta_rows > st->chunks ? meta_rows - st->chunks : 0;
@@ -1055,7 +1256,7 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		if ((rc = vz_meta_read(dir, &meta))) goto out;
 		cur.id = meta.id; /* the snapshot's identity, as after a snapshot */
 		vz_meta_free(&meta);
-		if ((rc = write_postings(dir, "postings.bin", wc, &cur, prev_postings)) || (rc = cache_save(cpath, &cur, model))) goto out;
+		if ((rc = write_postings(dir, "postings.bin", wc, &cur, prev_postings)) || (rc = cache_store(cpath, &cur, &old, model, true))) goto out;
 	}
 	if (stamp_old && vz_meta_read(dir, &meta) == VZ_OK) {
 		/* the workspace file changed, not this collection: only its record in metadata.json */

@@ -265,7 +265,7 @@ json_text_answers() { for q in "w001 w002" "w100 w200 w300" "file w399" "fresh w
 	rm -rf p && mkdir p
 	corpus 150 4 # eight builds' dead rows stay below a fifth of the rows
 	"$VZ" build -q
-	base=$(stat -c '%i %Y %s' "$D/vectors.bin" "$D/index.hnsw")
+	base=$(stat -c '%i %Y %s' "$D/vectors.bin" "$D/index.hnsw" "$D/cache.bin")
 	for i in 1 2 3 4 5 6 7 8; do
 		printf '# Changed %d\nw%03d w%03d fresh words %d\n' $i $i $((i + 100)) $i > "p/f000$i.md"
 		[ $i -ne 3 ] || printf '# Added\nw007 w008 w009 fresh words added\n' > p/added.md
@@ -277,7 +277,9 @@ json_text_answers() { for q in "w001 w002" "w100 w200 w300" "file w399" "fresh w
 		[[ "$output" == *'"index":"extended"'* ]] || fail "build $i: $output"
 		[ "$(segments)" -eq $i ] || fail "build $i: $(segments) segments"
 		[ -f "$D/seg-$((i + 1)).vec" ] && [ -f "$D/seg-$((i + 1)).hnsw" ] || fail "build $i: $(ls "$D")"
-		[ "$(stat -c '%i %Y %s' "$D/vectors.bin" "$D/index.hnsw")" = "$base" ] || fail "build $i rewrote the base"
+		[ "$(stat -c '%i %Y %s' "$D/vectors.bin" "$D/index.hnsw" "$D/cache.bin")" = "$base" ] || fail "build $i rewrote the base"
+		# cache.bin's records stay, the changed ones are in cache.delta: far smaller
+		[ "$(stat -c %s "$D/cache.delta")" -lt "$(stat -c %s "$D/cache.bin")" ]
 		run "$VZ" verify p/docs
 		assert_success
 		# the answers of a full build of the same tree: --text ids and scores, --vector ids (after
@@ -298,6 +300,7 @@ json_text_answers() { for q in "w001 w002" "w100 w200 w300" "file w399" "fresh w
 	assert_output --partial '"index":"built"'
 	[ "$(segments)" -eq 0 ]
 	[ -z "$(ls "$D" | grep '^seg-')" ] || fail "segments left behind: $(ls "$D")"
+	[ ! -e "$D/cache.delta" ] # cache.bin written whole
 	run "$VZ" verify p/docs
 	assert_success
 	rm -rf "$BATS_TEST_TMPDIR/full"
@@ -320,19 +323,25 @@ json_text_answers() { for q in "w001 w002" "w100 w200 w300" "file w399" "fresh w
 	printf '# Changed\nw001 w002 fresh words\n' > p/f0001.md
 	"$VZ" build -q
 	[ "$(segments)" -eq 1 ]
+	printf '# Again\nw003 fresh words again\n' > "$BATS_TEST_TMPDIR/again"
+	# the answers of a full build of the tree the next build sees
+	cp p/f0002.md "$BATS_TEST_TMPDIR/f0002" && cp "$BATS_TEST_TMPDIR/again" p/f0002.md
+	VZ_DATA_DIR="$BATS_TEST_TMPDIR/full" "$VZ" build -q
+	cp "$BATS_TEST_TMPDIR/f0002" p/f0002.md
 	run "$VZ" backup p/docs -o "$BATS_TEST_TMPDIR/b.tar.zst"
 	assert_success
 	want=$(json_text_answers; vector_answers)
 	cp -a "$VZ_DATA_DIR" "$BATS_TEST_TMPDIR/good"
-	for file in seg-2.vec seg-2.hnsw; do
+	[ -f "$D/cache.delta" ]
+	for file in seg-2.vec seg-2.hnsw cache.delta; do
 		rm -rf "$VZ_DATA_DIR" && cp -a "$BATS_TEST_TMPDIR/good" "$VZ_DATA_DIR"
 		size=$(stat -c %s "$D/$file")
 		byte=$(od -An -tu1 -j $((size - 9)) -N1 "$D/$file" | tr -d ' ')
 		printf "\\$(printf '%03o' $((byte ^ 16)))" | dd of="$D/$file" bs=1 seek=$((size - 9)) conv=notrunc 2>/dev/null
 		run "$VZ" verify p/docs
 		assert_failure 1
-		assert_output --partial "$file: body checksum mismatch"
-		printf '# Again\nw003 fresh words again\n' > p/f0002.md
+		[[ "$output" == *"$file: body checksum mismatch"* ]] || [[ "$output" == *"$file: offset 32: body checksum mismatch"* ]] || fail "$output"
+		cp "$BATS_TEST_TMPDIR/again" p/f0002.md
 		run "$VZ" build --json
 		assert_success
 		assert_output --partial '"index":"built"'
@@ -340,6 +349,7 @@ json_text_answers() { for q in "w001 w002" "w100 w200 w300" "file w399" "fresh w
 		assert_success
 		[ "$(segments)" -eq 0 ]
 		[ ! -e "$D/$file" ]
+		[ "$(json_text_answers)" = "$(VZ_DATA_DIR="$BATS_TEST_TMPDIR/full" json_text_answers)" ] || fail "after damage to $file: --text answers differ"
 	done
 	# a listed segment that is missing
 	rm -rf "$VZ_DATA_DIR" && cp -a "$BATS_TEST_TMPDIR/good" "$VZ_DATA_DIR"
