@@ -65,10 +65,9 @@ typedef struct ws_file {
 	uint32_t n_chunks;
 	uint64_t first_row; /* the snapshot's row of chunk 0, or NO_ROW */
 	ws_chunk *chunks;
-	/* read in this build: the df counts of its chunks' terms and its tokens for postings.bin,
-	 * both counted by the thread that read it (see read_changed) */
+	/* read in this build: the df counts of its chunks' terms and its tokens for postings.bin
+	 * were counted by the thread that read it (see read_changed) */
 	bool fresh;
-	vz_term_map df;
 	vz_text_pre pre;
 	bool in_base; /* the record of cache.bin as it is there (not cache.delta's, not changed since) */
 } ws_file;
@@ -99,7 +98,6 @@ static void file_free(ws_file *f)
 		free(f->chunks[i].vec);
 		free(f->chunks[i].payload);
 	}
-	vz_term_map_free(&f->df);
 	free(f->chunks);
 	free(f->path);
 	memset(f, 0, sizeof *f);
@@ -461,10 +459,14 @@ static bool binary(const char *data, size_t len)
 static int chunk_payload(vz_buf *pls, const char *path, uint32_t j, const ws_chunk *ch);
 static int tokenize_file(vz_text_tokens *tok, ws_file *f);
 
-/* Reads, chunks and embeds one file into f, and counts its terms (f->df) and tokens (into tok,
- * f->pre). VZ_ENOENT when it vanished or is no longer a readable regular text file (the caller
- * skips it). */
-static int embed_file(const vz_ws_collection *c, const vz_bm25 *m, const char *full, const vz_ws_entry *e, ws_file *f, vz_text_tokens *tok)
+/* Reads, chunks and embeds one file into f, and counts its terms (into df: each chunk once more
+ * for each of its terms; *docs: its chunks) and tokens (into tok, f->pre). A text file whose
+ * content hash is that of prev (its record of the last build, or NULL) is only touched: f
+ * gets its size, time and hash, no chunks, nothing is counted (the caller keeps prev's rows,
+ * by the same test). VZ_ENOENT when it vanished or is no longer a readable regular text file
+ * (the caller skips it). */
+static int embed_file(const vz_ws_collection *c, const vz_bm25 *m, const char *full, const vz_ws_entry *e, const ws_file *prev, ws_file *f,
+		      vz_text_tokens *tok, vz_term_map *df, uint64_t *docs)
 {
 	char *data;
 	size_t len;
@@ -478,15 +480,19 @@ static int embed_file(const vz_ws_collection *c, const vz_bm25 *m, const char *f
 		f->mtime_ns = e->mtime_ns;
 		return (f->path = strdup(e->path)) ? VZ_OK : vz_fail(VZ_ENOMEM, "out of memory");
 	}
+	f->size = len;
+	f->mtime_ns = e->mtime_ns;
+	f->hash = vz_hash64(data, len);
+	if (prev && f->hash == prev->hash) {
+		free(data);
+		return (f->path = strdup(e->path)) ? VZ_OK : vz_fail(VZ_ENOMEM, "out of memory");
+	}
 	vz_ws_span *sp;
 	size_t n;
 	if ((rc = vz_ws_chunks(data, len, c->chunk_size, c->chunk_overlap, &sp, &n))) {
 		free(data);
 		return rc;
 	}
-	f->size = len;
-	f->mtime_ns = e->mtime_ns;
-	f->hash = vz_hash64(data, len);
 	if (!(f->path = strdup(e->path)) || (n && !(f->chunks = calloc(n, sizeof *f->chunks)))) rc = vz_fail(VZ_ENOMEM, "out of memory");
 	size_t line_at = 0;
 	uint32_t line = 1;
@@ -499,7 +505,7 @@ static int embed_file(const vz_ws_collection *c, const vz_bm25 *m, const char *f
 			rc = vz_fail(VZ_ENOMEM, "out of memory");
 			break;
 		}
-		rc = vz_embed_text_df(m, data + sp[i].start, tl, ch->vec, &f->df);
+		rc = vz_embed_text_df(m, data + sp[i].start, tl, ch->vec, df);
 		if (rc == VZ_EDATA) { /* no words in this chunk: not a row */
 			free(ch->vec);
 			free(ch->text);
@@ -515,6 +521,8 @@ static int embed_file(const vz_ws_collection *c, const vz_bm25 *m, const char *f
 		ch->line = line;
 		vz_buf pl = { 0 };
 		rc = chunk_payload(&pl, f->path, f->n_chunks, ch);
+		char *fit = rc ? NULL : realloc(pl.data, pl.len); /* kept until the rows are written */
+		if (fit) pl.data = (unsigned char *)fit;
 		ch->payload = (char *)pl.data;
 		ch->payload_len = (uint32_t)pl.len;
 		if (!rc && pl.len > UINT32_MAX) rc = vz_fail(VZ_ERANGE, "%s: chunk %u: payload of %zu bytes", f->path, f->n_chunks, pl.len);
@@ -523,6 +531,7 @@ static int embed_file(const vz_ws_collection *c, const vz_bm25 *m, const char *f
 	free(sp);
 	free(data);
 	f->fresh = true;
+	*docs += f->n_chunks;
 	if (!rc) rc = tokenize_file(tok, f);
 	if (rc) file_free(f);
 	return rc;
@@ -583,7 +592,9 @@ static int ws_extra(const vz_workspace *w, const vz_ws_collection *wc, vz_buf *e
 /* The payload of chunk j of the file at path: its path, index, byte range and text, as JSON. */
 static int chunk_payload(vz_buf *pls, const char *path, uint32_t j, const ws_chunk *ch)
 {
-	int rc = vz_buf_put(pls, "{\"path\":", 8);
+	/* room for the usual escapes at once (a newline every 32 bytes, say), not many regrowths */
+	int rc = vz_buf_reserve(pls, (size_t)ch->text_len + ch->text_len / 16 + strlen(path) + 96);
+	if (!rc) rc = vz_buf_put(pls, "{\"path\":", 8);
 	if (!rc) rc = vz_buf_json_string(pls, path, strlen(path), 0);
 	if (!rc) rc = vz_buf_printf(pls, ",\"chunk\":%u,\"start\":%" PRIu64 ",\"end\":%" PRIu64 ",\"text\":", j, ch->start, ch->end);
 	if (!rc) rc = vz_buf_json_string(pls, ch->text, ch->text_len, 0);
@@ -947,6 +958,7 @@ typedef struct read_job {
 	const vz_ws_collection *wc;
 	const vz_bm25 *model;
 	const vz_ws_entry *ents;
+	ws_file *const *prev_of; /* per entry: its record of the last build, or NULL */
 	const size_t *todo;
 	size_t n_todo, next; /* next: the next item to take (atomic) */
 	read_result *res;
@@ -955,6 +967,8 @@ typedef struct read_job {
 typedef struct read_thread {
 	read_job *j;
 	vz_text_tokens *tok; /* this thread's: the tokens of the files it read */
+	vz_term_map df;      /* the df counts of the chunks of the files it read (not only touched) */
+	uint64_t docs;       /* and how many chunks they are */
 } read_thread;
 
 static void *read_worker(void *arg)
@@ -968,7 +982,7 @@ static void *read_worker(void *arg)
 		read_result *r = &j->res[t];
 		char full[VZ_PATH_MAX];
 		r->rc = vz_path_fmt(full, sizeof full, "%s/%s", j->wc->project_dir, e->path);
-		if (!r->rc) r->rc = embed_file(j->wc, j->model, full, e, &r->f, rt->tok);
+		if (!r->rc) r->rc = embed_file(j->wc, j->model, full, e, j->prev_of[j->todo[t]], &r->f, rt->tok, &rt->df, &rt->docs);
 		if (r->rc && r->rc != VZ_ENOENT) r->msg = strdup(vz_last_error());
 	}
 	return NULL;
@@ -987,11 +1001,13 @@ static void read_results_free(read_result *res, size_t n)
  * order), with a thread a core: each result depends on its file alone, so the same bytes come
  * out whatever the count (the model is only read). The tokens of the files a thread read go
  * into toks[thread] (READ_THREADS_MAX of them, made here; the caller frees them after
- * write_postings, which takes the tokens over). */
-static int read_changed(const vz_ws_collection *wc, const vz_bm25 *model, const vz_ws_entry *ents, const size_t *todo, size_t n,
-			read_result **out, vz_text_tokens **toks)
+ * write_postings, which takes the tokens over), the df counts of their chunks into
+ * df[thread] and their number into docs[thread] (zeroed by the caller; files only touched
+ * count nothing: see embed_file). */
+static int read_changed(const vz_ws_collection *wc, const vz_bm25 *model, const vz_ws_entry *ents, ws_file *const *prev_of,
+			const size_t *todo, size_t n, read_result **out, vz_text_tokens **toks, vz_term_map *df, uint64_t *docs)
 {
-	read_job j = { .wc = wc, .model = model, .ents = ents, .todo = todo, .n_todo = n };
+	read_job j = { .wc = wc, .model = model, .ents = ents, .prev_of = prev_of, .todo = todo, .n_todo = n };
 	if (!(j.res = *out = calloc(n ? n : 1, sizeof *j.res))) return vz_fail(VZ_ENOMEM, "out of memory");
 	cpu_set_t set; /* the cores this process may run on (taskset, cgroups) */
 	int cores = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
@@ -1009,6 +1025,10 @@ static int read_changed(const vz_ws_collection *wc, const vz_bm25 *model, const 
 		if (pthread_create(&t[started], NULL, read_worker, &rt[started + 1])) break;
 	read_worker(&rt[0]); /* this thread reads too (alone when no thread started) */
 	for (size_t i = 0; i < started; i++) pthread_join(t[i], NULL);
+	for (size_t i = 0; i < threads; i++) {
+		df[i] = rt[i].df;
+		docs[i] = rt[i].docs;
+	}
 	return VZ_OK;
 }
 
@@ -1030,6 +1050,8 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 	vz_buf extra = { 0 }; /* metadata.json's extra members for this build */
 	vz_text_index *prev_postings = NULL;
 	vz_text_tokens *toks[READ_THREADS_MAX] = { 0 }; /* of the threads that read the files */
+	vz_term_map dfs[READ_THREADS_MAX] = { 0 };      /* their counts of the terms of the files they read */
+	uint64_t df_docs[READ_THREADS_MAX] = { 0 };
 	if ((rc = vz_path_fmt(cpath, sizeof cpath, "%s/cache.bin", dir)) || (rc = ws_extra(w, wc, &extra))) goto out;
 	vz_meta meta;
 	uint64_t meta_gen = 0, meta_rows = 0;
@@ -1103,7 +1125,7 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		if (skipped(&old.files[oi])) restat = true;
 		else st->removed++;
 	}
-	rc = read_changed(wc, model, ents, todo, n_todo, &res, toks);
+	rc = read_changed(wc, model, ents, prev_of, todo, n_todo, &res, toks, dfs, df_docs);
 	for (size_t i = 0, t = 0; i < n_ents && !rc; i++) {
 		const vz_ws_entry *e = &ents[i];
 		ws_file *prev = prev_of[i];
@@ -1156,13 +1178,13 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 	for (size_t i = 0; i < cur.n && !rc; i++) {
 		st->chunks += cur.files[i].n_chunks;
 		if (!count_all && cur.files[i].first_row != NO_ROW) continue; /* counted in the old table */
-		if (cur.files[i].fresh) { /* its terms were counted when it was read */
-			rc = vz_bm25_add_df(model, &cur.files[i].df, cur.files[i].n_chunks);
-			vz_term_map_free(&cur.files[i].df);
-			continue;
-		}
+		if (cur.files[i].fresh) continue; /* its terms were counted when it was read: dfs */
 		for (uint32_t j = 0; j < cur.files[i].n_chunks && !rc; j++)
 			rc = vz_bm25_add_document(model, cur.files[i].chunks[j].text, cur.files[i].chunks[j].text_len);
+	}
+	for (int i = 0; i < READ_THREADS_MAX && !rc; i++) {
+		rc = vz_bm25_add_df(model, &dfs[i], df_docs[i]);
+		vz_term_map_free(&dfs[i]);
 	}
 	if (rc) goto out;
 	for (size_t i = 0; i < cur.n; i++) {
@@ -1253,7 +1275,10 @@ out:
 	vz_text_index_close(prev_postings);
 	cache_free(&old);
 	cache_free(&cur);
-	for (int i = 0; i < READ_THREADS_MAX; i++) vz_text_tokens_free(toks[i]);
+	for (int i = 0; i < READ_THREADS_MAX; i++) {
+		vz_text_tokens_free(toks[i]);
+		vz_term_map_free(&dfs[i]);
+	}
 	vz_lock_release(&lock);
 	if (rc) vz_fail_prefix(rc, "%s: ", wc->full_name);
 	return rc;
