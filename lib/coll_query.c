@@ -376,7 +376,9 @@ int vz_collection_stats_get(vz_collection *c, vz_collection_stats *st)
 	st->wal_bytes = c->has_wal ? c->wal.map.size : 0;
 	st->wal_oldest_age = c->oldest_op ? vz_coll_wall_now() - c->oldest_op : 0;
 	st->checkpoint_time = c->meta.checkpoint_time;
-	const char *files[] = { "metadata.json", "vectors.bin", "index.hnsw", "wal.log", "cache.bin", "postings.bin" };
+	st->segments = c->meta.nsegments;
+	st->graph_deferred = c->meta.rows > 0 && !c->meta.index.present;
+	const char *files[] = { "metadata.json", "vectors.bin", "index.hnsw", "wal.log", "cache.bin", "cache.delta", "postings.bin" };
 	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) st->bytes += file_size(c->dir, files[i]);
 	st->workspace = c->meta.workspace;
 	st->wal_damaged = c->wal_corrupt;
