@@ -176,7 +176,7 @@ int vz_vectors_verify_body(const vz_vectors *v, vz_verify_cb cb, void *ctx)
 	vz_hasher *h = vz_hasher_new();
 	uint64_t body = h ? 0 : vz_hash64(d + VZ_HEADER_SIZE, v->map.size - VZ_HEADER_SIZE);
 	/* a part at a time: the floats of a part are checked while it is in the cache from hashing */
-	const uint64_t part = 256u << 10;
+	const uint64_t part = 16u << 10;
 	for (uint64_t at = VZ_HEADER_SIZE; at < v->map.size;) {
 		uint64_t end = (at / part + 1) * part;
 		if (end > v->map.size) end = v->map.size;
