@@ -248,10 +248,30 @@ __attribute__((target_clones("avx2", "default"))) static bool links0_run_ok(cons
 	return !other;
 }
 
+/* A bit per node, set when its level is above 0: what the upper links of level 1 (most of them)
+ * ask of their neighbours, in an eighth of the bytes of the levels (in the cache, where the
+ * levels of a large graph would be a miss for each neighbour). NULL when out of memory. */
+static uint64_t *upper_nodes(const vz_hnsw_index *idx)
+{
+	size_t n = idx->count;
+	uint64_t *up = calloc(n / 64 + 1, 8);
+	if (!up) return NULL;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x, t;
+		memcpy(&x, idx->levels + i, 8);
+		/* the top bit of each byte that is not 0, then those 8 bits gathered into one byte */
+		t = (((x & 0x7f7f7f7f7f7f7f7fu) + 0x7f7f7f7f7f7f7f7fu) | x) & 0x8080808080808080u;
+		up[i / 64] |= (((t >> 7) * 0x0102040810204080u) >> 56) << (i % 64);
+	}
+	for (; i < n; i++) up[i / 64] |= (uint64_t)(idx->levels[i] != 0) << (i % 64);
+	return up;
+}
+
 /* The structure of nodes [*next, to) (their levels, links and upper-level blocks, in order:
  * *expect_upper is where the next node's upper links must begin); *next is the node after the
- * last one checked. */
-static int check_nodes(const vz_hnsw_index *idx, size_t *next, size_t to, uint64_t *expect_upper)
+ * last one checked. up: upper_nodes (or NULL). */
+static int check_nodes(const vz_hnsw_index *idx, const uint64_t *up, size_t *next, size_t to, uint64_t *expect_upper)
 {
 	size_t n = idx->count;
 	size_t links0_base = (size_t)((const unsigned char *)idx->links0 - idx->data);
@@ -280,7 +300,8 @@ static int check_nodes(const vz_hnsw_index *idx, size_t *next, size_t to, uint64
 			const uint32_t *u = idx->upper + base + (size_t)(lev - 1) * (1 + idx->m);
 			if (u[0] > idx->m) return vz_fail(VZ_ECORRUPT, "node %zu: %u links at level %u (at most %u)", i, u[0], lev, idx->m);
 			for (uint32_t j = 0; j < u[0]; j++)
-				if (u[1 + j] >= n || u[1 + j] == i || idx->levels[u[1 + j]] < lev)
+				if (u[1 + j] >= n || u[1 + j] == i ||
+				    (lev == 1 && up ? !(up[u[1 + j] / 64] >> (u[1 + j] % 64) & 1) : idx->levels[u[1 + j]] < lev))
 					return vz_fail(VZ_ECORRUPT, "node %zu: level %u neighbour %u out of range or below that level", i, lev, u[1 + j]);
 		}
 	}
@@ -295,6 +316,7 @@ int vz_hnsw_verify(const vz_hnsw_index *idx)
 	/* a part at a time: the nodes whose level-0 links were just hashed are checked while those
 	 * links are in the cache (one read of the largest section from memory, not two); a damaged
 	 * body is reported as such even when its structure failed first, as a whole hash would */
+	uint64_t *up = upper_nodes(idx);
 	vz_hasher *h = vz_hasher_new();
 	if (h) {
 		size_t links0_base = (size_t)((const unsigned char *)idx->links0 - idx->data), row = (1 + (size_t)idx->m0) * 4;
@@ -304,7 +326,7 @@ int vz_hnsw_verify(const vz_hnsw_index *idx)
 			if (end > idx->size) end = idx->size;
 			vz_hasher_update(h, idx->data + at, end - at);
 			size_t upto = end <= links0_base ? 0 : (end - links0_base) / row;
-			if (!rc && upto > next) rc = check_nodes(idx, &next, upto < n ? upto : n, &expect_upper);
+			if (!rc && upto > next) rc = check_nodes(idx, up, &next, upto < n ? upto : n, &expect_upper);
 			at = end;
 		}
 		body = vz_hasher_digest(h);
@@ -312,8 +334,9 @@ int vz_hnsw_verify(const vz_hnsw_index *idx)
 	} else {
 		body = vz_hash64(idx->data + VZ_HEADER_SIZE, idx->size - VZ_HEADER_SIZE);
 	}
-	if (body != vz_load_u64(idx->data + 32)) return vz_fail(VZ_ECORRUPT, "offset 64: body checksum mismatch");
-	if (!rc) rc = check_nodes(idx, &next, n, &expect_upper);
+	if (body != vz_load_u64(idx->data + 32)) rc = vz_fail(VZ_ECORRUPT, "offset 64: body checksum mismatch");
+	else if (!rc) rc = check_nodes(idx, up, &next, n, &expect_upper);
+	free(up);
 	if (rc) return rc;
 	if (expect_upper != idx->upper_len) return vz_fail(VZ_ECORRUPT, "upper links: %llu words used of %llu", (unsigned long long)expect_upper, (unsigned long long)idx->upper_len);
 	if (n && idx->levels[idx->entry_point] != idx->max_level)

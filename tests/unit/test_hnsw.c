@@ -788,6 +788,47 @@ TEST(verify_names_the_first_bad_link_of_any_node_in_any_slot)
 			CHECK_INT(vz_hnsw_verify(&idx), VZ_ECORRUPT);
 			CHECK_STR(vz_last_error(), want);
 		}
+		/* an upper link to a node below its level: the last level-0 node (past the last whole
+		 * eight nodes when n is not a multiple of eight) and one in the middle; to a node at or
+		 * above the level: fine */
+		uint64_t levels = vz_load_u64(orig + 64 + 32), uidx = vz_load_u64(orig + 64 + 48), upper = vz_load_u64(orig + 64 + 56);
+		size_t low[2] = { n, n }, high = n;
+		for (size_t i = n / 2; i < n && low[0] == n; i++)
+			if (!orig[levels + i]) low[0] = i;
+		for (size_t i = n; i-- > 0 && low[1] == n;)
+			if (!orig[levels + i]) low[1] = i;
+		CHECK(low[0] < n / 8 * 8 && low[1] >= n / 8 * 8 && low[1] < n);
+		int tried = 0;
+		for (size_t i = 0; i < n; i++) {
+			uint32_t lv = orig[levels + i];
+			if (!lv) continue;
+			if (high == n) { high = i; continue; } /* the first: the good target of the others */
+			for (uint32_t lev = 1; lev <= lv; lev++) {
+				uint64_t block = upper + 4 * (vz_load_u32(orig + uidx + 4 * i) + (uint64_t)(lev - 1) * (1 + ms[mi]));
+				uint32_t cnt = vz_load_u32(orig + block);
+				for (uint32_t j = 0; j < cnt; j += cnt - 1 > 0 ? cnt - 1 : 1) {
+					for (int k = 0; k < 2; k++) {
+						memcpy(bad, orig, size);
+						vz_store_u32(bad + block + 4 + 4 * j, (uint32_t)low[k]);
+						fix_checksum(bad, size);
+						CHECK_OK(vz_hnsw_open(bad, size, dim, VZ_METRIC_EUCLIDEAN, n, &idx));
+						char want[160];
+						snprintf(want, sizeof want, "node %zu: level %u neighbour %zu out of range or below that level", i, lev, low[k]);
+						CHECK_INT(vz_hnsw_verify(&idx), VZ_ECORRUPT);
+						CHECK_STR(vz_last_error(), want);
+						tried++;
+					}
+					if (orig[levels + high] >= lev) {
+						memcpy(bad, orig, size);
+						vz_store_u32(bad + block + 4 + 4 * j, (uint32_t)high);
+						fix_checksum(bad, size);
+						CHECK_OK(vz_hnsw_open(bad, size, dim, VZ_METRIC_EUCLIDEAN, n, &idx));
+						CHECK_OK(vz_hnsw_verify(&idx));
+					}
+				}
+			}
+		}
+		CHECK(tried > 20);
 		free(orig);
 		free(good);
 		free(bad);
