@@ -205,15 +205,27 @@ int vz_vectors_verify(const vz_vectors *v, vz_verify_cb cb, void *ctx)
 int vz_vectors_verify_rows(const vz_vectors *v, vz_verify_cb cb, void *ctx)
 {
 	uint64_t live = 0, tombstones = 0;
-	int problems = vz_vectors_verify_row_range(v, 0, v->rows, &live, &tombstones, cb, ctx);
+	int problems = vz_vectors_verify_row_range(v, 0, v->rows, NULL, &live, &tombstones, cb, ctx);
 	return problems > 20 ? problems : problems + vz_vectors_verify_id_map(v, live, cb, ctx);
+}
+
+void vz_vectors_id_prints(const vz_vectors *v, uint64_t from, uint64_t to, uint32_t *prints)
+{
+	for (uint64_t r = from; r < to; r++) {
+		const char *id;
+		size_t len;
+		unsigned f;
+		prints[r] = 0;
+		if (!vz_vectors_row(v, r, &id, &len, NULL, NULL, &f) && !(f & VZ_ROW_TOMBSTONE)) prints[r] = (uint32_t)vz_hash64(id, len) | 1;
+	}
 }
 
 /* Whether row r (id, il, first slot `slot`) is what vz_vectors_find(id) answers, as it would
  * answer it, without reading the ids of the rows probed before r's slot unless their length is
- * r's: the rows probed before it are gathered here, their row entries fetched ahead by the caller. */
+ * r's (or, with prints, their print is r's): the rows probed before it are gathered here, their
+ * row entries (prints) fetched ahead by the caller. */
 enum { PROBED_MAX = 64 };
-static int gather_probed(const vz_vectors *v, uint64_t r, uint64_t slot, uint32_t *probed, int *n)
+static int gather_probed(const vz_vectors *v, const uint32_t *prints, uint64_t r, uint64_t slot, uint32_t *probed, int *n)
 {
 	uint64_t mask = v->hash_slots - 1;
 	*n = 0;
@@ -224,13 +236,14 @@ static int gather_probed(const vz_vectors *v, uint64_t r, uint64_t slot, uint32_
 		if (e - 1 >= v->rows) continue; /* never a match */
 		if (*n == PROBED_MAX) return 1; /* a long run: vz_vectors_find decides */
 		probed[(*n)++] = e - 1;
-		__builtin_prefetch(v->rowinfo + (uint64_t)(e - 1) * VZ_ROWINFO_SIZE);
+		if (prints) __builtin_prefetch(prints + (e - 1));
+		else __builtin_prefetch(v->rowinfo + (uint64_t)(e - 1) * VZ_ROWINFO_SIZE);
 	}
 	return -1;
 }
 
-int vz_vectors_verify_row_range(const vz_vectors *v, uint64_t from, uint64_t to, uint64_t *live, uint64_t *tombstones,
-				vz_verify_cb cb, void *ctx)
+int vz_vectors_verify_row_range(const vz_vectors *v, uint64_t from, uint64_t to, const uint32_t *prints, uint64_t *live,
+				uint64_t *tombstones, vz_verify_cb cb, void *ctx)
 {
 	int problems = 0;
 	char what[256];
@@ -242,6 +255,7 @@ int vz_vectors_verify_row_range(const vz_vectors *v, uint64_t from, uint64_t to,
 	const char *ids[BATCH];
 	size_t lens[BATCH];
 	uint64_t slots[BATCH];
+	uint32_t print[BATCH];
 	int state[BATCH], nprobed[BATCH];
 	uint32_t probed[BATCH][PROBED_MAX];
 	for (uint64_t at = from; at < to; at += BATCH) {
@@ -264,16 +278,19 @@ int vz_vectors_verify_row_range(const vz_vectors *v, uint64_t from, uint64_t to,
 			}
 			++*live;
 			if (!v->hash_slots) continue;
-			slots[i] = vz_hash64(ids[i], lens[i]) & mask;
+			uint64_t h = vz_hash64(ids[i], lens[i]);
+			slots[i] = h & mask;
+			print[i] = (uint32_t)h | 1;
 			__builtin_prefetch(v->hash + slots[i] * 4);
 		}
 		for (uint64_t i = 0; i < n; i++) {
 			state[i] = 0;
 			nprobed[i] = 0;
-			if (ids[i] && v->hash_slots) state[i] = gather_probed(v, at + i, slots[i], probed[i], &nprobed[i]);
+			if (ids[i] && v->hash_slots) state[i] = gather_probed(v, prints, at + i, slots[i], probed[i], &nprobed[i]);
 		}
-		/* the ids of probed rows as long as r's are compared: fetch them */
-		for (uint64_t i = 0; i < n; i++)
+		/* the ids of probed rows as long as r's are compared: fetch them (with prints: those
+		 * whose print is r's, almost never, so none) */
+		for (uint64_t i = 0; i < n && !prints; i++)
 			for (int j = 0; ids[i] && j < nprobed[i]; j++) {
 				const unsigned char *e = v->rowinfo + (uint64_t)probed[i][j] * VZ_ROWINFO_SIZE;
 				uint64_t off = vz_load_u64(e); /* a damaged offset may point anywhere: fetch only inside the heap */
@@ -287,7 +304,9 @@ int vz_vectors_verify_row_range(const vz_vectors *v, uint64_t from, uint64_t to,
 				const char *rid;
 				size_t rl;
 				unsigned f;
-				/* as vz_vectors_find: an earlier live row of the same id is what it answers */
+				/* as vz_vectors_find: an earlier live row of the same id is what it answers (a
+				 * tombstone, a broken entry or another id has another print) */
+				if (prints && prints[probed[i][j]] != print[i]) continue;
 				if (vz_vectors_row(v, probed[i][j], &rid, &rl, NULL, NULL, &f)) continue;
 				if (rl == lens[i] && !memcmp(rid, ids[i], rl) && !(f & VZ_ROW_TOMBSTONE)) found = false;
 			}
