@@ -134,15 +134,29 @@ int64_t vz_vectors_find(const vz_vectors *v, const char *id, size_t id_len)
 	return -1;
 }
 
+typedef uint32_t u32x8 __attribute__((vector_size(32)));
+
 /* True when the n floats at u (read as their bits) are all finite: no exponent of all ones,
- * which is what carries into the sign bit when 1 is added to the exponent of the magnitude. A
- * fixed count per inner loop, so that the compiler vectorizes it. */
+ * which is what carries into the sign bit when 1 is added to the exponent of the magnitude.
+ * Four vectors of eight at a time into four accumulators, so that the loads, not the chain of
+ * ORs into one, set the pace (the floats are in L1, just hashed); the rest one at a time. */
 __attribute__((target_clones("avx2", "default"))) static bool all_finite(const uint32_t *u, size_t n)
 {
-	uint32_t bad = 0;
+	u32x8 b0 = { 0 }, b1 = { 0 }, b2 = { 0 }, b3 = { 0 }, x0, x1, x2, x3;
 	size_t i = 0;
-	for (; i + 256 <= n; i += 256)
-		for (int j = 0; j < 256; j++) bad |= (u[i + j] & 0x7fffffffu) + 0x00800000u;
+	for (; i + 32 <= n; i += 32) {
+		memcpy(&x0, u + i, sizeof x0);
+		memcpy(&x1, u + i + 8, sizeof x1);
+		memcpy(&x2, u + i + 16, sizeof x2);
+		memcpy(&x3, u + i + 24, sizeof x3);
+		b0 |= (x0 & 0x7fffffffu) + 0x00800000u;
+		b1 |= (x1 & 0x7fffffffu) + 0x00800000u;
+		b2 |= (x2 & 0x7fffffffu) + 0x00800000u;
+		b3 |= (x3 & 0x7fffffffu) + 0x00800000u;
+	}
+	b0 |= b1 | b2 | b3;
+	uint32_t bad = 0;
+	for (int q = 0; q < 8; q++) bad |= b0[q];
 	for (; i < n; i++) bad |= (u[i] & 0x7fffffffu) + 0x00800000u;
 	return !(bad & 0x80000000u);
 }
