@@ -50,6 +50,21 @@ static bool skip_segment_row(void *ctx, uint32_t row)
 	return s->w ? vz_coll_skip_where(s->w, r) : vz_coll_skip_base((void *)s->c, r);
 }
 
+/* The k best of two lists sorted by distance into out (a first on ties), b's rows moved by
+ * b_first into row space; returns how many. */
+static size_t merge_hits(const vz_hit *a, size_t na, const vz_hit *b, size_t nb, uint32_t b_first, size_t k, vz_hit *out)
+{
+	size_t i = 0, j = 0, n = 0;
+	while (n < k && (i < na || j < nb)) {
+		if (j >= nb || (i < na && a[i].distance <= b[j].distance)) out[n++] = a[i++];
+		else {
+			out[n] = b[j++];
+			out[n++].row += b_first;
+		}
+	}
+	return n;
+}
+
 /* An exact scan of rows [from, to) of a segment's vectors, nothing skipped (one half of scan_flat) */
 struct half_scan {
 	const float *vectors, *q;
@@ -91,10 +106,7 @@ static int scan_flat(const vz_vectors *v, uint32_t dim, enum vz_metric metric, c
 	if (threaded) pthread_join(t, NULL);
 	else half_scan_run(&h[1]);
 	int rc = h[0].rc ? h[0].rc : h[1].rc;
-	size_t a = 0, b = 0, n = 0;
-	while (!rc && n < k && (a < h[0].n || b < h[1].n))
-		out[n++] = b >= h[1].n || (a < h[0].n && h[0].hits[a].distance <= h[1].hits[b].distance) ? h[0].hits[a++] : h[1].hits[b++];
-	*nout = rc ? 0 : n;
+	*nout = rc ? 0 : merge_hits(h[0].hits, h[0].n, h[1].hits, h[1].n, 0, k, out);
 	free(h[0].hits);
 	return rc;
 }
@@ -117,18 +129,10 @@ static int search_segments(const struct vz_collection *c, const float *q, size_t
 		bool (*skip)(void *, uint32_t) = w || c->ndead || c->nsup || g->live != g->rows ? skip_segment_row : NULL;
 		if (s->has_index && !exact) rc = vz_hnsw_search(&s->index, s->vec.vectors, q, k, ef, skip, &ctx, sh, &ns);
 		else rc = scan_flat(&s->vec, c->meta.cfg.dim, c->meta.cfg.metric, q, k, skip, &ctx, sh, &ns);
-		vz_hit *merged = sh + k;
-		size_t a = 0, b = 0, n = 0;
-		while (!rc && n < k && (a < *nb || b < ns)) {
-			if (b >= ns || (a < *nb && hits[a].distance <= sh[b].distance)) merged[n++] = hits[a++];
-			else {
-				merged[n] = sh[b++];
-				merged[n++].row += (uint32_t)s->first;
-			}
-		}
 		if (!rc) {
-			memcpy(hits, merged, n * sizeof *hits);
-			*nb = n;
+			vz_hit *merged = sh + k;
+			*nb = merge_hits(hits, *nb, sh, ns, (uint32_t)s->first, k, merged);
+			memcpy(hits, merged, *nb * sizeof *hits);
 		}
 	}
 	free(sh);

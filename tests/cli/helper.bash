@@ -48,6 +48,25 @@ base_then_ops() {
 	"$VZ" delete s v7 -q
 }
 
+# One round of a SIGKILL loop: a deferred load of $2 into collection $1 (ids from $3) killed after
+# 0 to $4 hundredths of a second, its number written to $5 when it was acknowledged before that;
+# then a checkpoint killed after 0 to $6 thousandths; then verify must pass.
+killed_load_and_checkpoint() {
+	local w ck
+	VZ_AUTO_CHECKPOINT=off "$VZ" insert "$1" "$2" --id-base "$3" -q &
+	w=$!
+	sleep "0.0$((RANDOM % $4))"
+	kill -9 $w 2>/dev/null || true
+	wait $w && echo "$(($3 / 10000))" >>"$5" || true
+	"$VZ" checkpoint "$1" -q &
+	ck=$!
+	sleep "0.$((RANDOM % $6))"
+	kill -9 $ck 2>/dev/null || true
+	wait $ck 2>/dev/null || true
+	run "$VZ" verify "$1"
+	assert_success
+}
+
 # sha256 of every file in the data directory except lock files: compare before/after.
 snapshot() {
 	(cd "$VZ_DATA_DIR" 2>/dev/null && find . -type f ! -name LOCK -print0 | sort -z | xargs -0 -r sha256sum)

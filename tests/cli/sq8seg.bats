@@ -134,18 +134,7 @@ PY
 	export VZ_BULK_BYTES=100000
 	: >"$T/acked"
 	for cycle in $(seq 1 6); do
-		VZ_AUTO_CHECKPOINT=off "$VZ" insert q "$T/k.fvecs" --id-base $((cycle * 10000)) -q &
-		w=$!
-		sleep "0.0$((RANDOM % 40))"
-		kill -9 $w 2>/dev/null || true
-		wait $w && echo "$cycle" >>"$T/acked" || true
-		"$VZ" checkpoint q -q &
-		ck=$!
-		sleep "0.$((RANDOM % 200))"
-		kill -9 $ck 2>/dev/null || true
-		wait $ck 2>/dev/null || true
-		run "$VZ" verify q
-		assert_success
+		killed_load_and_checkpoint q "$T/k.fvecs" $((cycle * 10000)) 40 "$T/acked" 200
 		# oracle by ids: a load is all there or not at all; an acknowledged one is all there
 		"$VZ" dump q -q | python3 -c '
 import json, sys
