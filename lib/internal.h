@@ -171,9 +171,9 @@ int vz_vectors_verify_rows(const vz_vectors *v, vz_verify_cb cb, void *ctx);
  * by its 4 bytes there, its row entry and id read only when they match. */
 int vz_vectors_verify_row_range(const vz_vectors *v, uint64_t from, uint64_t to, const uint32_t *prints, uint64_t *live,
 				uint64_t *tombstones, vz_verify_cb cb, void *ctx);
-/* Writes prints[r] for rows [from, to): the low 32 bits of the hash of the id of a live row
- * with 1 set, 0 for a tombstone or a row whose entry points outside the heap (never a match).
- * Parts may run at once. */
+/* Writes prints[r] for rows [from, to): the low 32 bits of the hash of the id of a live row,
+ * 0 for a tombstone or a row whose entry points outside the heap (a live row's print may be 0
+ * too: equal prints only send the check to the row entries and ids). Parts may run at once. */
 void vz_vectors_id_prints(const vz_vectors *v, uint64_t from, uint64_t to, uint32_t *prints);
 int vz_vectors_verify_id_map(const vz_vectors *v, uint64_t live, vz_verify_cb cb, void *ctx);
 

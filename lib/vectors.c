@@ -230,7 +230,7 @@ void vz_vectors_id_prints(const vz_vectors *v, uint64_t from, uint64_t to, uint3
 		size_t len;
 		unsigned f;
 		prints[r] = 0;
-		if (!vz_vectors_row(v, r, &id, &len, NULL, NULL, &f) && !(f & VZ_ROW_TOMBSTONE)) prints[r] = (uint32_t)vz_hash64(id, len) | 1;
+		if (!vz_vectors_row(v, r, &id, &len, NULL, NULL, &f) && !(f & VZ_ROW_TOMBSTONE)) prints[r] = (uint32_t)vz_hash64(id, len);
 	}
 }
 
@@ -292,9 +292,11 @@ int vz_vectors_verify_row_range(const vz_vectors *v, uint64_t from, uint64_t to,
 			}
 			++*live;
 			if (!v->hash_slots) continue;
-			uint64_t h = vz_hash64(ids[i], lens[i]);
+			/* a live row's print is the low half of its hash: its first slot, when the map has
+			 * no more than 2^32 slots, without hashing its id again */
+			uint64_t h = prints && mask <= UINT32_MAX ? prints[r] : vz_hash64(ids[i], lens[i]);
 			slots[i] = h & mask;
-			print[i] = (uint32_t)h | 1;
+			print[i] = (uint32_t)h;
 			__builtin_prefetch(v->hash + slots[i] * 4);
 		}
 		for (uint64_t i = 0; i < n; i++) {
