@@ -324,7 +324,7 @@ if has workspace; then
 	(cd "$W" && "$VZ" build -v) | tee -a "$RESULTS"
 	echo "and one more" >>"$f" # the same again, timed (timed sets WALL and CPU in this shell, not in a pipeline's)
 	timed sh -c 'cd "$1" && exec "$2" build -q' _ "$W" "$VZ"
-	say "incremental build after changing one file (the graph extended): $WALL s, $CPU s CPU (goal: well under a second)"
+	say "incremental build after changing one file (its rows a segment beside the base): $WALL s, $CPU s CPU (goal: well under a second)"
 	echo "and a third" >>"$f"
 	written sh -c 'cd "$1" && exec "$2" build -q' _ "$W" "$VZ"
 	say "incremental build after changing one file: $WRITTEN MB written, beside $(du -sb "$W/data" | awk '{printf "%.1f", $1 / 1048576}') MB of collection files ($(ls "$W/text" | wc -l) files)"

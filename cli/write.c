@@ -147,7 +147,7 @@ bool vz_cli_auto_checkpoint(const struct vz_cli *cli, const char *data_dir, cons
 	char dir[VZ_PATH_MAX];
 	vz_checkpoint_report rep;
 	if (data_dir ? vz_collection_path(data_dir, coll, dir, sizeof dir, NULL) : vz_cli_collection_dir(cli, coll, dir, sizeof dir, NULL)) return false;
-	int rc = vz_checkpoint_dir(dir, VZ_CHECKPOINT_IF_NEEDED, threads, cli->lock_timeout_ms, &rep);
+	int rc = vz_checkpoint_dir(dir, VZ_CHECKPOINT_IF_NEEDED, threads > 0 ? threads : 1, cli->lock_timeout_ms, &rep);
 	if (rc == VZ_EBUSY) return false; /* one is running: it, or the next write, folds the log */
 	if (rc) vz_warnf(cli, "%s: the transaction is committed, but the automatic checkpoint failed: %s", coll, vz_last_error());
 	return rc == VZ_OK && rep.checkpointed;

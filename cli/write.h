@@ -37,7 +37,8 @@ int vz_cli_write_batch(struct vz_cli *cli, const char *coll, vz_batch *b, enum v
  * command exits (it stops nobody either: see vz_checkpoint_dir); "off" leaves it to
  * `vz checkpoint`. True when a checkpoint ran here and folded the log. data_dir: the data
  * directory of coll, NULL for the command's own (vz build's is the workspace's). Also builds
- * the graph that vz build left to the checkpoint (VZ_WS_BUILD_DEFER_GRAPH). */
+ * the graph that vz build left to the checkpoint (VZ_WS_BUILD_DEFER_GRAPH). threads: for the
+ * index build; 0 (not given): one here, every core in the detached one. */
 bool vz_cli_auto_checkpoint(const struct vz_cli *cli, const char *data_dir, const char *coll, uint64_t work, int threads);
 
 #endif

@@ -12,7 +12,7 @@
 enum { O_FORCE, O_THREADS, O_JSON, O_FILE, O_DRY_RUN };
 static const struct vz_option options[] = {
 	[O_FORCE] = { "force", 0, OPT_FLAG, NULL, "re-read and re-embed every file", 0, 0, COMPLETE_NONE, NULL },
-	[O_THREADS] = { "threads", 0, OPT_INT, "N", "threads for the index build (default 1: reproducible)", 1, 256, COMPLETE_NONE, NULL },
+	[O_THREADS] = { "threads", 0, OPT_INT, "N", "threads for the index build (default 1: reproducible; its detached checkpoint: every core)", 1, 256, COMPLETE_NONE, NULL },
 	[O_JSON] = { "json", 0, OPT_FLAG, NULL, "print one JSON object per collection", 0, 0, COMPLETE_NONE, NULL },
 	[O_FILE] = { "workspace", 'w', OPT_STRING, "FILE", "the workspace file (default: vectorize-workspace.yml here or above); its data/ beside it", 0, 0, COMPLETE_FILE, NULL },
 	[O_DRY_RUN] = { "dry-run", 'n', OPT_FLAG, NULL, "say which files changed since the last build, write nothing", 0, 0, COMPLETE_NONE, NULL },
@@ -80,8 +80,9 @@ int vz_cli_build_one(const struct vz_cli *cli, const vz_workspace *w, const vz_w
 	 * bulk insert's index), unless VZ_AUTO_CHECKPOINT=inline: --text answers are ready sooner */
 	const char *mode = getenv("VZ_AUTO_CHECKPOINT");
 	unsigned flags = (force ? VZ_WS_BUILD_FORCE : 0) | (mode && !strcmp(mode, "inline") ? 0 : VZ_WS_BUILD_DEFER_GRAPH);
-	int rc = vz_workspace_build(w, c, data_dir, flags, threads, cli->lock_timeout_ms, bar ? show_progress : NULL, &p, &st);
-	/* a small graph is built here, a large one by a detached `vz checkpoint --if-needed` */
+	int rc = vz_workspace_build(w, c, data_dir, flags, threads > 0 ? threads : 1, cli->lock_timeout_ms, bar ? show_progress : NULL, &p, &st);
+	/* a small graph is built here (threads 0, not given: one thread), a large one by a
+	 * detached `vz checkpoint --if-needed` (threads 0: on every core) */
 	if (!rc && !strcmp(st.index, "deferred") &&
 	    vz_cli_auto_checkpoint(cli, data_dir, c->full_name, (uint64_t)st.chunks * c->cfg.dim, threads))
 		st.index = "built";
@@ -193,7 +194,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 		if (!chosen) continue;
 		int one = opt_set(args, O_DRY_RUN) ? dry_run_one(cli, w, c, data_dir, opt_set(args, O_JSON))
 						   : vz_cli_build_one(cli, w, c, data_dir, opt_set(args, O_FORCE),
-								      (int)opt_int(args, O_THREADS, 1), opt_set(args, O_JSON), bar);
+								      (int)opt_int(args, O_THREADS, 0), opt_set(args, O_JSON), bar);
 		if (one && !ec) ec = one;
 	}
 out:

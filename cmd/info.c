@@ -47,6 +47,8 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 	char when[32];
 	iso_time(st.checkpoint_time, when, sizeof when);
 	const char *health = warning ? "damaged WAL: run vz recover" : "ok (run vz verify for a full check)";
+	/* the base's graph: a workspace build may leave it to a checkpoint (searches scan meanwhile) */
+	const char *graph = st.graph_deferred ? "deferred" : st.rows ? "built" : "none";
 	if (json) {
 		printf("{\"collection\":\"%s\",\"kind\":\"%s\",\"dim\":%u,\"metric\":\"%s\",\"m\":%u,\"ef_construction\":%u,\"ef_search\":%u,"
 		       "\"quantization\":\"%s\",\"embedding\":",
@@ -59,19 +61,20 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 		       (unsigned long long)st.generation, (unsigned long long)st.wal_ops, (unsigned long long)st.wal_bytes,
 		       st.wal_oldest_age);
 		vz_print_json_or_null(stdout, st.checkpoint_time ? when : NULL);
-		printf(",\"bytes\":%llu,\"checkpoint_ops\":%u,\"checkpoint_seconds\":%u,\"health\":",
-		       (unsigned long long)st.bytes, cfg->checkpoint_ops, cfg->checkpoint_seconds);
+		printf(",\"segments\":%u,\"graph\":\"%s\",\"bytes\":%llu,\"checkpoint_ops\":%u,\"checkpoint_seconds\":%u,\"health\":",
+		       st.segments, graph, (unsigned long long)st.bytes, cfg->checkpoint_ops, cfg->checkpoint_seconds);
 		vz_json_string(stdout, health, strlen(health));
 		puts("}");
 	} else {
 		printf("name:            %s (%s)\ndimension:       %u\nmetric:          %s\nhnsw:            m %u, ef_construction %u, ef_search %u\n"
 		       "quantization:    %s\nembedding:       %s\nvectors:         %llu live (%llu rows, %llu tombstones in the checkpoint)\n"
+		       "segments:        %u\ngraph:           %s\n"
 		       "generation:      %llu\nlast checkpoint: %s\nwal:             %llu operation%s, %llu bytes, oldest %.0f s ago\n"
 		       "auto checkpoint: after %u operations or %u s\nsize:            %llu bytes\nhealth:          %s\n",
 		       args->pos[0], st.workspace ? "workspace" : "dynamic", cfg->dim, vz_metric_name(cfg->metric), cfg->m,
 		       cfg->ef_construction, cfg->ef_search, cfg->quantization == VZ_QUANT_SQ8 ? "sq8" : "none",
 		       cfg->embedding[0] ? cfg->embedding : "none", (unsigned long long)st.live, (unsigned long long)st.rows,
-		       (unsigned long long)st.tombstones, (unsigned long long)st.generation, when, (unsigned long long)st.wal_ops,
+		       (unsigned long long)st.tombstones, st.segments, graph, (unsigned long long)st.generation, when, (unsigned long long)st.wal_ops,
 		       st.wal_ops == 1 ? "" : "s", (unsigned long long)st.wal_bytes, st.wal_oldest_age, cfg->checkpoint_ops, cfg->checkpoint_seconds,
 		       (unsigned long long)st.bytes, health);
 	}

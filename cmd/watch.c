@@ -276,7 +276,7 @@ static int run(struct vz_cli *cli, struct vz_args *args)
 				}
 				/* a failed build (a file vanished mid-walk, a busy lock) is reported; the next
 				 * change tries again */
-				vz_cli_build_one(cli, w, &w->collections[i], data_dir, false, 1, opt_set(args, O_JSON), false);
+				vz_cli_build_one(cli, w, &w->collections[i], data_dir, false, 0, opt_set(args, O_JSON), false);
 			}
 			first = false;
 		}

@@ -304,6 +304,8 @@ typedef struct vz_collection_stats {
 	uint64_t bytes;           /* total size of the collection's files */
 	bool workspace;
 	bool wal_damaged;         /* the WAL has damage after its good records (see vz_collection_warning) */
+	uint32_t segments;        /* segments beside vectors.bin (seg-G.vec, seg-G.hnsw), their rows in rows */
+	bool graph_deferred;      /* rows but no index.hnsw yet: a checkpoint builds it, searches scan */
 } vz_collection_stats;
 /* Fills st. Never fails (returns VZ_OK). */
 int vz_collection_stats_get(vz_collection *c, vz_collection_stats *st);

@@ -151,7 +151,7 @@ static int write_data_files(const char *dir, const vz_config *cfg, const vz_coll
 	if (base_index) rc = vz_hnsw_builder_from_index(base_index, vectors, n, &b);
 	else rc = vz_hnsw_builder_new(cfg->dim, cfg->metric, &p, vectors, n, &b);
 	if (!rc && sq8) rc = vz_hnsw_builder_use_codes(b, src->min, src->step, codes, build_row, src);
-	else if (!rc && src->on_codes) rc = vz_hnsw_builder_on_codes(b, codes);
+	else if (!rc && src->on_codes && !(rc = vz_hnsw_builder_on_codes(b, codes))) vz_hnsw_builder_keep_codes(b, src->min, src->step);
 	size_t first = base_index ? n_base : 0; /* rows already in the graph */
 	if (!rc && n > first) rc = vz_hnsw_builder_add(b, first, n - first, threads);
 	if (!rc) rc = vz_coll_write_graph_file(b, ipath, id, gen, isum);
@@ -205,8 +205,8 @@ static int commit_checkpoint(const char *dir, const vz_meta *m)
 	 * collection: see vz_map_advise_huge) */
 	for (int i = m->cfg.quantization == VZ_QUANT_SQ8 ? 1 : 0; i < 2 && base; i++)
 		if (!vz_path_fmt(p[0], sizeof p[0], "%s/%s", dir, names[i])) vz_cache_huge(p[0]);
-	/* segments folded into the base by this checkpoint */
-	if (!m->workspace) vz_coll_remove_unlisted_segments(dir, m);
+	/* segments folded into the base by this checkpoint (a workspace build's full snapshot too) */
+	vz_coll_remove_unlisted_segments(dir, m);
 	/* committed and durable: the previous files are garbage now (a failure to remove them is
 	 * harmless: the next writer removes them) */
 	for (int i = 0; i < 3; i++)
@@ -809,6 +809,13 @@ out:
 int vz_collection_write_snapshot(const char *dir, const vz_config *cfg, const vz_row *in, size_t n, int threads,
 				 uint64_t generation, const char *extra_json, bool defer_graph)
 {
+	return vz_collection_write_snapshot_then(dir, cfg, in, n, threads, generation, extra_json, defer_graph, NULL, NULL);
+}
+
+int vz_collection_write_snapshot_then(const char *dir, const vz_config *cfg, const vz_row *in, size_t n, int threads,
+				      uint64_t generation, const char *extra_json, bool defer_graph, int (*before_commit)(void *ctx),
+				      void *ctx)
+{
 	int rc = vz_config_validate(cfg);
 	if (rc) return rc;
 	uint32_t dim = cfg->dim;
@@ -846,6 +853,7 @@ int vz_collection_write_snapshot(const char *dir, const vz_config *cfg, const vz
 	if (!rc && n)
 		rc = write_data_files(dir, cfg, &m.id, generation, &src, rows, n, NULL, 0, default_threads(threads), &m.vectors,
 				      defer_graph ? NULL : &m.index, 0);
+	if (!rc && before_commit) rc = before_commit(ctx);
 	if (!rc) rc = commit_checkpoint(dir, &m);
 	if (!rc) {
 		char lock[VZ_PATH_MAX];
@@ -861,10 +869,82 @@ int vz_collection_write_snapshot(const char *dir, const vz_config *cfg, const vz
 	return rc;
 }
 
-/* The committed rows of dir again, rows dead[] among them now tombstones, then add[] after
- * them; the graph of the committed index.hnsw is extended by the new rows, not built again
- * (as a checkpoint without compaction does). The caller holds the exclusive lock. Both files'
- * body checksums are checked first: what is kept gets new ones. */
+/* add[] sorted by id, for the lookup of a dead row's id among the rows that replace it */
+static int row_id_cmp(const void *a, const void *b)
+{
+	const vz_row *x = *(const vz_row *const *)a, *y = *(const vz_row *const *)b;
+	int c = memcmp(x->id, y->id, x->id_len < y->id_len ? x->id_len : y->id_len);
+	return c ? c : (x->id_len > y->id_len) - (x->id_len < y->id_len);
+}
+
+static bool row_id_among(const vz_row *const *sorted, size_t n, const char *id, size_t len)
+{
+	vz_row key = { .id = id, .id_len = len };
+	const vz_row *k = &key;
+	return bsearch(&k, sorted, n, sizeof *sorted, row_id_cmp) != NULL;
+}
+
+/* A workspace collection's segments folded into a new base, with add[] after them: every row
+ * of the sequence (the base's, then each segment's) keeps its number, those dead or numbered in
+ * dead[] as tombstones, and the base's graph is extended by the rows after it, not built again
+ * (so the rows that cache.bin names stay where they are). The caller holds the exclusive lock. */
+static int fold_segments(struct vz_collection *c, const uint64_t *dead, size_t n_dead, const vz_row *add, size_t n_add, int threads,
+			 const char *extra_json)
+{
+	uint32_t dim = c->meta.cfg.dim;
+	uint64_t n_base = c->meta.rows, n_old = c->nrows, n_out = n_old + n_add, live = 0;
+	float *vecs = malloc(sizeof(float) * dim * n_out);
+	vz_out_row *rows = calloc(n_out, sizeof *rows);
+	int rc = vecs && rows ? VZ_OK : vz_fail(VZ_ENOMEM, "out of memory for %llu rows", (unsigned long long)n_out);
+	for (uint64_t r = 0; r < n_old && !rc; r++) {
+		vz_out_row *o = &rows[r];
+		uint64_t local;
+		const vz_vectors *v = vz_coll_layer(c, r, &local);
+		const char *pl;
+		size_t pll;
+		if ((rc = vz_vectors_row(v, local, &o->id, &o->id_len, &pl, &pll, NULL))) break;
+		o->payload = pl;
+		o->payload_len = pll;
+		o->has_payload = pl != NULL;
+		o->tombstone = r < n_base ? vz_coll_skip_base(c, (uint32_t)r) || vz_coll_row_dead(c, r) : vz_coll_row_dead(c, r);
+		memcpy(vecs + r * dim, vz_coll_row_vector(c, r), sizeof(float) * dim);
+	}
+	for (size_t i = 0; i < n_dead && !rc; i++) {
+		if (dead[i] >= n_old) rc = vz_fail(VZ_EINVAL, "row %llu is not one of the %llu rows", (unsigned long long)dead[i], (unsigned long long)n_old);
+		else rows[dead[i]].tombstone = true;
+	}
+	for (size_t i = 0; i < n_add && !rc; i++) {
+		uint64_t at = n_old + i;
+		rows[at] = (vz_out_row){ add[i].id, add[i].id_len, add[i].payload, add[i].payload_len, add[i].payload != NULL, false };
+		memcpy(vecs + at * dim, add[i].vector, sizeof(float) * dim);
+		if (c->meta.cfg.metric == VZ_METRIC_COSINE && vz_coll_unit_length(vecs + at * dim, dim))
+			memset(vecs + at * dim, 0, sizeof(float) * dim); /* an empty text, as in a full snapshot */
+	}
+	for (uint64_t r = 0; r < n_out && !rc; r++) live += !rows[r].tombstone;
+	vz_meta m = { 0 };
+	char *extra = NULL;
+	if (!rc) {
+		m = new_base_meta(c, n_out, live);
+		m.nsegments = 0; /* folded: metadata.json lists none, the commit removes their files */
+		if (extra_json && !(extra = strdup(extra_json))) rc = vz_fail(VZ_ENOMEM, "out of memory");
+		m.extra_json = extra ? extra : c->meta.extra_json;
+	}
+	struct row_source src = { .packed = vecs, .first_new = n_out };
+	if (!rc)
+		rc = write_data_files(c->dir, &m.cfg, &m.id, m.generation, &src, rows, n_out, &c->index, n_base, default_threads(threads), &m.vectors,
+				      &m.index, 0);
+	if (!rc) rc = commit_checkpoint(c->dir, &m);
+	free(extra);
+	free(vecs);
+	free(rows);
+	return rc;
+}
+
+/* The next snapshot of a workspace collection as one more segment beside the base and the
+ * segments it has (coll_segment.c), none of which is rewritten: seg-G.vec holds the rows of
+ * add[], then a tombstone row for each row of dead[] whose id no row of add[] takes over (a
+ * row of a segment replaces the live row of its id before it); seg-G.hnsw a graph over those
+ * rows alone. The caller holds the exclusive lock. */
 int vz_collection_extend_snapshot(const char *dir, const uint64_t *dead, size_t n_dead, const vz_row *add, size_t n_add,
 				  int threads, const char *extra_json, uint64_t *first_new)
 {
@@ -877,62 +957,88 @@ int vz_collection_extend_snapshot(const char *dir, const uint64_t *dead, size_t 
 	if (!rc) rc = vz_coll_load(c, VZ_WAL_SCAN_STOP, false);
 	if (!rc && (!c->meta.workspace || !c->has_vec || !c->has_index || c->meta.cfg.quantization == VZ_QUANT_SQ8))
 		rc = vz_fail(VZ_EINVAL, "%s: no graph of plain vectors to extend", dir);
-	/* the rows and the graph kept get new checksums: damage must not pass into them unseen */
-	vz_file_header ih;
+	/* damage must not stay behind a segment unseen: the rows and graphs kept are checked whole
+	 * (a hash of what is mapped, no write), and a damaged one makes the caller write it all */
 	if (!rc) rc = vz_collection_check_rows(c);
-	if (!rc && (vz_header_decode(c->index_map.data, c->index_map.size, VZ_MAGIC_INDEX, 2, &ih) ||
-		    vz_hash64(c->index_map.data + VZ_HEADER_SIZE, c->index_map.size - VZ_HEADER_SIZE) != ih.body_checksum ||
-		    (c->meta.index.present && ih.body_checksum != c->meta.index.body_checksum)))
-		rc = vz_fail(VZ_ECORRUPT, "%s/index.hnsw: body checksum mismatch", dir);
+	for (uint32_t i = 0; i <= c->nseg && !rc; i++) {
+		const vz_map *map = i ? &c->seg[i - 1].index_map : &c->index_map;
+		vz_file_header ih;
+		char name[64] = "index.hnsw";
+		if (i) vz_segment_name(c->meta.segments[i - 1].generation, true, name, sizeof name);
+		if (i && !c->seg[i - 1].has_index) continue;
+		if (vz_header_decode(map->data, map->size, VZ_MAGIC_INDEX, 2, &ih) ||
+		    vz_hash64(map->data + VZ_HEADER_SIZE, map->size - VZ_HEADER_SIZE) != ih.body_checksum ||
+		    (!i && ih.body_checksum != c->meta.index.body_checksum))
+			rc = vz_fail(VZ_ECORRUPT, "%s/%s: body checksum mismatch", dir, name);
+	}
+	if (!rc && c->meta.nsegments >= VZ_MAX_SEGMENTS) {
+		/* as many segments as there may be: this one goes into the base with them */
+		rc = fold_segments(c, dead, n_dead, add, n_add, threads, extra_json);
+		if (!rc && first_new) *first_new = c->nrows;
+		vz_coll_unload(c);
+		free(c);
+		return rc;
+	}
 	uint32_t dim = c->meta.cfg.dim;
-	uint64_t n_base = c->meta.rows, n_out = n_base + n_add, live = 0;
-	float *vecs = NULL;
+	const vz_row **sorted = NULL;
 	vz_out_row *rows = NULL;
-	if (!rc) {
-		vecs = malloc(sizeof(float) * dim * n_out);
-		rows = calloc(n_out, sizeof *rows);
-		if (!vecs || !rows) rc = vz_fail(VZ_ENOMEM, "out of memory for %llu rows", (unsigned long long)n_out);
-	}
-	for (uint64_t r = 0; r < n_base && !rc; r++) {
-		vz_out_row *o = &rows[r];
-		const char *pl;
-		size_t pll;
-		if ((rc = vz_vectors_row(&c->vec, r, &o->id, &o->id_len, &pl, &pll, NULL))) break;
-		o->payload = pl;
-		o->payload_len = pll;
-		o->has_payload = pl != NULL;
-		o->tombstone = vz_coll_skip_base(c, (uint32_t)r);
-		memcpy(vecs + r * dim, c->vec.vectors + r * dim, sizeof(float) * dim);
-	}
-	for (size_t i = 0; i < n_dead && !rc; i++) {
-		if (dead[i] >= n_base) rc = vz_fail(VZ_EINVAL, "row %llu is not one of the %llu rows", (unsigned long long)dead[i], (unsigned long long)n_base);
-		else rows[dead[i]].tombstone = true;
-	}
+	float *vecs = NULL;
+	uint64_t total = n_add;
+	if (!rc && (!(sorted = malloc((n_add ? n_add : 1) * sizeof *sorted)) || !(rows = calloc(n_add + n_dead + 1, sizeof *rows))))
+		rc = vz_fail(VZ_ENOMEM, "out of memory");
 	for (size_t i = 0; i < n_add && !rc; i++) {
-		uint64_t at = n_base + i;
 		if (add[i].id_len == 0 || add[i].id_len > VZ_MAX_ID_LEN) rc = vz_fail(VZ_EDATA, "row %zu: bad id length", i);
-		rows[at] = (vz_out_row){ add[i].id, add[i].id_len, add[i].payload, add[i].payload_len, add[i].payload != NULL, false };
-		memcpy(vecs + at * dim, add[i].vector, sizeof(float) * dim);
-		if (!rc && c->meta.cfg.metric == VZ_METRIC_COSINE && vz_coll_unit_length(vecs + at * dim, dim))
-			memset(vecs + at * dim, 0, sizeof(float) * dim); /* an empty text, as in a full snapshot */
+		sorted[i] = &add[i];
+		rows[i] = (vz_out_row){ add[i].id, add[i].id_len, add[i].payload, add[i].payload_len, add[i].payload != NULL, false };
 	}
-	for (uint64_t r = 0; r < n_out && !rc; r++) live += !rows[r].tombstone;
-	vz_meta m = { 0 };
+	if (!rc) qsort(sorted, n_add, sizeof *sorted, row_id_cmp);
+	for (size_t i = 0; i < n_dead && !rc; i++) {
+		uint64_t local;
+		const char *id;
+		size_t len;
+		if (dead[i] >= c->nrows) {
+			rc = vz_fail(VZ_EINVAL, "row %llu is not one of the %llu rows", (unsigned long long)dead[i], (unsigned long long)c->nrows);
+			break;
+		}
+		if (vz_coll_row_dead(c, dead[i])) continue;
+		const vz_vectors *v = vz_coll_layer(c, dead[i], &local);
+		if ((rc = vz_vectors_row(v, local, &id, &len, NULL, NULL, NULL))) break;
+		if (!row_id_among(sorted, n_add, id, len)) rows[total++] = (vz_out_row){ id, len, NULL, 0, false, true };
+	}
+	if (!rc && total && !(vecs = calloc((size_t)total * dim, sizeof(float)))) rc = vz_fail(VZ_ENOMEM, "out of memory for %llu rows", (unsigned long long)total);
+	for (size_t i = 0; i < n_add && !rc; i++) {
+		memcpy(vecs + i * dim, add[i].vector, sizeof(float) * dim);
+		if (c->meta.cfg.metric == VZ_METRIC_COSINE && vz_coll_unit_length(vecs + i * dim, dim))
+			memset(vecs + i * dim, 0, sizeof(float) * dim); /* an empty text, as in a full snapshot */
+	}
+	vz_meta m = c->meta;
+	m.extra_json = NULL;
 	char *extra = NULL;
 	if (!rc) {
-		m = new_base_meta(c, n_out, live); /* workspace collections have no segments */
+		m.generation = c->meta.generation + 1;
+		m.checkpoint_time = vz_coll_unix_now();
 		if (extra_json && !(extra = strdup(extra_json))) rc = vz_fail(VZ_ENOMEM, "out of memory");
-		if (extra) m.extra_json = extra;
+		m.extra_json = extra ? extra : c->meta.extra_json;
 	}
-	struct row_source src = { .packed = vecs, .first_new = n_out };
-	if (!rc) rc = write_data_files(dir, &m.cfg, &m.id, m.generation, &src, rows, n_out, &c->index, n_base, default_threads(threads), &m.vectors, &m.index, 0);
+	if (!rc && total) {
+		vz_segment_sum *g = &m.segments[m.nsegments++];
+		memset(g, 0, sizeof *g);
+		g->generation = m.generation;
+		g->rows = total;
+		g->live = n_add;
+		struct row_source src = { .packed = vecs, .first_new = total };
+		rc = write_data_files(dir, &m.cfg, &m.id, m.generation, &src, rows, total, NULL, 0, default_threads(threads), &g->vectors,
+				      &g->index, m.generation);
+	}
 	if (!rc) rc = commit_checkpoint(dir, &m);
-	if (!rc && first_new) *first_new = n_base;
+	/* not committed: its files are left to the next writer's open, which removes segments that
+	 * metadata.json does not list (that file may be the new one after a failed put-back) */
+	if (!rc && first_new) *first_new = c->nrows;
 	free(extra);
 	free(vecs);
 	free(rows);
+	free(sorted);
 	vz_coll_unload(c);
 	free(c);
 	return rc;
 }
-

@@ -249,7 +249,7 @@ static int reopen_mapped(const struct vz_collection *c, const char *name, const 
 bool vz_coll_read_by_pread(struct vz_collection *c)
 {
 	if (c->index.by_read) return true;
-	if (!c->has_vec || !c->has_index || c->index.sq_codes || c->index.packed || c->meta.cfg.quantization == VZ_QUANT_SQ8) return false;
+	if (!c->has_vec || !c->has_index || (c->index.sq_codes && !c->index.float_codes) || c->index.packed || c->meta.cfg.quantization == VZ_QUANT_SQ8) return false;
 	int ifd = reopen_mapped(c, "index.hnsw", VZ_MAGIC_INDEX, c->index_map.data);
 	int vfd = ifd < 0 ? -1 : reopen_mapped(c, "vectors.bin", VZ_MAGIC_VECTORS, c->vec.map.data);
 	if (vfd < 0) {
@@ -376,7 +376,9 @@ int vz_collection_stats_get(vz_collection *c, vz_collection_stats *st)
 	st->wal_bytes = c->has_wal ? c->wal.map.size : 0;
 	st->wal_oldest_age = c->oldest_op ? vz_coll_wall_now() - c->oldest_op : 0;
 	st->checkpoint_time = c->meta.checkpoint_time;
-	const char *files[] = { "metadata.json", "vectors.bin", "index.hnsw", "wal.log", "cache.bin", "postings.bin" };
+	st->segments = c->meta.nsegments;
+	st->graph_deferred = c->meta.rows > 0 && !c->meta.index.present;
+	const char *files[] = { "metadata.json", "vectors.bin", "index.hnsw", "wal.log", "cache.bin", "cache.delta", "postings.bin" };
 	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) st->bytes += file_size(c->dir, files[i]);
 	st->workspace = c->meta.workspace;
 	st->wal_damaged = c->wal_corrupt;

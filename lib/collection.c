@@ -475,9 +475,9 @@ int vz_coll_load(struct vz_collection *c, enum vz_wal_scan_mode scan, bool index
 			if ((rc = vz_path_fmt(p2, sizeof p2, "%s/%s.prev", c->dir, n)) || (rc = vz_io_unlink(p2, true))) return rc;
 		}
 	}
-	if (c->meta.workspace) return VZ_OK;
 	if (write && (rc = vz_coll_remove_unlisted_segments(c->dir, &c->meta))) return rc;
 	if ((rc = vz_coll_open_segments(c))) return rc;
+	if (c->meta.workspace) return VZ_OK; /* no log: a build writes its snapshots whole or as segments */
 	/* a checkpoint interrupted after its commit may have left the new log as wal.log.new */
 	if (c->meta.has_wal_start) {
 		if ((rc = vz_settle_data_file(c->dir, "wal.log", VZ_MAGIC_WAL, c->meta.generation, write, path, sizeof path))) return rc;

@@ -126,22 +126,53 @@ static int normalise(float *out, uint32_t dim, const char *what)
 	return VZ_OK;
 }
 
-int vz_embed_text(const vz_bm25 *m, const char *text, size_t len, float *out)
+/* The vector of text into out, and its distinct terms counted in *df when df is not NULL. */
+static int embed_document(const vz_bm25 *m, const char *text, size_t len, float *out, vz_term_map *df)
 {
-	if (m->native) return vz_native_embed(m->native, m->dim, text, len, out);
-	memset(out, 0, m->dim * sizeof *out);
 	vz_term_map tf;
 	size_t total;
-	int rc = term_counts(text, len, &tf, &total);
-	if (rc) return rc;
-	double norm_len = BM25_K1 * (1 - BM25_B + BM25_B * (double)total / BM25_REF_LEN);
-	for (size_t i = 0; i < tf.cap; i++) {
+	int rc;
+	if (m->native) {
+		if ((rc = vz_native_embed(m->native, m->dim, text, len, out)) || !df) return rc;
+		if ((rc = term_counts(text, len, &tf, &total))) return rc;
+	} else {
+		memset(out, 0, m->dim * sizeof *out);
+		if ((rc = term_counts(text, len, &tf, &total))) return rc;
+		double norm_len = BM25_K1 * (1 - BM25_B + BM25_B * (double)total / BM25_REF_LEN);
+		for (size_t i = 0; i < tf.cap; i++) {
+			if (!tf.keys[i]) continue;
+			double f = tf.vals[i];
+			add_hashed(out, m->dim, tf.keys[i], f * (BM25_K1 + 1) / (f + norm_len));
+		}
+		rc = normalise(out, m->dim, "text");
+	}
+	for (size_t i = 0; i < tf.cap && df && !rc; i++) {
 		if (!tf.keys[i]) continue;
-		double f = tf.vals[i];
-		add_hashed(out, m->dim, tf.keys[i], f * (BM25_K1 + 1) / (f + norm_len));
+		uint32_t *v = vz_term_slot(df, tf.keys[i]);
+		if (!v) rc = VZ_ENOMEM;
+		else if (*v < UINT32_MAX) (*v)++;
 	}
 	vz_term_map_free(&tf);
-	return normalise(out, m->dim, "text");
+	return rc;
+}
+
+int vz_embed_text(const vz_bm25 *m, const char *text, size_t len, float *out) { return embed_document(m, text, len, out, NULL); }
+
+int vz_embed_text_df(const vz_bm25 *m, const char *text, size_t len, float *out, vz_term_map *df)
+{
+	return embed_document(m, text, len, out, df);
+}
+
+int vz_bm25_add_df(vz_bm25 *m, const vz_term_map *df, uint64_t documents)
+{
+	for (size_t i = 0; i < df->cap; i++) {
+		if (!df->keys[i]) continue;
+		uint32_t *v = vz_term_slot(&m->df, df->keys[i]);
+		if (!v) return VZ_ENOMEM;
+		*v = df->vals[i] > UINT32_MAX - *v ? UINT32_MAX : *v + df->vals[i];
+	}
+	m->documents += documents;
+	return VZ_OK;
 }
 
 double vz_bm25_idf(const vz_bm25 *m, uint64_t h)

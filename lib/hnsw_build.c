@@ -439,7 +439,7 @@ int vz_hnsw_builder_from_index(const vz_hnsw_index *idx, const float *vectors, s
 	*out = NULL;
 	if (capacity < idx->count) return vz_fail(VZ_EINTERNAL, "hnsw: capacity below the index size");
 	vz_hnsw_params p = { .m = idx->m, .ef_construction = vz_load_u32(idx->data + VZ_HEADER_SIZE + 80),
-			     .seed = vz_load_u64(idx->data + VZ_HEADER_SIZE + 88), .sq8 = idx->sq_codes != NULL };
+			     .seed = vz_load_u64(idx->data + VZ_HEADER_SIZE + 88), .sq8 = idx->sq_codes != NULL && !idx->float_codes };
 	vz_hnsw_builder *b;
 	int rc = vz_hnsw_builder_new(idx->dim, idx->metric, &p, vectors, capacity, &b);
 	if (rc) return rc;

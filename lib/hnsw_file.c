@@ -2,7 +2,8 @@
  * from a read-only mapping, and verified.
  *
  * index.hnsw (little-endian; sections start on 64-byte boundaries):
- *   0    vz_file_header: magic VZHNSW01, version 2, flags bit 0 = sq8, aux and aux2 = the
+ *   0    vz_file_header: magic VZHNSW01, version 2, flags bit 0 = sq8, bit 1 = codes of a
+ *        float graph for searches (sq8 section present either way), aux and aux2 = the
  *        collection id (version 1, still read: aux = node count, aux2 = dim),
  *        body_checksum = XXH3-64 of bytes 64..end
  *   64   layout, 128 bytes: u64 count, u32 dim, u32 metric, u32 m, u32 m0 (= 2m), u32 max_level,
@@ -24,6 +25,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+bool vz_hnsw_search_on_codes(enum vz_metric metric, uint64_t rows)
+{
+	return metric != VZ_METRIC_DOT && rows >= VZ_SEARCH_CODES_MIN_ROWS;
+}
+
+void vz_hnsw_builder_keep_codes(vz_hnsw_builder *b, const float *min, const float *step)
+{
+	b->keep_min = min;
+	b->keep_step = step;
+}
+
 int vz_hnsw_builder_write(vz_hnsw_builder *b, vz_tmpfile *out, const vz_coll_id *id, uint64_t generation)
 {
 	const struct graph *g = &b->g;
@@ -37,8 +49,12 @@ int vz_hnsw_builder_write(vz_hnsw_builder *b, vz_tmpfile *out, const vz_coll_id 
 	uint64_t uidx_off = A64(links0_off + n * (1 + g->m0) * 4);
 	uint64_t upper_off = A64(uidx_off + n * 4);
 	uint64_t end = A64(upper_off + upper_len * 4);
-	uint64_t sq8_off = b->sq8 ? end : 0;
-	if (b->sq8) end = sq8_off + (uint64_t)g->dim * 8 + n * g->dim;
+	/* a float graph's codes, for searches: those it was built on (one step), or its floats
+	 * encoded here (ranges of each dimension) */
+	bool fcodes = !b->sq8 && vz_hnsw_search_on_codes(g->metric, n) && ((g->sq_codes && b->keep_min) || g->vectors);
+	bool section = b->sq8 || fcodes;
+	uint64_t sq8_off = section ? end : 0;
+	if (section) end = sq8_off + (uint64_t)g->dim * 8 + n * g->dim;
 	unsigned char layout[LAYOUT_SIZE] = { 0 };
 	vz_store_u64(layout, n);
 	vz_store_u32(layout + 8, g->dim);
@@ -96,13 +112,13 @@ int vz_hnsw_builder_write(vz_hnsw_builder *b, vz_tmpfile *out, const vz_coll_id 
 	PAD(upper_off);
 	for (uint64_t i = 0; i < n; i++)
 		if (b->levels[i]) EMIT(b->upper[i], (size_t)b->levels[i] * (1 + g->m) * 4);
-	if (b->sq8 && !g->vectors) {
+	if ((b->sq8 && !g->vectors) || (fcodes && g->sq_codes && b->keep_min)) {
 		/* built on codes: they and their ranges are the caller's */
 		PAD(sq8_off);
-		EMIT(g->sq_min, (size_t)g->dim * 4);
-		EMIT(g->sq_step, (size_t)g->dim * 4);
+		EMIT(b->sq8 ? g->sq_min : b->keep_min, (size_t)g->dim * 4);
+		EMIT(b->sq8 ? g->sq_step : b->keep_step, (size_t)g->dim * 4);
 		for (uint64_t i = 0; i < n; i += 4096) EMIT(g->sq_codes + i * g->dim, (size_t)((n - i < 4096 ? n - i : 4096) * g->dim));
-	} else if (b->sq8) {
+	} else if (section) {
 		PAD(sq8_off);
 		float *mn = malloc(sizeof(float) * g->dim * 3), *step = mn ? mn + g->dim : NULL, *hi = mn ? step + g->dim : NULL;
 		uint8_t *codes = malloc(g->dim ? g->dim : 1);
@@ -129,7 +145,7 @@ int vz_hnsw_builder_write(vz_hnsw_builder *b, vz_tmpfile *out, const vz_coll_id 
 	if (!rc) rc = frc;
 	if (!rc && pos != end) rc = vz_fail(VZ_EINTERNAL, "index.hnsw: wrote %llu bytes, planned %llu", (unsigned long long)pos, (unsigned long long)end);
 	if (!rc) {
-		vz_file_header hd = { .version = INDEX_VERSION, .flags = b->sq8 ? 1 : 0, .generation = generation,
+		vz_file_header hd = { .version = INDEX_VERSION, .flags = b->sq8 ? 1 : fcodes ? 2 : 0, .generation = generation,
 				      .body_length = end - VZ_HEADER_SIZE, .body_checksum = vz_hasher_digest(h) };
 		rc = vz_header_write_start(out, VZ_MAGIC_INDEX, id, &hd);
 	}
@@ -180,7 +196,7 @@ int vz_hnsw_open(const unsigned char *data, size_t size, uint32_t dim, enum vz_m
 	else if (vz_mul_overflow_u64(idx->upper_len, 4, &words) || vz_add_overflow_u64(upper_off, words, &end) || end > size) what = "upper links length";
 	else if (sq8_off) {
 		uint64_t codes;
-		if (!(h.flags & 1) || sq8_off != ((end + 63) & ~(uint64_t)63) || vz_mul_overflow_u64(n, dim, &codes) ||
+		if ((h.flags & 3) == 0 || (h.flags & 3) == 3 || sq8_off != ((end + 63) & ~(uint64_t)63) || vz_mul_overflow_u64(n, dim, &codes) ||
 		    sq8_off + (uint64_t)dim * 8 + codes != size)
 			what = "sq8 section";
 	} else if (((end + 63) & ~(uint64_t)63) != size) {
@@ -198,6 +214,7 @@ int vz_hnsw_open(const unsigned char *data, size_t size, uint32_t dim, enum vz_m
 		idx->sq_min = (const float *)(data + sq8_off);
 		idx->sq_step = idx->sq_min + dim;
 		idx->sq_codes = data + sq8_off + (uint64_t)dim * 8;
+		idx->float_codes = !(h.flags & 1);
 	}
 	return VZ_OK;
 }

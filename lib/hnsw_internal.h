@@ -240,6 +240,9 @@ struct vz_hnsw_builder {
 	 * the codes and their ranges, made for one vz_hnsw_builder_add and freed by it */
 	uint8_t *build_codes;
 	float *build_ranges;
+	/* a float graph built on codes: their ranges, to write the codes beside it for searches
+	 * (vz_hnsw_builder_keep_codes) */
+	const float *keep_min, *keep_step;
 	double mult;
 	_Atomic size_t next;
 	size_t end;

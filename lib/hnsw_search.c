@@ -391,6 +391,9 @@ int vz_hnsw_search(const vz_hnsw_index *idx, const float *vectors, const float *
 	struct graph g;
 	graph_of_index(idx, vectors, &g);
 	struct hnsw_reader rd = { .index_fd = idx->read_index_fd, .vec_fd = idx->read_vec_fd, .index_base = idx->data, .vec_base = idx->read_vec_base };
+	/* a few queries read by pread measure the floats they read: a node's codes would be one
+	 * more read */
+	if (idx->by_read && idx->float_codes) g.sq_codes = NULL;
 	if (idx->by_read && !idx->packed && !g.sq_codes) {
 		if (!(rd.vbuf = malloc(sizeof(float) * g.dim))) return vz_fail(VZ_ENOMEM, "out of memory");
 		g.rd = &rd;
@@ -402,7 +405,11 @@ int vz_hnsw_search(const vz_hnsw_index *idx, const float *vectors, const float *
 		float *buf = malloc(sizeof(float) * g.dim * 2);
 		if (!buf) return vz_fail(VZ_ENOMEM, "out of memory");
 		hnsw_sq8_query_prepare(&g, query, buf, &sq);
-		ef = ef * 2 > ef + 32 ? ef * 2 : ef + 32; /* a wider beam makes up for approximate distances */
+		/* an sq8 collection's graph, built on codes, widens the beam to make up for
+		 * approximate distances; a float graph's codes (one step at most 1/255 of the
+		 * widest range) keep the recall of its float search at the same ef, the beam
+		 * re-ranked (1M x 128, ef 96: recall@10 0.9556 on floats, 0.9526 on codes) */
+		if (!idx->float_codes) ef = ef * 2 > ef + 32 ? ef * 2 : ef + 32;
 	}
 	struct search_ctx s = { .g = &g, .q = query, .sq = use_sq ? &sq : NULL, .vis = &query_visited, .skip = skip, .skip_ctx = ctx };
 	hnsw_visited_mode(&query_visited, idx->packed != NULL, g.n);
@@ -419,8 +426,18 @@ int vz_hnsw_search(const vz_hnsw_index *idx, const float *vectors, const float *
 		if (use_sq) {
 			/* re-rank on the float vectors (sq.r, done with, holds one read) */
 			size_t len = sizeof(float) * g.dim;
-			for (size_t i = 0; i < n && !rc; i++) {
+			/* a float graph's codes order the beam well enough that only its best
+			 * max(2k, ef/2) need their floats (1M x 128, ef 96: recall@10 0.9526 re-ranking
+			 * 20, 48 or all 96, 0.9413 re-ranking 10; 64Ki x 16 unit rows, cosine, ef 64:
+			 * 0.980 re-ranking 20, 0.992 re-ranking 32, as on the floats), each row asked
+			 * for four ahead: a row is eight cache lines, all of them a miss */
+			size_t nr = n, want = k * 2 > ef / 2 ? k * 2 : ef / 2;
+			if (idx->float_codes && want < nr) nr = want;
+			bool ahead = idx->rerank_fd < 0 && !g.rd;
+			for (size_t i = 0; ahead && i < 4 && i < nr; i++) prefetch_rest((const char *)(g.vectors + (size_t)all[i].id * g.vstride) - 64, len + 64);
+			for (size_t i = 0; i < nr && !rc; i++) {
 				if (idx->rerank_fd < 0) {
+					if (ahead && i + 4 < nr) prefetch_rest((const char *)(g.vectors + (size_t)all[i + 4].id * g.vstride) - 64, len + 64);
 					all[i].d = dist_to(&g, query, all[i].id);
 					continue;
 				}
@@ -433,6 +450,7 @@ int vz_hnsw_search(const vz_hnsw_index *idx, const float *vectors, const float *
 				else
 					all[i].d = dist_vec(&g, query, sq.r);
 			}
+			n = nr;
 			qsort(all, n, sizeof(pair), pair_cmp);
 		}
 		if (!rc && rd.err)

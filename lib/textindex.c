@@ -416,6 +416,112 @@ typedef struct old_posts {
 static int take_old(builder *b, const vz_text_index *x, const int64_t *from, vz_text_doc *docs, size_t n, old_posts *op);
 static void copy_old(builder *b, const vz_text_index *x, const old_posts *op, vz_text_doc *d, uint32_t file, int64_t from, size_t first_chunk);
 
+/* Doc d as file `file` of b, its chunks from chunk first_chunk on: its tokens counted (its
+ * field lengths and its chunks' term counts set). */
+static void count_doc(builder *b, vz_text_doc *d, uint32_t file, size_t first_chunk)
+{
+	b->cur_file = file;
+	memset(b->cur_flen, 0, sizeof b->cur_flen);
+	b->field = 0;
+	vz_ti_tokens(d->path, strlen(d->path), count_token, b);
+	b->field = 1;
+	vz_ti_tokens(d->title, d->title_len, count_token, b);
+	uint64_t prev_end = 0;
+	for (uint32_t j = 0; j < d->n_chunks && !b->rc; j++) {
+		vz_text_chunk *ch = &d->chunks[j];
+		b->cur_chunk = (uint32_t)(first_chunk + j);
+		b->cur_clen = 0;
+		b->field = 2;
+		b->skip_before = prev_end > ch->start ? (size_t)(prev_end - ch->start) : 0;
+		vz_ti_tokens(ch->text, ch->len, count_token, b);
+		ch->terms = b->cur_clen;
+		b->clen += b->cur_clen;
+		if (ch->start + ch->len > prev_end) prev_end = ch->start + ch->len;
+	}
+	for (int f = 0; f < 3; f++) d->len[f] = b->cur_flen[f], b->flen[f] += b->cur_flen[f];
+}
+
+/* ---- tokenizing on the threads that read the files: each thread counts the tokens of its
+ * files into its own builder (its own term ids, files and chunks numbered in the order it read
+ * them); the build of postings.bin then only maps each term of a thread to the index's once
+ * and copies the postings over, in file order: the same bytes as tokenizing there. ---- */
+
+struct vz_text_tokens {
+	builder b;
+	uint32_t files, chunks; /* counted so far */
+	uint32_t *gid;          /* during a build_body: term of b -> term of its builder, or UINT32_MAX */
+};
+
+int vz_text_tokens_new(vz_text_tokens **out)
+{
+	return (*out = calloc(1, sizeof **out)) ? VZ_OK : vz_fail(VZ_ENOMEM, "out of memory");
+}
+
+void vz_text_tokens_free(vz_text_tokens *t)
+{
+	if (!t) return;
+	builder_free(&t->b);
+	free(t->gid);
+	free(t);
+}
+
+int vz_text_tokens_add(vz_text_tokens *t, vz_text_doc *d, vz_text_pre *pre)
+{
+	if (t->b.rc) return t->b.rc;
+	if (t->files == UINT32_MAX || d->n_chunks > UINT32_MAX - 1 - t->chunks) return vz_fail(VZ_EINVAL, "too much text for one tokenizing thread");
+	*pre = (vz_text_pre){ .t = t, .fp0 = t->b.n_fp, .cp0 = t->b.n_cp, .chunk0 = t->chunks, .chunks = d->n_chunks };
+	count_doc(&t->b, d, t->files, t->chunks);
+	if (t->b.rc) return t->b.rc;
+	t->files++;
+	t->chunks += d->n_chunks;
+	pre->fp1 = t->b.n_fp;
+	pre->cp1 = t->b.n_cp;
+	memcpy(pre->len, d->len, sizeof pre->len);
+	return VZ_OK;
+}
+
+/* The term of b for term k of tokens state t. */
+static uint32_t global_term(builder *b, vz_text_tokens *t, uint32_t k)
+{
+	if (!t->gid) {
+		if (!(t->gid = malloc((t->b.n_terms ? t->b.n_terms : 1) * sizeof *t->gid))) {
+			b->rc = vz_fail(VZ_ENOMEM, "out of memory");
+			return 0;
+		}
+		memset(t->gid, 0xff, t->b.n_terms * sizeof *t->gid);
+	}
+	if (t->gid[k] == UINT32_MAX && !b->rc) b->rc = term_id(b, (const char *)t->b.arena.data + t->b.str_off[k], t->b.str_len[k], &t->gid[k]);
+	return t->gid[k];
+}
+
+/* Doc d as file `file` of b, its chunks from first_chunk on, from the tokens d->pre kept. */
+static void merge_tokens(builder *b, vz_text_doc *d, uint32_t file, size_t first_chunk)
+{
+	const vz_text_pre *p = d->pre;
+	vz_text_tokens *t = p->t;
+	if (p->chunks != d->n_chunks) {
+		b->rc = vz_fail(VZ_EINVAL, "%s: %u chunks tokenized, %u to index", d->path, p->chunks, d->n_chunks);
+		return;
+	}
+	for (size_t k = p->fp0; k < p->fp1 && !b->rc; k++) {
+		fpost f = t->b.fp[k];
+		f.term = global_term(b, t, f.term);
+		f.file = file;
+		if (!b->rc) b->rc = append_fp(b, &f);
+	}
+	for (uint32_t j = 0; j < d->n_chunks; j++) d->chunks[j].terms = 0;
+	for (size_t k = p->cp0; k < p->cp1 && !b->rc; k++) {
+		cpost c = t->b.cp[k];
+		uint32_t j = c.chunk - p->chunk0;
+		c.term = global_term(b, t, c.term);
+		c.chunk = (uint32_t)(first_chunk + j);
+		d->chunks[j].terms += c.tf;
+		if (!b->rc) b->rc = append_cp(b, &c);
+	}
+	for (int f = 0; f < 3; f++) d->len[f] = p->len[f], b->flen[f] += p->len[f];
+	for (uint32_t j = 0; j < d->n_chunks; j++) b->clen += d->chunks[j].terms;
+}
+
 /* The body of postings.bin for docs into body. With old (an index of the same tokenizer and
  * weights), doc i with from[i] >= 0 is file from[i] of old, unchanged: its postings are taken
  * from there instead of tokenizing its text again; the bytes are the same. */
@@ -432,29 +538,18 @@ static int build_body(vz_text_doc *docs, size_t n, const vz_text_weights *w, con
 			n_chunks += d->n_chunks;
 			continue;
 		}
-		b.cur_file = (uint32_t)i;
-		memset(b.cur_flen, 0, sizeof b.cur_flen);
-		b.field = 0;
-		vz_ti_tokens(d->path, strlen(d->path), count_token, &b);
-		b.field = 1;
-		vz_ti_tokens(d->title, d->title_len, count_token, &b);
-		uint64_t prev_end = 0;
-		for (uint32_t j = 0; j < d->n_chunks && !b.rc; j++) {
-			vz_text_chunk *ch = &d->chunks[j];
-			b.cur_chunk = (uint32_t)n_chunks++;
-			b.cur_clen = 0;
-			b.field = 2;
-			b.skip_before = prev_end > ch->start ? (size_t)(prev_end - ch->start) : 0;
-			vz_ti_tokens(ch->text, ch->len, count_token, &b);
-			ch->terms = b.cur_clen;
-			b.clen += b.cur_clen;
-			if (ch->start + ch->len > prev_end) prev_end = ch->start + ch->len;
-		}
-		for (int f = 0; f < 3; f++) d->len[f] = b.cur_flen[f], b.flen[f] += b.cur_flen[f];
+		if (d->pre) merge_tokens(&b, d, (uint32_t)i, n_chunks);
+		else count_doc(&b, d, (uint32_t)i, n_chunks);
+		n_chunks += d->n_chunks;
 	}
 	int rc = b.rc;
 	if (!rc) rc = encode(&b, docs, n, n_chunks, w, body);
 	builder_free(&b);
+	for (size_t i = 0; i < n; i++) /* the maps of the tokens states into this builder's terms */
+		if (docs[i].pre && docs[i].pre->t->gid) {
+			free(docs[i].pre->t->gid);
+			docs[i].pre->t->gid = NULL;
+		}
 	free(op.fp), free(op.cp), free(op.fstart), free(op.cstart);
 	return rc;
 }
@@ -469,13 +564,21 @@ int vz_text_index_write_from(const char *path, const vz_text_index *old, const i
 {
 	vz_buf body = { 0 };
 	int rc = build_body(docs, n, w, old, from, &body);
-	if (!rc) {
-		vz_file_header h = { .version = POSTINGS_VERSION, .generation = generation, .aux = config_hash };
-		memcpy(h.magic, VZ_MAGIC_POSTINGS, 8);
-		rc = vz_write_checked_file(path, &h, body.data, body.len);
-	}
+	if (!rc) rc = vz_text_index_write_body(path, &body, generation, config_hash);
 	vz_buf_free(&body);
 	return rc;
+}
+
+int vz_text_index_encode(const vz_text_index *old, const int64_t *from, vz_text_doc *docs, size_t n, const vz_text_weights *w, vz_buf *body)
+{
+	return build_body(docs, n, w, old, from, body);
+}
+
+int vz_text_index_write_body(const char *path, const vz_buf *body, uint64_t generation, uint64_t config_hash)
+{
+	vz_file_header h = { .version = POSTINGS_VERSION, .generation = generation, .aux = config_hash };
+	memcpy(h.magic, VZ_MAGIC_POSTINGS, 8);
+	return vz_write_checked_file(path, &h, body->data, body->len);
 }
 
 /* ---- reading ---- */

@@ -35,7 +35,20 @@ uint32_t *vz_term_slot(vz_term_map *m, uint64_t h);
 /* The value of h (0 when absent). */
 uint32_t vz_term_get(const vz_term_map *m, uint64_t h);
 void vz_term_map_free(vz_term_map *m);
+/* vz_embed_text, and when it embeds, each distinct term of text counted once more in *df (so
+ * that df counts the chunks of a file that hold each term: see vz_bm25_add_df). VZ_ENOMEM
+ * (df may then be partly counted), VZ_EDATA. */
+int vz_embed_text_df(const vz_bm25 *m, const char *text, size_t len, float *out, vz_term_map *df);
+/* Adds `documents` documents whose terms df counts to the df table of m: the same table as
+ * vz_bm25_add_document of each of them. VZ_ENOMEM. */
+int vz_bm25_add_df(vz_bm25 *m, const vz_term_map *df, uint64_t documents);
 
+/* vz_text_index_write_from (textindex.c) in two halves: the body of postings.bin in memory (no I/O: it may
+ * run on another thread while this one writes other files, as lib/io.c is for one thread at a
+ * time), then the file (through lib/io.c). The same errors. */
+int vz_text_index_encode(const vz_text_index *old, const int64_t *from, vz_text_doc *docs, size_t n, const vz_text_weights *w,
+			 vz_buf *body);
+int vz_text_index_write_body(const char *path, const vz_buf *body, uint64_t generation, uint64_t config_hash);
 /* Checks a mapped file's header (magic, version), body length and body checksum; r gets the body. */
 int vz_ws_open_body(const vz_map *map, const char *magic, uint32_t version, vz_file_header *h, vz_reader *r);
 /* Loads only the df table of a cache.bin (VZ_ENOENT when there is none). */

@@ -13,13 +13,18 @@
  *       u32 text length, text, and before version 4 dim x f32 vector (skipped when read).
  * A build does not use a cache older than version 3 (it reads every file again): its chunks
  * have no lines for postings.bin.
- * An incremental build keeps the committed rows where they are, makes those of changed and
- * removed files tombstones and appends the rows of changed and added files, so that the graph
- * of index.hnsw is extended instead of built again (vz_collection_extend_snapshot); when the
- * tombstones would pass a fifth of the rows, it writes the full snapshot in file order.
+ * An incremental build keeps the committed rows where they are and writes the rows of changed
+ * and added files as a segment beside them (seg-G.vec and its graph seg-G.hnsw; the rows of
+ * changed and removed files die: vz_collection_extend_snapshot), so that neither vectors.bin
+ * nor index.hnsw is written again; a file's rows are numbered in the sequence of the base's
+ * rows, then each segment's. With 8 segments, the segments and the new rows are folded into a
+ * new base whose graph is the old one extended (every row keeps its number); when the dead rows
+ * would pass a fifth of the rows, it writes the full snapshot in file order (no segments).
+ * While the rows keep their numbers, cache.bin stays as it is too: the records that differ
+ * from it go into cache.delta (see delta_save), which loads apply over it.
  * Keeping each chunk's text is what lets an incremental build re-read and re-embed only the
- * files that changed, and yet answer as a full build: an extended snapshot takes the vectors of
- * the rows it keeps from vectors.bin, a snapshot written whole embeds the kept texts again (a
+ * files that changed, and yet answer as a full build: an extended snapshot keeps the vectors of
+ * the rows it keeps where they are, a snapshot written whole embeds the kept texts again (a
  * document vector depends on its text alone, so it gets the same bits). A binary file
  * (a NUL byte) is recorded with content hash 0 and no chunks, so that it is not read again
  * while its size and modification time stay the same. */
@@ -35,6 +40,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define DELTA_MAGIC "VZCDELT1" /* cache.delta: the records that differ from cache.bin's */
+#define DELTA_VERSION 1
 #define CACHE_VERSION 4 /* 1 carries no collection id (2 added it), 1 and 2 no chunk lines (3 added them), 1 to 3 no rows (4) */
 #define NO_ROW UINT64_MAX /* a file whose rows are not in the snapshot yet */
 #define BINARY_PROBE 8192
@@ -46,6 +53,8 @@ typedef struct ws_chunk {
 	char *text;
 	uint32_t text_len;
 	float *vec; /* embedded in this build, or NULL (see ensure_vectors) */
+	char *payload; /* its row's payload, made by the thread that read it, or NULL (make_rows) */
+	uint32_t payload_len;
 } ws_chunk;
 
 typedef struct ws_file {
@@ -56,6 +65,11 @@ typedef struct ws_file {
 	uint32_t n_chunks;
 	uint64_t first_row; /* the snapshot's row of chunk 0, or NO_ROW */
 	ws_chunk *chunks;
+	/* read in this build: the df counts of its chunks' terms and its tokens for postings.bin
+	 * were counted by the thread that read it (see read_changed) */
+	bool fresh;
+	vz_text_pre pre;
+	bool in_base; /* the record of cache.bin as it is there (not cache.delta's, not changed since) */
 } ws_file;
 
 typedef struct ws_cache {
@@ -67,6 +81,11 @@ typedef struct ws_cache {
 	ws_file *files;
 	size_t n;
 	vz_bm25 *model; /* the df table of the chunks of files */
+	/* cache.bin's own: its generation and its paths (sorted), which a cache.delta amends */
+	bool has_base;
+	uint64_t base_generation;
+	char **base_paths;
+	size_t n_base;
 } ws_cache;
 
 /* A binary file's record: no rows. */
@@ -77,6 +96,7 @@ static void file_free(ws_file *f)
 	for (uint32_t i = 0; i < f->n_chunks; i++) {
 		free(f->chunks[i].text);
 		free(f->chunks[i].vec);
+		free(f->chunks[i].payload);
 	}
 	free(f->chunks);
 	free(f->path);
@@ -87,6 +107,8 @@ static void cache_free(ws_cache *c)
 {
 	for (size_t i = 0; i < c->n; i++) file_free(&c->files[i]);
 	free(c->files);
+	for (size_t i = 0; i < c->n_base; i++) free(c->base_paths[i]);
+	free(c->base_paths);
 	vz_bm25_free(c->model);
 	memset(c, 0, sizeof *c);
 }
@@ -132,7 +154,7 @@ static int read_file_record(vz_reader *r, uint32_t dim, uint32_t version, ws_fil
 
 /* Loads cache.bin (only its df table into *model when model is not NULL); VZ_ENOENT when
  * missing, VZ_ECORRUPT when damaged (the caller rebuilds). */
-static int cache_load(const char *path, ws_cache *c, vz_bm25 **model)
+static int base_load(const char *path, ws_cache *c, vz_bm25 **model)
 {
 	memset(c, 0, sizeof *c);
 	vz_map map;
@@ -158,6 +180,7 @@ static int cache_load(const char *path, ws_cache *c, vz_bm25 **model)
 		for (uint64_t i = 0; i < n && !rc; i++) {
 			c->n = i + 1;
 			rc = read_file_record(&r, c->dim, h.version, &c->files[i]);
+			c->files[i].in_base = true;
 			if (!rc && h.version < 4) c->files[i].first_row = row;
 			row += c->files[i].n_chunks;
 			if (!rc && i > 0 && strcmp(c->files[i - 1].path, c->files[i].path) >= 0)
@@ -168,14 +191,140 @@ static int cache_load(const char *path, ws_cache *c, vz_bm25 **model)
 	vz_unmap(&map);
 	c->header = h;
 	c->config_hash = h.aux;
-	c->generation = h.generation;
+	c->generation = c->base_generation = h.generation;
 	c->version = h.version;
+	c->has_base = !rc;
 	if (!rc && model) *model = m;
 	else if (!rc) c->model = m;
 	else vz_bm25_free(m);
 	if (rc) {
 		cache_free(c);
 		vz_fail_prefix(rc, "%s: ", path);
+	}
+	return rc;
+}
+
+/* The path of the cache.delta beside the cache.bin at path. */
+static int delta_path_of(const char *path, char *out, size_t cap)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? vz_path_fmt(out, cap, "%.*s/cache.delta", (int)(slash - path), path) : vz_path_fmt(out, cap, "cache.delta");
+}
+
+/* Amends c, cache.bin as base_load left it (only its df table in *model when model is not
+ * NULL), with the cache.delta at dpath when there is one of that cache.bin's generation (one of
+ * an older cache.bin is left over from a crash: ignored). */
+static int delta_apply(const char *dpath, ws_cache *c, vz_bm25 **model)
+{
+	vz_map map;
+	int rc = vz_map_file(dpath, &map);
+	if (rc == VZ_ENOENT) return VZ_OK;
+	if (rc) return rc;
+	vz_file_header h;
+	vz_reader r;
+	vz_bm25 *m = NULL;
+	ws_file *recs = NULL, *out = NULL;
+	char **gone = NULL;
+	uint64_t n = 0, ng = 0;
+	rc = vz_ws_open_body(&map, DELTA_MAGIC, DELTA_VERSION, &h, &r);
+	if (!rc && h.aux2 != c->base_generation) goto done; /* of an older cache.bin */
+	const unsigned char *idb;
+	if (!rc && !(rc = vz_rd_bytes(&r, sizeof c->id.b, &idb)) && memcmp(idb, c->id.b, sizeof c->id.b))
+		rc = vz_fail(VZ_ECORRUPT, "offset %d: another collection id than cache.bin's", VZ_HEADER_SIZE);
+	if (!rc && h.aux != c->config_hash) rc = vz_fail(VZ_ECORRUPT, "offset 48: another configuration hash than cache.bin's");
+	if (!rc) rc = vz_bm25_decode(&r, &m);
+	if (!rc) vz_bm25_set_origin(m, &c->id, h.generation);
+	if (!rc && model) {
+		vz_bm25_free(*model);
+		*model = m;
+		m = NULL;
+		c->generation = c->header.generation = h.generation;
+		goto done;
+	}
+	if (!rc && vz_bm25_dim(m) != c->dim) rc = vz_fail(VZ_ECORRUPT, "offset %zu: dimension %u, cache.bin's is %u", r.offset, vz_bm25_dim(m), c->dim);
+	if (!rc) rc = vz_rd_u64(&r, &n);
+	if (!rc && n > r.left / 36) rc = vz_fail(VZ_ECORRUPT, "offset %zu: %" PRIu64 " files do not fit", r.offset - 8, n);
+	if (!rc && !(recs = calloc(n ? n : 1, sizeof *recs))) rc = vz_fail(VZ_ENOMEM, "out of memory");
+	size_t nrec = 0;
+	for (uint64_t i = 0; i < n && !rc; i++) {
+		nrec = i + 1;
+		rc = read_file_record(&r, c->dim, CACHE_VERSION, &recs[i]);
+		if (!rc && i > 0 && strcmp(recs[i - 1].path, recs[i].path) >= 0) rc = vz_fail(VZ_ECORRUPT, "offset %zu: files not sorted", r.offset);
+	}
+	/* the paths of cache.bin that are gone: u64 count, then each as u32 length and bytes */
+	if (!rc) rc = vz_rd_u64(&r, &ng);
+	if (!rc && ng > r.left / 5) rc = vz_fail(VZ_ECORRUPT, "offset %zu: %" PRIu64 " removed paths do not fit", r.offset - 8, ng);
+	if (!rc && !(gone = calloc(ng ? ng : 1, sizeof *gone))) rc = vz_fail(VZ_ENOMEM, "out of memory");
+	for (uint64_t i = 0; i < ng && !rc; i++) {
+		uint32_t pl;
+		const unsigned char *p;
+		size_t at = r.offset;
+		if ((rc = vz_rd_u32(&r, &pl)) || (pl == 0 || pl >= 4096 ? (rc = vz_fail(VZ_ECORRUPT, "offset %zu: path length %u", at, pl)) : 0) ||
+		    (rc = vz_rd_bytes(&r, pl, &p)))
+			break;
+		if (memchr(p, 0, pl)) rc = vz_fail(VZ_ECORRUPT, "offset %zu: NUL in a path", at + 4);
+		else if (!(gone[i] = strndup((const char *)p, pl))) rc = vz_fail(VZ_ENOMEM, "out of memory");
+		else if (i > 0 && strcmp(gone[i - 1], gone[i]) >= 0) rc = vz_fail(VZ_ECORRUPT, "offset %zu: removed paths not sorted", at);
+	}
+	if (!rc && r.left) rc = vz_fail(VZ_ECORRUPT, "offset %zu: trailing bytes", r.offset);
+	/* the merge by path: a record of the delta replaces cache.bin's, a removed path drops it */
+	if (!rc && !(out = calloc(c->n + nrec + 1, sizeof *out))) rc = vz_fail(VZ_ENOMEM, "out of memory");
+	size_t i = 0, j = 0, g = 0, k = 0;
+	while (!rc && (i < c->n || j < nrec)) {
+		int cmp = i < c->n && j < nrec ? strcmp(c->files[i].path, recs[j].path) : i < c->n ? -1 : 1;
+		if (cmp > 0) {
+			out[k++] = recs[j];
+			memset(&recs[j++], 0, sizeof *recs);
+			continue;
+		}
+		if (cmp == 0) {
+			out[k++] = recs[j];
+			memset(&recs[j++], 0, sizeof *recs);
+			file_free(&c->files[i++]);
+			continue;
+		}
+		while (g < ng && strcmp(gone[g], c->files[i].path) < 0) g++;
+		if (g < ng && !strcmp(gone[g], c->files[i].path)) file_free(&c->files[i++]);
+		else out[k++] = c->files[i++];
+	}
+	if (!rc) {
+		free(c->files);
+		c->files = out;
+		c->n = k;
+		out = NULL;
+		vz_bm25_free(c->model);
+		c->model = m;
+		m = NULL;
+		c->generation = c->header.generation = h.generation;
+	}
+	for (size_t x = 0; recs && x < nrec; x++) file_free(&recs[x]);
+done:
+	free(recs);
+	free(out);
+	for (uint64_t x = 0; gone && x < ng; x++) free(gone[x]);
+	free(gone);
+	vz_bm25_free(m);
+	vz_unmap(&map);
+	return rc;
+}
+
+/* cache.bin at path, amended by the cache.delta beside it (see delta_save). */
+static int cache_load(const char *path, ws_cache *c, vz_bm25 **model)
+{
+	int rc = base_load(path, c, model);
+	if (rc) return rc;
+	/* cache.bin's paths, for the next delta's removed ones */
+	if (!model && c->n && !(c->base_paths = calloc(c->n, sizeof *c->base_paths))) rc = vz_fail(VZ_ENOMEM, "out of memory");
+	for (size_t i = 0; !rc && !model && i < c->n; i++, c->n_base = i)
+		if (!(c->base_paths[i] = strdup(c->files[i].path))) rc = vz_fail(VZ_ENOMEM, "out of memory");
+	char dpath[VZ_PATH_MAX];
+	if (!rc && !(rc = delta_path_of(path, dpath, sizeof dpath)) && (rc = delta_apply(dpath, c, model))) vz_fail_prefix(rc, "%s: ", dpath);
+	if (rc) {
+		if (model) {
+			vz_bm25_free(*model);
+			*model = NULL;
+		}
+		cache_free(c);
 	}
 	return rc;
 }
@@ -210,31 +359,35 @@ int vz_ws_cache_check(const char *path)
 	return rc;
 }
 
+/* One file's record, as cache.bin and cache.delta hold it. */
+static int put_file_record(vz_buf *b, const ws_file *f)
+{
+	size_t pl = strlen(f->path);
+	int rc = vz_buf_u32(b, (uint32_t)pl);
+	if (!rc) rc = vz_buf_put(b, f->path, pl);
+	if (!rc) rc = vz_buf_u64(b, f->size);
+	if (!rc) rc = vz_buf_u64(b, (uint64_t)f->mtime_ns);
+	if (!rc) rc = vz_buf_u64(b, f->hash);
+	if (!rc) rc = vz_buf_u32(b, f->n_chunks);
+	if (!rc) rc = vz_buf_u64(b, f->n_chunks ? f->first_row : 0);
+	for (uint32_t j = 0; j < f->n_chunks && !rc; j++) {
+		const ws_chunk *ch = &f->chunks[j];
+		rc = vz_buf_u64(b, ch->start);
+		if (!rc) rc = vz_buf_u64(b, ch->end);
+		if (!rc) rc = vz_buf_u32(b, ch->line);
+		if (!rc) rc = vz_buf_u32(b, ch->text_len);
+		if (!rc) rc = vz_buf_put(b, ch->text, ch->text_len);
+	}
+	return rc;
+}
+
 static int cache_save(const char *path, const ws_cache *c, const vz_bm25 *m)
 {
 	vz_buf b = { 0 };
 	int rc = vz_buf_put(&b, c->id.b, sizeof c->id.b);
 	if (!rc) rc = vz_bm25_encode(m, &b);
 	if (!rc) rc = vz_buf_u64(&b, c->n);
-	for (size_t i = 0; i < c->n && !rc; i++) {
-		const ws_file *f = &c->files[i];
-		size_t pl = strlen(f->path);
-		rc = vz_buf_u32(&b, (uint32_t)pl);
-		if (!rc) rc = vz_buf_put(&b, f->path, pl);
-		if (!rc) rc = vz_buf_u64(&b, f->size);
-		if (!rc) rc = vz_buf_u64(&b, (uint64_t)f->mtime_ns);
-		if (!rc) rc = vz_buf_u64(&b, f->hash);
-		if (!rc) rc = vz_buf_u32(&b, f->n_chunks);
-		if (!rc) rc = vz_buf_u64(&b, f->n_chunks ? f->first_row : 0);
-		for (uint32_t j = 0; j < f->n_chunks && !rc; j++) {
-			const ws_chunk *ch = &f->chunks[j];
-			rc = vz_buf_u64(&b, ch->start);
-			if (!rc) rc = vz_buf_u64(&b, ch->end);
-			if (!rc) rc = vz_buf_u32(&b, ch->line);
-			if (!rc) rc = vz_buf_u32(&b, ch->text_len);
-			if (!rc) rc = vz_buf_put(&b, ch->text, ch->text_len);
-		}
-	}
+	for (size_t i = 0; i < c->n && !rc; i++) rc = put_file_record(&b, &c->files[i]);
 	if (!rc) {
 		vz_file_header h = { .version = CACHE_VERSION, .generation = c->generation, .aux = c->config_hash };
 		memcpy(h.magic, VZ_MAGIC_CACHE, 8);
@@ -244,6 +397,58 @@ static int cache_save(const char *path, const ws_cache *c, const vz_bm25 *m)
 	return rc;
 }
 
+/* cache.delta (vz_file_header "VZCDELT1", version 1; generation = the snapshot's, aux = the
+ * configuration hash, aux2 = the generation of the cache.bin it amends; body checksummed):
+ * 16 bytes collection id, the whole df table, u64 files and the records (as cache.bin's, sorted
+ * by path) of the files whose record is not cache.bin's, then u64 count and the paths (u32
+ * length, bytes; sorted) of cache.bin's files that are gone. Written instead of cache.bin
+ * while cache.bin's rows still hold (a build that added a segment, or only touched files), so
+ * that a build after one change writes that file's record, not every file's text. */
+static int delta_save(const char *dpath, const ws_cache *c, const ws_cache *old, const vz_bm25 *m)
+{
+	vz_buf b = { 0 };
+	size_t n = 0, ng = 0;
+	for (size_t i = 0; i < c->n; i++) n += !c->files[i].in_base;
+	int rc = vz_buf_put(&b, c->id.b, sizeof c->id.b);
+	if (!rc) rc = vz_bm25_encode(m, &b);
+	if (!rc) rc = vz_buf_u64(&b, n);
+	for (size_t i = 0; i < c->n && !rc; i++)
+		if (!c->files[i].in_base) rc = put_file_record(&b, &c->files[i]);
+	for (int pass = 0; pass < 2 && !rc; pass++) { /* count the gone paths, then write them */
+		if (pass) rc = vz_buf_u64(&b, ng);
+		for (size_t i = 0, j = 0; i < old->n_base && !rc; i++) {
+			int cmp = 1;
+			for (; j < c->n && (cmp = strcmp(c->files[j].path, old->base_paths[i])) < 0; j++) {}
+			if (j < c->n && !cmp) continue;
+			if (!pass) ng++;
+			else if (!(rc = vz_buf_u32(&b, (uint32_t)strlen(old->base_paths[i])))) rc = vz_buf_put(&b, old->base_paths[i], strlen(old->base_paths[i]));
+		}
+	}
+	if (!rc) {
+		vz_file_header h = { .version = DELTA_VERSION, .generation = c->generation, .aux = c->config_hash, .aux2 = old->base_generation };
+		memcpy(h.magic, DELTA_MAGIC, 8);
+		rc = vz_write_checked_file(dpath, &h, b.data, b.len);
+	}
+	vz_buf_free(&b);
+	return rc;
+}
+
+/* Saves the records of c: as a cache.delta beside old's cache.bin when may_amend (the rows of
+ * cache.bin's records still hold) and the changed records are few (a fifth of cache.bin's at
+ * most), else as a new cache.bin and no cache.delta (removed after: a crash between leaves a
+ * delta of an older cache.bin, which loads ignore). */
+static int cache_store(const char *path, const ws_cache *c, const ws_cache *old, const vz_bm25 *m, bool may_amend)
+{
+	char dpath[VZ_PATH_MAX];
+	int rc = delta_path_of(path, dpath, sizeof dpath);
+	if (rc) return rc;
+	size_t n = 0;
+	for (size_t i = 0; i < c->n; i++) n += !c->files[i].in_base;
+	if (may_amend && old->has_base && n * 5 <= old->n_base) return delta_save(dpath, c, old, m);
+	if ((rc = cache_save(path, c, m))) return rc;
+	return vz_io_unlink(dpath, true);
+}
+
 /* ---- the build ---- */
 
 static bool binary(const char *data, size_t len)
@@ -251,9 +456,17 @@ static bool binary(const char *data, size_t len)
 	return memchr(data, 0, len < BINARY_PROBE ? len : BINARY_PROBE) != NULL;
 }
 
-/* Reads, chunks and embeds one file into f. VZ_ENOENT when it vanished or is no longer a
- * readable regular text file (the caller skips it). */
-static int embed_file(const vz_ws_collection *c, const vz_bm25 *m, const char *full, const vz_ws_entry *e, ws_file *f)
+static int chunk_payload(vz_buf *pls, const char *path, uint32_t j, const ws_chunk *ch);
+static int tokenize_file(vz_text_tokens *tok, ws_file *f);
+
+/* Reads, chunks and embeds one file into f, and counts its terms (into df: each chunk once more
+ * for each of its terms; *docs: its chunks) and tokens (into tok, f->pre). A text file whose
+ * content hash is that of prev (its record of the last build, or NULL) is only touched: f
+ * gets its size, time and hash, no chunks, nothing is counted (the caller keeps prev's rows,
+ * by the same test). VZ_ENOENT when it vanished or is no longer a readable regular text file
+ * (the caller skips it). */
+static int embed_file(const vz_ws_collection *c, const vz_bm25 *m, const char *full, const vz_ws_entry *e, const ws_file *prev, ws_file *f,
+		      vz_text_tokens *tok, vz_term_map *df, uint64_t *docs)
 {
 	char *data;
 	size_t len;
@@ -267,15 +480,19 @@ static int embed_file(const vz_ws_collection *c, const vz_bm25 *m, const char *f
 		f->mtime_ns = e->mtime_ns;
 		return (f->path = strdup(e->path)) ? VZ_OK : vz_fail(VZ_ENOMEM, "out of memory");
 	}
+	f->size = len;
+	f->mtime_ns = e->mtime_ns;
+	f->hash = vz_hash64(data, len);
+	if (prev && f->hash == prev->hash) {
+		free(data);
+		return (f->path = strdup(e->path)) ? VZ_OK : vz_fail(VZ_ENOMEM, "out of memory");
+	}
 	vz_ws_span *sp;
 	size_t n;
 	if ((rc = vz_ws_chunks(data, len, c->chunk_size, c->chunk_overlap, &sp, &n))) {
 		free(data);
 		return rc;
 	}
-	f->size = len;
-	f->mtime_ns = e->mtime_ns;
-	f->hash = vz_hash64(data, len);
 	if (!(f->path = strdup(e->path)) || (n && !(f->chunks = calloc(n, sizeof *f->chunks)))) rc = vz_fail(VZ_ENOMEM, "out of memory");
 	size_t line_at = 0;
 	uint32_t line = 1;
@@ -288,7 +505,7 @@ static int embed_file(const vz_ws_collection *c, const vz_bm25 *m, const char *f
 			rc = vz_fail(VZ_ENOMEM, "out of memory");
 			break;
 		}
-		rc = vz_embed_text(m, data + sp[i].start, tl, ch->vec);
+		rc = vz_embed_text_df(m, data + sp[i].start, tl, ch->vec, df);
 		if (rc == VZ_EDATA) { /* no words in this chunk: not a row */
 			free(ch->vec);
 			free(ch->text);
@@ -302,11 +519,39 @@ static int embed_file(const vz_ws_collection *c, const vz_bm25 *m, const char *f
 		ch->start = sp[i].start;
 		ch->end = sp[i].end;
 		ch->line = line;
+		vz_buf pl = { 0 };
+		rc = chunk_payload(&pl, f->path, f->n_chunks, ch);
+		char *fit = rc ? NULL : realloc(pl.data, pl.len); /* kept until the rows are written */
+		if (fit) pl.data = (unsigned char *)fit;
+		ch->payload = (char *)pl.data;
+		ch->payload_len = (uint32_t)pl.len;
+		if (!rc && pl.len > UINT32_MAX) rc = vz_fail(VZ_ERANGE, "%s: chunk %u: payload of %zu bytes", f->path, f->n_chunks, pl.len);
 		f->n_chunks++;
 	}
 	free(sp);
 	free(data);
+	f->fresh = true;
+	*docs += f->n_chunks;
+	if (!rc) rc = tokenize_file(tok, f);
 	if (rc) file_free(f);
+	return rc;
+}
+
+/* The tokens of file f for postings.bin (its title field: the lead of its first chunk), counted
+ * into tok as write_postings would count them. */
+static int tokenize_file(vz_text_tokens *tok, ws_file *f)
+{
+	vz_text_chunk one, *chunks = f->n_chunks > 1 ? calloc(f->n_chunks, sizeof *chunks) : &one;
+	if (!chunks) return vz_fail(VZ_ENOMEM, "out of memory");
+	vz_text_doc d = { .path = f->path, .chunks = chunks, .n_chunks = f->n_chunks };
+	if (f->n_chunks) {
+		d.title = f->chunks[0].text;
+		d.title_len = (uint32_t)vz_text_title(f->chunks[0].text, f->chunks[0].text_len);
+	}
+	for (uint32_t j = 0; j < f->n_chunks; j++)
+		chunks[j] = (vz_text_chunk){ .text = f->chunks[j].text, .len = f->chunks[j].text_len, .line = f->chunks[j].line, .start = f->chunks[j].start };
+	int rc = vz_text_tokens_add(tok, &d, &f->pre);
+	if (chunks != &one) free(chunks);
 	return rc;
 }
 
@@ -344,6 +589,19 @@ static int ws_extra(const vz_workspace *w, const vz_ws_collection *wc, vz_buf *e
 	return rc;
 }
 
+/* The payload of chunk j of the file at path: its path, index, byte range and text, as JSON. */
+static int chunk_payload(vz_buf *pls, const char *path, uint32_t j, const ws_chunk *ch)
+{
+	/* room for the usual escapes at once (a newline every 32 bytes, say), not many regrowths */
+	int rc = vz_buf_reserve(pls, (size_t)ch->text_len + ch->text_len / 16 + strlen(path) + 96);
+	if (!rc) rc = vz_buf_put(pls, "{\"path\":", 8);
+	if (!rc) rc = vz_buf_json_string(pls, path, strlen(path), 0);
+	if (!rc) rc = vz_buf_printf(pls, ",\"chunk\":%u,\"start\":%" PRIu64 ",\"end\":%" PRIu64 ",\"text\":", j, ch->start, ch->end);
+	if (!rc) rc = vz_buf_json_string(pls, ch->text, ch->text_len, 0);
+	if (!rc) rc = vz_buf_put(pls, "}", 1);
+	return rc;
+}
+
 /* The rows of the files of c (of those with no row yet when fresh_only), in file order, chunk
  * order; their ids and payloads point into ids and pls. */
 static int make_rows(const ws_cache *c, bool fresh_only, vz_row **out, size_t *nout, vz_buf *ids, vz_buf *pls)
@@ -363,20 +621,21 @@ static int make_rows(const ws_cache *c, bool fresh_only, vz_row **out, size_t *n
 			id_off[r] = ids->len;
 			rc = row_id(ids, f->path, j);
 			rows[r].id_len = ids->len - id_off[r];
-			pl_off[r] = pls->len;
-			if (!rc) rc = vz_buf_put(pls, "{\"path\":", 8);
-			if (!rc) rc = vz_buf_json_string(pls, f->path, strlen(f->path), 0);
-			if (!rc) rc = vz_buf_printf(pls, ",\"chunk\":%u,\"start\":%" PRIu64 ",\"end\":%" PRIu64 ",\"text\":", j, ch->start, ch->end);
-			if (!rc) rc = vz_buf_json_string(pls, ch->text, ch->text_len, 0);
-			if (!rc) rc = vz_buf_put(pls, "}", 1);
-			rows[r].payload_len = pls->len - pl_off[r];
 			rows[r].vector = ch->vec;
+			if (ch->payload) { /* made by the thread that read the file */
+				rows[r].payload = ch->payload;
+				rows[r].payload_len = ch->payload_len;
+				continue;
+			}
+			pl_off[r] = pls->len;
+			if (!rc) rc = chunk_payload(pls, f->path, j, ch);
+			rows[r].payload_len = pls->len - pl_off[r];
 		}
 	}
 	/* the buffers may have moved while growing: point the rows into them now */
 	for (size_t i = 0; i < n && !rc; i++) {
 		rows[i].id = (const char *)ids->data + id_off[i];
-		rows[i].payload = (const char *)pls->data + pl_off[i];
+		if (!rows[i].payload) rows[i].payload = (const char *)pls->data + pl_off[i];
 	}
 	free(id_off);
 	free(pl_off);
@@ -403,9 +662,10 @@ static int ensure_vectors(ws_cache *c, const vz_bm25 *m)
 	return VZ_OK;
 }
 
-/* Writes the snapshot of cache c: rows in file order, chunk order (each file's first_row set). */
+/* Writes the snapshot of cache c: rows in file order, chunk order (each file's first_row set);
+ * before_commit(ctx), when not NULL, is called when its files are written, before the commit. */
 static int write_snapshot(const char *dir, const char *extra, const vz_ws_collection *wc, ws_cache *c, const vz_bm25 *m, int threads,
-			  bool defer_graph)
+			  bool defer_graph, int (*before_commit)(void *ctx), void *ctx)
 {
 	vz_row *rows = NULL;
 	size_t n = 0;
@@ -417,7 +677,7 @@ static int write_snapshot(const char *dir, const char *extra, const vz_ws_collec
 	}
 	int rc = ensure_vectors(c, m);
 	if (!rc) rc = make_rows(c, false, &rows, &n, &ids, &pls);
-	if (!rc) rc = vz_collection_write_snapshot(dir, &wc->cfg, rows, n, threads, c->generation, extra, defer_graph);
+	if (!rc) rc = vz_collection_write_snapshot_then(dir, &wc->cfg, rows, n, threads, c->generation, extra, defer_graph, before_commit, ctx);
 	free(rows);
 	vz_buf_free(&ids);
 	vz_buf_free(&pls);
@@ -433,8 +693,8 @@ static bool rows_fit(const ws_cache *c, uint64_t n)
 	return true;
 }
 
-/* The next snapshot as the committed one extended: the rows of the files of old that are still
- * there (changed or removed files) become tombstones, the files of c with no row yet are
+/* The next snapshot as the committed one extended by a segment: the rows of the files of old
+ * that are still there (changed or removed files) die, the files of c with no row yet are
  * appended. VZ_EINVAL or VZ_ECORRUPT when it cannot be done (vz_collection_extend_snapshot):
  * then nothing was written. */
 static int extend_snapshot(const char *dir, const char *extra, const ws_cache *old, ws_cache *c, int threads)
@@ -465,21 +725,61 @@ static int extend_snapshot(const char *dir, const char *extra, const ws_cache *o
 	return rc;
 }
 
-/* Writes postings.bin for the files of cache c (the snapshot of generation c->generation), as
- * NAME (postings.bin or postings.bin.new: see vz_workspace_build). The files kept from the last
- * build (first_row set) take their postings from old, its postings.bin, when there is one. */
-static int write_postings(const char *dir, const char *name, const vz_ws_collection *wc, const ws_cache *c, const vz_text_index *old)
+/* The tombstone rows a segment needs for the records left in old (changed and removed files,
+ * sorted by path): one for each of their chunks that the file's new rows in c (c->files with
+ * no row yet, sorted by path) do not number again. */
+static uint64_t tombstone_rows(const ws_cache *old, const ws_cache *c)
 {
+	uint64_t n = 0;
+	size_t j = 0;
+	for (size_t i = 0; i < old->n; i++) {
+		const ws_file *f = &old->files[i];
+		if (!f->path || !f->n_chunks) continue;
+		int cmp = 1;
+		for (; j < c->n && (cmp = strcmp(c->files[j].path, f->path)) < 0; j++) {}
+		uint32_t kept = j < c->n && !cmp && c->files[j].first_row == NO_ROW ? c->files[j].n_chunks : 0;
+		if (f->n_chunks > kept) n += f->n_chunks - kept;
+	}
+	return n;
+}
+
+/* postings.bin for the files of cache c (the snapshot of generation c->generation), as NAME
+ * (postings.bin or postings.bin.new: see vz_workspace_build): what postings_prepare gathers
+ * from c, so that postings_run can write it on another thread while c changes (write_snapshot
+ * numbers its rows meanwhile). */
+typedef struct postings_job {
 	char path[VZ_PATH_MAX];
-	int rc = vz_path_fmt(path, sizeof path, "%s/%s", dir, name);
+	const vz_ws_collection *wc;
+	const vz_text_index *old;
+	uint64_t generation;
+	vz_text_doc *docs;
+	vz_text_chunk *chunks;
+	int64_t *from;
+	size_t n;
+	vz_buf body; /* encoded on another thread (postings_thread), written by postings_join */
+	int rc;
+	char msg[1024]; /* the error of the encoding on another thread */
+	pthread_t thread;
+	bool started;
+} postings_job;
+
+/* The files kept from the last build (first_row set) take their postings from old, its
+ * postings.bin, when there is one. */
+static int postings_prepare(postings_job *j, const char *dir, const char *name, const vz_ws_collection *wc, const ws_cache *c,
+			    const vz_text_index *old)
+{
+	memset(j, 0, sizeof *j);
+	j->wc = wc;
+	j->generation = c->generation;
+	int rc = vz_path_fmt(j->path, sizeof j->path, "%s/%s", dir, name);
 	if (rc) return rc;
-	vz_text_doc *docs = calloc(c->n ? c->n : 1, sizeof *docs);
+	vz_text_doc *docs = j->docs = calloc(c->n ? c->n : 1, sizeof *docs);
 	size_t n = 0, nch = 0;
 	for (size_t i = 0; i < c->n; i++) nch += c->files[i].n_chunks;
-	vz_text_chunk *chunks = calloc(nch ? nch : 1, sizeof *chunks);
-	if (!docs || !chunks) rc = vz_fail(VZ_ENOMEM, "out of memory");
+	vz_text_chunk *chunks = j->chunks = calloc(nch ? nch : 1, sizeof *chunks);
+	if (!docs || !chunks) return vz_fail(VZ_ENOMEM, "out of memory");
 	nch = 0;
-	for (size_t i = 0; i < c->n && !rc; i++) {
+	for (size_t i = 0; i < c->n; i++) {
 		const ws_file *f = &c->files[i];
 		vz_text_doc *d = &docs[n++];
 		d->path = f->path;
@@ -492,39 +792,98 @@ static int write_postings(const char *dir, const char *name, const vz_ws_collect
 		}
 		d->chunks = chunks + nch;
 		d->n_chunks = f->n_chunks;
-		for (uint32_t j = 0; j < f->n_chunks; j++, nch++)
-			chunks[nch] = (vz_text_chunk){ .text = f->chunks[j].text, .len = f->chunks[j].text_len, .line = f->chunks[j].line, .start = f->chunks[j].start };
+		d->pre = f->fresh ? &f->pre : NULL; /* tokenized when it was read */
+		for (uint32_t k = 0; k < f->n_chunks; k++, nch++)
+			chunks[nch] = (vz_text_chunk){ .text = f->chunks[k].text, .len = f->chunks[k].text_len, .line = f->chunks[k].line, .start = f->chunks[k].start };
 	}
+	j->n = n;
 	int64_t *from = old ? malloc((c->n ? c->n : 1) * sizeof *from) : NULL;
 	if (old && !from) old = NULL; /* tokenize them all: slower, the same bytes */
-	for (size_t i = 0, j = 0; old && i < c->n; i++) {
+	for (size_t i = 0, k = 0; old && i < c->n; i++) {
 		vz_text_file_stat fs = { 0 };
 		from[i] = -1;
 		if (c->files[i].first_row == NO_ROW) continue;
 		size_t pl = strlen(c->files[i].path);
 		int cmp = -1;
-		for (; j < vz_text_index_files(old) && !vz_text_index_file(old, (uint32_t)j, &fs); j++) {
+		for (; k < vz_text_index_files(old) && !vz_text_index_file(old, (uint32_t)k, &fs); k++) {
 			cmp = memcmp(fs.path, c->files[i].path, fs.path_len < pl ? fs.path_len : pl);
 			if (!cmp) cmp = (fs.path_len > pl) - (fs.path_len < pl);
 			if (cmp >= 0) break;
 		}
-		if (!cmp) from[i] = (int64_t)j;
+		if (!cmp) from[i] = (int64_t)k;
 	}
-	if (!rc) rc = vz_text_index_write_from(path, old, from, docs, n, &wc->text, c->generation, wc->config_hash);
-	if (rc == VZ_ECORRUPT && old) rc = vz_text_index_write(path, docs, n, &wc->text, c->generation, wc->config_hash);
-	free(from);
-	free(docs);
-	free(chunks);
+	j->old = old;
+	j->from = from;
+	return VZ_OK;
+}
+
+/* The body of postings.bin into j->body: no I/O, so that it can run on another thread. */
+static int postings_encode(postings_job *j)
+{
+	int rc = vz_text_index_encode(j->old, j->from, j->docs, j->n, &j->wc->text, &j->body);
+	if (rc == VZ_ECORRUPT && j->old) {
+		j->body.len = 0;
+		rc = vz_text_index_encode(NULL, NULL, j->docs, j->n, &j->wc->text, &j->body);
+	}
 	return rc;
 }
 
-/* True when cache.bin is there, of this format version and of generation gen. */
+static void *postings_thread(void *arg)
+{
+	postings_job *j = arg;
+	if ((j->rc = postings_encode(j))) snprintf(j->msg, sizeof j->msg, "%s", vz_last_error());
+	return NULL;
+}
+
+/* Waits for the encoding started on another thread, then writes the file here (lib/io.c is
+ * for one thread at a time): a snapshot's before_commit. */
+static int postings_join(void *arg)
+{
+	postings_job *j = arg;
+	if (!j->started) return VZ_OK; /* run here (postings_run) before the snapshot was begun */
+	pthread_join(j->thread, NULL);
+	j->started = false;
+	if (j->rc) return vz_fail(j->rc, "%s", j->msg);
+	return vz_text_index_write_body(j->path, &j->body, j->generation, j->wc->config_hash);
+}
+
+static int postings_run(postings_job *j)
+{
+	int rc = postings_encode(j);
+	return rc ? rc : vz_text_index_write_body(j->path, &j->body, j->generation, j->wc->config_hash);
+}
+
+static void postings_free(postings_job *j)
+{
+	if (j->started) pthread_join(j->thread, NULL);
+	vz_buf_free(&j->body);
+	free(j->from);
+	free(j->docs);
+	free(j->chunks);
+	memset(j, 0, sizeof *j);
+}
+
+/* Writes postings.bin for the files of cache c as NAME, here (see postings_prepare). */
+static int write_postings(const char *dir, const char *name, const vz_ws_collection *wc, const ws_cache *c, const vz_text_index *old)
+{
+	postings_job j;
+	int rc = postings_prepare(&j, dir, name, wc, c, old);
+	if (!rc) rc = postings_run(&j);
+	postings_free(&j);
+	return rc;
+}
+
+/* True when cache.bin is there, of this format version and of generation gen, or amended to
+ * that generation by the cache.delta beside it (headers only). */
 static bool cache_of_generation(const char *dir, uint64_t gen)
 {
 	char cp[VZ_PATH_MAX];
-	vz_file_header h;
-	if (vz_path_fmt(cp, sizeof cp, "%s/cache.bin", dir) || vz_header_read(cp, VZ_MAGIC_CACHE, CACHE_VERSION, &h)) return false;
-	return h.generation == gen && h.version == CACHE_VERSION;
+	vz_file_header h, d;
+	if (vz_path_fmt(cp, sizeof cp, "%s/cache.bin", dir) || vz_header_read(cp, VZ_MAGIC_CACHE, CACHE_VERSION, &h) || h.version != CACHE_VERSION)
+		return false;
+	if (!vz_path_fmt(cp, sizeof cp, "%s/cache.delta", dir) && !vz_header_read(cp, DELTA_MAGIC, DELTA_VERSION, &d) && d.aux2 == h.generation)
+		return d.generation == gen;
+	return h.generation == gen;
 }
 
 /* postings.bin, open, when it and cache.bin are of generation gen and it has the weights of wc;
@@ -599,14 +958,23 @@ typedef struct read_job {
 	const vz_ws_collection *wc;
 	const vz_bm25 *model;
 	const vz_ws_entry *ents;
+	ws_file *const *prev_of; /* per entry: its record of the last build, or NULL */
 	const size_t *todo;
 	size_t n_todo, next; /* next: the next item to take (atomic) */
 	read_result *res;
 } read_job;
 
+typedef struct read_thread {
+	read_job *j;
+	vz_text_tokens *tok; /* this thread's: the tokens of the files it read */
+	vz_term_map df;      /* the df counts of the chunks of the files it read (not only touched) */
+	uint64_t docs;       /* and how many chunks they are */
+} read_thread;
+
 static void *read_worker(void *arg)
 {
-	read_job *j = arg;
+	read_thread *rt = arg;
+	read_job *j = rt->j;
 	for (;;) {
 		size_t t = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
 		if (t >= j->n_todo) break;
@@ -614,7 +982,7 @@ static void *read_worker(void *arg)
 		read_result *r = &j->res[t];
 		char full[VZ_PATH_MAX];
 		r->rc = vz_path_fmt(full, sizeof full, "%s/%s", j->wc->project_dir, e->path);
-		if (!r->rc) r->rc = embed_file(j->wc, j->model, full, e, &r->f);
+		if (!r->rc) r->rc = embed_file(j->wc, j->model, full, e, j->prev_of[j->todo[t]], &r->f, rt->tok, &rt->df, &rt->docs);
 		if (r->rc && r->rc != VZ_ENOENT) r->msg = strdup(vz_last_error());
 	}
 	return NULL;
@@ -631,22 +999,36 @@ static void read_results_free(read_result *res, size_t n)
 
 /* Reads, chunks and embeds the files ents[todo[0..n)] into *out (one result each, in that
  * order), with a thread a core: each result depends on its file alone, so the same bytes come
- * out whatever the count (the model is only read). */
-static int read_changed(const vz_ws_collection *wc, const vz_bm25 *model, const vz_ws_entry *ents, const size_t *todo, size_t n,
-			read_result **out)
+ * out whatever the count (the model is only read). The tokens of the files a thread read go
+ * into toks[thread] (READ_THREADS_MAX of them, made here; the caller frees them after
+ * write_postings, which takes the tokens over), the df counts of their chunks into
+ * df[thread] and their number into docs[thread] (zeroed by the caller; files only touched
+ * count nothing: see embed_file). */
+static int read_changed(const vz_ws_collection *wc, const vz_bm25 *model, const vz_ws_entry *ents, ws_file *const *prev_of,
+			const size_t *todo, size_t n, read_result **out, vz_text_tokens **toks, vz_term_map *df, uint64_t *docs)
 {
-	read_job j = { .wc = wc, .model = model, .ents = ents, .todo = todo, .n_todo = n };
+	read_job j = { .wc = wc, .model = model, .ents = ents, .prev_of = prev_of, .todo = todo, .n_todo = n };
 	if (!(j.res = *out = calloc(n ? n : 1, sizeof *j.res))) return vz_fail(VZ_ENOMEM, "out of memory");
 	cpu_set_t set; /* the cores this process may run on (taskset, cgroups) */
 	int cores = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
 	size_t threads = cores < 1 ? 1 : cores > READ_THREADS_MAX ? READ_THREADS_MAX : (size_t)cores;
 	if (threads > n / 8 + 1) threads = n / 8 + 1; /* a few files: not worth a thread */
 	pthread_t t[READ_THREADS_MAX];
+	read_thread rt[READ_THREADS_MAX];
+	for (size_t i = 0; i < threads; i++) {
+		int rc = vz_text_tokens_new(&toks[i]);
+		if (rc) return rc;
+		rt[i] = (read_thread){ .j = &j, .tok = toks[i] };
+	}
 	size_t started = 0;
 	for (; started + 1 < threads; started++)
-		if (pthread_create(&t[started], NULL, read_worker, &j)) break;
-	read_worker(&j); /* this thread reads too (alone when no thread started) */
+		if (pthread_create(&t[started], NULL, read_worker, &rt[started + 1])) break;
+	read_worker(&rt[0]); /* this thread reads too (alone when no thread started) */
 	for (size_t i = 0; i < started; i++) pthread_join(t[i], NULL);
+	for (size_t i = 0; i < threads; i++) {
+		df[i] = rt[i].df;
+		docs[i] = rt[i].docs;
+	}
 	return VZ_OK;
 }
 
@@ -667,14 +1049,18 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 	vz_bm25 *model = NULL;
 	vz_buf extra = { 0 }; /* metadata.json's extra members for this build */
 	vz_text_index *prev_postings = NULL;
+	vz_text_tokens *toks[READ_THREADS_MAX] = { 0 }; /* of the threads that read the files */
+	vz_term_map dfs[READ_THREADS_MAX] = { 0 };      /* their counts of the terms of the files they read */
+	uint64_t df_docs[READ_THREADS_MAX] = { 0 };
 	if ((rc = vz_path_fmt(cpath, sizeof cpath, "%s/cache.bin", dir)) || (rc = ws_extra(w, wc, &extra))) goto out;
 	vz_meta meta;
-	uint64_t meta_gen = 0, meta_rows = 0, meta_tomb = 0;
+	uint64_t meta_gen = 0, meta_rows = 0;
 	bool have_meta = vz_meta_read(dir, &meta) == VZ_OK, stamp_old = false;
 	if (have_meta) {
 		meta_gen = meta.generation;
+		/* the row space: the base's rows, then each segment's (coll_segment.c) */
 		meta_rows = meta.rows;
-		meta_tomb = st->tombstones = meta.tombstones;
+		for (uint32_t i = 0; i < meta.nsegments; i++) meta_rows += meta.segments[i].rows;
 		json_t *a = json_loads(meta.extra_json, 0, NULL), *b = json_loadb((const char *)extra.data, extra.len - 1, 0, NULL);
 		stamp_old = !a || !b || !json_equal(a, b);
 		json_decref(a);
@@ -683,7 +1069,10 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 	}
 	if ((rc = vz_ws_walk(wc, data_dir, &ents, &n_ents))) goto out;
 	st->too_large = vz_ws_walk_too_large();
-	if (!force && have_meta && !stamp_old && unchanged(dir, wc, ents, n_ents, meta_gen, st)) goto out;
+	if (!force && have_meta && !stamp_old && unchanged(dir, wc, ents, n_ents, meta_gen, st)) {
+		st->tombstones = meta_rows > st->chunks ? meta_rows - st->chunks : 0; /* the rows no file has */
+		goto out;
+	}
 	if (cache_load(cpath, &old, NULL) == VZ_ENOMEM) {
 		rc = VZ_ENOMEM;
 		goto out;
@@ -736,7 +1125,7 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		if (skipped(&old.files[oi])) restat = true;
 		else st->removed++;
 	}
-	rc = read_changed(wc, model, ents, todo, n_todo, &res);
+	rc = read_changed(wc, model, ents, prev_of, todo, n_todo, &res, toks, dfs, df_docs);
 	for (size_t i = 0, t = 0; i < n_ents && !rc; i++) {
 		const vz_ws_entry *e = &ents[i];
 		ws_file *prev = prev_of[i];
@@ -766,6 +1155,7 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 			file_free(&f);
 			prev->size = e->size;
 			prev->mtime_ns = e->mtime_ns;
+			prev->in_base = false; /* a record unlike cache.bin's now */
 			restat = true;
 			cur.files[cur.n++] = *prev;
 			memset(prev, 0, sizeof *prev);
@@ -785,11 +1175,16 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 	for (size_t i = 0; i < old.n && !count_all; i++) /* what is left in old: changed and removed files */
 		for (uint32_t j = 0; j < old.files[i].n_chunks && !rc; j++)
 			rc = vz_bm25_remove_document(model, old.files[i].chunks[j].text, old.files[i].chunks[j].text_len);
-	for (size_t i = 0; i < cur.n; i++) {
+	for (size_t i = 0; i < cur.n && !rc; i++) {
 		st->chunks += cur.files[i].n_chunks;
 		if (!count_all && cur.files[i].first_row != NO_ROW) continue; /* counted in the old table */
+		if (cur.files[i].fresh) continue; /* its terms were counted when it was read: dfs */
 		for (uint32_t j = 0; j < cur.files[i].n_chunks && !rc; j++)
 			rc = vz_bm25_add_document(model, cur.files[i].chunks[j].text, cur.files[i].chunks[j].text_len);
+	}
+	for (int i = 0; i < READ_THREADS_MAX && !rc; i++) {
+		rc = vz_bm25_add_df(model, &dfs[i], df_docs[i]);
+		vz_term_map_free(&dfs[i]);
 	}
 	if (rc) goto out;
 	for (size_t i = 0; i < cur.n; i++) {
@@ -808,18 +1203,31 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		 * postings.bin: a crash anywhere leaves a postings file of the committed generation,
 		 * which readers pick (vz_text_index_open_dir) */
 		char settled[VZ_PATH_MAX];
-		if ((rc = write_postings(dir, "postings.bin.new", wc, &cur, prev_postings))) goto out;
 		/* what is left in old is the records of changed and removed files: their rows die */
-		uint64_t dead = meta_tomb, added = 0;
-		for (size_t i = 0; i < old.n; i++) dead += old.files[i].n_chunks;
-		for (size_t i = 0; i < cur.n; i++)
+		uint64_t added = 0, live = 0;
+		for (size_t i = 0; i < cur.n; i++) {
+			live += cur.files[i].n_chunks;
 			if (cur.files[i].first_row == NO_ROW) added += cur.files[i].n_chunks;
+		}
+		/* the rows after a segment: those there, the new ones, and a tombstone row for each
+		 * dead row whose id (path#chunk) no new row takes over */
+		uint64_t total = meta_rows + added + tombstone_rows(&old, &cur), dead = total > live ? total - live : 0;
+		bool extend = extensible && rows_fit(&old, meta_rows) && rows_fit(&cur, meta_rows) && dead * 5 <= total;
+		/* for a snapshot written whole, postings.bin.new is encoded on another thread while
+		 * the snapshot's files are written, and written itself before the commit */
+		postings_job pj;
+		rc = postings_prepare(&pj, dir, "postings.bin.new", wc, &cur, prev_postings);
+		if (!rc && !extend && !pthread_create(&pj.thread, NULL, postings_thread, &pj)) pj.started = true;
+		else if (!rc) rc = postings_run(&pj);
+		if (rc) {
+			postings_free(&pj);
+			goto out;
+		}
 		rc = VZ_EINVAL;
 		st->index = "extended";
 		st->appended = added;
 		st->tombstones = dead;
-		if (extensible && rows_fit(&old, meta_rows) && rows_fit(&cur, meta_rows) && dead * 5 <= meta_rows + added)
-			rc = extend_snapshot(dir, (const char *)extra.data, &old, &cur, threads);
+		if (extend) rc = extend_snapshot(dir, (const char *)extra.data, &old, &cur, threads);
 		if (rc == VZ_EINVAL || rc == VZ_ECORRUPT) { /* too many tombstones, no graph to extend, or a damaged one */
 			/* the graph, the most of a first build's time, can wait for a detached checkpoint:
 			 * --text queries never use it, --vector ones scan the rows until it is there */
@@ -827,17 +1235,20 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 			st->index = defer ? "deferred" : "built";
 			st->appended = st->chunks;
 			st->tombstones = 0;
-			rc = write_snapshot(dir, (const char *)extra.data, wc, &cur, model, threads, defer);
+			rc = write_snapshot(dir, (const char *)extra.data, wc, &cur, model, threads, defer, postings_join, &pj);
 		}
+		postings_free(&pj);
 		if (rc) goto out;
 		if ((rc = vz_settle_data_file(dir, "postings.bin", VZ_MAGIC_POSTINGS, cur.generation, true, settled, sizeof settled))) goto out;
 		/* cache.bin carries the identity the snapshot was given */
 		if ((rc = vz_meta_read(dir, &meta))) goto out;
 		cur.id = meta.id;
 		vz_meta_free(&meta);
-		rc = cache_save(cpath, &cur, model);
+		/* a segment leaves the rows of cache.bin's records where they are: a delta will do */
+		rc = cache_store(cpath, &cur, &old, model, !strcmp(st->index, "extended"));
 		goto out;
 	}
+	st->tombstones = meta_rows > st->chunks ? meta_rows - st->chunks : 0;
 	if (restat || !postings_current(dir, wc, generation)) {
 		/* the same rows, but files touched, binary files come or gone, a collection built
 		 * before postings.bin existed, or other ranking weights: postings.bin and cache.bin
@@ -846,7 +1257,7 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		if ((rc = vz_meta_read(dir, &meta))) goto out;
 		cur.id = meta.id; /* the snapshot's identity, as after a snapshot */
 		vz_meta_free(&meta);
-		if ((rc = write_postings(dir, "postings.bin", wc, &cur, prev_postings)) || (rc = cache_save(cpath, &cur, model))) goto out;
+		if ((rc = write_postings(dir, "postings.bin", wc, &cur, prev_postings)) || (rc = cache_store(cpath, &cur, &old, model, true))) goto out;
 	}
 	if (stamp_old && vz_meta_read(dir, &meta) == VZ_OK) {
 		/* the workspace file changed, not this collection: only its record in metadata.json */
@@ -864,6 +1275,10 @@ out:
 	vz_text_index_close(prev_postings);
 	cache_free(&old);
 	cache_free(&cur);
+	for (int i = 0; i < READ_THREADS_MAX; i++) {
+		vz_text_tokens_free(toks[i]);
+		vz_term_map_free(&dfs[i]);
+	}
 	vz_lock_release(&lock);
 	if (rc) vz_fail_prefix(rc, "%s: ", wc->full_name);
 	return rc;

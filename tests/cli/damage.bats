@@ -88,7 +88,9 @@ YML
 	(cd "$WS" && "$VZ" build >/dev/null)
 	cp -a "$VZ_DATA_DIR/workspace/proj/w" "$old"
 	echo "one more line about a checkpoint" >> "$WS/proj/a/f1.md"
-	(cd "$WS" && "$VZ" build proj/w >/dev/null)
+	# --force: every file of generation 2 written anew, so that each "older" one differs (an
+	# incremental build would add a segment beside the same base; wssegments.bats damages those)
+	(cd "$WS" && "$VZ" build --force proj/w >/dev/null)
 }
 
 # Puts the pristine collection back at DIR, then does DAMAGE to FILE.

@@ -108,17 +108,29 @@ setup() {
 	for i in $(seq 1 40); do printf '# Note %d\nTopic %d talks about item%d and shared words.\n' $i $((i % 7)) $i > proj/docs/n$i.md; done
 	"$VZ" build -q
 	echo "More about checkpoints and journals." >> proj/docs/backup.md
+	touch -d '2001-02-03 04:05:06' proj/docs/n3.md # only touched: read again, its terms not counted again
 	run "$VZ" build proj/docs
 	assert_output --regexp '^proj/docs: 42 files, 1 changed, 0 added, 0 removed'
 	for q in 'journal checkpoint' 'item7 shared' 'copy archive disk' 'topic words'; do
 		"$VZ" query proj/docs --text "$q" -k 5 --json > "$BATS_TEST_TMPDIR/inc.$q"
 	done
+	# the df table of the collection: in cache.delta when there is one, else in cache.bin (both
+	# past their header and the collection id: u32 dim, u32 model, u64 chunks, u64 terms, then
+	# 12 bytes a term)
+	df_table() {
+		local d="$VZ_DATA_DIR/workspace/proj/docs" f=cache.bin
+		[ -e "$d/cache.delta" ] && f=cache.delta
+		python3 -c 'import sys, struct; b = open(sys.argv[1], "rb").read()[80:]; sys.stdout.buffer.write(b[:24 + 12 * struct.unpack_from("<Q", b, 16)[0]])' "$d/$f"
+	}
+	df_table > "$BATS_TEST_TMPDIR/inc.df"
 	run "$VZ" build --force proj/docs
 	assert_output --regexp '^proj/docs: 42 files, 0 changed, 42 added, 0 removed, [0-9]+ chunks, [0-9.]+ s \(rebuilt\)$'
 	for q in 'journal checkpoint' 'item7 shared' 'copy archive disk' 'topic words'; do
 		"$VZ" query proj/docs --text "$q" -k 5 --json > "$BATS_TEST_TMPDIR/full.$q"
 		cmp "$BATS_TEST_TMPDIR/inc.$q" "$BATS_TEST_TMPDIR/full.$q"
 	done
+	df_table | cmp - "$BATS_TEST_TMPDIR/inc.df"
+	[ "$(stat -c %s "$BATS_TEST_TMPDIR/inc.df")" -gt 100 ]
 	rm proj/docs/n1.md
 	run "$VZ" build proj/docs
 	assert_output --regexp '^proj/docs: 41 files, 0 changed, 0 added, 1 removed'

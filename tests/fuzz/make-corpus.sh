@@ -52,6 +52,9 @@ done
 printf '{"id":"s%d","vector":[%d,1,2,3,4,5,6,7]}\n' 1 1 2 2 3 3 4 4 | "$VZ" insert s - -q
 "$VZ" checkpoint s -q
 cp $VZ_DATA_DIR/dynamic/s/index.hnsw $C/index/sq8
+# the same file as a float graph's codes for searching (flags bit 1, not 0): a float graph has
+# them from 65,536 rows, too many for a corpus file
+python3 -c "import sys; b = bytearray(open(sys.argv[1], 'rb').read()); b[12] = 2; open(sys.argv[2], 'wb').write(b)" $C/index/sq8 $C/index/floatcodes
 # export (fuzz_export.c): a byte picking the engine (+4: with vz.json), then an export's rows file
 rm -rf "$C/export"; mkdir -p "$C/export"
 "$VZ" create x --dim 3 --metric euclidean -q

@@ -156,3 +156,49 @@ TEST(embed_chunks_utf8_safe_and_overlapping)
 	CHECK_INT(s[0].end, 44); /* after "there. " */
 	free(s);
 }
+
+/* The df counts taken while embedding (vz_embed_text_df, per file, then vz_bm25_add_df) make
+ * the same table as vz_bm25_add_document of each chunk, and the same vectors as vz_embed_text;
+ * a chunk with no words counts nothing. */
+TEST(embed_df_while_embedding_same_table)
+{
+	static const char *const chunks[] = { "Replaying the log: replayed records, replays", "the log of a database and its log files",
+					      "!!! ---", "zeppelin" };
+	for (uint32_t native = 0; native < 2; native++) {
+		vz_bm25 *a, *b;
+		CHECK_OK(vz_bm25_new(64, &a));
+		CHECK_OK(vz_bm25_new(64, &b));
+		if (native) { /* a native model embeds its own way; its df table counts the same terms */
+			vz_bm25_set_native(a, vz_native_code("native_bow", 0, 0));
+			vz_bm25_set_native(b, vz_native_code("native_bow", 0, 0));
+		}
+		vz_term_map file = { 0 };
+		uint64_t docs = 0;
+		for (int i = 0; i < 4; i++) {
+			float va[64], vb[64];
+			int ra = vz_embed_text(a, chunks[i], strlen(chunks[i]), va);
+			int rb = vz_embed_text_df(b, chunks[i], strlen(chunks[i]), vb, &file);
+			CHECK_INT(rb, ra);
+			if (ra) {
+				CHECK_INT(ra, VZ_EDATA);
+				continue;
+			}
+			CHECK(!memcmp(va, vb, sizeof va));
+			CHECK_OK(vz_bm25_add_document(a, chunks[i], strlen(chunks[i])));
+			docs++;
+		}
+		CHECK_INT(docs, 3);
+		CHECK_OK(vz_bm25_add_df(b, &file, docs));
+		vz_term_map_free(&file);
+		vz_buf ea = { 0 }, eb = { 0 };
+		CHECK_OK(vz_bm25_encode(a, &ea));
+		CHECK_OK(vz_bm25_encode(b, &eb));
+		CHECK(ea.len == eb.len && !memcmp(ea.data, eb.data, ea.len));
+		CHECK_INT(vz_bm25_documents(b), 3);
+		CHECK(vz_bm25_idf(b, 1) > vz_bm25_idf(b, vz_hash64("log", 3))); /* "log" is in two of three */
+		vz_buf_free(&ea);
+		vz_buf_free(&eb);
+		vz_bm25_free(a);
+		vz_bm25_free(b);
+	}
+}

@@ -947,3 +947,126 @@ TEST(half_packed_index_answers_exactly_as_the_mapped_one)
 		}
 	}
 }
+
+/* A float graph of VZ_SEARCH_CODES_MIN_ROWS rows keeps codes of its rows in its file (header
+ * flags bit 1), whether built on the floats (encoded by the writer) or on codes of one step
+ * (the builder's, kept): searches measure them and answer with exact float distances (euclidean
+ * and cosine), recall@10
+ * within 0.01 of the float search at the same ef; a byte of the codes flipped is found by
+ * verify; a graph extended from it stays a float graph; one row fewer keeps no codes. */
+TEST(float_graph_of_64ki_rows_searches_on_codes_with_exact_distances)
+{
+	const size_t n = VZ_SEARCH_CODES_MIN_ROWS, nq = 100;
+	const uint32_t dim = 16;
+	float *v = clustered(n + nq, dim, 11), *q = v + n * dim, lo[16], step[16];
+	CHECK(vz_hnsw_search_on_codes(VZ_METRIC_EUCLIDEAN, n) && vz_hnsw_search_on_codes(VZ_METRIC_COSINE, n));
+	CHECK(!vz_hnsw_search_on_codes(VZ_METRIC_EUCLIDEAN, n - 1) && !vz_hnsw_search_on_codes(VZ_METRIC_DOT, n));
+	uint8_t *codes = malloc(n * dim);
+	quantize(v, n, dim, lo, step, codes);
+	vz_sq8_step_uniform(step, dim);
+	for (size_t i = 0; i < n; i++) vz_sq8_encode(v + i * dim, lo, step, dim, codes + i * dim);
+	vz_hnsw_params p = { .m = 8, .ef_construction = 32, .seed = 42 };
+	vz_hnsw_builder *f, *c;
+	CHECK_OK(vz_hnsw_builder_new(dim, VZ_METRIC_EUCLIDEAN, &p, v, n, &f));
+	CHECK_OK(vz_hnsw_builder_add(f, 0, n, 2));
+	CHECK_OK(vz_hnsw_builder_new(dim, VZ_METRIC_EUCLIDEAN, &p, NULL, n, &c));
+	CHECK_OK(vz_hnsw_builder_on_codes(c, codes));
+	vz_hnsw_builder_keep_codes(c, lo, step);
+	CHECK_OK(vz_hnsw_builder_add(c, 0, n, 2));
+	vz_map mf, mc;
+	vz_hnsw_index xf, xc;
+	write_and_open(f, "f.hnsw", &mf, &xf, n, dim, VZ_METRIC_EUCLIDEAN);
+	write_and_open(c, "c.hnsw", &mc, &xc, n, dim, VZ_METRIC_EUCLIDEAN);
+	vz_file_header h;
+	CHECK_OK(vz_header_decode(mc.data, mc.size, VZ_MAGIC_INDEX, 2, &h));
+	CHECK_INT(h.flags, 2);
+	CHECK(xf.sq_codes && xf.float_codes && xc.sq_codes && xc.float_codes);
+	/* the builder's codes, as given; the writer's, each row encoded on its dimension's range */
+	CHECK(memcmp(xc.sq_codes, codes, n * dim) == 0 && memcmp(xc.sq_min, lo, sizeof lo) == 0 && memcmp(xc.sq_step, step, sizeof step) == 0);
+	uint8_t want[16];
+	for (size_t i = 0; i < n; i += 997) {
+		vz_sq8_encode(v + i * dim, xf.sq_min, xf.sq_step, dim, want);
+		CHECK(memcmp(xf.sq_codes + i * dim, want, dim) == 0);
+	}
+	const vz_hnsw_index *with[2] = { &xf, &xc };
+	for (int w = 0; w < 2; w++) {
+		vz_hnsw_index floats = *with[w];
+		floats.sq_codes = NULL; /* the same graph searched on its floats */
+		size_t efs[2] = { 32, 64 };
+		for (int e = 0; e < 2; e++) {
+			double rc = recall(with[w], v, n, q, nq, dim, VZ_METRIC_EUCLIDEAN, efs[e], NULL);
+			double rf = recall(&floats, v, n, q, nq, dim, VZ_METRIC_EUCLIDEAN, efs[e], NULL);
+			if (rc < rf - 0.01 || rc < 0.85) t_fail(__FILE__, __LINE__, "ef %zu: recall@10 on codes %.4f, on floats %.4f", efs[e], rc, rf);
+		}
+		/* every answer's distance is the float distance to its row, bit for bit */
+		vz_hit got[10];
+		size_t ng;
+		for (size_t i = 0; i < nq; i++) {
+			CHECK_OK(vz_hnsw_search(with[w], v, q + i * dim, 10, 16, NULL, NULL, got, &ng));
+			CHECK_INT(ng, 10);
+			for (size_t k = 0; k < ng; k++) {
+				float d = vz_distance(VZ_METRIC_EUCLIDEAN, v + (size_t)got[k].row * dim, q + i * dim, dim);
+				CHECK(memcmp(&d, &got[k].distance, sizeof d) == 0);
+			}
+		}
+	}
+	/* a byte of the codes flipped: open takes it, searches do not crash, verify finds it */
+	unsigned char *bad = malloc(mc.size);
+	memcpy(bad, mc.data, mc.size);
+	bad[(size_t)(xc.sq_codes - mc.data) + 12345] ^= 0x10;
+	vz_hnsw_index xb;
+	CHECK_OK(vz_hnsw_open(bad, mc.size, dim, VZ_METRIC_EUCLIDEAN, n, &xb));
+	vz_hit got[10];
+	size_t ng;
+	CHECK_OK(vz_hnsw_search(&xb, v, q, 10, 16, NULL, NULL, got, &ng));
+	CHECK_INT(vz_hnsw_verify(&xb), VZ_ECORRUPT);
+	CHECK(strstr(vz_last_error(), "checksum") != NULL);
+	/* both flag bits at once is no index of this format */
+	bad[(size_t)(xc.sq_codes - mc.data) + 12345] ^= 0x10;
+	CHECK_OK(vz_header_decode(bad, mc.size, VZ_MAGIC_INDEX, 2, &h));
+	h.flags = 3;
+	vz_header_encode(&h, bad);
+	CHECK_INT(vz_hnsw_open(bad, mc.size, dim, VZ_METRIC_EUCLIDEAN, n, &xb), VZ_ECORRUPT);
+	free(bad);
+	/* extended, it is a float graph (built on codes again, not an sq8 one) and keeps codes */
+	vz_hnsw_builder *g;
+	CHECK_OK(vz_hnsw_builder_from_index(&xc, NULL, n, &g));
+	CHECK_OK(vz_hnsw_builder_on_codes(g, codes));
+	vz_hnsw_builder_free(g);
+	/* cosine (unit rows): the same, on codes its writer encoded */
+	for (size_t i = 0; i < n + nq; i++) CHECK_OK(vz_normalize(v + i * dim, dim));
+	vz_hnsw_builder *cb;
+	CHECK_OK(vz_hnsw_builder_new(dim, VZ_METRIC_COSINE, &p, v, n, &cb));
+	CHECK_OK(vz_hnsw_builder_add(cb, 0, n, 2));
+	vz_map mcos;
+	vz_hnsw_index xcos;
+	write_and_open(cb, "cos.hnsw", &mcos, &xcos, n, dim, VZ_METRIC_COSINE);
+	CHECK(xcos.sq_codes && xcos.float_codes);
+	vz_hnsw_index cfloats = xcos;
+	cfloats.sq_codes = NULL;
+	double rcos = recall(&xcos, v, n, q, nq, dim, VZ_METRIC_COSINE, 64, NULL), rfl = recall(&cfloats, v, n, q, nq, dim, VZ_METRIC_COSINE, 64, NULL);
+	if (rcos < rfl - 0.01 || rcos < 0.85) t_fail(__FILE__, __LINE__, "cosine ef 64: recall@10 on codes %.4f, on floats %.4f", rcos, rfl);
+	CHECK_OK(vz_hnsw_search(&xcos, v, q, 10, 64, NULL, NULL, got, &ng));
+	for (size_t k = 0; k < ng; k++) {
+		float d = vz_distance(VZ_METRIC_COSINE, v + (size_t)got[k].row * dim, q, dim);
+		CHECK(memcmp(&d, &got[k].distance, sizeof d) == 0);
+	}
+	vz_unmap(&mcos);
+	vz_hnsw_builder_free(cb);
+	/* one row fewer: no codes, as before */
+	vz_hnsw_builder *s;
+	CHECK_OK(vz_hnsw_builder_new(dim, VZ_METRIC_EUCLIDEAN, &p, v, n - 1, &s));
+	CHECK_OK(vz_hnsw_builder_add(s, 0, n - 1, 2));
+	vz_map ms;
+	vz_hnsw_index xs;
+	write_and_open(s, "s.hnsw", &ms, &xs, n - 1, dim, VZ_METRIC_EUCLIDEAN);
+	CHECK(xs.sq_codes == NULL && !xs.float_codes);
+	vz_unmap(&ms);
+	vz_unmap(&mf);
+	vz_unmap(&mc);
+	vz_hnsw_builder_free(s);
+	vz_hnsw_builder_free(f);
+	vz_hnsw_builder_free(c);
+	free(codes);
+	free(v);
+}

@@ -161,3 +161,42 @@ TEST(text_index_damage_is_refused)
 	CHECK(strstr(vz_last_error(), "generation 9, the collection's is 8") != NULL);
 	CHECK_INT(vz_text_index_open_dir("nowhere", 1, &x), VZ_ENOENT);
 }
+
+/* Tokens counted on the threads that read the files (vz_text_tokens_add: two states, the docs
+ * dealt between them out of path order, one counted and then not indexed, as a file only
+ * touched) give postings.bin the same bytes as tokenizing it there, overlapping chunks too,
+ * and again in a second write (each build maps the states' terms anew). */
+TEST(text_index_tokens_from_reading_threads_same_bytes)
+{
+	make_docs();
+	chunks[3].start = chunks[2].len - 5; /* long.md's chunks overlap by 5 bytes */
+	vz_text_weights w = VZ_TEXT_WEIGHTS_DEFAULT;
+	CHECK_OK(vz_text_index_write("plain.bin", docs, 4, &w, 5, 77));
+	vz_text_tokens *t[2];
+	CHECK_OK(vz_text_tokens_new(&t[0]));
+	CHECK_OK(vz_text_tokens_new(&t[1]));
+	vz_text_pre pre[4], dropped;
+	CHECK_OK(vz_text_tokens_add(t[1], &docs[2], &dropped));
+	const int order[4] = { 3, 1, 0, 2 };
+	for (int k = 0; k < 4; k++) CHECK_OK(vz_text_tokens_add(t[k % 2], &docs[order[k]], &pre[order[k]]));
+	for (int i = 0; i < 4; i++) {
+		docs[i].pre = &pre[i];
+		memset(docs[i].len, 0xee, sizeof docs[i].len); /* set again from the tokens */
+		for (uint32_t j = 0; j < docs[i].n_chunks; j++) docs[i].chunks[j].terms = 12345;
+	}
+	size_t la, lb, lc;
+	char *a = t_slurp("plain.bin", &la);
+	for (int round = 0; round < 2; round++) {
+		CHECK_OK(vz_text_index_write("pre.bin", docs, 4, &w, 5, 77));
+		char *b = t_slurp("pre.bin", &lb);
+		CHECK(a && b && la == lb && !memcmp(a, b, la));
+		free(b);
+	}
+	/* a doc whose chunks are not those it was tokenized with is refused, not indexed wrong */
+	docs[3].n_chunks = 1;
+	CHECK_INT(vz_text_index_write("bad.bin", docs, 4, &w, 5, 77), VZ_EINVAL);
+	CHECK(!t_slurp("bad.bin", &lc));
+	free(a);
+	vz_text_tokens_free(t[0]);
+	vz_text_tokens_free(t[1]);
+}
