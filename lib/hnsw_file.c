@@ -236,21 +236,72 @@ __attribute__((target_clones("avx2", "default"))) static bool links_ok(const uin
 	return !bad;
 }
 
-int vz_hnsw_verify(const vz_hnsw_index *idx)
+typedef uint32_t u32x8 __attribute__((vector_size(32)));
+typedef int32_t i32x8 __attribute__((vector_size(32)));
+
+/* True when every node of [from, to) has at most m0 level-0 links and none of them is n or more
+ * or the node itself: what links_ok says of each node, for a run of nodes at once, eight slots
+ * at a time (those past a node's count masked off) into one accumulator tested at the end, not
+ * one test per node; check_nodes then looks for the first bad node only in a run that has one. */
+__attribute__((target_clones("avx2", "default"))) static bool links0_run_ok(const uint32_t *links0, size_t from, size_t to,
+									    uint32_t m0, uint32_t n)
 {
-	uint64_t body = vz_hash64(idx->data + VZ_HEADER_SIZE, idx->size - VZ_HEADER_SIZE);
-	if (body != vz_load_u64(idx->data + 32)) return vz_fail(VZ_ECORRUPT, "offset 64: body checksum mismatch");
+	const u32x8 lane = { 0, 1, 2, 3, 4, 5, 6, 7 };
+	i32x8 bad = { 0 };
+	uint32_t other = 0;
+	size_t row = 1 + (size_t)m0;
+	for (size_t i = from; i < to; i++) {
+		const uint32_t *l = links0 + i * row;
+		uint32_t cnt = l[0], self = (uint32_t)i, j = 0;
+		other |= cnt > m0;
+		for (; j + 8 <= m0; j += 8) {
+			u32x8 x;
+			memcpy(&x, l + 1 + j, sizeof x);
+			bad |= (lane + j < cnt) & ((x >= n) | (x == self));
+		}
+		for (; j < m0 && j < cnt; j++) other |= (l[1 + j] >= n) | (l[1 + j] == self);
+	}
+	for (int q = 0; q < 8; q++) other |= (uint32_t)bad[q];
+	return !other;
+}
+
+/* A bit per node, set when its level is above 0: what the upper links of level 1 (most of them)
+ * ask of their neighbours, in an eighth of the bytes of the levels (in the cache, where the
+ * levels of a large graph would be a miss for each neighbour). NULL when out of memory. */
+static uint64_t *upper_nodes(const vz_hnsw_index *idx)
+{
 	size_t n = idx->count;
-	uint64_t expect_upper = 0;
+	uint64_t *up = calloc(n / 64 + 1, 8);
+	if (!up) return NULL;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x, t;
+		memcpy(&x, idx->levels + i, 8);
+		/* the top bit of each byte that is not 0, then those 8 bits gathered into one byte */
+		t = (((x & 0x7f7f7f7f7f7f7f7fu) + 0x7f7f7f7f7f7f7f7fu) | x) & 0x8080808080808080u;
+		up[i / 64] |= (((t >> 7) * 0x0102040810204080u) >> 56) << (i % 64);
+	}
+	for (; i < n; i++) up[i / 64] |= (uint64_t)(idx->levels[i] != 0) << (i % 64);
+	return up;
+}
+
+/* The structure of nodes [*next, to) (their levels, links and upper-level blocks, in order:
+ * *expect_upper is where the next node's upper links must begin); *next is the node after the
+ * last one checked. up: upper_nodes (or NULL). */
+static int check_nodes(const vz_hnsw_index *idx, const uint64_t *up, size_t *next, size_t to, uint64_t *expect_upper)
+{
+	size_t n = idx->count;
 	size_t links0_base = (size_t)((const unsigned char *)idx->links0 - idx->data);
-	for (size_t i = 0; i < n; i++) {
+	bool links_fine = *next < to && links0_run_ok(idx->links0, *next, to, idx->m0, (uint32_t)n);
+	for (size_t i = *next; i < to; i++, *next = i) {
 		uint32_t lv = idx->levels[i];
 		if (lv > idx->max_level)
 			return vz_fail(VZ_ECORRUPT, "offset %zu: node %zu has level %u above the top level %u",
 				       (size_t)(idx->levels - idx->data) + i, i, lv, idx->max_level);
 		const uint32_t *l = idx->links0 + i * (1 + idx->m0);
-		if (l[0] > idx->m0) return vz_fail(VZ_ECORRUPT, "offset %zu: node %zu has %u links at level 0 (at most %u)", links0_base + i * (1 + idx->m0) * 4, i, l[0], idx->m0);
-		if (!links_ok(l + 1, l[0], idx->m0, (uint32_t)n, (uint32_t)i)) /* which one, and where */
+		/* in a run known good, no node's count or ids need a look of their own */
+		if (!links_fine && l[0] > idx->m0) return vz_fail(VZ_ECORRUPT, "offset %zu: node %zu has %u links at level 0 (at most %u)", links0_base + i * (1 + idx->m0) * 4, i, l[0], idx->m0);
+		if (!links_fine && !links_ok(l + 1, l[0], idx->m0, (uint32_t)n, (uint32_t)i)) /* which one, and where */
 			for (uint32_t j = 0; j < l[0]; j++)
 				if (l[1 + j] >= n || l[1 + j] == i)
 					return vz_fail(VZ_ECORRUPT, "offset %zu: node %zu: neighbour id %u out of range", links0_base + (i * (1 + idx->m0) + 1 + j) * 4, i, l[1 + j]);
@@ -259,17 +310,51 @@ int vz_hnsw_verify(const vz_hnsw_index *idx)
 			if (base != NONE) return vz_fail(VZ_ECORRUPT, "node %zu: level 0 but has upper links", i);
 			continue;
 		}
-		if (base != expect_upper) return vz_fail(VZ_ECORRUPT, "node %zu: upper links at word %u, expected %llu", i, base, (unsigned long long)expect_upper);
-		expect_upper += (uint64_t)lv * (1 + idx->m);
-		if (expect_upper > idx->upper_len) return vz_fail(VZ_ECORRUPT, "node %zu: upper links past the end", i);
+		if (base != *expect_upper) return vz_fail(VZ_ECORRUPT, "node %zu: upper links at word %u, expected %llu", i, base, (unsigned long long)*expect_upper);
+		*expect_upper += (uint64_t)lv * (1 + idx->m);
+		if (*expect_upper > idx->upper_len) return vz_fail(VZ_ECORRUPT, "node %zu: upper links past the end", i);
 		for (uint32_t lev = 1; lev <= lv; lev++) {
 			const uint32_t *u = idx->upper + base + (size_t)(lev - 1) * (1 + idx->m);
 			if (u[0] > idx->m) return vz_fail(VZ_ECORRUPT, "node %zu: %u links at level %u (at most %u)", i, u[0], lev, idx->m);
 			for (uint32_t j = 0; j < u[0]; j++)
-				if (u[1 + j] >= n || u[1 + j] == i || idx->levels[u[1 + j]] < lev)
+				if (u[1 + j] >= n || u[1 + j] == i ||
+				    (lev == 1 && up ? !(up[u[1 + j] / 64] >> (u[1 + j] % 64) & 1) : idx->levels[u[1 + j]] < lev))
 					return vz_fail(VZ_ECORRUPT, "node %zu: level %u neighbour %u out of range or below that level", i, lev, u[1 + j]);
 		}
 	}
+	return VZ_OK;
+}
+
+int vz_hnsw_verify(const vz_hnsw_index *idx)
+{
+	size_t n = idx->count, next = 0;
+	uint64_t expect_upper = 0, body;
+	int rc = VZ_OK;
+	/* a part at a time: the nodes whose level-0 links were just hashed are checked while those
+	 * links are in the cache (one read of the largest section from memory, not two); a damaged
+	 * body is reported as such even when its structure failed first, as a whole hash would */
+	uint64_t *up = upper_nodes(idx);
+	vz_hasher *h = vz_hasher_new();
+	if (h) {
+		size_t links0_base = (size_t)((const unsigned char *)idx->links0 - idx->data), row = (1 + (size_t)idx->m0) * 4;
+		const size_t part = 16u << 10;
+		for (size_t at = VZ_HEADER_SIZE; at < idx->size;) {
+			size_t end = (at / part + 1) * part;
+			if (end > idx->size) end = idx->size;
+			vz_hasher_update(h, idx->data + at, end - at);
+			size_t upto = end <= links0_base ? 0 : (end - links0_base) / row;
+			if (!rc && upto > next) rc = check_nodes(idx, up, &next, upto < n ? upto : n, &expect_upper);
+			at = end;
+		}
+		body = vz_hasher_digest(h);
+		vz_hasher_free(h);
+	} else {
+		body = vz_hash64(idx->data + VZ_HEADER_SIZE, idx->size - VZ_HEADER_SIZE);
+	}
+	if (body != vz_load_u64(idx->data + 32)) rc = vz_fail(VZ_ECORRUPT, "offset 64: body checksum mismatch");
+	else if (!rc) rc = check_nodes(idx, up, &next, n, &expect_upper);
+	free(up);
+	if (rc) return rc;
 	if (expect_upper != idx->upper_len) return vz_fail(VZ_ECORRUPT, "upper links: %llu words used of %llu", (unsigned long long)expect_upper, (unsigned long long)idx->upper_len);
 	if (n && idx->levels[idx->entry_point] != idx->max_level)
 		return vz_fail(VZ_ECORRUPT, "entry point %u is on level %u, not the top level %u", idx->entry_point, idx->levels[idx->entry_point], idx->max_level);

@@ -166,9 +166,15 @@ int vz_vectors_verify_body(const vz_vectors *v, vz_verify_cb cb, void *ctx);
 int vz_vectors_verify_rows(const vz_vectors *v, vz_verify_cb cb, void *ctx);
 /* vz_vectors_verify_rows in parts that may run at once: rows [from, to) (adding the live rows
  * and the tombstones found to the counts; it stops after 20 problems), then the id map
- * against the number of live rows. */
-int vz_vectors_verify_row_range(const vz_vectors *v, uint64_t from, uint64_t to, uint64_t *live, uint64_t *tombstones,
-				vz_verify_cb cb, void *ctx);
+ * against the number of live rows. prints: NULL, or every row's vz_vectors_id_prints (all of
+ * them written before any part begins): a row probed before another's slot is then compared
+ * by its 4 bytes there, its row entry and id read only when they match. */
+int vz_vectors_verify_row_range(const vz_vectors *v, uint64_t from, uint64_t to, const uint32_t *prints, uint64_t *live,
+				uint64_t *tombstones, vz_verify_cb cb, void *ctx);
+/* Writes prints[r] for rows [from, to): the low 32 bits of the hash of the id of a live row,
+ * 0 for a tombstone or a row whose entry points outside the heap (a live row's print may be 0
+ * too: equal prints only send the check to the row entries and ids). Parts may run at once. */
+void vz_vectors_id_prints(const vz_vectors *v, uint64_t from, uint64_t to, uint32_t *prints);
 int vz_vectors_verify_id_map(const vz_vectors *v, uint64_t live, vz_verify_cb cb, void *ctx);
 
 /* One row for the writer: where its id/payload bytes come from. */

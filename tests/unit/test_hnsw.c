@@ -696,6 +696,147 @@ TEST(damaged_indexes_are_refused_never_a_crash)
 	vz_hnsw_builder_free(b);
 }
 
+/* Sets the body checksum of the index file image bad (size bytes) to what its body hashes to. */
+static void fix_checksum(unsigned char *bad, size_t size)
+{
+	vz_file_header h;
+	CHECK_OK(vz_header_decode(bad, size, VZ_MAGIC_INDEX, 2, &h));
+	h.body_checksum = vz_hash64(bad + 64, size - 64);
+	vz_header_encode(&h, bad);
+}
+
+/* verify checks the links of a run of nodes at once, the runs as the body is hashed (16 KiB at a
+ * time): a bad id in any slot of any node, at either end of a run or across the edge of a part,
+ * is named with its node and offset, the first of two bad nodes is the one named, a slot past a
+ * node's count is not a link, and a damaged body is still named as such first. m 3, 5 and 16:
+ * rows of 7, 11 and 33 words, so slots past the last whole eight are checked too. */
+TEST(verify_names_the_first_bad_link_of_any_node_in_any_slot)
+{
+	const size_t n = 700;
+	const uint32_t dim = 4;
+	const uint32_t ms[] = { 3, 5, 16 };
+	float *v = malloc(sizeof(float) * n * dim);
+	random_vectors(v, n, dim, 5, false);
+	for (int mi = 0; mi < 3; mi++) {
+		vz_hnsw_params p = { .m = ms[mi], .ef_construction = 40, .seed = 42 };
+		vz_hnsw_builder *b;
+		CHECK_OK(vz_hnsw_builder_new(dim, VZ_METRIC_EUCLIDEAN, &p, v, n, &b));
+		CHECK_OK(vz_hnsw_builder_add(b, 0, n, 1));
+		vz_map map;
+		vz_hnsw_index idx;
+		write_and_open(b, "links.hnsw", &map, &idx, n, dim, VZ_METRIC_EUCLIDEAN);
+		size_t size = map.size;
+		uint32_t m0 = idx.m0;
+		CHECK_INT(m0, 2 * ms[mi]);
+		unsigned char *orig = malloc(size), *good = malloc(size), *bad = malloc(size);
+		memcpy(orig, map.data, size);
+		vz_unmap(&map);
+		uint64_t links0 = vz_load_u64(orig + 64 + 40), row = (1 + (uint64_t)m0) * 4;
+		/* the first and last nodes, every 61st, and each node whose row crosses a 16 KiB edge */
+		for (size_t i = 0; i < n; i++) {
+			uint64_t at = links0 + i * row;
+			if (i % 61 && i != n - 1 && at / 16384 == (at + row - 1) / 16384) continue;
+			/* as built, then full: m0 links to other nodes (no node of a small graph may be) */
+			for (int full = 0; full < 2; full++) {
+				memcpy(good, orig, size);
+				if (full) {
+					vz_store_u32(good + at, m0);
+					for (uint32_t j = 0; j < m0; j++) vz_store_u32(good + at + 4 + 4 * j, (uint32_t)((i + 1 + j) % n));
+					fix_checksum(good, size);
+					CHECK_OK(vz_hnsw_open(good, size, dim, VZ_METRIC_EUCLIDEAN, n, &idx));
+					CHECK_OK(vz_hnsw_verify(&idx));
+				}
+				uint32_t cnt = vz_load_u32(good + at);
+				CHECK(cnt > 0 && cnt <= m0);
+				for (uint32_t j = 0; j < m0; j++) {
+					/* out of range, or the node itself, by turns (past the count: out of range,
+					 * never the 0 an unused slot may hold already) */
+					uint32_t val = j % 2 && j < cnt ? (uint32_t)i : (uint32_t)(n + j);
+					memcpy(bad, good, size);
+					vz_store_u32(bad + at + 4 + 4 * j, val);
+					CHECK_OK(vz_hnsw_open(bad, size, dim, VZ_METRIC_EUCLIDEAN, n, &idx));
+					CHECK_INT(vz_hnsw_verify(&idx), VZ_ECORRUPT);
+					CHECK_STR(vz_last_error(), "offset 64: body checksum mismatch");
+					fix_checksum(bad, size);
+					CHECK_OK(vz_hnsw_open(bad, size, dim, VZ_METRIC_EUCLIDEAN, n, &idx));
+					if (j >= cnt) { /* past the count: not a link */
+						CHECK_OK(vz_hnsw_verify(&idx));
+						continue;
+					}
+					char want[160];
+					snprintf(want, sizeof want, "offset %llu: node %zu: neighbour id %u out of range",
+						 (unsigned long long)(at + 4 + 4 * j), i, val);
+					CHECK_INT(vz_hnsw_verify(&idx), VZ_ECORRUPT);
+					CHECK_STR(vz_last_error(), want);
+					/* a later node damaged too: the first is still the one named */
+					if (i + 1 < n) {
+						vz_store_u32(bad + links0 + (n - 1) * row + 4, (uint32_t)n);
+						fix_checksum(bad, size);
+						CHECK_OK(vz_hnsw_open(bad, size, dim, VZ_METRIC_EUCLIDEAN, n, &idx));
+						CHECK_INT(vz_hnsw_verify(&idx), VZ_ECORRUPT);
+						CHECK_STR(vz_last_error(), want);
+					}
+				}
+			}
+			/* a count above m0 */
+			memcpy(bad, orig, size);
+			vz_store_u32(bad + at, m0 + 1);
+			fix_checksum(bad, size);
+			CHECK_OK(vz_hnsw_open(bad, size, dim, VZ_METRIC_EUCLIDEAN, n, &idx));
+			char want[160];
+			snprintf(want, sizeof want, "offset %llu: node %zu has %u links at level 0 (at most %u)", (unsigned long long)at, i, m0 + 1, m0);
+			CHECK_INT(vz_hnsw_verify(&idx), VZ_ECORRUPT);
+			CHECK_STR(vz_last_error(), want);
+		}
+		/* an upper link to a node below its level: the last level-0 node (past the last whole
+		 * eight nodes when n is not a multiple of eight) and one in the middle; to a node at or
+		 * above the level: fine */
+		uint64_t levels = vz_load_u64(orig + 64 + 32), uidx = vz_load_u64(orig + 64 + 48), upper = vz_load_u64(orig + 64 + 56);
+		size_t low[2] = { n, n }, high = n;
+		for (size_t i = n / 2; i < n && low[0] == n; i++)
+			if (!orig[levels + i]) low[0] = i;
+		for (size_t i = n; i-- > 0 && low[1] == n;)
+			if (!orig[levels + i]) low[1] = i;
+		CHECK(low[0] < n / 8 * 8 && low[1] >= n / 8 * 8 && low[1] < n);
+		int tried = 0;
+		for (size_t i = 0; i < n; i++) {
+			uint32_t lv = orig[levels + i];
+			if (!lv) continue;
+			if (high == n) { high = i; continue; } /* the first: the good target of the others */
+			for (uint32_t lev = 1; lev <= lv; lev++) {
+				uint64_t block = upper + 4 * (vz_load_u32(orig + uidx + 4 * i) + (uint64_t)(lev - 1) * (1 + ms[mi]));
+				uint32_t cnt = vz_load_u32(orig + block);
+				for (uint32_t j = 0; j < cnt; j += cnt - 1 > 0 ? cnt - 1 : 1) {
+					for (int k = 0; k < 2; k++) {
+						memcpy(bad, orig, size);
+						vz_store_u32(bad + block + 4 + 4 * j, (uint32_t)low[k]);
+						fix_checksum(bad, size);
+						CHECK_OK(vz_hnsw_open(bad, size, dim, VZ_METRIC_EUCLIDEAN, n, &idx));
+						char want[160];
+						snprintf(want, sizeof want, "node %zu: level %u neighbour %zu out of range or below that level", i, lev, low[k]);
+						CHECK_INT(vz_hnsw_verify(&idx), VZ_ECORRUPT);
+						CHECK_STR(vz_last_error(), want);
+						tried++;
+					}
+					if (orig[levels + high] >= lev) {
+						memcpy(bad, orig, size);
+						vz_store_u32(bad + block + 4 + 4 * j, (uint32_t)high);
+						fix_checksum(bad, size);
+						CHECK_OK(vz_hnsw_open(bad, size, dim, VZ_METRIC_EUCLIDEAN, n, &idx));
+						CHECK_OK(vz_hnsw_verify(&idx));
+					}
+				}
+			}
+		}
+		CHECK(tried > 20);
+		free(orig);
+		free(good);
+		free(bad);
+		vz_hnsw_builder_free(b);
+	}
+	free(v);
+}
+
 TEST(packed_index_answers_exactly_as_the_mapped_one)
 {
 	enum vz_metric ms[] = { VZ_METRIC_COSINE, VZ_METRIC_EUCLIDEAN, VZ_METRIC_DOT };
