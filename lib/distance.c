@@ -9,6 +9,7 @@
 #include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define VZ_X86 1
 #endif
@@ -439,6 +440,14 @@ static struct {
 	vz_u8_kernel u8_l2;
 } simd;
 
+/* F16C from CPUID leaf 1 (ECX bit 29): clang 14's __builtin_cpu_supports does not know "f16c",
+ * and the fuzz targets are built with clang */
+static bool cpu_has_f16c(void)
+{
+	unsigned a, b, c, d;
+	return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+}
+
 static bool set_level(const char *level)
 {
 	simd.h16_l2 = simd.h16_dot = NULL; /* set again below by the one level that has them */
@@ -451,7 +460,7 @@ static bool set_level(const char *level)
 		simd.l2sq = l2sq_sse; simd.dot = dot_sse; simd.sq8_l2 = sq8_l2_sse; simd.sq8_dot = sq8_dot_sse;
 	} else if (!strcmp(level, "avx2") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
 		simd.l2sq = l2sq_avx2; simd.dot = dot_avx2; simd.sq8_l2 = sq8_l2_avx2; simd.sq8_dot = sq8_dot_avx2;
-		if (__builtin_cpu_supports("f16c")) { simd.h16_l2 = l2sq_h16_avx2; simd.h16_dot = dot_h16_avx2; }
+		if (cpu_has_f16c()) { simd.h16_l2 = l2sq_h16_avx2; simd.h16_dot = dot_h16_avx2; }
 		simd.u8_l2 = u8_l2sq_avx2;
 	} else if (!strcmp(level, "avx512") && __builtin_cpu_supports("avx512f")) {
 		simd.l2sq = l2sq_avx512; simd.dot = dot_avx512; simd.sq8_l2 = sq8_l2_avx512; simd.sq8_dot = sq8_dot_avx512;
