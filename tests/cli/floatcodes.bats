@@ -4,18 +4,6 @@
 # is found by verify, naming the file; queries still answer after it; recover rebuilds the codes.
 load helper
 
-# fvecs FILE N DIM SEED: random Gaussian rows
-fvecs() {
-	python3 - "$@" <<'PY'
-import random, struct, sys
-path, n, d, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-r = random.Random(seed)
-with open(path, "wb") as f:
-    for _ in range(n):
-        f.write(struct.pack("<i", d) + struct.pack("<%df" % d, *[r.gauss(0, 1) for _ in range(d)]))
-PY
-}
-
 # flags FILE: the header's flags word (offset 12)
 flags() { od -An -t u4 -j 12 -N 4 "$1" | tr -d ' '; }
 

@@ -27,6 +27,19 @@ for i in range(n):
 PY
 }
 
+# fvecs FILE N DIM SEED: N random Gaussian rows of DIM floats (.fvecs), the same for the same SEED
+fvecs() {
+	python3 - "$@" <<'PY'
+import random, struct, sys
+path, n, d, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+r = random.Random(seed)
+with open(path, "wb") as f:
+    head = struct.pack("<i", d)
+    for _ in range(n):
+        f.write(head + struct.pack("<%df" % d, *[r.gauss(0, 1) for _ in range(d)]))
+PY
+}
+
 # A workspace in $W ($BATS_TEST_TMPDIR/ws) of one project p (files in $W/p) with one collection,
 # docs, of the defaults; the current directory is $W.
 workspace_p_docs() {

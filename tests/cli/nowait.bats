@@ -8,19 +8,6 @@ load helper
 # slower (the bound of one second is the same).
 rows() { if [[ $VZ == *build-asan* ]]; then echo 20000; else echo 100000; fi; }
 
-# fvecs FILE N DIM SEED: random Gaussian rows
-fvecs() {
-	python3 - "$@" <<'PY'
-import random, struct, sys
-path, n, d, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-r = random.Random(seed)
-with open(path, "wb") as f:
-    head = struct.pack("<i", d)
-    for _ in range(n):
-        f.write(head + struct.pack("<%df" % d, *[r.gauss(0, 1) for _ in range(d)]))
-PY
-}
-
 # the vector of row I of an fvecs file, as JSON
 row_json() {
 	python3 - "$@" <<'PY'

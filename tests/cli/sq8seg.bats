@@ -4,18 +4,6 @@
 # graph exists, and an incremental checkpoint leaves the sq8 base as it is (vz-format(5)).
 load helper
 
-# fvecs FILE N DIM SEED: random Gaussian rows
-fvecs() {
-	python3 - "$@" <<'PY'
-import random, struct, sys
-path, n, d, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-r = random.Random(seed)
-with open(path, "wb") as f:
-    for _ in range(n):
-        f.write(struct.pack("<i", d) + struct.pack("<%df" % d, *[r.gauss(0, 1) for _ in range(d)]))
-PY
-}
-
 # oracle FVECS OPS QUERY K: the ids of the K exact nearest rows (euclidean) of the load FVECS
 # (ids 0...) after the JSON lines OPS (an "op" of insert, update or delete), one line
 oracle() {
