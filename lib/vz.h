@@ -369,8 +369,8 @@ void vz_map_advise_huge(const vz_map *m, bool huge);
  * while that is cheap: when the page cache holds the file in 2 MiB folios (one entry per
  * 2 MiB). It stops when the first part takes over 30 us or a later one over a millisecond
  * (4 KiB pages: 512 entries per 2 MiB); the rest then faults in as it is read. Only about
- * speed. */
-void vz_map_prefault(const vz_map *m);
+ * speed: true when every page was entered, false when it stopped. */
+bool vz_map_prefault(const vz_map *m);
 /* Re-reads a file just written (and fsynced) into the page cache as 2 MiB folios: drops its
  * clean pages, then reads it through a huge-page mapping. Pages written with write() sit in
  * small folios that every later mapping maps 4 KiB at a time; re-read this way, a search's
