@@ -221,6 +221,7 @@ void vz_coll_unload(struct vz_collection *c)
 	delta_clear(c);
 	vz_hnsw_unpack(&c->index);
 	vz_collection_read_done(c);
+	vz_coll_ids_read_free(c);
 	if (c->has_vec) vz_vectors_close(&c->vec);
 	if (c->rerank_fd >= 0) close(c->rerank_fd);
 	c->rerank_fd = -1;

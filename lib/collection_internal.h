@@ -69,6 +69,8 @@ struct vz_collection {
 	uint64_t nrows;       /* base rows + segment rows: the row space */
 	uint64_t *dead;       /* bitmap over the row space: replaced by a newer segment (NULL without) */
 	uint64_t ndead;
+	struct vz_id_copy *ids_read; /* ids of results read with pread (coll_query.c), kept until unload */
+	size_t ids_read_bytes;
 };
 
 /* ---- collection.c ---- */
@@ -110,6 +112,8 @@ bool vz_coll_skip_base(void *ctx, uint32_t row);
 bool vz_coll_read_by_pread(struct vz_collection *c);
 /* Closes the descriptors of a graph read with pread: searches read the mapping again (nothing when it is not read so). */
 void vz_collection_read_done(struct vz_collection *c);
+/* Frees the ids that results read with pread point to (at unload: results live until then). */
+void vz_coll_ids_read_free(struct vz_collection *c);
 
 /* ---- coll_where.c ---- */
 /* What a filtered search passes its skip function: the rows vz_coll_skip_base skips (when

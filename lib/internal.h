@@ -153,6 +153,16 @@ int vz_vectors_open(const char *path, uint64_t expect_rows, uint32_t dim, enum v
 /* The same over a mapping of path made already: v takes it over (*map is left empty), also on failure. */
 int vz_vectors_open_mapped(const char *path, vz_map *map, uint64_t expect_rows, uint32_t dim, enum vz_metric metric, vz_vectors *v);
 void vz_vectors_close(vz_vectors *v);
+/* A row's record (VZ_ROWINFO_SIZE bytes) decoded: its id and payload as offsets into the heap */
+typedef struct vz_rowinfo {
+	uint64_t id_off, pl_off;
+	size_t id_len;
+	uint32_t pl_len;
+	unsigned flags;
+} vz_rowinfo;
+/* Decodes the record r of row (its row-info bytes, mapped or read with pread), checked against
+ * the heap's bounds; VZ_ECORRUPT, naming the record's offset, when it points outside. */
+int vz_vectors_rowinfo(const vz_vectors *v, uint64_t row, const unsigned char *r, vz_rowinfo *ri);
 /* Row accessors; they check bounds so a damaged file never makes them read outside the map. */
 int vz_vectors_row(const vz_vectors *v, uint64_t row, const char **id, size_t *id_len, const char **payload,
 		   size_t *payload_len, unsigned *flags);

@@ -97,24 +97,42 @@ void vz_vectors_close(vz_vectors *v)
 	memset(v, 0, sizeof *v);
 }
 
-int vz_vectors_row(const vz_vectors *v, uint64_t row, const char **id, size_t *id_len, const char **payload,
-		   size_t *payload_len, unsigned *flags)
+/* false (the error set) when the record points outside the heap */
+static inline bool rowinfo_decode(const vz_vectors *v, uint64_t row, const unsigned char *r, vz_rowinfo *ri)
 {
-	if (row >= v->rows) return vz_fail(VZ_EINTERNAL, "row %llu out of range", (unsigned long long)row);
-	const unsigned char *r = v->rowinfo + row * VZ_ROWINFO_SIZE;
 	uint64_t id_off = vz_load_u64(r), pl_off = vz_load_u64(r + 8);
 	size_t il = (size_t)r[16] | (size_t)r[17] << 8;
 	unsigned f = (unsigned)r[18] | (unsigned)r[19] << 8;
 	uint32_t pl = vz_load_u32(r + 20);
 	if (id_off > v->heap_len || il > v->heap_len - id_off || il == 0 || il > VZ_MAX_ID_LEN ||
-	    ((f & VZ_ROW_HAS_PAYLOAD) && (pl_off > v->heap_len || pl > v->heap_len - pl_off)))
-		return vz_fail(VZ_ECORRUPT, "vectors.bin: offset %llu: row %llu points outside the heap",
-			       (unsigned long long)((const unsigned char *)r - v->map.data), (unsigned long long)row);
-	if (id) *id = (const char *)v->heap + id_off;
-	if (id_len) *id_len = il;
-	if (payload) *payload = (f & VZ_ROW_HAS_PAYLOAD) ? (const char *)v->heap + pl_off : NULL;
-	if (payload_len) *payload_len = (f & VZ_ROW_HAS_PAYLOAD) ? pl : 0;
-	if (flags) *flags = f;
+	    ((f & VZ_ROW_HAS_PAYLOAD) && (pl_off > v->heap_len || pl > v->heap_len - pl_off))) {
+		vz_fail(VZ_ECORRUPT, "vectors.bin: offset %llu: row %llu points outside the heap",
+			(unsigned long long)(v->rowinfo - v->map.data + row * VZ_ROWINFO_SIZE), (unsigned long long)row);
+		return false;
+	}
+	*ri = (vz_rowinfo){ id_off, (f & VZ_ROW_HAS_PAYLOAD) ? pl_off : 0, il, (f & VZ_ROW_HAS_PAYLOAD) ? pl : 0, f };
+	return true;
+}
+
+int vz_vectors_rowinfo(const vz_vectors *v, uint64_t row, const unsigned char *r, vz_rowinfo *ri)
+{
+	return rowinfo_decode(v, row, r, ri) ? VZ_OK : VZ_ECORRUPT;
+}
+
+int vz_vectors_row(const vz_vectors *v, uint64_t row, const char **id, size_t *id_len, const char **payload,
+		   size_t *payload_len, unsigned *flags)
+{
+	if (row >= v->rows) {
+		vz_fail(VZ_EINTERNAL, "row %llu out of range", (unsigned long long)row);
+		return VZ_EINTERNAL; /* (a constant: callers inlining this know their outputs are set on VZ_OK) */
+	}
+	vz_rowinfo ri;
+	if (!rowinfo_decode(v, row, v->rowinfo + row * VZ_ROWINFO_SIZE, &ri)) return VZ_ECORRUPT;
+	if (id) *id = (const char *)v->heap + ri.id_off;
+	if (id_len) *id_len = ri.id_len;
+	if (payload) *payload = (ri.flags & VZ_ROW_HAS_PAYLOAD) ? (const char *)v->heap + ri.pl_off : NULL;
+	if (payload_len) *payload_len = ri.pl_len;
+	if (flags) *flags = ri.flags;
 	return VZ_OK;
 }
 

@@ -378,12 +378,39 @@ TEST(a_float_graph_with_codes_read_with_pread_answers_the_same_bytes_and_survive
 	struct got g = query_all(c, q.vecs, 30, 32);
 	check_same(&want, &g, 30);
 	got_free(&g);
+	/* the results' ids were read too, into copies outside the mapping that stay until close */
+	vz_result first[K], r[K];
+	size_t n0, n;
+	CHECK_OK(vz_collection_query(c, q.vecs, K, 32, first, &n0));
+	CHECK_INT(n0, K);
+	for (size_t i = 0; i < 300; i++) CHECK_OK(vz_collection_query(c, q.vecs + (i % 30) * DIM, K, 32, r, &n));
+	const unsigned char *map = c->vec.map.data;
+	for (size_t j = 0; j < K; j++) {
+		CHECK((const unsigned char *)first[j].id < map || (const unsigned char *)first[j].id >= map + c->vec.map.size);
+		CHECK(first[j].id_len == strlen(want.ids[0][j]) && !memcmp(first[j].id, want.ids[0][j], first[j].id_len));
+	}
+	/* the best row's record pointing outside the heap: that result has no id, as through the
+	 * mapping, and the others theirs */
+	int64_t best = vz_coll_base_find(c, want.ids[0][0], strlen(want.ids[0][0]));
+	CHECK(best >= 0);
+	unsigned char bad[8];
+	memset(bad, 0xee, sizeof bad);
+	int vfd = open("data/dynamic/k/vectors.bin", O_WRONLY);
+	off_t rec = (off_t)(c->vec.rowinfo - map + (uint64_t)best * VZ_ROWINFO_SIZE);
+	unsigned char keep[8];
+	CHECK(vfd >= 0 && pread(c->index.read_vec_fd, keep, sizeof keep, rec) == (ssize_t)sizeof keep);
+	CHECK(pwrite(vfd, bad, sizeof bad, rec) == (ssize_t)sizeof bad);
+	CHECK_OK(vz_collection_query(c, q.vecs, K, 32, r, &n));
+	CHECK_INT(n, K);
+	CHECK(r[0].id == NULL && r[0].id_len == 0);
+	CHECK(r[1].id_len == strlen(want.ids[0][1]) && !memcmp(r[1].id, want.ids[0][1], r[1].id_len));
+	CHECK(pwrite(vfd, keep, sizeof keep, rec) == (ssize_t)sizeof keep);
+	close(vfd);
 	/* a descriptor that cannot be read (a directory: EISDIR) fails the query with the errno */
 	int ifd = c->index.read_index_fd, dfd = open("data", O_RDONLY | O_DIRECTORY);
 	CHECK(dfd >= 0);
 	c->index.read_index_fd = dfd;
-	vz_result r[K];
-	size_t n = 99;
+	n = 99;
 	CHECK_INT(vz_collection_query(c, q.vecs, K, 32, r, &n), VZ_EOS);
 	CHECK_INT(n, 0);
 	CHECK(strstr(vz_last_error(), "index.hnsw: reading at offset ") && strstr(vz_last_error(), strerror(EISDIR)));
@@ -404,6 +431,13 @@ TEST(a_float_graph_with_codes_read_with_pread_answers_the_same_bytes_and_survive
 		CHECK(n >= 1 && n <= K);
 		for (size_t j = 0; j < n; j++) CHECK(r[j].id_len > 1 && r[j].id[0] == 'r');
 	}
+	/* vectors.bin cut where the row records start: the search reads its floats, then the
+	 * first record read fails the query naming the file (the mapping is not touched) */
+	CHECK_INT(truncate("data/dynamic/k/vectors.bin", (off_t)(c->vec.rowinfo - map)), 0);
+	n = 99;
+	CHECK_INT(vz_collection_query(c, q.vecs, K, 32, r, &n), VZ_ECORRUPT);
+	CHECK_INT(n, 0);
+	CHECK(strstr(vz_last_error(), "vectors.bin: reading at offset ") && strstr(vz_last_error(), "shorter than when it was opened"));
 	/* the codes cut off (the file ends where they start): the first code read fails it */
 	size_t codes = (size_t)(c->index.sq_codes - c->index_map.data);
 	CHECK_INT(ftruncate(wfd, (off_t)codes), 0);
