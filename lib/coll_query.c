@@ -19,25 +19,10 @@
 
 /* ---- reading ---- */
 
-/* Ids of results read with pread, in blocks that never move (a result points into them until
- * unload), VZ_IDS_READ_MAX bytes in all; past that, results point into the mapping again. */
-struct vz_id_copy {
-	struct vz_id_copy *next;
-	size_t used;
-	char data[4000];
-};
+/* Ids of results read with pread (struct vz_id_copy), VZ_IDS_READ_MAX bytes in all; past that,
+ * results point into the mapping again. */
 #define VZ_IDS_READ_MAX ((size_t)1 << 20)
 static pthread_mutex_t ids_read_lock = PTHREAD_MUTEX_INITIALIZER; /* batches fill results on several threads */
-
-void vz_coll_ids_read_free(struct vz_collection *c)
-{
-	while (c->ids_read) {
-		struct vz_id_copy *next = c->ids_read->next;
-		free(c->ids_read);
-		c->ids_read = next;
-	}
-	c->ids_read_bytes = 0;
-}
 
 /* len bytes of c's copies for an id, or NULL (none left or out of memory) */
 static char *ids_read_take(struct vz_collection *c, size_t len)

@@ -216,6 +216,16 @@ void vz_collection_read_done(struct vz_collection *c)
 	c->index.by_read = false;
 }
 
+void vz_coll_ids_read_free(struct vz_collection *c)
+{
+	while (c->ids_read) {
+		struct vz_id_copy *next = c->ids_read->next;
+		free(c->ids_read);
+		c->ids_read = next;
+	}
+	c->ids_read_bytes = 0;
+}
+
 void vz_coll_unload(struct vz_collection *c)
 {
 	delta_clear(c);

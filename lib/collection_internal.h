@@ -73,6 +73,14 @@ struct vz_collection {
 	size_t ids_read_bytes;
 };
 
+/* A block of ids copied for results read with pread: blocks never move (a result points into
+ * one until unload), the newest first. */
+struct vz_id_copy {
+	struct vz_id_copy *next;
+	size_t used;
+	char data[4000];
+};
+
 /* ---- collection.c ---- */
 double vz_coll_wall_now(void);
 int64_t vz_coll_unix_now(void);
@@ -87,6 +95,8 @@ int vz_coll_check_dir(const char *dir);
 int vz_coll_checkpoint_lock(const char *dir, int timeout_ms, vz_lock *l);
 bool vz_coll_try_checkpoint_lock(const char *dir, vz_lock *l);
 void vz_coll_unload(struct vz_collection *c);
+/* Frees the ids that results read with pread point to (at unload: results live until then). */
+void vz_coll_ids_read_free(struct vz_collection *c);
 int64_t vz_coll_base_find(const struct vz_collection *c, const char *id, size_t len);
 int vz_coll_delta_put(struct vz_collection *c, const char *id, size_t len, const float *vec, const char *payload,
 		      size_t payload_len, bool has_payload);
@@ -113,8 +123,6 @@ bool vz_coll_skip_base(void *ctx, uint32_t row);
 bool vz_coll_read_by_pread(struct vz_collection *c);
 /* Closes the descriptors of a graph read with pread: searches read the mapping again (nothing when it is not read so). */
 void vz_collection_read_done(struct vz_collection *c);
-/* Frees the ids that results read with pread point to (at unload: results live until then). */
-void vz_coll_ids_read_free(struct vz_collection *c);
 
 /* ---- coll_where.c ---- */
 /* What a filtered search passes its skip function: the rows vz_coll_skip_base skips (when
