@@ -359,12 +359,6 @@ void vz_collection_warm(vz_collection *c, size_t nq, size_t ef)
 	if (c->has_vec && c->meta.cfg.quantization != VZ_QUANT_SQ8) vz_map_prefault(&c->vec.map);
 }
 
-void vz_collection_prefault(vz_collection *c)
-{
-	if (c->has_index) vz_map_prefault(&c->index_map);
-	if (c->has_vec && c->meta.cfg.quantization != VZ_QUANT_SQ8) vz_map_prefault(&c->vec.map);
-}
-
 int vz_collection_get(vz_collection *c, const char *id, size_t id_len, vz_result *r, const float **vector)
 {
 	int64_t at = vz_idmap_find(&c->dmap, id, id_len, vz_coll_delta_eq, c, NULL);
