@@ -30,7 +30,8 @@ static char *ids_read_take(struct vz_collection *c, size_t len)
 	char *p = NULL;
 	pthread_mutex_lock(&ids_read_lock);
 	struct vz_id_copy *b = c->ids_read;
-	if ((!b || b->used + len > sizeof b->data) && c->ids_read_bytes + sizeof *b <= VZ_IDS_READ_MAX && (b = malloc(sizeof *b))) {
+	if ((!b || b->used + len > sizeof b->data) && len <= sizeof b->data && c->ids_read_bytes + sizeof *b <= VZ_IDS_READ_MAX &&
+	    (b = malloc(sizeof *b))) {
 		b->next = c->ids_read;
 		b->used = 0;
 		c->ids_read = b;
