@@ -280,71 +280,77 @@ int vz_vectors_walk_id_map(const vz_vectors *v, int part, int parts, uint32_t *r
 	}
 	/* a print holds a row's first slot when the map has no more slots than it has bits */
 	bool homes = mask <= VZ_ROWWORD_PRINT;
-	/* the last RING slots walked: the row each holds (UINT32_MAX: none that is live) and its print */
-	enum { RING = 64, AHEAD = 24 };
+	/* the last RING slots walked: the row each holds (UINT32_MAX: none that is live) and its
+	 * print; only the slots of the run an entry is in are looked at, all of them written */
+	enum { RING = 64, BATCH = 64 };
 	uint32_t ring_row[RING], ring_print[RING] = { 0 };
+	struct { uint64_t pos, run; uint32_t e; } list[BATCH];
 	uint64_t run = 0; /* slots since the last empty one */
-	for (uint64_t pos = from + 1, end = to + 1; pos != end; pos++) {
-		uint64_t s = pos & mask;
-		/* the row word of the entry AHEAD slots on fetched now: the row words are read at random */
-		uint32_t ahead = vz_load_u32(v->hash + ((pos + AHEAD) & mask) * 4);
-		if (ahead && ahead - 1 < v->rows) __builtin_prefetch(rowword + (ahead - 1));
-		uint32_t e = vz_load_u32(v->hash + s * 4);
-		ring_row[pos % RING] = UINT32_MAX;
-		if (!e) {
-			run = 0;
-			continue;
+	for (uint64_t at = from + 1, end = to + 1; at != end;) {
+		/* a batch of slots: the entries gathered without a branch on each slot (about half are
+		 * empty, at random, which no branch predicts), each with the run before it, and their
+		 * row words (read at random) fetched ahead */
+		uint64_t n = 0, count = end - at < BATCH ? end - at : BATCH;
+		for (uint64_t i = 0; i < count; i++) {
+			uint64_t pos = at + i;
+			uint32_t e = vz_load_u32(v->hash + (pos & mask) * 4), r = e - 1;
+			uint64_t used_slot = e != 0;
+			list[n].pos = pos;
+			list[n].run = run;
+			list[n].e = e;
+			n += used_slot;
+			run = (run + 1) & (0 - used_slot);
+			__builtin_prefetch(rowword + (r < v->rows ? r : 0));
 		}
-		++*used;
-		uint64_t r = e - 1;
-		if (r >= v->rows) {
-			snprintf(what, sizeof what, "id map slot %llu: row %llu out of range", (unsigned long long)s, (unsigned long long)r);
-			cb(ctx, "vectors.bin", (int64_t)(v->hash - v->map.data + s * 4), what);
-			problems++;
-			run++;
-			continue;
-		}
-		uint32_t w = __atomic_load_n(&rowword[r], __ATOMIC_RELAXED), print = w & VZ_ROWWORD_PRINT;
-		if (!(w & VZ_ROWWORD_LIVE)) { /* a tombstone or a broken entry: never an answer */
-			run++;
-			continue;
-		}
-		/* its id is read only when needed: a row entry and an id at random would be most of the
-		 * cost of a look-up */
-		const char *id = NULL;
-		size_t len = 0;
-		if (!homes) vz_vectors_row(v, r, &id, &len, NULL, NULL, NULL);
-		uint64_t home = (homes ? print : vz_hash64(id, len)) & mask, dist = (s - home) & mask;
-		bool found = true;
-		if (dist > run && !full) {
-			found = false; /* an empty slot between its first slot and this one: vz_vectors_find stops there */
-		} else if (dist > run || dist >= RING) {
-			/* its first slot before where the walk began (a full map), or a long run:
-			 * vz_vectors_find decides */
-			vz_vectors_row(v, r, &id, &len, NULL, NULL, NULL);
-			found = vz_vectors_find(v, id, len) == (int64_t)r;
-		} else {
-			/* as vz_vectors_find, from its first slot on: this row met again, or an earlier live
-			 * row of the same id (a tombstone, a broken entry or another id has another print) */
-			for (uint64_t k = dist; k >= 1; k--) {
-				uint32_t o = ring_row[(pos - k) % RING];
-				if (o == UINT32_MAX || ring_print[(pos - k) % RING] != print) continue;
-				if (o == r) break;
-				const char *oid;
-				size_t ol;
-				if (!id) vz_vectors_row(v, r, &id, &len, NULL, NULL, NULL);
-				vz_vectors_row(v, o, &oid, &ol, NULL, NULL, NULL);
-				if (ol == len && !memcmp(oid, id, len)) {
-					found = false;
-					break;
+		at += count;
+		*used += n;
+		for (uint64_t j = 0; j < n; j++) {
+			uint64_t pos = list[j].pos, s = pos & mask, before = list[j].run, r = list[j].e - 1;
+			ring_row[pos % RING] = UINT32_MAX;
+			if (r >= v->rows) {
+				snprintf(what, sizeof what, "id map slot %llu: row %llu out of range", (unsigned long long)s, (unsigned long long)r);
+				cb(ctx, "vectors.bin", (int64_t)(v->hash - v->map.data + s * 4), what);
+				problems++;
+				continue;
+			}
+			uint32_t w = __atomic_load_n(&rowword[r], __ATOMIC_RELAXED), print = w & VZ_ROWWORD_PRINT;
+			if (!(w & VZ_ROWWORD_LIVE)) continue; /* a tombstone or a broken entry: never an answer */
+			/* its id is read only when needed: a row entry and an id at random would be most of the
+			 * cost of a look-up */
+			const char *id = NULL;
+			size_t len = 0;
+			if (!homes) vz_vectors_row(v, r, &id, &len, NULL, NULL, NULL);
+			uint64_t home = (homes ? print : vz_hash64(id, len)) & mask, dist = (s - home) & mask;
+			bool found = true;
+			if (dist > before && !full) {
+				found = false; /* an empty slot between its first slot and this one: vz_vectors_find stops there */
+			} else if (dist > before || dist >= RING) {
+				/* its first slot before where the walk began (a full map), or a long run:
+				 * vz_vectors_find decides */
+				vz_vectors_row(v, r, &id, &len, NULL, NULL, NULL);
+				found = vz_vectors_find(v, id, len) == (int64_t)r;
+			} else {
+				/* as vz_vectors_find, from its first slot on: this row met again, or an earlier live
+				 * row of the same id (a tombstone, a broken entry or another id has another print) */
+				for (uint64_t k = dist; k >= 1; k--) {
+					uint32_t o = ring_row[(pos - k) % RING];
+					if (o == UINT32_MAX || ring_print[(pos - k) % RING] != print) continue;
+					if (o == r) break;
+					const char *oid;
+					size_t ol;
+					if (!id) vz_vectors_row(v, r, &id, &len, NULL, NULL, NULL);
+					vz_vectors_row(v, o, &oid, &ol, NULL, NULL, NULL);
+					if (ol == len && !memcmp(oid, id, len)) {
+						found = false;
+						break;
+					}
 				}
 			}
+			/* a row listed in two slots of two parts: both store the same word */
+			if (found && !(w & VZ_ROWWORD_MARK)) __atomic_store_n(&rowword[r], w | VZ_ROWWORD_MARK, __ATOMIC_RELAXED);
+			ring_row[pos % RING] = (uint32_t)r;
+			ring_print[pos % RING] = print;
 		}
-		/* a row listed in two slots of two parts: both store the same word */
-		if (found && !(w & VZ_ROWWORD_MARK)) __atomic_store_n(&rowword[r], w | VZ_ROWWORD_MARK, __ATOMIC_RELAXED);
-		ring_row[pos % RING] = (uint32_t)r;
-		ring_print[pos % RING] = print;
-		run++;
 	}
 	return problems;
 }
