@@ -170,7 +170,7 @@ int vz_vectors_verify_rows(const vz_vectors *v, vz_verify_cb cb, void *ctx);
  *    for an entry outside the heap, else VZ_ROWWORD_LIVE and the print (the low 30 bits of the
  *    hash of its id); adds the live rows and the tombstones found to the counts.
  * 2. vz_vectors_walk_id_map, part `part` of `parts` of the id map in slot order: each entry's row
- *    in range (else reported), counted in *used, and marked (VZ_ROWWORD_MARK) when it is what
+ *    in range (else reported, up to 21 times a part), counted in *used, and marked (VZ_ROWWORD_MARK) when it is what
  *    vz_vectors_find answers for its id: its first slot reached with no empty slot between, no
  *    earlier live row of the same id on the way (ids compared only where the prints are equal).
  *    The map is read once, in order; each entry's row word at random, fetched ahead.

@@ -308,6 +308,7 @@ int vz_vectors_walk_id_map(const vz_vectors *v, int part, int parts, uint32_t *r
 			uint64_t pos = list[j].pos, s = pos & mask, before = list[j].run, r = list[j].e - 1;
 			ring_row[pos % RING] = UINT32_MAX;
 			if (r >= v->rows) {
+				if (problems > 20) continue; /* named up to 21 times a part, as the rows are */
 				snprintf(what, sizeof what, "id map slot %llu: row %llu out of range", (unsigned long long)s, (unsigned long long)r);
 				cb(ctx, "vectors.bin", (int64_t)(v->hash - v->map.data + s * 4), what);
 				problems++;

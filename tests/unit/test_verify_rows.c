@@ -297,6 +297,36 @@ TEST(row_check_names_a_dropped_entry_and_one_past_the_rows_at_the_first_and_last
 	free(ids);
 }
 
+TEST(row_check_of_a_map_pointing_past_the_rows_everywhere_names_21_slots_a_part_and_counts_them_all)
+{
+	char(*ids)[24] = calloc(N, sizeof *ids);
+	CHECK(ids);
+	write_rows(N, plain, none, ids);
+	struct file f;
+	load(&f);
+	unsigned char *g = malloc(f.len);
+	memcpy(g, f.d, f.len);
+	struct file h = f;
+	h.d = g;
+	for (uint64_t s = 0; s < f.slots; s++) slot_set(&h, s, N + 1 + (uint32_t)s);
+	t_write("v.bin", g, f.len);
+	vz_vectors v;
+	CHECK_OK(vz_vectors_open("v.bin", N, DIM, VZ_METRIC_EUCLIDEAN, &v));
+	struct seen rows = { 0 }, map = { 0 };
+	uint64_t live, tombs;
+	run_check(&v, 1, &rows, &map, &live, &tombs);
+	CHECK_INT(rows.problems, 2 * 21); /* each half of the rows stops after 21 */
+	CHECK_INT(map.problems, 21 + 1);
+	char want[96];
+	snprintf(want, sizeof want, "id map holds %llu entries for %d live rows", (unsigned long long)f.slots, N);
+	CHECK_STR(map.last, want);
+	vz_vectors_close(&v);
+	t_write("v.bin", f.d, f.len);
+	free(g);
+	free(f.d);
+	free(ids);
+}
+
 TEST(row_check_names_a_row_entry_outside_the_heap_first_and_last)
 {
 	char(*ids)[24] = calloc(N, sizeof *ids);
