@@ -16,6 +16,7 @@
  * (a NUL byte) is recorded with content hash 0 and no chunks, so that it is not read again
  * while its size and modification time stay the same. */
 #include "ws_cache.h"
+#include "postings_delta.h"
 
 #include <fcntl.h>
 #include <jansson.h>
@@ -432,6 +433,29 @@ static int postings_run(postings_job *j)
 	return rc ? rc : vz_text_index_write_body(j->path, &j->body, j->generation, j->wc->config_hash);
 }
 
+/* postings.delta.new instead of postings.bin.new, here: the postings of the files that
+ * postings.bin (of j->old) does not hold as they are. VZ_ECORRUPT when j->old's bytes do not
+ * hold (then postings.bin is written whole). */
+static int postings_delta_run(postings_job *j, const char *dir)
+{
+	uint64_t base_gen;
+	int rc = vz_path_fmt(j->path, sizeof j->path, "%s/postings.delta.new", dir);
+	if (!rc) rc = vz_ti_delta_encode(j->old, j->docs, j->from, j->n, &j->wc->text, &j->body, &base_gen);
+	if (!rc) rc = vz_ti_delta_write(j->path, &j->body, j->generation, base_gen, j->wc->config_hash);
+	vz_buf_free(&j->body);
+	return rc;
+}
+
+/* A postings.bin written whole: no postings.delta (nor one a crash left) amends it. */
+static int drop_postings_delta(const char *dir)
+{
+	char p[VZ_PATH_MAX];
+	int rc = vz_path_fmt(p, sizeof p, "%s/postings.delta", dir);
+	if (!rc) rc = vz_io_unlink(p, true);
+	if (!rc && !(rc = vz_path_fmt(p, sizeof p, "%s/postings.delta.new", dir))) rc = vz_io_unlink(p, true);
+	return rc;
+}
+
 static void postings_free(postings_job *j)
 {
 	if (j->started) pthread_join(j->thread, NULL);
@@ -634,11 +658,13 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 	if ((rc = vz_path_fmt(cpath, sizeof cpath, "%s/cache.bin", dir)) || (rc = ws_extra(w, wc, &extra))) goto out;
 	vz_meta meta;
 	uint64_t meta_gen = 0, meta_rows = 0;
+	uint32_t meta_segs = 0;
 	bool have_meta = vz_meta_read(dir, &meta) == VZ_OK, stamp_old = false;
 	if (have_meta) {
 		meta_gen = meta.generation;
 		/* the row space: the base's rows, then each segment's (coll_segment.c) */
 		meta_rows = meta.rows;
+		meta_segs = meta.nsegments;
 		for (uint32_t i = 0; i < meta.nsegments; i++) meta_rows += meta.segments[i].rows;
 		json_t *a = json_loads(meta.extra_json, 0, NULL), *b = json_loadb((const char *)extra.data, extra.len - 1, 0, NULL);
 		stamp_old = !a || !b || !json_equal(a, b);
@@ -795,9 +821,17 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		/* for a snapshot written whole, postings.bin.new is encoded on another thread while
 		 * the snapshot's files are written, and written itself before the commit */
 		postings_job pj;
+		/* a segment (not the folding one) leaves postings.bin as it is too: the postings of
+		 * the changed and added files go into postings.delta */
+		bool pdelta = extend && prev_postings && meta_segs < VZ_MAX_SEGMENTS;
+		uint64_t pbase_gen = prev_postings ? vz_text_index_base_generation(prev_postings) : 0;
 		rc = postings_prepare(&pj, dir, "postings.bin.new", wc, &cur, prev_postings);
-		if (!rc && !extend && !pthread_create(&pj.thread, NULL, postings_thread, &pj)) pj.started = true;
-		else if (!rc) rc = postings_run(&pj);
+		if (!rc && pdelta && (rc = postings_delta_run(&pj, dir)) == VZ_ECORRUPT) { /* damaged: not trusted, written whole */
+			pdelta = false;
+			rc = vz_path_fmt(pj.path, sizeof pj.path, "%s/postings.bin.new", dir);
+		}
+		if (!rc && !pdelta && !extend && !pthread_create(&pj.thread, NULL, postings_thread, &pj)) pj.started = true;
+		else if (!rc && !pdelta) rc = postings_run(&pj);
 		if (rc) {
 			postings_free(&pj);
 			goto out;
@@ -814,11 +848,26 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 			st->index = defer ? "deferred" : "built";
 			st->appended = st->chunks;
 			st->tombstones = 0;
+			if (pdelta) { /* a snapshot written whole after all: postings.bin too */
+				pdelta = false;
+				rc = vz_path_fmt(pj.path, sizeof pj.path, "%s/postings.bin.new", dir);
+				if (!rc) rc = postings_run(&pj);
+				if (rc) {
+					postings_free(&pj);
+					goto out;
+				}
+			}
 			rc = write_snapshot(dir, (const char *)extra.data, wc, &cur, model, threads, defer, postings_join, &pj);
 		}
 		postings_free(&pj);
 		if (rc) goto out;
-		if ((rc = vz_settle_data_file(dir, "postings.bin", VZ_MAGIC_POSTINGS, cur.generation, true, settled, sizeof settled))) goto out;
+		if (pdelta) {
+			if ((rc = vz_settle_data_file(dir, "postings.delta", VZ_MAGIC_PDELTA, cur.generation, true, settled, sizeof settled)) ||
+			    (rc = vz_settle_data_file(dir, "postings.bin", VZ_MAGIC_POSTINGS, pbase_gen, true, settled, sizeof settled)))
+				goto out;
+		} else if ((rc = vz_settle_data_file(dir, "postings.bin", VZ_MAGIC_POSTINGS, cur.generation, true, settled, sizeof settled)) ||
+			   (rc = drop_postings_delta(dir)))
+			goto out;
 		/* cache.bin carries the identity the snapshot was given */
 		if ((rc = vz_meta_read(dir, &meta))) goto out;
 		cur.id = meta.id;
@@ -836,7 +885,9 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		if ((rc = vz_meta_read(dir, &meta))) goto out;
 		cur.id = meta.id; /* the snapshot's identity, as after a snapshot */
 		vz_meta_free(&meta);
-		if ((rc = write_postings(dir, "postings.bin", wc, &cur, prev_postings)) || (rc = ws_cache_store(cpath, &cur, &old, model, true))) goto out;
+		if ((rc = write_postings(dir, "postings.bin", wc, &cur, prev_postings)) || (rc = drop_postings_delta(dir)) ||
+		    (rc = ws_cache_store(cpath, &cur, &old, model, true)))
+			goto out;
 	}
 	if (stamp_old && vz_meta_read(dir, &meta) == VZ_OK) {
 		/* the workspace file changed, not this collection: only its record in metadata.json */

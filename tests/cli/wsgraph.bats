@@ -259,13 +259,20 @@ for q, line in zip(rows[::max(1, len(rows) // 6)], lines):
 ' "$BATS_TEST_TMPDIR/rows.jsonl"
 }
 vectors_exact() { local a; a=$(vector_answers) && echo "$a" | near_exact; }
-json_text_answers() { for q in "w001 w002" "w100 w200 w300" "file w399" "fresh words"; do "$VZ" query p/docs --text "$q" -k 8 --json; done; }
+# (ids and exact scores, per file and per chunk; "fresh words", "w050" and "longer" are terms
+# whose df the changed, added and removed files change)
+json_text_answers() {
+	for q in "w001 w002" "w100 w200 w300" "file w399" "fresh words" "w050 longer short"; do
+		"$VZ" query p/docs --text "$q" -k 8 --json
+		"$VZ" query p/docs --text "$q" -k 8 --json --chunks
+	done
+}
 
 @test "incremental builds add segments and leave the base alone; answers equal a full rebuild's; compaction back to one snapshot" {
 	rm -rf p && mkdir p
 	corpus 150 4 # eight builds' dead rows stay below a fifth of the rows
 	"$VZ" build -q
-	base=$(stat -c '%i %Y %s' "$D/vectors.bin" "$D/index.hnsw" "$D/cache.bin")
+	base=$(stat -c '%i %Y %s' "$D/vectors.bin" "$D/index.hnsw" "$D/cache.bin" "$D/postings.bin")
 	for i in 1 2 3 4 5 6 7 8; do
 		printf '# Changed %d\nw%03d w%03d fresh words %d\n' $i $i $((i + 100)) $i > "p/f000$i.md"
 		[ $i -ne 3 ] || printf '# Added\nw007 w008 w009 fresh words added\n' > p/added.md
@@ -277,9 +284,11 @@ json_text_answers() { for q in "w001 w002" "w100 w200 w300" "file w399" "fresh w
 		[[ "$output" == *'"index":"extended"'* ]] || fail "build $i: $output"
 		[ "$(segments)" -eq $i ] || fail "build $i: $(segments) segments"
 		[ -f "$D/seg-$((i + 1)).vec" ] && [ -f "$D/seg-$((i + 1)).hnsw" ] || fail "build $i: $(ls "$D")"
-		[ "$(stat -c '%i %Y %s' "$D/vectors.bin" "$D/index.hnsw" "$D/cache.bin")" = "$base" ] || fail "build $i rewrote the base"
-		# cache.bin's records stay, the changed ones are in cache.delta: far smaller
+		[ "$(stat -c '%i %Y %s' "$D/vectors.bin" "$D/index.hnsw" "$D/cache.bin" "$D/postings.bin")" = "$base" ] || fail "build $i rewrote the base"
+		# cache.bin's records stay, the changed ones are in cache.delta: far smaller; so do
+		# postings.bin's, the changed files' postings are in postings.delta
 		[ "$(stat -c %s "$D/cache.delta")" -lt "$(stat -c %s "$D/cache.bin")" ]
+		[ "$(stat -c %s "$D/postings.delta")" -lt "$(stat -c %s "$D/postings.bin")" ]
 		run "$VZ" verify p/docs
 		assert_success
 		# the answers of a full build of the same tree: --text ids and scores, --vector ids (after
@@ -301,8 +310,9 @@ json_text_answers() { for q in "w001 w002" "w100 w200 w300" "file w399" "fresh w
 	assert_output --partial '"index":"extended"'
 	[ "$(segments)" -eq 0 ]
 	[ -z "$(ls "$D" | grep '^seg-')" ] || fail "segments left behind: $(ls "$D")"
-	[ "$(stat -c '%i %Y %s' "$D/vectors.bin" "$D/index.hnsw" "$D/cache.bin")" != "$base" ]
+	[ "$(stat -c '%i %Y %s' "$D/vectors.bin" "$D/index.hnsw" "$D/cache.bin" "$D/postings.bin")" != "$base" ]
 	[ -f "$D/cache.delta" ]
+	[ ! -e "$D/postings.delta" ] # postings.bin written whole again
 	run "$VZ" verify p/docs
 	assert_success
 	rm -rf "$BATS_TEST_TMPDIR/full"
