@@ -426,12 +426,14 @@ static void check_wal(struct checker *k, const char *dir, const vz_meta *m, bool
 
 /* The header of a file of a workspace collection that amends another (cache.delta,
  * postings.delta): its magic, its size, and (*gen) its generation; false after a problem. */
-static bool check_delta_header(struct checker *k, const char *dir, const char *path, const char *name, const char *magic, vz_file_header *h)
+static bool check_delta_header(struct checker *k, const char *dir, const char *path, const char *name, const char *magic, uint32_t version,
+			       vz_file_header *h)
 {
 	vz_map map;
-	int rc = map_with_header(path, magic, &map, h);
+	int rc = vz_map_file(path, &map);
+	if (!rc && (rc = vz_header_decode(map.data, map.size, magic, version, h))) vz_unmap(&map);
 	if (rc) {
-		problem(k, name, 0, "%s", without_name(short_detail(vz_last_error(), dir), name));
+		problem(k, name, -1, "%s", without_name(short_detail(vz_last_error(), dir), name));
 		return false;
 	}
 	size_t size = map.size;
@@ -452,7 +454,7 @@ static bool check_postings_delta(struct checker *k, const char *dir, const vz_me
 	char path[VZ_PATH_MAX];
 	vz_file_header h;
 	if (vz_settle_data_file(dir, "postings.delta", VZ_MAGIC_PDELTA, m->generation, false, path, sizeof path) || access(path, F_OK)) return false;
-	if (!check_delta_header(k, dir, path, "postings.delta", VZ_MAGIC_PDELTA, &h)) {
+	if (!check_delta_header(k, dir, path, "postings.delta", VZ_MAGIC_PDELTA, PDELTA_VERSION, &h)) {
 		*base_gen = UINT64_MAX;
 		return true;
 	}
@@ -580,11 +582,11 @@ static void check_cache_quick(struct checker *k, const char *dir, const vz_meta 
 	vz_file_header h, d;
 	snprintf(path, sizeof path, "%s/cache.bin", dir);
 	if (access(path, F_OK)) { problem(k, "cache.bin", -1, "missing (vz build --force makes it again)"); return; }
-	if (!check_delta_header(k, dir, path, "cache.bin", VZ_MAGIC_CACHE, &h)) return;
+	if (!check_delta_header(k, dir, path, "cache.bin", VZ_MAGIC_CACHE, CACHE_VERSION, &h)) return;
 	const char *name = "cache.bin";
 	snprintf(path, sizeof path, "%s/cache.delta", dir);
 	if (!access(path, F_OK)) {
-		if (!check_delta_header(k, dir, path, "cache.delta", DELTA_MAGIC, &d)) return;
+		if (!check_delta_header(k, dir, path, "cache.delta", DELTA_MAGIC, DELTA_VERSION, &d)) return;
 		if (d.aux2 == h.generation) h = d, name = "cache.delta"; /* else left over from a crash: not read */
 	}
 	if (h.generation != m->generation)

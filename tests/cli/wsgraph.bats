@@ -331,7 +331,7 @@ json_text_answers() {
 	vectors_exact
 }
 
-@test "segments of a workspace collection: bit flips found by verify, not trusted by the next build; backup and restore carry them" {
+@test "segments and deltas of a workspace collection: bit flips found by verify, not trusted by the next build; backup and restore carry them" {
 	"$VZ" build -q
 	printf '# Changed\nw001 w002 fresh words\n' > p/f0001.md
 	"$VZ" build -q
@@ -346,7 +346,8 @@ json_text_answers() {
 	want=$(json_text_answers; vector_answers)
 	cp -a "$VZ_DATA_DIR" "$BATS_TEST_TMPDIR/good"
 	[ -f "$D/cache.delta" ]
-	for file in seg-2.vec seg-2.hnsw cache.delta; do
+	[ -f "$D/postings.delta" ]
+	for file in seg-2.vec seg-2.hnsw cache.delta postings.delta; do
 		rm -rf "$VZ_DATA_DIR" && cp -a "$BATS_TEST_TMPDIR/good" "$VZ_DATA_DIR"
 		size=$(stat -c %s "$D/$file")
 		byte=$(od -An -tu1 -j $((size - 9)) -N1 "$D/$file" | tr -d ' ')
@@ -375,9 +376,24 @@ json_text_answers() {
 	run "$VZ" restore "$BATS_TEST_TMPDIR/b.tar.zst"
 	assert_success
 	[ -f "$D/seg-2.vec" ] && [ -f "$D/seg-2.hnsw" ]
+	cmp "$D/postings.delta" "$BATS_TEST_TMPDIR/good/workspace/p/docs/postings.delta"
+	cmp "$D/cache.delta" "$BATS_TEST_TMPDIR/good/workspace/p/docs/cache.delta"
 	run "$VZ" verify p/docs
 	assert_success
 	[ "$(json_text_answers; vector_answers)" = "$want" ]
+	run "$VZ" verify p/docs --quick
+	assert_success
+	# --quick reads the deltas' headers: a torn one is named
+	for file in postings.delta cache.delta; do
+		cp "$D/$file" "$BATS_TEST_TMPDIR/keep"
+		truncate -s -5 "$D/$file"
+		run "$VZ" verify p/docs --quick
+		assert_failure 1
+		assert_output --partial "$file: offset 24: body length"
+		cp "$BATS_TEST_TMPDIR/keep" "$D/$file"
+	done
+	run "$VZ" verify p/docs --quick
+	assert_success
 }
 
 @test "a crash or power cut at each I/O call of an incremental build: the old or the new answers, verify clean, the next build mends it" {
