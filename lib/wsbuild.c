@@ -827,8 +827,10 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		uint64_t pbase_gen = prev_postings ? vz_text_index_base_generation(prev_postings) : 0;
 		rc = postings_prepare(&pj, dir, "postings.bin.new", wc, &cur, prev_postings);
 		if (!rc && pdelta && (rc = postings_delta_run(&pj, dir)) == VZ_ECORRUPT) {
-			/* postings.bin or postings.delta damaged: not trusted, the snapshot is written whole */
-			pdelta = extend = false;
+			/* postings.bin damaged: written whole; postings.delta damaged: not trusted, the
+			 * snapshot is written whole */
+			if (vz_text_index_base_generation(prev_postings) != vz_text_index_generation(prev_postings)) extend = false;
+			pdelta = false;
 			rc = vz_path_fmt(pj.path, sizeof pj.path, "%s/postings.bin.new", dir);
 		}
 		if (!rc && !pdelta && !extend && !pthread_create(&pj.thread, NULL, postings_thread, &pj)) pj.started = true;
