@@ -823,8 +823,13 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		postings_job pj;
 		/* a segment (not the folding one) leaves postings.bin as it is too: the postings of
 		 * the changed and added files go into postings.delta */
-		bool pdelta = extend && prev_postings && meta_segs < VZ_MAX_SEGMENTS;
+		bool pdelta = extend && prev_postings && meta_gen && meta_segs < VZ_MAX_SEGMENTS;
 		uint64_t pbase_gen = prev_postings ? vz_text_index_base_generation(prev_postings) : 0;
+		/* a committed postings.bin.new or postings.delta.new (a crash before its rename) takes
+		 * its name first: the .new this build writes must not replace it */
+		if (prev_postings && ((rc = vz_settle_data_file(dir, "postings.bin", VZ_MAGIC_POSTINGS, pbase_gen, true, settled, sizeof settled)) ||
+				      (pbase_gen != meta_gen && (rc = vz_settle_data_file(dir, "postings.delta", VZ_MAGIC_PDELTA, meta_gen, true, settled, sizeof settled)))))
+			goto out;
 		rc = postings_prepare(&pj, dir, "postings.bin.new", wc, &cur, prev_postings);
 		if (!rc && pdelta && (rc = postings_delta_run(&pj, dir)) == VZ_ECORRUPT) {
 			/* postings.bin damaged: written whole; postings.delta damaged: not trusted, the

@@ -523,3 +523,29 @@ PY
 	[ "$full" -gt 3000000 ] || fail "a full build wrote only $full bytes"
 	[ $((one * 20)) -lt "$full" ] || fail "one change: $one bytes written, a full build $full"
 }
+
+@test "a committed postings.delta.new (a crash before its rename) is read, and a build that crashes before its own commit leaves it" {
+	"$VZ" build -q
+	printf '# Changed\nw001 w002 fresh words\n' > p/f0001.md
+	"$VZ" build -q
+	mv "$D/postings.delta" "$D/postings.delta.new"
+	run "$VZ" verify p/docs
+	assert_success
+	answers() { for q in "fresh words" "w001 w003" "file w399"; do "$VZ" query p/docs --text "$q" -k 5 --json; done; }
+	old=$(answers)
+	cp -a "$VZ_DATA_DIR" "$BATS_TEST_TMPDIR/before"
+	printf '# Again\nw003 fresh words again\n' > p/f0002.md
+	VZ_IO_TRACE="$BATS_TEST_TMPDIR/trace" "$VZ" build -q
+	[ -f "$D/postings.delta" ] && [ ! -e "$D/postings.delta.new" ]
+	new=$(answers)
+	last=$(wc -l < "$BATS_TEST_TMPDIR/trace")
+	for ((n = 1; n <= last; n++)); do
+		rm -rf "$VZ_DATA_DIR" && cp -a "$BATS_TEST_TMPDIR/before" "$VZ_DATA_DIR"
+		run env VZ_FAULT="$n:crash" "$VZ" build -q
+		[ "$status" -eq 137 ] || fail "build under VZ_FAULT=$n:crash exited $status: $output"
+		now=$(answers)
+		[ "$now" = "$old" ] || [ "$now" = "$new" ] || fail "after VZ_FAULT=$n:crash the answers are neither the old nor the new ones"
+		run "$VZ" verify p/docs
+		[ "$status" -eq 0 ] || [[ "$output" == *"cache.bin: offset 16: generation "*" (an older copy?)"* ]] || fail "after VZ_FAULT=$n:crash: $output"
+	done
+}
