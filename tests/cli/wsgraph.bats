@@ -524,7 +524,7 @@ PY
 	[ $((one * 20)) -lt "$full" ] || fail "one change: $one bytes written, a full build $full"
 }
 
-@test "a committed postings.delta.new (a crash before its rename) is read, and a build that crashes before its own commit leaves it" {
+@test "a committed postings.delta.new (a crash before its rename) is read; a crash, power cut or I/O error at each I/O call of the next build (a delta over a delta) leaves the old or the new answers" {
 	"$VZ" build -q
 	printf '# Changed\nw001 w002 fresh words\n' > p/f0001.md
 	"$VZ" build -q
@@ -539,13 +539,19 @@ PY
 	[ -f "$D/postings.delta" ] && [ ! -e "$D/postings.delta.new" ]
 	new=$(answers)
 	last=$(wc -l < "$BATS_TEST_TMPDIR/trace")
-	for ((n = 1; n <= last; n++)); do
-		rm -rf "$VZ_DATA_DIR" && cp -a "$BATS_TEST_TMPDIR/before" "$VZ_DATA_DIR"
-		run env VZ_FAULT="$n:crash" "$VZ" build -q
-		[ "$status" -eq 137 ] || fail "build under VZ_FAULT=$n:crash exited $status: $output"
-		now=$(answers)
-		[ "$now" = "$old" ] || [ "$now" = "$new" ] || fail "after VZ_FAULT=$n:crash the answers are neither the old nor the new ones"
-		run "$VZ" verify p/docs
-		[ "$status" -eq 0 ] || [[ "$output" == *"cache.bin: offset 16: generation "*" (an older copy?)"* ]] || fail "after VZ_FAULT=$n:crash: $output"
+	for kind in crash powercut EIO; do
+		for ((n = 1; n <= last; n++)); do
+			rm -rf "$VZ_DATA_DIR" && cp -a "$BATS_TEST_TMPDIR/before" "$VZ_DATA_DIR"
+			run env VZ_FAULT="$n:$kind" "$VZ" build -q
+			if [ $kind = EIO ]; then want=74; else want=137; fi
+			[ "$status" -eq $want ] || fail "build under VZ_FAULT=$n:$kind exited $status: $output"
+			now=$(answers)
+			[ "$now" = "$old" ] || [ "$now" = "$new" ] || fail "after VZ_FAULT=$n:$kind the answers are neither the old nor the new ones"
+			run "$VZ" verify p/docs
+			[ "$status" -eq 0 ] || [[ "$output" == *"cache.bin: offset 16: generation "*" (an older copy?)"* ]] || fail "after VZ_FAULT=$n:$kind: $output"
+		done
 	done
+	run "$VZ" build -q
+	assert_success
+	[ "$(answers)" = "$new" ]
 }
