@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define BINARY_PROBE 8192
 #define READ_THREADS_MAX 8 /* threads reading and embedding changed files */
@@ -797,9 +798,15 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		else st->files++;
 	}
 	/* the committed postings.bin, whose postings of the files kept are taken over */
-	if (!count_all && vz_text_index_open_dir(dir, meta_gen, &prev_postings) == VZ_OK && vz_text_index_config(prev_postings) != wc->config_hash) {
+	int prc = count_all ? VZ_ENOENT : vz_text_index_open_dir(dir, meta_gen, &prev_postings);
+	if (prc == VZ_OK && vz_text_index_config(prev_postings) != wc->config_hash) {
 		vz_text_index_close(prev_postings);
 		prev_postings = NULL;
+	} else if (prc == VZ_ECORRUPT) {
+		/* a postings.delta (or its postings.bin) that does not open is not trusted: the
+		 * snapshot is written whole */
+		char dp[VZ_PATH_MAX];
+		if (!vz_path_fmt(dp, sizeof dp, "%s/postings.delta", dir) && access(dp, F_OK) == 0) extensible = false;
 	}
 	bool dirty = st->rebuilt || st->changed || st->added || st->removed || !have_meta || old.config_hash != wc->config_hash;
 	if (dirty) {

@@ -365,6 +365,22 @@ json_text_answers() {
 		[ ! -e "$D/$file" ]
 		[ "$(json_text_answers)" = "$(VZ_DATA_DIR="$BATS_TEST_TMPDIR/full" json_text_answers)" ] || fail "after damage to $file: --text answers differ"
 	done
+	# a damaged header of postings.delta: named, not trusted either
+	rm -rf "$VZ_DATA_DIR" && cp -a "$BATS_TEST_TMPDIR/good" "$VZ_DATA_DIR"
+	printf 'Z' | dd of="$D/postings.delta" bs=1 seek=20 conv=notrunc 2>/dev/null
+	run "$VZ" verify p/docs
+	assert_failure 1
+	assert_output --partial "postings.delta: "
+	run "$VZ" query p/docs --text "fresh words"
+	assert_failure 65
+	cp "$BATS_TEST_TMPDIR/again" p/f0002.md
+	run "$VZ" build --json
+	assert_output --partial '"index":"built"'
+	run "$VZ" verify p/docs
+	assert_success
+	[ ! -e "$D/postings.delta" ]
+	[ "$(json_text_answers)" = "$(VZ_DATA_DIR="$BATS_TEST_TMPDIR/full" json_text_answers)" ]
+	cp "$BATS_TEST_TMPDIR/f0002" p/f0002.md
 	# a listed segment that is missing
 	rm -rf "$VZ_DATA_DIR" && cp -a "$BATS_TEST_TMPDIR/good" "$VZ_DATA_DIR"
 	rm "$D/seg-2.vec"
