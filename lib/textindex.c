@@ -1,7 +1,8 @@
 /* textindex.c: the index behind `query --text` (vz-query(1), vz-format(5)): the tokenizer and the
  * inverted index file postings.bin (written by workspace builds): building, writing, opening and
  * verifying it. Its BM25F ranking over three fields of each file (path and name, title, body),
- * per file with its best chunk or per chunk, is textsearch.c's.
+ * per file with its best chunk or per chunk, is textsearch.c's; postings.delta, which an
+ * incremental build writes beside it, and the view of the two merged, postings_delta.c's.
  *
  * postings.bin: vz_file_header (magic VZPOST01, version 1, generation = the snapshot's, aux =
  * the workspace collection's configuration hash),

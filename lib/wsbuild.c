@@ -8,7 +8,9 @@
  * new base whose graph is the old one extended (every row keeps its number); when the dead rows
  * would pass a fifth of the rows, it writes the full snapshot in file order (no segments).
  * While the rows keep their numbers, cache.bin stays as it is too: the records that differ
- * from it go into cache.delta (ws_cache.c's delta_save), which loads apply over it.
+ * from it go into cache.delta (ws_cache.c's delta_save), which loads apply over it, and
+ * postings.bin stays too: the postings of the changed and added files go into postings.delta
+ * (postings_delta.c), which queries merge with it; the folding build writes it whole again.
  * Keeping each chunk's text is what lets an incremental build re-read and re-embed only the
  * files that changed, and yet answer as a full build: an extended snapshot keeps the vectors of
  * the rows it keeps where they are, a snapshot written whole embeds the kept texts again (a
