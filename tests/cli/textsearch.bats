@@ -100,13 +100,27 @@ rate_at_least() {
 
 @test "snippets never carry raw control characters" {
 	printf '# Esc\nbold\033[1mterminal\033[0m and b\bbell\007 and carriage\rreturn quokka\n' > p/ctl.md
+	# DEL, C1 controls as UTF-8 (CSI U+009B, U+0085), bytes that are not UTF-8
+	printf 'del\177ete csi\302\233[2J nel\302\205 bad \377\376 and \300\257 wombat terminal\n' > p/c1.md
+	printf 'a nul\000byte makes this file binary: wombat\n' > p/nul.md
 	"$VZ" build -q
+	c1=$'\302'[$'\200'-$'\237']
 	for args in "" "--chunks" "--json"; do
 		run "$VZ" query p/docs --text "quokka terminal" $args
 		assert_success
 		[[ "$output" != *[$'\001'-$'\010'$'\013'-$'\037'$'\177']* ]] || fail "control characters in ($args): $(printf '%q' "$output")"
+		[[ "$output" != *$c1* ]] || fail "C1 control characters in ($args): $(printf '%q' "$output")"
 		assert_output --partial "quokka"
+		assert_output --partial "wombat"
+		refute_output --partial "nul.md"
 	done
+	# the text form escapes them as octal, JSON as \u00XX; bytes that are not UTF-8 are U+FFFD
+	run "$VZ" query p/docs --text "del wombat"
+	assert_output --regexp $'^[0-9.]+\tc1.md:1\tdel\\\\177ete csi\\\\302\\\\233\\[2J nel\\\\302\\\\205 bad \xef\xbf\xbd\xef\xbf\xbd and \xef\xbf\xbd\xef\xbf\xbd wombat terminal$'
+	run "$VZ" query p/docs --text "wombat" --json
+	assert_output --partial '"text":"del\u007fete csi\u009b[2J nel\u0085 bad '$'\xef\xbf\xbd\xef\xbf\xbd'' and '
+	run "$VZ" verify p/docs
+	assert_success
 	# a dynamic text collection prints its snippets the same way
 	"$VZ" create notes --embedding bm25 --dim 64 -q
 	"$VZ" insert notes --text $'a bell\007 rings\033[2J for the quokka' --id n1 -q
