@@ -20,11 +20,11 @@ setup() {
 	hits=${output##*(}; hits=${hits%%/*}; total=${output##*/}; total=${total%%)*}
 	[ "$total" -ge 40 ] || fail "only $total questions have their page here"
 	[ $((hits * 100)) -ge $((total * 85)) ] || fail "$output"
-	# 20 questions written before any ranking was looked at: measured 0.75 (FTS5 bm25() 0.65)
+	# 49 questions written before any ranking was looked at: measured 0.86 (FTS5 bm25() 0.71)
 	run python3 "$ROOT/tests/cli/lib/text-eval.py" p "$ROOT/tests/fixtures/textsearch/man-questions-heldout.tsv" --vz "$VZ" p/docs
 	assert_success
 	echo "held out: $output" >&3
-	rate_at_least 60
+	rate_at_least 76
 }
 
 # "vz top-3 hit rate R (HITS/N)" of text-eval.py's line for system $1 in $output: HITS and N
