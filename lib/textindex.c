@@ -65,11 +65,17 @@ static void emit(const char *s, size_t n, size_t offset, token_fn fn, void *ctx)
 	for (size_t i = 0; i < n; i++) t[i] = upper((unsigned char)s[i]) ? (char)(s[i] - 'A' + 'a') : s[i];
 	if (stopword(t, n)) return;
 	fn(ctx, t, n, offset);
+	/* and its stem, so that "threads" meets "thread" and "sorting" "sort", while the word as
+	 * written still counts twice: top-3 hit rates (man pages, 49 held-out man questions, C
+	 * headers) 0.90 0.88 0.73 without stems, 0.84 0.88 0.81 with stems alone, 0.86 0.86 0.81
+	 * with both forms, 0.84 0.86 0.79 with Snowball's English stemmer alone (libstemmer) */
+	size_t m = vz_terms_stem(t, n);
+	if (m < n) fn(ctx, t, m, offset);
 }
 
 /* Words are runs of ASCII letters and digits or non-ASCII bytes, so snake_case, paths and
  * dotted names split at their punctuation; camelCase and HTTPServer split at the case change,
- * and the whole word is a term as well. */
+ * and the whole word is a term as well; each word is also indexed by its stem. */
 void vz_ti_tokens(const char *s, size_t len, token_fn fn, void *ctx)
 {
 	size_t i = 0;
@@ -92,7 +98,7 @@ void vz_ti_tokens(const char *s, size_t len, token_fn fn, void *ctx)
 }
 
 /* ---- the title field of a file: its first bytes up to LEAD past its title line (a man page's
- * NAME line, the first Markdown heading, or the first line), so that the lead of the text
+ * NAME line, the first Markdown heading, or the first line past a licence notice), so that the lead of the text
  * that describes the file counts with its title (0.84 -> 0.90 on the man-page corpus) ---- */
 
 static bool line_is(const char *l, size_t n, const char *word)
@@ -109,19 +115,54 @@ static bool blank(const char *l, size_t n)
 	return true;
 }
 
+static bool notice(const char *l, size_t n)
+{
+	return memmem(l, n, "Copyright", 9) || memmem(l, n, "copyright", 9) || memmem(l, n, "COPYRIGHT", 9) ||
+	       memmem(l, n, "License", 7) || memmem(l, n, "SPDX-", 5);
+}
+
+/* Where the text of t starts past a leading licence or copyright notice (a comment whose first
+ * line says so: C's block comment or a run of // or # lines), so that a source file's title
+ * is what follows it, not the same notice as in every other file (the C headers' top-3 hit
+ * rate, words and stems indexed, 0.73 -> 0.81); 0 when t has none. */
+static size_t past_notice(const char *t, size_t len)
+{
+	size_t a = 0;
+	while (a < len && (t[a] == ' ' || t[a] == '\t' || t[a] == '\n' || t[a] == '\r')) a++;
+	const char *nl = memchr(t + a, '\n', len - a);
+	if (!notice(t + a, (nl ? (size_t)(nl - t) : len) - a)) return 0;
+	if (len - a >= 2 && t[a] == '/' && t[a + 1] == '*') {
+		const char *end = memmem(t + a + 2, len - a - 2, "*/", 2);
+		return end ? (size_t)(end - t) + 2 : 0;
+	}
+	bool slashes = len - a >= 2 && t[a] == '/' && t[a + 1] == '/';
+	if (!slashes && t[a] != '#') return 0;
+	size_t i = a;
+	while (i < len) {
+		size_t b = i;
+		while (b < len && (t[b] == ' ' || t[b] == '\t')) b++;
+		if (slashes ? !(len - b >= 2 && t[b] == '/' && t[b + 1] == '/') : !(b < len && t[b] == '#')) break;
+		nl = memchr(t + b, '\n', len - b);
+		i = nl ? (size_t)(nl - t) + 1 : len;
+	}
+	return i;
+}
+
 static void title_line(const char *t, size_t len, size_t *start)
 {
 	size_t first = len, lines = 0;
 	bool after_name = false;
-	for (size_t i = 0; i < len && lines < 60; lines++) {
+	for (size_t i = past_notice(t, len); i < len && lines < 60; lines++) {
 		const char *nl = memchr(t + i, '\n', len - i);
 		size_t e = nl ? (size_t)(nl - t) : len, ln = e - i;
 		const char *l = t + i;
 		if (!blank(l, ln)) {
 			size_t a = 0;
 			while (a < ln && (l[a] == ' ' || l[a] == '\t')) a++;
-			if (after_name || (l[a] == '#' && lines < 40) || line_is(l, ln, "NAME") || line_is(l, ln, ".SH NAME")) {
-				if (after_name || l[a] == '#') {
+			/* a Markdown heading: #s then a blank (#include, #define and #! are not) */
+			bool heading = l[a] == '#' && a + 1 < ln && (l[a + 1] == '#' || l[a + 1] == ' ' || l[a + 1] == '\t');
+			if (after_name || (heading && lines < 40) || line_is(l, ln, "NAME") || line_is(l, ln, ".SH NAME")) {
+				if (after_name || heading) {
 					while (a < ln && (l[a] == '#' || l[a] == ' ')) a++;
 					*start = i + a;
 					return;
