@@ -948,13 +948,10 @@ static int fold_segments(struct vz_collection *c, const uint64_t *dead, size_t n
 int vz_collection_extend_snapshot(const char *dir, const uint64_t *dead, size_t n_dead, const vz_row *add, size_t n_add,
 				  int threads, const char *extra_json, uint64_t *first_new)
 {
-	struct vz_collection *c = calloc(1, sizeof *c);
-	if (!c) return vz_fail(VZ_ENOMEM, "out of memory");
-	c->lock.fd = -1;
-	c->rerank_fd = -1;
-	c->flags = VZ_OPEN_WRITE;
-	int rc = vz_path_fmt(c->dir, sizeof c->dir, "%s", dir);
-	if (!rc) rc = vz_coll_load(c, VZ_WAL_SCAN_STOP, false);
+	struct vz_collection *c;
+	int rc = vz_coll_new(dir, VZ_OPEN_WRITE, &c);
+	if (rc) return rc;
+	rc = vz_coll_load(c, VZ_WAL_SCAN_STOP, false);
 	if (!rc && (!c->meta.workspace || !c->has_vec || !c->has_index || c->meta.cfg.quantization == VZ_QUANT_SQ8))
 		rc = vz_fail(VZ_EINVAL, "%s: no graph of plain vectors to extend", dir);
 	/* damage must not stay behind a segment unseen: the rows and graphs kept are checked whole

@@ -272,13 +272,10 @@ int vz_collection_recover(const char *dir, enum vz_recover_mode mode, bool dry_r
 			  vz_recover_report *rep)
 {
 	memset(rep, 0, sizeof *rep);
-	struct vz_collection *c = calloc(1, sizeof *c);
-	if (!c) return vz_fail(VZ_ENOMEM, "out of memory");
-	c->lock.fd = -1;
-	c->rerank_fd = -1;
-	c->flags = dry_run ? VZ_OPEN_READ : VZ_OPEN_WRITE;
+	struct vz_collection *c;
+	int rc = vz_coll_new(dir, dry_run ? VZ_OPEN_READ : VZ_OPEN_WRITE, &c);
+	if (rc) return rc;
 	vz_lock ck = VZ_LOCK_INIT;
-	int rc = vz_path_fmt(c->dir, sizeof c->dir, "%s", dir);
 	/* the checkpoint lock before the collection's (the order every checkpoint takes them in):
 	 * recover writes a checkpoint, and a detached one must not switch in under it */
 	if (!rc && !dry_run) rc = vz_coll_check_dir(dir);
@@ -386,14 +383,11 @@ static int recover_locked(struct vz_collection *c, const char *dir, enum vz_reco
 			}
 			vz_cleanup_temps(dir, NULL);
 			memset(rep, 0, sizeof *rep);
-			if (!(c = calloc(1, sizeof *c))) {
+			if ((rc = vz_coll_new(dir, VZ_OPEN_WRITE, &c))) {
 				close(b.keep);
-				return vz_fail(VZ_ENOMEM, "out of memory");
+				return rc;
 			}
 			c->lock = (vz_lock){ .fd = b.keep, .mode = VZ_LOCK_EXCLUSIVE };
-			c->rerank_fd = -1;
-			c->flags = VZ_OPEN_WRITE;
-			snprintf(c->dir, sizeof c->dir, "%s", dir);
 			if (!b.rc) return recover_checked(c, dir, mode, dry_run, threads, lock_timeout_ms, rep, &b.f, b.problems, NULL);
 		} else {
 			close(b.keep);
@@ -422,9 +416,7 @@ static int recover_checked(struct vz_collection *c, const char *dir, enum vz_rec
 		vz_collection_close(c);
 		rc = rebuild_from_sources(dir, threads, lock_timeout_ms, rep);
 		if (rc != VZ_ENOENT) return rc;
-		if (!(c = calloc(1, sizeof *c))) return vz_fail(VZ_ENOMEM, "out of memory");
-		c->lock.fd = -1;
-		c->rerank_fd = -1;
+		if ((rc = vz_coll_new(dir, 0, &c))) return rc;
 	}
 	if (workspace && problems) {
 		rep->restore_needed = true;

@@ -520,8 +520,9 @@ int vz_coll_finish_drop(struct vz_collection *c)
 	return rc;
 }
 
-int vz_coll_open_in(const char *dir, unsigned flags, int timeout, enum vz_wal_scan_mode scan, bool index_optional,
-		   vz_collection **out)
+/* An empty handle of the collection at dir, opened with flags: nothing loaded, no lock held and
+ * no file open (vz_collection_close frees it as it is). Every opener starts from this one. */
+int vz_coll_new(const char *dir, unsigned flags, struct vz_collection **out)
 {
 	*out = NULL;
 	struct vz_collection *c = calloc(1, sizeof *c);
@@ -530,7 +531,22 @@ int vz_coll_open_in(const char *dir, unsigned flags, int timeout, enum vz_wal_sc
 	c->rerank_fd = -1;
 	c->flags = flags;
 	int rc = vz_path_fmt(c->dir, sizeof c->dir, "%s", dir);
-	if (!rc) rc = vz_collection_lock(dir, (flags & VZ_OPEN_WRITE) ? VZ_LOCK_EXCLUSIVE : VZ_LOCK_SHARED, timeout, &c->lock);
+	if (rc) {
+		free(c);
+		return rc;
+	}
+	*out = c;
+	return VZ_OK;
+}
+
+int vz_coll_open_in(const char *dir, unsigned flags, int timeout, enum vz_wal_scan_mode scan, bool index_optional,
+		   vz_collection **out)
+{
+	*out = NULL;
+	struct vz_collection *c;
+	int rc = vz_coll_new(dir, flags, &c);
+	if (rc) return rc;
+	rc = vz_collection_lock(dir, (flags & VZ_OPEN_WRITE) ? VZ_LOCK_EXCLUSIVE : VZ_LOCK_SHARED, timeout, &c->lock);
 	if (!rc) rc = vz_coll_load(c, scan, index_optional);
 	if (!rc && c->wal_corrupt && !(flags & (VZ_OPEN_WRITE | VZ_OPEN_DAMAGED_OK)))
 		rc = vz_fail(VZ_ECORRUPT, "%s/%s", dir, c->warning);

@@ -90,6 +90,7 @@ int vz_coll_delta_put(struct vz_collection *c, const char *id, size_t len, const
 		      size_t payload_len, bool has_payload);
 int vz_coll_cmp_u32(const void *a, const void *b);
 int vz_coll_build_superseded(struct vz_collection *c);
+int vz_coll_new(const char *dir, unsigned flags, struct vz_collection **out);
 int vz_coll_load(struct vz_collection *c, enum vz_wal_scan_mode scan, bool index_optional);
 int vz_coll_finish_drop(struct vz_collection *c);
 int vz_coll_open_in(const char *dir, unsigned flags, int timeout, enum vz_wal_scan_mode scan, bool index_optional,
