@@ -320,6 +320,8 @@ if has workspace; then
 		s=$(calc "($t1 - $t0) / 1000")
 		say "vz build, $th thread(s): $mb MB in $s s = $(calc "$mb / $s" 1) MB/s"
 	done
+	# the graph, which the build leaves to a detached checkpoint: an incremental build extends it
+	(cd "$W" && "$VZ" checkpoint b/t --wait -q)
 	f=$(find "$W/text" -name "*.txt" -print -quit)
 	echo "one more line about lighthouses" >>"$f"
 	(cd "$W" && "$VZ" build -v) | tee -a "$RESULTS"
