@@ -451,7 +451,7 @@ int vz_collection_stats_get(vz_collection *c, vz_collection_stats *st)
 	st->checkpoint_time = c->meta.checkpoint_time;
 	st->segments = c->meta.nsegments;
 	st->graph_deferred = c->meta.rows > 0 && !c->meta.index.present;
-	const char *files[] = { "metadata.json", "vectors.bin", "index.hnsw", "wal.log", "cache.bin", "cache.delta", "postings.bin" };
+	const char *files[] = { "metadata.json", "vectors.bin", "index.hnsw", "wal.log", "cache.bin", "cache.delta", "postings.bin", "postings.delta" };
 	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) st->bytes += file_size(c->dir, files[i]);
 	st->workspace = c->meta.workspace;
 	st->wal_damaged = c->wal_corrupt;

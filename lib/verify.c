@@ -1,4 +1,6 @@
 /* verify.c: full integrity checks of a collection, and recovery. */
+#include "postings_delta.h"
+#include "ws_cache.h"
 #include "ws_internal.h"
 
 #include <pthread.h>
@@ -428,12 +430,66 @@ static void check_wal(struct checker *k, const char *dir, const vz_meta *m, bool
 	vz_wal_free(&w);
 }
 
-/* postings.bin of a workspace collection (absent when it was built before it existed). */
+/* The header of a file of a workspace collection that amends another (cache.delta,
+ * postings.delta): its magic, its size, and (*gen) its generation; false after a problem. */
+static bool check_delta_header(struct checker *k, const char *dir, const char *path, const char *name, const char *magic, uint32_t version,
+			       vz_file_header *h)
+{
+	vz_map map;
+	int rc = vz_map_file(path, &map);
+	if (!rc && (rc = vz_header_decode(map.data, map.size, magic, version, h))) vz_unmap(&map);
+	if (rc) {
+		problem(k, name, -1, "%s", without_name(short_detail(vz_last_error(), dir), name));
+		return false;
+	}
+	size_t size = map.size;
+	vz_unmap(&map);
+	if (h->body_length != size - VZ_HEADER_SIZE) {
+		problem(k, name, 24, "body length %llu, file has %zu", (unsigned long long)h->body_length, size - VZ_HEADER_SIZE);
+		return false;
+	}
+	return true;
+}
+
+/* postings.delta, when one of the snapshot's generation amends postings.bin (lib/postings_delta.c):
+ * its header (quick) or every byte, and that the two fit; *base_gen the generation of the
+ * postings.bin it amends. False when there is none (a leftover of another generation is not
+ * looked at, as readers do not). */
+static bool check_postings_delta(struct checker *k, const char *dir, const vz_meta *m, bool quick, uint64_t *base_gen)
+{
+	char path[VZ_PATH_MAX];
+	vz_file_header h;
+	if (vz_settle_data_file(dir, "postings.delta", VZ_MAGIC_PDELTA, m->generation, false, path, sizeof path) || access(path, F_OK)) return false;
+	if (!check_delta_header(k, dir, path, "postings.delta", VZ_MAGIC_PDELTA, PDELTA_VERSION, &h)) {
+		*base_gen = UINT64_MAX;
+		return true;
+	}
+	if (h.generation != m->generation) return false;
+	*base_gen = h.aux2;
+	uint64_t gen;
+	if (!quick && vz_ti_delta_check(path, &gen, base_gen)) {
+		problem(k, "postings.delta", -1, "%s", without_name(short_detail(vz_last_error(), dir), "postings.delta"));
+		*base_gen = UINT64_MAX;
+		return true;
+	}
+	vz_text_index *x;
+	int rc = vz_text_index_open_dir(dir, m->generation, &x);
+	if (rc && rc != VZ_ENOENT) problem(k, "postings.delta", -1, "%s", without_name(short_detail(vz_last_error(), dir), "postings.delta"));
+	vz_text_index_close(x);
+	return true;
+}
+
+/* postings.bin of a workspace collection (absent when it was built before it existed), and the
+ * postings.delta that amends it. */
 static void check_postings(struct checker *k, const char *dir, const vz_meta *m, bool quick)
 {
 	char path[VZ_PATH_MAX];
-	uint64_t gen;
+	uint64_t gen, want = m->generation;
+	vz_file_header h;
 	if (vz_settle_data_file(dir, "postings.bin", VZ_MAGIC_POSTINGS, m->generation, false, path, sizeof path) || access(path, F_OK)) return;
+	if ((vz_header_read(path, VZ_MAGIC_POSTINGS, 1, &h) || h.generation != m->generation) && check_postings_delta(k, dir, m, quick, &want)) {
+		if (want == UINT64_MAX || vz_settle_data_file(dir, "postings.bin", VZ_MAGIC_POSTINGS, want, false, path, sizeof path)) return;
+	}
 	vz_text_index *x;
 	int rc = quick ? vz_text_index_open(path, &x) : vz_text_index_check(path, &gen);
 	if (rc) {
@@ -445,7 +501,7 @@ static void check_postings(struct checker *k, const char *dir, const vz_meta *m,
 		gen = vz_text_index_generation(x);
 		vz_text_index_close(x);
 	}
-	if (gen != m->generation) problem(k, "postings.bin", 16, "generation %llu, metadata.json says %llu", (unsigned long long)gen, (unsigned long long)m->generation);
+	if (gen != want) problem(k, "postings.bin", 16, "generation %llu, %s says %llu", (unsigned long long)gen, want == m->generation ? "metadata.json" : "postings.delta", (unsigned long long)want);
 }
 
 /* terms.bin (dynamic collections with an embedding): every byte (checksum), the table's
@@ -524,6 +580,26 @@ static void check_cache(struct checker *k, const char *dir, const vz_meta *m)
 		problem(k, "cache.bin", -1, "names rows up to %llu, metadata.json says %llu rows", (unsigned long long)rows_end, (unsigned long long)rows);
 }
 
+/* verify --quick: the headers of cache.bin and of the cache.delta that amends it (magic, size,
+ * generation). */
+static void check_cache_quick(struct checker *k, const char *dir, const vz_meta *m)
+{
+	char path[VZ_PATH_MAX];
+	vz_file_header h, d;
+	snprintf(path, sizeof path, "%s/cache.bin", dir);
+	if (access(path, F_OK)) { problem(k, "cache.bin", -1, "missing (vz build --force makes it again)"); return; }
+	if (!check_delta_header(k, dir, path, "cache.bin", VZ_MAGIC_CACHE, CACHE_VERSION, &h)) return;
+	const char *name = "cache.bin";
+	snprintf(path, sizeof path, "%s/cache.delta", dir);
+	if (!access(path, F_OK)) {
+		if (!check_delta_header(k, dir, path, "cache.delta", DELTA_MAGIC, DELTA_VERSION, &d)) return;
+		if (d.aux2 == h.generation) h = d, name = "cache.delta"; /* else left over from a crash: not read */
+	}
+	if (h.generation != m->generation)
+		problem(k, name, 16, "generation %llu, metadata.json says %llu (%s)", (unsigned long long)h.generation, (unsigned long long)m->generation,
+			h.generation < m->generation ? "an older copy?" : "a newer copy?");
+}
+
 /* When every other file disagrees with metadata.json in the same way, it is metadata.json that
  * is the odd one out: say so. */
 static void blame_metadata(struct checker *k, const vz_meta *m)
@@ -583,6 +659,7 @@ int vz_verify_locked(const char *dir, bool quick, vz_verify_cb cb, void *ctx, in
 	/* cache.bin holds the df table that embeds query texts: a snapshot without an embedding
 	 * (written by the library alone) has none */
 	if (m.workspace && !quick && m.cfg.embedding[0]) check_cache(&k, dir, &m);
+	else if (m.workspace && m.cfg.embedding[0]) check_cache_quick(&k, dir, &m);
 	vz_progress("verifying", 5, 5);
 	blame_metadata(&k, &m);
 	vz_meta_free(&m);
