@@ -150,12 +150,13 @@ static bool check_identity(struct checker *k, const vz_meta *m, const char *name
 	return rc == VZ_OK;
 }
 
-/* vectors.bin's rows are checked in this many parts, taken by whichever thread is free, so that
- * the two threads finish together: the body's hash (one pass, one thread) is the longest job,
- * the index and the parts of the rows fill the other thread and then both. Each part twice: the
- * prints of its ids (vz_vectors_id_prints, in row order), then, once every part's prints are
- * written, its rows checked against the id map with them. */
-enum { ROW_PARTS = 8, JOBS = 2 + 2 * ROW_PARTS };
+/* vectors.bin's rows are checked in parts, taken by whichever thread is free, so that the two
+ * threads finish together: the body's hash (one pass, one thread) is the longest job, the index
+ * and the parts of the rows fill the other thread and then both. The rows in ROW_PARTS parts
+ * (vz_vectors_scan_rows: each row's entry, state and print, in row order), then, once every
+ * part's are written, the id map in WALK_PARTS parts (vz_vectors_walk_id_map, in slot order);
+ * the last of those reports the rows (vz_vectors_report_rows) and counts the map's entries. */
+enum { ROW_PARTS = 8, WALK_PARTS = 4, JOBS = 2 + ROW_PARTS + WALK_PARTS };
 
 /* vectors.bin and index.hnsw, open for their full checks (vz_verify_locked runs them on both
  * cores: see deep_checks), and what those find. */
@@ -164,17 +165,17 @@ struct deep {
 	vz_vectors v;
 	vz_map imap;
 	vz_hnsw_index idx;
-	struct found_list body, rows[ROW_PARTS], id_map, index;
+	struct found_list body, rows[ROW_PARTS], walk[WALK_PARTS], id_map, index;
 	uint64_t live[ROW_PARTS], tombstones[ROW_PARTS]; /* found in each part of the rows */
+	uint64_t used[WALK_PARTS];       /* id map entries found in each part of the map */
 	uint64_t want_tombstones;        /* metadata.json's count */
-	bool whole;                      /* no part of the rows stopped early (after 20 problems) */
 	int next;                        /* the next of the jobs to take */
-	int rows_left;                   /* parts of the rows not done: the last checks the id map */
+	int walks_left;                  /* parts of the map not done: the last reports the rows */
 	int vectors_users;               /* jobs not done with vectors.bin: the last unmaps it */
-	uint32_t *prints;                /* vz_vectors_id_prints of every row (NULL: out of memory) */
-	int prints_left;                 /* parts whose prints are not written yet */
-	pthread_mutex_t lock;            /* guards prints_left */
-	pthread_cond_t printed;          /* prints_left fell to 0 */
+	uint32_t *rowword;               /* every row's word (vz_vectors_scan_rows; NULL: out of memory) */
+	int scans_left;                  /* parts whose row words are not written yet */
+	pthread_mutex_t lock;            /* guards scans_left */
+	pthread_cond_t scanned;          /* scans_left fell to 0 */
 };
 
 /* The quick check's count: the flags byte of each row entry alone (the full check looks at
@@ -299,10 +300,10 @@ static void check_segments(struct checker *k, const char *dir, const vz_meta *m,
 
 /* Takes the jobs of deep_checks one at a time until none is left, the longest first:
  * vectors.bin's body (its checksum and every float finite, in one pass over the bytes),
- * index.hnsw (checksum and graph), the prints of each part of vectors.bin's rows, then each
- * part's rows (ids and payloads in the heap, found through the id map; live rows and tombstones
- * counted). A thread that takes a part's rows before the last prints are written waits for them:
- * the other thread is writing them, never waiting itself. */
+ * index.hnsw (checksum and graph), each part of vectors.bin's rows (entries, ids hashed, live
+ * rows and tombstones counted), then each part of its id map. A thread that takes a part of the
+ * map before the last part of the rows is written waits for it: the other thread is writing it,
+ * never waiting itself. */
 static void *deep_jobs(void *arg)
 {
 	struct deep *d = arg;
@@ -313,29 +314,32 @@ static void *deep_jobs(void *arg)
 			continue;
 		}
 		if (!d->vectors_open) continue;
+		bool mem = d->rowword != NULL;
 		if (job == 0) vz_vectors_verify_body(&d->v, found_cb, &d->body);
 		if (job >= 2 && job < 2 + ROW_PARTS) {
 			int part = job - 2;
-			if (d->prints) vz_vectors_id_prints(&d->v, d->v.rows * (uint64_t)part / ROW_PARTS, d->v.rows * (uint64_t)(part + 1) / ROW_PARTS, d->prints);
+			uint64_t from = d->v.rows * (uint64_t)part / ROW_PARTS, to = d->v.rows * (uint64_t)(part + 1) / ROW_PARTS;
+			if (mem) vz_vectors_scan_rows(&d->v, from, to, d->rowword, &d->live[part], &d->tombstones[part]);
 			pthread_mutex_lock(&d->lock);
-			if (--d->prints_left == 0) pthread_cond_broadcast(&d->printed);
+			if (--d->scans_left == 0) pthread_cond_broadcast(&d->scanned);
 			pthread_mutex_unlock(&d->lock);
 		}
 		if (job >= 2 + ROW_PARTS) {
 			int part = job - 2 - ROW_PARTS;
-			uint64_t from = d->v.rows * (uint64_t)part / ROW_PARTS, to = d->v.rows * (uint64_t)(part + 1) / ROW_PARTS;
 			pthread_mutex_lock(&d->lock);
-			while (d->prints_left > 0) pthread_cond_wait(&d->printed, &d->lock);
+			while (d->scans_left > 0) pthread_cond_wait(&d->scanned, &d->lock);
 			pthread_mutex_unlock(&d->lock);
-			vz_vectors_verify_row_range(&d->v, from, to, d->prints, &d->live[part], &d->tombstones[part], found_cb, &d->rows[part]);
-			if (__atomic_sub_fetch(&d->rows_left, 1, __ATOMIC_ACQ_REL) == 0) {
-				uint64_t live = 0;
-				d->whole = true;
-				for (int p = 0; p < ROW_PARTS; p++) {
-					d->whole = d->whole && d->rows[p].n <= 20;
+			if (mem) vz_vectors_walk_id_map(&d->v, part, WALK_PARTS, d->rowword, &d->used[part], found_cb, &d->walk[part]);
+			if (__atomic_sub_fetch(&d->walks_left, 1, __ATOMIC_ACQ_REL) == 0) {
+				uint64_t live = 0, used = 0;
+				for (int p = 0; p < ROW_PARTS && mem; p++) {
+					uint64_t from = d->v.rows * (uint64_t)p / ROW_PARTS, to = d->v.rows * (uint64_t)(p + 1) / ROW_PARTS;
+					vz_vectors_report_rows(&d->v, from, to, d->rowword, found_cb, &d->rows[p]);
 					live += d->live[p];
 				}
-				if (d->whole) vz_vectors_verify_id_map(&d->v, live, found_cb, &d->id_map);
+				for (int p = 0; p < WALK_PARTS; p++) used += d->used[p];
+				if (mem) vz_vectors_id_map_count(&d->v, used, live, found_cb, &d->id_map);
+				else found_cb(&d->id_map, "vectors.bin", -1, "out of memory: the rows and the id map were not checked");
 			}
 		}
 		if (__atomic_sub_fetch(&d->vectors_users, 1, __ATOMIC_ACQ_REL) == 0) vz_vectors_close(&d->v);
@@ -349,26 +353,28 @@ static void *deep_jobs(void *arg)
 static void deep_checks(struct checker *k, struct deep *d, struct found_list *pending)
 {
 	pthread_t t;
-	d->rows_left = ROW_PARTS;
-	d->vectors_users = 1 + 2 * ROW_PARTS;
-	d->prints_left = ROW_PARTS;
-	d->prints = d->vectors_open ? malloc(sizeof *d->prints * (d->v.rows ? d->v.rows : 1)) : NULL;
+	d->walks_left = WALK_PARTS;
+	d->vectors_users = 1 + ROW_PARTS + WALK_PARTS;
+	d->scans_left = ROW_PARTS;
+	size_t rows = d->vectors_open && d->v.rows ? (size_t)d->v.rows : 1;
+	d->rowword = d->vectors_open ? malloc(sizeof *d->rowword * rows) : NULL;
 	pthread_mutex_init(&d->lock, NULL);
-	pthread_cond_init(&d->printed, NULL);
+	pthread_cond_init(&d->scanned, NULL);
 	bool threaded = (d->vectors_open || d->index_open) && pthread_create(&t, NULL, deep_jobs, d) == 0;
 	deep_jobs(d);
 	if (threaded) pthread_join(t, NULL);
-	free(d->prints);
-	d->prints = NULL;
+	bool mem = d->rowword != NULL;
+	free(d->rowword);
+	d->rowword = NULL;
 	pthread_mutex_destroy(&d->lock);
-	pthread_cond_destroy(&d->printed);
+	pthread_cond_destroy(&d->scanned);
 	found_flush(k, &d->body, "vectors.bin");
 	uint64_t tomb = 0;
 	for (int p = 0; p < ROW_PARTS; p++) tomb += d->tombstones[p];
-	/* a part that stopped after 20 problems counted only some of its rows */
-	if (d->vectors_open && d->whole && tomb != d->want_tombstones)
+	if (d->vectors_open && mem && tomb != d->want_tombstones)
 		problem(k, "vectors.bin", -1, "%llu tombstones, metadata.json says %llu", (unsigned long long)tomb, (unsigned long long)d->want_tombstones);
 	for (int p = 0; p < ROW_PARTS; p++) found_flush(k, &d->rows[p], "vectors.bin");
+	for (int p = 0; p < WALK_PARTS; p++) found_flush(k, &d->walk[p], "vectors.bin");
 	found_flush(k, &d->id_map, "vectors.bin");
 	found_flush(k, pending, "index.hnsw");
 	found_flush(k, &d->index, "index.hnsw");
