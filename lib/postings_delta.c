@@ -350,3 +350,27 @@ int vz_ti_delta_check_bytes(const unsigned char *data, size_t len)
 	vz_text_index x = { 0 };
 	return check(&x, data, len);
 }
+
+/* The text index of the collection at dir, of generation: its postings.bin, or postings.bin
+ * amended by a postings.delta of that generation (the merged view above). Here rather than in
+ * textindex.c, which knows nothing of deltas. */
+int vz_text_index_open_dir(const char *dir, uint64_t generation, vz_text_index **out)
+{
+	*out = NULL;
+	char path[VZ_PATH_MAX];
+	int rc = vz_settle_data_file(dir, "postings.bin", VZ_MAGIC_POSTINGS, generation, false, path, sizeof path);
+	vz_file_header h;
+	/* postings.bin of an older generation and a postings.delta of this one: merged */
+	if (!rc && (vz_header_read(path, VZ_MAGIC_POSTINGS, POSTINGS_VERSION, &h) || h.generation != generation) &&
+	    (rc = vz_ti_open_delta(dir, generation, out)) != VZ_ENOENT)
+		return rc;
+	if (rc == VZ_ENOENT) rc = VZ_OK;
+	if (!rc) rc = vz_text_index_open(path, out);
+	if (!rc && (*out)->generation != generation) {
+		rc = vz_fail(VZ_ECORRUPT, "%s: generation %llu, the collection's is %llu (run vz build)", path,
+			     (unsigned long long)(*out)->generation, (unsigned long long)generation);
+		vz_text_index_close(*out);
+		*out = NULL;
+	}
+	return rc;
+}

@@ -28,7 +28,6 @@
  * so that a damaged file gives wrong answers at worst; verify checks the body checksum and
  * every record. */
 #include "textindex_internal.h"
-#include "postings_delta.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -715,27 +714,6 @@ int vz_text_index_open(const char *path, vz_text_index **out)
 	}
 	*out = x;
 	return VZ_OK;
-}
-
-int vz_text_index_open_dir(const char *dir, uint64_t generation, vz_text_index **out)
-{
-	*out = NULL;
-	char path[VZ_PATH_MAX];
-	int rc = vz_settle_data_file(dir, "postings.bin", VZ_MAGIC_POSTINGS, generation, false, path, sizeof path);
-	vz_file_header h;
-	/* postings.bin of an older generation and a postings.delta of this one: merged */
-	if (!rc && (vz_header_read(path, VZ_MAGIC_POSTINGS, POSTINGS_VERSION, &h) || h.generation != generation) &&
-	    (rc = vz_ti_open_delta(dir, generation, out)) != VZ_ENOENT)
-		return rc;
-	if (rc == VZ_ENOENT) rc = VZ_OK;
-	if (!rc) rc = vz_text_index_open(path, out);
-	if (!rc && (*out)->generation != generation) {
-		rc = vz_fail(VZ_ECORRUPT, "%s: generation %llu, the collection's is %llu (run vz build)", path,
-			     (unsigned long long)(*out)->generation, (unsigned long long)generation);
-		vz_text_index_close(*out);
-		*out = NULL;
-	}
-	return rc;
 }
 
 int vz_text_index_build(vz_text_doc *docs, size_t n, const vz_text_weights *w, vz_text_index **out)
