@@ -21,13 +21,6 @@ static void check(const char *path)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (size < 4) return 0;
-	uint32_t n = vz_load_u32(data);
-	if (n > size - 4) n = (uint32_t)(size - 4);
-	char path[128];
-	snprintf(path, sizeof path, "%s/cache.bin", fuzz_dir());
-	fuzz_write(path, data + 4, n);
-	snprintf(path, sizeof path, "%s/cache.delta", fuzz_dir());
-	fuzz_write_checked(path, data + 4 + n, size - 4 - n, check);
+	fuzz_base_and_delta(data, size, "cache.bin", "cache.delta", check);
 	return 0;
 }

@@ -62,4 +62,19 @@ static inline void fuzz_write_checked(const char *path, const uint8_t *data, siz
 	check(path);
 }
 
+/* A base file and a delta over it from one input (u32 n, n bytes of the base written as base
+ * in the scratch directory, then the delta written as delta through fuzz_write_checked). */
+static inline void fuzz_base_and_delta(const uint8_t *data, size_t size, const char *base, const char *delta,
+				       void (*check)(const char *path))
+{
+	if (size < 4) return;
+	uint32_t n = vz_load_u32(data);
+	if (n > size - 4) n = (uint32_t)(size - 4);
+	char path[128];
+	snprintf(path, sizeof path, "%s/%s", fuzz_dir(), base);
+	fuzz_write(path, data + 4, n);
+	snprintf(path, sizeof path, "%s/%s", fuzz_dir(), delta);
+	fuzz_write_checked(path, data + 4 + n, size - 4 - n, check);
+}
+
 #endif
