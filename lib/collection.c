@@ -216,11 +216,22 @@ void vz_collection_read_done(struct vz_collection *c)
 	c->index.by_read = false;
 }
 
+void vz_coll_ids_read_free(struct vz_collection *c)
+{
+	while (c->ids_read) {
+		struct vz_id_copy *next = c->ids_read->next;
+		free(c->ids_read);
+		c->ids_read = next;
+	}
+	c->ids_read_bytes = 0;
+}
+
 void vz_coll_unload(struct vz_collection *c)
 {
 	delta_clear(c);
 	vz_hnsw_unpack(&c->index);
 	vz_collection_read_done(c);
+	vz_coll_ids_read_free(c);
 	if (c->has_vec) vz_vectors_close(&c->vec);
 	if (c->rerank_fd >= 0) close(c->rerank_fd);
 	c->rerank_fd = -1;

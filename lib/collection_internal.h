@@ -69,6 +69,16 @@ struct vz_collection {
 	uint64_t nrows;       /* base rows + segment rows: the row space */
 	uint64_t *dead;       /* bitmap over the row space: replaced by a newer segment (NULL without) */
 	uint64_t ndead;
+	struct vz_id_copy *ids_read; /* ids of results read with pread (coll_query.c), kept until unload */
+	size_t ids_read_bytes;
+};
+
+/* A block of ids copied for results read with pread: blocks never move (a result points into
+ * one until unload), the newest first. */
+struct vz_id_copy {
+	struct vz_id_copy *next;
+	size_t used;
+	char data[4000];
 };
 
 /* ---- collection.c ---- */
@@ -85,6 +95,8 @@ int vz_coll_check_dir(const char *dir);
 int vz_coll_checkpoint_lock(const char *dir, int timeout_ms, vz_lock *l);
 bool vz_coll_try_checkpoint_lock(const char *dir, vz_lock *l);
 void vz_coll_unload(struct vz_collection *c);
+/* Frees the ids that results read with pread point to (at unload: results live until then). */
+void vz_coll_ids_read_free(struct vz_collection *c);
 int64_t vz_coll_base_find(const struct vz_collection *c, const char *id, size_t len);
 int vz_coll_delta_put(struct vz_collection *c, const char *id, size_t len, const float *vec, const char *payload,
 		      size_t payload_len, bool has_payload);

@@ -246,7 +246,6 @@ typedef int32_t i32x8 __attribute__((vector_size(32)));
 __attribute__((target_clones("avx2", "default"))) static bool links0_run_ok(const uint32_t *links0, size_t from, size_t to,
 									    uint32_t m0, uint32_t n)
 {
-	const u32x8 lane = { 0, 1, 2, 3, 4, 5, 6, 7 };
 	i32x8 bad = { 0 };
 	uint32_t other = 0;
 	size_t row = 1 + (size_t)m0;
@@ -254,10 +253,13 @@ __attribute__((target_clones("avx2", "default"))) static bool links0_run_ok(cons
 		const uint32_t *l = links0 + i * row;
 		uint32_t cnt = l[0], self = (uint32_t)i, j = 0;
 		other |= cnt > m0;
-		for (; j + 8 <= m0; j += 8) {
+		/* the slots' numbers compared signed (one instruction, not three): a count above m0
+		 * (one that would read negative among them) is bad already */
+		i32x8 slot = { 0, 1, 2, 3, 4, 5, 6, 7 }, count = (i32x8){ 0 } + (int32_t)cnt;
+		for (; j + 8 <= m0; j += 8, slot += 8) {
 			u32x8 x;
 			memcpy(&x, l + 1 + j, sizeof x);
-			bad |= (lane + j < cnt) & ((x >= n) | (x == self));
+			bad |= (slot < count) & (i32x8)((x >= n) | (x == self));
 		}
 		for (; j < m0 && j < cnt; j++) other |= (l[1 + j] >= n) | (l[1 + j] == self);
 	}

@@ -94,7 +94,7 @@ struct graph {
 struct hnsw_reader {
 	int index_fd, vec_fd;
 	const unsigned char *index_base, *vec_base;
-	float *vbuf;                  /* dim floats: the vector last read */
+	float *vbuf;                  /* dim floats: the vector (or a float graph's codes) last read */
 	int err, err_errno;
 	const char *err_file;
 	uint64_t err_off;
@@ -122,6 +122,15 @@ static inline const float *hnsw_read_vector(const struct graph *g, uint32_t node
 	struct hnsw_reader *rd = g->rd;
 	const float *v = g->vectors + (size_t)node * g->vstride;
 	return reader_get(rd, rd->vec_fd, rd->vec_base, "vectors.bin", v, rd->vbuf, sizeof(float) * g->dim) ? rd->vbuf : NULL;
+}
+
+/* The sq8 codes of node (dim bytes of index.hnsw) into rd->vbuf; NULL when they could not be
+ * read (rd->err set). */
+static inline const uint8_t *hnsw_read_codes(const struct graph *g, uint32_t node)
+{
+	struct hnsw_reader *rd = g->rd;
+	const uint8_t *c = g->sq_codes + (size_t)node * g->dim;
+	return reader_get(rd, rd->index_fd, rd->index_base, "index.hnsw", c, rd->vbuf, g->dim) ? (const uint8_t *)rd->vbuf : NULL;
 }
 
 static inline const uint32_t *links_at(const struct graph *g, uint32_t node, uint32_t lev)
@@ -181,7 +190,8 @@ struct sq8_query { float *r; float *qs; float base; vz_sq8_kernel kernel; };
 
 static inline float sq8_dist(const struct graph *g, const struct sq8_query *sq, uint32_t node)
 {
-	const uint8_t *c = g->sq_codes + (size_t)node * g->dim;
+	const uint8_t *c = g->rd ? hnsw_read_codes(g, node) : g->sq_codes + (size_t)node * g->dim;
+	if (!c) return INFINITY;
 	if (g->metric == VZ_METRIC_EUCLIDEAN) return sq->kernel(sq->r, g->sq_step, c, g->dim);
 	float s = sq->kernel(sq->qs, NULL, c, g->dim) + sq->base;
 	return g->metric == VZ_METRIC_COSINE ? 1.0f - s : -s;

@@ -153,6 +153,16 @@ int vz_vectors_open(const char *path, uint64_t expect_rows, uint32_t dim, enum v
 /* The same over a mapping of path made already: v takes it over (*map is left empty), also on failure. */
 int vz_vectors_open_mapped(const char *path, vz_map *map, uint64_t expect_rows, uint32_t dim, enum vz_metric metric, vz_vectors *v);
 void vz_vectors_close(vz_vectors *v);
+/* A row's record (VZ_ROWINFO_SIZE bytes) decoded: its id and payload as offsets into the heap */
+typedef struct vz_rowinfo {
+	uint64_t id_off, pl_off;
+	size_t id_len;
+	uint32_t pl_len;
+	unsigned flags;
+} vz_rowinfo;
+/* Decodes the record r of row (its row-info bytes, mapped or read with pread), checked against
+ * the heap's bounds; VZ_ECORRUPT, naming the record's offset, when it points outside. */
+int vz_vectors_rowinfo(const vz_vectors *v, uint64_t row, const unsigned char *r, vz_rowinfo *ri);
 /* Row accessors; they check bounds so a damaged file never makes them read outside the map. */
 int vz_vectors_row(const vz_vectors *v, uint64_t row, const char **id, size_t *id_len, const char **payload,
 		   size_t *payload_len, unsigned *flags);
@@ -164,18 +174,27 @@ int64_t vz_vectors_find(const vz_vectors *v, const char *id, size_t id_len);
 int vz_vectors_verify(const vz_vectors *v, vz_verify_cb cb, void *ctx);
 int vz_vectors_verify_body(const vz_vectors *v, vz_verify_cb cb, void *ctx);
 int vz_vectors_verify_rows(const vz_vectors *v, vz_verify_cb cb, void *ctx);
-/* vz_vectors_verify_rows in parts that may run at once: rows [from, to) (adding the live rows
- * and the tombstones found to the counts; it stops after 20 problems), then the id map
- * against the number of live rows. prints: NULL, or every row's vz_vectors_id_prints (all of
- * them written before any part begins): a row probed before another's slot is then compared
- * by its 4 bytes there, its row entry and id read only when they match. */
-int vz_vectors_verify_row_range(const vz_vectors *v, uint64_t from, uint64_t to, const uint32_t *prints, uint64_t *live,
-				uint64_t *tombstones, vz_verify_cb cb, void *ctx);
-/* Writes prints[r] for rows [from, to): the low 32 bits of the hash of the id of a live row,
- * 0 for a tombstone or a row whose entry points outside the heap (a live row's print may be 0
- * too: equal prints only send the check to the row entries and ids). Parts may run at once. */
-void vz_vectors_id_prints(const vz_vectors *v, uint64_t from, uint64_t to, uint32_t *prints);
-int vz_vectors_verify_id_map(const vz_vectors *v, uint64_t live, vz_verify_cb cb, void *ctx);
+/* vz_vectors_verify_rows in parts that may run at once, in three steps, each done by all its
+ * parts before the next begins, over one word per row (rowword: VZ_ROWWORD_*):
+ * 1. vz_vectors_scan_rows, rows [from, to) in row order: 0 for a tombstone, VZ_ROWWORD_BROKEN
+ *    for an entry outside the heap, else VZ_ROWWORD_LIVE and the print (the low 30 bits of the
+ *    hash of its id); adds the live rows and the tombstones found to the counts.
+ * 2. vz_vectors_walk_id_map, part `part` of `parts` of the id map in slot order: each entry's row
+ *    in range (else reported, up to 21 times a part), counted in *used, and marked (VZ_ROWWORD_MARK) when it is what
+ *    vz_vectors_find answers for its id: its first slot reached with no empty slot between, no
+ *    earlier live row of the same id on the way (ids compared only where the prints are equal).
+ *    The map is read once, in order; each entry's row word at random, fetched ahead.
+ * 3. vz_vectors_report_rows, rows [from, to) in row order: each entry outside the heap and each
+ *    live row not found through the map, named (it stops after 20 problems); and, once,
+ *    vz_vectors_id_map_count: the entries used against the live rows. */
+#define VZ_ROWWORD_LIVE 0x80000000u
+#define VZ_ROWWORD_MARK 0x40000000u /* with LIVE: found through the id map */
+#define VZ_ROWWORD_BROKEN VZ_ROWWORD_MARK
+#define VZ_ROWWORD_PRINT 0x3fffffffu
+void vz_vectors_scan_rows(const vz_vectors *v, uint64_t from, uint64_t to, uint32_t *rowword, uint64_t *live, uint64_t *tombstones);
+int vz_vectors_walk_id_map(const vz_vectors *v, int part, int parts, uint32_t *rowword, uint64_t *used, vz_verify_cb cb, void *ctx);
+int vz_vectors_report_rows(const vz_vectors *v, uint64_t from, uint64_t to, const uint32_t *rowword, vz_verify_cb cb, void *ctx);
+int vz_vectors_id_map_count(const vz_vectors *v, uint64_t used, uint64_t live, vz_verify_cb cb, void *ctx);
 
 /* One row for the writer: where its id/payload bytes come from. */
 typedef struct vz_out_row {

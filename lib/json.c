@@ -1,7 +1,7 @@
 /* json.c: the one JSON string writer. Every JSON string vz writes (the CLI's output, payloads
  * and metadata of workspace builds, the rows `vz load` rewrites from other engines' exports)
  * is escaped here, so that all of them agree: '"', '\\' and the short escapes of RFC 8259,
- * \u00XX for the other control characters and DEL (so a terminal never receives one raw), and
+ * \u00XX for the other control characters, DEL and C1's (so a terminal never receives one raw), and
  * text that is not UTF-8 either replaced by U+FFFD (what vz prints must parse) or, on request,
  * passed through for a strict reader to refuse with its line and byte. */
 #include "internal.h"
@@ -44,13 +44,18 @@ int vz_json_escape(const char *s, size_t len, unsigned flags, vz_json_sink put, 
 			n = vz_utf8_char_len(u + i, len - i);
 			if (!n) {
 				if (flags & VZ_JSON_KEEP_INVALID) n = 1;
-				else esc = "\\ufffd";
+				else esc = "\\ufffd", n = 1;
+			} else if (n == 2 && u[i] == 0xC2 && u[i + 1] < 0xA0) { /* C1: U+0080..U+009F */
+				static const char hex[] = "0123456789abcdef";
+				memcpy(buf, "\\u00", 4);
+				buf[4] = hex[u[i + 1] >> 4], buf[5] = hex[u[i + 1] & 15], buf[6] = '\0';
+				esc = buf;
 			}
 		}
 		if (esc) {
 			if (i > run) rc = put(ctx, s + run, i - run);
 			if (!rc) rc = put(ctx, esc, strlen(esc));
-			i += 1;
+			i += n;
 			run = i;
 		} else
 			i += n;

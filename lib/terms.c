@@ -24,6 +24,8 @@ static size_t stem(const char *t, size_t n)
 	return n;
 }
 
+size_t vz_terms_stem(const char *t, size_t n) { return stem(t, n); }
+
 /* The most frequent English function words. They occur in nearly every chunk, so their idf is
  * near zero, but on the document side (which has no idf) they would take most of each vector's
  * weight and, hashed into the same buckets as meaningful terms, blur them. */

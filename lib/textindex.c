@@ -1,7 +1,8 @@
 /* textindex.c: the index behind `query --text` (vz-query(1), vz-format(5)): the tokenizer and the
  * inverted index file postings.bin (written by workspace builds): building, writing, opening and
  * verifying it. Its BM25F ranking over three fields of each file (path and name, title, body),
- * per file with its best chunk or per chunk, is textsearch.c's.
+ * per file with its best chunk or per chunk, is textsearch.c's; postings.delta, which an
+ * incremental build writes beside it, and the view of the two merged, postings_delta.c's.
  *
  * postings.bin: vz_file_header (magic VZPOST01, version 1, generation = the snapshot's, aux =
  * the workspace collection's configuration hash),
@@ -27,6 +28,7 @@
  * so that a damaged file gives wrong answers at worst; verify checks the body checksum and
  * every record. */
 #include "textindex_internal.h"
+#include "postings_delta.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -63,11 +65,17 @@ static void emit(const char *s, size_t n, size_t offset, token_fn fn, void *ctx)
 	for (size_t i = 0; i < n; i++) t[i] = upper((unsigned char)s[i]) ? (char)(s[i] - 'A' + 'a') : s[i];
 	if (stopword(t, n)) return;
 	fn(ctx, t, n, offset);
+	/* and its stem, so that "threads" meets "thread" and "sorting" "sort", while the word as
+	 * written still counts twice: top-3 hit rates (man pages, 49 held-out man questions, C
+	 * headers) 0.90 0.88 0.73 without stems, 0.84 0.88 0.81 with stems alone, 0.86 0.86 0.81
+	 * with both forms, 0.84 0.86 0.79 with Snowball's English stemmer alone (libstemmer) */
+	size_t m = vz_terms_stem(t, n);
+	if (m < n) fn(ctx, t, m, offset);
 }
 
 /* Words are runs of ASCII letters and digits or non-ASCII bytes, so snake_case, paths and
  * dotted names split at their punctuation; camelCase and HTTPServer split at the case change,
- * and the whole word is a term as well. */
+ * and the whole word is a term as well; each word is also indexed by its stem. */
 void vz_ti_tokens(const char *s, size_t len, token_fn fn, void *ctx)
 {
 	size_t i = 0;
@@ -90,7 +98,7 @@ void vz_ti_tokens(const char *s, size_t len, token_fn fn, void *ctx)
 }
 
 /* ---- the title field of a file: its first bytes up to LEAD past its title line (a man page's
- * NAME line, the first Markdown heading, or the first line), so that the lead of the text
+ * NAME line, the first Markdown heading, or the first line past a licence notice), so that the lead of the text
  * that describes the file counts with its title (0.84 -> 0.90 on the man-page corpus) ---- */
 
 static bool line_is(const char *l, size_t n, const char *word)
@@ -107,19 +115,54 @@ static bool blank(const char *l, size_t n)
 	return true;
 }
 
+static bool notice(const char *l, size_t n)
+{
+	return memmem(l, n, "Copyright", 9) || memmem(l, n, "copyright", 9) || memmem(l, n, "COPYRIGHT", 9) ||
+	       memmem(l, n, "License", 7) || memmem(l, n, "SPDX-", 5);
+}
+
+/* Where the text of t starts past a leading licence or copyright notice (a comment whose first
+ * line says so: C's block comment or a run of // or # lines), so that a source file's title
+ * is what follows it, not the same notice as in every other file (the C headers' top-3 hit
+ * rate, words and stems indexed, 0.73 -> 0.81); 0 when t has none. */
+static size_t past_notice(const char *t, size_t len)
+{
+	size_t a = 0;
+	while (a < len && (t[a] == ' ' || t[a] == '\t' || t[a] == '\n' || t[a] == '\r')) a++;
+	const char *nl = memchr(t + a, '\n', len - a);
+	if (!notice(t + a, (nl ? (size_t)(nl - t) : len) - a)) return 0;
+	if (len - a >= 2 && t[a] == '/' && t[a + 1] == '*') {
+		const char *end = memmem(t + a + 2, len - a - 2, "*/", 2);
+		return end ? (size_t)(end - t) + 2 : 0;
+	}
+	bool slashes = len - a >= 2 && t[a] == '/' && t[a + 1] == '/';
+	if (!slashes && t[a] != '#') return 0;
+	size_t i = a;
+	while (i < len) {
+		size_t b = i;
+		while (b < len && (t[b] == ' ' || t[b] == '\t')) b++;
+		if (slashes ? !(len - b >= 2 && t[b] == '/' && t[b + 1] == '/') : !(b < len && t[b] == '#')) break;
+		nl = memchr(t + b, '\n', len - b);
+		i = nl ? (size_t)(nl - t) + 1 : len;
+	}
+	return i;
+}
+
 static void title_line(const char *t, size_t len, size_t *start)
 {
 	size_t first = len, lines = 0;
 	bool after_name = false;
-	for (size_t i = 0; i < len && lines < 60; lines++) {
+	for (size_t i = past_notice(t, len); i < len && lines < 60; lines++) {
 		const char *nl = memchr(t + i, '\n', len - i);
 		size_t e = nl ? (size_t)(nl - t) : len, ln = e - i;
 		const char *l = t + i;
 		if (!blank(l, ln)) {
 			size_t a = 0;
 			while (a < ln && (l[a] == ' ' || l[a] == '\t')) a++;
-			if (after_name || (l[a] == '#' && lines < 40) || line_is(l, ln, "NAME") || line_is(l, ln, ".SH NAME")) {
-				if (after_name || l[a] == '#') {
+			/* a Markdown heading: #s then a blank (#include, #define and #! are not) */
+			bool heading = l[a] == '#' && a + 1 < ln && (l[a + 1] == '#' || l[a + 1] == ' ' || l[a + 1] == '\t');
+			if (after_name || (heading && lines < 40) || line_is(l, ln, "NAME") || line_is(l, ln, ".SH NAME")) {
+				if (after_name || heading) {
 					while (a < ln && (l[a] == '#' || l[a] == ' ')) a++;
 					*start = i + a;
 					return;
@@ -528,13 +571,36 @@ static void merge_tokens(builder *b, vz_text_doc *d, uint32_t file, size_t first
 static int build_body(vz_text_doc *docs, size_t n, const vz_text_weights *w, const vz_text_index *old, const int64_t *from, vz_buf *body)
 {
 	builder b = { 0 };
-	old_posts op = { 0 };
+	old_posts op[2] = { 0 };
 	size_t n_chunks = 0;
-	if (old) b.rc = take_old(&b, old, from, docs, n, &op);
+	/* old may be a merged view (postings.bin and a postings.delta): from[] numbers its merged
+	 * files, each taken from its part */
+	const vz_text_index *parts[2] = { old, NULL };
+	int64_t *pf[2] = { NULL, NULL };
+	int np = old ? 1 : 0;
+	if (old && old->from) {
+		parts[0] = old->part[0], parts[1] = old->part[1], np = 2;
+		for (int q = 0; q < 2 && !b.rc; q++) {
+			if (!(pf[q] = malloc((n ? n : 1) * sizeof *pf[q]))) b.rc = vz_fail(VZ_ENOMEM, "out of memory");
+			for (size_t i = 0; i < n && !b.rc; i++) {
+				uint32_t l = from[i] >= 0 && (uint64_t)from[i] < old->files ? old->from[from[i]] : UINT32_MAX;
+				pf[q][i] = l != UINT32_MAX && (int)(l >> 31) == q ? (int64_t)(l & INT32_MAX) : -1;
+			}
+		}
+	} else if (old) {
+		pf[0] = (int64_t *)from;
+	}
+	for (int q = 0; q < np && !b.rc; q++) {
+		bool any = false; /* a part none of whose files is kept is not read (a delta's base) */
+		for (size_t i = 0; i < n && !any; i++) any = pf[q][i] >= 0;
+		if (any || np == 1) b.rc = take_old(&b, parts[q], pf[q], docs, n, &op[q]);
+		else if (!(op[q].fstart = calloc(n + 2, sizeof *op[q].fstart)) || !(op[q].cstart = calloc(1, sizeof *op[q].cstart))) b.rc = vz_fail(VZ_ENOMEM, "out of memory");
+	}
 	for (size_t i = 0; i < n && !b.rc; i++) {
 		vz_text_doc *d = &docs[i];
-		if (old && from[i] >= 0) {
-			copy_old(&b, old, &op, d, (uint32_t)i, from[i], n_chunks);
+		int q = np == 2 && pf[1][i] >= 0 ? 1 : 0;
+		if (np && pf[q][i] >= 0) {
+			copy_old(&b, parts[q], &op[q], d, (uint32_t)i, pf[q][i], n_chunks);
 			n_chunks += d->n_chunks;
 			continue;
 		}
@@ -550,7 +616,8 @@ static int build_body(vz_text_doc *docs, size_t n, const vz_text_weights *w, con
 			free(docs[i].pre->t->gid);
 			docs[i].pre->t->gid = NULL;
 		}
-	free(op.fp), free(op.cp), free(op.fstart), free(op.cstart);
+	for (int q = 0; q < 2; q++) free(op[q].fp), free(op[q].cp), free(op[q].fstart), free(op[q].cstart);
+	if (np == 2) free(pf[0]), free(pf[1]);
 	return rc;
 }
 
@@ -592,7 +659,7 @@ static float getf(const unsigned char *p)
 	return f;
 }
 
-static int layout(vz_text_index *x)
+int vz_ti_layout(vz_text_index *x)
 {
 	const unsigned char *p = x->p;
 	if (x->size < HEAD) return vz_fail(VZ_ECORRUPT, "offset %d: body of %zu bytes is shorter than its %d-byte head", VZ_HEADER_SIZE, x->size, HEAD);
@@ -637,7 +704,9 @@ int vz_text_index_open(const char *path, vz_text_index **out)
 		x->size = x->map.size - VZ_HEADER_SIZE;
 		x->generation = h.generation;
 		x->config = h.aux;
-		rc = layout(x);
+		x->at = VZ_HEADER_SIZE;
+		x->sum_p = x->p, x->sum_n = x->size, x->sum = h.body_checksum;
+		rc = vz_ti_layout(x);
 	}
 	if (rc) {
 		vz_fail_prefix(rc, "%s: ", path);
@@ -653,6 +722,12 @@ int vz_text_index_open_dir(const char *dir, uint64_t generation, vz_text_index *
 	*out = NULL;
 	char path[VZ_PATH_MAX];
 	int rc = vz_settle_data_file(dir, "postings.bin", VZ_MAGIC_POSTINGS, generation, false, path, sizeof path);
+	vz_file_header h;
+	/* postings.bin of an older generation and a postings.delta of this one: merged */
+	if (!rc && (vz_header_read(path, VZ_MAGIC_POSTINGS, POSTINGS_VERSION, &h) || h.generation != generation) &&
+	    (rc = vz_ti_open_delta(dir, generation, out)) != VZ_ENOENT)
+		return rc;
+	if (rc == VZ_ENOENT) rc = VZ_OK;
 	if (!rc) rc = vz_text_index_open(path, out);
 	if (!rc && (*out)->generation != generation) {
 		rc = vz_fail(VZ_ECORRUPT, "%s: generation %llu, the collection's is %llu (run vz build)", path,
@@ -672,7 +747,7 @@ int vz_text_index_build(vz_text_doc *docs, size_t n, const vz_text_weights *w, v
 	if (!rc) {
 		x->p = x->own.data;
 		x->size = x->own.len;
-		rc = layout(x);
+		rc = vz_ti_layout(x);
 	}
 	if (rc) {
 		vz_text_index_close(x);
@@ -685,6 +760,11 @@ int vz_text_index_build(vz_text_doc *docs, size_t n, const vz_text_weights *w, v
 void vz_text_index_close(vz_text_index *x)
 {
 	if (!x) return;
+	for (int i = 0; i < 2; i++) {
+		vz_text_index_close(x->part[i]);
+		free(x->to[i]);
+	}
+	free(x->from);
 	vz_buf_free(&x->own);
 	vz_unmap(&x->map);
 	free(x);
@@ -708,6 +788,7 @@ int vz_text_file_path(const vz_text_index *x, uint32_t file, const char **path, 
 {
 	*path = "", *len = 0;
 	if (file >= x->files) return vz_fail(VZ_ECORRUPT, "file %u of %llu", file, (unsigned long long)x->files);
+	if (x->from) return vz_text_file_path(x->part[x->from[file] >> 31], x->from[file] & INT32_MAX, path, len); /* a merged view */
 	const unsigned char *r = file_rec(x, file);
 	uint32_t n = vz_load_u32(r + 12);
 	if (!str_at(x, vz_load_u32(r + 8), n, path)) return vz_fail(VZ_ECORRUPT, "offset %llu: path out of bounds", (unsigned long long)(VZ_HEADER_SIZE + x->off_files + (uint64_t)file * FILE_REC + 8));
@@ -768,9 +849,7 @@ static int take_old(builder *b, const vz_text_index *x, const int64_t *from, vz_
 {
 	/* what is taken over gets a new checksum: a bit flip since the file was written must not
 	 * pass into it unseen, so the old body is checked first (XXH3: a few ms for 20 MB) */
-	vz_file_header h;
-	if (x->map.data && (vz_header_decode(x->map.data, x->map.size, VZ_MAGIC_POSTINGS, POSTINGS_VERSION, &h) || vz_hash64(x->p, x->size) != h.body_checksum))
-		return vz_fail(VZ_ECORRUPT, "postings.bin: body checksum mismatch");
+	if (x->sum_p && vz_hash64(x->sum_p, x->sum_n) != x->sum) return vz_fail(VZ_ECORRUPT, "%s: body checksum mismatch", x->dead ? "postings.delta" : "postings.bin");
 	int64_t *to = malloc((x->files ? x->files : 1) * sizeof *to); /* old file -> new file, or -1 */
 	size_t *cbase = malloc((n + 1) * sizeof *cbase);              /* new file -> its first new chunk */
 	int rc = to && cbase ? VZ_OK : vz_fail(VZ_ENOMEM, "out of memory");
@@ -874,12 +953,19 @@ int vz_text_index_check(const char *path, uint64_t *generation)
 	int rc = vz_text_index_open(path, &x);
 	if (rc) return rc;
 	*generation = x->generation;
+	if (vz_hash64(x->sum_p, x->sum_n) != x->sum) rc = vz_fail(VZ_ECORRUPT, "offset 32: body checksum mismatch");
+	if (!rc) rc = vz_ti_check_body(x);
+	if (rc) vz_fail_prefix(rc, "%s: ", path);
+	vz_text_index_close(x);
+	return rc;
+}
+
+int vz_ti_check_body(const vz_text_index *x)
+{
+	int rc = VZ_OK;
 	const unsigned char *p = x->p;
-	vz_file_header h;
-	vz_header_decode(x->map.data, x->map.size, VZ_MAGIC_POSTINGS, POSTINGS_VERSION, &h);
 #define BAD(off, ...) do { rc = vz_fail(VZ_ECORRUPT, "offset %llu: " __VA_ARGS__); goto out; } while (0)
-#define AT(o) (unsigned long long)(VZ_HEADER_SIZE + (o))
-	if (vz_hash64(p, x->size) != h.body_checksum) BAD(0, "body checksum mismatch", AT(-32));
+#define AT(o) (unsigned long long)(x->at + (o))
 	uint64_t next_chunk = 0, lens[3] = { 0 }, clen = 0;
 	const char *prev = NULL;
 	size_t prev_len = 0;
@@ -942,7 +1028,5 @@ int vz_text_index_check(const char *path, uint64_t *generation)
 #undef BAD
 #undef AT
 out:
-	if (rc) vz_fail_prefix(rc, "%s: ", path);
-	vz_text_index_close(x);
 	return rc;
 }

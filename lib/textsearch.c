@@ -133,30 +133,25 @@ static int search_chunks(const vz_text_index *x, const qterms *q, size_t k, vz_t
 	cand *cands = NULL;
 	int rc = cs && pf && stamp ? VZ_OK : vz_fail(VZ_ENOMEM, "out of memory");
 	for (size_t t = 0; t < q->count && !rc; t++) {
-		int64_t e = vz_ti_lookup(x, q->t[t], q->n[t]);
-		const unsigned char *fp, *cp;
-		uint32_t nf, nc;
-		if (e < 0 || !vz_ti_postings(x, (uint64_t)e, &fp, &nf, &cp, &nc)) continue;
-		double w = idf(x->chunks, nc > nf ? nc : nf);
-		for (uint32_t i = 0; i < nf; i++) {
-			uint32_t f = vz_load_u32(fp + i * FPOST);
-			if (f >= x->files) continue;
+		ti_term tt; /* the term's postings, over postings.bin and a postings.delta */
+		uint32_t f, ch, ctf;
+		const unsigned char *fp;
+		if (!vz_ti_term(x, q->t[t], q->n[t], &tt)) continue;
+		double w = idf(x->chunks, tt.nc > tt.nf ? tt.nc : tt.nf);
+		while (vz_ti_next_file(&tt, &f, &fp)) {
 			const unsigned char *r = file_rec(x, f);
-			pf[f] = field_score(x, r, 0, fp[i * FPOST + 4] | fp[i * FPOST + 5] << 8) + field_score(x, r, 1, fp[i * FPOST + 6] | fp[i * FPOST + 7] << 8);
+			pf[f] = field_score(x, r, 0, fp[4] | fp[5] << 8) + field_score(x, r, 1, fp[6] | fp[7] << 8);
 		}
-		for (uint32_t i = 0; i < nc; i++) {
-			uint32_t c = vz_load_u32(cp + i * CPOST);
-			if (c >= x->chunks) continue;
-			const unsigned char *cr = chunk_rec(x, c);
-			uint32_t f = vz_load_u32(cr);
-			if (f >= x->files) continue;
-			double tf = vz_load_u32(cp + i * CPOST + 4);
-			cs[c] += w * (pf[f] + x->w.body * saturate(x, tf, vz_load_u32(cr + 8), x->cavg));
-			stamp[c] = (uint32_t)t + 1;
+		while (vz_ti_next_chunk(&tt, &ch, &ctf)) {
+			const unsigned char *cr = chunk_rec(x, ch);
+			uint32_t cf = vz_load_u32(cr);
+			if (cf >= x->files) continue;
+			double tf = ctf;
+			cs[ch] += w * (pf[cf] + x->w.body * saturate(x, tf, vz_load_u32(cr + 8), x->cavg));
+			stamp[ch] = (uint32_t)t + 1;
 		}
-		for (uint32_t i = 0; i < nf; i++) {
-			uint32_t f = vz_load_u32(fp + i * FPOST);
-			if (f >= x->files) continue;
+		vz_ti_rewind(&tt);
+		while (vz_ti_next_file(&tt, &f, &fp)) {
 			if (pf[f] > 0) {
 				const unsigned char *r = file_rec(x, f);
 				uint64_t first = vz_load_u32(r + 24), cnt = vz_load_u32(r + 28);
@@ -199,21 +194,15 @@ static int search_files(const vz_text_index *x, const qterms *q, size_t k, vz_te
 {
 	double *fs = calloc(x->files ? x->files : 1, sizeof *fs);
 	cand *cands = NULL;
-	int64_t ent[32];
+	ti_term ent[32]; /* each term's postings, over postings.bin and a postings.delta */
+	bool has[32];
 	int rc = fs ? VZ_OK : vz_fail(VZ_ENOMEM, "out of memory");
 	for (size_t t = 0; t < q->count && !rc; t++) {
-		ent[t] = vz_ti_lookup(x, q->t[t], q->n[t]);
-		const unsigned char *fp, *cp;
-		uint32_t nf, nc;
-		if (ent[t] < 0 || !vz_ti_postings(x, (uint64_t)ent[t], &fp, &nf, &cp, &nc)) {
-			ent[t] = -1;
-			continue;
-		}
-		double w = idf(x->files, nf);
-		for (uint32_t i = 0; i < nf; i++) {
-			const unsigned char *p = fp + i * FPOST;
-			uint32_t f = vz_load_u32(p);
-			if (f >= x->files) continue;
+		if (!(has[t] = vz_ti_term(x, q->t[t], q->n[t], &ent[t]))) continue;
+		double w = idf(x->files, ent[t].nf);
+		uint32_t f;
+		const unsigned char *p;
+		while (vz_ti_next_file(&ent[t], &f, &p)) {
 			const unsigned char *r = file_rec(x, f);
 			fs[f] += w * (field_score(x, r, 0, p[4] | p[5] << 8) + field_score(x, r, 1, p[6] | p[7] << 8) + field_score(x, r, 2, vz_load_u32(p + 8)));
 		}
@@ -259,17 +248,14 @@ static int search_files(const vz_text_index *x, const qterms *q, size_t k, vz_te
 		if (!(cs = calloc(x->chunks ? x->chunks : 1, sizeof *cs))) rc = vz_fail(VZ_ENOMEM, "out of memory");
 	}
 	for (size_t t = 0; t < q->count && !rc && nh; t++) {
-		const unsigned char *fp, *cp;
-		uint32_t nf, nc;
-		if (ent[t] < 0 || !vz_ti_postings(x, (uint64_t)ent[t], &fp, &nf, &cp, &nc)) continue;
-		double w = idf(x->chunks, nc);
-		for (uint32_t i = 0; i < nc; i++) {
-			uint32_t c = vz_load_u32(cp + i * CPOST);
-			if (c >= x->chunks) continue;
+		if (!has[t]) continue;
+		double w = idf(x->chunks, ent[t].nc);
+		uint32_t c, ctf;
+		while (vz_ti_next_chunk(&ent[t], &c, &ctf)) {
 			const unsigned char *cr = chunk_rec(x, c);
 			uint32_t f = vz_load_u32(cr);
 			if (f >= x->files || !fs[f]) continue;
-			double tf = vz_load_u32(cp + i * CPOST + 4);
+			double tf = ctf;
 			cs[c] += w * saturate(x, tf, vz_load_u32(cr + 8), x->cavg);
 		}
 	}

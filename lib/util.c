@@ -116,7 +116,7 @@ static double seconds_now(void)
 	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-void vz_map_prefault(const vz_map *m)
+bool vz_map_prefault(const vz_map *m)
 {
 	/* the first 2 MiB tell how the page cache holds the file: one entry takes a few
 	 * microseconds, 512 take some 60-100 (measured on the 1M x 128 index: a 32 MiB first part
@@ -126,15 +126,16 @@ void vz_map_prefault(const vz_map *m)
 	for (size_t at = 0; m->data && at < m->size; at += part) {
 		size_t n = m->size - at < part ? m->size - at : part;
 		double t0 = seconds_now();
-		if (madvise((void *)(m->data + at), n, MADV_POPULATE_READ) != 0) return;
+		if (madvise((void *)(m->data + at), n, MADV_POPULATE_READ) != 0) return false;
 		double took = seconds_now() - t0;
 		spent += took;
 		/* and half a millisecond in all: a query visits a few thousand rows, so past a few
 		 * hundred MiB the entries cost more than the faults they save (10M x 128, 7 GiB held
 		 * in huge pages: 12 ms CPU to enter whole, 9 ms with 2 ms of entries, 6 ms with 0.5) */
-		if (took > (at == 0 ? 30e-6 : 1e-3) || spent > 0.5e-3) return;
+		if (took > (at == 0 ? 30e-6 : 1e-3) || spent > 0.5e-3) return at + n >= m->size;
 		part = 32u << 20;
 	}
+	return true;
 }
 
 void vz_map_advise_huge(const vz_map *m, bool huge)

@@ -97,24 +97,42 @@ void vz_vectors_close(vz_vectors *v)
 	memset(v, 0, sizeof *v);
 }
 
-int vz_vectors_row(const vz_vectors *v, uint64_t row, const char **id, size_t *id_len, const char **payload,
-		   size_t *payload_len, unsigned *flags)
+/* false (the error set) when the record points outside the heap */
+static inline bool rowinfo_decode(const vz_vectors *v, uint64_t row, const unsigned char *r, vz_rowinfo *ri)
 {
-	if (row >= v->rows) return vz_fail(VZ_EINTERNAL, "row %llu out of range", (unsigned long long)row);
-	const unsigned char *r = v->rowinfo + row * VZ_ROWINFO_SIZE;
 	uint64_t id_off = vz_load_u64(r), pl_off = vz_load_u64(r + 8);
 	size_t il = (size_t)r[16] | (size_t)r[17] << 8;
 	unsigned f = (unsigned)r[18] | (unsigned)r[19] << 8;
 	uint32_t pl = vz_load_u32(r + 20);
 	if (id_off > v->heap_len || il > v->heap_len - id_off || il == 0 || il > VZ_MAX_ID_LEN ||
-	    ((f & VZ_ROW_HAS_PAYLOAD) && (pl_off > v->heap_len || pl > v->heap_len - pl_off)))
-		return vz_fail(VZ_ECORRUPT, "vectors.bin: offset %llu: row %llu points outside the heap",
-			       (unsigned long long)((const unsigned char *)r - v->map.data), (unsigned long long)row);
-	if (id) *id = (const char *)v->heap + id_off;
-	if (id_len) *id_len = il;
-	if (payload) *payload = (f & VZ_ROW_HAS_PAYLOAD) ? (const char *)v->heap + pl_off : NULL;
-	if (payload_len) *payload_len = (f & VZ_ROW_HAS_PAYLOAD) ? pl : 0;
-	if (flags) *flags = f;
+	    ((f & VZ_ROW_HAS_PAYLOAD) && (pl_off > v->heap_len || pl > v->heap_len - pl_off))) {
+		vz_fail(VZ_ECORRUPT, "vectors.bin: offset %llu: row %llu points outside the heap",
+			(unsigned long long)(v->rowinfo - v->map.data + row * VZ_ROWINFO_SIZE), (unsigned long long)row);
+		return false;
+	}
+	*ri = (vz_rowinfo){ id_off, (f & VZ_ROW_HAS_PAYLOAD) ? pl_off : 0, il, (f & VZ_ROW_HAS_PAYLOAD) ? pl : 0, f };
+	return true;
+}
+
+int vz_vectors_rowinfo(const vz_vectors *v, uint64_t row, const unsigned char *r, vz_rowinfo *ri)
+{
+	return rowinfo_decode(v, row, r, ri) ? VZ_OK : VZ_ECORRUPT;
+}
+
+int vz_vectors_row(const vz_vectors *v, uint64_t row, const char **id, size_t *id_len, const char **payload,
+		   size_t *payload_len, unsigned *flags)
+{
+	if (row >= v->rows) {
+		vz_fail(VZ_EINTERNAL, "row %llu out of range", (unsigned long long)row);
+		return VZ_EINTERNAL; /* (a constant: callers inlining this know their outputs are set on VZ_OK) */
+	}
+	vz_rowinfo ri;
+	if (!rowinfo_decode(v, row, v->rowinfo + row * VZ_ROWINFO_SIZE, &ri)) return VZ_ECORRUPT;
+	if (id) *id = (const char *)v->heap + ri.id_off;
+	if (id_len) *id_len = ri.id_len;
+	if (payload) *payload = (ri.flags & VZ_ROW_HAS_PAYLOAD) ? (const char *)v->heap + ri.pl_off : NULL;
+	if (payload_len) *payload_len = ri.pl_len;
+	if (flags) *flags = ri.flags;
 	return VZ_OK;
 }
 
@@ -218,160 +236,174 @@ int vz_vectors_verify(const vz_vectors *v, vz_verify_cb cb, void *ctx)
 
 int vz_vectors_verify_rows(const vz_vectors *v, vz_verify_cb cb, void *ctx)
 {
-	uint64_t live = 0, tombstones = 0;
-	int problems = vz_vectors_verify_row_range(v, 0, v->rows, NULL, &live, &tombstones, cb, ctx);
-	return problems > 20 ? problems : problems + vz_vectors_verify_id_map(v, live, cb, ctx);
+	uint64_t live = 0, tombstones = 0, used = 0;
+	uint32_t *rowword = malloc(sizeof *rowword * (v->rows ? v->rows : 1));
+	if (!rowword) {
+		cb(ctx, "vectors.bin", -1, "out of memory: the rows and the id map were not checked");
+		return 1;
+	}
+	vz_vectors_scan_rows(v, 0, v->rows, rowword, &live, &tombstones);
+	int problems = vz_vectors_walk_id_map(v, 0, 1, rowword, &used, cb, ctx);
+	problems += vz_vectors_report_rows(v, 0, v->rows, rowword, cb, ctx);
+	problems += vz_vectors_id_map_count(v, used, live, cb, ctx);
+	free(rowword);
+	return problems;
 }
 
-void vz_vectors_id_prints(const vz_vectors *v, uint64_t from, uint64_t to, uint32_t *prints)
+void vz_vectors_scan_rows(const vz_vectors *v, uint64_t from, uint64_t to, uint32_t *rowword, uint64_t *live, uint64_t *tombstones)
 {
 	for (uint64_t r = from; r < to; r++) {
 		const char *id;
 		size_t len;
 		unsigned f;
-		prints[r] = 0;
-		if (!vz_vectors_row(v, r, &id, &len, NULL, NULL, &f) && !(f & VZ_ROW_TOMBSTONE)) prints[r] = (uint32_t)vz_hash64(id, len);
-	}
-}
-
-/* Whether row r (id, il, first slot `slot`) is what vz_vectors_find(id) answers, as it would
- * answer it, without reading the ids of the rows probed before r's slot unless their length is
- * r's (or, with prints, their print is r's): the rows probed before it are gathered here, their
- * row entries (prints) fetched ahead by the caller. */
-enum { PROBED_MAX = 64 };
-static int gather_probed(const vz_vectors *v, const uint32_t *prints, uint64_t r, uint64_t slot, uint32_t *probed, int *n)
-{
-	uint64_t mask = v->hash_slots - 1;
-	*n = 0;
-	for (uint64_t probe = 0; probe < v->hash_slots; probe++, slot = (slot + 1) & mask) {
-		uint32_t e = vz_load_u32(v->hash + slot * 4);
-		if (e == 0) return -1; /* not found */
-		if (e == r + 1) return 0;
-		if (e - 1 >= v->rows) continue; /* never a match */
-		if (*n == PROBED_MAX) return 1; /* a long run: vz_vectors_find decides */
-		probed[(*n)++] = e - 1;
-		if (prints) __builtin_prefetch(prints + (e - 1));
-		else __builtin_prefetch(v->rowinfo + (uint64_t)(e - 1) * VZ_ROWINFO_SIZE);
-	}
-	return -1;
-}
-
-int vz_vectors_verify_row_range(const vz_vectors *v, uint64_t from, uint64_t to, const uint32_t *prints, uint64_t *live,
-				uint64_t *tombstones, vz_verify_cb cb, void *ctx)
-{
-	int problems = 0;
-	char what[256];
-	uint64_t mask = v->hash_slots - 1;
-	/* a batch at a time: every live row's id hashed and its first slot fetched ahead, so that the
-	 * id map's random reads overlap instead of waiting one after the other; the rows whose first
-	 * slot holds another row then have the rows probed before theirs fetched ahead too */
-	enum { BATCH = 32 };
-	const char *ids[BATCH];
-	size_t lens[BATCH];
-	uint64_t slots[BATCH];
-	uint32_t print[BATCH];
-	int state[BATCH], nprobed[BATCH];
-	uint32_t probed[BATCH][PROBED_MAX];
-	for (uint64_t at = from; at < to; at += BATCH) {
-		uint64_t n = to - at < BATCH ? to - at : BATCH;
-		for (uint64_t i = 0; i < n; i++) {
-			uint64_t r = at + i;
-			unsigned f;
-			ids[i] = NULL;
-			if (vz_vectors_row(v, r, &ids[i], &lens[i], NULL, NULL, &f)) {
-				snprintf(what, sizeof what, "row %llu: id or payload outside the heap", (unsigned long long)r);
-				cb(ctx, "vectors.bin", (int64_t)((v->rowinfo - v->map.data) + r * VZ_ROWINFO_SIZE), what);
-				if (++problems > 20) return problems;
-				ids[i] = NULL;
-				continue;
-			}
-			if (f & VZ_ROW_TOMBSTONE) {
-				++*tombstones;
-				ids[i] = NULL;
-				continue;
-			}
+		if (vz_vectors_row(v, r, &id, &len, NULL, NULL, &f)) {
+			rowword[r] = VZ_ROWWORD_BROKEN;
+		} else if (f & VZ_ROW_TOMBSTONE) {
+			rowword[r] = 0;
+			++*tombstones;
+		} else {
+			rowword[r] = VZ_ROWWORD_LIVE | ((uint32_t)vz_hash64(id, len) & VZ_ROWWORD_PRINT);
 			++*live;
-			if (!v->hash_slots) continue;
-			/* a live row's print is the low half of its hash: its first slot, when the map has
-			 * no more than 2^32 slots, without hashing its id again */
-			uint64_t h = prints && mask <= UINT32_MAX ? prints[r] : vz_hash64(ids[i], lens[i]);
-			slots[i] = h & mask;
-			print[i] = (uint32_t)h;
-			__builtin_prefetch(v->hash + slots[i] * 4);
 		}
-		for (uint64_t i = 0; i < n; i++) {
-			state[i] = 0;
-			nprobed[i] = 0;
-			if (ids[i] && v->hash_slots) state[i] = gather_probed(v, prints, at + i, slots[i], probed[i], &nprobed[i]);
+	}
+}
+
+/* Where a part of the walk of the id map begins: the first empty slot at or after the start of
+ * its share of the slots, as a position that counts on past the last slot (the slot is the
+ * position modulo the slot count). Part `parts` (the end of the last) is the slot count past
+ * the first empty slot of the map. */
+static uint64_t walk_start(const vz_vectors *v, int part, int parts)
+{
+	uint64_t n = v->hash_slots, mask = n - 1, from = n * (uint64_t)part / (uint64_t)parts;
+	if (part == parts) return n + walk_start(v, 0, parts);
+	for (uint64_t pos = from; pos < from + n; pos++)
+		if (vz_load_u32(v->hash + (pos & mask) * 4) == 0) return pos;
+	return from; /* no empty slot at all */
+}
+
+int vz_vectors_walk_id_map(const vz_vectors *v, int part, int parts, uint32_t *rowword, uint64_t *used, vz_verify_cb cb, void *ctx)
+{
+	int problems = 0;
+	char what[256];
+	if (!v->hash_slots) return 0;
+	/* the part takes the positions after its start, up to and with the next part's start */
+	uint64_t mask = v->hash_slots - 1, from = walk_start(v, part, parts), to = walk_start(v, part + 1, parts);
+	/* a map with no empty slot: one walk of every slot, and the rows whose first slot lies
+	 * before where it began are looked up the way vz_vectors_find looks */
+	bool full = vz_load_u32(v->hash + (from & mask) * 4) != 0;
+	if (full) {
+		if (part) return 0;
+		from = UINT64_MAX; /* positions 0 on */
+		to = v->hash_slots - 1;
+	}
+	/* a print holds a row's first slot when the map has no more slots than it has bits */
+	bool homes = mask <= VZ_ROWWORD_PRINT;
+	/* the last RING slots walked: the row each holds (UINT32_MAX: none that is live) and its
+	 * print; only the slots of the run an entry is in are looked at, all of them written */
+	enum { RING = 64, BATCH = 64 };
+	uint32_t ring_row[RING], ring_print[RING] = { 0 };
+	struct { uint64_t pos, run; uint32_t e; } list[BATCH];
+	uint64_t run = 0; /* slots since the last empty one */
+	for (uint64_t at = from + 1, end = to + 1; at != end;) {
+		/* a batch of slots: the entries gathered without a branch on each slot (about half are
+		 * empty, at random, which no branch predicts), each with the run before it, and their
+		 * row words (read at random) fetched ahead */
+		uint64_t n = 0, count = end - at < BATCH ? end - at : BATCH;
+		for (uint64_t i = 0; i < count; i++) {
+			uint64_t pos = at + i;
+			uint32_t e = vz_load_u32(v->hash + (pos & mask) * 4), r = e - 1;
+			uint64_t used_slot = e != 0;
+			list[n].pos = pos;
+			list[n].run = run;
+			list[n].e = e;
+			n += used_slot;
+			run = (run + 1) & (0 - used_slot);
+			__builtin_prefetch(rowword + (r < v->rows ? r : 0));
 		}
-		/* the ids of probed rows as long as r's are compared: fetch them (with prints: those
-		 * whose print is r's, almost never, so none) */
-		for (uint64_t i = 0; i < n && !prints; i++)
-			for (int j = 0; ids[i] && j < nprobed[i]; j++) {
-				const unsigned char *e = v->rowinfo + (uint64_t)probed[i][j] * VZ_ROWINFO_SIZE;
-				uint64_t off = vz_load_u64(e); /* a damaged offset may point anywhere: fetch only inside the heap */
-				if (((size_t)e[16] | (size_t)e[17] << 8) == lens[i] && off < v->heap_len) __builtin_prefetch(v->heap + off);
+		at += count;
+		*used += n;
+		for (uint64_t j = 0; j < n; j++) {
+			uint64_t pos = list[j].pos, s = pos & mask, before = list[j].run, r = list[j].e - 1;
+			ring_row[pos % RING] = UINT32_MAX;
+			if (r >= v->rows) {
+				if (problems > 20) continue; /* named up to 21 times a part, as the rows are */
+				snprintf(what, sizeof what, "id map slot %llu: row %llu out of range", (unsigned long long)s, (unsigned long long)r);
+				cb(ctx, "vectors.bin", (int64_t)(v->hash - v->map.data + s * 4), what);
+				problems++;
+				continue;
 			}
-		for (uint64_t i = 0; i < n; i++) {
-			uint64_t r = at + i;
-			if (!ids[i]) continue;
-			bool found = v->hash_slots && state[i] == 0;
-			for (int j = 0; found && j < nprobed[i]; j++) {
-				const char *rid;
-				size_t rl;
-				unsigned f;
-				/* as vz_vectors_find: an earlier live row of the same id is what it answers (a
-				 * tombstone, a broken entry or another id has another print) */
-				if (prints && prints[probed[i][j]] != print[i]) continue;
-				if (vz_vectors_row(v, probed[i][j], &rid, &rl, NULL, NULL, &f)) continue;
-				if (rl == lens[i] && !memcmp(rid, ids[i], rl) && !(f & VZ_ROW_TOMBSTONE)) found = false;
+			uint32_t w = __atomic_load_n(&rowword[r], __ATOMIC_RELAXED), print = w & VZ_ROWWORD_PRINT;
+			if (!(w & VZ_ROWWORD_LIVE)) continue; /* a tombstone or a broken entry: never an answer */
+			/* its id is read only when needed: a row entry and an id at random would be most of the
+			 * cost of a look-up */
+			const char *id = NULL;
+			size_t len = 0;
+			if (!homes) vz_vectors_row(v, r, &id, &len, NULL, NULL, NULL);
+			uint64_t home = (homes ? print : vz_hash64(id, len)) & mask, dist = (s - home) & mask;
+			bool found = true;
+			if (dist > before && !full) {
+				found = false; /* an empty slot between its first slot and this one: vz_vectors_find stops there */
+			} else if (dist > before || dist >= RING) {
+				/* its first slot before where the walk began (a full map), or a long run:
+				 * vz_vectors_find decides */
+				vz_vectors_row(v, r, &id, &len, NULL, NULL, NULL);
+				found = vz_vectors_find(v, id, len) == (int64_t)r;
+			} else {
+				/* as vz_vectors_find, from its first slot on: this row met again, or an earlier live
+				 * row of the same id (a tombstone, a broken entry or another id has another print) */
+				for (uint64_t k = dist; k >= 1; k--) {
+					uint32_t o = ring_row[(pos - k) % RING];
+					if (o == UINT32_MAX || ring_print[(pos - k) % RING] != print) continue;
+					if (o == r) break;
+					const char *oid;
+					size_t ol;
+					if (!id) vz_vectors_row(v, r, &id, &len, NULL, NULL, NULL);
+					vz_vectors_row(v, o, &oid, &ol, NULL, NULL, NULL);
+					if (ol == len && !memcmp(oid, id, len)) {
+						found = false;
+						break;
+					}
+				}
 			}
-			if (state[i] == 1) found = vz_vectors_find(v, ids[i], lens[i]) == (int64_t)r;
-			if (!found) {
-				snprintf(what, sizeof what, "row %llu: id '%.*s' is not found through the id map (or is a duplicate)",
-					 (unsigned long long)r, (int)(lens[i] > 64 ? 64 : lens[i]), ids[i]);
-				cb(ctx, "vectors.bin", (int64_t)((v->rowinfo - v->map.data) + r * VZ_ROWINFO_SIZE), what);
-				if (++problems > 20) return problems;
-			}
+			/* a row listed in two slots of two parts: both store the same word */
+			if (found && !(w & VZ_ROWWORD_MARK)) __atomic_store_n(&rowword[r], w | VZ_ROWWORD_MARK, __ATOMIC_RELAXED);
+			ring_row[pos % RING] = (uint32_t)r;
+			ring_print[pos % RING] = print;
 		}
 	}
 	return problems;
 }
 
-int vz_vectors_verify_id_map(const vz_vectors *v, uint64_t live, vz_verify_cb cb, void *ctx)
+int vz_vectors_report_rows(const vz_vectors *v, uint64_t from, uint64_t to, const uint32_t *rowword, vz_verify_cb cb, void *ctx)
 {
 	int problems = 0;
 	char what[256];
-	uint64_t used = 0;
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	/* one branch-free pass (vectorized) when every entry is in range, as it is unless damaged */
-	const uint32_t *h = (const uint32_t *)(const void *)v->hash; /* 64-byte aligned in the mapping */
-	uint32_t top = 0;
-	for (uint64_t s = 0; s < v->hash_slots; s++) {
-		used += h[s] != 0;
-		top = h[s] > top ? h[s] : top;
-	}
-	if (top <= v->rows) goto counted;
-	used = 0;
-#endif
-	for (uint64_t s = 0; s < v->hash_slots; s++) {
-		uint32_t e = vz_load_u32(v->hash + s * 4);
-		if (!e) continue;
-		used++;
-		if (e - 1 >= v->rows) {
-			snprintf(what, sizeof what, "id map slot %llu: row %u out of range", (unsigned long long)s, e - 1);
-			cb(ctx, "vectors.bin", (int64_t)(v->hash - v->map.data + s * 4), what);
-			problems++;
+	for (uint64_t r = from; r < to; r++) {
+		uint32_t w = rowword[r];
+		const char *id;
+		size_t len;
+		if (w == VZ_ROWWORD_BROKEN) {
+			snprintf(what, sizeof what, "row %llu: id or payload outside the heap", (unsigned long long)r);
+		} else if ((w & VZ_ROWWORD_LIVE) && !(w & VZ_ROWWORD_MARK) && v->hash_slots) {
+			vz_vectors_row(v, r, &id, &len, NULL, NULL, NULL);
+			snprintf(what, sizeof what, "row %llu: id '%.*s' is not found through the id map (or is a duplicate)",
+				 (unsigned long long)r, (int)(len > 64 ? 64 : len), id);
+		} else {
+			continue;
 		}
-	}
-counted:
-	if (used != live) {
-		snprintf(what, sizeof what, "id map holds %llu entries for %llu live rows", (unsigned long long)used,
-			 (unsigned long long)live);
-		cb(ctx, "vectors.bin", (int64_t)(v->hash - v->map.data), what);
-		problems++;
+		cb(ctx, "vectors.bin", (int64_t)((v->rowinfo - v->map.data) + r * VZ_ROWINFO_SIZE), what);
+		if (++problems > 20) break;
 	}
 	return problems;
+}
+
+int vz_vectors_id_map_count(const vz_vectors *v, uint64_t used, uint64_t live, vz_verify_cb cb, void *ctx)
+{
+	char what[256];
+	if (used == live) return 0;
+	snprintf(what, sizeof what, "id map holds %llu entries for %llu live rows", (unsigned long long)used, (unsigned long long)live);
+	cb(ctx, "vectors.bin", (int64_t)(v->hash - v->map.data), what);
+	return 1;
 }
 
 int vz_vectors_write(const char *to, const vz_coll_id *id, uint64_t generation, uint32_t dim, enum vz_metric metric,

@@ -1,4 +1,6 @@
 /* verify.c: full integrity checks of a collection, and recovery. */
+#include "postings_delta.h"
+#include "ws_cache.h"
 #include "ws_internal.h"
 
 #include <pthread.h>
@@ -148,12 +150,13 @@ static bool check_identity(struct checker *k, const vz_meta *m, const char *name
 	return rc == VZ_OK;
 }
 
-/* vectors.bin's rows are checked in this many parts, taken by whichever thread is free, so that
- * the two threads finish together: the body's hash (one pass, one thread) is the longest job,
- * the index and the parts of the rows fill the other thread and then both. Each part twice: the
- * prints of its ids (vz_vectors_id_prints, in row order), then, once every part's prints are
- * written, its rows checked against the id map with them. */
-enum { ROW_PARTS = 8, JOBS = 2 + 2 * ROW_PARTS };
+/* vectors.bin's rows are checked in parts, taken by whichever thread is free, so that the two
+ * threads finish together: the body's hash (one pass, one thread) is the longest job, the index
+ * and the parts of the rows fill the other thread and then both. The rows in ROW_PARTS parts
+ * (vz_vectors_scan_rows: each row's entry, state and print, in row order), then, once every
+ * part's are written, the id map in WALK_PARTS parts (vz_vectors_walk_id_map, in slot order);
+ * the last of those reports the rows (vz_vectors_report_rows) and counts the map's entries. */
+enum { ROW_PARTS = 8, WALK_PARTS = 4, JOBS = 2 + ROW_PARTS + WALK_PARTS };
 
 /* vectors.bin and index.hnsw, open for their full checks (vz_verify_locked runs them on both
  * cores: see deep_checks), and what those find. */
@@ -162,17 +165,17 @@ struct deep {
 	vz_vectors v;
 	vz_map imap;
 	vz_hnsw_index idx;
-	struct found_list body, rows[ROW_PARTS], id_map, index;
+	struct found_list body, rows[ROW_PARTS], walk[WALK_PARTS], id_map, index;
 	uint64_t live[ROW_PARTS], tombstones[ROW_PARTS]; /* found in each part of the rows */
+	uint64_t used[WALK_PARTS];       /* id map entries found in each part of the map */
 	uint64_t want_tombstones;        /* metadata.json's count */
-	bool whole;                      /* no part of the rows stopped early (after 20 problems) */
 	int next;                        /* the next of the jobs to take */
-	int rows_left;                   /* parts of the rows not done: the last checks the id map */
+	int walks_left;                  /* parts of the map not done: the last reports the rows */
 	int vectors_users;               /* jobs not done with vectors.bin: the last unmaps it */
-	uint32_t *prints;                /* vz_vectors_id_prints of every row (NULL: out of memory) */
-	int prints_left;                 /* parts whose prints are not written yet */
-	pthread_mutex_t lock;            /* guards prints_left */
-	pthread_cond_t printed;          /* prints_left fell to 0 */
+	uint32_t *rowword;               /* every row's word (vz_vectors_scan_rows; NULL: out of memory) */
+	int scans_left;                  /* parts whose row words are not written yet */
+	pthread_mutex_t lock;            /* guards scans_left */
+	pthread_cond_t scanned;          /* scans_left fell to 0 */
 };
 
 /* The quick check's count: the flags byte of each row entry alone (the full check looks at
@@ -297,10 +300,10 @@ static void check_segments(struct checker *k, const char *dir, const vz_meta *m,
 
 /* Takes the jobs of deep_checks one at a time until none is left, the longest first:
  * vectors.bin's body (its checksum and every float finite, in one pass over the bytes),
- * index.hnsw (checksum and graph), the prints of each part of vectors.bin's rows, then each
- * part's rows (ids and payloads in the heap, found through the id map; live rows and tombstones
- * counted). A thread that takes a part's rows before the last prints are written waits for them:
- * the other thread is writing them, never waiting itself. */
+ * index.hnsw (checksum and graph), each part of vectors.bin's rows (entries, ids hashed, live
+ * rows and tombstones counted), then each part of its id map. A thread that takes a part of the
+ * map before the last part of the rows is written waits for it: the other thread is writing it,
+ * never waiting itself. */
 static void *deep_jobs(void *arg)
 {
 	struct deep *d = arg;
@@ -311,29 +314,32 @@ static void *deep_jobs(void *arg)
 			continue;
 		}
 		if (!d->vectors_open) continue;
+		bool mem = d->rowword != NULL;
 		if (job == 0) vz_vectors_verify_body(&d->v, found_cb, &d->body);
 		if (job >= 2 && job < 2 + ROW_PARTS) {
 			int part = job - 2;
-			if (d->prints) vz_vectors_id_prints(&d->v, d->v.rows * (uint64_t)part / ROW_PARTS, d->v.rows * (uint64_t)(part + 1) / ROW_PARTS, d->prints);
+			uint64_t from = d->v.rows * (uint64_t)part / ROW_PARTS, to = d->v.rows * (uint64_t)(part + 1) / ROW_PARTS;
+			if (mem) vz_vectors_scan_rows(&d->v, from, to, d->rowword, &d->live[part], &d->tombstones[part]);
 			pthread_mutex_lock(&d->lock);
-			if (--d->prints_left == 0) pthread_cond_broadcast(&d->printed);
+			if (--d->scans_left == 0) pthread_cond_broadcast(&d->scanned);
 			pthread_mutex_unlock(&d->lock);
 		}
 		if (job >= 2 + ROW_PARTS) {
 			int part = job - 2 - ROW_PARTS;
-			uint64_t from = d->v.rows * (uint64_t)part / ROW_PARTS, to = d->v.rows * (uint64_t)(part + 1) / ROW_PARTS;
 			pthread_mutex_lock(&d->lock);
-			while (d->prints_left > 0) pthread_cond_wait(&d->printed, &d->lock);
+			while (d->scans_left > 0) pthread_cond_wait(&d->scanned, &d->lock);
 			pthread_mutex_unlock(&d->lock);
-			vz_vectors_verify_row_range(&d->v, from, to, d->prints, &d->live[part], &d->tombstones[part], found_cb, &d->rows[part]);
-			if (__atomic_sub_fetch(&d->rows_left, 1, __ATOMIC_ACQ_REL) == 0) {
-				uint64_t live = 0;
-				d->whole = true;
-				for (int p = 0; p < ROW_PARTS; p++) {
-					d->whole = d->whole && d->rows[p].n <= 20;
+			if (mem) vz_vectors_walk_id_map(&d->v, part, WALK_PARTS, d->rowword, &d->used[part], found_cb, &d->walk[part]);
+			if (__atomic_sub_fetch(&d->walks_left, 1, __ATOMIC_ACQ_REL) == 0) {
+				uint64_t live = 0, used = 0;
+				for (int p = 0; p < ROW_PARTS && mem; p++) {
+					uint64_t from = d->v.rows * (uint64_t)p / ROW_PARTS, to = d->v.rows * (uint64_t)(p + 1) / ROW_PARTS;
+					vz_vectors_report_rows(&d->v, from, to, d->rowword, found_cb, &d->rows[p]);
 					live += d->live[p];
 				}
-				if (d->whole) vz_vectors_verify_id_map(&d->v, live, found_cb, &d->id_map);
+				for (int p = 0; p < WALK_PARTS; p++) used += d->used[p];
+				if (mem) vz_vectors_id_map_count(&d->v, used, live, found_cb, &d->id_map);
+				else found_cb(&d->id_map, "vectors.bin", -1, "out of memory: the rows and the id map were not checked");
 			}
 		}
 		if (__atomic_sub_fetch(&d->vectors_users, 1, __ATOMIC_ACQ_REL) == 0) vz_vectors_close(&d->v);
@@ -347,26 +353,28 @@ static void *deep_jobs(void *arg)
 static void deep_checks(struct checker *k, struct deep *d, struct found_list *pending)
 {
 	pthread_t t;
-	d->rows_left = ROW_PARTS;
-	d->vectors_users = 1 + 2 * ROW_PARTS;
-	d->prints_left = ROW_PARTS;
-	d->prints = d->vectors_open ? malloc(sizeof *d->prints * (d->v.rows ? d->v.rows : 1)) : NULL;
+	d->walks_left = WALK_PARTS;
+	d->vectors_users = 1 + ROW_PARTS + WALK_PARTS;
+	d->scans_left = ROW_PARTS;
+	size_t rows = d->vectors_open && d->v.rows ? (size_t)d->v.rows : 1;
+	d->rowword = d->vectors_open ? malloc(sizeof *d->rowword * rows) : NULL;
 	pthread_mutex_init(&d->lock, NULL);
-	pthread_cond_init(&d->printed, NULL);
+	pthread_cond_init(&d->scanned, NULL);
 	bool threaded = (d->vectors_open || d->index_open) && pthread_create(&t, NULL, deep_jobs, d) == 0;
 	deep_jobs(d);
 	if (threaded) pthread_join(t, NULL);
-	free(d->prints);
-	d->prints = NULL;
+	bool mem = d->rowword != NULL;
+	free(d->rowword);
+	d->rowword = NULL;
 	pthread_mutex_destroy(&d->lock);
-	pthread_cond_destroy(&d->printed);
+	pthread_cond_destroy(&d->scanned);
 	found_flush(k, &d->body, "vectors.bin");
 	uint64_t tomb = 0;
 	for (int p = 0; p < ROW_PARTS; p++) tomb += d->tombstones[p];
-	/* a part that stopped after 20 problems counted only some of its rows */
-	if (d->vectors_open && d->whole && tomb != d->want_tombstones)
+	if (d->vectors_open && mem && tomb != d->want_tombstones)
 		problem(k, "vectors.bin", -1, "%llu tombstones, metadata.json says %llu", (unsigned long long)tomb, (unsigned long long)d->want_tombstones);
 	for (int p = 0; p < ROW_PARTS; p++) found_flush(k, &d->rows[p], "vectors.bin");
+	for (int p = 0; p < WALK_PARTS; p++) found_flush(k, &d->walk[p], "vectors.bin");
 	found_flush(k, &d->id_map, "vectors.bin");
 	found_flush(k, pending, "index.hnsw");
 	found_flush(k, &d->index, "index.hnsw");
@@ -422,12 +430,66 @@ static void check_wal(struct checker *k, const char *dir, const vz_meta *m, bool
 	vz_wal_free(&w);
 }
 
-/* postings.bin of a workspace collection (absent when it was built before it existed). */
+/* The header of a file of a workspace collection that amends another (cache.delta,
+ * postings.delta): its magic, its size, and (*gen) its generation; false after a problem. */
+static bool check_delta_header(struct checker *k, const char *dir, const char *path, const char *name, const char *magic, uint32_t version,
+			       vz_file_header *h)
+{
+	vz_map map;
+	int rc = vz_map_file(path, &map);
+	if (!rc && (rc = vz_header_decode(map.data, map.size, magic, version, h))) vz_unmap(&map);
+	if (rc) {
+		problem(k, name, -1, "%s", without_name(short_detail(vz_last_error(), dir), name));
+		return false;
+	}
+	size_t size = map.size;
+	vz_unmap(&map);
+	if (h->body_length != size - VZ_HEADER_SIZE) {
+		problem(k, name, 24, "body length %llu, file has %zu", (unsigned long long)h->body_length, size - VZ_HEADER_SIZE);
+		return false;
+	}
+	return true;
+}
+
+/* postings.delta, when one of the snapshot's generation amends postings.bin (lib/postings_delta.c):
+ * its header (quick) or every byte, and that the two fit; *base_gen the generation of the
+ * postings.bin it amends. False when there is none (a leftover of another generation is not
+ * looked at, as readers do not). */
+static bool check_postings_delta(struct checker *k, const char *dir, const vz_meta *m, bool quick, uint64_t *base_gen)
+{
+	char path[VZ_PATH_MAX];
+	vz_file_header h;
+	if (vz_settle_data_file(dir, "postings.delta", VZ_MAGIC_PDELTA, m->generation, false, path, sizeof path) || access(path, F_OK)) return false;
+	if (!check_delta_header(k, dir, path, "postings.delta", VZ_MAGIC_PDELTA, PDELTA_VERSION, &h)) {
+		*base_gen = UINT64_MAX;
+		return true;
+	}
+	if (h.generation != m->generation) return false;
+	*base_gen = h.aux2;
+	uint64_t gen;
+	if (!quick && vz_ti_delta_check(path, &gen, base_gen)) {
+		problem(k, "postings.delta", -1, "%s", without_name(short_detail(vz_last_error(), dir), "postings.delta"));
+		*base_gen = UINT64_MAX;
+		return true;
+	}
+	vz_text_index *x;
+	int rc = vz_text_index_open_dir(dir, m->generation, &x);
+	if (rc && rc != VZ_ENOENT) problem(k, "postings.delta", -1, "%s", without_name(short_detail(vz_last_error(), dir), "postings.delta"));
+	vz_text_index_close(x);
+	return true;
+}
+
+/* postings.bin of a workspace collection (absent when it was built before it existed), and the
+ * postings.delta that amends it. */
 static void check_postings(struct checker *k, const char *dir, const vz_meta *m, bool quick)
 {
 	char path[VZ_PATH_MAX];
-	uint64_t gen;
+	uint64_t gen, want = m->generation;
+	vz_file_header h;
 	if (vz_settle_data_file(dir, "postings.bin", VZ_MAGIC_POSTINGS, m->generation, false, path, sizeof path) || access(path, F_OK)) return;
+	if ((vz_header_read(path, VZ_MAGIC_POSTINGS, 1, &h) || h.generation != m->generation) && check_postings_delta(k, dir, m, quick, &want)) {
+		if (want == UINT64_MAX || vz_settle_data_file(dir, "postings.bin", VZ_MAGIC_POSTINGS, want, false, path, sizeof path)) return;
+	}
 	vz_text_index *x;
 	int rc = quick ? vz_text_index_open(path, &x) : vz_text_index_check(path, &gen);
 	if (rc) {
@@ -439,7 +501,7 @@ static void check_postings(struct checker *k, const char *dir, const vz_meta *m,
 		gen = vz_text_index_generation(x);
 		vz_text_index_close(x);
 	}
-	if (gen != m->generation) problem(k, "postings.bin", 16, "generation %llu, metadata.json says %llu", (unsigned long long)gen, (unsigned long long)m->generation);
+	if (gen != want) problem(k, "postings.bin", 16, "generation %llu, %s says %llu", (unsigned long long)gen, want == m->generation ? "metadata.json" : "postings.delta", (unsigned long long)want);
 }
 
 /* terms.bin (dynamic collections with an embedding): every byte (checksum), the table's
@@ -518,6 +580,26 @@ static void check_cache(struct checker *k, const char *dir, const vz_meta *m)
 		problem(k, "cache.bin", -1, "names rows up to %llu, metadata.json says %llu rows", (unsigned long long)rows_end, (unsigned long long)rows);
 }
 
+/* verify --quick: the headers of cache.bin and of the cache.delta that amends it (magic, size,
+ * generation). */
+static void check_cache_quick(struct checker *k, const char *dir, const vz_meta *m)
+{
+	char path[VZ_PATH_MAX];
+	vz_file_header h, d;
+	snprintf(path, sizeof path, "%s/cache.bin", dir);
+	if (access(path, F_OK)) { problem(k, "cache.bin", -1, "missing (vz build --force makes it again)"); return; }
+	if (!check_delta_header(k, dir, path, "cache.bin", VZ_MAGIC_CACHE, CACHE_VERSION, &h)) return;
+	const char *name = "cache.bin";
+	snprintf(path, sizeof path, "%s/cache.delta", dir);
+	if (!access(path, F_OK)) {
+		if (!check_delta_header(k, dir, path, "cache.delta", DELTA_MAGIC, DELTA_VERSION, &d)) return;
+		if (d.aux2 == h.generation) h = d, name = "cache.delta"; /* else left over from a crash: not read */
+	}
+	if (h.generation != m->generation)
+		problem(k, name, 16, "generation %llu, metadata.json says %llu (%s)", (unsigned long long)h.generation, (unsigned long long)m->generation,
+			h.generation < m->generation ? "an older copy?" : "a newer copy?");
+}
+
 /* When every other file disagrees with metadata.json in the same way, it is metadata.json that
  * is the odd one out: say so. */
 static void blame_metadata(struct checker *k, const vz_meta *m)
@@ -577,6 +659,7 @@ int vz_verify_locked(const char *dir, bool quick, vz_verify_cb cb, void *ctx, in
 	/* cache.bin holds the df table that embeds query texts: a snapshot without an embedding
 	 * (written by the library alone) has none */
 	if (m.workspace && !quick && m.cfg.embedding[0]) check_cache(&k, dir, &m);
+	else if (m.workspace && m.cfg.embedding[0]) check_cache_quick(&k, dir, &m);
 	vz_progress("verifying", 5, 5);
 	blame_metadata(&k, &m);
 	vz_meta_free(&m);

@@ -369,8 +369,8 @@ void vz_map_advise_huge(const vz_map *m, bool huge);
  * while that is cheap: when the page cache holds the file in 2 MiB folios (one entry per
  * 2 MiB). It stops when the first part takes over 30 us or a later one over a millisecond
  * (4 KiB pages: 512 entries per 2 MiB); the rest then faults in as it is read. Only about
- * speed. */
-void vz_map_prefault(const vz_map *m);
+ * speed: true when every page was entered, false when it stopped. */
+bool vz_map_prefault(const vz_map *m);
 /* Re-reads a file just written (and fsynced) into the page cache as 2 MiB folios: drops its
  * clean pages, then reads it through a huge-page mapping. Pages written with write() sit in
  * small folios that every later mapping maps 4 KiB at a time; re-read this way, a search's
@@ -725,18 +725,18 @@ int vz_collection_extend_snapshot(const char *dir, const uint64_t *dead, size_t 
  * vectors of the mapping. A long batch, whose queries together visit most of them, runs
  * faster with it; the load costs about what 1000 queries gain. */
 void vz_collection_preload(vz_collection *c);
-/* For a few queries: enters the pages of index.hnsw and of vectors.bin (not the float vectors
- * of an sq8 collection) into the page tables ahead, while that is cheap (vz_map_prefault).
- * A first query on a million rows otherwise takes a hundred page faults at some 40 us each
- * in a VM; entered in one call they cost 1.4 ms (6.7 -> 4.2 ms with the query). */
-void vz_collection_prefault(vz_collection *c);
 /* Readies c for nq queries at ef (0: the collection's ef_search) by what pays:
  * vz_collection_preload when the batch visits about as many nodes as there are (a query visits
- * some 16 x ef); else vz_collection_prefault, unless the batch visits under a 32nd of the rows
- * and index.hnsw and vectors.bin are over 1 GiB together: then the base graph is read with
- * pread (vz_hnsw_index.by_read; 10M x 128, one query: 7.8 -> 3.3 ms of CPU). A thousand
- * queries visit most of a million rows but a quarter of ten million: loading those whole took
- * 7 GiB and longer than the queries. */
+ * some 16 x ef); else a prefault, which enters the pages of index.hnsw and of vectors.bin (not
+ * the float vectors of an sq8 collection) into the page tables ahead while that is cheap
+ * (vz_map_prefault: a first query on a million rows otherwise takes a hundred page faults at
+ * some 40 us each in a VM; entered in one call they cost 1.4 ms, 6.7 -> 4.2 ms with the
+ * query). But the base graph is read with pread (vz_hnsw_index.by_read; 10M x 128, one query:
+ * 7.8 -> 3.3 ms of CPU) when the batch visits under a 32nd of the rows and index.hnsw and
+ * vectors.bin are over 1 GiB together, or when the prefault of index.hnsw stops (its page
+ * cache in 4 KiB pages) and the visits are scattered over vectors.bin (coll_query.c). A
+ * thousand queries visit most of a million rows but a quarter of ten million: loading those
+ * whole took 7 GiB and longer than the queries. */
 void vz_collection_warm(vz_collection *c, size_t nq, size_t ef);
 
 /* ---- the write-ahead log (lib/wal.c) ----

@@ -55,6 +55,9 @@ static uint64_t config_hash(const vz_ws_collection *c)
 			 c->cfg.m, c->cfg.ef_construction, c->cfg.ef_search, (int)c->cfg.quantization, c->chunk_size,
 			 c->chunk_overlap, (unsigned long long)c->max_file_size);
 	vz_hasher_update(h, buf, (size_t)n);
+	/* the terms of postings.bin: words and their stems, titles past licence notices (a build
+	 * by an older vz rebuilds, its postings would not meet this one's query terms) */
+	vz_hasher_update(h, "terms 2\n", 8);
 	vz_hasher_update(h, c->project_dir, strlen(c->project_dir) + 1);
 	for (size_t i = 0; i < c->n_include; i++) vz_hasher_update(h, c->include[i], strlen(c->include[i]) + 1);
 	vz_hasher_update(h, "\n", 1);

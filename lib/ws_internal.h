@@ -22,6 +22,9 @@ int vz_bm25_decode(vz_reader *r, vz_bm25 **out);
 
 /* Calls fn for each term of text (lowercased, stemmed) with its 64-bit hash (lib/terms.c). */
 void vz_terms_each(const char *text, size_t len, void (*fn)(void *ctx, uint64_t h), void *ctx);
+/* The length of term t (n bytes, lowercase) without its plural or -ed/-ing suffix ("replays",
+ * "replayed" and "replaying" all give "replay"): n when it has none. */
+size_t vz_terms_stem(const char *t, size_t n);
 
 /* A small open-addressing map from a term's hash to a u32 (terms.c): zero it to start. */
 typedef struct vz_term_map {

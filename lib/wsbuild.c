@@ -8,7 +8,9 @@
  * new base whose graph is the old one extended (every row keeps its number); when the dead rows
  * would pass a fifth of the rows, it writes the full snapshot in file order (no segments).
  * While the rows keep their numbers, cache.bin stays as it is too: the records that differ
- * from it go into cache.delta (ws_cache.c's delta_save), which loads apply over it.
+ * from it go into cache.delta (ws_cache.c's delta_save), which loads apply over it, and
+ * postings.bin stays too: the postings of the changed and added files go into postings.delta
+ * (postings_delta.c), which queries merge with it; the folding build writes it whole again.
  * Keeping each chunk's text is what lets an incremental build re-read and re-embed only the
  * files that changed, and yet answer as a full build: an extended snapshot keeps the vectors of
  * the rows it keeps where they are, a snapshot written whole embeds the kept texts again (a
@@ -16,6 +18,7 @@
  * (a NUL byte) is recorded with content hash 0 and no chunks, so that it is not read again
  * while its size and modification time stay the same. */
 #include "ws_cache.h"
+#include "postings_delta.h"
 
 #include <fcntl.h>
 #include <jansson.h>
@@ -26,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define BINARY_PROBE 8192
 #define READ_THREADS_MAX 8 /* threads reading and embedding changed files */
@@ -432,6 +436,29 @@ static int postings_run(postings_job *j)
 	return rc ? rc : vz_text_index_write_body(j->path, &j->body, j->generation, j->wc->config_hash);
 }
 
+/* postings.delta.new instead of postings.bin.new, here: the postings of the files that
+ * postings.bin (of j->old) does not hold as they are. VZ_ECORRUPT when j->old's bytes do not
+ * hold (then postings.bin is written whole). */
+static int postings_delta_run(postings_job *j, const char *dir)
+{
+	uint64_t base_gen;
+	int rc = vz_path_fmt(j->path, sizeof j->path, "%s/postings.delta.new", dir);
+	if (!rc) rc = vz_ti_delta_encode(j->old, j->docs, j->from, j->n, &j->wc->text, &j->body, &base_gen);
+	if (!rc) rc = vz_ti_delta_write(j->path, &j->body, j->generation, base_gen, j->wc->config_hash);
+	vz_buf_free(&j->body);
+	return rc;
+}
+
+/* A postings.bin written whole: no postings.delta (nor one a crash left) amends it. */
+static int drop_postings_delta(const char *dir)
+{
+	char p[VZ_PATH_MAX];
+	int rc = vz_path_fmt(p, sizeof p, "%s/postings.delta", dir);
+	if (!rc) rc = vz_io_unlink(p, true);
+	if (!rc && !(rc = vz_path_fmt(p, sizeof p, "%s/postings.delta.new", dir))) rc = vz_io_unlink(p, true);
+	return rc;
+}
+
 static void postings_free(postings_job *j)
 {
 	if (j->started) pthread_join(j->thread, NULL);
@@ -634,11 +661,13 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 	if ((rc = vz_path_fmt(cpath, sizeof cpath, "%s/cache.bin", dir)) || (rc = ws_extra(w, wc, &extra))) goto out;
 	vz_meta meta;
 	uint64_t meta_gen = 0, meta_rows = 0;
+	uint32_t meta_segs = 0;
 	bool have_meta = vz_meta_read(dir, &meta) == VZ_OK, stamp_old = false;
 	if (have_meta) {
 		meta_gen = meta.generation;
 		/* the row space: the base's rows, then each segment's (coll_segment.c) */
 		meta_rows = meta.rows;
+		meta_segs = meta.nsegments;
 		for (uint32_t i = 0; i < meta.nsegments; i++) meta_rows += meta.segments[i].rows;
 		json_t *a = json_loads(meta.extra_json, 0, NULL), *b = json_loadb((const char *)extra.data, extra.len - 1, 0, NULL);
 		stamp_old = !a || !b || !json_equal(a, b);
@@ -771,9 +800,15 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		else st->files++;
 	}
 	/* the committed postings.bin, whose postings of the files kept are taken over */
-	if (!count_all && vz_text_index_open_dir(dir, meta_gen, &prev_postings) == VZ_OK && vz_text_index_config(prev_postings) != wc->config_hash) {
+	int prc = count_all ? VZ_ENOENT : vz_text_index_open_dir(dir, meta_gen, &prev_postings);
+	if (prc == VZ_OK && vz_text_index_config(prev_postings) != wc->config_hash) {
 		vz_text_index_close(prev_postings);
 		prev_postings = NULL;
+	} else if (prc == VZ_ECORRUPT) {
+		/* a postings.delta (or its postings.bin) that does not open is not trusted: the
+		 * snapshot is written whole */
+		char dp[VZ_PATH_MAX];
+		if (!vz_path_fmt(dp, sizeof dp, "%s/postings.delta", dir) && access(dp, F_OK) == 0) extensible = false;
 	}
 	bool dirty = st->rebuilt || st->changed || st->added || st->removed || !have_meta || old.config_hash != wc->config_hash;
 	if (dirty) {
@@ -795,9 +830,25 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		/* for a snapshot written whole, postings.bin.new is encoded on another thread while
 		 * the snapshot's files are written, and written itself before the commit */
 		postings_job pj;
+		/* a segment (not the folding one) leaves postings.bin as it is too: the postings of
+		 * the changed and added files go into postings.delta */
+		bool pdelta = extend && prev_postings && meta_gen && meta_segs < VZ_MAX_SEGMENTS;
+		uint64_t pbase_gen = prev_postings ? vz_text_index_base_generation(prev_postings) : 0;
+		/* a committed postings.bin.new or postings.delta.new (a crash before its rename) takes
+		 * its name first: the .new this build writes must not replace it */
+		if (prev_postings && ((rc = vz_settle_data_file(dir, "postings.bin", VZ_MAGIC_POSTINGS, pbase_gen, true, settled, sizeof settled)) ||
+				      (pbase_gen != meta_gen && (rc = vz_settle_data_file(dir, "postings.delta", VZ_MAGIC_PDELTA, meta_gen, true, settled, sizeof settled)))))
+			goto out;
 		rc = postings_prepare(&pj, dir, "postings.bin.new", wc, &cur, prev_postings);
-		if (!rc && !extend && !pthread_create(&pj.thread, NULL, postings_thread, &pj)) pj.started = true;
-		else if (!rc) rc = postings_run(&pj);
+		if (!rc && pdelta && (rc = postings_delta_run(&pj, dir)) == VZ_ECORRUPT) {
+			/* postings.bin damaged: written whole; postings.delta damaged: not trusted, the
+			 * snapshot is written whole */
+			if (vz_text_index_base_generation(prev_postings) != vz_text_index_generation(prev_postings)) extend = false;
+			pdelta = false;
+			rc = vz_path_fmt(pj.path, sizeof pj.path, "%s/postings.bin.new", dir);
+		}
+		if (!rc && !pdelta && !extend && !pthread_create(&pj.thread, NULL, postings_thread, &pj)) pj.started = true;
+		else if (!rc && !pdelta) rc = postings_run(&pj);
 		if (rc) {
 			postings_free(&pj);
 			goto out;
@@ -814,11 +865,26 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 			st->index = defer ? "deferred" : "built";
 			st->appended = st->chunks;
 			st->tombstones = 0;
+			if (pdelta) { /* a snapshot written whole after all: postings.bin too */
+				pdelta = false;
+				rc = vz_path_fmt(pj.path, sizeof pj.path, "%s/postings.bin.new", dir);
+				if (!rc) rc = postings_run(&pj);
+				if (rc) {
+					postings_free(&pj);
+					goto out;
+				}
+			}
 			rc = write_snapshot(dir, (const char *)extra.data, wc, &cur, model, threads, defer, postings_join, &pj);
 		}
 		postings_free(&pj);
 		if (rc) goto out;
-		if ((rc = vz_settle_data_file(dir, "postings.bin", VZ_MAGIC_POSTINGS, cur.generation, true, settled, sizeof settled))) goto out;
+		if (pdelta) {
+			if ((rc = vz_settle_data_file(dir, "postings.delta", VZ_MAGIC_PDELTA, cur.generation, true, settled, sizeof settled)) ||
+			    (rc = vz_settle_data_file(dir, "postings.bin", VZ_MAGIC_POSTINGS, pbase_gen, true, settled, sizeof settled)))
+				goto out;
+		} else if ((rc = vz_settle_data_file(dir, "postings.bin", VZ_MAGIC_POSTINGS, cur.generation, true, settled, sizeof settled)) ||
+			   (rc = drop_postings_delta(dir)))
+			goto out;
 		/* cache.bin carries the identity the snapshot was given */
 		if ((rc = vz_meta_read(dir, &meta))) goto out;
 		cur.id = meta.id;
@@ -836,7 +902,9 @@ int vz_workspace_build(const vz_workspace *w, const vz_ws_collection *wc, const 
 		if ((rc = vz_meta_read(dir, &meta))) goto out;
 		cur.id = meta.id; /* the snapshot's identity, as after a snapshot */
 		vz_meta_free(&meta);
-		if ((rc = write_postings(dir, "postings.bin", wc, &cur, prev_postings)) || (rc = ws_cache_store(cpath, &cur, &old, model, true))) goto out;
+		if ((rc = write_postings(dir, "postings.bin", wc, &cur, prev_postings)) || (rc = drop_postings_delta(dir)) ||
+		    (rc = ws_cache_store(cpath, &cur, &old, model, true)))
+			goto out;
 	}
 	if (stamp_old && vz_meta_read(dir, &meta) == VZ_OK) {
 		/* the workspace file changed, not this collection: only its record in metadata.json */

@@ -139,6 +139,10 @@ setup() {
 	[ "${#lines[@]}" -eq 2 ]
 	assert_line --index 0 --partial '"id":"g"'
 	assert_line --index 1 --partial '"id":"a"'
+	# the same terms as a workspace's: "foxes" meets "fox" through its stem
+	run "$VZ" query notes --text "foxes" --json
+	[ "${#lines[@]}" -eq 2 ]
+	assert_line --index 0 --partial '"id":"g"'
 	run "$VZ" query notes --text "submarine"
 	assert_success
 	assert_output ""

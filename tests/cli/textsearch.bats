@@ -20,6 +20,47 @@ setup() {
 	hits=${output##*(}; hits=${hits%%/*}; total=${output##*/}; total=${total%%)*}
 	[ "$total" -ge 40 ] || fail "only $total questions have their page here"
 	[ $((hits * 100)) -ge $((total * 85)) ] || fail "$output"
+	# 49 questions written before any ranking was looked at: measured 0.86 (FTS5 bm25() 0.71)
+	run python3 "$ROOT/tests/cli/lib/text-eval.py" p "$ROOT/tests/fixtures/textsearch/man-questions-heldout.tsv" --vz "$VZ" p/docs
+	assert_success
+	echo "held out: $output" >&3
+	rate_at_least 76
+}
+
+# "vz top-3 hit rate R (HITS/N)" of text-eval.py's line for system $1 in $output: HITS and N
+hits_of() {
+	local l
+	l=$(grep "^$1 top-3" <<<"$output") || fail "no line for $1 in: $output"
+	l=${l##*(}
+	H=${l%%/*}
+	N=${l##*/}
+	N=${N%%)*}
+}
+
+# vz's hits in $output are at least $1 per cent of the questions
+rate_at_least() {
+	hits_of vz
+	[ $((H * 100)) -ge $((N * $1)) ] || fail "under $1%: $output"
+}
+
+@test "search quality: task questions find the right C header in the top 3, at least as often as FTS5's bm25()" {
+	command -v dpkg >/dev/null || skip "dpkg is not installed"
+	python3 -c 'import sqlite3; sqlite3.connect(":memory:").execute("CREATE VIRTUAL TABLE t USING fts5(x)")' 2>/dev/null || skip "python3's sqlite3 has no FTS5"
+	rm -rf p
+	n=$(python3 "$ROOT/tests/cli/lib/header-corpus.py" p)
+	[ "$n" -ge 150 ] || skip "only $n headers of libc6-dev here"
+	"$VZ" build -q
+	run python3 "$ROOT/tests/cli/lib/text-eval.py" p "$ROOT/tests/fixtures/textsearch/header-questions.tsv" --want include/%s --vz "$VZ" p/docs --fts5
+	assert_success
+	echo "$(tr '\n' ' ' <<<"$output")($n headers)" >&3
+	# measured 0.81 (42/52) against FTS5's 0.73 and 0.71 on 240 headers: 5 and 4 questions of margin
+	rate_at_least 72
+	vz=$H
+	[ "$N" -ge 40 ] || fail "only $N questions have their header here"
+	hits_of fts5-bm25
+	[ "$vz" -ge "$H" ] || fail "below FTS5: $output"
+	hits_of fts5-bm25-name-head-5x
+	[ "$vz" -ge "$H" ] || fail "below FTS5 with the name and head weighted: $output"
 }
 
 @test "results are per file: best chunk as path:LINE with a snippet, identical files once, --chunks lists chunks" {
@@ -59,13 +100,27 @@ setup() {
 
 @test "snippets never carry raw control characters" {
 	printf '# Esc\nbold\033[1mterminal\033[0m and b\bbell\007 and carriage\rreturn quokka\n' > p/ctl.md
+	# DEL, C1 controls as UTF-8 (CSI U+009B, U+0085), bytes that are not UTF-8
+	printf 'del\177ete csi\302\233[2J nel\302\205 bad \377\376 and \300\257 wombat terminal\n' > p/c1.md
+	printf 'a nul\000byte makes this file binary: wombat\n' > p/nul.md
 	"$VZ" build -q
+	c1=$'\302'[$'\200'-$'\237']
 	for args in "" "--chunks" "--json"; do
 		run "$VZ" query p/docs --text "quokka terminal" $args
 		assert_success
 		[[ "$output" != *[$'\001'-$'\010'$'\013'-$'\037'$'\177']* ]] || fail "control characters in ($args): $(printf '%q' "$output")"
+		[[ "$output" != *$c1* ]] || fail "C1 control characters in ($args): $(printf '%q' "$output")"
 		assert_output --partial "quokka"
+		assert_output --partial "wombat"
+		refute_output --partial "nul.md"
 	done
+	# the text form escapes them as octal, JSON as \u00XX; bytes that are not UTF-8 are U+FFFD
+	run "$VZ" query p/docs --text "del wombat"
+	assert_output --regexp $'^[0-9.]+\tc1.md:1\tdel\\\\177ete csi\\\\302\\\\233\\[2J nel\\\\302\\\\205 bad \xef\xbf\xbd\xef\xbf\xbd and \xef\xbf\xbd\xef\xbf\xbd wombat terminal$'
+	run "$VZ" query p/docs --text "wombat" --json
+	assert_output --partial '"text":"del\u007fete csi\u009b[2J nel\u0085 bad '$'\xef\xbf\xbd\xef\xbf\xbd'' and '
+	run "$VZ" verify p/docs
+	assert_success
 	# a dynamic text collection prints its snippets the same way
 	"$VZ" create notes --embedding bm25 --dim 64 -q
 	"$VZ" insert notes --text $'a bell\007 rings\033[2J for the quokka' --id n1 -q
@@ -90,11 +145,12 @@ setup() {
 		echo "vz restore \"\$b\" --force             # or every collection in the archive"
 	} > p/README.md
 	"$VZ" build -q
+	# (the procedure's heading, "...the nightly backups:", meets "backup" through its stem)
 	run "$VZ" query p/docs --text "how do I restore a backup" -k 1
 	assert_success
-	assert_output --regexp $'^[0-9.]+\tREADME.md:12\t\.\.\..*vz verify --backup'
+	assert_output --regexp $'^[0-9.]+\tREADME.md:11\t\.\.\.Disaster recovery from the nightly backups: vz verify --backup'
 	run "$VZ" query p/docs --text "how do I restore a backup" --json -k 1
-	assert_output --regexp '^\{"path":"README.md","line":12,'
+	assert_output --regexp '^\{"path":"README.md","line":11,'
 	# one match only: the first one, as before
 	run "$VZ" query p/docs --text "salvage" -k 1
 	assert_output --regexp $'^[0-9.]+\tREADME.md:2\t'

@@ -259,13 +259,20 @@ for q, line in zip(rows[::max(1, len(rows) // 6)], lines):
 ' "$BATS_TEST_TMPDIR/rows.jsonl"
 }
 vectors_exact() { local a; a=$(vector_answers) && echo "$a" | near_exact; }
-json_text_answers() { for q in "w001 w002" "w100 w200 w300" "file w399" "fresh words"; do "$VZ" query p/docs --text "$q" -k 8 --json; done; }
+# (ids and exact scores, per file and per chunk; "fresh words", "w050" and "longer" are terms
+# whose df the changed, added and removed files change)
+json_text_answers() {
+	for q in "w001 w002" "w100 w200 w300" "file w399" "fresh words" "w050 longer short"; do
+		"$VZ" query p/docs --text "$q" -k 8 --json
+		"$VZ" query p/docs --text "$q" -k 8 --json --chunks
+	done
+}
 
 @test "incremental builds add segments and leave the base alone; answers equal a full rebuild's; compaction back to one snapshot" {
 	rm -rf p && mkdir p
 	corpus 150 4 # eight builds' dead rows stay below a fifth of the rows
 	"$VZ" build -q
-	base=$(stat -c '%i %Y %s' "$D/vectors.bin" "$D/index.hnsw" "$D/cache.bin")
+	base=$(stat -c '%i %Y %s' "$D/vectors.bin" "$D/index.hnsw" "$D/cache.bin" "$D/postings.bin")
 	for i in 1 2 3 4 5 6 7 8; do
 		printf '# Changed %d\nw%03d w%03d fresh words %d\n' $i $i $((i + 100)) $i > "p/f000$i.md"
 		[ $i -ne 3 ] || printf '# Added\nw007 w008 w009 fresh words added\n' > p/added.md
@@ -277,9 +284,11 @@ json_text_answers() { for q in "w001 w002" "w100 w200 w300" "file w399" "fresh w
 		[[ "$output" == *'"index":"extended"'* ]] || fail "build $i: $output"
 		[ "$(segments)" -eq $i ] || fail "build $i: $(segments) segments"
 		[ -f "$D/seg-$((i + 1)).vec" ] && [ -f "$D/seg-$((i + 1)).hnsw" ] || fail "build $i: $(ls "$D")"
-		[ "$(stat -c '%i %Y %s' "$D/vectors.bin" "$D/index.hnsw" "$D/cache.bin")" = "$base" ] || fail "build $i rewrote the base"
-		# cache.bin's records stay, the changed ones are in cache.delta: far smaller
+		[ "$(stat -c '%i %Y %s' "$D/vectors.bin" "$D/index.hnsw" "$D/cache.bin" "$D/postings.bin")" = "$base" ] || fail "build $i rewrote the base"
+		# cache.bin's records stay, the changed ones are in cache.delta: far smaller; so do
+		# postings.bin's, the changed files' postings are in postings.delta
 		[ "$(stat -c %s "$D/cache.delta")" -lt "$(stat -c %s "$D/cache.bin")" ]
+		[ "$(stat -c %s "$D/postings.delta")" -lt "$(stat -c %s "$D/postings.bin")" ]
 		run "$VZ" verify p/docs
 		assert_success
 		# the answers of a full build of the same tree: --text ids and scores, --vector ids (after
@@ -301,8 +310,9 @@ json_text_answers() { for q in "w001 w002" "w100 w200 w300" "file w399" "fresh w
 	assert_output --partial '"index":"extended"'
 	[ "$(segments)" -eq 0 ]
 	[ -z "$(ls "$D" | grep '^seg-')" ] || fail "segments left behind: $(ls "$D")"
-	[ "$(stat -c '%i %Y %s' "$D/vectors.bin" "$D/index.hnsw" "$D/cache.bin")" != "$base" ]
+	[ "$(stat -c '%i %Y %s' "$D/vectors.bin" "$D/index.hnsw" "$D/cache.bin" "$D/postings.bin")" != "$base" ]
 	[ -f "$D/cache.delta" ]
+	[ ! -e "$D/postings.delta" ] # postings.bin written whole again
 	run "$VZ" verify p/docs
 	assert_success
 	rm -rf "$BATS_TEST_TMPDIR/full"
@@ -321,7 +331,7 @@ json_text_answers() { for q in "w001 w002" "w100 w200 w300" "file w399" "fresh w
 	vectors_exact
 }
 
-@test "segments of a workspace collection: bit flips found by verify, not trusted by the next build; backup and restore carry them" {
+@test "segments and deltas of a workspace collection: bit flips found by verify, not trusted by the next build; backup and restore carry them" {
 	"$VZ" build -q
 	printf '# Changed\nw001 w002 fresh words\n' > p/f0001.md
 	"$VZ" build -q
@@ -336,7 +346,8 @@ json_text_answers() { for q in "w001 w002" "w100 w200 w300" "file w399" "fresh w
 	want=$(json_text_answers; vector_answers)
 	cp -a "$VZ_DATA_DIR" "$BATS_TEST_TMPDIR/good"
 	[ -f "$D/cache.delta" ]
-	for file in seg-2.vec seg-2.hnsw cache.delta; do
+	[ -f "$D/postings.delta" ]
+	for file in seg-2.vec seg-2.hnsw cache.delta postings.delta; do
 		rm -rf "$VZ_DATA_DIR" && cp -a "$BATS_TEST_TMPDIR/good" "$VZ_DATA_DIR"
 		size=$(stat -c %s "$D/$file")
 		byte=$(od -An -tu1 -j $((size - 9)) -N1 "$D/$file" | tr -d ' ')
@@ -354,6 +365,22 @@ json_text_answers() { for q in "w001 w002" "w100 w200 w300" "file w399" "fresh w
 		[ ! -e "$D/$file" ]
 		[ "$(json_text_answers)" = "$(VZ_DATA_DIR="$BATS_TEST_TMPDIR/full" json_text_answers)" ] || fail "after damage to $file: --text answers differ"
 	done
+	# a damaged header of postings.delta: named, not trusted either
+	rm -rf "$VZ_DATA_DIR" && cp -a "$BATS_TEST_TMPDIR/good" "$VZ_DATA_DIR"
+	printf 'Z' | dd of="$D/postings.delta" bs=1 seek=20 conv=notrunc 2>/dev/null
+	run "$VZ" verify p/docs
+	assert_failure 1
+	assert_output --partial "postings.delta: "
+	run "$VZ" query p/docs --text "fresh words"
+	assert_failure 65
+	cp "$BATS_TEST_TMPDIR/again" p/f0002.md
+	run "$VZ" build --json
+	assert_output --partial '"index":"built"'
+	run "$VZ" verify p/docs
+	assert_success
+	[ ! -e "$D/postings.delta" ]
+	[ "$(json_text_answers)" = "$(VZ_DATA_DIR="$BATS_TEST_TMPDIR/full" json_text_answers)" ]
+	cp "$BATS_TEST_TMPDIR/f0002" p/f0002.md
 	# a listed segment that is missing
 	rm -rf "$VZ_DATA_DIR" && cp -a "$BATS_TEST_TMPDIR/good" "$VZ_DATA_DIR"
 	rm "$D/seg-2.vec"
@@ -365,9 +392,24 @@ json_text_answers() { for q in "w001 w002" "w100 w200 w300" "file w399" "fresh w
 	run "$VZ" restore "$BATS_TEST_TMPDIR/b.tar.zst"
 	assert_success
 	[ -f "$D/seg-2.vec" ] && [ -f "$D/seg-2.hnsw" ]
+	cmp "$D/postings.delta" "$BATS_TEST_TMPDIR/good/workspace/p/docs/postings.delta"
+	cmp "$D/cache.delta" "$BATS_TEST_TMPDIR/good/workspace/p/docs/cache.delta"
 	run "$VZ" verify p/docs
 	assert_success
 	[ "$(json_text_answers; vector_answers)" = "$want" ]
+	run "$VZ" verify p/docs --quick
+	assert_success
+	# --quick reads the deltas' headers: a torn one is named
+	for file in postings.delta cache.delta; do
+		cp "$D/$file" "$BATS_TEST_TMPDIR/keep"
+		truncate -s -5 "$D/$file"
+		run "$VZ" verify p/docs --quick
+		assert_failure 1
+		assert_output --partial "$file: offset 24: body length"
+		cp "$BATS_TEST_TMPDIR/keep" "$D/$file"
+	done
+	run "$VZ" verify p/docs --quick
+	assert_success
 }
 
 @test "a crash or power cut at each I/O call of an incremental build: the old or the new answers, verify clean, the next build mends it" {
@@ -416,4 +458,118 @@ json_text_answers() { for q in "w001 w002" "w100 w200 w300" "file w399" "fresh w
 		assert_success
 		[ "$(answers)" = "$old" ]
 	done
+}
+
+@test "a crash or power cut at each I/O call of the ninth (folding) build, which writes postings.bin whole and drops postings.delta: the old or the new answers, verify clean, the next build mends it" {
+	rm -rf p && mkdir p
+	corpus 60 7
+	"$VZ" build -q
+	for i in 1 2 3 4 5 6 7 8; do
+		printf '# Changed %d\nw%03d fresh words %d\n' $i $((i + 100)) $i > "p/f000$i.md"
+		"$VZ" build -q
+	done
+	[ "$(segments)" -eq 8 ]
+	[ -f "$D/postings.delta" ]
+	cp -a "$VZ_DATA_DIR" "$BATS_TEST_TMPDIR/before"
+	answers() { for q in "fresh words" "w101 w050" "file w399"; do "$VZ" query p/docs --text "$q" -k 5 --json; done; }
+	old=$(answers)
+	printf '# Ninth\nw009 fresh words nine\n' > p/f0009.md
+	VZ_IO_TRACE="$BATS_TEST_TMPDIR/trace" "$VZ" build -q
+	[ "$(segments)" -eq 0 ]
+	[ ! -e "$D/postings.delta" ]
+	new=$(answers)
+	[ "$new" != "$old" ]
+	last=$(wc -l < "$BATS_TEST_TMPDIR/trace")
+	[ "$last" -gt 5 ]
+	for kind in crash powercut; do
+		olds=0 news=0
+		for ((n = 1; n <= last; n++)); do
+			rm -rf "$VZ_DATA_DIR" && cp -a "$BATS_TEST_TMPDIR/before" "$VZ_DATA_DIR"
+			run env VZ_FAULT="$n:$kind" "$VZ" build -q
+			[ "$status" -eq 137 ] || fail "build under VZ_FAULT=$n:$kind exited $status: $output"
+			run "$VZ" verify p/docs
+			[ "$status" -eq 0 ] || [[ "$output" == *"cache.bin: offset 16: generation "*" (an older copy?)"* ]] || fail "after VZ_FAULT=$n:$kind: $output"
+			now=$(answers)
+			if [ "$now" = "$old" ]; then olds=$((olds + 1)); elif [ "$now" = "$new" ]; then news=$((news + 1)); else fail "after VZ_FAULT=$n:$kind the answers are neither the old nor the new ones"; fi
+			run "$VZ" build -q
+			assert_success
+			run "$VZ" verify p/docs
+			assert_success
+			[ "$(answers)" = "$new" ] || fail "after VZ_FAULT=$n:$kind and a build: other answers"
+		done
+		[ "$olds" -gt 0 ] || fail "$kind: never the old answers"
+		[ "$news" -gt 0 ] || [ "$kind" = powercut ] || fail "$kind: never the new answers"
+	done
+	for kind in EIO ENOSPC; do
+		for n in 1 $((last / 2)) $last; do
+			rm -rf "$VZ_DATA_DIR" && cp -a "$BATS_TEST_TMPDIR/before" "$VZ_DATA_DIR"
+			run env VZ_FAULT="$n:$kind" "$VZ" build -q
+			assert_equal "$status" 74
+			run "$VZ" verify p/docs
+			assert_success
+			[ "$(answers)" = "$old" ] || [ "$(answers)" = "$new" ] || fail "after VZ_FAULT=$n:$kind: neither the old nor the new answers"
+			# at the first call nothing is changed
+			[ "$n" -ne 1 ] || { [ "$(answers)" = "$old" ] && [ "$(ls "$D")" = "$(ls "$BATS_TEST_TMPDIR/before/workspace/p/docs")" ]; } || fail "VZ_FAULT=1:$kind changed the collection"
+		done
+	done
+}
+
+# the bytes the command "$@" writes (wchar of /proc/self/io counts the reaped child's writes)
+bytes_written() {
+	python3 -c 'import subprocess, sys
+def w(): return int([l for l in open("/proc/self/io") if l.startswith("wchar")][0].split()[1])
+a = w(); subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); print(w() - a)' "$@"
+}
+
+@test "an incremental build after one change writes under 5% of the bytes of a full build (postings.bin and cache.bin stay)" {
+	rm -rf p && mkdir p
+	python3 - <<'PY'
+import random
+r = random.Random(3)
+vocab = ["w%04d" % i for i in range(3000)]
+for i in range(400):
+    with open("p/f%04d.md" % i, "w") as f:
+        f.write("# File %d\n%s\n" % (i, " ".join(r.choice(vocab) for _ in range(300))))
+PY
+	full=$(bytes_written "$VZ" build -q)
+	"$VZ" checkpoint p/docs --wait -q # the graph, which the build left to it
+	before=$(stat -c '%i %Y %s' "$D/postings.bin" "$D/cache.bin" "$D/vectors.bin")
+	echo "w0001 one more line" >> p/f0007.md
+	one=$(bytes_written "$VZ" build -q)
+	[ "$(stat -c '%i %Y %s' "$D/postings.bin" "$D/cache.bin" "$D/vectors.bin")" = "$before" ]
+	[ -f "$D/postings.delta" ] && [ -f "$D/cache.delta" ]
+	[ "$full" -gt 3000000 ] || fail "a full build wrote only $full bytes"
+	[ $((one * 20)) -lt "$full" ] || fail "one change: $one bytes written, a full build $full"
+}
+
+@test "a committed postings.delta.new (a crash before its rename) is read; a crash, power cut or I/O error at each I/O call of the next build (a delta over a delta) leaves the old or the new answers" {
+	"$VZ" build -q
+	printf '# Changed\nw001 w002 fresh words\n' > p/f0001.md
+	"$VZ" build -q
+	mv "$D/postings.delta" "$D/postings.delta.new"
+	run "$VZ" verify p/docs
+	assert_success
+	answers() { for q in "fresh words" "w001 w003" "file w399"; do "$VZ" query p/docs --text "$q" -k 5 --json; done; }
+	old=$(answers)
+	cp -a "$VZ_DATA_DIR" "$BATS_TEST_TMPDIR/before"
+	printf '# Again\nw003 fresh words again\n' > p/f0002.md
+	VZ_IO_TRACE="$BATS_TEST_TMPDIR/trace" "$VZ" build -q
+	[ -f "$D/postings.delta" ] && [ ! -e "$D/postings.delta.new" ]
+	new=$(answers)
+	last=$(wc -l < "$BATS_TEST_TMPDIR/trace")
+	for kind in crash powercut EIO; do
+		for ((n = 1; n <= last; n++)); do
+			rm -rf "$VZ_DATA_DIR" && cp -a "$BATS_TEST_TMPDIR/before" "$VZ_DATA_DIR"
+			run env VZ_FAULT="$n:$kind" "$VZ" build -q
+			if [ $kind = EIO ]; then want=74; else want=137; fi
+			[ "$status" -eq $want ] || fail "build under VZ_FAULT=$n:$kind exited $status: $output"
+			now=$(answers)
+			[ "$now" = "$old" ] || [ "$now" = "$new" ] || fail "after VZ_FAULT=$n:$kind the answers are neither the old nor the new ones"
+			run "$VZ" verify p/docs
+			[ "$status" -eq 0 ] || [[ "$output" == *"cache.bin: offset 16: generation "*" (an older copy?)"* ]] || fail "after VZ_FAULT=$n:$kind: $output"
+		done
+	done
+	run "$VZ" build -q
+	assert_success
+	[ "$(answers)" = "$new" ]
 }

@@ -66,4 +66,17 @@ for e in lancedb qdrant milvus pgvector; do
   for flag in 0 4; do { printf "\\$(printf %03o $((i + flag)))"; cat "$tmp/x.$e/$r"; } > "$C/export/$e-$flag"; done
   i=$((i + 1))
 done
+# postings.delta and cache.delta over their bases (fuzz_pdelta.c, fuzz_cdelta.c): u32 the base
+# file's length, the base file, then the delta, after an incremental build of a small workspace
+rm -rf "$C/pdelta" "$C/cdelta"; mkdir -p "$C/pdelta" "$C/cdelta" "$tmp/ws/p"
+printf 'projects:\n  - name: p\n    path: p\n    collections:\n      - name: docs\n' > "$tmp/ws/vectorize-workspace.yml"
+for i in $(seq 10 40); do printf '# File %d\nrestore a backup w0%d of the zeppelin\n' $i $i > "$tmp/ws/p/f$i.md"; done
+(cd "$tmp/ws" && "$VZ" build -q && "$VZ" checkpoint p/docs --wait -q &&
+	printf '# Changed\nw001 w002 fresh words\n' > p/f12.md && rm p/f15.md && printf '# New\nzeppelin w002\n' > p/f90.md && "$VZ" build -q)
+w=$VZ_DATA_DIR/workspace/p/docs
+pair() { python3 -c 'import struct,sys; a=open(sys.argv[1],"rb").read(); b=open(sys.argv[2],"rb").read(); sys.stdout.buffer.write(struct.pack("<I",len(a))+a+b)' "$1" "$2"; }
+pair $w/postings.bin $w/postings.delta > $C/pdelta/good
+pair $w/cache.bin $w/cache.delta > $C/cdelta/good
+head -c 300 $C/pdelta/good > $C/pdelta/torn
+head -c 300 $C/cdelta/good > $C/cdelta/torn
 echo "corpus: $(find $C -type f | wc -l) files"

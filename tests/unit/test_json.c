@@ -24,6 +24,10 @@ TEST(json_string_escapes_controls_del_quotes_and_keeps_utf8)
 	out = escaped("", 0, 0);
 	CHECK_STR(out, "\"\"");
 	free(out);
+	/* C1 controls (U+0080..U+009F: CSI is U+009B) are escaped too; U+00A0 is not */
+	out = escaped("a\xc2\x9b[2J\xc2\x80\xc2\x9f\xc2\xa0" "b", 13, 0);
+	CHECK_STR(out, "\"a\\u009b[2J\\u0080\\u009f\xc2\xa0" "b\"");
+	free(out);
 }
 
 TEST(json_string_replaces_invalid_utf8_or_keeps_it_when_asked)

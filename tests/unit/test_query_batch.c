@@ -6,7 +6,10 @@
 #include "t.h"
 #include "../../lib/collection_internal.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <string.h>
 #include <unistd.h>
 
 #define DIM 16
@@ -319,6 +322,132 @@ TEST(a_file_replaced_since_the_open_is_not_read_with_pread)
 	check_same(&want, &g, 1);
 	vz_collection_close(c);
 	got_free(&g);
+	got_free(&want);
+	release(&q);
+}
+
+/* A float graph of VZ_SEARCH_CODES_MIN_ROWS rows (codes kept in index.hnsw), M 8, efC 32 */
+static void build_codes(const char *name)
+{
+	vz_config cfg;
+	vz_config_defaults(&cfg);
+	cfg.dim = DIM;
+	cfg.metric = VZ_METRIC_EUCLIDEAN;
+	cfg.m = 8;
+	cfg.ef_construction = 32;
+	CHECK_OK(vz_collection_create("data", name, &cfg));
+	char dir[256];
+	snprintf(dir, sizeof dir, "data/dynamic/%s", name);
+	vz_collection *c;
+	CHECK_OK(vz_collection_open(dir, VZ_OPEN_WRITE, 1000, &c));
+	struct data base = make(VZ_SEARCH_CODES_MIN_ROWS, 5);
+	CHECK_OK(vz_collection_write(c, base.w, VZ_SEARCH_CODES_MIN_ROWS, VZ_WRITE_BULK, 2, NULL));
+	vz_collection_close(c);
+	release(&base);
+}
+
+/* Queries of a graph read with pread, c's answers into a new got */
+static struct got query_all(vz_collection *c, const float *q, size_t nq, size_t ef)
+{
+	struct got g = got_new(nq);
+	vz_result r[K];
+	for (size_t i = 0; i < nq; i++) {
+		size_t n;
+		CHECK_OK(vz_collection_query(c, q + i * DIM, K, ef, r, &n));
+		collect(&g, i, r, n);
+	}
+	return g;
+}
+
+/* A float graph with codes read with pread measures the codes it reads and re-ranks on the
+ * floats it reads, as the mapped search does: the same ids and distances. Its codes cut short
+ * under the handle, or a descriptor that cannot be read, fail the query naming index.hnsw;
+ * level-0 lists overwritten with counts and ids out of range are answered without a crash. */
+TEST(a_float_graph_with_codes_read_with_pread_answers_the_same_bytes_and_survives_damage)
+{
+	build_codes("k");
+	struct data q = make(30, 8);
+	vz_collection *m = open_read("k");
+	CHECK(m->index.float_codes && m->index.sq_codes);
+	struct got want = query_all(m, q.vecs, 30, 32);
+	CHECK(!m->index.by_read);
+	CHECK_INT(want.n[0], K);
+	vz_collection_close(m);
+	vz_collection *c = open_read("k");
+	CHECK(vz_coll_read_by_pread(c));
+	struct got g = query_all(c, q.vecs, 30, 32);
+	check_same(&want, &g, 30);
+	got_free(&g);
+	/* the results' ids were read too, into copies outside the mapping that stay until close */
+	vz_result first[K], r[K];
+	size_t n0, n;
+	CHECK_OK(vz_collection_query(c, q.vecs, K, 32, first, &n0));
+	CHECK_INT(n0, K);
+	for (size_t i = 0; i < 300; i++) CHECK_OK(vz_collection_query(c, q.vecs + (i % 30) * DIM, K, 32, r, &n));
+	const unsigned char *map = c->vec.map.data;
+	for (size_t j = 0; j < K; j++) {
+		CHECK((const unsigned char *)first[j].id < map || (const unsigned char *)first[j].id >= map + c->vec.map.size);
+		CHECK(first[j].id_len == strlen(want.ids[0][j]) && !memcmp(first[j].id, want.ids[0][j], first[j].id_len));
+	}
+	/* the best row's record pointing outside the heap: that result has no id, as through the
+	 * mapping, and the others theirs */
+	int64_t best = vz_coll_base_find(c, want.ids[0][0], strlen(want.ids[0][0]));
+	CHECK(best >= 0);
+	unsigned char bad[8];
+	memset(bad, 0xee, sizeof bad);
+	int vfd = open("data/dynamic/k/vectors.bin", O_WRONLY);
+	off_t rec = (off_t)(c->vec.rowinfo - map + (uint64_t)best * VZ_ROWINFO_SIZE);
+	unsigned char keep[8];
+	CHECK(vfd >= 0 && pread(c->index.read_vec_fd, keep, sizeof keep, rec) == (ssize_t)sizeof keep);
+	CHECK(pwrite(vfd, bad, sizeof bad, rec) == (ssize_t)sizeof bad);
+	CHECK_OK(vz_collection_query(c, q.vecs, K, 32, r, &n));
+	CHECK_INT(n, K);
+	CHECK(r[0].id == NULL && r[0].id_len == 0);
+	CHECK(r[1].id_len == strlen(want.ids[0][1]) && !memcmp(r[1].id, want.ids[0][1], r[1].id_len));
+	CHECK(pwrite(vfd, keep, sizeof keep, rec) == (ssize_t)sizeof keep);
+	close(vfd);
+	/* a descriptor that cannot be read (a directory: EISDIR) fails the query with the errno */
+	int ifd = c->index.read_index_fd, dfd = open("data", O_RDONLY | O_DIRECTORY);
+	CHECK(dfd >= 0);
+	c->index.read_index_fd = dfd;
+	n = 99;
+	CHECK_INT(vz_collection_query(c, q.vecs, K, 32, r, &n), VZ_EOS);
+	CHECK_INT(n, 0);
+	CHECK(strstr(vz_last_error(), "index.hnsw: reading at offset ") && strstr(vz_last_error(), strerror(EISDIR)));
+	c->index.read_index_fd = ifd;
+	close(dfd);
+	/* every level-0 list made a count of 2^32-1 and ids past the last row: the search keeps to
+	 * what it can reach (the descent's nodes), without a read or a step outside */
+	size_t l0 = (size_t)((const unsigned char *)c->index.links0 - c->index_map.data);
+	size_t l0_len = VZ_SEARCH_CODES_MIN_ROWS * (1 + (size_t)c->index.m0) * sizeof(uint32_t);
+	unsigned char *ff = malloc(l0_len);
+	CHECK(ff);
+	memset(ff, 0xff, l0_len);
+	int wfd = open("data/dynamic/k/index.hnsw", O_WRONLY);
+	CHECK(wfd >= 0 && pwrite(wfd, ff, l0_len, (off_t)l0) == (ssize_t)l0_len);
+	free(ff);
+	for (size_t i = 0; i < 30; i++) {
+		CHECK_OK(vz_collection_query(c, q.vecs + i * DIM, K, 32, r, &n));
+		CHECK(n >= 1 && n <= K);
+		for (size_t j = 0; j < n; j++) CHECK(r[j].id_len > 1 && r[j].id[0] == 'r');
+	}
+	/* vectors.bin cut where the row records start: the search reads its floats, then the
+	 * first record read fails the query naming the file (the mapping is not touched) */
+	CHECK_INT(truncate("data/dynamic/k/vectors.bin", (off_t)(c->vec.rowinfo - map)), 0);
+	n = 99;
+	CHECK_INT(vz_collection_query(c, q.vecs, K, 32, r, &n), VZ_ECORRUPT);
+	CHECK_INT(n, 0);
+	CHECK(strstr(vz_last_error(), "vectors.bin: reading at offset ") && strstr(vz_last_error(), "shorter than when it was opened"));
+	/* the codes cut off (the file ends where they start): the first code read fails it */
+	size_t codes = (size_t)(c->index.sq_codes - c->index_map.data);
+	CHECK_INT(ftruncate(wfd, (off_t)codes), 0);
+	close(wfd);
+	n = 99;
+	CHECK_INT(vz_collection_query(c, q.vecs, K, 32, r, &n), VZ_ECORRUPT);
+	CHECK_INT(n, 0);
+	CHECK(strstr(vz_last_error(), "index.hnsw: reading at offset ") != NULL);
+	CHECK(strstr(vz_last_error(), "the file is shorter than when it was opened") != NULL);
+	vz_collection_close(c);
 	got_free(&want);
 	release(&q);
 }

@@ -83,6 +83,16 @@ TEST(text_index_ranks_groups_and_splits_words)
 		CHECK(h[0].path_len == 18 && !memcmp(h[0].path, "code/http_parser.c", 18));
 		vz_text_hits_free(h, n);
 	}
+	/* stems: "airships" and "mooring" find airship and moored; the word as written scores more
+	 * than another word of its stem (both a/ship.md and long.md have "rain"/"airship"...) */
+	CHECK_OK(vz_text_search(x, "airships", 8, 10, false, &h, &n));
+	CHECK_INT(n, 1);
+	CHECK(h[0].path_len == 9 && !memcmp(h[0].path, "a/ship.md", 9));
+	vz_text_hits_free(h, n);
+	CHECK_OK(vz_text_search(x, "mooring", 7, 10, false, &h, &n));
+	CHECK_INT(n, 1);
+	CHECK(h[0].path_len == 7 && !memcmp(h[0].path, "long.md", 7));
+	vz_text_hits_free(h, n);
 	/* no hashing: a word no file has finds nothing */
 	CHECK_OK(vz_text_search(x, "submarine", 9, 10, false, &h, &n));
 	CHECK_INT(n, 0);
@@ -93,7 +103,9 @@ TEST(text_index_ranks_groups_and_splits_words)
 	CHECK_INT(n, 1);
 	vz_text_hits_free(h, n);
 	vz_text_index_close(x);
-	CHECK_INT(vz_text_best_match("Rain, then zeppelins and a Zeppelin", 35, "zeppelin", 8), 27);
+	/* a word meets its plural through the stem: "zeppelins" is the first match */
+	CHECK_INT(vz_text_best_match("Rain, then zeppelins and a Zeppelin", 35, "zeppelin", 8), 11);
+	CHECK_INT(vz_text_best_match("Rain, then zeppelin and a blimp", 31, "zeppelins", 9), 11);
 	CHECK_INT(vz_text_best_match("nothing", 7, "zeppelin", 8), 0);
 	/* the passage with the most distinct query terms, then the most matches, wins */
 	char far[1200];
@@ -119,6 +131,26 @@ TEST(text_index_title_field)
 	CHECK_INT(vz_text_title(big, sizeof big), 9 + 300); /* from the heading's text */
 	memcpy(big, "\n\n  first line\n", 15);
 	CHECK_INT(vz_text_title(big, sizeof big), 4 + 300);
+	/* #include is no heading, "# Real" is */
+	memcpy(big, "/* hi */\n#include <a.h>\n# Real\n", 31);
+	CHECK_INT(vz_text_title(big, sizeof big), 26 + 300);
+	memset(big, 'x', sizeof big);
+	memcpy(big, "#!/bin/sh\n#define x\n", 20);
+	CHECK_INT(vz_text_title(big, sizeof big), 0 + 300);
+	/* a licence notice first (block comment, // or # lines): the title starts past it */
+	static const char *const lic[] = { "/* Copyright (C) 1991 Someone.\n   The GNU C Library is free. */\n\n/* String handling */\n",
+		"// SPDX-License-Identifier: MIT\n// more words\n\nString handling\n",
+		"# Copyright 2020 Someone\n# All rights reserved.\n  \nString handling\n" };
+	for (size_t i = 0; i < 3; i++) {
+		memset(big, 'x', sizeof big);
+		memcpy(big, lic[i], strlen(lic[i]));
+		size_t at = (size_t)(strstr(lic[i], "String") - lic[i]) - (i == 0 ? 3 : 0);
+		CHECK_INT(vz_text_title(big, sizeof big), at + 300);
+	}
+	/* a first line that describes the file is kept, notice or not after it */
+	memset(big, 'x', sizeof big);
+	memcpy(big, "/* Error messages.\n   Copyright (C) 1995 Someone. */\n", 53);
+	CHECK_INT(vz_text_title(big, sizeof big), 0 + 300);
 }
 
 TEST(text_index_damage_is_refused)

@@ -1,21 +1,25 @@
 #!/usr/bin/env python3
-# text-eval.py CORPUS QUESTIONS [--vz VZ COLLECTION] [--fts5]: the top-3 hit rate of task-style
-# questions (QUESTIONS: PAGE<TAB>question lines) over a corpus made by man-corpus.py, for
-# `vz query --text` and for SQLite FTS5's bm25() on the same documents (python3's sqlite3).
-# Prints one line per system: "NAME top-3 hit rate R (HITS/N)"; misses on stderr with -v.
+# text-eval.py CORPUS QUESTIONS [--want FORMAT] [--vz VZ COLLECTION] [--fts5] [-v]: the top-3 hit
+# rate of task-style questions (QUESTIONS: ANSWER<TAB>question lines, ANSWER one or more names
+# separated by |) over a corpus made by man-corpus.py or header-corpus.py, for `vz query --text`
+# and for SQLite FTS5's bm25() on the same documents (python3's sqlite3). FORMAT turns a name into
+# the file's path under CORPUS (default man1/%s.1.txt; include/%s for the headers). Prints one line
+# per system: "NAME top-3 hit rate R (HITS/N)"; misses on stderr with -v.
 import json, os, re, sqlite3, subprocess, sys
 
 args = sys.argv[1:]
 corpus, qfile = args[0], args[1]
 verbose = "-v" in args
+fmt = args[args.index("--want") + 1] if "--want" in args else "man1/%s.1.txt"
 qs = [l.rstrip("\n").split("\t", 1) for l in open(qfile) if l.strip() and not l.startswith("#")]
-qs = [(p, q) for p, q in qs if os.path.exists(os.path.join(corpus, "man1", p + ".1.txt"))]
+qs = [([fmt % a for a in p.split("|")], q) for p, q in qs]
+qs = [(w, q) for w, q in qs if any(os.path.exists(os.path.join(corpus, a)) for a in w)]
 
 def report(name, ranked):
     hits = 0
-    for (page, q), top in zip(qs, ranked):
-        want = "man1/%s.1.txt" % page
-        if want in top[:3]:
+    for (want, q), top in zip(qs, ranked):
+        page = want[0]
+        if set(want) & set(top[:3]):
             hits += 1
         elif verbose:
             print("%s miss: %s: %s -> %s" % (name, page, q, " ".join(top[:3])), file=sys.stderr)
@@ -32,10 +36,12 @@ if "--vz" in args:
 
 if "--fts5" in args:
     docs = []
-    for name in sorted(os.listdir(os.path.join(corpus, "man1"))):
-        text = open(os.path.join(corpus, "man1", name), encoding="utf-8", errors="replace").read()
-        head = "\n".join(text.split("\n")[:8])
-        docs.append(("man1/" + name, name, head, text))
+    top = os.path.dirname(fmt)
+    for d, _, names in os.walk(os.path.join(corpus, top)):
+        for name in sorted(names):
+            text = open(os.path.join(d, name), encoding="utf-8", errors="replace").read()
+            head = "\n".join(text.split("\n")[:8])
+            docs.append((os.path.relpath(os.path.join(d, name), corpus), name, head, text))
     db = sqlite3.connect(":memory:")
     db.execute("CREATE VIRTUAL TABLE d USING fts5(path UNINDEXED, name, head, body, tokenize='unicode61')")
     db.executemany("INSERT INTO d VALUES (?, ?, ?, ?)", docs)
