@@ -2,6 +2,7 @@
  * The binary is built for baseline x86-64; wider kernels are compiled with target attributes
  * and used only when the CPU has them (VZ_SIMD or vz_simd_force can pin a level for tests). */
 #include "vz.h"
+#include "cpu.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -9,7 +10,6 @@
 #include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
 #include <immintrin.h>
 #define VZ_X86 1
 #endif
@@ -440,14 +440,6 @@ static struct {
 	vz_u8_kernel u8_l2;
 } simd;
 
-/* F16C from CPUID leaf 1 (ECX bit 29): clang 14's __builtin_cpu_supports does not know "f16c",
- * and the fuzz targets are built with clang */
-static bool cpu_has_f16c(void)
-{
-	unsigned a, b, c, d;
-	return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
-}
-
 static bool set_level(const char *level)
 {
 	simd.h16_l2 = simd.h16_dot = NULL; /* set again below by the one level that has them */
@@ -456,15 +448,15 @@ static bool set_level(const char *level)
 		simd.l2sq = l2sq_scalar; simd.dot = dot_scalar; simd.sq8_l2 = sq8_l2_scalar; simd.sq8_dot = sq8_dot_scalar;
 	}
 #ifdef VZ_X86
-	else if (!strcmp(level, "sse") && __builtin_cpu_supports("sse2")) {
+	else if (!strcmp(level, "sse") && VZ_CPU_HAS(SSE2)) {
 		simd.l2sq = l2sq_sse; simd.dot = dot_sse; simd.sq8_l2 = sq8_l2_sse; simd.sq8_dot = sq8_dot_sse;
-	} else if (!strcmp(level, "avx2") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+	} else if (!strcmp(level, "avx2") && VZ_CPU_HAS(AVX2) && VZ_CPU_HAS(FMA)) {
 		simd.l2sq = l2sq_avx2; simd.dot = dot_avx2; simd.sq8_l2 = sq8_l2_avx2; simd.sq8_dot = sq8_dot_avx2;
-		if (cpu_has_f16c()) { simd.h16_l2 = l2sq_h16_avx2; simd.h16_dot = dot_h16_avx2; }
+		if (VZ_CPU_HAS(F16C)) { simd.h16_l2 = l2sq_h16_avx2; simd.h16_dot = dot_h16_avx2; }
 		simd.u8_l2 = u8_l2sq_avx2;
-	} else if (!strcmp(level, "avx512") && __builtin_cpu_supports("avx512f")) {
+	} else if (!strcmp(level, "avx512") && VZ_CPU_HAS(AVX512F)) {
 		simd.l2sq = l2sq_avx512; simd.dot = dot_avx512; simd.sq8_l2 = sq8_l2_avx512; simd.sq8_dot = sq8_dot_avx512;
-		if (__builtin_cpu_supports("avx2")) simd.u8_l2 = u8_l2sq_avx2;
+		if (VZ_CPU_HAS(AVX2)) simd.u8_l2 = u8_l2sq_avx2;
 	}
 #endif
 	else return false;

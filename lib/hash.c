@@ -1,5 +1,6 @@
 /* hash.c: XXH3-64 checksums over libxxhash, or lib/hash_avx2.c where the processor has AVX2. */
 #include "vz.h"
+#include "cpu.h"
 
 #include <stdlib.h>
 #include <xxhash.h>
@@ -10,9 +11,7 @@ void *vz_hasher_new_avx2(void);
 void vz_hasher_update_avx2(void *st, const void *data, size_t len);
 uint64_t vz_hasher_digest_avx2(const void *st);
 void vz_hasher_free_avx2(void *st);
-/* The processor is read once, before main (and before any constructor that could hash). */
-__attribute__((constructor(101))) static void read_cpu(void) { __builtin_cpu_init(); }
-static bool avx2(void) { return __builtin_cpu_supports("avx2"); }
+static bool avx2(void) { return VZ_CPU_HAS(AVX2); } /* cpu.h */
 #else
 static bool avx2(void) { return false; }
 #define vz_hash64_avx2(d, l) 0

@@ -21,6 +21,7 @@
  * every neighbour id and block against the bounds as they go, so a damaged file can give poor
  * results but never a crash; vz_hnsw_verify checks everything. */
 #include "hnsw_internal.h"
+#include "cpu.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -222,8 +223,7 @@ int vz_hnsw_open(const unsigned char *data, size_t size, uint32_t dim, enum vz_m
 /* True when none of the cnt neighbour ids at l (room slots, cnt <= room) is n or more or self:
  * eight slots at a time without a branch (those past cnt masked off), so that the compiler
  * vectorizes it; the ids of a good index are all fine. */
-__attribute__((target_clones("avx2", "default"))) static bool links_ok(const uint32_t *l, uint32_t cnt, uint32_t room, uint32_t n,
-								       uint32_t self)
+static inline __attribute__((always_inline)) bool links_ok_body(const uint32_t *l, uint32_t cnt, uint32_t room, uint32_t n, uint32_t self)
 {
 	uint32_t bad = 0;
 	size_t j = 0;
@@ -235,6 +235,20 @@ __attribute__((target_clones("avx2", "default"))) static bool links_ok(const uin
 	for (; j < cnt; j++) bad |= (uint32_t)(l[j] >= n) | (uint32_t)(l[j] == self);
 	return !bad;
 }
+#ifdef VZ_CPU_X86
+__attribute__((target("avx2"))) static bool links_ok_avx2(const uint32_t *l, uint32_t cnt, uint32_t room, uint32_t n, uint32_t self)
+{
+	return links_ok_body(l, cnt, room, n, self);
+}
+#endif
+/* the body compiled for AVX2 where the processor has it (cpu.h: not target_clones) */
+static bool links_ok(const uint32_t *l, uint32_t cnt, uint32_t room, uint32_t n, uint32_t self)
+{
+#ifdef VZ_CPU_X86
+	if (VZ_CPU_HAS(AVX2)) return links_ok_avx2(l, cnt, room, n, self);
+#endif
+	return links_ok_body(l, cnt, room, n, self);
+}
 
 typedef uint32_t u32x8 __attribute__((vector_size(32)));
 typedef int32_t i32x8 __attribute__((vector_size(32)));
@@ -243,8 +257,7 @@ typedef int32_t i32x8 __attribute__((vector_size(32)));
  * or the node itself: what links_ok says of each node, for a run of nodes at once, eight slots
  * at a time (those past a node's count masked off) into one accumulator tested at the end, not
  * one test per node; check_nodes then looks for the first bad node only in a run that has one. */
-__attribute__((target_clones("avx2", "default"))) static bool links0_run_ok(const uint32_t *links0, size_t from, size_t to,
-									    uint32_t m0, uint32_t n)
+static inline __attribute__((always_inline)) bool links0_run_ok_body(const uint32_t *links0, size_t from, size_t to, uint32_t m0, uint32_t n)
 {
 	i32x8 bad = { 0 };
 	uint32_t other = 0;
@@ -265,6 +278,20 @@ __attribute__((target_clones("avx2", "default"))) static bool links0_run_ok(cons
 	}
 	for (int q = 0; q < 8; q++) other |= (uint32_t)bad[q];
 	return !other;
+}
+#ifdef VZ_CPU_X86
+__attribute__((target("avx2"))) static bool links0_run_ok_avx2(const uint32_t *links0, size_t from, size_t to, uint32_t m0, uint32_t n)
+{
+	return links0_run_ok_body(links0, from, to, m0, n);
+}
+#endif
+/* the body compiled for AVX2 where the processor has it (cpu.h: not target_clones) */
+static bool links0_run_ok(const uint32_t *links0, size_t from, size_t to, uint32_t m0, uint32_t n)
+{
+#ifdef VZ_CPU_X86
+	if (VZ_CPU_HAS(AVX2)) return links0_run_ok_avx2(links0, from, to, m0, n);
+#endif
+	return links0_run_ok_body(links0, from, to, m0, n);
 }
 
 /* A bit per node, set when its level is above 0: what the upper links of level 1 (most of them)

@@ -12,6 +12,7 @@
  *   hash_off     hash_slots (a power of two >= 2 * live rows) u32 entries: row + 1 of a live row
  *                whose XXH3(id) lands there (linear probing), 0 for empty. */
 #include "internal.h"
+#include "cpu.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -158,7 +159,7 @@ typedef uint32_t u32x8 __attribute__((vector_size(32)));
  * which is what carries into the sign bit when 1 is added to the exponent of the magnitude.
  * Four vectors of eight at a time into four accumulators, so that the loads, not the chain of
  * ORs into one, set the pace (the floats are in L1, just hashed); the rest one at a time. */
-__attribute__((target_clones("avx2", "default"))) static bool all_finite(const uint32_t *u, size_t n)
+static inline __attribute__((always_inline)) bool all_finite_body(const uint32_t *u, size_t n)
 {
 	u32x8 b0 = { 0 }, b1 = { 0 }, b2 = { 0 }, b3 = { 0 }, x0, x1, x2, x3;
 	size_t i = 0;
@@ -177,6 +178,20 @@ __attribute__((target_clones("avx2", "default"))) static bool all_finite(const u
 	for (int q = 0; q < 8; q++) bad |= b0[q];
 	for (; i < n; i++) bad |= (u[i] & 0x7fffffffu) + 0x00800000u;
 	return !(bad & 0x80000000u);
+}
+#ifdef VZ_CPU_X86
+__attribute__((target("avx2"))) static bool all_finite_avx2(const uint32_t *u, size_t n)
+{
+	return all_finite_body(u, n);
+}
+#endif
+/* the body compiled for AVX2 where the processor has it (cpu.h: not target_clones) */
+static bool all_finite(const uint32_t *u, size_t n)
+{
+#ifdef VZ_CPU_X86
+	if (VZ_CPU_HAS(AVX2)) return all_finite_avx2(u, n);
+#endif
+	return all_finite_body(u, n);
 }
 
 /* Reports the live rows with a non-finite value among floats [from, to) of the vectors section,
