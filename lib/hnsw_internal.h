@@ -95,6 +95,10 @@ struct hnsw_reader {
 	int index_fd, vec_fd;
 	const unsigned char *index_base, *vec_base;
 	float *vbuf;                  /* dim floats: the vector (or a float graph's codes) last read */
+	/* the upper lists of levels 1..up_levels of node up_node (NONE: none), read in one block:
+	 * the descent reads a node's list on each level it passes on it (10M x 128: 13 lists of 8
+	 * nodes, each with its upper_index entry: 26 reads, now 15); NULL when out of memory */
+	uint32_t *up, up_node, up_levels;
 	int err, err_errno;
 	const char *err_file;
 	uint64_t err_off;

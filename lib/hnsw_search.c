@@ -95,7 +95,10 @@ void hnsw_sq8_query_prepare(const struct graph *g, const float *q, float *buf, s
 	}
 }
 
-/* read_links of a graph read by pread: the list into buf (1 + m0 words), its ids from buf[1] */
+/* read_links of a graph read by pread: the list into buf (1 + m0 words), its ids from buf[1];
+ * an upper level's from rd->up, where the node's levels 1..lev are read in one block (the
+ * lists of its lower levels follow, for the descent's next level: the same bounds hold, as
+ * the block ends where level lev's list ends) */
 static const uint32_t *read_links_pread(const struct graph *g, uint32_t node, uint32_t lev, uint32_t *buf, uint32_t cap, uint32_t *count)
 {
 	struct hnsw_reader *rd = g->rd;
@@ -103,11 +106,27 @@ static const uint32_t *read_links_pread(const struct graph *g, uint32_t node, ui
 	if (lev == 0) {
 		l = g->links0 + (size_t)node * g->lstride;
 	} else {
+		size_t words = 1 + (size_t)g->m;
+		if (rd->up && rd->up_node == node && lev <= rd->up_levels) {
+			l = rd->up + (lev - 1) * words;
+			*count = l[0] < cap ? l[0] : cap;
+			return l + 1;
+		}
 		uint32_t base;
 		if (!reader_get(rd, rd->index_fd, rd->index_base, "index.hnsw", g->upper_index + node, &base, sizeof base) || base == NONE)
 			return buf;
-		uint64_t off = (uint64_t)base + (uint64_t)(lev - 1) * (1 + g->m);
-		if (off + 1 + g->m > g->upper_len) return buf;
+		uint64_t off = (uint64_t)base + (uint64_t)(lev - 1) * words;
+		if (off + words > g->upper_len) return buf;
+		if (rd->up) {
+			rd->up_node = NONE;
+			if (!reader_get(rd, rd->index_fd, rd->index_base, "index.hnsw", g->upper + base, rd->up, sizeof(uint32_t) * lev * words))
+				return buf;
+			rd->up_node = node;
+			rd->up_levels = lev;
+			l = rd->up + (lev - 1) * words;
+			*count = l[0] < cap ? l[0] : cap;
+			return l + 1;
+		}
 		l = g->upper + off;
 	}
 	if (!reader_get(rd, rd->index_fd, rd->index_base, "index.hnsw", l, buf, sizeof(uint32_t) * (1 + (size_t)(lev ? g->m : g->m0))))
@@ -400,12 +419,14 @@ int vz_hnsw_search(const vz_hnsw_index *idx, const float *vectors, const float *
 	if (idx->count == 0 || k == 0) return VZ_OK;
 	struct graph g;
 	graph_of_index(idx, vectors, &g);
-	struct hnsw_reader rd = { .index_fd = idx->read_index_fd, .vec_fd = idx->read_vec_fd, .index_base = idx->data, .vec_base = idx->read_vec_base };
+	struct hnsw_reader rd = { .index_fd = idx->read_index_fd, .vec_fd = idx->read_vec_fd, .index_base = idx->data, .vec_base = idx->read_vec_base,
+				  .up_node = NONE };
 	/* a few queries read by pread read what the mapped search would: a float graph's codes
 	 * (128 bytes of index.hnsw at 128 dimensions), then the floats of the beam re-ranked, so
 	 * that the answers are the same bytes (sq8 collections are not read so) */
 	if (idx->by_read && !idx->packed && (!g.sq_codes || idx->float_codes)) {
 		if (!(rd.vbuf = malloc(sizeof(float) * g.dim))) return vz_fail(VZ_ENOMEM, "out of memory");
+		if (g.max_level) rd.up = malloc(sizeof(uint32_t) * g.max_level * (1 + (size_t)g.m)); /* NULL: list by list */
 		g.rd = &rd;
 	}
 	if (ef < k) ef = k;
@@ -482,6 +503,7 @@ int vz_hnsw_search(const vz_hnsw_index *idx, const float *vectors, const float *
 	free(buf);
 	free(sq.r);
 	free(rd.vbuf);
+	free(rd.up);
 	return rc;
 }
 

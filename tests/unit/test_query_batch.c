@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define DIM 16
@@ -448,6 +449,68 @@ TEST(a_float_graph_with_codes_read_with_pread_answers_the_same_bytes_and_survive
 	CHECK(strstr(vz_last_error(), "index.hnsw: reading at offset ") != NULL);
 	CHECK(strstr(vz_last_error(), "the file is shorter than when it was opened") != NULL);
 	vz_collection_close(c);
+	got_free(&want);
+	release(&q);
+}
+
+/* The descent reads a node's upper lists (levels 1..L) in one block: the answers are the
+ * mapping's; the block damaged in place is searched without a step outside; a file cut inside
+ * the block fails the query naming the block's offset, and the same handle answers as before
+ * once the bytes are back (a failed block is not kept for the next query). */
+TEST(a_graph_read_with_pread_reads_a_nodes_upper_lists_in_one_block_and_fails_cleanly_short)
+{
+	build("u", VZ_METRIC_EUCLIDEAN);
+	struct data q = make(30, 9);
+	vz_collection *m = open_read("u");
+	CHECK(m->index.max_level >= 2); /* 3000 nodes at M 16: levels 1 and 2 read in one block */
+	struct got want = query_all(m, q.vecs, 30, SPARSE_EF);
+	vz_collection_close(m);
+	vz_collection *c = open_read("u");
+	CHECK(vz_coll_read_by_pread(c));
+	struct got g = query_all(c, q.vecs, 30, SPARSE_EF);
+	check_same(&want, &g, 30);
+	got_free(&g);
+	const vz_hnsw_index *idx = &c->index;
+	uint32_t ep = idx->entry_point, base = idx->upper_index[ep];
+	size_t words = (size_t)idx->max_level * (1 + idx->m);
+	off_t at = (off_t)((const unsigned char *)(idx->upper + base) - idx->data);
+	uint32_t *keep = malloc(words * sizeof(uint32_t)), *bad = malloc(words * sizeof(uint32_t));
+	CHECK(keep && bad);
+	CHECK(pread(idx->read_index_fd, keep, words * sizeof(uint32_t), at) == (ssize_t)(words * sizeof(uint32_t)));
+	/* the entry point's lists made a count of 2^32-1 and ids past the last row */
+	memset(bad, 0xff, words * sizeof(uint32_t));
+	int wfd = open("data/dynamic/u/index.hnsw", O_WRONLY);
+	CHECK(wfd >= 0 && pwrite(wfd, bad, words * sizeof(uint32_t), at) == (ssize_t)(words * sizeof(uint32_t)));
+	vz_result r[K];
+	size_t n;
+	for (size_t i = 0; i < 30; i++) {
+		CHECK_OK(vz_collection_query(c, q.vecs + i * DIM, K, SPARSE_EF, r, &n));
+		CHECK_INT(n, K);
+		for (size_t j = 0; j < n; j++) CHECK(r[j].id_len > 1 && (r[j].id[0] == 'r' || r[j].id[0] == 'd'));
+	}
+	CHECK(pwrite(wfd, keep, words * sizeof(uint32_t), at) == (ssize_t)(words * sizeof(uint32_t)));
+	/* cut one word into the block: its read comes back short */
+	struct stat st;
+	CHECK_INT(fstat(wfd, &st), 0);
+	char *tail = malloc((size_t)st.st_size - (size_t)at);
+	CHECK(tail && pread(idx->read_index_fd, tail, (size_t)st.st_size - (size_t)at, at) == st.st_size - at);
+	CHECK_INT(ftruncate(wfd, at + 4), 0);
+	n = 99;
+	CHECK_INT(vz_collection_query(c, q.vecs, K, SPARSE_EF, r, &n), VZ_ECORRUPT);
+	CHECK_INT(n, 0);
+	char want_err[128];
+	snprintf(want_err, sizeof want_err, "index.hnsw: reading at offset %lld: the file is shorter than when it was opened", (long long)at);
+	CHECK(strstr(vz_last_error(), want_err) != NULL);
+	/* the bytes back: the same handle answers as the mapping did */
+	CHECK(pwrite(wfd, tail, (size_t)st.st_size - (size_t)at, at) == st.st_size - at);
+	close(wfd);
+	g = query_all(c, q.vecs, 30, SPARSE_EF);
+	check_same(&want, &g, 30);
+	got_free(&g);
+	vz_collection_close(c);
+	free(tail);
+	free(keep);
+	free(bad);
 	got_free(&want);
 	release(&q);
 }
