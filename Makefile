@@ -22,10 +22,13 @@ ifeq ($(SAN),1)
 endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # Start-up time is part of every one-shot command: the small libraries are linked statically
-# (Debian's -dev packages ship the .a files; not libzstd, whose .a is built without the threads
-# that backup --threads uses) and libarchive is opened with dlopen by lib/backup_libarchive.c
-# only when a backup is read or written; linked, it costs each process about 9 ms of loading.
-LIBS = -Wl,-Bstatic -lyaml -lxxhash -ljansson -lz -Wl,-Bdynamic -lzstd -ldl -lm -pthread
+# (Debian's -dev packages ship the .a files) and libarchive is opened with dlopen by
+# lib/backup_libarchive.c only when a backup is read or written; linked, it costs each process
+# about 9 ms of loading. libzstd likewise by lib/zstd_load.c, when a .zst input or a backup is
+# read or written (its .a is built without the threads that backup --threads uses; linked, the
+# .so cost each process about 0.1 ms). A static(-pie) vz was 0.4 ms faster still to start, but
+# it would lose those threads and dlopen a second C library with libarchive.
+LIBS = -Wl,-Bstatic -lyaml -lxxhash -ljansson -lz -Wl,-Bdynamic -ldl -lm -pthread
 ALL_CFLAGS = $(CFLAGS_BASE) $(OPT) $(PKG_CFLAGS) $(CFLAGS)
 
 LIB_SRCS := $(sort $(wildcard lib/*.c))
@@ -86,7 +89,7 @@ $(BUILD)/libvz.a: $(LIB_OBJS)
 VERSION := $(shell sed -n 's/^\#define VZ_VERSION "\(.*\)"/\1/p' include/vz.h)
 SOVERSION := 0
 PIC_OBJS := $(LIB_SRCS:%.c=$(BUILD)/pic/%.o)
-SHLIBS = -lyaml -lxxhash -ljansson -lz -lzstd -ldl -lm -pthread
+SHLIBS = -lyaml -lxxhash -ljansson -lz -ldl -lm -pthread
 $(BUILD)/pic/%.o: %.c | $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -fPIC -MMD -MP -c $< -o $@
@@ -107,19 +110,19 @@ PC_RPATH = $(if $(filter /usr/lib /usr/lib/%-linux-gnu /lib,$(LIBDIR)),,-Wl,-rpa
 # Written by install itself, so that it always holds the PREFIX/LIBDIR of that install.
 PC_LINES = 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
 	'Name: vz' 'Description: durable vector collections on the local filesystem (libvz)' 'Version: $(VERSION)' \
-	'Requires.private: $(filter-out libarchive,$(PKGS))' \
+	'Requires.private: $(filter-out libarchive libzstd,$(PKGS))' \
 	'Cflags: -I$${includedir}' 'Libs: $(strip -L$${libdir} $(PC_RPATH) -lvz)' 'Libs.private: -ldl -lm -pthread'
 
 $(VZ_BIN): $(CMD_OBJS) $(CLI_OBJS) $(BUILD)/libvz.a Makefile
 	$(CC) $(LDFLAGS) -o $@ $(CMD_OBJS) $(CLI_OBJS) $(BUILD)/libvz.a $(LIBS)
 
 $(BUILD)/unit-tests: $(UNIT_OBJS) $(BUILD)/libvz.a Makefile
-	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJS) $(BUILD)/libvz.a $(LIBS) -larchive # the backup tests craft hostile archives
+	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJS) $(BUILD)/libvz.a $(LIBS) -larchive -lzstd # the backup and .zst tests craft hostile archives and streams
 
 # Corpus replay of every fuzz target, built with the normal compiler (no libFuzzer needed).
 $(BUILD)/fuzz-replay/%: tests/fuzz/%.c tests/fuzz/replay_main.c $(BUILD)/libvz.a Makefile
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< tests/fuzz/replay_main.c $(BUILD)/libvz.a $(LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $< tests/fuzz/replay_main.c $(BUILD)/libvz.a $(LIBS) -lzstd # fuzz_backup compresses its input
 FUZZ_REPLAY := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz-replay/%)
 
 check:

@@ -173,6 +173,8 @@ int vz_bk_reader_init(struct reader *r, const char *name, vz_verify_cb cb, void 
 	r->name = name;
 	r->cb = cb;
 	r->ctx = ctx;
+	int rc = vz_zstd_load();
+	if (rc) return rc;
 	r->in_cap = ZSTD_DStreamInSize() * 4;
 	r->out_cap = ZSTD_DStreamOutSize();
 	r->in = malloc(r->in_cap);
@@ -191,7 +193,7 @@ void vz_bk_reader_free(struct reader *r)
 	free(r->out);
 	free(r->data);
 	vz_hasher_free(r->consumed_hash);
-	ZSTD_freeDCtx(r->dctx);
+	if (r->dctx) ZSTD_freeDCtx(r->dctx); /* NULL: libzstd maybe not loaded */
 }
 
 int vz_bk_writer_push(struct writer *w, const void *data, size_t len, ZSTD_EndDirective mode)
@@ -232,6 +234,8 @@ int vz_bk_writer_init(struct writer *w, int fd, const char *name, const vz_backu
 	w->fd = fd;
 	w->name = name;
 	w->cap = 4 * CHUNK; /* large writes */
+	int rc = vz_zstd_load();
+	if (rc) return rc;
 	w->buf = malloc(w->cap);
 	w->cctx = ZSTD_createCCtx();
 	w->hash = vz_hasher_new();
@@ -248,7 +252,7 @@ void vz_bk_writer_free(struct writer *w)
 {
 	free(w->buf);
 	vz_hasher_free(w->hash);
-	ZSTD_freeCCtx(w->cctx);
+	if (w->cctx) ZSTD_freeCCtx(w->cctx); /* NULL: libzstd maybe not loaded */
 }
 
 bool vz_bk_reads_back(int fd, uint64_t size)

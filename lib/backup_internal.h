@@ -22,6 +22,8 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "zstd_load.h"
+
 /* libarchive is loaded with dlopen when a backup is first read or written, not linked: it pulls
  * in a dozen libraries (libxml2, ICU, nettle, ...) whose loading cost every vz process about
  * 9 ms at start, a query included. The calls below go through these pointers. */

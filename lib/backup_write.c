@@ -362,6 +362,8 @@ static int stage_open_for(const char *data_dir, const char *alt, struct stage *s
 static int backup_to_fd(const char *data_dir, const char *const *names, size_t n, const vz_backup_options *o,
 			int fd, const char *fd_name, bool caller_locked, const char *stage_alt, vz_backup_summary *sum)
 {
+	int lrc = vz_zstd_load();
+	if (lrc) return lrc;
 	if (o->level < 1 || o->level > ZSTD_maxCLevel()) return vz_fail(VZ_EINVAL, "compression level %d is out of range (1..%d)", o->level, ZSTD_maxCLevel());
 	if (o->threads < 0 || o->threads > 256) return vz_fail(VZ_EINVAL, "compression threads %d is out of range (0..256)", o->threads);
 	struct snapshot s = { .stage = { .owner = VZ_LOCK_INIT } };

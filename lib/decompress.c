@@ -8,6 +8,8 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "zstd_load.h"
+
 enum vz_compression vz_compression_of(const char *path, const unsigned char *data, size_t len)
 {
 	size_t pl = path ? strlen(path) : 0;
@@ -34,11 +36,12 @@ static int grow(unsigned char **out, size_t *cap, size_t need, size_t max, const
 
 static int unzstd(const char *name, const unsigned char *in, size_t len, size_t max, unsigned char **out, size_t *olen)
 {
+	int rc = vz_zstd_load();
+	if (rc) return vz_fail_prefix(rc, "%s: ", name);
 	ZSTD_DStream *z = ZSTD_createDStream();
 	if (!z) return vz_fail(VZ_ENOMEM, "out of memory");
 	ZSTD_inBuffer ib = { in, len, 0 };
 	size_t cap = 0, n = 0, ret = 1;
-	int rc = VZ_OK;
 	while (!rc) {
 		if ((rc = grow(out, &cap, n + ZSTD_DStreamOutSize(), max + ZSTD_DStreamOutSize(), name))) break;
 		ZSTD_outBuffer ob = { *out, cap, n };

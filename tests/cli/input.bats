@@ -128,3 +128,35 @@ PY
 	run "$VZ" query c --batch "$BATS_TEST_TMPDIR/q.fvecs" -k 2
 	assert_output $'0\t0\tfar\n0\t6.928203\tkeep'
 }
+
+@test ".zst input opens libzstd when it is read: a libzstd.so.1 without its functions is 71 naming it; a query never opens it" {
+	printf '%s\n' '{"id":"z","vector":[2,2,2]}' | zstd -q -o "$BATS_TEST_TMPDIR/rows.jsonl.zst"
+	"$VZ" insert c "$BATS_TEST_TMPDIR/rows.jsonl.zst" -q
+	run "$VZ" get c z
+	assert_success
+	# a library of that name first on the loader's path, with none of libzstd's functions
+	mkdir "$BATS_TEST_TMPDIR/lib"
+	echo 'int vz_not_zstd;' > "$BATS_TEST_TMPDIR/empty.c"
+	cc -shared -fPIC -o "$BATS_TEST_TMPDIR/lib/libzstd.so.1" "$BATS_TEST_TMPDIR/empty.c"
+	printf '%s\n' '{"id":"y","vector":[3,3,3]}' | zstd -q -o "$BATS_TEST_TMPDIR/more.jsonl.zst"
+	before=$(snapshot)
+	LD_LIBRARY_PATH=$BATS_TEST_TMPDIR/lib run "$VZ" insert c "$BATS_TEST_TMPDIR/more.jsonl.zst"
+	assert_equal "$status" 71
+	assert_output --partial "more.jsonl.zst: zstd needs libzstd (Debian package libzstd1): libzstd.so.1 has no ZSTD_"
+	[ "$(snapshot)" = "$before" ] || fail "the refused insert changed files"
+	LD_LIBRARY_PATH=$BATS_TEST_TMPDIR/lib run "$VZ" query c --batch "$BATS_TEST_TMPDIR/more.jsonl.zst" -k 1
+	assert_equal "$status" 71
+	assert_output --partial "libzstd.so.1 has no ZSTD_"
+	LD_LIBRARY_PATH=$BATS_TEST_TMPDIR/lib run "$VZ" backup c -o "$BATS_TEST_TMPDIR/b.tar.zst"
+	assert_equal "$status" 71
+	assert_output --partial "libzstd.so.1 has no ZSTD_"
+	# a one-shot query and an uncompressed insert do not need it
+	LD_LIBRARY_PATH=$BATS_TEST_TMPDIR/lib run "$VZ" query c --vector '[2,2,2]' -k 1
+	assert_success
+	assert_output --regexp $'^0\tz'
+	echo '{"id":"x","vector":[4,4,4]}' | LD_LIBRARY_PATH=$BATS_TEST_TMPDIR/lib "$VZ" insert c - -q
+	# with the real one, the same file goes in
+	"$VZ" insert c "$BATS_TEST_TMPDIR/more.jsonl.zst" -q
+	run "$VZ" query c --vector '[3,3,3]' -k 1
+	assert_output --regexp $'^0\ty'
+}
