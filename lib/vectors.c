@@ -214,6 +214,12 @@ static int report_non_finite(const vz_vectors *v, uint64_t from, uint64_t to, ui
 	return problems;
 }
 
+/* The body is hashed from the mapping. Measured at 1M x 128 (550 MB) with the page cache in
+ * 4 KiB pages (a copied collection): the same pass over pread into a reused 32 KiB-1 MiB buffer
+ * cost as much processor time (the copy costs what the page-table entries do: 59 against 58-60
+ * ms), and 1.2x as much with the cache in 2 MiB folios (59 against 44 ms); MAP_POPULATE took
+ * 1.1x the time, MADV_POPULATE_READ ahead of the pass 1/7 of the faults for no less time, and
+ * prefetching the next 4 KiB page as it is hashed bought nothing. */
 int vz_vectors_verify_body(const vz_vectors *v, vz_verify_cb cb, void *ctx)
 {
 	int problems = 0;

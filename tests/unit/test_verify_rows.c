@@ -188,51 +188,101 @@ static uint64_t first_used(const struct file *f, bool last)
 	return 0;
 }
 
-/* Runs the check on the damaged copy of f (f itself unchanged) and returns what it found. */
-static void check_damaged(const struct file *f, const unsigned char *damaged, struct seen *rows, struct seen *map)
-{
-	t_write("v.bin", damaged, f->len);
+/* One damage and its check: damage_begin gives h, a copy of f's bytes to damage; damage_check
+ * writes it to v.bin, opens it as v and checks it, the map walked in `parts` parts (what it found
+ * in rows, map, live and tombs; v stays open for more looks); damage_end closes v, gives v.bin
+ * back f's bytes and frees the copy. */
+struct damage {
+	const struct file *f;
+	struct file h;
 	vz_vectors v;
-	CHECK_OK(vz_vectors_open("v.bin", N, DIM, VZ_METRIC_EUCLIDEAN, &v));
-	struct seen r1 = { 0 }, m1 = { 0 };
+	bool open;
+	struct seen rows, map;
 	uint64_t live, tombs;
-	run_check(&v, 1, rows, map, &live, &tombs);
-	CHECK_INT(live, N);
-	/* in parts, the same */
-	run_check(&v, 5, &r1, &m1, &live, &tombs);
-	CHECK_INT(r1.problems, rows->problems);
-	CHECK_INT(m1.problems, map->problems);
-	CHECK_STR(r1.last, rows->last);
-	CHECK_STR(m1.last, map->last);
-	vz_vectors_close(&v);
-	t_write("v.bin", f->d, f->len);
+};
+
+static void damage_begin(struct damage *x, const struct file *f)
+{
+	memset(x, 0, sizeof *x);
+	x->f = f;
+	x->h = *f;
+	x->h.d = malloc(f->len);
+	CHECK(x->h.d);
+	memcpy(x->h.d, f->d, f->len);
 }
 
-TEST(row_check_names_a_row_moved_past_an_empty_slot_first_and_last)
+/* Writes the damaged copy to v.bin (for check_against_find) and closes v if open. */
+static void damage_write(struct damage *x)
+{
+	if (x->open) vz_vectors_close(&x->v);
+	x->open = false;
+	t_write("v.bin", x->h.d, x->f->len);
+}
+
+static void damage_check(struct damage *x, int parts)
+{
+	damage_write(x);
+	CHECK_OK(vz_vectors_open("v.bin", N, DIM, VZ_METRIC_EUCLIDEAN, &x->v));
+	x->open = true;
+	memset(&x->rows, 0, sizeof x->rows);
+	memset(&x->map, 0, sizeof x->map);
+	run_check(&x->v, parts, &x->rows, &x->map, &x->live, &x->tombs);
+}
+
+/* The copy undamaged again, for the next damage. */
+static void damage_reset(struct damage *x) { memcpy(x->h.d, x->f->d, x->f->len); }
+
+static void damage_end(struct damage *x)
+{
+	if (x->open) vz_vectors_close(&x->v);
+	t_write("v.bin", x->f->d, x->f->len);
+	free(x->h.d);
+	memset(x, 0, sizeof *x);
+}
+
+/* damage_check in one part, and in five: the same problems found. */
+static void check_damaged(struct damage *x)
+{
+	damage_check(x, 5);
+	struct seen r5 = x->rows, m5 = x->map;
+	damage_check(x, 1);
+	CHECK_INT(x->live, N);
+	CHECK_INT(r5.problems, x->rows.problems);
+	CHECK_INT(m5.problems, x->map.problems);
+	CHECK_STR(r5.last, x->rows.last);
+	CHECK_STR(m5.last, x->map.last);
+}
+
+/* The rows of a sound file (plain ids, no tombstones) in v.bin and loaded in f, their ids in ids. */
+static char (*sound_file(struct file *f))[24]
 {
 	char(*ids)[24] = calloc(N, sizeof *ids);
 	CHECK(ids);
 	write_rows(N, plain, none, ids);
+	load(f);
+	return ids;
+}
+
+TEST(row_check_names_a_row_moved_past_an_empty_slot_first_and_last)
+{
 	struct file f;
-	load(&f);
+	char(*ids)[24] = sound_file(&f);
 	for (uint64_t row = 0; row < N; row += N - 1) {
 		/* the row's entry moved on past the end of its run and one empty slot more: out of
 		 * reach of its first slot (rows after it in its run may lose their way too: the oracle
 		 * says which) */
-		struct file g = f;
-		g.d = malloc(f.len);
-		memcpy(g.d, f.d, f.len);
-		uint64_t s = slot_of(&g, row), t = s, mask = g.slots - 1;
-		while (slot_get(&g, t)) t = (t + 1) & mask;
+		struct damage x;
+		damage_begin(&x, &f);
+		uint64_t s = slot_of(&x.h, row), t = s, mask = x.h.slots - 1;
+		while (slot_get(&x.h, t)) t = (t + 1) & mask;
 		t = (t + 1) & mask;
-		while (slot_get(&g, t)) t = (t + 1) & mask;
-		slot_set(&g, s, 0);
-		slot_set(&g, t, (uint32_t)row + 1);
-		t_write("v.bin", g.d, f.len);
+		while (slot_get(&x.h, t)) t = (t + 1) & mask;
+		slot_set(&x.h, s, 0);
+		slot_set(&x.h, t, (uint32_t)row + 1);
+		damage_write(&x);
 		check_against_find(N, ids, none, -1, 0);
 		CHECK(seen_row(row));
-		t_write("v.bin", f.d, f.len);
-		free(g.d);
+		damage_end(&x);
 	}
 	free(f.d);
 	free(ids);
@@ -240,58 +290,45 @@ TEST(row_check_names_a_row_moved_past_an_empty_slot_first_and_last)
 
 TEST(row_check_names_a_dropped_entry_and_one_past_the_rows_at_the_first_and_last_slot)
 {
-	char(*ids)[24] = calloc(N, sizeof *ids);
-	CHECK(ids);
-	write_rows(N, plain, none, ids);
 	struct file f;
-	load(&f);
+	char(*ids)[24] = sound_file(&f);
 	for (int last = 0; last < 2; last++) {
-		unsigned char *g = malloc(f.len);
-		struct file h = f;
-		h.d = g;
+		struct damage x;
+		damage_begin(&x, &f);
 		/* the first (last) used slot emptied: its row is not found, the map holds one entry too few */
-		memcpy(g, f.d, f.len);
 		uint64_t s = first_used(&f, last), row = slot_get(&f, s) - 1;
-		slot_set(&h, s, 0);
-		struct seen rows = { 0 }, map = { 0 };
-		t_write("v.bin", g, f.len);
+		slot_set(&x.h, s, 0);
+		damage_write(&x);
 		check_against_find(N, ids, none, -1, 1); /* rows that shared its run may lose their way too */
 		CHECK(seen_row(row));
-		check_damaged(&f, g, &rows, &map);
+		check_damaged(&x);
 		char want[160];
 		snprintf(want, sizeof want, "id map holds %d entries for %d live rows", N - 1, N);
-		CHECK_STR(map.last, want);
+		CHECK_STR(x.map.last, want);
 		/* the first (last) slot of the map pointing past the rows: named by its slot */
-		memcpy(g, f.d, f.len);
+		damage_reset(&x);
 		s = last ? f.slots - 1 : 0;
 		bool was = slot_get(&f, s) != 0;
-		slot_set(&h, s, N + 7);
-		memset(&rows, 0, sizeof rows);
-		memset(&map, 0, sizeof map);
-		check_damaged(&f, g, &rows, &map);
+		slot_set(&x.h, s, N + 7);
+		check_damaged(&x);
 		/* in an empty slot, one entry too many; in a used one, its row is lost */
-		CHECK_INT(map.problems, was ? 1 : 2);
-		CHECK_INT(rows.problems > 0, was);
+		CHECK_INT(x.map.problems, was ? 1 : 2);
+		CHECK_INT(x.rows.problems > 0, was);
 		if (!was) {
 			snprintf(want, sizeof want, "id map holds %d entries for %d live rows", N + 1, N);
-			CHECK_STR(map.last, want);
+			CHECK_STR(x.map.last, want);
 		}
-		t_write("v.bin", g, f.len);
-		vz_vectors v;
-		CHECK_OK(vz_vectors_open("v.bin", N, DIM, VZ_METRIC_EUCLIDEAN, &v));
 		uint32_t *w = malloc(sizeof *w * N);
 		uint64_t live = 0, tombs = 0, used = 0;
-		vz_vectors_scan_rows(&v, 0, N, w, &live, &tombs);
+		vz_vectors_scan_rows(&x.v, 0, N, w, &live, &tombs);
 		struct seen one = { 0 };
-		vz_vectors_walk_id_map(&v, 0, 1, w, &used, on_problem, &one);
+		vz_vectors_walk_id_map(&x.v, 0, 1, w, &used, on_problem, &one);
 		snprintf(want, sizeof want, "id map slot %llu: row %d out of range", (unsigned long long)s, N + 6);
 		CHECK_INT(one.problems, 1);
 		CHECK_STR(one.last, want);
 		CHECK_INT(one.last_off, (int64_t)(f.hash_off + s * 4));
 		free(w);
-		vz_vectors_close(&v);
-		t_write("v.bin", f.d, f.len);
-		free(g);
+		damage_end(&x);
 	}
 	free(f.d);
 	free(ids);
@@ -299,64 +336,42 @@ TEST(row_check_names_a_dropped_entry_and_one_past_the_rows_at_the_first_and_last
 
 TEST(row_check_of_a_map_pointing_past_the_rows_everywhere_names_21_slots_a_part_and_counts_them_all)
 {
-	char(*ids)[24] = calloc(N, sizeof *ids);
-	CHECK(ids);
-	write_rows(N, plain, none, ids);
 	struct file f;
-	load(&f);
-	unsigned char *g = malloc(f.len);
-	memcpy(g, f.d, f.len);
-	struct file h = f;
-	h.d = g;
-	for (uint64_t s = 0; s < f.slots; s++) slot_set(&h, s, N + 1 + (uint32_t)s);
-	t_write("v.bin", g, f.len);
-	vz_vectors v;
-	CHECK_OK(vz_vectors_open("v.bin", N, DIM, VZ_METRIC_EUCLIDEAN, &v));
-	struct seen rows = { 0 }, map = { 0 };
-	uint64_t live, tombs;
-	run_check(&v, 1, &rows, &map, &live, &tombs);
-	CHECK_INT(rows.problems, 2 * 21); /* each half of the rows stops after 21 */
-	CHECK_INT(map.problems, 21 + 1);
+	char(*ids)[24] = sound_file(&f);
+	struct damage x;
+	damage_begin(&x, &f);
+	for (uint64_t s = 0; s < f.slots; s++) slot_set(&x.h, s, N + 1 + (uint32_t)s);
+	damage_check(&x, 1);
+	CHECK_INT(x.rows.problems, 2 * 21); /* each half of the rows stops after 21 */
+	CHECK_INT(x.map.problems, 21 + 1);
 	char want[96];
 	snprintf(want, sizeof want, "id map holds %llu entries for %d live rows", (unsigned long long)f.slots, N);
-	CHECK_STR(map.last, want);
-	vz_vectors_close(&v);
-	t_write("v.bin", f.d, f.len);
-	free(g);
+	CHECK_STR(x.map.last, want);
+	damage_end(&x);
 	free(f.d);
 	free(ids);
 }
 
 TEST(row_check_names_a_row_entry_outside_the_heap_first_and_last)
 {
-	char(*ids)[24] = calloc(N, sizeof *ids);
-	CHECK(ids);
-	write_rows(N, plain, none, ids);
 	struct file f;
-	load(&f);
+	char(*ids)[24] = sound_file(&f);
 	for (uint64_t row = 0; row < N; row += N - 1) {
-		unsigned char *g = malloc(f.len);
-		memcpy(g, f.d, f.len);
-		vz_store_u64(g + f.ri_off + row * VZ_ROWINFO_SIZE, (uint64_t)1 << 40); /* its id's offset */
-		t_write("v.bin", g, f.len);
-		vz_vectors v;
-		CHECK_OK(vz_vectors_open("v.bin", N, DIM, VZ_METRIC_EUCLIDEAN, &v));
-		struct seen rows = { 0 }, map = { 0 };
-		uint64_t live, tombs;
-		run_check(&v, 3, &rows, &map, &live, &tombs);
+		struct damage x;
+		damage_begin(&x, &f);
+		vz_store_u64(x.h.d + f.ri_off + row * VZ_ROWINFO_SIZE, (uint64_t)1 << 40); /* its id's offset */
+		damage_check(&x, 3);
 		char want[96];
 		snprintf(want, sizeof want, "row %llu: id or payload outside the heap", (unsigned long long)row);
-		CHECK_INT(rows.problems, 1);
-		CHECK_STR(rows.last, want);
-		CHECK_INT(rows.last_off, (int64_t)(f.ri_off + row * VZ_ROWINFO_SIZE));
-		CHECK_INT(live, N - 1);
+		CHECK_INT(x.rows.problems, 1);
+		CHECK_STR(x.rows.last, want);
+		CHECK_INT(x.rows.last_off, (int64_t)(f.ri_off + row * VZ_ROWINFO_SIZE));
+		CHECK_INT(x.live, N - 1);
 		/* its entry in the map is one more than the live rows */
-		CHECK_INT(map.problems, 1);
+		CHECK_INT(x.map.problems, 1);
 		snprintf(want, sizeof want, "id map holds %d entries for %d live rows", N, N - 1);
-		CHECK_STR(map.last, want);
-		vz_vectors_close(&v);
-		t_write("v.bin", f.d, f.len);
-		free(g);
+		CHECK_STR(x.map.last, want);
+		damage_end(&x);
 	}
 	free(f.d);
 	free(ids);
@@ -364,62 +379,52 @@ TEST(row_check_names_a_row_entry_outside_the_heap_first_and_last)
 
 TEST(row_check_of_a_full_map_finds_the_rows_that_wrap_and_counts_the_rest)
 {
-	char(*ids)[24] = calloc(N, sizeof *ids);
-	CHECK(ids);
-	write_rows(N, plain, none, ids);
 	struct file f;
-	load(&f);
+	char(*ids)[24] = sound_file(&f);
 	/* every empty slot filled with the entry of the row before it (the run wraps at the end):
 	 * each row is still what vz_vectors_find answers, the map holds too many entries */
-	unsigned char *g = malloc(f.len);
-	memcpy(g, f.d, f.len);
-	struct file h = f;
-	h.d = g;
+	struct damage x;
+	damage_begin(&x, &f);
+	struct file *h = &x.h;
 	uint64_t filled = 0, mask = f.slots - 1;
 	for (uint64_t s = 0; s < f.slots; s++)
-		if (!slot_get(&h, s)) {
+		if (!slot_get(h, s)) {
 			uint64_t p = (s + mask) & mask;
-			while (!slot_get(&h, p)) p = (p + mask) & mask;
-			slot_set(&h, s, slot_get(&h, p));
+			while (!slot_get(h, p)) p = (p + mask) & mask;
+			slot_set(h, s, slot_get(h, p));
 			filled++;
 		}
 	CHECK(filled > 0);
-	t_write("v.bin", g, f.len);
+	damage_write(&x);
 	check_against_find(N, ids, none, 0, 1);
 	/* a row whose first slot is among the last ones, its entry moved to slot 0: with no empty
 	 * slot, the search from its first slot wraps to it (the walk of a full map begins at slot 0) */
-	uint64_t wrap = N, held = slot_get(&h, 0) - 1;
+	uint64_t wrap = N, held = slot_get(h, 0) - 1;
 	for (uint64_t r = 0; r < N && wrap == N; r++)
 		if ((vz_hash64(ids[r], strlen(ids[r])) & mask) >= f.slots - 32 && r != held) wrap = r;
 	CHECK(wrap < N);
 	unsigned char *keep = malloc(f.len);
-	memcpy(keep, g, f.len);
+	memcpy(keep, h->d, f.len);
 	for (uint64_t s = 1; s < f.slots; s++) /* its other entries given to the row it displaces */
-		if (slot_get(&h, s) == wrap + 1) slot_set(&h, s, (uint32_t)held + 1);
-	slot_set(&h, 0, (uint32_t)wrap + 1);
-	t_write("v.bin", g, f.len);
+		if (slot_get(h, s) == wrap + 1) slot_set(h, s, (uint32_t)held + 1);
+	slot_set(h, 0, (uint32_t)wrap + 1);
+	damage_write(&x);
 	check_against_find(N, ids, none, -1, 1);
 	CHECK(!seen_row(wrap));
-	memcpy(g, keep, f.len);
+	memcpy(h->d, keep, f.len);
 	free(keep);
 	/* and with row 0 and the last row dropped from it (a duplicate of another row in their place) */
-	slot_set(&h, slot_of(&f, 0), 5);
-	slot_set(&h, slot_of(&f, N - 1), 5);
-	t_write("v.bin", g, f.len);
-	vz_vectors v;
-	CHECK_OK(vz_vectors_open("v.bin", N, DIM, VZ_METRIC_EUCLIDEAN, &v));
-	struct seen rows = { 0 }, map = { 0 };
-	uint64_t live, tombs;
-	run_check(&v, 1, &rows, &map, &live, &tombs);
+	slot_set(h, slot_of(&f, 0), 5);
+	slot_set(h, slot_of(&f, N - 1), 5);
+	damage_check(&x, 1);
 	bool first = false, lastrow = false;
-	for (int i = 0; i < rows.problems; i++) {
-		first |= rows.rows[i] == 0;
-		lastrow |= rows.rows[i] == N - 1;
+	for (int i = 0; i < x.rows.problems; i++) {
+		first |= x.rows.rows[i] == 0;
+		lastrow |= x.rows.rows[i] == N - 1;
 	}
 	CHECK(first && lastrow);
-	for (int i = 0; i < rows.problems; i++) CHECK(vz_vectors_find(&v, ids[rows.rows[i]], strlen(ids[rows.rows[i]])) != (int64_t)rows.rows[i]);
-	vz_vectors_close(&v);
-	free(g);
+	for (int i = 0; i < x.rows.problems; i++) CHECK(vz_vectors_find(&x.v, ids[x.rows.rows[i]], strlen(ids[x.rows.rows[i]])) != (int64_t)x.rows.rows[i]);
+	damage_end(&x);
 	free(f.d);
 	free(ids);
 }
