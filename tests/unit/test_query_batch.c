@@ -514,3 +514,35 @@ TEST(a_graph_read_with_pread_reads_a_nodes_upper_lists_in_one_block_and_fails_cl
 	got_free(&want);
 	release(&q);
 }
+
+/* A read-only handle of a checkpoint interrupted after its commit maps index.hnsw.new (the
+ * committed generation; index.hnsw another): the graph is read by pread from that same file,
+ * not from index.hnsw, and answers as the mapping does. */
+TEST(a_graph_mapped_from_its_new_file_is_read_with_pread_from_that_file)
+{
+	build("w", VZ_METRIC_EUCLIDEAN);
+	struct data q = make(20, 10);
+	vz_collection *m = open_read("w");
+	struct got want = query_all(m, q.vecs, 20, SPARSE_EF);
+	vz_collection_close(m);
+	char *bytes;
+	size_t len;
+	CHECK_OK(vz_read_file("data/dynamic/w/index.hnsw", 1u << 30, &bytes, &len));
+	CHECK_INT(rename("data/dynamic/w/index.hnsw", "data/dynamic/w/index.hnsw.new"), 0);
+	bytes[16] ^= 1; /* another generation */
+	FILE *f = fopen("data/dynamic/w/index.hnsw", "wb");
+	CHECK(f && fwrite(bytes, 1, len, f) == len && fclose(f) == 0);
+	free(bytes);
+	vz_collection *c = open_read("w");
+	CHECK(vz_coll_read_by_pread(c));
+	struct stat mapped, read;
+	CHECK_INT(stat("data/dynamic/w/index.hnsw.new", &mapped), 0);
+	CHECK_INT(fstat(c->index.read_index_fd, &read), 0);
+	CHECK(read.st_ino == mapped.st_ino && read.st_dev == mapped.st_dev);
+	struct got g = query_all(c, q.vecs, 20, SPARSE_EF);
+	check_same(&want, &g, 20);
+	got_free(&g);
+	vz_collection_close(c);
+	got_free(&want);
+	release(&q);
+}
