@@ -20,4 +20,17 @@
 #define VZ_CPU_HAS(feature) false
 #endif
 
+/* Defines static `ret name params`, which runs name##_body (a static inline always_inline
+ * function of those params) compiled for AVX2 where the processor has it, else compiled for
+ * the baseline: what target_clones did, without its start-up CPUID. args: the params' names,
+ * in parentheses. */
+#ifdef VZ_CPU_X86
+#define VZ_CPU_AVX2_OR_BASELINE(ret, name, params, args) \
+	__attribute__((target("avx2"))) static ret name##_avx2 params { return name##_body args; } \
+	static ret name params { return VZ_CPU_HAS(AVX2) ? name##_avx2 args : name##_body args; }
+#else
+#define VZ_CPU_AVX2_OR_BASELINE(ret, name, params, args) \
+	static ret name params { return name##_body args; }
+#endif
+
 #endif

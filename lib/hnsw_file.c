@@ -235,20 +235,8 @@ static inline __attribute__((always_inline)) bool links_ok_body(const uint32_t *
 	for (; j < cnt; j++) bad |= (uint32_t)(l[j] >= n) | (uint32_t)(l[j] == self);
 	return !bad;
 }
-#ifdef VZ_CPU_X86
-__attribute__((target("avx2"))) static bool links_ok_avx2(const uint32_t *l, uint32_t cnt, uint32_t room, uint32_t n, uint32_t self)
-{
-	return links_ok_body(l, cnt, room, n, self);
-}
-#endif
-/* the body compiled for AVX2 where the processor has it (cpu.h: not target_clones) */
-static bool links_ok(const uint32_t *l, uint32_t cnt, uint32_t room, uint32_t n, uint32_t self)
-{
-#ifdef VZ_CPU_X86
-	if (VZ_CPU_HAS(AVX2)) return links_ok_avx2(l, cnt, room, n, self);
-#endif
-	return links_ok_body(l, cnt, room, n, self);
-}
+/* the body compiled for AVX2 where the processor has it (cpu.h) */
+VZ_CPU_AVX2_OR_BASELINE(bool, links_ok, (const uint32_t *l, uint32_t cnt, uint32_t room, uint32_t n, uint32_t self), (l, cnt, room, n, self))
 
 typedef uint32_t u32x8 __attribute__((vector_size(32)));
 typedef int32_t i32x8 __attribute__((vector_size(32)));
@@ -279,20 +267,8 @@ static inline __attribute__((always_inline)) bool links0_run_ok_body(const uint3
 	for (int q = 0; q < 8; q++) other |= (uint32_t)bad[q];
 	return !other;
 }
-#ifdef VZ_CPU_X86
-__attribute__((target("avx2"))) static bool links0_run_ok_avx2(const uint32_t *links0, size_t from, size_t to, uint32_t m0, uint32_t n)
-{
-	return links0_run_ok_body(links0, from, to, m0, n);
-}
-#endif
-/* the body compiled for AVX2 where the processor has it (cpu.h: not target_clones) */
-static bool links0_run_ok(const uint32_t *links0, size_t from, size_t to, uint32_t m0, uint32_t n)
-{
-#ifdef VZ_CPU_X86
-	if (VZ_CPU_HAS(AVX2)) return links0_run_ok_avx2(links0, from, to, m0, n);
-#endif
-	return links0_run_ok_body(links0, from, to, m0, n);
-}
+/* the body compiled for AVX2 where the processor has it (cpu.h) */
+VZ_CPU_AVX2_OR_BASELINE(bool, links0_run_ok, (const uint32_t *links0, size_t from, size_t to, uint32_t m0, uint32_t n), (links0, from, to, m0, n))
 
 /* A bit per node, set when its level is above 0: what the upper links of level 1 (most of them)
  * ask of their neighbours, in an eighth of the bytes of the levels (in the cache, where the

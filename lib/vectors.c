@@ -179,20 +179,8 @@ static inline __attribute__((always_inline)) bool all_finite_body(const uint32_t
 	for (; i < n; i++) bad |= (u[i] & 0x7fffffffu) + 0x00800000u;
 	return !(bad & 0x80000000u);
 }
-#ifdef VZ_CPU_X86
-__attribute__((target("avx2"))) static bool all_finite_avx2(const uint32_t *u, size_t n)
-{
-	return all_finite_body(u, n);
-}
-#endif
-/* the body compiled for AVX2 where the processor has it (cpu.h: not target_clones) */
-static bool all_finite(const uint32_t *u, size_t n)
-{
-#ifdef VZ_CPU_X86
-	if (VZ_CPU_HAS(AVX2)) return all_finite_avx2(u, n);
-#endif
-	return all_finite_body(u, n);
-}
+/* the body compiled for AVX2 where the processor has it (cpu.h) */
+VZ_CPU_AVX2_OR_BASELINE(bool, all_finite, (const uint32_t *u, size_t n), (u, n))
 
 /* Reports the live rows with a non-finite value among floats [from, to) of the vectors section,
  * each once (*last_row: the last row reported, across calls); returns how many. */
